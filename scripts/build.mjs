@@ -1,0 +1,88 @@
+// Builds the bundles in dist/ (extension, CLI, workers, webviews) and transpiles sources and
+// tests into out/ for the unit tests. Type checking is `npm run typecheck`.
+//   node scripts/build.mjs [--dist-only | --out-only] [--production]
+import * as esbuild from 'esbuild';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const args = new Set(process.argv.slice(2));
+const production = args.has('--production');
+
+/** Packages loaded at run time from node_modules (ESM-only, WASM payloads, native bindings). */
+const nodeExternals = ['vscode', 'h5wasm', 'h5wasm/*', '@tensorflow/*'];
+
+function listTs(dir) {
+  const out = [];
+  if (!fs.existsSync(dir)) return out;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...listTs(p));
+    else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(p);
+  }
+  return out;
+}
+
+/** Bundled entry points: [entry, output name, platform]. Missing entries are skipped. */
+const bundles = [
+  ['src/extension/extension.ts', 'extension', 'node'],
+  ['src/cli/main.ts', 'cli', 'node'],
+  ['src/analysis/statsWorker.ts', 'statsWorker', 'node'],
+  ['src/runtime/tfWorker.ts', 'tfWorker', 'node'],
+  ['src/webview/weightsPanel/main.ts', 'webview/weightsPanel', 'browser'],
+  ['src/webview/diffPanel/main.ts', 'webview/diffPanel', 'browser'],
+  ['src/webview/trainingPanel/main.ts', 'webview/trainingPanel', 'browser'],
+];
+
+async function buildDist() {
+  const jobs = [];
+  for (const [entry, name, platform] of bundles) {
+    if (!fs.existsSync(path.join(root, entry))) continue;
+    jobs.push(
+      esbuild.build({
+        entryPoints: [path.join(root, entry)],
+        outfile: path.join(root, 'dist', `${name}.js`),
+        bundle: true,
+        platform,
+        format: platform === 'node' ? 'cjs' : 'iife',
+        target: platform === 'node' ? 'node20' : 'es2022',
+        external: platform === 'node' ? nodeExternals : [],
+        sourcemap: production ? false : 'linked',
+        minify: production,
+        banner: name === 'cli' ? { js: '#!/usr/bin/env node' } : undefined,
+        logLevel: 'warning',
+      }),
+    );
+  }
+  await Promise.all(jobs);
+  const cli = path.join(root, 'dist', 'cli.js');
+  if (fs.existsSync(cli)) fs.chmodSync(cli, 0o755);
+  // The TF.js WASM backend loads its .wasm files from next to the bundle.
+  const wasmDir = path.join(root, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist');
+  if (fs.existsSync(wasmDir)) {
+    for (const f of fs.readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) {
+      fs.copyFileSync(path.join(wasmDir, f), path.join(root, 'dist', f));
+    }
+  }
+}
+
+async function buildOut() {
+  const entries = [...listTs(path.join(root, 'src')), ...listTs(path.join(root, 'test'))].filter(
+    (f) => !f.includes(`${path.sep}webview${path.sep}`),
+  );
+  await esbuild.build({
+    entryPoints: entries,
+    outdir: path.join(root, 'out'),
+    outbase: root,
+    bundle: false,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    sourcemap: 'inline',
+    logLevel: 'warning',
+  });
+}
+
+fs.mkdirSync(path.join(root, 'dist'), { recursive: true });
+if (!args.has('--out-only')) await buildDist();
+if (!args.has('--dist-only')) await buildOut();

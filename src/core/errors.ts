@@ -1,0 +1,70 @@
+/**
+ * One error type for every problem with a weight file. Callers branch on `reason`, never on the
+ * message text. Messages are one sentence that names the file and quotes the offending value.
+ */
+
+/** Why a weight file (or one tensor in it) cannot be read. */
+export type WeightFileErrorReason =
+  | 'unrecognized'
+  | 'truncated'
+  | 'corrupt'
+  | 'checksumMismatch'
+  | 'unsupportedDtype'
+  | 'unsupportedFormat'
+  | 'missingCompanionFile'
+  | 'gitLfsPointer'
+  | 'tooLarge'
+  | 'empty'
+  | 'notFound'
+  | 'cancelled';
+
+/** Extra context carried by a WeightFileError. */
+export interface WeightFileErrorDetails {
+  /** Display name or path of the file the error is about. */
+  file?: string;
+  /** Tensor name, when the problem is confined to one tensor. */
+  tensor?: string;
+  /** Byte offset in the file where the problem was found, when known. */
+  offset?: number;
+}
+
+/** The error every reader, byte source and analysis throws for bad input. */
+export class WeightFileError extends Error {
+  /** True when `ex` is a WeightFileError (optionally with the given reason). */
+  static is(ex: unknown, reason?: WeightFileErrorReason): ex is WeightFileError {
+    return ex instanceof WeightFileError && (reason === undefined || ex.reason === reason);
+  }
+
+  constructor(
+    readonly reason: WeightFileErrorReason,
+    message: string,
+    readonly details: WeightFileErrorDetails = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'WeightFileError';
+  }
+}
+
+/** Throws a `cancelled` WeightFileError when the signal has been aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw new WeightFileError('cancelled', 'The operation was cancelled.');
+  }
+}
+
+/** A JSON-safe view of an error, for the CLI, the log and the webviews. */
+export interface ErrorSummary {
+  /** WeightFileError reason, or 'internal' for a bug. */
+  reason: WeightFileErrorReason | 'internal';
+  /** One-sentence message. */
+  message: string;
+}
+
+/** Turns any thrown value into an ErrorSummary. */
+export function summarizeError(ex: unknown): ErrorSummary {
+  if (WeightFileError.is(ex)) {
+    return { reason: ex.reason, message: ex.message };
+  }
+  return { reason: 'internal', message: ex instanceof Error ? ex.message : String(ex) };
+}

@@ -1,0 +1,131 @@
+/**
+ * The ordered list of format readers and the entry points that pick one for a file.
+ * Adding a format: one file in src/formats/ and one line in `readers`.
+ */
+import * as path from 'node:path';
+import { type ByteSource, type FileSet } from '../core/byteSource';
+import { WeightFileError } from '../core/errors';
+import type { WeightFile } from '../core/model';
+import { NodeFileSet, NodeFileSource, listDir, statPath } from '../core/nodeFileSource';
+import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
+
+/** Every reader, in sniffing priority order. */
+export const readers: readonly FormatReader[] = [
+];
+
+const headBytes = 4096;
+const tailBytes = 64;
+const gitLfsPrefix = 'version https://git-lfs.github.com/spec/';
+
+/** Reads the sniffing window of a source. */
+export async function readSniffInput(source: ByteSource, fileName: string): Promise<SniffInput> {
+  const head = await source.read(0, Math.min(headBytes, source.size));
+  const tailLength = Math.min(tailBytes, source.size);
+  const tail = await source.read(source.size - tailLength, tailLength);
+  return { fileName, size: source.size, head, tail };
+}
+
+/** Picks the reader for a source, or throws `empty`, `gitLfsPointer` or `unrecognized`. */
+export async function detectFormat(source: ByteSource, fileName: string): Promise<FormatReader> {
+  if (source.size === 0) {
+    throw new WeightFileError('empty', `${source.name}: the file is empty (0 bytes).`, { file: source.name });
+  }
+  const input = await readSniffInput(source, fileName);
+  const text = new TextDecoder().decode(input.head.subarray(0, 64));
+  if (text.startsWith(gitLfsPrefix)) {
+    throw new WeightFileError(
+      'gitLfsPointer',
+      `${source.name}: this is a Git LFS pointer, not the weights; run 'git lfs pull' to fetch the real file.`,
+      { file: source.name },
+    );
+  }
+  let best: { reader: FormatReader; score: number } | undefined;
+  for (const reader of readers) {
+    const score = reader.sniff(input);
+    if (score !== undefined && (!best || score > best.score)) {
+      best = { reader, score };
+    }
+  }
+  if (!best) {
+    throw new WeightFileError('unrecognized', `${source.name}: not a weight file Weightscope can read (${describeBytes(input.head)}).`, {
+      file: source.name,
+    });
+  }
+  return best.reader;
+}
+
+/** Opens a source with companion files: detects the format, then lets its reader parse headers. */
+export async function openWeightSource(source: ByteSource, fileName: string, files: FileSet, options?: OpenOptions): Promise<WeightFile> {
+  const reader = await detectFormat(source, fileName);
+  return reader.open(source, files, options);
+}
+
+/**
+ * Opens a local file or folder. A folder is opened through the weight file it is built around
+ * (SavedModel `saved_model.pb`, a `checkpoint` state file, a single `model.json` or `.index`).
+ */
+export async function openLocalPath(p: string, options?: OpenOptions): Promise<WeightFile> {
+  const target = await resolveLocalEntry(p);
+  const source = await NodeFileSource.open(target, target === p ? p : target);
+  try {
+    return await openWeightSource(source, path.basename(target), new NodeFileSet(path.dirname(target)), options);
+  } catch (ex) {
+    await source.close();
+    throw ex;
+  }
+}
+
+/** File names that make a folder a single model. */
+const folderEntryNames = ['saved_model.pb', 'checkpoint', 'model.json', 'config.json'];
+
+/** Maps a folder to the file that opens it; files map to themselves. Throws `notFound`/`unrecognized`. */
+export async function resolveLocalEntry(p: string): Promise<string> {
+  const st = await statPath(p);
+  if (!st) {
+    throw new WeightFileError('notFound', `${p}: the file does not exist or cannot be read.`, { file: p });
+  }
+  if (st.kind === 'file') {
+    return p;
+  }
+  const entries = await listDir(p);
+  for (const name of folderEntryNames) {
+    if (entries.some((e) => !e.isDir && e.name === name)) {
+      return path.join(p, name);
+    }
+  }
+  const indexes = entries.filter((e) => !e.isDir && e.name.endsWith('.index'));
+  if (indexes.length === 1) {
+    return path.join(p, indexes[0]!.name);
+  }
+  throw new WeightFileError('unrecognized', `${p}: the folder holds no SavedModel, checkpoint or model.json to open.`, { file: p });
+}
+
+/** Name patterns of the files Weightscope lists as weight files when scanning a folder. */
+export const weightFilePatterns: readonly RegExp[] = [
+  /\.(h5|hdf5|keras|safetensors|npz|npy|tflite)$/i,
+  /\.index$/,
+  /^model\.json$/,
+  /^saved_model\.pb$/,
+];
+
+/** True when a file name looks like a weight file entry point. */
+export function isWeightFileName(name: string): boolean {
+  return weightFilePatterns.some((re) => re.test(name));
+}
+
+/** A short description of unknown leading bytes for "unrecognized" messages. */
+function describeBytes(head: Uint8Array): string {
+  if (head.length === 0) {
+    return 'no bytes';
+  }
+  const first = head[0]!;
+  const ascii = new TextDecoder().decode(head.subarray(0, 16)).replace(/[^\x20-\x7e]/g, '.');
+  if (first === 0x3c && /^<(!doctype|html)/i.test(ascii)) {
+    return 'it is an HTML page';
+  }
+  if (first === 0x7b || first === 0x5b) {
+    return 'JSON without a weightsManifest';
+  }
+  const hex = [...head.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+  return `starts with bytes ${hex}`;
+}

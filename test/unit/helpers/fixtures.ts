@@ -1,0 +1,40 @@
+/**
+ * Access to the shared real-file fixtures (`../shared/fixtures` next to the repository). Tests
+ * that need them call `fixtureOrSkip`, which marks the test skipped, with the reason, when the
+ * folder is absent.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { TestContext } from 'node:test';
+
+/** Repository root (this file is out/test/unit/helpers/fixtures.js once built). */
+export const repoRoot = path.resolve(__dirname, '..', '..', '..', '..');
+
+/** The shared fixtures folder. */
+export const fixturesDir = path.resolve(repoRoot, '..', 'shared', 'fixtures');
+
+/** True when the shared fixtures are present. */
+export const haveFixtures = fs.existsSync(path.join(fixturesDir, 'README.md'));
+
+/** Why fixture tests are skipped. */
+export const missingFixturesReason = `shared fixtures not found at ../shared/fixtures; real-file tests skipped`;
+
+/** Absolute path of a fixture, or undefined (and the test marked skipped) when fixtures are absent. */
+export function fixtureOrSkip(t: TestContext, relative: string): string | undefined {
+  if (!haveFixtures) {
+    t.skip(missingFixturesReason);
+    return undefined;
+  }
+  return path.join(fixturesDir, relative);
+}
+
+/** Skip option for `test(name, skipUnlessFixtures, fn)`. */
+export const skipUnlessFixtures: { skip: string | false } = { skip: haveFixtures ? false : missingFixturesReason };
+
+/** A fresh temporary folder under the OS temp dir, removed by the caller (or at exit). */
+export function makeTempDir(prefix = 'weightscope-test-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
