@@ -1,0 +1,120 @@
+/**
+ * The stable, JSON-safe report of one weight file: what `weightscope inspect --json` prints and
+ * what "Export Report" writes. Schema documented in README.md ("JSON report").
+ */
+import type { ErrorSummary } from '../core/errors';
+import type { FileWarning, QuantizationInfo, TensorGroup, TensorRole, WeightFile } from '../core/model';
+import { summarizeLayers, type LayerSummary } from './layerSummary';
+import type { TensorResult } from './statsPool';
+import type { TensorStats } from './statsTypes';
+
+/** Report version; bumped only on incompatible changes. */
+export const reportSchemaVersion = 1;
+
+/** One tensor in the report. */
+export interface TensorReport {
+  /** Full name in the file. */
+  name: string;
+  /** Layer name ('' when unknown). */
+  layer: string;
+  /** Role inside the layer ('kernel', 'bias', ...). */
+  role: TensorRole;
+  /** 'model', 'optimizer' or 'other'. */
+  group: TensorGroup;
+  /** Element type of the analysed values. */
+  dtype: string;
+  /** Element type as stored, when it differs from dtype (quantized tensors). */
+  storageDtype?: string;
+  /** Shape, [] for scalars. */
+  shape: number[];
+  /** Stored bytes. */
+  byteLength: number;
+  /** Quantization parameters, when the stored values are quantized. */
+  quantization?: QuantizationInfo;
+  /** Statistics; null when not computed (strings, unavailable tensors, --no-stats). */
+  stats: TensorStats | null;
+  /** Why the tensor could not be read or analysed, when it could not. */
+  error?: ErrorSummary;
+}
+
+/** The report of one file. */
+export interface FileReport {
+  /** Report schema version. */
+  schemaVersion: number;
+  /** Format id, e.g. 'keras-h5'. */
+  format: string;
+  /** Human-readable format name. */
+  formatName: string;
+  /** Path as given. */
+  path: string;
+  /** Model class from the architecture, when known. */
+  modelClass?: string;
+  /** Total parameter count of the model group. */
+  params: number;
+  /** Total stored bytes of all tensors. */
+  bytes: number;
+  /** File-level metadata from the format. */
+  metadata: Record<string, unknown>;
+  /** Partial damage found while opening. */
+  warnings: FileWarning[];
+  /** Tensors in file order (after filtering). */
+  tensors: TensorReport[];
+  /** Layers with parameter counts. */
+  layers: LayerSummary[];
+}
+
+/** Which tensors a report covers. */
+export interface ReportFilter {
+  /** Only tensors of this group ('all' = every group). */
+  group?: TensorGroup | 'all';
+  /** Only tensors with exactly this name, or whose name contains it when no exact match exists. */
+  tensor?: string;
+}
+
+/** Tensors of a file selected by a filter, in file order. */
+export function selectTensors(file: WeightFile, filter: ReportFilter = {}): WeightFile['tensors'] {
+  let tensors = file.tensors.filter((t) => !filter.group || filter.group === 'all' || t.group === filter.group);
+  if (filter.tensor) {
+    const exact = tensors.filter((t) => t.name === filter.tensor);
+    tensors = exact.length > 0 ? exact : tensors.filter((t) => t.name.includes(filter.tensor!));
+  }
+  return tensors;
+}
+
+/** Builds the report from an opened file and the per-tensor results (missing results → stats null). */
+export function buildFileReport(file: WeightFile, results: ReadonlyMap<string, TensorResult>, filter: ReportFilter = {}): FileReport {
+  const tensors = selectTensors(file, filter);
+  const layers = summarizeLayers(file);
+  const names = new Set(tensors.map((t) => t.name));
+  return {
+    schemaVersion: reportSchemaVersion,
+    format: file.format,
+    formatName: file.formatName,
+    path: file.path,
+    ...(file.modelClass ? { modelClass: file.modelClass } : {}),
+    params: layers.reduce((s, l) => s + l.params, 0),
+    bytes: file.tensors.reduce((s, t) => s + t.byteLength, 0),
+    metadata: { ...file.metadata },
+    warnings: [...file.warnings],
+    tensors: tensors.map((t) => {
+      const r = results.get(t.name);
+      const error = t.unavailable ?? (r && !r.ok ? r.error : undefined);
+      return {
+        name: t.name,
+        layer: t.layer,
+        role: t.role,
+        group: t.group,
+        dtype: t.dtype,
+        ...(t.storageDtype !== t.dtype ? { storageDtype: t.storageDtype } : {}),
+        shape: [...t.shape],
+        byteLength: t.byteLength,
+        ...(t.quantization ? { quantization: t.quantization } : {}),
+        stats: r && r.ok ? r.stats : null,
+        ...(error ? { error } : {}),
+      };
+    }),
+    layers: filter.tensor || (filter.group && filter.group !== 'all')
+      ? layers.map((l) => ({ ...l, tensors: l.tensors.filter((n) => names.has(n)) })).filter((l) => l.tensors.length > 0)
+      : layers,
+  };
+}

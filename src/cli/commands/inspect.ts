@@ -1,0 +1,156 @@
+/**
+ * `weightscope inspect <file-or-dir> [--json] [--tensor NAME] [--group model|optimizer|all]`
+ */
+import { buildFileReport, selectTensors, type FileReport } from '../../analysis/report';
+import { StatsPool, type TensorResult } from '../../analysis/statsPool';
+import { summarizeError } from '../../core/errors';
+import { openLocalPath } from '../../formats/registry';
+import { choiceOption, intOption, parseArgs, UsageError } from '../args';
+import { expandInput } from '../inputs';
+import { formatBytes, formatCount, formatNumber, renderTable } from '../table';
+import type { CliIo } from '../io';
+
+/** Usage text of the command. */
+export const inspectUsage = `weightscope inspect <file-or-dir> [options]
+
+Per-layer and per-tensor statistics of a weight file (or of every weight file in a folder).
+
+Options:
+  --json                 print the JSON report (schema in the README) instead of a table
+  --tensor NAME          only the tensor NAME (or tensors whose name contains NAME)
+  --group GROUP          model | optimizer | all (default: all)
+  --bins N               linear histogram bins (default: 64)
+  --workers N            worker threads (default: CPU count - 1, at most 4)
+  --no-stats             list tensors from the headers only, without reading their data`;
+
+const spec = { json: false, tensor: true, group: true, bins: true, workers: true, 'no-stats': false, help: false } as const;
+
+/** Runs the command; returns the exit code. */
+export async function runInspect(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, spec);
+  if (args.options.has('help')) {
+    io.out(inspectUsage);
+    return 0;
+  }
+  if (args.positionals.length !== 1) {
+    throw new UsageError('inspect takes exactly one <file-or-dir>.');
+  }
+  const group = choiceOption(args, 'group', ['model', 'optimizer', 'all'] as const, 'all');
+  const bins = intOption(args, 'bins', 64, 1, 4096);
+  const workers = args.options.has('workers') ? intOption(args, 'workers', 1, 1, 64) : undefined;
+  const filter = { group, tensor: args.options.get('tensor') };
+  const { entries, isCollection } = await expandInput(args.positionals[0]!);
+
+  const pool = args.options.has('no-stats') ? undefined : new StatsPool(workers ? { workers } : {});
+  const reports: FileReport[] = [];
+  try {
+    for (const entry of entries) {
+      let report: FileReport;
+      try {
+        report = await inspectOne(entry, filter, bins, pool, io);
+      } catch (ex) {
+        if (!isCollection) {
+          throw ex;
+        }
+        const e = summarizeError(ex);
+        io.err(`error[${e.reason}]: ${e.message}`);
+        continue;
+      }
+      reports.push(report);
+      if (!args.options.has('json')) {
+        io.out(renderReport(report));
+      }
+    }
+  } finally {
+    await pool?.dispose();
+  }
+  if (args.options.has('json')) {
+    io.out(JSON.stringify(isCollection ? reports : reports[0], null, 2));
+  }
+  return reports.length === entries.length ? 0 : 2;
+}
+
+async function inspectOne(
+  entry: string,
+  filter: { group: 'model' | 'optimizer' | 'all'; tensor?: string },
+  bins: number,
+  pool: StatsPool | undefined,
+  io: CliIo,
+): Promise<FileReport> {
+  const file = await openLocalPath(entry);
+  try {
+    const names = selectTensors(file, filter)
+      .filter((t) => !t.unavailable && t.dtype !== 'string')
+      .map((t) => t.name);
+    let results = new Map<string, TensorResult>();
+    if (pool && names.length > 0) {
+      let done = 0;
+      const progress = io.progress(`analysing ${entry}`);
+      results = await pool.analyzeFile(entry, names, {
+        histogramBins: bins,
+        onResult: () => progress(++done, names.length),
+      });
+      progress(names.length, names.length, true);
+    }
+    return buildFileReport(file, results, filter);
+  } finally {
+    await file.close();
+  }
+}
+
+/** The human-readable table of one report. */
+export function renderReport(r: FileReport): string {
+  const lines: string[] = [];
+  lines.push(`${r.path}`);
+  lines.push(
+    `  format: ${r.formatName}${r.modelClass ? `  model: ${r.modelClass}` : ''}  tensors: ${r.tensors.length}  params: ${formatCount(r.params)}  size: ${formatBytes(r.bytes)}`,
+  );
+  for (const w of r.warnings) {
+    lines.push(`  warning[${w.reason}]: ${w.message}`);
+  }
+  const byName = new Map(r.tensors.map((t) => [t.name, t]));
+  const rows: string[][] = [];
+  const listed = new Set<string>();
+  const tensorRow = (name: string, indent: string): string[] | undefined => {
+    const t = byName.get(name);
+    if (!t || listed.has(name)) {
+      return undefined;
+    }
+    listed.add(name);
+    const s = t.stats;
+    const elements = t.shape.reduce((a, b) => a * b, 1);
+    const nonFinite = s ? s.nanCount + s.posInfCount + s.negInfCount : 0;
+    return [
+      `${indent}${t.layer && name.startsWith(`${t.layer}/`) ? name.slice(t.layer.length + 1) : name}`,
+      `[${t.shape.join(',')}]`,
+      t.storageDtype ? `${t.dtype}<${t.storageDtype}` : t.dtype,
+      formatCount(elements),
+      formatNumber(s?.mean),
+      formatNumber(s?.std),
+      formatNumber(s?.min),
+      formatNumber(s?.max),
+      s && s.count > 0 ? `${((100 * s.zeroCount) / s.count).toFixed(1)}%` : '-',
+      t.error ? `error[${t.error.reason}]` : s ? (nonFinite > 0 ? `NaN ${s.nanCount} +Inf ${s.posInfCount} -Inf ${s.negInfCount}` : 'ok') : '-',
+    ];
+  };
+  for (const layer of r.layers) {
+    const head = [`${layer.name}${layer.className ? ` (${layer.className}${layer.activation ? `, ${layer.activation}` : ''})` : ''}`, '', '', formatCount(layer.params), '', '', '', '', '', ''];
+    const children = layer.tensors.map((n) => tensorRow(n, '  ')).filter((x): x is string[] => x !== undefined);
+    if (children.length > 0) {
+      rows.push(head, ...children);
+    }
+  }
+  for (const t of r.tensors) {
+    const row = tensorRow(t.name, '');
+    if (row) {
+      rows.push(row);
+    }
+  }
+  lines.push('');
+  lines.push(renderTable(['name', 'shape', 'dtype', '>params', '>mean', '>std', '>min', '>max', '>zeros', 'status'], rows));
+  for (const t of r.tensors.filter((x) => x.error)) {
+    lines.push(`  ${t.name}: error[${t.error!.reason}]: ${t.error!.message}`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}

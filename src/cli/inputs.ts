@@ -1,0 +1,54 @@
+/**
+ * Turns the CLI's <file-or-dir> argument into the weight files to open.
+ */
+import * as path from 'node:path';
+import { WeightFileError } from '../core/errors';
+import { listDir } from '../core/nodeFileSource';
+import { isWeightFileName, resolveLocalEntry } from '../formats/registry';
+
+/** Folders never searched for weight files. */
+const skippedDirs = new Set(['node_modules', '.git', '__pycache__']);
+
+/** Deepest folder level searched below the given folder. */
+const maxSearchDepth = 4;
+
+/**
+ * The entry files for a path: the path itself for a file or a model folder (SavedModel,
+ * checkpoint, model.json), else every weight file found below the folder, sorted.
+ */
+export async function expandInput(p: string): Promise<{ entries: string[]; isCollection: boolean }> {
+  try {
+    return { entries: [await resolveLocalEntry(p)], isCollection: false };
+  } catch (ex) {
+    if (!WeightFileError.is(ex, 'unrecognized')) {
+      throw ex;
+    }
+  }
+  const found: string[] = [];
+  await collect(p, 0, found);
+  if (found.length === 0) {
+    throw new WeightFileError('unrecognized', `${p}: the folder holds no weight files Weightscope can read.`, { file: p });
+  }
+  return { entries: found, isCollection: true };
+}
+
+async function collect(dir: string, depth: number, out: string[]): Promise<void> {
+  const entries = await listDir(dir);
+  const names = new Set(entries.map((e) => e.name));
+  if (names.has('saved_model.pb')) {
+    out.push(path.join(dir, 'saved_model.pb'));
+    return; // its variables/ folder belongs to it
+  }
+  if (names.has('checkpoint')) {
+    out.push(path.join(dir, 'checkpoint'));
+  }
+  for (const e of entries) {
+    if (e.isDir) {
+      if (depth < maxSearchDepth && !skippedDirs.has(e.name) && !e.name.startsWith('.')) {
+        await collect(path.join(dir, e.name), depth + 1, out);
+      }
+    } else if (isWeightFileName(e.name) && !(names.has('checkpoint') && e.name.endsWith('.index'))) {
+      out.push(path.join(dir, e.name));
+    }
+  }
+}

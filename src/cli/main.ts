@@ -1,0 +1,83 @@
+/**
+ * The `weightscope` command: parse argv, run a command, map errors to exit codes
+ * (0 success, 2 unreadable input or bad usage with `error[<reason>]: <sentence>` on stderr, 1 a bug).
+ */
+import { WeightFileError } from '../core/errors';
+import { UsageError } from './args';
+import { inspectUsage, runInspect } from './commands/inspect';
+import { processIo, type CliIo } from './io';
+
+/** Version printed by --version (kept in step with package.json by the release script). */
+export const cliVersion = '0.1.0';
+
+/** A CLI command. */
+interface Command {
+  /** One-line summary for the help. */
+  summary: string;
+  /** Full usage text. */
+  usage: string;
+  /** Runs it; returns the exit code. */
+  run(argv: readonly string[], io: CliIo): Promise<number>;
+}
+
+/** Every command, in help order. */
+const commands: Record<string, Command> = {
+  inspect: { summary: 'per-layer and per-tensor statistics of a weight file', usage: inspectUsage, run: runInspect },
+};
+
+/** Top-level help. */
+export function mainUsage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  return [
+    'weightscope: look inside neural-network weight files (Keras, TensorFlow, TensorFlow.js, TFLite)',
+    '',
+    'Usage: weightscope <command> [options]',
+    '',
+    'Commands:',
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    "Run 'weightscope <command> --help' for a command's options.",
+    'Exit codes: 0 success, 1 internal error, 2 unreadable input or invalid usage.',
+  ].join('\n');
+}
+
+/** Runs the CLI with the given arguments; returns the exit code (never throws). */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(mainUsage());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    io.out(cliVersion);
+    return 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    io.err(`error[usage]: unknown command '${name}'.`);
+    io.err(mainUsage());
+    return 2;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (ex) {
+    if (ex instanceof UsageError) {
+      io.err(`error[usage]: ${ex.message}`);
+      io.err(command.usage);
+      return 2;
+    }
+    if (WeightFileError.is(ex)) {
+      io.err(`error[${ex.reason}]: ${ex.message}`);
+      return 2;
+    }
+    io.err(`internal error: ${ex instanceof Error ? (process.env['WEIGHTSCOPE_VERBOSE'] ? ex.stack : ex.message) : String(ex)}`);
+    io.err('This is a bug in Weightscope; set WEIGHTSCOPE_VERBOSE=1 for the stack trace.');
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  void runCli(process.argv.slice(2), processIo()).then((code) => {
+    process.exitCode = code;
+  });
+}
