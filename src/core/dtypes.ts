@@ -273,3 +273,47 @@ export function decodeValues(dtype: DType, bytes: Uint8Array, littleEndian = tru
       throw new TypeError(`Cannot decode values of dtype '${dtype}'.`);
   }
 }
+
+/** A number to IEEE binary16 bits, rounding to nearest even (overflow → ±Inf, NaN kept). */
+export function numberToFloat16Bits(value: number): number {
+  scratchF32[0] = value;
+  const x = scratchU32[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) {
+    return sign | 0x7c00 | (mant ? 0x200 : 0);
+  }
+  // Unbiased exponent, re-biased for half precision.
+  let e = exp - 127 + 15;
+  if (e >= 0x1f) {
+    return sign | 0x7c00;
+  }
+  if (e <= 0) {
+    if (e < -10) {
+      return sign;
+    }
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    let m = mant >> shift;
+    const rest = mant & ((1 << shift) - 1);
+    if (rest > half || (rest === half && m & 1)) {
+      m++;
+    }
+    return sign | m;
+  }
+  let m = mant >> 13;
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && m & 1)) {
+    m++;
+    if (m === 0x400) {
+      m = 0;
+      e++;
+      if (e >= 0x1f) {
+        return sign | 0x7c00;
+      }
+    }
+  }
+  return sign | (e << 10) | m;
+}

@@ -1,0 +1,126 @@
+/**
+ * TensorFlow.js backend selection: tfjs-node when it is installed and loads, else the WASM backend
+ * (its .wasm files ship next to the bundle), else the plain CPU backend. The chosen backend and
+ * the reason for every fallback are reported so the UI, the CLI and the log can show them.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** The TF.js core module type. */
+export type Tf = typeof import('@tensorflow/tfjs-core');
+
+/** Backends in preference order. */
+export const backendNames = ['tensorflow', 'wasm', 'cpu'] as const;
+
+/** A TF.js backend name ('tensorflow' is tfjs-node). */
+export type BackendName = (typeof backendNames)[number];
+
+/** Which backend is in use and why. */
+export interface BackendInfo {
+  /** Backend in use. */
+  name: BackendName;
+  /** Human-readable label, e.g. 'WASM (SIMD, 2 threads)'. */
+  label: string;
+  /** One sentence per backend that was tried and not used. */
+  fallbacks: string[];
+}
+
+/** Options for choosing a backend. */
+export interface BackendOptions {
+  /** Force one backend ('auto' = best available). */
+  preferred?: BackendName | 'auto';
+  /** Folder holding tfjs-backend-wasm's .wasm files (default: next to this bundle, else node_modules). */
+  wasmDir?: string;
+}
+
+let current: Promise<{ tf: Tf; info: BackendInfo }> | undefined;
+let currentKey = '';
+
+/** Initializes TF.js once per process with the best available backend. */
+export function initBackend(options: BackendOptions = {}): Promise<{ tf: Tf; info: BackendInfo }> {
+  const key = `${options.preferred ?? 'auto'}|${options.wasmDir ?? ''}`;
+  if (!current || key !== currentKey) {
+    currentKey = key;
+    current = selectBackend(options);
+  }
+  return current;
+}
+
+/** Where tfjs-backend-wasm's .wasm files are: next to the bundle (dist/) or in node_modules. */
+export function findWasmDir(explicit?: string): string | undefined {
+  const candidates = [
+    explicit,
+    __dirname,
+    path.join(__dirname, '..'),
+    path.join(__dirname, '..', '..', 'dist'),
+    path.join(__dirname, '..', '..', '..', 'dist'),
+  ].filter((p): p is string => !!p);
+  for (const dir of candidates) {
+    if (fs.existsSync(path.join(dir, 'tfjs-backend-wasm.wasm'))) {
+      return dir;
+    }
+  }
+  try {
+    return path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+  } catch {
+    return undefined; // the package is not installed; the CPU backend remains
+  }
+}
+
+async function selectBackend(options: BackendOptions): Promise<{ tf: Tf; info: BackendInfo }> {
+  const preferred = options.preferred ?? 'auto';
+  const fallbacks: string[] = [];
+  const order: BackendName[] = preferred === 'auto' ? [...backendNames] : [preferred, ...backendNames.filter((b) => b !== preferred)];
+  // tfjs-node registers the 'tensorflow' backend on the same tfjs-core instance when versions match.
+  const tf: Tf = require('@tensorflow/tfjs-core');
+  silenceNodeBackendHint(tf);
+  require('@tensorflow/tfjs-backend-cpu');
+  for (const name of order) {
+    try {
+      if (name === 'tensorflow') {
+        require('@tensorflow/tfjs-node');
+      } else if (name === 'wasm') {
+        const wasm: typeof import('@tensorflow/tfjs-backend-wasm') = require('@tensorflow/tfjs-backend-wasm');
+        const dir = findWasmDir(options.wasmDir);
+        if (!dir) {
+          throw new Error('its .wasm files were not found');
+        }
+        wasm.setWasmPaths(`${dir}${path.sep}`);
+      }
+      if (!(await tf.setBackend(name))) {
+        throw new Error('it failed to initialize');
+      }
+      await tf.ready();
+      return { tf, info: { name, label: describe(tf, name), fallbacks } };
+    } catch (ex) {
+      const why = ex instanceof Error ? ex.message.split('\n')[0] : String(ex);
+      fallbacks.push(
+        name === 'tensorflow' && /Cannot find module/.test(why ?? '')
+          ? 'tfjs-node is not installed (optional dependency), so the native TensorFlow backend is not used.'
+          : `The ${name} backend could not be used: ${why}.`,
+      );
+    }
+  }
+  throw new Error(`No TensorFlow.js backend could be initialized: ${fallbacks.join(' ')}`);
+}
+
+function describe(tf: Tf, name: BackendName): string {
+  if (name === 'tensorflow') {
+    return 'TensorFlow native (tfjs-node)';
+  }
+  if (name === 'wasm') {
+    const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
+    const threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
+    return `WebAssembly${simd ? ' (SIMD' : ' ('}${threads ? ', threads)' : simd ? ')' : 'scalar)'}`;
+  }
+  return 'CPU (plain JavaScript)';
+}
+
+/** The CPU backend prints a banner recommending tfjs-node; the backend line we show says it instead. */
+function silenceNodeBackendHint(tf: Tf): void {
+  try {
+    tf.env().set('IS_TEST', true);
+  } catch {
+    // flag unknown in this version: the banner is only cosmetic
+  }
+}
