@@ -8,9 +8,11 @@ import { WeightFileError } from '../core/errors';
 import type { WeightFile } from '../core/model';
 import { NodeFileSet, NodeFileSource, listDir, statPath } from '../core/nodeFileSource';
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
+import { tfjsReader } from './tfjs';
 
 /** Every reader, in sniffing priority order. */
 export const readers: readonly FormatReader[] = [
+  tfjsReader,
 ];
 
 const headBytes = 4096;
