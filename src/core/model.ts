@@ -172,6 +172,8 @@ export interface WeightFile {
   readonly layers: readonly LayerInfo[];
   /** Model class/name from the architecture ('Sequential', 'Functional', ...), when known. */
   readonly modelClass?: string;
+  /** The Keras model config ({class_name, config}) as stored, raw JSON, when the file carries one (rebuilding models). */
+  readonly modelConfig?: Readonly<Record<string, unknown>>;
   /** Training config from the file (loss, optimizer, metrics), raw JSON, when present. */
   readonly trainingConfig?: Readonly<Record<string, unknown>>;
   /** File-level facts (producer, versions, signatures ...), JSON-safe. */
