@@ -296,7 +296,7 @@ function activationName(v: unknown): string | undefined {
   return asString(v.class_name);
 }
 
-/** An initializer/regularizer: `'glorot_uniform'`, `{class_name, config}` or Keras 3 `{module, class_name, config, registered_name}`. */
+/** An initializer/regularizer: `'glorot_uniform'`, `{class_name, config}`, Keras 3 `{module, class_name, config, registered_name}` or Keras 1 `{name, ...params}`. */
 function kerasObject(v: unknown): KerasObjectConfig | undefined {
   if (typeof v === 'string') {
     return { className: v, config: {} };
@@ -306,7 +306,13 @@ function kerasObject(v: unknown): KerasObjectConfig | undefined {
   }
   const className = asString(v.class_name);
   if (className === undefined) {
-    return undefined;
+    // Keras 1 regularizers: {name: 'WeightRegularizer', l1, l2} with the parameters inline.
+    const legacyName = asString(v.name);
+    if (legacyName === undefined) {
+      return undefined;
+    }
+    const { name: _name, ...params } = v;
+    return { className: legacyName, config: params };
   }
   return { className, config: isObject(v.config) ? v.config : {} };
 }
