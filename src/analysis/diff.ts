@@ -1,0 +1,786 @@
+/**
+ * Layer-by-layer comparison of two weight files (any formats Weightscope reads). Tensors are
+ * paired by alignTensors, then each pair is streamed in lockstep chunk by chunk (bounded memory,
+ * float64 accumulation) to get relative L2 change, cosine similarity, |b-a| statistics, the
+ * fractions of changed and sign-flipped elements, and both sides' mean and std. Fingerprints are
+ * computed in the same pass; pairs whose fingerprints are already known equal skip the pass.
+ */
+import { elementCount, isNumericDType, type DType } from '../core/dtypes';
+import { summarizeError, throwIfAborted, WeightFileError, type ErrorSummary } from '../core/errors';
+import type { FileWarning, TensorInfo, WeightFile } from '../core/model';
+import { readAllValues } from '../core/tensorData';
+import { alignTensors, isPermutedShape, type AlignmentOverrides, type MatchKind, type TensorPairing } from './alignTensors';
+import { fingerprintModel, modelTensors, TensorHasher } from './fingerprint';
+import { forEachAligned } from './valueCursor';
+
+/** Largest tensor (elements) held in memory to compare a transposed pair. */
+export const transposeMaxElements = 1 << 23;
+
+/** How the shapes of a pair relate. */
+export type ShapeChange = 'same' | 'transposed' | 'reshaped' | 'incompatible';
+
+/** What happened to a tensor between A and B. */
+export type TensorDiffStatus = 'identical' | 'changed' | 'added' | 'removed' | 'incomparable';
+
+/** The comparison of one tensor (or the report of an added/removed one). All numbers JSON-safe. */
+export interface TensorDiff {
+  /** Name in A; null for an added tensor. */
+  a: string | null;
+  /** Name in B; null for a removed tensor. */
+  b: string | null;
+  /** Layer the tensor belongs to (A's layer, else B's; '' when unknown). */
+  layer: string;
+  /** Group of the tensor (model weights, optimizer state, other). */
+  group: TensorInfo['group'];
+  /** Outcome. `incomparable`: shapes do not fit or a side could not be read (see `error`). */
+  status: TensorDiffStatus;
+  /** How the pair was found; absent for added/removed. */
+  matchedBy?: MatchKind;
+  /** True when the pair's normalized paths differ (a renamed layer or weight). */
+  renamed: boolean;
+  /** dtype in A (null when added). */
+  dtypeA: DType | null;
+  /** dtype in B (null when removed). */
+  dtypeB: DType | null;
+  /** True when both sides exist and their dtypes differ. */
+  dtypeChanged: boolean;
+  /** Shape in A (null when added). */
+  shapeA: number[] | null;
+  /** Shape in B (null when removed). */
+  shapeB: number[] | null;
+  /** How the shapes relate; null for added/removed. */
+  shapeChange: ShapeChange | null;
+  /** For `transposed`: B = transpose(A, permutation) (NumPy axes order). */
+  permutation?: number[];
+  /** Elements compared (0 when not compared). */
+  count: number;
+  /** ||B-A|| / ||A||; null when ||A|| is 0 and B differs, or not compared. */
+  relL2: number | null;
+  /** Cosine similarity of A and B; null when a side has zero norm or not compared. */
+  cosine: number | null;
+  /** max |B-A|; null when not compared. */
+  maxAbsDiff: number | null;
+  /** mean |B-A|; null when not compared. */
+  meanAbsDiff: number | null;
+  /** Fraction of elements with A != B (NaN equals NaN); null when not compared. */
+  changedFraction: number | null;
+  /** Fraction of elements whose sign flipped (A*B < 0); null when not compared. */
+  signFlipFraction: number | null;
+  /** ||A|| (L2 over finite pairs); null when not read. */
+  normA: number | null;
+  /** ||B||; null when not read. */
+  normB: number | null;
+  /** ||B-A||; null when not compared. */
+  diffNorm: number | null;
+  /** Mean of A (finite values); null when not read. */
+  meanA: number | null;
+  /** Mean of B; null when not read. */
+  meanB: number | null;
+  /** Population std of A; null when not read. */
+  stdA: number | null;
+  /** Population std of B; null when not read. */
+  stdB: number | null;
+  /** Element positions where A or B is NaN/Inf (excluded from the norms and moments). */
+  nonFiniteCount: number;
+  /** SHA-256 fingerprint of A's values (see fingerprint.ts), when computed. */
+  fingerprintA?: string;
+  /** Fingerprint of B's values, when computed. */
+  fingerprintB?: string;
+  /** How `identical` was decided: known equal fingerprints (no pass) or a full comparison. */
+  identicalBy?: 'fingerprint' | 'values';
+  /** Why the pair could not be compared (unreadable side). */
+  error?: ErrorSummary;
+}
+
+/** Change aggregated over one layer's compared tensors. */
+export interface LayerDiff {
+  /** Layer name. */
+  layer: string;
+  /** Tensors of the layer in the diff (pairs, added, removed). */
+  tensors: number;
+  /** sqrt(sum ||A||^2) over compared tensors. */
+  normA: number;
+  /** sqrt(sum ||B-A||^2) over compared tensors. */
+  diffNorm: number;
+  /** diffNorm / normA; null when normA is 0 (and something changed). */
+  relL2: number | null;
+  /** Summary status: identical, changed, added (all tensors new), removed, or mixed. */
+  status: 'identical' | 'changed' | 'added' | 'removed' | 'mixed';
+}
+
+/** Whole-model summary. */
+export interface DiffSummary {
+  /** Tensors in A. */
+  tensorsA: number;
+  /** Tensors in B. */
+  tensorsB: number;
+  /** Pairs compared or found identical. */
+  paired: number;
+  /** Pairs with identical values, dtype and shape. */
+  identical: number;
+  /** Pairs that differ. */
+  changed: number;
+  /** Tensors only in B. */
+  added: number;
+  /** Tensors only in A. */
+  removed: number;
+  /** Pairs matched across a name change. */
+  renamed: number;
+  /** Pairs whose shape changed (transposed, reshaped or incompatible). */
+  shapeChanged: number;
+  /** Pairs whose dtype changed. */
+  dtypeChanged: number;
+  /** Pairs that could not be compared. */
+  incomparable: number;
+  /** ||B-A|| / ||A|| over all compared model-group tensors; null when ||A|| is 0. */
+  relL2: number | null;
+  /** True when every tensor is paired and identical. */
+  identicalModels: boolean;
+  /** Model fingerprint of A (when every model tensor's fingerprint is known). */
+  modelFingerprintA?: string;
+  /** Model fingerprint of B (same condition). */
+  modelFingerprintB?: string;
+}
+
+/** Facts about one side of the diff. */
+export interface DiffSide {
+  /** Path as given. */
+  path: string;
+  /** Format id. */
+  format: WeightFile['format'];
+  /** Human-readable format name. */
+  formatName: string;
+  /** Number of tensors. */
+  tensorCount: number;
+}
+
+/** The result of a diff; JSON-safe. */
+export interface DiffResult {
+  /** File A (the reference). */
+  a: DiffSide;
+  /** File B (compared against A). */
+  b: DiffSide;
+  /** Per tensor: pairs in A's order, then removed, then added. */
+  tensors: TensorDiff[];
+  /** Per layer, in first-appearance order. */
+  layers: LayerDiff[];
+  /** Layers that moved most (largest relative change first), at most `topLayerCount`. */
+  topLayers: string[];
+  /** Whole-model numbers. */
+  summary: DiffSummary;
+  /** Problems found while opening either file (prefixed 'A:'/'B:'). */
+  warnings: FileWarning[];
+}
+
+/** Fingerprints already known, by tensor name, for A and for B. */
+export interface KnownFingerprints {
+  /** Fingerprints of A's tensors. */
+  a?: ReadonlyMap<string, string>;
+  /** Fingerprints of B's tensors. */
+  b?: ReadonlyMap<string, string>;
+}
+
+/** Options of a diff. */
+export interface DiffOptions {
+  /** Mapping corrections (A tensor -> B tensor, or null = removed). */
+  overrides?: AlignmentOverrides;
+  /** Cancels the diff; it then throws a `cancelled` WeightFileError. */
+  signal?: AbortSignal;
+  /** Preferred read chunk size in elements. */
+  chunkElements?: number;
+  /** Fingerprints known from earlier runs: equal pairs are not read again. */
+  known?: KnownFingerprints;
+  /** Called after each tensor pair is done. */
+  onTensor?: (diff: TensorDiff, done: number, total: number) => void;
+  /** Number of layers listed in topLayers (default 10). */
+  topLayerCount?: number;
+}
+
+/** Runs the comparison of a list of pairs; the default runs them in this thread, one by one. */
+export type PairRunner = (
+  pairs: readonly TensorPairing[],
+  options: DiffOptions,
+  onResult: (index: number, diff: TensorDiff) => void,
+) => Promise<void>;
+
+/** Compares two opened files. */
+export async function diffWeightFiles(a: WeightFile, b: WeightFile, options: DiffOptions = {}, runner?: PairRunner): Promise<DiffResult> {
+  const alignment = alignTensors(a.tensors, b.tensors, options.overrides);
+  const results: (TensorDiff | undefined)[] = new Array(alignment.pairs.length);
+  let done = 0;
+  const total = alignment.pairs.length;
+  const onResult = (i: number, d: TensorDiff): void => {
+    results[i] = d;
+    options.onTensor?.(d, ++done, total);
+  };
+  if (runner) {
+    await runner(alignment.pairs, options, onResult);
+  } else {
+    const ta = new Map(a.tensors.map((t) => [t.name, t]));
+    const tb = new Map(b.tensors.map((t) => [t.name, t]));
+    for (let i = 0; i < alignment.pairs.length; i++) {
+      const p = alignment.pairs[i]!;
+      onResult(i, await diffTensorPair(ta.get(p.a)!, tb.get(p.b)!, p.matchedBy, options));
+    }
+  }
+  throwIfAborted(options.signal);
+  const tensors: TensorDiff[] = results.map((d, i) => d ?? unreadPair(a, b, alignment.pairs[i]!));
+  const byNameA = new Map(a.tensors.map((t) => [t.name, t]));
+  const byNameB = new Map(b.tensors.map((t) => [t.name, t]));
+  for (const n of alignment.removed) {
+    tensors.push(oneSided(byNameA.get(n)!, 'removed'));
+  }
+  for (const n of alignment.added) {
+    tensors.push(oneSided(byNameB.get(n)!, 'added'));
+  }
+  return assembleDiff(a, b, tensors, options.topLayerCount ?? 10);
+}
+
+/** Diff entry of a pair whose comparison never reported (a runner failure). */
+function unreadPair(a: WeightFile, b: WeightFile, p: TensorPairing): TensorDiff {
+  const ta = a.tensors.find((t) => t.name === p.a)!;
+  const tb = b.tensors.find((t) => t.name === p.b)!;
+  return { ...emptyPair(ta, tb, p.matchedBy), status: 'incomparable', error: { reason: 'internal', message: `The comparison of '${p.a}' did not finish.` } };
+}
+
+/** Builds the result from per-tensor diffs. */
+export function assembleDiff(a: Pick<WeightFile, 'path' | 'format' | 'formatName' | 'tensors' | 'warnings'>, b: typeof a, tensors: TensorDiff[], topLayerCount = 10): DiffResult {
+  const layers = new Map<string, { tensors: number; a2: number; d2: number; statuses: Set<TensorDiffStatus> }>();
+  let a2 = 0;
+  let d2 = 0;
+  const s: DiffSummary = {
+    tensorsA: a.tensors.length,
+    tensorsB: b.tensors.length,
+    paired: 0,
+    identical: 0,
+    changed: 0,
+    added: 0,
+    removed: 0,
+    renamed: 0,
+    shapeChanged: 0,
+    dtypeChanged: 0,
+    incomparable: 0,
+    relL2: null,
+    identicalModels: false,
+  };
+  for (const t of tensors) {
+    const key = t.layer;
+    let l = layers.get(key);
+    if (!l) {
+      l = { tensors: 0, a2: 0, d2: 0, statuses: new Set() };
+      layers.set(key, l);
+    }
+    l.tensors++;
+    l.statuses.add(t.status);
+    if (t.normA !== null && t.diffNorm !== null) {
+      l.a2 += t.normA * t.normA;
+      l.d2 += t.diffNorm * t.diffNorm;
+      if (t.group === 'model') {
+        a2 += t.normA * t.normA;
+        d2 += t.diffNorm * t.diffNorm;
+      }
+    }
+    if (t.a !== null && t.b !== null) {
+      s.paired++;
+      s.renamed += t.renamed ? 1 : 0;
+      s.dtypeChanged += t.dtypeChanged ? 1 : 0;
+      s.shapeChanged += t.shapeChange !== null && t.shapeChange !== 'same' ? 1 : 0;
+    }
+    s[t.status === 'incomparable' ? 'incomparable' : t.status]++;
+  }
+  s.relL2 = ratio(Math.sqrt(d2), Math.sqrt(a2));
+  s.identicalModels = s.identical === tensors.length && s.added === 0 && s.removed === 0;
+  const fpA = collectFingerprints(a.tensors, tensors, 'a');
+  const fpB = collectFingerprints(b.tensors, tensors, 'b');
+  if (fpA) {
+    s.modelFingerprintA = fpA;
+  }
+  if (fpB) {
+    s.modelFingerprintB = fpB;
+  }
+  const layerDiffs: LayerDiff[] = [...layers].map(([layer, l]) => ({
+    layer,
+    tensors: l.tensors,
+    normA: Math.sqrt(l.a2),
+    diffNorm: Math.sqrt(l.d2),
+    relL2: ratio(Math.sqrt(l.d2), Math.sqrt(l.a2)),
+    status: l.statuses.size === 1 ? layerStatus([...l.statuses][0]!) : 'mixed',
+  }));
+  const topLayers = layerDiffs
+    .filter((l) => l.diffNorm > 0)
+    .sort((x, y) => (y.relL2 ?? Infinity) - (x.relL2 ?? Infinity) || y.diffNorm - x.diffNorm)
+    .slice(0, topLayerCount)
+    .map((l) => l.layer);
+  const warnings = [...a.warnings.map((w) => ({ ...w, message: `A: ${w.message}` })), ...b.warnings.map((w) => ({ ...w, message: `B: ${w.message}` }))];
+  return {
+    a: side(a),
+    b: side(b),
+    tensors,
+    layers: layerDiffs,
+    topLayers,
+    summary: s,
+    warnings,
+  };
+}
+
+function side(f: Pick<WeightFile, 'path' | 'format' | 'formatName' | 'tensors'>): DiffSide {
+  return { path: f.path, format: f.format, formatName: f.formatName, tensorCount: f.tensors.length };
+}
+
+function layerStatus(s: TensorDiffStatus): LayerDiff['status'] {
+  return s === 'incomparable' ? 'changed' : s;
+}
+
+/** The model fingerprint of one side when every model tensor's fingerprint is in the diff. */
+function collectFingerprints(infos: readonly Pick<TensorInfo, 'name' | 'group' | 'dtype'>[], diffs: readonly TensorDiff[], which: 'a' | 'b'): string | undefined {
+  const fps = new Map<string, string>();
+  for (const d of diffs) {
+    const name = d[which];
+    const fp = which === 'a' ? d.fingerprintA : d.fingerprintB;
+    if (name !== null && fp) {
+      fps.set(name, fp);
+    }
+  }
+  const covered = modelTensors(infos);
+  const list: string[] = [];
+  for (const t of covered) {
+    const fp = fps.get(t.name);
+    if (!fp) {
+      return undefined;
+    }
+    list.push(fp);
+  }
+  return list.length > 0 ? fingerprintModel(list) : undefined;
+}
+
+/** x / y, 0 when both are 0, null when only y is 0. */
+function ratio(x: number, y: number): number | null {
+  if (y > 0) {
+    return x / y;
+  }
+  return x === 0 ? 0 : null;
+}
+
+/** The diff entry of a tensor present on one side only. */
+function oneSided(t: TensorInfo, status: 'added' | 'removed'): TensorDiff {
+  const isA = status === 'removed';
+  return {
+    a: isA ? t.name : null,
+    b: isA ? null : t.name,
+    layer: t.layer || parentPath(t.name),
+    group: t.group,
+    status,
+    renamed: false,
+    dtypeA: isA ? t.dtype : null,
+    dtypeB: isA ? null : t.dtype,
+    dtypeChanged: false,
+    shapeA: isA ? [...t.shape] : null,
+    shapeB: isA ? null : [...t.shape],
+    shapeChange: null,
+    count: 0,
+    relL2: null,
+    cosine: null,
+    maxAbsDiff: null,
+    meanAbsDiff: null,
+    changedFraction: null,
+    signFlipFraction: null,
+    normA: null,
+    normB: null,
+    diffNorm: null,
+    meanA: null,
+    meanB: null,
+    stdA: null,
+    stdB: null,
+    nonFiniteCount: 0,
+  };
+}
+
+function parentPath(name: string): string {
+  const i = name.lastIndexOf('/');
+  return i > 0 ? name.slice(0, i) : '';
+}
+
+/** The shape relation of a pair and, for transposes, the candidate permutations. */
+export function classifyShapes(a: readonly number[], b: readonly number[]): ShapeChange {
+  if (a.length === b.length && a.every((d, i) => d === b[i])) {
+    return 'same';
+  }
+  if (isPermutedShape(a, b)) {
+    return 'transposed';
+  }
+  return elementCount(a) === elementCount(b) ? 'reshaped' : 'incompatible';
+}
+
+/** A pair entry with nothing measured yet. */
+function emptyPair(ta: TensorInfo, tb: TensorInfo, matchedBy: MatchKind): TensorDiff {
+  const renamed = matchedBy === 'order' || (matchedBy === 'override' && ta.name !== tb.name);
+  return {
+    ...oneSided(ta, 'removed'),
+    b: tb.name,
+    status: 'changed',
+    matchedBy,
+    renamed,
+    dtypeB: tb.dtype,
+    dtypeChanged: ta.dtype !== tb.dtype,
+    shapeB: [...tb.shape],
+    shapeChange: classifyShapes(ta.shape, tb.shape),
+  };
+}
+
+/** Compares one pair of tensors. Never throws for damaged data (reported on the entry); throws when cancelled. */
+export async function diffTensorPair(ta: TensorInfo, tb: TensorInfo, matchedBy: MatchKind, options: DiffOptions = {}): Promise<TensorDiff> {
+  const out = emptyPair(ta, tb, matchedBy);
+  const unreadable = ta.unavailable ?? tb.unavailable;
+  if (unreadable) {
+    return { ...out, status: 'incomparable', error: unreadable };
+  }
+  if (!isNumericDType(ta.dtype) || !isNumericDType(tb.dtype)) {
+    return { ...out, status: 'incomparable', error: { reason: 'unsupportedDtype', message: `Tensor '${ta.name}' ('${ta.dtype}') or '${tb.name}' ('${tb.dtype}') has no numeric values to compare.` } };
+  }
+  const knownA = options.known?.a?.get(ta.name);
+  const knownB = options.known?.b?.get(tb.name);
+  if (knownA && knownB && knownA === knownB && out.shapeChange === 'same' && !out.dtypeChanged) {
+    return {
+      ...out,
+      status: 'identical',
+      identicalBy: 'fingerprint',
+      count: elementCount(ta.shape),
+      relL2: 0,
+      maxAbsDiff: 0,
+      meanAbsDiff: 0,
+      changedFraction: 0,
+      signFlipFraction: 0,
+      diffNorm: 0,
+      fingerprintA: knownA,
+      fingerprintB: knownB,
+    };
+  }
+  try {
+    switch (out.shapeChange) {
+      case 'same':
+      case 'reshaped':
+        return await streamPair(out, ta, tb, options);
+      case 'transposed':
+        if (elementCount(ta.shape) <= transposeMaxElements) {
+          return await transposedPair(out, ta, tb, options);
+        }
+        return await sidesOnly(out, ta, tb, options);
+      default:
+        return await sidesOnly(out, ta, tb, options);
+    }
+  } catch (ex) {
+    if (WeightFileError.is(ex, 'cancelled') || options.signal?.aborted) {
+      throw ex;
+    }
+    return { ...out, status: 'incomparable', error: summarizeError(ex) };
+  }
+}
+
+/** Float64 accumulators of a lockstep comparison. */
+class PairAccumulator {
+  count = 0;
+  nonFinite = 0;
+  changed = 0;
+  flips = 0;
+  a2 = 0;
+  b2 = 0;
+  ab = 0;
+  d2 = 0;
+  absD = 0;
+  maxD = 0;
+  // Shifted sums for the moments (shift = first finite value) keep the variance accurate.
+  shiftA = NaN;
+  shiftB = NaN;
+  sa = 0;
+  saa = 0;
+  sb = 0;
+  sbb = 0;
+  finite = 0;
+
+  /** Adds equally long runs of A and B values. */
+  add(a: ArrayLike<number>, b: ArrayLike<number>): void {
+    const n = a.length;
+    if (this.shiftA !== this.shiftA) {
+      this.initShift(a, b);
+    }
+    const ka = this.shiftA;
+    const kb = this.shiftB;
+    let changed = 0;
+    let flips = 0;
+    let a2 = 0;
+    let b2 = 0;
+    let ab = 0;
+    let d2 = 0;
+    let absD = 0;
+    let maxD = this.maxD;
+    let sa = 0;
+    let saa = 0;
+    let sb = 0;
+    let sbb = 0;
+    let finite = 0;
+    let nonFinite = 0;
+    for (let i = 0; i < n; i++) {
+      const x = a[i]!;
+      const y = b[i]!;
+      const d = y - x;
+      if (d - d !== 0) {
+        // NaN or infinity on either side (or inf - inf)
+        nonFinite++;
+        if (!(x === y || (x !== x && y !== y))) {
+          changed++;
+        }
+        continue;
+      }
+      finite++;
+      if (d !== 0) {
+        changed++;
+      }
+      if (x * y < 0) {
+        flips++;
+      }
+      a2 += x * x;
+      b2 += y * y;
+      ab += x * y;
+      d2 += d * d;
+      const ad = d < 0 ? -d : d;
+      absD += ad;
+      if (ad > maxD) {
+        maxD = ad;
+      }
+      const u = x - ka;
+      const v = y - kb;
+      sa += u;
+      saa += u * u;
+      sb += v;
+      sbb += v * v;
+    }
+    this.count += n;
+    this.changed += changed;
+    this.flips += flips;
+    this.a2 += a2;
+    this.b2 += b2;
+    this.ab += ab;
+    this.d2 += d2;
+    this.absD += absD;
+    this.maxD = maxD;
+    this.sa += sa;
+    this.saa += saa;
+    this.sb += sb;
+    this.sbb += sbb;
+    this.finite += finite;
+    this.nonFinite += nonFinite;
+  }
+
+  private initShift(a: ArrayLike<number>, b: ArrayLike<number>): void {
+    for (let i = 0; i < a.length; i++) {
+      const x = a[i]!;
+      const y = b[i]!;
+      if (x - x === 0 && y - y === 0) {
+        this.shiftA = x;
+        this.shiftB = y;
+        return;
+      }
+    }
+  }
+
+  /** Writes the metrics into a diff entry. */
+  finish(out: TensorDiff): TensorDiff {
+    const n = this.count;
+    const f = this.finite;
+    const normA = Math.sqrt(this.a2);
+    const normB = Math.sqrt(this.b2);
+    const diffNorm = Math.sqrt(this.d2);
+    const moments = (s: number, ss: number, k: number): [number | null, number | null] => {
+      if (f === 0) {
+        return [null, null];
+      }
+      const m = s / f;
+      return [k + m, Math.sqrt(Math.max(0, ss / f - m * m))];
+    };
+    const [meanA, stdA] = moments(this.sa, this.saa, this.shiftA);
+    const [meanB, stdB] = moments(this.sb, this.sbb, this.shiftB);
+    const identical = this.changed === 0 && !out.dtypeChanged && out.shapeChange === 'same';
+    return {
+      ...out,
+      status: identical ? 'identical' : 'changed',
+      identicalBy: identical ? 'values' : undefined,
+      count: n,
+      relL2: ratio(diffNorm, normA),
+      cosine: normA > 0 && normB > 0 ? clamp(this.ab / (normA * normB)) : null,
+      maxAbsDiff: f > 0 ? this.maxD : null,
+      meanAbsDiff: f > 0 ? this.absD / f : null,
+      changedFraction: n > 0 ? this.changed / n : 0,
+      signFlipFraction: n > 0 ? this.flips / n : 0,
+      normA,
+      normB,
+      diffNorm,
+      meanA,
+      meanB,
+      stdA,
+      stdB,
+      nonFiniteCount: this.nonFinite,
+    };
+  }
+}
+
+function clamp(c: number): number {
+  return Math.max(-1, Math.min(1, c));
+}
+
+/** Same element count: stream both in lockstep, hashing as we go. */
+async function streamPair(out: TensorDiff, ta: TensorInfo, tb: TensorInfo, options: DiffOptions): Promise<TensorDiff> {
+  const acc = new PairAccumulator();
+  const ha = new TensorHasher(ta.dtype, ta.shape);
+  const hb = new TensorHasher(tb.dtype, tb.shape);
+  const readOpts = { chunkElements: options.chunkElements, signal: options.signal };
+  await forEachAligned(
+    ta.readValues(readOpts),
+    tb.readValues(readOpts),
+    (x, y) => {
+      acc.add(x, y);
+      ha.update(x);
+      hb.update(y);
+    },
+    { a: ta.name, b: tb.name },
+    options.signal,
+  );
+  const expected = elementCount(ta.shape);
+  if (acc.count !== expected) {
+    throw new WeightFileError('corrupt', `Tensor '${ta.name}' yielded ${acc.count} values for shape [${ta.shape.join(', ')}] (${expected} expected).`);
+  }
+  const r = acc.finish(out);
+  return { ...r, fingerprintA: ha.digest(), fingerprintB: hb.digest() };
+}
+
+/**
+ * Permuted shapes (e.g. a Keras HWIO kernel against an OHWI one): both tensors are loaded
+ * (bounded by transposeMaxElements), every axis permutation that maps A's shape to B's is tried,
+ * and the closest one is reported.
+ */
+async function transposedPair(out: TensorDiff, ta: TensorInfo, tb: TensorInfo, options: DiffOptions): Promise<TensorDiff> {
+  const readOpts = { chunkElements: options.chunkElements, signal: options.signal };
+  const va = await readAllValues(ta, readOpts);
+  const vb = await readAllValues(tb, readOpts);
+  let best: { perm: number[]; acc: PairAccumulator } | undefined;
+  for (const perm of permutationsMapping(ta.shape, tb.shape)) {
+    throwIfAborted(options.signal);
+    const acc = new PairAccumulator();
+    acc.add(transpose(va, ta.shape, perm), vb);
+    if (!best || acc.d2 < best.acc.d2) {
+      best = { perm, acc };
+    }
+  }
+  const ha = new TensorHasher(ta.dtype, ta.shape);
+  ha.update(va);
+  const hb = new TensorHasher(tb.dtype, tb.shape);
+  hb.update(vb);
+  const r = best!.acc.finish(out);
+  return { ...r, permutation: best!.perm, fingerprintA: ha.digest(), fingerprintB: hb.digest() };
+}
+
+/** Every axis permutation p with a[p[k]] === b[k] for all k (at most 720, ranks <= 6 tried). */
+export function permutationsMapping(a: readonly number[], b: readonly number[]): number[][] {
+  const out: number[][] = [];
+  if (a.length > 6) {
+    return [[...a.keys()].reverse()].filter((p) => p.every((ai, k) => a[ai] === b[k]));
+  }
+  const used = new Array<boolean>(a.length).fill(false);
+  const cur: number[] = [];
+  const rec = (k: number): void => {
+    if (k === a.length) {
+      out.push([...cur]);
+      return;
+    }
+    for (let i = 0; i < a.length; i++) {
+      if (!used[i] && a[i] === b[k]) {
+        used[i] = true;
+        cur.push(i);
+        rec(k + 1);
+        cur.pop();
+        used[i] = false;
+      }
+    }
+  };
+  rec(0);
+  return out.filter((p) => p.some((ai, k) => ai !== k));
+}
+
+/** NumPy's np.transpose(values.reshape(shape), perm).ravel() as a new Float64Array. */
+export function transpose(values: ArrayLike<number>, shape: readonly number[], perm: readonly number[]): Float64Array {
+  const rank = shape.length;
+  const strides = new Array<number>(rank).fill(1);
+  for (let i = rank - 2; i >= 0; i--) {
+    strides[i] = strides[i + 1]! * shape[i + 1]!;
+  }
+  const outShape = perm.map((p) => shape[p]!);
+  const outStrides = perm.map((p) => strides[p]!);
+  const n = elementCount(shape);
+  const out = new Float64Array(n);
+  const idx = new Array<number>(rank).fill(0);
+  let src = 0;
+  for (let o = 0; o < n; o++) {
+    out[o] = values[src]!;
+    for (let k = rank - 1; k >= 0; k--) {
+      idx[k]!++;
+      src += outStrides[k]!;
+      if (idx[k]! < outShape[k]!) {
+        break;
+      }
+      src -= outStrides[k]! * outShape[k]!;
+      idx[k] = 0;
+    }
+  }
+  return out;
+}
+
+/** Incompatible shapes: each side's norm, mean, std and fingerprint, no element-wise metrics. */
+async function sidesOnly(out: TensorDiff, ta: TensorInfo, tb: TensorInfo, options: DiffOptions): Promise<TensorDiff> {
+  const sa = await sideStats(ta, options);
+  const sb = await sideStats(tb, options);
+  return {
+    ...out,
+    status: 'incomparable',
+    normA: sa.norm,
+    normB: sb.norm,
+    meanA: sa.mean,
+    meanB: sb.mean,
+    stdA: sa.std,
+    stdB: sb.std,
+    fingerprintA: sa.fingerprint,
+    fingerprintB: sb.fingerprint,
+  };
+}
+
+/** One tensor's L2 norm, mean, std (finite values) and fingerprint, streamed. */
+async function sideStats(t: TensorInfo, options: DiffOptions): Promise<{ norm: number; mean: number | null; std: number | null; fingerprint: string }> {
+  const h = new TensorHasher(t.dtype, t.shape);
+  let shift = NaN;
+  let s = 0;
+  let ss = 0;
+  let sq = 0;
+  let n = 0;
+  for await (const chunk of t.readValues({ chunkElements: options.chunkElements, signal: options.signal })) {
+    h.update(chunk);
+    for (let i = 0; i < chunk.length; i++) {
+      const x = chunk[i]!;
+      if (x - x !== 0) {
+        continue;
+      }
+      if (shift !== shift) {
+        shift = x;
+      }
+      const u = x - shift;
+      s += u;
+      ss += u * u;
+      sq += x * x;
+      n++;
+    }
+  }
+  const m = n > 0 ? s / n : 0;
+  return {
+    norm: Math.sqrt(sq),
+    mean: n > 0 ? shift + m : null,
+    std: n > 0 ? Math.sqrt(Math.max(0, ss / n - m * m)) : null,
+    fingerprint: h.digest(),
+  };
+}

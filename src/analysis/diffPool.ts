@@ -1,0 +1,223 @@
+/**
+ * Runs the tensor pairs of a diff of two local files in worker threads (diffWorker.ts), several
+ * pairs at once, so the extension host and the CLI stay responsive and large diffs use the cores.
+ * Each worker opens the files itself; only the small per-tensor results travel back.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { WeightFileError, type ErrorSummary } from '../core/errors';
+import type { WeightFile } from '../core/model';
+import { openLocalPath } from '../formats/registry';
+import type { MatchKind, TensorPairing } from './alignTensors';
+import { diffWeightFiles, type DiffOptions, type DiffResult, type PairRunner, type TensorDiff } from './diff';
+
+/** A message to a diff worker. */
+export type DiffJobMessage =
+  | {
+      /** Compare one pair. */
+      type: 'job';
+      /** Job id, echoed in the reply. */
+      id: number;
+      /** Local path of file A. */
+      pathA: string;
+      /** Local path of file B. */
+      pathB: string;
+      /** Tensor name in A. */
+      a: string;
+      /** Tensor name in B. */
+      b: string;
+      /** How the pair was found. */
+      matchedBy: MatchKind;
+      /** Read chunk size in elements. */
+      chunkElements?: number;
+      /** Fingerprint of A's tensor, when known. */
+      knownA?: string;
+      /** Fingerprint of B's tensor, when known. */
+      knownB?: string;
+    }
+  | {
+      /** Cancel a running job. */
+      type: 'cancel';
+      /** Its id. */
+      id: number;
+    }
+  | {
+      /** Close the opened files. */
+      type: 'close';
+    };
+
+/** A reply from a diff worker. */
+export type DiffWorkerReply =
+  | {
+      /** The comparison of one pair. */
+      type: 'result';
+      /** Job id. */
+      id: number;
+      /** The result. */
+      diff: TensorDiff;
+    }
+  | {
+      /** The job failed as a whole (file could not be opened, cancelled). */
+      type: 'error';
+      /** Job id. */
+      id: number;
+      /** Why. */
+      error: ErrorSummary;
+    }
+  | {
+      /** Files closed. */
+      type: 'closed';
+    };
+
+/** Options of the pool. */
+export interface DiffPoolOptions {
+  /** Worker threads (default min(4, max(1, cpus - 1))). */
+  workers?: number;
+  /** Path of the worker script (default diffWorker.js next to this module or bundle). */
+  workerScript?: string;
+}
+
+/** Worker threads comparing tensor pairs of local files. */
+export class DiffPool {
+  private readonly size: number;
+  private readonly script: string;
+  private idle: Worker[] = [];
+  private all = new Set<Worker>();
+  private nextId = 1;
+
+  /** Creates the pool; workers start on first use. */
+  constructor(options: DiffPoolOptions = {}) {
+    this.size = Math.max(1, options.workers ?? Math.min(4, Math.max(1, os.cpus().length - 1)));
+    this.script = options.workerScript ?? path.join(__dirname, 'diffWorker.js');
+  }
+
+  /** A PairRunner comparing pairs of the two local files in the workers. */
+  runner(pathA: string, pathB: string): PairRunner {
+    return (pairs, options, onResult) => this.run(pathA, pathB, pairs, options, onResult);
+  }
+
+  private async run(pathA: string, pathB: string, pairs: readonly TensorPairing[], options: DiffOptions, onResult: (i: number, d: TensorDiff) => void): Promise<void> {
+    let next = 0;
+    const errors: ErrorSummary[] = [];
+    const lane = async (): Promise<void> => {
+      const worker = this.acquire();
+      try {
+        while (next < pairs.length && !options.signal?.aborted) {
+          const i = next++;
+          const p = pairs[i]!;
+          const reply = await this.send(worker, {
+            type: 'job',
+            id: this.nextId++,
+            pathA,
+            pathB,
+            a: p.a,
+            b: p.b,
+            matchedBy: p.matchedBy,
+            chunkElements: options.chunkElements,
+            knownA: options.known?.a?.get(p.a),
+            knownB: options.known?.b?.get(p.b),
+          }, options.signal);
+          if (reply.type === 'result') {
+            onResult(i, reply.diff);
+          } else if (reply.type === 'error') {
+            errors.push(reply.error);
+          }
+        }
+      } finally {
+        await this.release(worker);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.size, pairs.length) }, lane));
+    if (options.signal?.aborted) {
+      throw new WeightFileError('cancelled', 'The operation was cancelled.');
+    }
+    const fatal = errors.find((e) => e.reason !== 'internal');
+    if (fatal && errors.length === pairs.length) {
+      throw new WeightFileError(fatal.reason === 'internal' ? 'corrupt' : fatal.reason, fatal.message);
+    }
+  }
+
+  private acquire(): Worker {
+    const w = this.idle.pop();
+    if (w) {
+      return w;
+    }
+    const worker = new Worker(this.script);
+    worker.unref();
+    this.all.add(worker);
+    return worker;
+  }
+
+  private async release(worker: Worker): Promise<void> {
+    if (!this.all.has(worker)) {
+      return;
+    }
+    await this.send(worker, { type: 'close' });
+    this.idle.push(worker);
+  }
+
+  /** Sends one message and waits for its reply; a crashed worker becomes an `internal` error. */
+  private send(worker: Worker, msg: DiffJobMessage, signal?: AbortSignal): Promise<DiffWorkerReply> {
+    return new Promise((resolve) => {
+      const id = msg.type === 'job' || msg.type === 'cancel' ? msg.id : -1;
+      const onAbort = (): void => worker.postMessage({ type: 'cancel', id } satisfies DiffJobMessage);
+      const cleanup = (): void => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onMessage = (reply: DiffWorkerReply): void => {
+        if ((reply.type === 'closed' && msg.type === 'close') || (reply.type !== 'closed' && reply.id === id)) {
+          cleanup();
+          resolve(reply);
+        }
+      };
+      const onError = (ex: Error): void => {
+        cleanup();
+        this.all.delete(worker);
+        resolve({ type: 'error', id, error: { reason: 'internal', message: `A diff worker failed: ${ex.message}` } });
+      };
+      const onExit = (code: number): void => onError(new Error(`exited with code ${code}`));
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      worker.postMessage(msg);
+    });
+  }
+
+  /** Stops every worker. */
+  async dispose(): Promise<void> {
+    const ws = [...this.all];
+    this.all.clear();
+    this.idle = [];
+    await Promise.all(ws.map((w) => w.terminate()));
+  }
+}
+
+/** Options of diffLocalFiles. */
+export interface LocalDiffOptions extends DiffOptions {
+  /** Worker threads; 0 compares in this thread. */
+  workers?: number;
+  /** Existing pool to use (then `workers` is ignored and the pool is not disposed). */
+  pool?: DiffPool;
+}
+
+/** Opens two local files (or model folders) and diffs them, in worker threads by default. */
+export async function diffLocalFiles(pathA: string, pathB: string, options: LocalDiffOptions = {}): Promise<DiffResult> {
+  const opened: WeightFile[] = [];
+  const ownPool = !options.pool && options.workers !== 0 ? new DiffPool(options.workers ? { workers: options.workers } : {}) : undefined;
+  const pool = options.pool ?? ownPool;
+  try {
+    const a = await openLocalPath(pathA);
+    opened.push(a);
+    const b = await openLocalPath(pathB);
+    opened.push(b);
+    return await diffWeightFiles(a, b, options, pool?.runner(pathA, pathB));
+  } finally {
+    await Promise.all(opened.map((f) => f.close()));
+    await ownPool?.dispose();
+  }
+}

@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { alignTensors, normalizeTensorPath, type AlignableTensor } from '../../../src/analysis/alignTensors';
+
+const t = (name: string, shape: number[], extra: Partial<AlignableTensor> = {}): AlignableTensor => {
+  const i = name.lastIndexOf('/');
+  const weight = name.slice(i + 1).replace(/:0$/, '');
+  return { name, layer: name.slice(0, i), weight, role: weight === 'kernel' || weight === 'bias' ? weight : 'other', group: 'model', shape, dtype: 'float32', ...extra };
+};
+
+test('normalizeTensorPath drops format decorations', () => {
+  assert.equal(normalizeTensorPath('model_weights/dense/dense/kernel:0'), 'dense/kernel');
+  assert.equal(normalizeTensorPath('dense/kernel/.ATTRIBUTES/VARIABLE_VALUE'), 'dense/kernel');
+  assert.equal(normalizeTensorPath('dense/kernel'), 'dense/kernel');
+});
+
+test('Keras .h5 names meet TF.js names by normalized path', () => {
+  const h5 = [t('dense/dense/kernel:0', [4, 3]), t('dense/dense/bias:0', [3])];
+  const js = [t('dense/kernel', [4, 3]), t('dense/bias', [3])];
+  const r = alignTensors(h5, js);
+  assert.deepEqual(r.pairs.map((p) => [p.a, p.b, p.matchedBy]), [
+    ['dense/dense/kernel:0', 'dense/kernel', 'path'],
+    ['dense/dense/bias:0', 'dense/bias', 'path'],
+  ]);
+  assert.deepEqual(r.added, []);
+  assert.deepEqual(r.removed, []);
+});
+
+test('overrides win over every other rule, and null forces removal', () => {
+  const a = [t('a/kernel', [2, 2]), t('b/kernel', [2, 2])];
+  const b = [t('a/kernel', [2, 2]), t('b/kernel', [2, 2])];
+  const r = alignTensors(a, b, new Map([['a/kernel', 'b/kernel'], ['b/kernel', null]]));
+  assert.deepEqual(r.pairs.map((p) => [p.a, p.b, p.matchedBy]), [['a/kernel', 'b/kernel', 'override']]);
+  assert.deepEqual(r.removed, ['b/kernel']);
+  assert.deepEqual(r.added, ['a/kernel']);
+});
+
+test('order matching never pairs different roles or groups', () => {
+  assert.deepEqual(alignTensors([t('x/kernel', [3])], [t('y/bias', [3])]).pairs, []);
+  assert.deepEqual(alignTensors([t('x/m', [3], { group: 'optimizer' })], [t('y/m', [3])]).pairs, []);
+  assert.deepEqual(
+    alignTensors([t('x/m', [3], { group: 'optimizer' })], [t('y/m', [3], { group: 'optimizer' })]).pairs.map((p) => p.matchedBy),
+    ['order'],
+  );
+});

@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { WeightFileError } from '../../../src/core/errors';
+import { diffWeightFiles, permutationsMapping, transpose } from '../../../src/analysis/diff';
+import { memoryWeightFile, seededValues } from './helpers/memoryWeightFile';
+
+const close = (actual: number | null, expected: number, tol = 1e-12): void => {
+  assert.ok(actual !== null && Math.abs(actual - expected) <= tol * Math.max(1, Math.abs(expected)), `${actual} != ${expected}`);
+};
+
+test('per-tensor metrics equal hand-computed values, with different chunk sizes on each side', async () => {
+  const a = memoryWeightFile([{ name: 'd/kernel', shape: [2, 2], values: [1, -2, 3, 4] }], { chunkElements: 3 });
+  const b = memoryWeightFile([{ name: 'd/kernel', shape: [2, 2], values: [1, 2, 3, 5] }], { chunkElements: 2 });
+  const r = await diffWeightFiles(a, b);
+  const t = r.tensors[0]!;
+  assert.equal(t.status, 'changed');
+  assert.equal(t.matchedBy, 'name');
+  assert.equal(t.count, 4);
+  close(t.relL2, Math.sqrt(17 / 30));
+  close(t.cosine, 26 / Math.sqrt(30 * 39));
+  close(t.maxAbsDiff, 4);
+  close(t.meanAbsDiff, 5 / 4);
+  close(t.changedFraction, 0.5);
+  close(t.signFlipFraction, 0.25);
+  close(t.meanA, 1.5);
+  close(t.meanB, 2.75);
+  close(t.stdA, Math.sqrt(5.25));
+  close(t.stdB, Math.sqrt(2.1875));
+  close(r.summary.relL2, Math.sqrt(17 / 30));
+  assert.deepEqual(r.topLayers, ['d']);
+});
+
+test('NaN and infinities are excluded from the norms and counted; NaN equals NaN', async () => {
+  const a = memoryWeightFile([{ name: 'x', shape: [4], values: [NaN, Infinity, 1, 2] }]);
+  const b = memoryWeightFile([{ name: 'x', shape: [4], values: [NaN, 3, 1, 2] }]);
+  const t = (await diffWeightFiles(a, b)).tensors[0]!;
+  assert.equal(t.nonFiniteCount, 2);
+  close(t.changedFraction, 0.25);
+  close(t.relL2, 0);
+  close(t.normA, Math.sqrt(5));
+  assert.equal(JSON.parse(JSON.stringify(t)).relL2, 0);
+});
+
+const base = (seed = 1) => [
+  { name: 'dense/kernel', shape: [4, 3], values: seededValues(12, seed) },
+  { name: 'dense/bias', shape: [3], values: seededValues(3, seed + 1) },
+  { name: 'dense_1/kernel', shape: [3, 2], values: seededValues(6, seed + 2) },
+  { name: 'dense_1/bias', shape: [2], values: seededValues(2, seed + 3) },
+  { name: 'dense_2/kernel', shape: [2, 1], values: seededValues(2, seed + 4) },
+  { name: 'dense_2/bias', shape: [1], values: seededValues(1, seed + 5) },
+];
+
+test('a renamed layer is paired by architecture order and reported as renamed', async () => {
+  const specs = base();
+  const renamed = specs.map((s) => ({ ...s, name: s.name.replace('dense_1/', 'head/') }));
+  const r = await diffWeightFiles(memoryWeightFile(specs), memoryWeightFile(renamed));
+  const k = r.tensors.find((t) => t.a === 'dense_1/kernel')!;
+  assert.equal(k.b, 'head/kernel');
+  assert.equal(k.matchedBy, 'order');
+  assert.equal(k.renamed, true);
+  assert.equal(k.status, 'identical');
+  assert.equal(r.summary.renamed, 2);
+  assert.equal(r.summary.added, 0);
+  assert.equal(r.summary.removed, 0);
+  assert.equal(r.summary.modelFingerprintA, r.summary.modelFingerprintB);
+});
+
+test('a transposed kernel is detected with its permutation and compared after transposing', async () => {
+  const specs = base();
+  const k = specs[0]!;
+  const t = Float32Array.from(transpose(k.values, [4, 3], [1, 0]));
+  t[5] = t[5]! + 0.5; // one real change on top of the transpose
+  const b = specs.map((s) => (s === k ? { ...s, shape: [3, 4], values: t } : s));
+  const r = await diffWeightFiles(memoryWeightFile(specs), memoryWeightFile(b));
+  const d = r.tensors.find((x) => x.a === 'dense/kernel')!;
+  assert.equal(d.shapeChange, 'transposed');
+  assert.deepEqual(d.permutation, [1, 0]);
+  assert.equal(d.status, 'changed');
+  close(d.changedFraction, 1 / 12);
+  close(d.maxAbsDiff, 0.5, 1e-6);
+  assert.equal(r.summary.shapeChanged, 1);
+});
+
+test('an added layer is reported as added while renamed neighbours still pair up', async () => {
+  const specs = base();
+  const b = [
+    ...specs.slice(0, 2).map((s) => ({ ...s, name: s.name.replace('dense/', 'dense_Dense1/') })),
+    { name: 'extra/kernel', shape: [3, 3], values: seededValues(9, 99) },
+    { name: 'extra/bias', shape: [3], values: seededValues(3, 98) },
+    ...specs.slice(2).map((s) => ({ ...s, name: s.name.replace(/^dense_(\d)/, (_m, d: string) => `dense_Dense${Number(d) + 1}`) })),
+  ];
+  const r = await diffWeightFiles(memoryWeightFile(specs), memoryWeightFile(b));
+  assert.deepEqual(
+    r.tensors.filter((t) => t.status === 'added').map((t) => t.b),
+    ['extra/kernel', 'extra/bias'],
+  );
+  assert.equal(r.tensors.find((t) => t.a === 'dense_1/kernel')!.b, 'dense_Dense2/kernel');
+  assert.equal(r.tensors.find((t) => t.a === 'dense_2/bias')!.b, 'dense_Dense3/bias');
+  assert.equal(r.summary.added, 2);
+  assert.equal(r.summary.removed, 0);
+  assert.equal(r.summary.identical, 6);
+  assert.equal(r.layers.find((l) => l.layer === 'extra')!.status, 'added');
+});
+
+test('a changed dtype is reported even when the values are equal', async () => {
+  const specs = base();
+  const b = specs.map((s) => (s.name === 'dense/bias' ? { ...s, dtype: 'float64' as const, values: Float64Array.from(s.values) } : s));
+  const r = await diffWeightFiles(memoryWeightFile(specs), memoryWeightFile(b));
+  const d = r.tensors.find((x) => x.a === 'dense/bias')!;
+  assert.equal(d.dtypeChanged, true);
+  assert.equal(d.dtypeA, 'float32');
+  assert.equal(d.dtypeB, 'float64');
+  assert.equal(d.status, 'changed');
+  close(d.changedFraction, 0);
+  assert.equal(r.summary.dtypeChanged, 1);
+});
+
+test('incompatible shapes, unreadable tensors and short streams are reported on that tensor only', async () => {
+  const specs = base();
+  const broken = memoryWeightFile(specs);
+  const bias = broken.tensors[1]!;
+  Object.assign(bias, {
+    // eslint-disable-next-line require-yield
+    async *readValues() {
+      throw new WeightFileError('truncated', 'b.bin: the shard ends at offset 12.');
+    },
+  });
+  const short = broken.tensors[2]!;
+  Object.assign(short, {
+    async *readValues() {
+      yield new Float32Array(3);
+    },
+  });
+  const b = memoryWeightFile([...specs.slice(0, 4), { name: 'dense_2/kernel', shape: [3, 1], values: seededValues(3, 7) }, specs[5]!]);
+  const r = await diffWeightFiles(memoryWeightFile(specs), broken);
+  assert.equal(r.tensors[1]!.status, 'incomparable');
+  assert.equal(r.tensors[1]!.error?.reason, 'truncated');
+  assert.equal(r.tensors[2]!.status, 'incomparable');
+  assert.equal(r.tensors[2]!.error?.reason, 'corrupt');
+  assert.equal(r.tensors[0]!.status, 'identical');
+  const r2 = await diffWeightFiles(memoryWeightFile(specs), b);
+  const inc = r2.tensors.find((t) => t.a === 'dense_2/kernel')!;
+  assert.equal(inc.shapeChange, 'incompatible');
+  assert.equal(inc.status, 'incomparable');
+  assert.equal(inc.relL2, null);
+  assert.ok(inc.normB !== null && inc.normB > 0);
+});
+
+test('pairs with known equal fingerprints are not read again', async () => {
+  const specs = base();
+  const a = memoryWeightFile(specs);
+  const b = memoryWeightFile(specs);
+  const first = await diffWeightFiles(a, b);
+  assert.equal(first.summary.identicalModels, true);
+  const fps = (side: 'a' | 'b') => new Map(first.tensors.map((t) => [t[side]!, (side === 'a' ? t.fingerprintA : t.fingerprintB)!]));
+  let reads = 0;
+  for (const t of [...a.tensors, ...b.tensors]) {
+    const orig = t.readValues.bind(t);
+    Object.assign(t, {
+      readValues: (o?: object) => {
+        reads++;
+        return orig(o);
+      },
+    });
+  }
+  const second = await diffWeightFiles(a, b, { known: { a: fps('a'), b: fps('b') } });
+  assert.equal(reads, 0);
+  assert.ok(second.tensors.every((t) => t.identicalBy === 'fingerprint'));
+  assert.equal(second.summary.identicalModels, true);
+});
+
+test('transpose matches NumPy semantics and permutationsMapping lists only real permutations', () => {
+  // np.arange(24).reshape(2,3,4).transpose(2,0,1).ravel()[:8] = [0,4,8,12,16,20,1,5]
+  const t = transpose(Float64Array.from({ length: 24 }, (_, i) => i), [2, 3, 4], [2, 0, 1]);
+  assert.deepEqual([...t.subarray(0, 8)], [0, 4, 8, 12, 16, 20, 1, 5]);
+  assert.deepEqual(permutationsMapping([3, 3, 1, 8], [8, 3, 3, 1]), [[3, 0, 1, 2], [3, 1, 0, 2]]);
+  assert.deepEqual(permutationsMapping([2, 3], [2, 3]), []);
+});
