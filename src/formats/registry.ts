@@ -8,11 +8,15 @@ import { WeightFileError } from '../core/errors';
 import type { WeightFile } from '../core/model';
 import { NodeFileSet, NodeFileSource, listDir, statPath } from '../core/nodeFileSource';
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
+import { tfCheckpointReader } from './tfCheckpoint';
 import { tfjsReader } from './tfjs';
+import { tfliteReader } from './tflite';
 
 /** Every reader, in sniffing priority order. */
 export const readers: readonly FormatReader[] = [
+  tfCheckpointReader,
   tfjsReader,
+  tfliteReader,
 ];
 
 const headBytes = 4096;
