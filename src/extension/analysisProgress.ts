@@ -1,0 +1,97 @@
+/**
+ * Shows running analyses: a status bar item while any document is being analysed, and a
+ * cancellable progress notification per document once it runs longer than a moment.
+ */
+import * as vscode from 'vscode';
+import { Disposable } from './dispose';
+import type { WeightsDocument, WeightsDocumentStore } from './weightsDocument';
+
+/** Analyses shorter than this show no notification, in milliseconds. */
+const notificationDelayMs = 600;
+
+/** The status bar item and progress notifications of all documents. */
+export class AnalysisProgress extends Disposable {
+  private readonly item = this.register(vscode.window.createStatusBarItem('weightscope.analysis', vscode.StatusBarAlignment.Left, 10));
+  private readonly running = new Set<WeightsDocument>();
+  private readonly notified = new Set<WeightsDocument>();
+
+  constructor(store: WeightsDocumentStore) {
+    super();
+    this.item.name = 'Weightscope analysis';
+    this.item.command = 'weightscope.showOutput';
+    this.register(store.onDidCreateDocument((doc) => this.track(doc)));
+    for (const doc of store.all()) {
+      this.track(doc);
+    }
+  }
+
+  private track(doc: WeightsDocument): void {
+    const sub = doc.onDidChangeAnalysis((a) => {
+      if (a.state === 'running') {
+        if (!this.running.has(doc)) {
+          this.running.add(doc);
+          setTimeout(() => this.notify(doc), notificationDelayMs);
+        }
+      } else {
+        this.running.delete(doc);
+      }
+      this.update();
+    });
+    doc.onDidDispose(() => {
+      sub.dispose();
+      this.running.delete(doc);
+      this.update();
+    });
+  }
+
+  private update(): void {
+    if (this.running.size === 0) {
+      this.item.hide();
+      return;
+    }
+    let done = 0;
+    let total = 0;
+    for (const d of this.running) {
+      done += d.analysis.done;
+      total += d.analysis.total;
+    }
+    const first = [...this.running][0]!;
+    this.item.text = `$(loading~spin) Weightscope ${done}/${total}`;
+    this.item.tooltip = `Analysing ${this.running.size === 1 ? first.fileName : `${this.running.size} files`}: ${done} of ${total} tensors`;
+    this.item.show();
+  }
+
+  private notify(doc: WeightsDocument): void {
+    if (!this.running.has(doc) || this.notified.has(doc) || this.isDisposed) {
+      return;
+    }
+    this.notified.add(doc);
+    void vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Weightscope: analysing ${doc.fileName}`, cancellable: true },
+      (progress, token) =>
+        new Promise<void>((resolve) => {
+          let reported = 0;
+          const finish = (): void => {
+            sub.dispose();
+            cancel.dispose();
+            this.notified.delete(doc);
+            resolve();
+          };
+          const report = (): void => {
+            const a = doc.analysis;
+            if (a.state !== 'running') {
+              finish();
+              return;
+            }
+            const pct = a.total > 0 ? (100 * a.done) / a.total : 0;
+            progress.report({ message: `${a.done} of ${a.total} tensors`, increment: pct - reported });
+            reported = pct;
+          };
+          const sub = doc.onDidChangeAnalysis(report);
+          const cancel = token.onCancellationRequested(() => doc.cancelAnalysis());
+          doc.onDidDispose(finish);
+          report();
+        }),
+    );
+  }
+}

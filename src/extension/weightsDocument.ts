@@ -1,0 +1,390 @@
+/**
+ * One opened weight file shared by every surface: the custom editor, the tree and the panels.
+ * It owns the parsed headers (WeightFile), the per-tensor statistics, and the analysis that
+ * computes them in worker threads (local files) with progress and cancellation.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { StatsPool, TensorResult } from '../analysis/statsPool';
+import { computeTensorStats } from '../analysis/tensorStats';
+import { summarizeError, WeightFileError, type ErrorSummary } from '../core/errors';
+import type { WeightFile } from '../core/model';
+import type { AnalysisStatusDto, ModelSnapshotDto } from '../protocol/weightsPanel';
+import { Disposable } from './dispose';
+import { inspectTarget, openWeightUri } from './fileAccess';
+import { log, logFailure } from './log';
+import type { WeightscopeSettings } from './settings';
+import { toSnapshot } from './weightsDto';
+
+/** How often batched stats updates are announced while analysing, in milliseconds. */
+const statsFlushIntervalMs = 250;
+
+/** What a document needs from the extension. */
+export interface DocumentServices {
+  /** The shared worker pool (created on first use). */
+  statsPool(): StatsPool;
+  /** Current settings. */
+  settings(): WeightscopeSettings;
+}
+
+/** Where a document stands. */
+export type DocumentStatus = 'opening' | 'open' | 'failed';
+
+/** One weight file and its statistics. */
+export class WeightsDocument extends Disposable implements vscode.CustomDocument {
+  /** Tensor results by name (stats or per-tensor error). */
+  readonly results = new Map<string, TensorResult>();
+
+  private file: WeightFile | undefined;
+  private openError: ErrorSummary | undefined;
+  private localPath: string | undefined;
+  private opening: Promise<void>;
+  private openAbort = new AbortController();
+  private analysisState: AnalysisStatusDto = { state: 'idle', done: 0, total: 0 };
+  private analysisAbort: AbortController | undefined;
+  private analysisRun: Promise<void> | undefined;
+  private pendingStats = new Set<string>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private generation = 0;
+
+  private readonly onDidChangeModelEmitter = this.register(new vscode.EventEmitter<void>());
+  /** Fires when the file was (re)opened or failed to open. */
+  readonly onDidChangeModel = this.onDidChangeModelEmitter.event;
+  private readonly onDidUpdateStatsEmitter = this.register(new vscode.EventEmitter<string[]>());
+  /** Fires with the names of tensors whose results arrived (batched). */
+  readonly onDidUpdateStats = this.onDidUpdateStatsEmitter.event;
+  private readonly onDidChangeAnalysisEmitter = this.register(new vscode.EventEmitter<AnalysisStatusDto>());
+  /** Fires when the analysis starts, progresses, ends or is cancelled. */
+  readonly onDidChangeAnalysis = this.onDidChangeAnalysisEmitter.event;
+  private readonly onDidDisposeEmitter = new vscode.EventEmitter<void>();
+  /** Fires once when the document is disposed. */
+  readonly onDidDispose = this.onDidDisposeEmitter.event;
+
+  constructor(
+    /** URI of the file (a checkpoint data shard is mapped to its `.index`). */
+    readonly uri: vscode.Uri,
+    private readonly services: DocumentServices,
+  ) {
+    super();
+    this.opening = this.open();
+  }
+
+  /** Base name of the file. */
+  get fileName(): string {
+    return path.posix.basename(this.uri.path) || this.uri.toString(true);
+  }
+
+  /** opening, open or failed. */
+  get status(): DocumentStatus {
+    return this.file ? 'open' : this.openError ? 'failed' : 'opening';
+  }
+
+  /** The parsed file, when open. */
+  get weightFile(): WeightFile | undefined {
+    return this.file;
+  }
+
+  /** Why opening failed, when it did. */
+  get error(): ErrorSummary | undefined {
+    return this.openError;
+  }
+
+  /** Analysis progress. */
+  get analysis(): AnalysisStatusDto {
+    return { ...this.analysisState };
+  }
+
+  /** Resolves when the current open attempt finished (successfully or not). */
+  whenOpened(): Promise<void> {
+    return this.opening;
+  }
+
+  /** Total stored bytes of the tensors, 0 while not open. */
+  get tensorBytes(): number {
+    return this.file?.tensors.reduce((s, t) => s + t.byteLength, 0) ?? 0;
+  }
+
+  /** The panel snapshot of the current state. */
+  snapshot(): ModelSnapshotDto {
+    return toSnapshot({
+      uri: this.uri.toString(),
+      fileName: this.fileName,
+      file: this.file,
+      error: this.openError,
+      results: this.results,
+      analysis: this.analysis,
+    });
+  }
+
+  private async open(): Promise<void> {
+    const generation = this.generation;
+    const started = Date.now();
+    try {
+      const opened = await openWeightUri(this.uri, this.openAbort.signal);
+      if (this.isDisposed || generation !== this.generation) {
+        await opened.file.close();
+        return;
+      }
+      this.file = opened.file;
+      this.localPath = opened.localPath;
+      log().info(`opened ${this.uri.toString(true)}: ${opened.file.formatName}, ${opened.file.tensors.length} tensors (${Date.now() - started} ms)`);
+      for (const w of opened.file.warnings) {
+        log().warn(`${this.fileName}: [${w.reason}] ${w.message}`);
+      }
+    } catch (ex) {
+      if (this.isDisposed || generation !== this.generation) {
+        return;
+      }
+      this.openError = summarizeError(ex);
+      logFailure(`cannot open ${this.uri.toString(true)}`, ex);
+    }
+    this.onDidChangeModelEmitter.fire();
+  }
+
+  /** Re-reads the file from disk: cancels analysis, drops results, reopens. */
+  async reload(): Promise<void> {
+    this.cancelAnalysis();
+    await this.analysisRun?.catch(() => undefined);
+    this.generation++;
+    const old = this.file;
+    this.file = undefined;
+    this.openError = undefined;
+    this.localPath = undefined;
+    this.results.clear();
+    this.pendingStats.clear();
+    this.setAnalysis({ state: 'idle', done: 0, total: 0 });
+    this.onDidChangeModelEmitter.fire();
+    await old?.close().catch(() => undefined); // closing a stale handle cannot fail the reload
+    this.opening = this.open();
+    await this.opening;
+  }
+
+  /** Starts the analysis automatically unless the tensors hold more bytes than the setting allows. */
+  async analyzeIfSmall(): Promise<void> {
+    await this.opening;
+    if (!this.file || this.analysisState.state !== 'idle') {
+      return;
+    }
+    const limit = this.services.settings().autoAnalyzeMaxBytes;
+    if (this.tensorBytes > limit) {
+      this.setAnalysis({
+        state: 'skipped',
+        done: 0,
+        total: this.analysableNames().length,
+        note: `The tensors hold ${this.tensorBytes} bytes, more than weightscope.autoAnalyzeMaxBytes (${limit}); analyse on request.`,
+      });
+      return;
+    }
+    await this.analyze();
+  }
+
+  /** Tensors the analysis can read. */
+  private analysableNames(): string[] {
+    return (this.file?.tensors ?? []).filter((t) => !t.unavailable && t.dtype !== 'string' && t.dtype !== 'bool').map((t) => t.name);
+  }
+
+  /** Computes stats of every tensor not analysed yet; joins a running analysis. */
+  analyze(): Promise<void> {
+    if (this.analysisRun) {
+      return this.analysisRun;
+    }
+    const run = this.runAnalysis().finally(() => {
+      if (this.analysisRun === run) {
+        this.analysisRun = undefined;
+      }
+    });
+    this.analysisRun = run;
+    return run;
+  }
+
+  /** Cancels a running analysis (results so far are kept). */
+  cancelAnalysis(): void {
+    this.analysisAbort?.abort();
+  }
+
+  private async runAnalysis(): Promise<void> {
+    await this.opening;
+    const file = this.file;
+    if (!file || this.isDisposed) {
+      return;
+    }
+    const names = this.analysableNames().filter((n) => !this.results.has(n));
+    const already = this.analysableNames().length - names.length;
+    const total = already + names.length;
+    if (names.length === 0) {
+      this.setAnalysis({ state: 'done', done: total, total });
+      return;
+    }
+    const abort = new AbortController();
+    this.analysisAbort = abort;
+    const generation = this.generation;
+    let done = already;
+    this.setAnalysis({ state: 'running', done, total });
+    const settings = this.services.settings();
+    const started = Date.now();
+    const onResult = (name: string, result: TensorResult): void => {
+      if (generation !== this.generation || this.isDisposed) {
+        return;
+      }
+      this.results.set(name, result);
+      if (!result.ok && result.error.reason !== 'cancelled') {
+        log().warn(`${this.fileName}: tensor '${name}': [${result.error.reason}] ${result.error.message}`);
+      }
+      done++;
+      this.analysisState = { state: 'running', done, total };
+      this.pendingStats.add(name);
+      this.scheduleFlush();
+    };
+    try {
+      if (this.localPath !== undefined) {
+        await this.services.statsPool().analyzeFile(this.localPath, names, { histogramBins: settings.histogramBins, signal: abort.signal, onResult });
+      } else {
+        // Virtual file systems: the bytes are already in memory (size-limited), read in-process chunk by chunk.
+        for (const name of names) {
+          if (abort.signal.aborted) {
+            break;
+          }
+          const tensor = file.tensors.find((t) => t.name === name)!;
+          try {
+            onResult(name, { ok: true, stats: await computeTensorStats(tensor, { histogramBins: settings.histogramBins, signal: abort.signal }) });
+          } catch (ex) {
+            if (WeightFileError.is(ex, 'cancelled')) {
+              break;
+            }
+            onResult(name, { ok: false, error: summarizeError(ex) });
+          }
+        }
+      }
+    } catch (ex) {
+      if (!WeightFileError.is(ex, 'cancelled') && !abort.signal.aborted) {
+        logFailure(`analysis of ${this.fileName} failed`, ex);
+      }
+    } finally {
+      if (this.analysisAbort === abort) {
+        this.analysisAbort = undefined;
+      }
+    }
+    if (generation !== this.generation || this.isDisposed) {
+      return;
+    }
+    // Results of tensors cut short by a cancel are not results: forget them so a later run redoes them.
+    for (const [name, r] of this.results) {
+      if (!r.ok && r.error.reason === 'cancelled') {
+        this.results.delete(name);
+        done--;
+      }
+    }
+    this.flush();
+    const cancelled = abort.signal.aborted;
+    log().info(`${cancelled ? 'cancelled' : 'analysed'} ${this.fileName}: ${done}/${total} tensors (${Date.now() - started} ms)`);
+    this.setAnalysis({ state: cancelled ? 'cancelled' : 'done', done, total });
+  }
+
+  private setAnalysis(status: AnalysisStatusDto): void {
+    this.analysisState = status;
+    this.onDidChangeAnalysisEmitter.fire(this.analysis);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer) {
+      return;
+    }
+    this.flushTimer = setTimeout(() => this.flush(), statsFlushIntervalMs);
+  }
+
+  private flush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.pendingStats.size === 0 || this.isDisposed) {
+      return;
+    }
+    const names = [...this.pendingStats];
+    this.pendingStats.clear();
+    this.onDidUpdateStatsEmitter.fire(names);
+    this.onDidChangeAnalysisEmitter.fire(this.analysis);
+  }
+
+  override dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this.openAbort.abort();
+    this.cancelAnalysis();
+    clearTimeout(this.flushTimer);
+    const file = this.file;
+    this.file = undefined;
+    void file?.close().catch(() => undefined); // releasing handles of a closed document cannot be reported anywhere useful
+    super.dispose();
+    this.onDidDisposeEmitter.fire();
+    this.onDidDisposeEmitter.dispose();
+  }
+}
+
+/** A counted reference to a shared document; dispose() releases it. */
+export interface WeightsDocumentLease extends vscode.Disposable {
+  /** The shared document. */
+  readonly document: WeightsDocument;
+}
+
+/** The shared documents, one per file, kept while someone holds a lease. */
+export class WeightsDocumentStore extends Disposable {
+  private readonly entries = new Map<string, { document: WeightsDocument; refs: number }>();
+  private readonly onDidCreateEmitter = this.register(new vscode.EventEmitter<WeightsDocument>());
+  /** Fires when a document is created. */
+  readonly onDidCreateDocument = this.onDidCreateEmitter.event;
+
+  constructor(private readonly services: DocumentServices) {
+    super();
+  }
+
+  /** Key of a URI (data shards share their index's document). */
+  static key(uri: vscode.Uri): string {
+    return inspectTarget(uri).toString();
+  }
+
+  /** Returns a lease on the document of `uri`, opening it when needed. */
+  acquire(uri: vscode.Uri): WeightsDocumentLease {
+    const key = WeightsDocumentStore.key(uri);
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = { document: new WeightsDocument(inspectTarget(uri), this.services), refs: 0 };
+      this.entries.set(key, entry);
+      this.onDidCreateEmitter.fire(entry.document);
+    }
+    entry.refs++;
+    const e = entry;
+    let released = false;
+    return {
+      document: e.document,
+      dispose: () => {
+        if (released) {
+          return;
+        }
+        released = true;
+        e.refs--;
+        if (e.refs === 0 && this.entries.get(key) === e) {
+          this.entries.delete(key);
+          e.document.dispose();
+        }
+      },
+    };
+  }
+
+  /** The open document of `uri`, if any. */
+  find(uri: vscode.Uri): WeightsDocument | undefined {
+    return this.entries.get(WeightsDocumentStore.key(uri))?.document;
+  }
+
+  /** All open documents. */
+  all(): WeightsDocument[] {
+    return [...this.entries.values()].map((e) => e.document);
+  }
+
+  override dispose(): void {
+    for (const e of this.entries.values()) {
+      e.document.dispose();
+    }
+    this.entries.clear();
+    super.dispose();
+  }
+}

@@ -1,0 +1,342 @@
+/**
+ * The "Weights" tree of the Weightscope view: the workspace's weight files (found by the
+ * `weightscope.fileGlobs` setting and kept current by file watchers), each expanding to its layers
+ * and tensors from the headers at once; stats fill in as the analysis delivers them.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { TensorInfo } from '../core/model';
+import type { TensorIssueDto } from '../protocol/weightsPanel';
+import { Disposable } from './dispose';
+import { log, logFailure } from './log';
+import { readSettings } from './settings';
+import { WeightsDocumentStore, type WeightsDocument, type WeightsDocumentLease } from './weightsDocument';
+import { tensorIssues, toLayerRows } from './weightsDto';
+
+/** A node of the tree. */
+export type WeightsTreeNode =
+  | { kind: 'file'; uri: vscode.Uri }
+  | { kind: 'layer'; uri: vscode.Uri; layer: string; className?: string; tensors: string[]; params: number }
+  | { kind: 'tensor'; uri: vscode.Uri; tensor: string; layer: string }
+  | { kind: 'message'; uri: vscode.Uri; text: string; detail?: string; severity: 'error' | 'info' };
+
+/** Delay before re-scanning after file-system events, in milliseconds. */
+const rescanDelayMs = 300;
+
+/** Largest number of files listed. */
+const maxFiles = 2000;
+
+/** Context key holding the model folders (SavedModel or checkpoint) for the explorer menu. */
+export const modelFoldersContextKey = 'weightscope.modelFolders';
+
+/** Short human text for a number of elements. */
+function formatStat(v: number | null | undefined): string {
+  if (v === null || v === undefined) {
+    return '–';
+  }
+  if (v === 0) {
+    return '0';
+  }
+  return Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toPrecision(3);
+}
+
+/** The tree data provider. */
+export class WeightsTreeProvider extends Disposable implements vscode.TreeDataProvider<WeightsTreeNode> {
+  /** Id of the view in package.json. */
+  static readonly viewId = 'weightscope.files';
+
+  private readonly onDidChangeTreeDataEmitter = this.register(new vscode.EventEmitter<WeightsTreeNode | undefined>());
+  /** Fires when nodes change. */
+  readonly onDidChangeTreeData = this.onDidChangeTreeDataEmitter.event;
+  private readonly leases = new Map<string, WeightsDocumentLease>();
+  private readonly fileNodes = new Map<string, WeightsTreeNode & { kind: 'file' }>();
+  private files: Promise<vscode.Uri[]> | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  private watchers: vscode.Disposable[] = [];
+
+  constructor(private readonly store: WeightsDocumentStore) {
+    super();
+    this.watch();
+    this.register(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('weightscope.fileGlobs')) {
+          this.watch();
+          this.refresh();
+        }
+      }),
+    );
+    this.register(vscode.workspace.onDidChangeWorkspaceFolders(() => this.refresh()));
+    this.register({ dispose: () => this.releaseAll() });
+    this.register({ dispose: () => this.watchers.forEach((w) => w.dispose()) });
+  }
+
+  /** Forgets the file list and every expanded file, and re-reads them. */
+  refresh(): void {
+    this.files = undefined;
+    this.releaseAll();
+    this.onDidChangeTreeDataEmitter.fire(undefined);
+  }
+
+  /** The files currently listed (scans when needed). */
+  listFiles(): Promise<vscode.Uri[]> {
+    this.files ??= this.scan();
+    return this.files;
+  }
+
+  private releaseAll(): void {
+    for (const l of this.leases.values()) {
+      l.dispose();
+    }
+    this.leases.clear();
+  }
+
+  private watch(): void {
+    this.watchers.forEach((w) => w.dispose());
+    this.watchers = [];
+    for (const glob of [...readSettings().fileGlobs, '**/checkpoint']) {
+      const w = vscode.workspace.createFileSystemWatcher(glob);
+      w.onDidCreate(() => this.scheduleRescan());
+      w.onDidDelete((uri) => {
+        this.leases.get(WeightsDocumentStore.key(uri))?.dispose();
+        this.leases.delete(WeightsDocumentStore.key(uri));
+        this.scheduleRescan();
+      });
+      w.onDidChange((uri) => void this.fileChanged(uri));
+      this.watchers.push(w);
+    }
+  }
+
+  private async fileChanged(uri: vscode.Uri): Promise<void> {
+    const doc = this.store.find(uri);
+    if (doc) {
+      log().info(`${uri.toString(true)} changed on disk; reloading`);
+      await doc.reload();
+      void doc.analyzeIfSmall();
+    }
+  }
+
+  private scheduleRescan(): void {
+    clearTimeout(this.rescanTimer);
+    this.rescanTimer = setTimeout(() => {
+      this.files = undefined;
+      this.onDidChangeTreeDataEmitter.fire(undefined);
+    }, rescanDelayMs);
+  }
+
+  private async scan(): Promise<vscode.Uri[]> {
+    if (!vscode.workspace.workspaceFolders?.length) {
+      void vscode.commands.executeCommand('setContext', modelFoldersContextKey, []);
+      return [];
+    }
+    const globs = readSettings().fileGlobs;
+    const exclude = '**/{node_modules,.git}/**';
+    const found = new Map<string, vscode.Uri>();
+    try {
+      for (const g of globs) {
+        for (const uri of await vscode.workspace.findFiles(g, exclude, maxFiles)) {
+          found.set(uri.toString(), uri);
+        }
+      }
+      const checkpoints = await vscode.workspace.findFiles('**/checkpoint', exclude, maxFiles);
+      const folders = new Set<string>();
+      for (const uri of [...found.values(), ...checkpoints]) {
+        const name = path.posix.basename(uri.path);
+        if (name === 'saved_model.pb' || name === 'checkpoint') {
+          folders.add(vscode.Uri.joinPath(uri, '..').fsPath);
+        }
+      }
+      void vscode.commands.executeCommand('setContext', modelFoldersContextKey, [...folders]);
+    } catch (ex) {
+      logFailure('listing weight files', ex);
+    }
+    return [...found.values()].sort((a, b) => a.path.localeCompare(b.path)).slice(0, maxFiles);
+  }
+
+  /** The lease on the document of a file node, acquired on first expansion. */
+  private documentOf(uri: vscode.Uri): WeightsDocument {
+    const key = WeightsDocumentStore.key(uri);
+    let lease = this.leases.get(key);
+    if (!lease) {
+      lease = this.store.acquire(uri);
+      this.leases.set(key, lease);
+      const doc = lease.document;
+      const fileNode = this.fileNodes.get(key);
+      const changed = (): void => this.onDidChangeTreeDataEmitter.fire(fileNode);
+      const subs = [doc.onDidUpdateStats(changed), doc.onDidChangeModel(changed)];
+      const inner = lease;
+      lease = {
+        document: doc,
+        dispose: () => {
+          subs.forEach((s) => s.dispose());
+          inner.dispose();
+        },
+      };
+      this.leases.set(key, lease);
+    }
+    return lease.document;
+  }
+
+  async getChildren(node?: WeightsTreeNode): Promise<WeightsTreeNode[]> {
+    if (!node) {
+      const files = await this.listFiles();
+      return files.map((uri) => {
+        const key = WeightsDocumentStore.key(uri);
+        let n = this.fileNodes.get(key);
+        if (!n || n.uri.toString() !== uri.toString()) {
+          n = { kind: 'file', uri };
+          this.fileNodes.set(key, n);
+        }
+        return n;
+      });
+    }
+    if (node.kind === 'file') {
+      const doc = this.documentOf(node.uri);
+      await doc.whenOpened();
+      const file = doc.weightFile;
+      if (!file) {
+        return [
+          {
+            kind: 'message',
+            uri: node.uri,
+            text: doc.error ? `error[${doc.error.reason}]` : 'not open',
+            detail: doc.error?.message,
+            severity: 'error',
+          },
+        ];
+      }
+      void doc.analyzeIfSmall();
+      const layers = toLayerRows(file).filter((l) => l.tensors.length > 0);
+      const inLayer = new Set(layers.flatMap((l) => l.tensors));
+      const loose = file.tensors.filter((t) => !inLayer.has(t.name));
+      return [
+        ...layers.map((l): WeightsTreeNode => ({ kind: 'layer', uri: node.uri, layer: l.name, className: l.className, tensors: l.tensors, params: l.params })),
+        ...loose.map((t): WeightsTreeNode => ({ kind: 'tensor', uri: node.uri, tensor: t.name, layer: t.layer })),
+      ];
+    }
+    if (node.kind === 'layer') {
+      return node.tensors.map((t) => ({ kind: 'tensor', uri: node.uri, tensor: t, layer: node.layer }));
+    }
+    return [];
+  }
+
+  getParent(node: WeightsTreeNode): WeightsTreeNode | undefined {
+    if (node.kind === 'file') {
+      return undefined;
+    }
+    const fileNode = this.fileNodes.get(WeightsDocumentStore.key(node.uri));
+    if (node.kind === 'tensor' && node.layer) {
+      const doc = this.store.find(node.uri);
+      const layer = doc?.weightFile ? toLayerRows(doc.weightFile).find((l) => l.name === node.layer && l.tensors.includes(node.tensor)) : undefined;
+      if (layer) {
+        return { kind: 'layer', uri: node.uri, layer: layer.name, className: layer.className, tensors: layer.tensors, params: layer.params };
+      }
+    }
+    return fileNode;
+  }
+
+  getTreeItem(node: WeightsTreeNode): vscode.TreeItem {
+    const base = node.uri.toString();
+    switch (node.kind) {
+      case 'file':
+        return this.fileItem(node.uri);
+      case 'layer': {
+        const item = new vscode.TreeItem(node.layer || '(no layer)', vscode.TreeItemCollapsibleState.Collapsed);
+        item.id = `${base}#layer:${node.layer}`;
+        item.description = `${node.className ? `${node.className} · ` : ''}${node.params.toLocaleString('en-US')} params`;
+        item.iconPath = new vscode.ThemeIcon('layers');
+        item.contextValue = 'weightscope.layer';
+        const issues = this.layerIssues(node);
+        if (issues.length > 0) {
+          item.iconPath = new vscode.ThemeIcon(issues.some((i) => i.severity === 'error') ? 'error' : 'warning', new vscode.ThemeColor(issues.some((i) => i.severity === 'error') ? 'problemsErrorIcon.foreground' : 'problemsWarningIcon.foreground'));
+          const md = new vscode.MarkdownString();
+          md.appendText(`${node.layer}: ${issues.length} tensor problem(s)`);
+          item.tooltip = md;
+        }
+        return item;
+      }
+      case 'tensor':
+        return this.tensorItem(node);
+      case 'message': {
+        const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
+        item.id = `${base}#message`;
+        item.description = node.detail;
+        item.tooltip = node.detail;
+        item.iconPath = new vscode.ThemeIcon(node.severity === 'error' ? 'error' : 'info', node.severity === 'error' ? new vscode.ThemeColor('problemsErrorIcon.foreground') : undefined);
+        item.contextValue = 'weightscope.message';
+        return item;
+      }
+    }
+  }
+
+  private fileItem(uri: vscode.Uri): vscode.TreeItem {
+    const item = new vscode.TreeItem(uri, vscode.TreeItemCollapsibleState.Collapsed);
+    item.id = uri.toString();
+    const folder = vscode.workspace.getWorkspaceFolder(uri);
+    const rel = folder ? path.posix.relative(folder.uri.path, path.posix.dirname(uri.path)) : path.posix.dirname(uri.path);
+    item.description = rel;
+    item.contextValue = 'weightscope.file';
+    const doc = this.store.find(uri);
+    const md = new vscode.MarkdownString();
+    md.appendText(uri.scheme === 'file' ? uri.fsPath : uri.toString(true));
+    if (doc?.weightFile) {
+      md.appendText(`\n\n${doc.weightFile.formatName} · ${doc.weightFile.tensors.length} tensors`);
+    } else if (doc?.error) {
+      item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsErrorIcon.foreground'));
+      md.appendText(`\n\nerror[${doc.error.reason}]: ${doc.error.message}`);
+    }
+    item.tooltip = md;
+    return item;
+  }
+
+  private tensorOf(node: { uri: vscode.Uri; tensor: string }): { t: TensorInfo; doc: WeightsDocument } | undefined {
+    const doc = this.store.find(node.uri);
+    const t = doc?.weightFile?.tensors.find((x) => x.name === node.tensor);
+    return doc && t ? { t, doc } : undefined;
+  }
+
+  private layerIssues(node: WeightsTreeNode & { kind: 'layer' }): TensorIssueDto[] {
+    return node.tensors.flatMap((name) => {
+      const found = this.tensorOf({ uri: node.uri, tensor: name });
+      return found ? tensorIssues(found.t, found.doc.results.get(name)) : [];
+    });
+  }
+
+  private tensorItem(node: WeightsTreeNode & { kind: 'tensor' }): vscode.TreeItem {
+    const short = node.layer && node.tensor.startsWith(`${node.layer}/`) ? node.tensor.slice(node.layer.length + 1) : node.tensor;
+    const item = new vscode.TreeItem(short, vscode.TreeItemCollapsibleState.None);
+    item.id = `${node.uri.toString()}#tensor:${node.tensor}`;
+    item.contextValue = 'weightscope.tensor';
+    const found = this.tensorOf(node);
+    if (!found) {
+      return item;
+    }
+    const { t, doc } = found;
+    const result = doc.results.get(t.name);
+    const stats = result?.ok ? result.stats : undefined;
+    const dtype = t.storageDtype !== t.dtype ? `${t.dtype}<${t.storageDtype}` : t.dtype;
+    item.description = `[${t.shape.join(',')}] ${dtype}${stats ? `  ${formatStat(stats.mean)} ± ${formatStat(stats.std)}` : ''}`;
+    const issues = tensorIssues(t, result);
+    const worst = issues.find((i) => i.severity === 'error') ?? issues[0];
+    item.iconPath = worst
+      ? new vscode.ThemeIcon(worst.severity === 'error' ? 'error' : 'warning', new vscode.ThemeColor(worst.severity === 'error' ? 'problemsErrorIcon.foreground' : 'problemsWarningIcon.foreground'))
+      : new vscode.ThemeIcon('symbol-array');
+    const md = new vscode.MarkdownString();
+    md.appendText(t.name);
+    md.appendMarkdown(`\n\n\`${dtype}\` · shape [${t.shape.join(', ')}] · ${t.byteLength.toLocaleString('en-US')} bytes`);
+    if (stats) {
+      md.appendMarkdown(
+        `\n\nmean ${formatStat(stats.mean)} · std ${formatStat(stats.std)} · min ${formatStat(stats.min)} · max ${formatStat(stats.max)} · zeros ${
+          stats.count > 0 ? ((100 * stats.zeroCount) / stats.count).toFixed(1) : '0'
+        }%`,
+      );
+    }
+    for (const i of issues) {
+      md.appendMarkdown(`\n\n${i.severity === 'error' ? '$(error)' : '$(warning)'} `);
+      md.appendText(i.message);
+    }
+    md.supportThemeIcons = true;
+    item.tooltip = md;
+    item.command = { command: 'weightscope.inspect', title: 'Inspect Weights', arguments: [node.uri] };
+    return item;
+  }
+}

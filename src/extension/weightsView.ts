@@ -1,0 +1,164 @@
+/**
+ * Connects one webview (a panel or a custom editor) to a shared WeightsDocument: sends the
+ * snapshot after the webview's `ready`, forwards stats and analysis progress, and answers the
+ * webview's requests.
+ */
+import * as vscode from 'vscode';
+import { WeightFileError } from '../core/errors';
+import type { WeightsPanelEvent, WeightsPanelNotification, WeightsPanelRequests } from '../protocol/weightsPanel';
+import { Disposable } from './dispose';
+import { HostMessenger } from './messenger';
+import { copyReport, exportReport } from './reportCommands';
+import type { WeightsDocument, WeightsDocumentLease } from './weightsDocument';
+import { toTensorDetail, toTensorRow } from './weightsDto';
+import { webviewHtml, webviewOptions } from './webviewHtml';
+
+/** The bundle name of the weights panel (dist/webview/weightsPanel.js, media/weightsPanel.css). */
+export const weightsPanelBundle = 'weightsPanel';
+
+/** All live views, and which one is active (for Refresh and Export Report). */
+export class WeightsViewRegistry {
+  private readonly views = new Set<WeightsView>();
+  private activeView: WeightsView | undefined;
+
+  /** The focused weights view, if any. */
+  get active(): WeightsView | undefined {
+    return this.activeView;
+  }
+
+  /** Every live view. */
+  all(): WeightsView[] {
+    return [...this.views];
+  }
+
+  /** Adds a view. */
+  add(view: WeightsView): void {
+    this.views.add(view);
+  }
+
+  /** Removes a view. */
+  remove(view: WeightsView): void {
+    this.views.delete(view);
+    if (this.activeView === view) {
+      this.activeView = undefined;
+    }
+  }
+
+  /** Marks a view as focused. */
+  setActive(view: WeightsView, active: boolean): void {
+    if (active) {
+      this.activeView = view;
+    } else if (this.activeView === view) {
+      this.activeView = undefined;
+    }
+  }
+}
+
+/** One webview showing one document. */
+export class WeightsView extends Disposable {
+  private readonly messenger: HostMessenger<WeightsPanelRequests, WeightsPanelNotification, WeightsPanelEvent>;
+  private readyCount = 0;
+
+  constructor(
+    /** The panel hosting the webview. */
+    readonly panel: vscode.WebviewPanel,
+    private readonly lease: WeightsDocumentLease,
+    extensionUri: vscode.Uri,
+    private readonly registry: WeightsViewRegistry,
+  ) {
+    super();
+    const webview = panel.webview;
+    webview.options = webviewOptions(extensionUri);
+    this.messenger = this.register(
+      new HostMessenger<WeightsPanelRequests, WeightsPanelNotification, WeightsPanelEvent>(
+        webview,
+        {
+          getTensorDetail: async ({ name }) => {
+            const file = this.document.weightFile;
+            const t = file?.tensors.find((x) => x.name === name);
+            if (!t) {
+              throw new WeightFileError('notFound', `No tensor named '${name}' in ${this.document.fileName}.`);
+            }
+            return toTensorDetail(t, this.document.results.get(name));
+          },
+          analyze: async () => {
+            void this.document.analyze();
+            return null;
+          },
+          cancelAnalysis: async () => {
+            this.document.cancelAnalysis();
+            return null;
+          },
+          refresh: async () => {
+            await this.document.reload();
+            void this.document.analyzeIfSmall();
+            return null;
+          },
+          copyTable: async ({ format, tensors }) => ({ rows: await copyReport(this.document, format, validNames(tensors)) }),
+          exportTable: async ({ format, tensors }) => ({ path: await exportReport(this.document, format, { names: validNames(tensors) }) }),
+          reopenWith: async () => {
+            await vscode.commands.executeCommand('workbench.action.reopenWithEditor', this.document.uri);
+            return null;
+          },
+        },
+        (event) => {
+          if (event.type === 'ready') {
+            this.readyCount++;
+            void this.messenger.notify({ type: 'didChangeModel', snapshot: this.document.snapshot() });
+          }
+        },
+        ['ready'],
+      ),
+    );
+    const doc = this.document;
+    this.register(doc.onDidChangeModel(() => void this.messenger.notify({ type: 'didChangeModel', snapshot: doc.snapshot() })));
+    this.register(
+      doc.onDidUpdateStats((names) => {
+        const file = doc.weightFile;
+        if (!file) {
+          return;
+        }
+        const byName = new Map(file.tensors.map((t) => [t.name, t]));
+        const updates = names.flatMap((n) => {
+          const t = byName.get(n);
+          if (!t) {
+            return [];
+          }
+          const row = toTensorRow(t, doc.results.get(n));
+          return [{ name: n, ...(row.stats ? { stats: row.stats } : {}), issues: row.issues }];
+        });
+        void this.messenger.notify({ type: 'didUpdateStats', updates, analysis: doc.analysis });
+      }),
+    );
+    this.register(doc.onDidChangeAnalysis((analysis) => void this.messenger.notify({ type: 'didChangeAnalysis', analysis })));
+    this.register(panel.onDidChangeViewState((e) => this.registry.setActive(this, e.webviewPanel.active)));
+    this.register(panel.onDidDispose(() => this.dispose()));
+    this.register(lease);
+    registry.add(this);
+    if (panel.active) {
+      registry.setActive(this, true);
+    }
+    webview.html = webviewHtml(webview, extensionUri, weightsPanelBundle, doc.fileName);
+    void doc.analyzeIfSmall();
+  }
+
+  /** The document shown. */
+  get document(): WeightsDocument {
+    return this.lease.document;
+  }
+
+  /** How many times the webview said `ready` (1 after the first load). */
+  get readyMessages(): number {
+    return this.readyCount;
+  }
+
+  override dispose(): void {
+    this.registry.remove(this);
+    super.dispose();
+  }
+}
+
+/** Names from the webview, checked to be a string array (the boundary validates its input). */
+function validNames(names: unknown): string[] | undefined {
+  return Array.isArray(names) && names.every((n) => typeof n === 'string') ? names : undefined;
+}

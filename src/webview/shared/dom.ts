@@ -1,0 +1,48 @@
+/**
+ * Tiny DOM helpers. Text from files is always set through textContent, never as HTML.
+ */
+
+/** Attributes and text of a new element. */
+export interface ElementOptions {
+  /** class attribute. */
+  className?: string;
+  /** Text content (inserted as text). */
+  text?: string;
+  /** Other attributes. */
+  attrs?: Record<string, string>;
+  /** title attribute (tooltip), as text. */
+  title?: string;
+}
+
+/** Creates an element with options and children. */
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  options: ElementOptions = {},
+  children: (Node | string | undefined | false)[] = [],
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  if (options.className) {
+    el.className = options.className;
+  }
+  if (options.text !== undefined) {
+    el.textContent = options.text;
+  }
+  if (options.title !== undefined) {
+    el.title = options.title;
+  }
+  for (const [k, v] of Object.entries(options.attrs ?? {})) {
+    el.setAttribute(k, v);
+  }
+  for (const c of children) {
+    if (c === undefined || c === false) {
+      continue;
+    }
+    el.append(typeof c === 'string' ? document.createTextNode(c) : c);
+  }
+  return el;
+}
+
+/** Removes all children of an element. */
+export function clear(el: Element): void {
+  el.replaceChildren();
+}

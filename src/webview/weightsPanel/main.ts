@@ -1,0 +1,505 @@
+/**
+ * The weights panel: model summary, sortable/filterable virtualized tensor and layer tables, a
+ * per-tensor detail with linear and log histograms, a warnings list, and copy/export of the table.
+ * Every name from a file is inserted as text.
+ */
+import type {
+  AnalysisStatusDto,
+  LayerRowDto,
+  ModelSnapshotDto,
+  TableFormat,
+  TensorDetailDto,
+  TensorRowDto,
+  WeightsPanelEvent,
+  WeightsPanelNotification,
+  WeightsPanelRequests,
+  WeightsPanelStateDto,
+} from '../../protocol/weightsPanel';
+import { clear, h } from '../shared/dom';
+import { formatBytes, formatCount, formatPercent, formatStat } from '../shared/format';
+import { RequestError, WebviewMessenger } from '../shared/messenger';
+import { vscodeApi } from '../shared/vscodeApi';
+import { HistogramChart } from './histograms';
+import { VirtualTable, type Column } from './virtualTable';
+
+/** The tabs of the panel, in order. New surfaces (e.g. diagnostics) add an entry here. */
+const tabs: { id: string; title: string }[] = [
+  { id: 'tensors', title: 'Tensors' },
+  { id: 'layers', title: 'Layers' },
+  { id: 'warnings', title: 'Warnings' },
+];
+
+const api = vscodeApi<WeightsPanelStateDto>();
+let state: WeightsPanelStateDto = api.getState() ?? { uri: '' };
+let snapshot: ModelSnapshotDto | undefined;
+const rowsByName = new Map<string, TensorRowDto>();
+let detailRequest = 0;
+
+function saveState(patch: Partial<WeightsPanelStateDto>): void {
+  state = { ...state, ...patch };
+  api.setState(state);
+}
+
+const messenger = new WebviewMessenger<WeightsPanelRequests, WeightsPanelNotification, WeightsPanelEvent>(onNotification);
+
+// ---- page skeleton -------------------------------------------------------------------------
+
+const app = document.getElementById('app')!;
+const titleEl = h('h1', { className: 'file-name' });
+const formatEl = h('span', { className: 'format-badge' });
+const statusLine = h('div', { className: 'status-line', attrs: { role: 'status' } });
+const analysisEl = h('span', { className: 'analysis' });
+const toastEl = h('span', { className: 'toast', attrs: { 'aria-live': 'polite' } });
+const analyzeBtn = h('button', { text: 'Analyze', attrs: { type: 'button', id: 'analyze' } });
+const cancelBtn = h('button', { text: 'Cancel', className: 'secondary', attrs: { type: 'button', id: 'cancel' } });
+const refreshBtn = h('button', { text: 'Refresh', className: 'secondary', attrs: { type: 'button', id: 'refresh' } });
+const formatSelect = h('select', { attrs: { id: 'table-format', 'aria-label': 'Table format' } }, [
+  h('option', { text: 'CSV', attrs: { value: 'csv' } }),
+  h('option', { text: 'Markdown', attrs: { value: 'markdown' } }),
+  h('option', { text: 'JSON', attrs: { value: 'json' } }),
+]);
+const copyBtn = h('button', { text: 'Copy table', className: 'secondary', attrs: { type: 'button', id: 'copy-table' } });
+const exportBtn = h('button', { text: 'Export…', className: 'secondary', attrs: { type: 'button', id: 'export-table' } });
+const facts = h('dl', { className: 'facts' });
+const header = h('header', { className: 'summary' }, [
+  h('div', { className: 'title-row' }, [
+    titleEl,
+    formatEl,
+    h('div', { className: 'actions' }, [analyzeBtn, cancelBtn, refreshBtn, formatSelect, copyBtn, exportBtn]),
+  ]),
+  facts,
+  h('div', { className: 'status-row' }, [analysisEl, statusLine, toastEl]),
+]);
+
+const tabBar = h('nav', { className: 'tabs', attrs: { role: 'tablist' } });
+const tabButtons = new Map<string, HTMLButtonElement>();
+const sections = new Map<string, HTMLElement>();
+for (const t of tabs) {
+  const b = h('button', { className: 'tab', text: t.title, attrs: { role: 'tab', type: 'button', id: `tab-${t.id}`, 'aria-controls': `section-${t.id}` } });
+  b.addEventListener('click', () => showTab(t.id));
+  tabButtons.set(t.id, b);
+  tabBar.append(b);
+  sections.set(t.id, h('section', { className: 'tab-section', attrs: { id: `section-${t.id}`, role: 'tabpanel', 'aria-labelledby': `tab-${t.id}` } }));
+}
+
+const errorEl = h('div', { className: 'error-state', attrs: { id: 'error-state', role: 'alert' } });
+errorEl.hidden = true;
+const openingEl = h('div', { className: 'opening', text: 'Reading headers…' });
+const body = h('div', { className: 'body' }, [tabBar, ...sections.values()]);
+app.append(header, errorEl, openingEl, body);
+
+// ---- tensors tab -----------------------------------------------------------------------------
+
+function nonFiniteText(r: TensorRowDto): string {
+  return r.stats ? (r.stats.nonFiniteCount > 0 ? formatCount(r.stats.nonFiniteCount) : '0') : '';
+}
+
+const tensorColumns: Column<TensorRowDto>[] = [
+  {
+    key: 'name',
+    title: 'Tensor',
+    width: 'minmax(180px, 3fr)',
+    text: (r) => r.name,
+    sortValue: (r) => r.name,
+    cellClass: (r) => (r.issues.some((i) => i.severity === 'error') ? 'issue-error' : r.issues.length > 0 ? 'issue-warning' : undefined),
+    tooltip: (r) => [r.name, ...r.issues.map((i) => i.message)].join('\n'),
+  },
+  { key: 'layer', title: 'Layer', width: 'minmax(90px, 1.4fr)', text: (r) => r.layer, sortValue: (r) => r.layer },
+  { key: 'role', title: 'Role', width: '90px', text: (r) => r.role, sortValue: (r) => r.role },
+  { key: 'dtype', title: 'DType', width: '90px', text: (r) => (r.storageDtype ? `${r.dtype}<${r.storageDtype}` : r.dtype), sortValue: (r) => r.dtype },
+  { key: 'shape', title: 'Shape', width: '110px', text: (r) => `[${r.shape.join(',')}]`, sortValue: (r) => r.params },
+  { key: 'params', title: 'Params', width: '80px', numeric: true, text: (r) => formatCount(r.params), sortValue: (r) => r.params },
+  { key: 'mean', title: 'Mean', width: '80px', numeric: true, text: (r) => (r.stats ? formatStat(r.stats.mean) : ''), sortValue: (r) => r.stats?.mean },
+  { key: 'std', title: 'Std', width: '80px', numeric: true, text: (r) => (r.stats ? formatStat(r.stats.std) : ''), sortValue: (r) => r.stats?.std },
+  { key: 'min', title: 'Min', width: '80px', numeric: true, text: (r) => (r.stats ? formatStat(r.stats.min) : ''), sortValue: (r) => r.stats?.min },
+  { key: 'max', title: 'Max', width: '80px', numeric: true, text: (r) => (r.stats ? formatStat(r.stats.max) : ''), sortValue: (r) => r.stats?.max },
+  { key: 'zeros', title: 'Zeros', width: '64px', numeric: true, text: (r) => (r.stats ? formatPercent(r.stats.zeroFraction) : ''), sortValue: (r) => r.stats?.zeroFraction },
+  { key: 'nonFinite', title: 'NaN/Inf', width: '64px', numeric: true, text: nonFiniteText, sortValue: (r) => r.stats?.nonFiniteCount, cellClass: (r) => (r.stats && r.stats.nonFiniteCount > 0 ? 'issue-warning' : undefined) },
+];
+
+const tensorTable = new VirtualTable<TensorRowDto>(
+  tensorColumns,
+  (r) => r.name,
+  (r, f) => r.name.toLowerCase().includes(f) || r.layer.toLowerCase().includes(f) || r.dtype.includes(f),
+  (r) => selectTensor(r.name),
+  'Tensors',
+);
+tensorTable.onSortChange = (key, dir) => saveState({ sortKey: key, sortDir: dir });
+const filterInput = h('input', { attrs: { type: 'search', id: 'filter', placeholder: 'Filter by name, layer or dtype', 'aria-label': 'Filter tensors' } });
+const rowCount = h('span', { className: 'row-count' });
+filterInput.addEventListener('input', () => {
+  tensorTable.setFilter(filterInput.value);
+  saveState({ filter: filterInput.value });
+  updateRowCount();
+});
+
+const detailEl = h('aside', { className: 'detail', attrs: { id: 'detail', 'aria-label': 'Tensor detail' } });
+const detailTitle = h('h2', { className: 'detail-title' });
+const detailMeta = h('div', { className: 'detail-meta' });
+const detailIssues = h('ul', { className: 'issues' });
+const linearCanvas = h('canvas', { attrs: { id: 'histogram-linear', role: 'img', 'aria-label': 'Histogram of values' } });
+const logCanvas = h('canvas', { attrs: { id: 'histogram-log', role: 'img', 'aria-label': 'Histogram of log10 of absolute values' } });
+const statsTable = h('table', { className: 'stats' });
+const detailHint = h('p', { className: 'hint', text: 'Select a tensor to see its histograms and statistics.' });
+const chartsEl = h('div', { className: 'charts' }, [
+  h('figure', {}, [h('figcaption', { text: 'Values' }), h('div', { className: 'chart-box' }, [linearCanvas])]),
+  h('figure', {}, [h('figcaption', { text: 'log10 |x| (zeros excluded)' }), h('div', { className: 'chart-box' }, [logCanvas])]),
+]);
+detailEl.append(detailHint, detailTitle, detailMeta, detailIssues, chartsEl, statsTable);
+const linearChart = new HistogramChart(linearCanvas, false);
+const logChart = new HistogramChart(logCanvas, true);
+
+sections.get('tensors')!.append(
+  h('div', { className: 'split' }, [
+    h('div', { className: 'table-pane' }, [h('div', { className: 'toolbar' }, [filterInput, rowCount]), tensorTable.element]),
+    detailEl,
+  ]),
+);
+
+// ---- layers tab ------------------------------------------------------------------------------
+
+const layerColumns: Column<LayerRowDto>[] = [
+  { key: 'name', title: 'Layer', width: 'minmax(160px, 3fr)', text: (l) => l.name, sortValue: (l) => l.name },
+  { key: 'className', title: 'Class', width: 'minmax(90px, 1.2fr)', text: (l) => l.className ?? '', sortValue: (l) => l.className },
+  { key: 'activation', title: 'Activation', width: '100px', text: (l) => l.activation ?? '', sortValue: (l) => l.activation },
+  { key: 'tensors', title: 'Tensors', width: '70px', numeric: true, text: (l) => String(l.tensors.length), sortValue: (l) => l.tensors.length },
+  { key: 'params', title: 'Params', width: '100px', numeric: true, text: (l) => formatCount(l.params), sortValue: (l) => l.params },
+];
+const layerTable = new VirtualTable<LayerRowDto>(
+  layerColumns,
+  (l) => l.name,
+  (l, f) => l.name.toLowerCase().includes(f) || (l.className ?? '').toLowerCase().includes(f),
+  (l) => {
+    const first = l.tensors[0];
+    if (first !== undefined) {
+      showTab('tensors');
+      selectTensor(first);
+    }
+  },
+  'Layers',
+);
+sections.get('layers')!.append(h('div', { className: 'table-pane full' }, [layerTable.element]));
+
+// ---- warnings tab ----------------------------------------------------------------------------
+
+const warningsList = h('ul', { className: 'warnings', attrs: { id: 'warnings-list' } });
+sections.get('warnings')!.append(warningsList);
+
+function renderWarnings(): void {
+  clear(warningsList);
+  let n = 0;
+  for (const w of snapshot?.warnings ?? []) {
+    n++;
+    warningsList.append(
+      h('li', { className: 'warning-item severity-warning' }, [h('span', { className: 'reason', text: w.reason }), h('span', { className: 'message', text: w.message })]),
+    );
+  }
+  for (const r of snapshot?.tensors ?? []) {
+    for (const i of r.issues) {
+      n++;
+      const link = h('button', { className: 'link', text: r.name, attrs: { type: 'button' } });
+      link.addEventListener('click', () => {
+        showTab('tensors');
+        selectTensor(r.name);
+      });
+      warningsList.append(
+        h('li', { className: `warning-item severity-${i.severity}` }, [h('span', { className: 'reason', text: i.kind }), link, h('span', { className: 'message', text: i.message })]),
+      );
+    }
+  }
+  if (n === 0) {
+    warningsList.append(h('li', { className: 'none', text: snapshot?.analysis.state === 'done' ? 'No problems found.' : 'No problems found so far.' }));
+  }
+  const tb = tabButtons.get('warnings')!;
+  tb.textContent = n > 0 ? `Warnings (${n})` : 'Warnings';
+  tb.classList.toggle('has-warnings', n > 0);
+}
+
+// ---- behaviour -------------------------------------------------------------------------------
+
+function showTab(id: string): void {
+  for (const [tid, b] of tabButtons) {
+    b.setAttribute('aria-selected', String(tid === id));
+    b.classList.toggle('active', tid === id);
+  }
+  for (const [sid, s] of sections) {
+    s.hidden = sid !== id;
+  }
+  saveState({ tab: id });
+}
+
+function updateRowCount(): void {
+  const shown = tensorTable.visibleRows().length;
+  const total = snapshot?.tensors.length ?? 0;
+  rowCount.textContent = shown === total ? `${formatCount(total)} tensors` : `${formatCount(shown)} of ${formatCount(total)} tensors`;
+}
+
+function toast(text: string): void {
+  toastEl.textContent = text;
+  window.setTimeout(() => {
+    if (toastEl.textContent === text) {
+      toastEl.textContent = '';
+    }
+  }, 4000);
+}
+
+function failure(ex: unknown): void {
+  toast(ex instanceof RequestError ? `Failed: ${ex.error.message}` : `Failed: ${String(ex)}`);
+}
+
+function renderAnalysis(a: AnalysisStatusDto): void {
+  if (snapshot) {
+    snapshot.analysis = a;
+  }
+  const open = snapshot?.status === 'open';
+  analyzeBtn.hidden = !open || a.state === 'running' || a.state === 'done';
+  cancelBtn.hidden = a.state !== 'running';
+  switch (a.state) {
+    case 'running':
+      analysisEl.textContent = `Analysing… ${a.done} of ${a.total} tensors`;
+      break;
+    case 'done':
+      analysisEl.textContent = `Statistics of ${a.total} tensors`;
+      break;
+    case 'cancelled':
+      analysisEl.textContent = `Analysis cancelled after ${a.done} of ${a.total} tensors`;
+      break;
+    case 'skipped':
+      analysisEl.textContent = a.note ?? 'Large file: analyse on request.';
+      break;
+    case 'idle':
+      analysisEl.textContent = open ? 'Statistics not computed yet' : '';
+      break;
+  }
+  document.body.dataset.analysis = a.state;
+}
+
+function renderFacts(s: ModelSnapshotDto): void {
+  clear(facts);
+  const sum = s.summary;
+  if (!sum) {
+    return;
+  }
+  const add = (label: string, value: string, title?: string): void => {
+    facts.append(h('div', { className: 'fact' }, [h('dt', { text: label }), h('dd', { text: value, title })]));
+  };
+  if (sum.modelClass) {
+    add('Model', sum.modelClass);
+  }
+  add('Layers', formatCount(sum.layerCount));
+  add('Tensors', formatCount(sum.tensorCount));
+  add('Parameters', formatCount(sum.params), `${formatCount(sum.params)} model parameters`);
+  if (sum.otherParams > 0) {
+    add('Optimizer & other', formatCount(sum.otherParams));
+  }
+  add('Size', formatBytes(sum.bytes), `${formatCount(sum.bytes)} bytes`);
+  add('DTypes', sum.dtypes.map((d) => `${d.dtype} ×${d.tensors}`).join(', '));
+  add('Architecture', sum.hasArchitecture ? 'yes' : 'not in file');
+  for (const f of sum.facts.slice(0, 6)) {
+    add(f.label, f.value);
+  }
+}
+
+function renderSnapshot(s: ModelSnapshotDto): void {
+  snapshot = s;
+  saveState({ uri: s.uri });
+  titleEl.textContent = s.fileName;
+  titleEl.title = s.uri;
+  document.title = s.fileName;
+  formatEl.textContent = s.summary?.formatName ?? '';
+  document.body.dataset.status = s.status;
+  rowsByName.clear();
+  for (const r of s.tensors) {
+    rowsByName.set(r.name, r);
+  }
+  errorEl.hidden = s.status !== 'failed';
+  openingEl.hidden = s.status !== 'opening';
+  body.hidden = s.status !== 'open';
+  for (const b of [copyBtn, exportBtn, formatSelect, refreshBtn]) {
+    b.hidden = s.status === 'opening';
+  }
+  copyBtn.hidden = exportBtn.hidden = formatSelect.hidden = s.status !== 'open';
+  if (s.status === 'failed' && s.error) {
+    clear(errorEl);
+    const reopen = h('button', { text: 'Reopen With…', className: 'secondary', attrs: { type: 'button', id: 'reopen-with' } });
+    reopen.addEventListener('click', () => void messenger.request('reopenWith', {}).catch(failure));
+    const retry = h('button', { text: 'Retry', attrs: { type: 'button' } });
+    retry.addEventListener('click', () => void messenger.request('refresh', {}).catch(failure));
+    errorEl.append(
+      h('h2', { text: `Cannot open ${s.fileName}` }),
+      h('p', { className: 'error-message', text: s.error.message }),
+      h('p', { className: 'error-reason' }, ['Reason: ', h('code', { text: s.error.reason })]),
+      h('div', { className: 'actions' }, [retry, reopen]),
+    );
+  }
+  renderFacts(s);
+  tensorTable.setRows(s.tensors);
+  layerTable.setRows(s.layers);
+  updateRowCount();
+  renderWarnings();
+  renderAnalysis(s.analysis);
+  const selected = state.selected && rowsByName.has(state.selected) ? state.selected : s.tensors[0]?.name;
+  if (selected !== undefined && s.status === 'open') {
+    selectTensor(selected, false);
+  } else {
+    renderDetail(undefined);
+  }
+}
+
+function renderDetail(d: TensorDetailDto | undefined): void {
+  detailHint.hidden = d !== undefined;
+  detailTitle.hidden = chartsEl.hidden = statsTable.hidden = d === undefined;
+  clear(detailMeta);
+  clear(detailIssues);
+  clear(statsTable);
+  if (!d) {
+    linearChart.show(undefined);
+    logChart.show(undefined);
+    return;
+  }
+  const r = d.row;
+  detailTitle.textContent = r.name;
+  detailMeta.append(
+    h('span', { text: r.storageDtype ? `${r.dtype} (stored as ${r.storageDtype})` : r.dtype }),
+    h('span', { text: `shape [${r.shape.join(', ')}]` }),
+    h('span', { text: `${formatCount(r.params)} values` }),
+    h('span', { text: formatBytes(r.byteLength) }),
+    h('span', { text: `${r.group} · ${r.role}` }),
+  );
+  if (d.quantization) {
+    detailMeta.append(h('span', { className: 'quant', text: `quantized: ${d.quantization}` }));
+  }
+  const issues = [...r.issues];
+  if (d.error && !issues.some((i) => i.message === d.error!.message)) {
+    issues.push({ kind: 'analysisFailed', severity: 'error', message: d.error.message });
+  }
+  for (const i of issues) {
+    detailIssues.append(h('li', { className: `severity-${i.severity}`, text: i.message }));
+  }
+  const s = d.stats;
+  chartsEl.hidden = !s;
+  if (!s) {
+    linearChart.show(undefined);
+    logChart.show(undefined);
+    statsTable.append(h('tr', {}, [h('td', { text: d.error ? 'No statistics: the tensor could not be read.' : 'Statistics not computed yet.' })]));
+    return;
+  }
+  linearChart.show(s.histogram);
+  logChart.show(s.logHistogram);
+  const rows: [string, string][] = [
+    ['count', formatCount(s.count)],
+    ['mean', formatStat(s.mean)],
+    ['std', formatStat(s.std)],
+    ['min', formatStat(s.min)],
+    ['max', formatStat(s.max)],
+    ['|x| max', formatStat(s.absMax)],
+    ['L1', formatStat(s.l1)],
+    ['L2', formatStat(s.l2)],
+    ['zeros', `${formatCount(s.zeroCount)} (${formatPercent(s.count > 0 ? s.zeroCount / s.count : 0)})`],
+    ['near zero', formatPercent(s.nearZeroFraction)],
+    ['skewness', formatStat(s.skewness)],
+    ['excess kurtosis', formatStat(s.kurtosis)],
+    ['NaN', formatCount(s.nanCount)],
+    ['+Inf', formatCount(s.posInfCount)],
+    ['-Inf', formatCount(s.negInfCount)],
+  ];
+  for (const [k, v] of Object.entries(s.percentiles)) {
+    rows.push([k, formatStat(v)]);
+  }
+  if (s.percentileErrorBound > 0) {
+    rows.push(['percentile error ≤', formatStat(s.percentileErrorBound)]);
+  }
+  for (const [k, v] of rows) {
+    statsTable.append(h('tr', {}, [h('th', { text: k, attrs: { scope: 'row' } }), h('td', { text: v })]));
+  }
+}
+
+function selectTensor(name: string, scroll = true): void {
+  saveState({ selected: name });
+  tensorTable.select(name, scroll);
+  const id = ++detailRequest;
+  messenger
+    .request('getTensorDetail', { name })
+    .then((d) => {
+      if (id === detailRequest) {
+        renderDetail(d);
+      }
+    })
+    .catch(failure);
+}
+
+function onNotification(n: WeightsPanelNotification): void {
+  switch (n.type) {
+    case 'didChangeModel':
+      renderSnapshot(n.snapshot);
+      break;
+    case 'didUpdateStats': {
+      let selectedChanged = false;
+      for (const u of n.updates) {
+        const row = rowsByName.get(u.name);
+        if (!row) {
+          continue;
+        }
+        if (u.stats) {
+          row.stats = u.stats;
+        } else {
+          delete row.stats;
+        }
+        row.issues = u.issues;
+        selectedChanged ||= u.name === state.selected;
+      }
+      tensorTable.refresh();
+      renderWarnings();
+      renderAnalysis(n.analysis);
+      if (selectedChanged && state.selected) {
+        selectTensor(state.selected, false);
+      }
+      break;
+    }
+    case 'didChangeAnalysis':
+      renderAnalysis(n.analysis);
+      if (n.analysis.state !== 'running') {
+        renderWarnings();
+      }
+      break;
+  }
+}
+
+analyzeBtn.addEventListener('click', () => void messenger.request('analyze', {}).catch(failure));
+cancelBtn.addEventListener('click', () => void messenger.request('cancelAnalysis', {}).catch(failure));
+refreshBtn.addEventListener('click', () => void messenger.request('refresh', {}).catch(failure));
+copyBtn.addEventListener('click', () => {
+  const format = formatSelect.value as TableFormat;
+  messenger
+    .request('copyTable', { format, tensors: tensorTable.visibleRows().map((r) => r.name) })
+    .then((r) => toast(`Copied ${r.rows} rows as ${formatSelect.selectedOptions[0]?.textContent ?? format}.`))
+    .catch(failure);
+});
+exportBtn.addEventListener('click', () => {
+  const format = formatSelect.value as TableFormat;
+  messenger
+    .request('exportTable', { format, tensors: tensorTable.visibleRows().map((r) => r.name) })
+    .then((r) => {
+      if (r.path) {
+        toast(`Exported to ${r.path}.`);
+      }
+    })
+    .catch(failure);
+});
+
+// Theme changes swap the body class: redraw the charts with the new colours.
+new MutationObserver(() => {
+  linearChart.redraw();
+  logChart.redraw();
+}).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+
+// Restore UI state, then ask for data.
+filterInput.value = state.filter ?? '';
+tensorTable.setFilter(filterInput.value);
+if (state.sortKey) {
+  tensorTable.setSort(state.sortKey, state.sortDir ?? 1);
+}
+showTab(state.tab && sections.has(state.tab) ? state.tab : 'tensors');
+body.hidden = true;
+errorEl.hidden = true;
+messenger.notify({ type: 'ready' });

@@ -1,0 +1,224 @@
+/**
+ * A sortable table that renders only the rows in view (plus a margin), so tens of thousands of
+ * rows scroll smoothly: a spacer gives the scroll height, a small pool of row elements is
+ * positioned over the visible window and refilled on scroll.
+ */
+import { h } from '../shared/dom';
+
+/** One column. */
+export interface Column<T> {
+  /** Sort key (stored in the webview state). */
+  key: string;
+  /** Header text. */
+  title: string;
+  /** Width as a CSS grid track, e.g. '2fr' or '90px'. */
+  width: string;
+  /** Right-aligned numbers. */
+  numeric?: boolean;
+  /** Cell text (always inserted as text). */
+  text(row: T): string;
+  /** Sort value; rows without one sort last. */
+  sortValue(row: T): number | string | null | undefined;
+  /** Optional extra class of a cell (e.g. a warning marker). */
+  cellClass?(row: T): string | undefined;
+  /** Optional tooltip of a cell. */
+  tooltip?(row: T): string | undefined;
+}
+
+/** Height of one row, in CSS pixels (kept in sync with .vt-row in the stylesheet). */
+export const rowHeightPx = 24;
+/** Rows rendered above and below the visible window. */
+const overscanRows = 8;
+
+/** The table. */
+export class VirtualTable<T> {
+  /** Root element to insert in the page. */
+  readonly element: HTMLDivElement;
+  private readonly header: HTMLDivElement;
+  private readonly viewport: HTMLDivElement;
+  private readonly spacer: HTMLDivElement;
+  private readonly pool: HTMLDivElement[] = [];
+  private all: T[] = [];
+  private rows: T[] = [];
+  private filterText = '';
+  private sortKey: string | undefined;
+  private sortDir: 1 | -1 = 1;
+  private selectedKey: string | undefined;
+  private frame = 0;
+
+  constructor(
+    private readonly columns: Column<T>[],
+    private readonly keyOf: (row: T) => string,
+    private readonly matches: (row: T, filter: string) => boolean,
+    private readonly onSelect: (row: T) => void,
+    label: string,
+  ) {
+    const template = columns.map((c) => c.width).join(' ');
+    this.header = h('div', { className: 'vt-header', attrs: { role: 'row' } });
+    this.header.style.gridTemplateColumns = template;
+    for (const c of columns) {
+      const b = h('button', { className: `vt-head${c.numeric ? ' num' : ''}`, text: c.title, attrs: { 'data-key': c.key, role: 'columnheader', type: 'button' } });
+      b.addEventListener('click', () => this.setSort(c.key, this.sortKey === c.key ? (this.sortDir === 1 ? -1 : 1) : c.numeric ? -1 : 1));
+      this.header.append(b);
+    }
+    this.spacer = h('div', { className: 'vt-spacer' });
+    this.viewport = h('div', { className: 'vt-viewport', attrs: { tabindex: '0', role: 'rowgroup', 'aria-label': label } }, [this.spacer]);
+    this.viewport.addEventListener('scroll', () => this.schedule());
+    this.viewport.addEventListener('keydown', (e) => this.onKey(e));
+    new ResizeObserver(() => this.schedule()).observe(this.viewport);
+    this.element = h('div', { className: 'vt', attrs: { role: 'table', 'aria-label': label } }, [this.header, this.viewport]);
+    this.gridTemplate = template;
+  }
+
+  private readonly gridTemplate: string;
+
+  /** Replaces all rows (keeps filter, sort and selection). */
+  setRows(rows: T[]): void {
+    this.all = rows;
+    this.apply();
+  }
+
+  /** Re-sorts and re-renders after rows changed in place (e.g. stats arrived). */
+  refresh(): void {
+    this.apply();
+  }
+
+  /** Sets the filter text. */
+  setFilter(text: string): void {
+    this.filterText = text.trim().toLowerCase();
+    this.apply();
+  }
+
+  /** Sets the sort column and direction. */
+  setSort(key: string | undefined, dir: 1 | -1): void {
+    this.sortKey = key;
+    this.sortDir = dir;
+    for (const b of this.header.querySelectorAll<HTMLButtonElement>('.vt-head')) {
+      const on = b.dataset.key === key;
+      b.classList.toggle('sorted', on);
+      b.setAttribute('aria-sort', on ? (dir === 1 ? 'ascending' : 'descending') : 'none');
+      b.dataset.dir = on ? (dir === 1 ? '▲' : '▼') : '';
+    }
+    this.apply();
+    this.onSortChange?.(key, dir);
+  }
+
+  /** Called when the user changes the sort. */
+  onSortChange: ((key: string | undefined, dir: 1 | -1) => void) | undefined;
+
+  /** Marks a row as selected and scrolls it into view. */
+  select(key: string | undefined, scroll = true): void {
+    this.selectedKey = key;
+    if (scroll && key !== undefined) {
+      const i = this.rows.findIndex((r) => this.keyOf(r) === key);
+      if (i >= 0) {
+        const top = i * rowHeightPx;
+        if (top < this.viewport.scrollTop || top + rowHeightPx > this.viewport.scrollTop + this.viewport.clientHeight) {
+          this.viewport.scrollTop = Math.max(0, top - this.viewport.clientHeight / 2);
+        }
+      }
+    }
+    this.render();
+  }
+
+  /** Rows after filtering and sorting, in display order. */
+  visibleRows(): readonly T[] {
+    return this.rows;
+  }
+
+  private apply(): void {
+    const f = this.filterText;
+    let rows = f ? this.all.filter((r) => this.matches(r, f)) : [...this.all];
+    const col = this.columns.find((c) => c.key === this.sortKey);
+    if (col) {
+      const dir = this.sortDir;
+      const decorated = rows.map((r, i) => ({ r, i, v: col.sortValue(r) }));
+      decorated.sort((a, b) => {
+        const av = a.v;
+        const bv = b.v;
+        const aMissing = av === null || av === undefined || (typeof av === 'number' && Number.isNaN(av));
+        const bMissing = bv === null || bv === undefined || (typeof bv === 'number' && Number.isNaN(bv));
+        if (aMissing || bMissing) {
+          return aMissing === bMissing ? a.i - b.i : aMissing ? 1 : -1;
+        }
+        const c = typeof av === 'number' && typeof bv === 'number' ? av - bv : String(av).localeCompare(String(bv), 'en', { numeric: true });
+        return c !== 0 ? c * dir : a.i - b.i;
+      });
+      rows = decorated.map((d) => d.r);
+    }
+    this.rows = rows;
+    this.spacer.style.height = `${rows.length * rowHeightPx}px`;
+    this.render();
+  }
+
+  private schedule(): void {
+    if (this.frame) {
+      return;
+    }
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.render();
+    });
+  }
+
+  private render(): void {
+    const height = this.viewport.clientHeight || 600;
+    const first = Math.max(0, Math.floor(this.viewport.scrollTop / rowHeightPx) - overscanRows);
+    const last = Math.min(this.rows.length, Math.ceil((this.viewport.scrollTop + height) / rowHeightPx) + overscanRows);
+    const needed = last - first;
+    while (this.pool.length < needed) {
+      const rowEl = h('div', { className: 'vt-row', attrs: { role: 'row' } });
+      rowEl.style.gridTemplateColumns = this.gridTemplate;
+      for (const c of this.columns) {
+        rowEl.append(h('div', { className: `vt-cell${c.numeric ? ' num' : ''}`, attrs: { role: 'cell' } }));
+      }
+      rowEl.addEventListener('click', () => {
+        const key = rowEl.dataset.key;
+        const row = this.rows.find((r) => this.keyOf(r) === key);
+        if (row) {
+          this.selectedKey = key;
+          this.render();
+          this.onSelect(row);
+        }
+      });
+      this.pool.push(rowEl);
+      this.viewport.append(rowEl);
+    }
+    for (let p = 0; p < this.pool.length; p++) {
+      const el = this.pool[p]!;
+      const i = first + p;
+      const row = i < last ? this.rows[i] : undefined;
+      if (!row) {
+        el.hidden = true;
+        continue;
+      }
+      el.hidden = false;
+      const key = this.keyOf(row);
+      el.dataset.key = key;
+      el.style.transform = `translateY(${i * rowHeightPx}px)`;
+      el.classList.toggle('selected', key === this.selectedKey);
+      el.setAttribute('aria-selected', key === this.selectedKey ? 'true' : 'false');
+      const cells = el.children;
+      this.columns.forEach((c, ci) => {
+        const cell = cells[ci] as HTMLElement;
+        cell.textContent = c.text(row);
+        cell.className = `vt-cell${c.numeric ? ' num' : ''}${c.cellClass ? ` ${c.cellClass(row) ?? ''}` : ''}`;
+        const tip = c.tooltip?.(row) ?? c.text(row);
+        cell.title = tip;
+      });
+    }
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') {
+      return;
+    }
+    e.preventDefault();
+    const i = this.rows.findIndex((r) => this.keyOf(r) === this.selectedKey);
+    const next = this.rows[Math.min(this.rows.length - 1, Math.max(0, i + (e.key === 'ArrowDown' ? 1 : -1)))];
+    if (next) {
+      this.select(this.keyOf(next));
+      this.onSelect(next);
+    }
+  }
+}
