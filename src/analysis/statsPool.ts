@@ -1,0 +1,252 @@
+/**
+ * A pool of worker threads computing tensor statistics of local files, several tensors at once.
+ * Each worker opens the file itself (statsWorker.ts); results stream back per tensor. A crashed
+ * worker turns its tensor into an `internal` error and is replaced; cancellation reaches the
+ * workers at once and they stop between chunks.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { WeightFileError, type ErrorSummary } from '../core/errors';
+import type { TensorStats } from './statsTypes';
+
+/** Outcome of analysing one tensor. */
+export type TensorResult = { ok: true; stats: TensorStats } | { ok: false; error: ErrorSummary };
+
+/** Messages from the pool to a worker. */
+export type StatsPoolRequest =
+  | {
+      /** Analyse one tensor of a local file. */
+      type: 'analyze';
+      /** Request id, unique per pool. */
+      id: number;
+      /** Local path (file or folder) opened with openLocalPath. */
+      filePath: string;
+      /** Name of the tensor in the opened file. */
+      tensorName: string;
+      /** Histogram bins. */
+      histogramBins: number;
+    }
+  | {
+      /** Stop a running request (it then answers with a `cancelled` result). */
+      type: 'cancel';
+      /** Id of the request to stop. */
+      id: number;
+    };
+
+/** Messages from a worker to the pool. */
+export interface StatsPoolResponse {
+  /** Always 'result'. */
+  type: 'result';
+  /** Id of the answered request. */
+  id: number;
+  /** The tensor's outcome. */
+  result: TensorResult;
+}
+
+/** A cancelled worker that has not answered after this long is terminated and replaced, in milliseconds. */
+const cancelGraceMs = 2000;
+
+/** Default number of workers: one less than the CPUs, between 1 and 4. */
+export function defaultWorkerCount(): number {
+  const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.min(4, Math.max(1, cpus - 1));
+}
+
+interface Job {
+  id: number;
+  filePath: string;
+  tensorName: string;
+  histogramBins: number;
+  done: (result: TensorResult) => void;
+  /** Set when the caller cancelled; the result is then discarded. */
+  cancelled: boolean;
+}
+
+interface Slot {
+  worker: Worker;
+  job?: Job;
+  killTimer?: NodeJS.Timeout;
+  dead: boolean;
+}
+
+/** Runs tensor statistics in worker threads. */
+export class StatsPool {
+  private readonly size: number;
+  private readonly workerScript: string;
+  private readonly slots: Slot[] = [];
+  private readonly queue: Job[] = [];
+  private nextId = 1;
+  private disposed = false;
+
+  constructor(options: { workers?: number; workerScript?: string } = {}) {
+    this.size = Math.max(1, Math.floor(options.workers ?? defaultWorkerCount()));
+    this.workerScript = options.workerScript ?? path.join(__dirname, 'statsWorker.js');
+  }
+
+  /** Analyses tensors of a local file in worker threads, several at once; results stream through onResult. */
+  analyzeFile(
+    filePath: string,
+    tensorNames: readonly string[],
+    options: { histogramBins?: number; signal?: AbortSignal; onResult?: (name: string, result: TensorResult) => void } = {},
+  ): Promise<Map<string, TensorResult>> {
+    if (this.disposed) {
+      return Promise.reject(new Error('The statistics pool has been disposed.'));
+    }
+    const signal = options.signal;
+    if (signal?.aborted) {
+      return Promise.reject(new WeightFileError('cancelled', 'The operation was cancelled.'));
+    }
+    const names = [...new Set(tensorNames)];
+    const results = new Map<string, TensorResult>();
+    if (names.length === 0) {
+      return Promise.resolve(results);
+    }
+    return new Promise((resolve, reject) => {
+      const jobs: Job[] = [];
+      let remaining = names.length;
+      const onAbort = (): void => {
+        for (const job of jobs) {
+          this.cancelJob(job);
+        }
+        reject(new WeightFileError('cancelled', 'The operation was cancelled.'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      for (const name of names) {
+        const job: Job = {
+          id: this.nextId++,
+          filePath,
+          tensorName: name,
+          histogramBins: options.histogramBins ?? 64,
+          cancelled: false,
+          done: (result) => {
+            if (job.cancelled || results.has(name)) {
+              return;
+            }
+            results.set(name, result);
+            try {
+              options.onResult?.(name, result);
+            } catch {
+              // a throwing listener must not break the pool
+            }
+            if (--remaining === 0) {
+              signal?.removeEventListener('abort', onAbort);
+              // Keep the caller's order.
+              resolve(new Map(names.map((n) => [n, results.get(n)!])));
+            }
+          },
+        };
+        jobs.push(job);
+        this.queue.push(job);
+      }
+      this.pump();
+    });
+  }
+
+  /** Terminates the workers; pending analyses end with an `internal` error. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    for (const job of this.queue.splice(0)) {
+      job.done({ ok: false, error: { reason: 'internal', message: 'The statistics pool was disposed.' } });
+    }
+    const slots = this.slots.splice(0);
+    await Promise.all(
+      slots.map(async (slot) => {
+        slot.dead = true;
+        clearTimeout(slot.killTimer);
+        const job = slot.job;
+        slot.job = undefined;
+        job?.done({ ok: false, error: { reason: 'internal', message: 'The statistics pool was disposed.' } });
+        await slot.worker.terminate();
+      }),
+    );
+  }
+
+  private cancelJob(job: Job): void {
+    job.cancelled = true;
+    const queued = this.queue.indexOf(job);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      return;
+    }
+    const slot = this.slots.find((s) => s.job === job);
+    if (slot && !slot.dead) {
+      slot.worker.postMessage({ type: 'cancel', id: job.id } satisfies StatsPoolRequest);
+      slot.killTimer = setTimeout(() => {
+        if (slot.job === job) {
+          this.replace(slot, undefined);
+        }
+      }, cancelGraceMs);
+      slot.killTimer.unref();
+    }
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0 && !this.disposed) {
+      let slot = this.slots.find((s) => !s.job && !s.dead);
+      if (!slot && this.slots.length < this.size) {
+        slot = this.spawn();
+      }
+      if (!slot) {
+        return;
+      }
+      const job = this.queue.shift()!;
+      slot.job = job;
+      slot.worker.ref(); // a running analysis keeps the process alive
+      slot.worker.postMessage({
+        type: 'analyze',
+        id: job.id,
+        filePath: job.filePath,
+        tensorName: job.tensorName,
+        histogramBins: job.histogramBins,
+      } satisfies StatsPoolRequest);
+    }
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(this.workerScript);
+    worker.unref();
+    const slot: Slot = { worker, dead: false };
+    worker.on('message', (message: StatsPoolResponse) => {
+      const job = slot.job;
+      if (!job || message.type !== 'result' || message.id !== job.id) {
+        return;
+      }
+      clearTimeout(slot.killTimer);
+      slot.job = undefined;
+      slot.worker.unref(); // idle workers never keep the process alive
+      job.done(message.result);
+      this.pump();
+    });
+    worker.on('error', (ex) => this.replace(slot, ex));
+    worker.on('exit', (code) => this.replace(slot, new Error(`exit code ${code}`)));
+    this.slots.push(slot);
+    return slot;
+  }
+
+  /** Retires a crashed or stuck worker: its job fails with `internal`, a fresh worker takes the queue. */
+  private replace(slot: Slot, cause: unknown): void {
+    if (slot.dead) {
+      return;
+    }
+    slot.dead = true;
+    clearTimeout(slot.killTimer);
+    const index = this.slots.indexOf(slot);
+    if (index >= 0) {
+      this.slots.splice(index, 1);
+    }
+    void slot.worker.terminate().catch(() => undefined);
+    const job = slot.job;
+    slot.job = undefined;
+    if (job) {
+      const why = cause instanceof Error ? cause.message : 'it was stopped after a cancel request';
+      job.done({
+        ok: false,
+        error: { reason: 'internal', message: `The statistics worker stopped while analysing '${job.tensorName}' (${why}).` },
+      });
+    }
+    if (!this.disposed) {
+      this.pump();
+    }
+  }
+}

@@ -1,0 +1,1096 @@
+/**
+ * Exact streaming statistics of one tensor (TensorStats, src/analysis/statsTypes.ts).
+ *
+ * Design (bounded memory, float64 accumulation, two passes over the values):
+ * - Pass 1 streams the values once: counts (NaN, +/-Inf, zeros), finite min/max/absMax and the
+ *   smallest non-zero |x|, l1, sum of squares, and the central moments M2..M4. Each chunk's moments
+ *   are accumulated about a shift (the running mean) and merged into the running totals with the
+ *   pairwise update formulas of Chan et al. / Pébay (2008); no naive sum of squares is used. The
+ *   same loop builds a 65536-bin radix histogram of the top 16 bits of each value's
+ *   order-preserving bit key (sign, exponent, leading mantissa bits), which needs no value range.
+ * - From the radix histogram the bins holding the order statistics that the percentiles need are
+ *   known after pass 1. Pass 2 builds the linear and log10 histograms, counts near-zero values and,
+ *   for those few target bins, either collects their values (small bins, then sorted) or counts the
+ *   next 16 key bits (large bins). For float32-representable data (float32/16, bfloat16, 8/16-bit
+ *   integers) the 32-bit key then identifies the exact value, so every percentile is exact
+ *   (percentileErrorBound 0). For float64 data a large bin resolves the upper 32 bits only; the
+ *   percentile is then exact when the lower word is zero in that bin (e.g. integers below 2^21),
+ *   else the remaining width is reported as percentileErrorBound.
+ * - Tensors up to `holdLimitBytes` (default 256 MiB) keep their chunks in memory between the
+ *   passes; larger tensors are streamed again for pass 2.
+ * Linear histogram: NumPy np.histogram semantics over the finite values as float64 — edges
+ * first + i*(last-first)/bins with the last edge = max, bin i = [e_i, e_i+1), the last bin closed,
+ * and min == max widened to [min-0.5, max+0.5]. Bin assignment compares against those edges exactly.
+ * Log histogram: `bins` equal bins of log10|x| over the finite non-zero values, between the power of
+ * ten at or below the smallest |x| and the power of ten at or above the largest |x| (one decade
+ * when they coincide); edges are reported as log10 exponents e_i and a value goes to bin i when
+ * 10^e_i <= |x| < 10^e_i+1 (Math.pow thresholds, last bin closed).
+ * Percentiles: NumPy's default 'linear' method over the finite values (virtual index (n-1)*q/100,
+ * NumPy's lerp formula).
+ */
+import { elementCount, isNumericDType } from '../core/dtypes';
+import { throwIfAborted, WeightFileError } from '../core/errors';
+import type { TensorInfo } from '../core/model';
+import { percentileKeys, type Histogram, type PercentileKey, type TensorStats } from './statsTypes';
+
+/** Options of the statistics engine. */
+export interface StatsOptions {
+  /** Bins of the linear and the log10 histogram (default 64). */
+  histogramBins?: number;
+  /** Cancels the computation; it then throws a `cancelled` WeightFileError. */
+  signal?: AbortSignal;
+  /** Preferred chunk size in elements when streaming (default 1 Mi elements). */
+  chunkElements?: number;
+  /** Tensors whose decoded values take at most this many bytes stay in memory between passes (default 256 MiB). */
+  holdLimitBytes?: number;
+}
+
+/** Default number of histogram bins. */
+export const defaultHistogramBins = 64;
+
+/** Default chunk size in elements. */
+const defaultStatsChunkElements = 1 << 20;
+
+/** Default in-memory limit for keeping a tensor between the passes, in bytes. */
+const defaultHoldLimitBytes = 256 * 1024 * 1024;
+
+/** Target radix bins whose population is at most this are collected and sorted; larger ones are sub-histogrammed. */
+const collectLimitPerBin = 1 << 16;
+
+/** Yield to the event loop after this much uninterrupted work, in milliseconds. */
+const yieldIntervalMs = 20;
+
+const radixBins = 65536;
+const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** Index of the high 32-bit word of a float64 in a Uint32Array view. */
+const hiWord = littleEndianHost ? 1 : 0;
+const loWord = 1 - hiWord;
+
+const scratch = new ArrayBuffer(8);
+const scratchF32 = new Float32Array(scratch, 0, 1);
+const scratchU32 = new Uint32Array(scratch);
+const scratchF64 = new Float64Array(scratch);
+
+/** float32 value of raw bits. */
+function f32FromBits(bits: number): number {
+  scratchU32[0] = bits >>> 0;
+  return scratchF32[0]!;
+}
+
+/** float64 value of raw (hi, lo) words. */
+function f64FromWords(hi: number, lo: number): number {
+  scratchU32[hiWord] = hi >>> 0;
+  scratchU32[loWord] = lo >>> 0;
+  return scratchF64[0]!;
+}
+
+/** Inverse of the order-preserving key transform (key = bits ^ (sign ? ~0 : 0x80000000)). */
+function bitsFromKey(key: number): number {
+  return (key & 0x80000000 ? key ^ 0x80000000 : ~key) >>> 0;
+}
+
+/** The element representation the engine works on. */
+type WorkArray = Float32Array | Float64Array;
+
+/** Signals that a float32 stream turned out to carry float64-only values: restart in float64 mode. */
+class RestartAsFloat64 extends Error {}
+
+/** Converts a decoded chunk into a work array of the engine's mode. */
+function toWorkArray(chunk: ArrayLike<number>, mode: 'f32' | 'f64'): WorkArray {
+  if (mode === 'f32') {
+    if (chunk instanceof Float32Array) {
+      return chunk;
+    }
+    if (chunk instanceof Int8Array || chunk instanceof Uint8Array || chunk instanceof Int16Array || chunk instanceof Uint16Array) {
+      return new Float32Array(chunk);
+    }
+    throw new RestartAsFloat64();
+  }
+  if (chunk instanceof Float64Array) {
+    return chunk;
+  }
+  if (ArrayBuffer.isView(chunk)) {
+    return new Float64Array(chunk as unknown as ArrayLike<number>);
+  }
+  return Float64Array.from(chunk);
+}
+
+/** Mode for a first chunk: float32 when every value is exactly a float32 by type. */
+function modeOf(chunk: ArrayLike<number>): 'f32' | 'f64' {
+  return chunk instanceof Float32Array ||
+    chunk instanceof Int8Array ||
+    chunk instanceof Uint8Array ||
+    chunk instanceof Int16Array ||
+    chunk instanceof Uint16Array
+    ? 'f32'
+    : 'f64';
+}
+
+/** Per-target-bin state of pass 2. */
+interface TargetBin {
+  /** Radix bin (top 16 key bits). */
+  key16: number;
+  /** Finite values in lower radix bins. */
+  before: number;
+  /** Finite values in this bin. */
+  count: number;
+  /** Collected values (small bins). */
+  values?: Float64Array;
+  /** Fill level of `values`. */
+  filled: number;
+  /** Counts of the next 16 key bits (large bins). */
+  sub?: Float64Array;
+  /** OR of the low words of float64 values in this bin (0 = all low words zero). */
+  loOr: number;
+}
+
+/** The state of one statistics computation. */
+class StatsEngine {
+  readonly bins: number;
+  mode: 'f32' | 'f64';
+
+  // pass 1
+  count = 0;
+  nanCount = 0;
+  posInfCount = 0;
+  negInfCount = 0;
+  zeroCount = 0;
+  n = 0;
+  mean = 0;
+  m2 = 0;
+  m3 = 0;
+  m4 = 0;
+  min = Infinity;
+  max = -Infinity;
+  minNonZeroAbs = Infinity;
+  l1 = 0;
+  sumSq = 0;
+  /** Radix counts of pass 1 (32-bit counters, flushed into radixTotal before they could overflow). */
+  readonly radix = new Uint32Array(radixBins);
+  private radixTotal: Float64Array | undefined;
+  private sinceFlush1 = 0;
+  /** Scratch accumulators of the pass-1 loops (accS1 ... accZeros). */
+  private readonly acc = new Float64Array(10);
+
+  // pass 2
+  first = 0;
+  private last = 0;
+  private step = 0;
+  norm = 0;
+  tol = 1;
+  nearZeroThreshold = 0;
+  nearZero = 0;
+  pass2Count = 0;
+  lin: Uint32Array = new Uint32Array(0);
+  private linTotal = new Float64Array(0);
+  private logEdges: number[] = [];
+  private logThresholds = new Float64Array(0);
+  logTable = new Int16Array(0);
+  logH: Uint32Array = new Uint32Array(0);
+  private logTotal = new Float64Array(0);
+  private sinceFlush2 = 0;
+  targetOf = new Int16Array(0);
+  private targets: TargetBin[] = [];
+  private ranks: number[] = [];
+
+  constructor(bins: number, mode: 'f32' | 'f64') {
+    this.bins = bins;
+    this.mode = mode;
+  }
+
+  // ---------------------------------------------------------------- pass 1
+
+  /** Adds one chunk in pass 1. */
+  pass1(w: WorkArray): void {
+    const n = w.length;
+    if (n === 0) {
+      return;
+    }
+    this.count += n;
+    if (this.sinceFlush1 + n > 0xffffffff) {
+      this.flushRadix();
+    }
+    this.sinceFlush1 += n;
+    if (!this.pass1Fast(w)) {
+      this.pass1Slow(w);
+    }
+  }
+
+  /** Fast loop for chunks without NaN/Inf; returns false (and leaves no trace) when the chunk has some. */
+  private pass1Fast(w: WorkArray): boolean {
+    const n = w.length;
+    let shift = this.mean;
+    if (this.n === 0) {
+      shift = (w instanceof Float32Array ? sumF32(w) : sumF64(w)) / n;
+      if (!Number.isFinite(shift)) {
+        return false;
+      }
+    }
+    const acc = this.acc;
+    acc.fill(0);
+    acc[accMin] = this.min;
+    acc[accMax] = this.max;
+    acc[accMinNonZero] = this.minNonZeroAbs;
+    if (w instanceof Float32Array) {
+      loop1F32(w, new Uint32Array(w.buffer, w.byteOffset, n), shift, this.radix, acc);
+    } else {
+      loop1F64(w, new Uint32Array(w.buffer, w.byteOffset, 2 * n), shift, this.radix, acc);
+    }
+    const s1 = acc[accS1]!;
+    const s2 = acc[accS2]!;
+    const s3 = acc[accS3]!;
+    const s4 = acc[accS4]!;
+    if (!Number.isFinite(s1 + s2 + s3 + s4 + acc[accSq]! + acc[accL1]!)) {
+      // Undo the radix counts; the careful loop redoes the chunk.
+      this.unRadix(w);
+      return false;
+    }
+    this.min = acc[accMin]!;
+    this.max = acc[accMax]!;
+    this.minNonZeroAbs = acc[accMinNonZero]!;
+    this.zeroCount += acc[accZeros]!;
+    this.l1 += acc[accL1]!;
+    this.sumSq += acc[accSq]!;
+    this.mergeShifted(n, shift, s1, s2, s3, s4);
+    return true;
+  }
+
+  /** Moves the 32-bit radix counters into the float64 totals. */
+  private flushRadix(): void {
+    this.radixTotal ??= new Float64Array(radixBins);
+    for (let k = 0; k < radixBins; k++) {
+      this.radixTotal[k] = this.radixTotal[k]! + this.radix[k]!;
+    }
+    this.radix.fill(0);
+    this.sinceFlush1 = 0;
+  }
+
+  /** Moves the 32-bit histogram counters into the float64 totals. */
+  private flushHistograms(): void {
+    for (let i = 0; i < this.lin.length; i++) {
+      this.linTotal[i] = this.linTotal[i]! + this.lin[i]!;
+    }
+    for (let i = 0; i < this.logH.length; i++) {
+      this.logTotal[i] = this.logTotal[i]! + this.logH[i]!;
+    }
+    this.lin.fill(0);
+    this.logH.fill(0);
+    this.sinceFlush2 = 0;
+  }
+
+  private unRadix(w: WorkArray): void {
+    const n = w.length;
+    const radix = this.radix;
+    const stride = w instanceof Float32Array ? 1 : 2;
+    const off = w instanceof Float32Array ? 0 : hiWord;
+    const u = new Uint32Array(w.buffer, w.byteOffset, stride * n);
+    for (let i = 0; i < n; i++) {
+      const b = u[stride * i + off]!;
+      const k = (((b >> 31) | 0x80000000) ^ b) >>> 16;
+      radix[k] = radix[k]! - 1;
+    }
+  }
+  /** Careful loop: skips and counts NaN/Inf. */
+  private pass1Slow(w: WorkArray): void {
+    const n = w.length;
+    let s = 0;
+    let finite = 0;
+    for (let i = 0; i < n; i++) {
+      const x = w[i]!;
+      if (x - x === 0) {
+        s += x;
+        finite++;
+      } else if (x !== x) {
+        this.nanCount++;
+      } else if (x > 0) {
+        this.posInfCount++;
+      } else {
+        this.negInfCount++;
+      }
+    }
+    if (finite === 0) {
+      return;
+    }
+    let shift = this.n > 0 ? this.mean : s / finite;
+    if (!Number.isFinite(shift)) {
+      shift = 0; // float64 sums that overflow: moments become non-finite and are reported as null
+    }
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let s4 = 0;
+    const radix = this.radix;
+    const u = w instanceof Float32Array ? new Uint32Array(w.buffer, w.byteOffset, n) : new Uint32Array(w.buffer, w.byteOffset, 2 * n);
+    const stride = w instanceof Float32Array ? 1 : 2;
+    const off = w instanceof Float32Array ? 0 : hiWord;
+    for (let i = 0; i < n; i++) {
+      const x = w[i]!;
+      if (x - x !== 0) {
+        continue;
+      }
+      const d = x - shift;
+      const d2 = d * d;
+      s1 += d;
+      s2 += d2;
+      s3 += d2 * d;
+      s4 += d2 * d2;
+      this.sumSq += x * x;
+      const a = Math.abs(x);
+      this.l1 += a;
+      if (x < this.min) {
+        this.min = x;
+      }
+      if (x > this.max) {
+        this.max = x;
+      }
+      if (a === 0) {
+        this.zeroCount++;
+      } else if (a < this.minNonZeroAbs) {
+        this.minNonZeroAbs = a;
+      }
+      const b = u[stride * i + off]!;
+      const k = (((b >> 31) | 0x80000000) ^ b) >>> 16;
+      radix[k] = radix[k]! + 1;
+    }
+    this.mergeShifted(finite, shift, s1, s2, s3, s4);
+  }
+
+  /** Converts power sums about `shift` to central moments and merges them (Pébay 2008, eq. 2.1-2.3). */
+  private mergeShifted(nb: number, shift: number, s1: number, s2: number, s3: number, s4: number): void {
+    const delta0 = s1 / nb;
+    const meanB = shift + delta0;
+    const m2b = Math.max(0, s2 - s1 * delta0);
+    const m3b = s3 - 3 * delta0 * s2 + 2 * nb * delta0 * delta0 * delta0;
+    const m4b = s4 - 4 * delta0 * s3 + 6 * delta0 * delta0 * s2 - 3 * nb * delta0 * delta0 * delta0 * delta0;
+    const na = this.n;
+    if (na === 0) {
+      this.n = nb;
+      this.mean = meanB;
+      this.m2 = m2b;
+      this.m3 = m3b;
+      this.m4 = m4b;
+      return;
+    }
+    const n = na + nb;
+    const delta = meanB - this.mean;
+    const dn = delta / n;
+    const m2a = this.m2;
+    const m3a = this.m3;
+    this.m4 =
+      this.m4 +
+      m4b +
+      delta * dn * dn * dn * na * nb * (na * na - na * nb + nb * nb) +
+      6 * dn * dn * (na * na * m2b + nb * nb * m2a) +
+      4 * dn * (na * m3b - nb * m3a);
+    this.m3 = m3a + m3b + delta * dn * dn * na * nb * (na - nb) + 3 * dn * (na * m2b - nb * m2a);
+    this.m2 = m2a + m2b + delta * dn * na * nb;
+    this.mean = this.mean + dn * nb;
+    this.n = n;
+  }
+
+  // ---------------------------------------------------------------- between the passes
+
+  /** True when pass 2 has anything to do. */
+  get needsPass2(): boolean {
+    return this.n > 0;
+  }
+
+  /** Sets up the histograms and the percentile targets from the pass-1 results. */
+  preparePass2(): void {
+    if (this.radixTotal) {
+      this.flushRadix();
+    }
+    const radix = this.radixTotal ?? this.radix;
+    const bins = this.bins;
+    // Linear histogram edges (numpy.histogram / numpy.linspace).
+    let first = this.min;
+    let last = this.max;
+    if (first === last) {
+      first -= 0.5;
+      last += 0.5;
+    }
+    let step = (last - first) / bins;
+    if (!Number.isFinite(step)) {
+      step = last / bins - first / bins;
+    }
+    this.first = first;
+    this.last = last;
+    this.step = step;
+    this.norm = 1 / step;
+    // Tolerance (in bin units) within which the fast bin guess is checked against the exact edges.
+    const eps = 2 ** -52;
+    const tol = 8 * eps * ((Math.abs(first) + Math.abs(last)) * this.norm + bins);
+    this.tol = Number.isFinite(tol) && tol < 0.25 && step > 0 ? tol : 1;
+    this.lin = new Uint32Array(bins);
+    this.linTotal = new Float64Array(bins);
+    const absMax = Math.max(Math.abs(this.min), Math.abs(this.max));
+    this.nearZeroThreshold = 1e-3 * absMax;
+
+    // Log histogram.
+    if (Number.isFinite(this.minNonZeroAbs)) {
+      let lo = Math.floor(Math.log10(this.minNonZeroAbs));
+      let hi = Math.ceil(Math.log10(absMax));
+      while (10 ** lo > this.minNonZeroAbs) {
+        lo--;
+      }
+      while (10 ** hi < absMax && hi < 309) {
+        hi++;
+      }
+      if (hi <= lo) {
+        hi = lo + 1;
+      }
+      this.logEdges = [];
+      this.logThresholds = new Float64Array(bins + 1);
+      for (let i = 0; i <= bins; i++) {
+        const e = i === bins ? hi : lo + (i * (hi - lo)) / bins;
+        this.logEdges.push(e);
+        this.logThresholds[i] = 10 ** e;
+      }
+      this.logH = new Uint32Array(bins);
+      this.logTotal = new Float64Array(bins);
+      this.buildLogTable();
+    }
+
+    // Percentile targets: the radix bins that hold the needed order statistics.
+    const n = this.n;
+    const rankSet = new Set<number>();
+    for (const key of percentileKeys) {
+      const [lo, hi] = percentileRanks(n, percentileFraction(key));
+      rankSet.add(lo);
+      rankSet.add(hi);
+    }
+    this.ranks = [...rankSet].sort((a, b) => a - b);
+    this.targetOf = new Int16Array(radixBins).fill(-1);
+    this.targets = [];
+    let cum = 0;
+    let r = 0;
+    for (let k = 0; k < radixBins && r < this.ranks.length; k++) {
+      const c = radix[k]!;
+      if (c === 0) {
+        continue;
+      }
+      let hit = false;
+      while (r < this.ranks.length && this.ranks[r]! < cum + c) {
+        const rank = this.ranks[r]!;
+        if (rank !== 0 && rank !== n - 1) {
+          hit = true;
+        }
+        r++;
+      }
+      if (hit) {
+        const t: TargetBin = { key16: k, before: cum, count: c, filled: 0, loOr: 0 };
+        if (c <= collectLimitPerBin) {
+          t.values = new Float64Array(c);
+        } else {
+          t.sub = new Float64Array(radixBins);
+        }
+        this.targetOf[k] = this.targets.length;
+        this.targets.push(t);
+      }
+      cum += c;
+    }
+  }
+
+  /** Maps radix bins of |x| (top 16 bits of the bit pattern without sign) to log bins when a bin lies inside one. */
+  private buildLogTable(): void {
+    const table = new Int16Array(32768).fill(-1);
+    for (let j = 1; j < 32768; j++) {
+      const lo = this.mode === 'f32' ? f32FromBits(j << 16) : f64FromWords(j << 16, 0);
+      const hi = this.mode === 'f32' ? f32FromBits((j << 16) | 0xffff) : f64FromWords((j << 16) | 0xffff, 0xffffffff);
+      if (!Number.isFinite(hi) || !Number.isFinite(lo)) {
+        continue;
+      }
+      const a = this.logBinExact(lo);
+      if (a === this.logBinExact(hi)) {
+        table[j] = a;
+      }
+    }
+    this.logTable = table;
+  }
+
+  /** Log bin of |x| > 0: the largest i with |x| >= 10^e_i, clamped to the bins. */
+  logBinExact(a: number): number {
+    const t = this.logThresholds;
+    let lo = 0;
+    let hi = this.bins - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (a >= t[mid]!) {
+        lo = mid;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return lo;
+  }
+
+  /** Lower edge of linear bin i. */
+  private linEdge(i: number): number {
+    return i >= this.bins ? this.last : i * this.step + this.first;
+  }
+
+  /** Linear bin of a finite x by comparison with the edges (numpy.histogram's rule). */
+  linBinExact(x: number): number {
+    const bins = this.bins;
+    let b = Math.floor((x - this.first) * this.norm);
+    if (!(b >= 0)) {
+      b = 0;
+    }
+    if (b > bins - 1) {
+      b = bins - 1;
+    }
+    while (b > 0 && x < this.linEdge(b)) {
+      b--;
+    }
+    while (b < bins - 1 && x >= this.linEdge(b + 1)) {
+      b++;
+    }
+    return b;
+  }
+
+  // ---------------------------------------------------------------- pass 2
+
+  /** Adds one chunk in pass 2. */
+  pass2(w: WorkArray): void {
+    const n = w.length;
+    if (n === 0) {
+      return;
+    }
+    this.pass2Count += n;
+    if (this.sinceFlush2 + n > 0xffffffff) {
+      this.flushHistograms();
+    }
+    this.sinceFlush2 += n;
+    this.nearZero +=
+      w instanceof Float32Array
+        ? loop2F32(this, w, new Uint32Array(w.buffer, w.byteOffset, n))
+        : loop2F64(this, w, new Uint32Array(w.buffer, w.byteOffset, 2 * n));
+  }
+
+  /** Records a value of a percentile target bin (rare path of the pass-2 loops). */
+  addTarget(tg: number, x: number, key: number, lo: number): void {
+    const target = this.targets[tg]!;
+    if (target.values) {
+      target.values[target.filled++] = x;
+    } else {
+      const sub = target.sub!;
+      sub[key & 0xffff] = sub[key & 0xffff]! + 1;
+      target.loOr |= lo;
+    }
+  }
+
+  // ---------------------------------------------------------------- result
+
+  /** The order statistic of finite rank r (0-based) and its error bound. */
+  private orderStatistic(rank: number): { value: number; bound: number } {
+    if (rank === 0) {
+      return { value: this.min, bound: 0 };
+    }
+    if (rank === this.n - 1) {
+      return { value: this.max, bound: 0 };
+    }
+    for (const t of this.targets) {
+      if (rank < t.before || rank >= t.before + t.count) {
+        continue;
+      }
+      const offset = rank - t.before;
+      if (t.values) {
+        if (t.filled !== t.count) {
+          throw new Error(`statistics pass 2 saw ${t.filled} values in a bin that held ${t.count} in pass 1`);
+        }
+        if (!(t as { sorted?: boolean }).sorted) {
+          t.values.sort();
+          (t as { sorted?: boolean }).sorted = true;
+        }
+        return { value: t.values[offset]!, bound: 0 };
+      }
+      const sub = t.sub!;
+      let cum = 0;
+      for (let s = 0; s < radixBins; s++) {
+        cum += sub[s]!;
+        if (offset < cum) {
+          const key = ((t.key16 << 16) | s) >>> 0;
+          const bits = bitsFromKey(key);
+          if (this.mode === 'f32') {
+            return { value: f32FromBits(bits), bound: 0 };
+          }
+          const a = f64FromWords(bits, 0);
+          if (t.loOr === 0) {
+            return { value: a, bound: 0 };
+          }
+          const b = f64FromWords(bits, 0xffffffff);
+          return { value: (a + b) / 2, bound: Math.abs(b - a) / 2 };
+        }
+      }
+      throw new Error('statistics pass 2 counted fewer values in a bin than pass 1');
+    }
+    throw new Error(`no radix bin holds finite rank ${rank}`);
+  }
+
+  /** Assembles the JSON-safe result. */
+  result(): TensorStats {
+    this.flushHistograms();
+    const n = this.n;
+    const bins = this.bins;
+    const percentiles = {} as Record<PercentileKey, number | null>;
+    let bound = 0;
+    for (const key of percentileKeys) {
+      if (n === 0) {
+        percentiles[key] = null;
+        continue;
+      }
+      const h = (n - 1) * percentileFraction(key);
+      const [lo, hi] = percentileRanks(n, percentileFraction(key));
+      const a = this.orderStatistic(lo);
+      const b = this.orderStatistic(hi);
+      // numpy.lib.function_base._lerp: the virtual index's fraction (gamma) from the floor index
+      // (-1 when above the last index, where both neighbours are the last value).
+      const gamma = h >= n - 1 ? h + 1 : h - Math.floor(h);
+      const diff = b.value - a.value;
+      const v = gamma >= 0.5 ? b.value - diff * (1 - gamma) : a.value + diff * gamma;
+      percentiles[key] = finiteOrNull(v);
+      bound = Math.max(bound, a.bound, b.bound);
+    }
+    const finiteStats = n > 0;
+    const constant = finiteStats && this.min === this.max;
+    const variance = this.m2 / n;
+    const std = constant ? 0 : Math.sqrt(variance);
+    const absMax = finiteStats ? Math.max(Math.abs(this.min), Math.abs(this.max)) : null;
+    const momentsDefined = finiteStats && !constant && variance > 0;
+    const histogram: Histogram = { edges: [], counts: [] };
+    if (finiteStats) {
+      for (let i = 0; i <= bins; i++) {
+        histogram.edges.push(this.linEdge(i));
+      }
+      histogram.counts = Array.from(this.linTotal);
+    }
+    const logHistogram: Histogram = { edges: [...this.logEdges], counts: Array.from(this.logTotal) };
+    return {
+      count: this.count,
+      nanCount: this.nanCount,
+      posInfCount: this.posInfCount,
+      negInfCount: this.negInfCount,
+      zeroCount: this.zeroCount,
+      mean: finiteStats ? finiteOrNull(this.mean) : null,
+      std: finiteStats ? finiteOrNull(std) : null,
+      min: finiteStats ? this.min : null,
+      max: finiteStats ? this.max : null,
+      l1: saturate(this.l1),
+      l2: saturate(Math.sqrt(this.sumSq)),
+      absMax,
+      skewness: momentsDefined ? finiteOrNull(this.m3 / n / variance ** 1.5) : null,
+      kurtosis: momentsDefined ? finiteOrNull(this.m4 / n / (variance * variance) - 3) : null,
+      nearZeroFraction: absMax !== null && absMax > 0 ? this.nearZero / n : 0,
+      percentiles,
+      percentileErrorBound: bound,
+      histogram,
+      logHistogram,
+    };
+  }
+}
+
+// Pass-1 accumulator slots.
+const accS1 = 0;
+const accS2 = 1;
+const accS3 = 2;
+const accS4 = 3;
+const accSq = 4;
+const accL1 = 5;
+const accMin = 6;
+const accMax = 7;
+const accMinNonZero = 8;
+const accZeros = 9;
+
+function sumF32(w: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < w.length; i++) {
+    s += w[i]!;
+  }
+  return s;
+}
+
+function sumF64(w: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < w.length; i++) {
+    s += w[i]!;
+  }
+  return s;
+}
+
+/*
+ * The hot loops. They are separate monomorphic functions (one per element type) so that the JIT
+ * keeps every accumulator in a register; keep them free of object allocation.
+ */
+
+/** Pass 1 over float32 values: power sums about `shift`, l1, sum of squares, extremes, zeros, radix counts. */
+function loop1F32(w: Float32Array, u: Uint32Array, shift: number, radix: Uint32Array, acc: Float64Array): void {
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let s4 = 0;
+  let sq = 0;
+  let l1 = 0;
+  let mn = acc[accMin]!;
+  let mx = acc[accMax]!;
+  let mnz = acc[accMinNonZero]!;
+  let zeros = 0;
+  const n = w.length;
+  for (let i = 0; i < n; i++) {
+    const x = w[i]!;
+    const d = x - shift;
+    const d2 = d * d;
+    s1 += d;
+    s2 += d2;
+    s3 += d2 * d;
+    s4 += d2 * d2;
+    sq += x * x;
+    const a = Math.abs(x);
+    l1 += a;
+    mn = x < mn ? x : mn;
+    mx = x > mx ? x : mx;
+    if (a < mnz) {
+      // mnz > 0, so zeros always land here
+      if (a === 0) {
+        zeros++;
+      } else {
+        mnz = a;
+      }
+    }
+    const b = u[i]!;
+    const k = (((b >> 31) | 0x80000000) ^ b) >>> 16;
+    radix[k] = radix[k]! + 1;
+  }
+  acc[accS1] = s1;
+  acc[accS2] = s2;
+  acc[accS3] = s3;
+  acc[accS4] = s4;
+  acc[accSq] = sq;
+  acc[accL1] = l1;
+  acc[accMin] = mn;
+  acc[accMax] = mx;
+  acc[accMinNonZero] = mnz;
+  acc[accZeros] = zeros;
+}
+
+/** Pass 1 over float64 values (radix key from the high word). */
+function loop1F64(w: Float64Array, u: Uint32Array, shift: number, radix: Uint32Array, acc: Float64Array): void {
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let s4 = 0;
+  let sq = 0;
+  let l1 = 0;
+  let mn = acc[accMin]!;
+  let mx = acc[accMax]!;
+  let mnz = acc[accMinNonZero]!;
+  let zeros = 0;
+  const n = w.length;
+  for (let i = 0; i < n; i++) {
+    const x = w[i]!;
+    const d = x - shift;
+    const d2 = d * d;
+    s1 += d;
+    s2 += d2;
+    s3 += d2 * d;
+    s4 += d2 * d2;
+    sq += x * x;
+    const a = Math.abs(x);
+    l1 += a;
+    mn = x < mn ? x : mn;
+    mx = x > mx ? x : mx;
+    if (a < mnz) {
+      if (a === 0) {
+        zeros++;
+      } else {
+        mnz = a;
+      }
+    }
+    const b = u[2 * i + hiWord]!;
+    const k = (((b >> 31) | 0x80000000) ^ b) >>> 16;
+    radix[k] = radix[k]! + 1;
+  }
+  acc[accS1] = s1;
+  acc[accS2] = s2;
+  acc[accS3] = s3;
+  acc[accS4] = s4;
+  acc[accSq] = sq;
+  acc[accL1] = l1;
+  acc[accMin] = mn;
+  acc[accMax] = mx;
+  acc[accMinNonZero] = mnz;
+  acc[accZeros] = zeros;
+}
+
+/** Pass 2 over float32 values: linear and log histograms, percentile targets; returns the near-zero count. */
+function loop2F32(e: StatsEngine, w: Float32Array, u: Uint32Array): number {
+  const lin = e.lin;
+  const logH = e.logH;
+  const logTable = e.logTable;
+  const hasLog = logH.length > 0;
+  const targetOf = e.targetOf;
+  const first = e.first;
+  const norm = e.norm;
+  const tol = e.tol;
+  const upper = 1 - tol;
+  const bins = e.bins;
+  const thr = e.nearZeroThreshold;
+  let nz = 0;
+  const n = w.length;
+  for (let i = 0; i < n; i++) {
+    const x = w[i]!;
+    if (x - x !== 0) {
+      continue; // NaN and infinities are counted in pass 1
+    }
+    const t = (x - first) * norm;
+    let b = t | 0;
+    const fr = t - b;
+    if (fr < tol || fr > upper || b >= bins) {
+      b = e.linBinExact(x);
+    }
+    lin[b] = lin[b]! + 1;
+    const a = Math.abs(x);
+    nz += a < thr ? 1 : 0;
+    const ub = u[i]!;
+    if (hasLog) {
+      const lb = logTable[(ub >>> 16) & 0x7fff]!;
+      if (lb >= 0) {
+        logH[lb] = logH[lb]! + 1;
+      } else if (a !== 0) {
+        const j = e.logBinExact(a);
+        logH[j] = logH[j]! + 1;
+      }
+    }
+    const key = (((ub >> 31) | 0x80000000) ^ ub) >>> 0;
+    if (targetOf[key >>> 16]! >= 0) {
+      e.addTarget(targetOf[key >>> 16]!, x, key, 0);
+    }
+  }
+  return nz;
+}
+
+/** Pass 2 over float64 values (keys from the high word; low words tracked for exactness). */
+function loop2F64(e: StatsEngine, w: Float64Array, u: Uint32Array): number {
+  const lin = e.lin;
+  const logH = e.logH;
+  const logTable = e.logTable;
+  const hasLog = logH.length > 0;
+  const targetOf = e.targetOf;
+  const first = e.first;
+  const norm = e.norm;
+  const tol = e.tol;
+  const upper = 1 - tol;
+  const bins = e.bins;
+  const thr = e.nearZeroThreshold;
+  let nz = 0;
+  const n = w.length;
+  for (let i = 0; i < n; i++) {
+    const x = w[i]!;
+    if (x - x !== 0) {
+      continue;
+    }
+    const t = (x - first) * norm;
+    let b = t | 0;
+    const fr = t - b;
+    if (fr < tol || fr > upper || b >= bins) {
+      b = e.linBinExact(x);
+    }
+    lin[b] = lin[b]! + 1;
+    const a = Math.abs(x);
+    nz += a < thr ? 1 : 0;
+    const ub = u[2 * i + hiWord]!;
+    if (hasLog) {
+      const lb = logTable[(ub >>> 16) & 0x7fff]!;
+      if (lb >= 0) {
+        logH[lb] = logH[lb]! + 1;
+      } else if (a !== 0) {
+        const j = e.logBinExact(a);
+        logH[j] = logH[j]! + 1;
+      }
+    }
+    const key = (((ub >> 31) | 0x80000000) ^ ub) >>> 0;
+    if (targetOf[key >>> 16]! >= 0) {
+      e.addTarget(targetOf[key >>> 16]!, x, key, u[2 * i + loWord]!);
+    }
+  }
+  return nz;
+}
+
+/** q/100 for a percentile key such as 'p99.9' (numpy.percentile divides by 100 the same way). */
+function percentileFraction(key: PercentileKey): number {
+  return Number(key.slice(1)) / 100;
+}
+
+/** The two finite ranks numpy's 'linear' method interpolates between. */
+function percentileRanks(n: number, q: number): [number, number] {
+  const h = (n - 1) * q;
+  if (h >= n - 1) {
+    return [n - 1, n - 1];
+  }
+  const lo = Math.floor(h);
+  return [lo, Math.min(lo + 1, n - 1)];
+}
+
+function finiteOrNull(v: number): number | null {
+  return Number.isFinite(v) ? v : null;
+}
+
+/** Sums that overflow float64 (only possible for float64 data near 1e308) saturate at Number.MAX_VALUE. */
+function saturate(v: number): number {
+  return Number.isFinite(v) ? v : Number.MAX_VALUE;
+}
+
+function checkBins(bins: number): number {
+  if (!Number.isInteger(bins) || bins < 1 || bins > 32767) {
+    throw new RangeError(`histogramBins must be an integer between 1 and 32767, got ${bins}.`);
+  }
+  return bins;
+}
+
+/** Full statistics of one tensor (TensorStats in src/analysis/statsTypes.ts), streaming its values. */
+export async function computeTensorStats(
+  tensor: Pick<TensorInfo, 'readValues' | 'dtype' | 'shape' | 'name'>,
+  options: StatsOptions = {},
+): Promise<TensorStats> {
+  if (!isNumericDType(tensor.dtype)) {
+    throw new WeightFileError('unsupportedDtype', `Tensor '${tensor.name}' holds '${tensor.dtype}' values, which have no numeric statistics.`, {
+      tensor: tensor.name,
+    });
+  }
+  try {
+    return await computeStreamed(tensor, options, undefined);
+  } catch (ex) {
+    if (ex instanceof RestartAsFloat64) {
+      return computeStreamed(tensor, options, 'f64');
+    }
+    throw ex;
+  }
+}
+
+async function computeStreamed(
+  tensor: Pick<TensorInfo, 'readValues' | 'dtype' | 'shape' | 'name'>,
+  options: StatsOptions,
+  forcedMode: 'f32' | 'f64' | undefined,
+): Promise<TensorStats> {
+  const bins = checkBins(options.histogramBins ?? defaultHistogramBins);
+  const signal = options.signal;
+  const chunkElements = options.chunkElements ?? defaultStatsChunkElements;
+  const holdLimit = options.holdLimitBytes ?? defaultHoldLimitBytes;
+  const expected = expectedValueCount(tensor.dtype, tensor.shape);
+  let engine: StatsEngine | undefined;
+  let held: WorkArray[] | undefined = [];
+  let heldBytes = 0;
+  let lastYield = Date.now();
+  const pause = async (): Promise<void> => {
+    throwIfAborted(signal);
+    if (Date.now() - lastYield > yieldIntervalMs) {
+      await new Promise((resolve) => setImmediate(resolve));
+      lastYield = Date.now();
+      throwIfAborted(signal);
+    }
+  };
+  throwIfAborted(signal);
+  for await (const chunk of tensor.readValues({ chunkElements, signal })) {
+    if (chunk.length === 0) {
+      continue;
+    }
+    engine ??= new StatsEngine(bins, forcedMode ?? modeOf(chunk));
+    const w = toWorkArray(chunk, engine.mode);
+    engine.pass1(w);
+    if (held) {
+      heldBytes += w.byteLength;
+      if (heldBytes <= holdLimit) {
+        held.push(w);
+      } else {
+        held = undefined;
+      }
+    }
+    await pause();
+  }
+  engine ??= new StatsEngine(bins, forcedMode ?? 'f32');
+  if (expected !== undefined && engine.count !== expected) {
+    throw new WeightFileError(
+      'corrupt',
+      `Tensor '${tensor.name}' yielded ${engine.count} values but its shape [${tensor.shape.join(', ')}] holds ${expected}.`,
+      { tensor: tensor.name },
+    );
+  }
+  if (engine.needsPass2) {
+    engine.preparePass2();
+    if (held) {
+      for (const w of held) {
+        engine.pass2(w);
+        await pause();
+      }
+    } else {
+      for await (const chunk of tensor.readValues({ chunkElements, signal })) {
+        engine.pass2(toWorkArray(chunk, engine.mode));
+        await pause();
+      }
+    }
+    if (engine.pass2Count !== engine.count) {
+      throw new WeightFileError('corrupt', `Tensor '${tensor.name}' yielded ${engine.pass2Count} values on the second read but ${engine.count} on the first; the file may have changed.`, {
+        tensor: tensor.name,
+      });
+    }
+  }
+  return engine.result();
+}
+
+/** Values readValues yields for a dtype and shape (complex types yield two per element); undefined when not fixed. */
+function expectedValueCount(dtype: TensorInfo['dtype'], shape: readonly number[]): number | undefined {
+  const n = elementCount(shape);
+  if (dtype === 'complex64' || dtype === 'complex128') {
+    return 2 * n;
+  }
+  if (dtype === 'int4' || dtype === 'uint4') {
+    return undefined; // packed nibbles may carry one padding value
+  }
+  return n;
+}
+
+/** The same over an in-memory array (tests, small data). */
+export function computeArrayStats(values: ArrayLike<number>, options: StatsOptions = {}): TensorStats {
+  try {
+    return computeArray(values, options, modeOf(values));
+  } catch (ex) {
+    if (ex instanceof RestartAsFloat64) {
+      return computeArray(values, options, 'f64');
+    }
+    throw ex;
+  }
+}
+
+function computeArray(values: ArrayLike<number>, options: StatsOptions, mode: 'f32' | 'f64'): TensorStats {
+  const bins = checkBins(options.histogramBins ?? defaultHistogramBins);
+  const chunkElements = Math.max(1, options.chunkElements ?? defaultStatsChunkElements);
+  const all = toWorkArray(values, mode);
+  const engine = new StatsEngine(bins, mode);
+  for (let at = 0; at < all.length; at += chunkElements) {
+    throwIfAborted(options.signal);
+    engine.pass1(all.subarray(at, at + chunkElements));
+  }
+  if (engine.needsPass2) {
+    engine.preparePass2();
+    for (let at = 0; at < all.length; at += chunkElements) {
+      throwIfAborted(options.signal);
+      engine.pass2(all.subarray(at, at + chunkElements));
+    }
+  }
+  return engine.result();
+}
+
+/**
+ * Runs every loop once on a few values at load time, so the JIT has type feedback for all of their
+ * statements before it optimizes them (otherwise the first long chunk deoptimizes at the loop exit
+ * and later calls restart in the interpreter).
+ */
+function warmUp(): void {
+  const sample = [0, 1.5, -2.25, 3e-3, 7, -0.5, 1e-30, 2];
+  for (let round = 0; round < 3; round++) {
+    computeArrayStats(new Float32Array(sample), { chunkElements: 4 });
+    computeArrayStats(new Float64Array(sample), { chunkElements: 4 });
+    computeArrayStats(new Float32Array([...sample, NaN, Infinity, -Infinity]), { chunkElements: 4 });
+    computeArrayStats(new Float64Array([...sample, NaN, Infinity, -Infinity]), { chunkElements: 4 });
+  }
+}
+warmUp();
