@@ -80,6 +80,14 @@ export interface TensorDiff {
   stdA: number | null;
   /** Population std of B; null when not read. */
   stdB: number | null;
+  /** Smallest finite value of A; null when not read or none. */
+  minA: number | null;
+  /** Largest finite value of A; null when not read or none. */
+  maxA: number | null;
+  /** Smallest finite value of B; null when not read or none. */
+  minB: number | null;
+  /** Largest finite value of B; null when not read or none. */
+  maxB: number | null;
   /** Element positions where A or B is NaN/Inf (excluded from the norms and moments). */
   nonFiniteCount: number;
   /** SHA-256 fingerprint of A's values (see fingerprint.ts), when computed. */
@@ -391,6 +399,10 @@ function oneSided(t: TensorInfo, status: 'added' | 'removed'): TensorDiff {
     meanB: null,
     stdA: null,
     stdB: null,
+    minA: null,
+    maxA: null,
+    minB: null,
+    maxB: null,
     nonFiniteCount: 0,
   };
 }
@@ -496,6 +508,10 @@ class PairAccumulator {
   sb = 0;
   sbb = 0;
   finite = 0;
+  minA = Infinity;
+  maxA = -Infinity;
+  minB = Infinity;
+  maxB = -Infinity;
 
   /** Adds equally long runs of A and B values. */
   add(a: ArrayLike<number>, b: ArrayLike<number>): void {
@@ -519,6 +535,10 @@ class PairAccumulator {
     let sbb = 0;
     let finite = 0;
     let nonFinite = 0;
+    let minA = this.minA;
+    let maxA = this.maxA;
+    let minB = this.minB;
+    let maxB = this.maxB;
     for (let i = 0; i < n; i++) {
       const x = a[i]!;
       const y = b[i]!;
@@ -547,6 +567,18 @@ class PairAccumulator {
       if (ad > maxD) {
         maxD = ad;
       }
+      if (x < minA) {
+        minA = x;
+      }
+      if (x > maxA) {
+        maxA = x;
+      }
+      if (y < minB) {
+        minB = y;
+      }
+      if (y > maxB) {
+        maxB = y;
+      }
       const u = x - ka;
       const v = y - kb;
       sa += u;
@@ -569,6 +601,10 @@ class PairAccumulator {
     this.sbb += sbb;
     this.finite += finite;
     this.nonFinite += nonFinite;
+    this.minA = minA;
+    this.maxA = maxA;
+    this.minB = minB;
+    this.maxB = maxB;
   }
 
   private initShift(a: ArrayLike<number>, b: ArrayLike<number>): void {
@@ -618,6 +654,10 @@ class PairAccumulator {
       meanB,
       stdA,
       stdB,
+      minA: f > 0 ? this.minA : null,
+      maxA: f > 0 ? this.maxA : null,
+      minB: f > 0 ? this.minB : null,
+      maxB: f > 0 ? this.maxB : null,
       nonFiniteCount: this.nonFinite,
     };
   }
@@ -746,19 +786,25 @@ async function sidesOnly(out: TensorDiff, ta: TensorInfo, tb: TensorInfo, option
     meanB: sb.mean,
     stdA: sa.std,
     stdB: sb.std,
+    minA: sa.min,
+    maxA: sa.max,
+    minB: sb.min,
+    maxB: sb.max,
     fingerprintA: sa.fingerprint,
     fingerprintB: sb.fingerprint,
   };
 }
 
 /** One tensor's L2 norm, mean, std (finite values) and fingerprint, streamed. */
-async function sideStats(t: TensorInfo, options: DiffOptions): Promise<{ norm: number; mean: number | null; std: number | null; fingerprint: string }> {
+async function sideStats(t: TensorInfo, options: DiffOptions): Promise<{ norm: number; mean: number | null; std: number | null; min: number | null; max: number | null; fingerprint: string }> {
   const h = new TensorHasher(t.dtype, t.shape);
   let shift = NaN;
   let s = 0;
   let ss = 0;
   let sq = 0;
   let n = 0;
+  let min = Infinity;
+  let max = -Infinity;
   for await (const chunk of t.readValues({ chunkElements: options.chunkElements, signal: options.signal })) {
     h.update(chunk);
     for (let i = 0; i < chunk.length; i++) {
@@ -774,6 +820,8 @@ async function sideStats(t: TensorInfo, options: DiffOptions): Promise<{ norm: n
       ss += u * u;
       sq += x * x;
       n++;
+      min = x < min ? x : min;
+      max = x > max ? x : max;
     }
   }
   const m = n > 0 ? s / n : 0;
@@ -781,6 +829,8 @@ async function sideStats(t: TensorInfo, options: DiffOptions): Promise<{ norm: n
     norm: Math.sqrt(sq),
     mean: n > 0 ? shift + m : null,
     std: n > 0 ? Math.sqrt(Math.max(0, ss / n - m * m)) : null,
+    min: n > 0 ? min : null,
+    max: n > 0 ? max : null,
     fingerprint: h.digest(),
   };
 }

@@ -120,7 +120,6 @@ test('incompatible shapes, unreadable tensors and short streams are reported on 
   const broken = memoryWeightFile(specs);
   const bias = broken.tensors[1]!;
   Object.assign(bias, {
-    // eslint-disable-next-line require-yield
     async *readValues() {
       throw new WeightFileError('truncated', 'b.bin: the shard ends at offset 12.');
     },

@@ -1,0 +1,516 @@
+/**
+ * Weight history of a training run: the checkpoints of a folder (a TF `checkpoint` state file's
+ * list, per-epoch files or folders), ordered by epoch/step from names, naming conventions or
+ * sidecars (else by modification time), and per layer over time: L2 norm, mean, std, distance
+ * from the first checkpoint, change since the previous one, and histograms on a shared range.
+ * Warns when a layer stops moving or blows up.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isNumericDType } from '../core/dtypes';
+import { throwIfAborted, WeightFileError } from '../core/errors';
+import { listDir, statPath } from '../core/nodeFileSource';
+import { isSidecarName, readSidecar } from '../core/sidecar';
+import { isWeightFileName, openLocalPath, resolveLocalEntry } from '../formats/registry';
+import type { TensorDiff } from './diff';
+import { diffLocalFiles, DiffPool } from './diffPool';
+import { checkNames, parseCheckpointName, type NamingConvention, type NamingWarning } from './namingConvention';
+
+/** One checkpoint of a run. */
+export interface CheckpointRef {
+  /** Path of the entry file (or model folder) that opens it. */
+  path: string;
+  /** Short label: the file or folder name. */
+  label: string;
+  /** Epoch, when found. */
+  epoch?: number;
+  /** Step, when found. */
+  step?: number;
+  /** Modification time of the entry, in ms. */
+  mtimeMs: number;
+}
+
+/** How the checkpoints were ordered. */
+export type HistoryOrder = 'epoch' | 'step' | 'number' | 'time';
+
+/** A layer's values at one checkpoint. */
+export interface LayerPoint {
+  /** L2 norm over the layer's model tensors. */
+  norm: number;
+  /** Mean over all the layer's values. */
+  mean: number | null;
+  /** Population std over all the layer's values. */
+  std: number | null;
+  /** ||W_k - W_0|| (absolute). */
+  distanceFromFirst: number;
+  /** ||W_k - W_0|| / ||W_0||; null when ||W_0|| is 0 and W_k differs. */
+  relDistanceFromFirst: number | null;
+  /** ||W_k - W_{k-1}|| / ||W_{k-1}|| (null at the first checkpoint or when the previous norm is 0). */
+  relStepChange: number | null;
+  /** Smallest finite value. */
+  min: number | null;
+  /** Largest finite value. */
+  max: number | null;
+  /** NaN/Inf positions. */
+  nonFiniteCount: number;
+  /** Histogram counts on the layer's shared edges. */
+  histogram: number[];
+}
+
+/** One layer over time. */
+export interface LayerHistory {
+  /** Layer name (as in the first checkpoint). */
+  layer: string;
+  /** Element count of the layer's model tensors. */
+  count: number;
+  /** One point per checkpoint, in checkpoint order. */
+  points: LayerPoint[];
+  /** Histogram bin edges shared by every checkpoint (NumPy np.histogram semantics). */
+  histogramEdges: number[];
+}
+
+/** A warning about a layer's trajectory. */
+export interface HistoryWarning {
+  /** Layer concerned. */
+  layer: string;
+  /** `stalled`: stopped moving; `blowup`: norm exploded or NaN/Inf appeared. */
+  kind: 'stalled' | 'blowup';
+  /** Checkpoint label from which it holds. */
+  checkpoint: string;
+  /** One sentence with the numbers. */
+  message: string;
+}
+
+/** The history of a run. JSON-safe. */
+export interface HistoryResult {
+  /** The folder. */
+  dir: string;
+  /** Checkpoints in order. */
+  checkpoints: CheckpointRef[];
+  /** How they were ordered. */
+  orderedBy: HistoryOrder;
+  /** Per layer, in the first checkpoint's order. */
+  layers: LayerHistory[];
+  /** Whole model: ||W_k - W_0|| / ||W_0|| per checkpoint. */
+  relDistanceFromFirst: (number | null)[];
+  /** Whole model: relative change since the previous checkpoint (null first). */
+  relStepChange: (number | null)[];
+  /** Stalled and exploding layers. */
+  warnings: HistoryWarning[];
+  /** Naming-convention findings, when a convention was given. */
+  namingWarnings: NamingWarning[];
+}
+
+/** Options of the history. */
+export interface HistoryOptions {
+  /** Naming convention to read epoch/step from names (and to check names against). */
+  naming?: NamingConvention;
+  /** Histogram bins per layer (default 32). */
+  histogramBins?: number;
+  /** Worker threads for the comparisons (0 = this thread). */
+  workers?: number;
+  /** Cancels. */
+  signal?: AbortSignal;
+  /** Progress: checkpoints done of total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Most checkpoints analysed in one history. */
+export const maxHistoryCheckpoints = 500;
+
+/** Norm growth from the first checkpoint that counts as a blow-up. */
+export const blowupFactor = 10;
+
+/** A layer whose relative change is below this fraction of the model's is "not moving". */
+export const stallRatio = 1e-3;
+
+/** Lists the checkpoints of a folder, ordered. */
+export async function findCheckpoints(dir: string, options: Pick<HistoryOptions, 'naming'> = {}): Promise<{ checkpoints: CheckpointRef[]; orderedBy: HistoryOrder }> {
+  const st = await statPath(dir);
+  if (!st || st.kind !== 'dir') {
+    throw new WeightFileError('notFound', `${dir}: not a folder of checkpoints.`, { file: dir });
+  }
+  const entries = await listDir(dir);
+  const found: string[] = [];
+  const state = entries.find((e) => !e.isDir && e.name === 'checkpoint');
+  if (state) {
+    found.push(...(await checkpointStateEntries(dir, path.join(dir, 'checkpoint'))));
+  }
+  if (found.length === 0) {
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      if (e.isDir) {
+        if (e.name.startsWith('.') || e.name === 'node_modules') {
+          continue;
+        }
+        const entry = await resolveLocalEntry(p).catch(() => undefined);
+        if (entry) {
+          found.push(entry);
+        }
+      } else if (isWeightFileName(e.name) && !isSidecarName(e.name)) {
+        found.push(p);
+      }
+    }
+  }
+  if (found.length === 0) {
+    throw new WeightFileError('unrecognized', `${dir}: the folder holds no checkpoints Weightscope can read.`, { file: dir });
+  }
+  if (found.length > maxHistoryCheckpoints) {
+    throw new WeightFileError('tooLarge', `${dir}: ${found.length} checkpoints found, more than the ${maxHistoryCheckpoints} a history shows.`, { file: dir });
+  }
+  const refs: CheckpointRef[] = [];
+  for (const p of found) {
+    const rel = path.relative(dir, p);
+    const label = rel.includes(path.sep) ? rel.split(path.sep)[0]! : rel;
+    const ref: CheckpointRef = { path: p, label, mtimeMs: (await statPath(p))?.mtimeMs ?? 0 };
+    Object.assign(ref, orderKeys(label, options.naming));
+    if (ref.epoch === undefined && ref.step === undefined) {
+      const side = await readSidecar(p).catch(() => undefined);
+      if (side?.epoch !== undefined) {
+        ref.epoch = side.epoch;
+      } else if (side?.step !== undefined) {
+        ref.step = side.step;
+      }
+    }
+    refs.push(ref);
+  }
+  return orderCheckpoints(refs);
+}
+
+/** Epoch/step from a checkpoint label: the naming convention first, then common spellings. */
+export function orderKeys(label: string, naming?: NamingConvention): { epoch?: number; step?: number } {
+  if (naming) {
+    const v = parseCheckpointName(naming, label);
+    if (v) {
+      const out: { epoch?: number; step?: number } = {};
+      if (typeof v['epoch'] === 'number' && Number.isFinite(v['epoch'])) {
+        out.epoch = v['epoch'];
+      }
+      if (typeof v['step'] === 'number' && Number.isFinite(v['step'])) {
+        out.step = v['step'];
+      }
+      if (out.epoch !== undefined || out.step !== undefined) {
+        return out;
+      }
+    }
+  }
+  const epoch = /(?:^|[^a-z])(?:epoch|ep|e)[-_.]?(\d+)/i.exec(label);
+  if (epoch) {
+    return { epoch: Number(epoch[1]) };
+  }
+  const step = /(?:step|iter|iteration|ckpt|checkpoint|it)[-_.]?(\d+)/i.exec(label);
+  if (step) {
+    return { step: Number(step[1]) };
+  }
+  return {};
+}
+
+/** The trailing number of a label, if any. */
+function trailingNumber(label: string): number | undefined {
+  const m = /(\d+)(?!.*\d)/.exec(label);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Sorts by epoch when all have one, else step, else a trailing number, else time. */
+export function orderCheckpoints(refs: CheckpointRef[]): { checkpoints: CheckpointRef[]; orderedBy: HistoryOrder } {
+  const by = (key: (r: CheckpointRef) => number | undefined, orderedBy: HistoryOrder) => {
+    if (!refs.every((r) => key(r) !== undefined)) {
+      return undefined;
+    }
+    const sorted = [...refs].sort((a, b) => key(a)! - key(b)! || a.label.localeCompare(b.label));
+    return { checkpoints: sorted, orderedBy };
+  };
+  return (
+    by((r) => r.epoch, 'epoch') ??
+    by((r) => r.step, 'step') ??
+    by((r) => trailingNumber(r.label), 'number') ?? { checkpoints: [...refs].sort((a, b) => a.mtimeMs - b.mtimeMs || a.label.localeCompare(b.label)), orderedBy: 'time' }
+  );
+}
+
+/** Largest `checkpoint` state file read, in bytes. */
+const maxStateFileBytes = 1024 * 1024;
+
+/** Entries listed by a TF `checkpoint` state file (all_model_checkpoint_paths, else model_checkpoint_path). */
+async function checkpointStateEntries(dir: string, stateFile: string): Promise<string[]> {
+  const st = await statPath(stateFile);
+  if (!st || st.size > maxStateFileBytes) {
+    return [];
+  }
+  const text = await fs.promises.readFile(stateFile, 'utf8');
+  const all = [...text.matchAll(/^all_model_checkpoint_paths:\s*"((?:[^"\\]|\\.)*)"/gm)].map((m) => m[1]!);
+  const latest = /^model_checkpoint_path:\s*"((?:[^"\\]|\\.)*)"/m.exec(text)?.[1];
+  const prefixes = all.length > 0 ? all : latest ? [latest] : [];
+  const out: string[] = [];
+  for (const prefix of prefixes) {
+    const index = path.resolve(dir, `${prefix}.index`);
+    if (await statPath(index)) {
+      out.push(index);
+    }
+  }
+  return out;
+}
+
+/** Per-layer running sums for one checkpoint. */
+interface LayerAcc {
+  count: number;
+  sum: number;
+  sumSq: number;
+  norm2: number;
+  dist2: number;
+  step2: number;
+  prevNorm2: number;
+  min: number;
+  max: number;
+  nonFinite: number;
+}
+
+/** Computes the history of a folder of checkpoints. */
+export async function computeHistory(dir: string, options: HistoryOptions = {}): Promise<HistoryResult> {
+  const { checkpoints, orderedBy } = await findCheckpoints(dir, options);
+  const namingWarnings = options.naming ? checkNames(options.naming, checkpoints.map((c) => c.label)) : [];
+  const pool = options.workers === 0 ? undefined : new DiffPool(options.workers ? { workers: options.workers } : {});
+  const bins = options.histogramBins ?? 32;
+  const first = checkpoints[0]!;
+  const layerOrder: string[] = [];
+  const perCheckpoint: Map<string, LayerAcc>[] = [];
+  /** For each checkpoint: tensor name in that checkpoint -> layer of the first checkpoint. */
+  const layerOfName: Map<string, string>[] = [];
+  const total = checkpoints.length;
+  try {
+    for (let k = 0; k < total; k++) {
+      throwIfAborted(options.signal);
+      const cur = checkpoints[k]!;
+      const dFirst = await diffLocalFiles(first.path, cur.path, { pool, workers: 0, signal: options.signal });
+      const names = new Map<string, string>();
+      for (const t of dFirst.tensors) {
+        if (t.a !== null && t.b !== null && t.group === 'model') {
+          names.set(t.b, t.layer);
+          if (k === 0 && !layerOrder.includes(t.layer)) {
+            layerOrder.push(t.layer);
+          }
+        }
+      }
+      layerOfName.push(names);
+      const dPrev = k === 0 ? undefined : k === 1 ? dFirst : await diffLocalFiles(checkpoints[k - 1]!.path, cur.path, { pool, workers: 0, signal: options.signal });
+      perCheckpoint.push(accumulate(dFirst.tensors, dPrev?.tensors, names));
+      options.onProgress?.(k + 1, total * 2);
+    }
+
+    // Shared histogram ranges per layer, then one more pass per checkpoint for the counts.
+    const ranges = new Map<string, [number, number]>();
+    for (const layer of layerOrder) {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const acc of perCheckpoint) {
+        const a = acc.get(layer);
+        if (a && a.count > 0 && a.min <= a.max) {
+          lo = Math.min(lo, a.min);
+          hi = Math.max(hi, a.max);
+        }
+      }
+      ranges.set(layer, lo <= hi ? (lo === hi ? [lo - 0.5, hi + 0.5] : [lo, hi]) : [0, 1]);
+    }
+    const histograms: Map<string, number[]>[] = [];
+    for (let k = 0; k < total; k++) {
+      histograms.push(await layerHistograms(checkpoints[k]!.path, layerOfName[k]!, ranges, bins, options.signal));
+      options.onProgress?.(total + k + 1, total * 2);
+    }
+
+    const layers: LayerHistory[] = layerOrder.map((layer) => {
+      const [lo, hi] = ranges.get(layer)!;
+      const firstAcc = perCheckpoint[0]!.get(layer);
+      const norm0 = Math.sqrt(firstAcc?.norm2 ?? 0);
+      return {
+        layer,
+        count: firstAcc?.count ?? 0,
+        histogramEdges: Array.from({ length: bins + 1 }, (_, i) => lo + ((hi - lo) * i) / bins),
+        points: perCheckpoint.map((accs, k) => {
+          const a = accs.get(layer) ?? emptyAcc();
+          const mean = a.count > 0 ? a.sum / a.count : null;
+          return {
+            norm: Math.sqrt(a.norm2),
+            mean,
+            std: mean !== null ? Math.sqrt(Math.max(0, a.sumSq / a.count - mean * mean)) : null,
+            distanceFromFirst: Math.sqrt(a.dist2),
+            relDistanceFromFirst: ratio(Math.sqrt(a.dist2), norm0),
+            relStepChange: k === 0 ? null : ratio(Math.sqrt(a.step2), Math.sqrt(a.prevNorm2)),
+            min: a.count > 0 && a.min <= a.max ? a.min : null,
+            max: a.count > 0 && a.min <= a.max ? a.max : null,
+            nonFiniteCount: a.nonFinite,
+            histogram: histograms[k]!.get(layer) ?? new Array<number>(bins).fill(0),
+          };
+        }),
+      };
+    });
+    const model = perCheckpoint.map((accs) => {
+      let norm2 = 0;
+      let dist2 = 0;
+      let step2 = 0;
+      let prev2 = 0;
+      for (const a of accs.values()) {
+        norm2 += a.norm2;
+        dist2 += a.dist2;
+        step2 += a.step2;
+        prev2 += a.prevNorm2;
+      }
+      return { norm2, dist2, step2, prev2 };
+    });
+    const norm0 = Math.sqrt(model[0]!.norm2);
+    const relStepChange = model.map((m, k) => (k === 0 ? null : ratio(Math.sqrt(m.step2), Math.sqrt(m.prev2))));
+    return {
+      dir,
+      checkpoints,
+      orderedBy,
+      layers,
+      relDistanceFromFirst: model.map((m) => ratio(Math.sqrt(m.dist2), norm0)),
+      relStepChange,
+      warnings: historyWarnings(layers, relStepChange, checkpoints),
+      namingWarnings,
+    };
+  } finally {
+    await pool?.dispose();
+  }
+}
+
+function emptyAcc(): LayerAcc {
+  return { count: 0, sum: 0, sumSq: 0, norm2: 0, dist2: 0, step2: 0, prevNorm2: 0, min: Infinity, max: -Infinity, nonFinite: 0 };
+}
+
+function ratio(x: number, y: number): number | null {
+  if (y > 0) {
+    return x / y;
+  }
+  return x === 0 ? 0 : null;
+}
+
+/** Layer sums of one checkpoint from its diff against the first and against the previous one. */
+function accumulate(fromFirst: readonly TensorDiff[], fromPrev: readonly TensorDiff[] | undefined, layerOf: Map<string, string>): Map<string, LayerAcc> {
+  const out = new Map<string, LayerAcc>();
+  const get = (layer: string): LayerAcc => {
+    let a = out.get(layer);
+    if (!a) {
+      a = emptyAcc();
+      out.set(layer, a);
+    }
+    return a;
+  };
+  for (const t of fromFirst) {
+    if (t.b === null || t.a === null || t.group !== 'model') {
+      continue;
+    }
+    const a = get(t.layer);
+    const n = t.count - t.nonFiniteCount;
+    if (t.meanB !== null && t.stdB !== null && n > 0) {
+      a.count += n;
+      a.sum += t.meanB * n;
+      a.sumSq += (t.stdB * t.stdB + t.meanB * t.meanB) * n;
+    }
+    a.norm2 += (t.normB ?? 0) ** 2;
+    a.dist2 += (t.diffNorm ?? 0) ** 2;
+    a.min = Math.min(a.min, t.minB ?? Infinity);
+    a.max = Math.max(a.max, t.maxB ?? -Infinity);
+    a.nonFinite += t.nonFiniteCount;
+  }
+  for (const t of fromPrev ?? []) {
+    const layer = t.b !== null ? layerOf.get(t.b) : undefined;
+    if (layer === undefined || t.a === null) {
+      continue;
+    }
+    const a = get(layer);
+    a.step2 += (t.diffNorm ?? 0) ** 2;
+    a.prevNorm2 += (t.normA ?? 0) ** 2;
+  }
+  return out;
+}
+
+/** Histograms of each layer's values in one checkpoint on the shared ranges. */
+async function layerHistograms(file: string, layerOf: Map<string, string>, ranges: Map<string, [number, number]>, bins: number, signal?: AbortSignal): Promise<Map<string, number[]>> {
+  const out = new Map<string, number[]>();
+  const wf = await openLocalPath(file);
+  try {
+    for (const t of wf.tensors) {
+      const layer = layerOf.get(t.name);
+      const range = layer !== undefined ? ranges.get(layer) : undefined;
+      if (layer === undefined || !range || t.unavailable || !isNumericDType(t.dtype)) {
+        continue;
+      }
+      let counts = out.get(layer);
+      if (!counts) {
+        counts = new Array<number>(bins).fill(0);
+        out.set(layer, counts);
+      }
+      const [lo, hi] = range;
+      const scale = bins / (hi - lo);
+      try {
+        for await (const chunk of t.readValues({ signal })) {
+          for (let i = 0; i < chunk.length; i++) {
+            const x = chunk[i]!;
+            if (x - x !== 0 || x < lo || x > hi) {
+              continue;
+            }
+            const b = x === hi ? bins - 1 : Math.floor((x - lo) * scale);
+            counts[b < bins ? b : bins - 1]!++;
+          }
+        }
+      } catch (ex) {
+        if (signal?.aborted) {
+          throw ex;
+        }
+        // A damaged tensor is already reported by the comparisons; its histogram stays partial.
+      }
+    }
+  } finally {
+    await wf.close();
+  }
+  return out;
+}
+
+/** Stalled and exploding layers. */
+function historyWarnings(layers: readonly LayerHistory[], modelStep: readonly (number | null)[], checkpoints: readonly CheckpointRef[]): HistoryWarning[] {
+  const out: HistoryWarning[] = [];
+  const n = checkpoints.length;
+  for (const l of layers) {
+    const p0 = l.points[0]!;
+    for (let k = 1; k < n; k++) {
+      const p = l.points[k]!;
+      if ((p.nonFiniteCount > 0 && p0.nonFiniteCount === 0) || (p0.norm > 0 && p.norm > blowupFactor * p0.norm)) {
+        out.push({
+          layer: l.layer,
+          kind: 'blowup',
+          checkpoint: checkpoints[k]!.label,
+          message:
+            p.nonFiniteCount > 0 && p0.nonFiniteCount === 0
+              ? `Layer '${l.layer}' holds ${p.nonFiniteCount} NaN/Inf values at ${checkpoints[k]!.label}, none at ${checkpoints[0]!.label}.`
+              : `Layer '${l.layer}' grew from norm ${fmt(p0.norm)} to ${fmt(p.norm)} (x${fmt(p.norm / p0.norm)}) by ${checkpoints[k]!.label}.`,
+        });
+        break;
+      }
+    }
+    // Stalled: in the last transitions (up to 2) it moved less than stallRatio of the model.
+    const window = Math.min(2, n - 1);
+    if (window >= 1) {
+      let stalled = true;
+      for (let k = n - window; k < n; k++) {
+        const ms = modelStep[k];
+        const ls = l.points[k]!.relStepChange;
+        if (ms === null || ms === undefined || ms <= 0 || ls === null || ls >= stallRatio * ms) {
+          stalled = false;
+        }
+      }
+      if (stalled) {
+        const k = n - window;
+        out.push({
+          layer: l.layer,
+          kind: 'stalled',
+          checkpoint: checkpoints[k]!.label,
+          message: `Layer '${l.layer}' stopped moving after ${checkpoints[k - 1]!.label}: relative change ${fmt(l.points[n - 1]!.relStepChange ?? 0)} per checkpoint while the model moved ${fmt(modelStep[n - 1] ?? 0)}.`,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+function fmt(x: number): string {
+  return Math.abs(x) >= 1e-3 && Math.abs(x) < 1e4 ? x.toPrecision(3) : x.toExponential(2);
+}

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { diffLocalFiles } from '../../../src/analysis/diffPool';
+import type { DiffResult } from '../../../src/analysis/diff';
+import { loadDiffReference, runHashes, trainingRunDir } from './helpers/trainingRun';
+
+const ref = loadDiffReference();
+const metricKeys = ['count', 'relL2', 'cosine', 'maxAbsDiff', 'meanAbsDiff', 'changedFraction', 'signFlipFraction', 'normA', 'normB', 'diffNorm', 'meanA', 'meanB', 'stdA', 'stdB'] as const;
+
+function near(actual: unknown, expected: number | null, what: string): void {
+  if (expected === null) {
+    assert.equal(actual, null, what);
+    return;
+  }
+  assert.equal(typeof actual, 'number', `${what}: ${String(actual)}`);
+  const tol = 1e-9 * Math.max(1, Math.abs(expected));
+  assert.ok(Math.abs((actual as number) - expected) <= tol, `${what}: ${String(actual)} vs NumPy ${expected}`);
+}
+
+function checkAgainstReference(r: DiffResult, pair: (typeof ref.pairs)[number]): void {
+  for (const [name, expected] of Object.entries(pair.tensors)) {
+    const t = r.tensors.find((x) => x.a === name);
+    assert.ok(t, `tensor ${name} missing from the diff`);
+    assert.equal(t.b, name);
+    for (const k of metricKeys) {
+      near(t[k], expected[k] ?? null, `${pair.a}->${pair.b} ${name}.${k}`);
+    }
+  }
+  for (const [layer, rel] of Object.entries(pair.layers)) {
+    near(r.layers.find((l) => l.layer === layer)?.relL2, rel, `${pair.a}->${pair.b} layer ${layer}`);
+  }
+  near(r.summary.relL2, pair.relL2, `${pair.a}->${pair.b} model relL2`);
+  assert.deepEqual(r.topLayers, pair.topLayers);
+}
+
+test('the TF.js training run written in the test has the bytes the NumPy reference was computed on', async () => {
+  const dir = await trainingRunDir();
+  assert.deepEqual(runHashes(dir), ref.sha256, 'the generator is no longer deterministic on this backend; rerun scripts/reference-diff.py only if the change is intended');
+});
+
+test('diffs of per-epoch TF.js checkpoints equal NumPy, in worker threads', async () => {
+  const dir = await trainingRunDir();
+  for (const pair of ref.pairs) {
+    const r = await diffLocalFiles(path.join(dir, pair.a), path.join(dir, pair.b), { workers: 2 });
+    assert.equal(r.a.format, 'tfjs-layers');
+    assert.equal(r.summary.paired, Object.keys(pair.tensors).length);
+    assert.equal(r.summary.added + r.summary.removed, 0);
+    checkAgainstReference(r, pair);
+  }
+});
+
+test('the in-thread path gives the same numbers as the workers', async () => {
+  const dir = await trainingRunDir();
+  const pair = ref.pairs[0]!;
+  const r = await diffLocalFiles(path.join(dir, pair.a), path.join(dir, pair.b), { workers: 0, chunkElements: 5 });
+  checkAgainstReference(r, pair);
+});
+
+test('a file diffed against itself is identical with equal model fingerprints', async () => {
+  const dir = await trainingRunDir();
+  const r = await diffLocalFiles(path.join(dir, 'epoch-002'), path.join(dir, 'epoch-002', 'model.json'), { workers: 1 });
+  assert.equal(r.summary.identicalModels, true);
+  assert.ok(r.summary.modelFingerprintA && r.summary.modelFingerprintA === r.summary.modelFingerprintB);
+  assert.equal(r.topLayers.length, 0);
+});
+
+test('cancelling a diff rejects with a cancelled WeightFileError', async () => {
+  const dir = await trainingRunDir();
+  const controller = new AbortController();
+  controller.abort();
+  await assert.rejects(diffLocalFiles(path.join(dir, 'epoch-000'), path.join(dir, 'epoch-001'), { workers: 1, signal: controller.signal }), { name: 'WeightFileError', reason: 'cancelled' });
+});

@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { computeHistory, findCheckpoints, orderKeys } from '../../../src/analysis/history';
+import { compileNamingConvention } from '../../../src/analysis/namingConvention';
+import { updateSidecar } from '../../../src/core/sidecar';
+import { makeTempDir } from '../helpers/fixtures';
+import { loadDiffReference, trainingRunDir } from './helpers/trainingRun';
+
+const ref = loadDiffReference();
+
+function near(actual: number | null | undefined, expected: number, what: string): void {
+  assert.ok(typeof actual === 'number' && Math.abs(actual - expected) <= 1e-9 * Math.max(1, Math.abs(expected)), `${what}: ${String(actual)} vs NumPy ${expected}`);
+}
+
+test('history of per-epoch TF.js checkpoints: norm, mean, std and distance from the first equal NumPy', async () => {
+  const dir = await trainingRunDir();
+  const h = await computeHistory(dir, { workers: 2, histogramBins: 16 });
+  assert.equal(h.orderedBy, 'epoch');
+  assert.deepEqual(h.checkpoints.map((c) => c.label), ['epoch-000', 'epoch-001', 'epoch-002', 'epoch-003']);
+  assert.deepEqual(h.layers.map((l) => l.layer), Object.keys(ref.history));
+  for (const l of h.layers) {
+    const expected = ref.history[l.layer]!;
+    l.points.forEach((p, k) => {
+      const e = expected[k]!;
+      near(p.norm, e.norm, `${l.layer}@${e.checkpoint} norm`);
+      near(p.mean, e.mean, `${l.layer}@${e.checkpoint} mean`);
+      near(p.std, e.std, `${l.layer}@${e.checkpoint} std`);
+      near(p.distanceFromFirst, e.distanceFromFirst, `${l.layer}@${e.checkpoint} distance`);
+      assert.equal(p.histogram.reduce((a, b) => a + b, 0), l.count, 'every value lands in a bin');
+    });
+    assert.equal(l.histogramEdges.length, 17);
+  }
+  assert.equal(h.relDistanceFromFirst[0], 0);
+  assert.ok(h.relStepChange.slice(1).every((x) => x !== null && x > 0));
+  assert.deepEqual(h.warnings, []);
+});
+
+test('a layer that stops moving and a layer that blows up are warned about', async () => {
+  const src = await trainingRunDir();
+  const dir = makeTempDir('weightscope-history-');
+  // Copy the run, then freeze dense_2 after epoch-001 and scale dense_1 by 50 in epoch-003.
+  for (const e of ['epoch-000', 'epoch-001', 'epoch-002', 'epoch-003']) {
+    fs.cpSync(path.join(src, e), path.join(dir, e), { recursive: true });
+  }
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'epoch-000', 'model.json'), 'utf8')).weightsManifest[0].weights as { name: string; shape: number[] }[];
+  const offsets = new Map<string, [number, number]>();
+  let at = 0;
+  for (const w of manifest) {
+    const n = w.shape.reduce((a, b) => a * b, 1);
+    offsets.set(w.name, [at, n]);
+    at += 4 * n;
+  }
+  const weights = (e: string) => path.join(dir, e, 'weights.bin');
+  const frozen = fs.readFileSync(weights('epoch-001'));
+  for (const e of ['epoch-002', 'epoch-003']) {
+    const buf = fs.readFileSync(weights(e));
+    for (const name of ['dense_2/kernel', 'dense_2/bias']) {
+      const [o, n] = offsets.get(name)!;
+      frozen.copy(buf, o, o, o + 4 * n);
+    }
+    if (e === 'epoch-003') {
+      const [o, n] = offsets.get('dense_1/kernel')!;
+      const f = new Float32Array(buf.buffer, buf.byteOffset + o, n);
+      for (let i = 0; i < n; i++) {
+        f[i] = f[i]! * 50;
+      }
+    }
+    fs.writeFileSync(weights(e), buf);
+  }
+  const h = await computeHistory(dir, { workers: 0 });
+  const kinds = h.warnings.map((w) => [w.layer, w.kind, w.checkpoint]);
+  assert.deepEqual(kinds, [
+    ['dense_1', 'blowup', 'epoch-003'],
+    ['dense_2', 'stalled', 'epoch-002'],
+  ]);
+  assert.match(h.warnings[1]!.message, /dense_2' stopped moving after epoch-001/);
+});
+
+test('checkpoints are ordered by epoch, step, naming convention, sidecar or time', async () => {
+  assert.deepEqual(orderKeys('model-e012-0.345.h5'), { epoch: 12 });
+  assert.deepEqual(orderKeys('ckpt-30'), { step: 30 });
+  const naming = compileNamingConvention('{model}-{val_loss:.3f}-{epoch:03d}');
+  assert.deepEqual(orderKeys('mlp-0.345-007.h5', naming), { epoch: 7 });
+
+  const src = await trainingRunDir();
+  const dir = makeTempDir('weightscope-order-');
+  // Folder names without numbers: the sidecar's epoch decides.
+  const names = ['latest', 'first', 'middle'];
+  const epochs = [3, 0, 1];
+  names.forEach((n, i) => fs.cpSync(path.join(src, `epoch-00${epochs[i]}`), path.join(dir, n), { recursive: true }));
+  for (let i = 0; i < names.length; i++) {
+    await updateSidecar(path.join(dir, names[i]!, 'model.json'), { epoch: epochs[i] });
+  }
+  const found = await findCheckpoints(dir);
+  assert.equal(found.orderedBy, 'epoch');
+  assert.deepEqual(found.checkpoints.map((c) => c.label), ['first', 'middle', 'latest']);
+});
+
+test('a TF checkpoint state file lists the checkpoints of the folder', async (t) => {
+  const dir = makeTempDir('weightscope-state-');
+  fs.writeFileSync(path.join(dir, 'checkpoint'), 'model_checkpoint_path: "ckpt-2"\nall_model_checkpoint_paths: "ckpt-1"\nall_model_checkpoint_paths: "ckpt-2"\n');
+  fs.writeFileSync(path.join(dir, 'ckpt-1.index'), '');
+  fs.writeFileSync(path.join(dir, 'ckpt-2.index'), '');
+  fs.writeFileSync(path.join(dir, 'unrelated.index'), '');
+  const found = await findCheckpoints(dir);
+  assert.deepEqual(found.checkpoints.map((c) => [c.label, c.step]), [['ckpt-1.index', 1], ['ckpt-2.index', 2]]);
+  assert.equal(found.orderedBy, 'step');
+  t.diagnostic('state-file listing checked without opening the (empty) bundles');
+});
+
+test('a folder without checkpoints is a clear error', async () => {
+  const dir = makeTempDir('weightscope-empty-');
+  fs.writeFileSync(path.join(dir, 'notes.txt'), 'x');
+  await assert.rejects(computeHistory(dir, { workers: 0 }), { name: 'WeightFileError', reason: 'unrecognized' });
+});
