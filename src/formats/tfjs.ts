@@ -202,6 +202,7 @@ async function buildWeightFile(source: ByteSource, files: FileSet, json: unknown
   const layerIndex = new Map<string, LayerInfo>(arch.layers.map((l) => [l.name, l]));
   const derivedLayers: LayerInfo[] = [];
   const graphLayers = isLayers ? [] : graphLayerPrefixes(placed);
+  const modelWeightNames = new Set(placed.filter((q) => !isOptimizerWeight(q)).map((q) => q.name));
   const seen = new Set<string>();
   const tensors: TensorInfo[] = [];
   for (const p of placed) {
@@ -224,10 +225,12 @@ async function buildWeightFile(source: ByteSource, files: FileSet, json: unknown
     if (p.error) {
       warnings.push({ ...summarizeError(p.error), tensor: name });
     }
-    tensors.push(makeTensor(p, name, layer, weight, role, group, streams[p.group]));
+    const slotOf = group === 'optimizer' ? optimizerSlot(p.name, modelWeightNames) : undefined;
+    tensors.push(makeTensor(p, name, layer, weight, role, group, streams[p.group], slotOf));
   }
 
   const trainingConfig = findTrainingConfig(model, topology);
+  const modelConfig = isLayers ? findModelConfig(topology) : undefined;
   const weightFile: WeightFile = {
     format: formatId,
     formatName: formatName(formatId, model, legacyManifest),
@@ -235,6 +238,7 @@ async function buildWeightFile(source: ByteSource, files: FileSet, json: unknown
     tensors,
     layers: [...arch.layers, ...derivedLayers],
     ...(isLayers && arch.modelClass !== undefined ? { modelClass: arch.modelClass } : {}),
+    ...(isLayers && modelConfig ? { modelConfig } : {}),
     ...(trainingConfig ? { trainingConfig } : {}),
     metadata: buildMetadata(model, topology, streams, arch.modelName, arch.inputShapes),
     warnings,
@@ -629,25 +633,20 @@ function describeLayersWeight(p: PlacedWeight, layers: ReadonlyMap<string, Layer
 }
 
 /**
- * The architecture layer a weight path belongs to: the whole path, else its longest known prefix
- * ('lstm/lstm_cell' → 'lstm'), else its last known segment ('sequential_1/Conv1' → 'Conv1'), else the path itself.
+ * The architecture layer a weight path belongs to: the whole path, else the most specific known
+ * sub-path (latest ending segment first: 'sequential_1/Conv1' → 'Conv1', 'lstm/lstm_cell' → 'lstm'),
+ * else the path itself.
  */
 function matchLayer(path: string, layers: ReadonlyMap<string, LayerInfo>): string {
   if (path === '' || layers.has(path)) {
     return path;
   }
   const segments = path.split('/');
-  for (let n = segments.length - 1; n >= 1; n--) {
-    const prefix = segments.slice(0, n).join('/');
-    if (layers.has(prefix)) {
-      return prefix;
-    }
-  }
-  for (let i = segments.length - 1; i >= 0; i--) {
-    for (let j = segments.length; j > i; j--) {
-      const mid = segments.slice(i, j).join('/');
-      if (layers.has(mid)) {
-        return mid;
+  for (let end = segments.length; end >= 1; end--) {
+    for (let start = 0; start < end; start++) {
+      const candidate = segments.slice(start, end).join('/');
+      if (layers.has(candidate)) {
+        return candidate;
       }
     }
   }
@@ -700,7 +699,26 @@ function describeGraphWeight(p: PlacedWeight, prefixes: readonly string[]): { la
   return { layer, weight, role, group: floating ? 'model' : 'other' };
 }
 
-function makeTensor(p: PlacedWeight, name: string, layer: string, weight: string, role: TensorRole, group: TensorGroup, stream: ShardStream | undefined): TensorInfo {
+/** TF.js optimizer slots are saved as '<variable>/<slot>' (tfjs-core Adam: 'dense/kernel/m'); the variable must be a model weight. */
+function optimizerSlot(name: string, modelWeights: ReadonlySet<string>): { variable: string; slot: string } | undefined {
+  const slash = name.lastIndexOf('/');
+  if (slash <= 0) {
+    return undefined;
+  }
+  const variable = name.slice(0, slash).replace(/^optimizer\//, '');
+  return modelWeights.has(variable) ? { variable, slot: name.slice(slash + 1) } : undefined;
+}
+
+function makeTensor(
+  p: PlacedWeight,
+  name: string,
+  layer: string,
+  weight: string,
+  role: TensorRole,
+  group: TensorGroup,
+  stream: ShardStream | undefined,
+  slotOf: { variable: string; slot: string } | undefined,
+): TensorInfo {
   const error = p.error;
   const quantization = p.quantization ? publicQuantization(p.quantization) : undefined;
   const extra: Record<string, unknown> = { manifestGroup: p.group };
@@ -721,6 +739,7 @@ function makeTensor(p: PlacedWeight, name: string, layer: string, weight: string
     shape: p.shape,
     byteLength: p.byteLength,
     ...(quantization ? { quantization } : {}),
+    ...(slotOf ? { slotOf } : {}),
     ...(error ? { unavailable: summarizeError(error) } : {}),
     extra,
     readValues: (options?: ReadValuesOptions) => readTensorValues(p, stream, options),
@@ -773,6 +792,22 @@ async function* readTensorValues(p: PlacedWeight, stream: ShardStream | undefine
         return out;
       };
   yield* readSpanValues(r.spans, q.storageDtype, { ...options, transform });
+}
+
+/** The Keras model config {class_name, config}: the topology itself (tfjs-saved) or its `model_config` (converted). */
+function findModelConfig(topology: unknown): Record<string, unknown> | undefined {
+  if (!isObject(topology)) {
+    return undefined;
+  }
+  let mc: unknown = topology.class_name !== undefined ? topology : topology.model_config;
+  if (typeof mc === 'string') {
+    try {
+      mc = JSON.parse(mc) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+  return isObject(mc) && typeof mc.class_name === 'string' ? mc : undefined;
 }
 
 /** Training config: top-level `trainingConfig` (layers-model) or the topology's `training_config` (old converter). */
