@@ -345,7 +345,7 @@ def main():
                 rel = os.path.relpath(p, os.path.dirname(FIXTURES))
                 out[rel] = decode_file(p)
     with open(OUT, 'w') as fh:
-        json.dump({'generator': 'scripts/reference-tflite.py (python3-flatbuffers + NumPy)', 'files': out}, fh, indent=1, sort_keys=True)
+        json.dump({'generator': 'scripts/reference-tflite.py (python3-flatbuffers + NumPy)', 'files': out}, fh, sort_keys=True, separators=(',', ':'))
         fh.write('\n')
     print(f'wrote {OUT}: {len(out)} files')
 

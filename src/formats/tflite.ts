@@ -25,7 +25,7 @@ import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
 import { densify } from './tflite/densify';
 import { FlatBufferReader } from './tflite/flatBufferReader';
 import { kerasLayoutFor, type KerasLayout } from './tflite/kerasLayout';
-import { codeRangeOf, summarizeQuantizedCodes } from './tflite/quantizedCodeSummary';
+import { codeRangeOf, summarizeQuantizedCodes, type QuantizedCodeSummary } from './tflite/quantizedCodeSummary';
 import {
   Op,
   cutAtNul,
@@ -62,6 +62,106 @@ export interface TfliteConsumer {
   /** Pass-through ops between the constant and the consumer, e.g. ['DENSIFY', 'DEQUANTIZE']. */
   via: string[];
 }
+
+/** An input or output tensor in the model summary. */
+export type TfliteIoTensor = {
+  /** Tensor index in subgraph 0. */
+  tensorIndex: number;
+  /** Tensor name ('' when unnamed). */
+  name: string;
+  /** Element type as stored (schema name when not a known DType). */
+  dtype: string;
+  /** Shape; null when the file gives none. */
+  shape: number[] | null;
+  /** `shape_signature` (-1 = dynamic), when present. */
+  shapeSignature?: number[];
+  /** Affine quantization, when the tensor is quantized (a scale is present). */
+  quantization?: { scale: number[]; zeroPoint: number[]; axis?: number };
+  /** Set when the index does not name a tensor. */
+  error?: string;
+};
+
+/** One tensor of a signature, with the alias the signature gives it. */
+export type TfliteSignatureTensor = {
+  /** Signature alias, e.g. 'dense_input'. */
+  name: string;
+  /** Tensor index in the signature's subgraph. */
+  tensorIndex: number;
+  /** Tensor name in the graph; null when the index is out of range. */
+  tensorName: string | null;
+};
+
+/** `WeightFile.metadata` of a TFLite model. */
+export type TfliteModelSummary = {
+  /** `Model.version` (3). */
+  schemaVersion: number;
+  /** `Model.description`, e.g. 'MLIR Converted.'. */
+  description?: string;
+  /** Converter, from CONVERSION_METADATA or the description. */
+  producer: string;
+  /** Conversion mode ('float32', 'float16', 'dynamic-range', 'full-integer', ...) and where it was read from. */
+  conversionMode: { mode: string; source: string };
+  /** Per subgraph: name, tensor, operator and constant counts. */
+  subgraphs: { index: number; name: string | null; tensorCount: number; operatorCount: number; constantCount: number }[];
+  /** Number of `Model.buffers`. */
+  bufferCount: number;
+  /** `Model.operator_codes` in order. */
+  operatorCodes: { name: string; builtinCode: number; version: number }[];
+  /** Operator count per op name over all subgraphs. */
+  opsHistogram: Record<string, number>;
+  /** Inputs of subgraph 0. */
+  inputs: TfliteIoTensor[];
+  /** Outputs of subgraph 0. */
+  outputs: TfliteIoTensor[];
+  /** `Model.signature_defs`. */
+  signatureDefs: { key: string; subgraphIndex: number; inputs: TfliteSignatureTensor[]; outputs: TfliteSignatureTensor[] }[];
+  /** `Model.metadata` entries with their sizes (null when the buffer is unreadable). */
+  metadataEntries: { name: string; buffer: number; byteLength: number | null }[];
+  /** `min_runtime_version` cut at the first NUL. */
+  minRuntimeVersion?: string;
+  /** `reduced_precision_support`, e.g. 'fp16accfp32'. */
+  reducedPrecisionSupport?: string;
+  /** Decoded `CONVERSION_METADATA`. */
+  conversionMetadata?: ConversionMetadata;
+  /** Deprecated `Model.metadata_buffer` blobs (opaque; identifier = bytes 4..7). */
+  deprecatedMetadataBuffers?: { buffer: number; byteLength: number | null; identifier: string | null; opaque: true }[];
+  /** Set for Edge TPU compiled models, whose weights are not tensors. */
+  weightsOpaque?: string;
+};
+
+/** `TensorInfo.extra` of a TFLite constant. */
+export type TfliteTensorExtra = {
+  /** Subgraph index. */
+  subgraph: number;
+  /** Tensor index in the subgraph. */
+  tensorIndex: number;
+  /** `Tensor.buffer`. */
+  buffer: number;
+  /** TensorType schema name, e.g. 'INT8'. */
+  tensorType: string;
+  /** Real consumers (DEQUANTIZE/DENSIFY followed). */
+  consumers: TfliteConsumer[];
+  /** `shape_signature`, when present. */
+  shapeSignature?: number[];
+  /** True for `is_variable` tensors. */
+  isVariable?: boolean;
+  /** True when the constant has no `shape` field (read as a scalar). */
+  shapeAbsent?: boolean;
+  /** 'offset' when the data came from Buffer.offset/size (> 2 GB layout). */
+  bufferLayout?: 'offset';
+  /** Absolute byte offset of the data in the file. */
+  byteOffset?: number;
+  /** Quantization `min`/`max` (the float range), when stored. */
+  quantizationRange?: { min?: number[]; max?: number[] };
+  /** `details_type` when a QuantizationDetails union is set (scale/zero point then ignored). */
+  quantizationDetailsType?: number;
+  /** Sparse storage facts. */
+  sparsity?: { storedValues: number; denseElements: number; density: number; traversalOrder: number[]; blockMap: number[]; dimFormats: string[] };
+  /** Summary of the stored integer codes of a quantized constant. */
+  quantizedCodes?: QuantizedCodeSummary;
+  /** Keras view of the weight (for the conversion check). */
+  kerasLayout?: KerasLayout;
+};
 
 /** The reader. */
 export const tfliteReader: FormatReader = {
@@ -359,7 +459,7 @@ class ModelBuilder {
     };
   }
 
-  private baseExtra(e: ConstantEntry): Record<string, unknown> {
+  private baseExtra(e: ConstantEntry): TfliteTensorExtra {
     const t = e.tensor;
     return {
       subgraph: e.subgraph,
@@ -376,6 +476,7 @@ class ModelBuilder {
     const t = e.tensor;
     const name = e.name;
     const fileName = this.source.name;
+    const extra0: TfliteTensorExtra = this.baseExtra(e);
     const storage = tensorTypeToDType(t.type);
     if (!storage) {
       throw new WeightFileError('unsupportedDtype', `${fileName}: tensor "${name}" has TensorType ${t.type} (${tensorTypeName(t.type)}), which Weightscope cannot decode.`, {
@@ -384,6 +485,9 @@ class ModelBuilder {
       });
     }
     const shape = t.shape ?? [];
+    if (!t.shape) {
+      extra0.shapeAbsent = true; // TOCO writes no `shape` on some scalar constants; read as a scalar
+    }
     if (shape.some((d) => !Number.isInteger(d) || d < 0)) {
       throw new WeightFileError('corrupt', `${fileName}: constant tensor "${name}" has an invalid shape [${shape.join(', ')}].`, { file: fileName, tensor: name });
     }
@@ -398,7 +502,7 @@ class ModelBuilder {
     const quant = parseQuantization(t);
     const sparsity = parseSparsity(t);
     const item = itemSizeBytes(storage);
-    const extra: Record<string, unknown> = this.baseExtra(e);
+    const extra: TfliteTensorExtra = extra0;
     if (loc.external) {
       extra.bufferLayout = 'offset';
     }
@@ -559,7 +663,7 @@ class ModelBuilder {
     return { scale: q.scale, zeroPoint, axis, inner };
   }
 
-  metadata(): Record<string, unknown> {
+  metadata(): TfliteModelSummary {
     const m = this.model;
     const sg0 = m.subgraphs[0];
     const histogram: Record<string, number> = {};
@@ -569,13 +673,13 @@ class ModelBuilder {
         histogram[name] = (histogram[name] ?? 0) + 1;
       }
     }
-    const io = (sg: SubGraph, indices: number[]): Record<string, unknown>[] =>
-      indices.map((i) => {
+    const io = (sg: SubGraph, indices: number[]): TfliteIoTensor[] =>
+      indices.map((i): TfliteIoTensor => {
         const t = sg.tensors[i];
         if (!t) {
-          return { tensorIndex: i, error: `tensor index ${i} is out of range` };
+          return { tensorIndex: i, name: '', dtype: '', shape: null, error: `tensor index ${i} is out of range` };
         }
-        let quantization: Record<string, unknown> | undefined;
+        let quantization: TfliteIoTensor['quantization'];
         try {
           const q = parseQuantization(t);
           if (q?.scale && q.scale.length > 0) {
@@ -593,10 +697,11 @@ class ModelBuilder {
           ...(quantization ? { quantization } : {}),
         };
       });
-    const metadataEntries: Record<string, unknown>[] = [];
-    const out: Record<string, unknown> = {
+    const out: TfliteModelSummary = {
       schemaVersion: m.version,
       ...(m.description !== undefined ? { description: m.description } : {}),
+      producer: '',
+      conversionMode: { mode: '', source: '' },
       subgraphs: m.subgraphs.map((sg, i) => ({
         index: i,
         name: sg.name ?? null,
@@ -611,15 +716,15 @@ class ModelBuilder {
       outputs: sg0 ? io(sg0, sg0.outputs) : [],
       signatureDefs: m.signatureDefs.map((s) => {
         const sg = m.subgraphs[s.subgraphIndex];
-        const named = (maps: { name: string; tensorIndex: number }[]): Record<string, unknown>[] =>
+        const named = (maps: { name: string; tensorIndex: number }[]): TfliteSignatureTensor[] =>
           maps.map((x) => ({ name: x.name, tensorIndex: x.tensorIndex, tensorName: sg?.tensors[x.tensorIndex]?.name ?? null }));
         return { key: s.key, subgraphIndex: s.subgraphIndex, inputs: named(s.inputs), outputs: named(s.outputs) };
       }),
-      metadataEntries,
+      metadataEntries: [],
     };
     for (const entry of m.metadata) {
       const bytes = this.bufferBytes(entry.buffer);
-      metadataEntries.push({ name: entry.name, buffer: entry.buffer, byteLength: bytes?.byteLength ?? null });
+      out.metadataEntries.push({ name: entry.name, buffer: entry.buffer, byteLength: bytes?.byteLength ?? null });
       if (!bytes) {
         continue;
       }
@@ -631,7 +736,8 @@ class ModelBuilder {
         try {
           out.conversionMetadata = parseConversionMetadata(new FlatBufferReader(`${this.source.name} CONVERSION_METADATA`, bytes));
         } catch (ex) {
-          this.warnings.push({ ...summarizeError(ex), message: `${this.source.name}: CONVERSION_METADATA could not be decoded (${summarizeError(ex).message})` });
+          const summary = summarizeError(ex);
+          this.warnings.push({ reason: summary.reason, message: `${this.source.name}: CONVERSION_METADATA could not be decoded (${summary.message})` });
         }
       }
     }
@@ -646,8 +752,8 @@ class ModelBuilder {
         };
       });
     }
-    out.producer = producerOf(m.description, out.conversionMetadata as ConversionMetadata | undefined);
-    out.conversionMode = conversionModeOf(this.tensors, out.conversionMetadata as ConversionMetadata | undefined);
+    out.producer = producerOf(m.description, out.conversionMetadata);
+    out.conversionMode = conversionModeOf(this.tensors, out.conversionMetadata);
     if (m.operatorCodes.some((c) => c.customCode === 'edgetpu-custom-op')) {
       out.weightsOpaque = 'Edge TPU compiled: the weights live inside the edgetpu-custom-op custom options';
     }
@@ -794,7 +900,7 @@ function failingIterable(error: WeightFileError): AsyncIterable<NumericArray> {
 }
 
 /** Decoded `CONVERSION_METADATA` (conversion_metadata.fbs; notes section 7.9). */
-export interface ConversionMetadata {
+export type ConversionMetadata = {
   /** Environment.tensorflow_version, e.g. '2.14.1'. */
   tensorflowVersion?: string;
   /** Environment.api_version (1 = TF1 API, 2 = TF2). */
@@ -813,7 +919,7 @@ export interface ConversionMetadata {
   enableSelectTfOps?: boolean;
   /** ConversionOptions.force_select_tf_ops. */
   forceSelectTfOps?: boolean;
-}
+};
 
 const modelTypeNames = ['NONE', 'TF_SAVED_MODEL', 'KERAS_MODEL', 'TF_CONCRETE_FUNCTIONS', 'TF_GRAPH_DEF', 'TF_SESSION', 'JAX', 'PYTORCH'];
 const optimizationModeNames: Readonly<Record<number, string>> = {

@@ -129,10 +129,21 @@ export class FlatBufferReader {
     return Number(v);
   }
 
-  /** Throws `corrupt` when a referenced position lies outside the buffer. */
+  /**
+   * Checks a referenced position: before the start (only a signed vtable offset can do that) is
+   * `corrupt`; past the end is `truncated`, the usual cause being a file cut short (a TFLite
+   * FlatBuffer keeps its tables at the end, after the weights).
+   */
   private pointsInside(pos: number, length: number, what: string, from: number): void {
-    if (!Number.isSafeInteger(pos) || pos < 0 || pos >= this.size) {
-      throw this.corrupt(`the offset to the ${what} at byte ${from} points to byte ${pos}, outside the file (${this.size} bytes)`, from);
+    if (!Number.isSafeInteger(pos) || pos < 0) {
+      throw this.corrupt(`the offset to the ${what} at byte ${from} points to byte ${pos}, before the start of the file`, from);
+    }
+    if (pos >= this.size) {
+      throw new WeightFileError(
+        'truncated',
+        `${this.name}: the offset to the ${what} at byte ${from} points to byte ${pos}, past the end of the file (${this.size} bytes); the file is truncated or damaged.`,
+        { file: this.name, offset: from },
+      );
     }
     this.need(pos, length, `the ${what}`);
   }
