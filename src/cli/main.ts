@@ -4,6 +4,9 @@
  */
 import { WeightFileError } from '../core/errors';
 import { UsageError } from './args';
+import { diffUsage, runDiff } from './commands/diff';
+import { fingerprintUsage, runFingerprint } from './commands/fingerprint';
+import { historyUsage, runHistory } from './commands/history';
 import { inspectUsage, runInspect } from './commands/inspect';
 import { processIo, type CliIo } from './io';
 
@@ -23,6 +26,9 @@ interface Command {
 /** Every command, in help order. */
 const commands: Record<string, Command> = {
   inspect: { summary: 'per-layer and per-tensor statistics of a weight file', usage: inspectUsage, run: runInspect },
+  diff: { summary: 'compare two weight files layer by layer (also across formats)', usage: diffUsage, run: runDiff },
+  history: { summary: 'how the weights of a folder of checkpoints moved over training', usage: historyUsage, run: runHistory },
+  fingerprint: { summary: 'SHA-256 fingerprints of tensors and models; duplicates grouped', usage: fingerprintUsage, run: runFingerprint },
 };
 
 /** Top-level help. */

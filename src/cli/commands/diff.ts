@@ -1,0 +1,173 @@
+/**
+ * `weightscope diff <a> <b> [--json] [--all] [--map A=B ...] [--workers N]`
+ */
+import * as fs from 'node:fs';
+import type { DiffResult, TensorDiff } from '../../analysis/diff';
+import { diffLocalFiles } from '../../analysis/diffPool';
+import { WeightFileError } from '../../core/errors';
+import { intOption, parseArgs, UsageError } from '../args';
+import type { CliIo } from '../io';
+import { formatNumber, renderTable } from '../table';
+
+/** Usage text of the command. */
+export const diffUsage = `weightscope diff <a> <b> [options]
+
+Compares two weight files layer by layer (any formats, e.g. a Keras .h5 against its TF.js
+conversion): relative L2 change, cosine similarity, max/mean |b-a|, changed and sign-flipped
+fractions, dtype and shape changes, added, removed and renamed tensors.
+
+Options:
+  --json                 print the JSON result instead of tables
+  --all                  list every tensor (default: changed, added, removed and renamed ones)
+  --map A=B              pair tensor A of <a> with tensor B of <b>; 'A=' marks A as removed
+  --map-file FILE        several pairings: a JSON object {"A": "B" | null, ...}
+  --top N                layers listed as moved most (default: 10)
+  --workers N            worker threads (default: CPU count - 1, at most 4; 0 = none)`;
+
+const spec = { json: false, all: false, map: true, 'map-file': true, top: true, workers: true, help: false } as const;
+
+/** Runs the command; returns the exit code. */
+export async function runDiff(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, spec);
+  if (args.options.has('help')) {
+    io.out(diffUsage);
+    return 0;
+  }
+  if (args.positionals.length !== 2) {
+    throw new UsageError('diff takes exactly two files: <a> <b>.');
+  }
+  const overrides = new Map<string, string | null>();
+  const mapArg = args.options.get('map');
+  if (mapArg !== undefined) {
+    const eq = mapArg.indexOf('=');
+    if (eq <= 0) {
+      throw new UsageError(`Option '--map' must look like A=B; got '${mapArg}'.`);
+    }
+    overrides.set(mapArg.slice(0, eq), mapArg.slice(eq + 1) || null);
+  }
+  const mapFile = args.options.get('map-file');
+  if (mapFile !== undefined) {
+    for (const [k, v] of Object.entries(readMapFile(mapFile))) {
+      overrides.set(k, v);
+    }
+  }
+  const top = intOption(args, 'top', 10, 1, 10_000);
+  const workers = args.options.has('workers') ? intOption(args, 'workers', 1, 0, 64) : undefined;
+  const [pathA, pathB] = args.positionals as [string, string];
+  const progress = io.progress('comparing');
+  const result = await diffLocalFiles(pathA, pathB, {
+    overrides,
+    workers,
+    topLayerCount: top,
+    onTensor: (_d, done, total) => progress(done, total),
+  });
+  progress(1, 1, true);
+  if (args.options.has('json')) {
+    io.out(JSON.stringify(result, null, 2));
+  } else {
+    io.out(renderDiff(result, args.options.has('all')));
+  }
+  return 0;
+}
+
+function readMapFile(file: string): Record<string, string | null> {
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (ex) {
+    throw new WeightFileError('corrupt', `${file}: the mapping file is not readable JSON (${(ex as Error).message}).`, { file });
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json) || !Object.values(json).every((v) => v === null || typeof v === 'string')) {
+    throw new WeightFileError('corrupt', `${file}: the mapping file must be a JSON object of tensor names to names or null.`, { file });
+  }
+  return json as Record<string, string | null>;
+}
+
+function pct(x: number | null): string {
+  return x === null ? '-' : `${(100 * x).toFixed(x > 0 && x < 0.001 ? 3 : 1)}%`;
+}
+
+function shapeText(s: number[] | null): string {
+  return s ? `[${s.join(',')}]` : '-';
+}
+
+/** What changed about a tensor, in words. */
+export function describeChange(t: TensorDiff): string {
+  const parts: string[] = [];
+  if (t.status === 'added' || t.status === 'removed') {
+    return t.status;
+  }
+  if (t.renamed) {
+    parts.push(`renamed ${t.a} -> ${t.b}`);
+  }
+  if (t.shapeChange === 'transposed') {
+    parts.push(`transposed ${shapeText(t.shapeA)} -> ${shapeText(t.shapeB)} (axes ${t.permutation?.join(',')})`);
+  } else if (t.shapeChange && t.shapeChange !== 'same') {
+    parts.push(`${t.shapeChange} ${shapeText(t.shapeA)} -> ${shapeText(t.shapeB)}`);
+  }
+  if (t.dtypeChanged) {
+    parts.push(`dtype ${t.dtypeA} -> ${t.dtypeB}`);
+  }
+  if (t.error) {
+    parts.push(`error[${t.error.reason}]`);
+  }
+  if (parts.length === 0) {
+    parts.push(t.status);
+  }
+  return parts.join('; ');
+}
+
+/** The human-readable report of a diff. */
+export function renderDiff(r: DiffResult, all = false): string {
+  const s = r.summary;
+  const lines: string[] = [];
+  lines.push(`A: ${r.a.path} (${r.a.formatName}, ${r.a.tensorCount} tensors)`);
+  lines.push(`B: ${r.b.path} (${r.b.formatName}, ${r.b.tensorCount} tensors)`);
+  for (const w of r.warnings) {
+    lines.push(`warning[${w.reason}]: ${w.message}`);
+  }
+  lines.push(
+    `paired ${s.paired}: identical ${s.identical}, changed ${s.changed}, incomparable ${s.incomparable}; added ${s.added}, removed ${s.removed}, renamed ${s.renamed}, shape changes ${s.shapeChanged}, dtype changes ${s.dtypeChanged}`,
+  );
+  lines.push(`model relative L2 change ||B-A||/||A||: ${formatNumber(s.relL2)}${s.identicalModels ? '  (identical weights)' : ''}`);
+  if (s.modelFingerprintA || s.modelFingerprintB) {
+    lines.push(`fingerprint A: ${s.modelFingerprintA ?? '-'}`);
+    lines.push(`fingerprint B: ${s.modelFingerprintB ?? '-'}`);
+  }
+  if (r.topLayers.length > 0) {
+    lines.push('');
+    lines.push('layers that moved most:');
+    const rows = r.topLayers.map((name) => {
+      const l = r.layers.find((x) => x.layer === name)!;
+      return [name || '(no layer)', formatNumber(l.relL2), formatNumber(l.diffNorm), l.status];
+    });
+    lines.push(renderTable(['layer', '>rel L2', '>||B-A||', 'status'], rows));
+  }
+  const listed = r.tensors.filter((t) => all || t.status !== 'identical' || t.renamed);
+  if (listed.length > 0) {
+    lines.push('');
+    lines.push(
+      renderTable(
+        ['tensor', 'shape', '>rel L2', '>cosine', '>max|B-A|', '>mean|B-A|', '>changed', '>sign flips', '>std A', '>std B', 'change'],
+        listed.map((t) => [
+          t.a ?? t.b ?? '',
+          shapeText(t.shapeA ?? t.shapeB),
+          formatNumber(t.relL2),
+          formatNumber(t.cosine, 6),
+          formatNumber(t.maxAbsDiff),
+          formatNumber(t.meanAbsDiff),
+          pct(t.changedFraction),
+          pct(t.signFlipFraction),
+          formatNumber(t.stdA),
+          formatNumber(t.stdB),
+          describeChange(t),
+        ]),
+      ),
+    );
+  }
+  for (const t of r.tensors.filter((x) => x.error)) {
+    lines.push(`  ${t.a ?? t.b}: error[${t.error!.reason}]: ${t.error!.message}`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}

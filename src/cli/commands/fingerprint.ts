@@ -1,0 +1,126 @@
+/**
+ * `weightscope fingerprint <file-or-dir>... [--json] [--tensors] [--save]`
+ */
+import { fingerprintFile, type FileFingerprint } from '../../analysis/fingerprint';
+import { summarizeError } from '../../core/errors';
+import { statPath } from '../../core/nodeFileSource';
+import { readSidecar, updateSidecar } from '../../core/sidecar';
+import { openLocalPath } from '../../formats/registry';
+import { parseArgs, UsageError } from '../args';
+import { expandInput } from '../inputs';
+import type { CliIo } from '../io';
+
+/** Usage text of the command. */
+export const fingerprintUsage = `weightscope fingerprint <file-or-dir>... [options]
+
+SHA-256 fingerprints of the weights: per tensor over (dtype, shape, little-endian values) and per
+model over the sorted tensor fingerprints, so the same weights saved in two formats get the same
+model fingerprint. Files with equal model fingerprints are listed as duplicates.
+
+Options:
+  --json                 print JSON
+  --tensors              also list every tensor's fingerprint
+  --save                 store the fingerprints in each checkpoint's <file>.weightscope.json sidecar
+                         (the checkpoint itself is never written)`;
+
+const spec = { json: false, tensors: false, save: false, help: false } as const;
+
+/** One file's result. */
+interface Entry {
+  /** Entry path. */
+  path: string;
+  /** Fingerprints. */
+  fingerprint: FileFingerprint;
+  /** True when they came from a valid sidecar cache. */
+  cached: boolean;
+}
+
+/** Runs the command; returns the exit code. */
+export async function runFingerprint(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, spec);
+  if (args.options.has('help')) {
+    io.out(fingerprintUsage);
+    return 0;
+  }
+  if (args.positionals.length === 0) {
+    throw new UsageError('fingerprint takes at least one <file-or-dir>.');
+  }
+  const entries: string[] = [];
+  for (const p of args.positionals) {
+    entries.push(...(await expandInput(p)).entries);
+  }
+  const results: Entry[] = [];
+  let failed = 0;
+  for (const entry of entries) {
+    try {
+      results.push(await fingerprintEntry(entry, args.options.has('save')));
+    } catch (ex) {
+      const e = summarizeError(ex);
+      if (entries.length === 1) {
+        throw ex;
+      }
+      io.err(`error[${e.reason}]: ${e.message}`);
+      failed++;
+    }
+  }
+  const groups = new Map<string, string[]>();
+  for (const r of results) {
+    groups.set(r.fingerprint.model, [...(groups.get(r.fingerprint.model) ?? []), r.path]);
+  }
+  const duplicates = [...groups.values()].filter((g) => g.length > 1);
+  if (args.options.has('json')) {
+    io.out(
+      JSON.stringify(
+        {
+          files: results.map((r) => ({
+            path: r.path,
+            model: r.fingerprint.model,
+            modelTensorCount: r.fingerprint.modelTensorCount,
+            partial: r.fingerprint.partial,
+            ...(args.options.has('tensors') ? { tensors: r.fingerprint.tensors } : {}),
+          })),
+          duplicates,
+        },
+        null,
+        2,
+      ),
+    );
+  } else {
+    for (const r of results) {
+      io.out(`${r.fingerprint.model}  ${r.path}${r.fingerprint.partial ? '  (partial: some tensors unreadable)' : ''}`);
+      if (args.options.has('tensors')) {
+        for (const t of r.fingerprint.tensors) {
+          io.out(`  ${t.fingerprint ?? `error[${t.error?.reason}]`}  ${t.name}`);
+        }
+      }
+    }
+    for (const g of duplicates) {
+      io.out(`duplicates: ${g.join(', ')}`);
+    }
+  }
+  return failed > 0 ? 2 : 0;
+}
+
+async function fingerprintEntry(entry: string, save: boolean): Promise<Entry> {
+  const st = await statPath(entry);
+  const sidecar = await readSidecar(entry).catch(() => undefined);
+  const cached = sidecar?.fingerprints;
+  const file = await openLocalPath(entry);
+  try {
+    const valid = cached && st && cached.size === st.size && cached.mtimeMs === st.mtimeMs;
+    const known = valid ? new Map(Object.entries(cached.tensors)) : undefined;
+    const fingerprint = await fingerprintFile(file, { known });
+    if (save && st) {
+      const tensors: Record<string, string> = {};
+      for (const t of fingerprint.tensors) {
+        if (t.fingerprint) {
+          tensors[t.name] = t.fingerprint;
+        }
+      }
+      await updateSidecar(entry, { fingerprints: { model: fingerprint.model, size: st.size, mtimeMs: st.mtimeMs, tensors } });
+    }
+    return { path: entry, fingerprint, cached: Boolean(valid) };
+  } finally {
+    await file.close();
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * `weightscope history <dir> [--json] [--naming PATTERN] [--bins N] [--workers N]`
+ */
+import { computeHistory, type HistoryResult } from '../../analysis/history';
+import { compileNamingConvention, type NamingConvention } from '../../analysis/namingConvention';
+import { intOption, parseArgs, UsageError } from '../args';
+import type { CliIo } from '../io';
+import { formatNumber, renderTable } from '../table';
+
+/** Usage text of the command. */
+export const historyUsage = `weightscope history <dir> [options]
+
+How the weights of a training run moved: the checkpoints of <dir> (a TF 'checkpoint' file's list,
+per-epoch files or folders) ordered by epoch/step, per layer the L2 norm, mean, std, distance from
+the first checkpoint and change since the previous one, with warnings when a layer stops moving or
+blows up.
+
+Options:
+  --json                 print the JSON result (includes per-layer histograms over time)
+  --naming PATTERN       naming convention, e.g. '{model}-e{epoch:03d}-{val_loss:.3f}': epoch/step
+                         are read from it and names that do not follow it are reported
+  --bins N               histogram bins per layer (default: 32)
+  --workers N            worker threads (default: CPU count - 1, at most 4; 0 = none)`;
+
+const spec = { json: false, naming: true, bins: true, workers: true, help: false } as const;
+
+/** Runs the command; returns the exit code. */
+export async function runHistory(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, spec);
+  if (args.options.has('help')) {
+    io.out(historyUsage);
+    return 0;
+  }
+  if (args.positionals.length !== 1) {
+    throw new UsageError('history takes exactly one <dir>.');
+  }
+  let naming: NamingConvention | undefined;
+  const pattern = args.options.get('naming');
+  if (pattern !== undefined) {
+    try {
+      naming = compileNamingConvention(pattern);
+    } catch (ex) {
+      throw new UsageError((ex as Error).message);
+    }
+  }
+  const bins = intOption(args, 'bins', 32, 1, 1024);
+  const workers = args.options.has('workers') ? intOption(args, 'workers', 1, 0, 64) : undefined;
+  const progress = io.progress('reading checkpoints');
+  const h = await computeHistory(args.positionals[0]!, { naming, histogramBins: bins, workers, onProgress: progress });
+  progress(1, 1, true);
+  io.out(args.options.has('json') ? JSON.stringify(h, null, 2) : renderHistory(h));
+  return 0;
+}
+
+/** The human-readable report of a history. */
+export function renderHistory(h: HistoryResult): string {
+  const lines: string[] = [];
+  lines.push(`${h.dir}: ${h.checkpoints.length} checkpoints ordered by ${h.orderedBy}`);
+  for (const w of h.namingWarnings) {
+    lines.push(`naming[${w.kind}]: ${w.message}`);
+  }
+  for (const w of h.warnings) {
+    lines.push(`warning[${w.kind}]: ${w.message}`);
+  }
+  lines.push('');
+  lines.push(
+    renderTable(
+      ['checkpoint', '>epoch/step', '>dist from first', '>step change'],
+      h.checkpoints.map((c, k) => [c.label, String(c.epoch ?? c.step ?? '-'), formatNumber(h.relDistanceFromFirst[k]), formatNumber(h.relStepChange[k])]),
+    ),
+  );
+  for (const l of h.layers) {
+    lines.push('');
+    lines.push(`${l.layer || '(no layer)'} (${l.count} values)`);
+    lines.push(
+      renderTable(
+        ['checkpoint', '>norm', '>mean', '>std', '>dist from first', '>step change'],
+        l.points.map((p, k) => [h.checkpoints[k]!.label, formatNumber(p.norm), formatNumber(p.mean), formatNumber(p.std), formatNumber(p.relDistanceFromFirst), formatNumber(p.relStepChange)]),
+      ),
+    );
+  }
+  lines.push('');
+  return lines.join('\n');
+}

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { runCli } from '../../../src/cli/main';
+import type { CliIo } from '../../../src/cli/io';
+import { readSidecar } from '../../../src/core/sidecar';
+import { makeTempDir } from '../helpers/fixtures';
+import { loadDiffReference, trainingRunDir } from '../analysis/helpers/trainingRun';
+
+function captureIo(): CliIo & { stdout: string[]; stderr: string[] } {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return { stdout, stderr, out: (t) => stdout.push(t), err: (t) => stderr.push(t), progress: () => () => undefined };
+}
+
+const ref = loadDiffReference();
+
+test('weightscope diff --json reports the NumPy numbers and the most-changed layer', async () => {
+  const dir = await trainingRunDir();
+  const pair = ref.pairs[0]!;
+  const io = captureIo();
+  const code = await runCli(['diff', path.join(dir, pair.a), path.join(dir, pair.b), '--json', '--workers', '1'], io);
+  assert.equal(code, 0, io.stderr.join('\n'));
+  const r = JSON.parse(io.stdout.join('\n'));
+  assert.equal(r.topLayers[0], pair.topLayers[0]);
+  const k = r.tensors.find((t: { a: string }) => t.a === 'dense/kernel');
+  assert.ok(Math.abs(k.relL2 - pair.tensors['dense/kernel']!['relL2']!) < 1e-12);
+});
+
+test('weightscope diff prints a table with renamed tensors and honours --map-file', async () => {
+  const dir = await trainingRunDir();
+  const work = makeTempDir('weightscope-cli-diff-');
+  fs.cpSync(path.join(dir, 'epoch-001'), path.join(work, 'renamed'), { recursive: true });
+  const mj = path.join(work, 'renamed', 'model.json');
+  fs.writeFileSync(mj, fs.readFileSync(mj, 'utf8').replaceAll('dense_1', 'hidden'));
+  const io = captureIo();
+  assert.equal(await runCli(['diff', path.join(dir, 'epoch-001'), path.join(work, 'renamed'), '--workers', '0'], io), 0);
+  const text = io.stdout.join('\n');
+  assert.match(text, /renamed 2/);
+  assert.match(text, /renamed dense_1\/kernel -> hidden\/kernel/);
+  assert.match(text, /\(identical weights\)/);
+
+  const map = path.join(work, 'map.json');
+  fs.writeFileSync(map, JSON.stringify({ 'dense_1/kernel': null }));
+  const io2 = captureIo();
+  assert.equal(await runCli(['diff', path.join(dir, 'epoch-001'), path.join(work, 'renamed'), '--workers', '0', '--json', '--map-file', map], io2), 0);
+  const r = JSON.parse(io2.stdout.join('\n'));
+  assert.equal(r.summary.removed, 1);
+  assert.equal(r.summary.added, 1);
+});
+
+test('weightscope diff: usage errors and unreadable files exit 2 with a reason', async () => {
+  const io = captureIo();
+  assert.equal(await runCli(['diff', 'only-one'], io), 2);
+  assert.match(io.stderr[0]!, /^error\[usage\]/);
+  const io2 = captureIo();
+  assert.equal(await runCli(['diff', 'missing-a.h5', 'missing-b.h5'], io2), 2);
+  assert.match(io2.stderr[0]!, /^error\[notFound\]: missing-a\.h5/);
+});
+
+test('weightscope history --json lists the run in epoch order with per-layer points', async () => {
+  const dir = await trainingRunDir();
+  const io = captureIo();
+  assert.equal(await runCli(['history', dir, '--json', '--workers', '0', '--naming', 'epoch-{epoch:03d}'], io), 0, io.stderr.join('\n'));
+  const h = JSON.parse(io.stdout.join('\n'));
+  assert.deepEqual(h.checkpoints.map((c: { epoch: number }) => c.epoch), [0, 1, 2, 3]);
+  assert.deepEqual(h.namingWarnings, []);
+  const dense = h.layers.find((l: { layer: string }) => l.layer === 'dense');
+  assert.ok(Math.abs(dense.points[3].norm - ref.history['dense']![3]!.norm) < 1e-9);
+  const io2 = captureIo();
+  assert.equal(await runCli(['history', dir, '--naming', '{a}{b}-{epoch:.2q}'], io2), 2);
+  assert.match(io2.stderr[0]!, /format spec '\.2q'/);
+});
+
+test('weightscope fingerprint groups duplicates and --save caches fingerprints in the sidecar only', async () => {
+  const dir = await trainingRunDir();
+  const work = makeTempDir('weightscope-cli-fp-');
+  fs.cpSync(path.join(dir, 'epoch-002'), path.join(work, 'copy'), { recursive: true });
+  const weights = path.join(work, 'copy', 'weights.bin');
+  const before = fs.readFileSync(weights);
+  const io = captureIo();
+  assert.equal(await runCli(['fingerprint', path.join(dir, 'epoch-002'), path.join(work, 'copy'), path.join(dir, 'epoch-003'), '--json', '--save'], io), 0, io.stderr.join('\n'));
+  const out = JSON.parse(io.stdout.join('\n'));
+  assert.equal(out.files.length, 3);
+  assert.equal(out.duplicates.length, 1);
+  assert.equal(out.duplicates[0].length, 2);
+  assert.notEqual(out.files[0].model, out.files[2].model);
+  const side = await readSidecar(path.join(work, 'copy', 'model.json'));
+  assert.equal(side?.fingerprints?.model, out.files[1].model);
+  assert.equal(Object.keys(side?.fingerprints?.tensors ?? {}).length, 6);
+  assert.deepEqual(fs.readFileSync(weights), before, 'the checkpoint is never written');
+});
