@@ -156,6 +156,9 @@ class StatsEngine {
   negInfCount = 0;
   zeroCount = 0;
   n = 0;
+  /** Reference point of `mean` (the first chunk's mean). */
+  origin = 0;
+  /** Running mean of the finite values minus `origin`. */
   mean = 0;
   m2 = 0;
   m3 = 0;
@@ -219,12 +222,14 @@ class StatsEngine {
   /** Fast loop for chunks without NaN/Inf; returns false (and leaves no trace) when the chunk has some. */
   private pass1Fast(w: WorkArray): boolean {
     const n = w.length;
-    let shift = this.mean;
+    let shift: number;
     if (this.n === 0) {
       shift = (w instanceof Float32Array ? sumF32(w) : sumF64(w)) / n;
       if (!Number.isFinite(shift)) {
         return false;
       }
+    } else {
+      shift = this.nextShift();
     }
     const acc = this.acc;
     acc.fill(0);
@@ -311,7 +316,7 @@ class StatsEngine {
     if (finite === 0) {
       return;
     }
-    let shift = this.n > 0 ? this.mean : s / finite;
+    let shift = this.n > 0 ? this.nextShift() : s / finite;
     if (!Number.isFinite(shift)) {
       shift = 0; // float64 sums that overflow: moments become non-finite and are reported as null
     }
@@ -355,10 +360,23 @@ class StatsEngine {
     this.mergeShifted(finite, shift, s1, s2, s3, s4);
   }
 
-  /** Converts power sums about `shift` to central moments and merges them (Pébay 2008, eq. 2.1-2.3). */
+  /** Shift for the next chunk: the running mean (close to the data, so x - shift loses nothing). */
+  private nextShift(): number {
+    const shift = this.origin + this.mean;
+    return Number.isFinite(shift) ? shift : 0;
+  }
+
+  /**
+   * Converts power sums about `shift` to central moments and merges them (Pébay 2008, eq. 2.1-2.3).
+   * Means are kept relative to `origin` (the first chunk's mean), so that merging chunks of data
+   * with a large mean and a tiny spread does not cancel digits.
+   */
   private mergeShifted(nb: number, shift: number, s1: number, s2: number, s3: number, s4: number): void {
     const delta0 = s1 / nb;
-    const meanB = shift + delta0;
+    if (this.n === 0) {
+      this.origin = shift;
+    }
+    const meanB = shift - this.origin + delta0;
     const m2b = Math.max(0, s2 - s1 * delta0);
     const m3b = s3 - 3 * delta0 * s2 + 2 * nb * delta0 * delta0 * delta0;
     const m4b = s4 - 4 * delta0 * s3 + 6 * delta0 * delta0 * s2 - 3 * nb * delta0 * delta0 * delta0 * delta0;
@@ -428,8 +446,8 @@ class StatsEngine {
 
     // Log histogram.
     if (Number.isFinite(this.minNonZeroAbs)) {
-      let lo = Math.floor(Math.log10(this.minNonZeroAbs));
-      let hi = Math.ceil(Math.log10(absMax));
+      let lo = Math.floor(Math.log10(this.minNonZeroAbs)) + 0; // + 0 turns -0 into 0
+      let hi = Math.ceil(Math.log10(absMax)) + 0;
       while (10 ** lo > this.minNonZeroAbs) {
         lo--;
       }
@@ -671,7 +689,7 @@ class StatsEngine {
       posInfCount: this.posInfCount,
       negInfCount: this.negInfCount,
       zeroCount: this.zeroCount,
-      mean: finiteStats ? finiteOrNull(this.mean) : null,
+      mean: finiteStats ? finiteOrNull(this.origin + this.mean) : null,
       std: finiteStats ? finiteOrNull(std) : null,
       min: finiteStats ? this.min : null,
       max: finiteStats ? this.max : null,
