@@ -1,0 +1,79 @@
+/**
+ * Export Report: JSON in the `weightscope inspect --json` shape, Markdown and CSV, written to new
+ * files; stats checked against independent NumPy values.
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { api, assertClose, fixtureOrSkip, referenceOf } from './helpers';
+
+suite('export report', () => {
+  let outDir: string;
+  suiteSetup(() => {
+    outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ws-export-'));
+  });
+  suiteTeardown(() => fs.rmSync(outDir, { recursive: true, force: true }));
+
+  test('JSON report of a TF.js layers model has the inspect --json shape and reference stats', async function () {
+    this.timeout(60_000);
+    const rel = 'tfjs-layers/tfjs-e2e-layers-model/model.json';
+    const uri = fixtureOrSkip(this, rel);
+    await api();
+    const target = vscode.Uri.file(path.join(outDir, 'report.json'));
+    const written = await vscode.commands.executeCommand<string | null>('weightscope.exportReport', uri, 'json', target);
+    assert.equal(written, target.fsPath);
+    const report = JSON.parse(fs.readFileSync(target.fsPath, 'utf8')) as {
+      format: string;
+      path: string;
+      tensors: { name: string; layer: string; role: string; group: string; dtype: string; shape: number[]; byteLength: number; stats: { mean: number; std: number; count: number } | null }[];
+      layers: { name: string }[];
+    };
+    assert.equal(report.format, 'tfjs-layers');
+    assert.ok(report.path.endsWith('model.json'));
+    const ref = referenceOf(rel);
+    assert.deepEqual(report.tensors.map((t) => t.name).sort(), Object.keys(ref).sort());
+    for (const t of report.tensors) {
+      for (const k of ['name', 'layer', 'role', 'group', 'dtype', 'shape', 'byteLength', 'stats'] as const) {
+        assert.ok(k in t, `tensor field ${k}`);
+      }
+      assert.ok(t.stats, `stats of ${t.name}`);
+      assert.equal(t.stats.count, ref[t.name]!.stats.count);
+      assertClose(t.stats.mean, ref[t.name]!.stats.mean, 1e-9, `mean of ${t.name}`);
+      assertClose(t.stats.std, ref[t.name]!.stats.std, 1e-9, `std of ${t.name}`);
+    }
+    assert.deepEqual(report.layers.map((l) => l.name), ['embedding_Embedding2', 'gru_GRU1']);
+    assert.deepEqual(fs.readdirSync(outDir), ['report.json'], 'no temporary file left behind');
+  });
+
+  test('Markdown and CSV reports list every tensor', async function () {
+    this.timeout(60_000);
+    const rel = 'tfjs-layers/tfjs-e2e-layers-model/model.json';
+    const uri = fixtureOrSkip(this, rel);
+    await api();
+    const ref = referenceOf(rel);
+    const md = vscode.Uri.file(path.join(outDir, 'report.md'));
+    await vscode.commands.executeCommand('weightscope.exportReport', uri, 'markdown', md);
+    const mdText = fs.readFileSync(md.fsPath, 'utf8');
+    assert.ok(mdText.startsWith('# model.json\n'));
+    for (const name of Object.keys(ref)) {
+      assert.ok(mdText.includes(`| ${name} |`), `markdown row of ${name}`);
+    }
+    const csv = vscode.Uri.file(path.join(outDir, 'report.csv'));
+    await vscode.commands.executeCommand('weightscope.exportReport', uri, 'csv', csv);
+    const lines = fs.readFileSync(csv.fsPath, 'utf8').trimEnd().split('\r\n');
+    assert.equal(lines[0]!.split(',')[0], 'name');
+    assert.equal(lines.length, 1 + Object.keys(ref).length);
+  });
+
+  test('export refuses to overwrite the input file', async function () {
+    this.timeout(60_000);
+    const uri = fixtureOrSkip(this, 'tflite/tflm-hello-world-tf2.11/hello_world_float.tflite');
+    await api();
+    const before = fs.readFileSync(uri.fsPath);
+    const written = await vscode.commands.executeCommand<string | null | undefined>('weightscope.exportReport', uri, 'json', uri);
+    assert.equal(written, undefined, 'the command failed instead of writing');
+    assert.deepEqual(fs.readFileSync(uri.fsPath), before, 'the input file is unchanged');
+  });
+});

@@ -1,0 +1,101 @@
+/**
+ * Shared helpers of the integration suites: the extension's API, the test workspace, polling,
+ * and skipping with a reason when the shared fixtures are absent.
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { WeightscopeApi } from '../../src/extension/extension';
+import { skipReasons } from './index';
+
+/** Extension id (publisher.name). */
+export const extensionId = 'weightscope.weightscope';
+
+/** Repository root (this file is out/test/integration/helpers.js once built). */
+export const repoRoot = path.resolve(__dirname, '..', '..', '..');
+
+/** The opened workspace folder. */
+export function workspaceDir(): string {
+  const f = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(f, 'the tests need a workspace folder');
+  return f.uri.fsPath;
+}
+
+/** The copy of the shared fixtures inside the workspace, or undefined when absent. */
+export function fixturesDir(): string | undefined {
+  const d = path.join(workspaceDir(), 'fixtures');
+  return fs.existsSync(path.join(d, 'README.md')) ? d : undefined;
+}
+
+/** Why fixture tests are skipped. */
+export const missingFixturesReason = 'shared fixtures not found at ../shared/fixtures; fixture-based tests skipped';
+
+/** A fixture's URI, or skips the running test (with the reason) when fixtures are absent. */
+export function fixtureOrSkip(ctx: Mocha.Context, relative: string): vscode.Uri {
+  const dir = fixturesDir();
+  if (!dir) {
+    skipReasons.set(ctx.test?.fullTitle() ?? '', missingFixturesReason);
+    ctx.skip();
+  }
+  return vscode.Uri.file(path.join(dir!, relative));
+}
+
+/** A file in the workspace's broken/ folder (made by the runner). */
+export function brokenFile(name: string): vscode.Uri {
+  return vscode.Uri.file(path.join(workspaceDir(), 'broken', name));
+}
+
+/** Activates the extension and returns its API. */
+export async function api(): Promise<WeightscopeApi> {
+  const ext = vscode.extensions.getExtension<WeightscopeApi>(extensionId);
+  assert.ok(ext, `extension ${extensionId} is not installed in the test host`);
+  return ext.activate();
+}
+
+/** Polls `fn` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) {
+      return v;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Closes every editor tab. */
+export async function closeAllEditors(): Promise<void> {
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+}
+
+/** Independent reference values (NumPy/h5py, scripts/make-reference.py) of the fixture corpus. */
+export interface ReferenceTensor {
+  dtype: string;
+  shape: number[];
+  group: string;
+  stats: { count: number; mean: number | null; std: number | null; min: number | null; max: number | null; zeroCount: number };
+}
+
+/** Reference tensors of one fixture, keyed by tensor name. */
+export function referenceOf(relative: string): Record<string, ReferenceTensor> {
+  const file = path.join(repoRoot, 'test', 'unit', 'formats', 'corpus.reference.json');
+  const all = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, Record<string, ReferenceTensor>>;
+  const ref = all[relative];
+  assert.ok(ref, `no reference values for ${relative} in corpus.reference.json`);
+  return ref;
+}
+
+/** Asserts |a - b| <= tol * max(1, |b|). */
+export function assertClose(actual: number | null | undefined, expected: number | null | undefined, tol: number, what: string): void {
+  if (expected === null || expected === undefined) {
+    assert.equal(actual ?? null, null, what);
+    return;
+  }
+  assert.ok(typeof actual === 'number', `${what}: expected ${expected}, got ${String(actual)}`);
+  assert.ok(Math.abs(actual - expected) <= tol * Math.max(1, Math.abs(expected)), `${what}: expected ${expected}, got ${actual}`);
+}
