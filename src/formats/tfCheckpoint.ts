@@ -140,6 +140,9 @@ export const tfCheckpointReader: FormatReader = {
     if (magic) {
       return 80; // a table without the .index suffix: a legacy V1 checkpoint, or a renamed index
     }
+    if (name.endsWith('.index') && input.size > 0) {
+      return 40; // named like an index but without the footer magic: open() explains (truncated)
+    }
     if (dataFilePattern.test(name)) {
       return 90;
     }

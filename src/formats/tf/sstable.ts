@@ -170,9 +170,12 @@ export class TableReader {
     const footer = await source.read(footerStart, footerBytes);
     if (!hasTableMagic(footer)) {
       const got = [...footer.subarray(40)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
-      throw new WeightFileError('unrecognized', `${name}: the file does not end with the table magic 57 fb 80 8b 24 75 47 db (found ${got}).`, {
-        file: name,
-      });
+      // A file named .index without its footer magic was cut short (or damaged); anything else is not a table.
+      throw new WeightFileError(
+        name.endsWith('.index') ? 'truncated' : 'unrecognized',
+        `${name}: the file does not end with the table magic 57 fb 80 8b 24 75 47 db (found ${got}); the index is truncated or damaged.`,
+        { file: name },
+      );
     }
     const fail = (detail: string): WeightFileError =>
       new WeightFileError('corrupt', `${name}: the table footer is malformed, ${detail}.`, { file: name, offset: footerStart });
