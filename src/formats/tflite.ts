@@ -217,7 +217,6 @@ export async function openTflite(source: ByteSource, _files: FileSet, options: O
     path: source.name,
     tensors: builder.tensors,
     layers: builder.layers,
-    modelClass: model.subgraphs[0]?.name ?? 'TFLite model',
     metadata: builder.metadata(),
     warnings: builder.warnings,
     close: () => source.close(),
@@ -599,13 +598,13 @@ class ModelBuilder {
       layer: e.layer,
       weight: e.role?.weight ?? '',
       role: (e.role?.role ?? 'other') as TensorRole,
-      group: (e.role ? 'model' : 'other') as TensorGroup,
+      // `is_variable` tensors are mutable state (LSTM/SVDF state), not weights (7.2)
+      group: (e.role && !t.isVariable ? 'model' : 'other') as TensorGroup,
       dtype,
       storageDtype: storage,
       shape,
       byteLength: loc.length,
       ...(quantization ? { quantization } : {}),
-      ...(t.isVariable ? { trainable: true } : {}),
       extra,
       readValues(options: ReadValuesOptions = {}): AsyncIterable<NumericArray> {
         if (!readable) {

@@ -73,6 +73,7 @@ export const Op = {
   batchMatmul: 126,
   conv3d: 132,
   conv3dTranspose: 141,
+  assignVariable: 144,
 } as const;
 
 /** `table OperatorCode`. */

@@ -93,6 +93,9 @@ export function weightRole(code: number, slot: number, isNumericWeight: boolean)
       return isNumericWeight ? { role: 'other', weight: 'shift' } : undefined;
     case Op.mul:
       return isNumericWeight ? { role: 'other', weight: 'scale' } : undefined;
+    case Op.assignVariable:
+      // TF2 resource variables: the initial value assigned in the CALL_ONCE init subgraph (7.3.4).
+      return slot === 1 && isNumericWeight ? { role: 'other', weight: 'initial_value' } : undefined;
     default:
       return undefined;
   }

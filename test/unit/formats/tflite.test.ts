@@ -13,6 +13,7 @@ import type { QuantizedCodeSummary } from '../../../src/formats/tflite/quantized
 import { builtinOperatorNames } from '../../../src/formats/tflite/schemaTables';
 import { layerScopeFromName } from '../../../src/formats/tflite/weightRole';
 import { fixtureOrSkip, fixturesDir, repoRoot, skipUnlessFixtures } from '../helpers/fixtures';
+import { writeFlatBuffer, type Field, type TableSpec } from './helpers/flatBufferWriter';
 
 // ---------------------------------------------------------------------------------------------
 // Reference values: written by scripts/reference-tflite.py (python3-flatbuffers + NumPy), never by
@@ -733,4 +734,244 @@ test('sniff: a real TFLite file scores 100 by its identifier', async (t) => {
   assert.equal(tfliteReader.sniff({ fileName: 'model.bin', size: b.length, head: b.subarray(0, 4096), tail: b.subarray(-64) }), 100);
   const reader = await detectFormat(new MemoryByteSource('m.tflite', b), 'm.tflite');
   assert.equal(reader.id, 'tflite');
+});
+
+// ---------------------------------------------------------------------------------------------
+// A synthetic model built in memory: every TensorType, the > 2 GB offset layout, per-channel
+// FULLY_CONNECTED, duplicate names, a second subgraph. Expected values are known by construction.
+
+function bytesOf(kind: 'f32' | 'f64' | 'i32' | 'u32' | 'i16' | 'u16' | 'i64' | 'u64', values: (number | bigint)[]): number[] {
+  const size = { f32: 4, f64: 8, i32: 4, u32: 4, i16: 2, u16: 2, i64: 8, u64: 8 }[kind];
+  const dv = new DataView(new ArrayBuffer(size * values.length));
+  values.forEach((v, i) => {
+    const at = i * size;
+    const setters: Record<typeof kind, () => void> = {
+      f32: () => dv.setFloat32(at, Number(v), true),
+      f64: () => dv.setFloat64(at, Number(v), true),
+      i32: () => dv.setInt32(at, Number(v), true),
+      u32: () => dv.setUint32(at, Number(v), true),
+      i16: () => dv.setInt16(at, Number(v), true),
+      u16: () => dv.setUint16(at, Number(v), true),
+      i64: () => dv.setBigInt64(at, BigInt(v), true),
+      u64: () => dv.setBigUint64(at, BigInt(v), true),
+    };
+    setters[kind]();
+  });
+  return [...new Uint8Array(dv.buffer)];
+}
+
+interface SynthTensor {
+  name: string;
+  type: number;
+  shape?: number[];
+  data?: number[];
+  external?: { offset: number; size: number };
+  quant?: { scale: number[]; zeroPoint?: number[]; dim?: number };
+  isVariable?: boolean;
+}
+
+/** Builds a TFLite model: subgraph 0 holds `tensors` and one FULLY_CONNECTED; subgraph 1 one constant. */
+function synthModel(tensors: SynthTensor[], trailing: number[] = []): Uint8Array {
+  const buffers: TableSpec[] = [[]];
+  const tensorTables = tensors.map((t): TableSpec => {
+    let buffer = 0;
+    if (t.data || t.external) {
+      buffer = buffers.length;
+      buffers.push(
+        t.data
+          ? [{ id: 0, kind: 'vec', elem: 'u8', value: t.data }]
+          : [
+              { id: 1, kind: 'u64', value: t.external!.offset },
+              { id: 2, kind: 'u64', value: t.external!.size },
+            ],
+      );
+    }
+    const spec: TableSpec = [
+      ...(t.shape ? [{ id: 0, kind: 'vec', elem: 'i32', value: t.shape } as Field] : []),
+      { id: 1, kind: 'i8', value: t.type },
+      { id: 2, kind: 'u32', value: buffer },
+      { id: 3, kind: 'string', value: t.name },
+    ];
+    if (t.quant) {
+      spec.push({
+        id: 4,
+        kind: 'table',
+        value: [
+          { id: 2, kind: 'vec', elem: 'f32', value: t.quant.scale },
+          { id: 3, kind: 'vec', elem: 'i64', value: t.quant.zeroPoint ?? t.quant.scale.map(() => 0) },
+          { id: 6, kind: 'i32', value: t.quant.dim ?? 0 },
+        ],
+      });
+    }
+    if (t.isVariable) {
+      spec.push({ id: 5, kind: 'bool', value: 1 });
+    }
+    return spec;
+  });
+  const idx = (name: string): number => tensors.findIndex((t) => t.name === name);
+  buffers.push([{ id: 0, kind: 'vec', elem: 'u8', value: [...new TextEncoder().encode('2.9.0'), 0, 0, 0] }]);
+  const runtimeBuffer = buffers.length - 1;
+  buffers.push([{ id: 0, kind: 'vec', elem: 'u8', value: bytesOf('f32', [9]) }]);
+  const sub1Buffer = buffers.length - 1;
+  const model: TableSpec = [
+    { id: 0, kind: 'u32', value: 3 },
+    { id: 1, kind: 'tables', value: [[{ id: 0, kind: 'i8', value: 9 }, { id: 2, kind: 'i32', value: 9 }, { id: 3, kind: 'i32', value: 9 }]] },
+    {
+      id: 2,
+      kind: 'tables',
+      value: [
+        [
+          { id: 0, kind: 'tables', value: tensorTables },
+          { id: 1, kind: 'vec', elem: 'i32', value: [idx('x')] },
+          { id: 2, kind: 'vec', elem: 'i32', value: [idx('fc_out')] },
+          {
+            id: 3,
+            kind: 'tables',
+            value: [
+              [
+                { id: 0, kind: 'u32', value: 0 },
+                { id: 1, kind: 'vec', elem: 'i32', value: [idx('x'), idx('dense_x/MatMul'), -1] },
+                { id: 2, kind: 'vec', elem: 'i32', value: [idx('fc_out')] },
+                { id: 3, kind: 'u8', value: 8 }, // FullyConnectedOptions
+                { id: 4, kind: 'table', value: [{ id: 0, kind: 'i8', value: 1 }] }, // fused_activation_function RELU
+              ],
+            ],
+          },
+          { id: 4, kind: 'string', value: 'main' },
+        ],
+        [{ id: 0, kind: 'tables', value: [[{ id: 0, kind: 'vec', elem: 'i32', value: [1] }, { id: 2, kind: 'u32', value: sub1Buffer }, { id: 3, kind: 'string', value: 'w' }]] }],
+      ],
+    },
+    { id: 3, kind: 'string', value: 'synthetic' },
+    { id: 4, kind: 'tables', value: buffers },
+    { id: 6, kind: 'tables', value: [[{ id: 0, kind: 'string', value: 'min_runtime_version' }, { id: 1, kind: 'u32', value: runtimeBuffer }]] },
+  ];
+  const fb = writeFlatBuffer(model, 'TFL3');
+  const out = new Uint8Array(fb.length + trailing.length);
+  out.set(fb);
+  out.set(trailing, fb.length);
+  return out;
+}
+
+function synthTensors(externalOffset: number): SynthTensor[] {
+  return [
+    { name: 'x', type: 0, shape: [1, 3] },
+    { name: 'f32', type: 0, shape: [2, 3], data: bytesOf('f32', [1.5, -2, 0, 3.25, 0.125, -7]) },
+    { name: 'f16', type: 1, shape: [4], data: bytesOf('u16', [0x3c00, 0xc000, 0x0001, 0x7c00]) },
+    { name: 'i32', type: 2, shape: [3], data: bytesOf('i32', [-5, 0, 2147483647]) },
+    { name: 'u8q', type: 3, shape: [4], data: [0, 128, 255, 130], quant: { scale: [0.5], zeroPoint: [128] } },
+    { name: 'i64', type: 4, shape: [2], data: bytesOf('i64', [-3, 2 ** 40]) },
+    { name: 'bool', type: 6, shape: [3], data: [1, 0, 1] },
+    { name: 'i16q', type: 7, shape: [3], data: bytesOf('i16', [-32768, 0, 32767]), quant: { scale: [0.001] } },
+    { name: 'c64', type: 8, shape: [2], data: bytesOf('f32', [1, 2, 3, 4]) },
+    { name: 'dense_x/MatMul', type: 9, shape: [2, 3], data: [0x81, 0, 127, 1, 0x80, 2], quant: { scale: [0.1, 0.2], dim: 0 } },
+    { name: 'f64', type: 10, shape: [2], data: bytesOf('f64', [Math.PI, -0.5]) },
+    { name: 'u64', type: 12, shape: [1], data: bytesOf('u64', [12345678901n]) },
+    { name: 'u32', type: 15, shape: [2], data: bytesOf('u32', [4294967295, 7]) },
+    { name: 'u16', type: 16, shape: [2], data: bytesOf('u16', [65535, 1]) },
+    { name: 'i4q', type: 17, shape: [5], data: [0x78, 0xf0, 0x03], quant: { scale: [0.25] } },
+    { name: 'bf16', type: 18, shape: [2], data: bytesOf('u16', [0x3f80, 0xc020]) },
+    { name: 'str', type: 5, shape: [2], data: [...bytesOf('i32', [2, 16, 18, 19]), 0x61, 0x62, 0x63] },
+    { name: 'int2', type: 19, shape: [4], data: [0x1b] },
+    { name: 'f8', type: 21, shape: [2], data: [0x38, 0xc0] },
+    { name: 'ext', type: 0, shape: [2], external: { offset: externalOffset, size: 8 } },
+    { name: 'ext_bad', type: 0, shape: [2], external: { offset: 1 << 30, size: 8 } },
+    { name: 'dup', type: 0, shape: [1], data: bytesOf('f32', [1]) },
+    { name: 'dup', type: 0, shape: [1], data: bytesOf('f32', [2]) },
+    { name: 'dw_bias', type: 2, shape: [3], data: bytesOf('i32', [1, 1, 1]), quant: { scale: [1, 2, 3], dim: 3 } },
+    { name: 'fc_out', type: 0, shape: [1, 2] },
+    { name: 'var', type: 0, shape: [1], data: bytesOf('f32', [0]), isVariable: true },
+  ];
+}
+
+test('synthetic model: every TensorType, offset-layout buffers, per-channel FULLY_CONNECTED, duplicate names, two subgraphs', async () => {
+  // Build once to learn the FlatBuffer size, then place the external data 16-aligned after it.
+  const size = synthModel(synthTensors(0)).length;
+  const extOffset = Math.ceil(size / 16) * 16;
+  const trailing = [...new Array<number>(extOffset - size).fill(0), ...bytesOf('f32', [0.5, -0.25])];
+  const bytes = synthModel(synthTensors(extOffset), trailing);
+  const wf = await openBytes(bytes, 'synthetic.tflite');
+  const byName = new Map(wf.tensors.map((x) => [x.name, x]));
+  const values = async (name: string): Promise<number[]> => [...(await readAllValues(byName.get(name)!))];
+
+  assert.deepEqual(
+    wf.tensors.map((x) => x.name),
+    ['f32', 'f16', 'i32', 'u8q', 'i64', 'bool', 'i16q', 'c64', 'dense_x/MatMul', 'f64', 'u64', 'u32', 'u16', 'i4q', 'bf16', 'str', 'int2', 'f8', 'ext', 'ext_bad', 'dup', 'dup (tensor 22)', 'dw_bias', 'var', 'subgraph_1/w'],
+  );
+  assert.deepEqual(await values('f32'), [1.5, -2, 0, 3.25, 0.125, -7]);
+  assert.equal(byName.get('f16')!.dtype, 'float16', 'a float16 constant not feeding DEQUANTIZE keeps its dtype');
+  assert.deepEqual(await values('f16'), [1, -2, 2 ** -24, Infinity]);
+  assert.deepEqual(await values('i32'), [-5, 0, 2147483647]);
+  assert.equal(byName.get('i32')!.quantization, undefined);
+  assert.deepEqual(await values('u8q'), [-64, 0, 63.5, 1], 'legacy uint8: scale 0.5, zero point 128');
+  assert.equal(byName.get('u8q')!.dtype, 'float32');
+  assert.deepEqual(await values('i64'), [-3, 2 ** 40]);
+  assert.deepEqual(await values('bool'), [1, 0, 1]);
+  const s001 = Math.fround(0.001);
+  assert.deepEqual(await values('i16q'), [-32768 * s001, 0, 32767 * s001]);
+  assert.deepEqual(await values('c64'), [1, 2, 3, 4]);
+  const s1 = Math.fround(0.1);
+  const s2 = Math.fround(0.2);
+  assert.deepEqual(await values('dense_x/MatMul'), [-127 * s1, 0, 127 * s1, 1 * s2, -128 * s2, 2 * s2]);
+  assert.deepEqual(await values('f64'), [Math.PI, -0.5]);
+  assert.deepEqual(await values('u64'), [12345678901]);
+  assert.deepEqual(await values('u32'), [4294967295, 7]);
+  assert.deepEqual(await values('u16'), [65535, 1]);
+  assert.deepEqual(await values('i4q'), [-2, 1.75, 0, -0.25, 0.75], 'int4 packed low nibble first, 5 values in 3 bytes');
+  assert.deepEqual(await values('bf16'), [1, -2.5]);
+  assert.deepEqual(await values('f8'), [1, -2]);
+  assert.deepEqual(await values('ext'), [0.5, -0.25]);
+  assert.equal(extraOf(byName.get('ext')!).bufferLayout, 'offset');
+  assert.deepEqual(await values('dup'), [1]);
+  assert.deepEqual(await values('dup (tensor 22)'), [2]);
+  assert.deepEqual(await values('dw_bias'), [1, 2, 3], 'quantized_dimension past the rank falls back to axis 0');
+  assert.deepEqual(await values('subgraph_1/w'), [9]);
+
+  // data-less or undecodable types are confined to their tensor
+  await assert.rejects(readAllValues(byName.get('str')!), (ex: unknown) => WeightFileError.is(ex, 'unsupportedDtype'));
+  assert.equal(byName.get('str')!.storageDtype, 'string');
+  assert.equal(byName.get('int2')!.unavailable?.reason, 'unsupportedDtype');
+  assert.match(byName.get('int2')!.unavailable!.message, /TensorType 19 \(INT2\)/);
+  assert.equal(byName.get('ext_bad')!.unavailable?.reason, 'truncated');
+  assert.match(byName.get('ext_bad')!.unavailable!.message, /bytes 1073741824\.\.1073741832/);
+  assert.deepEqual(wf.warnings.map((w) => [w.reason, w.tensor]), [
+    ['unsupportedDtype', 'int2'],
+    ['truncated', 'ext_bad'],
+  ]);
+
+  // per-channel FULLY_CONNECTED kernel, its layer and raw-code summary
+  const kernel = byName.get('dense_x/MatMul')!;
+  assert.deepEqual(kernel.quantization, { storageDtype: 'int8', scheme: 'tflite-affine', scale: [s1, s2], zeroPoint: [0, 0], axis: 0 });
+  assert.deepEqual(extraOf(kernel).quantizedCodes, {
+    storageDtype: 'int8',
+    codeRange: [-128, 127],
+    axis: 0,
+    channelMinCode: [-127, -128],
+    channelMaxCode: [127, 2],
+    channelRangeUse: [254 / 255, 130 / 255],
+    minRangeUse: 130 / 255,
+    meanRangeUse: (254 / 255 + 130 / 255) / 2,
+    saturatedLowCount: 1,
+    saturatedHighCount: 1,
+    zeroPoints: [0, 0],
+    codeCount: 6,
+  });
+  assert.deepEqual(extraOf(kernel).kerasLayout, { permutation: [1, 0], kerasShape: [3, 2], reshape: false, kerasWeight: 'kernel' });
+  assert.deepEqual(wf.layers, [
+    { name: 'dense_x', className: 'Dense', activation: 'relu', units: 2, tensors: ['dense_x/MatMul'], config: { op: 'FULLY_CONNECTED', opIndex: 0, subgraph: 0, opVersion: 9 } },
+  ]);
+  assert.equal(kernel.group, 'model');
+  assert.equal(byName.get('f32')!.group, 'other', 'a constant no op consumes is not a weight');
+  assert.equal(byName.get('var')!.group, 'other');
+  assert.equal(extraOf(byName.get('var')!).isVariable, true);
+
+  const meta = metaOf(wf);
+  assert.equal(meta.minRuntimeVersion, '2.9.0');
+  assert.equal(meta.description, 'synthetic');
+  assert.deepEqual(meta.subgraphs.map((s) => [s.name, s.tensorCount, s.constantCount]), [
+    ['main', 26, 24],
+    [null, 1, 1],
+  ]);
+  assert.deepEqual(meta.opsHistogram, { FULLY_CONNECTED: 1 });
+  assert.deepEqual(meta.inputs, [{ tensorIndex: 0, name: 'x', dtype: 'float32', shape: [1, 3] }]);
 });
