@@ -834,3 +834,69 @@ async function sideStats(t: TensorInfo, options: DiffOptions): Promise<{ norm: n
     fingerprint: h.digest(),
   };
 }
+
+/** Histograms of one tensor in A and in B on shared edges (np.histogram semantics, last bin closed). */
+export interface PairHistograms {
+  /** Bin edges, length bins + 1. */
+  edges: number[];
+  /** Counts of A's finite values (empty without A). */
+  countsA: number[];
+  /** Counts of B's finite values (empty without B). */
+  countsB: number[];
+}
+
+/**
+ * Streams one or both tensors into histograms over the same range, so they can be overlaid.
+ * `range` is [min, max] over both sides when known (from the diff); otherwise a first pass finds it.
+ */
+export async function pairHistograms(
+  ta: TensorInfo | undefined,
+  tb: TensorInfo | undefined,
+  bins: number,
+  options: { range?: [number, number]; signal?: AbortSignal; chunkElements?: number } = {},
+): Promise<PairHistograms> {
+  const sides = [ta, tb].filter((t): t is TensorInfo => t !== undefined && !t.unavailable && isNumericDType(t.dtype));
+  const readOpts = { signal: options.signal, chunkElements: options.chunkElements };
+  let range = options.range;
+  if (!range) {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const t of sides) {
+      for await (const chunk of t.readValues(readOpts)) {
+        for (let i = 0; i < chunk.length; i++) {
+          const x = chunk[i]!;
+          if (x - x === 0) {
+            lo = x < lo ? x : lo;
+            hi = x > hi ? x : hi;
+          }
+        }
+      }
+    }
+    range = lo <= hi ? [lo, hi] : [0, 1];
+  }
+  let [lo, hi] = range;
+  if (lo === hi) {
+    lo -= 0.5;
+    hi += 0.5;
+  }
+  const edges = Array.from({ length: bins + 1 }, (_, i) => lo + ((hi - lo) * i) / bins);
+  const count = async (t: TensorInfo | undefined): Promise<number[]> => {
+    if (!t || !sides.includes(t)) {
+      return [];
+    }
+    const counts = new Array<number>(bins).fill(0);
+    const scale = bins / (hi - lo);
+    for await (const chunk of t.readValues(readOpts)) {
+      for (let i = 0; i < chunk.length; i++) {
+        const x = chunk[i]!;
+        if (x - x !== 0 || x < lo || x > hi) {
+          continue;
+        }
+        const b = Math.floor((x - lo) * scale);
+        counts[b >= bins ? bins - 1 : b]!++;
+      }
+    }
+    return counts;
+  };
+  return { edges, countsA: await count(ta), countsB: await count(tb) };
+}

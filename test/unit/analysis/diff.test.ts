@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WeightFileError } from '../../../src/core/errors';
-import { diffWeightFiles, permutationsMapping, transpose } from '../../../src/analysis/diff';
+import { diffWeightFiles, pairHistograms, permutationsMapping, transpose } from '../../../src/analysis/diff';
 import { memoryWeightFile, seededValues } from './helpers/memoryWeightFile';
 
 const close = (actual: number | null, expected: number, tol = 1e-12): void => {
@@ -174,4 +174,17 @@ test('transpose matches NumPy semantics and permutationsMapping lists only real 
   assert.deepEqual([...t.subarray(0, 8)], [0, 4, 8, 12, 16, 20, 1, 5]);
   assert.deepEqual(permutationsMapping([3, 3, 1, 8], [8, 3, 3, 1]), [[3, 0, 1, 2], [3, 1, 0, 2]]);
   assert.deepEqual(permutationsMapping([2, 3], [2, 3]), []);
+});
+
+test('pairHistograms bins both sides on shared edges like np.histogram', async () => {
+  const a = memoryWeightFile([{ name: 'x', shape: [5], values: [0, 1, 2, 3, 4] }]).tensors[0]!;
+  const b = memoryWeightFile([{ name: 'x', shape: [5], values: [4, 4, 8, NaN, 6] }]).tensors[0]!;
+  // np.histogram([0,1,2,3,4], bins=4, range=(0,8)) -> [2,2,1,0]; [4,4,8,6] -> [0,0,2,2]
+  const h = await pairHistograms(a, b, 4);
+  assert.deepEqual(h.edges, [0, 2, 4, 6, 8]);
+  assert.deepEqual(h.countsA, [2, 2, 1, 0]);
+  assert.deepEqual(h.countsB, [0, 0, 2, 2]);
+  const only = await pairHistograms(undefined, b, 2, { range: [4, 8] });
+  assert.deepEqual(only.countsA, []);
+  assert.deepEqual(only.countsB, [2, 2]);
 });

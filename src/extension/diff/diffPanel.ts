@@ -1,0 +1,320 @@
+/**
+ * The diff panel controller: one webview per compared pair (or per history folder), running the
+ * comparison in the diff worker pool with progress and cancellation, answering the webview's
+ * requests (overlaid histograms, mapping overrides, metadata sidecars), and restoring itself
+ * after a reload through a WebviewPanelSerializer.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { pairHistograms, type DiffResult } from '../../analysis/diff';
+import type { DiffPool } from '../../analysis/diffPool';
+import { diffLocalFiles } from '../../analysis/diffPool';
+import { computeHistory, type HistoryResult } from '../../analysis/history';
+import { compileNamingConvention } from '../../analysis/namingConvention';
+import { summarizeError, WeightFileError } from '../../core/errors';
+import { resolveLocalEntry, openLocalPath } from '../../formats/registry';
+import { readSidecar, sidecarPath, updateSidecar, type Sidecar } from '../../core/sidecar';
+import type { DiffPanelEvent, DiffPanelNotification, DiffPanelRequests, DiffPanelStateDto, DiffResultDto, HistoryResultDto, SidecarDto } from '../../protocol/diffPanel';
+import { Disposable } from '../dispose';
+import { log, logFailure } from '../log';
+import { HostMessenger } from '../messenger';
+import { webviewHtml, webviewOptions } from '../webviewHtml';
+
+/** The bundle of the panel (dist/webview/diffPanel.js, media/diffPanel.css). */
+export const diffPanelBundle = 'diffPanel';
+
+/** What the panels need from the rest of the extension. */
+export interface DiffPanelHost {
+  /** The shared worker pool (created on first use). */
+  pool(): DiffPool;
+  /** Opens a file in the weights panel. */
+  inspect(uri: vscode.Uri): void;
+  /** The naming-convention pattern from the settings ('' = none). */
+  namingPattern(): string;
+}
+
+/** What one panel compares. */
+export type DiffTarget =
+  | { mode: 'diff'; a: vscode.Uri; b: vscode.Uri; labelA: string; labelB: string; overrides?: [string, string | null][]; cleanup?: () => void }
+  | { mode: 'history'; dir: vscode.Uri; label: string };
+
+/** A local path for a URI, or a clear error for other schemes. */
+function localPath(uri: vscode.Uri): string {
+  if (uri.scheme !== 'file') {
+    throw new WeightFileError('unsupportedFormat', `${uri.toString(true)}: comparing works on local files only (scheme '${uri.scheme}').`);
+  }
+  return uri.fsPath;
+}
+
+/** One open diff or history panel. */
+export class DiffPanelView extends Disposable {
+  private readonly messenger: HostMessenger<DiffPanelRequests, DiffPanelNotification, DiffPanelEvent>;
+  private overrides: Map<string, string | null>;
+  private running: AbortController | undefined;
+  private result: DiffResult | undefined;
+  private history: HistoryResult | undefined;
+  /** Resolves when the latest run finished (tests and e2e wait on it). */
+  whenDone: Promise<void> = Promise.resolve();
+
+  constructor(
+    /** The hosting panel. */
+    readonly panel: vscode.WebviewPanel,
+    /** What it shows. */
+    readonly target: DiffTarget,
+    private readonly host: DiffPanelHost,
+    extensionUri: vscode.Uri,
+  ) {
+    super();
+    this.overrides = new Map(target.mode === 'diff' ? (target.overrides ?? []) : []);
+    panel.webview.options = webviewOptions(extensionUri);
+    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'weightscope.svg');
+    this.messenger = this.register(
+      new HostMessenger<DiffPanelRequests, DiffPanelNotification, DiffPanelEvent>(
+        panel.webview,
+        {
+          getHistograms: (p) => this.histograms(p.a, p.b, p.bins),
+          setMapping: async (p) => {
+            this.overrides.set(p.a, p.b);
+            this.start();
+            return { ok: true };
+          },
+          resetMapping: async () => {
+            this.overrides.clear();
+            this.start();
+            return { ok: true };
+          },
+          getSidecars: async () => ({ a: await this.sidecar('a'), b: await this.sidecar('b') }),
+          saveSidecar: async (p) => {
+            const file = await this.entryOf(p.side);
+            const patch: Partial<Sidecar> = { notes: p.notes, tags: p.tags, parent: p.parent || null, metrics: p.metrics };
+            toSidecarDto(await updateSidecar(file, patch), file);
+            return (await this.sidecar(p.side))!;
+          },
+          inspect: async (p) => {
+            if (this.target.mode === 'diff') {
+              this.host.inspect(p.side === 'a' ? this.target.a : this.target.b);
+            }
+            return { ok: true };
+          },
+        },
+        (e) => this.onEvent(e),
+        ['ready', 'cancel', 'rerun'],
+      ),
+    );
+    this.register(panel.onDidDispose(() => this.dispose()));
+    panel.webview.html = webviewHtml(panel.webview, extensionUri, diffPanelBundle, panel.title);
+  }
+
+  /** The latest diff result (undefined while running or in history mode). */
+  get diffResult(): DiffResult | undefined {
+    return this.result;
+  }
+
+  /** The latest history result. */
+  get historyResult(): HistoryResult | undefined {
+    return this.history;
+  }
+
+  /** State saved for the serializer. */
+  state(): DiffPanelStateDto {
+    return this.target.mode === 'diff'
+      ? { mode: 'diff', a: this.target.a.toString(), b: this.target.b.toString(), labelA: this.target.labelA, labelB: this.target.labelB, overrides: [...this.overrides] }
+      : { mode: 'history', a: this.target.dir.toString(), labelA: this.target.label };
+  }
+
+  private onEvent(e: DiffPanelEvent): void {
+    switch (e.type) {
+      case 'ready':
+        void this.messenger.notify({ type: 'init', state: this.state() });
+        if (this.result) {
+          void this.messenger.notify({ type: 'diff', result: this.result satisfies DiffResultDto, overrides: [...this.overrides] });
+        } else if (this.history) {
+          void this.messenger.notify({ type: 'history', result: this.history satisfies HistoryResultDto });
+        } else if (!this.running) {
+          this.start();
+        }
+        break;
+      case 'cancel':
+        this.running?.abort();
+        break;
+      case 'rerun':
+        this.start();
+        break;
+    }
+  }
+
+  /** (Re)starts the comparison or history. */
+  start(): void {
+    this.running?.abort();
+    const controller = new AbortController();
+    this.running = controller;
+    this.result = undefined;
+    this.history = undefined;
+    this.whenDone = vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: this.target.mode === 'diff' ? 'Comparing weights' : 'Reading weight history', cancellable: false },
+      async (progress) => {
+        try {
+          if (this.target.mode === 'diff') {
+            const r = await diffLocalFiles(localPath(this.target.a), localPath(this.target.b), {
+              pool: this.host.pool(),
+              overrides: this.overrides,
+              signal: controller.signal,
+              onTensor: (_d, done, total) => {
+                void this.messenger.notify({ type: 'progress', done, total });
+                progress.report({ message: `${done}/${total}` });
+              },
+            });
+            if (controller.signal.aborted) {
+              return;
+            }
+            this.result = r;
+            log().info(`compared ${this.target.labelA} with ${this.target.labelB}: ${r.summary.changed} changed, ${r.summary.added} added, ${r.summary.removed} removed`);
+            await this.messenger.notify({ type: 'diff', result: r satisfies DiffResultDto, overrides: [...this.overrides] });
+          } else {
+            const pattern = this.host.namingPattern();
+            const h = await computeHistory(localPath(this.target.dir), {
+              signal: controller.signal,
+              naming: pattern ? compileNamingConvention(pattern) : undefined,
+              onProgress: (done, total) => void this.messenger.notify({ type: 'progress', done, total }),
+            });
+            this.history = h;
+            await this.messenger.notify({ type: 'history', result: h satisfies HistoryResultDto });
+          }
+        } catch (ex) {
+          if (!controller.signal.aborted) {
+            logFailure(this.target.mode === 'diff' ? 'compare weights' : 'weight history', ex);
+          }
+          await this.messenger.notify({ type: 'error', error: summarizeError(ex) });
+        } finally {
+          if (this.running === controller) {
+            this.running = undefined;
+          }
+        }
+      },
+    ) as Promise<void>;
+  }
+
+  private async entryOf(side: 'a' | 'b'): Promise<string> {
+    if (this.target.mode !== 'diff') {
+      throw new WeightFileError('notFound', 'The history view has no compared files.');
+    }
+    return resolveLocalEntry(localPath(side === 'a' ? this.target.a : this.target.b));
+  }
+
+  private async sidecar(side: 'a' | 'b'): Promise<SidecarDto | null> {
+    if (this.target.mode !== 'diff' || (side === 'a' ? this.target.a : this.target.b).scheme !== 'file') {
+      return null;
+    }
+    const file = await this.entryOf(side);
+    return toSidecarDto(await readSidecar(file).catch(() => undefined), file);
+  }
+
+  private async histograms(a: string | null, b: string | null, bins: number): Promise<{ edges: number[]; countsA: number[]; countsB: number[] }> {
+    if (this.target.mode !== 'diff') {
+      throw new WeightFileError('notFound', 'The history view has no tensor pairs.');
+    }
+    const binsChecked = Math.max(2, Math.min(512, Math.floor(bins) || 64));
+    const entry = this.result?.tensors.find((t) => t.a === a && t.b === b);
+    const fa = a !== null ? await openLocalPath(localPath(this.target.a)) : undefined;
+    const fb = b !== null ? await openLocalPath(localPath(this.target.b)) : undefined;
+    try {
+      const lo = Math.min(entry?.minA ?? Infinity, entry?.minB ?? Infinity);
+      const hi = Math.max(entry?.maxA ?? -Infinity, entry?.maxB ?? -Infinity);
+      const range: [number, number] | undefined = entry && entry.status !== 'incomparable' && lo <= hi ? [lo, hi] : undefined;
+      return await pairHistograms(
+        fa?.tensors.find((t) => t.name === a),
+        fb?.tensors.find((t) => t.name === b),
+        binsChecked,
+        { range },
+      );
+    } finally {
+      await fa?.close();
+      await fb?.close();
+    }
+  }
+
+  override dispose(): void {
+    this.running?.abort();
+    if (this.target.mode === 'diff') {
+      this.target.cleanup?.();
+    }
+    super.dispose();
+  }
+}
+
+/** The sidecar as the panel shows it. */
+function toSidecarDto(s: Sidecar | undefined, file: string): SidecarDto {
+  return {
+    notes: s?.notes ?? '',
+    tags: s?.tags ?? [],
+    parent: s?.parent ?? '',
+    metrics: s?.metrics ?? {},
+    created: s?.created,
+    gitCommit: s?.gitCommit,
+    path: sidecarPath(file),
+    exists: s !== undefined,
+  };
+}
+
+/** Opens, tracks and restores diff panels. */
+export class DiffPanelManager extends Disposable implements vscode.WebviewPanelSerializer<DiffPanelStateDto> {
+  /** View type (also in package.json's onWebviewPanel activation event). */
+  static readonly viewType = 'weightscope.diffPanel';
+
+  private readonly views = new Set<DiffPanelView>();
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly host: DiffPanelHost,
+  ) {
+    super();
+    this.register(vscode.window.registerWebviewPanelSerializer(DiffPanelManager.viewType, this));
+  }
+
+  /** Every open panel. */
+  all(): DiffPanelView[] {
+    return [...this.views];
+  }
+
+  /** Opens a panel for a target. */
+  open(target: DiffTarget): DiffPanelView {
+    const title = target.mode === 'diff' ? `Diff: ${target.labelA} ↔ ${target.labelB}` : `History: ${target.label}`;
+    const panel = vscode.window.createWebviewPanel(DiffPanelManager.viewType, title, vscode.ViewColumn.Active, { retainContextWhenHidden: true });
+    return this.attach(panel, target);
+  }
+
+  async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: DiffPanelStateDto | undefined): Promise<void> {
+    try {
+      if (!state || typeof state.a !== 'string') {
+        throw new Error('no saved state');
+      }
+      const a = vscode.Uri.parse(state.a, true);
+      if (state.mode === 'history') {
+        this.attach(panel, { mode: 'history', dir: a, label: state.labelA ?? path.basename(a.fsPath) });
+      } else if (typeof state.b === 'string') {
+        const b = vscode.Uri.parse(state.b, true);
+        this.attach(panel, { mode: 'diff', a, b, labelA: state.labelA ?? path.basename(a.fsPath), labelB: state.labelB ?? path.basename(b.fsPath), overrides: state.overrides });
+      } else {
+        throw new Error('no second file');
+      }
+    } catch (ex) {
+      log().warn(`a diff panel could not be restored: ${ex instanceof Error ? ex.message : String(ex)}`);
+      panel.dispose();
+    }
+  }
+
+  private attach(panel: vscode.WebviewPanel, target: DiffTarget): DiffPanelView {
+    const view = new DiffPanelView(panel, target, this.host, this.extensionUri);
+    this.views.add(view);
+    panel.onDidDispose(() => this.views.delete(view));
+    return view;
+  }
+
+  override dispose(): void {
+    for (const v of this.views) {
+      v.panel.dispose();
+    }
+    this.views.clear();
+    super.dispose();
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * Compare and history commands: "Compare Weights" (two files selected in the explorer), "Compare
+ * With...", "Select for Compare" / "Compare with Selected" (explorer and Weights tree), "Compare
+ * with HEAD", "Compare with Previous Commit" and "Show Weight History" (a folder), all opening the
+ * diff panel.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { DiffPool } from '../../analysis/diffPool';
+import { log, logFailure } from '../log';
+import { DiffPanelManager, type DiffPanelView, type DiffTarget } from './diffPanel';
+import { commitsTouching, describeCommit, extractAtRevision, gitLocation } from './gitRevisions';
+
+/** Ids of the compare commands (also in package.json). */
+export const diffCommandIds = {
+  compareWeights: 'weightscope.compareWeights',
+  compareWith: 'weightscope.compareWith',
+  selectForCompare: 'weightscope.selectForCompare',
+  compareWithSelected: 'weightscope.compareWithSelected',
+  compareWithHead: 'weightscope.compareWithHead',
+  compareWithPrevious: 'weightscope.compareWithPrevious',
+  showHistory: 'weightscope.showHistory',
+} as const;
+
+/** Context key set while a file is selected for compare. */
+export const compareSelectionContextKey = 'weightscope.hasCompareSelection';
+
+/** What the compare support needs from the rest of the extension. */
+export interface DiffSupportDeps {
+  /** Opens a file in the weights panel ("Inspect Weights"). */
+  inspect(uri: vscode.Uri): void;
+}
+
+/** What registerDiffSupport returns (for the integration tests). */
+export interface DiffSupport {
+  /** The diff panels. */
+  panels: DiffPanelManager;
+  /** Command ids. */
+  commands: typeof diffCommandIds;
+  /** The file selected for compare, if any. */
+  selection(): vscode.Uri | undefined;
+}
+
+/**
+ * A URI from a command argument: a Uri, or an object with a `uri` (the Weights tree's nodes:
+ * WeightsTreeNode in src/extension/weightsTree.ts carries `uri` on every kind).
+ */
+function uriOf(arg: unknown): vscode.Uri | undefined {
+  if (arg instanceof vscode.Uri) {
+    return arg;
+  }
+  if (arg && typeof arg === 'object' && 'uri' in arg && (arg as { uri: unknown }).uri instanceof vscode.Uri) {
+    return (arg as { uri: vscode.Uri }).uri;
+  }
+  return undefined;
+}
+
+/** The active editor tab's URI (text or custom editor). */
+function activeUri(): vscode.Uri | undefined {
+  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  if (input instanceof vscode.TabInputText || input instanceof vscode.TabInputCustom) {
+    return input.uri;
+  }
+  return undefined;
+}
+
+/** A short label for a file: its name, with the parent folder for generic names. */
+export function labelOf(uri: vscode.Uri): string {
+  const base = path.posix.basename(uri.path);
+  const generic = ['model.json', 'checkpoint', 'saved_model.pb', 'model.weights.h5'];
+  return generic.includes(base) || base.endsWith('.index') ? `${path.posix.basename(path.posix.dirname(uri.path))}/${base}` : base;
+}
+
+/** Registers the compare commands and the diff panel; everything goes onto context.subscriptions. */
+export function registerDiffSupport(context: vscode.ExtensionContext, deps: DiffSupportDeps): DiffSupport {
+  let pool: DiffPool | undefined;
+  const workers = (): number => vscode.workspace.getConfiguration('weightscope').get<number>('workerCount', 0);
+  const panels = new DiffPanelManager(context.extensionUri, {
+    pool: () => (pool ??= new DiffPool(workers() > 0 ? { workers: workers() } : {})),
+    inspect: (uri) => deps.inspect(uri),
+    namingPattern: () => vscode.workspace.getConfiguration('weightscope').get<string>('namingConvention', ''),
+  });
+  let selected: vscode.Uri | undefined;
+
+  const open = (target: DiffTarget): DiffPanelView => {
+    log().info(target.mode === 'diff' ? `comparing ${target.a.toString(true)} with ${target.b.toString(true)}` : `history of ${target.dir.toString(true)}`);
+    return panels.open(target);
+  };
+  const compare = (a: vscode.Uri, b: vscode.Uri): DiffPanelView => open({ mode: 'diff', a, b, labelA: labelOf(a), labelB: labelOf(b) });
+  const pick = async (title: string): Promise<vscode.Uri | undefined> =>
+    (
+      await vscode.window.showOpenDialog({
+        title,
+        canSelectFiles: true,
+        canSelectFolders: true,
+        canSelectMany: false,
+        openLabel: 'Compare',
+        defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+      })
+    )?.[0];
+
+  const run = (id: string, fn: (...args: unknown[]) => unknown): vscode.Disposable =>
+    vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+      try {
+        return await fn(...args);
+      } catch (ex) {
+        logFailure(id, ex);
+        void vscode.window.showErrorMessage(`Weightscope: ${ex instanceof Error ? ex.message : String(ex)}`);
+        return undefined;
+      }
+    });
+
+  const atRevision = async (uri: vscode.Uri, which: 'head' | 'previous'): Promise<DiffPanelView | undefined> => {
+    if (uri.scheme !== 'file') {
+      throw new Error(`${uri.toString(true)} is not a local file; git comparisons need a local work tree.`);
+    }
+    const { root, rel } = await gitLocation(uri.fsPath);
+    if (which === 'head') {
+      const old = await extractAtRevision(root, 'HEAD', rel);
+      const desc = await describeCommit(root, 'HEAD');
+      return open({ mode: 'diff', a: vscode.Uri.file(old.file), b: uri, labelA: `${labelOf(uri)} @ HEAD (${desc.split(' ')[0]})`, labelB: `${labelOf(uri)} (working tree)`, cleanup: old.cleanup });
+    }
+    const commits = await commitsTouching(root, rel, 2);
+    if (commits.length < 2) {
+      void vscode.window.showInformationMessage(`Weightscope: ${rel} has no earlier commit to compare with.`);
+      return undefined;
+    }
+    const [newer, older] = commits as [string, string];
+    const a = await extractAtRevision(root, older, rel);
+    let b: Awaited<ReturnType<typeof extractAtRevision>>;
+    try {
+      b = await extractAtRevision(root, newer, rel);
+    } catch (ex) {
+      a.cleanup();
+      throw ex;
+    }
+    return open({
+      mode: 'diff',
+      a: vscode.Uri.file(a.file),
+      b: vscode.Uri.file(b.file),
+      labelA: `${labelOf(uri)} @ ${older.slice(0, 7)}`,
+      labelB: `${labelOf(uri)} @ ${newer.slice(0, 7)}`,
+      cleanup: () => {
+        a.cleanup();
+        b.cleanup();
+      },
+    });
+  };
+
+  context.subscriptions.push(
+    panels,
+    { dispose: () => void pool?.dispose() },
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('weightscope.workerCount') && pool) {
+        const old = pool;
+        pool = undefined;
+        void old.dispose();
+      }
+    }),
+    run(diffCommandIds.compareWeights, async (arg, many) => {
+      const uris = (Array.isArray(many) ? many.map(uriOf) : [uriOf(arg)]).filter((u): u is vscode.Uri => u !== undefined);
+      if (uris.length === 2) {
+        return compare(uris[0]!, uris[1]!);
+      }
+      if (uris.length > 2) {
+        throw new Error(`Compare Weights needs exactly two files; ${uris.length} are selected.`);
+      }
+      const first = uris[0] ?? activeUri() ?? (await pick('Compare Weights: first file'));
+      const second = first ? await pick(`Compare ${labelOf(first)} with...`) : undefined;
+      return first && second ? compare(first, second) : undefined;
+    }),
+    run(diffCommandIds.compareWith, async (arg) => {
+      const first = uriOf(arg) ?? activeUri() ?? (await pick('Compare Weights: first file'));
+      const second = first ? await pick(`Compare ${labelOf(first)} with...`) : undefined;
+      return first && second ? compare(first, second) : undefined;
+    }),
+    run(diffCommandIds.selectForCompare, async (arg) => {
+      const uri = uriOf(arg) ?? activeUri();
+      if (!uri) {
+        return undefined;
+      }
+      selected = uri;
+      await vscode.commands.executeCommand('setContext', compareSelectionContextKey, true);
+      vscode.window.setStatusBarMessage(`Weightscope: ${labelOf(uri)} selected for compare`, 4000);
+      return uri;
+    }),
+    run(diffCommandIds.compareWithSelected, async (arg) => {
+      const uri = uriOf(arg) ?? activeUri();
+      if (!selected) {
+        throw new Error('No file is selected for compare; use "Select for Compare" on the first file.');
+      }
+      if (!uri) {
+        return undefined;
+      }
+      return compare(selected, uri);
+    }),
+    run(diffCommandIds.compareWithHead, async (arg) => {
+      const uri = uriOf(arg) ?? activeUri();
+      return uri ? atRevision(uri, 'head') : undefined;
+    }),
+    run(diffCommandIds.compareWithPrevious, async (arg) => {
+      const uri = uriOf(arg) ?? activeUri();
+      return uri ? atRevision(uri, 'previous') : undefined;
+    }),
+    run(diffCommandIds.showHistory, async (arg) => {
+      const dir =
+        uriOf(arg) ??
+        (
+          await vscode.window.showOpenDialog({ title: 'Show Weight History of', canSelectFiles: false, canSelectFolders: true, canSelectMany: false, openLabel: 'Show History' })
+        )?.[0];
+      return dir ? open({ mode: 'history', dir, label: path.posix.basename(dir.path) }) : undefined;
+    }),
+  );
+  return { panels, commands: diffCommandIds, selection: () => selected };
+}
