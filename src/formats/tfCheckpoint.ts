@@ -445,17 +445,18 @@ function nameTensors(
     }
     return out;
   }
-  // Model-prefix heuristic: TF 2.2 full names carry the model name ('sequential/dense/kernel').
-  const modelFullNames: string[][] = [];
+  // Model-prefix heuristic: TF 2.2 full names carry the model name ('sequential/dense/kernel'):
+  // when every model variable's layer path is nested under the same first component, drop it.
+  const layerPaths: string[] = [];
   for (const item of items) {
     const info = walk?.keys.get(item.name);
     const split = splitObjectKey(item.name);
     if (info?.fullName && split && split.attribute === 'VARIABLE_VALUE' && !item.name.includes(slotMarker) && !isOptimizerPath(split.path) && !isOtherPath(split.path)) {
-      modelFullNames.push(stripOutputSuffix(info.fullName).split('/'));
+      layerPaths.push(layerOfFullName(stripOutputSuffix(info.fullName), split.path[split.path.length - 1] ?? ''));
     }
   }
-  const first = modelFullNames[0]?.[0];
-  const stripModel = first !== undefined && modelFullNames.length > 0 && modelFullNames.every((p) => p.length >= 3 && p[0] === first) ? first : undefined;
+  const first = layerPaths[0]?.split('/')[0];
+  const stripModel = first !== undefined && layerPaths.every((p) => p.startsWith(`${first}/`)) ? first : undefined;
 
   for (const item of items) {
     out.set(item.name, nameObjectBased(item.name, walk?.keys.get(item.name), names, stripModel, walk, kerasNodes, sm));
@@ -469,6 +470,15 @@ function nameTensors(
     }
   }
   return out;
+}
+
+/** The layer part of a variable's full name: everything before '/<weight>' ('' when there is none). */
+function layerOfFullName(fullName: string, weight: string): string {
+  if (weight && fullName.endsWith(`/${weight}`)) {
+    return fullName.slice(0, -weight.length - 1);
+  }
+  const slash = fullName.lastIndexOf('/');
+  return slash < 0 ? '' : fullName.slice(0, slash);
 }
 
 function stripOutputSuffix(n: string): string {
@@ -534,10 +544,10 @@ function nameObjectBased(
   }
   if (fullName) {
     naming.fullName = fullName;
-    const parts = fullName.split('/');
-    naming.weight = parts[parts.length - 1] ?? last;
-    const layerParts = parts.slice(stripModel !== undefined && parts[0] === stripModel ? 1 : 0, -1);
-    naming.layer = layerParts.join('/');
+    // The variable's local name in the graph is exact (it may hold '/'); the full name gives the layer.
+    naming.weight = fullName === last || fullName.endsWith(`/${last}`) ? last : fullName.slice(fullName.lastIndexOf('/') + 1);
+    const layerPath = layerOfFullName(fullName, naming.weight);
+    naming.layer = stripModel !== undefined && layerPath.startsWith(`${stripModel}/`) ? layerPath.slice(stripModel.length + 1) : layerPath;
   } else {
     naming.layer = path.slice(0, -1).join('/');
   }

@@ -304,7 +304,7 @@ export interface TableOptions {
 function buildBlock(entries: readonly [Uint8Array, Uint8Array][], restartInterval: number): Uint8Array {
   const out = new Bytes();
   const restarts: number[] = [];
-  let prev = new Uint8Array(0);
+  let prev: Uint8Array = new Uint8Array(0);
   entries.forEach(([key, value], i) => {
     let shared = 0;
     if (i % restartInterval === 0) {
