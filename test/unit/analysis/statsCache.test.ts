@@ -1,0 +1,122 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { analyzeFileCached, StatsCache } from '../../../src/analysis/statsCache';
+import type { TensorResult } from '../../../src/analysis/statsPool';
+import { computeArrayStats } from '../../../src/analysis/tensorStats';
+import { makeTempDir } from '../helpers/fixtures';
+
+/** A stand-in for StatsPool that derives stats from the file's bytes and counts its calls. */
+function countingPool() {
+  const calls: string[][] = [];
+  return {
+    calls,
+    async analyzeFile(filePath: string, names: readonly string[]): Promise<Map<string, TensorResult>> {
+      calls.push([...names]);
+      const bytes = fs.readFileSync(filePath);
+      return new Map(
+        names.map((n): [string, TensorResult] =>
+          n === 'broken' ? [n, { ok: false, error: { reason: 'corrupt', message: 'bad' } }] : [n, { ok: true, stats: computeArrayStats([...bytes, n.length]) }],
+        ),
+      );
+    },
+  };
+}
+
+function writeInput(dir: string, name: string, bytes: number[]): string {
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, Buffer.from(bytes));
+  return p;
+}
+
+test('hit on the same (path, size, mtime); miss after the file changes', async () => {
+  const dir = makeTempDir('weightscope-cache-');
+  const input = writeInput(dir, 'weights.bin', [1, 2, 3, 4]);
+  const cache = new StatsCache();
+  const pool = countingPool();
+  const first = await analyzeFileCached(pool, cache, input, ['a', 'b']);
+  assert.deepEqual(pool.calls, [['a', 'b']]);
+  const second = await analyzeFileCached(pool, cache, input, ['b', 'a']);
+  assert.deepEqual(pool.calls, [['a', 'b']], 'served from the cache');
+  assert.deepEqual(second.get('a'), first.get('a'));
+  assert.deepEqual([...second.keys()], ['b', 'a']);
+  // Only the missing tensor is computed.
+  await analyzeFileCached(pool, cache, input, ['a', 'c']);
+  assert.deepEqual(pool.calls[1], ['c']);
+  // Change the file: new content, new size and mtime.
+  fs.writeFileSync(input, Buffer.from([9, 9, 9, 9, 9]));
+  fs.utimesSync(input, new Date(), new Date(Date.now() + 5000));
+  const changed = await analyzeFileCached(pool, cache, input, ['a']);
+  assert.deepEqual(pool.calls[2], ['a'], 'recomputed after the change');
+  const r = changed.get('a')!;
+  assert.ok(r.ok && r.stats.max === 9);
+  // A different bin count is a different entry.
+  await analyzeFileCached(pool, cache, input, ['a'], { histogramBins: 10 });
+  assert.deepEqual(pool.calls[3], ['a']);
+});
+
+test('a same-size rewrite with a new mtime is a miss', async () => {
+  const dir = makeTempDir('weightscope-cache-');
+  const input = writeInput(dir, 'w.bin', [1, 1]);
+  fs.utimesSync(input, new Date(1_000_000), new Date(1_000_000));
+  const cache = new StatsCache();
+  const key1 = (await StatsCache.keyFor(input))!;
+  await cache.put(key1, new Map([['t', computeArrayStats([1])]]));
+  assert.equal((await cache.get(key1)).size, 1);
+  fs.writeFileSync(input, Buffer.from([2, 2]));
+  fs.utimesSync(input, new Date(2_000_000), new Date(2_000_000));
+  const key2 = (await StatsCache.keyFor(input))!;
+  assert.equal(key2.size, key1.size);
+  assert.equal((await cache.get(key2)).size, 0);
+});
+
+test('errors are not cached', async () => {
+  const dir = makeTempDir('weightscope-cache-');
+  const input = writeInput(dir, 'w.bin', [5]);
+  const cache = new StatsCache();
+  const pool = countingPool();
+  await analyzeFileCached(pool, cache, input, ['broken', 'ok']);
+  await analyzeFileCached(pool, cache, input, ['broken', 'ok']);
+  assert.deepEqual(pool.calls, [['broken', 'ok'], ['broken']]);
+});
+
+test('the disk cache lives in the given folder, is written atomically and survives a new cache object', async () => {
+  const dir = makeTempDir('weightscope-cache-');
+  const inputDir = path.join(dir, 'input');
+  fs.mkdirSync(inputDir);
+  const input = writeInput(inputDir, 'w.bin', [3, 1, 4, 1, 5]);
+  const cacheDir = path.join(dir, 'cache', 'stats');
+  const pool = countingPool();
+  await analyzeFileCached(pool, new StatsCache({ cacheDir }), input, ['x']);
+  assert.deepEqual(fs.readdirSync(inputDir), ['w.bin'], 'nothing written next to the input');
+  const files = fs.readdirSync(cacheDir);
+  assert.equal(files.length, 1);
+  assert.match(files[0]!, /^[0-9a-f]{32}\.json$/, 'no temporary files left');
+  const fresh = new StatsCache({ cacheDir });
+  const again = await analyzeFileCached(pool, fresh, input, ['x']);
+  assert.equal(pool.calls.length, 1, 'served from disk');
+  const r = again.get('x')!;
+  assert.ok(r.ok && r.stats.max === 5);
+  // A damaged entry is a miss, not an error.
+  fs.writeFileSync(path.join(cacheDir, files[0]!), '{"version": 1, "key": ');
+  const damaged = new StatsCache({ cacheDir });
+  await analyzeFileCached(pool, damaged, input, ['x']);
+  assert.equal(pool.calls.length, 2);
+});
+
+test('memory is an LRU over files', async () => {
+  const dir = makeTempDir('weightscope-cache-');
+  const a = (await StatsCache.keyFor(writeInput(dir, 'a.bin', [1])))!;
+  const b = (await StatsCache.keyFor(writeInput(dir, 'b.bin', [2])))!;
+  const c = (await StatsCache.keyFor(writeInput(dir, 'c.bin', [3])))!;
+  const cache = new StatsCache({ maxFiles: 2 });
+  const s = new Map([['t', computeArrayStats([1])]]);
+  await cache.put(a, s);
+  await cache.put(b, s);
+  await cache.get(a); // a is now the most recent
+  await cache.put(c, s); // evicts b
+  assert.equal((await cache.get(a)).size, 1);
+  assert.equal((await cache.get(c)).size, 1);
+  assert.equal((await cache.get(b)).size, 0);
+});
