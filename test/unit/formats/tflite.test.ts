@@ -975,3 +975,39 @@ test('synthetic model: every TensorType, offset-layout buffers, per-channel FULL
   assert.deepEqual(meta.opsHistogram, { FULLY_CONNECTED: 1 });
   assert.deepEqual(meta.inputs, [{ tensorIndex: 0, name: 'x', dtype: 'float32', shape: [1, 3] }]);
 });
+
+test('broken: a sparse index outside the dense shape makes that tensor\'s readValues throw corrupt; the others still read', async (t) => {
+  const file = fixtureOrSkip(t, 'tflite/har-dnn-tf2.14/stripped_sparse_float16.tflite');
+  if (!file) {
+    return;
+  }
+  const b = new Uint8Array(fs.readFileSync(file));
+  const wfOk = await openBytes(b.slice());
+  const idx = extraOf(wfOk.tensors.find((x) => x.name === 'sequential_1/dense_4/MatMul1')!).tensorIndex;
+  const root = deref(b, 0);
+  const sg = vecTable(b, fieldPos(b, root, 2), 0);
+  const tt = vecTable(b, fieldPos(b, sg, 0), idx);
+  const sparsity = deref(b, fieldPos(b, tt, 6));
+  const dim1 = vecTable(b, fieldPos(b, sparsity, 2), 1);
+  assert.equal(b[fieldPos(b, dim1, 4)], 2, 'array_indices is a Uint16Vector');
+  const values = deref(b, fieldPos(b, deref(b, fieldPos(b, dim1, 5)), 0));
+  new DataView(b.buffer).setUint16(values + 4, 60000, true); // first column index
+  const wf = await openBytes(b);
+  const bad = wf.tensors.find((x) => x.name === 'sequential_1/dense_4/MatMul1')!;
+  await assert.rejects(readAllValues(bad), (ex: unknown) => WeightFileError.is(ex, 'corrupt') && ex.message.includes('index 60000 outside dimension 1 of size 561'));
+  for (const ok of wf.tensors.filter((x) => x !== bad)) {
+    assert.ok((await readAllValues(ok)).length > 0, ok.name);
+  }
+});
+
+test('cancellation: an aborted signal stops open and readValues with cancelled', async (t) => {
+  const b = await helloBytes(t);
+  if (!b) {
+    return;
+  }
+  const controller = new AbortController();
+  controller.abort();
+  await assert.rejects(openTflite(new MemoryByteSource('c.tflite', b), emptyFiles, { signal: controller.signal }), (ex: unknown) => WeightFileError.is(ex, 'cancelled'));
+  const wf = await openBytes(b);
+  await assert.rejects(readAllValues(wf.tensors[1]!, { signal: controller.signal }), (ex: unknown) => WeightFileError.is(ex, 'cancelled'));
+});
