@@ -1,0 +1,451 @@
+/**
+ * A thin adapter over h5wasm (the HDF5 C library compiled to WebAssembly) for the Keras readers:
+ * open a local file lazily (h5wasm's Node build reads host files through NODERAWFS, page by page,
+ * never the whole file), list groups and datasets, read attributes in every string encoding Keras
+ * uses (notes/weight-formats.md section 2: scalar vlen, fixed-length NULLPAD arrays, vlen arrays,
+ * empty float64 (0,) arrays, chunked `name0..N` attributes), and stream a dataset's values in
+ * row-major slabs of at most `maxSlabBytes`.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ByteSource } from '../core/byteSource';
+import { decodeValues, elementCount, itemSizeBytes, type DType, type NumericArray } from '../core/dtypes';
+import { throwIfAborted, WeightFileError, type WeightFileErrorReason } from '../core/errors';
+import type { ReadValuesOptions } from '../core/model';
+
+type H5wasmNode = typeof import('h5wasm/node', { with: { 'resolution-mode': 'import' } });
+type H5Module = Awaited<H5wasmNode['ready']>;
+type H5Metadata = ReturnType<H5Module['get_dataset_metadata']>;
+
+/** Largest slab read from a dataset at a time, in bytes. */
+export const maxSlabBytes = 4 * 1024 * 1024;
+
+/** Largest attribute value read into memory, in bytes (model_config JSON is far smaller). */
+export const maxAttributeBytes = 64 * 1024 * 1024;
+
+/** Bytes copied at a time when a member is extracted to a temporary file. */
+const copyChunkBytes = 4 * 1024 * 1024;
+
+/** HDF5 format signature (superblock, any version): `\x89HDF\r\n\x1a\n`. */
+export const hdf5Signature = Uint8Array.of(0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a);
+
+/** Offsets where the HDF5 library looks for the superblock: 0, then user-block sizes 512, 1024, 2048, ... */
+export const hdf5SignatureOffsets: readonly number[] = [0, 512, 1024, 2048];
+
+/** True when `head` holds the HDF5 signature at offset 0 or a common user-block offset. */
+export function hasHdf5Signature(head: Uint8Array): boolean {
+  return hdf5SignatureOffsets.some((off) => off + hdf5Signature.length <= head.length && hdf5Signature.every((b, i) => head[off + i] === b));
+}
+
+let loading: Promise<{ h5: H5wasmNode; module: H5Module }> | undefined;
+
+/**
+ * Loads h5wasm once per process. It is ESM-only, so it is reached with a dynamic import() from this
+ * CommonJS code. HDF5 errors are switched to thrown JS errors (instead of printed diagnostics).
+ */
+function loadH5wasm(): Promise<{ h5: H5wasmNode; module: H5Module }> {
+  loading ??= (async () => {
+    const h5 = await import('h5wasm/node');
+    const module = await h5.ready;
+    module.activate_throwing_error_handler();
+    return { h5, module };
+  })().catch((ex: unknown) => {
+    loading = undefined;
+    throw new WeightFileError('unsupportedFormat', `The HDF5 library (h5wasm) could not be loaded: ${ex instanceof Error ? ex.message : String(ex)}.`, {}, { cause: ex });
+  });
+  return loading;
+}
+
+/** What kind of object a path names. */
+export type Hdf5ObjectKind = 'group' | 'dataset' | 'other';
+
+/** Shape and element type of one dataset. */
+export interface Hdf5DatasetInfo {
+  /** Absolute path of the dataset in the file. */
+  path: string;
+  /** Shape, row-major; [] for a scalar. */
+  shape: number[];
+  /** Element type when numeric (float16/32/64, ints, bool, bfloat16); undefined for strings, compounds ... */
+  dtype: DType | undefined;
+  /** Short description of the stored HDF5 type, e.g. 'float32', 'string', 'compound'. */
+  typeDescription: string;
+  /** Bytes per stored element. */
+  itemBytes: number;
+  /** Chunk shape when the dataset is chunked, else undefined (contiguous or compact). */
+  chunks?: number[];
+}
+
+/** An open HDF5 file. Every method is synchronous inside h5wasm; reads of values are chunked. */
+export class Hdf5File {
+  private closed = false;
+
+  private constructor(
+    private readonly h5: H5wasmNode,
+    private readonly module: H5Module,
+    private readonly file: InstanceType<H5wasmNode['File']>,
+    /** Display name used in messages. */
+    readonly name: string,
+    private readonly tempDir: string | undefined,
+  ) {}
+
+  /**
+   * Opens an HDF5 file from a ByteSource. Plain local files are read in place. Without a local path,
+   * `allowTempCopy` streams the bytes into a private temporary file (deleted on close), because
+   * h5wasm's Node build can only open host files (NODERAWFS routes every open() to the host file
+   * system, so no lazy device or custom node can be mounted); otherwise throws `unsupportedFormat`.
+   */
+  static async openSource(source: ByteSource, options: { allowTempCopy?: boolean; signal?: AbortSignal } = {}): Promise<Hdf5File> {
+    if (source.localPath !== undefined) {
+      return Hdf5File.openLocal(source.localPath, source.name);
+    }
+    if (!options.allowTempCopy) {
+      throw new WeightFileError(
+        'unsupportedFormat',
+        `${source.name}: HDF5 files can only be read from the local file system (this one has no local path).`,
+        { file: source.name },
+      );
+    }
+    const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'weightscope-h5-'));
+    const tempPath = path.join(dir, 'member.h5');
+    try {
+      await copyToFile(source, tempPath, options.signal);
+      return await Hdf5File.openLocal(tempPath, source.name, dir);
+    } catch (ex) {
+      await fs.promises.rm(dir, { recursive: true, force: true });
+      throw ex;
+    }
+  }
+
+  /** Opens a local HDF5 file read-only. Throws `truncated`, `unrecognized` or `corrupt` WeightFileErrors. */
+  static async openLocal(localPath: string, displayName = localPath, tempDir?: string): Promise<Hdf5File> {
+    const { h5, module } = await loadH5wasm();
+    let file: InstanceType<H5wasmNode['File']>;
+    try {
+      file = new h5.File(localPath, 'r');
+    } catch (ex) {
+      throw hdf5Error(displayName, 'open the file', ex);
+    }
+    if (typeof file.file_id !== 'bigint' || file.file_id < 0n) {
+      throw new WeightFileError('corrupt', `${displayName}: the HDF5 library could not open the file (id ${String(file.file_id)}).`, { file: displayName });
+    }
+    return new Hdf5File(h5, module, file, displayName, tempDir);
+  }
+
+  /** Kind of object at `objPath`, or undefined when nothing is there. */
+  kind(objPath: string): Hdf5ObjectKind | undefined {
+    this.checkOpen();
+    let t: number;
+    try {
+      t = this.module.get_type(this.file.file_id, objPath);
+    } catch {
+      return undefined;
+    }
+    if (t === this.module.H5G_GROUP) {
+      return 'group';
+    }
+    if (t === this.module.H5G_DATASET) {
+      return 'dataset';
+    }
+    return t < 0 ? undefined : 'other';
+  }
+
+  /** Names of the members of a group (HDF5 link order, i.e. sorted by name for Keras files). */
+  keys(groupPath: string): string[] {
+    this.checkOpen();
+    return this.guard(`list the group '${groupPath}'`, () => this.module.get_names(this.file.file_id, groupPath, false));
+  }
+
+  /** Names of the attributes of an object. */
+  attributeNames(objPath: string): string[] {
+    this.checkOpen();
+    return this.guard(`list the attributes of '${objPath}'`, () => this.module.get_attribute_names(this.file.file_id, objPath));
+  }
+
+  /**
+   * An attribute as JSON-compatible data (strings in every encoding, numbers, arrays), or
+   * undefined when absent. Throws `tooLarge` before reading an attribute above `maxAttributeBytes`.
+   */
+  attribute(objPath: string, attrName: string): unknown {
+    this.checkOpen();
+    if (!this.attributeNames(objPath).includes(attrName)) {
+      return undefined;
+    }
+    return this.guard(`read the attribute '${attrName}' of '${objPath}'`, () => {
+      const attr = new this.h5.Attribute(this.file.file_id, objPath, attrName);
+      const bytes = attr.metadata.size * attr.metadata.total_size;
+      if (bytes > maxAttributeBytes) {
+        throw new WeightFileError('tooLarge', `${this.name}: attribute '${attrName}' of '${objPath}' claims ${bytes} bytes, more than the ${maxAttributeBytes}-byte limit.`, {
+          file: this.name,
+        });
+      }
+      const value = attr.json_value;
+      return value === null ? undefined : value;
+    });
+  }
+
+  /** A string attribute (scalar vlen/fixed string, or a one-element string array), else undefined. */
+  stringAttribute(objPath: string, attrName: string): string | undefined {
+    const v = this.attribute(objPath, attrName);
+    if (typeof v === 'string') {
+      return v;
+    }
+    if (Array.isArray(v) && v.length === 1 && typeof v[0] === 'string') {
+      return v[0];
+    }
+    return undefined;
+  }
+
+  /**
+   * A list-of-strings attribute such as `layer_names` / `weight_names`: vlen or fixed-length NULLPAD
+   * arrays, a single string, an empty float64 array (weightless layers), or one split into
+   * `name0`, `name1`, ... when it exceeded HDF5's 64 KiB attribute limit. Undefined when absent.
+   */
+  stringListAttribute(objPath: string, attrName: string): string[] | undefined {
+    const names = this.attributeNames(objPath);
+    if (names.includes(attrName)) {
+      return toStringList(this.attribute(objPath, attrName));
+    }
+    // Chunked attributes (Keras save_attributes_to_hdf5_group): name0, name1, ... in numeric order.
+    if (!names.includes(`${attrName}0`)) {
+      return undefined;
+    }
+    const out: string[] = [];
+    for (let i = 0; names.includes(`${attrName}${i}`); i++) {
+      out.push(...(toStringList(this.attribute(objPath, `${attrName}${i}`)) ?? []));
+    }
+    return out;
+  }
+
+  /** Shape and element type of a dataset. Throws `corrupt` when it cannot be described. */
+  dataset(datasetPath: string): Hdf5DatasetInfo {
+    this.checkOpen();
+    const meta = this.guard(`read the header of dataset '${datasetPath}'`, () => this.module.get_dataset_metadata(this.file.file_id, datasetPath));
+    const shape = meta.shape ?? [];
+    for (const d of shape) {
+      if (!Number.isSafeInteger(d) || d < 0) {
+        throw new WeightFileError('corrupt', `${this.name}: dataset '${datasetPath}' has an invalid dimension ${d}.`, { file: this.name, tensor: datasetPath });
+      }
+    }
+    const dtypeAttr = this.attributeNames(datasetPath).includes('dtype') ? this.attribute(datasetPath, 'dtype') : undefined;
+    const { dtype, description } = describeType(this.module, meta, dtypeAttr);
+    const info: Hdf5DatasetInfo = { path: datasetPath, shape, dtype, typeDescription: description, itemBytes: meta.size };
+    if (meta.chunks) {
+      info.chunks = meta.chunks;
+    }
+    return info;
+  }
+
+  /**
+   * Streams a numeric dataset's values in row-major order, reading hyperslabs of at most
+   * `maxSlabBytes` (or `options.chunkElements` elements): whole rows along the outermost axis
+   * that fits, so memory never depends on the dataset's size.
+   */
+  async *readValues(info: Hdf5DatasetInfo, options: ReadValuesOptions = {}): AsyncGenerator<NumericArray> {
+    const dtype = info.dtype;
+    const item = dtype === undefined ? undefined : itemSizeBytes(dtype);
+    if (dtype === undefined || item === undefined || item < 1 || item !== info.itemBytes) {
+      throw new WeightFileError('unsupportedDtype', `${this.name}: dataset '${info.path}' has HDF5 type '${info.typeDescription}', which is not numeric.`, {
+        file: this.name,
+        tensor: info.path,
+      });
+    }
+    const shape = info.shape;
+    const total = elementCount(shape);
+    if (total === 0) {
+      return;
+    }
+    const slabBytes = Math.max(item, Math.min(maxSlabBytes, Math.floor((options.chunkElements ?? Infinity) * item)));
+    if (shape.length === 0 || total * item <= slabBytes) {
+      throwIfAborted(options.signal);
+      yield this.readSlab(info, dtype, null, null, total * item);
+      return;
+    }
+    // Outermost axis k whose inner block (dims after k) fits in one slab; slabs span rows of axis k.
+    let k = 0;
+    let inner = total / shape[0]!;
+    while (inner * item > slabBytes && k < shape.length - 1) {
+      k++;
+      inner /= shape[k]!;
+    }
+    const rowsPerSlab = Math.max(1, Math.floor(slabBytes / (inner * item)));
+    const outer = shape.slice(0, k);
+    const outerCount = elementCount(outer);
+    const index = outer.map(() => 0);
+    for (let o = 0; o < outerCount; o++) {
+      for (let start = 0; start < shape[k]!; start += rowsPerSlab) {
+        throwIfAborted(options.signal);
+        const rows = Math.min(rowsPerSlab, shape[k]! - start);
+        const count = shape.map((d, axis) => (axis < k ? 1 : axis === k ? rows : d));
+        const offset = shape.map((_, axis) => (axis < k ? index[axis]! : axis === k ? start : 0));
+        yield this.readSlab(info, dtype, count, offset, rows * inner * item);
+      }
+      // Advance the outer multi-index (row-major).
+      for (let axis = k - 1; axis >= 0; axis--) {
+        index[axis]!++;
+        if (index[axis]! < shape[axis]!) {
+          break;
+        }
+        index[axis] = 0;
+      }
+    }
+  }
+
+  /** Reads one hyperslab (or everything when count is null) as little-endian bytes and decodes it. */
+  private readSlab(info: Hdf5DatasetInfo, dtype: DType, count: number[] | null, offset: number[] | null, nbytes: number): NumericArray {
+    this.checkOpen();
+    const bytes = this.guard(`read values of dataset '${info.path}'`, () => {
+      const ptr = this.module._malloc(Math.max(1, nbytes));
+      if (!ptr) {
+        throw new WeightFileError('tooLarge', `${this.name}: could not allocate ${nbytes} bytes to read dataset '${info.path}'.`, { file: this.name, tensor: info.path });
+      }
+      try {
+        const status = this.module.get_dataset_data(
+          this.file.file_id,
+          info.path,
+          count ? count.map(BigInt) : null,
+          offset ? offset.map(BigInt) : null,
+          count ? count.map(() => 1n) : null,
+          BigInt(ptr),
+        );
+        if (status < 0) {
+          throw new WeightFileError('corrupt', `${this.name}: the HDF5 library failed to read dataset '${info.path}' (status ${status}).`, { file: this.name, tensor: info.path });
+        }
+        // h5wasm reads into a little-endian copy of the stored type (hdf5_util.cc read_write_dataset_data).
+        return this.module.HEAPU8.slice(ptr, ptr + nbytes);
+      } finally {
+        this.module._free(ptr);
+      }
+    });
+    return decodeValues(dtype, bytes, true);
+  }
+
+  /** Closes the file and deletes the temporary copy, if one was made. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) {
+      return;
+    }
+    this.closed = true;
+    try {
+      this.file.close();
+    } catch {
+      // closing an already invalid id is fine
+    }
+    if (this.tempDir !== undefined) {
+      await fs.promises.rm(this.tempDir, { recursive: true, force: true });
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) {
+      throw new WeightFileError('cancelled', `${this.name}: the file was closed before the read.`, { file: this.name });
+    }
+  }
+
+  /** Runs an h5wasm call, turning thrown HDF5 diagnostics into WeightFileErrors. */
+  private guard<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (ex) {
+      if (WeightFileError.is(ex)) {
+        throw ex;
+      }
+      throw hdf5Error(this.name, what, ex);
+    }
+  }
+}
+
+/** Converts a list-like attribute value to strings (empty numeric arrays → []). */
+function toStringList(v: unknown): string[] | undefined {
+  if (v === undefined || v === null) {
+    return undefined;
+  }
+  if (typeof v === 'string') {
+    return [v];
+  }
+  if (Array.isArray(v)) {
+    if (v.every((s) => typeof s === 'string')) {
+      return v as string[];
+    }
+    if (v.length === 0) {
+      return [];
+    }
+  }
+  return undefined;
+}
+
+/** Element type of a dataset from its HDF5 type (H5T_class_t numbers from hdf5_util_helpers.d.ts). */
+function describeType(module: H5Module, meta: H5Metadata, dtypeAttr: unknown): { dtype: DType | undefined; description: string } {
+  const cls = module.H5T_class_t;
+  // Keras 3 stores bfloat16 variables as raw 2-byte values with attribute dtype='bfloat16' (notes 2.3).
+  if (dtypeAttr === 'bfloat16' && meta.size === 2) {
+    return { dtype: 'bfloat16', description: 'bfloat16' };
+  }
+  if (meta.type === cls.H5T_INTEGER.value) {
+    const bits = meta.size * 8;
+    const name = `${meta.signed ? 'int' : 'uint'}${bits}`;
+    return { dtype: [8, 16, 32, 64].includes(bits) ? (name as DType) : undefined, description: name };
+  }
+  if (meta.type === cls.H5T_FLOAT.value) {
+    const dtype: DType | undefined = meta.size === 2 ? 'float16' : meta.size === 4 ? 'float32' : meta.size === 8 ? 'float64' : undefined;
+    return { dtype, description: `float${meta.size * 8}` };
+  }
+  if (meta.type === cls.H5T_ENUM.value && meta.enum_type) {
+    const members = meta.enum_type.members;
+    // h5py writes numpy bool as an int8 enum {FALSE: 0, TRUE: 1}.
+    if (Object.keys(members).length === 2 && members.FALSE === 0 && members.TRUE === 1 && meta.size === 1) {
+      return { dtype: 'bool', description: 'bool' };
+    }
+    const bits = meta.size * 8;
+    const name = `${meta.signed ? 'int' : 'uint'}${bits}`;
+    return { dtype: [8, 16, 32, 64].includes(bits) ? (name as DType) : undefined, description: `enum(${name})` };
+  }
+  const names: Record<number, string> = {
+    [cls.H5T_STRING.value]: 'string',
+    [cls.H5T_COMPOUND.value]: 'compound',
+    [cls.H5T_OPAQUE.value]: 'opaque',
+    [cls.H5T_REFERENCE.value]: 'reference',
+    [cls.H5T_VLEN.value]: 'vlen',
+    [cls.H5T_ARRAY.value]: 'array',
+    [cls.H5T_BITFIELD.value]: 'bitfield',
+    [cls.H5T_TIME.value]: 'time',
+  };
+  return { dtype: undefined, description: names[meta.type] ?? `class ${meta.type}` };
+}
+
+/** A WeightFileError from an h5wasm/HDF5 exception, keeping the innermost HDF5 message. */
+function hdf5Error(file: string, what: string, ex: unknown): WeightFileError {
+  const text = ex instanceof Error ? ex.message : String(ex);
+  // Diagnostics look like "#006: .../H5Fsuper.c line 577 in H5F__super_read(): truncated file: eof = ...".
+  const lines = [...text.matchAll(/#\d+:.*? in [^(]+\(\): (.*)$/gm)].map((m) => m[1]!.trim());
+  const detail = lines.length > 0 ? lines[lines.length - 1]! : text.split('\n')[0]!.trim();
+  let reason: WeightFileErrorReason = 'corrupt';
+  if (/truncated file|addr overflow|eoa|end of file/i.test(text)) {
+    reason = 'truncated';
+  } else if (/file signature not found|not an hdf5 file/i.test(text)) {
+    reason = 'unrecognized';
+  } else if (/no such file|ENOENT/i.test(text)) {
+    reason = 'notFound';
+  }
+  return new WeightFileError(reason, `${file}: could not ${what}: '${detail}'.`, { file }, { cause: ex });
+}
+
+/** Streams a source into a new file in chunks (never the whole source in memory). */
+async function copyToFile(source: ByteSource, target: string, signal?: AbortSignal): Promise<void> {
+  const fh = await fs.promises.open(target, 'wx', 0o600);
+  try {
+    for (let pos = 0; pos < source.size; ) {
+      throwIfAborted(signal);
+      const n = Math.min(copyChunkBytes, source.size - pos);
+      const bytes = await source.read(pos, n);
+      let written = 0;
+      while (written < bytes.byteLength) {
+        const { bytesWritten } = await fh.write(bytes, written, bytes.byteLength - written);
+        written += bytesWritten;
+      }
+      pos += n;
+    }
+  } finally {
+    await fh.close();
+  }
+}
