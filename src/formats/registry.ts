@@ -8,12 +8,16 @@ import { WeightFileError } from '../core/errors';
 import type { WeightFile } from '../core/model';
 import { NodeFileSet, NodeFileSource, listDir, statPath } from '../core/nodeFileSource';
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
+import { kerasH5Reader } from './kerasH5';
+import { kerasV3Reader } from './kerasV3';
 import { tfCheckpointReader } from './tfCheckpoint';
 import { tfjsReader } from './tfjs';
 import { tfliteReader } from './tflite';
 
 /** Every reader, in sniffing priority order. */
 export const readers: readonly FormatReader[] = [
+  kerasH5Reader,
+  kerasV3Reader,
   tfCheckpointReader,
   tfjsReader,
   tfliteReader,
