@@ -1,0 +1,40 @@
+/**
+ * Rule `precision-advice`: layers whose weights should stay float32 (float16 overflows or loses
+ * too much, and int8 would be too noisy). Layers that are safe in a smaller format get no finding;
+ * their recommendation is in the precision report.
+ */
+import type { Diagnostic, DiagnosticRule } from './diagnostic';
+import { ev, fmt } from './format';
+
+/** Names layers that must keep float32. */
+export const precisionAdvice: DiagnosticRule = {
+  id: 'precisionAdvice',
+  codes: ['precision-advice'],
+  description: 'Layers that should keep float32 storage.',
+  run(ctx) {
+    const out: Diagnostic[] = [];
+    for (const [name, p] of ctx.precision) {
+      if (p.recommendation !== 'keep-fp32' || p.stored || p.count === 0) {
+        continue;
+      }
+      const t = ctx.file.tensors.find((x) => x.name === name);
+      if (!t || t.group !== 'model') {
+        continue;
+      }
+      out.push({
+        severity: 'info',
+        code: 'precision-advice',
+        layer: ctx.layerOf(t)?.name,
+        tensor: name,
+        message: `${name}: keep float32 — float16 ${p.fp16.overflowCount ? `overflows ${p.fp16.overflowCount} values` : `has relative error ${fmt(p.fp16.relativeL2Error)}`} and int8 reaches ${fmt(p.int8PerTensor.sqnrDb)} dB per tensor${p.int8PerChannel ? `, ${fmt(p.int8PerChannel.sqnrDb)} dB per channel` : ''} (< 30 dB).`,
+        evidence: {
+          fp16Overflow: p.fp16.overflowCount,
+          fp16RelativeError: ev(p.fp16.relativeL2Error),
+          int8PerTensorSqnrDb: ev(p.int8PerTensor.sqnrDb),
+          int8PerChannelSqnrDb: ev(p.int8PerChannel?.sqnrDb),
+        },
+      });
+    }
+    return out;
+  },
+};

@@ -1,0 +1,298 @@
+/**
+ * Data-free forecast of how the scale of activations (forward) and gradients (backward) changes
+ * through the layers, from the weights' second moments, the fans and the activation functions
+ * (the mean-field / Glorot-He variance argument). Formulas and constants: docs/diagnostics.md.
+ *
+ *   forwardGain_l       = fanIn_l  x E[w_l^2] x c(phi_l)
+ *   backwardGain_l      = fanOut_l x E[w_l^2] x c'(phi_l)
+ *   cumulativeForward_l = product of forwardGain_k for k <= l   (activation scale^2 after layer l)
+ *   cumulativeBackward_l = c'(phi_l) x product of backwardGain_k for k > l
+ *                          (gradient scale^2 at layer l's pre-activation, which its weights see)
+ *
+ * Layers are taken in file order as a chain (residual branches are not modelled); normalization
+ * layers reset the forward scale to E[gamma^2] and scale gradients by the same factor.
+ */
+import type { LayerInfo, TensorInfo, WeightFile } from '../core/model';
+import { computeFans } from './fans';
+import type { TensorStats } from './statsTypes';
+
+/** Forward and backward constants of an activation for a zero-mean pre-activation. */
+export interface ActivationConstants {
+  /** c = E[phi(z)^2] / E[z^2] (small-signal slope^2 for saturating functions). */
+  forward: number;
+  /** c' = E[phi'(z)^2]. */
+  backward: number;
+  /** phi(0): the output offset a saturating/positive function adds (sigmoid 1/2), 0 if none. */
+  meanShift: number;
+  /** How the constant was obtained: 'exact' (homogeneous), 'small-signal' (slope at 0), 'unit-variance' (integrated at E[z^2] = 1). */
+  basis: 'exact' | 'small-signal' | 'unit-variance' | 'unknown';
+}
+
+const seluLambda = 1.0507009873554805;
+const seluAlpha = 1.6732632423543772;
+
+/** E[f(z)] for z ~ N(0, 1), by Simpson's rule on [-10, 10]. */
+function gaussianExpectation(f: (z: number) => number): number {
+  const steps = 4000;
+  const h = 20 / steps;
+  let s = 0;
+  for (let i = 0; i <= steps; i++) {
+    const z = -10 + i * h;
+    const w = i === 0 || i === steps ? 1 : i % 2 ? 4 : 2;
+    s += w * f(z) * Math.exp(-0.5 * z * z);
+  }
+  return (s * h) / 3 / Math.sqrt(2 * Math.PI);
+}
+
+function integrated(phi: (z: number) => number, dphi: (z: number) => number): ActivationConstants {
+  return {
+    forward: gaussianExpectation((z) => phi(z) ** 2),
+    backward: gaussianExpectation((z) => dphi(z) ** 2),
+    meanShift: 0,
+    basis: 'unit-variance',
+  };
+}
+
+const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
+const normalPdf = (z: number): number => Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI);
+const normalCdfApprox = (z: number): number => 0.5 * (1 + erf(z / Math.SQRT2));
+
+function erf(x: number): number {
+  // Abramowitz-Stegun 7.1.26 is too coarse for constants; use a series/continued fraction split.
+  const ax = Math.abs(x);
+  let r: number;
+  if (ax < 2.5) {
+    let term = ax;
+    let sum = ax;
+    for (let n = 1; n < 60; n++) {
+      term *= (-ax * ax) / n;
+      sum += term / (2 * n + 1);
+    }
+    r = (2 / Math.sqrt(Math.PI)) * sum;
+  } else {
+    // Continued fraction for erfc.
+    let f = 0;
+    for (let n = 60; n >= 1; n--) {
+      f = n / 2 / (ax + f);
+    }
+    r = 1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + f);
+  }
+  return x < 0 ? -r : r;
+}
+
+const constantsTable: Record<string, ActivationConstants> = {
+  linear: { forward: 1, backward: 1, meanShift: 0, basis: 'exact' },
+  relu: { forward: 0.5, backward: 0.5, meanShift: 0, basis: 'exact' },
+  relu6: { forward: 0.5, backward: 0.5, meanShift: 0, basis: 'small-signal' },
+  tanh: { forward: 1, backward: 1, meanShift: 0, basis: 'small-signal' },
+  softsign: { forward: 1, backward: 1, meanShift: 0, basis: 'small-signal' },
+  sigmoid: { forward: 1 / 16, backward: 1 / 16, meanShift: 0.5, basis: 'small-signal' },
+  hard_sigmoid: { forward: 0.04, backward: 0.04, meanShift: 0.5, basis: 'small-signal' },
+  // softmax on logits: the forecast follows the logits' scale (treated as linear).
+  softmax: { forward: 1, backward: 1, meanShift: 0, basis: 'small-signal' },
+  exponential: { forward: 1, backward: 1, meanShift: 1, basis: 'small-signal' },
+  elu: integrated((z) => (z > 0 ? z : Math.expm1(z)), (z) => (z > 0 ? 1 : Math.exp(z))),
+  selu: integrated(
+    (z) => seluLambda * (z > 0 ? z : seluAlpha * Math.expm1(z)),
+    (z) => seluLambda * (z > 0 ? 1 : seluAlpha * Math.exp(z)),
+  ),
+  gelu: integrated((z) => z * normalCdfApprox(z), (z) => normalCdfApprox(z) + z * normalPdf(z)),
+  swish: integrated((z) => z * sigmoid(z), (z) => sigmoid(z) * (1 + z * (1 - sigmoid(z)))),
+  softplus: { ...integrated((z) => Math.log1p(Math.exp(z)) - Math.LN2, (z) => sigmoid(z)), meanShift: Math.LN2 },
+};
+
+/** The constants of an activation by Keras/TF.js name ('relu', 'leaky_relu', 'LeakyReLU' ...); leaky slope from `alpha`. */
+export function activationConstants(activation: string | undefined, alpha?: number): ActivationConstants {
+  const a = (activation ?? 'linear').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+  if (a === 'leaky_relu' || a === 'leakyrelu' || a === 'p_relu' || a === 'prelu') {
+    const s = alpha ?? 0.2;
+    return { forward: (1 + s * s) / 2, backward: (1 + s * s) / 2, meanShift: 0, basis: 'exact' };
+  }
+  if (a === 'silu') {
+    return constantsTable['swish']!;
+  }
+  if (a === 'hard_silu' || a === 'hard_swish') {
+    return constantsTable['swish']!;
+  }
+  if (a === 're_lu') {
+    return constantsTable['relu']!;
+  }
+  return constantsTable[a] ?? { forward: 1, backward: 1, meanShift: 0, basis: 'unknown' };
+}
+
+/** One layer of the forecast. */
+export interface SignalLayer {
+  /** Layer name. */
+  name: string;
+  /** Layer class, when known. */
+  className?: string;
+  /** What the layer contributes: weights (a kernel), normalization, or a standalone activation. */
+  kind: 'weights' | 'normalization' | 'activation';
+  /** Activation applied by this layer ('linear' when none). */
+  activation: string;
+  /** fanIn x E[w^2] x c: the factor on the activation scale^2. */
+  forwardGain: number;
+  /** fanOut x E[w^2] x c': the factor on the gradient scale^2 passing back through the layer. */
+  backwardGain: number;
+  /** Activation scale^2 after this layer relative to the input's. */
+  cumulativeForward: number;
+  /** Gradient scale^2 at this layer's pre-activation relative to the output gradient's. */
+  cumulativeBackward: number;
+  /** Signal fan-in (product over the layer's kernels). */
+  fanIn: number;
+  /** Signal fan-out (product over the layer's kernels). */
+  fanOut: number;
+  /** E[w^2] of the layer's main kernel (mean square, includes the mean). */
+  meanSquareWeight: number;
+  /** Activation constants c and c'. */
+  c: number;
+  /** Backward activation constant. */
+  cPrime: number;
+}
+
+/** The forecast over the whole chain. */
+export interface SignalForecast {
+  /** Layers in chain order. */
+  layers: SignalLayer[];
+  /** Lower edge of the healthy band of cumulative gains. */
+  lowerBound: number;
+  /** Upper edge of the healthy band. */
+  upperBound: number;
+  /** Layers with kernels that were skipped (no stats, recurrent kernels), with the reason. */
+  skipped: { name: string; reason: string }[];
+}
+
+/** Healthy band of the cumulative gains. */
+export const signalBand = { lower: 1e-2, upper: 1e2 } as const;
+
+const normalizationClasses = /^(BatchNormalization|LayerNormalization|GroupNormalization|SyncBatchNormalization|UnitNormalization|RMSNormalization)$/;
+const activationClasses = /^(Activation|ReLU|LeakyReLU|ELU|PReLU|Softmax|ThresholdedReLU)$/;
+
+function meanSquare(stats: TensorStats | undefined): number | undefined {
+  if (!stats || stats.std === null || stats.mean === null) {
+    return undefined;
+  }
+  return stats.std * stats.std + stats.mean * stats.mean;
+}
+
+function activationOf(layer: LayerInfo): { name: string; alpha?: number } {
+  const cfg = layer.config ?? {};
+  if (layer.className && activationClasses.test(layer.className) && layer.className !== 'Activation') {
+    const alpha = typeof cfg['alpha'] === 'number' ? cfg['alpha'] : typeof cfg['negative_slope'] === 'number' ? cfg['negative_slope'] : undefined;
+    const name = layer.className === 'ReLU' ? 'relu' : layer.className === 'LeakyReLU' ? 'leaky_relu' : layer.className === 'ELU' ? 'elu' : layer.className === 'PReLU' ? 'leaky_relu' : layer.className === 'Softmax' ? 'softmax' : 'relu';
+    return { name, alpha: layer.className === 'LeakyReLU' ? (alpha ?? 0.3) : alpha };
+  }
+  const act = layer.activation ?? (typeof cfg['activation'] === 'string' ? cfg['activation'] : undefined);
+  return { name: act ?? 'linear' };
+}
+
+/**
+ * Forecasts forward and backward gains per layer from the weights alone. Needs the architecture
+ * for activations; without it every layer counts as linear (activation 'unknown').
+ */
+export function forecastSignal(file: WeightFile, stats: ReadonlyMap<string, TensorStats>): SignalForecast {
+  const byName = new Map<string, TensorInfo>();
+  for (const t of file.tensors) {
+    byName.set(t.name, t);
+  }
+  const hasArchitecture = file.layers.some((l) => l.className !== undefined);
+  const skipped: { name: string; reason: string }[] = [];
+  const partial: Omit<SignalLayer, 'cumulativeForward' | 'cumulativeBackward'>[] = [];
+  let cumForward = 1;
+
+  for (const layer of file.layers) {
+    const tensors = layer.tensors.map((n) => byName.get(n)).filter((t): t is TensorInfo => !!t && t.group === 'model');
+    const act = activationOf(layer);
+    const activation = hasArchitecture ? act.name : 'unknown';
+    const k = activationConstants(activation, act.alpha);
+
+    if (layer.className && normalizationClasses.test(layer.className)) {
+      const gamma = tensors.find((t) => t.role === 'gamma');
+      const g2 = gamma ? meanSquare(stats.get(gamma.name)) : 1;
+      if (g2 === undefined) {
+        skipped.push({ name: layer.name, reason: 'no statistics for gamma' });
+        continue;
+      }
+      const factor = g2 / Math.max(cumForward, 1e-300);
+      partial.push({ name: layer.name, className: layer.className, kind: 'normalization', activation: 'linear', forwardGain: factor, backwardGain: factor, fanIn: 1, fanOut: 1, meanSquareWeight: g2, c: 1, cPrime: 1 });
+      cumForward = g2;
+      continue;
+    }
+    const kernels = tensors.filter((t) => {
+      if (!['kernel', 'depthwise_kernel', 'pointwise_kernel', 'embeddings'].includes(t.role)) {
+        return false;
+      }
+      // Attention: the value and output projections carry the signal; query/key only weight it.
+      return !/(^|\/)(query|key)(\/|$)/.test(t.weight) && !/(^|\/)(query|key)(\/|$)/.test(t.name.replace(layer.name, ''));
+    });
+    if (layer.tensors.some((n) => byName.get(n)?.role === 'recurrent_kernel')) {
+      skipped.push({ name: layer.name, reason: 'recurrent kernel: the time recurrence is not part of the depth chain (input kernel only)' });
+    }
+    if (kernels.length === 0) {
+      if (layer.className && activationClasses.test(layer.className) && hasArchitecture) {
+        partial.push({ name: layer.name, className: layer.className, kind: 'activation', activation, forwardGain: k.forward, backwardGain: k.backward, fanIn: 1, fanOut: 1, meanSquareWeight: 1, c: k.forward, cPrime: k.backward });
+        cumForward *= k.forward;
+      }
+      continue;
+    }
+    let fwd = 1;
+    let bwd = 1;
+    let fanIn = 1;
+    let fanOut = 1;
+    let ms: number | undefined;
+    let missing = false;
+    for (const t of kernels) {
+      const m = meanSquare(stats.get(t.name));
+      if (m === undefined) {
+        missing = true;
+        break;
+      }
+      ms ??= m;
+      const fans = computeFans(t, layer, file.format);
+      if (t.role === 'embeddings') {
+        fwd *= m;
+        continue;
+      }
+      fwd *= fans.signalFanIn * m;
+      bwd *= fans.signalFanOut * m;
+      fanIn *= fans.signalFanIn;
+      fanOut *= fans.signalFanOut;
+    }
+    if (missing || ms === undefined) {
+      skipped.push({ name: layer.name, reason: 'no statistics for its kernel' });
+      continue;
+    }
+    const forwardGain = fwd * k.forward;
+    const backwardGain = bwd * k.backward;
+    partial.push({ name: layer.name, className: layer.className, kind: 'weights', activation, forwardGain, backwardGain, fanIn, fanOut, meanSquareWeight: ms, c: k.forward, cPrime: k.backward });
+    cumForward *= forwardGain;
+  }
+
+  // Cumulative products: forward from the input, backward from the output.
+  const layers: SignalLayer[] = [];
+  let f = 1;
+  for (const p of partial) {
+    f = p.kind === 'normalization' ? p.meanSquareWeight : f * p.forwardGain;
+    layers.push({ ...p, cumulativeForward: f, cumulativeBackward: 1 });
+  }
+  let b = 1;
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const l = layers[i]!;
+    l.cumulativeBackward = l.cPrime * b;
+    b *= l.backwardGain;
+  }
+  for (const l of layers) {
+    for (const key of ['forwardGain', 'backwardGain', 'cumulativeForward', 'cumulativeBackward', 'meanSquareWeight'] as const) {
+      l[key] = jsonSafe(l[key]);
+    }
+  }
+  return { layers, lowerBound: signalBand.lower, upperBound: signalBand.upper, skipped };
+}
+
+/** Clamps a positive gain into the finite float range (JSON-safe). */
+function jsonSafe(x: number): number {
+  if (Number.isNaN(x)) {
+    return 0;
+  }
+  return Math.min(Math.max(x, 0), Number.MAX_VALUE);
+}
