@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import { StatsPool } from '../analysis/statsPool';
 import { AnalysisProgress } from './analysisProgress';
 import { commandIds, registerCommands } from './commands';
+import { registerDiffSupport, type DiffSupport } from './diff/diffSupport';
 import { log } from './log';
 import { readSettings } from './settings';
 import { WeightsDocumentStore } from './weightsDocument';
@@ -25,6 +26,8 @@ export interface WeightscopeApi {
   tree: WeightsTreeProvider;
   /** Command ids. */
   commands: typeof commandIds;
+  /** Compare Weights / weight history support. */
+  diff: DiffSupport;
 }
 
 export function activate(context: vscode.ExtensionContext): WeightscopeApi {
@@ -56,8 +59,9 @@ export function activate(context: vscode.ExtensionContext): WeightscopeApi {
     }),
     { dispose: () => void pool?.dispose() },
   );
+  const diff = registerDiffSupport(context, { inspect: (uri) => panels.show(uri) });
   log().info(`Weightscope ${String(context.extension.packageJSON.version)} activated`);
-  return { store, panels, views, tree, commands: commandIds };
+  return { store, panels, views, tree, commands: commandIds, diff };
 }
 
 export function deactivate(): void {
