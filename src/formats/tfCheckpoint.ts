@@ -349,7 +349,11 @@ async function buildWeightFile(source: ByteSource, files: FileSet, entry: Entry,
     const items = bundle.items.filter((i) => !isSliceKey(i.rawKey));
     const namings = nameTensors(items, walk, kerasNodes, sm);
     for (const item of items) {
-      tensors.push(makeTensor(bundle, item, namings.get(item.name)!, warnings, verified.has(item.name)));
+      const naming = namings.get(item.name)!;
+      if (naming.group === 'model' && naming.layer === '') {
+        naming.layer = naming.weight; // a standalone variable ('Variable_1', tf.Module 'a') is its own layer
+      }
+      tensors.push(makeTensor(bundle, item, naming, warnings, verified.has(item.name)));
     }
   }
 

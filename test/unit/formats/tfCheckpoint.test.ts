@@ -6,6 +6,7 @@ import { MemoryByteSource, MemoryFileSet } from '../../../src/core/byteSource';
 import { WeightFileError } from '../../../src/core/errors';
 import type { TensorInfo, WeightFile } from '../../../src/core/model';
 import { readAllValues } from '../../../src/core/tensorData';
+import { runInspect } from '../../../src/cli/commands/inspect';
 import { openLocalPath, resolveLocalEntry } from '../../../src/formats/registry';
 import { parseCheckpointState, tfCheckpointReader } from '../../../src/formats/tfCheckpoint';
 import { fixtureOrSkip, fixturesDir, makeTempDir, repoRoot } from '../helpers/fixtures';
@@ -247,6 +248,8 @@ test('TF1 Saver names are split on "/", and var/Adam, var/Adam_1 become the m an
     assert.deepEqual(tensor(file, `${v}/Adam`).slotOf, { variable: v, slot: 'm' });
     assert.deepEqual(tensor(file, `${v}/Adam_1`).slotOf, { variable: v, slot: 'v' });
   }
+  assert.deepEqual([tensor(file, 'Variable').layer, tensor(file, 'Variable').weight], ['Variable', 'Variable'], 'a standalone variable is its own layer');
+  assert.equal(file.layers.length, 12);
   for (const n of ['beta1_power', 'beta2_power']) {
     assert.equal(tensor(file, n).group, 'optimizer');
   }
@@ -634,4 +637,57 @@ test('a generated TF2 object graph: escaped names, nested layers, Adam slots, sa
   assert.deepEqual([iter.group, iter.role], ['optimizer', 'step']);
   assert.equal(tensor(file, 'save_counter/.ATTRIBUTES/VARIABLE_VALUE').group, 'other');
   await file.close();
+});
+
+// ---------------------------------------------------------------------------------------------
+// The CLI on every TF fixture (same JSON report schema as the other formats).
+
+async function inspectJson(target: string): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runInspect(['--json', '--workers', '1', target], { out: (x) => out.push(x), err: (x) => err.push(x), progress: () => () => undefined });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+test('weightscope inspect --json on every TF fixture: stats for every numeric tensor, counts from the reference', async (t) => {
+  for (const [rel, ref] of Object.entries(reference)) {
+    const p = fixtureOrSkip(t, entryPoints[rel]!.open);
+    if (!p) {
+      return;
+    }
+    const { code, out } = await inspectJson(p);
+    assert.equal(code, 0, rel);
+    const report = JSON.parse(out) as { format: string; tensors: { name: string; dtype: string; stats: { count: number; min: number | null; max: number | null } | null; error?: unknown }[]; warnings: unknown[] };
+    assert.equal(report.format, entryPoints[rel]!.format);
+    assert.equal(report.tensors.length, Object.keys(ref.tensors).length);
+    assert.deepEqual(report.warnings, []);
+    for (const x of report.tensors) {
+      const r = ref.tensors[x.name]!;
+      if (r.dtype === 'DT_STRING') {
+        assert.equal(x.stats, null, x.name);
+        continue;
+      }
+      assert.equal(x.error, undefined, x.name);
+      assert.equal(x.stats?.count, r.count, x.name);
+      if (r.count) {
+        assert.equal(x.stats?.min, r.min, x.name);
+        assert.equal(x.stats?.max, r.max, x.name);
+      }
+    }
+  }
+});
+
+test('weightscope inspect on a folder holding a checkpoint file, and on the legacy V1 file (exit 2, clear reason)', async (t) => {
+  const dir = fixtureOrSkip(t, 'tf1-checkpoint/mattchubb-houseprices-tf1.10');
+  const v1 = fixtureOrSkip(t, 'tf1-checkpoint-v1-format/serving-session-bundle-half-plus-two/00000123/export-00000-of-00001');
+  if (!dir || !v1) {
+    return;
+  }
+  const ok = await inspectJson(dir);
+  assert.equal(ok.code, 0);
+  const report = JSON.parse(ok.out) as { path: string; params: number; tensors: unknown[] };
+  assert.equal(report.tensors.length, 34);
+  assert.ok(report.path.endsWith('checkpoint'));
+  assert.equal(report.params, 800 + 100 + 500 + 5 + 25 + 5 + 50 + 10 + 10 + 1 + 1 + 1);
+  await assert.rejects(inspectJson(v1), (ex: unknown) => WeightFileError.is(ex, 'unsupportedFormat') && /legacy V1 checkpoint/.test(ex.message));
 });
