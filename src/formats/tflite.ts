@@ -590,9 +590,6 @@ class ModelBuilder {
       }
     }
 
-    const source = this.source;
-    const span = { source, offset: loc.offset, length: loc.length };
-    const readable = isNumericDType(storage);
     const info: TensorInfo = {
       name,
       layer: e.layer,
@@ -606,20 +603,7 @@ class ModelBuilder {
       byteLength: loc.length,
       ...(quantization ? { quantization } : {}),
       extra,
-      readValues(options: ReadValuesOptions = {}): AsyncIterable<NumericArray> {
-        if (!readable) {
-          return failingIterable(
-            new WeightFileError('unsupportedDtype', `${fileName}: tensor "${name}" holds ${storage} values, which have no numeric view.`, { file: fileName, tensor: name }),
-          );
-        }
-        if (sparsity) {
-          return readSparse(span, storage, shape, sparsity, dequant, name, options);
-        }
-        if (storage === 'int4' || storage === 'uint4') {
-          return readPacked4(span, storage, numel, dequant, options);
-        }
-        return readDense(span, storage, dequant, options);
-      },
+      readValues: valueReader({ source: this.source, offset: loc.offset, length: loc.length }, storage, shape, numel, sparsity, dequant, name),
     };
     return info;
   }
@@ -770,6 +754,36 @@ class ModelBuilder {
       return undefined;
     }
   }
+}
+
+/**
+ * The lazy `readValues` of one constant. A separate function so that the closure holds only the
+ * byte range and decoding parameters, never the file bytes decoded at open.
+ */
+function valueReader(
+  span: { source: ByteSource; offset: number; length: number },
+  storage: DType,
+  shape: readonly number[],
+  numel: number,
+  sparsity: SparsityParameters | undefined,
+  dequant: Affine | undefined,
+  name: string,
+): (options?: ReadValuesOptions) => AsyncIterable<NumericArray> {
+  const fileName = span.source.name;
+  return (options: ReadValuesOptions = {}) => {
+    if (!isNumericDType(storage)) {
+      return failingIterable(
+        new WeightFileError('unsupportedDtype', `${fileName}: tensor "${name}" holds ${storage} values, which have no numeric view.`, { file: fileName, tensor: name }),
+      );
+    }
+    if (sparsity) {
+      return readSparse(span, storage, shape, sparsity, dequant, name, options);
+    }
+    if (storage === 'int4' || storage === 'uint4') {
+      return readPacked4(span, storage, numel, dequant, options);
+    }
+    return readDense(span, storage, dequant, options);
+  };
 }
 
 /** Affine dequantization parameters of one tensor. */

@@ -706,7 +706,7 @@ test('broken: a constant whose shape disagrees with its buffer length is unavail
 });
 
 // ---------------------------------------------------------------------------------------------
-// Small pure helpers.
+// Pure functions.
 
 test('layerScopeFromName picks the op-specific segment of ;-joined names', () => {
   const fused = 'model/activation/Relu;model/batch_normalization/FusedBatchNormV3;model/conv2d/BiasAdd/ReadVariableOp/resource;model/conv2d/BiasAdd;model/conv2d_2/Conv2D;model/conv2d/Conv2D';
