@@ -55,7 +55,18 @@ const weightsNpzMember = 'model.weights.npz';
 
 /** Opens a `.keras` archive: the central directory, the JSON members, and model.weights.h5 through h5wasm. */
 async function openKerasV3Archive(source: ByteSource, _files: FileSet, options?: OpenOptions): Promise<WeightFile> {
-  const entries = await readZipDirectory(source);
+  let entries: ZipEntry[];
+  try {
+    entries = await readZipDirectory(source);
+  } catch (ex) {
+    // A file that starts like a ZIP but has no end record lost its tail: say truncated.
+    if (WeightFileError.is(ex, 'unrecognized') && looksLikeZip(await source.read(0, Math.min(4, source.size)))) {
+      throw new WeightFileError('truncated', `${source.name}: the ZIP archive has no end-of-central-directory record (size ${source.size} bytes); it is probably truncated.`, {
+        file: source.name,
+      }, { cause: ex });
+    }
+    throw ex;
+  }
   const byName = new Map<string, ZipEntry>(entries.map((e) => [e.name, e]));
   const weightsEntry = byName.get(weightsH5Member);
   const configEntry = byName.get(configMember);

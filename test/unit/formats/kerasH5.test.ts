@@ -1,0 +1,249 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { MemoryByteSource, MemoryFileSet } from '../../../src/core/byteSource';
+import { WeightFileError } from '../../../src/core/errors';
+import type { WeightFile } from '../../../src/core/model';
+import { NodeFileSet, NodeFileSource } from '../../../src/core/nodeFileSource';
+import { readAllValues } from '../../../src/core/tensorData';
+import { kerasH5Reader } from '../../../src/formats/kerasH5';
+import { detectFormat, openLocalPath } from '../../../src/formats/registry';
+import { fixtureOrSkip, makeTempDir } from '../helpers/fixtures';
+import { assertMatchesReference, fixturesOfFormat, kerasReference } from './helpers/kerasReference';
+
+const soupFull = 'keras-h5/alphabet-soup-charity-keras2.15/AlphabetSoupCharity.h5';
+const soupWeights = 'keras-h5/alphabet-soup-charity-keras2.15/model_weights.h5';
+const teachable = 'keras-h5/teachable-machine-nested-keras2.4/keras_model.h5';
+const resnet = 'tflite/mlperf-tiny-resnet8-tf2.4/pretrainedResnet.h5';
+
+async function withFile<T>(file: WeightFile, fn: (f: WeightFile) => Promise<T>): Promise<T> {
+  try {
+    return await fn(file);
+  } finally {
+    await file.close();
+  }
+}
+
+function tensor(file: WeightFile, name: string) {
+  const t = file.tensors.find((x) => x.name === name);
+  assert.ok(t, `tensor '${name}' is listed`);
+  return t;
+}
+
+for (const rel of fixturesOfFormat('keras-h5', 'keras-weights-h5')) {
+  test(`${rel}: names, order, shapes, dtypes and values match h5py`, async (t) => {
+    const p = fixtureOrSkip(t, rel);
+    if (!p) {
+      return;
+    }
+    await withFile(await openLocalPath(p), (f) => assertMatchesReference(f, kerasReference.fixtures[rel]!));
+  });
+}
+
+test('legacy full model: config, layers, training config, optimizer slots (Keras 2.15, vlen strings)', async (t) => {
+  const p = fixtureOrSkip(t, soupFull);
+  if (!p) {
+    return;
+  }
+  await withFile(await openLocalPath(p), async (f) => {
+    assert.equal(f.format, 'keras-h5');
+    assert.equal(f.modelClass, 'Sequential');
+    assert.equal(f.metadata.kerasVersion, '2.15.0');
+    assert.equal(f.metadata.backend, 'tensorflow');
+    assert.equal(f.metadata.hasOptimizerWeights, true);
+    assert.equal(f.trainingConfig?.loss, 'binary_crossentropy');
+    assert.equal((f.modelConfig?.config as { name?: string }).name, 'sequential');
+    const dense = f.layers.filter((l) => l.className === 'Dense');
+    assert.deepEqual(
+      dense.map((l) => [l.name, l.activation, l.units, l.tensors]),
+      [
+        ['dense', 'relu', 80, ['dense/dense/kernel:0', 'dense/dense/bias:0']],
+        ['dense_1', 'relu', 30, ['dense_1/dense_1/kernel:0', 'dense_1/dense_1/bias:0']],
+        ['dense_2', 'sigmoid', 1, ['dense_2/dense_2/kernel:0', 'dense_2/dense_2/bias:0']],
+      ],
+    );
+    const kernel = tensor(f, 'dense/dense/kernel:0');
+    assert.deepEqual([kernel.layer, kernel.weight, kernel.role, kernel.group, kernel.trainable], ['dense', 'kernel', 'kernel', 'model', true]);
+    assert.equal(tensor(f, 'dense_2/dense_2/bias:0').role, 'bias');
+    const step = tensor(f, 'optimizer_weights/iteration:0');
+    assert.deepEqual([step.role, step.group, step.dtype], ['step', 'optimizer', 'int64']);
+    assert.deepEqual([...(await readAllValues(step))], [80400]);
+    const m = tensor(f, 'optimizer_weights/Adam/m/dense/kernel:0');
+    assert.deepEqual(m.slotOf, { variable: 'dense/kernel', slot: 'm' });
+    assert.deepEqual([m.role, m.group, [...m.shape]], ['optimizer_state', 'optimizer', [43, 80]]);
+    assert.deepEqual(tensor(f, 'optimizer_weights/Adam/v/dense_2/bias:0').slotOf, { variable: 'dense_2/bias', slot: 'v' });
+    // Every slot names a model variable that exists as layer/weight.
+    const variables = new Set(f.tensors.filter((x) => x.group === 'model').map((x) => `${x.layer}/${x.weight}`));
+    const slots = f.tensors.filter((x) => x.slotOf);
+    assert.equal(slots.length, 12);
+    assert.ok(slots.every((x) => variables.has(x.slotOf!.variable)));
+  });
+});
+
+test('legacy weights-only file: root layer_names, no config', async (t) => {
+  const p = fixtureOrSkip(t, soupWeights);
+  if (!p) {
+    return;
+  }
+  await withFile(await openLocalPath(p), async (f) => {
+    assert.equal(f.format, 'keras-weights-h5');
+    assert.equal(f.modelConfig, undefined);
+    assert.equal(f.modelClass, undefined);
+    assert.equal(f.metadata.kerasVersion, '2.15.0');
+    assert.deepEqual(
+      f.layers.map((l) => [l.name, l.tensors.length]),
+      [
+        ['dense', 2],
+        ['dense_1', 2],
+        ['dense_2', 2],
+      ],
+    );
+    assert.deepEqual(
+      f.tensors.map((x) => `${x.layer}:${x.weight}:${x.role}`),
+      ['dense:kernel:kernel', 'dense:bias:bias', 'dense_1:kernel:kernel', 'dense_1:bias:bias', 'dense_2:kernel:kernel', 'dense_2:bias:bias'],
+    );
+  });
+});
+
+test('nested models with fixed-length NULLPAD weight_names map to the inner layers (Teachable Machine, Keras 2.4)', async (t) => {
+  const p = fixtureOrSkip(t, teachable);
+  if (!p) {
+    return;
+  }
+  await withFile(await openLocalPath(p), async (f) => {
+    assert.equal(f.tensors.length, 263);
+    const conv = tensor(f, 'sequential_1/Conv1/kernel:0');
+    assert.deepEqual([conv.layer, conv.weight, conv.role, [...conv.shape]], ['Conv1', 'kernel', 'kernel', [3, 3, 3, 16]]);
+    const convLayer = f.layers.find((l) => l.name === 'Conv1');
+    assert.equal(convLayer?.className, 'Conv2D');
+    assert.equal(convLayer?.parent, 'model1');
+    assert.deepEqual(convLayer?.tensors, ['sequential_1/Conv1/kernel:0']);
+    const dw = tensor(f, 'sequential_1/expanded_conv_depthwise/depthwise_kernel:0');
+    assert.equal(dw.role, 'depthwise_kernel');
+    const variance = tensor(f, 'sequential_1/bn_Conv1/moving_variance:0');
+    assert.deepEqual([variance.role, variance.trainable], ['moving_variance', false]);
+    const head = tensor(f, 'sequential_3/dense_Dense2/kernel:0');
+    assert.deepEqual([head.layer, [...head.shape]], ['dense_Dense2', [100, 2]]);
+    assert.equal(f.layers.find((l) => l.name === 'dense_Dense2')?.parent, 'sequential_3');
+    // Every model tensor belongs to a layer from the config.
+    const configured = new Set(f.layers.filter((l) => l.className !== undefined).map((l) => l.name));
+    assert.ok(f.tensors.every((x) => configured.has(x.layer)));
+  });
+});
+
+test('older optimizer naming (Adam/<var>/m:0, Adam/iter:0) and BatchNorm in a Functional model (Keras 2.4)', async (t) => {
+  const p = fixtureOrSkip(t, resnet);
+  if (!p) {
+    return;
+  }
+  await withFile(await openLocalPath(p), async (f) => {
+    assert.equal(f.modelClass, 'Functional');
+    const iter = tensor(f, 'optimizer_weights/Adam/iter:0');
+    assert.deepEqual([iter.role, iter.group], ['step', 'optimizer']);
+    assert.deepEqual(tensor(f, 'optimizer_weights/Adam/conv2d/kernel/m:0').slotOf, { variable: 'conv2d/kernel', slot: 'm' });
+    const bn = f.layers.find((l) => l.name === 'batch_normalization');
+    assert.equal(bn?.className, 'BatchNormalization');
+    assert.deepEqual(
+      bn?.tensors.map((n) => tensor(f, n).role),
+      ['gamma', 'beta', 'moving_mean', 'moving_variance'],
+    );
+  });
+});
+
+test('values stream in bounded slabs in row-major order (chunkElements 7 on a [43,80] kernel)', async (t) => {
+  const p = fixtureOrSkip(t, soupFull);
+  if (!p) {
+    return;
+  }
+  await withFile(await openLocalPath(p), async (f) => {
+    const kernel = tensor(f, 'dense/dense/kernel:0');
+    const chunks: number[] = [];
+    for await (const c of kernel.readValues({ chunkElements: 7 })) {
+      chunks.push(c.length);
+    }
+    assert.ok(chunks.length > 1 && chunks.every((n) => n <= 7), `chunk sizes ${chunks.slice(0, 5).join(',')}...`);
+    assert.equal(chunks.reduce((a, b) => a + b, 0), 43 * 80);
+    // Same values whatever the slab size: compare against the reference with rows of 80 and with 7-element slabs.
+    await assertMatchesReference(f, kerasReference.fixtures[soupFull]!, 7);
+    await assertMatchesReference(f, kerasReference.fixtures[soupFull]!, 100);
+  });
+});
+
+test('reads after close fail with a clear error instead of crashing', async (t) => {
+  const p = fixtureOrSkip(t, soupWeights);
+  if (!p) {
+    return;
+  }
+  const f = await openLocalPath(p);
+  const kernel = tensor(f, 'dense/dense/kernel:0');
+  await f.close();
+  await assert.rejects(readAllValues(kernel), (ex: unknown) => WeightFileError.is(ex, 'cancelled') && /closed/.test((ex as Error).message));
+  await f.close(); // closing twice is harmless
+});
+
+test('sniff: HDF5 signature claims the file, .h5 names score higher', () => {
+  const head = new Uint8Array(64);
+  head.set([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+  assert.equal(kerasH5Reader.sniff({ fileName: 'model.h5', size: 64, head, tail: head }), 100);
+  assert.equal(kerasH5Reader.sniff({ fileName: 'weights.bin', size: 64, head, tail: head }), 90);
+  const userBlock = new Uint8Array(1100);
+  userBlock.set([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a], 1024);
+  assert.equal(kerasH5Reader.sniff({ fileName: 'x.hdf5', size: 1100, head: userBlock, tail: head }), 100);
+  assert.equal(kerasH5Reader.sniff({ fileName: 'x.h5', size: 4, head: new Uint8Array([1, 2, 3, 4]), tail: head }), undefined);
+});
+
+test('bad input: a truncated .h5 (first half of a real file) is reported as truncated', async (t) => {
+  const p = fixtureOrSkip(t, soupFull);
+  if (!p) {
+    return;
+  }
+  const dir = makeTempDir();
+  const bytes = fs.readFileSync(p);
+  const cut = path.join(dir, 'half.h5');
+  fs.writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
+  await assert.rejects(openLocalPath(cut), (ex: unknown) => {
+    assert.ok(WeightFileError.is(ex, 'truncated'), String(ex));
+    assert.match((ex as Error).message, /half\.h5/);
+    assert.match((ex as Error).message, /truncated file/);
+    return true;
+  });
+});
+
+test('bad input: wrong magic in a .h5 file is not recognized as any format', async () => {
+  const dir = makeTempDir();
+  const p = path.join(dir, 'fake.h5');
+  fs.writeFileSync(p, 'this is not an HDF5 file at all, just text');
+  await assert.rejects(openLocalPath(p), (ex: unknown) => WeightFileError.is(ex, 'unrecognized') && (ex as Error).message.includes('fake.h5'));
+});
+
+test('bad input: HDF5 signature followed by garbage fails with a clear reason', async () => {
+  const dir = makeTempDir();
+  const p = path.join(dir, 'garbage.h5');
+  const bytes = new Uint8Array(4096);
+  bytes.set([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+  for (let i = 8; i < bytes.length; i++) {
+    bytes[i] = (i * 7919) & 0xff;
+  }
+  fs.writeFileSync(p, bytes);
+  const source = await NodeFileSource.open(p);
+  assert.equal((await detectFormat(source, 'garbage.h5')).id, 'keras-h5');
+  await assert.rejects(kerasH5Reader.open(source, new NodeFileSet(dir)), (ex: unknown) => {
+    assert.ok(WeightFileError.is(ex), String(ex));
+    assert.ok(['corrupt', 'truncated', 'unrecognized'].includes((ex as WeightFileError).reason), (ex as WeightFileError).reason);
+    assert.match((ex as Error).message, /garbage\.h5/);
+    return true;
+  });
+  await source.close();
+});
+
+test('bad input: an HDF5 source without a local path is refused as unsupportedFormat', async (t) => {
+  const p = fixtureOrSkip(t, soupWeights);
+  if (!p) {
+    return;
+  }
+  const source = new MemoryByteSource('virtual/model_weights.h5', fs.readFileSync(p));
+  await assert.rejects(kerasH5Reader.open(source, new MemoryFileSet('virtual', new Map())), (ex: unknown) => {
+    return WeightFileError.is(ex, 'unsupportedFormat') && (ex as Error).message.includes('virtual/model_weights.h5');
+  });
+});
