@@ -2,6 +2,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { MemoryByteSource, MemoryFileSet, type ByteSource } from '../../../src/core/byteSource';
 import { WeightFileError } from '../../../src/core/errors';
 import type { TensorInfo, WeightFile } from '../../../src/core/model';
@@ -1010,4 +1012,35 @@ test('cancellation: an aborted signal stops open and readValues with cancelled',
   await assert.rejects(openTflite(new MemoryByteSource('c.tflite', b), emptyFiles, { signal: controller.signal }), (ex: unknown) => WeightFileError.is(ex, 'cancelled'));
   const wf = await openBytes(b);
   await assert.rejects(readAllValues(wf.tensors[1]!, { signal: controller.signal }), (ex: unknown) => WeightFileError.is(ex, 'cancelled'));
+});
+
+test('the bytes read at open are released: an opened file keeps only byte ranges', async (t) => {
+  const file = fixtureOrSkip(t, 'tflite/mlperf-tiny-resnet8-tf2.4/pretrainedResnet_quant.tflite');
+  if (!file) {
+    return;
+  }
+  v8.setFlagsFromString('--expose_gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const data = new Uint8Array(fs.readFileSync(file));
+  let whole: WeakRef<Uint8Array> | undefined;
+  const src: ByteSource = {
+    name: 'resnet.tflite',
+    size: data.length,
+    read: async (offset, length) => {
+      const copy = data.slice(offset, offset + length);
+      if (length === data.length) {
+        whole = new WeakRef(copy);
+      }
+      return copy;
+    },
+    close: async () => {},
+  };
+  const wf = await openTflite(src, emptyFiles);
+  for (let i = 0; i < 3 && whole?.deref(); i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+  }
+  assert.ok(whole, 'open read the whole file once');
+  assert.equal(whole.deref(), undefined, 'the whole-file bytes were collected while the WeightFile is alive');
+  assert.equal((await readAllValues(wf.tensors.find((x) => x.name === 'model/conv2d_8/Conv2D')!)).length, 64 * 32);
 });
