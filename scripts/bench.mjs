@@ -1,0 +1,198 @@
+// Speed and memory benchmarks: Weightscope side by side with a peer tool on the same file, in one
+// run, with ratios and targets. Not part of `npm test`.
+//   npm run bench                       every section
+//   npm run bench -- --only keras-h5    one section (see --list)
+//   npm run bench -- --list             section names
+//   npm run bench -- --workers 2        worker threads for Weightscope (default: StatsPool's default)
+// Generated inputs are cached in .bench/ (git-ignored). Python peers run with /usr/bin/python3.
+//
+// Adding a section: append { name, description, run(ctx) } to `sections`; use ctx.measure() for every
+// contender (it records wall time and the child's peak RSS), ctx.row() to print a result line and
+// ctx.target() to print whether a target is met.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const benchDir = path.join(root, '.bench');
+const python = '/usr/bin/python3';
+const timeBin = '/usr/bin/time';
+const argv = process.argv.slice(2);
+
+function argValue(name) {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+// ------------------------------------------------------------------ child mode: Weightscope itself
+
+/**
+ * `bench.mjs --child-stats FILE [--workers N]`: the real path (openLocalPath + StatsPool over every
+ * numeric tensor), run in a child process so that its peak RSS can be measured on its own.
+ */
+async function childStats(file) {
+  const require = createRequire(import.meta.url);
+  const { openLocalPath } = require(path.join(root, 'out/src/formats/registry.js'));
+  const { StatsPool } = require(path.join(root, 'out/src/analysis/statsPool.js'));
+  const { isNumericDType } = require(path.join(root, 'out/src/core/dtypes.js'));
+  const t0 = performance.now();
+  const wf = await openLocalPath(file);
+  const names = wf.tensors.filter((t) => isNumericDType(t.dtype) && !t.unavailable).map((t) => t.name);
+  const format = wf.format;
+  await wf.close();
+  const tOpen = performance.now();
+  const workers = argValue('--workers');
+  const pool = new StatsPool(workers ? { workers: Number(workers) } : {});
+  const results = await pool.analyzeFile(file, names, { histogramBins: 64 });
+  await pool.dispose();
+  const tDone = performance.now();
+  const out = { format, tensors: names.length, openMs: tOpen - t0, statsMs: tDone - tOpen, results: {} };
+  let failed = 0;
+  for (const [name, r] of results) {
+    if (r.ok) {
+      const s = r.stats;
+      out.results[name] = { mean: s.mean, std: s.std, min: s.min, max: s.max, histogram: s.histogram.counts.reduce((a, b) => a + b, 0), percentileErrorBound: s.percentileErrorBound };
+    } else {
+      failed++;
+      out.results[name] = { error: r.error };
+    }
+  }
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+  process.exit(failed ? 1 : 0);
+}
+
+// ------------------------------------------------------------------ harness
+
+/** Runs a child process; returns wall time (ms), the child's peak RSS (KiB, when /usr/bin/time is there) and stdout. */
+function measure(cmd, args, { stdoutFile } = {}) {
+  const haveTime = fs.existsSync(timeBin);
+  const fullCmd = haveTime ? timeBin : cmd;
+  const fullArgs = haveTime ? ['-v', cmd, ...args] : args;
+  const out = stdoutFile ? fs.openSync(stdoutFile, 'w') : 'pipe';
+  const t0 = performance.now();
+  const r = spawnSync(fullCmd, fullArgs, { cwd: root, stdio: ['ignore', out, 'pipe'], maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' });
+  const wallMs = performance.now() - t0;
+  if (typeof out === 'number') fs.closeSync(out);
+  const stderr = r.stderr ?? '';
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
+  if (r.status !== 0) {
+    throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status}):\n${stderr.split('\n').filter((l) => !/^\t/.test(l)).join('\n').slice(0, 4000)}`);
+  }
+  return { wallMs, maxRssKiB: rss ? Number(rss[1]) : undefined, stdout: r.stdout ?? '' };
+}
+
+function fmtMs(ms) {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`;
+}
+
+function fmtRss(kib) {
+  return kib === undefined ? 'n/a' : `${(kib / 1024).toFixed(0)} MiB`;
+}
+
+const ctx = {
+  root,
+  benchDir,
+  python,
+  measure,
+  /** Prints one contender's line. */
+  row(label, m, extra = '') {
+    console.log(`  ${label.padEnd(34)} ${fmtMs(m.wallMs).padStart(10)}   peak RSS ${fmtRss(m.maxRssKiB).padStart(8)}${extra ? `   ${extra}` : ''}`);
+  },
+  /** Prints whether a target is met (never assumed: computed from the measurements). */
+  target(label, met, detail) {
+    ctx.results.push({ label, met });
+    console.log(`  target ${met ? 'MET    ' : 'NOT MET'}  ${label} (${detail})`);
+  },
+  results: [],
+  /** Reads the file once so that every contender reads it from the page cache. */
+  warm(file) {
+    spawnSync('cat', [file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  },
+  /** Builds out/ (the transpiled sources the Weightscope child runs). */
+  build() {
+    const r = spawnSync(process.execPath, ['scripts/build.mjs', '--out-only'], { cwd: root, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('build failed');
+  },
+  /** Makes a generated input once (cached in .bench/). */
+  ensure(name, make) {
+    fs.mkdirSync(benchDir, { recursive: true });
+    const file = path.join(benchDir, name);
+    if (!fs.existsSync(file)) {
+      console.log(`  generating ${path.relative(root, file)} ...`);
+      make(file);
+    }
+    return file;
+  },
+};
+
+// ------------------------------------------------------------------ sections
+
+const kerasH5Section = {
+  name: 'keras-h5',
+  description: 'full stats of a 512 MiB Keras HDF5 file (8 Dense kernels 4096x4096 float32) vs h5py+NumPy vs cat',
+  run() {
+    const file = ctx.ensure('keras-dense-8x4096x4096.h5', (f) => {
+      const r = spawnSync(python, ['scripts/bench/make_keras_h5.py', f, '8', '4096', '4096'], { cwd: root, stdio: 'inherit' });
+      if (r.status !== 0) throw new Error('could not generate the HDF5 file (needs /usr/bin/python3 with h5py and numpy)');
+    });
+    const sizeMiB = fs.statSync(file).size / 2 ** 20;
+    console.log(`  file ${path.relative(root, file)} (${sizeMiB.toFixed(0)} MiB), ${os.availableParallelism()} CPUs`);
+    ctx.warm(file);
+    const cat = measure('sh', ['-c', `cat "${file}" > /dev/null`]);
+    const peer = measure(python, ['scripts/bench/h5py_stats.py', file]);
+    const workers = argValue('--workers');
+    const ours = measure(process.execPath, [path.join(root, 'scripts', 'bench.mjs'), '--child-stats', file, ...(workers ? ['--workers', workers] : [])]);
+    const mine = JSON.parse(ours.stdout.trim().split('\n').pop());
+    const theirs = JSON.parse(peer.stdout.trim().split('\n').pop());
+    ctx.row('cat file > /dev/null', cat);
+    ctx.row('h5py + NumPy (mean/std/min/max/hist)', peer, `${theirs.datasets} datasets`);
+    ctx.row(`Weightscope full stats (${workers ?? 'default'} workers)`, ours, `${mine.tensors} tensors; open ${fmtMs(mine.openMs)}, stats ${fmtMs(mine.statsMs)}`);
+    // Cross-check the numbers against the peer: the speed only counts when the results agree.
+    let mismatches = 0;
+    for (const [name, p] of Object.entries(theirs.results)) {
+      const key = name.replace(/^model_weights\//, '');
+      const m = mine.results[key] ?? mine.results[name];
+      const ok = m && m.min === p.min && m.max === p.max && Math.abs(m.mean - p.mean) <= 1e-9 * Math.max(Math.abs(p.std), 1e-30) && Math.abs(m.std - p.std) <= 1e-9 * p.std && m.histogram === p.histogram;
+      if (!ok) {
+        mismatches++;
+        console.log(`  MISMATCH ${name}: ours ${JSON.stringify(m)} vs peer ${JSON.stringify(p)}`);
+      }
+    }
+    console.log(`  results agree with NumPy on ${Object.keys(theirs.results).length - mismatches}/${Object.keys(theirs.results).length} datasets (min/max exact, mean/std 1e-9)`);
+    const speedup = peer.wallMs / ours.wallMs;
+    const vsCat = ours.wallMs / cat.wallMs;
+    console.log(`  ratios: peer/ours ${speedup.toFixed(2)}x, ours/cat ${vsCat.toFixed(1)}x`);
+    ctx.target('results agree with h5py+NumPy', mismatches === 0 && mine.tensors === 8, `${mismatches} mismatches`);
+    ctx.target('>= 3x faster than h5py+NumPy', speedup >= 3, `${speedup.toFixed(2)}x`);
+    ctx.target('within 2x of the raw read (cat)', vsCat <= 2, `${vsCat.toFixed(1)}x`);
+    const rssLimitMiB = 256 + 64;
+    ctx.target(`peak RSS < ${rssLimitMiB} MiB`, ours.maxRssKiB !== undefined && ours.maxRssKiB / 1024 < rssLimitMiB, fmtRss(ours.maxRssKiB));
+  },
+};
+
+/** Benchmark sections in run order. */
+const sections = [kerasH5Section];
+
+// ------------------------------------------------------------------ main
+
+if (argv[0] === '--child-stats') {
+  await childStats(argv[1]);
+} else if (argv.includes('--list')) {
+  for (const s of sections) console.log(`${s.name.padEnd(20)} ${s.description}`);
+} else {
+  const only = argValue('--only');
+  const chosen = only ? sections.filter((s) => s.name === only) : sections;
+  if (chosen.length === 0) {
+    console.error(`no section named '${only}'; sections: ${sections.map((s) => s.name).join(', ')}`);
+    process.exit(2);
+  }
+  ctx.build();
+  for (const s of chosen) {
+    console.log(`\n== ${s.name}: ${s.description}`);
+    await s.run(ctx);
+  }
+  const missed = ctx.results.filter((r) => !r.met);
+  console.log(`\n${ctx.results.length - missed.length}/${ctx.results.length} targets met${missed.length ? `; not met: ${missed.map((r) => r.label).join('; ')}` : ''}`);
+}
