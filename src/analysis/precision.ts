@@ -14,6 +14,8 @@ export const float16Max = 65504;
 export const float16MinNormal = 2 ** -14;
 /** SQNR at or above which int8 storage is called safe, in dB. */
 export const int8SafeSqnrDb = 30;
+/** Largest fraction of non-zero values an int8 scheme may round to 0 and still be called safe. */
+export const int8MaxZeroedFraction = 0.01;
 /** Channel absMax / median channel absMax at or above which a channel is an outlier. */
 export const outlierChannelRatio = 4;
 
@@ -39,6 +41,8 @@ export interface QuantReport {
   maxAbsError: number;
   /** Quantization step (scale); per-channel: the largest one. */
   scale: number;
+  /** Fraction of all values that are non-zero but quantize to exactly 0 (drowned by a large scale). */
+  zeroedFraction: number;
 }
 
 /** TF.js converter affine uint8 quantization (`q = round((clip(x) - min) / scale)`, zero nudged onto the grid). */
@@ -305,6 +309,9 @@ export async function analyzePrecision(tensor: TensorInfo, signal?: AbortSignal,
   let maxErrC = 0;
   let errA = 0;
   let maxErrA = 0;
+  let zeroT = 0;
+  let zeroC = 0;
+  let zeroA = 0;
   index = 0;
   for await (const chunk of tensor.readValues({ signal })) {
     throwIfAborted(signal);
@@ -314,6 +321,9 @@ export async function analyzePrecision(tensor: TensorInfo, signal?: AbortSignal,
         continue;
       }
       const qt = scaleT > 0 ? Math.min(127, Math.max(-127, roundHalfAway(x / scaleT))) * scaleT : 0;
+      if (x !== 0 && qt === 0) {
+        zeroT++;
+      }
       const et = Math.abs(x - qt);
       errT += et * et;
       if (et > maxErrT) {
@@ -323,6 +333,9 @@ export async function analyzePrecision(tensor: TensorInfo, signal?: AbortSignal,
         const c = Math.floor(index / ch.inner) % channels;
         const s = chMax[c]! / 127;
         const qc = s > 0 ? Math.min(127, Math.max(-127, roundHalfAway(x / s))) * s : 0;
+        if (x !== 0 && qc === 0) {
+          zeroC++;
+        }
         const ec = Math.abs(x - qc);
         errC += ec * ec;
         if (ec > maxErrC) {
@@ -336,6 +349,9 @@ export async function analyzePrecision(tensor: TensorInfo, signal?: AbortSignal,
         const clipped = Math.min(affine.max, Math.max(affine.min, x));
         qa = roundHalfEven((clipped - affine.min) / affine.scale) * affine.scale + affine.min;
       }
+      if (x !== 0 && qa === 0) {
+        zeroA++;
+      }
       const ea = Math.abs(x - qa);
       errA += ea * ea;
       if (ea > maxErrA) {
@@ -344,7 +360,8 @@ export async function analyzePrecision(tensor: TensorInfo, signal?: AbortSignal,
     }
   }
 
-  const int8PerTensor: QuantReport = { sqnrDb: sqnr(sum2, errT), maxAbsError: maxErrT, scale: scaleT };
+  const total = Math.max(1, count);
+  const int8PerTensor: QuantReport = { sqnrDb: sqnr(sum2, errT), maxAbsError: maxErrT, scale: scaleT, zeroedFraction: zeroT / total };
   let int8PerChannel: PrecisionReport['int8PerChannel'] = null;
   let outlierChannels: PrecisionReport['outlierChannels'] = null;
   if (ch) {
@@ -352,7 +369,7 @@ export async function analyzePrecision(tensor: TensorInfo, signal?: AbortSignal,
     for (let c = 0; c < channels; c++) {
       maxScale = Math.max(maxScale, chMax[c]! / 127);
     }
-    int8PerChannel = { sqnrDb: sqnr(sum2, errC), maxAbsError: maxErrC, scale: maxScale, axis: ch.axis, channels };
+    int8PerChannel = { sqnrDb: sqnr(sum2, errC), maxAbsError: maxErrC, scale: maxScale, zeroedFraction: zeroC / total, axis: ch.axis, channels };
     const sorted = Float64Array.from(chMax).sort();
     const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
     const indices: number[] = [];
@@ -371,13 +388,15 @@ export async function analyzePrecision(tensor: TensorInfo, signal?: AbortSignal,
     outlierChannels = { count: outliers, worstRatio: worst, indices };
   }
   // The affine "min" is the value of q = 0 as the converter stores it.
-  const uint8Affine: AffineReport = { sqnrDb: sqnr(sum2, errA), maxAbsError: maxErrA, scale: affine.scale, min: affine.min };
+  const uint8Affine: AffineReport = { sqnrDb: sqnr(sum2, errA), maxAbsError: maxErrA, scale: affine.scale, min: affine.min, zeroedFraction: zeroA / total };
   const fp16Report = castReport(fp16);
   const bf16Report = castReport(bf16);
   const std = count > 0 ? Math.sqrt(sum2 / count) : 0;
   const stored = storedQuantization(tensor, sum2, count, std);
 
-  const ok = (r: QuantReport | null): boolean => !!r && (r.sqnrDb === null || r.sqnrDb >= int8SafeSqnrDb);
+  // SQNR alone is fooled by one huge value (it carries all the energy while every other value
+  // rounds to 0), so a safe scheme must also keep the small values.
+  const ok = (r: QuantReport | null): boolean => !!r && (r.sqnrDb === null || r.sqnrDb >= int8SafeSqnrDb) && r.zeroedFraction <= int8MaxZeroedFraction;
   const fp16Safe = fp16Report.overflowCount === 0 && fp16Report.underflowCount <= 1e-3 * count && fp16Report.relativeL2Error <= 1e-3;
   const recommendation: PrecisionReport['recommendation'] =
     ch && ok(int8PerTensor) ? 'int8-per-tensor' : ch && ok(int8PerChannel) ? 'int8-per-channel' : fp16Safe ? 'fp16-safe' : 'keep-fp32';
