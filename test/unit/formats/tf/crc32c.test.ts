@@ -19,15 +19,17 @@ test('crc32c matches the standard check value of "123456789"', () => {
   assert.equal(crc32c(new Uint8Array(0)), 0);
 });
 
-test('crc32c (slicing-by-8) equals the bitwise definition on random data of every length 0..300', () => {
+test('crc32c (slicing-by-8) equals the bitwise definition on random data of every length 0..300 at every alignment', () => {
   let seed = 12345;
   const bytes = new Uint8Array(300);
   for (let i = 0; i < bytes.length; i++) {
     seed = (seed * 1103515245 + 12345) >>> 0;
     bytes[i] = seed >>> 24;
   }
-  for (let n = 0; n <= bytes.length; n++) {
-    assert.equal(crc32c(bytes.subarray(0, n)), bitwise(bytes.subarray(0, n)), `length ${n}`);
+  for (let off = 0; off < 8; off++) {
+    for (let n = 0; n + off <= bytes.length; n++) {
+      assert.equal(crc32c(bytes.subarray(off, off + n)), bitwise(bytes.subarray(off, off + n)), `offset ${off}, length ${n}`);
+    }
   }
 });
 
