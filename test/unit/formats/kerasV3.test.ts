@@ -1,0 +1,286 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { MemoryByteSource, MemoryFileSet } from '../../../src/core/byteSource';
+import { WeightFileError } from '../../../src/core/errors';
+import type { WeightFile } from '../../../src/core/model';
+import { readAllValues } from '../../../src/core/tensorData';
+import { readZipDirectory } from '../../../src/core/zip';
+import { kerasV3Reader, toSnakeCase } from '../../../src/formats/kerasV3';
+import { openLocalPath } from '../../../src/formats/registry';
+import { fixtureOrSkip, makeTempDir } from '../helpers/fixtures';
+import { assertMatchesReference, fixturesOfFormat, kerasReference } from './helpers/kerasReference';
+import { writeZip } from './helpers/zipWriter';
+
+const nested = 'keras3-keras/keras-nested-container-3.15/pre_pr22362_nested_container.keras';
+const lstm = 'keras3-keras/keras-masking-lstm-3.8/model.keras';
+const custom = 'keras3-keras/keras-custom-layer-3.13/fixed_model.keras';
+const diabetes = 'keras3-weights-h5/diabetes-simple-model/model.weights.h5';
+
+async function withFile<T>(file: WeightFile, fn: (f: WeightFile) => Promise<T>): Promise<T> {
+  try {
+    return await fn(file);
+  } finally {
+    await file.close();
+  }
+}
+
+function tensor(file: WeightFile, name: string) {
+  const t = file.tensors.find((x) => x.name === name);
+  assert.ok(t, `tensor '${name}' is listed`);
+  return t;
+}
+
+/** The members of a real .keras archive, read with the ZIP reader (for rebuilding variants). */
+async function archiveMembers(p: string): Promise<Map<string, Uint8Array>> {
+  const bytes = fs.readFileSync(p);
+  const source = new MemoryByteSource(p, bytes);
+  const out = new Map<string, Uint8Array>();
+  for (const e of await readZipDirectory(source)) {
+    // Keras writes STORED members: the data follows the 30-byte local header, name and extra field.
+    const v = new DataView(bytes.buffer, bytes.byteOffset + e.localHeaderOffset, 30);
+    const start = e.localHeaderOffset + 30 + v.getUint16(26, true) + v.getUint16(28, true);
+    assert.equal(e.method, 0, `${e.name} is STORED`);
+    out.set(e.name, new Uint8Array(bytes.subarray(start, start + e.compressedSize)));
+  }
+  return out;
+}
+
+for (const rel of fixturesOfFormat('keras-v3', 'keras-v3-weights')) {
+  test(`${rel}: names, order, shapes, dtypes and values match h5py`, async (t) => {
+    const p = fixtureOrSkip(t, rel);
+    if (!p) {
+      return;
+    }
+    await withFile(await openLocalPath(p), (f) => assertMatchesReference(f, kerasReference.fixtures[rel]!));
+  });
+}
+
+test('.keras: layer names from the vars name attribute, roles by Dense variable order, metadata.json', async (t) => {
+  const p = fixtureOrSkip(t, nested);
+  if (!p) {
+    return;
+  }
+  await withFile(await openLocalPath(p), async (f) => {
+    assert.equal(f.format, 'keras-v3');
+    assert.equal(f.modelClass, 'NestedDenseModel');
+    assert.equal(f.metadata.kerasVersion, '3.15.0');
+    assert.equal(f.metadata.dateSaved, '2026-05-13@21:23:40');
+    assert.deepEqual(
+      f.tensors.map((x) => `${x.name}=${x.layer}:${x.weight}:${x.role}`),
+      [
+        'layers/dense/vars/0=d_0:kernel:kernel',
+        'layers/dense_1/vars/0=d_1:kernel:kernel',
+        'layers/dense_2/vars/0=d_2:kernel:kernel',
+        'layers/dense_3/vars/0=dense:kernel:kernel',
+        'layers/dense_3/vars/1=dense:bias:bias',
+      ],
+    );
+    // The reference records the same name attributes h5py sees.
+    const ref = kerasReference.fixtures[nested]!;
+    assert.deepEqual(
+      f.tensors.map((x) => x.layer),
+      ref.tensors.map((r) => r.varsName),
+    );
+    assert.deepEqual(
+      f.layers.map((l) => [l.name, l.tensors.length]),
+      [
+        ['d_0', 1],
+        ['d_1', 1],
+        ['d_2', 1],
+        ['dense', 2],
+      ],
+    );
+  });
+});
+
+test('.keras: LSTM cell variables belong to the LSTM layer as kernel, recurrent_kernel, bias', async (t) => {
+  const p = fixtureOrSkip(t, lstm);
+  if (!p) {
+    return;
+  }
+  await withFile(await openLocalPath(p), async (f) => {
+    assert.equal(f.modelClass, 'Sequential');
+    assert.deepEqual(
+      f.tensors.map((x) => [x.layer, x.weight, x.role, [...x.shape], x.trainable]),
+      [
+        ['lstm', 'kernel', 'kernel', [2, 4], true],
+        ['lstm', 'recurrent_kernel', 'recurrent_kernel', [1, 4], true],
+        ['lstm', 'bias', 'bias', [4], true],
+      ],
+    );
+    const layer = f.layers.find((l) => l.name === 'lstm');
+    assert.equal(layer?.className, 'LSTM');
+    assert.equal(layer?.units, 1);
+    assert.deepEqual(layer?.tensors, ['layers/lstm/cell/vars/0', 'layers/lstm/cell/vars/1', 'layers/lstm/cell/vars/2']);
+    assert.deepEqual(f.layers.find((l) => l.name === 'masking')?.tensors, []);
+    // unit_forget_bias: the forget-gate quarter of the bias is 1.
+    assert.deepEqual([...(await readAllValues(tensor(f, 'layers/lstm/cell/vars/2')))], [0, 1, 0, 0]);
+  });
+});
+
+test('.keras: nested custom layers and Adam slots mapped to trainable variables (interleaved m, v)', async (t) => {
+  const p = fixtureOrSkip(t, custom);
+  if (!p) {
+    return;
+  }
+  await withFile(await openLocalPath(p), async (f) => {
+    assert.equal(f.modelClass, 'TestModel');
+    assert.equal((f.trainingConfig?.optimizer as { class_name?: string }).class_name, 'Adam');
+    const model = f.tensors.filter((x) => x.group === 'model');
+    assert.deepEqual(
+      model.map((x) => `${x.layer}/${x.weight}`),
+      ['dense_6/kernel', 'dense_6/bias', 'dense_7/kernel', 'dense_7/bias', 'dense_8/kernel', 'dense_8/bias'],
+    );
+    assert.ok(f.layers.filter((l) => l.name.startsWith('dense_')).every((l) => l.parent === 'test_layer'));
+    const iterations = tensor(f, 'optimizer/vars/0');
+    assert.deepEqual([iterations.weight, iterations.role, iterations.dtype, iterations.group], ['iterations', 'step', 'int64', 'optimizer']);
+    assert.deepEqual([...(await readAllValues(iterations))], [25]);
+    assert.equal(tensor(f, 'optimizer/vars/1').weight, 'learning_rate');
+    assert.deepEqual(tensor(f, 'optimizer/vars/2').slotOf, { variable: 'dense_6/kernel', slot: 'momentum' });
+    assert.deepEqual(tensor(f, 'optimizer/vars/3').slotOf, { variable: 'dense_6/kernel', slot: 'velocity' });
+    assert.deepEqual(tensor(f, 'optimizer/vars/13').slotOf, { variable: 'dense_8/bias', slot: 'velocity' });
+    for (const slot of f.tensors.filter((x) => x.slotOf)) {
+      const variable = model.find((m) => `${m.layer}/${m.weight}` === slot.slotOf!.variable)!;
+      assert.deepEqual([...slot.shape], [...variable.shape], `${slot.name} has its variable's shape`);
+    }
+    assert.equal(f.tensors.filter((x) => x.slotOf).length, 12);
+  });
+});
+
+test('.weights.h5: sibling model.json gives the architecture; without it the vars names still name layers', async (t) => {
+  const p = fixtureOrSkip(t, diabetes);
+  if (!p) {
+    return;
+  }
+  await withFile(await openLocalPath(p), async (f) => {
+    assert.equal(f.format, 'keras-v3-weights');
+    assert.equal(f.metadata.configFile, 'model.json');
+    assert.equal(f.modelClass, 'Sequential');
+    const dense = f.layers.filter((l) => l.className === 'Dense');
+    assert.deepEqual(
+      dense.map((l) => [l.name, l.units, l.tensors]),
+      [
+        ['dense', 12, ['layers/dense/vars/0', 'layers/dense/vars/1']],
+        ['dense_1', 8, ['layers/dense_1/vars/0', 'layers/dense_1/vars/1']],
+        ['dense_2', 1, ['layers/dense_2/vars/0', 'layers/dense_2/vars/1']],
+      ],
+    );
+    assert.deepEqual(tensor(f, 'optimizer/vars/10').slotOf, { variable: 'dense_2/kernel', slot: 'momentum' });
+  });
+  // Alone in a folder (copied at test time): no config, same tensors, names from the file.
+  const dir = makeTempDir();
+  const alone = path.join(dir, 'model.weights.h5');
+  fs.copyFileSync(p, alone);
+  await withFile(await openLocalPath(alone), async (f) => {
+    assert.equal(f.format, 'keras-v3-weights');
+    assert.equal(f.modelClass, undefined);
+    assert.equal(f.metadata.configFile, undefined);
+    assert.deepEqual(
+      f.tensors.filter((x) => x.group === 'model').map((x) => `${x.layer}:${x.weight}`),
+      ['dense:kernel', 'dense:bias', 'dense_1:kernel', 'dense_1:bias', 'dense_2:kernel', 'dense_2:bias'],
+    );
+    await assertMatchesReference(f, kerasReference.fixtures[diabetes]!);
+  });
+});
+
+test('.keras: the weights member is copied to a private temporary file that close() deletes', async (t) => {
+  const p = fixtureOrSkip(t, nested);
+  if (!p) {
+    return;
+  }
+  const tmp = makeTempDir();
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
+  try {
+    const f = await openLocalPath(p);
+    const dirs = fs.readdirSync(tmp).filter((d) => d.startsWith('weightscope-h5-'));
+    assert.equal(dirs.length, 1);
+    assert.equal(fs.statSync(path.join(tmp, dirs[0]!, 'member.h5')).size, 17288);
+    await f.close();
+    assert.deepEqual(fs.readdirSync(tmp), []);
+  } finally {
+    if (saved === undefined) {
+      delete process.env.TMPDIR;
+    } else {
+      process.env.TMPDIR = saved;
+    }
+  }
+});
+
+test('.keras from a source without a local path and with a DEFLATED weights member still opens', async (t) => {
+  const p = fixtureOrSkip(t, custom);
+  if (!p) {
+    return;
+  }
+  const members = await archiveMembers(p);
+  const zip = writeZip([...members].map(([name, data]) => ({ name, data, deflate: true })));
+  const source = new MemoryByteSource('memory/fixed_model.keras', zip);
+  await withFile(await kerasV3Reader.open(source, new MemoryFileSet('memory', new Map())), (f) => assertMatchesReference(f, kerasReference.fixtures[custom]!, 50));
+});
+
+test('sniff: ZIP magic with a .keras name, or a ZIP starting with Keras members', () => {
+  const zip = writeZip([{ name: 'metadata.json', data: new TextEncoder().encode('{}') }]);
+  const input = { fileName: 'model.keras', size: zip.length, head: zip.subarray(0, 4096), tail: zip.subarray(-64) };
+  assert.equal(kerasV3Reader.sniff(input), 100);
+  assert.equal(kerasV3Reader.sniff({ ...input, fileName: 'download.zip' }), 70);
+  const other = writeZip([{ name: 'arr_0.npy', data: new Uint8Array(4) }]);
+  assert.equal(kerasV3Reader.sniff({ fileName: 'x.npz', size: other.length, head: other, tail: other }), undefined);
+  assert.equal(toSnakeCase('BatchNormalization'), 'batch_normalization');
+  assert.equal(toSnakeCase('Conv2D'), 'conv2d');
+  assert.equal(toSnakeCase('LSTM'), 'lstm');
+});
+
+test('bad input: a .keras archive without model.weights.h5 is reported with its members', async (t) => {
+  const p = fixtureOrSkip(t, nested);
+  if (!p) {
+    return;
+  }
+  const members = await archiveMembers(p);
+  const dir = makeTempDir();
+  const noWeights = path.join(dir, 'no-weights.keras');
+  fs.writeFileSync(noWeights, writeZip([{ name: 'metadata.json', data: members.get('metadata.json')! }, { name: 'config.json', data: members.get('config.json')! }]));
+  await assert.rejects(openLocalPath(noWeights), (ex: unknown) => {
+    assert.ok(WeightFileError.is(ex, 'corrupt'), String(ex));
+    assert.match((ex as Error).message, /no-weights\.keras.*without 'model\.weights\.h5'.*'config\.json'/);
+    return true;
+  });
+  const npz = path.join(dir, 'npz.keras');
+  fs.writeFileSync(npz, writeZip([{ name: 'config.json', data: members.get('config.json')! }, { name: 'model.weights.npz', data: new Uint8Array(10) }]));
+  await assert.rejects(openLocalPath(npz), (ex: unknown) => WeightFileError.is(ex, 'unsupportedFormat') && /model\.weights\.npz/.test((ex as Error).message));
+});
+
+test('bad input: a truncated .keras archive (first half) is reported as truncated', async (t) => {
+  const p = fixtureOrSkip(t, lstm);
+  if (!p) {
+    return;
+  }
+  const dir = makeTempDir();
+  const bytes = fs.readFileSync(p);
+  const cut = path.join(dir, 'cut.keras');
+  fs.writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
+  await assert.rejects(openLocalPath(cut), (ex: unknown) => {
+    assert.ok(WeightFileError.is(ex, 'truncated'), String(ex));
+    assert.match((ex as Error).message, /cut\.keras/);
+    return true;
+  });
+});
+
+test('bad input: a .keras whose model.weights.h5 member is not HDF5 fails with a clear reason', async (t) => {
+  const p = fixtureOrSkip(t, lstm);
+  if (!p) {
+    return;
+  }
+  const members = await archiveMembers(p);
+  const h5 = members.get('model.weights.h5')!;
+  const dir = makeTempDir();
+  const broken = path.join(dir, 'broken.keras');
+  // The member keeps its first half only (its superblock then points past the end).
+  fs.writeFileSync(broken, writeZip([{ name: 'config.json', data: members.get('config.json')! }, { name: 'model.weights.h5', data: h5.subarray(0, h5.length >> 1) }]));
+  await assert.rejects(openLocalPath(broken), (ex: unknown) => {
+    assert.ok(WeightFileError.is(ex, 'truncated'), String(ex));
+    assert.match((ex as Error).message, /broken\.keras\/model\.weights\.h5/);
+    return true;
+  });
+});
