@@ -31,17 +31,23 @@ export interface ActivationConstants {
 const seluLambda = 1.0507009873554805;
 const seluAlpha = 1.6732632423543772;
 
-/** E[f(z)] for z ~ N(0, 1), by Simpson's rule on [-10, 10]. */
+/**
+ * E[f(z)] for z ~ N(0, 1), by Simpson's rule on [-10, 0] and [0, 10] separately (2000 panels
+ * each), so a jump of f at 0 (SELU's derivative) is integrated exactly from both sides.
+ */
 function gaussianExpectation(f: (z: number) => number): number {
-  const steps = 4000;
-  const h = 20 / steps;
-  let s = 0;
-  for (let i = 0; i <= steps; i++) {
-    const z = -10 + i * h;
-    const w = i === 0 || i === steps ? 1 : i % 2 ? 4 : 2;
-    s += w * f(z) * Math.exp(-0.5 * z * z);
-  }
-  return (s * h) / 3 / Math.sqrt(2 * Math.PI);
+  const half = (sign: number): number => {
+    const steps = 2000;
+    const h = 10 / steps;
+    let s = 0;
+    for (let i = 0; i <= steps; i++) {
+      const z = sign * (i === 0 ? 1e-15 : i * h);
+      const w = i === 0 || i === steps ? 1 : i % 2 ? 4 : 2;
+      s += w * f(z) * Math.exp(-0.5 * z * z);
+    }
+    return (s * h) / 3;
+  };
+  return (half(-1) + half(1)) / Math.sqrt(2 * Math.PI);
 }
 
 function integrated(phi: (z: number) => number, dphi: (z: number) => number): ActivationConstants {
@@ -101,23 +107,38 @@ const constantsTable: Record<string, ActivationConstants> = {
   softplus: { ...integrated((z) => Math.log1p(Math.exp(z)) - Math.LN2, (z) => sigmoid(z)), meanShift: Math.LN2 },
 };
 
+/** Activation names by their normalized spelling (lower case, no underscores) -> table key. */
+const aliases: Record<string, string> = {
+  linear: 'linear',
+  none: 'linear',
+  relu: 'relu',
+  relu6: 'relu6',
+  tanh: 'tanh',
+  softsign: 'softsign',
+  sigmoid: 'sigmoid',
+  hardsigmoid: 'hard_sigmoid',
+  softmax: 'softmax',
+  logsoftmax: 'softmax',
+  exponential: 'exponential',
+  elu: 'elu',
+  selu: 'selu',
+  gelu: 'gelu',
+  swish: 'swish',
+  silu: 'swish',
+  hardsilu: 'swish',
+  hardswish: 'swish',
+  softplus: 'softplus',
+};
+
 /** The constants of an activation by Keras/TF.js name ('relu', 'leaky_relu', 'LeakyReLU' ...); leaky slope from `alpha`. */
 export function activationConstants(activation: string | undefined, alpha?: number): ActivationConstants {
-  const a = (activation ?? 'linear').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
-  if (a === 'leaky_relu' || a === 'leakyrelu' || a === 'p_relu' || a === 'prelu') {
+  const a = (activation ?? 'linear').toLowerCase().replace(/_/g, '');
+  if (a === 'leakyrelu' || a === 'prelu') {
     const s = alpha ?? 0.2;
     return { forward: (1 + s * s) / 2, backward: (1 + s * s) / 2, meanShift: 0, basis: 'exact' };
   }
-  if (a === 'silu') {
-    return constantsTable['swish']!;
-  }
-  if (a === 'hard_silu' || a === 'hard_swish') {
-    return constantsTable['swish']!;
-  }
-  if (a === 're_lu') {
-    return constantsTable['relu']!;
-  }
-  return constantsTable[a] ?? { forward: 1, backward: 1, meanShift: 0, basis: 'unknown' };
+  const key = aliases[a];
+  return (key ? constantsTable[key] : undefined) ?? { forward: 1, backward: 1, meanShift: 0, basis: 'unknown' };
 }
 
 /** One layer of the forecast. */

@@ -1,0 +1,84 @@
+/**
+ * The signal forecast: activation constants against NumPy Gauss-Hermite quadrature
+ * (signalPropagation.reference.json from scripts/reference-signal.py) and the closed-form ones;
+ * gains and cumulative products on small models worked out by hand.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { activationConstants, forecastSignal } from '../../../src/analysis/signalPropagation';
+import { repoRoot } from '../helpers/fixtures';
+import { buildModel, statsOf } from './diagnostics/modelBuilder';
+
+const ref = JSON.parse(fs.readFileSync(path.join(repoRoot, 'test', 'unit', 'analysis', 'signalPropagation.reference.json'), 'utf8')) as {
+  constants: Record<string, { forward: number; backward: number }>;
+};
+
+test('activation constants match NumPy quadrature and the closed forms', () => {
+  for (const [name, c] of Object.entries(ref.constants)) {
+    const k = activationConstants(name);
+    assert.ok(Math.abs(k.forward - c.forward) < 1e-3 * c.forward, `${name} forward ${k.forward} vs ${c.forward}`);
+    assert.ok(Math.abs(k.backward - c.backward) < 1e-3 * c.backward, `${name} backward ${k.backward} vs ${c.backward}`);
+  }
+  assert.deepEqual([activationConstants('relu').forward, activationConstants('linear').forward, activationConstants('tanh').forward], [0.5, 1, 1]);
+  assert.equal(activationConstants('sigmoid').forward, 1 / 16);
+  assert.equal(activationConstants('sigmoid').meanShift, 0.5);
+  assert.equal(activationConstants('LeakyReLU', 0.3).forward, (1 + 0.09) / 2);
+  assert.equal(activationConstants('leaky_relu').backward, (1 + 0.04) / 2);
+  assert.equal(activationConstants('silu').forward, activationConstants('swish').forward);
+  assert.equal(activationConstants('mystery').basis, 'unknown');
+  // Closed form: E[elu'(z)^2] = 1/2 + e^2 Phi(-2).
+  assert.ok(Math.abs(activationConstants('elu').backward - (0.5 + Math.E ** 2 * 0.022750131948179195)) < 1e-9);
+  // E[selu'(z)^2] = lambda^2 (1/2 + alpha^2 e^2 Phi(-2)) (jump at 0).
+  const lambda = 1.0507009873554805;
+  const alpha = 1.6732632423543772;
+  assert.ok(Math.abs(activationConstants('selu').backward - lambda ** 2 * (0.5 + alpha ** 2 * Math.E ** 2 * 0.022750131948179195)) < 1e-9);
+});
+
+/** A matrix whose values are +-s in a fixed pattern: E[w^2] = s^2 exactly. */
+function pm(n: number, s: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => ((i * 7) % 3 === 0 ? s : -s));
+}
+
+test('gains and cumulative products through Dense, Activation and BatchNormalization layers', async () => {
+  const s1 = Math.fround(0.1);
+  const s2 = Math.fround(0.05);
+  const file = buildModel([
+    { name: 'd1', className: 'Dense', activation: 'linear', weights: [{ weight: 'kernel', shape: [100, 50], values: pm(5000, s1) }] },
+    { name: 'act', className: 'Activation', activation: 'relu', weights: [] },
+    { name: 'bn', className: 'BatchNormalization', weights: [{ weight: 'gamma', shape: [50], values: new Float32Array(50).fill(2) }] },
+    { name: 'd2', className: 'Dense', activation: 'tanh', weights: [{ weight: 'kernel', shape: [50, 10], values: pm(500, s2) }] },
+  ]);
+  const f = forecastSignal(file, await statsOf(file));
+  assert.deepEqual(f.layers.map((l) => [l.name, l.kind]), [['d1', 'weights'], ['act', 'activation'], ['bn', 'normalization'], ['d2', 'weights']]);
+  const [d1, act, bn, d2] = f.layers as [typeof f.layers[0], typeof f.layers[0], typeof f.layers[0], typeof f.layers[0]];
+  const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-6 * Math.abs(b), `${what}: ${a} vs ${b}`);
+  close(d1.forwardGain, 100 * s1 * s1, 'd1 forward');
+  close(d1.backwardGain, 50 * s1 * s1, 'd1 backward');
+  close(act.forwardGain, 0.5, 'relu');
+  close(act.cumulativeForward, 100 * s1 * s1 * 0.5, 'after relu');
+  // BatchNormalization resets the scale to E[gamma^2] = 4.
+  close(bn.cumulativeForward, 4, 'after bn');
+  close(bn.forwardGain, 4 / (100 * s1 * s1 * 0.5), 'bn gain');
+  close(d2.forwardGain, 50 * s2 * s2 * 1, 'd2 forward (tanh small-signal 1)');
+  close(d2.cumulativeForward, 4 * 50 * s2 * s2, 'output');
+  // Backward: gradient at each layer's pre-activation = c'(own) x product of later backward gains.
+  close(d2.cumulativeBackward, 1, 'd2 backward');
+  close(bn.cumulativeBackward, d2.backwardGain, 'bn backward');
+  close(act.cumulativeBackward, 0.5 * bn.backwardGain * d2.backwardGain, 'act backward');
+  close(d1.cumulativeBackward, 1 * act.backwardGain * bn.backwardGain * d2.backwardGain, 'd1 backward');
+  assert.deepEqual(f.skipped, []);
+});
+
+test('layers without statistics are skipped with a reason; without architecture activations are unknown', async () => {
+  const file = buildModel([
+    { name: 'a', weights: [{ weight: 'kernel', shape: [4, 4], values: pm(16, 0.5) }] },
+    { name: 'b', weights: [{ weight: 'kernel', shape: [4, 4], values: pm(16, 0.5) }] },
+  ]);
+  const stats = await statsOf(file);
+  stats.delete('b/kernel');
+  const f = forecastSignal(file, stats);
+  assert.deepEqual(f.layers.map((l) => [l.name, l.activation]), [['a', 'unknown']]);
+  assert.deepEqual(f.skipped, [{ name: 'b', reason: 'no statistics for its kernel' }]);
+});
