@@ -1,0 +1,201 @@
+/**
+ * HDF5 adapter and Keras layouts on files written at test time with h5wasm in write mode:
+ * encodings and shapes that the real fixtures do not cover (Keras 1 names, chunked and
+ * fixed-length string attributes, empty weight_names, bfloat16, long rows, a dataset that
+ * claims terabytes, a dataset named by weight_names but missing).
+ */
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { WeightFileError } from '../../../src/core/errors';
+import type { WeightFile } from '../../../src/core/model';
+import { readAllValues } from '../../../src/core/tensorData';
+import { Hdf5File, maxSlabBytes } from '../../../src/formats/hdf5';
+import { openLocalPath } from '../../../src/formats/registry';
+import { makeTempDir } from '../helpers/fixtures';
+
+type H5wasm = typeof import('h5wasm/node', { with: { 'resolution-mode': 'import' } });
+type H5Group = InstanceType<H5wasm['Group']>;
+
+async function h5wasm(): Promise<H5wasm> {
+  const h5 = await import('h5wasm/node');
+  await h5.ready;
+  return h5;
+}
+
+/** Writes an HDF5 file with h5wasm and returns its path. */
+async function writeH5(name: string, build: (root: H5Group) => void): Promise<string> {
+  const h5 = await h5wasm();
+  const p = path.join(makeTempDir(), name);
+  const f = new h5.File(p, 'w');
+  try {
+    build(f);
+  } finally {
+    f.close();
+  }
+  return p;
+}
+
+async function withFile<T>(file: WeightFile, fn: (f: WeightFile) => Promise<T>): Promise<T> {
+  try {
+    return await fn(file);
+  } finally {
+    await file.close();
+  }
+}
+
+test('Keras 1 weights file: chunked layer_names0..N, fixed-length names, empty weight_names, mixed dtypes, one missing dataset', async () => {
+  const p = await writeH5('keras1.h5', (f) => {
+    // layer_names split the way Keras splits attributes above 64 KiB; fixed-length strings.
+    f.create_attribute('layer_names0', ['dense_1'], null, 'S8');
+    f.create_attribute('layer_names1', ['flatten_1', 'dense_2'], null, 'S9');
+    const d1 = f.create_group('dense_1');
+    d1.create_attribute('weight_names', ['dense_1_W', 'dense_1_b'], null, 'S9');
+    d1.create_dataset({ name: 'dense_1_W', data: new Float32Array([1, 2, 3, 4, 5, 6]), shape: [2, 3] });
+    d1.create_dataset({ name: 'dense_1_b', data: new Float64Array([0.5, -0.5, 0.25]), shape: [3] });
+    // Weightless layer: weight_names is an empty float64 array.
+    f.create_group('flatten_1').create_attribute('weight_names', new Float64Array(0), [0], '<f8');
+    const d2 = f.create_group('dense_2');
+    d2.create_attribute('weight_names', ['dense_2_W', 'dense_2_b'], null, 'S9');
+    d2.create_dataset({ name: 'dense_2_W', data: new Int32Array([7, -8]), shape: [2, 1] });
+    // dense_2_b is named but never written.
+  });
+  await withFile(await openLocalPath(p), async (f) => {
+    assert.equal(f.format, 'keras-weights-h5');
+    assert.equal(f.metadata.kerasVersion, undefined);
+    assert.deepEqual(
+      f.tensors.map((t) => [t.name, t.layer, t.weight, t.role, t.dtype, [...t.shape]]),
+      [
+        ['dense_1/dense_1_W', 'dense_1', 'W', 'kernel', 'float32', [2, 3]],
+        ['dense_1/dense_1_b', 'dense_1', 'b', 'bias', 'float64', [3]],
+        ['dense_2/dense_2_W', 'dense_2', 'W', 'kernel', 'int32', [2, 1]],
+        ['dense_2/dense_2_b', 'dense_2', 'b', 'bias', 'float32', []],
+      ],
+    );
+    assert.deepEqual([...(await readAllValues(f.tensors[0]!))], [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual([...(await readAllValues(f.tensors[1]!))], [0.5, -0.5, 0.25]);
+    assert.deepEqual([...(await readAllValues(f.tensors[2]!))], [7, -8]);
+    const missing = f.tensors[3]!;
+    assert.equal(missing.unavailable?.reason, 'corrupt');
+    assert.match(missing.unavailable?.message ?? '', /keras1\.h5.*'\/dense_2\/dense_2_b'.*missing/);
+    await assert.rejects(readAllValues(missing), (ex: unknown) => WeightFileError.is(ex, 'corrupt'));
+    assert.deepEqual(
+      f.warnings.map((w) => [w.reason, w.tensor]),
+      [['corrupt', 'dense_2/dense_2_b']],
+    );
+    assert.deepEqual(
+      f.layers.map((l) => [l.name, l.tensors]),
+      [
+        ['dense_1', ['dense_1/dense_1_W', 'dense_1/dense_1_b']],
+        ['dense_2', ['dense_2/dense_2_W', 'dense_2/dense_2_b']],
+      ],
+    );
+  });
+});
+
+test('Hdf5File: string lists in every encoding, absent attributes, object kinds', async () => {
+  const p = await writeH5('attrs.h5', (f) => {
+    f.create_attribute('vlen', ['a', 'bb']);
+    f.create_attribute('fixed', ['abc', 'de'], null, 'S4');
+    f.create_attribute('scalar', 'one');
+    f.create_attribute('names0', ['x']);
+    f.create_attribute('names1', ['y', 'z']);
+    f.create_attribute('empty', new Float64Array(0), [0], '<f8');
+    f.create_group('g').create_dataset({ name: 'd', data: new Float32Array([1]), shape: [] });
+  });
+  const h5 = await Hdf5File.openLocal(p, 'attrs.h5');
+  try {
+    assert.deepEqual(h5.stringListAttribute('/', 'vlen'), ['a', 'bb']);
+    assert.deepEqual(h5.stringListAttribute('/', 'fixed'), ['abc', 'de']);
+    assert.deepEqual(h5.stringListAttribute('/', 'scalar'), ['one']);
+    assert.equal(h5.stringAttribute('/', 'scalar'), 'one');
+    assert.deepEqual(h5.stringListAttribute('/', 'names'), ['x', 'y', 'z']);
+    assert.deepEqual(h5.stringListAttribute('/', 'empty'), []);
+    assert.equal(h5.stringListAttribute('/', 'absent'), undefined);
+    assert.equal(h5.attribute('/', 'absent'), undefined);
+    assert.equal(h5.kind('/g'), 'group');
+    assert.equal(h5.kind('/g/d'), 'dataset');
+    assert.equal(h5.kind('/nothing'), undefined);
+    const scalar = h5.dataset('/g/d');
+    assert.deepEqual(scalar.shape, []);
+    const chunks: number[][] = [];
+    for await (const c of h5.readValues(scalar)) {
+      chunks.push([...c]);
+    }
+    assert.deepEqual(chunks, [[1]]);
+  } finally {
+    await h5.close();
+  }
+});
+
+test('a dataset whose shape claims 4 TB opens at once and streams its first slab without allocating by shape', async () => {
+  const p = await writeH5('huge.weights.h5', (f) => {
+    const vars = f.create_group('layers').create_group('dense').create_group('vars');
+    const first = new Float32Array(4096).map((_, i) => i);
+    const ds = vars.create_dataset({ name: '0', data: first, shape: [1, 4096], maxshape: [null, null], chunks: [1, 4096] });
+    ds.resize([1_000_000, 1_000_000]);
+  });
+  await withFile(await openLocalPath(p), async (f) => {
+    assert.equal(f.format, 'keras-v3-weights');
+    const t = f.tensors[0]!;
+    assert.deepEqual([...t.shape], [1_000_000, 1_000_000]);
+    assert.equal(t.byteLength, 4e12);
+    assert.equal(t.layer, 'dense');
+    assert.equal(t.weight, 'kernel');
+    let seen = 0;
+    for await (const chunk of t.readValues()) {
+      assert.ok(chunk.length * 4 <= maxSlabBytes, `slab of ${chunk.length} elements`);
+      assert.equal(chunk.length, 1_000_000);
+      assert.equal(chunk[4095], 4095);
+      assert.equal(chunk[4096], 0); // unwritten chunks read as the fill value
+      seen++;
+      break;
+    }
+    assert.equal(seen, 1);
+  });
+});
+
+test('bfloat16 variables (raw 2-byte values with dtype attribute) and rows longer than one slab', async () => {
+  const rowLength = 1_500_000; // 6 MB per float32 row: slabs must split rows
+  const p = await writeH5('mixed.weights.h5', (f) => {
+    const layers = f.create_group('layers');
+    const emb = layers.create_group('embedding').create_group('vars');
+    emb.create_dataset({ name: '0', data: new Float32Array(2 * rowLength).map((_, i) => i), shape: [2, rowLength] });
+    const bf = layers.create_group('dense').create_group('vars');
+    // bfloat16 bits of 1, -2, 3.140625, 0.5
+    const ds = bf.create_dataset({ name: '0', data: new Uint16Array([0x3f80, 0xc000, 0x4049, 0x3f00]), shape: [2, 2] });
+    ds.create_attribute('dtype', 'bfloat16');
+  });
+  await withFile(await openLocalPath(p), async (f) => {
+    const bf = f.tensors.find((t) => t.name === 'layers/dense/vars/0')!;
+    assert.deepEqual([bf.dtype, bf.byteLength, bf.role], ['bfloat16', 8, 'kernel']);
+    assert.deepEqual([...(await readAllValues(bf))], [1, -2, 3.140625, 0.5]);
+    const emb = f.tensors.find((t) => t.name === 'layers/embedding/vars/0')!;
+    assert.deepEqual([emb.weight, emb.role, [...emb.shape]], ['embeddings', 'embeddings', [2, rowLength]]);
+    const sizes: number[] = [];
+    let expected = 0;
+    let ok = true;
+    for await (const chunk of emb.readValues()) {
+      sizes.push(chunk.length);
+      for (let i = 0; i < chunk.length; i++, expected++) {
+        if (chunk[i] !== expected) {
+          ok = false;
+        }
+      }
+    }
+    assert.ok(ok, 'values arrive in row-major order');
+    assert.equal(expected, 2 * rowLength);
+    assert.ok(sizes.length >= 4 && sizes.every((n) => n * 4 <= maxSlabBytes), `slab sizes ${sizes.join(',')}`);
+  });
+});
+
+test('bad input: an HDF5 file without Keras groups or attributes is not a Keras file', async () => {
+  const p = await writeH5('plain.h5', (f) => {
+    f.create_dataset({ name: 'measurements', data: new Float64Array([1, 2, 3]) });
+  });
+  await assert.rejects(openLocalPath(p), (ex: unknown) => {
+    assert.ok(WeightFileError.is(ex, 'unrecognized'), String(ex));
+    assert.match((ex as Error).message, /plain\.h5.*without Keras weights.*'measurements'/);
+    return true;
+  });
+});
