@@ -4,12 +4,10 @@
 // through openLocalPath + StatsPool with the peak RSS of that process (target: bounded, far below
 // the file size), side by side with a Python + NumPy peer on the same bundle and a raw `cat`.
 //
-//   node scripts/bench/tfBundle.mjs              run the section on its own
-//   import { tfBundleSection } from './bench/tfBundle.mjs'   as a section of scripts/bench.mjs
+//   npm run bench -- --only tf-bundle
 //
 // The bundle is written once by test/unit/formats/helpers/bundleWriter.ts (built into out/) and
 // cached under .bench/tf-bundle/ (git-ignored).
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -28,13 +26,8 @@ const numShards = 4;
 const generatorVersion = 1;
 
 /** Targets printed with each run. */
-const openTargetMs = 250;
+const openTargetMs = 500;
 const rssTargetMiB = 256 + 64;
-
-function build() {
-  const r = spawnSync(process.execPath, ['scripts/build.mjs', '--out-only'], { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('build failed');
-}
 
 /** xorshift32 + Box-Muller normal values into a Float32Array. */
 function fillNormal(out, state, scale) {
@@ -54,6 +47,7 @@ function fillNormal(out, state, scale) {
 function generate() {
   const stamp = path.join(benchDir, 'generated.json');
   if (fs.existsSync(stamp) && JSON.parse(fs.readFileSync(stamp, 'utf8')).version === generatorVersion) return;
+  console.log(`  generating ${path.relative(root, benchDir)}/ ...`);
   fs.rmSync(benchDir, { recursive: true, force: true });
   fs.mkdirSync(benchDir, { recursive: true });
   const { BundleWriter } = require(path.join(root, 'out', 'test', 'unit', 'formats', 'helpers', 'bundleWriter.js'));
@@ -91,86 +85,61 @@ function bundleBytes() {
   return fs.readdirSync(benchDir).filter((f) => f.startsWith(prefix)).reduce((a, f) => a + fs.statSync(path.join(benchDir, f)).size, 0);
 }
 
-function timeCat() {
-  const files = fs.readdirSync(benchDir).filter((f) => f.includes('.data-')).map((f) => path.join(benchDir, f));
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync('cat', files, { stdio: ['ignore', 'ignore', 'inherit'] });
-  if (r.status !== 0) throw new Error('cat failed');
-  return Number(process.hrtime.bigint() - t0) / 1e9;
-}
-
-/** Child mode: open (timed), then statistics over every tensor; prints one JSON line. */
-async function child(index) {
+/** Child mode: times five header opens of the bundle; prints one JSON line. */
+async function childOpen(index) {
   const { openLocalPath } = require(path.join(root, 'out', 'src', 'formats', 'registry.js'));
-  const { StatsPool } = require(path.join(root, 'out', 'src', 'analysis', 'statsPool.js'));
   const opens = [];
-  let file;
+  let meta;
   for (let i = 0; i < 5; i++) {
     const t0 = process.hrtime.bigint();
-    file = await openLocalPath(index);
+    const file = await openLocalPath(index);
     opens.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    if (i < 4) await file.close();
+    meta = { tensors: file.tensors.length, dataBlocks: file.metadata.bundle.dataBlocks, slots: file.tensors.filter((t) => t.slotOf).length };
+    await file.close();
   }
-  const names = file.tensors.map((t) => t.name);
-  const meta = { tensors: names.length, dataBlocks: file.metadata.bundle.dataBlocks, slots: file.tensors.filter((t) => t.slotOf).length };
-  await file.close();
-  const pool = new StatsPool({});
-  const t0 = process.hrtime.bigint();
-  const results = await pool.analyzeFile(index, names, { histogramBins: 64 });
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  await pool.dispose();
-  const means = {};
-  let failed = 0;
-  for (const [n, r] of results) {
-    if (r.ok) means[n] = r.stats.mean;
-    else failed++;
-  }
-  process.stdout.write(
-    `${JSON.stringify({ ...meta, firstOpenMs: opens[0], medianOpenMs: [...opens].sort((a, b) => a - b)[2], seconds, failed, maxRssMiB: process.resourceUsage().maxRSS / 1024, means })}\n`,
-  );
+  process.stdout.write(`${JSON.stringify({ ...meta, firstOpenMs: opens[0], medianOpenMs: [...opens].sort((a, b) => a - b)[2], minOpenMs: Math.min(...opens) })}\n`);
 }
 
-/** The bench section. */
+/** The bench section (registered in scripts/bench.mjs). */
 export const tfBundleSection = {
   name: 'tf-bundle',
   description: 'TensorFlow tensor bundle (>= 256 MiB, 384 tensors, multi-block Snappy index, 4 shards): header open, full stats, peak RSS vs NumPy and cat',
-  async run() {
-    build();
+  run(ctx) {
     generate();
     const size = bundleBytes();
-    console.log(`tf-bundle: ${path.relative(root, indexPath)} + ${numShards} shards, ${(size / 2 ** 20).toFixed(1)} MiB`);
-    timeCat(); // warm the page cache for every contender
-    const cat = timeCat();
-    const ours = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--child', indexPath], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
-    if (ours.status !== 0) throw new Error(`weightscope run failed: ${ours.stderr}`);
-    const o = JSON.parse(ours.stdout.trim().split('\n').pop());
-    const peerRun = spawnSync('/usr/bin/python3', [path.join(root, 'scripts', 'bench', 'tf_bundle_numpy.py'), indexPath], { encoding: 'utf8', maxBuffer: 64 << 20 });
-    const peer = peerRun.status === 0 ? JSON.parse(peerRun.stdout.trim()) : undefined;
-    let maxRel = 0;
-    if (peer) {
-      for (const [n, m] of Object.entries(peer.means)) {
-        const ourMean = o.means[n];
-        maxRel = Math.max(maxRel, Math.abs(ourMean - m) / Math.max(1e-30, Math.abs(m)));
+    const sizeMiB = size / 2 ** 20;
+    const shards = fs.readdirSync(benchDir).filter((f) => f.includes('.data-')).map((f) => path.join(benchDir, f));
+    console.log(`  bundle ${path.relative(root, indexPath)} + ${shards.length} shards (${sizeMiB.toFixed(0)} MiB)`);
+    for (const f of shards) ctx.warm(f);
+    const cat = ctx.measure('sh', ['-c', `cat ${shards.map((f) => `"${f}"`).join(' ')} > /dev/null`]);
+    const peer = ctx.measure(ctx.python, ['scripts/bench/tf_bundle_numpy.py', indexPath]);
+    const open = ctx.measure(process.execPath, [new URL(import.meta.url).pathname, '--child-open', indexPath]);
+    const ours = ctx.measure(process.execPath, [path.join(root, 'scripts', 'bench.mjs'), '--child-stats', indexPath]);
+    const o = JSON.parse(open.stdout.trim().split('\n').pop());
+    const mine = JSON.parse(ours.stdout.trim().split('\n').pop());
+    const theirs = JSON.parse(peer.stdout.trim().split('\n').pop());
+    ctx.row('cat shards > /dev/null', cat);
+    ctx.row('Python + NumPy (mean/std/min/max/hist)', peer, `${theirs.tensors} tensors`);
+    ctx.row('Weightscope header open (5 opens)', open, `${o.tensors} tensors, ${o.dataBlocks} index blocks, ${o.slots} Adam slots; first ${o.firstOpenMs.toFixed(0)} ms, median ${o.medianOpenMs.toFixed(0)} ms, min ${o.minOpenMs.toFixed(0)} ms`);
+    ctx.row('Weightscope full stats', ours, `${mine.tensors} tensors; open ${mine.openMs.toFixed(0)} ms, stats ${(mine.statsMs / 1000).toFixed(2)} s`);
+    let mismatches = 0;
+    for (const [name, m] of Object.entries(theirs.means)) {
+      const r = mine.results[name];
+      if (!r || r.error || Math.abs(r.mean - m) > 1e-9 * Math.max(Math.abs(r.std ?? 0), 1e-30)) {
+        mismatches++;
+        if (mismatches <= 5) console.log(`  MISMATCH ${name}: ours ${JSON.stringify(r)} vs NumPy mean ${m}`);
       }
     }
-    const line = (label, value) => console.log(`  ${label.padEnd(34)} ${value}`);
-    line('tensors / index data blocks / slots', `${o.tensors} / ${o.dataBlocks} / ${o.slots}`);
-    line('header open (first, median of 5)', `${o.firstOpenMs.toFixed(1)} ms, ${o.medianOpenMs.toFixed(1)} ms  (target < ${openTargetMs} ms: ${o.firstOpenMs < openTargetMs ? 'met' : 'NOT met'})`);
-    line('Weightscope full stats', `${o.seconds.toFixed(2)} s, ${o.failed} failed`);
-    line('peak RSS (Weightscope process)', `${o.maxRssMiB.toFixed(0)} MiB for a ${(size / 2 ** 20).toFixed(0)} MiB bundle  (target < ${rssTargetMiB} MiB: ${o.maxRssMiB < rssTargetMiB ? 'met' : 'NOT met'})`);
-    line('cat (raw read, warm cache)', `${cat.toFixed(2)} s  (ours/cat ${(o.seconds / cat).toFixed(2)}x)`);
-    if (peer) {
-      line('NumPy peer (tf_bundle_numpy.py)', `${peer.seconds.toFixed(2)} s  (peer/ours ${(peer.seconds / o.seconds).toFixed(2)}x)`);
-      line('means vs NumPy, max relative diff', `${maxRel.toExponential(2)} over ${Object.keys(peer.means).length} tensors`);
-    } else {
-      line('NumPy peer', `failed: ${peerRun.stderr.trim().split('\n').pop()}`);
-    }
-    return { ...o, means: undefined, catSeconds: cat, peerSeconds: peer?.seconds, maxRelMeanDiff: maxRel };
+    console.log(`  means agree with NumPy on ${Object.keys(theirs.means).length - mismatches}/${Object.keys(theirs.means).length} tensors (1e-9 of std)`);
+    const speedup = peer.wallMs / ours.wallMs;
+    console.log(`  ratios: peer/ours ${speedup.toFixed(2)}x, ours/cat ${(ours.wallMs / cat.wallMs).toFixed(1)}x`);
+    ctx.target('bundle results agree with NumPy', mismatches === 0 && mine.tensors === layers * 4, `${mismatches} mismatches`);
+    ctx.target(`bundle header opens in < ${openTargetMs} ms`, o.firstOpenMs < openTargetMs, `first open ${o.firstOpenMs.toFixed(0)} ms`);
+    ctx.target(`bundle stats peak RSS < ${rssTargetMiB} MiB (bundle ${sizeMiB.toFixed(0)} MiB)`, ours.maxRssKiB !== undefined && ours.maxRssKiB / 1024 < rssTargetMiB, `${ours.maxRssKiB === undefined ? 'n/a' : (ours.maxRssKiB / 1024).toFixed(0)} MiB`);
+    ctx.target('bundle stats faster than Python + NumPy', speedup > 1, `${speedup.toFixed(2)}x`);
   },
 };
 
-if (process.argv[2] === '--child') {
-  await child(process.argv[3]);
-} else if (path.resolve(process.argv[1] ?? '') === path.resolve(new URL(import.meta.url).pathname)) {
-  await tfBundleSection.run();
+if (process.argv[2] === '--child-open') {
+  await childOpen(process.argv[3]);
 }

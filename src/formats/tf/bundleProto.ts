@@ -4,7 +4,7 @@
  */
 import type { DType } from '../../core/dtypes';
 import { WeightFileError } from '../../core/errors';
-import { ProtoReader, safeNumber } from './protobuf';
+import { ProtoReader } from './protobuf';
 
 /** BundleHeaderProto: the value of the empty key. */
 export interface BundleHeader {
@@ -149,10 +149,10 @@ export function decodeBundleEntry(bytes: Uint8Array, context: string): BundleEnt
         entry.shardId = r.int32(wire); // shard_id
         break;
       case 4:
-        entry.offset = safeNumber(r.int64(wire), 'offset', context); // offset
+        entry.offset = r.int64Safe(wire, 'offset'); // offset
         break;
       case 5:
-        entry.size = safeNumber(r.int64(wire), 'size', context); // size
+        entry.size = r.int64Safe(wire, 'size'); // size
         break;
       case 6:
         entry.crc32c = r.fixed32(wire); // crc32c (fixed32, masked)
@@ -183,7 +183,7 @@ export function decodeTensorShape(bytes: Uint8Array, context: string): { dims: n
       while (!d.done()) {
         const [f, w] = d.tag();
         if (f === 1) {
-          size = safeNumber(d.int64(w), 'dimension size', context, -1n); // size (-1 = unknown)
+          size = d.int64Safe(w, 'dimension size', -1); // size (-1 = unknown)
         } else {
           d.skip(w);
         }
@@ -210,9 +210,9 @@ export function decodeTensorSlice(bytes: Uint8Array, context: string): SliceExte
       while (!e.done()) {
         const [f, w] = e.tag();
         if (f === 1) {
-          extent.start = safeNumber(e.int64(w), 'slice start', context);
+          extent.start = e.int64Safe(w, 'slice start');
         } else if (f === 2) {
-          extent.length = safeNumber(e.int64(w), 'slice length', context);
+          extent.length = e.int64Safe(w, 'slice length');
         } else {
           e.skip(w);
         }

@@ -106,6 +106,28 @@ export class ProtoReader {
     return BigInt.asIntN(64, this.varintBig());
   }
 
+  /**
+   * Reads an int64 field value that must be a non-negative safe integer (offsets, sizes, dims >= min);
+   * short varints take a fast path without BigInt. Throws `corrupt` quoting the value otherwise.
+   */
+  int64Safe(wire: WireType, what: string, min = 0): number {
+    this.expect(wire, WireType.Varint);
+    const start = this.pos;
+    let result = 0;
+    for (let i = 0; i < 7 && this.pos < this.bytes.length; i++) {
+      const b = this.bytes[this.pos++]!;
+      result += (b & 0x7f) * 2 ** (7 * i);
+      if ((b & 0x80) === 0) {
+        if (result < min) {
+          throw new WeightFileError('corrupt', `${this.context}: ${what} ${result} is out of range.`);
+        }
+        return result;
+      }
+    }
+    this.pos = start;
+    return safeNumber(BigInt.asIntN(64, this.varintBig()), what, this.context, BigInt(min));
+  }
+
   /** Reads an int32/enum field value (negative values are 10-byte varints). */
   int32(wire: WireType): number {
     this.expect(wire, WireType.Varint);
