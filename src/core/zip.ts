@@ -84,6 +84,8 @@ export async function readZipDirectory(source: ByteSource): Promise<ZipEntry[]> 
   let count = tv.getUint16(at + 10, true);
   let cdSize = tv.getUint32(at + 12, true);
   let cdOffset = tv.getUint32(at + 16, true);
+  // The central directory ends where the (ZIP64) end record starts.
+  let cdEnd = tailStart + at;
   if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
     // ZIP64: a 20-byte locator sits just before the EOCD and points at the ZIP64 EOCD record.
     const locAt = tailStart + at - 20;
@@ -95,7 +97,14 @@ export async function readZipDirectory(source: ByteSource): Promise<ZipEntry[]> 
     if (lv.getUint32(0, true) !== sigEocd64Locator) {
       throw corrupt(source, `the ZIP64 end-of-central-directory locator at byte ${locAt} has signature 0x${lv.getUint32(0, true).toString(16)}.`, locAt);
     }
-    const e64At = safeU64(source, lv, 8, locAt);
+    // Like Python's zipfile, read the 56-byte ZIP64 end record right before the locator (its recorded
+    // offset would be wrong when bytes precede the archive), falling back to the recorded offset.
+    let e64At = locAt - 56;
+    const sigBytes = e64At >= 0 ? await source.read(e64At, 4) : undefined;
+    if (!sigBytes || new DataView(sigBytes.buffer, sigBytes.byteOffset, 4).getUint32(0, true) !== sigEocd64) {
+      e64At = safeU64(source, lv, 8, locAt);
+      checkRange(source, e64At, 56);
+    }
     const e64 = await source.read(e64At, 56);
     const ev = new DataView(e64.buffer, e64.byteOffset, 56);
     if (ev.getUint32(0, true) !== sigEocd64) {
@@ -104,7 +113,19 @@ export async function readZipDirectory(source: ByteSource): Promise<ZipEntry[]> 
     count = safeU64(source, ev, 32, e64At);
     cdSize = safeU64(source, ev, 40, e64At);
     cdOffset = safeU64(source, ev, 48, e64At);
+    cdEnd = e64At;
   }
+  // Bytes before the archive (a ZIP appended to another file, as TFLite associated files are) shift
+  // every recorded offset; like Python's zipfile, derive the shift from where the directory really ends.
+  const shift = cdEnd - cdSize - cdOffset;
+  if (shift < 0) {
+    throw new WeightFileError(
+      'truncated',
+      `${source.name}: the ZIP central directory should span bytes ${cdOffset}..${cdOffset + cdSize} but the end record starts at byte ${cdEnd}; the archive is truncated or damaged.`,
+      { file: source.name, offset: cdEnd },
+    );
+  }
+  cdOffset += shift;
   if (cdSize > maxCentralDirectoryBytes) {
     throw new WeightFileError('tooLarge', `${source.name}: the ZIP central directory claims ${cdSize} bytes, more than the ${maxCentralDirectoryBytes}-byte limit.`, {
       file: source.name,
@@ -166,6 +187,7 @@ export async function readZipDirectory(source: ByteSource): Promise<ZipEntry[]> 
       }
       e += 4 + size;
     }
+    localHeaderOffset += shift;
     entries.push({ name, method, flags, crc32, compressedSize, uncompressedSize, localHeaderOffset, isDirectory: name.endsWith('/') });
     p = end;
   }
@@ -232,6 +254,7 @@ export async function* inflateRawStream(source: ByteSource, start: number, compr
   let failed: unknown;
   let ended = false;
   let wake: (() => void) | undefined;
+  let writeDone: (() => void) | undefined;
   const notify = (): void => {
     const w = wake;
     wake = undefined;
@@ -244,10 +267,13 @@ export async function* inflateRawStream(source: ByteSource, start: number, compr
   inflater.on('end', () => {
     ended = true;
     notify();
+    writeDone?.();
   });
   inflater.on('error', (ex) => {
     failed = ex;
     notify();
+    // A failed stream may never call the pending write's callback.
+    writeDone?.();
   });
   const inflateError = (): WeightFileError =>
     WeightFileError.is(failed)
@@ -283,7 +309,11 @@ export async function* inflateRawStream(source: ByteSource, start: number, compr
         }
         pos += n;
         // The write callback runs once zlib has processed the chunk (or with the error).
-        await new Promise<void>((resolve) => inflater.write(bytes, () => resolve()));
+        await new Promise<void>((resolve) => {
+          writeDone = resolve;
+          inflater.write(bytes, () => resolve());
+        });
+        writeDone = undefined;
         continue;
       }
       if (!inputClosed) {

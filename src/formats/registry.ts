@@ -10,6 +10,8 @@ import { NodeFileSet, NodeFileSource, listDir, statPath } from '../core/nodeFile
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
 import { kerasH5Reader } from './kerasH5';
 import { kerasV3Reader } from './kerasV3';
+import { npyReader, npzReader } from './numpy';
+import { safetensorsReader } from './safetensors';
 import { tfCheckpointReader } from './tfCheckpoint';
 import { tfjsReader } from './tfjs';
 import { tfliteReader } from './tflite';
@@ -18,6 +20,9 @@ import { tfliteReader } from './tflite';
 export const readers: readonly FormatReader[] = [
   kerasH5Reader,
   kerasV3Reader,
+  npyReader,
+  npzReader,
+  safetensorsReader,
   tfCheckpointReader,
   tfjsReader,
   tfliteReader,

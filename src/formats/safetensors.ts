@@ -1,0 +1,290 @@
+/**
+ * safetensors: `u64 LE header length N`, N bytes of JSON header, then the data buffer
+ * (notes/weight-formats.md section 4; huggingface/safetensors `safetensors/src/tensor.rs`,
+ * `Metadata::validate`). The header is parsed at open; tensor bytes are read lazily.
+ */
+import type { ByteSource, FileSet } from '../core/byteSource';
+import type { DType } from '../core/dtypes';
+import { summarizeError, throwIfAborted, WeightFileError } from '../core/errors';
+import type { FileWarning, ReadValuesOptions, TensorInfo, TensorRole, WeightFile } from '../core/model';
+import { readSpanValues } from '../core/tensorData';
+import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
+import { roleFromWeightName } from './kerasConfig';
+
+/** Largest header accepted, in bytes (the reference implementation's MAX_HEADER_SIZE). */
+export const maxSafetensorsHeaderBytes = 100_000_000;
+
+/** Largest rank accepted for a tensor shape. */
+const maxRank = 64;
+
+/** safetensors dtype names (tensor.rs `Dtype`) → element type and size in bits; `dtype` undefined = listed but not decoded. */
+const safetensorsDtypes: ReadonlyMap<string, { dtype?: DType; bits: number }> = new Map([
+  ['BOOL', { dtype: 'bool' as DType, bits: 8 }],
+  ['U8', { dtype: 'uint8' as DType, bits: 8 }],
+  ['I8', { dtype: 'int8' as DType, bits: 8 }],
+  ['F8_E5M2', { dtype: 'float8_e5m2' as DType, bits: 8 }],
+  ['F8_E4M3', { dtype: 'float8_e4m3fn' as DType, bits: 8 }],
+  ['I16', { dtype: 'int16' as DType, bits: 16 }],
+  ['U16', { dtype: 'uint16' as DType, bits: 16 }],
+  ['F16', { dtype: 'float16' as DType, bits: 16 }],
+  ['BF16', { dtype: 'bfloat16' as DType, bits: 16 }],
+  ['I32', { dtype: 'int32' as DType, bits: 32 }],
+  ['U32', { dtype: 'uint32' as DType, bits: 32 }],
+  ['F32', { dtype: 'float32' as DType, bits: 32 }],
+  ['F64', { dtype: 'float64' as DType, bits: 64 }],
+  ['I64', { dtype: 'int64' as DType, bits: 64 }],
+  ['U64', { dtype: 'uint64' as DType, bits: 64 }],
+  ['C64', { dtype: 'complex64' as DType, bits: 64 }],
+  ['F4', { bits: 4 }],
+  ['F6_E2M3', { bits: 6 }],
+  ['F6_E3M2', { bits: 6 }],
+  ['F8_E8M0', { bits: 8 }],
+]);
+
+/** The safetensors reader. */
+export const safetensorsReader: FormatReader = {
+  id: 'safetensors',
+  displayName: 'safetensors',
+  sniff: sniffSafetensors,
+  open: openSafetensors,
+};
+
+/** An 8-byte length that fits the file, followed by '{'; or the `.safetensors` name. Never throws. */
+function sniffSafetensors(input: SniffInput): number | undefined {
+  const byName = /\.safetensors$/i.test(input.fileName);
+  if (input.head.length >= 9) {
+    const n = new DataView(input.head.buffer, input.head.byteOffset, 8).getBigUint64(0, true);
+    if (n >= 2n && n <= BigInt(maxSafetensorsHeaderBytes) && 8n + n <= BigInt(input.size) && input.head[8] === 0x7b) {
+      return byName ? 100 : 85;
+    }
+  }
+  return byName ? 50 : undefined;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function quote(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** One header entry, checked. */
+interface Entry {
+  name: string;
+  dtypeName: string;
+  dtype: DType;
+  shape: number[];
+  begin: number;
+  end: number;
+  /** True once data_offsets parsed (the entry takes part in the tiling check). */
+  located: boolean;
+  error?: WeightFileError;
+}
+
+async function openSafetensors(source: ByteSource, _files: FileSet, options: OpenOptions = {}): Promise<WeightFile> {
+  throwIfAborted(options.signal);
+  const file = source.name;
+  if (source.size < 8) {
+    throw new WeightFileError('truncated', `${file}: ${source.size} bytes is too short for a safetensors file (an 8-byte header length comes first).`, { file });
+  }
+  const lenBytes = await source.read(0, 8);
+  const n = new DataView(lenBytes.buffer, lenBytes.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(maxSafetensorsHeaderBytes)) {
+    throw new WeightFileError('tooLarge', `${file}: the header length field claims ${n} bytes, more than the ${maxSafetensorsHeaderBytes}-byte limit; not a safetensors file or damaged.`, {
+      file,
+      offset: 0,
+    });
+  }
+  const headerLength = Number(n);
+  if (8 + headerLength > source.size) {
+    throw new WeightFileError('truncated', `${file}: the header length field claims ${headerLength} bytes but the file has only ${source.size - 8} after it.`, { file, offset: 0 });
+  }
+  const headerBytes = await source.read(8, headerLength);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+  } catch {
+    throw new WeightFileError('corrupt', `${file}: the ${headerLength}-byte header is not UTF-8 text.`, { file, offset: 8 });
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(text.replace(/\0+$/, '')) as unknown;
+  } catch (ex) {
+    const detail = ex instanceof Error ? ex.message : String(ex);
+    throw new WeightFileError('corrupt', `${file}: the header is not valid JSON (${detail}); it starts with ${quote(text.slice(0, 24))}.`, { file, offset: 8 });
+  }
+  if (!isObject(header)) {
+    throw new WeightFileError('corrupt', `${file}: the header is ${quote(header)}, not a JSON object of tensors.`, { file, offset: 8 });
+  }
+  const dataStart = 8 + headerLength;
+  const bufferLength = source.size - dataStart;
+  const entries: Entry[] = [];
+  let userMetadata: unknown;
+  for (const [name, raw] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      userMetadata = raw;
+      continue;
+    }
+    entries.push(parseEntry(file, name, raw, bufferLength));
+  }
+  const warnings: FileWarning[] = [];
+  // Tiling (Metadata::validate): sorted by offset, the first begins at 0, each begins where the previous ended, the last ends at the buffer's end.
+  const located = entries.filter((e) => e.located).sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let expected = 0;
+  for (const e of located) {
+    if (e.begin !== expected) {
+      warnings.push({
+        reason: 'corrupt',
+        message: `${file}: tensor '${e.name}' starts at data byte ${e.begin} but the previous tensor ends at ${expected}; the tensors do not tile the data buffer (${e.begin > expected ? 'gap' : 'overlap'}).`,
+        tensor: e.name,
+      });
+    }
+    expected = Math.max(expected, e.end);
+  }
+  if (expected !== bufferLength) {
+    warnings.push({ reason: 'corrupt', message: `${file}: the tensors end at data byte ${expected} but the data buffer has ${bufferLength} bytes.` });
+  }
+  if (userMetadata !== undefined && !isObject(userMetadata)) {
+    warnings.push({ reason: 'corrupt', message: `${file}: '__metadata__' is ${quote(userMetadata)}, expected an object of strings.` });
+  }
+  for (const e of entries) {
+    if (e.error) {
+      warnings.push({ ...summarizeError(e.error), tensor: e.name });
+    }
+  }
+  // File order: by data offset; entries without usable offsets last.
+  const ordered = [...entries].sort((a, b) => (a.located ? a.begin : Number.MAX_SAFE_INTEGER) - (b.located ? b.begin : Number.MAX_SAFE_INTEGER));
+  const tensors = ordered.map((e) => makeTensor(source, e, dataStart));
+  const metadata: Record<string, unknown> = { headerLength, dataBytes: bufferLength };
+  if (isObject(userMetadata)) {
+    metadata.userMetadata = userMetadata;
+    if (typeof userMetadata.format === 'string') {
+      metadata.framework = userMetadata.format;
+    }
+  }
+  return {
+    format: 'safetensors',
+    formatName: 'safetensors',
+    path: file,
+    tensors,
+    layers: layersFromTensors(tensors),
+    metadata,
+    warnings,
+    close: () => source.close(),
+  };
+}
+
+/** Checks one `{dtype, shape, data_offsets}` entry; problems are confined to this tensor. */
+function parseEntry(file: string, name: string, raw: unknown, bufferLength: number): Entry {
+  const entry: Entry = { name, dtypeName: '', dtype: 'uint8', shape: [], begin: 0, end: 0, located: false };
+  const fail = (reason: 'corrupt' | 'truncated' | 'unsupportedDtype', message: string): Entry => {
+    entry.error = new WeightFileError(reason, `${file}: tensor '${name}' ${message}`, { file, tensor: name });
+    return entry;
+  };
+  if (!isObject(raw)) {
+    return fail('corrupt', `is ${quote(raw)}, expected {dtype, shape, data_offsets}.`);
+  }
+  const offsets = raw.data_offsets;
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && (o as number) >= 0) || (offsets[0] as number) > (offsets[1] as number)) {
+    return fail('corrupt', `has data_offsets ${quote(offsets)}, expected [begin, end] with 0 <= begin <= end.`);
+  }
+  entry.begin = offsets[0] as number;
+  entry.end = offsets[1] as number;
+  entry.located = true;
+  const shape = raw.shape;
+  if (!Array.isArray(shape) || shape.length > maxRank || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+    return fail('corrupt', `has shape ${quote(shape)}, expected a list of non-negative integers.`);
+  }
+  entry.shape = shape as number[];
+  const count = entry.shape.reduce((a, d) => a * d, 1);
+  if (!Number.isSafeInteger(count)) {
+    return fail('corrupt', `has shape ${quote(shape)} with more elements than can be addressed.`);
+  }
+  entry.dtypeName = typeof raw.dtype === 'string' ? raw.dtype : '';
+  const info = safetensorsDtypes.get(entry.dtypeName);
+  if (!info) {
+    return fail('unsupportedDtype', `has dtype ${quote(raw.dtype)}, which is not a safetensors dtype.`);
+  }
+  if (info.dtype) {
+    entry.dtype = info.dtype;
+  }
+  const bytes = Math.ceil((count * info.bits) / 8);
+  if (entry.end - entry.begin !== bytes) {
+    return fail('corrupt', `has data_offsets ${quote(offsets)} (${entry.end - entry.begin} bytes) but shape ${quote(shape)} of ${entry.dtypeName} needs ${bytes} bytes.`);
+  }
+  if (entry.end > bufferLength) {
+    return fail('truncated', `needs data bytes ${entry.begin}..${entry.end} but the data buffer has only ${bufferLength} bytes; the file might be truncated.`);
+  }
+  if (!info.dtype) {
+    return fail('unsupportedDtype', `has dtype ${entry.dtypeName}, which Weightscope lists but cannot decode.`);
+  }
+  return entry;
+}
+
+/** Splits 'model.layers.0.mlp.up_proj.weight' or 'dense/kernel' into layer and short weight name. */
+function splitTensorName(name: string): { layer: string; weight: string } {
+  const at = name.includes('/') ? name.lastIndexOf('/') : name.lastIndexOf('.');
+  return at > 0 ? { layer: name.slice(0, at), weight: name.slice(at + 1) } : { layer: '', weight: name };
+}
+
+/** Role from the short name; PyTorch 'weight' is a kernel (rank >= 2), a norm scale (rank 1) or an embedding table. */
+function roleOf(layer: string, weight: string, rank: number): TensorRole {
+  if (weight === 'weight') {
+    if (/embed/i.test(layer) && rank === 2) {
+      return 'embeddings';
+    }
+    return rank >= 2 ? 'kernel' : rank === 1 ? 'gamma' : 'other';
+  }
+  if (weight === 'running_var') {
+    return 'moving_variance';
+  }
+  return roleFromWeightName(weight);
+}
+
+function makeTensor(source: ByteSource, e: Entry, dataStart: number): TensorInfo {
+  const { layer, weight } = splitTensorName(e.name);
+  const byteLength = e.end - e.begin;
+  const error = e.error;
+  return {
+    name: e.name,
+    layer,
+    weight,
+    role: roleOf(layer, weight, e.shape.length),
+    group: 'model',
+    dtype: e.dtype,
+    storageDtype: e.dtype,
+    shape: e.shape,
+    byteLength,
+    ...(error ? { unavailable: summarizeError(error) } : {}),
+    extra: { safetensorsDtype: e.dtypeName, dataOffsets: [e.begin, e.end], fileOffset: dataStart + e.begin },
+    readValues: (options?: ReadValuesOptions) => {
+      if (error) {
+        return failingValues(error);
+      }
+      return readSpanValues([{ source, offset: dataStart + e.begin, length: byteLength }], e.dtype, options);
+    },
+  };
+}
+
+async function* failingValues(error: WeightFileError): AsyncGenerator<never> {
+  throw error;
+}
+
+/** Layers derived from tensor names, in first-appearance order. */
+function layersFromTensors(tensors: readonly TensorInfo[]): WeightFile['layers'] {
+  const layers = new Map<string, { name: string; tensors: string[] }>();
+  for (const t of tensors) {
+    if (t.layer === '') {
+      continue;
+    }
+    let l = layers.get(t.layer);
+    if (!l) {
+      l = { name: t.layer, tensors: [] };
+      layers.set(t.layer, l);
+    }
+    l.tensors.push(t.name);
+  }
+  return [...layers.values()];
+}
