@@ -238,8 +238,8 @@ interface ConstantEntry {
   consumers: TfliteConsumer[];
   role?: WeightRole;
   layer: string;
-  info?: TensorInfo;
   loc?: BufferLocation;
+  damage?: WeightFileError;
 }
 
 class ModelBuilder {
@@ -289,13 +289,18 @@ class ModelBuilder {
         }
       });
     }
-    const finalConsumers = (t: number, via: string[], depth: number): TfliteConsumer[] => {
+    // `seen` bounds the walk on damaged graphs whose pass-through ops loop or fan out.
+    const finalConsumers = (t: number, via: string[], depth: number, seen: Set<number> = new Set([t])): TfliteConsumer[] => {
       const out: TfliteConsumer[] = [];
       for (const { op, slot } of direct.get(t) ?? []) {
         const code = this.opCode(op);
         const passThrough = (code === Op.dequantize || code === Op.densify) && op.outputs.length > 0 && depth < 8;
         if (passThrough) {
-          out.push(...finalConsumers(op.outputs[0]!, [...via, this.opName(op)], depth + 1));
+          const next = op.outputs[0]!;
+          if (!seen.has(next)) {
+            seen.add(next);
+            out.push(...finalConsumers(next, [...via, this.opName(op)], depth + 1, seen));
+          }
         } else {
           out.push({ op: op.index, opName: this.opName(op), slot, via });
         }
@@ -321,7 +326,7 @@ class ModelBuilder {
       entries.push({ subgraph: s, tensor: t, name: this.uniqueName(prefix + (t.name || `tensor_${t.index}`), t.index), consumers, layer: '' });
       const entry = entries[entries.length - 1]!;
       if (damage) {
-        entry.info = this.unavailableTensor(entry, damage);
+        entry.damage = damage;
       } else {
         entry.loc = loc;
       }
@@ -389,36 +394,29 @@ class ModelBuilder {
     // 3. tensor infos
     for (const e of entries) {
       throwIfAborted(this.signal);
-      if (!e.info) {
+      let info: TensorInfo;
+      if (e.damage || !e.loc) {
+        info = this.unavailableTensor(e, e.damage ?? this.fb.corrupt(`tensor ${e.tensor.index} has no buffer`, 0));
+      } else {
         try {
-          e.info = this.constantTensor(e, sg, e.loc!);
+          info = this.constantTensor(e, sg, e.loc);
         } catch (ex) {
-          e.info = this.unavailableTensor(e, asWeightFileError(ex, this.source.name));
+          info = this.unavailableTensor(e, asWeightFileError(ex, this.source.name));
         }
         if (e.tensor.shape && elementCount(e.tensor.shape) > 1 << 20) {
           await new Promise((resolve) => setImmediate(resolve));
         }
       }
-      this.tensors.push(e.info);
+      this.tensors.push(info);
     }
   }
 
   private uniqueName(name: string, index: number): string {
-    let n = name;
-    if (this.usedNames.has(n)) {
-      n = `${name} (tensor ${index})`;
-    }
-    this.usedNames.add(n);
-    return n;
+    return claimUnique(this.usedNames, name, `tensor ${index}`);
   }
 
   private uniqueLayerName(name: string, opIndex: number): string {
-    let n = name;
-    if (this.usedLayerNames.has(n)) {
-      n = `${name} (op ${opIndex})`;
-    }
-    this.usedLayerNames.add(n);
-    return n;
+    return claimUnique(this.usedLayerNames, name, `op ${opIndex}`);
   }
 
   /** The op's `fused_activation_function` as a Keras activation name, when its options carry one. */
@@ -784,6 +782,16 @@ function valueReader(
     }
     return readDense(span, storage, dequant, options);
   };
+}
+
+/** `name`, or `name (tag)`, `name (tag) 2` ... when taken; records the result in `used`. */
+function claimUnique(used: Set<string>, name: string, tag: string): string {
+  let n = used.has(name) ? `${name} (${tag})` : name;
+  for (let k = 2; used.has(n); k++) {
+    n = `${name} (${tag}) ${k}`;
+  }
+  used.add(n);
+  return n;
 }
 
 /** Affine dequantization parameters of one tensor. */

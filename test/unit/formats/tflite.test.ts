@@ -642,6 +642,8 @@ test('broken: a tensor buffer index out of range makes that tensor unavailable; 
   assert.equal(bad.unavailable?.reason, 'corrupt');
   assert.match(bad.unavailable!.message, /buffer index 9999 is out of range \(the model has 13 buffers\)/);
   assert.deepEqual(wf.warnings.map((w) => [w.reason, w.tensor]), [['corrupt', 'sequential/dense_1/MatMul']]);
+  assert.equal(bad.layer, 'sequential/dense_1', 'the damaged tensor keeps the layer of its consumer op');
+  assert.equal(bad.role, 'kernel');
   await assert.rejects(readAllValues(bad), (ex: unknown) => WeightFileError.is(ex, 'corrupt'));
   for (const ok of wf.tensors.filter((x) => x !== bad)) {
     assert.equal((await readAllValues(ok)).length, ok.shape.reduce((x, y) => x * y, 1));
@@ -772,8 +774,15 @@ interface SynthTensor {
   isVariable?: boolean;
 }
 
-/** Builds a TFLite model: subgraph 0 holds `tensors` and one FULLY_CONNECTED; subgraph 1 one constant. */
-function synthModel(tensors: SynthTensor[], trailing: number[] = []): Uint8Array {
+/** Extra operators for a synthetic model: builtin code, input and output tensor names. */
+interface SynthOp {
+  code: number;
+  inputs: string[];
+  outputs: string[];
+}
+
+/** Builds a TFLite model: subgraph 0 holds `tensors`, one FULLY_CONNECTED and `extraOps`; subgraph 1 one constant. */
+function synthModel(tensors: SynthTensor[], trailing: number[] = [], extraOps: SynthOp[] = []): Uint8Array {
   const buffers: TableSpec[] = [[]];
   const tensorTables = tensors.map((t): TableSpec => {
     let buffer = 0;
@@ -817,7 +826,14 @@ function synthModel(tensors: SynthTensor[], trailing: number[] = []): Uint8Array
   const sub1Buffer = buffers.length - 1;
   const model: TableSpec = [
     { id: 0, kind: 'u32', value: 3 },
-    { id: 1, kind: 'tables', value: [[{ id: 0, kind: 'i8', value: 9 }, { id: 2, kind: 'i32', value: 9 }, { id: 3, kind: 'i32', value: 9 }]] },
+    {
+      id: 1,
+      kind: 'tables',
+      value: [
+        [{ id: 0, kind: 'i8', value: 9 }, { id: 2, kind: 'i32', value: 9 }, { id: 3, kind: 'i32', value: 9 }],
+        ...extraOps.map((o): TableSpec => [{ id: 0, kind: 'i8', value: Math.min(o.code, 127) }, { id: 3, kind: 'i32', value: o.code }]),
+      ],
+    },
     {
       id: 2,
       kind: 'tables',
@@ -837,6 +853,11 @@ function synthModel(tensors: SynthTensor[], trailing: number[] = []): Uint8Array
                 { id: 3, kind: 'u8', value: 8 }, // FullyConnectedOptions
                 { id: 4, kind: 'table', value: [{ id: 0, kind: 'i8', value: 1 }] }, // fused_activation_function RELU
               ],
+              ...extraOps.map((o, i): TableSpec => [
+                { id: 0, kind: 'u32', value: i + 1 },
+                { id: 1, kind: 'vec', elem: 'i32', value: o.inputs.map(idx) },
+                { id: 2, kind: 'vec', elem: 'i32', value: o.outputs.map(idx) },
+              ]),
             ],
           },
           { id: 4, kind: 'string', value: 'main' },
@@ -1043,4 +1064,21 @@ test('the bytes read at open are released: an opened file keeps only byte ranges
   assert.ok(whole, 'open read the whole file once');
   assert.equal(whole.deref(), undefined, 'the whole-file bytes were collected while the WeightFile is alive');
   assert.equal((await readAllValues(wf.tensors.find((x) => x.name === 'model/conv2d_8/Conv2D')!)).length, 64 * 32);
+});
+
+test('damaged graphs: DEQUANTIZE ops that loop back are followed once, not forever', async () => {
+  const tensors: SynthTensor[] = [
+    { name: 'x', type: 0, shape: [1, 3] },
+    { name: 'dense_x/MatMul', type: 1, shape: [2, 3], data: bytesOf('u16', [0x3c00, 0, 0, 0, 0, 0x3c00]) },
+    { name: 'a', type: 0, shape: [2, 3] },
+    { name: 'fc_out', type: 0, shape: [1, 2] },
+  ];
+  // 40 DEQUANTIZE ops all reading the constant and 'a', all writing 'a': a cycle with fan-out.
+  const ops: SynthOp[] = Array.from({ length: 40 }, () => ({ code: 6, inputs: ['dense_x/MatMul', 'a'], outputs: ['a'] }));
+  const started = Date.now();
+  const wf = await openBytes(synthModel(tensors, [], ops), 'loop.tflite');
+  assert.ok(Date.now() - started < 2000, 'opens promptly');
+  const kernel = wf.tensors.find((x) => x.name === 'dense_x/MatMul')!;
+  assert.equal(extraOf(kernel).consumers.filter((c) => c.opName === 'FULLY_CONNECTED').length, 1);
+  assert.deepEqual(await readAllValues(kernel), new Float64Array([1, 0, 0, 0, 0, 1]));
 });
