@@ -15,8 +15,17 @@ tensors in Keras order, independently of the TypeScript readers:
 Per tensor: shape, NumPy dtype name, the first 8 values, and over all values (as float64): sum,
 sum of squares, min, max, element count.
 
+`generated`: a small Keras 3 style `.weights.h5` written here with h5py (stored as base64) holding
+the element types the fixtures lack: float16 (with a subnormal and infinities), big-endian
+float32, int8/uint8/int16/int64, numpy bool, and bfloat16 the way Keras 3 writes it (raw 2-byte
+opaque values with attribute dtype='bfloat16'), plus twelve variables to check numeric order
+('vars/10' after 'vars/9'). Expected values come from NumPy (bfloat16: the bits shifted into the
+upper half of a float32).
+
 Run with Debian's python3 (python3-h5py, python3-numpy):  /usr/bin/python3 scripts/reference-keras.py
 """
+import base64
+import io
 import json
 import math
 import os
@@ -128,10 +137,69 @@ def read(path):
         return {'format': 'keras-v3-weights', 'tensors': keras3(f)}
 
 
+def json_number(x):
+    x = float(x)
+    if math.isnan(x):
+        return 'NaN'
+    if math.isinf(x):
+        return 'Infinity' if x > 0 else '-Infinity'
+    return x
+
+
+def generated():
+    """A small Keras 3 style weights file with uncommon element types, and its expected values."""
+    cases = []
+    buf = io.BytesIO()
+    with h5py.File(buf, 'w') as f:
+        layers = f.create_group('layers')
+
+        def add(key, arrays, name=None, attrs=None):
+            vars_group = layers.create_group(key).create_group('vars')
+            if name:
+                vars_group.attrs['name'] = name
+            for i, arr in enumerate(arrays):
+                ds = vars_group.create_dataset(str(i), data=arr)
+                for k, v in (attrs or {}).get(i, {}).items():
+                    ds.attrs[k] = v
+
+        half = np.array([[1.0, -2.5, 65504.0], [2.0 ** -24, np.inf, -np.inf]], dtype=np.float16)
+        big_endian = np.array([1.5, -0.25, 3.0e38], dtype='>f4')
+        add('dense', [half, big_endian], name='half_dense')
+        add('embedding', [np.array([[-128, 127], [0, 5]], dtype=np.int8)], name='ints_i8')
+        add('custom', [np.array([0, 255, 7], dtype=np.uint8), np.array([-32768, 32767], dtype=np.int16),
+                       np.array([2 ** 53, -3], dtype=np.int64), np.array([True, False, True], dtype=np.bool_)], name='mixed')
+        bits = np.array([0x3F80, 0xC000, 0x4049, 0x7F80, 0x0001], dtype='<u2')
+        add('bf16', [bits.view('V2')], name='bf16_dense', attrs={0: {'dtype': 'bfloat16'}})
+        add('many', [np.array([float(i)], dtype=np.float32) for i in range(12)], name='many_vars')
+        expected = {
+            'layers/dense/vars/0': ('float16', half.astype(np.float64)),
+            'layers/dense/vars/1': ('float32', big_endian.astype(np.float64)),
+            'layers/embedding/vars/0': ('int8', np.array([[-128, 127], [0, 5]], dtype=np.float64)),
+            'layers/custom/vars/0': ('uint8', np.array([0, 255, 7], dtype=np.float64)),
+            'layers/custom/vars/1': ('int16', np.array([-32768, 32767], dtype=np.float64)),
+            'layers/custom/vars/2': ('int64', np.array([2 ** 53, -3], dtype=np.float64)),
+            'layers/custom/vars/3': ('bool', np.array([1, 0, 1], dtype=np.float64)),
+            'layers/bf16/vars/0': ('bfloat16', (bits.astype(np.uint32) << 16).view(np.float32).astype(np.float64)),
+        }
+        for i in range(12):
+            expected[f'layers/many/vars/{i}'] = ('float32', np.array([float(i)]))
+    # Order: h5py's own traversal (name order of the container keys), numeric order of variables.
+    order = []
+    with h5py.File(io.BytesIO(buf.getvalue()), 'r') as f:
+        for key in f['layers']:
+            for v in sorted(f['layers'][key]['vars'], key=int):
+                order.append(f'layers/{key}/vars/{v}')
+    for name in order:
+        dtype, values = expected[name]
+        cases.append({'name': name, 'dtype': dtype, 'shape': list(values.shape), 'values': [json_number(x) for x in values.reshape(-1)]})
+    return {'fileName': 'generated.weights.h5', 'bytesBase64': base64.b64encode(buf.getvalue()).decode('ascii'), 'tensors': cases}
+
+
 def main():
     out = {'generatedBy': 'scripts/reference-keras.py (h5py ' + h5py.__version__ + ', numpy ' + np.__version__ + ')', 'fixtures': {}}
     for rel in FIXTURE_FILES:
         out['fixtures'][rel] = read(os.path.join(FIXTURES, rel))
+    out['generated'] = generated()
     with open(OUT, 'w') as fh:
         json.dump(out, fh, indent=1)
         fh.write('\n')

@@ -5,6 +5,7 @@
  * claims terabytes, a dataset named by weight_names but missing).
  */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { WeightFileError } from '../../../src/core/errors';
@@ -13,6 +14,7 @@ import { readAllValues } from '../../../src/core/tensorData';
 import { Hdf5File, maxSlabBytes } from '../../../src/formats/hdf5';
 import { openLocalPath } from '../../../src/formats/registry';
 import { makeTempDir } from '../helpers/fixtures';
+import { kerasReference, type JsonNumber } from './helpers/kerasReference';
 
 type H5wasm = typeof import('h5wasm/node', { with: { 'resolution-mode': 'import' } });
 type H5Group = InstanceType<H5wasm['Group']>;
@@ -197,5 +199,29 @@ test('bad input: an HDF5 file without Keras groups or attributes is not a Keras 
     assert.ok(WeightFileError.is(ex, 'unrecognized'), String(ex));
     assert.match((ex as Error).message, /plain\.h5.*without Keras weights.*'measurements'/);
     return true;
+  });
+});
+
+test('element types written by h5py (float16, big-endian float32, ints, bool, Keras bfloat16) decode to NumPy\'s values', async () => {
+  const generated = kerasReference.generated;
+  const p = path.join(makeTempDir(), generated.fileName);
+  fs.writeFileSync(p, Buffer.from(generated.bytesBase64, 'base64'));
+  const num = (v: JsonNumber): number => (v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v);
+  await withFile(await openLocalPath(p), async (f) => {
+    assert.equal(f.format, 'keras-v3-weights');
+    // Numeric variable order: vars/10 and vars/11 come after vars/9.
+    assert.deepEqual(
+      f.tensors.map((t) => t.name),
+      generated.tensors.map((t) => t.name),
+    );
+    for (const ref of generated.tensors) {
+      const t = f.tensors.find((x) => x.name === ref.name)!;
+      assert.equal(t.dtype, ref.dtype, `${ref.name}: dtype`);
+      assert.deepEqual([...t.shape], ref.shape, `${ref.name}: shape`);
+      const values = await readAllValues(t);
+      assert.deepEqual([...values], ref.values.map(num), `${ref.name}: values`);
+    }
+    assert.equal(f.tensors.find((t) => t.name === 'layers/dense/vars/0')!.layer, 'half_dense');
+    assert.equal(f.tensors.find((t) => t.name === 'layers/many/vars/11')!.weight, '11');
   });
 });

@@ -45,9 +45,23 @@ export interface KerasFixtureRef {
   tensors: KerasTensorRef[];
 }
 
+/** A JSON number, with the non-finite values spelled as strings. */
+export type JsonNumber = number | 'NaN' | 'Infinity' | '-Infinity';
+
+/** A small weights file written by the reference script with h5py, and its expected values. */
+export interface GeneratedKerasFile {
+  /** File name to write it under. */
+  fileName: string;
+  /** The file's bytes. */
+  bytesBase64: string;
+  /** Tensors in expected order with all their values. */
+  tensors: { name: string; dtype: string; shape: number[]; values: JsonNumber[] }[];
+}
+
 /** The whole reference file. */
 export const kerasReference = JSON.parse(fs.readFileSync(path.join(repoRoot, 'test', 'unit', 'formats', 'keras.reference.json'), 'utf8')) as {
   fixtures: Record<string, KerasFixtureRef>;
+  generated: GeneratedKerasFile;
 };
 
 /** Fixture paths (relative to the shared fixtures folder) of one format. */
