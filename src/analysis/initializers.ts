@@ -568,6 +568,17 @@ export function identifyInitializer(sample: Float64Array, candidates: readonly I
   const all = options.configured ? [options.configured, ...candidates.filter((c) => !sameDistribution(c, options.configured!))] : [...candidates];
   const fits = all.map((c) => fitCandidate(c, sorted, std, kurt));
   fits.sort((a, b) => a.score - b.score);
+  if (n > 0 && fits.length > 0 && Math.abs(Math.log(fits[0]!.stdRatio)) > Math.log(1.1)) {
+    // No built-in scale fits: try a uniform draw with a custom limit (hand-written
+    // RandomUniform(-a, a)). Only the uniform shape is fitted: its hard edges are never produced
+    // by training, while a fitted normal would also match many trained tensors.
+    const limit = Math.max(Math.abs(sorted[0]!), Math.abs(sorted[n - 1]!)) * (1 + 1 / n);
+    const custom = uniformCandidate('custom_uniform', 'custom_uniform', `RandomUniform(${-round3sig(limit)}, ${round3sig(limit)}) (custom scale)`, -limit, limit);
+    const fit = fitCandidate(custom, sorted, std, kurt);
+    if (fit.ks <= ksCritical(n)) {
+      fits.unshift(fit);
+    }
+  }
 
   let orthoError: number | null = null;
   let spectral: number | null = null;
@@ -616,6 +627,10 @@ export function identifyInitializer(sample: Float64Array, candidates: readonly I
     observedStd: std,
     observedKurtosis: kurt,
   };
+}
+
+function round3sig(x: number): number {
+  return Number(x.toPrecision(3));
 }
 
 function round3(x: number): number {

@@ -1,0 +1,162 @@
+/**
+ * The rules on small models whose answer is known by construction: configured vs drawn
+ * initializer, activation advice, a frozen-looking layer among trained ones, NaN weights, the
+ * precision rules, internal failures contained, and JSON safety of every finding.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runDiagnostics, type Diagnostic } from '../../../../src/analysis/diagnostics/diagnostic';
+import { checkWeightFile, shouldFail } from '../../../../src/analysis/diagnostics/check';
+import { sampleTensor } from '../../../../src/analysis/diagnostics/sampleTensor';
+import { analyzePrecision } from '../../../../src/analysis/precision';
+import type { WeightFile } from '../../../../src/core/model';
+import { buildModel, statsOf, type TestLayer } from './modelBuilder';
+
+/** Mulberry32 + Box-Muller: seeded draws for the tests. */
+function rng(seed: number): { uniform: () => number; normal: () => number } {
+  let a = seed >>> 0;
+  const uniform = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return { uniform, normal: () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform()) };
+}
+
+function glorotUniform(fanIn: number, fanOut: number, seed: number): Float32Array {
+  const r = rng(seed);
+  const l = Math.sqrt(6 / (fanIn + fanOut));
+  return Float32Array.from({ length: fanIn * fanOut }, () => (2 * r.uniform() - 1) * l);
+}
+
+/** A He-normal draw plus a strong rank-1 update (what training leaves behind). */
+function trainedHe(fanIn: number, fanOut: number, seed: number): Float32Array {
+  const r = rng(seed);
+  const s = Math.sqrt(2 / fanIn);
+  const u = Array.from({ length: fanIn }, () => r.normal());
+  const v = Array.from({ length: fanOut }, () => r.normal());
+  return Float32Array.from({ length: fanIn * fanOut }, (_, i) => s * r.normal() + 0.6 * s * u[Math.floor(i / fanOut)]! * v[i % fanOut]!);
+}
+
+async function diagnose(layers: TestLayer[], precision = false): Promise<{ file: WeightFile; d: Diagnostic[] }> {
+  const file = buildModel(layers);
+  const stats = await statsOf(file);
+  const samples = new Map<string, Float64Array>();
+  for (const t of file.tensors) {
+    samples.set(t.name, await sampleTensor(t));
+  }
+  const prec = new Map();
+  if (precision) {
+    for (const t of file.tensors) {
+      prec.set(t.name, await analyzePrecision(t));
+    }
+  }
+  return { file, d: runDiagnostics({ file, stats, samples, precision: prec }) };
+}
+
+const zeros = (n: number) => ({ weight: 'bias', shape: [n], values: new Float32Array(n) });
+
+test('a kernel drawn by another initializer than the configured one', async () => {
+  const { d } = await diagnose([
+    { name: 'd', className: 'Dense', activation: 'relu', kernelInitializer: { className: 'HeNormal', config: {} }, weights: [{ weight: 'kernel', shape: [200, 100], values: glorotUniform(200, 100, 1) }, zeros(100)] },
+  ]);
+  const m = d.find((x) => x.code === 'initializer-config-mismatch');
+  assert.ok(m, JSON.stringify(d.map((x) => x.message)));
+  assert.equal(m.evidence['identified'], 'glorot_uniform');
+  assert.equal(m.severity, 'warning');
+});
+
+test('activation advice: glorot before relu is info, glorot before selu a warning', async () => {
+  const { d } = await diagnose([
+    { name: 'a', className: 'Dense', activation: 'relu', weights: [{ weight: 'kernel', shape: [100, 100], values: glorotUniform(100, 100, 2) }] },
+    { name: 'b', className: 'Dense', activation: 'selu', weights: [{ weight: 'kernel', shape: [100, 100], values: glorotUniform(100, 100, 3) }] },
+  ]);
+  const adv = d.filter((x) => x.code === 'initializer-activation');
+  assert.deepEqual(adv.map((x) => [x.layer, x.severity, x.evidence['recommended']]), [['b', 'warning', 'lecun'], ['a', 'info', 'he']]);
+  assert.deepEqual(d.filter((x) => x.code === 'initializer-scale'), []);
+});
+
+test('an untouched layer among trained ones is a warning; a frozen one is info', async () => {
+  for (const trainable of [true, false]) {
+    const { d } = await diagnose([
+      { name: 't1', className: 'Dense', activation: 'relu', weights: [{ weight: 'kernel', shape: [128, 64], values: trainedHe(128, 64, 4) }] },
+      { name: 'frozen', className: 'Dense', activation: 'relu', trainable, weights: [{ weight: 'kernel', shape: [64, 64], values: glorotUniform(64, 64, 5) }, zeros(64)] },
+      { name: 't2', className: 'Dense', activation: 'linear', weights: [{ weight: 'kernel', shape: [64, 32], values: trainedHe(64, 32, 6) }] },
+    ]);
+    const match = new Map(d.filter((x) => x.code === 'initializer-match').map((x) => [x.layer, x.evidence['atInit']]));
+    assert.deepEqual([...match], [['t1', false], ['frozen', true], ['t2', false]]);
+    const u = d.filter((x) => x.code === 'untrained-layer');
+    assert.deepEqual(u.map((x) => [x.layer, x.severity]), [['frozen', trainable ? 'warning' : 'info']]);
+    assert.match(u[0]!.message, /bias is still all zeros/);
+  }
+});
+
+test('NaN weights are an error and fail --fail-on error', async () => {
+  const v = glorotUniform(10, 10, 7);
+  v[3] = NaN;
+  v[4] = Infinity;
+  const file = buildModel([{ name: 'd', className: 'Dense', activation: 'relu', weights: [{ weight: 'kernel', shape: [10, 10], values: v }] }]);
+  const report = await checkWeightFile(file, await statsOf(file));
+  const nf = report.diagnostics.filter((x) => x.code === 'non-finite-values');
+  assert.equal(nf.length, 1);
+  assert.equal(nf[0]!.severity, 'error');
+  assert.deepEqual([nf[0]!.evidence['nanCount'], nf[0]!.evidence['posInfCount']], [1, 1]);
+  assert.equal(shouldFail(report, 'error'), true);
+  assert.equal(report.precision[0]!.nonFiniteCount, 2);
+  const walk = (v: unknown): void => {
+    if (typeof v === 'number') {
+      assert.ok(Number.isFinite(v));
+    } else if (v && typeof v === 'object') {
+      Object.values(v).forEach(walk);
+    }
+  };
+  walk(report);
+});
+
+test('precision rules: float16 overflow, outlier channels, keep-fp32 advice', async () => {
+  const r = rng(8);
+  const big = Float32Array.from({ length: 64 * 16 }, () => 0.05 * r.normal());
+  big[5] = 1e5;
+  const outlier = Float32Array.from({ length: 128 * 32 }, (_, i) => 0.05 * r.normal() * (i % 32 === 7 ? 40 : 1));
+  const { d } = await diagnose(
+    [
+      { name: 'a', className: 'Dense', activation: 'relu', weights: [{ weight: 'kernel', shape: [64, 16], values: big }] },
+      { name: 'b', className: 'Dense', activation: 'relu', weights: [{ weight: 'kernel', shape: [128, 32], values: outlier }] },
+    ],
+    true,
+  );
+  const ov = d.filter((x) => x.code === 'fp16-overflow');
+  assert.deepEqual(ov.map((x) => [x.tensor, x.evidence['overflowCount']]), [['a/kernel', 1]]);
+  const oc = d.filter((x) => x.code === 'int8-outlier-channels');
+  assert.deepEqual(oc.map((x) => [x.tensor, x.evidence['outlierChannels']]), [['b/kernel', 1]]);
+  assert.match(oc[0]!.message, /channels 7/);
+  assert.deepEqual(d.filter((x) => x.code === 'precision-advice').map((x) => x.tensor), ['a/kernel']);
+});
+
+test('without an architecture: identification only, no activation-based findings', async () => {
+  const { d } = await diagnose([{ name: 'x', weights: [{ weight: 'kernel', shape: [300, 100], values: glorotUniform(300, 100, 9) }] }]);
+  assert.deepEqual([...new Set(d.map((x) => x.code))].sort(), ['initializer-match', 'untrained-layer']);
+  assert.equal(d.find((x) => x.code === 'initializer-match')!.evidence['candidate'], 'glorot_uniform');
+});
+
+test('every finding is JSON-safe and ordered errors first', async () => {
+  const v = glorotUniform(784, 128, 10).map((x) => x / 20);
+  const { d } = await diagnose([
+    { name: 'h', className: 'Dense', activation: 'sigmoid', weights: [{ weight: 'kernel', shape: [784, 128], values: v }] },
+    { name: 'o', className: 'Dense', activation: 'softmax', weights: [{ weight: 'kernel', shape: [128, 10], values: glorotUniform(128, 10, 11) }] },
+  ]);
+  const order = { error: 0, warning: 1, info: 2 } as const;
+  for (let i = 1; i < d.length; i++) {
+    assert.ok(order[d[i - 1]!.severity] <= order[d[i]!.severity]);
+  }
+  const sig = d.find((x) => x.code === 'initializer-scale')!;
+  assert.equal(sig.severity, 'error');
+  assert.match(sig.message, /sigmoid unit outputs about 0\.5/);
+  for (const x of d) {
+    for (const v2 of Object.values(x.evidence)) {
+      assert.ok(v2 === null || ['string', 'boolean'].includes(typeof v2) || Number.isFinite(v2));
+    }
+  }
+});
