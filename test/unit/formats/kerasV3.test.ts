@@ -284,3 +284,112 @@ test('bad input: a .keras whose model.weights.h5 member is not HDF5 fails with a
     return true;
   });
 });
+
+type H5wasm = typeof import('h5wasm/node', { with: { 'resolution-mode': 'import' } });
+type H5Group = InstanceType<H5wasm['Group']>;
+
+/** Writes an HDF5 file with h5wasm (write mode) at `p`. */
+async function writeH5(p: string, build: (root: H5Group) => void): Promise<void> {
+  const h5 = await import('h5wasm/node');
+  await h5.ready;
+  const f = new h5.File(p, 'w');
+  try {
+    build(f);
+  } finally {
+    f.close();
+  }
+}
+
+function addVars(root: H5Group, objPath: string, shapes: number[][]): void {
+  let g = root;
+  for (const part of [...objPath.split('/'), 'vars']) {
+    g = (g.get(part) as H5Group | null) ?? g.create_group(part);
+  }
+  shapes.forEach((shape, i) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    g.create_dataset({ name: String(i), data: new Float32Array(n).map((_, k) => i * 100 + k), shape });
+  });
+}
+
+test('.weights.h5 without name attributes: keys map to config layers by class position, config order, use_bias/center, RMSprop slot blocks', async () => {
+  const dir = makeTempDir();
+  const config = {
+    class_name: 'Sequential',
+    config: {
+      name: 'seq',
+      layers: [
+        { class_name: 'InputLayer', config: { name: 'in', batch_shape: [null, 4] } },
+        { class_name: 'Dense', config: { name: 'my_dense', units: 3, use_bias: false, trainable: true } },
+        { class_name: 'BatchNormalization', config: { name: 'bn', center: false, trainable: true } },
+        { class_name: 'Dense', config: { name: 'head', units: 2, trainable: true } },
+      ],
+    },
+    compile_config: { optimizer: { class_name: 'RMSprop', config: { momentum: 0.9 } }, loss: 'mse' },
+  };
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+  const p = path.join(dir, 'model.weights.h5');
+  await writeH5(p, (f) => {
+    addVars(f, 'layers/dense', [[4, 3]]);
+    addVars(f, 'layers/batch_normalization', [[3], [3], [3]]);
+    addVars(f, 'layers/dense_1', [[3, 2], [2]]);
+    // iterations, learning_rate, then velocities of the 4 trainable variables, then their momentums.
+    addVars(f, 'optimizer', [[], [], [4, 3], [3], [3, 2], [2], [4, 3], [3], [3, 2], [2]]);
+  });
+  await withFile(await openLocalPath(p), async (f) => {
+    assert.equal(f.metadata.configFile, 'config.json');
+    assert.equal(f.trainingConfig?.loss, 'mse');
+    assert.deepEqual(
+      f.tensors.filter((t) => t.group === 'model').map((t) => `${t.name}=${t.layer}:${t.weight}:${t.role}:${t.trainable}`),
+      [
+        'layers/dense/vars/0=my_dense:kernel:kernel:true',
+        'layers/batch_normalization/vars/0=bn:gamma:gamma:true',
+        'layers/batch_normalization/vars/1=bn:moving_mean:moving_mean:false',
+        'layers/batch_normalization/vars/2=bn:moving_variance:moving_variance:false',
+        'layers/dense_1/vars/0=head:kernel:kernel:true',
+        'layers/dense_1/vars/1=head:bias:bias:true',
+      ],
+    );
+    assert.deepEqual(
+      f.tensors.filter((t) => t.slotOf).map((t) => `${t.name}=${t.slotOf!.variable}:${t.slotOf!.slot}`),
+      [
+        'optimizer/vars/2=my_dense/kernel:velocity',
+        'optimizer/vars/3=bn/gamma:velocity',
+        'optimizer/vars/4=head/kernel:velocity',
+        'optimizer/vars/5=head/bias:velocity',
+        'optimizer/vars/6=my_dense/kernel:momentum',
+        'optimizer/vars/7=bn/gamma:momentum',
+        'optimizer/vars/8=head/kernel:momentum',
+        'optimizer/vars/9=head/bias:momentum',
+      ],
+    );
+    assert.deepEqual([...(await readAllValues(f.tensors.find((t) => t.name === 'layers/dense_1/vars/1')!))], [100, 101]);
+  });
+});
+
+test('.keras from Keras 2.13-2.15 (_layer_checkpoint_dependencies keyed by layer name)', async () => {
+  const dir = makeTempDir();
+  const h5Path = path.join(dir, 'model.weights.h5');
+  await writeH5(h5Path, (f) => {
+    addVars(f, '_layer_checkpoint_dependencies/my_dense', [[3, 2], [2]]);
+  });
+  const config = { class_name: 'Sequential', config: { name: 'sequential', layers: [{ class_name: 'Dense', config: { name: 'my_dense', units: 2, activation: 'relu' } }] } };
+  const archive = path.join(dir, 'old.keras');
+  fs.writeFileSync(
+    archive,
+    writeZip([
+      { name: 'metadata.json', data: new TextEncoder().encode('{"keras_version": "2.15.0", "date_saved": "2024-01-01@00:00:00"}') },
+      { name: 'config.json', data: new TextEncoder().encode(JSON.stringify(config)) },
+      { name: 'model.weights.h5', data: fs.readFileSync(h5Path) },
+    ]),
+  );
+  await withFile(await openLocalPath(archive), async (f) => {
+    assert.equal(f.format, 'keras-v3');
+    assert.equal(f.metadata.kerasVersion, '2.15.0');
+    assert.deepEqual(
+      f.tensors.map((t) => `${t.layer}:${t.weight}:${t.role}`),
+      ['my_dense:kernel:kernel', 'my_dense:bias:bias'],
+    );
+    const layer = f.layers.find((l) => l.name === 'my_dense');
+    assert.deepEqual([layer?.className, layer?.activation, layer?.tensors.length], ['Dense', 'relu', 2]);
+  });
+});
