@@ -263,6 +263,29 @@ interface Naming {
   slotOf?: { variable: string; slot: string };
   trainable?: boolean;
   layerNodeId?: number;
+  displayName?: string;
+}
+
+/**
+ * The name each tensor is listed under: for object-based checkpoints the variable's full name from
+ * the object graph ('sequential/dense/kernel', tf.Module 'a'), when it is unique among the tensors
+ * and no stored key; else the stored key itself ('layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE').
+ */
+function chooseDisplayNames(items: readonly BundleItem[], namings: Map<string, Naming>): Map<string, string> {
+  const keys = new Set(items.map((i) => i.name));
+  const counts = new Map<string, number>();
+  for (const n of namings.values()) {
+    if (n.fullName) {
+      counts.set(n.fullName, (counts.get(n.fullName) ?? 0) + 1);
+    }
+  }
+  const out = new Map<string, string>();
+  for (const item of items) {
+    const full = namings.get(item.name)?.fullName;
+    const usable = full !== undefined && full !== '' && counts.get(full) === 1 && (full === item.name || !keys.has(full));
+    out.set(item.name, usable ? full : item.name);
+  }
+  return out;
 }
 
 async function buildWeightFile(source: ByteSource, files: FileSet, entry: Entry, options?: OpenOptions): Promise<WeightFile> {
@@ -348,8 +371,15 @@ async function buildWeightFile(source: ByteSource, files: FileSet, entry: Entry,
   if (bundle) {
     const items = bundle.items.filter((i) => !isSliceKey(i.rawKey));
     const namings = nameTensors(items, walk, kerasNodes, sm);
+    const displayNames = chooseDisplayNames(items, namings);
+    for (const n of namings.values()) {
+      if (n.slotOf) {
+        n.slotOf = { variable: displayNames.get(n.slotOf.variable) ?? n.slotOf.variable, slot: n.slotOf.slot };
+      }
+    }
     for (const item of items) {
       const naming = namings.get(item.name)!;
+      naming.displayName = displayNames.get(item.name)!;
       if (naming.group === 'model' && naming.layer === '') {
         naming.layer = naming.weight; // a standalone variable ('Variable_1', tf.Module 'a') is its own layer
       }
@@ -521,6 +551,7 @@ function nameObjectBased(
       group: 'optimizer',
       role: 'optimizer_state',
       slotOf: { variable: names.has(variableKey) ? variableKey : key.slice(0, slotAt), slot },
+      ...(info?.fullName ? { fullName: stripOutputSuffix(info.fullName) } : {}),
     };
   }
   const split = splitObjectKey(key);
@@ -531,10 +562,16 @@ function nameObjectBased(
   const last = path[path.length - 1] ?? key;
   if (isOptimizerPath(path)) {
     const weight = path.slice(1).join('/') || last;
-    return { layer: 'optimizer', weight, group: 'optimizer', role: roleFromWeightName(`optimizer/${last}`), ...(info?.fullName ? { fullName: info.fullName } : {}) };
+    return { layer: 'optimizer', weight, group: 'optimizer', role: roleFromWeightName(`optimizer/${last}`), ...(info?.fullName ? { fullName: stripOutputSuffix(info.fullName) } : {}) };
   }
   if (isOtherPath(path) || split.attribute !== 'VARIABLE_VALUE') {
-    return { layer: path.slice(0, -1).join('/'), weight: split.attribute === 'VARIABLE_VALUE' ? last : `${last}/${split.attribute}`, group: 'other', role: roleFromWeightName(last) === 'step' ? 'step' : 'other' };
+    return {
+      layer: path.slice(0, -1).join('/'),
+      weight: split.attribute === 'VARIABLE_VALUE' ? last : `${last}/${split.attribute}`,
+      group: 'other',
+      role: roleFromWeightName(last) === 'step' ? 'step' : 'other',
+      ...(info?.fullName && split.attribute === 'VARIABLE_VALUE' ? { fullName: stripOutputSuffix(info.fullName) } : {}),
+    };
   }
   // A model variable: the layer is its parent node; names from Keras metadata, the full name, or the path.
   const naming: Naming = { layer: '', weight: last, group: 'model', role: 'other' };
@@ -598,20 +635,21 @@ function nameTf1(name: string, names: Set<string>): Naming {
 /** Builds the TensorInfo of one entry; problems confined to it become `unavailable` + a warning. */
 function makeTensor(bundle: TensorBundle, item: BundleItem, naming: Naming, warnings: FileWarning[], preVerified: boolean): TensorInfo {
   const e = item.entry;
+  const name = naming.displayName ?? item.name;
   const tfDtype = tfDataTypeName(e.dtypeCode);
   let dtype: DType | undefined = tfDataTypeToDType(e.dtypeCode);
   let unavailable: ErrorSummary | undefined;
   const shape = e.shape.map((d) => Math.max(0, d));
   const count = elementCount(shape);
   if (dtype === undefined) {
-    unavailable = summarizeError(new WeightFileError('unsupportedDtype', `${bundle.index.name}: tensor '${item.name}' has dtype ${tfDtype}, which Weightscope cannot decode.`));
+    unavailable = summarizeError(new WeightFileError('unsupportedDtype', `${bundle.index.name}: tensor '${name}' has dtype ${tfDtype}, which Weightscope cannot decode.`));
     dtype = 'variant';
   } else if ((dtype === 'int4' || dtype === 'uint4') && e.size === count) {
     // Unpacked 4-bit storage (one value per byte).
     dtype = dtype === 'int4' ? 'int8' : 'uint8';
   }
   if (!unavailable && (e.unknownRank || e.shape.some((d) => d < 0))) {
-    unavailable = summarizeError(new WeightFileError('corrupt', `${bundle.index.name}: tensor '${item.name}' has an unknown shape [${e.shape.join(', ')}].`));
+    unavailable = summarizeError(new WeightFileError('corrupt', `${bundle.index.name}: tensor '${name}' has an unknown shape [${e.shape.join(', ')}].`));
   }
   const extra: Record<string, unknown> = { tfDtype };
   const checkpointKey = naming.fullName !== undefined || item.name.includes(attributesMarker) ? item.name : undefined;
@@ -644,24 +682,24 @@ function makeTensor(bundle: TensorBundle, item: BundleItem, naming: Naming, warn
           const problem = bundle.shardProblems.get(p.shard);
           throw new WeightFileError('missingCompanionFile', problem?.message ?? `${bundle.index.name}: shard ${p.shard} is missing.`);
         }
-        checkPartRange({ bundle, name: item.name, dtype }, p, src);
+        checkPartRange({ bundle, name: name, dtype }, p, src);
       }
       data = {
         bundle,
-        name: item.name,
+        name: name,
         dtype,
         shape,
         parts,
         rowBlocks,
         crc,
-        onMismatch: (err) => warnings.push({ ...summarizeError(err), tensor: item.name }),
+        onMismatch: (err) => warnings.push({ ...summarizeError(err), tensor: name }),
       };
     } catch (ex) {
       unavailable = summarizeError(ex);
     }
   }
   if (unavailable && !(unavailable.reason === 'missingCompanionFile')) {
-    warnings.push({ ...unavailable, tensor: item.name });
+    warnings.push({ ...unavailable, tensor: name });
   }
   Object.defineProperty(extra, 'checksum', {
     enumerable: true,
@@ -670,7 +708,7 @@ function makeTensor(bundle: TensorBundle, item: BundleItem, naming: Naming, warn
   const size = e.slices.length > 0 ? (data?.parts.reduce((a, p) => a + p.size, 0) ?? 0) : e.size;
   const finalDtype = dtype;
   const tensor: TensorInfo = {
-    name: item.name,
+    name: name,
     layer: naming.layer,
     weight: naming.weight,
     role: naming.role,
@@ -687,7 +725,7 @@ function makeTensor(bundle: TensorBundle, item: BundleItem, naming: Naming, warn
       if (!data) {
         const u = unavailable!;
         return (async function* () {
-          throw new WeightFileError(u.reason === 'internal' ? 'corrupt' : u.reason, u.message, { tensor: item.name });
+          throw new WeightFileError(u.reason === 'internal' ? 'corrupt' : u.reason, u.message, { tensor: name });
         })();
       }
       return streamTensor(data, options);

@@ -60,10 +60,16 @@ const entryPoints: Record<string, { open: string; format: string }> = {
   'tflite/mlperf-tiny-kws-dscnn-tf2.3/kws_ref_model/variables/variables.index': { open: 'tflite/mlperf-tiny-kws-dscnn-tf2.3/kws_ref_model', format: 'tf-savedmodel' },
 };
 
+/** A tensor by its listed name or by its stored checkpoint key. */
 function tensor(file: WeightFile, name: string): TensorInfo {
-  const t = file.tensors.find((x) => x.name === name);
+  const t = file.tensors.find((x) => x.name === name) ?? file.tensors.find((x) => x.extra?.checkpointKey === name);
   assert.ok(t, `tensor '${name}' listed`);
   return t;
+}
+
+/** The stored key of a listed tensor. */
+function keyOf(t: TensorInfo): string {
+  return typeof t.extra?.checkpointKey === 'string' ? t.extra.checkpointKey : t.name;
 }
 
 function close(a: number, b: number, what: string): void {
@@ -80,7 +86,8 @@ for (const [rel, ref] of Object.entries(reference)) {
     const file = await openLocalPath(p);
     try {
       assert.equal(file.format, entry.format);
-      assert.deepEqual(file.tensors.map((x) => x.name).sort(), Object.keys(ref.tensors).sort());
+      assert.deepEqual(file.tensors.map(keyOf).sort(), Object.keys(ref.tensors).sort());
+      assert.equal(new Set(file.tensors.map((x) => x.name)).size, file.tensors.length, 'listed names are unique');
       assert.equal((file.metadata.bundle as { dataBlocks: number }).dataBlocks, ref.dataBlocks.length);
       assert.equal((file.metadata.bundle as { numShards: number }).numShards, ref.numShards);
       for (const [name, r] of Object.entries(ref.tensors)) {
@@ -118,10 +125,8 @@ for (const [rel, ref] of Object.entries(reference)) {
       if (ref.objectGraph) {
         assert.equal(file.metadata.objectGraphNodes, ref.objectGraph.nodes);
         for (const [key, info] of Object.entries(ref.objectGraph.keys)) {
-          const x = file.tensors.find((y) => y.name === key);
-          if (x && x.group === 'model') {
-            assert.equal(x.extra?.fullName, info.fullName.replace(/:\d+$/, ''), key);
-          }
+          const x = tensor(file, key);
+          assert.equal(x.extra?.fullName, info.fullName.replace(/:\d+$/, ''), key);
         }
         // Every slot variable of the graph is attached to its variable.
         const byNode = new Map(Object.entries(ref.objectGraph.keys).map(([k, i]) => [i.node, k]));
@@ -129,7 +134,7 @@ for (const [rel, ref] of Object.entries(reference)) {
           const slotKey = byNode.get(s.slotNode)!;
           const x = tensor(file, slotKey);
           assert.equal(x.group, 'optimizer');
-          assert.deepEqual(x.slotOf, { variable: byNode.get(s.variableNode), slot: s.slot }, slotKey);
+          assert.deepEqual(x.slotOf, { variable: tensor(file, byNode.get(s.variableNode)!).name, slot: s.slot }, slotKey);
         }
       }
       if (ref.signatures) {
@@ -156,18 +161,14 @@ for (const [rel, ref] of Object.entries(reference)) {
 }
 
 test('half_plus_two: a=0.5, b=2.0, c=3.0 from the Snappy-compressed (TF 2.14, TF 1.14) and the uncompressed (TF 1.12) SavedModels', async (t) => {
-  const cases: [string, string][] = [
-    ['tf-savedmodel/serving-half-plus-two-tf2-cpu-tf2.14/00000123', '/.ATTRIBUTES/VARIABLE_VALUE'],
-    ['tf-savedmodel/serving-half-plus-two-cpu-tf1.14/00000123', ''],
-    ['tf-savedmodel/serving-half-plus-two-mkl-tf1.12/00000123', ''],
-  ];
-  for (const [rel, suffix] of cases) {
+  // TF 2.14 stores a/.ATTRIBUTES/VARIABLE_VALUE with full name 'a'; TF1 stores 'a'. Both list as 'a'.
+  for (const rel of ['tf-savedmodel/serving-half-plus-two-tf2-cpu-tf2.14/00000123', 'tf-savedmodel/serving-half-plus-two-cpu-tf1.14/00000123', 'tf-savedmodel/serving-half-plus-two-mkl-tf1.12/00000123']) {
     const p = fixtureOrSkip(t, rel);
     if (!p) {
       return;
     }
     const file = await openLocalPath(p);
-    const values = await Promise.all(['a', 'b', 'c'].map(async (n) => [...(await readAllValues(tensor(file, n + suffix)))]));
+    const values = await Promise.all(['a', 'b', 'c'].map(async (n) => [...(await readAllValues(file.tensors.find((x) => x.name === n)!))]));
     assert.deepEqual(values, [[0.5], [2], [3]], rel);
     await file.close();
   }
@@ -183,9 +184,10 @@ test('TF2 object-based names: layer_with_weights-0/kernel is layer dense, weight
   }
   const file = await openLocalPath(p);
   const k = tensor(file, 'layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE');
-  assert.deepEqual([k.layer, k.weight, k.role, k.group, k.extra?.fullName], ['dense', 'kernel', 'kernel', 'model', 'sequential/dense/kernel']);
+  assert.deepEqual([k.name, k.layer, k.weight, k.role, k.group, k.extra?.fullName], ['sequential/dense/kernel', 'dense', 'kernel', 'kernel', 'model', 'sequential/dense/kernel']);
   const slot = tensor(file, 'layer_with_weights-0/kernel/.OPTIMIZER_SLOT/optimizer/base_optimizer/momentum/.ATTRIBUTES/VARIABLE_VALUE');
-  assert.deepEqual(slot.slotOf, { variable: k.name, slot: 'momentum' });
+  assert.deepEqual(slot.slotOf, { variable: 'sequential/dense/kernel', slot: 'momentum' });
+  assert.equal(slot.name, 'SGD/sequential/dense/kernel/momentum');
   assert.equal(slot.group, 'optimizer');
   assert.equal(slot.role, 'optimizer_state');
   const iter = tensor(file, 'optimizer/base_optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE');
@@ -210,10 +212,11 @@ test('Keras SavedModel: layer names and classes from the SavedObjectGraph metada
   const dense = file.layers.find((l) => l.name === 'dense');
   assert.ok(dense);
   assert.equal(dense.className, 'Dense');
-  assert.deepEqual(dense.tensors.sort(), ['layer_with_weights-0/bias/.ATTRIBUTES/VARIABLE_VALUE', 'layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE']);
+  assert.deepEqual(dense.tensors.sort(), ['sequential/dense/bias', 'sequential/dense/kernel']);
   assert.equal((file.metadata.savedModel as { tensorflowVersion: string }).tensorflowVersion, '2.2.0-rc2');
   const metric = tensor(file, 'keras_api/metrics/0/total/.ATTRIBUTES/VARIABLE_VALUE');
   assert.equal(metric.group, 'other');
+  assert.equal(metric.name, 'total', 'a unique full name is the listed name');
   await file.close();
 
   const kws = await openLocalPath(q);
@@ -222,11 +225,13 @@ test('Keras SavedModel: layer names and classes from the SavedObjectGraph metada
   assert.ok(modelTensors.length > 30);
   for (const x of modelTensors) {
     assert.ok(kws.layers.some((l) => l.name === x.layer && l.tensors.includes(x.name)), `${x.name} sits in layer '${x.layer}'`);
-    assert.equal(x.extra?.fullName, `${x.layer}/${x.weight}`, x.name);
+    assert.equal(x.name, `${x.layer}/${x.weight}`, keyOf(x));
   }
   const slots = kws.tensors.filter((x) => x.slotOf);
   assert.equal(slots.length, 2 * kws.tensors.filter((x) => x.group === 'model' && x.trainable !== false && kws.tensors.some((s) => s.slotOf?.variable === x.name)).length);
   assert.deepEqual([...new Set(slots.map((s) => s.slotOf!.slot))].sort(), ['m', 'v']);
+  // keras_api/metrics/0/total and /1/total share the full name 'total': both keep their keys.
+  assert.ok(tensor(kws, 'keras_api/metrics/1/total/.ATTRIBUTES/VARIABLE_VALUE').name.startsWith('keras_api/metrics/1/total'));
   const conv = kws.layers.find((l) => l.name === 'conv2d');
   assert.equal(conv?.className, 'Conv2D');
   await kws.close();
@@ -372,6 +377,7 @@ test('a missing shard marks its tensors unavailable; the object graph in the oth
   assert.equal(kernel.layer, 'dense');
   assert.equal(kernel.unavailable?.reason, 'missingCompanionFile');
   assert.match(kernel.unavailable!.message, /ckpt\.data-00001-of-00002' is missing/);
+  assert.equal(kernel.name, 'sequential/dense/kernel', 'names still come from the object graph in shard 0');
   await assert.rejects(readAllValues(kernel), (ex: unknown) => WeightFileError.is(ex, 'missingCompanionFile'));
   assert.equal(file.tensors.filter((x) => x.unavailable).length, 10);
   assert.equal(tensor(file, '_CHECKPOINTABLE_OBJECT_GRAPH').unavailable, undefined);
@@ -628,8 +634,10 @@ test('a generated TF2 object graph: escaped names, nested layers, Adam slots, sa
   const kernel = tensor(file, k);
   // All model full names sit under 'encoder/': taken as the model name and dropped from layer names.
   assert.deepEqual([kernel.layer, kernel.weight, kernel.extra?.fullName], ['dense_3', 'kernel', 'encoder/dense_3/kernel']);
-  assert.deepEqual(tensor(file, m).slotOf, { variable: k, slot: 'm' });
-  assert.deepEqual(tensor(file, v).slotOf, { variable: k, slot: 'v' });
+  assert.equal(kernel.name, 'encoder/dense_3/kernel');
+  assert.deepEqual(tensor(file, m).slotOf, { variable: 'encoder/dense_3/kernel', slot: 'm' });
+  assert.deepEqual(tensor(file, v).slotOf, { variable: 'encoder/dense_3/kernel', slot: 'v' });
+  assert.equal(tensor(file, m).name, 'Adam/m');
   assert.equal(tensor(file, m).weight, 'encoder/dense_3/kernel/m');
   // The local name 'w/1.x' (escaped as 'w.S1..x' in the key) is the weight; its full name gives the layer.
   assert.deepEqual([tensor(file, odd).layer, tensor(file, odd).weight], ['norm', 'w/1.x']);
@@ -655,6 +663,9 @@ test('weightscope inspect --json on every TF fixture: stats for every numeric te
     if (!p) {
       return;
     }
+    const opened = await openLocalPath(p);
+    const keyByName = new Map(opened.tensors.map((x) => [x.name, keyOf(x)]));
+    await opened.close();
     const { code, out } = await inspectJson(p);
     assert.equal(code, 0, rel);
     const report = JSON.parse(out) as { format: string; tensors: { name: string; dtype: string; stats: { count: number; min: number | null; max: number | null } | null; error?: unknown }[]; warnings: unknown[] };
@@ -662,7 +673,7 @@ test('weightscope inspect --json on every TF fixture: stats for every numeric te
     assert.equal(report.tensors.length, Object.keys(ref.tensors).length);
     assert.deepEqual(report.warnings, []);
     for (const x of report.tensors) {
-      const r = ref.tensors[x.name]!;
+      const r = ref.tensors[keyByName.get(x.name)!]!;
       if (r.dtype === 'DT_STRING') {
         assert.equal(x.stats, null, x.name);
         continue;
