@@ -6,10 +6,13 @@
  * per subgraph with their quantization, the op that consumes them (DEQUANTIZE and DENSIFY are
  * followed to the real consumer) and a layer named after that consumer.
  *
- * Reading strategy: files up to `maxInMemoryBytes` are read once at open to decode the FlatBuffer
- * tables (and to summarise quantized codes, which costs no further I/O); the bytes are then
- * dropped and tensor values are read lazily through the ByteSource by byte range. Larger files
- * are refused with `tooLarge` (a lazy table reader over the ByteSource would lift that limit).
+ * Reading strategy: files up to `maxInMemoryBytes` (256 MiB) are read once at open to decode the
+ * FlatBuffer tables (and to summarise quantized codes, which costs no further I/O); the bytes are
+ * then dropped and tensor values are read lazily through the ByteSource by byte range. Larger
+ * files: only the first `tablePrefixBytes` (64 MiB) are decoded, which holds every table of a
+ * model in the > 2 GB layout (FlatBuffer first, buffer data appended and reached by
+ * `Buffer.offset`); a larger file whose tables lie beyond that prefix (the normal layout keeps
+ * them at the end) is refused with `tooLarge`. There is no page-by-page table reader.
  *
  * Layer naming convention: a layer is one weight-consuming op (CONV_2D, FULLY_CONNECTED ...). Its
  * name is the TF scope of that op taken from the main weight's tensor name, keeping the full
@@ -45,8 +48,22 @@ import {
 import { activationFunctionNames, fusedActivationField } from './tflite/schemaTables';
 import { layerClassName, layerScopeFromName, primaryWeightSlot, weightRole, type WeightRole } from './tflite/weightRole';
 
-/** Largest file read whole to decode its FlatBuffer tables, in bytes; larger files are refused with `tooLarge`. */
+/** Largest file read whole to decode its FlatBuffer tables, in bytes. */
 export const maxInMemoryBytes = 256 * 1024 * 1024;
+
+/** For larger files, the leading bytes decoded: enough for the tables of the > 2 GB layout (tables first, data after). */
+export const tablePrefixBytes = 64 * 1024 * 1024;
+
+/** Size limits of the reader (tests use small ones). */
+export interface TfliteLimits {
+  /** Files up to this size (bytes) are read whole at open. */
+  maxInMemoryBytes: number;
+  /** Larger files: bytes decoded from the start; tables beyond them give `tooLarge`. */
+  tablePrefixBytes: number;
+}
+
+/** The limits `tfliteReader` uses. */
+export const defaultTfliteLimits: TfliteLimits = { maxInMemoryBytes, tablePrefixBytes };
 
 /** The TFLite file identifier (bytes 4..7). */
 export const tfliteIdentifier = 'TFL3';
@@ -180,21 +197,20 @@ export const tfliteReader: FormatReader = {
   open: openTflite,
 };
 
-/** Opens a `.tflite` file: decodes the model tables, lists the constants as tensors with lazy values. */
-export async function openTflite(source: ByteSource, _files: FileSet, options: OpenOptions = {}): Promise<WeightFile> {
+/**
+ * Opens a `.tflite` file: decodes the model tables, lists the constants as tensors with lazy values.
+ * Files up to `limits.maxInMemoryBytes` are read whole; larger ones only their first
+ * `limits.tablePrefixBytes`, which holds every table in the > 2 GB layout (`Buffer.offset`/`size`,
+ * section 7.5); a larger file whose tables lie beyond that prefix is refused with `tooLarge`.
+ */
+export async function openTflite(source: ByteSource, _files: FileSet, options: OpenOptions = {}, limits: TfliteLimits = defaultTfliteLimits): Promise<WeightFile> {
   throwIfAborted(options.signal);
   if (source.size < 8) {
     throw new WeightFileError('truncated', `${source.name}: ${source.size} bytes is too short for a TFLite FlatBuffer (needs at least 8).`, { file: source.name });
   }
-  if (source.size > maxInMemoryBytes) {
-    throw new WeightFileError(
-      'tooLarge',
-      `${source.name}: ${source.size} bytes is more than the ${maxInMemoryBytes}-byte limit for decoding a TFLite model in memory.`,
-      { file: source.name },
-    );
-  }
-  const bytes = await source.read(0, source.size);
-  const fb = new FlatBufferReader(source.name, bytes);
+  const readBytes = source.size <= limits.maxInMemoryBytes ? source.size : Math.min(source.size, limits.tablePrefixBytes);
+  const bytes = await source.read(0, readBytes);
+  const fb = new FlatBufferReader(source.name, bytes, source.size);
   const identifier = fb.identifier();
   if (identifier !== tfliteIdentifier) {
     throw new WeightFileError(
@@ -562,7 +578,7 @@ class ModelBuilder {
     }
 
     // raw code summary from the bytes already in memory (no extra I/O)
-    if (dequant && codeRangeOf(storage) && loc.length > 0) {
+    if (dequant && codeRangeOf(storage) && loc.length > 0 && loc.offset + loc.length <= this.fb.size) {
       const codes = decodeValues(storage, this.fb.bytes.subarray(loc.offset, loc.offset + loc.length));
       const summary = summarizeQuantizedCodes(
         codes.length > storedCount ? codes.subarray(0, storedCount) : codes,

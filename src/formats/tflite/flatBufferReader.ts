@@ -18,10 +18,27 @@ export class FlatBufferReader {
   constructor(
     /** Display name of the file, for messages. */
     readonly name: string,
-    /** The FlatBuffer bytes. */
+    /** The FlatBuffer bytes (the whole file, or its first bytes when `fileSize` is larger). */
     readonly bytes: Uint8Array,
+    /**
+     * Size of the whole file when `bytes` is only its beginning: a reference past `bytes` but
+     * inside the file is then `tooLarge` (not decoded that far), not `truncated`.
+     */
+    readonly fileSize: number = bytes.byteLength,
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** The error for a reference to byte `pos` (needing up to `end`) beyond the decoded bytes. */
+  private beyondEnd(message: string, pos: number, end: number): WeightFileError {
+    if (end <= this.fileSize && this.fileSize > this.size) {
+      return new WeightFileError(
+        'tooLarge',
+        `${this.name}: the model tables reach byte ${end}, beyond the first ${this.size} bytes decoded for a ${this.fileSize}-byte file; only files whose tables come first (the > 2 GB buffer layout) are read past the in-memory limit.`,
+        { file: this.name, offset: pos },
+      );
+    }
+    return new WeightFileError('truncated', `${this.name}: ${message}`, { file: this.name, offset: pos });
   }
 
   /** Size of the buffer in bytes. */
@@ -98,14 +115,14 @@ export class FlatBufferReader {
     const target = this.follow(pos, what);
     const length = this.uint32At(target);
     const start = target + 4;
-    if (length > maxVectorElements || length * elementSize > this.size) {
-      throw this.corrupt(`the ${what} at byte ${target} claims ${length} elements, more than the whole file (${this.size} bytes) can hold`, target);
+    if (length > maxVectorElements || length * elementSize > this.fileSize) {
+      throw this.corrupt(`the ${what} at byte ${target} claims ${length} elements, more than the whole file (${this.fileSize} bytes) can hold`, target);
     }
     if (start + length * elementSize > this.size) {
-      throw new WeightFileError(
-        'truncated',
-        `${this.name}: the ${what} at byte ${target} needs ${length * elementSize} bytes but the file ends at byte ${this.size}; the file might be truncated.`,
-        { file: this.name, offset: target },
+      throw this.beyondEnd(
+        `the ${what} at byte ${target} needs ${length * elementSize} bytes but the file ends at byte ${this.size}; the file might be truncated.`,
+        target,
+        start + length * elementSize,
       );
     }
     return { start, length };
@@ -139,10 +156,10 @@ export class FlatBufferReader {
       throw this.corrupt(`the offset to the ${what} at byte ${from} points to byte ${pos}, before the start of the file`, from);
     }
     if (pos >= this.size) {
-      throw new WeightFileError(
-        'truncated',
-        `${this.name}: the offset to the ${what} at byte ${from} points to byte ${pos}, past the end of the file (${this.size} bytes); the file is truncated or damaged.`,
-        { file: this.name, offset: from },
+      throw this.beyondEnd(
+        `the offset to the ${what} at byte ${from} points to byte ${pos}, past the end of the file (${this.size} bytes); the file is truncated or damaged.`,
+        from,
+        pos + length,
       );
     }
     this.need(pos, length, `the ${what}`);
@@ -151,11 +168,7 @@ export class FlatBufferReader {
   /** Throws `truncated` when [pos, pos+length) does not fit. */
   private need(pos: number, length: number, what: string): void {
     if (pos < 0 || pos + length > this.size) {
-      throw new WeightFileError(
-        'truncated',
-        `${this.name}: ${what} at byte ${pos} needs ${length} bytes but the file ends at byte ${this.size}; the file might be truncated.`,
-        { file: this.name, offset: pos },
-      );
+      throw this.beyondEnd(`${what} at byte ${pos} needs ${length} bytes but the file ends at byte ${this.size}; the file might be truncated.`, pos, pos + length);
     }
   }
 }

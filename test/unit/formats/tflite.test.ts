@@ -549,14 +549,19 @@ test('tensor values are read lazily by byte range, and chunked per-channel dequa
   assert.ok(src.reads.length > 100, 'small chunks give many ranged reads');
 });
 
-test('files over the in-memory limit are refused with tooLarge before any read', async () => {
-  const huge: ByteSource = {
-    name: 'huge.tflite',
-    size: maxInMemoryBytes + 1,
-    read: () => Promise.reject(new Error('must not read')),
-    close: async () => {},
-  };
-  await assert.rejects(openTflite(huge, emptyFiles), (ex: unknown) => WeightFileError.is(ex, 'tooLarge') && ex.message.includes(String(maxInMemoryBytes + 1)));
+test('a file over the in-memory limit whose tables lie past the decoded prefix is refused with tooLarge after one prefix read', async (t) => {
+  const file = fixtureOrSkip(t, 'tflite/mlperf-tiny-resnet8-tf2.4/pretrainedResnet.tflite'); // 318 KB, tables at the end
+  if (!file) {
+    return;
+  }
+  const src = new RecordingSource('resnet.tflite', new Uint8Array(fs.readFileSync(file)));
+  const limits = { maxInMemoryBytes: 100_000, tablePrefixBytes: 64_000 };
+  await assert.rejects(
+    openTflite(src, emptyFiles, {}, limits),
+    (ex: unknown) => WeightFileError.is(ex, 'tooLarge') && ex.message.includes('beyond the first 64000 bytes decoded') && ex.message.includes(String(src.size)),
+  );
+  assert.deepEqual(src.reads, [[0, 64_000]]);
+  assert.equal(maxInMemoryBytes, 256 * 1024 * 1024);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -1081,4 +1086,35 @@ test('damaged graphs: DEQUANTIZE ops that loop back are followed once, not forev
   const kernel = wf.tensors.find((x) => x.name === 'dense_x/MatMul')!;
   assert.equal(extraOf(kernel).consumers.filter((c) => c.opName === 'FULLY_CONNECTED').length, 1);
   assert.deepEqual(await readAllValues(kernel), new Float64Array([1, 0, 0, 0, 0, 1]));
+});
+
+test('> 2 GB buffer layout past the in-memory limit: tables decoded from the prefix, data read lazily by Buffer.offset', async () => {
+  // The FlatBuffer (a few KB) then, far beyond the decoded prefix, the data of 'ext'; bytes in between read as zeros.
+  const extOffset = 3 * 1024 * 1024;
+  const fbBytes = synthModel(synthTensors(extOffset));
+  const data = new Uint8Array(bytesOf('f32', [0.5, -0.25]));
+  const size = extOffset + 4096;
+  const reads: [number, number][] = [];
+  const src: ByteSource = {
+    name: 'big.tflite',
+    size,
+    read: async (offset, length) => {
+      reads.push([offset, length]);
+      const out = new Uint8Array(length);
+      for (let i = 0; i < length; i++) {
+        const p = offset + i;
+        out[i] = p < fbBytes.length ? fbBytes[p]! : p >= extOffset && p < extOffset + data.length ? data[p - extOffset]! : 0;
+      }
+      return out;
+    },
+    close: async () => {},
+  };
+  const wf = await openTflite(src, emptyFiles, {}, { maxInMemoryBytes: 1024 * 1024, tablePrefixBytes: 64 * 1024 });
+  assert.deepEqual(reads, [[0, 64 * 1024]]);
+  const ext = wf.tensors.find((x) => x.name === 'ext')!;
+  assert.equal(extraOf(ext).bufferLayout, 'offset');
+  assert.deepEqual([...(await readAllValues(ext))], [0.5, -0.25]);
+  assert.deepEqual(reads[1], [extOffset, 8]);
+  assert.deepEqual([...(await readAllValues(wf.tensors.find((x) => x.name === 'dense_x/MatMul')!))].length, 6);
+  assert.equal(wf.tensors.find((x) => x.name === 'ext_bad')!.unavailable?.reason, 'truncated');
 });
