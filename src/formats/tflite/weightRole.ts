@@ -170,6 +170,12 @@ function opSuffix(code: number): RegExp | undefined {
       return /\/(MatMul\d*|Tensordot\/MatMul|BatchMatMulV\d)$/;
     case Op.transposeConv:
       return /\/(conv2d_transpose|Conv2DBackpropInput)$/;
+    case Op.add:
+      return /\/(add|Add|AddV2|add_\d+)(\/[xy])?$/;
+    case Op.sub:
+      return /\/(sub|Sub|sub_\d+)(\/[xy])?$/;
+    case Op.mul:
+      return /\/(mul|Mul|mul_\d+)(\/[xy])?$/;
     default:
       return undefined;
   }

@@ -723,6 +723,8 @@ test('layerScopeFromName picks the op-specific segment of ;-joined names', () =>
   assert.equal(layerScopeFromName('sequential_1/dense_4/MatMul1', 9), 'sequential_1/dense_4');
   assert.equal(layerScopeFromName('style/Conv/weights/read', 3), 'style/Conv');
   assert.equal(layerScopeFromName('conv2d/Kernel', 3), 'conv2d');
+  assert.equal(layerScopeFromName('transformer/residual/residual1/conv1/StyleNorm/batchnorm/add/y', 0), 'transformer/residual/residual1/conv1/StyleNorm/batchnorm');
+  assert.equal(layerScopeFromName('model/bn/mul_1/y', 18), 'model/bn');
   assert.equal(layerScopeFromName(undefined, 3), undefined);
 });
 
