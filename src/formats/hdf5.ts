@@ -40,6 +40,22 @@ export function hasHdf5Signature(head: Uint8Array): boolean {
 
 let loading: Promise<{ h5: H5wasmNode; module: H5Module }> | undefined;
 
+/** Temporary copies still open; removed at process exit when a caller forgot to close them. */
+const liveTempDirs = new Set<string>();
+let exitHookInstalled = false;
+
+function trackTempDir(dir: string): void {
+  liveTempDirs.add(dir);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const d of liveTempDirs) {
+        fs.rmSync(d, { recursive: true, force: true });
+      }
+    });
+  }
+}
+
 /**
  * Loads h5wasm once per process. It is ESM-only, so it is reached with a dynamic import() from this
  * CommonJS code. HDF5 errors are switched to thrown JS errors (instead of printed diagnostics).
@@ -107,11 +123,13 @@ export class Hdf5File {
       );
     }
     const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'weightscope-h5-'));
+    trackTempDir(dir);
     const tempPath = path.join(dir, 'member.h5');
     try {
       await copyToFile(source, tempPath, options.signal);
       return await Hdf5File.openLocal(tempPath, source.name, dir);
     } catch (ex) {
+      liveTempDirs.delete(dir);
       await fs.promises.rm(dir, { recursive: true, force: true });
       throw ex;
     }
@@ -332,6 +350,7 @@ export class Hdf5File {
       // closing an already invalid id is fine
     }
     if (this.tempDir !== undefined) {
+      liveTempDirs.delete(this.tempDir);
       await fs.promises.rm(this.tempDir, { recursive: true, force: true });
     }
   }

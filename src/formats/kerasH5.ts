@@ -55,7 +55,7 @@ async function openKerasH5(source: ByteSource, files: FileSet, _options?: OpenOp
       if (sibling) {
         metadata.configFile = sibling.file;
       }
-      return openKerasV3Weights(h5, { path: source.name, format: 'keras-v3-weights', config: sibling?.config, metadata, warnings: [] });
+      return openKerasV3Weights(h5, { path: source.name, format: 'keras-v3-weights', config: sibling?.config, metadata, warnings: [], source });
     }
     const shown = rootKeys.slice(0, 5).map((k) => `'${k}'`).join(', ');
     throw new WeightFileError(
@@ -154,7 +154,10 @@ function openLegacy(h5: Hdf5File, source: ByteSource, kind: 'full' | 'weights'):
     ...(trainingConfig ? { trainingConfig } : {}),
     metadata,
     warnings,
-    close: () => h5.close(),
+    close: async () => {
+      await h5.close();
+      await source.close();
+    },
   };
 }
 

@@ -100,7 +100,7 @@ async function openKerasV3Archive(source: ByteSource, _files: FileSet, options?:
   // WeightFile deletes on close (see Hdf5File.openSource).
   const h5 = await Hdf5File.openSource(member, { allowTempCopy: true, ...(options?.signal ? { signal: options.signal } : {}) });
   try {
-    return openKerasV3Weights(h5, { path: source.name, format: 'keras-v3', config, metadata, warnings });
+    return openKerasV3Weights(h5, { path: source.name, format: 'keras-v3', config, metadata, warnings, source });
   } catch (ex) {
     await h5.close();
     throw ex;
@@ -131,6 +131,8 @@ export interface KerasV3Context {
   metadata: Record<string, unknown>;
   /** Warnings gathered so far. */
   warnings: FileWarning[];
+  /** The main file's source, closed with the WeightFile. */
+  source: ByteSource;
 }
 
 /** True when the root of an HDF5 file has the Keras 3 object-tree layout (notes 2.3). */
@@ -465,7 +467,10 @@ export function openKerasV3Weights(h5: Hdf5File, ctx: KerasV3Context): WeightFil
     ...(trainingConfig ? { trainingConfig } : {}),
     metadata,
     warnings,
-    close: () => h5.close(),
+    close: async () => {
+      await h5.close();
+      await ctx.source.close();
+    },
   };
   return file;
 }
