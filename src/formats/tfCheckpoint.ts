@@ -387,6 +387,11 @@ async function buildWeightFile(source: ByteSource, files: FileSet, entry: Entry,
     }
   }
 
+  // Order: model weights, optimizer state, other; within a group in natural order of the stored
+  // keys, which is layer order for Keras (layer_with_weights-2 before -10) and TF1 (Variable_2 before _10).
+  const groupRank = { model: 0, optimizer: 1, other: 2 } as const;
+  tensors.sort((a, b) => groupRank[a.group] - groupRank[b.group] || naturalCompare(storedKey(a), storedKey(b)));
+
   // Layers: the Keras architecture when the SavedModel carries one, else derived from names.
   const root = kerasNodes.get(0)?.json;
   let modelClass: string | undefined;
@@ -444,6 +449,31 @@ function kerasClassOfLayer(t: TensorInfo, kerasNodes: Map<number, { identifier: 
   }
   const cls = kerasNodes.get(id)?.json.class_name;
   return typeof cls === 'string' ? cls : undefined;
+}
+
+/** The `.index` key a tensor was read from. */
+function storedKey(t: TensorInfo): string {
+  const k = t.extra?.checkpointKey;
+  return typeof k === 'string' ? k : t.name;
+}
+
+/** Compares strings with digit runs taken as numbers ('a_2' < 'a_10'). */
+export function naturalCompare(a: string, b: string): number {
+  const re = /(\d+)|(\D+)/g;
+  const pa = a.match(re) ?? [];
+  const pb = b.match(re) ?? [];
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    const x = pa[i]!;
+    const y = pb[i]!;
+    if (x === y) {
+      continue;
+    }
+    if (/^\d/.test(x) && /^\d/.test(y) && Number(x) !== Number(y)) {
+      return Number(x) - Number(y);
+    }
+    return x < y ? -1 : 1;
+  }
+  return pa.length - pb.length;
 }
 
 const attributesMarker = '/.ATTRIBUTES/';

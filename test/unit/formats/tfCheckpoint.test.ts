@@ -222,6 +222,9 @@ test('Keras SavedModel: layer names and classes from the SavedObjectGraph metada
   const kws = await openLocalPath(q);
   assert.equal(kws.modelClass, 'Functional');
   const modelTensors = kws.tensors.filter((x) => x.group === 'model');
+  const layerIndex = modelTensors.map((x) => Number(/^layer_with_weights-(\d+)\//.exec(keyOf(x))![1]));
+  assert.deepEqual(layerIndex, [...layerIndex].sort((a, b) => a - b), 'tensors in layer order');
+  assert.equal(kws.tensors.findIndex((x) => x.group !== 'model'), modelTensors.length, 'model weights come first');
   assert.ok(modelTensors.length > 30);
   for (const x of modelTensors) {
     assert.ok(kws.layers.some((l) => l.name === x.layer && l.tensors.includes(x.name)), `${x.name} sits in layer '${x.layer}'`);
@@ -244,7 +247,7 @@ test('TF1 Saver names are split on "/", and var/Adam, var/Adam_1 become the m an
   }
   const file = await openLocalPath(p);
   const vars = file.tensors.filter((x) => x.group === 'model').map((x) => x.name);
-  assert.deepEqual(vars.sort(), Array.from({ length: 12 }, (_, i) => (i === 0 ? 'Variable' : `Variable_${i}`)).sort());
+  assert.deepEqual(vars, Array.from({ length: 12 }, (_, i) => (i === 0 ? 'Variable' : `Variable_${i}`)), 'model weights first, in natural order');
   const ref = reference['tf1-checkpoint/mattchubb-houseprices-tf1.10/model.ckpt.index']!;
   const withSlots = vars.filter((v) => `${v}/Adam` in ref.tensors);
   assert.equal(withSlots.length, 10);
@@ -461,12 +464,12 @@ test('all numeric dtypes, little- and big-endian bundles', async () => {
       empty: [],
     });
     assert.equal((file.metadata.bundle as { endianness: string }).endianness, bigEndian ? 'big' : 'little');
+    const dtypes = { bf16: 'bfloat16', empty: 'float32', f32: 'float32', f64: 'float64', flag: 'bool', half: 'float16', i16: 'int16', i32: 'int32', i64: 'int64', i8: 'int8', scalar: 'float32', u16: 'uint16', u32: 'uint32', u64: 'uint64', u8: 'uint8' };
+    assert.deepEqual(Object.fromEntries(file.tensors.map((x) => [x.name, x.dtype])), dtypes);
     assert.deepEqual(
-      file.tensors.map((x) => x.dtype),
-      ['bf16', 'empty', 'f32', 'f64', 'flag', 'half', 'i16', 'i32', 'i64', 'i8', 'scalar', 'u16', 'u32', 'u64', 'u8'].map(
-        (n) =>
-          ({ bf16: 'bfloat16', empty: 'float32', f32: 'float32', f64: 'float64', flag: 'bool', half: 'float16', i16: 'int16', i32: 'int32', i64: 'int64', i8: 'int8', scalar: 'float32', u16: 'uint16', u32: 'uint32', u64: 'uint64', u8: 'uint8' })[n],
-      ),
+      file.tensors.map((x) => x.name),
+      ['bf16', 'empty', 'f32', 'f64', 'flag', 'half', 'i8', 'i16', 'i32', 'i64', 'scalar', 'u8', 'u16', 'u32', 'u64'],
+      'natural order of the keys',
     );
     await file.close();
   }
