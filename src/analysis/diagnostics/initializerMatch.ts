@@ -7,8 +7,8 @@ import { spectralTrainedRatio } from '../initializers';
 import type { Diagnostic, DiagnosticRule } from './diagnostic';
 import { ev, fmt } from './format';
 
-/** KS distance above which no standard initializer is said to fit. */
-export const noFitKs = 0.12;
+/** KS distance above which no standard initializer is said to fit (std ratios beyond 1.25x also). */
+export const noFitKs = 0.1;
 
 /** Reports the identified initializer of every sampled kernel. */
 export const initializerMatch: DiagnosticRule = {
@@ -29,8 +29,8 @@ export const initializerMatch: DiagnosticRule = {
       let message: string;
       if (m.atInit) {
         message = `${k.tensor.name} matches ${b.label}${equivalents} (${fit}): still at its initial draw.`;
-      } else if (b.ks > noFitKs && Math.abs(Math.log(b.stdRatio)) > Math.log(1.2)) {
-        message = `${k.tensor.name} fits no standard initializer (closest: ${b.label}, ${fit}); it has been trained or set by other means.`;
+      } else if (b.ks > noFitKs || Math.abs(Math.log(b.stdRatio)) > Math.log(1.25)) {
+        message = `${k.tensor.name} no longer matches any standard initializer (closest: ${b.label}, ${fit}): trained well away from its initial draw, or set by other means.`;
       } else {
         const why: string[] = [];
         if (e.spectralRatio !== null && e.spectralRatio > spectralTrainedRatio) {

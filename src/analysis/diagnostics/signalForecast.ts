@@ -1,7 +1,7 @@
 /**
  * Rules `signal-vanishing` / `signal-exploding`: the data-free forecast's cumulative forward
  * (activation) or backward (gradient) gain leaves [1e-2, 1e2], pointing at the layers that shrink
- * or grow the signal most.
+ * or grow the signal most. Warnings for plain chains; info when normalization layers rescale.
  */
 import type { SignalLayer } from '../signalPropagation';
 import type { Diagnostic, DiagnosticRule } from './diagnostic';
@@ -29,8 +29,20 @@ export const signalForecast: DiagnosticRule = {
       return [];
     }
     const out: Diagnostic[] = [];
+    // With normalization layers (and the residual connections such models usually have, which the
+    // chain does not model) the actual scale is held in check: findings are info, not warnings.
+    const normalized = f.layers.some((l) => l.kind === 'normalization');
+    const severity: Diagnostic['severity'] = normalized ? 'info' : 'warning';
+    const note = normalized ? ' The model has normalization layers, which rescale activations and gradients during training; residual connections are not modelled.' : '';
+    // A layer whose output feeds a normalization layer (directly or through an activation) does
+    // not pass its scale on.
+    const renormalized = (i: number): boolean => {
+      const next = f.layers[i + 1];
+      const after = f.layers[i + 2];
+      return next?.kind === 'normalization' || (next?.kind === 'activation' && after?.kind === 'normalization');
+    };
     // Forward: the first layer after which the activation scale leaves the band.
-    const fIdx = f.layers.findIndex((l) => l.cumulativeForward < f.lowerBound || l.cumulativeForward > f.upperBound);
+    const fIdx = f.layers.findIndex((l, i) => (l.cumulativeForward < f.lowerBound || l.cumulativeForward > f.upperBound) && !renormalized(i));
     if (fIdx >= 0) {
       const at = f.layers[fIdx]!;
       const vanishing = at.cumulativeForward < f.lowerBound;
@@ -38,12 +50,12 @@ export const signalForecast: DiagnosticRule = {
       const final = f.layers[f.layers.length - 1]!.cumulativeForward;
       const resp = responsible(upTo, (l) => l.forwardGain, vanishing);
       out.push({
-        severity: 'warning',
+        severity,
         code: vanishing ? 'signal-vanishing' : 'signal-exploding',
         layer: at.name,
         message:
           `Forward signal forecast ${vanishing ? 'vanishes' : 'explodes'}: after ${at.name} (layer ${fIdx + 1} of ${f.layers.length}) the activation scale^2 is ${fmt(at.cumulativeForward)} of the input's ` +
-          `(healthy band ${fmt(f.lowerBound)}..${fmt(f.upperBound)}; ${fmt(final)} at the output). ${vanishing ? 'Largest shrink' : 'Largest growth'}: ${resp.map((l) => `${l.name} (gain ${fmt(l.forwardGain)})`).join(', ')}.`,
+          `(healthy band ${fmt(f.lowerBound)}..${fmt(f.upperBound)}; ${fmt(final)} at the output). ${vanishing ? 'Largest shrink' : 'Largest growth'}: ${resp.map((l) => `${l.name} (gain ${fmt(l.forwardGain)})`).join(', ')}.${note}`,
         evidence: {
           direction: 'forward',
           cumulativeAtLayer: ev(at.cumulativeForward),
@@ -53,6 +65,7 @@ export const signalForecast: DiagnosticRule = {
           responsible: resp.map((l) => l.name).join(','),
           worstGain: ev(resp[0]?.forwardGain),
           layers: f.layers.length,
+          normalized,
         },
       });
     }
@@ -73,12 +86,12 @@ export const signalForecast: DiagnosticRule = {
       const atFirst = f.layers[first]!;
       const resp = responsible(f.layers.slice(bIdx), (l) => l.backwardGain, vanishing);
       out.push({
-        severity: 'warning',
+        severity,
         code: vanishing ? 'signal-vanishing' : 'signal-exploding',
         layer: at.name,
         message:
           `Backward gradient forecast ${vanishing ? 'vanishes' : 'explodes'}: the gradient reaching ${at.name}'s weights is ${fmt(at.cumulativeBackward)} of the output gradient's scale^2 ` +
-          `(${fmt(atFirst.cumulativeBackward)} at the first layer, ${atFirst.name}). ${vanishing ? 'Largest shrink' : 'Largest growth'}: ${resp.map((l) => `${l.name} (gain ${fmt(l.backwardGain)})`).join(', ')}.`,
+          `(${fmt(atFirst.cumulativeBackward)} at the first layer, ${atFirst.name}). ${vanishing ? 'Largest shrink' : 'Largest growth'}: ${resp.map((l) => `${l.name} (gain ${fmt(l.backwardGain)})`).join(', ')}.${note}`,
         evidence: {
           direction: 'backward',
           cumulativeAtLayer: ev(at.cumulativeBackward),
@@ -88,6 +101,7 @@ export const signalForecast: DiagnosticRule = {
           responsible: resp.map((l) => l.name).join(','),
           worstGain: ev(resp[0]?.backwardGain),
           layers: f.layers.length,
+          normalized,
         },
       });
     }

@@ -90,6 +90,7 @@ test('Example 1, RandomUniform(-0.01, 0.01): initializer errors and a vanishing 
   assert.ok(match.every((d) => d.evidence['atInit'] === true));
   const vanishing = r.diagnostics.filter((d) => d.code === 'signal-vanishing');
   assert.deepEqual(vanishing.map((d) => d.evidence['direction']).sort(), ['backward', 'forward']);
+  assert.ok(vanishing.every((d) => d.severity === 'warning'));
   const fwd = vanishing.find((d) => d.evidence['direction'] === 'forward')!;
   // hidden1 alone: 784 x 0.01^2/3 x 1/2 = 0.013, still in the band; hidden2 takes it out.
   assert.equal(fwd.layer, 'hidden2');
