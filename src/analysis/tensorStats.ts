@@ -54,8 +54,13 @@ const defaultStatsChunkElements = 1 << 20;
 /** Default in-memory limit for keeping a tensor between the passes, in bytes. */
 const defaultHoldLimitBytes = 256 * 1024 * 1024;
 
-/** Target radix bins whose population is at most this are collected and sorted; larger ones are sub-histogrammed. */
-const collectLimitPerBin = 1 << 16;
+/**
+ * Target radix bins whose population is at most this are collected and sorted; larger ones count
+ * their next 16 key bits instead (for float32 data that identifies each value exactly, so the lower
+ * limit applies; float64 data keeps collecting longer because its sub-histogram is not exact).
+ */
+const collectLimitF32 = 1 << 12;
+const collectLimitF64 = 1 << 16;
 
 /** Yield to the event loop after this much uninterrupted work, in milliseconds. */
 const yieldIntervalMs = 20;
@@ -87,6 +92,27 @@ function f64FromWords(hi: number, lo: number): number {
 /** Inverse of the order-preserving key transform (key = bits ^ (sign ? ~0 : 0x80000000)). */
 function bitsFromKey(key: number): number {
   return (key & 0x80000000 ? key ^ 0x80000000 : ~key) >>> 0;
+}
+
+/*
+ * Spare large work arrays. Fresh memory is costly (page faults, GC), so finished computations hand
+ * theirs back and the next one reuses them. Callers of takeArray reset the contents.
+ */
+const spareRadixes: Uint32Array[] = [];
+const spareTargetOfs: Int16Array[] = [];
+const spareLogTables: Int16Array[] = [];
+const spareSpecials: Uint8Array[] = [];
+const spareSubs: Uint32Array[] = [];
+const maxSpares = 24;
+
+function takeArray<T>(spares: T[], make: () => T): T {
+  return spares.pop() ?? make();
+}
+
+function giveArray<T>(spares: T[], a: T): void {
+  if (spares.length < maxSpares && !spares.includes(a)) {
+    spares.push(a);
+  }
 }
 
 /** The element representation the engine works on. */
@@ -127,21 +153,37 @@ function modeOf(chunk: ArrayLike<number>): 'f32' | 'f64' {
 }
 
 /** Per-target-bin state of pass 2. */
-interface TargetBin {
-  /** Radix bin (top 16 key bits). */
-  key16: number;
-  /** Finite values in lower radix bins. */
-  before: number;
-  /** Finite values in this bin. */
-  count: number;
-  /** Collected values (small bins). */
-  values?: Float64Array;
+class TargetBin {
+  /** True: values are collected and sorted; false: the next 16 key bits are counted in `sub`. */
+  readonly collect: boolean;
+  /** Collected values (collecting bins; empty otherwise). */
+  readonly values: Float64Array;
   /** Fill level of `values`. */
-  filled: number;
-  /** Counts of the next 16 key bits (large bins). */
-  sub?: Float64Array;
+  filled = 0;
+  /** Whether `values` is sorted. */
+  sorted = false;
+  /** Counts of the next 16 key bits (counting bins; empty otherwise). */
+  readonly sub: Uint32Array | Float64Array;
   /** OR of the low words of float64 values in this bin (0 = all low words zero). */
-  loOr: number;
+  loOr = 0;
+
+  constructor(
+    /** Radix bin (top 16 key bits). */
+    readonly key16: number,
+    /** Finite values in lower radix bins. */
+    readonly before: number,
+    /** Finite values in this bin. */
+    readonly count: number,
+    collectLimit: number,
+  ) {
+    this.collect = count <= collectLimit;
+    this.values = new Float64Array(this.collect ? count : 0);
+    this.sub = this.collect
+      ? new Uint32Array(0)
+      : count < 2 ** 32
+        ? takeArray(spareSubs, () => new Uint32Array(radixBins)).fill(0)
+        : new Float64Array(radixBins);
+  }
 }
 
 /** The state of one statistics computation. */
@@ -169,7 +211,7 @@ class StatsEngine {
   l1 = 0;
   sumSq = 0;
   /** Radix counts of pass 1 (32-bit counters, flushed into radixTotal before they could overflow). */
-  readonly radix = new Uint32Array(radixBins);
+  readonly radix = takeArray(spareRadixes, () => new Uint32Array(radixBins)).fill(0);
   private radixTotal: Float64Array | undefined;
   private sinceFlush1 = 0;
   /** Scratch accumulators of the pass-1 loops (accS1 ... accZeros). */
@@ -188,11 +230,13 @@ class StatsEngine {
   private linTotal = new Float64Array(0);
   private logEdges: number[] = [];
   private logThresholds = new Float64Array(0);
-  logTable = new Int16Array(0);
+  logTable: Int16Array = new Int16Array(0);
   logH: Uint32Array = new Uint32Array(0);
   private logTotal = new Float64Array(0);
   private sinceFlush2 = 0;
-  targetOf = new Int16Array(0);
+  targetOf: Int16Array = new Int16Array(0);
+  /** Radix bins whose values pass 2 handles one by one (see classifyBins). */
+  special: Uint8Array = new Uint8Array(0);
   private targets: TargetBin[] = [];
   private ranks: number[] = [];
 
@@ -466,7 +510,7 @@ class StatsEngine {
       }
       this.logH = new Uint32Array(bins);
       this.logTotal = new Float64Array(bins);
-      this.buildLogTable();
+      this.buildLogTable(absMax);
     }
 
     // Percentile targets: the radix bins that hold the needed order statistics.
@@ -478,7 +522,8 @@ class StatsEngine {
       rankSet.add(hi);
     }
     this.ranks = [...rankSet].sort((a, b) => a - b);
-    this.targetOf = new Int16Array(radixBins).fill(-1);
+    this.targetOf = takeArray(spareTargetOfs, () => new Int16Array(radixBins));
+    this.targetOf.fill(-1);
     this.targets = [];
     let cum = 0;
     let r = 0;
@@ -496,23 +541,89 @@ class StatsEngine {
         r++;
       }
       if (hit) {
-        const t: TargetBin = { key16: k, before: cum, count: c, filled: 0, loOr: 0 };
-        if (c <= collectLimitPerBin) {
-          t.values = new Float64Array(c);
-        } else {
-          t.sub = new Float64Array(radixBins);
-        }
+        const t = new TargetBin(k, cum, c, this.mode === 'f32' ? collectLimitF32 : collectLimitF64);
         this.targetOf[k] = this.targets.length;
         this.targets.push(t);
       }
       cum += c;
     }
+    this.classifyBins(radix);
+  }
+
+  /**
+   * Decides per radix bin whether pass 2 must look at its values one by one ("special": a linear
+   * or log histogram edge, the near-zero threshold or a zero lies inside the bin, or it holds a
+   * needed order statistic). Every other bin lies inside one linear bin, one log bin and on one side
+   * of the threshold, so its count is added to those at once and pass 2 skips its values.
+   */
+  private classifyBins(radix: Uint32Array | Float64Array): void {
+    const special = takeArray(spareSpecials, () => new Uint8Array(radixBins));
+    special.fill(0);
+    const hasLog = this.logH.length > 0;
+    const thr = this.nearZeroThreshold;
+    for (let k = 0; k < radixBins; k++) {
+      const c = radix[k]!;
+      if (c === 0) {
+        continue;
+      }
+      if (this.targetOf[k]! >= 0) {
+        special[k] = 1;
+        continue;
+      }
+      const [lo, hi] = this.binValueRange(k);
+      const a = Math.max(lo, this.min);
+      const b = Math.min(hi, this.max);
+      const lb = this.linBinExact(a);
+      if (!(a <= b) || lb !== this.linBinExact(b) || (a <= 0 && b >= 0)) {
+        special[k] = 1;
+        continue;
+      }
+      const small = Math.min(Math.abs(a), Math.abs(b));
+      const large = Math.max(Math.abs(a), Math.abs(b));
+      if (small < thr !== large < thr) {
+        special[k] = 1;
+        continue;
+      }
+      let gb = -1;
+      if (hasLog) {
+        gb = this.logBinExact(small);
+        if (gb !== this.logBinExact(large)) {
+          special[k] = 1;
+          continue;
+        }
+      }
+      this.linTotal[lb] = this.linTotal[lb]! + c;
+      if (gb >= 0) {
+        this.logTotal[gb] = this.logTotal[gb]! + c;
+      }
+      if (large < thr) {
+        this.nearZero += c;
+      }
+    }
+    this.special = special;
+  }
+
+  /** Smallest and largest value whose order key has top 16 bits k. */
+  private binValueRange(k: number): [number, number] {
+    const kLo = bitsFromKey((k << 16) >>> 0);
+    const kHi = bitsFromKey(((k << 16) | 0xffff) >>> 0);
+    if (this.mode === 'f32') {
+      const a = f32FromBits(kLo);
+      const b = f32FromBits(kHi);
+      return [Math.min(a, b), Math.max(a, b)];
+    }
+    const v = [f64FromWords(kLo, 0), f64FromWords(kLo, 0xffffffff), f64FromWords(kHi, 0), f64FromWords(kHi, 0xffffffff)];
+    return [Math.min(...v), Math.max(...v)];
   }
 
   /** Maps radix bins of |x| (top 16 bits of the bit pattern without sign) to log bins when a bin lies inside one. */
-  private buildLogTable(): void {
-    const table = new Int16Array(32768).fill(-1);
-    for (let j = 1; j < 32768; j++) {
+  private buildLogTable(absMax: number): void {
+    const table = takeArray(spareLogTables, () => new Int16Array(32768));
+    table.fill(-1);
+    // Only the bins between the smallest and the largest |x| can be hit.
+    const first = Math.max(1, this.absKey16(this.minNonZeroAbs));
+    const last = this.absKey16(absMax);
+    for (let j = first; j <= last; j++) {
       const lo = this.mode === 'f32' ? f32FromBits(j << 16) : f64FromWords(j << 16, 0);
       const hi = this.mode === 'f32' ? f32FromBits((j << 16) | 0xffff) : f64FromWords((j << 16) | 0xffff, 0xffffffff);
       if (!Number.isFinite(hi) || !Number.isFinite(lo)) {
@@ -524,6 +635,16 @@ class StatsEngine {
       }
     }
     this.logTable = table;
+  }
+
+  /** Top 16 bits of |v|'s bit pattern (float32 bits, or the float64 high word). */
+  private absKey16(v: number): number {
+    if (this.mode === 'f32') {
+      scratchF32[0] = v;
+      return (scratchU32[0]! >>> 16) & 0x7fff;
+    }
+    scratchF64[0] = v;
+    return (scratchU32[hiWord]! >>> 16) & 0x7fff;
   }
 
   /** Log bin of |x| > 0: the largest i with |x| >= 10^e_i, clamped to the bins. */
@@ -588,16 +709,35 @@ class StatsEngine {
   /** Records a value of a percentile target bin (rare path of the pass-2 loops). */
   addTarget(tg: number, x: number, key: number, lo: number): void {
     const target = this.targets[tg]!;
-    if (target.values) {
+    if (target.collect) {
       target.values[target.filled++] = x;
     } else {
-      const sub = target.sub!;
+      const sub = target.sub;
       sub[key & 0xffff] = sub[key & 0xffff]! + 1;
       target.loOr |= lo;
     }
   }
 
   // ---------------------------------------------------------------- result
+
+  /** Hands the large work arrays back for reuse by the next computation (the engine is done). */
+  private releaseArrays(): void {
+    giveArray(spareRadixes, this.radix);
+    if (this.targetOf.length === radixBins) {
+      giveArray(spareTargetOfs, this.targetOf);
+    }
+    if (this.logTable.length === 32768) {
+      giveArray(spareLogTables, this.logTable);
+    }
+    if (this.special.length === radixBins) {
+      giveArray(spareSpecials, this.special);
+    }
+    for (const t of this.targets) {
+      if (t.sub instanceof Uint32Array && t.sub.length === radixBins) {
+        giveArray(spareSubs, t.sub);
+      }
+    }
+  }
 
   /** The order statistic of finite rank r (0-based) and its error bound. */
   private orderStatistic(rank: number): { value: number; bound: number } {
@@ -612,17 +752,17 @@ class StatsEngine {
         continue;
       }
       const offset = rank - t.before;
-      if (t.values) {
+      if (t.collect) {
         if (t.filled !== t.count) {
           throw new Error(`statistics pass 2 saw ${t.filled} values in a bin that held ${t.count} in pass 1`);
         }
-        if (!(t as { sorted?: boolean }).sorted) {
+        if (!t.sorted) {
           t.values.sort();
-          (t as { sorted?: boolean }).sorted = true;
+          t.sorted = true;
         }
         return { value: t.values[offset]!, bound: 0 };
       }
-      const sub = t.sub!;
+      const sub = t.sub;
       let cum = 0;
       for (let s = 0; s < radixBins; s++) {
         cum += sub[s]!;
@@ -645,8 +785,14 @@ class StatsEngine {
     throw new Error(`no radix bin holds finite rank ${rank}`);
   }
 
-  /** Assembles the JSON-safe result. */
+  /** Assembles the JSON-safe result; the engine cannot be used afterwards. */
   result(): TensorStats {
+    const r = this.buildResult();
+    this.releaseArrays();
+    return r;
+  }
+
+  private buildResult(): TensorStats {
     this.flushHistograms();
     const n = this.n;
     const bins = this.bins;
@@ -839,6 +985,11 @@ function loop1F64(w: Float64Array, u: Uint32Array, shift: number, radix: Uint32A
   acc[accZeros] = zeros;
 }
 
+/** Elements examined per block of the pass-2 loops. */
+const pickBlock = 1 << 16;
+/** Indices of the elements of special bins within the current block (shared; the loops are synchronous). */
+const pickBuffer = new Int32Array(pickBlock);
+
 /** Pass 2 over float32 values: linear and log histograms, percentile targets; returns the near-zero count. */
 function loop2F32(e: StatsEngine, w: Float32Array, u: Uint32Array): number {
   const lin = e.lin;
@@ -846,6 +997,7 @@ function loop2F32(e: StatsEngine, w: Float32Array, u: Uint32Array): number {
   const logTable = e.logTable;
   const hasLog = logH.length > 0;
   const targetOf = e.targetOf;
+  const special = e.special;
   const first = e.first;
   const norm = e.norm;
   const tol = e.tol;
@@ -854,33 +1006,45 @@ function loop2F32(e: StatsEngine, w: Float32Array, u: Uint32Array): number {
   const thr = e.nearZeroThreshold;
   let nz = 0;
   const n = w.length;
-  for (let i = 0; i < n; i++) {
-    const x = w[i]!;
-    if (x - x !== 0) {
-      continue; // NaN and infinities are counted in pass 1
+  // Pick the elements of special bins first (a tight loop), then handle only those.
+  const picked = pickBuffer;
+  for (let base = 0; base < n; base += pickBlock) {
+    const end = Math.min(n, base + pickBlock);
+    let m = 0;
+    for (let i = base; i < end; i++) {
+      const ub = u[i]!;
+      picked[m] = i;
+      m += special[(((ub >> 31) | 0x80000000) ^ ub) >>> 16]!;
     }
-    const t = (x - first) * norm;
-    let b = t | 0;
-    const fr = t - b;
-    if (fr < tol || fr > upper || b >= bins) {
-      b = e.linBinExact(x);
-    }
-    lin[b] = lin[b]! + 1;
-    const a = Math.abs(x);
-    nz += a < thr ? 1 : 0;
-    const ub = u[i]!;
-    if (hasLog) {
-      const lb = logTable[(ub >>> 16) & 0x7fff]!;
-      if (lb >= 0) {
-        logH[lb] = logH[lb]! + 1;
-      } else if (a !== 0) {
-        const j = e.logBinExact(a);
-        logH[j] = logH[j]! + 1;
+    for (let j = 0; j < m; j++) {
+      const i = picked[j]!;
+      const ub = u[i]!;
+      const x = w[i]!;
+      if (x - x !== 0) {
+        continue; // NaN and infinities are counted in pass 1
       }
-    }
-    const key = (((ub >> 31) | 0x80000000) ^ ub) >>> 0;
-    if (targetOf[key >>> 16]! >= 0) {
-      e.addTarget(targetOf[key >>> 16]!, x, key, 0);
+      const t = (x - first) * norm;
+      let b = t | 0;
+      const fr = t - b;
+      if (fr < tol || fr > upper || b >= bins) {
+        b = e.linBinExact(x);
+      }
+      lin[b] = lin[b]! + 1;
+      const a = Math.abs(x);
+      nz += a < thr ? 1 : 0;
+      if (hasLog) {
+        const lb = logTable[(ub >>> 16) & 0x7fff]!;
+        if (lb >= 0) {
+          logH[lb] = logH[lb]! + 1;
+        } else if (a !== 0) {
+          const j = e.logBinExact(a);
+          logH[j] = logH[j]! + 1;
+        }
+      }
+      const key = (((ub >> 31) | 0x80000000) ^ ub) >>> 0;
+      if (targetOf[key >>> 16]! >= 0) {
+        e.addTarget(targetOf[key >>> 16]!, x, key, 0);
+      }
     }
   }
   return nz;
@@ -893,6 +1057,7 @@ function loop2F64(e: StatsEngine, w: Float64Array, u: Uint32Array): number {
   const logTable = e.logTable;
   const hasLog = logH.length > 0;
   const targetOf = e.targetOf;
+  const special = e.special;
   const first = e.first;
   const norm = e.norm;
   const tol = e.tol;
@@ -901,33 +1066,45 @@ function loop2F64(e: StatsEngine, w: Float64Array, u: Uint32Array): number {
   const thr = e.nearZeroThreshold;
   let nz = 0;
   const n = w.length;
-  for (let i = 0; i < n; i++) {
-    const x = w[i]!;
-    if (x - x !== 0) {
-      continue;
+  // Pick the elements of special bins first (a tight loop), then handle only those.
+  const picked = pickBuffer;
+  for (let base = 0; base < n; base += pickBlock) {
+    const end = Math.min(n, base + pickBlock);
+    let m = 0;
+    for (let i = base; i < end; i++) {
+      const ub = u[2 * i + hiWord]!;
+      picked[m] = i;
+      m += special[(((ub >> 31) | 0x80000000) ^ ub) >>> 16]!;
     }
-    const t = (x - first) * norm;
-    let b = t | 0;
-    const fr = t - b;
-    if (fr < tol || fr > upper || b >= bins) {
-      b = e.linBinExact(x);
-    }
-    lin[b] = lin[b]! + 1;
-    const a = Math.abs(x);
-    nz += a < thr ? 1 : 0;
-    const ub = u[2 * i + hiWord]!;
-    if (hasLog) {
-      const lb = logTable[(ub >>> 16) & 0x7fff]!;
-      if (lb >= 0) {
-        logH[lb] = logH[lb]! + 1;
-      } else if (a !== 0) {
-        const j = e.logBinExact(a);
-        logH[j] = logH[j]! + 1;
+    for (let j = 0; j < m; j++) {
+      const i = picked[j]!;
+      const ub = u[2 * i + hiWord]!;
+      const x = w[i]!;
+      if (x - x !== 0) {
+        continue;
       }
-    }
-    const key = (((ub >> 31) | 0x80000000) ^ ub) >>> 0;
-    if (targetOf[key >>> 16]! >= 0) {
-      e.addTarget(targetOf[key >>> 16]!, x, key, u[2 * i + loWord]!);
+      const t = (x - first) * norm;
+      let b = t | 0;
+      const fr = t - b;
+      if (fr < tol || fr > upper || b >= bins) {
+        b = e.linBinExact(x);
+      }
+      lin[b] = lin[b]! + 1;
+      const a = Math.abs(x);
+      nz += a < thr ? 1 : 0;
+      if (hasLog) {
+        const lb = logTable[(ub >>> 16) & 0x7fff]!;
+        if (lb >= 0) {
+          logH[lb] = logH[lb]! + 1;
+        } else if (a !== 0) {
+          const j = e.logBinExact(a);
+          logH[j] = logH[j]! + 1;
+        }
+      }
+      const key = (((ub >> 31) | 0x80000000) ^ ub) >>> 0;
+      if (targetOf[key >>> 16]! >= 0) {
+        e.addTarget(targetOf[key >>> 16]!, x, key, u[2 * i + loWord]!);
+      }
     }
   }
   return nz;
@@ -1104,11 +1281,9 @@ function computeArray(values: ArrayLike<number>, options: StatsOptions, mode: 'f
  */
 function warmUp(): void {
   const sample = [0, 1.5, -2.25, 3e-3, 7, -0.5, 1e-30, 2];
-  for (let round = 0; round < 3; round++) {
-    computeArrayStats(new Float32Array(sample), { chunkElements: 4 });
-    computeArrayStats(new Float64Array(sample), { chunkElements: 4 });
-    computeArrayStats(new Float32Array([...sample, NaN, Infinity, -Infinity]), { chunkElements: 4 });
-    computeArrayStats(new Float64Array([...sample, NaN, Infinity, -Infinity]), { chunkElements: 4 });
-  }
+  computeArrayStats(new Float32Array(sample), { chunkElements: 4 });
+  computeArrayStats(new Float64Array(sample), { chunkElements: 4 });
+  computeArrayStats(new Float32Array([...sample, NaN, Infinity, -Infinity]), { chunkElements: 4 });
+  computeArrayStats(new Float64Array([...sample, NaN, Infinity, -Infinity]), { chunkElements: 4 });
 }
 warmUp();
