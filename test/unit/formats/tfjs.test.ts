@@ -604,3 +604,56 @@ test('real files open through NodeFileSource/NodeFileSet and the registry sniff'
   assert.equal(wf.tensors.length, 266);
   await wf.close();
 });
+
+// ---------------------------------------------------------------------------------------------
+// Cross-check against tfjs-core's own decoder (io.decodeWeights), the implementation the format is defined by
+
+async function tfjsDecode(bytes: Uint8Array, specs: unknown[]): Promise<Record<string, ArrayLike<number>>> {
+  const tf = await import('@tensorflow/tfjs-core');
+  await import('@tensorflow/tfjs-backend-cpu');
+  await tf.setBackend('cpu');
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  const tensors = tf.io.decodeWeights(buffer, specs as Parameters<typeof tf.io.decodeWeights>[1]);
+  const out: Record<string, ArrayLike<number>> = {};
+  for (const [name, t] of Object.entries(tensors)) {
+    out[name] = (await t.data()) as ArrayLike<number>;
+    t.dispose();
+  }
+  return out;
+}
+
+test('quantized cases: tfjs-core io.decodeWeights, the NumPy reference and the reader agree bit for bit', async () => {
+  const { json, shards } = quantizedModel();
+  const decoded = await tfjsDecode(shards['group1-shard1of1']!, reference.quantizedCases.map((c) => c.entry));
+  const wf = await openMemory(json, shards);
+  for (const c of reference.quantizedCases) {
+    assertSameValues(decoded[c.entry.name]!, c.expected, `tfjs-core vs NumPy: ${c.entry.name}`);
+    assertSameValues(await readAllValues(tensor(wf, c.entry.name)), c.expected, `reader vs NumPy: ${c.entry.name}`);
+  }
+});
+
+test('fixture nsfwjs: every dequantized value equals tfjs-core io.decodeWeights', async (t) => {
+  const file = fixtureOrSkip(t, 'tfjs-quantized/nsfwjs-mobilenet-v2-uint8/model.json');
+  if (!file) {
+    return;
+  }
+  const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { weightsManifest: { paths: string[]; weights: { name: string }[] }[] };
+  const group = json.weightsManifest[0]!;
+  const bytes = new Uint8Array(fs.readFileSync(path.join(path.dirname(file), group.paths[0]!)));
+  const decoded = await tfjsDecode(bytes, group.weights);
+  const wf = await openLocalPath(file);
+  try {
+    for (const spec of group.weights) {
+      const mine = await readAllValues(tensor(wf, spec.name), { chunkElements: 10000 });
+      const theirs = decoded[spec.name]!;
+      assert.equal(mine.length, theirs.length, spec.name);
+      for (let i = 0; i < mine.length; i++) {
+        if (!Object.is(mine[i], theirs[i])) {
+          assert.fail(`${spec.name}[${i}]: reader ${mine[i]} vs tfjs-core ${theirs[i]}`);
+        }
+      }
+    }
+  } finally {
+    await wf.close();
+  }
+});
