@@ -20,11 +20,11 @@ const grepIndex = args.indexOf('--grep');
 const grep = grepIndex >= 0 ? args[grepIndex + 1] : undefined;
 
 /** Whole run, in milliseconds: never hang CI. */
-const overallTimeoutMs = 15 * 60 * 1000;
+const overallTimeoutMs = 30 * 60 * 1000;
 /** The integration suites, in milliseconds. */
-const integrationTimeoutMs = 6 * 60 * 1000;
+const integrationTimeoutMs = 10 * 60 * 1000;
 /** One e2e scenario, in milliseconds. */
-const scenarioTimeoutMs = 120 * 1000;
+const scenarioTimeoutMs = 240 * 1000;
 
 const artifacts = path.join(repoRoot, '.test-artifacts');
 const log = (m) => process.stderr.write(`[e2e] ${m}\n`);
@@ -166,7 +166,7 @@ async function main() {
   browser.setDefaultTimeout(30_000);
 
   const remote = (p) => `vscode-remote://127.0.0.1:${port}${p}`;
-  const workbenchUrl = (payload) => `${url}/?folder=${encodeURIComponent(ws.dir)}${payload ? `&payload=${encodeURIComponent(JSON.stringify(payload))}` : ''}`;
+  const workbenchUrl = (folder, payload) => `${url}/?folder=${encodeURIComponent(folder)}${payload ? `&payload=${encodeURIComponent(JSON.stringify(payload))}` : ''}`;
   const counts = {};
   let failed = false;
 
@@ -187,7 +187,7 @@ async function main() {
     ];
     const started = Date.now();
     try {
-      await page.goto(workbenchUrl(payload));
+      await page.goto(workbenchUrl(ws.dir, payload));
       const code = await withTimeout(exit, integrationTimeoutMs, 'integration tests');
       log(`integration tests exited with ${code} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
       if (!fs.existsSync(resultsFile)) throw new Error(`the test run wrote no results (${resultsFile}); exit code ${code}`);
@@ -221,9 +221,17 @@ async function main() {
     const c = { passed: 0, failed: 0, skipped: 0 };
     counts.e2e = c;
     const e2eDir = path.join(artifacts, 'e2e');
-    fs.rmSync(e2eDir, { recursive: true, force: true });
     fs.mkdirSync(e2eDir, { recursive: true });
-    const { scenarios } = await import(pathToFileURL(path.join(repoRoot, 'out', 'test', 'e2e', 'scenarios.js')).href);
+    let scenarioIndex = 0;
+    // Every module in out/test/e2e that exports arrays of scenarios ({ name, needsFixtures, run }).
+    const scenarios = [];
+    const e2eOut = path.join(repoRoot, 'out', 'test', 'e2e');
+    for (const f of fs.readdirSync(e2eOut).filter((n) => n.endsWith('.js')).sort()) {
+      const mod = await import(pathToFileURL(path.join(e2eOut, f)).href);
+      for (const v of Object.values(mod)) {
+        if (Array.isArray(v)) scenarios.push(...v.filter((s) => s && typeof s.name === 'string' && typeof s.run === 'function'));
+      }
+    }
     for (const s of scenarios) {
       if (grep && !s.name.includes(grep)) continue;
       if (s.needsFixtures && !haveFixtures) {
@@ -233,14 +241,22 @@ async function main() {
       }
       const page = await browser.newPage();
       const started = Date.now();
+      const failedShot = path.join(e2eDir, `FAILED-${s.name.replace(/[^a-z0-9]+/gi, '-')}.png`);
+      fs.rmSync(failedShot, { force: true });
       try {
+        // Each scenario gets its own workspace folder: the workbench keeps per-folder state
+        // (open editors, sidebar) that would otherwise leak from one scenario into the next.
         const ctx = {
           page,
           workspace: ws.dir,
           artifactsDir: e2eDir,
           settingsFile,
           baseSettings,
-          openWorkbench: () => page.goto(workbenchUrl([['extensionDevelopmentPath', remote(repoRoot)]])),
+          openWorkbench: async (extraSettings = {}) => {
+            ctx.workspace = makeWorkspace(path.join(runDir, `s${++scenarioIndex}`)).dir;
+            fs.writeFileSync(settingsFile, JSON.stringify({ ...baseSettings, ...extraSettings }, null, 2));
+            return page.goto(workbenchUrl(ctx.workspace, [['extensionDevelopmentPath', remote(repoRoot)]]));
+          },
           log,
         };
         await withTimeout(s.run(ctx), scenarioTimeoutMs, `scenario '${s.name}'`);
@@ -249,7 +265,7 @@ async function main() {
       } catch (ex) {
         c.failed++;
         log(`FAIL e2e: ${s.name}: ${ex instanceof Error ? (ex.stack ?? ex.message) : String(ex)}`);
-        await page.screenshot({ path: path.join(e2eDir, `FAILED-${s.name.replace(/[^a-z0-9]+/gi, '-')}.png`) }).catch(() => undefined);
+        await page.screenshot({ path: failedShot }).catch(() => undefined);
       } finally {
         fs.writeFileSync(settingsFile, JSON.stringify(baseSettings, null, 2));
         await page.close().catch(() => undefined);

@@ -41,6 +41,7 @@ const titleEl = h('h1', { className: 'diff-title', attrs: { id: 'diff-title' } }
 const statusEl = h('div', { className: 'status-line', attrs: { role: 'status', id: 'diff-status' } });
 const rerunBtn = h('button', { text: 'Re-run', className: 'secondary', attrs: { type: 'button', id: 'rerun' } });
 const cancelBtn = h('button', { text: 'Cancel', className: 'secondary', attrs: { type: 'button', id: 'cancel' } });
+const swapBtn = h('button', { text: 'Swap A/B', className: 'secondary', attrs: { type: 'button', id: 'swap' } });
 const resetBtn = h('button', { text: 'Reset mapping', className: 'secondary', attrs: { type: 'button', id: 'reset-mapping' } });
 const inspectA = h('button', { text: 'Inspect A', className: 'secondary', attrs: { type: 'button', id: 'inspect-a' } });
 const inspectB = h('button', { text: 'Inspect B', className: 'secondary', attrs: { type: 'button', id: 'inspect-b' } });
@@ -94,7 +95,7 @@ const historyView = h('div', { className: 'history-view' }, [
 
 app.append(
   h('header', { className: 'summary' }, [
-    h('div', { className: 'title-row' }, [titleEl, h('div', { className: 'actions' }, [rerunBtn, cancelBtn, resetBtn, inspectA, inspectB])]),
+    h('div', { className: 'title-row' }, [titleEl, h('div', { className: 'actions' }, [rerunBtn, cancelBtn, swapBtn, resetBtn, inspectA, inspectB])]),
     statusEl,
     summaryEl,
     warningsEl,
@@ -105,6 +106,10 @@ historyView.hidden = true;
 
 rerunBtn.addEventListener('click', () => messenger.notify({ type: 'rerun' }));
 cancelBtn.addEventListener('click', () => messenger.notify({ type: 'cancel' }));
+swapBtn.addEventListener('click', () => {
+  saveState({ selected: undefined });
+  messenger.notify({ type: 'swap' });
+});
 resetBtn.addEventListener('click', () => void messenger.request('resetMapping', {}).catch(showError));
 inspectA.addEventListener('click', () => void messenger.request('inspect', { side: 'a' }).catch(showError));
 inspectB.addEventListener('click', () => void messenger.request('inspect', { side: 'b' }).catch(showError));
@@ -133,6 +138,9 @@ function onNotification(n: DiffPanelNotification): void {
   switch (n.type) {
     case 'init':
       saveState({ ...n.state, sortKey: state.sortKey ?? n.state.sortKey, sortDesc: state.sortDesc ?? n.state.sortDesc, selected: state.selected });
+      diff = undefined;
+      clear(detailEl);
+      overlay.show(undefined);
       renderTitle();
       statusEl.textContent = state.mode === 'diff' ? 'Comparing…' : 'Reading checkpoints…';
       break;
@@ -165,7 +173,7 @@ function renderTitle(): void {
   titleEl.textContent = isDiff ? `${state.labelA ?? 'A'} ↔ ${state.labelB ?? 'B'}` : `Weight history: ${state.labelA ?? ''}`;
   diffView.hidden = !isDiff;
   historyView.hidden = isDiff;
-  for (const b of [resetBtn, inspectA, inspectB]) {
+  for (const b of [swapBtn, resetBtn, inspectA, inspectB]) {
     b.hidden = !isDiff;
   }
 }

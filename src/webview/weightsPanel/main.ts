@@ -98,23 +98,23 @@ const tensorColumns: Column<TensorRowDto>[] = [
   {
     key: 'name',
     title: 'Tensor',
-    width: 'minmax(180px, 3fr)',
+    width: 'minmax(180px, 3fr)', minPx: 180,
     text: (r) => r.name,
     sortValue: (r) => r.name,
     cellClass: (r) => (r.issues.some((i) => i.severity === 'error') ? 'issue-error' : r.issues.length > 0 ? 'issue-warning' : undefined),
     tooltip: (r) => [r.name, ...r.issues.map((i) => i.message)].join('\n'),
   },
-  { key: 'layer', title: 'Layer', width: 'minmax(90px, 1.4fr)', text: (r) => r.layer, sortValue: (r) => r.layer },
-  { key: 'role', title: 'Role', width: '90px', text: (r) => r.role, sortValue: (r) => r.role },
-  { key: 'dtype', title: 'DType', width: '90px', text: (r) => (r.storageDtype ? `${r.dtype}<${r.storageDtype}` : r.dtype), sortValue: (r) => r.dtype },
-  { key: 'shape', title: 'Shape', width: '110px', text: (r) => `[${r.shape.join(',')}]`, sortValue: (r) => r.params },
-  { key: 'params', title: 'Params', width: '80px', numeric: true, text: (r) => formatCount(r.params), sortValue: (r) => r.params },
-  { key: 'mean', title: 'Mean', width: '80px', numeric: true, text: (r) => (r.stats ? formatStat(r.stats.mean) : ''), sortValue: (r) => r.stats?.mean },
-  { key: 'std', title: 'Std', width: '80px', numeric: true, text: (r) => (r.stats ? formatStat(r.stats.std) : ''), sortValue: (r) => r.stats?.std },
-  { key: 'min', title: 'Min', width: '80px', numeric: true, text: (r) => (r.stats ? formatStat(r.stats.min) : ''), sortValue: (r) => r.stats?.min },
-  { key: 'max', title: 'Max', width: '80px', numeric: true, text: (r) => (r.stats ? formatStat(r.stats.max) : ''), sortValue: (r) => r.stats?.max },
-  { key: 'zeros', title: 'Zeros', width: '64px', numeric: true, text: (r) => (r.stats ? formatPercent(r.stats.zeroFraction) : ''), sortValue: (r) => r.stats?.zeroFraction },
-  { key: 'nonFinite', title: 'NaN/Inf', width: '64px', numeric: true, text: nonFiniteText, sortValue: (r) => r.stats?.nonFiniteCount, cellClass: (r) => (r.stats && r.stats.nonFiniteCount > 0 ? 'issue-warning' : undefined) },
+  { key: 'layer', title: 'Layer', width: 'minmax(90px, 1.4fr)', minPx: 90, text: (r) => r.layer, sortValue: (r) => r.layer },
+  { key: 'role', title: 'Role', width: '90px', minPx: 90, text: (r) => r.role, sortValue: (r) => r.role },
+  { key: 'dtype', title: 'DType', width: '90px', minPx: 90, text: (r) => (r.storageDtype ? `${r.dtype}<${r.storageDtype}` : r.dtype), sortValue: (r) => r.dtype },
+  { key: 'shape', title: 'Shape', width: '110px', minPx: 110, text: (r) => `[${r.shape.join(',')}]`, sortValue: (r) => r.params },
+  { key: 'params', title: 'Params', width: '80px', minPx: 80, numeric: true, text: (r) => formatCount(r.params), sortValue: (r) => r.params },
+  { key: 'mean', title: 'Mean', width: '80px', minPx: 80, numeric: true, text: (r) => (r.stats ? formatStat(r.stats.mean) : ''), sortValue: (r) => r.stats?.mean },
+  { key: 'std', title: 'Std', width: '80px', minPx: 80, numeric: true, text: (r) => (r.stats ? formatStat(r.stats.std) : ''), sortValue: (r) => r.stats?.std },
+  { key: 'min', title: 'Min', width: '80px', minPx: 80, numeric: true, text: (r) => (r.stats ? formatStat(r.stats.min) : ''), sortValue: (r) => r.stats?.min },
+  { key: 'max', title: 'Max', width: '80px', minPx: 80, numeric: true, text: (r) => (r.stats ? formatStat(r.stats.max) : ''), sortValue: (r) => r.stats?.max },
+  { key: 'zeros', title: 'Zeros', width: '64px', minPx: 64, numeric: true, text: (r) => (r.stats ? formatPercent(r.stats.zeroFraction) : ''), sortValue: (r) => r.stats?.zeroFraction },
+  { key: 'nonFinite', title: 'NaN/Inf', width: '64px', minPx: 64, numeric: true, text: nonFiniteText, sortValue: (r) => r.stats?.nonFiniteCount, cellClass: (r) => (r.stats && r.stats.nonFiniteCount > 0 ? 'issue-warning' : undefined) },
 ];
 
 const tensorTable = new VirtualTable<TensorRowDto>(
@@ -159,11 +159,11 @@ sections.get('tensors')!.append(
 // ---- layers tab ------------------------------------------------------------------------------
 
 const layerColumns: Column<LayerRowDto>[] = [
-  { key: 'name', title: 'Layer', width: 'minmax(160px, 3fr)', text: (l) => l.name, sortValue: (l) => l.name },
-  { key: 'className', title: 'Class', width: 'minmax(90px, 1.2fr)', text: (l) => l.className ?? '', sortValue: (l) => l.className },
-  { key: 'activation', title: 'Activation', width: '100px', text: (l) => l.activation ?? '', sortValue: (l) => l.activation },
-  { key: 'tensors', title: 'Tensors', width: '70px', numeric: true, text: (l) => String(l.tensors.length), sortValue: (l) => l.tensors.length },
-  { key: 'params', title: 'Params', width: '100px', numeric: true, text: (l) => formatCount(l.params), sortValue: (l) => l.params },
+  { key: 'name', title: 'Layer', width: 'minmax(160px, 3fr)', minPx: 160, text: (l) => l.name, sortValue: (l) => l.name },
+  { key: 'className', title: 'Class', width: 'minmax(90px, 1.2fr)', minPx: 90, text: (l) => l.className ?? '', sortValue: (l) => l.className },
+  { key: 'activation', title: 'Activation', width: '100px', minPx: 100, text: (l) => l.activation ?? '', sortValue: (l) => l.activation },
+  { key: 'tensors', title: 'Tensors', width: '70px', minPx: 70, numeric: true, text: (l) => String(l.tensors.length), sortValue: (l) => l.tensors.length },
+  { key: 'params', title: 'Params', width: '100px', minPx: 100, numeric: true, text: (l) => formatCount(l.params), sortValue: (l) => l.params },
 ];
 const layerTable = new VirtualTable<LayerRowDto>(
   layerColumns,

@@ -11,8 +11,10 @@ export interface Column<T> {
   key: string;
   /** Header text. */
   title: string;
-  /** Width as a CSS grid track, e.g. '2fr' or '90px'. */
+  /** Width as a CSS grid track, e.g. 'minmax(180px, 3fr)' or '90px'. */
   width: string;
+  /** Smallest width of the column, in CSS pixels (the table scrolls sideways below the sum). */
+  minPx: number;
   /** Right-aligned numbers. */
   numeric?: boolean;
   /** Cell text (always inserted as text). */
@@ -29,6 +31,9 @@ export interface Column<T> {
 export const rowHeightPx = 24;
 /** Rows rendered above and below the visible window. */
 const overscanRows = 8;
+/** Horizontal gap between cells and padding of a row, in CSS pixels (as in the stylesheet). */
+const columnGapPx = 8;
+const rowPaddingPx = 8;
 
 /** The table. */
 export class VirtualTable<T> {
@@ -53,21 +58,24 @@ export class VirtualTable<T> {
     private readonly onSelect: (row: T) => void,
     label: string,
   ) {
-    const template = columns.map((c) => c.width).join(' ');
+    this.gridTemplate = columns.map((c) => c.width).join(' ');
+    const minWidth = `${columns.reduce((s, c) => s + c.minPx, 0) + columnGapPx * (columns.length - 1) + 2 * rowPaddingPx}px`;
     this.header = h('div', { className: 'vt-header', attrs: { role: 'row' } });
-    this.header.style.gridTemplateColumns = template;
+    this.header.style.gridTemplateColumns = this.gridTemplate;
+    this.header.style.minWidth = minWidth;
     for (const c of columns) {
       const b = h('button', { className: `vt-head${c.numeric ? ' num' : ''}`, text: c.title, attrs: { 'data-key': c.key, role: 'columnheader', type: 'button' } });
       b.addEventListener('click', () => this.setSort(c.key, this.sortKey === c.key ? (this.sortDir === 1 ? -1 : 1) : c.numeric ? -1 : 1));
       this.header.append(b);
     }
-    this.spacer = h('div', { className: 'vt-spacer' });
-    this.viewport = h('div', { className: 'vt-viewport', attrs: { tabindex: '0', role: 'rowgroup', 'aria-label': label } }, [this.spacer]);
+    // One scroll container for both axes: the header sticks to the top and scrolls sideways with the rows.
+    this.spacer = h('div', { className: 'vt-body', attrs: { role: 'rowgroup' } });
+    this.spacer.style.minWidth = minWidth;
+    this.viewport = h('div', { className: 'vt-viewport', attrs: { tabindex: '0', 'aria-label': label } }, [this.header, this.spacer]);
     this.viewport.addEventListener('scroll', () => this.schedule());
     this.viewport.addEventListener('keydown', (e) => this.onKey(e));
     new ResizeObserver(() => this.schedule()).observe(this.viewport);
-    this.element = h('div', { className: 'vt', attrs: { role: 'table', 'aria-label': label } }, [this.header, this.viewport]);
-    this.gridTemplate = template;
+    this.element = h('div', { className: 'vt', attrs: { role: 'table', 'aria-label': label } }, [this.viewport]);
   }
 
   private readonly gridTemplate: string;
@@ -112,9 +120,12 @@ export class VirtualTable<T> {
     if (scroll && key !== undefined) {
       const i = this.rows.findIndex((r) => this.keyOf(r) === key);
       if (i >= 0) {
+        const headerPx = this.header.offsetHeight;
         const top = i * rowHeightPx;
-        if (top < this.viewport.scrollTop || top + rowHeightPx > this.viewport.scrollTop + this.viewport.clientHeight) {
-          this.viewport.scrollTop = Math.max(0, top - this.viewport.clientHeight / 2);
+        const visibleTop = this.viewport.scrollTop;
+        const visibleBottom = visibleTop + this.viewport.clientHeight - headerPx;
+        if (top < visibleTop || top + rowHeightPx > visibleBottom) {
+          this.viewport.scrollTop = Math.max(0, top - (this.viewport.clientHeight - headerPx) / 2);
         }
       }
     }
@@ -162,6 +173,7 @@ export class VirtualTable<T> {
   }
 
   private render(): void {
+    // Rows live in the body below the sticky header; scrollTop counts from the top of the header.
     const height = this.viewport.clientHeight || 600;
     const first = Math.max(0, Math.floor(this.viewport.scrollTop / rowHeightPx) - overscanRows);
     const last = Math.min(this.rows.length, Math.ceil((this.viewport.scrollTop + height) / rowHeightPx) + overscanRows);
@@ -182,7 +194,7 @@ export class VirtualTable<T> {
         }
       });
       this.pool.push(rowEl);
-      this.viewport.append(rowEl);
+      this.spacer.append(rowEl);
     }
     for (let p = 0; p < this.pool.length; p++) {
       const el = this.pool[p]!;

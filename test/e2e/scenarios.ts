@@ -1,0 +1,234 @@
+/**
+ * End-to-end scenarios in the real workbench (code-server + Chromium, driven by Playwright).
+ * Run by scripts/e2e/run.mjs, one fresh page per scenario.
+ */
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import type { Locator } from 'playwright-core';
+import {
+  closeAllEditors,
+  contextMenuItems,
+  revealInExplorer,
+  runCommand,
+  screenshot,
+  setTheme,
+  waitForWorkbench,
+  webviewFrame,
+  weightscopeActivityIcon,
+  type Scenario,
+  type ScenarioContext,
+} from './workbench';
+
+const kerasDir = ['fixtures', 'keras-h5', 'alphabet-soup-charity-keras2.15'];
+const kerasFile = 'AlphabetSoupCharity.h5';
+const tfliteDir = ['fixtures', 'tflite', 'tflm-hello-world-tf2.11'];
+const tfliteFile = 'hello_world_float.tflite';
+
+/** The part of HTMLCanvasElement the checks use (the Node tsconfig has no DOM types). */
+interface CanvasLike {
+  width: number;
+  height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } };
+}
+
+/** A row of the Weightscope view whose label is exactly `label`. */
+function treeRow(ctx: ScenarioContext, label: string): Locator {
+  const page = ctx.page;
+  return page
+    .locator('.part.sidebar .pane-body .monaco-list-row', { has: page.locator('.label-name', { hasText: new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`) }) })
+    .first();
+}
+
+/** Texts of the visible rows of a virtual table in the webview. */
+async function tableColumn(ctx: ScenarioContext, sectionId: string, column: number): Promise<string[]> {
+  const frame = webviewFrame(ctx.page);
+  return frame.locator(`#${sectionId} .vt-row:not([hidden]) .vt-cell:nth-child(${column})`).allTextContents();
+}
+
+/** Waits until the webview of `fileName` shows its summary and finished analysing. */
+async function waitForPanel(ctx: ScenarioContext, fileName: string): Promise<void> {
+  const frame = webviewFrame(ctx.page);
+  await frame.locator('.file-name', { hasText: fileName }).waitFor({ timeout: 60_000 });
+  await frame.locator('body[data-analysis="done"]').waitFor({ timeout: 60_000 });
+}
+
+/** Asserts the histogram canvases of the selected tensor are drawn. */
+async function assertHistograms(ctx: ScenarioContext): Promise<void> {
+  const frame = webviewFrame(ctx.page);
+  const canvas = frame.locator('#histogram-linear');
+  await canvas.waitFor({ state: 'visible' });
+  const size = await canvas.evaluate((c: CanvasLike) => ({ w: c.width, h: c.height }));
+  assert.ok(size.w > 50 && size.h > 50, `the histogram canvas is drawn (${size.w}x${size.h})`);
+  // Chart.js draws bars: some pixels of the canvas are not transparent.
+  const painted = await canvas.evaluate((c: CanvasLike) => {
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < data.length; i += 4) {
+      if (data[i]! > 0) {
+        n++;
+      }
+    }
+    return n;
+  });
+  assert.ok(painted > 500, `the histogram has painted pixels (${painted})`);
+  await frame.locator('#histogram-log').waitFor({ state: 'visible' });
+}
+
+export const scenarios: Scenario[] = [
+  {
+    name: 'explorer right-click on a Keras .h5 -> Inspect Weights shows its layers and a histogram',
+    needsFixtures: true,
+    async run(ctx) {
+      const { page } = ctx;
+      await ctx.openWorkbench();
+      await waitForWorkbench(page);
+      // The entry is absent on files that are not weights.
+      const readme = await revealInExplorer(page, ['fixtures', 'README.md']);
+      assert.ok(!(await contextMenuItems(page, readme)).includes('Inspect Weights'), 'no Inspect Weights on README.md');
+      await page.keyboard.press('Escape');
+      const row = await revealInExplorer(page, [...kerasDir, kerasFile]);
+      const items = await contextMenuItems(page, row);
+      assert.ok(items.includes('Inspect Weights'), `context menu has Inspect Weights: ${items.join(' | ')}`);
+      await screenshot(ctx, 'explorer-context-menu-h5', 400);
+      await page.locator('.monaco-menu .action-item .action-label', { hasText: /^Inspect Weights$/ }).first().click();
+      await waitForPanel(ctx, kerasFile);
+      const frame = webviewFrame(page);
+      await frame.locator('#tab-layers').click();
+      const layers = await tableColumn(ctx, 'section-layers', 1);
+      for (const name of ['dense', 'dense_1', 'dense_2']) {
+        assert.ok(layers.includes(name), `layer ${name} listed (got ${layers.join(', ')})`);
+      }
+      const classes = await tableColumn(ctx, 'section-layers', 2);
+      assert.ok(classes.includes('Dense'), 'layer classes from the architecture');
+      await frame.locator('#tab-tensors').click();
+      await frame.locator('#section-tensors .vt-row', { hasText: 'dense/kernel' }).first().click();
+      await assertHistograms(ctx);
+      await screenshot(ctx, 'panel-keras-h5-dark');
+      await closeAllEditors(page);
+    },
+  },
+  {
+    name: 'the Weightscope view lists the workspace files and their layers',
+    needsFixtures: true,
+    async run(ctx) {
+      const { page } = ctx;
+      // A few files only (the setting is part of what is tested): the whole corpus does not fit the view.
+      await ctx.openWorkbench({ 'weightscope.fileGlobs': ['fixtures/tflite/tflm-*/*.tflite', 'fixtures/keras-h5/alphabet-*/*.h5', 'fixtures/tf-checkpoint-v2/**/*.index', 'broken/*.h5'] });
+      await waitForWorkbench(page);
+      await weightscopeActivityIcon(page).click();
+      const fileRow = treeRow(ctx, tfliteFile);
+      await fileRow.waitFor({ timeout: 30_000 });
+      for (const name of [kerasFile, 'hello_world_int8.tflite', 'ckpt.index', 'not-weights.h5']) {
+        await treeRow(ctx, name).waitFor();
+      }
+      await fileRow.click();
+      for (const layer of ['sequential/dense', 'sequential/dense_1', 'sequential/dense_2']) {
+        await treeRow(ctx, layer).waitFor();
+      }
+      // Expanding a layer lists its tensors with shape, dtype and (once analysed) mean ± std.
+      await treeRow(ctx, 'sequential/dense').click();
+      await treeRow(ctx, 'MatMul').waitFor();
+      await page.waitForFunction(
+        `[...document.querySelectorAll('.part.sidebar .pane-body .monaco-list-row')].some((r) => /\\[16,1\\] float32 .+ ± /.test(r.textContent ?? ''))`,
+        undefined,
+        { timeout: 30_000 },
+      );
+      // A broken file expands to its error.
+      const broken = treeRow(ctx, 'not-weights.h5');
+      await broken.scrollIntoViewIfNeeded();
+      await broken.click();
+      await treeRow(ctx, 'error[unrecognized]').waitFor();
+      await screenshot(ctx, 'tree-view');
+    },
+  },
+  {
+    name: 'palette Open Weights File... picks a file and opens the panel',
+    needsFixtures: true,
+    async run(ctx) {
+      const { page } = ctx;
+      await ctx.openWorkbench();
+      await waitForWorkbench(page);
+      await runCommand(page, 'Weightscope: Open Weights File...');
+      // code-server's file dialog is a quick input with a path box.
+      const input = page.locator('.quick-input-widget input.input');
+      await input.waitFor();
+      await page.waitForTimeout(300);
+      await input.fill(path.join(ctx.workspace, ...tfliteDir, tfliteFile));
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: tfliteFile }).first().waitFor();
+      await screenshot(ctx, 'palette-open-file-picker', 100);
+      await page.keyboard.press('Enter');
+      await waitForPanel(ctx, tfliteFile);
+      const names = await tableColumn(ctx, 'section-tensors', 1);
+      assert.ok(names.includes('sequential/dense/MatMul'), `tensor rows (got ${names.join(', ')})`);
+      await page.locator('.tabs-container .tab', { hasText: `Weights: ${tfliteFile}` }).first().waitFor();
+      await closeAllEditors(page);
+    },
+  },
+  {
+    name: 'double-click opens the custom editor; dark and light theme screenshots',
+    needsFixtures: true,
+    async run(ctx) {
+      const { page } = ctx;
+      await ctx.openWorkbench();
+      await waitForWorkbench(page);
+      const row = await revealInExplorer(page, [...tfliteDir, tfliteFile]);
+      await row.dblclick();
+      await page.locator('.tabs-container .tab', { hasText: tfliteFile }).first().waitFor();
+      await waitForPanel(ctx, tfliteFile);
+      const frame = webviewFrame(page);
+      await frame.locator('#section-tensors .vt-row', { hasText: 'sequential/dense_1/MatMul' }).first().click();
+      await assertHistograms(ctx);
+      await frame.locator('body.vscode-dark').waitFor();
+      await screenshot(ctx, 'custom-editor-dark', 500);
+      await setTheme(ctx, 'Default Light Modern');
+      await frame.locator('body.vscode-light').waitFor({ timeout: 20_000 });
+      await assertHistograms(ctx);
+      await screenshot(ctx, 'custom-editor-light', 500);
+      await frame.locator('#tab-warnings').click();
+      await screenshot(ctx, 'custom-editor-light-warnings', 200);
+      await closeAllEditors(page);
+    },
+  },
+  {
+    name: 'a broken file opens into the error state',
+    needsFixtures: false,
+    async run(ctx) {
+      const { page } = ctx;
+      await ctx.openWorkbench();
+      await waitForWorkbench(page);
+      const row = await revealInExplorer(page, ['broken', 'not-weights.h5']);
+      await row.dblclick();
+      const frame = webviewFrame(page);
+      await frame.locator('#error-state h2', { hasText: 'Cannot open not-weights.h5' }).waitFor({ timeout: 30_000 });
+      const reason = await frame.locator('#error-state code').textContent();
+      assert.equal(reason, 'unrecognized');
+      await frame.locator('#reopen-with').waitFor();
+      await screenshot(ctx, 'error-state-dark');
+      await closeAllEditors(page);
+    },
+  },
+  {
+    name: 'an inspect panel is restored after a reload (serializer)',
+    needsFixtures: true,
+    async run(ctx) {
+      const { page } = ctx;
+      await ctx.openWorkbench();
+      await waitForWorkbench(page);
+      const row = await revealInExplorer(page, [...tfliteDir, tfliteFile]);
+      await contextMenuItems(page, row); // right-click only: a click would open the default (custom) editor
+      await page.locator('.monaco-menu .action-item .action-label', { hasText: /^Inspect Weights$/ }).first().click();
+      await waitForPanel(ctx, tfliteFile);
+      await page.locator('.tabs-container .tab', { hasText: `Weights: ${tfliteFile}` }).first().waitFor();
+      await webviewFrame(page).locator('#tab-layers').click();
+      await page.waitForTimeout(1500); // the workbench saves webview state on a short delay
+      await page.reload();
+      await waitForWorkbench(page);
+      await page.locator('.tabs-container .tab', { hasText: `Weights: ${tfliteFile}` }).first().waitFor();
+      await waitForPanel(ctx, tfliteFile);
+      await screenshot(ctx, 'panel-restored-after-reload');
+      // UI state came back too: the Layers tab is selected.
+      await webviewFrame(page).locator('#tab-layers[aria-selected="true"]').waitFor();
+      await closeAllEditors(page);
+    },
+  },
+];

@@ -1,0 +1,122 @@
+/**
+ * Page helpers for driving the VS Code workbench (code-server) with Playwright: explorer rows,
+ * context menus, the command palette, the Weightscope view and webview frames.
+ */
+import type { FrameLocator, Locator, Page } from 'playwright-core';
+
+/** What the runner gives each scenario. */
+export interface ScenarioContext {
+  /** A fresh page. */
+  page: Page;
+  /** Absolute path of the workspace folder (fixtures/ and broken/ inside); set by openWorkbench. */
+  workspace: string;
+  /** Folder for screenshots. */
+  artifactsDir: string;
+  /** The user settings file of the workbench (rewritten to baseSettings after each scenario). */
+  settingsFile: string;
+  /** Settings the run starts with. */
+  baseSettings: Record<string, unknown>;
+  /** Makes a fresh workspace, writes the user settings (base + extra), loads the workbench with the extension under development. */
+  openWorkbench(extraSettings?: Record<string, unknown>): Promise<unknown>;
+  /** Progress output. */
+  log(message: string): void;
+}
+
+/** One end-to-end scenario. */
+export interface Scenario {
+  /** Name shown in the output. */
+  name: string;
+  /** True when the scenario uses ../shared/fixtures (skipped with the reason when absent). */
+  needsFixtures: boolean;
+  /** Runs it; throws on failure. */
+  run(ctx: ScenarioContext): Promise<void>;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Waits until the workbench shows the explorer and the Weightscope activity-bar entry. */
+export async function waitForWorkbench(page: Page): Promise<void> {
+  await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 60_000 });
+  await weightscopeActivityIcon(page).waitFor({ timeout: 60_000 });
+}
+
+/** The Weightscope icon in the activity bar (present once the contributions are registered). */
+export function weightscopeActivityIcon(page: Page): Locator {
+  return page.locator('.activitybar a.action-label[aria-label^="Weightscope"]');
+}
+
+/** The explorer row whose label is exactly `name`. */
+export function explorerRow(page: Page, name: string): Locator {
+  return page.locator('.explorer-folders-view .monaco-list-row', { has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(name)}$`) }) }).first();
+}
+
+/** Expands explorer folders along `segments` (relative to the workspace root) and returns the last row. */
+export async function revealInExplorer(page: Page, segments: string[]): Promise<Locator> {
+  let row: Locator | undefined;
+  for (const [i, seg] of segments.entries()) {
+    row = explorerRow(page, seg);
+    await row.waitFor();
+    await row.scrollIntoViewIfNeeded();
+    if (i < segments.length - 1 && (await row.getAttribute('aria-expanded')) === 'false') {
+      await row.click();
+      // Browser-side code is passed as text: the Node tsconfig has no DOM types.
+      await page.waitForFunction(
+        `[...document.querySelectorAll('.explorer-folders-view .monaco-list-row')].some((r) => r.querySelector('.label-name')?.textContent === ${JSON.stringify(seg)} && r.getAttribute('aria-expanded') === 'true')`,
+      );
+    }
+  }
+  return row!;
+}
+
+/** Opens the context menu of a row and returns the menu's item titles. */
+export async function contextMenuItems(page: Page, row: Locator): Promise<string[]> {
+  await row.click({ button: 'right' });
+  const menu = page.locator('.monaco-menu .action-item .action-label');
+  await menu.first().waitFor();
+  return (await menu.allTextContents()).map((t) => t.trim()).filter((t) => t !== '');
+}
+
+/** Runs a palette command by its full title ("Weightscope: Inspect Weights"). */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input.input');
+    await input.waitFor();
+    await input.fill(`>${title}`);
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+    try {
+      await row.waitFor({ timeout: 4000 });
+      await page.keyboard.press('Enter');
+      return;
+    } catch {
+      // The palette computes its list when it opens; reopen once the contributions are in.
+      await page.keyboard.press('Escape');
+    }
+  }
+  throw new Error(`command '${title}' not found in the palette`);
+}
+
+/** The content frame of the visible webview (panel or custom editor). */
+export function webviewFrame(page: Page): FrameLocator {
+  return page.frameLocator('iframe.webview.ready >> visible=true').frameLocator('#active-frame');
+}
+
+/** Switches the color theme by rewriting the user settings file (the workbench applies it live). */
+export async function setTheme(ctx: ScenarioContext, theme: string): Promise<void> {
+  const fs = await import('node:fs');
+  fs.writeFileSync(ctx.settingsFile, JSON.stringify({ ...ctx.baseSettings, 'workbench.colorTheme': theme }, null, 2));
+}
+
+/** Saves a screenshot of the whole workbench into the artifacts folder. */
+export async function screenshot(ctx: ScenarioContext, name: string, settleMs = 300): Promise<void> {
+  const path = await import('node:path');
+  await ctx.page.waitForTimeout(settleMs);
+  await ctx.page.screenshot({ path: path.join(ctx.artifactsDir, `${name}.png`) });
+}
+
+/** Closes every editor (the next page of the same folder would restore them otherwise). */
+export async function closeAllEditors(page: Page): Promise<void> {
+  await runCommand(page, 'View: Close All Editors');
+}
