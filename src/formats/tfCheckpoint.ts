@@ -308,9 +308,19 @@ async function buildWeightFile(source: ByteSource, files: FileSet, entry: Entry,
     };
   }
   if (entry.checkpointState) {
+    // Which of the named checkpoints are present next to the state file (each can be opened by its .index).
+    const available: string[] = [];
+    for (const p of new Set([...entry.checkpointState.all, entry.checkpointState.latest])) {
+      const idx = await files.open(`${relativePrefix(p)}.index`);
+      if (idx) {
+        available.push(p);
+        await idx.close();
+      }
+    }
     metadata.checkpointState = {
       latest: entry.checkpointState.latest,
       all: entry.checkpointState.all,
+      available,
       opened: `${entry.prefix}.index`,
     };
   }

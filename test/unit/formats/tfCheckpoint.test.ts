@@ -278,7 +278,7 @@ test('entry points: the checkpoint file and its folder, any .data shard, saved_m
   }
   assert.equal(await resolveLocalEntry(dir), path.join(dir, 'checkpoint'));
   const viaState = await openLocalPath(dir);
-  assert.deepEqual(viaState.metadata.checkpointState, { latest: 'ckpt', all: ['ckpt'], opened: 'ckpt.index' });
+  assert.deepEqual(viaState.metadata.checkpointState, { latest: 'ckpt', all: ['ckpt'], available: ['ckpt'], opened: 'ckpt.index' });
   assert.equal(viaState.tensors.length, 11);
   await viaState.close();
   for (const shard of ['ckpt.data-00000-of-00002', 'ckpt.data-00001-of-00002']) {
@@ -303,6 +303,32 @@ test('the legacy V1 checkpoint is recognised and answered with a clear message',
     return;
   }
   await assert.rejects(openLocalPath(p), (ex: unknown) => WeightFileError.is(ex, 'unsupportedFormat') && /legacy V1 checkpoint \(SavedTensorSlices/.test(ex.message) && ex.message.includes('export-00000-of-00001'));
+});
+
+test('a checkpoint state file naming several checkpoints opens the latest and lists which are present', async () => {
+  const files = new Map<string, Uint8Array>();
+  for (const step of [1, 2, 3]) {
+    const w = new BundleWriter(`ckpt-${step}`);
+    w.add('w', 'float32', [1], [step]);
+    if (step !== 2) {
+      for (const [n, b] of w.files()) {
+        files.set(n, b);
+      }
+    }
+  }
+  const state = new TextEncoder().encode(
+    'model_checkpoint_path: "/old/machine/run/ckpt-3"\nall_model_checkpoint_paths: "ckpt-1"\nall_model_checkpoint_paths: "ckpt-2"\nall_model_checkpoint_paths: "/old/machine/run/ckpt-3"\n',
+  );
+  files.set('checkpoint', state);
+  const file = await tfCheckpointReader.open(new MemoryByteSource('run/checkpoint', state), new MemoryFileSet('run', files));
+  assert.deepEqual(file.metadata.checkpointState, {
+    latest: '/old/machine/run/ckpt-3',
+    all: ['ckpt-1', 'ckpt-2', '/old/machine/run/ckpt-3'],
+    available: ['ckpt-1', '/old/machine/run/ckpt-3'],
+    opened: 'ckpt-3.index',
+  });
+  assert.deepEqual([...(await readAllValues(tensor(file, 'w')))], [3], 'the latest checkpoint (absolute path taken relative to the folder)');
+  await file.close();
 });
 
 test('checkpoint state files: text-format escapes, absolute paths and a missing model_checkpoint_path', () => {
