@@ -122,10 +122,10 @@ def tfjs(path):
             raw = np.frombuffer(blob, dtype=TFJS_NP[store], count=n, offset=off)
             off += size
             if q and store in ('uint8', 'uint16'):
-                # tfjs-core io_utils: q * scale + min, computed in float32
-                vals = raw.astype(np.float32) * np.float32(q['scale']) + np.float32(q['min'])
-                if w['dtype'] == 'int32':
-                    vals = np.round(vals)
+                # tfjs-core io_utils: q * scale + min evaluated in JS numbers (float64), stored in a
+                # Float32Array (int32 originals rounded first)
+                vals = raw.astype(np.float64) * q['scale'] + q['min']
+                vals = np.round(vals).astype(np.int32) if w['dtype'] == 'int32' else vals.astype(np.float32)
             elif q and store == 'float16':
                 vals = raw.astype(np.float32)
             else:
