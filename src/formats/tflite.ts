@@ -140,6 +140,10 @@ export type TfliteModelSummary = {
   reducedPrecisionSupport?: string;
   /** Decoded `CONVERSION_METADATA`. */
   conversionMetadata?: ConversionMetadata;
+  /** Decoded `TFLITE_METADATA` (TFLite Support ModelMetadata, identifier M001). */
+  modelMetadata?: ModelMetadata;
+  /** True when a ZIP of associated files (labels, vocabularies) is appended after the FlatBuffer. */
+  appendedZip?: boolean;
   /** Deprecated `Model.metadata_buffer` blobs (opaque; identifier = bytes 4..7). */
   deprecatedMetadataBuffers?: { buffer: number; byteLength: number | null; identifier: string | null; opaque: true }[];
   /** Set for Edge TPU compiled models, whose weights are not tensors. */
@@ -736,7 +740,19 @@ class ModelBuilder {
           const summary = summarizeError(ex);
           this.warnings.push({ reason: summary.reason, message: `${this.source.name}: CONVERSION_METADATA could not be decoded (${summary.message})` });
         }
+      } else if (entry.name === 'TFLITE_METADATA') {
+        try {
+          out.modelMetadata = parseModelMetadata(new FlatBufferReader(`${this.source.name} TFLITE_METADATA`, bytes));
+        } catch (ex) {
+          const summary = summarizeError(ex);
+          this.warnings.push({ reason: summary.reason, message: `${this.source.name}: TFLITE_METADATA could not be decoded (${summary.message})` });
+        }
       }
+    }
+    // TFLite Support appends the associated files as a ZIP (end-of-central-directory record at the end, 7.9).
+    const tail = this.fb.bytes.subarray(Math.max(0, this.fb.bytes.byteLength - 22));
+    if (this.fb.bytes.byteLength === this.source.size && tail[0] === 0x50 && tail[1] === 0x4b && tail[2] === 0x05 && tail[3] === 0x06) {
+      out.appendedZip = true;
     }
     if (m.metadataBuffer) {
       out.deprecatedMetadataBuffers = m.metadataBuffer.map((b) => {
@@ -990,6 +1006,53 @@ export function parseConversionMetadata(fb: FlatBufferReader): ConversionMetadat
     out.allowCustomOps = opts.bool(1);
     out.enableSelectTfOps = opts.bool(2);
     out.forceSelectTfOps = opts.bool(3);
+  }
+  return out;
+}
+
+/** Decoded TFLite Support `ModelMetadata` (metadata_schema.fbs; notes section 7.9), the descriptive fields only. */
+export type ModelMetadata = {
+  /** `name`. */
+  name?: string;
+  /** `description`. */
+  description?: string;
+  /** `version`. */
+  version?: string;
+  /** `author`. */
+  author?: string;
+  /** `license`. */
+  license?: string;
+  /** `min_parser_version`. */
+  minParserVersion?: string;
+  /** Names of the `subgraph_metadata` entries ('' when unnamed). */
+  subgraphs: string[];
+  /** `associated_files`: name and AssociatedFileType value (1 DESCRIPTIONS ... 5 VOCABULARY). */
+  associatedFiles: { name: string; type: number }[];
+};
+
+/** Decodes a TFLITE_METADATA FlatBuffer (identifier "M001"): ModelMetadata {0 name, 1 description, 2 version, 3 subgraph_metadata, 4 author, 5 license, 6 associated_files, 7 min_parser_version}. */
+export function parseModelMetadata(fb: FlatBufferReader): ModelMetadata {
+  if (fb.identifier() !== 'M001') {
+    throw fb.corrupt(`TFLITE_METADATA has identifier ${JSON.stringify(fb.identifier())}, expected "M001"`, 4);
+  }
+  const root = fb.root();
+  const out: ModelMetadata = {
+    subgraphs: root.tables(3, 'subgraph_metadata').map((t) => t.string(0, 'name') ?? ''),
+    associatedFiles: root.tables(6, 'associated_files').map((t) => ({ name: t.string(0, 'name') ?? '', type: t.scalar(2, 'int8') })),
+  };
+  const fields: [keyof ModelMetadata, number, string][] = [
+    ['name', 0, 'name'],
+    ['description', 1, 'description'],
+    ['version', 2, 'version'],
+    ['author', 4, 'author'],
+    ['license', 5, 'license'],
+    ['minParserVersion', 7, 'min_parser_version'],
+  ];
+  for (const [key, id, what] of fields) {
+    const v = root.string(id, what);
+    if (v !== undefined) {
+      (out as Record<string, unknown>)[key] = v;
+    }
   }
   return out;
 }

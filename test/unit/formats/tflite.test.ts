@@ -789,7 +789,7 @@ interface SynthOp {
 }
 
 /** Builds a TFLite model: subgraph 0 holds `tensors`, one FULLY_CONNECTED and `extraOps`; subgraph 1 one constant. */
-function synthModel(tensors: SynthTensor[], trailing: number[] = [], extraOps: SynthOp[] = []): Uint8Array {
+function synthModel(tensors: SynthTensor[], trailing: number[] = [], extraOps: SynthOp[] = [], extraMetadata: { name: string; bytes: Uint8Array }[] = []): Uint8Array {
   const buffers: TableSpec[] = [[]];
   const tensorTables = tensors.map((t): TableSpec => {
     let buffer = 0;
@@ -831,6 +831,11 @@ function synthModel(tensors: SynthTensor[], trailing: number[] = [], extraOps: S
   const runtimeBuffer = buffers.length - 1;
   buffers.push([{ id: 0, kind: 'vec', elem: 'u8', value: bytesOf('f32', [9]) }]);
   const sub1Buffer = buffers.length - 1;
+  const metadataEntries: TableSpec[] = [[{ id: 0, kind: 'string', value: 'min_runtime_version' }, { id: 1, kind: 'u32', value: runtimeBuffer }]];
+  for (const m of extraMetadata) {
+    buffers.push([{ id: 0, kind: 'vec', elem: 'u8', value: m.bytes }]);
+    metadataEntries.push([{ id: 0, kind: 'string', value: m.name }, { id: 1, kind: 'u32', value: buffers.length - 1 }]);
+  }
   const model: TableSpec = [
     { id: 0, kind: 'u32', value: 3 },
     {
@@ -874,7 +879,7 @@ function synthModel(tensors: SynthTensor[], trailing: number[] = [], extraOps: S
     },
     { id: 3, kind: 'string', value: 'synthetic' },
     { id: 4, kind: 'tables', value: buffers },
-    { id: 6, kind: 'tables', value: [[{ id: 0, kind: 'string', value: 'min_runtime_version' }, { id: 1, kind: 'u32', value: runtimeBuffer }]] },
+    { id: 6, kind: 'tables', value: metadataEntries },
   ];
   const fb = writeFlatBuffer(model, 'TFL3');
   const out = new Uint8Array(fb.length + trailing.length);
@@ -1119,4 +1124,39 @@ test('> 2 GB buffer layout past the in-memory limit: tables decoded from the pre
   assert.deepEqual(reads[1], [extOffset, 8]);
   assert.deepEqual([...(await readAllValues(wf.tensors.find((x) => x.name === 'dense_x/MatMul')!))].length, 6);
   assert.equal(wf.tensors.find((x) => x.name === 'ext_bad')!.unavailable?.reason, 'truncated');
+});
+
+test('TFLITE_METADATA (M001) descriptive fields are decoded and an appended associated-files ZIP is noticed', async () => {
+  const m001 = writeFlatBuffer(
+    [
+      { id: 0, kind: 'string', value: 'Sine model' },
+      { id: 1, kind: 'string', value: 'Predicts sin(x).' },
+      { id: 2, kind: 'string', value: 'v2' },
+      { id: 3, kind: 'tables', value: [[{ id: 0, kind: 'string', value: 'main' }]] },
+      { id: 4, kind: 'string', value: 'Weightscope tests' },
+      { id: 5, kind: 'string', value: 'Apache-2.0' },
+      { id: 6, kind: 'tables', value: [[{ id: 0, kind: 'string', value: 'labels.txt' }, { id: 2, kind: 'i8', value: 3 }]] },
+      { id: 7, kind: 'string', value: '1.0.0' },
+    ],
+    'M001',
+  );
+  const eocd = [0x50, 0x4b, 0x05, 0x06, ...new Array<number>(18).fill(0)];
+  const wf = await openBytes(synthModel(synthTensors(0), eocd, [], [{ name: 'TFLITE_METADATA', bytes: m001 }]), 'meta.tflite');
+  assert.deepEqual(metaOf(wf).modelMetadata, {
+    name: 'Sine model',
+    description: 'Predicts sin(x).',
+    version: 'v2',
+    author: 'Weightscope tests',
+    license: 'Apache-2.0',
+    minParserVersion: '1.0.0',
+    subgraphs: ['main'],
+    associatedFiles: [{ name: 'labels.txt', type: 3 }],
+  });
+  assert.equal(metaOf(wf).appendedZip, true);
+  const broken = m001.slice();
+  broken.set([0x4d, 0x30, 0x30, 0x39], 4); // "M009"
+  const wf2 = await openBytes(synthModel(synthTensors(0), [], [], [{ name: 'TFLITE_METADATA', bytes: broken }]), 'meta2.tflite');
+  assert.equal(metaOf(wf2).modelMetadata, undefined);
+  assert.equal(metaOf(wf2).appendedZip, undefined);
+  assert.ok(wf2.warnings.some((w) => w.reason === 'corrupt' && w.message.includes('"M009"')));
 });
