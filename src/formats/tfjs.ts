@@ -99,6 +99,8 @@ interface PlacedWeight {
   storageDtype: DType;
   quantization?: QuantizationInfo & { originalInt: boolean };
   manifestGroup?: string;
+  /** True once the stored byte size is known (later weights can be placed even if this one is unreadable). */
+  sized?: boolean;
   error?: WeightFileError;
 }
 
@@ -376,10 +378,11 @@ function setByteLength(out: PlacedWeight, count: number, storage: DType): boolea
     return false;
   }
   out.byteLength = bytes;
+  out.sized = true;
   return true;
 }
 
-/** Assigns stream offsets in manifest order; after an entry of unknown size, later entries cannot be located. */
+/** Assigns stream offsets in manifest order (unreadable entries of known size included); after an entry of unknown size, later entries cannot be located. */
 function placeInGroup(file: string, entries: PlacedWeight[]): void {
   let offset = 0;
   let blocker: PlacedWeight | undefined;
@@ -394,7 +397,7 @@ function placeInGroup(file: string, entries: PlacedWeight[]): void {
       }
       continue;
     }
-    if (e.error) {
+    if (e.error && !e.sized) {
       blocker = e;
       continue;
     }
@@ -437,7 +440,7 @@ async function openShards(
   // Expected stream length when every entry is located and sized.
   let expected: number | undefined = 0;
   for (const e of entries) {
-    if (e.error || e.offset === undefined || Number.isNaN(e.byteLength)) {
+    if (e.offset === undefined || Number.isNaN(e.byteLength)) {
       expected = undefined;
       break;
     }

@@ -500,10 +500,14 @@ test('unknown dtype: unsupportedDtype on that tensor, earlier tensors fine', asy
     { name: 'q', shape: [2], dtype: 'float32', quantization: { dtype: 'int8', min: 0, scale: 1 } },
     { name: 'r', shape: [2], dtype: 'float32', quantization: { dtype: 'uint8', min: 0 } },
   ];
-  const wf2 = await openMemory({ weightsManifest: [{ paths: ['w.bin'], weights: [bad[1], bad[0]] }] }, { 'w.bin': new Uint8Array(4) });
+  const after = { name: 'after', shape: [2], dtype: 'int32' };
+  const wf2 = await openMemory({ weightsManifest: [{ paths: ['w.bin'], weights: [bad[1], after, bad[0], after] }] }, { 'w.bin': new Uint8Array([9, 9, 5, 0, 0, 0, 6, 0, 0, 0]) });
   assert.equal(tensor(wf2, 'r').unavailable?.reason, 'corrupt', 'uint8 without scale');
   assert.match(tensor(wf2, 'r').unavailable!.message, /scale undefined/);
+  assert.deepEqual([...(await readAllValues(tensor(wf2, 'after')))], [5, 6], 'a weight of known size does not block the next one');
   assert.equal(tensor(wf2, 'q').unavailable?.reason, 'unsupportedDtype');
+  assert.equal(tensor(wf2, 'after#2').unavailable?.reason, 'unsupportedDtype', 'after an unknown storage dtype nothing can be located');
+  assert.ok(wf2.warnings.some((w) => /appears more than once/.test(w.message)));
 });
 
 test('string weights: truncated element lengths are reported on that tensor and the ones after it', async () => {
