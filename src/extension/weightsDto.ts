@@ -197,15 +197,16 @@ function describeQuantization(t: TensorInfo): string | undefined {
   if (!q) {
     return undefined;
   }
+  const num = (x: number): string => String(Number(x.toPrecision(6)));
   const list = (xs: number[] | undefined): string | undefined =>
-    xs === undefined ? undefined : xs.length <= 4 ? xs.map((x) => x.toPrecision(6)).join(', ') : `${xs.length} values (per channel)`;
+    xs === undefined ? undefined : xs.length <= 4 ? xs.map(num).join(', ') : `${xs.length} values (per channel)`;
   const parts = [`${q.scheme}, stored as ${q.storageDtype}`];
   const scale = list(q.scale);
   if (scale !== undefined) {
     parts.push(`scale ${scale}`);
   }
   if (q.min !== undefined) {
-    parts.push(`min ${q.min.toPrecision(6)}`);
+    parts.push(`min ${num(q.min)}`);
   }
   const zp = list(q.zeroPoint);
   if (zp !== undefined) {

@@ -1,0 +1,118 @@
+/**
+ * Tests of the report renderings (CSV, Markdown, JSON) and of the atomic export write.
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import type { FileReport } from '../../../src/analysis/report';
+import { renderReport, reportToCsv, reportToMarkdown, restrictReport, writeFileAtomic } from '../../../src/extension/reportExport';
+import { makeTempDir } from '../helpers/fixtures';
+
+function report(): FileReport {
+  return {
+    schemaVersion: 1,
+    format: 'tfjs-layers',
+    formatName: 'TensorFlow.js layers model',
+    path: '/m/model.json',
+    modelClass: 'Sequential',
+    params: 6,
+    bytes: 24,
+    metadata: {},
+    warnings: [{ reason: 'missingCompanionFile', message: "model.json: shard 'b.bin' is missing." }],
+    tensors: [
+      {
+        name: 'a,"b"|c',
+        layer: 'a',
+        role: 'kernel',
+        group: 'model',
+        dtype: 'float32',
+        shape: [2, 2],
+        byteLength: 16,
+        stats: {
+          count: 4,
+          nanCount: 1,
+          posInfCount: 0,
+          negInfCount: 0,
+          zeroCount: 1,
+          mean: 0.5,
+          std: 0.25,
+          min: -1,
+          max: 2,
+          l1: 3,
+          l2: 2.5,
+          absMax: 2,
+          skewness: null,
+          kurtosis: null,
+          nearZeroFraction: 0.25,
+          percentiles: { 'p0.1': -1, p1: -1, p5: -1, p25: 0, p50: 0.5, p75: 1, p95: 2, p99: 2, 'p99.9': 2 },
+          percentileErrorBound: 0,
+          histogram: { edges: [-1, 2], counts: [3] },
+          logHistogram: { edges: [0, 1], counts: [2] },
+        },
+      },
+      {
+        name: '=HYPERLINK("x")',
+        layer: 'b',
+        role: 'bias',
+        group: 'model',
+        dtype: 'float32',
+        shape: [2],
+        byteLength: 8,
+        stats: null,
+        error: { reason: 'missingCompanionFile', message: "model.json: shard 'b.bin' is missing." },
+      },
+    ],
+    layers: [
+      { name: 'a', className: 'Dense', params: 4, tensors: ['a,"b"|c'] } as FileReport['layers'][number],
+      { name: 'b', className: 'Dense', params: 2, tensors: ['=HYPERLINK("x")'] } as FileReport['layers'][number],
+    ],
+  };
+}
+
+test('CSV: RFC 4180 quoting, CRLF, formula-looking names defused, empty cells for missing stats', () => {
+  const lines = reportToCsv(report()).split('\r\n');
+  assert.equal(lines[0], 'name,layer,role,group,dtype,storage_dtype,shape,params,bytes,mean,std,min,max,abs_max,zero_fraction,nan,pos_inf,neg_inf,error');
+  assert.equal(lines[1], '"a,""b""|c",a,kernel,model,float32,,"[2,2]",4,16,0.5,0.25,-1,2,2,0.25,1,0,0,');
+  assert.equal(lines[2], `"'=HYPERLINK(""x"")",b,bias,model,float32,,[2],2,8,,,,,,,,,,missingCompanionFile: model.json: shard 'b.bin' is missing.`);
+  assert.equal(lines[3], '');
+  assert.equal(lines.length, 4);
+});
+
+test('Markdown: pipes escaped, warnings and layers listed', () => {
+  const md = reportToMarkdown(report());
+  assert.ok(md.startsWith('# model.json\n'));
+  assert.ok(md.includes('| a,"b"\\|c | float32 | [2, 2] | 4 | 0.5 | 0.25 | -1 | 2 | 25.0% | 1 |  |'), md);
+  assert.ok(md.includes("- `missingCompanionFile`: model.json: shard 'b.bin' is missing."));
+  assert.ok(md.includes('| a | Dense |  | 4 | 1 |'));
+});
+
+test('JSON keeps the report shape; restrictReport keeps only the named tensors and their layers', () => {
+  const r = restrictReport(report(), ['a,"b"|c']);
+  assert.deepEqual(
+    r.tensors.map((t) => t.name),
+    ['a,"b"|c'],
+  );
+  assert.deepEqual(
+    r.layers.map((l) => l.name),
+    ['a'],
+  );
+  const parsed = JSON.parse(renderReport(r, 'json')) as FileReport;
+  assert.deepEqual(parsed, r);
+  assert.equal(restrictReport(report(), undefined).tensors.length, 2);
+});
+
+test('writeFileAtomic: writes, replaces, leaves no temporary file, refuses the input path', async () => {
+  const dir = makeTempDir();
+  const target = path.join(dir, 'out.csv');
+  await writeFileAtomic(target, 'one');
+  await writeFileAtomic(target, 'two');
+  assert.equal(fs.readFileSync(target, 'utf8'), 'two');
+  assert.deepEqual(fs.readdirSync(dir), ['out.csv']);
+  const input = path.join(dir, 'model.h5');
+  fs.writeFileSync(input, 'weights');
+  await assert.rejects(writeFileAtomic(input, 'report', [input]), /Refusing to overwrite the input file/);
+  assert.equal(fs.readFileSync(input, 'utf8'), 'weights');
+  await assert.rejects(writeFileAtomic(path.join(dir, 'missing', 'x.json'), '{}'), { code: 'ENOENT' });
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['model.h5', 'out.csv']);
+});
