@@ -69,7 +69,7 @@ function sniffTfjs(input: SniffInput): number | undefined {
       if (text.includes('"weightsManifest"')) {
         return 100;
       }
-      if (text.includes('"modelTopology"')) {
+      if (text.includes('"modelTopology"') || /"format"\s*:\s*"(layers|graph)-model"/.test(text)) {
         return 90;
       }
       if (input.fileName === 'model.json' || /(^|[-_.])model\.json$/i.test(input.fileName)) {

@@ -398,6 +398,7 @@ test('sniff: weightsManifest in the head, modelTopology, model.json by name, leg
   assert.equal(sniff('x.json', '  {"weightsManifest": []}'), 100);
   assert.equal(sniff('anything', '\ufeff{"format":"layers-model","weightsManifest":[]}'), 100);
   assert.equal(sniff('big.json', '{"modelTopology": {"node": ['), 90);
+  assert.equal(sniff('big.json', '{"format": "graph-model", "signature": {"inputs": '), 90);
   assert.equal(sniff('model.json', '{"class_name": "Sequential"'), 40);
   assert.equal(sniff('weights_manifest.json', '[{"paths": ["a"], "weights": []}]'), 80);
   assert.equal(sniff('config.json', '{"class_name": "Sequential"}'), undefined);
