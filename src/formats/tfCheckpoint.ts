@@ -203,13 +203,23 @@ async function resolveEntry(source: ByteSource, files: FileSet, entry: Entry): P
     return;
   }
   if (name === 'saved_model.pb') {
-    await attachSavedModel(source, files, entry, '');
     const idx = await files.open('variables/variables.index');
     if (idx) {
       entry.owned.push(idx);
       entry.index = idx;
       entry.prefix = 'variables/variables';
-    } else {
+    }
+    try {
+      await attachSavedModel(source, files, entry, '');
+    } catch (ex) {
+      // A damaged saved_model.pb costs the names and signatures, not the variables.
+      if (!idx || !WeightFileError.is(ex) || ex.reason === 'cancelled') {
+        throw ex;
+      }
+      entry.format = 'tf-savedmodel';
+      entry.warnings.push(summarizeError(ex));
+    }
+    if (!idx) {
       entry.warnings.push({ reason: 'missingCompanionFile', message: `${source.name}: the SavedModel has no variables/variables.index, so it holds no variables to list.` });
     }
     return;
@@ -229,8 +239,15 @@ async function resolveEntry(source: ByteSource, files: FileSet, entry: Entry): P
     const pb = await files.open('../saved_model.pb');
     if (pb) {
       entry.owned.push(pb);
-      await attachSavedModel(pb, files, entry, '../');
-      entry.prefix = 'variables';
+      entry.format = 'tf-savedmodel';
+      try {
+        await attachSavedModel(pb, files, entry, '../');
+      } catch (ex) {
+        if (!WeightFileError.is(ex) || ex.reason === 'cancelled') {
+          throw ex;
+        }
+        entry.warnings.push(summarizeError(ex));
+      }
     }
   }
 }

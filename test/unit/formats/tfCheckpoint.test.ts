@@ -329,6 +329,28 @@ test('a checkpoint state file naming several checkpoints opens the latest and li
   });
   assert.deepEqual([...(await readAllValues(tensor(file, 'w')))], [3], 'the latest checkpoint (absolute path taken relative to the folder)');
   await file.close();
+  files.delete('ckpt-3.index');
+  await assert.rejects(
+    tfCheckpointReader.open(new MemoryByteSource('run/checkpoint', state), new MemoryFileSet('run', files)),
+    (ex: unknown) => WeightFileError.is(ex, 'missingCompanionFile') && /run\/checkpoint: the latest checkpoint named in it, 'ckpt-3\.index' is missing/.test(ex.message),
+  );
+});
+
+test('a damaged saved_model.pb costs the names and signatures, not the variables', async (t) => {
+  if (!fixtureOrSkip(t, 'tf-savedmodel/keras-lso-savedmodel-tf2.2')) {
+    return;
+  }
+  const dir = copyFixture('tf-savedmodel/keras-lso-savedmodel-tf2.2');
+  const pb = path.join(dir, 'saved_model.pb');
+  fs.writeFileSync(pb, fs.readFileSync(pb).subarray(0, 1000)); // cut inside the first MetaGraphDef
+  const file = await openLocalPath(dir);
+  assert.equal(file.format, 'tf-savedmodel');
+  assert.equal(file.tensors.length, 13);
+  assert.equal(tensor(file, 'layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE').name, 'sequential/dense/kernel', 'names from the checkpoint object graph');
+  assert.deepEqual(file.warnings.map((w) => w.reason), ['corrupt']);
+  assert.match(file.warnings[0]!.message, /saved_model\.pb: malformed protobuf, field 2 at byte \d+ runs past the end/);
+  assert.equal(file.metadata.signatures, undefined);
+  await file.close();
 });
 
 test('checkpoint state files: text-format escapes, absolute paths and a missing model_checkpoint_path', () => {
@@ -730,4 +752,22 @@ test('weightscope inspect on a folder holding a checkpoint file, and on the lega
   assert.ok(report.path.endsWith('checkpoint'));
   assert.equal(report.params, 800 + 100 + 500 + 5 + 25 + 5 + 50 + 10 + 10 + 1 + 1 + 1);
   await assert.rejects(inspectJson(v1), (ex: unknown) => WeightFileError.is(ex, 'unsupportedFormat') && /legacy V1 checkpoint/.test(ex.message));
+});
+
+test('cancellation: an aborted open and an aborted read end with cancelled', async () => {
+  const w = new BundleWriter('c', { blockSizeBytes: 512 });
+  for (let i = 0; i < 50; i++) {
+    w.add(`t${i}`, 'float32', [1000], Array.from({ length: 1000 }, (_, k) => k));
+  }
+  const files = w.files();
+  const ac = new AbortController();
+  ac.abort();
+  await assert.rejects(
+    tfCheckpointReader.open(new MemoryByteSource('gen/c.index', files.get('c.index')!), new MemoryFileSet('gen', files), { signal: ac.signal }),
+    (ex: unknown) => WeightFileError.is(ex, 'cancelled'),
+  );
+  const file = await openGenerated(w);
+  await assert.rejects(readAllValues(file.tensors[0]!, { signal: ac.signal }), (ex: unknown) => WeightFileError.is(ex, 'cancelled'));
+  assert.equal(file.tensors[0]!.extra?.checksum, 'unverified', 'a cancelled read settles no checksum');
+  await file.close();
 });
