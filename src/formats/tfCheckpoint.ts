@@ -1,9 +1,20 @@
 /**
  * TensorFlow tensor-bundle checkpoints (TF2 object-based, TF1 Saver V2) and SavedModels
  * (notes/weight-formats.md section 1). Entry points: `PREFIX.index`, any `PREFIX.data-*`, the
- * `checkpoint` state file, `saved_model.pb` (a SavedModel folder resolves to it). Names come from
- * the object graph (`_CHECKPOINTABLE_OBJECT_GRAPH`) and, for SavedModels, from the Keras metadata
- * of the SavedObjectGraph; TF1 names are split on '/'.
+ * `checkpoint` state file, `saved_model.pb` (a SavedModel folder resolves to it); a legacy V1
+ * table is recognised and refused with `unsupportedFormat`.
+ *
+ * Names: object-based variables are listed under their full name from the object graph
+ * (`_CHECKPOINTABLE_OBJECT_GRAPH`, e.g. 'sequential/dense/kernel'), laid out in layers by that
+ * name or, for Keras SavedModels, by the `_tf_keras_*` metadata of the SavedObjectGraph; TF1 names
+ * are shown as stored and split on '/'. Optimizer slots (`.OPTIMIZER_SLOT`, TF1 `var/Adam`) are
+ * in the optimizer group with `slotOf` naming their variable.
+ *
+ * TensorInfo.extra: `tfDtype` (DataType name), `checkpointKey` (the stored key when it differs
+ * from the name), `fullName`, `layerNode` (object-graph id of the layer), `shard`, `offset`,
+ * `crc32c` (stored masked CRC, hex), `checksum` ('unverified' until the first full read, then
+ * 'ok' / 'mismatch'; 'absent' without a stored CRC), and for partitioned tensors `slices` and
+ * `assembled`.
  */
 import type { ByteSource, FileSet } from '../core/byteSource';
 import { elementCount, type DType } from '../core/dtypes';
