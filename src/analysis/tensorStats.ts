@@ -1174,6 +1174,7 @@ async function computeStreamed(
   let engine: StatsEngine | undefined;
   let held: WorkArray[] | undefined = [];
   let heldBytes = 0;
+  const heldMemory = new HeldRanges();
   let lastYield = Date.now();
   const pause = async (): Promise<void> => {
     throwIfAborted(signal);
@@ -1193,10 +1194,10 @@ async function computeStreamed(
     engine.pass1(w);
     if (held) {
       heldBytes += w.byteLength;
-      if (heldBytes <= holdLimit) {
+      if (heldBytes <= holdLimit && !heldMemory.reuses(w)) {
         held.push(w);
       } else {
-        held = undefined;
+        held = undefined; // too large, or the reader recycles its buffers: read again for pass 2
       }
     }
     await pause();
@@ -1229,6 +1230,31 @@ async function computeStreamed(
     }
   }
   return engine.result();
+}
+
+/**
+ * Byte ranges of the chunks kept for pass 2. A reader may hand out views of a buffer it refills
+ * (nothing in TensorInfo.readValues forbids it); a chunk overlapping a kept one reveals that, and
+ * the tensor is then streamed again for pass 2 instead of trusting the kept chunks.
+ */
+class HeldRanges {
+  private readonly byBuffer = new Map<ArrayBufferLike, [number, number][]>();
+
+  /** Records the chunk's range; true when it overlaps a range recorded before. */
+  reuses(w: WorkArray): boolean {
+    const start = w.byteOffset;
+    const end = start + w.byteLength;
+    const ranges = this.byBuffer.get(w.buffer);
+    if (!ranges) {
+      this.byBuffer.set(w.buffer, [[start, end]]);
+      return false;
+    }
+    if (ranges.some(([a, b]) => start < b && a < end)) {
+      return true;
+    }
+    ranges.push([start, end]);
+    return false;
+  }
 }
 
 /** Values readValues yields for a dtype and shape (complex types yield two per element); undefined when not fixed. */
