@@ -272,7 +272,7 @@ export type DiffPanelNotification =
   | { type: 'error'; error: ErrorDto };
 
 /** What the webview sends without a reply. */
-export type DiffPanelEvent = { type: 'ready' } | { type: 'cancel' } | { type: 'rerun' };
+export type DiffPanelEvent = { type: 'ready' } | { type: 'cancel' } | { type: 'rerun' } | { type: 'swap' };
 
 /** Persisted webview state (restores the panel after a reload). */
 export interface DiffPanelStateDto {

@@ -59,8 +59,8 @@ export class DiffPanelView extends Disposable {
   constructor(
     /** The hosting panel. */
     readonly panel: vscode.WebviewPanel,
-    /** What it shows. */
-    readonly target: DiffTarget,
+    /** What it shows (A and B trade places on swap). */
+    public target: DiffTarget,
     private readonly host: DiffPanelHost,
     extensionUri: vscode.Uri,
   ) {
@@ -98,7 +98,7 @@ export class DiffPanelView extends Disposable {
           },
         },
         (e) => this.onEvent(e),
-        ['ready', 'cancel', 'rerun'],
+        ['ready', 'cancel', 'rerun', 'swap'],
       ),
     );
     this.register(panel.onDidDispose(() => this.dispose()));
@@ -139,6 +139,16 @@ export class DiffPanelView extends Disposable {
         break;
       case 'rerun':
         this.start();
+        break;
+      case 'swap':
+        if (this.target.mode === 'diff') {
+          const t = this.target;
+          this.target = { ...t, a: t.b, b: t.a, labelA: t.labelB, labelB: t.labelA };
+          this.overrides.clear(); // overrides name A's tensors
+          this.panel.title = `Diff: ${this.target.labelA} ↔ ${this.target.labelB}`;
+          void this.messenger.notify({ type: 'init', state: this.state() });
+          this.start();
+        }
         break;
     }
   }

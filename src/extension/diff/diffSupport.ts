@@ -160,6 +160,9 @@ export function registerDiffSupport(context: vscode.ExtensionContext, deps: Diff
     run(diffCommandIds.compareWeights, async (arg, many) => {
       const uris = (Array.isArray(many) ? many.map(uriOf) : [uriOf(arg)]).filter((u): u is vscode.Uri => u !== undefined);
       if (uris.length === 2) {
+        // The explorer's selection order is not the click order: the path that sorts first
+        // (numbers compared as numbers, so epoch-2 before epoch-10) is A. The panel can swap.
+        uris.sort((x, y) => x.path.localeCompare(y.path, 'en', { numeric: true }));
         return compare(uris[0]!, uris[1]!);
       }
       if (uris.length > 2) {

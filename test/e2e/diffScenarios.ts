@@ -1,0 +1,95 @@
+/**
+ * End-to-end scenarios of Compare Weights in the real workbench: two per-epoch TF.js checkpoints
+ * of a training run (written into the workspace by scripts/diff-training-run.cjs) are selected in
+ * the explorer and compared; the diff panel must name the layer the NumPy reference says moved
+ * most (test/unit/analysis/diff.reference.json).
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { closeAllEditors, contextMenuItems, revealInExplorer, screenshot, waitForWorkbench, webviewFrame, type Scenario, type ScenarioContext } from './workbench';
+
+/** Repository root (this file runs as out/test/e2e/diffScenarios.js). */
+const repoRoot = path.resolve(__dirname, '..', '..', '..');
+
+interface Reference {
+  pairs: { a: string; b: string; topLayers: string[]; relL2: number }[];
+}
+
+/** Writes the deterministic training run into the workspace once. */
+async function writeRun(ctx: ScenarioContext): Promise<string> {
+  const dir = path.join(ctx.workspace, 'diff-run');
+  if (!fs.existsSync(path.join(dir, 'epoch-003', 'weights.bin'))) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const gen = require(path.join(repoRoot, 'scripts', 'diff-training-run.cjs')) as { writeDiffTrainingRun(out: string): Promise<string[]> };
+    await gen.writeDiffTrainingRun(dir);
+  }
+  return dir;
+}
+
+/** Asserts a canvas in the webview has painted pixels. */
+async function assertPainted(ctx: ScenarioContext, selector: string): Promise<void> {
+  const canvas = webviewFrame(ctx.page).locator(selector);
+  await canvas.waitFor({ state: 'visible' });
+  await ctx.page.waitForTimeout(300);
+  // Runs in the browser; typed structurally because the Node tsconfig has no DOM types.
+  type Canvas2d = { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } | null };
+  const painted = await canvas.evaluate((el) => {
+    const c = el as unknown as Canvas2d;
+    const d = c.getContext('2d')?.getImageData(0, 0, c.width, c.height).data ?? [];
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) {
+      if (d[i]! > 0) {
+        n++;
+      }
+    }
+    return n;
+  });
+  assert.ok(painted > 300, `${selector} has painted pixels (${painted})`);
+}
+
+export const diffScenarios: Scenario[] = [
+  {
+    name: 'Compare Weights: two epochs selected in the explorer, the diff panel shows the most-changed layer',
+    needsFixtures: false,
+    async run(ctx) {
+      const { page } = ctx;
+      const ref = JSON.parse(fs.readFileSync(path.join(repoRoot, 'test', 'unit', 'analysis', 'diff.reference.json'), 'utf8')) as Reference;
+      const pair = ref.pairs.find((p) => p.a === 'epoch-000' && p.b === 'epoch-003')!;
+      await writeRun(ctx);
+      await ctx.openWorkbench();
+      await waitForWorkbench(page);
+      await revealInExplorer(page, ['diff-run', 'epoch-000', 'model.json']);
+      await revealInExplorer(page, ['diff-run', 'epoch-003', 'weights.bin']); // expands epoch-003
+      await page.waitForTimeout(300);
+      // Both folders are expanded: the model.json rows are epoch-000's, then epoch-003's.
+      const modelRows = page.locator('.explorer-folders-view .monaco-list-row', { has: page.locator('.label-name', { hasText: /^model\.json$/ }) });
+      await modelRows.nth(1).waitFor();
+      assert.equal(await modelRows.count(), 2, 'two model.json rows visible');
+      const first = modelRows.nth(0);
+      const second = modelRows.nth(1);
+      await first.click();
+      await second.click({ modifiers: ['Control'] });
+      await page.locator('.explorer-folders-view .monaco-list-row.selected', { has: page.locator('.label-name', { hasText: /^model\.json$/ }) }).nth(1).waitFor();
+      const items = await contextMenuItems(page, second);
+      assert.ok(items.includes('Compare Weights'), `context menu has Compare Weights: ${items.join(' | ')}`);
+      await screenshot(ctx, 'explorer-compare-weights-menu', 300);
+      await page.locator('.monaco-menu .action-item .action-label', { hasText: /^Compare Weights$/ }).first().click();
+
+      const frame = webviewFrame(page);
+      await frame.locator('#diff-title', { hasText: 'epoch-000/model.json' }).waitFor({ timeout: 60_000 });
+      const top = frame.locator('#top-layers .top-layer .layer-name').first();
+      await top.waitFor({ timeout: 60_000 });
+      assert.equal(await top.textContent(), pair.topLayers[0], 'the most-changed layer matches the NumPy reference');
+      await frame.locator('#diff-title', { hasText: 'epoch-000/model.json ↔ epoch-003/model.json' }).waitFor();
+      const change = await frame.locator('#model-change').textContent();
+      assert.ok(change?.startsWith(String(Number(pair.relL2.toPrecision(4)))), `model change ${change} vs NumPy ${pair.relL2}`);
+      await assertPainted(ctx, '#layer-bars');
+      // Selecting the most-changed layer's kernel overlays its histograms in both files.
+      await frame.locator('#diff-table tbody tr', { hasText: `${pair.topLayers[0]}/kernel` }).first().click();
+      await assertPainted(ctx, '#overlay-histogram');
+      await screenshot(ctx, 'diff-panel-dark', 500);
+      await closeAllEditors(page);
+    },
+  },
+];
