@@ -566,7 +566,20 @@ export function identifyInitializer(sample: Float64Array, candidates: readonly I
   const kurt = m2 > 0 ? (m4 / n) / ((m2 / n) * (m2 / n)) - 3 : null;
 
   const all = options.configured ? [options.configured, ...candidates.filter((c) => !sameDistribution(c, options.configured!))] : [...candidates];
-  const fits = all.map((c) => fitCandidate(c, sorted, std, kurt));
+  // Branch and bound: the KS pass is the expensive part, and the KS term only adds to the
+  // scale + shape score, so candidates whose partial score already exceeds the best full score
+  // cannot win and are not evaluated (the configured initializer always is, for its evidence).
+  const partial = all.map((c) => ({ c, p: partialScore(c, std, kurt) })).sort((a, b) => a.p - b.p);
+  const fits: CandidateFit[] = [];
+  let bestScore = Infinity;
+  for (const { c, p } of partial) {
+    if (p > bestScore && fits.length >= 4 && c !== options.configured) {
+      continue;
+    }
+    const fit = fitCandidate(c, sorted, std, kurt);
+    fits.push(fit);
+    bestScore = Math.min(bestScore, fit.score);
+  }
   fits.sort((a, b) => a.score - b.score);
   if (n > 0 && fits.length > 0 && Math.abs(Math.log(fits[0]!.stdRatio)) > Math.log(1.1)) {
     // No built-in scale fits: try a uniform draw with a custom limit (hand-written
@@ -644,6 +657,18 @@ function sameDistribution(a: InitializerCandidate, b: InitializerCandidate): boo
 /** Score units: a 5% std error, a 0.3 excess-kurtosis error and a KS distance of 0.05 each count 1. */
 export const scoreUnits = { logStd: 0.05, kurtosis: 0.3, ks: 0.05 } as const;
 
+function scaleAndShape(c: InitializerCandidate, observedStd: number, observedKurtosis: number | null): { stdRatio: number; scaleZ: number; kurtZ: number } {
+  const stdRatio = c.std > 0 ? observedStd / c.std : observedStd > 0 ? Infinity : 1;
+  const scaleZ = Number.isFinite(stdRatio) && stdRatio > 0 ? Math.log(stdRatio) / scoreUnits.logStd : 1e6;
+  const kurtZ = observedKurtosis === null || c.distribution === 'constant' ? 0 : (observedKurtosis - excessKurtosis[c.distribution]) / scoreUnits.kurtosis;
+  return { stdRatio, scaleZ, kurtZ };
+}
+
+function partialScore(c: InitializerCandidate, observedStd: number, observedKurtosis: number | null): number {
+  const { scaleZ, kurtZ } = scaleAndShape(c, observedStd, observedKurtosis);
+  return scaleZ * scaleZ + kurtZ * kurtZ;
+}
+
 function fitCandidate(c: InitializerCandidate, sorted: Float64Array, observedStd: number, observedKurtosis: number | null): CandidateFit {
   const n = sorted.length;
   const ks = ksDistance(sorted, candidateCdf(c));
@@ -658,11 +683,9 @@ function fitCandidate(c: InitializerCandidate, sorted: Float64Array, observedStd
     }
     beyond /= n;
   }
-  const stdRatio = c.std > 0 ? observedStd / c.std : observedStd > 0 ? Infinity : 1;
   // Scale, shape (kurtosis) and the exact-distribution KS distance, each in its own unit; the
   // scale and kurtosis terms survive a few training steps, the KS term sharpens untrained draws.
-  const scaleZ = Number.isFinite(stdRatio) && stdRatio > 0 ? Math.log(stdRatio) / scoreUnits.logStd : 1e6;
-  const kurtZ = observedKurtosis === null || c.distribution === 'constant' ? 0 : (observedKurtosis - excessKurtosis[c.distribution]) / scoreUnits.kurtosis;
+  const { stdRatio, scaleZ, kurtZ } = scaleAndShape(c, observedStd, observedKurtosis);
   const ksZ = ks / scoreUnits.ks;
   return {
     id: c.id,

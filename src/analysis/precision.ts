@@ -4,7 +4,7 @@
  * quantization a file already applied implies. Streams the values twice (ranges, then errors).
  * Formulas and thresholds: docs/diagnostics.md.
  */
-import { elementCount } from '../core/dtypes';
+import { elementCount, float16BitsToNumber } from '../core/dtypes';
 import { throwIfAborted } from '../core/errors';
 import type { FormatId, TensorInfo } from '../core/model';
 
@@ -143,6 +143,9 @@ export function toFloat16(x: number): number {
   if (!Number.isFinite(x) || x === 0) {
     return x;
   }
+  if (Math.fround(x) === x) {
+    return float16Table[float32ToHalfBits(x)]!;
+  }
   const sign = x < 0 ? -1 : 1;
   const a = Math.abs(x);
   if (a >= 65520) {
@@ -156,6 +159,43 @@ export function toFloat16(x: number): number {
   }
   const quantum = e < -14 ? 2 ** -24 : 2 ** (e - 10);
   return sign * roundHalfEven(a / quantum) * quantum;
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+const float16Table = Float64Array.from({ length: 65536 }, (_, h) => float16BitsToNumber(h));
+
+/** float32 -> binary16 bits, round to nearest even (finite inputs; overflow gives the Infinity bits). */
+function float32ToHalfBits(x: number): number {
+  f32[0] = x;
+  const u = u32[0]!;
+  const sign = (u >>> 16) & 0x8000;
+  const exp = (u >>> 23) & 0xff;
+  const mant = u & 0x7fffff;
+  const e = exp - 127 + 15;
+  if (e >= 31) {
+    return sign | 0x7c00;
+  }
+  if (e <= 0) {
+    if (e < -10) {
+      return sign; // below half the smallest subnormal
+    }
+    const m = mant | 0x800000;
+    const shift = 14 - e;
+    let half = m >>> shift;
+    const rem = m & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    if (rem > mid || (rem === mid && (half & 1) === 1)) {
+      half++;
+    }
+    return sign | half;
+  }
+  let half = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && (half & 1) === 1)) {
+    half++; // a carry into the exponent is the correct result, up to Infinity (0x7c00)
+  }
+  return sign | half;
 }
 
 const scratch = new DataView(new ArrayBuffer(4));

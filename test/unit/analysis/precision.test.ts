@@ -112,6 +112,9 @@ test('toFloat16 keeps every float16 value and rounds every midpoint to even', ()
   assert.equal(toFloat16(65520), Infinity);
   assert.equal(toFloat16(2 ** -25), 0);
   assert.equal(toFloat16(2 ** -25 * 1.0001), 2 ** -24);
+  // float64 inputs that float32 cannot hold take the exact double path.
+  assert.equal(toFloat16(1 + 2 ** -11 + 2 ** -40), 1 + 2 ** -10);
+  assert.equal(toFloat16(1 + 2 ** -11), 1);
 });
 
 test('toBfloat16 rounds float32 bits to nearest even', () => {
