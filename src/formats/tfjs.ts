@@ -228,7 +228,10 @@ async function buildWeightFile(source: ByteSource, files: FileSet, json: unknown
       warnings.push({ ...summarizeError(p.error), tensor: name });
     }
     const slotOf = group === 'optimizer' ? optimizerSlot(p.name, modelWeightNames) : undefined;
-    tensors.push(makeTensor(p, name, layer, weight, role, group, streams[p.group], slotOf));
+    // Trainable when its layer is (Keras `trainable`), except BatchNorm statistics, which never are.
+    const trainable =
+      group === 'model' && layerInfo?.trainable !== undefined ? layerInfo.trainable && role !== 'moving_mean' && role !== 'moving_variance' : undefined;
+    tensors.push(makeTensor(p, name, layer, weight, role, group, streams[p.group], slotOf, trainable));
   }
 
   const trainingConfig = findTrainingConfig(model, topology);
@@ -721,6 +724,7 @@ function makeTensor(
   group: TensorGroup,
   stream: ShardStream | undefined,
   slotOf: { variable: string; slot: string } | undefined,
+  trainable: boolean | undefined,
 ): TensorInfo {
   const error = p.error;
   const quantization = p.quantization ? publicQuantization(p.quantization) : undefined;
@@ -743,6 +747,7 @@ function makeTensor(
     byteLength: p.byteLength,
     ...(quantization ? { quantization } : {}),
     ...(slotOf ? { slotOf } : {}),
+    ...(trainable !== undefined ? { trainable } : {}),
     ...(error ? { unavailable: summarizeError(error) } : {}),
     extra,
     readValues: (options?: ReadValuesOptions) => readTensorValues(p, stream, options),

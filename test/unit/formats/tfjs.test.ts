@@ -179,6 +179,17 @@ test('fixture nsfwjs (pre-1.0 converter, uint8): 266 quantized weights, old quan
   assert.equal(conv1.role, 'kernel');
   assert.equal(tensor(wf, 'bn_Conv1/moving_variance').role, 'moving_variance');
   assert.equal(tensor(wf, 'expanded_conv_depthwise/depthwise_kernel').role, 'depthwise_kernel');
+  assert.equal(conv1.trainable, false, 'Conv1 is frozen in the topology');
+  const trainableLayers = new Set(wf.layers.filter((l) => l.trainable === true).map((l) => l.name));
+  assert.deepEqual(
+    [...new Set(wf.tensors.filter((x) => x.trainable).map((x) => x.layer))].sort(),
+    wf.layers
+      .filter((l) => trainableLayers.has(l.name) && l.tensors.length > 0)
+      .map((l) => l.name)
+      .sort(),
+    'tensors are trainable exactly in the layers the topology marks trainable',
+  );
+  assert.ok(trainableLayers.size > 0 && trainableLayers.size < wf.layers.length);
   assert.equal(wf.modelClass, 'Model');
   assert.equal(wf.metadata.kerasVersion, '2.2.4');
   assert.deepEqual(wf.metadata.inputShapes, [[null, 224, 224, 3]]);
@@ -320,6 +331,8 @@ test('model saved with includeOptimizer: optimizer group, slots, step and traini
   assert.equal(tensor(wf, 'dense_t/kernel/m').role, 'optimizer_state');
   assert.deepEqual(tensor(wf, 'dense_t/kernel/v').slotOf, { variable: 'dense_t/kernel', slot: 'v' });
   assert.equal(tensor(wf, 'dense_t/kernel').group, 'model');
+  assert.equal(tensor(wf, 'dense_t/kernel').trainable, true);
+  assert.equal(tensor(wf, 'dense_t/kernel/m').trainable, undefined);
   assert.equal(wf.trainingConfig?.loss, 'mean_squared_error');
   assert.deepEqual(wf.layers.find((l) => l.name === 'dense_t')?.tensors, ['dense_t/kernel', 'dense_t/bias']);
 });
