@@ -3,6 +3,7 @@
  * Run by scripts/e2e/run.mjs, one fresh page per scenario.
  */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Locator } from 'playwright-core';
 import {
@@ -72,6 +73,15 @@ async function assertHistograms(ctx: ScenarioContext): Promise<void> {
   });
   assert.ok(painted > 500, `the histogram has painted pixels (${painted})`);
   await frame.locator('#histogram-log').waitFor({ state: 'visible' });
+}
+
+/** Writes a TF.js graph model with `n` small float32 weights (4 per block) into `dir`. */
+function writeManyTensorModel(dir: string, n: number): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const weights = Array.from({ length: n }, (_, i) => ({ name: `block_${String(Math.floor(i / 4)).padStart(4, '0')}/w${i % 4}`, shape: [2, 2], dtype: 'float32' }));
+  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ format: 'graph-model', modelTopology: { node: [] }, weightsManifest: [{ paths: ['weights.bin'], weights }] }));
+  const values = new Float32Array(n * 4).map((_, i) => Math.sin(i));
+  fs.writeFileSync(path.join(dir, 'weights.bin'), new Uint8Array(values.buffer));
 }
 
 export const scenarios: Scenario[] = [
@@ -228,6 +238,34 @@ export const scenarios: Scenario[] = [
       await screenshot(ctx, 'panel-restored-after-reload');
       // UI state came back too: the Layers tab is selected.
       await webviewFrame(page).locator('#tab-layers[aria-selected="true"]').waitFor();
+      await closeAllEditors(page);
+    },
+  },
+  {
+    name: 'a model with 5,000 tensors: the table renders only the rows in view and scrolls to the last one',
+    needsFixtures: false,
+    async run(ctx) {
+      const { page } = ctx;
+      await ctx.openWorkbench();
+      writeManyTensorModel(path.join(ctx.workspace, 'many'), 5000);
+      await waitForWorkbench(page);
+      const row = await revealInExplorer(page, ['many', 'model.json']);
+      await contextMenuItems(page, row);
+      await page.locator('.monaco-menu .action-item .action-label', { hasText: /^Inspect Weights$/ }).first().click();
+      const frame = webviewFrame(page);
+      await frame.locator('.file-name', { hasText: 'model.json' }).waitFor({ timeout: 60_000 });
+      await frame.locator('.row-count', { hasText: '5,000 tensors' }).waitFor();
+      const rendered = await frame.locator('#section-tensors .vt-row').count();
+      assert.ok(rendered > 10 && rendered < 150, `only the rows in view are in the DOM (${rendered} of 5000)`);
+      await frame.locator('#section-tensors .vt-viewport').evaluate((v: { scrollTop: number; scrollHeight: number }) => {
+        v.scrollTop = v.scrollHeight;
+      });
+      await frame.locator('#section-tensors .vt-row:not([hidden])', { hasText: 'block_1249/w3' }).waitFor();
+      assert.ok((await frame.locator('#section-tensors .vt-row').count()) < 150, 'the row pool does not grow while scrolling');
+      // Filtering narrows the 5,000 rows to one block.
+      await frame.locator('#filter').fill('block_0042/');
+      await frame.locator('.row-count', { hasText: '4 of 5,000 tensors' }).waitFor();
+      await screenshot(ctx, 'panel-5000-tensors-filtered');
       await closeAllEditors(page);
     },
   },
