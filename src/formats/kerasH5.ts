@@ -215,6 +215,18 @@ const slotSegments = new Set(['m', 'v', 'vhat', 'momentum', 'velocity', 'velocit
  */
 function addOptimizerTensors(h5: Hdf5File, tensors: TensorInfo[], warnings: FileWarning[]): number {
   const names = h5.stringListAttribute('/optimizer_weights', 'weight_names') ?? [];
+  const variables = new Set(tensors.filter((t) => t.group === 'model').map((t) => `${t.layer}/${t.weight}`));
+  // Nested models name slots by the full path ('sequential_1/Conv1/kernel'); match the model variable by suffix.
+  const knownVariable = (v: string): string => {
+    const parts = v.split('/');
+    for (let i = 0; i < parts.length - 1; i++) {
+      const candidate = parts.slice(i).join('/');
+      if (variables.has(candidate)) {
+        return candidate;
+      }
+    }
+    return v;
+  };
   for (const weightName of names) {
     const clean = weightName.replace(/:\d+$/, '');
     const segments = clean.split('/');
@@ -224,9 +236,9 @@ function addOptimizerTensors(h5: Hdf5File, tensors: TensorInfo[], warnings: File
     }
     let slotOf: { variable: string; slot: string } | undefined;
     if (segments.length >= 4 && slotSegments.has(segments[1]!)) {
-      slotOf = { variable: segments.slice(2).join('/'), slot: segments[1]! };
+      slotOf = { variable: knownVariable(segments.slice(2).join('/')), slot: segments[1]! };
     } else if (segments.length >= 4 && slotSegments.has(segments[segments.length - 1]!)) {
-      slotOf = { variable: segments.slice(1, -1).join('/'), slot: segments[segments.length - 1]! };
+      slotOf = { variable: knownVariable(segments.slice(1, -1).join('/')), slot: segments[segments.length - 1]! };
     }
     const name = `optimizer_weights/${weightName}`;
     const t = datasetTensor(h5, describeDataset(h5, `/optimizer_weights/${weightName}`), {

@@ -508,13 +508,17 @@ function collectVarsNodes(h5: Hdf5File, objPath: string, depth: number, out: Var
   }
 }
 
-/** kernel/bias for an unknown class when exactly two variables look like a kernel and its bias. */
+/**
+ * kernel/bias for an unknown class when exactly two variables look like a kernel and its bias:
+ * the second's shape equals the trailing dimensions of the first (Dense, Conv, EinsumDense).
+ */
 function guessSpecs(infos: readonly (Hdf5DatasetInfo | WeightFileError)[]): readonly VarSpec[] | undefined {
   const [a, b] = infos;
   if (infos.length !== 2 || !a || !b || a instanceof WeightFileError || b instanceof WeightFileError) {
     return undefined;
   }
-  if (a.shape.length >= 2 && b.shape.length === 1 && a.shape[a.shape.length - 1] === b.shape[0]) {
+  const trailing = a.shape.slice(a.shape.length - b.shape.length);
+  if (a.shape.length >= 2 && b.shape.length >= 1 && b.shape.length < a.shape.length && trailing.every((d, i) => d === b.shape[i])) {
     return kernelBias;
   }
   return undefined;

@@ -247,3 +247,42 @@ test('bad input: an HDF5 source without a local path is refused as unsupportedFo
     return WeightFileError.is(ex, 'unsupportedFormat') && (ex as Error).message.includes('virtual/model_weights.h5');
   });
 });
+
+type H5wasm = typeof import('h5wasm/node', { with: { 'resolution-mode': 'import' } });
+type H5Group = InstanceType<H5wasm['Group']>;
+
+test('legacy nested model: optimizer slots named by the full path map to the inner layer variable', async () => {
+  const h5 = await import('h5wasm/node');
+  await h5.ready;
+  const p = path.join(makeTempDir(), 'nested.h5');
+  const f = new h5.File(p, 'w');
+  try {
+    const config = {
+      class_name: 'Sequential',
+      config: { name: 'outer', layers: [{ class_name: 'Sequential', config: { name: 'inner', layers: [{ class_name: 'Dense', config: { name: 'dense', units: 2 } }] } }] },
+    };
+    f.create_attribute('model_config', JSON.stringify(config));
+    f.create_attribute('keras_version', '2.15.0');
+    const mw = f.create_group('model_weights');
+    mw.create_attribute('layer_names', ['inner']);
+    const inner = mw.create_group('inner');
+    inner.create_attribute('weight_names', ['dense/kernel:0', 'dense/bias:0']);
+    const dense: H5Group = inner.create_group('dense');
+    dense.create_dataset({ name: 'kernel:0', data: new Float32Array([1, 2, 3, 4]), shape: [2, 2] });
+    dense.create_dataset({ name: 'bias:0', data: new Float32Array([5, 6]), shape: [2] });
+    const ow = f.create_group('optimizer_weights');
+    ow.create_attribute('weight_names', ['Adam/m/inner/dense/kernel:0']);
+    ow.create_group('Adam').create_group('m').create_group('inner').create_group('dense').create_dataset({ name: 'kernel:0', data: new Float32Array([0, 0, 0, 1]), shape: [2, 2] });
+  } finally {
+    f.close();
+  }
+  await withFile(await openLocalPath(p), async (file) => {
+    assert.deepEqual(
+      file.tensors.map((t) => `${t.name}=${t.layer}:${t.weight}`),
+      ['inner/dense/kernel:0=dense:kernel', 'inner/dense/bias:0=dense:bias', 'optimizer_weights/Adam/m/inner/dense/kernel:0=optimizer:dense/kernel/m'],
+    );
+    assert.deepEqual(file.tensors[2]!.slotOf, { variable: 'dense/kernel', slot: 'm' });
+    assert.equal(file.layers.find((l) => l.name === 'dense')?.parent, 'inner');
+    assert.deepEqual([...(await readAllValues(file.tensors[2]!))], [0, 0, 0, 1]);
+  });
+});

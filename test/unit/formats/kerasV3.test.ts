@@ -393,3 +393,29 @@ test('.keras from Keras 2.13-2.15 (_layer_checkpoint_dependencies keyed by layer
     assert.deepEqual([layer?.className, layer?.activation, layer?.tensors.length], ['Dense', 'relu', 2]);
   });
 });
+
+test('nested sublayers of unknown classes: name attribute, parent, kernel/bias by trailing shape (EinsumDense in attention)', async () => {
+  const p = path.join(makeTempDir(), 'attention.weights.h5');
+  await writeH5(p, (f) => {
+    addVars(f, 'layers/multi_head_attention', []);
+    addVars(f, 'layers/multi_head_attention/_query_dense', [
+      [4, 2, 3],
+      [2, 3],
+    ]);
+    addVars(f, 'layers/multi_head_attention/_unknown', [[5], [7]]);
+    (f.get('layers/multi_head_attention/vars') as H5Group).create_attribute('name', 'mha');
+    (f.get('layers/multi_head_attention/_query_dense/vars') as H5Group).create_attribute('name', 'query');
+  });
+  await withFile(await openLocalPath(p), async (f) => {
+    assert.deepEqual(
+      f.tensors.map((t) => `${t.name}=${t.layer}:${t.weight}:${t.role}`),
+      [
+        'layers/multi_head_attention/_query_dense/vars/0=query:kernel:kernel',
+        'layers/multi_head_attention/_query_dense/vars/1=query:bias:bias',
+        'layers/multi_head_attention/_unknown/vars/0=mha/_unknown:0:other',
+        'layers/multi_head_attention/_unknown/vars/1=mha/_unknown:1:other',
+      ],
+    );
+    assert.equal(f.layers.find((l) => l.name === 'query')?.parent, 'mha');
+  });
+});
