@@ -675,3 +675,11 @@ test('fixture nsfwjs: every dequantized value equals tfjs-core io.decodeWeights'
     await wf.close();
   }
 });
+
+test('a real Keras 3 model.json (to_json config, no weights) is not taken for a TF.js model', async (t) => {
+  const file = fixtureOrSkip(t, 'keras3-weights-h5/diabetes-simple-model/model.json');
+  if (!file) {
+    return;
+  }
+  await rejectsWith(openLocalPath(file), 'unrecognized', /model\.json: JSON without a 'weightsManifest' key \(top-level keys: module, class_name, config/);
+});
