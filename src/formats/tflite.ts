@@ -493,7 +493,7 @@ class ModelBuilder {
     const t = e.tensor;
     const name = e.name;
     const fileName = this.source.name;
-    const extra0: TfliteTensorExtra = this.baseExtra(e);
+    const extra: TfliteTensorExtra = this.baseExtra(e);
     const storage = tensorTypeToDType(t.type);
     if (!storage) {
       throw new WeightFileError('unsupportedDtype', `${fileName}: tensor "${name}" has TensorType ${t.type} (${tensorTypeName(t.type)}), which Weightscope cannot decode.`, {
@@ -503,7 +503,7 @@ class ModelBuilder {
     }
     const shape = t.shape ?? [];
     if (!t.shape) {
-      extra0.shapeAbsent = true; // TOCO writes no `shape` on some scalar constants; read as a scalar
+      extra.shapeAbsent = true; // TOCO writes no `shape` on some scalar constants; read as a scalar
     }
     if (shape.some((d) => !Number.isInteger(d) || d < 0)) {
       throw new WeightFileError('corrupt', `${fileName}: constant tensor "${name}" has an invalid shape [${shape.join(', ')}].`, { file: fileName, tensor: name });
@@ -519,7 +519,6 @@ class ModelBuilder {
     const quant = parseQuantization(t);
     const sparsity = parseSparsity(t);
     const item = itemSizeBytes(storage);
-    const extra: TfliteTensorExtra = extra0;
     if (loc.external) {
       extra.bufferLayout = 'offset';
     }
