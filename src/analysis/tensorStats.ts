@@ -9,15 +9,18 @@
  *   same loop builds a 65536-bin radix histogram of the top 16 bits of each value's
  *   order-preserving bit key (sign, exponent, leading mantissa bits), which needs no value range.
  * - From the radix histogram the bins holding the order statistics that the percentiles need are
- *   known after pass 1. Pass 2 builds the linear and log10 histograms, counts near-zero values and,
- *   for those few target bins, either collects their values (small bins, then sorted) or counts the
- *   next 16 key bits (large bins). For float32-representable data (float32/16, bfloat16, 8/16-bit
- *   integers) the 32-bit key then identifies the exact value, so every percentile is exact
- *   (percentileErrorBound 0). For float64 data a large bin resolves the upper 32 bits only; the
- *   percentile is then exact when the lower word is zero in that bin (e.g. integers below 2^21),
- *   else the remaining width is reported as percentileErrorBound.
+ *   known after pass 1, and so is, for every other radix bin, whether it lies inside one linear
+ *   histogram bin, one log bin and on one side of the near-zero threshold. Such bins are counted
+ *   into the histograms wholesale; pass 2 visits only the values of the remaining ("special") bins,
+ *   typically a few percent. For the percentile bins it either collects their values (small bins,
+ *   then sorted) or counts the next 16 key bits (large bins). For float32-representable data
+ *   (float32/16, bfloat16, 8/16-bit integers) the 32-bit key then identifies the exact value, so
+ *   every percentile is exact (percentileErrorBound 0). For float64 data a large bin resolves the
+ *   upper 32 bits only; the percentile is then exact when the lower word is zero in that bin (e.g.
+ *   integers below 2^21), else half the remaining width is reported as percentileErrorBound.
  * - Tensors up to `holdLimitBytes` (default 256 MiB) keep their chunks in memory between the
- *   passes; larger tensors are streamed again for pass 2.
+ *   passes (so peak memory is about one tensor plus a few MiB of tables); larger tensors, and readers
+ *   that refill one buffer, are streamed again for pass 2.
  * Linear histogram: NumPy np.histogram semantics over the finite values as float64 — edges
  * first + i*(last-first)/bins with the last edge = max, bin i = [e_i, e_i+1), the last bin closed,
  * and min == max widened to [min-0.5, max+0.5]. Bin assignment compares against those edges exactly.
