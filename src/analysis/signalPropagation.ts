@@ -10,7 +10,8 @@
  *                          (gradient scale^2 at layer l's pre-activation, which its weights see)
  *
  * Layers are taken in file order as a chain (residual branches are not modelled); normalization
- * layers reset the forward scale to E[gamma^2] and scale gradients by the same factor.
+ * layers reset the forward scale to E[gamma^2] and scale gradients by the same factor; the output
+ * layer's sigmoid/softmax counts as linear backwards (it cancels against the cross-entropy loss).
  */
 import type { LayerInfo, TensorInfo, WeightFile } from '../core/model';
 import { computeFans } from './fans';
@@ -289,6 +290,14 @@ export function forecastSignal(file: WeightFile, stats: ReadonlyMap<string, Tens
     cumForward *= forwardGain;
   }
 
+  // The output layer's sigmoid/softmax cancels against its cross-entropy loss (the gradient at
+  // the logits is p - y), so its derivative does not shrink the gradient.
+  const lastWeights = partial.map((p) => p.kind).lastIndexOf('weights');
+  const last = partial[lastWeights];
+  if (last && partial.slice(lastWeights + 1).every((p) => p.kind !== 'weights') && /^(sigmoid|softmax|log_softmax)$/.test(last.activation)) {
+    last.backwardGain = last.cPrime > 0 ? last.backwardGain / last.cPrime : last.backwardGain;
+    last.cPrime = 1;
+  }
   // Cumulative products: forward from the input, backward from the output.
   const layers: SignalLayer[] = [];
   let f = 1;

@@ -57,7 +57,9 @@ export const initializerScale: DiagnosticRule = {
       const tiny = k.match && (k.match.best.family === 'tiny_uniform' || k.match.best.family === 'tiny_normal' || k.match.best.family === 'random_uniform' || k.match.best.family === 'random_normal');
       const source = k.configured?.label ?? (k.match && k.match.best.ks < 0.12 ? k.match.best.label : undefined);
       const fixed = tiny && source ? ` ${source} is a fixed scale that ignores fan_in.` : '';
-      let severity: Diagnostic['severity'] = small ? (untrained ? 'error' : 'warning') : 'warning';
+      // Too small: error at the initial draw, warning once trained. Too large: warning at the draw;
+      // trained weights legitimately grow (unregularized-growth and the forecast judge that).
+      let severity: Diagnostic['severity'] = small ? (untrained ? 'error' : 'warning') : untrained ? 'warning' : 'info';
       let suffix = '';
       if (k.followedByNormalization) {
         severity = 'info';

@@ -82,3 +82,17 @@ test('layers without statistics are skipped with a reason; without architecture 
   assert.deepEqual(f.layers.map((l) => [l.name, l.activation]), [['a', 'unknown']]);
   assert.deepEqual(f.skipped, [{ name: 'b', reason: 'no statistics for its kernel' }]);
 });
+
+test("the output layer's sigmoid counts as linear backwards (it cancels against cross-entropy)", async () => {
+  const file = buildModel([
+    { name: 'h', className: 'Dense', activation: 'relu', weights: [{ weight: 'kernel', shape: [16, 8], values: pm(128, 0.25) }] },
+    { name: 'out', className: 'Dense', activation: 'sigmoid', weights: [{ weight: 'kernel', shape: [8, 1], values: pm(8, 0.5) }] },
+  ]);
+  const f = forecastSignal(file, await statsOf(file));
+  const [h, out] = f.layers as [typeof f.layers[0], typeof f.layers[0]];
+  assert.equal(out.cPrime, 1);
+  assert.equal(out.cumulativeBackward, 1);
+  assert.ok(Math.abs(out.backwardGain - 1 * 0.25) < 1e-7, String(out.backwardGain));
+  assert.ok(Math.abs(out.forwardGain - (8 * 0.25) / 16) < 1e-7, 'forward keeps the sigmoid slope 1/16');
+  assert.ok(Math.abs(h.cumulativeBackward - 0.5 * 0.25) < 1e-7);
+});

@@ -73,6 +73,27 @@ test('TF.js uint8-quantized MobileNetV2: stored step and range match its model.j
   }
 });
 
+test('trained Keras 2.15 MLP (.h5): trained kernels, configured Glorot read, a healthy forecast', async (t) => {
+  const p = fixtureOrSkip(t, 'keras-h5/alphabet-soup-charity-keras2.15/AlphabetSoupCharity.h5');
+  if (!p) {
+    return;
+  }
+  const { file, report } = await checkFile(p);
+  try {
+    assertSane(report);
+    assert.deepEqual(report.diagnostics.filter((d) => d.severity !== 'info'), []);
+    const m = report.diagnostics.filter((d) => d.code === 'initializer-match');
+    assert.equal(m.length, 3);
+    assert.ok(m.every((d) => d.evidence['atInit'] === false && d.evidence['configured'] === 'glorot_uniform'), JSON.stringify(m.map((d) => d.evidence)));
+    // Dense 43 -> 80 relu -> 30 relu -> 1 sigmoid: Glorot before ReLU gets the He advice.
+    assert.deepEqual(report.diagnostics.filter((d) => d.code === 'initializer-activation').map((d) => d.evidence['recommended']), ['he', 'he']);
+    assert.deepEqual(report.forecast.layers.map((l) => l.activation), ['relu', 'relu', 'sigmoid']);
+    assert.equal(report.regularization.regularizerCount, 0);
+  } finally {
+    await file.close();
+  }
+});
+
 test('TF.js-saved Embedding + GRU model: recurrent and embedding fans, no internal failures', async (t) => {
   const p = fixtureOrSkip(t, 'tfjs-layers/tfjs-e2e-layers-model/model.json');
   if (!p) {
