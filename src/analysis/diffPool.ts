@@ -197,9 +197,12 @@ export class DiffPool {
   }
 }
 
+/** Below this many stored bytes (both files) diffLocalFiles compares in this thread unless told otherwise: starting workers (and their readers) costs more. */
+export const autoWorkerMinBytes = 32 * 1024 * 1024;
+
 /** Options of diffLocalFiles. */
 export interface LocalDiffOptions extends DiffOptions {
-  /** Worker threads; 0 compares in this thread. */
+  /** Worker threads; 0 compares in this thread; unset: workers for files over autoWorkerMinBytes. */
   workers?: number;
   /** Existing pool to use (then `workers` is ignored and the pool is not disposed). */
   pool?: DiffPool;
@@ -208,13 +211,18 @@ export interface LocalDiffOptions extends DiffOptions {
 /** Opens two local files (or model folders) and diffs them, in worker threads by default. */
 export async function diffLocalFiles(pathA: string, pathB: string, options: LocalDiffOptions = {}): Promise<DiffResult> {
   const opened: WeightFile[] = [];
-  const ownPool = !options.pool && options.workers !== 0 ? new DiffPool(options.workers ? { workers: options.workers } : {}) : undefined;
-  const pool = options.pool ?? ownPool;
+  let ownPool: DiffPool | undefined;
   try {
     const a = await openLocalPath(pathA);
     opened.push(a);
     const b = await openLocalPath(pathB);
     opened.push(b);
+    const bytes = [...a.tensors, ...b.tensors].reduce((s, t) => s + t.byteLength, 0);
+    const useWorkers = options.workers !== undefined ? options.workers > 0 : bytes >= autoWorkerMinBytes;
+    if (!options.pool && useWorkers) {
+      ownPool = new DiffPool(options.workers ? { workers: options.workers } : {});
+    }
+    const pool = options.pool ?? ownPool;
     return await diffWeightFiles(a, b, options, pool?.runner(pathA, pathB));
   } finally {
     await Promise.all(opened.map((f) => f.close()));

@@ -13,7 +13,7 @@ import { listDir, statPath } from '../core/nodeFileSource';
 import { isSidecarName, readSidecar } from '../core/sidecar';
 import { isWeightFileName, openLocalPath, resolveLocalEntry } from '../formats/registry';
 import type { TensorDiff } from './diff';
-import { diffLocalFiles, DiffPool } from './diffPool';
+import { autoWorkerMinBytes, diffLocalFiles, DiffPool } from './diffPool';
 import { checkNames, parseCheckpointName, type NamingConvention, type NamingWarning } from './namingConvention';
 
 /** One checkpoint of a run. */
@@ -268,7 +268,16 @@ interface LayerAcc {
 export async function computeHistory(dir: string, options: HistoryOptions = {}): Promise<HistoryResult> {
   const { checkpoints, orderedBy } = await findCheckpoints(dir, options);
   const namingWarnings = options.naming ? checkNames(options.naming, checkpoints.map((c) => c.label)) : [];
-  const pool = options.workers === 0 ? undefined : new DiffPool(options.workers ? { workers: options.workers } : {});
+  let pool: DiffPool | undefined;
+  if (options.workers !== 0) {
+    // Workers pay off for big checkpoints only (see autoWorkerMinBytes).
+    const probe = await openLocalPath(checkpoints[0]!.path);
+    const bytes = probe.tensors.reduce((s, t) => s + t.byteLength, 0);
+    await probe.close();
+    if (options.workers !== undefined || 2 * bytes >= autoWorkerMinBytes) {
+      pool = new DiffPool(options.workers ? { workers: options.workers } : {});
+    }
+  }
   const bins = options.histogramBins ?? 32;
   const first = checkpoints[0]!;
   const layerOrder: string[] = [];
