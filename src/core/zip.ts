@@ -369,7 +369,16 @@ class InflatingByteSource implements ByteSource {
     const parts: Uint8Array[] = [this.buf];
     let end = this.bufStart + this.buf.length;
     while (end < offset + length) {
-      const r = await this.iterator.next();
+      let r: IteratorResult<Uint8Array>;
+      try {
+        r = await this.iterator.next();
+      } catch (ex) {
+        // A failed stream cannot continue; the next read starts over (and fails the same way).
+        this.iterator = undefined;
+        this.buf = new Uint8Array(0);
+        this.bufStart = 0;
+        throw ex;
+      }
       if (r.done) {
         throw new WeightFileError('truncated', `${this.name}: the compressed data ends after ${end} bytes but the archive declares ${this.size}.`, {
           file: this.name,
