@@ -292,6 +292,8 @@ interface Naming {
   trainable?: boolean;
   layerNodeId?: number;
   displayName?: string;
+  /** Position of the variable among its layer's children in the object graph (weight order). */
+  order?: number;
 }
 
 /**
@@ -406,10 +408,16 @@ async function buildWeightFile(source: ByteSource, files: FileSet, entry: Entry,
   });
 
   const tensors: TensorInfo[] = [];
+  const weightOrder = new Map<string, number>();
   if (bundle) {
     const items = bundle.items.filter((i) => !isSliceKey(i.rawKey));
     const namings = nameTensors(items, walk, kerasNodes, sm);
     const displayNames = chooseDisplayNames(items, namings);
+    for (const [key, n] of namings) {
+      if (n.order !== undefined) {
+        weightOrder.set(displayNames.get(key)!, n.order);
+      }
+    }
     for (const n of namings.values()) {
       if (n.slotOf) {
         n.slotOf = { variable: displayNames.get(n.slotOf.variable) ?? n.slotOf.variable, slot: n.slotOf.slot };
@@ -428,7 +436,13 @@ async function buildWeightFile(source: ByteSource, files: FileSet, entry: Entry,
   // Order: model weights, optimizer state, other; within a group in natural order of the stored
   // keys, which is layer order for Keras (layer_with_weights-2 before -10) and TF1 (Variable_2 before _10).
   const groupRank = { model: 0, optimizer: 1, other: 2 } as const;
-  tensors.sort((a, b) => groupRank[a.group] - groupRank[b.group] || naturalCompare(storedKey(a), storedKey(b)));
+  tensors.sort(
+    (a, b) =>
+      groupRank[a.group] - groupRank[b.group] ||
+      naturalCompare(parentKey(storedKey(a)), parentKey(storedKey(b))) ||
+      (weightOrder.get(a.name) ?? 0) - (weightOrder.get(b.name) ?? 0) ||
+      naturalCompare(storedKey(a), storedKey(b)),
+  );
 
   // Layers: the Keras architecture when the SavedModel carries one, else derived from names.
   const root = kerasNodes.get(0)?.json;
@@ -452,11 +466,7 @@ async function buildWeightFile(source: ByteSource, files: FileSet, entry: Entry,
     }
     let layer = byName.get(t.layer);
     if (!layer) {
-      layer = { name: t.layer, tensors: [] };
-      const cls = kerasClassOfLayer(t, kerasNodes);
-      if (cls) {
-        layer.className = cls;
-      }
+      layer = { ...kerasLayerOf(t, kerasNodes), name: t.layer, tensors: [] };
       layers.push(layer);
       byName.set(t.layer, layer);
     }
@@ -480,19 +490,37 @@ async function buildWeightFile(source: ByteSource, files: FileSet, entry: Entry,
   };
 }
 
-function kerasClassOfLayer(t: TensorInfo, kerasNodes: Map<number, { identifier: string; json: Record<string, unknown> }>): string | undefined {
+/**
+ * The layer's architecture from its own `_tf_keras_*` metadata ({class_name, name, config}),
+ * normalized by the Keras config parser; empty when the SavedModel has none for that node.
+ */
+function kerasLayerOf(t: TensorInfo, kerasNodes: Map<number, { identifier: string; json: Record<string, unknown> }>): Partial<LayerInfo> {
   const id = t.extra?.layerNode;
-  if (typeof id !== 'number') {
-    return undefined;
+  const json = typeof id === 'number' ? kerasNodes.get(id)?.json : undefined;
+  if (!json || typeof json.class_name !== 'string') {
+    return {};
   }
-  const cls = kerasNodes.get(id)?.json.class_name;
-  return typeof cls === 'string' ? cls : undefined;
+  const config = json.config && typeof json.config === 'object' ? json.config : { name: json.name };
+  const [info] = parseKerasModelConfig({ class_name: 'Sequential', config: { layers: [{ class_name: json.class_name, config }] } }).layers;
+  if (!info) {
+    return { className: json.class_name };
+  }
+  const { name: _name, tensors: _tensors, parent: _parent, ...rest } = info;
+  return { ...rest, className: json.class_name };
 }
 
 /** The `.index` key a tensor was read from. */
 function storedKey(t: TensorInfo): string {
   const k = t.extra?.checkpointKey;
   return typeof k === 'string' ? k : t.name;
+}
+
+/** The key of the object (or TF1 scope) holding a stored key: its path without the last segment. */
+function parentKey(key: string): string {
+  const at = key.lastIndexOf(attributesMarker);
+  const path = at >= 0 ? key.slice(0, at) : key;
+  const slash = path.lastIndexOf('/');
+  return slash < 0 ? '' : path.slice(0, slash);
 }
 
 /** Compares strings with digit runs taken as numbers ('a_2' < 'a_10'). */
@@ -661,6 +689,10 @@ function nameObjectBased(
     naming.layer = path.slice(0, -1).join('/');
   }
   const parent = info?.parentNodeId;
+  const order = info ? walk?.childOrder.get(info.nodeId) : undefined;
+  if (order !== undefined) {
+    naming.order = order;
+  }
   if (parent !== undefined && parent !== 0) {
     naming.layerNodeId = parent;
     const meta = kerasNodes.get(parent);

@@ -150,22 +150,26 @@ export interface GraphWalk {
   paths: Map<number, string[]>;
   /** Node id -> parent on that path. */
   parents: Map<number, number>;
+  /** Node id -> its position among its parent's children (creation order, e.g. kernel before bias). */
+  childOrder: Map<number, number>;
 }
 
 /** Walks the graph breadth-first from node 0 and indexes every attribute's checkpoint key. */
 export function walkObjectGraph(nodes: readonly TrackableObject[]): GraphWalk {
   const paths = new Map<number, string[]>();
   const parents = new Map<number, number>();
+  const childOrder = new Map<number, number>();
   if (nodes.length > 0) {
     paths.set(0, []);
     const queue = [0];
     for (let qi = 0; qi < queue.length; qi++) {
       const id = queue[qi]!;
       const base = paths.get(id)!;
-      for (const child of nodes[id]!.children) {
+      for (const [index, child] of nodes[id]!.children.entries()) {
         if (!paths.has(child.nodeId)) {
           paths.set(child.nodeId, [...base, child.localName]);
           parents.set(child.nodeId, id);
+          childOrder.set(child.nodeId, index);
           queue.push(child.nodeId);
         }
       }
@@ -195,5 +199,5 @@ export function walkObjectGraph(nodes: readonly TrackableObject[]): GraphWalk {
       keys.set(a.checkpointKey, info);
     }
   });
-  return { keys, paths, parents };
+  return { keys, paths, parents, childOrder };
 }

@@ -10,7 +10,7 @@ import { runInspect } from '../../../src/cli/commands/inspect';
 import { openLocalPath, resolveLocalEntry } from '../../../src/formats/registry';
 import { parseCheckpointState, tfCheckpointReader } from '../../../src/formats/tfCheckpoint';
 import { fixtureOrSkip, fixturesDir, makeTempDir, repoRoot } from '../helpers/fixtures';
-import { BundleWriter, encodeObjectGraph, sliceKey } from './helpers/bundleWriter';
+import { BundleWriter, encodeObjectGraph, encodeSavedModel, sliceKey } from './helpers/bundleWriter';
 
 interface RefTensor {
   dtype: string;
@@ -769,5 +769,48 @@ test('cancellation: an aborted open and an aborted read end with cancelled', asy
   const file = await openGenerated(w);
   await assert.rejects(readAllValues(file.tensors[0]!, { signal: ac.signal }), (ex: unknown) => WeightFileError.is(ex, 'cancelled'));
   assert.equal(file.tensors[0]!.extra?.checksum, 'unverified', 'a cancelled read settles no checksum');
+  await file.close();
+});
+
+test('a generated Keras SavedModel without a root config: layer classes and configs from each layer\'s metadata; signatures', async () => {
+  const kKey = 'layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE';
+  const bKey = 'layer_with_weights-0/bias/.ATTRIBUTES/VARIABLE_VALUE';
+  const w = new BundleWriter('variables/variables');
+  w.addStrings('_CHECKPOINTABLE_OBJECT_GRAPH', [], [
+    encodeObjectGraph([
+      { children: [[1, 'layer_with_weights-0'], [1, 'layer-0']] },
+      { children: [[2, 'kernel'], [3, 'bias']] },
+      { attributes: [['VARIABLE_VALUE', 'my_model/head/kernel', kKey]] },
+      { attributes: [['VARIABLE_VALUE', 'my_model/head/bias', bKey]] },
+    ]),
+  ]);
+  w.add(kKey, 'float32', [2, 3], [1, 2, 3, 4, 5, 6]);
+  w.add(bKey, 'float32', [3], [0, 0, 0]);
+  const layerMeta = { class_name: 'Dense', name: 'head', config: { name: 'head', units: 3, activation: 'relu', kernel_initializer: { class_name: 'GlorotUniform', config: { seed: null } } } };
+  const pb = encodeSavedModel(
+    [
+      { identifier: '_tf_keras_model', metadata: JSON.stringify({ class_name: 'MyModel', name: 'my_model' }), children: [[1, 'layer_with_weights-0']] },
+      { identifier: '_tf_keras_layer', metadata: JSON.stringify(layerMeta), children: [[2, 'kernel'], [3, 'bias']] },
+      { variableName: 'my_model/head/kernel:0' },
+      { variableName: 'my_model/head/bias:0' },
+    ],
+    { serving_default: { inputs: { x: ['serving_default_x:0', 1, [-1, 2]] }, outputs: { y: ['StatefulPartitionedCall:0', 1, null] } } },
+  );
+  const file = await openGenerated(w, [['saved_model.pb', pb]], 'saved_model.pb');
+  assert.equal(file.format, 'tf-savedmodel');
+  const head = file.layers.find((l) => l.name === 'head');
+  assert.ok(head, `layers: ${file.layers.map((l) => l.name).join(', ')}`);
+  assert.deepEqual([head.className, head.units, head.activation, head.kernelInitializer?.className], ['Dense', 3, 'relu', 'GlorotUniform']);
+  assert.deepEqual(head.tensors, ['my_model/head/kernel', 'my_model/head/bias']);
+  assert.equal(tensor(file, kKey).trainable, true);
+  assert.deepEqual(file.metadata.signatures, [
+    {
+      key: 'serving_default',
+      methodName: 'tensorflow/serving/predict',
+      inputs: [{ key: 'x', name: 'serving_default_x:0', dtype: 'DT_FLOAT', shape: [-1, 2] }],
+      outputs: [{ key: 'y', name: 'StatefulPartitionedCall:0', dtype: 'DT_FLOAT' }],
+    },
+  ]);
+  assert.equal((file.metadata.savedModel as { tensorflowVersion: string }).tensorflowVersion, '2.9.1');
   await file.close();
 });

@@ -653,3 +653,89 @@ export function encodeObjectGraph(nodes: readonly WriterNode[]): Uint8Array {
   }
   return g.bytes();
 }
+
+// ---- SavedModel (saved_model.pb) ----
+
+/** A SavedObjectGraph node for tests. */
+export interface WriterSavedObject {
+  /** Children: [node id, local name]. */
+  children?: [number, string][];
+  /** user_object.identifier, e.g. '_tf_keras_layer'. */
+  identifier?: string;
+  /** user_object.metadata (Keras JSON). */
+  metadata?: string;
+  /** variable.name (makes the node a SavedVariable). */
+  variableName?: string;
+}
+
+/** Serializes SavedModel { meta_graphs { meta_info_def, signature_def, object_graph_def } }. */
+export function encodeSavedModel(objects: readonly WriterSavedObject[], signatures: Record<string, { inputs: Record<string, [string, number, number[] | null]>; outputs: Record<string, [string, number, number[] | null]> }> = {}): Uint8Array {
+  const enc = new TextEncoder();
+  const meta = new Bytes();
+  const info = new Bytes();
+  fieldBytes(info, 4, enc.encode('serve'));
+  fieldBytes(info, 5, enc.encode('2.9.1'));
+  fieldBytes(meta, 1, info.bytes());
+  const tensorInfo = ([name, dtype, shape]: [string, number, number[] | null]): Uint8Array => {
+    const t = new Bytes();
+    fieldBytes(t, 1, enc.encode(name));
+    fieldVarint(t, 2, dtype);
+    const sh = new Bytes();
+    if (shape === null) {
+      fieldVarint(sh, 3, 1);
+    } else {
+      for (const d of shape) {
+        const dim = new Bytes();
+        fieldVarint(dim, 1, d);
+        fieldBytes(sh, 2, dim.bytes());
+      }
+    }
+    fieldBytes(t, 3, sh.bytes());
+    return t.bytes();
+  };
+  for (const [key, sig] of Object.entries(signatures)) {
+    const def = new Bytes();
+    for (const [field, map] of [[1, sig.inputs], [2, sig.outputs]] as const) {
+      for (const [k, v] of Object.entries(map)) {
+        const e = new Bytes();
+        fieldBytes(e, 1, enc.encode(k));
+        fieldBytes(e, 2, tensorInfo(v));
+        fieldBytes(def, field, e.bytes());
+      }
+    }
+    fieldBytes(def, 3, enc.encode('tensorflow/serving/predict'));
+    const entry = new Bytes();
+    fieldBytes(entry, 1, enc.encode(key));
+    fieldBytes(entry, 2, def.bytes());
+    fieldBytes(meta, 5, entry.bytes());
+  }
+  const graph = new Bytes();
+  for (const o of objects) {
+    const node = new Bytes();
+    for (const [id, local] of o.children ?? []) {
+      const r = new Bytes();
+      fieldVarint(r, 1, id);
+      fieldBytes(r, 2, enc.encode(local));
+      fieldBytes(node, 1, r.bytes());
+    }
+    if (o.variableName !== undefined) {
+      const v = new Bytes();
+      fieldVarint(v, 3, 1);
+      fieldBytes(v, 6, enc.encode(o.variableName));
+      fieldBytes(node, 7, v.bytes());
+    } else {
+      const u = new Bytes();
+      fieldBytes(u, 1, enc.encode(o.identifier ?? '_generic_user_object'));
+      if (o.metadata !== undefined) {
+        fieldBytes(u, 3, enc.encode(o.metadata));
+      }
+      fieldBytes(node, 4, u.bytes());
+    }
+    fieldBytes(graph, 1, node.bytes());
+  }
+  fieldBytes(meta, 7, graph.bytes());
+  const top = new Bytes();
+  fieldVarint(top, 1, 1);
+  fieldBytes(top, 2, meta.bytes());
+  return top.bytes();
+}
