@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { diffSection } from './bench/diff.mjs';
 import { tfBundleSection } from './bench/tfBundle.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -182,7 +183,7 @@ const kerasH5Section = {
 };
 
 /** Benchmark sections in run order. */
-const sections = [kerasH5Section, tfBundleSection];
+const sections = [kerasH5Section, tfBundleSection, diffSection];
 
 // ------------------------------------------------------------------ main
 
