@@ -9,6 +9,7 @@ import { runDiagnostics, type Diagnostic } from '../../../../src/analysis/diagno
 import { checkWeightFile, shouldFail } from '../../../../src/analysis/diagnostics/check';
 import { sampleTensor } from '../../../../src/analysis/diagnostics/sampleTensor';
 import { analyzePrecision } from '../../../../src/analysis/precision';
+import { WeightFileError } from '../../../../src/core/errors';
 import type { WeightFile } from '../../../../src/core/model';
 import { buildModel, statsOf, type TestLayer } from './modelBuilder';
 
@@ -159,4 +160,37 @@ test('every finding is JSON-safe and ordered errors first', async () => {
       assert.ok(v2 === null || ['string', 'boolean'].includes(typeof v2) || Number.isFinite(v2));
     }
   }
+});
+
+test('checkWeightFile: an unreadable tensor is listed in failures and the rest still runs; cancellation throws', async () => {
+  const file = buildModel([
+    { name: 'ok', className: 'Dense', activation: 'relu', weights: [{ weight: 'kernel', shape: [64, 32], values: glorotUniform(64, 32, 12) }] },
+    { name: 'bad', className: 'Dense', activation: 'relu', weights: [{ weight: 'kernel', shape: [32, 8], values: glorotUniform(32, 8, 13) }] },
+  ]);
+  const stats = await statsOf(file);
+  const bad = file.tensors[1]!;
+  const broken = {
+    ...bad,
+    async *readValues() {
+      yield new Float32Array(4);
+      throw new WeightFileError('truncated', 'bad.bin: the shard ends at byte 16, 1024 bytes short.');
+    },
+  };
+  const damaged: WeightFile = { ...file, tensors: [file.tensors[0]!, broken] };
+  const report = await checkWeightFile(damaged, stats);
+  assert.deepEqual(report.failures.map((f) => [f.tensor, f.reason]), [['bad/kernel', 'truncated']]);
+  assert.match(report.failures[0]!.message, /shard ends/);
+  assert.equal(report.summary.failedTensors, 1);
+  assert.deepEqual(report.precision.map((p) => p.tensor), ['ok/kernel']);
+  assert.ok(report.diagnostics.some((d) => d.code === 'initializer-match' && d.layer === 'ok'));
+  const ac = new AbortController();
+  ac.abort();
+  await assert.rejects(checkWeightFile(file, stats, { signal: ac.signal }), (e: Error & { reason?: string }) => e.reason === 'cancelled');
+});
+
+test('shouldFail: --fail-on warning also fails on warnings, --fail-on error only on errors', () => {
+  const w = { diagnostics: [{ severity: 'warning' as const, code: 'x', message: '', evidence: {} }] };
+  assert.equal(shouldFail(w, 'warning'), true);
+  assert.equal(shouldFail(w, 'error'), false);
+  assert.equal(shouldFail({ diagnostics: [] }, 'warning'), false);
 });
