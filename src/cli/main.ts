@@ -4,6 +4,7 @@
  */
 import { WeightFileError } from '../core/errors';
 import { UsageError } from './args';
+import { checkUsage, runCheck } from './commands/check';
 import { diffUsage, runDiff } from './commands/diff';
 import { fingerprintUsage, runFingerprint } from './commands/fingerprint';
 import { historyUsage, runHistory } from './commands/history';
@@ -26,6 +27,7 @@ interface Command {
 /** Every command, in help order. */
 const commands: Record<string, Command> = {
   inspect: { summary: 'per-layer and per-tensor statistics of a weight file', usage: inspectUsage, run: runInspect },
+  check: { summary: 'weight-health diagnostics (initializers, vanishing/exploding forecast, regularization, precision)', usage: checkUsage, run: runCheck },
   diff: { summary: 'compare two weight files layer by layer (also across formats)', usage: diffUsage, run: runDiff },
   history: { summary: 'how the weights of a folder of checkpoints moved over training', usage: historyUsage, run: runHistory },
   fingerprint: { summary: 'SHA-256 fingerprints of tensors and models; duplicates grouped', usage: fingerprintUsage, run: runFingerprint },

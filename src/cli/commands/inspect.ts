@@ -1,9 +1,10 @@
 /**
  * `weightscope inspect <file-or-dir> [--json] [--tensor NAME] [--group model|optimizer|all]`
  */
-import { buildFileReport, selectTensors, type FileReport } from '../../analysis/report';
+import { buildFileReport, selectTensors, type FileReport, type ReportFilter } from '../../analysis/report';
 import { StatsPool, type TensorResult } from '../../analysis/statsPool';
 import { summarizeError } from '../../core/errors';
+import type { WeightFile } from '../../core/model';
 import { openLocalPath } from '../../formats/registry';
 import { choiceOption, intOption, parseArgs, UsageError } from '../args';
 import { expandInput } from '../inputs';
@@ -72,30 +73,46 @@ export async function runInspect(argv: readonly string[], io: CliIo): Promise<nu
 
 async function inspectOne(
   entry: string,
-  filter: { group: 'model' | 'optimizer' | 'all'; tensor?: string },
+  filter: ReportFilter,
   bins: number,
   pool: StatsPool | undefined,
   io: CliIo,
 ): Promise<FileReport> {
   const file = await openLocalPath(entry);
   try {
-    const names = selectTensors(file, filter)
-      .filter((t) => !t.unavailable && t.dtype !== 'string')
-      .map((t) => t.name);
-    let results = new Map<string, TensorResult>();
-    if (pool && names.length > 0) {
-      let done = 0;
-      const progress = io.progress(`analysing ${entry}`);
-      results = await pool.analyzeFile(entry, names, {
-        histogramBins: bins,
-        onResult: () => progress(++done, names.length),
-      });
-      progress(names.length, names.length, true);
-    }
+    const results = await analyzeTensors(file, entry, filter, bins, pool, io);
     return buildFileReport(file, results, filter);
   } finally {
     await file.close();
   }
+}
+
+/**
+ * Statistics of the selected numeric tensors of an opened local file, in the pool's worker threads
+ * (none when `pool` is undefined), with a progress bar on a TTY.
+ */
+export async function analyzeTensors(
+  file: WeightFile,
+  entry: string,
+  filter: ReportFilter,
+  bins: number,
+  pool: StatsPool | undefined,
+  io: CliIo,
+): Promise<Map<string, TensorResult>> {
+  const names = selectTensors(file, filter)
+    .filter((t) => !t.unavailable && t.dtype !== 'string')
+    .map((t) => t.name);
+  if (!pool || names.length === 0) {
+    return new Map();
+  }
+  let done = 0;
+  const progress = io.progress(`analysing ${entry}`);
+  const results = await pool.analyzeFile(entry, names, {
+    histogramBins: bins,
+    onResult: () => progress(++done, names.length),
+  });
+  progress(names.length, names.length, true);
+  return results;
 }
 
 /** The human-readable table of one report. */

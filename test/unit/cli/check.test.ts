@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { checkFailedExitCode } from '../../../src/cli/commands/check';
+import { runCli } from '../../../src/cli/main';
+import { captureIo } from '../helpers/captureIo';
+import { repoRoot } from '../helpers/fixtures';
+
+const examples = path.join(repoRoot, 'examples', 'initialization');
+
+test('check --fail-on error gates on the seed\'s bad initialization (RandomUniform(-0.01, 0.01))', async () => {
+  const io = captureIo();
+  const code = await runCli(['check', path.join(examples, 'bad-init-uniform-0.01'), '--json', '--fail-on', 'error', '--no-precision'], io);
+  assert.equal(code, checkFailedExitCode, io.stderr.join('\n'));
+  const r = JSON.parse(io.stdout.join('\n'));
+  const scaleErrors = r.diagnostics.filter((d: { code: string; severity: string }) => d.code === 'initializer-scale' && d.severity === 'error');
+  assert.deepEqual(scaleErrors.map((d: { layer: string }) => d.layer).sort(), ['hidden1', 'hidden2', 'output']);
+  assert.ok(r.diagnostics.some((d: { code: string }) => d.code === 'signal-vanishing'));
+  assert.ok(r.forecast.layers.at(-1).cumulativeForward < 1e-2, 'the forward forecast leaves the healthy band');
+});
+
+test('check passes the Glorot-initialized twin and prints text', async () => {
+  const io = captureIo();
+  assert.equal(await runCli(['check', path.join(examples, 'good-init-glorot-uniform'), '--fail-on', 'warning'], io), 0, io.stdout.join('\n'));
+  const text = io.stdout.join('\n');
+  assert.match(text, /errors: 0 {2}warnings: 0/);
+  assert.match(text, /matches glorot_uniform/);
+});

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { runCli } from '../../../src/cli/main';
+import { captureIo } from '../helpers/captureIo';
+import { fixturesDir, makeTempDir, repoRoot, skipUnlessFixtures } from '../helpers/fixtures';
+
+/** NumPy statistics of the fixtures (scripts/make-reference.py). */
+const reference = JSON.parse(fs.readFileSync(path.join(repoRoot, 'test', 'unit', 'formats', 'corpus.reference.json'), 'utf8'));
+
+test('inspect --json: the documented schema, with statistics equal to NumPy', skipUnlessFixtures, async () => {
+  const rel = 'tfjs-layers/tfjs-e2e-layers-model/model.json';
+  const io = captureIo();
+  assert.equal(await runCli(['inspect', path.join(fixturesDir, rel), '--json', '--workers', '2'], io), 0, io.stderr.join('\n'));
+  const r = JSON.parse(io.stdout.join('\n'));
+  assert.equal(r.schemaVersion, 1);
+  assert.equal(r.format, 'tfjs-layers');
+  assert.equal(r.params, 100 * 20 + 20 * 12 + 4 * 12 + 12);
+  assert.deepEqual(
+    r.layers.map((l: { name: string; className: string }) => [l.name, l.className]),
+    [['embedding_Embedding2', 'Embedding'], ['gru_GRU1', 'GRU']],
+  );
+  for (const t of r.tensors) {
+    for (const key of ['name', 'layer', 'role', 'group', 'dtype', 'shape', 'byteLength', 'stats']) {
+      assert.ok(key in t, `tensor field ${key}`);
+    }
+    const ref = reference[rel][t.name].stats;
+    assert.equal(t.stats.count, ref.count);
+    assert.equal(t.stats.min, ref.min);
+    assert.equal(t.stats.max, ref.max);
+    assert.ok(Math.abs(t.stats.std - ref.std) <= 1e-9 * Math.max(ref.std, 1e-30) + 1e-15, `${t.name} std`);
+    assert.deepEqual(t.stats.histogram.counts, ref.histogram.counts);
+    assert.equal(t.stats.histogram.edges.length, 65);
+    assert.deepEqual(Object.keys(t.stats.percentiles), ['p0.1', 'p1', 'p5', 'p25', 'p50', 'p75', 'p95', 'p99', 'p99.9']);
+  }
+  assert.ok(!io.stdout.join('\n').includes('NaN'), 'no NaN in the JSON');
+});
+
+test('inspect prints a per-layer table, filters by group and by tensor', skipUnlessFixtures, async () => {
+  const file = path.join(fixturesDir, 'keras-h5/alphabet-soup-charity-keras2.15/AlphabetSoupCharity.h5');
+  const io = captureIo();
+  assert.equal(await runCli(['inspect', file], io), 0, io.stderr.join('\n'));
+  const text = io.stdout.join('\n');
+  assert.match(text, /dense_1 \(Dense, relu\)/);
+  assert.match(text, /\[43,80\]/);
+  const opt = captureIo();
+  assert.equal(await runCli(['inspect', file, '--json', '--group', 'optimizer', '--no-stats'], opt), 0);
+  const r = JSON.parse(opt.stdout.join('\n'));
+  assert.ok(r.tensors.length > 0 && r.tensors.every((t: { group: string; stats: unknown }) => t.group === 'optimizer' && t.stats === null));
+  const one = captureIo();
+  assert.equal(await runCli(['inspect', file, '--json', '--tensor', 'dense_2/dense_2/kernel:0'], one), 0);
+  assert.deepEqual(JSON.parse(one.stdout.join('\n')).tensors.map((t: { name: string }) => t.name), ['dense_2/dense_2/kernel:0']);
+});
+
+test('inspect on a folder of checkpoints reports every weight file in it', async () => {
+  const io = captureIo();
+  assert.equal(await runCli(['inspect', path.join(repoRoot, 'examples', 'training-run'), '--json', '--no-stats'], io), 0, io.stderr.join('\n'));
+  const reports = JSON.parse(io.stdout.join('\n'));
+  assert.ok(Array.isArray(reports));
+  assert.deepEqual(
+    reports.map((r: { path: string }) => path.basename(path.dirname(r.path))),
+    ['epoch-000', 'epoch-001', 'epoch-002', 'epoch-003', 'epoch-004', 'epoch-005'],
+  );
+});
+
+test('unreadable inputs exit 2 with error[<reason>] and one sentence naming the file', async () => {
+  const dir = makeTempDir();
+  fs.writeFileSync(path.join(dir, 'empty.h5'), '');
+  fs.writeFileSync(path.join(dir, 'lfs.h5'), 'version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 123456\n');
+  fs.writeFileSync(path.join(dir, 'page.tflite'), '<!DOCTYPE html><html><body>404</body></html>');
+  const cases: [string, string][] = [
+    ['empty.h5', 'empty'],
+    ['lfs.h5', 'gitLfsPointer'],
+    ['page.tflite', 'unrecognized'],
+    ['missing.keras', 'notFound'],
+  ];
+  for (const [name, reason] of cases) {
+    const io = captureIo();
+    assert.equal(await runCli(['inspect', path.join(dir, name)], io), 2, name);
+    assert.equal(io.stderr.length, 1, `${name}: one line (${io.stderr.join(' | ')})`);
+    assert.match(io.stderr[0]!, new RegExp(`^error\\[${reason}\\]: .*${name.replace('.', '\\.')}.*\\.$`));
+  }
+});
+
+test('invalid usage exits 2 and shows the usage', async () => {
+  for (const argv of [['inspect'], ['inspect', 'a', '--bogus'], ['inspect', 'a', '--group', 'weights'], ['nosuchcommand']]) {
+    const io = captureIo();
+    assert.equal(await runCli(argv, io), 2, argv.join(' '));
+    assert.match(io.stderr[0]!, /^error\[usage\]/);
+  }
+  const help = captureIo();
+  assert.equal(await runCli(['--help'], help), 0);
+  for (const c of ['inspect', 'check', 'diff', 'history', 'fingerprint']) {
+    assert.match(help.stdout.join('\n'), new RegExp(`\\n  ${c} `), `help lists ${c}`);
+  }
+});
