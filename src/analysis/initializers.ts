@@ -228,7 +228,8 @@ export function candidateFromConfig(
       const stddev = num(c, 'stddev', 0.05);
       return normalCandidate('configured', 'truncated_normal', `TruncatedNormal(mean=${num(c, 'mean', 0)}, stddev=${stddev})`, num(c, 'mean', 0), stddev, true);
     }
-    case 'orthogonal': {
+    case 'orthogonal':
+    case 'orthogonalinitializer': {
       const gain = num(c, 'gain', 1);
       return orthogonalCandidate(kerasShape, gain, gain === 1 ? 'orthogonal' : 'configured', gain === 1 ? 'orthogonal' : `Orthogonal(gain=${gain})`);
     }
