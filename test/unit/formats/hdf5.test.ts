@@ -146,8 +146,7 @@ test('a dataset whose shape claims 4 TB opens at once and streams its first slab
     assert.equal(t.weight, 'kernel');
     let seen = 0;
     for await (const chunk of t.readValues()) {
-      assert.ok(chunk.length * 4 <= maxSlabBytes, `slab of ${chunk.length} elements`);
-      assert.equal(chunk.length, 1_000_000);
+      assert.equal(chunk.length, maxSlabBytes / 4, 'one full slab');
       assert.equal(chunk[4095], 4095);
       assert.equal(chunk[4096], 0); // unwritten chunks read as the fill value
       seen++;
