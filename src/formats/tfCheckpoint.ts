@@ -22,7 +22,7 @@ import { summarizeError, throwIfAborted, WeightFileError, type ErrorSummary } fr
 import type { FileWarning, LayerInfo, TensorGroup, TensorInfo, TensorRole, WeightFile } from '../core/model';
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
 import { parseKerasModelConfig, roleFromWeightName, splitWeightName } from './kerasConfig';
-import { describeSlice, isSliceKey, openTensorBundle, readStringTensor, resolveParts, streamTensor, checkPartRange, type BundleItem, type CrcState, type TensorBundle, type TensorData } from './tf/tensorBundle';
+import { describeSlice, isSliceKey, legacyV1Error, openTensorBundle, readStringTensor, resolveParts, streamTensor, checkPartRange, type BundleItem, type CrcState, type TensorBundle, type TensorData } from './tf/tensorBundle';
 import { tfDataTypeName, tfDataTypeToDType } from './tf/bundleProto';
 import { decodeTrackableObjectGraph, walkObjectGraph, type CheckpointKeyInfo, type GraphWalk } from './tf/objectGraph';
 import { decodeKerasMetadata, readSavedModel, type SavedModelInfo } from './tf/savedModel';
@@ -198,6 +198,12 @@ async function resolveEntry(source: ByteSource, files: FileSet, entry: Entry): P
   const openIndex = async (prefix: string, why: string): Promise<void> => {
     const idx = await files.open(`${prefix}.index`);
     if (!idx) {
+      const bare = await files.open(prefix);
+      if (bare) {
+        // The prefix itself is a file: a V1 checkpoint (no .index), as written by write_version=V1.
+        await bare.close();
+        throw legacyV1Error(`${source.name} -> ${prefix}`);
+      }
       throw new WeightFileError('missingCompanionFile', `${source.name}: ${why} '${prefix}.index' is missing.`, { file: source.name });
     }
     entry.owned.push(idx);

@@ -297,12 +297,15 @@ test('entry points: the checkpoint file and its folder, any .data shard, saved_m
   }
 });
 
-test('the legacy V1 checkpoint is recognised and answered with a clear message', async (t) => {
+test('the legacy V1 checkpoint is recognised and answered with a clear message, also through a checkpoint state file', async (t) => {
   const p = fixtureOrSkip(t, 'tf1-checkpoint-v1-format/serving-session-bundle-half-plus-two/00000123/export-00000-of-00001');
   if (!p) {
     return;
   }
   await assert.rejects(openLocalPath(p), (ex: unknown) => WeightFileError.is(ex, 'unsupportedFormat') && /legacy V1 checkpoint \(SavedTensorSlices/.test(ex.message) && ex.message.includes('export-00000-of-00001'));
+  const dir = copyFixture('tf1-checkpoint-v1-format/serving-session-bundle-half-plus-two/00000123');
+  fs.writeFileSync(path.join(dir, 'checkpoint'), 'model_checkpoint_path: "export-00000-of-00001"\n');
+  await assert.rejects(openLocalPath(dir), (ex: unknown) => WeightFileError.is(ex, 'unsupportedFormat') && /checkpoint -> export-00000-of-00001: this is a legacy V1 checkpoint/.test(ex.message));
 });
 
 test('a checkpoint state file naming several checkpoints opens the latest and lists which are present', async () => {
