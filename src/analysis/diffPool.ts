@@ -8,8 +8,10 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { WeightFileError, type ErrorSummary } from '../core/errors';
 import type { WeightFile } from '../core/model';
-import { openLocalPath } from '../formats/registry';
+import { readSidecar } from '../core/sidecar';
+import { openLocalPath, resolveLocalEntry } from '../formats/registry';
 import type { MatchKind, TensorPairing } from './alignTensors';
+import { checkpointStamp } from './checkpointFiles';
 import { diffWeightFiles, type DiffOptions, type DiffResult, type PairRunner, type TensorDiff } from './diff';
 
 /** A message to a diff worker. */
@@ -208,7 +210,28 @@ export interface LocalDiffOptions extends DiffOptions {
   pool?: DiffPool;
 }
 
-/** Opens two local files (or model folders) and diffs them, in worker threads by default. */
+/**
+ * Tensor fingerprints cached in a checkpoint's sidecar (`weightscope fingerprint --save`), when
+ * the checkpoint's files (entry and companions) still have the recorded size and mtime.
+ */
+export async function sidecarFingerprints(p: string): Promise<ReadonlyMap<string, string> | undefined> {
+  try {
+    const entry = await resolveLocalEntry(p);
+    const [side, st] = await Promise.all([readSidecar(entry), checkpointStamp(entry)]);
+    const fp = side?.fingerprints;
+    if (!fp || fp.size !== st.size || fp.mtimeMs !== st.mtimeMs) {
+      return undefined;
+    }
+    return new Map(Object.entries(fp.tensors).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  } catch {
+    return undefined; // an unreadable sidecar only means no shortcut
+  }
+}
+
+/**
+ * Opens two local files (or model folders) and diffs them, in worker threads for big files.
+ * Pairs whose fingerprints are cached equal in both sidecars are not read again.
+ */
 export async function diffLocalFiles(pathA: string, pathB: string, options: LocalDiffOptions = {}): Promise<DiffResult> {
   const opened: WeightFile[] = [];
   let ownPool: DiffPool | undefined;
@@ -223,7 +246,8 @@ export async function diffLocalFiles(pathA: string, pathB: string, options: Loca
       ownPool = new DiffPool(options.workers ? { workers: options.workers } : {});
     }
     const pool = options.pool ?? ownPool;
-    return await diffWeightFiles(a, b, options, pool?.runner(pathA, pathB));
+    const known = options.known ?? { a: await sidecarFingerprints(pathA), b: await sidecarFingerprints(pathB) };
+    return await diffWeightFiles(a, b, { ...options, known }, pool?.runner(pathA, pathB));
   } finally {
     await Promise.all(opened.map((f) => f.close()));
     await ownPool?.dispose();

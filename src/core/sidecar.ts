@@ -15,13 +15,13 @@ export const sidecarSuffix = '.weightscope.json';
 /** Largest sidecar read, in bytes. */
 export const maxSidecarBytes = 4 * 1024 * 1024;
 
-/** Cached fingerprints, valid while the checkpoint's size and mtime are unchanged. */
+/** Cached fingerprints, valid while the checkpoint's files keep their total size and latest mtime. */
 export interface SidecarFingerprints {
   /** Model fingerprint (SHA-256 hex). */
   model: string;
-  /** Checkpoint size in bytes when computed. */
+  /** Total size in bytes of the checkpoint's files (entry and companions) when computed. */
   size: number;
-  /** Checkpoint mtime in ms when computed. */
+  /** Latest mtime in ms of the checkpoint's files when computed. */
   mtimeMs: number;
   /** Per-tensor fingerprints by tensor name. */
   tensors: Record<string, string>;

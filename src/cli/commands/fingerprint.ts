@@ -3,7 +3,7 @@
  */
 import { fingerprintFile, type FileFingerprint } from '../../analysis/fingerprint';
 import { summarizeError } from '../../core/errors';
-import { statPath } from '../../core/nodeFileSource';
+import { checkpointStamp } from '../../analysis/checkpointFiles';
 import { readSidecar, updateSidecar } from '../../core/sidecar';
 import { openLocalPath } from '../../formats/registry';
 import { parseArgs, UsageError } from '../args';
@@ -102,15 +102,15 @@ export async function runFingerprint(argv: readonly string[], io: CliIo): Promis
 }
 
 async function fingerprintEntry(entry: string, save: boolean): Promise<Entry> {
-  const st = await statPath(entry);
+  const st = await checkpointStamp(entry);
   const sidecar = await readSidecar(entry).catch(() => undefined);
   const cached = sidecar?.fingerprints;
   const file = await openLocalPath(entry);
   try {
-    const valid = cached && st && cached.size === st.size && cached.mtimeMs === st.mtimeMs;
+    const valid = cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs;
     const known = valid ? new Map(Object.entries(cached.tensors)) : undefined;
     const fingerprint = await fingerprintFile(file, { known });
-    if (save && st) {
+    if (save) {
       const tensors: Record<string, string> = {};
       for (const t of fingerprint.tensors) {
         if (t.fingerprint) {

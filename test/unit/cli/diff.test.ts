@@ -91,3 +91,36 @@ test('weightscope fingerprint groups duplicates and --save caches fingerprints i
   assert.equal(Object.keys(side?.fingerprints?.tensors ?? {}).length, 6);
   assert.deepEqual(fs.readFileSync(weights), before, 'the checkpoint is never written');
 });
+
+test('after fingerprint --save on both files, diff skips the identical tensors without reading them', async () => {
+  const dir = await trainingRunDir();
+  const work = makeTempDir('weightscope-cli-known-');
+  fs.cpSync(path.join(dir, 'epoch-001'), path.join(work, 'a'), { recursive: true });
+  fs.cpSync(path.join(dir, 'epoch-001'), path.join(work, 'b'), { recursive: true });
+  // B: change only dense_2/bias (the last 3 floats of weights.bin).
+  const wb = path.join(work, 'b', 'weights.bin');
+  const bytes = fs.readFileSync(wb);
+  bytes.writeFloatLE(bytes.readFloatLE(bytes.length - 4) + 0.5, bytes.length - 4);
+  fs.writeFileSync(wb, bytes);
+  const io0 = captureIo();
+  assert.equal(await runCli(['fingerprint', path.join(work, 'a'), path.join(work, 'b'), '--save'], io0), 0, io0.stderr.join('\n'));
+  const io = captureIo();
+  assert.equal(await runCli(['diff', path.join(work, 'a'), path.join(work, 'b'), '--json', '--workers', '0'], io), 0);
+  const r = JSON.parse(io.stdout.join('\n'));
+  const byFp = r.tensors.filter((t: { identicalBy?: string }) => t.identicalBy === 'fingerprint').map((t: { a: string }) => t.a);
+  assert.deepEqual(byFp.sort(), ['dense/bias', 'dense/kernel', 'dense_1/bias', 'dense_1/kernel', 'dense_2/kernel']);
+  const changed = r.tensors.find((t: { a: string }) => t.a === 'dense_2/bias');
+  assert.equal(changed.status, 'changed');
+  assert.ok(Math.abs(changed.maxAbsDiff - 0.5) < 1e-6);
+
+  // Editing B's weights.bin (model.json untouched) invalidates B's cached fingerprints.
+  bytes.writeFloatLE(bytes.readFloatLE(0) + 0.25, 0);
+  fs.writeFileSync(wb, bytes);
+  const later = new Date(Date.now() + 5000);
+  fs.utimesSync(wb, later, later);
+  const io2 = captureIo();
+  assert.equal(await runCli(['diff', path.join(work, 'a'), path.join(work, 'b'), '--json', '--workers', '0'], io2), 0);
+  const r2 = JSON.parse(io2.stdout.join('\n'));
+  assert.ok(r2.tensors.every((t: { identicalBy?: string }) => t.identicalBy !== 'fingerprint'));
+  assert.equal(r2.tensors.find((t: { a: string }) => t.a === 'dense/kernel').status, 'changed');
+});
