@@ -129,16 +129,33 @@ export class RuleContext {
     return { count: n, mean, std: Math.sqrt(variance), absMax, kurtosis: variance > 0 ? m4 / n / (variance * variance) - 3 : null, exact: false };
   }
 
-  /** The activation of a layer ('linear' when the architecture gives none); undefined without architecture. */
+  /**
+   * The activation a layer's output goes through ('linear' when none); undefined without
+   * architecture. A linear layer followed (past normalization and dropout layers) by a standalone
+   * activation layer (Conv2D -> BatchNormalization -> ReLU) takes that layer's activation.
+   */
   activationOf(layer: LayerInfo | undefined): string | undefined {
     if (!this.hasArchitecture || !layer) {
       return undefined;
     }
-    if (layer.activation) {
-      return layer.activation;
+    const own = layer.activation ?? (typeof layer.config?.['activation'] === 'string' ? (layer.config['activation'] as string) : 'linear');
+    if (own !== 'linear') {
+      return own;
     }
-    const a = layer.config?.['activation'];
-    return typeof a === 'string' ? a : 'linear';
+    const layers = this.file.layers;
+    for (let i = layers.indexOf(layer) + 1; i < layers.length; i++) {
+      const next = layers[i]!;
+      const cls = next.className ?? '';
+      if (/Normalization$|^Dropout$|^SpatialDropout|^GaussianNoise$/.test(cls)) {
+        continue;
+      }
+      const standalone: Record<string, string> = { ReLU: 'relu', LeakyReLU: 'leaky_relu', ELU: 'elu', PReLU: 'leaky_relu', Softmax: 'softmax', ThresholdedReLU: 'relu' };
+      if (cls === 'Activation') {
+        return next.activation ?? (typeof next.config?.['activation'] === 'string' ? (next.config['activation'] as string) : 'linear');
+      }
+      return standalone[cls] ?? own;
+    }
+    return own;
   }
 
   /** True when initializer configs follow TF.js semantics (a model saved by TF.js itself). */

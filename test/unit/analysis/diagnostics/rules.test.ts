@@ -194,3 +194,20 @@ test('shouldFail: --fail-on warning also fails on warnings, --fail-on error only
   assert.equal(shouldFail(w, 'error'), false);
   assert.equal(shouldFail({ diagnostics: [] }, 'warning'), false);
 });
+
+test('a linear layer followed by BatchNormalization and ReLU layers is judged as a ReLU layer', async () => {
+  const tiny = glorotUniform(256, 64, 14).map((x) => x / 30);
+  const { d } = await diagnose([
+    { name: 'conv', className: 'Dense', activation: 'linear', weights: [{ weight: 'kernel', shape: [256, 64], values: tiny }] },
+    { name: 'relu', className: 'ReLU', weights: [] },
+    { name: 'out', className: 'Dense', activation: 'linear', weights: [{ weight: 'kernel', shape: [64, 64], values: glorotUniform(64, 64, 15) }] },
+    { name: 'bn', className: 'BatchNormalization', weights: [{ weight: 'gamma', shape: [64], values: new Float32Array(64).fill(1) }] },
+    { name: 'act', className: 'Activation', activation: 'tanh', weights: [] },
+  ]);
+  const s = d.find((x) => x.code === 'initializer-scale' && x.layer === 'conv')!;
+  assert.equal(s.evidence['activation'], 'relu');
+  assert.equal(s.evidence['recommended'], 'he');
+  assert.equal(s.severity, 'error');
+  const adv = d.filter((x) => x.code === 'initializer-activation' && x.layer === 'out');
+  assert.deepEqual(adv, [], 'glorot before BatchNormalization -> tanh is what Glorot is for');
+});
