@@ -2,13 +2,14 @@
  * Compare and history commands: "Compare Weights" (two files selected in the explorer), "Compare
  * With...", "Select for Compare" / "Compare with Selected" (explorer and Weights tree), "Compare
  * with HEAD", "Compare with Previous Commit" and "Show Weight History" (a folder), all opening the
- * diff panel.
+ * diff panel, and "Find Duplicate Weights" (equal model fingerprints across the workspace).
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { DiffPool } from '../../analysis/diffPool';
 import { log, logFailure } from '../log';
 import { DiffPanelManager, type DiffPanelView, type DiffTarget } from './diffPanel';
+import { findDuplicateWeights } from './duplicates';
 import { commitsTouching, describeCommit, extractAtRevision, gitLocation } from './gitRevisions';
 
 /** Ids of the compare commands (also in package.json). */
@@ -20,6 +21,7 @@ export const diffCommandIds = {
   compareWithHead: 'weightscope.compareWithHead',
   compareWithPrevious: 'weightscope.compareWithPrevious',
   showHistory: 'weightscope.showHistory',
+  findDuplicates: 'weightscope.findDuplicates',
 } as const;
 
 /** Context key set while a file is selected for compare. */
@@ -213,6 +215,7 @@ export function registerDiffSupport(context: vscode.ExtensionContext, deps: Diff
         )?.[0];
       return dir ? open({ mode: 'history', dir, label: path.posix.basename(dir.path) }) : undefined;
     }),
+    run(diffCommandIds.findDuplicates, async (arg) => findDuplicateWeights((uri) => deps.inspect(uri), { quiet: arg === 'quiet' })),
   );
   return { panels, commands: diffCommandIds, selection: () => selected };
 }
