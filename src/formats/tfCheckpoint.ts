@@ -442,13 +442,12 @@ async function buildWeightFile(source: ByteSource, files: FileSet, entry: Entry,
   // Order: model weights, optimizer state, other; within a group in natural order of the stored
   // keys, which is layer order for Keras (layer_with_weights-2 before -10) and TF1 (Variable_2 before _10).
   const groupRank = { model: 0, optimizer: 1, other: 2 } as const;
-  tensors.sort(
-    (a, b) =>
-      groupRank[a.group] - groupRank[b.group] ||
-      naturalCompare(parentKey(storedKey(a)), parentKey(storedKey(b))) ||
-      (weightOrder.get(a.name) ?? 0) - (weightOrder.get(b.name) ?? 0) ||
-      naturalCompare(storedKey(a), storedKey(b)),
-  );
+  const sortKeys = new Map(tensors.map((t) => [t, { parent: naturalKey(parentKey(storedKey(t))), own: naturalKey(storedKey(t)), order: weightOrder.get(t.name) ?? 0 }]));
+  tensors.sort((a, b) => {
+    const ka = sortKeys.get(a)!;
+    const kb = sortKeys.get(b)!;
+    return groupRank[a.group] - groupRank[b.group] || compareNaturalKeys(ka.parent, kb.parent) || ka.order - kb.order || compareNaturalKeys(ka.own, kb.own);
+  });
 
   // Layers: the Keras architecture when the SavedModel carries one, else derived from names.
   const root = kerasNodes.get(0)?.json;
@@ -529,23 +528,31 @@ function parentKey(key: string): string {
   return slash < 0 ? '' : path.slice(0, slash);
 }
 
-/** Compares strings with digit runs taken as numbers ('a_2' < 'a_10'). */
-export function naturalCompare(a: string, b: string): number {
-  const re = /(\d+)|(\D+)/g;
-  const pa = a.match(re) ?? [];
-  const pb = b.match(re) ?? [];
-  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
-    const x = pa[i]!;
-    const y = pb[i]!;
+/** A string split into text and number runs, for natural ordering ('a_2' before 'a_10'). */
+function naturalKey(s: string): (string | number)[] {
+  return (s.match(/\d+|\D+/g) ?? []).map((part) => (/^\d/.test(part) && part.length < 16 ? Number(part) : part));
+}
+
+/** Compares two natural keys: numbers by value, text bytewise, numbers before text. */
+function compareNaturalKeys(a: readonly (string | number)[], b: readonly (string | number)[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i]!;
+    const y = b[i]!;
     if (x === y) {
       continue;
     }
-    if (/^\d/.test(x) && /^\d/.test(y) && Number(x) !== Number(y)) {
-      return Number(x) - Number(y);
+    if (typeof x === 'number' && typeof y === 'number') {
+      return x - y;
+    }
+    if (typeof x === 'number') {
+      return -1;
+    }
+    if (typeof y === 'number') {
+      return 1;
     }
     return x < y ? -1 : 1;
   }
-  return pa.length - pb.length;
+  return a.length - b.length;
 }
 
 const attributesMarker = '/.ATTRIBUTES/';

@@ -5,7 +5,7 @@
  * (type byte + masked CRC32C), then a 48-byte footer ending in the table magic.
  * Blocks are read one at a time; every block's CRC is verified before it is parsed.
  */
-import type { ByteSource } from '../../core/byteSource';
+import { MemoryByteSource, type ByteSource } from '../../core/byteSource';
 import { throwIfAborted, WeightFileError } from '../../core/errors';
 import { crc32cUpdate, unmaskCrc } from './crc32c';
 import { snappyDecompress, SnappyError } from './snappy';
@@ -18,6 +18,9 @@ export const blockTrailerBytes = 5;
 
 /** kTableMagicNumber 0xdb4775248b80fb57 as stored (two little-endian fixed32 words, low first). */
 export const tableMagic = Uint8Array.of(0x57, 0xfb, 0x80, 0x8b, 0x24, 0x75, 0x47, 0xdb);
+
+/** Index files up to this size are read whole at open, in bytes. */
+const wholeFileBytes = 16 * 1024 * 1024;
 
 /** Largest block Weightscope decompresses, in bytes (TF writes ~256 KiB blocks). */
 const maxBlockBytes = 256 * 1024 * 1024;
@@ -160,8 +163,12 @@ export class TableReader {
     readonly dataBlocks: readonly { separator: Uint8Array; handle: BlockHandle }[],
   ) {}
 
-  /** Reads and checks the footer and the index block (table.cc Table::Open). */
-  static async open(source: ByteSource): Promise<TableReader> {
+  /**
+   * Reads and checks the footer and the index block (table.cc Table::Open). Index files up to
+   * `wholeFileBytes` are read in one go and their blocks served from memory (one read, not one per block).
+   */
+  static async open(fileSource: ByteSource): Promise<TableReader> {
+    const source = fileSource.size <= wholeFileBytes ? new MemoryByteSource(fileSource.name, await fileSource.read(0, fileSource.size)) : fileSource;
     const name = source.name;
     if (source.size < footerBytes) {
       throw new WeightFileError('truncated', `${name}: ${source.size} bytes is shorter than the ${footerBytes}-byte table footer.`, { file: name });

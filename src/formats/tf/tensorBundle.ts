@@ -49,12 +49,9 @@ export function isSliceKey(rawKey: string): boolean {
 
 const utf8 = new TextDecoder('utf-8');
 
+/** Bytes as a binary-safe string (one char per byte, ISO-8859-1). */
 function latin1(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 4096) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 4096));
-  }
-  return s;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 
 /** The answer for a legacy V1 checkpoint (SavedTensorSlices table, notes section 1.4). */
