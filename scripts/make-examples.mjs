@@ -18,6 +18,7 @@ if (spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs'), '--out
 }
 const { initBackend } = require(path.join(root, 'out', 'src', 'runtime', 'backend.js'));
 const { writeTfjsModel } = require(path.join(root, 'out', 'src', 'runtime', 'tfjsArtifacts.js'));
+const { clusters: syntheticClusters } = require(path.join(root, 'out', 'src', 'runtime', 'syntheticData.js'));
 const { tf, info } = await initBackend({ preferred: 'cpu' }); // CPU: bit-for-bit reproducible
 const tfl = require('@tensorflow/tfjs-layers');
 console.log(`backend: ${info.label}`);
@@ -26,33 +27,10 @@ const out = path.join(root, 'examples');
 fs.rmSync(out, { recursive: true, force: true });
 fs.mkdirSync(out, { recursive: true });
 
-/** Mulberry32: a tiny seeded PRNG for the synthetic data. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function gaussian(r) {
-  return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
-}
-
-/** n samples of d features in k Gaussian clusters (one-hot labels). */
+/** n samples of d features in k Gaussian clusters (one-hot labels), from src/runtime/syntheticData.ts. */
 function clusters(n, d, k, seed, spread = 1.0) {
-  const r = rng(seed);
-  const centers = Array.from({ length: k }, () => Array.from({ length: d }, () => gaussian(r)));
-  const x = new Float32Array(n * d);
-  const y = new Float32Array(n * k);
-  for (let i = 0; i < n; i++) {
-    const c = Math.floor(r() * k);
-    for (let j = 0; j < d; j++) x[i * d + j] = centers[c][j] + spread * gaussian(r);
-    y[i * k + c] = 1;
-  }
-  return { x: tf.tensor2d(x, [n, d]), y: tf.tensor2d(y, [n, k]) };
+  const set = syntheticClusters(n, d, k, seed, spread);
+  return { x: tf.tensor2d(set.x, [n, d]), y: tf.tensor2d(set.y, [n, k]) };
 }
 
 /** Saves a layers model through a save handler and writes model.json + weights.bin. */

@@ -46,6 +46,20 @@ export function initBackend(options: BackendOptions = {}): Promise<{ tf: Tf; inf
   return current;
 }
 
+/** The tfjs-layers module type. */
+export type Tfl = typeof import('@tensorflow/tfjs-layers');
+
+/**
+ * initBackend plus tfjs-layers (models, layers, training). tfjs-layers also registers the gradients
+ * of the core ops, which the Node build of tfjs-core does not do by itself.
+ */
+export async function initLayers(options: BackendOptions = {}): Promise<{ tf: Tf; tfl: Tfl; info: BackendInfo }> {
+  const { tf, info } = await initBackend(options);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const tfl: Tfl = require('@tensorflow/tfjs-layers');
+  return { tf, tfl, info };
+}
+
 /** Where tfjs-backend-wasm's .wasm files are: next to the bundle (dist/) or in node_modules. */
 export function findWasmDir(explicit?: string): string | undefined {
   const candidates = [
@@ -72,14 +86,19 @@ async function selectBackend(options: BackendOptions): Promise<{ tf: Tf; info: B
   const fallbacks: string[] = [];
   const order: BackendName[] = preferred === 'auto' ? [...backendNames] : [preferred, ...backendNames.filter((b) => b !== preferred)];
   // tfjs-node registers the 'tensorflow' backend on the same tfjs-core instance when versions match.
+  // Lazy requires: the packages load only when TF.js work starts, and tfjs-node is optional.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const tf: Tf = require('@tensorflow/tfjs-core');
   silenceNodeBackendHint(tf);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   require('@tensorflow/tfjs-backend-cpu');
   for (const name of order) {
     try {
       if (name === 'tensorflow') {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
         require('@tensorflow/tfjs-node');
       } else if (name === 'wasm') {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const wasm: typeof import('@tensorflow/tfjs-backend-wasm') = require('@tensorflow/tfjs-backend-wasm');
         const dir = findWasmDir(options.wasmDir);
         if (!dir) {

@@ -1,0 +1,308 @@
+/**
+ * Rebuilds a runnable TF.js layers model from an opened WeightFile: the Keras model config the
+ * reader kept (`file.modelConfig`: TF.js layers-model topology, Keras 2 `model_config` of a legacy
+ * .h5, Keras 3 `config.json` of a .keras) is converted to the Keras JSON that tfjs-layers
+ * deserializes, then every weight is loaded by name from the reader's tensors (readValues, chunked).
+ * Layers TF.js does not implement are listed together in one error.
+ */
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { throwIfAborted, WeightFileError } from '../core/errors';
+import type { TensorInfo, WeightFile } from '../core/model';
+import type { Tf, Tfl } from './backend';
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Keys of Keras 3 serialized objects that tfjs-layers does not know (dropped). */
+const keras3OnlyKeys = new Set(['module', 'registered_name', 'shared_object_id', 'build_config', 'compile_config']);
+
+/**
+ * Initializers tfjs-layers builds in Node; others are replaced by Zeros (the stored weights overwrite
+ * them). Orthogonal is left out: its Node implementation calls a chained tensor op the Node bundle lacks.
+ */
+const tfjsInitializers = new Set([
+  'Zeros', 'Ones', 'Constant', 'RandomUniform', 'RandomNormal', 'TruncatedNormal', 'Identity', 'VarianceScaling',
+  'GlorotUniform', 'GlorotNormal', 'HeNormal', 'HeUniform', 'LeCunNormal', 'LeCunUniform',
+]);
+
+/** Result of converting a Keras config to the TF.js topology JSON. */
+export interface TopologyConversion {
+  /** `{class_name, config}` in the Keras 2 JSON shape tfjs-layers deserializes. */
+  topology: Json;
+  /** Class names of layers TF.js cannot build (empty when all are supported). */
+  unsupported: string[];
+}
+
+/**
+ * Converts a Keras model config (Keras 2 / tf.keras / TF.js topology / Keras 3) to the Keras 2 JSON
+ * TF.js deserializes: Keras 3 `module`/`registered_name` dropped, DTypePolicy objects turned into
+ * dtype names, `batch_shape` into `batch_input_shape`, Keras 3 node arguments (`__keras_tensor__`
+ * with `keras_history`) into `[layer, node, tensor, {}]` lists, L1/L2 regularizers into L1L2.
+ * `isRegistered` tells which layer classes exist in TF.js.
+ */
+export function convertKerasConfig(modelConfig: unknown, isRegistered: (className: string) => boolean): TopologyConversion {
+  let root = modelConfig;
+  if (typeof root === 'string') {
+    root = JSON.parse(root) as unknown;
+  }
+  if (isObject(root) && isObject(root['model_config'])) {
+    root = root['model_config']; // old converter topology {keras_version, backend, model_config}
+  }
+  if (!isObject(root) || typeof root['class_name'] !== 'string') {
+    throw new WeightFileError('unsupportedFormat', 'The model config has no class_name, so the model cannot be rebuilt.');
+  }
+  const unsupported = new Set<string>();
+  const topology = convertLayer(root, isRegistered, unsupported);
+  return { topology, unsupported: [...unsupported] };
+}
+
+function convertLayer(layer: Json, isRegistered: (c: string) => boolean, unsupported: Set<string>): Json {
+  const className = String(layer['class_name']);
+  const config = isObject(layer['config']) ? layer['config'] : {};
+  const isContainer = Array.isArray(config['layers']);
+  if (!isContainer && !isRegistered(className)) {
+    unsupported.add(className);
+  }
+  const out: Json = { class_name: className, config: convertConfig(config, isRegistered, unsupported) };
+  if ('name' in layer) {
+    out['name'] = layer['name'];
+  }
+  if (Array.isArray(layer['inbound_nodes'])) {
+    out['inbound_nodes'] = convertInboundNodes(layer['inbound_nodes']);
+  }
+  return out;
+}
+
+function convertConfig(config: Json, isRegistered: (c: string) => boolean, unsupported: Set<string>): Json {
+  const out: Json = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (keras3OnlyKeys.has(key)) {
+      continue;
+    }
+    if (key === 'layers' && Array.isArray(value)) {
+      out['layers'] = value.filter(isObject).map((l) => convertLayer(l, isRegistered, unsupported));
+    } else if (key === 'batch_shape') {
+      out['batch_input_shape'] = value;
+    } else if (key === 'dtype') {
+      out['dtype'] = dtypeName(value);
+    } else if ((key === 'input_layers' || key === 'output_layers') && Array.isArray(value) && typeof value[0] === 'string') {
+      out[key] = [value]; // Keras 3 single input/output: ["name", 0, 0]
+    } else if (key.endsWith('_regularizer') && isObject(value)) {
+      out[key] = convertRegularizer(value);
+    } else if (key.endsWith('_initializer') && isObject(value)) {
+      out[key] = convertInitializer(value);
+    } else if (key.endsWith('_constraint') && isObject(value)) {
+      out[key] = stripKeras3(value);
+    } else if (isObject(value) && value['class_name'] === '__tensor__' && isObject(value['config'])) {
+      const v = value['config']['value'];
+      out[key] = Array.isArray(v) && v.length === 1 ? v[0] : v; // e.g. Masking mask_value
+    } else {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+function dtypeName(value: unknown): unknown {
+  if (isObject(value) && isObject(value['config']) && typeof value['config']['name'] === 'string') {
+    const name = value['config']['name'];
+    return name.startsWith('mixed_') ? 'float32' : name;
+  }
+  return value;
+}
+
+function stripKeras3(value: Json): Json {
+  const out: Json = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (!keras3OnlyKeys.has(k)) {
+      out[k] = isObject(v) ? stripKeras3(v) : v;
+    }
+  }
+  return out;
+}
+
+function convertRegularizer(value: Json): Json {
+  const c = isObject(value['config']) ? value['config'] : {};
+  const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
+  switch (value['class_name']) {
+    case 'L2':
+    case 'l2':
+      return { class_name: 'L1L2', config: { l1: 0, l2: num(c['l2']) } };
+    case 'L1':
+    case 'l1':
+      return { class_name: 'L1L2', config: { l1: num(c['l1']), l2: 0 } };
+    case 'L1L2':
+    case 'l1_l2':
+      return { class_name: 'L1L2', config: { l1: num(c['l1']), l2: num(c['l2']) } };
+    default:
+      return stripKeras3(value);
+  }
+}
+
+function convertInitializer(value: Json): Json {
+  const stripped = stripKeras3(value);
+  const className = String(stripped['class_name']);
+  if (!tfjsInitializers.has(className)) {
+    return { class_name: 'Zeros', config: {} };
+  }
+  return { class_name: className, config: isObject(stripped['config']) ? stripped['config'] : {} };
+}
+
+/** Keras 3 node `{args: [...__keras_tensor__...], kwargs}` -> Keras 2 `[[layer, node, tensor, {}], ...]`. */
+function convertInboundNodes(nodes: unknown[]): unknown[] {
+  return nodes.map((node) => {
+    if (!isObject(node)) {
+      return node; // already Keras 2 shape
+    }
+    const refs: unknown[] = [];
+    const visit = (v: unknown): void => {
+      if (Array.isArray(v)) {
+        v.forEach(visit);
+      } else if (isObject(v)) {
+        if (v['class_name'] === '__keras_tensor__' && isObject(v['config']) && Array.isArray(v['config']['keras_history'])) {
+          const [layerName, nodeIndex, tensorIndex] = v['config']['keras_history'] as unknown[];
+          refs.push([layerName, nodeIndex, tensorIndex, {}]);
+        }
+      }
+    };
+    visit(node['args']);
+    return refs;
+  });
+}
+
+/** One weight variable of the rebuilt model and the file tensor it was loaded from. */
+export interface LoadedWeight {
+  /** TF.js layer name. */
+  layer: string;
+  /** Variable name in TF.js, e.g. 'dense/kernel'. */
+  variable: string;
+  /** Name of the file tensor that supplied the values. */
+  tensor: string;
+}
+
+/** A rebuilt model ready to run. */
+export interface BuiltModel {
+  /** The tfjs-layers model (weights loaded). */
+  model: LayersModel;
+  /** Which file tensor each weight came from. */
+  loaded: LoadedWeight[];
+  /** Training config from the file (loss, optimizer), when present. */
+  trainingConfig?: Readonly<Record<string, unknown>>;
+}
+
+/** Options for rebuilding. */
+export interface BuildOptions {
+  /** Cancels loading. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Rebuilds the model of `file` with tfjs-layers and loads its weights by name from the reader's
+ * tensors. Throws an `unsupportedFormat` WeightFileError when the file has no architecture or uses
+ * layers TF.js lacks (all listed in one message), `corrupt` when a weight is missing or mis-shaped.
+ */
+export async function buildModel(file: WeightFile, tf: Tf, tfl: Tfl, options: BuildOptions = {}): Promise<BuiltModel> {
+  const name = file.path;
+  if (!file.modelConfig) {
+    throw new WeightFileError('unsupportedFormat', `${name} holds weights without a model architecture (${file.formatName}), so it cannot be run; open the full model file instead.`, { file: name });
+  }
+  const registry = tf.serialization.SerializationMap.getMap().classNameMap;
+  const { topology, unsupported } = convertKerasConfig(file.modelConfig, (c) => c in registry);
+  if (unsupported.length > 0) {
+    throw new WeightFileError(
+      'unsupportedFormat',
+      `${name} uses layers TensorFlow.js does not implement, so it cannot be run here: ${unsupported.map((u) => `'${u}'`).join(', ')}.`,
+      { file: name },
+    );
+  }
+  let model: LayersModel;
+  try {
+    model = await tfl.models.modelFromJSON({ modelTopology: topology } as never);
+  } catch (ex) {
+    throw new WeightFileError('unsupportedFormat', `${name}: TensorFlow.js could not rebuild the model from its config: ${ex instanceof Error ? ex.message : String(ex)}`, { file: name }, { cause: ex });
+  }
+  const loaded = await loadWeightsByName(file, model, tf, options.signal);
+  return { model, loaded, ...(file.trainingConfig ? { trainingConfig: file.trainingConfig } : {}) };
+}
+
+/** Every non-container layer of a model, nested models flattened. */
+export function flattenLayers(model: LayersModel): LayersModel['layers'] {
+  const out: LayersModel['layers'] = [];
+  const visit = (layers: LayersModel['layers']): void => {
+    for (const layer of layers) {
+      const inner = (layer as unknown as { layers?: LayersModel['layers'] }).layers;
+      if (Array.isArray(inner)) {
+        visit(inner);
+      } else {
+        out.push(layer);
+      }
+    }
+  };
+  visit(model.layers);
+  return out;
+}
+
+async function loadWeightsByName(file: WeightFile, model: LayersModel, tf: Tf, signal?: AbortSignal): Promise<LoadedWeight[]> {
+  const modelTensors = file.tensors.filter((t) => t.group === 'model');
+  const byLayer = new Map<string, TensorInfo[]>();
+  for (const t of modelTensors) {
+    const key = t.layer.split('/').pop() ?? t.layer;
+    byLayer.set(key, [...(byLayer.get(key) ?? []), t]);
+  }
+  const loaded: LoadedWeight[] = [];
+  const missing: string[] = [];
+  for (const layer of flattenLayers(model)) {
+    const candidates = byLayer.get(layer.name) ?? [];
+    layer.weights.forEach((variable, index) => {
+      const short = variable.originalName.split('/').pop() ?? variable.originalName;
+      const found = candidates.find((t) => t.weight === short || t.weight.split('/').pop() === short || t.role === short) ?? candidates[index];
+      if (!found) {
+        missing.push(`${layer.name}/${short}`);
+      } else {
+        loaded.push({ layer: layer.name, variable: variable.originalName, tensor: found.name });
+      }
+    });
+  }
+  if (missing.length > 0) {
+    throw new WeightFileError('corrupt', `${file.path} has no stored values for ${missing.map((m) => `'${m}'`).join(', ')}, so the rebuilt model cannot be loaded.`, { file: file.path });
+  }
+  const tensorByName = new Map(modelTensors.map((t) => [t.name, t]));
+  const variables = new Map(flattenLayers(model).flatMap((l) => l.weights.map((w) => [w.originalName, w] as const)));
+  for (const entry of loaded) {
+    throwIfAborted(signal);
+    const info = tensorByName.get(entry.tensor)!;
+    const variable = variables.get(entry.variable)!;
+    const want = variable.shape.map((d) => d ?? 0);
+    if (want.length !== info.shape.length || want.some((d, i) => d !== info.shape[i])) {
+      throw new WeightFileError('corrupt', `${file.path}: tensor '${info.name}' has shape [${info.shape.join(', ')}] but layer weight '${entry.variable}' needs [${want.join(', ')}].`, { file: file.path, tensor: info.name });
+    }
+    const values = await readFloat32(info, signal);
+    const t = tf.tensor(values, [...want], 'float32');
+    variable.write(t);
+    t.dispose();
+  }
+  return loaded;
+}
+
+/** All values of a tensor as float32 (chunked reads). */
+export async function readFloat32(tensor: TensorInfo, signal?: AbortSignal): Promise<Float32Array> {
+  const count = tensor.shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(count);
+  let at = 0;
+  for await (const chunk of tensor.readValues({ signal })) {
+    if (at + chunk.length > count) {
+      throw new WeightFileError('corrupt', `Tensor '${tensor.name}' yields more values than its shape [${tensor.shape.join(', ')}] holds.`, { tensor: tensor.name });
+    }
+    for (let i = 0; i < chunk.length; i++) {
+      out[at + i] = Number(chunk[i]);
+    }
+    at += chunk.length;
+  }
+  if (at !== count) {
+    throw new WeightFileError('truncated', `Tensor '${tensor.name}' yields ${at} values but its shape [${tensor.shape.join(', ')}] needs ${count}.`, { tensor: tensor.name });
+  }
+  return out;
+}

@@ -1,0 +1,377 @@
+/**
+ * Gradient probe: one forward and backward pass of a rebuilt model on a batch (synthetic, shaped
+ * from the model's inputs, or the user's data), measuring per layer the gradient L2 norm, the
+ * gradient/weight norm ratio, activation mean/std, the dead-ReLU fraction, the saturated
+ * sigmoid/tanh fraction and where non-finite values start. Sums are accumulated in float64.
+ * The verdicts (vanishing/exploding) are in gradientRules.ts.
+ */
+import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
+import type { Tensor, Variable } from '@tensorflow/tfjs-core';
+import { throwIfAborted } from '../core/errors';
+import type { Tf, Tfl } from './backend';
+import { randomValues, rng, type SyntheticDistribution } from './syntheticData';
+
+/** Loss functions the probe and the trainer know (Keras names). */
+export type LossName = 'categoricalCrossentropy' | 'sparseCategoricalCrossentropy' | 'binaryCrossentropy' | 'meanSquaredError';
+
+/** A batch of user data: features and optional targets, row-major. */
+export interface ProbeData {
+  /** Features, flat. */
+  x: Float32Array;
+  /** Shape of x, batch first. */
+  xShape: number[];
+  /** Targets, flat (absent: synthetic targets). */
+  y?: Float32Array;
+  /** Shape of y, batch first. */
+  yShape?: number[];
+}
+
+/** Probe settings. */
+export interface ProbeOptions {
+  /** Batch size of synthetic inputs (default 32). */
+  batchSize?: number;
+  /** Distribution of synthetic inputs (default 'normal'). */
+  distribution?: SyntheticDistribution;
+  /** Seed of synthetic inputs and targets (default 1). */
+  seed?: number;
+  /** The user's data instead of synthetic inputs. */
+  data?: ProbeData;
+  /** Loss to use (default: from the training config, else from the output activation). */
+  loss?: LossName;
+  /** Training config of the file, for its loss. */
+  trainingConfig?: Readonly<Record<string, unknown>>;
+  /** Learning rate for the update/weight ratio (default 0.01). */
+  learningRate?: number;
+  /** Cancels the probe between steps. */
+  signal?: AbortSignal;
+}
+
+/** Measurements of one layer (numbers are null when not finite or not applicable). */
+export interface LayerProbe {
+  /** Layer name. */
+  layer: string;
+  /** Layer class, e.g. 'Dense'. */
+  className: string;
+  /** Activation name, when the layer has one. */
+  activation?: string;
+  /** Position among the probed layers (0 = nearest the input). */
+  depth: number;
+  /** Whether the layer has trainable weights. */
+  hasWeights: boolean;
+  /** L2 norm of the loss gradient over the layer's trainable weights. */
+  gradNorm: number | null;
+  /** L2 norm of the layer's trainable weights. */
+  weightNorm: number | null;
+  /** gradNorm / weightNorm. */
+  gradWeightRatio: number | null;
+  /** Mean of the layer's output over the batch. */
+  activationMean: number | null;
+  /** Standard deviation of the layer's output over the batch. */
+  activationStd: number | null;
+  /** ReLU layers: fraction of units whose output is 0 for every sample of the batch. */
+  deadReluFraction?: number;
+  /** Sigmoid/tanh layers: fraction of outputs in the flat tails (sigmoid < 0.01 or > 0.99, |tanh| > 0.99). */
+  saturatedFraction?: number;
+  /** Whether the layer's output holds NaN or Inf. */
+  nonFiniteActivation: boolean;
+  /** Whether the layer's gradient holds NaN or Inf. */
+  nonFiniteGradient: boolean;
+  /** Whether the layer's stored weights hold NaN or Inf. */
+  nonFiniteWeight: boolean;
+}
+
+/** Result of a probe. */
+export interface ProbeResult {
+  /** Loss value on the batch (null when not finite). */
+  loss: number | null;
+  /** Loss function used. */
+  lossName: LossName;
+  /** Why that loss: 'option', 'training config' or 'output activation'. */
+  lossSource: string;
+  /** Samples in the batch. */
+  batchSize: number;
+  /** Where the inputs came from: 'normal', 'uniform' or 'data'. */
+  inputSource: SyntheticDistribution | 'data';
+  /** Learning rate used for update ratios. */
+  learningRate: number;
+  /** Per layer, input to output. */
+  layers: LayerProbe[];
+  /** First layer (forward order) whose output, or else whose gradient, holds NaN/Inf. */
+  firstNonFiniteLayer?: string;
+}
+
+/** Keras loss names (training_config) mapped to the probe's. */
+const lossAliases: Record<string, LossName> = {
+  categorical_crossentropy: 'categoricalCrossentropy',
+  categoricalcrossentropy: 'categoricalCrossentropy',
+  sparse_categorical_crossentropy: 'sparseCategoricalCrossentropy',
+  sparsecategoricalcrossentropy: 'sparseCategoricalCrossentropy',
+  binary_crossentropy: 'binaryCrossentropy',
+  binarycrossentropy: 'binaryCrossentropy',
+  mse: 'meanSquaredError',
+  mean_squared_error: 'meanSquaredError',
+  meansquarederror: 'meanSquaredError',
+};
+
+/** Reads a loss name from a Keras/TF.js training config ('binary_crossentropy', {class_name: ...}). */
+export function lossFromTrainingConfig(tc: Readonly<Record<string, unknown>> | undefined): LossName | undefined {
+  let loss: unknown = tc?.['loss'];
+  if (Array.isArray(loss)) {
+    loss = loss[0];
+  }
+  if (typeof loss === 'object' && loss !== null && 'class_name' in loss) {
+    loss = (loss as { class_name: unknown }).class_name;
+  }
+  return typeof loss === 'string' ? lossAliases[loss.toLowerCase().replace(/^keras>/, '')] : undefined;
+}
+
+/** The loss that fits an output activation: softmax -> categorical CE, sigmoid -> binary CE, else MSE. */
+export function lossForActivation(activation: string | undefined): LossName {
+  return activation === 'softmax' ? 'categoricalCrossentropy' : activation === 'sigmoid' ? 'binaryCrossentropy' : 'meanSquaredError';
+}
+
+/** Chooses the loss: explicit option, else training config, else output activation. */
+export function chooseLoss(model: LayersModel, options: Pick<ProbeOptions, 'loss' | 'trainingConfig'>): { name: LossName; source: string } {
+  if (options.loss) {
+    return { name: options.loss, source: 'option' };
+  }
+  const fromConfig = lossFromTrainingConfig(options.trainingConfig);
+  if (fromConfig) {
+    return { name: fromConfig, source: 'training config' };
+  }
+  return { name: lossForActivation(outputActivation(model)), source: 'output activation' };
+}
+
+/** Activation of the model's last layer ('linear' when none). */
+export function outputActivation(model: LayersModel): string | undefined {
+  const last = model.layers[model.layers.length - 1];
+  return last ? activationOf(last) : undefined;
+}
+
+function activationOf(layer: LayersModel['layers'][number]): string | undefined {
+  const config = layer.getConfig();
+  const a = config['activation'];
+  if (typeof a === 'string') {
+    return a;
+  }
+  const cls = layer.getClassName();
+  return cls === 'ReLU' ? 'relu' : cls === 'Softmax' ? 'softmax' : undefined;
+}
+
+/** Loss value (scalar tensor) of predictions `p` against targets `y`, as Keras defines them. */
+export function lossTensor(tf: Tf, name: LossName, y: Tensor, p: Tensor): Tensor {
+  const eps = 1e-7;
+  switch (name) {
+    case 'categoricalCrossentropy': {
+      const pc = tf.clipByValue(tf.div(p, tf.sum(p, -1, true)), eps, 1 - eps);
+      return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(pc)), -1)));
+    }
+    case 'sparseCategoricalCrossentropy': {
+      const depth = p.shape[p.shape.length - 1] ?? 1;
+      const oneHot = tf.oneHot(tf.cast(tf.reshape(y, [-1]), 'int32'), depth);
+      return lossTensor(tf, 'categoricalCrossentropy', oneHot, tf.reshape(p, [-1, depth]));
+    }
+    case 'binaryCrossentropy': {
+      const pc = tf.clipByValue(p, eps, 1 - eps);
+      const one = tf.scalar(1);
+      return tf.neg(tf.mean(tf.add(tf.mul(y, tf.log(pc)), tf.mul(tf.sub(one, y), tf.log(tf.sub(one, pc))))));
+    }
+    case 'meanSquaredError':
+      return tf.mean(tf.square(tf.sub(p, y)));
+  }
+}
+
+/** Synthetic targets shaped like the output: one-hot classes, class indices ([batch, classes] -> batch values), 0/1 labels or N(0, 1) values. */
+export function syntheticTargets(shape: number[], loss: LossName, seed: number): Float32Array {
+  const count = shape.reduce((a, b) => a * b, 1);
+  const r = rng(seed ^ 0x5eed);
+  const out = new Float32Array(count);
+  if (loss === 'categoricalCrossentropy') {
+    const k = shape[shape.length - 1] ?? 1;
+    for (let i = 0; i < count / k; i++) {
+      out[i * k + Math.floor(r() * k)] = 1;
+    }
+    return out;
+  }
+  if (loss === 'sparseCategoricalCrossentropy') {
+    const k = shape[shape.length - 1] ?? 1;
+    return Float32Array.from({ length: shape[0] ?? 0 }, () => Math.floor(r() * k)); // class indices
+  }
+  if (loss === 'binaryCrossentropy') {
+    for (let i = 0; i < count; i++) {
+      out[i] = r() < 0.5 ? 0 : 1;
+    }
+    return out;
+  }
+  return randomValues(count, 'normal', seed ^ 0x7a46);
+}
+
+interface Moments {
+  mean: number | null;
+  std: number | null;
+  nonFinite: boolean;
+  sumSquares: number;
+}
+
+function moments(values: Float32Array | Int32Array | Uint8Array): Moments {
+  let n = 0;
+  let sum = 0;
+  let sumSq = 0;
+  let nonFinite = false;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!Number.isFinite(v)) {
+      nonFinite = true;
+      continue;
+    }
+    n++;
+    sum += v;
+    sumSq += v * v;
+  }
+  const mean = n > 0 ? sum / n : null;
+  const variance = n > 0 && mean !== null ? Math.max(0, sumSq / n - mean * mean) : null;
+  return { mean, std: variance === null ? null : Math.sqrt(variance), nonFinite, sumSquares: sumSq };
+}
+
+function finiteOrNull(v: number): number | null {
+  return Number.isFinite(v) ? v : null;
+}
+
+/**
+ * Runs one forward/backward pass and measures every top-level layer (a nested model counts as one
+ * layer). Dropout and other training-only layers run in inference mode so the probe is deterministic.
+ */
+export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: ProbeOptions = {}): Promise<ProbeResult> {
+  throwIfAborted(options.signal);
+  const seed = options.seed ?? 1;
+  const learningRate = options.learningRate ?? 0.01;
+  const loss = chooseLoss(model, options);
+  const input = model.inputs[0];
+  if (!input || model.inputs.length !== 1) {
+    throw new Error(`The probe needs a model with exactly one input; this one has ${model.inputs.length}.`);
+  }
+  // Layers whose output is one symbolic tensor (InputLayer excluded).
+  const probed = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
+  const outputs: SymbolicTensor[] = probed.map((l) => l.output as SymbolicTensor);
+  const tap = tfl.model({ inputs: model.inputs, outputs });
+
+  let x: Tensor;
+  let inputSource: ProbeResult['inputSource'];
+  if (options.data) {
+    x = tf.tensor(options.data.x, options.data.xShape, 'float32');
+    inputSource = 'data';
+  } else {
+    const batch = options.batchSize ?? 32;
+    const shape = [batch, ...input.shape.slice(1).map((d) => d ?? 1)];
+    const distribution = options.distribution ?? 'normal';
+    x = tf.tensor(randomValues(shape.reduce((a, b) => a * b, 1), distribution, seed), shape, 'float32');
+    inputSource = distribution;
+  }
+  const batchSize = x.shape[0] ?? 0;
+  const outShape = [batchSize, ...(model.outputs[0]?.shape.slice(1).map((d) => d ?? 1) ?? [])];
+  const y =
+    options.data?.y && options.data.yShape
+      ? tf.tensor(options.data.y, options.data.yShape, 'float32')
+      : loss.name === 'sparseCategoricalCrossentropy'
+        ? tf.tensor(syntheticTargets([batchSize, outShape[outShape.length - 1] ?? 1], 'sparseCategoricalCrossentropy', seed), [batchSize])
+        : tf.tensor(syntheticTargets(outShape, loss.name, seed), outShape, 'float32');
+
+  const trainable = probed.flatMap((l) => l.trainableWeights.map((w) => ({ layer: l.name, variable: w.read() as Variable })));
+  const activations: Tensor[] = [];
+  const { value, grads } = tf.variableGrads(() => {
+    const outs = tap.apply(x, { training: false }) as Tensor | Tensor[];
+    const list = Array.isArray(outs) ? outs : [outs];
+    for (const o of list) {
+      activations.push(tf.keep(o));
+    }
+    return lossTensor(tf, loss.name, y, list[list.length - 1]!) as never;
+  }, trainable.map((t) => t.variable) as never);
+
+  const lossValue = (await value.data())[0] ?? NaN;
+  const layers: LayerProbe[] = [];
+  for (let depth = 0; depth < probed.length; depth++) {
+    throwIfAborted(options.signal);
+    const layer = probed[depth]!;
+    const act = activations[depth]!;
+    const actValues = (await act.data()) as Float32Array;
+    const m = moments(actValues);
+    let gradSq = 0;
+    let weightSq = 0;
+    let nonFiniteGradient = false;
+    let nonFiniteWeight = false;
+    const own = trainable.filter((t) => t.layer === layer.name);
+    for (const { variable } of own) {
+      const g = grads[variable.name];
+      if (g) {
+        const gm = moments((await g.data()) as Float32Array);
+        gradSq += gm.sumSquares;
+        nonFiniteGradient ||= gm.nonFinite;
+      }
+      const wm = moments((await variable.data()) as Float32Array);
+      weightSq += wm.sumSquares;
+      nonFiniteWeight ||= wm.nonFinite;
+    }
+    const activation = activationOf(layer);
+    const gradNorm = own.length > 0 && !nonFiniteGradient ? Math.sqrt(gradSq) : null;
+    const weightNorm = own.length > 0 && !nonFiniteWeight ? Math.sqrt(weightSq) : null;
+    const probe: LayerProbe = {
+      layer: layer.name,
+      className: layer.getClassName(),
+      ...(activation ? { activation } : {}),
+      depth,
+      hasWeights: own.length > 0,
+      gradNorm: gradNorm === null ? null : finiteOrNull(gradNorm),
+      weightNorm: weightNorm === null ? null : finiteOrNull(weightNorm),
+      gradWeightRatio: gradNorm !== null && weightNorm !== null && weightNorm > 0 ? finiteOrNull(gradNorm / weightNorm) : null,
+      activationMean: m.mean,
+      activationStd: m.std,
+      nonFiniteActivation: m.nonFinite,
+      nonFiniteGradient,
+      nonFiniteWeight,
+    };
+    if (activation === 'relu') {
+      probe.deadReluFraction = deadUnitFraction(actValues, act.shape);
+    } else if (activation === 'sigmoid' || activation === 'tanh') {
+      let saturated = 0;
+      for (const v of actValues) {
+        if (activation === 'sigmoid' ? v < 0.01 || v > 0.99 : Math.abs(v) > 0.99) {
+          saturated++;
+        }
+      }
+      probe.saturatedFraction = actValues.length > 0 ? saturated / actValues.length : 0;
+    }
+    layers.push(probe);
+  }
+  const firstNonFinite =
+    layers.find((l) => l.nonFiniteActivation || l.nonFiniteWeight) ?? [...layers].reverse().find((l) => l.nonFiniteGradient);
+  tf.dispose([x, y, value, ...activations, ...Object.values(grads)]);
+  return {
+    loss: finiteOrNull(lossValue),
+    lossName: loss.name,
+    lossSource: loss.source,
+    batchSize,
+    inputSource,
+    learningRate,
+    layers,
+    ...(firstNonFinite ? { firstNonFiniteLayer: firstNonFinite.layer } : {}),
+  };
+}
+
+/** Fraction of units (last axis) whose output is exactly 0 for every sample. */
+function deadUnitFraction(values: Float32Array, shape: number[]): number {
+  const units = shape[shape.length - 1] ?? 1;
+  if (units === 0) {
+    return 0;
+  }
+  const alive = new Uint8Array(units);
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] !== 0) {
+      alive[i % units] = 1;
+    }
+  }
+  let dead = 0;
+  for (const a of alive) {
+    dead += a === 0 ? 1 : 0;
+  }
+  return dead / units;
+}

@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { before, test } from 'node:test';
+import { WeightFileError } from '../../../src/core/errors';
+import { readAllValues } from '../../../src/core/tensorData';
+import { openLocalPath } from '../../../src/formats/registry';
+import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
+import { buildModel, convertKerasConfig, flattenLayers } from '../../../src/runtime/modelBuilder';
+import { writeTfjsModel, type TfjsArtifacts } from '../../../src/runtime/tfjsArtifacts';
+import { fixtureOrSkip, makeTempDir } from '../helpers/fixtures';
+
+/** Outputs computed by scripts/reference-runtime.py (h5py + NumPy float64). */
+const reference = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', '..', 'test', 'unit', 'runtime', 'modelBuilder.reference.json'), 'utf8')) as Record<
+  string,
+  { inputShape: number[]; output: number[][] }
+>;
+
+let tf: Tf;
+let tfl: Tfl;
+before(async () => {
+  ({ tf, tfl } = await initLayers({ preferred: 'cpu' }));
+});
+
+/** The inputs of scripts/reference-runtime.py: sin(0.37 k + 0.1). */
+function inputs(shape: number[]): Float32Array {
+  return Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, k) => Math.sin(0.37 * k + 0.1));
+}
+
+async function predict(rel: string, file: string): Promise<{ out: Float32Array; artifacts: TfjsArtifacts; loadedCount: number }> {
+  const wf = await openLocalPath(file);
+  try {
+    const built = await buildModel(wf, tf, tfl);
+    // weights equal the stored values exactly
+    const variables = new Map(flattenLayers(built.model).flatMap((l) => l.weights.map((w) => [w.originalName, w] as const)));
+    for (const entry of built.loaded) {
+      const stored = await readAllValues(wf.tensors.find((t) => t.name === entry.tensor)!);
+      const got = variables.get(entry.variable)!.read().dataSync();
+      assert.deepEqual(Array.from(got), Array.from(Float32Array.from(stored)), `${rel}: ${entry.variable}`);
+    }
+    const shape = reference[rel]!.inputShape;
+    const y = built.model.predict(tf.tensor(inputs(shape), shape)) as ReturnType<Tf['tensor']>;
+    let artifacts: TfjsArtifacts = {};
+    await built.model.save(tf.io.withSaveHandler(async (a) => {
+      artifacts = a as TfjsArtifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }));
+    return { out: y.dataSync() as Float32Array, artifacts, loadedCount: built.loaded.length };
+  } finally {
+    await wf.close();
+  }
+}
+
+function assertClose(got: Float32Array, want: number[][], what: string): void {
+  const flat = want.flat();
+  assert.equal(got.length, flat.length, what);
+  flat.forEach((w, i) => assert.ok(Math.abs(got[i]! - w) <= 1e-5 * Math.max(1, Math.abs(w)), `${what}[${i}]: ${got[i]} vs NumPy ${w}`));
+}
+
+for (const rel of Object.keys(reference)) {
+  test(`rebuilt ${rel} matches its stored weights and the NumPy forward pass`, async (t) => {
+    const file = fixtureOrSkip(t, rel);
+    if (!file) {return;}
+    const { out, loadedCount } = await predict(rel, file);
+    assert.ok(loadedCount > 0);
+    assertClose(out, reference[rel]!.output, rel);
+  });
+}
+
+test('a Keras .h5 model and its TF.js twin rebuild to the same outputs bit for bit', async (t) => {
+  const rel = 'keras-h5/alphabet-soup-charity-keras2.15/AlphabetSoupCharity.h5';
+  const file = fixtureOrSkip(t, rel);
+  if (!file) {return;}
+  const fromH5 = await predict(rel, file);
+  const dir = makeTempDir();
+  await writeTfjsModel(dir, fromH5.artifacts);
+  const twin = await openLocalPath(path.join(dir, 'model.json'));
+  assert.equal(twin.format, 'tfjs-layers');
+  const built = await buildModel(twin, tf, tfl);
+  const shape = reference[rel]!.inputShape;
+  const out = (built.model.predict(tf.tensor(inputs(shape), shape)) as ReturnType<Tf['tensor']>).dataSync();
+  assert.deepEqual(Array.from(out), Array.from(fromH5.out));
+  await twin.close();
+});
+
+test('TF.js layers fixture (Embedding + GRU) rebuilds with every weight loaded by name', async (t) => {
+  const file = fixtureOrSkip(t, 'tfjs-layers/tfjs-e2e-layers-model/model.json');
+  if (!file) {return;}
+  const wf = await openLocalPath(file);
+  const built = await buildModel(wf, tf, tfl);
+  assert.deepEqual(built.loaded.map((l) => l.variable).sort(), ['embedding_Embedding2/embeddings', 'gru_GRU1/bias', 'gru_GRU1/kernel', 'gru_GRU1/recurrent_kernel']);
+  await wf.close();
+});
+
+test('unsupported layers are listed in one message; weights-only files are refused', async (t) => {
+  const custom = fixtureOrSkip(t, 'keras3-keras/keras-nested-container-3.15/pre_pr22362_nested_container.keras');
+  const ckpt = fixtureOrSkip(t, 'tf-checkpoint-v2/keras-lso-ckpt-tf2.2/ckpt.index');
+  if (!custom || !ckpt) {return;}
+  for (const [p, re] of [
+    [custom, /does not implement.*'NestedDenseModel'/],
+    [ckpt, /without a model architecture/],
+  ] as const) {
+    const wf = await openLocalPath(p);
+    await assert.rejects(buildModel(wf, tf, tfl), (ex) => WeightFileError.is(ex, 'unsupportedFormat') && re.test(ex.message));
+    await wf.close();
+  }
+  const { unsupported } = convertKerasConfig(
+    { class_name: 'Sequential', config: { layers: [{ class_name: 'Dense', config: {} }, { class_name: 'FancyA', config: {} }, { class_name: 'FancyB', config: {} }] } },
+    (c) => c === 'Dense',
+  );
+  assert.deepEqual(unsupported, ['FancyA', 'FancyB']);
+});
+
+test('Keras 3 functional configs are converted to the Keras 2 JSON TF.js reads', () => {
+  const { topology } = convertKerasConfig(
+    {
+      module: 'keras',
+      class_name: 'Functional',
+      config: {
+        name: 'f',
+        layers: [
+          { module: 'keras.layers', class_name: 'InputLayer', name: 'in', config: { batch_shape: [null, 3], name: 'in' }, inbound_nodes: [] },
+          {
+            module: 'keras.layers',
+            class_name: 'Dense',
+            name: 'd',
+            config: { name: 'd', units: 2, dtype: { class_name: 'DTypePolicy', config: { name: 'float32' } }, kernel_regularizer: { class_name: 'L2', config: { l2: 0.01 } } },
+            inbound_nodes: [{ args: [{ class_name: '__keras_tensor__', config: { shape: [null, 3], keras_history: ['in', 0, 0] } }], kwargs: {} }],
+          },
+        ],
+        input_layers: ['in', 0, 0],
+        output_layers: ['d', 0, 0],
+      },
+    },
+    () => true,
+  );
+  const cfg = topology['config'] as { layers: Record<string, Record<string, unknown>>[]; input_layers: unknown };
+  assert.deepEqual(cfg.layers[0]!['config'], { batch_input_shape: [null, 3], name: 'in' });
+  assert.deepEqual(cfg.layers[1]!['inbound_nodes'], [[['in', 0, 0, {}]]]);
+  assert.deepEqual(cfg.layers[1]!['config']!['kernel_regularizer'], { class_name: 'L1L2', config: { l1: 0, l2: 0.01 } });
+  assert.equal(cfg.layers[1]!['config']!['dtype'], 'float32');
+  assert.deepEqual(cfg.input_layers, [['in', 0, 0]]);
+  assert.equal('module' in topology, false);
+});

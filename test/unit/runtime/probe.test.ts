@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
+import { gradientDiagnostics } from '../../../src/runtime/gradientRules';
+import { probeModel } from '../../../src/runtime/probe';
+
+let tf: Tf;
+let tfl: Tfl;
+
+before(async () => {
+  ({ tf, tfl } = await initLayers({ preferred: 'cpu' })); // CPU: deterministic
+});
+
+type Init = (seed: number) => ReturnType<Tfl['initializers']['zeros']>;
+
+/** depth Dense layers of `width` units (the last a 10-way softmax) on 32 inputs. */
+function deepNet(depth: number, width: number, activation: 'sigmoid' | 'relu', init: Init): LayersModel {
+  const m = tfl.sequential();
+  for (let i = 0; i < depth - 1; i++) {
+    m.add(tfl.layers.dense({ ...(i === 0 ? { inputShape: [32] } : {}), units: width, activation, kernelInitializer: init(i + 1), name: `d${i}` }));
+  }
+  m.add(tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: init(99), name: 'out' }));
+  return m;
+}
+
+const codes = (m: LayersModel, lr = 0.01) =>
+  probeModel(m, tf, tfl, { learningRate: lr, batchSize: 64 }).then((p) => ({ p, d: gradientDiagnostics(p), c: gradientDiagnostics(p).map((x) => x.code) }));
+
+test('a 10-layer sigmoid net with U(-0.01, 0.01) weights is flagged vanishing', async () => {
+  const { p, d, c } = await codes(deepNet(10, 32, 'sigmoid', (s) => tfl.initializers.randomUniform({ minval: -0.01, maxval: 0.01, seed: s })));
+  assert.ok(c.includes('gradient-vanishing'), JSON.stringify(d));
+  assert.ok(!c.includes('gradient-exploding'));
+  const v = d.find((x) => x.code === 'gradient-vanishing')!;
+  assert.equal(v.layer, 'd0');
+  assert.ok((v.evidence['firstToLastRatio'] as number) < 1e-3, JSON.stringify(v.evidence));
+  // gradient norms decrease monotonically from the output toward the input
+  const g = p.layers.map((l) => l.gradNorm!);
+  for (let i = 1; i < g.length; i++) {assert.ok(g[i - 1]! < g[i]!, `layer ${i}: ${g.join(', ')}`);}
+});
+
+test('a deep ReLU net with N(0, 1) weights is flagged exploding', async () => {
+  const { d, c } = await codes(deepNet(10, 32, 'relu', (s) => tfl.initializers.randomNormal({ mean: 0, stddev: 1, seed: s })));
+  assert.ok(c.includes('gradient-exploding'), JSON.stringify(d));
+  assert.ok(!c.includes('gradient-vanishing'));
+  const e = d.find((x) => x.code === 'gradient-exploding')!;
+  assert.ok((e.evidence['activationGrowthPerLayer'] as number) > 2, JSON.stringify(e.evidence));
+});
+
+test('a He-initialized ReLU net is not flagged', async () => {
+  const { p, c } = await codes(deepNet(10, 32, 'relu', (s) => tfl.initializers.heNormal({ seed: s })));
+  assert.deepEqual(c.filter((x) => x.startsWith('gradient-')), []);
+  assert.equal(p.firstNonFiniteLayer, undefined);
+  assert.ok(p.layers.every((l) => l.gradNorm !== null && l.gradNorm > 0));
+});
+
+test('a NaN injected into one weight names the layer where non-finite values start', async () => {
+  const m = deepNet(6, 16, 'relu', (s) => tfl.initializers.heNormal({ seed: s }));
+  const target = m.getLayer('d3');
+  const [kernel, bias] = target.getWeights();
+  const values = kernel!.dataSync().slice();
+  values[5] = NaN;
+  target.setWeights([tf.tensor(values, kernel!.shape), bias!]);
+  const p = await probeModel(m, tf, tfl, { batchSize: 8 });
+  assert.equal(p.firstNonFiniteLayer, 'd3');
+  assert.equal(p.layers.find((l) => l.layer === 'd2')!.nonFiniteActivation, false);
+  const d = gradientDiagnostics(p);
+  assert.equal(d[0]!.code, 'gradient-non-finite');
+  assert.equal(d[0]!.layer, 'd3');
+  assert.equal(d[0]!.severity, 'error');
+  assert.match(d[0]!.message, /'d3' \(its weights\)/);
+});
+
+test('dead ReLU and saturation fractions are measured', async () => {
+  const m = tfl.sequential();
+  m.add(tfl.layers.dense({ inputShape: [4], units: 8, activation: 'relu', kernelInitializer: 'heNormal', biasInitializer: tfl.initializers.constant({ value: -100 }), name: 'dead' }));
+  m.add(tfl.layers.dense({ units: 8, activation: 'sigmoid', kernelInitializer: 'zeros', biasInitializer: tfl.initializers.constant({ value: 10 }), name: 'sat' }));
+  m.add(tfl.layers.dense({ units: 1, name: 'out' }));
+  const p = await probeModel(m, tf, tfl, { batchSize: 16 });
+  assert.equal(p.layers[0]!.deadReluFraction, 1);
+  assert.equal(p.layers[1]!.saturatedFraction, 1);
+  assert.equal(p.lossName, 'meanSquaredError');
+  const c = gradientDiagnostics(p).map((x) => x.code);
+  assert.ok(c.includes('activation-dead-relu') && c.includes('activation-saturated'), c.join());
+});
+
+/**
+ * Independent float64 reference: forward pass of Dense(tanh) -> Dense(linear) with MSE written out
+ * by hand, and central finite differences of the loss for every weight.
+ */
+function referenceGradNorms(x: Float64Array, y: Float64Array, n: number, weights: Float64Array[], dims: [number, number, number]): number[] {
+  const [din, dh, dout] = dims;
+  const loss = (w: Float64Array[]): number => {
+    const [k1, b1, k2, b2] = w as [Float64Array, Float64Array, Float64Array, Float64Array];
+    let total = 0;
+    for (let s = 0; s < n; s++) {
+      const h = new Float64Array(dh);
+      for (let j = 0; j < dh; j++) {
+        let z = b1[j]!;
+        for (let i = 0; i < din; i++) {z += x[s * din + i]! * k1[i * dh + j]!;}
+        h[j] = Math.tanh(z);
+      }
+      for (let o = 0; o < dout; o++) {
+        let z = b2[o]!;
+        for (let j = 0; j < dh; j++) {z += h[j]! * k2[j * dout + o]!;}
+        total += (z - y[s * dout + o]!) ** 2;
+      }
+    }
+    return total / (n * dout);
+  };
+  const eps = 1e-6;
+  const sq = weights.map((w) => {
+    let s = 0;
+    for (let i = 0; i < w.length; i++) {
+      const keep = w[i]!;
+      w[i] = keep + eps;
+      const up = loss(weights);
+      w[i] = keep - eps;
+      const down = loss(weights);
+      w[i] = keep;
+      s += ((up - down) / (2 * eps)) ** 2;
+    }
+    return s;
+  });
+  return [Math.sqrt(sq[0]! + sq[1]!), Math.sqrt(sq[2]! + sq[3]!)];
+}
+
+test('probe gradient norms agree with finite differences on a tiny model', async () => {
+  const m = tfl.sequential();
+  m.add(tfl.layers.dense({ inputShape: [3], units: 4, activation: 'tanh', kernelInitializer: tfl.initializers.glorotNormal({ seed: 3 }), biasInitializer: tfl.initializers.randomNormal({ seed: 4, stddev: 0.1 }), name: 'h' }));
+  m.add(tfl.layers.dense({ units: 2, kernelInitializer: tfl.initializers.glorotNormal({ seed: 5 }), name: 'o' }));
+  const n = 5;
+  const x = Float32Array.from({ length: n * 3 }, (_, i) => Math.sin(i + 1));
+  const y = Float32Array.from({ length: n * 2 }, (_, i) => Math.cos(2 * i));
+  const p = await probeModel(m, tf, tfl, { data: { x, xShape: [n, 3], y, yShape: [n, 2] } });
+  const weights = m.getWeights().map((w) => Float64Array.from(w.dataSync()));
+  const ref = referenceGradNorms(Float64Array.from(x), Float64Array.from(y), n, weights, [3, 4, 2]);
+  assert.equal(p.inputSource, 'data');
+  for (let i = 0; i < 2; i++) {
+    const got = p.layers[i]!.gradNorm!;
+    assert.ok(Math.abs(got - ref[i]!) / ref[i]! < 1e-4, `layer ${i}: probe ${got} vs finite differences ${ref[i]}`);
+  }
+  const wn = Math.sqrt([...weights[0]!, ...weights[1]!].reduce((s, v) => s + v * v, 0));
+  assert.ok(Math.abs(p.layers[0]!.weightNorm! - wn) / wn < 1e-6);
+});
