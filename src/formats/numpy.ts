@@ -302,10 +302,10 @@ function makeArrayTensor(name: string, source: ByteSource | undefined, header: N
     extra: { ...extra, ...(header ? { descr: header.descr, npyVersion: header.version, fortranOrder: header.fortranOrder } : {}) },
     readValues: (options?: ReadValuesOptions) => {
       if (frozen || !header || !source) {
-        return failing(frozen ?? new WeightFileError('corrupt', `Array '${name}' has no readable header.`, { tensor: name }));
+        return failing(frozen ?? new WeightFileError('corrupt', `${source?.name ?? name}: array '${name}' has no readable header.`, { tensor: name }));
       }
       if (dtype === 'string') {
-        return failing(new WeightFileError('unsupportedDtype', `${source.name}: array '${name}' holds strings, which are listed but not analysed.`, { tensor: name }));
+        return failing(new WeightFileError('unsupportedDtype', `${source.name}: array '${name}' holds strings, which are listed but not analysed.`, { file: source.name, tensor: name }));
       }
       return readSpanValues([{ source, offset: header.dataOffset, length: byteLength }], dtype, { ...options, littleEndian: !header.bigEndian });
     },

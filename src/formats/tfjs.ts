@@ -231,7 +231,7 @@ async function buildWeightFile(source: ByteSource, files: FileSet, json: unknown
     // Trainable when its layer is (Keras `trainable`), except BatchNorm statistics, which never are.
     const trainable =
       group === 'model' && layerInfo?.trainable !== undefined ? layerInfo.trainable && role !== 'moving_mean' && role !== 'moving_variance' : undefined;
-    tensors.push(makeTensor(p, name, layer, weight, role, group, streams[p.group], slotOf, trainable));
+    tensors.push(makeTensor(source.name, p, name, layer, weight, role, group, streams[p.group], slotOf, trainable));
   }
 
   const trainingConfig = findTrainingConfig(model, topology);
@@ -716,6 +716,7 @@ function optimizerSlot(name: string, modelWeights: ReadonlySet<string>): { varia
 }
 
 function makeTensor(
+  file: string,
   p: PlacedWeight,
   name: string,
   layer: string,
@@ -750,7 +751,7 @@ function makeTensor(
     ...(trainable !== undefined ? { trainable } : {}),
     ...(error ? { unavailable: summarizeError(error) } : {}),
     extra,
-    readValues: (options?: ReadValuesOptions) => readTensorValues(p, stream, options),
+    readValues: (options?: ReadValuesOptions) => readTensorValues(file, p, stream, options),
   };
   return info;
 }
@@ -761,19 +762,19 @@ function publicQuantization(q: QuantizationInfo & { originalInt: boolean }): Qua
 }
 
 /** Streams a weight's values, dequantized as tfjs-core io_utils decodeWeight does. */
-async function* readTensorValues(p: PlacedWeight, stream: ShardStream | undefined, options: ReadValuesOptions = {}): AsyncGenerator<NumericArray> {
+async function* readTensorValues(file: string, p: PlacedWeight, stream: ShardStream | undefined, options: ReadValuesOptions = {}): AsyncGenerator<NumericArray> {
   if (p.error) {
     throw p.error;
   }
   if (p.dtype === 'string') {
-    throw new WeightFileError('unsupportedDtype', `Weight '${p.name}' holds strings, which are listed but not analysed.`, { tensor: p.name });
+    throw new WeightFileError('unsupportedDtype', `${file}: weight '${p.name}' holds strings, which are listed but not analysed.`, { file, tensor: p.name });
   }
   if (!stream || p.offset === undefined) {
-    throw new WeightFileError('corrupt', `Weight '${p.name}' has no located bytes.`, { tensor: p.name });
+    throw new WeightFileError('corrupt', `${file}: weight '${p.name}' has no located bytes.`, { file, tensor: p.name });
   }
   const r = spansFor(stream, p.offset, p.byteLength);
   if (!('spans' in r)) {
-    throw new WeightFileError('truncated', `Weight '${p.name}' lies outside its shards.`, { tensor: p.name });
+    throw new WeightFileError('truncated', `${file}: weight '${p.name}' lies outside its shards.`, { file, tensor: p.name });
   }
   const q = p.quantization;
   if (!q || q.scheme === 'float16') {

@@ -10,6 +10,7 @@ import { readAllValues } from '../../../src/core/tensorData';
 import { npyReader, npzReader, parsePythonLiteral } from '../../../src/formats/numpy';
 import { detectFormat, openLocalPath } from '../../../src/formats/registry';
 import { makeTempDir } from '../helpers/fixtures';
+import { assertMutationsFailCleanly } from '../helpers/mutate';
 import { buildNpy, buildZip, concatBytes } from '../helpers/zipBuilder';
 
 function bytesOf(array: ArrayBufferView): Uint8Array {
@@ -285,4 +286,16 @@ json.dump(out, open(d + '/expected.json', 'w'))
   assert.equal(big.length, 300000);
   assert.ok(big.every((v) => v === 0));
   await packed.close();
+});
+
+test('damaged variants of valid .npy and .npz files open or fail with a WeightFileError, never crash or hang', async () => {
+  const npy = buildNpy('>f8', [3, 4], beFloat64([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
+  const npySummary = await assertMutationsFailCleanly('m.npy', npy, (b) => openNpy(b, 'm.npy'), 800);
+  assert.ok(npySummary.opened > 0 && npySummary.refused > 0, JSON.stringify(npySummary));
+  const npz = buildZip([
+    { name: 'a.npy', data: buildNpy('<f4', [40], bytesOf(new Float32Array(40).map((_, i) => i))), method: 8 },
+    { name: 'b/c.npy', data: npy, method: 0 },
+  ]);
+  const npzSummary = await assertMutationsFailCleanly('m.npz', npz, (b) => openNpz(b, 'm.npz'), 800, 7);
+  assert.ok(npzSummary.opened > 0 && npzSummary.refused > 0, JSON.stringify(npzSummary));
 });

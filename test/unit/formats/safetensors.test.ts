@@ -6,6 +6,7 @@ import type { TensorInfo, WeightFile } from '../../../src/core/model';
 import { readAllValues } from '../../../src/core/tensorData';
 import { detectFormat } from '../../../src/formats/registry';
 import { safetensorsReader } from '../../../src/formats/safetensors';
+import { assertMutationsFailCleanly } from '../helpers/mutate';
 
 interface BuildTensor {
   name: string;
@@ -297,4 +298,17 @@ test('sub-byte F4 is listed with its packed size but not decoded', async () => {
   assert.equal(t.unavailable?.reason, 'unsupportedDtype');
   assert.equal(t.extra?.safetensorsDtype, 'F4');
   await rejectsWith(readAllValues(t), 'unsupportedDtype');
+});
+
+test('damaged variants of a valid file open or fail with a WeightFileError, never crash', async () => {
+  const base = buildSafetensors(
+    [
+      { name: 'a', dtype: 'F32', shape: [2, 2], bytes: bytesOf(new Float32Array([1, 2, 3, 4])) },
+      { name: 'b', dtype: 'BF16', shape: [3], bytes: u16([0x3f80, 0, 1]) },
+      { name: 'c', dtype: 'I64', shape: [1], bytes: bytesOf(new BigInt64Array([5n])) },
+    ],
+    { format: 'pt' },
+  );
+  const summary = await assertMutationsFailCleanly('m.safetensors', base, (b) => open(b, 'm.safetensors'), 1500);
+  assert.ok(summary.opened > 0 && summary.refused > 0, JSON.stringify(summary));
 });

@@ -11,6 +11,7 @@ import { readAllValues } from '../../../src/core/tensorData';
 import { detectFormat, openLocalPath, readSniffInput } from '../../../src/formats/registry';
 import { tfjsReader } from '../../../src/formats/tfjs';
 import { fixtureOrSkip, makeTempDir, repoRoot } from '../helpers/fixtures';
+import { assertMutationsFailCleanly } from '../helpers/mutate';
 
 type JsonNumber = number | 'NaN' | 'Infinity' | '-Infinity' | '-0';
 
@@ -682,4 +683,37 @@ test('a real Keras 3 model.json (to_json config, no weights) is not taken for a 
     return;
   }
   await rejectsWith(openLocalPath(file), 'unrecognized', /model\.json: JSON without a 'weightsManifest' key \(top-level keys: module, class_name, config/);
+});
+
+test('damaged variants of a model.json (and of its shards) open or fail with a WeightFileError, never crash', async () => {
+  const json = enc(
+    JSON.stringify({
+      format: 'layers-model',
+      modelTopology: { class_name: 'Sequential', config: { name: 's', layers: [{ class_name: 'Dense', config: { name: 'd', units: 2 } }] } },
+      weightsManifest: [
+        {
+          paths: ['w.bin', 'x.bin'],
+          weights: [
+            { name: 'd/kernel', shape: [2, 2], dtype: 'float32' },
+            { name: 'labels', shape: [2], dtype: 'string' },
+            { name: 'q', shape: [3], dtype: 'float32', quantization: { dtype: 'uint8', min: -1, scale: 0.1 } },
+            { name: 'h', shape: [2], dtype: 'float32', quantization: { dtype: 'float16', original_dtype: 'float32' } },
+          ],
+        },
+      ],
+    }),
+  );
+  const shards: Record<string, Uint8Array> = {
+    'w.bin': new Uint8Array([0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64, 1, 0, 0, 0, 97]),
+    'x.bin': new Uint8Array([0, 0, 0, 0, 1, 2, 3, 0, 60, 0, 188]),
+  };
+  const summary = await assertMutationsFailCleanly('model.json', json, (b) => openMemory(new TextDecoder().decode(b), shards), 800);
+  assert.ok(summary.opened > 0 && summary.refused > 0, JSON.stringify(summary));
+  const good = await openMemory(new TextDecoder().decode(json), shards);
+  assert.deepEqual(good.warnings, []);
+  assertSameValues(await readAllValues(tensor(good, 'h')), [1, -1], 'h');
+  for (const shard of Object.keys(shards)) {
+    const damaged = await assertMutationsFailCleanly('model.json', shards[shard]!, (b) => openMemory(new TextDecoder().decode(json), { ...shards, [shard]: b }), 400, 3);
+    assert.ok(damaged.opened > 0, JSON.stringify(damaged));
+  }
 });
