@@ -56,6 +56,115 @@ function trackTempDir(dir: string): void {
   }
 }
 
+/** A byte range of a local file served to HDF5 as if it were a file of its own (a STORED ZIP member). */
+interface MemberRange {
+  /** Local path of the file holding the bytes (the archive). */
+  hostPath: string;
+  /** Offset of the first byte, in bytes. */
+  start: number;
+  /** Length, in bytes. */
+  size: number;
+}
+
+/** The subset of Emscripten's FS object (NODERAWFS build) that HDF5's POSIX driver reaches through syscalls. */
+interface EmscriptenStream {
+  position: number;
+  weightscopeMember?: MemberRange;
+}
+interface PatchableFs {
+  open(path: string, flags: number, mode?: number): EmscriptenStream;
+  read(stream: EmscriptenStream, buffer: Int8Array, offset: number, length: number, position?: number): number;
+  llseek(stream: EmscriptenStream, offset: number, whence: number): number;
+  fstat(fd: number): object;
+  stat(path: string, dontFollow?: boolean): object;
+  lstat(path: string): object;
+  getStream(fd: number): EmscriptenStream | null;
+  ErrnoError: new (errno: number) => Error;
+}
+
+/** Virtual paths currently mapped to member ranges. */
+const memberRanges = new Map<string, MemberRange>();
+let memberFsInstalled = false;
+
+/**
+ * Lets HDF5 open a byte range of a host file in place. h5wasm's Node build uses NODERAWFS, which
+ * sends every open() to the host file system (so no lazy device or custom node can be mounted);
+ * instead, FS.open/read/llseek/fstat/stat/lstat are wrapped so that a registered virtual path opens
+ * the host file and every read is shifted by the range's start and clipped to its size. Other paths
+ * are untouched. Emscripten errno values: EACCES 2, EINVAL 28.
+ */
+function installMemberFs(module: H5Module): void {
+  if (memberFsInstalled) {
+    return;
+  }
+  memberFsInstalled = true;
+  const fsObj = module.FS as unknown as PatchableFs;
+  const orig = {
+    open: fsObj.open.bind(fsObj),
+    read: fsObj.read.bind(fsObj),
+    llseek: fsObj.llseek.bind(fsObj),
+    fstat: fsObj.fstat.bind(fsObj),
+    stat: fsObj.stat.bind(fsObj),
+    lstat: fsObj.lstat.bind(fsObj),
+  };
+  const withSize = (st: object, size: number): object =>
+    new Proxy(st, { get: (target, key) => (key === 'size' ? size : key === 'blocks' ? Math.ceil(size / 512) : Reflect.get(target, key)) });
+  fsObj.open = (p, flags, mode) => {
+    const m = typeof p === 'string' ? memberRanges.get(p) : undefined;
+    if (!m) {
+      return orig.open(p, flags, mode);
+    }
+    if ((flags & 3) !== 0) {
+      throw new fsObj.ErrnoError(2); // read-only: O_WRONLY / O_RDWR refused
+    }
+    const stream = orig.open(m.hostPath, 0, mode);
+    stream.weightscopeMember = m;
+    return stream;
+  };
+  fsObj.read = (stream, buffer, offset, length, position) => {
+    const m = stream.weightscopeMember;
+    if (!m) {
+      return orig.read(stream, buffer, offset, length, position);
+    }
+    const at = position ?? stream.position;
+    if (at >= m.size) {
+      return 0;
+    }
+    const n = orig.read(stream, buffer, offset, Math.min(length, m.size - at), m.start + at);
+    if (position === undefined) {
+      stream.position += n;
+    }
+    return n;
+  };
+  fsObj.llseek = (stream, offset, whence) => {
+    const m = stream.weightscopeMember;
+    if (!m) {
+      return orig.llseek(stream, offset, whence);
+    }
+    const at = whence === 0 ? offset : whence === 1 ? stream.position + offset : whence === 2 ? m.size + offset : NaN;
+    if (!(at >= 0)) {
+      throw new fsObj.ErrnoError(28);
+    }
+    stream.position = at;
+    return at;
+  };
+  fsObj.fstat = (fd) => {
+    const m = fsObj.getStream(fd)?.weightscopeMember;
+    const st = orig.fstat(fd);
+    return m ? withSize(st, m.size) : st;
+  };
+  fsObj.stat = (p, dontFollow) => {
+    const m = memberRanges.get(p);
+    return m ? withSize(orig.stat(m.hostPath, dontFollow), m.size) : orig.stat(p, dontFollow);
+  };
+  fsObj.lstat = (p) => {
+    const m = memberRanges.get(p);
+    return m ? withSize(orig.lstat(m.hostPath), m.size) : orig.lstat(p);
+  };
+}
+
+let memberCounter = 0;
+
 /**
  * Loads h5wasm once per process. It is ESM-only, so it is reached with a dynamic import() from this
  * CommonJS code. HDF5 errors are switched to thrown JS errors (instead of printed diagnostics).
@@ -102,14 +211,14 @@ export class Hdf5File {
     private readonly file: InstanceType<H5wasmNode['File']>,
     /** Display name used in messages. */
     readonly name: string,
-    private readonly tempDir: string | undefined,
+    private readonly cleanup: (() => Promise<void>) | undefined,
   ) {}
 
   /**
    * Opens an HDF5 file from a ByteSource. Plain local files are read in place. Without a local path,
    * `allowTempCopy` streams the bytes into a private temporary file (deleted on close), because
-   * h5wasm's Node build can only open host files (NODERAWFS routes every open() to the host file
-   * system, so no lazy device or custom node can be mounted); otherwise throws `unsupportedFormat`.
+   * h5wasm's Node build can only open host files and HDF5 reads synchronously while a ByteSource is
+   * asynchronous; otherwise throws `unsupportedFormat`. (Byte ranges of local files: openLocalRange.)
    */
   static async openSource(source: ByteSource, options: { allowTempCopy?: boolean; signal?: AbortSignal } = {}): Promise<Hdf5File> {
     if (source.localPath !== undefined) {
@@ -124,19 +233,45 @@ export class Hdf5File {
     }
     const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'weightscope-h5-'));
     trackTempDir(dir);
+    const removeDir = async (): Promise<void> => {
+      liveTempDirs.delete(dir);
+      await fs.promises.rm(dir, { recursive: true, force: true });
+    };
     const tempPath = path.join(dir, 'member.h5');
     try {
       await copyToFile(source, tempPath, options.signal);
-      return await Hdf5File.openLocal(tempPath, source.name, dir);
+      return await Hdf5File.openLocal(tempPath, source.name, removeDir);
     } catch (ex) {
-      liveTempDirs.delete(dir);
-      await fs.promises.rm(dir, { recursive: true, force: true });
+      await removeDir();
       throw ex;
     }
   }
 
-  /** Opens a local HDF5 file read-only. Throws `truncated`, `unrecognized` or `corrupt` WeightFileErrors. */
-  static async openLocal(localPath: string, displayName = localPath, tempDir?: string): Promise<Hdf5File> {
+  /**
+   * Opens the HDF5 file stored as bytes [start, start+size) of a local file (a STORED ZIP member)
+   * in place, without copying: see installMemberFs.
+   */
+  static async openLocalRange(hostPath: string, start: number, size: number, displayName: string): Promise<Hdf5File> {
+    const { module } = await loadH5wasm();
+    installMemberFs(module);
+    const virtualPath = `/.weightscope-member-${process.pid}-${++memberCounter}/${path.basename(displayName) || 'member.h5'}`;
+    memberRanges.set(virtualPath, { hostPath, start, size });
+    const unmap = async (): Promise<void> => {
+      memberRanges.delete(virtualPath);
+    };
+    try {
+      return await Hdf5File.openLocal(virtualPath, displayName, unmap);
+    } catch (ex) {
+      await unmap();
+      throw ex;
+    }
+  }
+
+  /**
+   * Opens a local HDF5 file read-only; `cleanup` runs after the file is closed. Throws `truncated`,
+   * `unrecognized` or `corrupt` WeightFileErrors.
+   */
+  static async openLocal(localPath: string, displayName = localPath, cleanup?: () => Promise<void>): Promise<Hdf5File> {
     const { h5, module } = await loadH5wasm();
     let file: InstanceType<H5wasmNode['File']>;
     try {
@@ -147,7 +282,7 @@ export class Hdf5File {
     if (typeof file.file_id !== 'bigint' || file.file_id < 0n) {
       throw new WeightFileError('corrupt', `${displayName}: the HDF5 library could not open the file (id ${String(file.file_id)}).`, { file: displayName });
     }
-    return new Hdf5File(h5, module, file, displayName, tempDir);
+    return new Hdf5File(h5, module, file, displayName, cleanup);
   }
 
   /** Kind of object at `objPath`, or undefined when nothing is there. */
@@ -349,10 +484,7 @@ export class Hdf5File {
     } catch {
       // closing an already invalid id is fine
     }
-    if (this.tempDir !== undefined) {
-      liveTempDirs.delete(this.tempDir);
-      await fs.promises.rm(this.tempDir, { recursive: true, force: true });
-    }
+    await this.cleanup?.();
   }
 
   private checkOpen(): void {

@@ -8,7 +8,7 @@ import { readAll, type ByteSource, type FileSet } from '../core/byteSource';
 import { elementCount } from '../core/dtypes';
 import { summarizeError, WeightFileError } from '../core/errors';
 import type { FileWarning, FormatId, LayerInfo, TensorGroup, TensorInfo, TensorRole, WeightFile } from '../core/model';
-import { looksLikeZip, openZipEntry, readZipDirectory, type ZipEntry } from '../core/zip';
+import { looksLikeZip, openZipEntry, readZipDirectory, zipEntryDataOffset, zipMethodStored, type ZipEntry } from '../core/zip';
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
 import { Hdf5File, type Hdf5DatasetInfo } from './hdf5';
 import { parseKerasModelConfig, roleFromWeightName } from './kerasConfig';
@@ -95,16 +95,32 @@ async function openKerasV3Archive(source: ByteSource, _files: FileSet, options?:
       }
     }
   }
-  const member = await openZipEntry(source, weightsEntry);
-  // h5wasm can only open host files: the member is streamed to a private temporary file that the
-  // WeightFile deletes on close (see Hdf5File.openSource).
-  const h5 = await Hdf5File.openSource(member, { allowTempCopy: true, ...(options?.signal ? { signal: options.signal } : {}) });
+  const h5 = await openWeightsMember(source, weightsEntry, options);
   try {
     return openKerasV3Weights(h5, { path: source.name, format: 'keras-v3', config, metadata, warnings, source });
   } catch (ex) {
     await h5.close();
     throw ex;
   }
+}
+
+/**
+ * Opens model.weights.h5 with h5wasm, which can only open host files. Keras writes the member
+ * STORED, so in a local archive it is read in place (Hdf5File.openLocalRange). Otherwise (DEFLATED,
+ * or an archive without a local path), or if the in-place open fails, the member is streamed into
+ * a private temporary file that the WeightFile deletes on close (Hdf5File.openSource).
+ */
+async function openWeightsMember(source: ByteSource, entry: ZipEntry, options?: OpenOptions): Promise<Hdf5File> {
+  if (source.localPath !== undefined && entry.method === zipMethodStored) {
+    const start = await zipEntryDataOffset(source, entry);
+    try {
+      return await Hdf5File.openLocalRange(source.localPath, start, entry.compressedSize, `${source.name}/${entry.name}`);
+    } catch {
+      // fall through to the temporary copy, which reports the error if the bytes themselves are bad
+    }
+  }
+  const member = await openZipEntry(source, entry);
+  return Hdf5File.openSource(member, { allowTempCopy: true, ...(options?.signal ? { signal: options.signal } : {}) });
 }
 
 async function readJsonMember(source: ByteSource, entry: ZipEntry, warnings: FileWarning[]): Promise<unknown> {

@@ -185,7 +185,7 @@ test('.weights.h5: sibling model.json gives the architecture; without it the var
   });
 });
 
-test('.keras: the weights member is copied to a private temporary file that close() deletes', async (t) => {
+test('.keras: a local STORED weights member is read in place; without a local path it goes through a temporary copy that close() deletes', async (t) => {
   const p = fixtureOrSkip(t, nested);
   if (!p) {
     return;
@@ -194,11 +194,16 @@ test('.keras: the weights member is copied to a private temporary file that clos
   const saved = process.env.TMPDIR;
   process.env.TMPDIR = tmp;
   try {
-    const f = await openLocalPath(p);
+    const local = await openLocalPath(p);
+    assert.deepEqual(fs.readdirSync(tmp), [], 'no copy for a local archive');
+    await assertMatchesReference(local, kerasReference.fixtures[nested]!);
+    await local.close();
+    const virtual = await kerasV3Reader.open(new MemoryByteSource('memory/nested.keras', fs.readFileSync(p)), new MemoryFileSet('memory', new Map()));
     const dirs = fs.readdirSync(tmp).filter((d) => d.startsWith('weightscope-h5-'));
     assert.equal(dirs.length, 1);
     assert.equal(fs.statSync(path.join(tmp, dirs[0]!, 'member.h5')).size, 17288);
-    await f.close();
+    await assertMatchesReference(virtual, kerasReference.fixtures[nested]!);
+    await virtual.close();
     assert.deepEqual(fs.readdirSync(tmp), []);
   } finally {
     if (saved === undefined) {
@@ -207,6 +212,25 @@ test('.keras: the weights member is copied to a private temporary file that clos
       process.env.TMPDIR = saved;
     }
   }
+});
+
+test('.keras read in place: two archives open at once, each member clipped to its own bytes', async (t) => {
+  const a = fixtureOrSkip(t, lstm);
+  const b = fixtureOrSkip(t, custom);
+  if (!a || !b) {
+    return;
+  }
+  const fa = await openLocalPath(a);
+  const fb = await openLocalPath(b);
+  try {
+    await assertMatchesReference(fb, kerasReference.fixtures[custom]!, 300);
+    await assertMatchesReference(fa, kerasReference.fixtures[lstm]!);
+  } finally {
+    await fa.close();
+    await fb.close();
+  }
+  // After close the virtual member paths are gone: reads fail cleanly.
+  await assert.rejects(readAllValues(fa.tensors[0]!), (ex: unknown) => WeightFileError.is(ex, 'cancelled'));
 });
 
 test('.keras from a source without a local path and with a DEFLATED weights member still opens', async (t) => {
