@@ -232,7 +232,7 @@ class StatsEngine {
   lin: Uint32Array = new Uint32Array(0);
   private linTotal = new Float64Array(0);
   private logEdges: number[] = [];
-  private logThresholds = new Float64Array(0);
+  logThresholds = new Float64Array(0);
   logTable: Int16Array = new Int16Array(0);
   logH: Uint32Array = new Uint32Array(0);
   private logTotal = new Float64Array(0);
@@ -554,10 +554,11 @@ class StatsEngine {
   }
 
   /**
-   * Decides per radix bin whether pass 2 must look at its values one by one ("special": a linear
-   * or log histogram edge, the near-zero threshold or a zero lies inside the bin, or it holds a
-   * needed order statistic). Every other bin lies inside one linear bin, one log bin and on one side
-   * of the threshold, so its count is added to those at once and pass 2 skips its values.
+   * Decides per radix bin and per aspect whether pass 2 must look at its values one by one: the
+   * linear histogram when an edge lies inside the bin, the log histogram when a log edge or zero
+   * does, the near-zero count when the threshold does, and percentile collection when the bin holds
+   * a needed order statistic. Every other aspect of the bin is counted at once from its population,
+   * and bins with no per-value aspect are skipped by pass 2 altogether.
    */
   private classifyBins(radix: Uint32Array | Float64Array): void {
     const special = takeArray(spareSpecials, () => new Uint8Array(radixBins));
@@ -569,39 +570,37 @@ class StatsEngine {
       if (c === 0) {
         continue;
       }
-      if (this.targetOf[k]! >= 0) {
-        special[k] = 1;
-        continue;
-      }
+      let code = this.targetOf[k]! >= 0 ? perValueTarget : 0;
       const [lo, hi] = this.binValueRange(k);
       const a = Math.max(lo, this.min);
       const b = Math.min(hi, this.max);
-      const lb = this.linBinExact(a);
-      if (!(a <= b) || lb !== this.linBinExact(b) || (a <= 0 && b >= 0)) {
-        special[k] = 1;
+      if (!(a <= b)) {
+        special[k] = perValueLin | perValueLog | perValueNearZero | code;
         continue;
       }
-      const small = Math.min(Math.abs(a), Math.abs(b));
+      const lb = this.linBinExact(a);
+      if (lb !== this.linBinExact(b)) {
+        code |= perValueLin;
+      } else {
+        this.linTotal[lb] = this.linTotal[lb]! + c;
+      }
+      const zeroInside = a <= 0 && b >= 0;
+      const small = zeroInside ? 0 : Math.min(Math.abs(a), Math.abs(b));
       const large = Math.max(Math.abs(a), Math.abs(b));
       if (small < thr !== large < thr) {
-        special[k] = 1;
-        continue;
-      }
-      let gb = -1;
-      if (hasLog) {
-        gb = this.logBinExact(small);
-        if (gb !== this.logBinExact(large)) {
-          special[k] = 1;
-          continue;
-        }
-      }
-      this.linTotal[lb] = this.linTotal[lb]! + c;
-      if (gb >= 0) {
-        this.logTotal[gb] = this.logTotal[gb]! + c;
-      }
-      if (large < thr) {
+        code |= perValueNearZero;
+      } else if (large < thr) {
         this.nearZero += c;
       }
+      if (hasLog) {
+        const gb = zeroInside ? -1 : this.logBinExact(small);
+        if (zeroInside || gb !== this.logBinExact(large)) {
+          code |= perValueLog;
+        } else {
+          this.logTotal[gb] = this.logTotal[gb]! + c;
+        }
+      }
+      special[k] = code;
     }
     this.special = special;
   }
@@ -619,23 +618,20 @@ class StatsEngine {
     return [Math.min(...v), Math.max(...v)];
   }
 
-  /** Maps radix bins of |x| (top 16 bits of the bit pattern without sign) to log bins when a bin lies inside one. */
+  /**
+   * Maps each radix bin of |x| (top 16 bits of the bit pattern without sign) to the log bin of its
+   * smallest value; a value's log bin is found from there by stepping over the few log edges that
+   * may lie inside its radix bin.
+   */
   private buildLogTable(absMax: number): void {
     const table = takeArray(spareLogTables, () => new Int16Array(32768));
-    table.fill(-1);
+    table.fill(0);
     // Only the bins between the smallest and the largest |x| can be hit.
     const first = Math.max(1, this.absKey16(this.minNonZeroAbs));
     const last = this.absKey16(absMax);
     for (let j = first; j <= last; j++) {
       const lo = this.mode === 'f32' ? f32FromBits(j << 16) : f64FromWords(j << 16, 0);
-      const hi = this.mode === 'f32' ? f32FromBits((j << 16) | 0xffff) : f64FromWords((j << 16) | 0xffff, 0xffffffff);
-      if (!Number.isFinite(hi) || !Number.isFinite(lo)) {
-        continue;
-      }
-      const a = this.logBinExact(lo);
-      if (a === this.logBinExact(hi)) {
-        table[j] = a;
-      }
+      table[j] = Number.isFinite(lo) ? this.logBinExact(lo) : this.bins - 1;
     }
     this.logTable = table;
   }
@@ -988,6 +984,12 @@ function loop1F64(w: Float64Array, u: Uint32Array, shift: number, radix: Uint32A
   acc[accZeros] = zeros;
 }
 
+/** Per-value aspects of a radix bin in pass 2 (bit flags of StatsEngine.special). */
+const perValueLin = 1;
+const perValueLog = 2;
+const perValueNearZero = 4;
+const perValueTarget = 8;
+
 /** Elements examined per block of the pass-2 loops. */
 const pickBlock = 1 << 16;
 /** Indices of the elements of special bins within the current block (shared; the loops are synchronous). */
@@ -998,7 +1000,8 @@ function loop2F32(e: StatsEngine, w: Float32Array, u: Uint32Array): number {
   const lin = e.lin;
   const logH = e.logH;
   const logTable = e.logTable;
-  const hasLog = logH.length > 0;
+  const logThresholds = e.logThresholds;
+  const lastBin = e.bins - 1;
   const targetOf = e.targetOf;
   const special = e.special;
   const first = e.first;
@@ -1017,35 +1020,35 @@ function loop2F32(e: StatsEngine, w: Float32Array, u: Uint32Array): number {
     for (let i = base; i < end; i++) {
       const ub = u[i]!;
       picked[m] = i;
-      m += special[(((ub >> 31) | 0x80000000) ^ ub) >>> 16]!;
+      m += (special[(((ub >> 31) | 0x80000000) ^ ub) >>> 16]! + 15) >> 4; // 1 when any flag is set
     }
     for (let j = 0; j < m; j++) {
       const i = picked[j]!;
       const ub = u[i]!;
       const x = w[i]!;
-      if (x - x !== 0) {
-        continue; // NaN and infinities are counted in pass 1
-      }
-      const t = (x - first) * norm;
-      let b = t | 0;
-      const fr = t - b;
-      if (fr < tol || fr > upper || b >= bins) {
-        b = e.linBinExact(x);
-      }
-      lin[b] = lin[b]! + 1;
-      const a = Math.abs(x);
-      nz += a < thr ? 1 : 0;
-      if (hasLog) {
-        const lb = logTable[(ub >>> 16) & 0x7fff]!;
-        if (lb >= 0) {
-          logH[lb] = logH[lb]! + 1;
-        } else if (a !== 0) {
-          const j = e.logBinExact(a);
-          logH[j] = logH[j]! + 1;
-        }
-      }
       const key = (((ub >> 31) | 0x80000000) ^ ub) >>> 0;
-      if (targetOf[key >>> 16]! >= 0) {
+      const code = special[key >>> 16]!;
+      if (code & perValueLin) {
+        const t = (x - first) * norm;
+        let b = t | 0;
+        const fr = t - b;
+        if (fr < tol || fr > upper || b >= bins) {
+          b = e.linBinExact(x);
+        }
+        lin[b] = lin[b]! + 1;
+      }
+      const a = Math.abs(x);
+      if (code & perValueNearZero) {
+        nz += a < thr ? 1 : 0;
+      }
+      if (code & perValueLog && a !== 0) {
+        let g = logTable[(ub >>> 16) & 0x7fff]!;
+        while (g < lastBin && a >= logThresholds[g + 1]!) {
+          g++;
+        }
+        logH[g] = logH[g]! + 1;
+      }
+      if (code & perValueTarget) {
         e.addTarget(targetOf[key >>> 16]!, x, key, 0);
       }
     }
@@ -1058,7 +1061,8 @@ function loop2F64(e: StatsEngine, w: Float64Array, u: Uint32Array): number {
   const lin = e.lin;
   const logH = e.logH;
   const logTable = e.logTable;
-  const hasLog = logH.length > 0;
+  const logThresholds = e.logThresholds;
+  const lastBin = e.bins - 1;
   const targetOf = e.targetOf;
   const special = e.special;
   const first = e.first;
@@ -1077,35 +1081,35 @@ function loop2F64(e: StatsEngine, w: Float64Array, u: Uint32Array): number {
     for (let i = base; i < end; i++) {
       const ub = u[2 * i + hiWord]!;
       picked[m] = i;
-      m += special[(((ub >> 31) | 0x80000000) ^ ub) >>> 16]!;
+      m += (special[(((ub >> 31) | 0x80000000) ^ ub) >>> 16]! + 15) >> 4; // 1 when any flag is set
     }
     for (let j = 0; j < m; j++) {
       const i = picked[j]!;
       const ub = u[2 * i + hiWord]!;
       const x = w[i]!;
-      if (x - x !== 0) {
-        continue;
-      }
-      const t = (x - first) * norm;
-      let b = t | 0;
-      const fr = t - b;
-      if (fr < tol || fr > upper || b >= bins) {
-        b = e.linBinExact(x);
-      }
-      lin[b] = lin[b]! + 1;
-      const a = Math.abs(x);
-      nz += a < thr ? 1 : 0;
-      if (hasLog) {
-        const lb = logTable[(ub >>> 16) & 0x7fff]!;
-        if (lb >= 0) {
-          logH[lb] = logH[lb]! + 1;
-        } else if (a !== 0) {
-          const j = e.logBinExact(a);
-          logH[j] = logH[j]! + 1;
-        }
-      }
       const key = (((ub >> 31) | 0x80000000) ^ ub) >>> 0;
-      if (targetOf[key >>> 16]! >= 0) {
+      const code = special[key >>> 16]!;
+      if (code & perValueLin) {
+        const t = (x - first) * norm;
+        let b = t | 0;
+        const fr = t - b;
+        if (fr < tol || fr > upper || b >= bins) {
+          b = e.linBinExact(x);
+        }
+        lin[b] = lin[b]! + 1;
+      }
+      const a = Math.abs(x);
+      if (code & perValueNearZero) {
+        nz += a < thr ? 1 : 0;
+      }
+      if (code & perValueLog && a !== 0) {
+        let g = logTable[(ub >>> 16) & 0x7fff]!;
+        while (g < lastBin && a >= logThresholds[g + 1]!) {
+          g++;
+        }
+        logH[g] = logH[g]! + 1;
+      }
+      if (code & perValueTarget) {
         e.addTarget(targetOf[key >>> 16]!, x, key, u[2 * i + loWord]!);
       }
     }
