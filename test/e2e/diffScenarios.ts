@@ -92,4 +92,30 @@ export const diffScenarios: Scenario[] = [
       await closeAllEditors(page);
     },
   },
+  {
+    name: 'Show Weight History on a run folder lists the epochs in order with the distance from the first',
+    needsFixtures: false,
+    async run(ctx) {
+      const { page } = ctx;
+      await writeRun(ctx);
+      await ctx.openWorkbench();
+      await waitForWorkbench(page);
+      const folder = await revealInExplorer(page, ['diff-run']);
+      await folder.click(); // a single selection (the workbench may restore an earlier multi-selection)
+      const items = await contextMenuItems(page, folder);
+      assert.ok(items.includes('Show Weight History'), `folder context menu has Show Weight History: ${items.join(' | ')}`);
+      await page.locator('.monaco-menu .action-item .action-label', { hasText: /^Show Weight History$/ }).first().click();
+      const frame = webviewFrame(page);
+      await frame.locator('#diff-title', { hasText: 'Weight history: diff-run' }).waitFor({ timeout: 60_000 });
+      const rows = frame.locator('#history-table tbody tr');
+      await rows.nth(3).waitFor({ timeout: 60_000 });
+      const labels = await frame.locator('#history-table tbody tr td:first-child').allTextContents();
+      assert.deepEqual(labels, ['epoch-000', 'epoch-001', 'epoch-002', 'epoch-003']);
+      assert.equal((await frame.locator('#history-table tbody tr:first-child td:nth-child(3)').textContent())?.trim(), '0');
+      await assertPainted(ctx, '#history-lines');
+      await assertPainted(ctx, '#history-heatmap');
+      await screenshot(ctx, 'history-panel-dark', 500);
+      await closeAllEditors(page);
+    },
+  },
 ];
