@@ -240,7 +240,28 @@ export async function openZipEntry(source: ByteSource, entry: ZipEntry): Promise
   if (entry.method === zipMethodStored) {
     return new SliceByteSource(name, source, start, entry.compressedSize);
   }
-  return new InflatingByteSource(name, source, start, entry.compressedSize, entry.uncompressedSize);
+  return new InflatingByteSource(name, source, start, entry.compressedSize, entry.uncompressedSize, entry.crc32);
+}
+
+const crcTable = ((): Uint32Array => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) {
+      c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    }
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/** Continues a CRC-32 (IEEE 802.3, the ZIP checksum, APPNOTE 4.4.7); start with 0xffffffff, finish with `~crc >>> 0`. */
+function crc32Update(crc: number, bytes: Uint8Array): number {
+  let c = crc;
+  for (let i = 0; i < bytes.length; i++) {
+    c = crcTable[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  }
+  return c;
 }
 
 /**
@@ -334,12 +355,19 @@ export async function* inflateRawStream(source: ByteSource, start: number, compr
   }
 }
 
-/** A ByteSource over a DEFLATED member, inflating forward from the last position read. */
+/**
+ * A ByteSource over a DEFLATED member, inflating forward from the last position read. Every
+ * inflated byte goes through a CRC-32; once the whole member has been inflated the sum must match
+ * the central directory's (raw DEFLATE data carries no checksum of its own).
+ */
 class InflatingByteSource implements ByteSource {
   private iterator: AsyncGenerator<Uint8Array> | undefined;
   /** Uncompressed bytes [bufStart, bufStart + buf.length) held from the stream. */
   private buf: Uint8Array = new Uint8Array(0);
   private bufStart = 0;
+  /** Bytes inflated so far by the current stream, and their running CRC-32. */
+  private produced = 0;
+  private crc = 0xffffffff;
 
   constructor(
     readonly name: string,
@@ -347,7 +375,27 @@ class InflatingByteSource implements ByteSource {
     private readonly start: number,
     private readonly compressedSize: number,
     readonly size: number,
+    private readonly expectedCrc: number,
   ) {}
+
+  /** Accounts one inflated chunk; throws when the member inflates past its size or to the wrong checksum. */
+  private check(chunk: Uint8Array): void {
+    this.crc = crc32Update(this.crc, chunk);
+    this.produced += chunk.length;
+    if (this.produced > this.size) {
+      throw new WeightFileError('corrupt', `${this.name}: the compressed data inflates to more than the ${this.size} bytes the archive declares.`, { file: this.name });
+    }
+    if (this.produced === this.size) {
+      const crc = ~this.crc >>> 0;
+      if (crc !== this.expectedCrc) {
+        throw new WeightFileError(
+          'checksumMismatch',
+          `${this.name}: the inflated bytes have CRC-32 0x${crc.toString(16).padStart(8, '0')} but the archive records 0x${this.expectedCrc.toString(16).padStart(8, '0')}; the member is damaged.`,
+          { file: this.name },
+        );
+      }
+    }
+  }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this, offset, length);
@@ -359,6 +407,8 @@ class InflatingByteSource implements ByteSource {
       this.iterator = inflateRawStream(this.parent, this.start, this.compressedSize);
       this.buf = new Uint8Array(0);
       this.bufStart = 0;
+      this.produced = 0;
+      this.crc = 0xffffffff;
     }
     // Drop bytes before `offset`, then gather inflated chunks until the range is covered (one copy).
     if (offset > this.bufStart) {
@@ -372,6 +422,9 @@ class InflatingByteSource implements ByteSource {
       let r: IteratorResult<Uint8Array>;
       try {
         r = await this.iterator.next();
+        if (!r.done) {
+          this.check(r.value);
+        }
       } catch (ex) {
         // A failed stream cannot continue; the next read starts over (and fails the same way).
         this.iterator = undefined;

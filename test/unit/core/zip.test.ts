@@ -155,6 +155,21 @@ test('damaged or short DEFLATE data: corrupt or truncated, never a hang', async 
   await rejectsWith(short.read(199990, 20), 'truncated', /the compressed data ends after 200000 bytes but the archive declares 200010/);
 });
 
+test('DEFLATED members are checked against their CRC-32 once fully inflated', async () => {
+  const data = sample(50000);
+  const zip = buildZip([{ name: 'c.bin', data, method: 8 }]);
+  const source = new MemoryByteSource('c.zip', zip);
+  const [e] = await readZipDirectory(source);
+  const good = await openZipEntry(source, e!);
+  assert.deepEqual(await good.read(0, 50000), data);
+  const wrong = await openZipEntry(source, { ...e!, crc32: (e!.crc32 ^ 1) >>> 0 });
+  assert.deepEqual(await wrong.read(0, 1000), data.subarray(0, 1000), 'a partial read cannot be checked yet');
+  await rejectsWith(wrong.read(1000, 49000), 'checksumMismatch', /c\.zip\/c\.bin: the inflated bytes have CRC-32 0x[0-9a-f]{8} but the archive records 0x[0-9a-f]{8}/);
+  await rejectsWith(wrong.read(0, 50000), 'checksumMismatch');
+  const longer = await openZipEntry(source, { ...e!, uncompressedSize: 40000 });
+  await rejectsWith(longer.read(30000, 10000), 'corrupt', /inflates to more than the 40000 bytes/);
+});
+
 test('inflateRawStream honours cancellation', async () => {
   const data = sample(100000);
   const deflated = new Uint8Array(zlib.deflateRawSync(data));

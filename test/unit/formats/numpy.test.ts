@@ -210,6 +210,13 @@ test('.npz damage stays on its member: bad npy header, truncated deflate stream,
   } else {
     await rejectsWith(readAllValues(x), 'corrupt', /cannot be inflated/);
   }
+  // A DEFLATED member whose recorded CRC-32 does not match its data: the array fails when read in full.
+  const crcZip = buildZip([{ name: 'k.npy', data: big, method: 8 }]);
+  const crcAt = crcZip.length - 22 - (46 + 'k.npy'.length) + 16;
+  crcZip[crcAt] = crcZip[crcAt]! ^ 0x55;
+  const wf4 = await openNpz(crcZip);
+  assert.equal(tensor(wf4, 'k').unavailable, undefined, 'the header alone cannot show the damage');
+  await rejectsWith(readAllValues(tensor(wf4, 'k'), { chunkElements: 500 }), 'checksumMismatch', /arrays\.npz\/k\.npy: the inflated bytes have CRC-32/);
   // Encrypted flag set on the member.
   const encrypted = buildZip([{ name: 'e.npy', data: good, method: 0 }]);
   encrypted[6] = 1;
