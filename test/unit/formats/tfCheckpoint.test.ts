@@ -10,7 +10,7 @@ import { runInspect } from '../../../src/cli/commands/inspect';
 import { openLocalPath, resolveLocalEntry } from '../../../src/formats/registry';
 import { parseCheckpointState, tfCheckpointReader } from '../../../src/formats/tfCheckpoint';
 import { fixtureOrSkip, fixturesDir, makeTempDir, repoRoot } from '../helpers/fixtures';
-import { BundleWriter, encodeObjectGraph, encodeSavedModel, sliceKey } from './helpers/bundleWriter';
+import { BundleWriter, encodeKerasMetadata, encodeObjectGraph, encodeSavedModel, sliceKey } from './helpers/bundleWriter';
 
 interface RefTensor {
   dtype: string;
@@ -815,5 +815,26 @@ test('a generated Keras SavedModel without a root config: layer classes and conf
     },
   ]);
   assert.equal((file.metadata.savedModel as { tensorflowVersion: string }).tensorflowVersion, '2.9.1');
+  await file.close();
+});
+
+test('tf.keras 2.5+ SavedModels: the architecture comes from keras_metadata.pb when the object graph carries no metadata', async () => {
+  const kKey = 'layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE';
+  const w = new BundleWriter('variables/variables');
+  w.addStrings('_CHECKPOINTABLE_OBJECT_GRAPH', [], [
+    encodeObjectGraph([{ children: [[1, 'layer_with_weights-0']] }, { children: [[2, 'kernel']] }, { attributes: [['VARIABLE_VALUE', 'conv/kernel', kKey]] }]),
+  ]);
+  w.add(kKey, 'float32', [1, 1, 1, 2], [0.5, -0.5]);
+  const pb = encodeSavedModel([{ identifier: '_tf_keras_sequential', children: [[1, 'layer_with_weights-0']] }, { identifier: '_tf_keras_layer', children: [[2, 'kernel']] }, { variableName: 'conv/kernel:0' }]);
+  const root = { class_name: 'Sequential', name: 'seq', config: { name: 'seq', layers: [{ class_name: 'Conv2D', config: { name: 'conv', filters: 2, kernel_size: [1, 1], activation: 'tanh' } }] } };
+  const km = encodeKerasMetadata([
+    { nodeId: 0, nodePath: 'root', identifier: '_tf_keras_sequential', metadata: JSON.stringify(root) },
+    { nodeId: 1, nodePath: 'root.layer_with_weights-0', identifier: '_tf_keras_layer', metadata: JSON.stringify({ class_name: 'Conv2D', name: 'conv', config: root.config.layers[0]!.config }) },
+  ]);
+  const file = await openGenerated(w, [['saved_model.pb', pb], ['keras_metadata.pb', km]], 'saved_model.pb');
+  assert.equal(file.modelClass, 'Sequential');
+  const conv = file.layers.find((l) => l.name === 'conv');
+  assert.deepEqual([conv?.className, conv?.filters, conv?.activation, conv?.tensors], ['Conv2D', 2, 'tanh', ['conv/kernel']]);
+  assert.equal(file.warnings.length, 0);
   await file.close();
 });

@@ -739,3 +739,20 @@ export function encodeSavedModel(objects: readonly WriterSavedObject[], signatur
   fieldBytes(top, 2, meta.bytes());
   return top.bytes();
 }
+
+/** Serializes keras_metadata.pb: SavedMetadata { nodes { node_id = 2; node_path = 3; identifier = 4; metadata = 5 } }. */
+export function encodeKerasMetadata(nodes: readonly { nodeId: number; nodePath: string; identifier: string; metadata: string }[]): Uint8Array {
+  const enc = new TextEncoder();
+  const out = new Bytes();
+  for (const n of nodes) {
+    const node = new Bytes();
+    if (n.nodeId) {
+      fieldVarint(node, 2, n.nodeId);
+    }
+    fieldBytes(node, 3, enc.encode(n.nodePath));
+    fieldBytes(node, 4, enc.encode(n.identifier));
+    fieldBytes(node, 5, enc.encode(n.metadata));
+    fieldBytes(out, 1, node.bytes());
+  }
+  return out.bytes();
+}
