@@ -533,59 +533,44 @@ class PairAccumulator {
     let saa = 0;
     let sb = 0;
     let sbb = 0;
-    let finite = 0;
     let nonFinite = 0;
     let minA = this.minA;
     let maxA = this.maxA;
     let minB = this.minB;
     let maxB = this.maxB;
+    // Branch-light body (ternaries, one finite/non-finite split): several times faster in V8
+    // than if-statements per statistic.
     for (let i = 0; i < n; i++) {
       const x = a[i]!;
       const y = b[i]!;
       const d = y - x;
-      if (d - d !== 0) {
-        // NaN or infinity on either side (or inf - inf)
+      if (d - d === 0) {
+        changed += d !== 0 ? 1 : 0;
+        flips += x * y < 0 ? 1 : 0;
+        a2 += x * x;
+        b2 += y * y;
+        ab += x * y;
+        d2 += d * d;
+        const ad = d < 0 ? -d : d;
+        absD += ad;
+        maxD = ad > maxD ? ad : maxD;
+        minA = x < minA ? x : minA;
+        maxA = x > maxA ? x : maxA;
+        minB = y < minB ? y : minB;
+        maxB = y > maxB ? y : maxB;
+        const u = x - ka;
+        const v = y - kb;
+        sa += u;
+        saa += u * u;
+        sb += v;
+        sbb += v * v;
+      } else {
+        // NaN or infinity on either side (or inf - inf); NaN equals NaN here
         nonFinite++;
-        if (!(x === y || (x !== x && y !== y))) {
-          changed++;
-        }
-        continue;
+        changed += x === y || (x !== x && y !== y) ? 0 : 1;
       }
-      finite++;
-      if (d !== 0) {
-        changed++;
-      }
-      if (x * y < 0) {
-        flips++;
-      }
-      a2 += x * x;
-      b2 += y * y;
-      ab += x * y;
-      d2 += d * d;
-      const ad = d < 0 ? -d : d;
-      absD += ad;
-      if (ad > maxD) {
-        maxD = ad;
-      }
-      if (x < minA) {
-        minA = x;
-      }
-      if (x > maxA) {
-        maxA = x;
-      }
-      if (y < minB) {
-        minB = y;
-      }
-      if (y > maxB) {
-        maxB = y;
-      }
-      const u = x - ka;
-      const v = y - kb;
-      sa += u;
-      saa += u * u;
-      sb += v;
-      sbb += v * v;
     }
+    const finite = n - nonFinite;
     this.count += n;
     this.changed += changed;
     this.flips += flips;
