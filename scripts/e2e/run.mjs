@@ -240,6 +240,11 @@ async function main() {
         continue;
       }
       const page = await browser.newPage();
+      if (process.env.WEIGHTSCOPE_E2E_VERBOSE) {
+        page.on('console', (m) => {
+          if (m.type() === 'error' || m.type() === 'warning') log(`console.${m.type()}: ${m.text().slice(0, 500)}`);
+        });
+      }
       const started = Date.now();
       const failedShot = path.join(e2eDir, `FAILED-${s.name.replace(/[^a-z0-9]+/gi, '-')}.png`);
       fs.rmSync(failedShot, { force: true });
@@ -248,12 +253,12 @@ async function main() {
         // (open editors, sidebar) that would otherwise leak from one scenario into the next.
         const ctx = {
           page,
-          workspace: ws.dir,
+          // made before the scenario runs, so it can add files before or after opening the workbench
+          workspace: makeWorkspace(path.join(runDir, `s${++scenarioIndex}`)).dir,
           artifactsDir: e2eDir,
           settingsFile,
           baseSettings,
           openWorkbench: async (extraSettings = {}) => {
-            ctx.workspace = makeWorkspace(path.join(runDir, `s${++scenarioIndex}`)).dir;
             fs.writeFileSync(settingsFile, JSON.stringify({ ...baseSettings, ...extraSettings }, null, 2));
             return page.goto(workbenchUrl(ctx.workspace, [['extensionDevelopmentPath', remote(repoRoot)]]));
           },
@@ -276,6 +281,7 @@ async function main() {
 
   // Keep the extension host logs with the artifacts.
   const logsDir = path.join(userData, 'logs');
+  fs.rmSync(path.join(artifacts, 'workbench-logs'), { recursive: true, force: true });
   if (fs.existsSync(logsDir)) fs.cpSync(logsDir, path.join(artifacts, 'workbench-logs'), { recursive: true });
 
   await browser.close().catch(() => undefined);

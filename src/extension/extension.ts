@@ -60,6 +60,8 @@ export function activate(context: vscode.ExtensionContext): WeightscopeApi {
     { dispose: () => void pool?.dispose() },
   );
   const diff = registerDiffSupport(context, { inspect: (uri) => panels.show(uri) });
+  // Scan once at start so the explorer's folder menu (model folders context key) works before the view is opened.
+  void tree.listFiles();
   log().info(`Weightscope ${String(context.extension.packageJSON.version)} activated`);
   return { store, panels, views, tree, commands: commandIds, diff };
 }

@@ -23,6 +23,9 @@ export type WeightsTreeNode =
 /** Delay before re-scanning after file-system events, in milliseconds. */
 const rescanDelayMs = 300;
 
+/** Delay that coalesces refreshes of one file's subtree, in milliseconds. */
+const treeRefreshDelayMs = 300;
+
 /** Largest number of files listed. */
 const maxFiles = 2000;
 
@@ -161,8 +164,24 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
       this.leases.set(key, lease);
       const doc = lease.document;
       const fileNode = this.fileNodes.get(key);
-      const changed = (): void => this.onDidChangeTreeDataEmitter.fire(fileNode);
-      const subs = [doc.onDidUpdateStats(changed), doc.onDidChangeModel(changed)];
+      let timer: NodeJS.Timeout | undefined;
+      // Coalesced: stats arrive in batches, and one refresh per file every few hundred ms is plenty.
+      const changed = (): void => {
+        clearTimeout(timer);
+        timer = setTimeout(() => this.onDidChangeTreeDataEmitter.fire(fileNode), treeRefreshDelayMs);
+      };
+      // Model changes matter after the first open (reloads); the first open is awaited by getChildren.
+      let opened = false;
+      void doc.whenOpened().then(() => (opened = true));
+      const subs = [
+        doc.onDidUpdateStats(changed),
+        doc.onDidChangeModel(() => {
+          if (opened) {
+            changed();
+          }
+        }),
+        { dispose: () => clearTimeout(timer) },
+      ];
       const inner = lease;
       lease = {
         document: doc,
@@ -234,14 +253,14 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
     return fileNode;
   }
 
+  // Items carry no explicit ids: VS Code then derives handles from the parent and the label, and a
+  // refresh that overlaps a pending getChildren cannot fail with "Element with id ... is already registered".
   getTreeItem(node: WeightsTreeNode): vscode.TreeItem {
-    const base = node.uri.toString();
     switch (node.kind) {
       case 'file':
         return this.fileItem(node.uri);
       case 'layer': {
         const item = new vscode.TreeItem(node.layer || '(no layer)', vscode.TreeItemCollapsibleState.Collapsed);
-        item.id = `${base}#layer:${node.layer}`;
         item.description = `${node.className ? `${node.className} · ` : ''}${node.params.toLocaleString('en-US')} params`;
         item.iconPath = new vscode.ThemeIcon('layers');
         item.contextValue = 'weightscope.layer';
@@ -258,7 +277,6 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
         return this.tensorItem(node);
       case 'message': {
         const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
-        item.id = `${base}#message`;
         item.description = node.detail;
         item.tooltip = node.detail;
         item.iconPath = new vscode.ThemeIcon(node.severity === 'error' ? 'error' : 'info', node.severity === 'error' ? new vscode.ThemeColor('problemsErrorIcon.foreground') : undefined);
@@ -270,7 +288,6 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
 
   private fileItem(uri: vscode.Uri): vscode.TreeItem {
     const item = new vscode.TreeItem(uri, vscode.TreeItemCollapsibleState.Collapsed);
-    item.id = uri.toString();
     const folder = vscode.workspace.getWorkspaceFolder(uri);
     const rel = folder ? path.posix.relative(folder.uri.path, path.posix.dirname(uri.path)) : path.posix.dirname(uri.path);
     item.description = rel;
@@ -304,7 +321,6 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
   private tensorItem(node: WeightsTreeNode & { kind: 'tensor' }): vscode.TreeItem {
     const short = node.layer && node.tensor.startsWith(`${node.layer}/`) ? node.tensor.slice(node.layer.length + 1) : node.tensor;
     const item = new vscode.TreeItem(short, vscode.TreeItemCollapsibleState.None);
-    item.id = `${node.uri.toString()}#tensor:${node.tensor}`;
     item.contextValue = 'weightscope.tensor';
     const found = this.tensorOf(node);
     if (!found) {

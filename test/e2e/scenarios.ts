@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Locator } from 'playwright-core';
 import {
+  clickMenuItem,
   closeAllEditors,
   contextMenuItems,
   revealInExplorer,
@@ -100,7 +101,7 @@ export const scenarios: Scenario[] = [
       const items = await contextMenuItems(page, row);
       assert.ok(items.includes('Inspect Weights'), `context menu has Inspect Weights: ${items.join(' | ')}`);
       await screenshot(ctx, 'explorer-context-menu-h5', 400);
-      await page.locator('.monaco-menu .action-item .action-label', { hasText: /^Inspect Weights$/ }).first().click();
+      await clickMenuItem(page, 'Inspect Weights');
       await waitForPanel(ctx, kerasFile);
       const frame = webviewFrame(page);
       await frame.locator('#tab-layers').click();
@@ -224,9 +225,24 @@ export const scenarios: Scenario[] = [
       const { page } = ctx;
       await ctx.openWorkbench();
       await waitForWorkbench(page);
+      // Folders holding a SavedModel or a checkpoint offer Inspect Weights too (not plain folders).
+      const modelFolder = await revealInExplorer(page, ['fixtures', 'tf-savedmodel', 'keras-lso-savedmodel-tf2.2']);
+      let folderItems: string[] = [];
+      for (let attempt = 0; attempt < 20 && !folderItems.includes('Inspect Weights'); attempt++) {
+        // the folder list is a context key set after the extension's first scan
+        folderItems = await contextMenuItems(page, modelFolder);
+        await page.keyboard.press('Escape');
+        if (!folderItems.includes('Inspect Weights')) {
+          await page.waitForTimeout(500);
+        }
+      }
+      assert.ok(folderItems.includes('Inspect Weights'), `SavedModel folder menu: ${folderItems.join(' | ')}`);
+      const plainFolder = await revealInExplorer(page, ['fixtures', 'tflite']);
+      assert.ok(!(await contextMenuItems(page, plainFolder)).includes('Inspect Weights'), 'no Inspect Weights on a plain folder');
+      await page.keyboard.press('Escape');
       const row = await revealInExplorer(page, [...tfliteDir, tfliteFile]);
       await contextMenuItems(page, row); // right-click only: a click would open the default (custom) editor
-      await page.locator('.monaco-menu .action-item .action-label', { hasText: /^Inspect Weights$/ }).first().click();
+      await clickMenuItem(page, 'Inspect Weights');
       await waitForPanel(ctx, tfliteFile);
       await page.locator('.tabs-container .tab', { hasText: `Weights: ${tfliteFile}` }).first().waitFor();
       await webviewFrame(page).locator('#tab-layers').click();
@@ -251,7 +267,7 @@ export const scenarios: Scenario[] = [
       await waitForWorkbench(page);
       const row = await revealInExplorer(page, ['many', 'model.json']);
       await contextMenuItems(page, row);
-      await page.locator('.monaco-menu .action-item .action-label', { hasText: /^Inspect Weights$/ }).first().click();
+      await clickMenuItem(page, 'Inspect Weights');
       const frame = webviewFrame(page);
       await frame.locator('.file-name', { hasText: 'model.json' }).waitFor({ timeout: 60_000 });
       await frame.locator('.row-count', { hasText: '5,000 tensors' }).waitFor();

@@ -8,7 +8,7 @@ import type { FrameLocator, Locator, Page } from 'playwright-core';
 export interface ScenarioContext {
   /** A fresh page. */
   page: Page;
-  /** Absolute path of the workspace folder (fixtures/ and broken/ inside); set by openWorkbench. */
+  /** Absolute path of this scenario's own workspace folder (fixtures/ and broken/ inside). */
   workspace: string;
   /** Folder for screenshots. */
   artifactsDir: string;
@@ -16,7 +16,7 @@ export interface ScenarioContext {
   settingsFile: string;
   /** Settings the run starts with. */
   baseSettings: Record<string, unknown>;
-  /** Makes a fresh workspace, writes the user settings (base + extra), loads the workbench with the extension under development. */
+  /** Writes the user settings (base + extra) and loads the workbench on `workspace` with the extension under development. */
   openWorkbench(extraSettings?: Record<string, unknown>): Promise<unknown>;
   /** Progress output. */
   log(message: string): void;
@@ -73,9 +73,18 @@ export async function revealInExplorer(page: Page, segments: string[]): Promise<
 /** Opens the context menu of a row and returns the menu's item titles. */
 export async function contextMenuItems(page: Page, row: Locator): Promise<string[]> {
   await row.click({ button: 'right' });
-  const menu = page.locator('.monaco-menu .action-item .action-label');
+  const menu = page.locator('.monaco-menu .action-item .action-label').filter({ visible: true });
   await menu.first().waitFor();
   return (await menu.allTextContents()).map((t) => t.trim()).filter((t) => t !== '');
+}
+
+/** Clicks the item `title` of the open context menu. */
+export async function clickMenuItem(page: Page, title: string): Promise<void> {
+  await page
+    .locator('.monaco-menu .action-item .action-label', { hasText: new RegExp(`^${escapeRegExp(title)}$`) })
+    .filter({ visible: true })
+    .first()
+    .click();
 }
 
 /** Runs a palette command by its full title ("Weightscope: Inspect Weights"). */
@@ -103,10 +112,16 @@ export function webviewFrame(page: Page): FrameLocator {
   return page.frameLocator('iframe.webview.ready >> visible=true').frameLocator('#active-frame');
 }
 
-/** Switches the color theme by rewriting the user settings file (the workbench applies it live). */
+/** Switches the color theme through the palette (Preferences: Color Theme), as a user does. */
 export async function setTheme(ctx: ScenarioContext, theme: string): Promise<void> {
-  const fs = await import('node:fs');
-  fs.writeFileSync(ctx.settingsFile, JSON.stringify({ ...ctx.baseSettings, 'workbench.colorTheme': theme }, null, 2));
+  const { page } = ctx;
+  await runCommand(page, 'Preferences: Color Theme');
+  const input = page.locator('.quick-input-widget input.input');
+  await input.waitFor();
+  await input.fill(theme);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: theme }).first().waitFor();
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
 }
 
 /** Saves a screenshot of the whole workbench into the artifacts folder. */

@@ -90,6 +90,12 @@ export function referenceOf(relative: string): Record<string, ReferenceTensor> {
   return ref;
 }
 
+/** The reference key of a tensor: its HDF5 dataset path when the reader records one, else its name. */
+export function referenceKey(t: { name: string; extra?: Readonly<Record<string, unknown>> }): string {
+  const h5 = t.extra?.['hdf5Path'];
+  return typeof h5 === 'string' ? h5.replace(/^\//, '') : t.name;
+}
+
 /** Asserts |a - b| <= tol * max(1, |b|). */
 export function assertClose(actual: number | null | undefined, expected: number | null | undefined, tol: number, what: string): void {
   if (expected === null || expected === undefined) {

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { WeightsTreeNode } from '../../src/extension/weightsTree';
-import { api, brokenFile, fixtureOrSkip, referenceOf, waitFor, workspaceDir } from './helpers';
+import { api, brokenFile, fixtureOrSkip, referenceKey, referenceOf, waitFor, workspaceDir } from './helpers';
 
 suite('tree', () => {
   test('lists the workspace weight files found by the default globs', async function () {
@@ -49,13 +49,13 @@ suite('tree', () => {
     );
     const ref = referenceOf(rel);
     const tensors = await a.tree.getChildren(layers[0]);
-    const names = tensors.map((t) => (t.kind === 'tensor' ? t.tensor : ''));
-    assert.ok(names.length >= 2 && names.every((n) => n in ref), `tensors of 'dense' are reference tensors: ${names.join(', ')}`);
     const doc = a.store.find(uri)!;
+    const infos = tensors.map((n) => doc.weightFile!.tensors.find((t) => n.kind === 'tensor' && t.name === n.tensor));
+    assert.ok(infos.length >= 2 && infos.every((t) => t !== undefined && referenceKey(t) in ref), `tensors of 'dense' are reference tensors`);
     await waitFor('stats in the tree', () => doc.analysis.state === 'done', 60_000);
     const item = a.tree.getTreeItem(tensors[0]!);
-    const t = tensors[0]! as WeightsTreeNode & { kind: 'tensor' };
-    assert.match(String(item.description), new RegExp(`^\\[${ref[t.tensor]!.shape.join(',')}\\] float32 .+ ± .+$`));
+    const shape = ref[referenceKey(infos[0]!)]!.shape;
+    assert.match(String(item.description), new RegExp(`^\\[${shape.join(',')}\\] float32 .+ ± .+$`));
   });
 
   test('a broken file shows one error node with its reason', async () => {

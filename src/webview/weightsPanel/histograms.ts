@@ -20,7 +20,7 @@ function binLabels(edges: number[], log: boolean): string[] {
   for (let i = 0; i + 1 < edges.length; i++) {
     const a = edges[i]!;
     const b = edges[i + 1]!;
-    labels.push(log ? `|x| in [1e${a.toFixed(2)}, 1e${b.toFixed(2)})` : `[${formatStat(a)}, ${formatStat(b)})`);
+    labels.push(log ? `log10 |x| in [${a.toFixed(2)}, ${b.toFixed(2)}): |x| in [${formatStat(10 ** a)}, ${formatStat(10 ** b)})` : `[${formatStat(a)}, ${formatStat(b)})`);
   }
   return labels;
 }
@@ -59,7 +59,7 @@ export class HistogramChart {
     const labels = binLabels(hist.edges, this.log);
     const tickLabel = (i: number): string => {
       const e = hist.edges[i];
-      return e === undefined ? '' : this.log ? `1e${e.toFixed(1)}` : formatStat(e);
+      return e === undefined ? '' : this.log ? e.toFixed(1) : formatStat(e);
     };
     const config: ChartConfiguration<'bar'> = {
       type: 'bar',
