@@ -18,9 +18,9 @@
  *   every percentile is exact (percentileErrorBound 0). For float64 data a large bin resolves the
  *   upper 32 bits only; the percentile is then exact when the lower word is zero in that bin (e.g.
  *   integers below 2^21), else half the remaining width is reported as percentileErrorBound.
- * - Tensors up to `holdLimitBytes` (default 256 MiB) keep their chunks in memory between the
- *   passes (so peak memory is about one tensor plus a few MiB of tables); larger tensors, and readers
- *   that refill one buffer, are streamed again for pass 2.
+ * - Tensors up to `holdLimitBytes` (default 256 MiB) are copied into one buffer during pass 1
+ *   (reused by the next tensor, released when idle), so peak memory is about one tensor plus a few
+ *   MiB of tables; larger tensors are streamed again for pass 2.
  * Linear histogram: NumPy np.histogram semantics over the finite values as float64 — edges
  * first + i*(last-first)/bins with the last edge = max, bin i = [e_i, e_i+1), the last bin closed,
  * and min == max widened to [min-0.5, max+0.5]. Bin assignment compares against those edges exactly.
@@ -1175,13 +1175,15 @@ async function computeStreamed(
 ): Promise<TensorStats> {
   const bins = checkBins(options.histogramBins ?? defaultHistogramBins);
   const signal = options.signal;
-  const chunkElements = options.chunkElements ?? defaultStatsChunkElements;
+  const chunkElements = Math.max(1, options.chunkElements ?? defaultStatsChunkElements);
   const holdLimit = options.holdLimitBytes ?? defaultHoldLimitBytes;
   const expected = expectedValueCount(tensor.dtype, tensor.shape);
   let engine: StatsEngine | undefined;
-  let held: WorkArray[] | undefined = [];
-  let heldBytes = 0;
-  const heldMemory = new HeldRanges();
+  // The values are copied into one reusable buffer for pass 2 (a copy is cheaper than keeping the
+  // reader's fresh chunks alive, and safe even when a reader refills one buffer).
+  let hold: WorkArray | undefined;
+  let holding = expected !== undefined;
+  let filled = 0;
   let lastYield = Date.now();
   const pause = async (): Promise<void> => {
     throwIfAborted(signal);
@@ -1191,77 +1193,95 @@ async function computeStreamed(
       throwIfAborted(signal);
     }
   };
-  throwIfAborted(signal);
-  for await (const chunk of tensor.readValues({ chunkElements, signal })) {
-    if (chunk.length === 0) {
-      continue;
+  try {
+    throwIfAborted(signal);
+    for await (const chunk of tensor.readValues({ chunkElements, signal })) {
+      if (chunk.length === 0) {
+        continue;
+      }
+      engine ??= new StatsEngine(bins, forcedMode ?? modeOf(chunk));
+      const w = toWorkArray(chunk, engine.mode);
+      engine.pass1(w);
+      if (holding) {
+        hold ??= takeHold(expected!, engine.mode, holdLimit);
+        if (hold && filled + w.length <= hold.length) {
+          hold.set(w, filled);
+          filled += w.length;
+        } else {
+          holding = false; // too large (or more values than the shape holds): read again for pass 2
+        }
+      }
+      await pause();
     }
-    engine ??= new StatsEngine(bins, forcedMode ?? modeOf(chunk));
-    const w = toWorkArray(chunk, engine.mode);
-    engine.pass1(w);
-    if (held) {
-      heldBytes += w.byteLength;
-      if (heldBytes <= holdLimit && !heldMemory.reuses(w)) {
-        held.push(w);
+    engine ??= new StatsEngine(bins, forcedMode ?? 'f32');
+    if (expected !== undefined && engine.count !== expected) {
+      throw new WeightFileError(
+        'corrupt',
+        `Tensor '${tensor.name}' yielded ${engine.count} values but its shape [${tensor.shape.join(', ')}] holds ${expected}.`,
+        { tensor: tensor.name },
+      );
+    }
+    if (engine.needsPass2) {
+      engine.preparePass2();
+      if (holding && hold && filled === engine.count) {
+        for (let at = 0; at < filled; at += chunkElements) {
+          engine.pass2(hold.subarray(at, Math.min(filled, at + chunkElements)));
+          await pause();
+        }
       } else {
-        held = undefined; // too large, or the reader recycles its buffers: read again for pass 2
+        for await (const chunk of tensor.readValues({ chunkElements, signal })) {
+          engine.pass2(toWorkArray(chunk, engine.mode));
+          await pause();
+        }
+      }
+      if (engine.pass2Count !== engine.count) {
+        throw new WeightFileError('corrupt', `Tensor '${tensor.name}' yielded ${engine.pass2Count} values on the second read but ${engine.count} on the first; the file may have changed.`, {
+          tensor: tensor.name,
+        });
       }
     }
-    await pause();
-  }
-  engine ??= new StatsEngine(bins, forcedMode ?? 'f32');
-  if (expected !== undefined && engine.count !== expected) {
-    throw new WeightFileError(
-      'corrupt',
-      `Tensor '${tensor.name}' yielded ${engine.count} values but its shape [${tensor.shape.join(', ')}] holds ${expected}.`,
-      { tensor: tensor.name },
-    );
-  }
-  if (engine.needsPass2) {
-    engine.preparePass2();
-    if (held) {
-      for (const w of held) {
-        engine.pass2(w);
-        await pause();
-      }
-    } else {
-      for await (const chunk of tensor.readValues({ chunkElements, signal })) {
-        engine.pass2(toWorkArray(chunk, engine.mode));
-        await pause();
-      }
-    }
-    if (engine.pass2Count !== engine.count) {
-      throw new WeightFileError('corrupt', `Tensor '${tensor.name}' yielded ${engine.pass2Count} values on the second read but ${engine.count} on the first; the file may have changed.`, {
-        tensor: tensor.name,
-      });
+    return engine.result();
+  } finally {
+    if (hold) {
+      giveHold(hold);
     }
   }
-  return engine.result();
 }
 
-/**
- * Byte ranges of the chunks kept for pass 2. A reader may hand out views of a buffer it refills
- * (nothing in TensorInfo.readValues forbids it); a chunk overlapping a kept one reveals that, and
- * the tensor is then streamed again for pass 2 instead of trusting the kept chunks.
- */
-class HeldRanges {
-  private readonly byBuffer = new Map<ArrayBufferLike, [number, number][]>();
+/** A spare hold buffer, kept for the next tensor and dropped after `holdIdleMs` without use. */
+let spareHold: ArrayBuffer | undefined;
+let spareHoldTimer: NodeJS.Timeout | undefined;
 
-  /** Records the chunk's range; true when it overlaps a range recorded before. */
-  reuses(w: WorkArray): boolean {
-    const start = w.byteOffset;
-    const end = start + w.byteLength;
-    const ranges = this.byBuffer.get(w.buffer);
-    if (!ranges) {
-      this.byBuffer.set(w.buffer, [[start, end]]);
-      return false;
-    }
-    if (ranges.some(([a, b]) => start < b && a < end)) {
-      return true;
-    }
-    ranges.push([start, end]);
-    return false;
+/** A spare hold buffer is released after this long without use, in milliseconds. */
+const holdIdleMs = 5000;
+
+/** A buffer for `count` values of the mode, reusing the spare one when it is large enough; undefined above `limitBytes`. */
+function takeHold(count: number, mode: 'f32' | 'f64', limitBytes: number): WorkArray | undefined {
+  const bytes = count * (mode === 'f32' ? 4 : 8);
+  if (bytes > limitBytes || count === 0) {
+    return undefined;
   }
+  let buffer = spareHold;
+  if (buffer && buffer.byteLength >= bytes) {
+    spareHold = undefined;
+    clearTimeout(spareHoldTimer);
+  } else {
+    buffer = new ArrayBuffer(bytes);
+  }
+  return mode === 'f32' ? new Float32Array(buffer, 0, count) : new Float64Array(buffer, 0, count);
+}
+
+/** Keeps the larger of the returned and the spare buffer for reuse. */
+function giveHold(hold: WorkArray): void {
+  const buffer = hold.buffer as ArrayBuffer;
+  if (!spareHold || buffer.byteLength > spareHold.byteLength) {
+    spareHold = buffer;
+  }
+  clearTimeout(spareHoldTimer);
+  spareHoldTimer = setTimeout(() => {
+    spareHold = undefined;
+  }, holdIdleMs);
+  spareHoldTimer.unref();
 }
 
 /** Values readValues yields for a dtype and shape (complex types yield two per element); undefined when not fixed. */

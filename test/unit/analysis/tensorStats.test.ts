@@ -165,7 +165,7 @@ test('tensors above the in-memory limit are streamed twice and give the same res
   assert.equal(held.count, 1);
 });
 
-test('a reader that refills one buffer is read twice instead of trusting kept chunks', async () => {
+test('a reader that refills one buffer still gives exact results (values are copied for pass 2)', async () => {
   const c = reference.cases.find((x) => x.name === 'normal-f32')!;
   const values = valuesOf(c) as Float32Array;
   let reads = 0;
@@ -185,7 +185,7 @@ test('a reader that refills one buffer is read twice instead of trusting kept ch
     },
   };
   const stats = await computeTensorStats(recycling, { chunkElements: 1000 });
-  assert.equal(reads, 2);
+  assert.equal(reads, 1);
   compare(c.name, stats, c.stats);
 });
 
