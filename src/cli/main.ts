@@ -9,6 +9,8 @@ import { diffUsage, runDiff } from './commands/diff';
 import { fingerprintUsage, runFingerprint } from './commands/fingerprint';
 import { historyUsage, runHistory } from './commands/history';
 import { inspectUsage, runInspect } from './commands/inspect';
+import { probeUsage, runProbe } from './commands/probe';
+import { runTrain, trainUsage } from './commands/train';
 import { processIo, type CliIo } from './io';
 
 /** Version printed by --version (kept in step with package.json by the release script). */
@@ -31,6 +33,8 @@ const commands: Record<string, Command> = {
   diff: { summary: 'compare two weight files layer by layer (also across formats)', usage: diffUsage, run: runDiff },
   history: { summary: 'how the weights of a folder of checkpoints moved over training', usage: historyUsage, run: runHistory },
   fingerprint: { summary: 'SHA-256 fingerprints of tensors and models; duplicates grouped', usage: fingerprintUsage, run: runFingerprint },
+  probe: { summary: 'gradient probe with TensorFlow.js: per-layer gradient norms, vanishing/exploding verdicts', usage: probeUsage, run: runProbe },
+  train: { summary: 'run the training a run spec describes, a checkpoint per epoch', usage: trainUsage, run: runTrain },
 };
 
 /** Top-level help. */

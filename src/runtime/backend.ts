@@ -135,10 +135,14 @@ function describe(tf: Tf, name: BackendName): string {
   return 'CPU (plain JavaScript)';
 }
 
-/** The CPU backend prints a banner recommending tfjs-node; the backend line we show says it instead. */
+/**
+ * The CPU backend prints a banner recommending tfjs-node; the backend line we show says it instead.
+ * PROD silences TF.js warnings; IS_TEST would too, but it also turns on per-kernel memory-leak
+ * checks that fail on the WASM backend's fused kernels.
+ */
 function silenceNodeBackendHint(tf: Tf): void {
   try {
-    tf.env().set('IS_TEST', true);
+    tf.env().set('PROD', true);
   } catch {
     // flag unknown in this version: the banner is only cosmetic
   }

@@ -193,10 +193,58 @@ export interface BuiltModel {
   trainingConfig?: Readonly<Record<string, unknown>>;
 }
 
+/** Regularization overrides applied to the config before rebuilding (training runs). */
+export interface RegularizationOverrides {
+  /** L1 penalty on every kernel. */
+  l1?: number;
+  /** L2 penalty on every kernel. */
+  l2?: number;
+  /** Rate of every Dropout layer; Sequential models without one get Dropout after each hidden Dense. */
+  dropout?: number;
+}
+
 /** Options for rebuilding. */
 export interface BuildOptions {
   /** Cancels loading. */
   signal?: AbortSignal;
+  /** Regularization overrides. */
+  overrides?: RegularizationOverrides;
+}
+
+/** Applies L1/L2/dropout overrides to a converted topology (in place). */
+export function applyOverrides(topology: Json, overrides: RegularizationOverrides): void {
+  const config = isObject(topology['config']) ? topology['config'] : undefined;
+  const layers = config && Array.isArray(config['layers']) ? (config['layers'] as Json[]) : [];
+  if (overrides.l1 !== undefined || overrides.l2 !== undefined) {
+    for (const layer of layers) {
+      const c = layer['config'];
+      if (isObject(c) && 'kernel_initializer' in c) {
+        c['kernel_regularizer'] = { class_name: 'L1L2', config: { l1: overrides.l1 ?? 0, l2: overrides.l2 ?? 0 } };
+      }
+      if (isObject(c) && Array.isArray(c['layers'])) {
+        applyOverrides(layer, { l1: overrides.l1, l2: overrides.l2 });
+      }
+    }
+  }
+  if (overrides.dropout !== undefined) {
+    const rate = overrides.dropout;
+    const dropouts = layers.filter((l) => l['class_name'] === 'Dropout');
+    for (const d of dropouts) {
+      (d['config'] as Json)['rate'] = rate;
+    }
+    if (dropouts.length === 0 && topology['class_name'] === 'Sequential' && rate > 0) {
+      const dense = layers.filter((l) => l['class_name'] === 'Dense');
+      const hidden = new Set(dense.slice(0, -1));
+      const out: Json[] = [];
+      for (const l of layers) {
+        out.push(l);
+        if (hidden.has(l)) {
+          out.push({ class_name: 'Dropout', config: { name: `${String((l['config'] as Json)['name'])}_dropout`, rate, trainable: true } });
+        }
+      }
+      config!['layers'] = out;
+    }
+  }
 }
 
 /**
@@ -217,6 +265,9 @@ export async function buildModel(file: WeightFile, tf: Tf, tfl: Tfl, options: Bu
       `${name} uses layers TensorFlow.js does not implement, so it cannot be run here: ${unsupported.map((u) => `'${u}'`).join(', ')}.`,
       { file: name },
     );
+  }
+  if (options.overrides) {
+    applyOverrides(topology, options.overrides);
   }
   let model: LayersModel;
   try {

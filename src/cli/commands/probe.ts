@@ -1,0 +1,95 @@
+/**
+ * `weightscope probe <model> [--data F] [--json]`: one forward/backward pass of the rebuilt model
+ * (TensorFlow.js) with per-layer gradient norms, activation health and the vanishing/exploding
+ * verdicts next to the data-free forecast.
+ */
+import type { Diagnostic } from '../../analysis/diagnostics/diagnostic';
+import { jsonSafe } from '../../analysis/diagnostics/check';
+import { backendNames } from '../../runtime/backend';
+import { probeFile, type ProbeReport } from '../../runtime/probeReport';
+import { resolveLocalEntry } from '../../formats/registry';
+import { choiceOption, intOption, parseArgs, UsageError } from '../args';
+import type { CliIo } from '../io';
+import { formatNumber, renderTable } from '../table';
+
+/** Usage text of the command. */
+export const probeUsage = `weightscope probe <model> [options]
+
+Runs the model once forward and backward with TensorFlow.js and measures, per layer, the gradient
+L2 norm, the gradient/weight norm ratio, activation mean/std, dead-ReLU and saturated sigmoid/tanh
+fractions and where NaN/Inf values start; then flags vanishing or exploding gradients (thresholds
+in docs/diagnostics.md) next to the forecast made from the weights alone.
+
+Options:
+  --data FILE            inputs (and targets) from .npy/.npz/.csv/.json instead of synthetic batches
+  --distribution D       normal | uniform: synthetic inputs (default normal)
+  --batch N              synthetic batch size (default 32)
+  --lr X                 learning rate for the update/weight ratios (default 0.01)
+  --backend B            auto | tensorflow | wasm | cpu (default auto)
+  --json                 print the JSON report`;
+
+const spec = { data: true, distribution: true, batch: true, lr: true, backend: true, json: false, help: false } as const;
+
+/** Runs the command; returns the exit code (1 when errors were found is not used: findings are data). */
+export async function runProbe(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, spec);
+  if (args.options.has('help')) {
+    io.out(probeUsage);
+    return 0;
+  }
+  if (args.positionals.length !== 1) {
+    throw new UsageError('probe takes exactly one <model>.');
+  }
+  const lr = args.options.has('lr') ? Number(args.options.get('lr')) : undefined;
+  if (lr !== undefined && !(lr > 0 && Number.isFinite(lr))) {
+    throw new UsageError(`Option '--lr' must be a positive number; got '${args.options.get('lr')}'.`);
+  }
+  const entry = await resolveLocalEntry(args.positionals[0]!);
+  const report = await probeFile(entry, {
+    data: args.options.get('data'),
+    distribution: choiceOption(args, 'distribution', ['normal', 'uniform'] as const, 'normal'),
+    batchSize: intOption(args, 'batch', 32, 1, 65536),
+    learningRate: lr,
+    backend: choiceOption(args, 'backend', ['auto', ...backendNames] as const, 'auto'),
+  });
+  io.out(args.options.has('json') ? JSON.stringify(jsonSafe(report), null, 2) : renderProbe(report));
+  return 0;
+}
+
+function diagLine(d: Diagnostic): string {
+  return `${d.severity}[${d.code}]${d.layer ? ` ${d.layer}` : ''}: ${d.message}`;
+}
+
+/** The human-readable probe report. */
+export function renderProbe(r: ProbeReport): string {
+  const p = r.probe;
+  const lines = [
+    r.file,
+    `  format: ${r.formatName}`,
+    `  backend: ${r.backend.label}${r.backend.fallbacks.length ? ` (${r.backend.fallbacks.join(' ')})` : ''}`,
+    `  loss: ${p.lossName} (${p.lossSource}) = ${formatNumber(p.loss)}  batch: ${p.batchSize} ${p.inputSource === 'data' ? 'from data' : `synthetic ${p.inputSource}`}  lr: ${p.learningRate}  time: ${r.probeMs} ms`,
+    '',
+    renderTable(
+      ['layer', 'class', 'activation', '>grad norm', '>grad/weight', '>act mean', '>act std', '>dead relu', '>saturated', 'non-finite'],
+      p.layers.map((l) => [
+        l.layer,
+        l.className,
+        l.activation ?? '',
+        l.hasWeights ? formatNumber(l.gradNorm) : '',
+        l.hasWeights ? formatNumber(l.gradWeightRatio) : '',
+        formatNumber(l.activationMean),
+        formatNumber(l.activationStd),
+        l.deadReluFraction !== undefined ? formatNumber(l.deadReluFraction, 2) : '',
+        l.saturatedFraction !== undefined ? formatNumber(l.saturatedFraction, 2) : '',
+        [l.nonFiniteWeight ? 'weights' : '', l.nonFiniteActivation ? 'output' : '', l.nonFiniteGradient ? 'gradient' : ''].filter(Boolean).join(','),
+      ]),
+    ),
+    '',
+    'Measured (gradient probe):',
+    ...(r.diagnostics.length ? r.diagnostics.map(diagLine) : ['  no vanishing or exploding gradients measured']),
+    '',
+    'Forecast (weights alone):',
+    ...(r.forecastDiagnostics.length ? r.forecastDiagnostics.map(diagLine) : [r.forecast ? '  no vanishing or exploding signal forecast' : '  no forecast (no architecture)']),
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,85 @@
+/**
+ * `weightscope train <spec.json>`: runs the training a run spec describes (model, data, loss,
+ * optimizer, epochs ...) with TensorFlow.js, writing a TF.js checkpoint per epoch into the run
+ * folder; a progress bar on a TTY, one line per epoch.
+ */
+import * as path from 'node:path';
+import { backendNames } from '../../runtime/backend';
+import { readRunSpec, trainFromSpec } from '../../runtime/runSpec';
+import type { TrainEvent } from '../../runtime/training';
+import { choiceOption, intOption, parseArgs, UsageError } from '../args';
+import type { CliIo } from '../io';
+import { formatNumber } from '../table';
+
+/** Usage text of the command. */
+export const trainUsage = `weightscope train <spec.json> [options]
+
+Trains the model a run spec names and writes a checkpoint per epoch (TF.js model.json +
+weights.bin, metadata: epoch, metrics, parent, backend, time) into its run folder. Spec fields:
+model (required), data, loss, optimizer (sgd|adam|rmsprop), learningRate, epochs, batchSize,
+validationSplit, l1, l2, dropout, outDir, seed, stopOnNonFinite. Paths are relative to the spec.
+
+Options:
+  --epochs N             override the spec's epochs
+  --backend B            auto | tensorflow | wasm | cpu (default auto)
+  --json                 print the events as JSON lines`;
+
+const spec = { epochs: true, backend: true, json: false, help: false } as const;
+
+/** Runs the command; returns the exit code (4 when the run stopped itself on NaN/explosion). */
+export async function runTrain(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, spec);
+  if (args.options.has('help')) {
+    io.out(trainUsage);
+    return 0;
+  }
+  if (args.positionals.length !== 1) {
+    throw new UsageError('train takes exactly one <spec.json>.');
+  }
+  const file = path.resolve(args.positionals[0]!);
+  const runSpec = await readRunSpec(file);
+  if (args.options.has('epochs')) {
+    runSpec.epochs = intOption(args, 'epochs', 1, 1, 100000);
+  }
+  const json = args.options.has('json');
+  let progress: ReturnType<CliIo['progress']> = () => undefined;
+  let total = 0;
+  const controller = new AbortController();
+  const onSigint = (): void => controller.abort();
+  process.once('SIGINT', onSigint);
+  const onEvent = (e: TrainEvent): void => {
+    if (json) {
+      io.out(JSON.stringify(e));
+      return;
+    }
+    if (e.type === 'start') {
+      total = e.stepsPerEpoch * (runSpec.epochs ?? 5);
+      io.out(`backend: ${e.backend.label}${e.backend.fallbacks.length ? ` (${e.backend.fallbacks.join(' ')})` : ''}`);
+      io.out(`run folder: ${e.runDir}`);
+      io.out(`${e.samples} training / ${e.validationSamples} validation samples, ${e.stepsPerEpoch} steps per epoch, loss ${e.loss}`);
+      progress = io.progress('training');
+    } else if (e.type === 'step') {
+      progress(e.step + 1, total);
+    } else if (e.type === 'epoch') {
+      const m = e.metrics;
+      io.out(
+        `epoch ${e.epoch}: loss ${formatNumber(m.loss)}${m.acc !== undefined ? ` acc ${formatNumber(m.acc)}` : ''}${m.val_loss !== undefined ? ` val_loss ${formatNumber(m.val_loss)}` : ''}${m.val_acc !== undefined ? ` val_acc ${formatNumber(m.val_acc)}` : ''} -> ${path.basename(e.checkpoint)}`,
+      );
+    } else if (e.type === 'warning') {
+      io.err(`${e.diagnostic.severity}[${e.diagnostic.code}]${e.diagnostic.layer ? ` ${e.diagnostic.layer}` : ''}: ${e.diagnostic.message}`);
+    } else if (e.type === 'done') {
+      progress(total, total, true);
+      io.out(e.stopped ? `stopped (${e.stopped}); ${e.checkpoints.length} checkpoints kept` : `done: ${e.checkpoints.length} checkpoints`);
+    }
+  };
+  try {
+    const done = await trainFromSpec(runSpec, path.dirname(file), {
+      backend: choiceOption(args, 'backend', ['auto', ...backendNames] as const, 'auto'),
+      onEvent,
+      signal: controller.signal,
+    });
+    return done.stopped === 'nonFinite' || done.stopped === 'exploding' ? 4 : done.stopped === 'cancelled' ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Loads a user's data set for probes and training runs: NumPy `.npy` (features only) and `.npz`
+ * (arrays `x`/`y`, else the first two arrays) through the NumPy readers of src/formats, CSV
+ * (numbers, optional header; the target is the column named y/label/target/class, else the last
+ * column) and JSON (`{"x": [[...]], "y": [...]}`, or an array of `{x, y}` rows).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { WeightFileError } from '../core/errors';
+import { openLocalPath } from '../formats/registry';
+import { readFloat32 } from './modelBuilder';
+
+/** A data set: flat features and targets with their shapes (batch first). */
+export interface DataSet {
+  /** Features, row-major. */
+  x: Float32Array;
+  /** Shape of x. */
+  xShape: number[];
+  /** Targets, row-major (absent: none in the file). */
+  y?: Float32Array;
+  /** Shape of y. */
+  yShape?: number[];
+  /** Where it came from, for the UI. */
+  source: string;
+}
+
+/** Largest data file read into memory, in bytes (data sets are held whole for training). */
+export const maxDataBytes = 512 * 1024 * 1024;
+
+const targetNames = new Set(['y', 'label', 'labels', 'target', 'targets', 'class']);
+
+/** Loads a data file by extension (.npy, .npz, .csv, .json). */
+export async function loadDataSet(file: string, signal?: AbortSignal): Promise<DataSet> {
+  const ext = path.extname(file).toLowerCase();
+  const size = (await fs.promises.stat(file)).size;
+  if (size > maxDataBytes) {
+    throw new WeightFileError('tooLarge', `${file} holds ${size} bytes of data; at most ${maxDataBytes} are loaded for training.`, { file });
+  }
+  if (ext === '.npy' || ext === '.npz') {
+    return loadNumpy(file, signal);
+  }
+  const text = await fs.promises.readFile(file, 'utf8');
+  if (ext === '.csv') {
+    return parseCsv(text, file);
+  }
+  if (ext === '.json') {
+    return parseJsonData(text, file);
+  }
+  throw new WeightFileError('unrecognized', `${file} is not a data file Weightscope reads (extension '${ext}'; expected .npy, .npz, .csv or .json).`, { file });
+}
+
+async function loadNumpy(file: string, signal?: AbortSignal): Promise<DataSet> {
+  const wf = await openLocalPath(file);
+  try {
+    const arrays = wf.tensors.filter((t) => !t.unavailable);
+    const find = (names: string[]) => arrays.find((t) => names.includes(t.name.replace(/\.npy$/, '').toLowerCase()));
+    const xt = find(['x', 'features', 'inputs', 'x_train']) ?? arrays[0];
+    const yt = find(['y', 'labels', 'targets', 'y_train']) ?? arrays.find((t) => t !== xt);
+    if (!xt) {
+      throw new WeightFileError('empty', `${file} holds no readable array.`, { file });
+    }
+    const x = await readFloat32(xt, signal);
+    const out: DataSet = { x, xShape: [...xt.shape], source: path.basename(file) };
+    if (yt && yt !== xt && yt.shape[0] === xt.shape[0]) {
+      out.y = await readFloat32(yt, signal);
+      out.yShape = [...yt.shape];
+    }
+    return out;
+  } finally {
+    await wf.close();
+  }
+}
+
+/** Parses numeric CSV; a first row with non-numbers is a header. */
+export function parseCsv(text: string, name: string): DataSet {
+  const rows = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0)
+    .map((l) => l.split(',').map((c) => c.trim()));
+  let header: string[] | undefined;
+  if (rows[0] && rows[0].some((c) => c !== '' && Number.isNaN(Number(c)))) {
+    header = rows.shift();
+  }
+  const width = rows[0]?.length ?? 0;
+  if (rows.length === 0 || width < 2) {
+    throw new WeightFileError('empty', `${name} has no data rows with at least two columns.`, { file: name });
+  }
+  let target = width - 1;
+  if (header) {
+    const i = header.findIndex((h) => targetNames.has(h.toLowerCase()));
+    target = i >= 0 ? i : target;
+  }
+  const x = new Float32Array(rows.length * (width - 1));
+  const y = new Float32Array(rows.length);
+  rows.forEach((row, r) => {
+    if (row.length !== width) {
+      throw new WeightFileError('corrupt', `${name} row ${r + 1 + (header ? 1 : 0)} has ${row.length} columns instead of ${width}.`, { file: name });
+    }
+    let at = 0;
+    row.forEach((cell, c) => {
+      const v = Number(cell);
+      if (cell === '' || Number.isNaN(v)) {
+        throw new WeightFileError('corrupt', `${name} row ${r + 1 + (header ? 1 : 0)} holds '${cell}', which is not a number.`, { file: name });
+      }
+      if (c === target) {
+        y[r] = v;
+      } else {
+        x[r * (width - 1) + at++] = v;
+      }
+    });
+  });
+  return { x, xShape: [rows.length, width - 1], y, yShape: [rows.length], source: path.basename(name) };
+}
+
+/** Parses `{x, y}` JSON (nested arrays) or an array of `{x, y}` rows. */
+export function parseJsonData(text: string, name: string): DataSet {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (ex) {
+    throw new WeightFileError('corrupt', `${name} is not valid JSON (${ex instanceof Error ? ex.message : String(ex)}).`, { file: name });
+  }
+  let xs: unknown;
+  let ys: unknown;
+  if (Array.isArray(json)) {
+    xs = json.map((r) => (typeof r === 'object' && r !== null ? (r as Record<string, unknown>)['x'] : undefined));
+    ys = json.map((r) => (typeof r === 'object' && r !== null ? (r as Record<string, unknown>)['y'] : undefined));
+  } else if (typeof json === 'object' && json !== null) {
+    xs = (json as Record<string, unknown>)['x'];
+    ys = (json as Record<string, unknown>)['y'];
+  }
+  const x = flatten(xs, name, 'x');
+  const out: DataSet = { x: x.values, xShape: x.shape, source: path.basename(name) };
+  if (ys !== undefined && !(Array.isArray(ys) && ys.every((v) => v === undefined))) {
+    const y = flatten(ys, name, 'y');
+    if (y.shape[0] !== x.shape[0]) {
+      throw new WeightFileError('corrupt', `${name} has ${x.shape[0]} samples in 'x' but ${y.shape[0]} in 'y'.`, { file: name });
+    }
+    out.y = y.values;
+    out.yShape = y.shape;
+  }
+  return out;
+}
+
+function flatten(v: unknown, name: string, field: string): { values: Float32Array; shape: number[] } {
+  const shape: number[] = [];
+  let probe: unknown = v;
+  while (Array.isArray(probe)) {
+    shape.push(probe.length);
+    probe = probe[0];
+  }
+  if (shape.length === 0 || shape[0] === 0) {
+    throw new WeightFileError('empty', `${name} has no array '${field}'.`, { file: name });
+  }
+  const flat = (v as unknown[]).flat(shape.length - 1) as unknown[];
+  const expected = shape.reduce((a, b) => a * b, 1);
+  if (flat.length !== expected || flat.some((n) => typeof n !== 'number')) {
+    throw new WeightFileError('corrupt', `${name}: '${field}' is not a rectangular array of numbers (shape [${shape.join(', ')}]).`, { file: name });
+  }
+  return { values: Float32Array.from(flat as number[]), shape };
+}

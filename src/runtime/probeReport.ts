@@ -1,0 +1,99 @@
+/**
+ * The probe of a model file, end to end: open, rebuild, probe on synthetic or user data, and the
+ * measured verdicts next to the data-free signal forecast of the static diagnostics, so the two
+ * can be compared. Used by `weightscope probe` and the extension's worker.
+ */
+import type { Diagnostic } from '../analysis/diagnostics/diagnostic';
+import { forecastSignal, type SignalForecast } from '../analysis/signalPropagation';
+import type { TensorStats } from '../analysis/statsTypes';
+import { computeTensorStats } from '../analysis/tensorStats';
+import { runDiagnostics } from '../analysis/diagnostics/diagnostic';
+import { openLocalPath } from '../formats/registry';
+import { initLayers, type BackendName } from './backend';
+import type { BackendInfo } from './backend';
+import { loadDataSet } from './dataLoader';
+import { gradientDiagnostics } from './gradientRules';
+import { buildModel } from './modelBuilder';
+import { probeModel, type LossName, type ProbeResult } from './probe';
+import type { SyntheticDistribution } from './syntheticData';
+
+/** What to probe and how. */
+export interface ProbeFileOptions {
+  /** Data file (.npy/.npz/.csv/.json) instead of synthetic inputs. */
+  data?: string;
+  /** Distribution of synthetic inputs (default normal). */
+  distribution?: SyntheticDistribution;
+  /** Batch size of synthetic inputs. */
+  batchSize?: number;
+  /** Loss override. */
+  loss?: LossName;
+  /** Learning rate for update ratios. */
+  learningRate?: number;
+  /** Backend to use ('auto' = best available). */
+  backend?: BackendName | 'auto';
+  /** Cancels the probe. */
+  signal?: AbortSignal;
+}
+
+/** The probe report (JSON-safe). */
+export interface ProbeReport {
+  /** Model file. */
+  file: string;
+  /** Format display name. */
+  formatName: string;
+  /** Backend in use and fallback reasons. */
+  backend: BackendInfo;
+  /** Measurements per layer. */
+  probe: ProbeResult;
+  /** Verdicts on the measured gradients (gradientRules.ts). */
+  diagnostics: Diagnostic[];
+  /** Data-free forecast verdicts (codes signal-vanishing / signal-exploding) from the weights alone. */
+  forecastDiagnostics: Diagnostic[];
+  /** Data-free forecast per layer (cumulative gains). */
+  forecast: SignalForecast | null;
+  /** Wall time of the probe pass, in milliseconds. */
+  probeMs: number;
+}
+
+/** Opens, rebuilds and probes a model file. */
+export async function probeFile(file: string, options: ProbeFileOptions = {}): Promise<ProbeReport> {
+  const { tf, tfl, info } = await initLayers({ preferred: options.backend ?? 'auto' });
+  const wf = await openLocalPath(file);
+  try {
+    const built = await buildModel(wf, tf, tfl, { signal: options.signal });
+    const data = options.data ? await loadDataSet(options.data, options.signal) : undefined;
+    const t0 = Date.now();
+    const probe = await probeModel(built.model, tf, tfl, {
+      ...(data ? { data: { x: data.x, xShape: data.xShape, ...(data.y && data.yShape ? { y: data.y, yShape: data.yShape } : {}) } } : {}),
+      distribution: options.distribution,
+      batchSize: options.batchSize,
+      loss: options.loss,
+      trainingConfig: built.trainingConfig,
+      learningRate: options.learningRate,
+      signal: options.signal,
+    });
+    const probeMs = Date.now() - t0;
+    built.model.dispose();
+    const stats = new Map<string, TensorStats>();
+    for (const t of wf.tensors) {
+      if (t.group === 'model' && !t.unavailable && /kernel|embeddings/.test(t.role)) {
+        try {
+          stats.set(t.name, await computeTensorStats(t, { signal: options.signal }));
+        } catch {
+          // a damaged tensor only leaves the forecast without that layer
+        }
+      }
+    }
+    let forecast: SignalForecast | null = null;
+    let forecastDiagnostics: Diagnostic[] = [];
+    try {
+      forecast = forecastSignal(wf, stats);
+      forecastDiagnostics = runDiagnostics({ file: wf, stats }).filter((d) => d.code.startsWith('signal-'));
+    } catch {
+      forecast = null;
+    }
+    return { file, formatName: wf.formatName, backend: info, probe, diagnostics: gradientDiagnostics(probe), forecastDiagnostics, forecast, probeMs };
+  } finally {
+    await wf.close();
+  }
+}

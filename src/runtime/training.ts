@@ -1,0 +1,395 @@
+/**
+ * Training runs: a seeded mini-batch loop over a rebuilt (or freshly built) TF.js model that
+ * reports loss/accuracy (train and validation), per-layer weight norm, gradient norm and update
+ * ratio as it goes, raises warnings as they happen (non-finite loss, exploding updates), can stop
+ * itself on them, and writes a TF.js checkpoint per epoch (model.json + weights.bin with metadata:
+ * epoch, metrics, parent, backend, time) into a run folder. Cancelling keeps what was written.
+ */
+import * as path from 'node:path';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import type { Optimizer, Tensor, Variable } from '@tensorflow/tfjs-core';
+import { writeFileAtomic } from '../core/atomicWrite';
+import type { Diagnostic } from '../analysis/diagnostics/diagnostic';
+import type { BackendInfo, Tf, Tfl } from './backend';
+import type { DataSet } from './dataLoader';
+import { gradientThresholds } from './gradientRules';
+import { chooseLoss, lossTensor, type LossName } from './probe';
+import { clusters, rng } from './syntheticData';
+import { writeTfjsModel, type TfjsArtifacts } from './tfjsArtifacts';
+
+/** Optimizers a run can use. */
+export type OptimizerName = 'sgd' | 'adam' | 'rmsprop';
+
+/** A run spec: what the Train Model... form collects, stored as JSON so it can be edited and re-run. */
+export interface RunSpec {
+  /** Model file (relative paths are relative to the spec file). */
+  model: string;
+  /** Data file (.npy/.npz/.csv/.json); absent = synthetic Gaussian clusters. */
+  data?: string;
+  /** Synthetic data settings when `data` is absent. */
+  synthetic?: { samples?: number; seed?: number; spread?: number };
+  /** Loss (default: from the training config, else from the output activation). */
+  loss?: LossName;
+  /** Optimizer (default 'adam'). */
+  optimizer?: OptimizerName;
+  /** Learning rate (default 0.001). */
+  learningRate?: number;
+  /** Epochs (default 5). */
+  epochs?: number;
+  /** Batch size (default 32). */
+  batchSize?: number;
+  /** Fraction of samples (the last ones, as Keras does) held out for validation (default 0.2). */
+  validationSplit?: number;
+  /** L1 penalty added to every kernel (override). */
+  l1?: number;
+  /** L2 penalty added to every kernel (override). */
+  l2?: number;
+  /** Dropout rate for every Dropout layer, and after hidden Dense layers of Sequential models when they have none (override). */
+  dropout?: number;
+  /** Run folder (default: runs/<model name>-<time> next to the spec). */
+  outDir?: string;
+  /** Seed of shuffling and synthetic data (default 1). */
+  seed?: number;
+  /** Stop on NaN/Inf loss or an exploding update (default true). */
+  stopOnNonFinite?: boolean;
+}
+
+/** Per-layer measurements at a step. */
+export interface LayerStepDto {
+  /** Layer name. */
+  layer: string;
+  /** Weight L2 norm after the step. */
+  weightNorm: number | null;
+  /** Gradient L2 norm of the step. */
+  gradNorm: number | null;
+  /** |Δw| / |w| of the step. */
+  updateRatio: number | null;
+}
+
+/** Metrics of an epoch (absent keys: not measured). */
+export interface EpochMetrics {
+  /** Training loss (mean over the epoch's batches). */
+  loss: number | null;
+  /** Training accuracy (classification only). */
+  acc?: number | null;
+  /** Validation loss. */
+  val_loss?: number | null;
+  /** Validation accuracy. */
+  val_acc?: number | null;
+}
+
+/** Events of a run, in order. */
+export type TrainEvent =
+  | { type: 'start'; runDir: string; backend: BackendInfo; layers: string[]; samples: number; validationSamples: number; stepsPerEpoch: number; loss: LossName }
+  | { type: 'step'; epoch: number; step: number; loss: number | null; acc: number | null; layers: LayerStepDto[] }
+  | { type: 'epoch'; epoch: number; metrics: EpochMetrics; checkpoint: string }
+  | { type: 'warning'; step: number; diagnostic: Diagnostic }
+  | { type: 'done'; stopped?: 'cancelled' | 'nonFinite' | 'exploding'; checkpoints: string[]; history: EpochMetrics[] };
+
+/** Everything a run needs besides the spec. */
+export interface TrainContext {
+  /** TF.js core. */
+  tf: Tf;
+  /** tfjs-layers. */
+  tfl: Tfl;
+  /** Backend in use (stored in checkpoint metadata). */
+  backend: BackendInfo;
+  /** The model to train (weights already loaded). */
+  model: LayersModel;
+  /** Data (absent: synthetic clusters sized from the model). */
+  data?: DataSet;
+  /** Training config of the model file, for the loss. */
+  trainingConfig?: Readonly<Record<string, unknown>>;
+  /** Absolute run folder. */
+  runDir: string;
+  /** Receives progress events. */
+  onEvent?: (e: TrainEvent) => void;
+  /** Cancels between steps; checkpoints written so far stay. */
+  signal?: AbortSignal;
+  /** Extra metadata stored in every checkpoint (e.g. experiment and variant). */
+  metadata?: Record<string, unknown>;
+  /** Steps between 'step' events (default: about 20 per epoch). */
+  stepEventEvery?: number;
+}
+
+/** Spec defaults. */
+export const runDefaults = { optimizer: 'adam' as OptimizerName, learningRate: 0.001, epochs: 5, batchSize: 32, validationSplit: 0.2, seed: 1 };
+
+/** Builds the optimizer of a spec. */
+export function makeOptimizer(tf: Tf, name: OptimizerName, lr: number): Optimizer {
+  return name === 'sgd' ? tf.train.sgd(lr) : name === 'rmsprop' ? tf.train.rmsprop(lr) : tf.train.adam(lr);
+}
+
+/** Synthetic Gaussian clusters shaped for a one-input classifier/regressor. */
+export function syntheticDataFor(model: LayersModel, spec: RunSpec): DataSet {
+  const inShape = model.inputs[0]?.shape.slice(1).map((d) => d ?? 1) ?? [1];
+  const outUnits = model.outputs[0]?.shape[model.outputs[0].shape.length - 1] ?? 1;
+  const d = inShape.reduce((a, b) => a * b, 1);
+  const k = Math.max(2, outUnits);
+  const n = spec.synthetic?.samples ?? 512;
+  const set = clusters(n, d, k, spec.synthetic?.seed ?? spec.seed ?? runDefaults.seed, spec.synthetic?.spread ?? 1.0);
+  if (outUnits === 1) {
+    // one output unit: binary target = cluster 1
+    const y = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      y[i] = set.y[i * k + 1] ?? 0;
+    }
+    return { x: set.x, xShape: [n, ...inShape], y, yShape: [n, 1], source: 'synthetic clusters' };
+  }
+  return { x: set.x, xShape: [n, ...inShape], y: set.y, yShape: [n, k], source: 'synthetic clusters' };
+}
+
+/** Class ids [n] -> one-hot [n, k] when the model has k > 1 softmax outputs and the loss is categorical. */
+function alignTargets(data: DataSet, outUnits: number, loss: LossName): { y: Float32Array; yShape: number[] } {
+  const y = data.y!;
+  const yShape = data.yShape ?? [y.length];
+  const n = data.xShape[0] ?? 0;
+  if (loss === 'categoricalCrossentropy' && outUnits > 1 && (yShape.length === 1 || yShape[1] === 1)) {
+    const out = new Float32Array(n * outUnits);
+    for (let i = 0; i < n; i++) {
+      const c = Math.round(y[i]!);
+      if (c >= 0 && c < outUnits) {
+        out[i * outUnits + c] = 1;
+      }
+    }
+    return { y: out, yShape: [n, outUnits] };
+  }
+  if (yShape.length === 1 && loss !== 'sparseCategoricalCrossentropy') {
+    return { y, yShape: [n, 1] };
+  }
+  return { y, yShape };
+}
+
+function accuracy(tf: Tf, loss: LossName, y: Tensor, p: Tensor): Tensor | undefined {
+  if (loss === 'categoricalCrossentropy') {
+    return tf.mean(tf.cast(tf.equal(tf.argMax(y, -1), tf.argMax(p, -1)), 'float32'));
+  }
+  if (loss === 'sparseCategoricalCrossentropy') {
+    return tf.mean(tf.cast(tf.equal(tf.cast(tf.reshape(y, [-1]), 'int32'), tf.argMax(p, -1)), 'float32'));
+  }
+  if (loss === 'binaryCrossentropy') {
+    return tf.mean(tf.cast(tf.equal(y, tf.round(p)), 'float32'));
+  }
+  return undefined;
+}
+
+function sumSquares(values: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    s += v * v;
+  }
+  return s;
+}
+
+function finite(v: number | undefined): number | null {
+  return v !== undefined && Number.isFinite(v) ? v : null;
+}
+
+/** Serialized model artifacts (what model.save hands to an IO handler). */
+export async function modelArtifacts(tf: Tf, model: LayersModel): Promise<TfjsArtifacts> {
+  let artifacts: TfjsArtifacts = {};
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a as TfjsArtifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  return artifacts;
+}
+
+/** Runs the training loop; resolves when done, stopped or cancelled (never rejects on cancel). */
+export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Extract<TrainEvent, { type: 'done' }>> {
+  const { tf, model } = ctx;
+  const emit = ctx.onEvent ?? (() => undefined);
+  const epochs = spec.epochs ?? runDefaults.epochs;
+  const batchSize = spec.batchSize ?? runDefaults.batchSize;
+  const lr = spec.learningRate ?? runDefaults.learningRate;
+  const loss = chooseLoss(model, { loss: spec.loss, trainingConfig: ctx.trainingConfig }).name;
+  const data = ctx.data ?? syntheticDataFor(model, spec);
+  if (!data.y) {
+    throw new Error(`The data set '${data.source}' has no targets; training needs 'y' (or a label column).`);
+  }
+  const outUnits = model.outputs[0]?.shape[model.outputs[0].shape.length - 1] ?? 1;
+  const targets = alignTargets(data, outUnits, loss);
+  const n = data.xShape[0] ?? 0;
+  const nVal = Math.floor(n * (spec.validationSplit ?? runDefaults.validationSplit));
+  const nTrain = n - nVal;
+  const xAll = tf.tensor(data.x, data.xShape, 'float32');
+  const yAll = tf.tensor(targets.y, targets.yShape, 'float32');
+  const xTrain = tf.slice(xAll, 0, nTrain);
+  const yTrain = tf.slice(yAll, 0, nTrain);
+  const xVal = nVal > 0 ? tf.slice(xAll, nTrain, nVal) : undefined;
+  const yVal = nVal > 0 ? tf.slice(yAll, nTrain, nVal) : undefined;
+
+  const optimizer = makeOptimizer(tf, spec.optimizer ?? runDefaults.optimizer, lr);
+  const layers = model.layers.filter((l) => l.trainableWeights.length > 0);
+  const vars = layers.flatMap((l) => l.trainableWeights.map((w) => ({ layer: l.name, lv: w, v: w.read() as Variable })));
+  const regularizers = layers.flatMap((l) => {
+    const r = (l as unknown as { kernelRegularizer?: { apply(x: Tensor): Tensor } }).kernelRegularizer;
+    const kernel = l.trainableWeights.find((w) => /kernel$/.test(w.originalName));
+    return r && kernel ? [{ r, kernel }] : [];
+  });
+  const stepsPerEpoch = Math.max(1, Math.ceil(nTrain / batchSize));
+  const every = ctx.stepEventEvery ?? Math.max(1, Math.floor(stepsPerEpoch / 20));
+  const random = rng(spec.seed ?? runDefaults.seed);
+  const checkpoints: string[] = [];
+  const history: EpochMetrics[] = [];
+  const stopOn = spec.stopOnNonFinite ?? true;
+  emit({ type: 'start', runDir: ctx.runDir, backend: ctx.backend, layers: layers.map((l) => l.name), samples: nTrain, validationSamples: nVal, stepsPerEpoch, loss });
+
+  const save = async (epoch: number, metrics: EpochMetrics | null): Promise<string> => {
+    const name = `epoch-${String(epoch).padStart(3, '0')}`;
+    const dir = path.join(ctx.runDir, name);
+    await writeTfjsModel(dir, await modelArtifacts(tf, model), {
+      metadata: {
+        ...(ctx.metadata ?? {}),
+        epoch,
+        metrics,
+        parent: checkpoints.length > 0 ? path.basename(checkpoints[checkpoints.length - 1]!) : null,
+        backend: ctx.backend.name,
+        backendLabel: ctx.backend.label,
+        time: new Date().toISOString(),
+        loss,
+        optimizer: spec.optimizer ?? runDefaults.optimizer,
+        learningRate: lr,
+      },
+    });
+    checkpoints.push(dir);
+    return dir;
+  };
+  const writeRunFile = (stopped?: string): Promise<void> =>
+    writeFileAtomic(path.join(ctx.runDir, 'run.json'), `${JSON.stringify({ spec, backend: ctx.backend, loss, history, checkpoints: checkpoints.map((c) => path.basename(c)), ...(stopped ? { stopped } : {}) }, null, 2)}\n`);
+
+  let stopped: 'cancelled' | 'nonFinite' | 'exploding' | undefined;
+  let globalStep = 0;
+  try {
+    await save(0, null);
+    await writeRunFile();
+    for (let epoch = 1; epoch <= epochs && !stopped; epoch++) {
+      const order = Array.from({ length: nTrain }, (_, i) => i);
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [order[i], order[j]] = [order[j]!, order[i]!];
+      }
+      let lossSum = 0;
+      let accSum = 0;
+      let batches = 0;
+      for (let step = 0; step < stepsPerEpoch; step++) {
+        if (ctx.signal?.aborted) {
+          stopped = 'cancelled';
+          break;
+        }
+        const idx = tf.tensor1d(order.slice(step * batchSize, (step + 1) * batchSize), 'int32');
+        const xb = tf.gather(xTrain, idx);
+        const yb = tf.gather(yTrain, idx);
+        const report = globalStep % every === 0;
+        const before = report ? vars.map((x) => x.v.dataSync().slice()) : [];
+        let accT: Tensor | undefined;
+        const { value, grads } = tf.variableGrads(() => {
+          const p = model.apply(xb, { training: true }) as Tensor;
+          accT = tf.keep(accuracy(tf, loss, yb, p) ?? tf.scalar(NaN));
+          let l = lossTensor(tf, loss, yb, p);
+          for (const { r, kernel } of regularizers) {
+            l = tf.add(l, r.apply(kernel.read()));
+          }
+          return l as never;
+        }, vars.map((x) => x.v) as never);
+        optimizer.applyGradients(grads as Parameters<Optimizer['applyGradients']>[0]);
+        const lossValue = (await value.data())[0] ?? NaN;
+        const accValue = accT ? ((await accT.data())[0] ?? NaN) : NaN;
+        lossSum += lossValue;
+        accSum += accValue;
+        batches++;
+        if (!Number.isFinite(lossValue)) {
+          emit({
+            type: 'warning',
+            step: globalStep,
+            diagnostic: { severity: 'error', code: 'gradient-non-finite', message: `The training loss became ${lossValue} at epoch ${epoch}, step ${step + 1}.`, evidence: { epoch, step: step + 1 } },
+          });
+          if (stopOn) {
+            stopped = 'nonFinite';
+          }
+        }
+        if (report) {
+          const stepLayers: LayerStepDto[] = layers.map((l) => {
+            let g = 0;
+            let w = 0;
+            let d = 0;
+            vars.forEach((x, i) => {
+              if (x.layer !== l.name) {
+                return;
+              }
+              const after = x.v.dataSync();
+              const gt = grads[x.v.name];
+              g += gt ? sumSquares(gt.dataSync()) : 0;
+              w += sumSquares(after);
+              const b = before[i]!;
+              for (let k = 0; k < after.length; k++) {
+                d += (after[k]! - b[k]!) ** 2;
+              }
+            });
+            const wn = Math.sqrt(w);
+            return { layer: l.name, weightNorm: finite(wn), gradNorm: finite(Math.sqrt(g)), updateRatio: wn > 0 ? finite(Math.sqrt(d) / wn) : null };
+          });
+          emit({ type: 'step', epoch, step: globalStep, loss: finite(lossValue), acc: finite(accValue), layers: stepLayers });
+          const worst = stepLayers.reduce((a, b) => ((b.updateRatio ?? 0) > (a.updateRatio ?? 0) ? b : a), stepLayers[0]!);
+          if (worst && (worst.updateRatio ?? 0) > gradientThresholds.maxUpdateRatio) {
+            emit({
+              type: 'warning',
+              step: globalStep,
+              diagnostic: {
+                severity: 'warning',
+                code: 'gradient-exploding',
+                layer: worst.layer,
+                message: `At epoch ${epoch}, step ${step + 1}, one update changed layer '${worst.layer}' by ${worst.updateRatio?.toPrecision(3)}x its own norm.`,
+                evidence: { epoch, step: step + 1, updateRatio: worst.updateRatio },
+              },
+            });
+            if (stopOn) {
+              stopped = 'exploding';
+            }
+          }
+        }
+        tf.dispose([idx, xb, yb, value, ...Object.values(grads), ...(accT ? [accT] : [])]);
+        globalStep++;
+        if (stopped) {
+          break;
+        }
+        await new Promise((r) => setImmediate(r)); // let cancel messages in
+      }
+      if (batches === 0) {
+        break;
+      }
+      const metrics: EpochMetrics = { loss: finite(lossSum / batches) };
+      if (!Number.isNaN(accSum)) {
+        metrics.acc = finite(accSum / batches);
+      }
+      if (xVal && yVal) {
+        const [vl, va] = tf.tidy(() => {
+          const p = model.apply(xVal, { training: false }) as Tensor;
+          return [lossTensor(tf, loss, yVal, p), accuracy(tf, loss, yVal, p)] as const;
+        });
+        metrics.val_loss = finite((await vl.data())[0]);
+        if (va) {
+          metrics.val_acc = finite((await va.data())[0]);
+        }
+        tf.dispose([vl, ...(va ? [va] : [])]);
+      }
+      history.push(metrics);
+      if (stopped === 'cancelled' && batches < stepsPerEpoch) {
+        break; // a partial epoch is not checkpointed
+      }
+      const checkpoint = await save(epoch, metrics);
+      await writeRunFile();
+      emit({ type: 'epoch', epoch, metrics, checkpoint });
+    }
+  } finally {
+    tf.dispose([xAll, yAll, xTrain, yTrain, ...(xVal ? [xVal] : []), ...(yVal ? [yVal] : [])]);
+    optimizer.dispose();
+  }
+  await writeRunFile(stopped);
+  const done = { type: 'done' as const, ...(stopped ? { stopped } : {}), checkpoints, history };
+  emit(done);
+  return done;
+}

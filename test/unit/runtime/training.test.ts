@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { before, test } from 'node:test';
+import { readAllValues } from '../../../src/core/tensorData';
+import { openLocalPath } from '../../../src/formats/registry';
+import { runCli } from '../../../src/cli/main';
+import type { CliIo } from '../../../src/cli/io';
+import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
+import { loadDataSet, parseCsv, parseJsonData } from '../../../src/runtime/dataLoader';
+import { readRunSpec, trainFromSpec } from '../../../src/runtime/runSpec';
+import { modelArtifacts, type TrainEvent } from '../../../src/runtime/training';
+import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
+import { makeTempDir } from '../helpers/fixtures';
+
+let tf: Tf;
+let tfl: Tfl;
+before(async () => {
+  ({ tf, tfl } = await initLayers({ preferred: 'cpu' }));
+});
+
+/** A 6-16-3 softmax classifier saved as TF.js in a fresh folder; returns the folder. */
+async function tinyModel(): Promise<string> {
+  const m = tfl.sequential();
+  m.add(tfl.layers.dense({ inputShape: [6], units: 16, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 1 }), name: 'hidden' }));
+  m.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }), name: 'out' }));
+  const dir = makeTempDir();
+  await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, m));
+  return dir;
+}
+
+function writeSpec(dir: string, spec: Record<string, unknown>): string {
+  const file = path.join(dir, 'spec.json');
+  fs.writeFileSync(file, JSON.stringify({ model: 'model/model.json', synthetic: { samples: 96, seed: 3 }, batchSize: 16, backend: 'cpu', ...spec }));
+  return file;
+}
+
+async function metadata(dir: string): Promise<Record<string, unknown>> {
+  const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as { userDefinedMetadata: { weightscope: Record<string, unknown> } };
+  return json.userDefinedMetadata.weightscope;
+}
+
+test('a training run writes a checkpoint per epoch with metadata, and learns', async () => {
+  const dir = await tinyModel();
+  const file = writeSpec(dir, { epochs: 3, optimizer: 'sgd', learningRate: 0.1, outDir: 'run' });
+  const events: TrainEvent[] = [];
+  const done = await trainFromSpec(await readRunSpec(file), dir, { backend: 'cpu', onEvent: (e) => events.push(e) });
+  assert.equal(done.stopped, undefined);
+  assert.deepEqual(done.checkpoints.map((c) => path.basename(c)), ['epoch-000', 'epoch-001', 'epoch-002', 'epoch-003']);
+  const meta = await Promise.all(done.checkpoints.map(metadata));
+  assert.deepEqual(meta.map((m) => m['epoch']), [0, 1, 2, 3]);
+  assert.deepEqual(meta.map((m) => m['parent']), [null, 'epoch-000', 'epoch-001', 'epoch-002']);
+  assert.ok(meta.every((m) => m['backend'] === 'cpu' && typeof m['time'] === 'string'));
+  const losses = done.history.map((h) => h.loss!);
+  assert.ok(losses[2]! < losses[0]!, `loss should fall: ${losses.join(', ')}`);
+  assert.ok(done.history.every((h) => typeof h.val_loss === 'number' && typeof h.acc === 'number'));
+  assert.ok(events.some((e) => e.type === 'step' && e.layers.length === 2 && e.layers.every((l) => (l.updateRatio ?? 0) > 0)));
+  assert.equal(events[0]!.type, 'start');
+  assert.equal(events.at(-1)!.type, 'done');
+  // checkpoints are readable by the TF.js reader and their weights moved
+  const first = await openLocalPath(path.join(done.checkpoints[0]!, 'model.json'));
+  const last = await openLocalPath(path.join(done.checkpoints[3]!, 'model.json'));
+  const a = await readAllValues(first.tensors[0]!);
+  const b = await readAllValues(last.tensors[0]!);
+  assert.notDeepEqual(Array.from(a), Array.from(b));
+  await first.close();
+  await last.close();
+  const run = JSON.parse(fs.readFileSync(path.join(dir, 'run', 'run.json'), 'utf8')) as { history: unknown[] };
+  assert.equal(run.history.length, 3);
+});
+
+test('the same spec on the CPU backend gives bit-identical checkpoints', async () => {
+  const dir = await tinyModel();
+  const w: Float64Array[] = [];
+  for (const out of ['a', 'b']) {
+    const file = writeSpec(dir, { epochs: 1, outDir: out });
+    const done = await trainFromSpec(await readRunSpec(file), dir, { backend: 'cpu' });
+    const f = await openLocalPath(path.join(done.checkpoints[1]!, 'model.json'));
+    w.push(await readAllValues(f.tensors[0]!));
+    await f.close();
+  }
+  assert.deepEqual(Array.from(w[0]!), Array.from(w[1]!));
+});
+
+test('cancelling keeps the checkpoints written so far; an exploding run stops itself', async () => {
+  const dir = await tinyModel();
+  const controller = new AbortController();
+  const done = await trainFromSpec(await readRunSpec(writeSpec(dir, { epochs: 50, outDir: 'cancel' })), dir, {
+    backend: 'cpu',
+    signal: controller.signal,
+    onEvent: (e) => e.type === 'epoch' && e.epoch === 2 && controller.abort(),
+  });
+  assert.equal(done.stopped, 'cancelled');
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'cancel')).sort(), ['epoch-000', 'epoch-001', 'epoch-002', 'run.json']);
+  const warnings: TrainEvent[] = [];
+  const boom = await trainFromSpec(await readRunSpec(writeSpec(dir, { epochs: 5, optimizer: 'sgd', learningRate: 10000, loss: 'meanSquaredError', outDir: 'boom' })), dir, {
+    backend: 'cpu',
+    onEvent: (e) => e.type === 'warning' && warnings.push(e),
+  });
+  assert.ok(boom.stopped === 'exploding' || boom.stopped === 'nonFinite', String(boom.stopped));
+  assert.ok(warnings.length > 0);
+  assert.ok(boom.checkpoints.length < 6);
+});
+
+test('bad run specs are refused with the field named', async () => {
+  const dir = makeTempDir();
+  const file = path.join(dir, 'spec.json');
+  fs.writeFileSync(file, JSON.stringify({ model: 'm.json', learningRate: -1 }));
+  await assert.rejects(readRunSpec(file), /"learningRate" is -1/);
+  fs.writeFileSync(file, '{"model": ');
+  await assert.rejects(readRunSpec(file), (ex: Error & { reason?: string }) => ex.reason === 'corrupt');
+});
+
+test('data files: CSV with a label column, JSON, .npy', async () => {
+  const csv = parseCsv('a,label,b\n1,0,2\n3,1,4\n', 'd.csv');
+  assert.deepEqual(Array.from(csv.x), [1, 2, 3, 4]);
+  assert.deepEqual(Array.from(csv.y!), [0, 1]);
+  assert.deepEqual(csv.xShape, [2, 2]);
+  assert.throws(() => parseCsv('1,2\n3,x\n', 'd.csv'), /row 2 holds 'x'/);
+  const json = parseJsonData('{"x": [[1, 2], [3, 4], [5, 6]], "y": [[1], [0], [1]]}', 'd.json');
+  assert.deepEqual(json.xShape, [3, 2]);
+  assert.deepEqual(json.yShape, [3, 1]);
+  assert.throws(() => parseJsonData('{"x": [[1, 2], [3]]}', 'd.json'), /not a rectangular array/);
+  // .npy written by hand (format 1.0, '<f4', shape (2, 3))
+  const dir = makeTempDir();
+  const header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
+  const pad = 64 - ((10 + header.length + 1) % 64);
+  const head = Buffer.concat([Buffer.from([0x93]), Buffer.from('NUMPY'), Buffer.from([1, 0]), Buffer.alloc(2), Buffer.from(`${header}${' '.repeat(pad)}\n`)]);
+  head.writeUInt16LE(head.length - 10, 8);
+  const npy = path.join(dir, 'x.npy');
+  fs.writeFileSync(npy, Buffer.concat([head, Buffer.from(new Float32Array([1, 2, 3, 4, 5, 6]).buffer)]));
+  const set = await loadDataSet(npy);
+  assert.deepEqual(set.xShape, [2, 3]);
+  assert.deepEqual(Array.from(set.x), [1, 2, 3, 4, 5, 6]);
+});
+
+test('CLI: probe --json and train print the backend and results', async () => {
+  const dir = await tinyModel();
+  const out: string[] = [];
+  const io: CliIo = { out: (t) => out.push(t), err: (t) => out.push(t), progress: () => () => undefined };
+  assert.equal(await runCli(['probe', path.join(dir, 'model', 'model.json'), '--json', '--backend', 'cpu', '--batch', '8'], io), 0);
+  const report = JSON.parse(out.join('\n')) as { backend: { name: string }; probe: { layers: { layer: string; gradNorm: number }[] } };
+  assert.equal(report.backend.name, 'cpu');
+  assert.deepEqual(report.probe.layers.map((l) => l.layer), ['hidden', 'out']);
+  assert.ok(report.probe.layers.every((l) => l.gradNorm > 0));
+  out.length = 0;
+  assert.equal(await runCli(['train', writeSpec(dir, { epochs: 1, outDir: 'cli' }), '--backend', 'cpu'], io), 0);
+  assert.match(out.join('\n'), /backend: CPU/);
+  assert.match(out.join('\n'), /epoch 1: loss [0-9.]+ acc [0-9.]+ val_loss/);
+  assert.ok(fs.existsSync(path.join(dir, 'cli', 'epoch-001', 'weights.bin')));
+});
