@@ -4,9 +4,12 @@
  * with HEAD", "Compare with Previous Commit" and "Show Weight History" (a folder), all opening the
  * diff panel, and "Find Duplicate Weights" (equal model fingerprints across the workspace).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { checkpointFiles } from '../../analysis/checkpointFiles';
 import { DiffPool } from '../../analysis/diffPool';
+import { resolveLocalEntry } from '../../formats/registry';
 import { log, logFailure } from '../log';
 import { DiffPanelManager, type DiffPanelView, type DiffTarget } from './diffPanel';
 import { findDuplicateWeights } from './duplicates';
@@ -122,7 +125,10 @@ export function registerDiffSupport(context: vscode.ExtensionContext, deps: Diff
       const desc = await describeCommit(root, 'HEAD');
       return open({ mode: 'diff', a: vscode.Uri.file(old.file), b: uri, labelA: `${labelOf(uri)} @ HEAD (${desc.split(' ')[0]})`, labelB: `${labelOf(uri)} (working tree)`, cleanup: old.cleanup });
     }
-    const commits = await commitsTouching(root, rel, 2);
+    const files = await checkpointFiles(await resolveLocalEntry(uri.fsPath));
+    const real = (f: string): string => (fs.existsSync(f) ? fs.realpathSync(f) : f);
+    const rels = files.map((f) => path.relative(real(root), real(f)).split(path.sep).join('/'));
+    const commits = await commitsTouching(root, rels.length > 0 ? rels : [rel], 2);
     if (commits.length < 2) {
       void vscode.window.showInformationMessage(`Weightscope: ${rel} has no earlier commit to compare with.`);
       return undefined;

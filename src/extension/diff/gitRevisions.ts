@@ -37,9 +37,12 @@ export async function gitLocation(file: string): Promise<{ root: string; rel: st
   return { root, rel };
 }
 
-/** The commits that changed `rel` (newest first), at most `n`. */
-export async function commitsTouching(root: string, rel: string, n: number): Promise<string[]> {
-  const out = (await git(root, ['log', `-n${n}`, '--format=%H', '--', rel])).toString('utf8').trim();
+/**
+ * The commits that changed any of `rels` (newest first), at most `n`. Pass every file of the
+ * checkpoint: a TF.js model.json often stays the same while its weight shards change.
+ */
+export async function commitsTouching(root: string, rels: readonly string[], n: number): Promise<string[]> {
+  const out = (await git(root, ['log', `-n${n}`, '--format=%H', '--', ...rels])).toString('utf8').trim();
   return out ? out.split('\n') : [];
 }
 
