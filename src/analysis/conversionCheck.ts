@@ -23,7 +23,8 @@
  * 10 log10(sum f^2 / sum (t - f)^2) in dB (null when exact), max |t - f|. A layer stands out when
  * its SQNR is below `lowSqnrDb` (30 dB, the int8 safety line of docs/diagnostics.md) or its relative
  * error is over `outlierMedianRatio` (3) times the median layer error and above `outlierMinRelL2`
- * (1e-3, below which float rounding differences are not worth a look).
+ * (1e-3, below which float rounding differences are not worth a look). A median layer error above
+ * 0.5 means the float file is not the source (independent weights of equal size give ~1.4).
  *
  * Memory: one layer at a time; the float tensor is held whole (it has to be transposed), at most
  * `conversionMaxElements` elements; the TFLite tensor is streamed in chunks.
@@ -44,6 +45,9 @@ export const outlierMedianRatio = 3;
 
 /** ... and is at least this large (smaller errors are float rounding). */
 export const outlierMinRelL2 = 1e-3;
+
+/** Median layer error above which the float file is called not the source of the .tflite (uncorrelated weights give ~1.4). */
+export const sourceMismatchRelL2 = 0.5;
 
 /** BatchNormalization epsilon when the layer config gives none (Keras default). */
 export const defaultBatchNormEpsilon = 0.001;
@@ -160,6 +164,8 @@ export interface ConversionCheck {
   medianRelL2: number | null;
   /** Layers that stand out, worst first. */
   outliers: string[];
+  /** True when the median layer error is above `sourceMismatchRelL2`: the float weights are not the ones converted (another training run or file). */
+  sourceMismatch: boolean;
   /** Thresholds used. */
   thresholds: { lowSqnrDb: number; outlierMedianRatio: number; outlierMinRelL2: number };
 }
@@ -292,6 +298,7 @@ export async function checkConversion(tflite: WeightFile, float: WeightFile, opt
     unmatchedFloatLayers,
     medianRelL2: median,
     outliers,
+    sourceMismatch: median !== null && median > sourceMismatchRelL2,
     thresholds: { lowSqnrDb, outlierMedianRatio, outlierMinRelL2 },
   };
 }

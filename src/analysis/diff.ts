@@ -10,6 +10,7 @@ import { summarizeError, throwIfAborted, WeightFileError, type ErrorSummary } fr
 import type { FileWarning, TensorInfo, WeightFile } from '../core/model';
 import { readAllValues } from '../core/tensorData';
 import { alignTensors, isPermutedShape, type AlignmentOverrides, type MatchKind, type TensorPairing } from './alignTensors';
+import { conversionCheckFor, type ConversionCheck } from './conversionCheck';
 import { fingerprintModel, modelTensors, TensorHasher } from './fingerprint';
 import { forEachAligned } from './valueCursor';
 
@@ -178,6 +179,8 @@ export interface DiffResult {
   summary: DiffSummary;
   /** Problems found while opening either file (prefixed 'A:'/'B:'). */
   warnings: FileWarning[];
+  /** When one file is a .tflite and the other a float model: the conversion check (see conversionCheck.ts). */
+  conversion?: ConversionCheck;
 }
 
 /** Fingerprints already known, by tensor name, for A and for B. */
@@ -241,7 +244,9 @@ export async function diffWeightFiles(a: WeightFile, b: WeightFile, options: Dif
   for (const n of alignment.added) {
     tensors.push(oneSided(byNameB.get(n)!, 'added'));
   }
-  return assembleDiff(a, b, tensors, options.topLayerCount ?? 10);
+  const result = assembleDiff(a, b, tensors, options.topLayerCount ?? 10);
+  const conversion = await conversionCheckFor(a, b, { signal: options.signal });
+  return conversion ? { ...result, conversion } : result;
 }
 
 /** Diff entry of a pair whose comparison never reported (a runner failure). */

@@ -6,6 +6,7 @@ import type { DiffResult, TensorDiff } from '../../analysis/diff';
 import { diffLocalFiles } from '../../analysis/diffPool';
 import { WeightFileError } from '../../core/errors';
 import { intOption, parseArgs, UsageError } from '../args';
+import { renderConversionCheck } from '../conversionReport';
 import type { CliIo } from '../io';
 import { formatNumber, renderTable } from '../table';
 
@@ -15,6 +16,10 @@ export const diffUsage = `weightscope diff <a> <b> [options]
 Compares two weight files layer by layer (any formats, e.g. a Keras .h5 against its TF.js
 conversion): relative L2 change, cosine similarity, max/mean |b-a|, changed and sign-flipped
 fractions, dtype and shape changes, added, removed and renamed tensors.
+When one file is a .tflite and the other the float model it was converted from (.h5, .keras,
+SavedModel, TF.js), also runs the conversion check: per layer the error of the TFLite weights
+against the float ones (BatchNorm folded, layouts transposed), SQNR, and the SQNR the precision
+analysis predicts for the storage the converter chose.
 
 Options:
   --json                 print the JSON result instead of tables
@@ -125,6 +130,9 @@ export function renderDiff(r: DiffResult, all = false): string {
   lines.push(`B: ${r.b.path} (${r.b.formatName}, ${r.b.tensorCount} tensors)`);
   for (const w of r.warnings) {
     lines.push(`warning[${w.reason}]: ${w.message}`);
+  }
+  if (r.conversion) {
+    lines.push('', renderConversionCheck(r.conversion), '', 'name-based tensor diff (no BatchNorm folding):');
   }
   lines.push(
     `paired ${s.paired}: identical ${s.identical}, changed ${s.changed}, incomparable ${s.incomparable}; added ${s.added}, removed ${s.removed}, renamed ${s.renamed}, shape changes ${s.shapeChanged}, dtype changes ${s.dtypeChanged}`,
