@@ -1,0 +1,123 @@
+/**
+ * The host side of the TF.js worker: starts dist/tfWorker.js on first use, sends jobs, relays
+ * progress events, and cancels (a cancel message first; the worker is terminated when it does not
+ * stop within `hardCancelMs`). Nothing here touches TF.js, so the caller's event loop stays free.
+ */
+import { Worker } from 'node:worker_threads';
+import { WeightFileError } from '../core/errors';
+import type { BackendInfo } from './backend';
+import type { RuntimeJob, WorkerToHost } from './runtimeProtocol';
+
+/** Time a job gets to stop after a cancel before its worker is terminated, in milliseconds. */
+export const hardCancelMs = 5000;
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+  onEvent?: (e: unknown) => void;
+  onBackend?: (b: BackendInfo) => void;
+}
+
+/** Options of a job run. */
+export interface RunJobOptions {
+  /** Progress events of the job (training events, experiment events). */
+  onEvent?: (event: unknown) => void;
+  /** Called once the worker knows its backend. */
+  onBackend?: (backend: BackendInfo) => void;
+  /** Cancels the job. */
+  signal?: AbortSignal;
+}
+
+/** Talks to one TF.js worker thread. */
+export class RuntimeClient {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+
+  constructor(
+    private readonly workerPath: string,
+    private readonly wasmDir?: string,
+  ) {}
+
+  /** Runs a job in the worker; resolves with its result, rejects with a WeightFileError on failure or cancel. */
+  run<T>(job: RuntimeJob, options: RunJobOptions = {}): Promise<T> {
+    if (options.signal?.aborted) {
+      return Promise.reject(new WeightFileError('cancelled', 'The operation was cancelled.'));
+    }
+    const worker = this.ensureWorker();
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent: options.onEvent, onBackend: options.onBackend });
+      worker.ref(); // keep the process alive while a job runs; unref'd again when idle
+      worker.postMessage({ type: 'run', id, job });
+      options.signal?.addEventListener('abort', () => {
+        worker.postMessage({ type: 'cancel', id });
+        const timer = setTimeout(() => {
+          if (this.pending.has(id)) {
+            void this.restart(new WeightFileError('cancelled', 'The operation was cancelled (the TensorFlow.js worker was stopped).'));
+          }
+        }, hardCancelMs);
+        timer.unref?.();
+      });
+    });
+  }
+
+  /** Stops the worker; pending jobs reject. */
+  async dispose(): Promise<void> {
+    await this.restart(new WeightFileError('cancelled', 'The TensorFlow.js worker was stopped.'));
+  }
+
+  private async restart(reason: unknown): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    for (const p of this.pending.values()) {
+      p.reject(reason);
+    }
+    this.pending.clear();
+    await w?.terminate();
+  }
+
+  private settled(worker: Worker, id: number): void {
+    this.pending.delete(id);
+    if (this.pending.size === 0) {
+      worker.unref();
+    }
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) {
+      return this.worker;
+    }
+    const worker = new Worker(this.workerPath, { workerData: { wasmDir: this.wasmDir } });
+    worker.on('message', (m: WorkerToHost) => {
+      const p = this.pending.get(m.id);
+      if (!p) {
+        return;
+      }
+      if (m.type === 'event') {
+        p.onEvent?.(m.event);
+      } else if (m.type === 'backend') {
+        p.onBackend?.(m.backend);
+      } else if (m.type === 'result') {
+        this.settled(worker, m.id);
+        p.resolve(m.result);
+      } else {
+        this.settled(worker, m.id);
+        p.reject(m.error.reason === 'internal' ? new Error(m.error.message) : new WeightFileError(m.error.reason, m.error.message));
+      }
+    });
+    worker.on('error', (ex) => void this.restart(ex));
+    worker.on('exit', () => {
+      if (this.worker === worker) {
+        this.worker = undefined;
+        for (const p of this.pending.values()) {
+          p.reject(new Error('The TensorFlow.js worker exited unexpectedly.'));
+        }
+        this.pending.clear();
+      }
+    });
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+}

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { WeightFileError } from '../../../src/core/errors';
+import type { ExperimentResult } from '../../../src/runtime/experiments';
+import type { ProbeReport } from '../../../src/runtime/probeReport';
+import { RuntimeClient } from '../../../src/runtime/runtimeClient';
+import type { TrainEvent } from '../../../src/runtime/training';
+import { fixtureOrSkip, makeTempDir } from '../helpers/fixtures';
+
+// out/test/unit/runtime -> out/src/runtime/tfWorker.js (transpiled, resolves node_modules)
+const client = new RuntimeClient(path.join(__dirname, '..', '..', '..', 'src', 'runtime', 'tfWorker.js'));
+after(() => client.dispose());
+
+test('the worker probes a model file and reports its backend', async (t) => {
+  const file = fixtureOrSkip(t, 'keras-h5/alphabet-soup-charity-keras2.15/AlphabetSoupCharity.h5');
+  if (!file) {
+    return;
+  }
+  let backend = '';
+  const report = await client.run<ProbeReport>({ kind: 'probe', file, options: { batchSize: 8 }, backend: 'cpu' }, { onBackend: (b) => (backend = b.name) });
+  assert.equal(backend, 'cpu');
+  assert.equal(report.backend.name, 'cpu');
+  assert.deepEqual(report.probe.layers.map((l) => l.layer), ['dense', 'dense_1', 'dense_2']);
+  assert.equal(report.probe.lossName, 'binaryCrossentropy');
+});
+
+test('experiments run in the worker; cancelling stops a run and keeps its checkpoints', async () => {
+  const out = makeTempDir();
+  const events: { variant: string; event: TrainEvent }[] = [];
+  const result = await client.run<ExperimentResult>({ kind: 'experiment', experiment: 'precision', outDir: out, epochs: 2, backend: 'cpu' }, { onEvent: (e) => events.push(e as never) });
+  assert.deepEqual(result.variants.map((v) => v.name), ['float32', 'float16', 'int8 (uint8 affine)']);
+  const [f32, f16, i8] = result.variants as [ExperimentResult['variants'][number], ExperimentResult['variants'][number], ExperimentResult['variants'][number]];
+  assert.equal(f32.outputDrift, 0);
+  assert.ok(f16.outputDrift! > 0 && f16.outputDrift! < i8.outputDrift!, `float16 ${f16.outputDrift} < int8 ${i8.outputDrift}`);
+  assert.ok(fs.existsSync(path.join(out, 'precision', 'uint8', 'weights.bin')));
+  assert.ok(events.some((e) => e.variant === 'float32' && e.event.type === 'epoch'));
+
+  const controller = new AbortController();
+  const run = client.run<ExperimentResult>(
+    { kind: 'experiment', experiment: 'regularization', outDir: out, epochs: 200, backend: 'cpu' },
+    { signal: controller.signal, onEvent: (e) => (e as { event: TrainEvent }).event.type === 'epoch' && controller.abort() },
+  );
+  const r = await run.catch((ex: unknown) => ex);
+  // the run stops at the next step: either the variant finishes as cancelled or the job rejects as cancelled
+  if (r instanceof Error) {
+    assert.ok(WeightFileError.is(r, 'cancelled'), String(r));
+  }
+  assert.ok(fs.existsSync(path.join(out, 'regularization', 'plain', 'epoch-001', 'model.json')));
+  assert.ok(!fs.existsSync(path.join(out, 'regularization', 'plain', 'epoch-010')));
+});
