@@ -309,6 +309,15 @@ export class Hdf5File {
     return this.guard(`list the group '${groupPath}'`, () => this.module.get_names(this.file.file_id, groupPath, false));
   }
 
+  /**
+   * Every link path below a group, relative to it ('a', 'a/b', ...), from HDF5's own recursive link
+   * walk (H5Lvisit2), which enters each group once, so hard-link cycles end.
+   */
+  linksBelow(groupPath: string): string[] {
+    this.checkOpen();
+    return this.guard(`list the links below '${groupPath}'`, () => this.module.get_names(this.file.file_id, groupPath, true));
+  }
+
   /** Names of the attributes of an object. */
   attributeNames(objPath: string): string[] {
     this.checkOpen();

@@ -16,8 +16,11 @@ import { parseKerasModelConfig, roleFromWeightName } from './kerasConfig';
 /** Largest config.json / metadata.json / model.json read into memory, in bytes. */
 export const maxKerasJsonBytes = 64 * 1024 * 1024;
 
-/** Deepest object nesting followed in a Keras 3 weights tree (guards against hostile files). */
+/** Deepest object nesting read in a Keras 3 weights tree (guards against hostile files). */
 const maxTreeDepth = 64;
+
+/** Most links listed in a Keras 3 weights tree. */
+const maxLinks = 1_000_000;
 
 type Json = Record<string, unknown>;
 
@@ -336,7 +339,7 @@ export function openKerasV3Weights(h5: Hdf5File, ctx: KerasV3Context): WeightFil
   const arch = config ? parseKerasModelConfig(config) : { layers: [] as LayerInfo[] };
   const configLayers = configLayerList(config);
   const nodes: VarsNode[] = [];
-  collectVarsNodes(h5, '', 0, nodes);
+  collectVarsNodes(h5, nodes);
   const containerKey = nodes.some((n) => n.objPath.startsWith('_layer_checkpoint_dependencies/')) ? '_layer_checkpoint_dependencies' : 'layers';
   // Top-level container keys → config layers: by exact name (Keras 2.13-2.15), else by class-key position.
   const keyToConfig = new Map<string, Json>();
@@ -498,29 +501,25 @@ function configLayerList(config: Json | undefined): Json[] {
   return list.filter(isObject);
 }
 
-/** Finds every group that has a `vars` sub-group, depth first. */
-function collectVarsNodes(h5: Hdf5File, objPath: string, depth: number, out: VarsNode[]): void {
-  if (depth > maxTreeDepth) {
-    return;
+/** Finds every group that has a `vars` sub-group (HDF5's recursive link walk, which is cycle-safe). */
+function collectVarsNodes(h5: Hdf5File, out: VarsNode[]): void {
+  const links = h5.linksBelow('/');
+  if (links.length > maxLinks) {
+    throw new WeightFileError('tooLarge', `${h5.name}: the weights tree has ${links.length} links, more than the ${maxLinks} read.`, { file: h5.name });
   }
-  const groupPath = objPath === '' ? '/' : `/${objPath}`;
-  for (const key of h5.keys(groupPath)) {
-    const childPath = joinPath(objPath, key);
-    if (h5.kind(`/${childPath}`) !== 'group') {
+  for (const link of links) {
+    const segments = link.split('/');
+    if (segments[segments.length - 1] !== 'vars' || segments.length > maxTreeDepth || h5.kind(`/${link}`) !== 'group') {
       continue;
     }
-    if (key === 'vars') {
-      const names = h5.keys(`/${childPath}`).filter((k) => h5.kind(`/${childPath}/${k}`) === 'dataset');
-      names.sort(naturalCompare);
-      const node: VarsNode = { objPath, vars: names };
-      const nameAttr = h5.stringAttribute(`/${childPath}`, 'name');
-      if (nameAttr !== undefined) {
-        node.nameAttr = nameAttr;
-      }
-      out.push(node);
-    } else {
-      collectVarsNodes(h5, childPath, depth + 1, out);
+    const names = h5.keys(`/${link}`).filter((k) => h5.kind(`/${link}/${k}`) === 'dataset');
+    names.sort(naturalCompare);
+    const node: VarsNode = { objPath: segments.slice(0, -1).join('/'), vars: names };
+    const nameAttr = h5.stringAttribute(`/${link}`, 'name');
+    if (nameAttr !== undefined) {
+      node.nameAttr = nameAttr;
     }
+    out.push(node);
   }
 }
 

@@ -224,3 +224,19 @@ test('element types written by h5py (float16, big-endian float32, ints, bool, Ke
     assert.equal(f.tensors.find((t) => t.name === 'layers/many/vars/11')!.weight, '11');
   });
 });
+
+test('bad input: hard links that make the Keras 3 tree cyclic are walked once instead of forever', async () => {
+  const p = await writeH5('cyclic.weights.h5', (f) => {
+    const layers = f.create_group('layers');
+    layers.create_group('dense').create_group('vars').create_dataset({ name: '0', data: new Float32Array([1, 2]), shape: [2] });
+    layers.create_hard_link('/layers', 'loop_a');
+    layers.create_hard_link('/layers', 'loop_b');
+  });
+  await withFile(await openLocalPath(p), async (f) => {
+    assert.deepEqual(
+      f.tensors.map((t) => `${t.name}=${t.layer}:${t.weight}`),
+      ['layers/dense/vars/0=dense:kernel'],
+    );
+    assert.deepEqual([...(await readAllValues(f.tensors[0]!))], [1, 2]);
+  });
+});
