@@ -1,16 +1,17 @@
 /**
  * Pairs the tensors of two weight files for a diff: first by exact name, then by a normalized
  * layer/weight path (so Keras `.h5` `dense/dense/kernel:0`, TF.js `dense/kernel` and a TF
- * checkpoint's `dense/kernel/.ATTRIBUTES/VARIABLE_VALUE` meet), then by architecture order and
- * shape among what is left (a renamed layer), with user overrides applied before all of it.
+ * checkpoint's `dense/kernel/.ATTRIBUTES/VARIABLE_VALUE` meet), then by layer and role (a TFLite
+ * `model/conv2d` kernel against the Keras `conv2d` one), then by architecture order and shape
+ * among what is left (a renamed layer), with user overrides applied before all of it.
  */
 import type { TensorInfo } from '../core/model';
 
 /** The tensor facts alignment looks at. */
 export type AlignableTensor = Pick<TensorInfo, 'name' | 'layer' | 'weight' | 'role' | 'group' | 'shape' | 'dtype'>;
 
-/** How a pair was found. */
-export type MatchKind = 'name' | 'path' | 'order' | 'override';
+/** How a pair was found: exact name, normalized path, same layer and role, architecture order, or a user override. */
+export type MatchKind = 'name' | 'path' | 'layer' | 'order' | 'override';
 
 /** One aligned pair of tensors. */
 export interface TensorPairing {
@@ -135,7 +136,23 @@ export function alignTensors(a: readonly AlignableTensor[], b: readonly Alignabl
       }
     }
   }
-  // 3. architecture order and shape, per group
+  // 3. same layer (last segment of the layer path, e.g. TFLite 'model/conv2d' = Keras 'conv2d')
+  //    and role, with a fitting shape, when unique on both sides
+  const layerRoleKey = (t: AlignableTensor): string | undefined => {
+    const layer = normalizeTensorPath(t.layer).split('/').pop();
+    return layer && t.role !== 'other' ? `${t.group}|${layer}|${t.role}` : undefined;
+  };
+  {
+    const index = uniqueIndex(b.filter((t) => !usedB.has(t.name)), layerRoleKey);
+    for (const [key, ta] of uniqueIndex(a.filter(open), layerRoleKey)) {
+      const tb = index.get(key);
+      if (tb && !usedB.has(tb.name) && open(ta) && fitScore(ta, tb) > 0) {
+        pairOfA.set(ta.name, { a: ta.name, b: tb.name, matchedBy: 'layer' });
+        usedB.add(tb.name);
+      }
+    }
+  }
+  // 4. architecture order and shape, per group
   const restA = a.filter(open);
   const restB = b.filter((t) => !usedB.has(t.name));
   for (const [ia, ib] of orderMatch(restA, restB)) {

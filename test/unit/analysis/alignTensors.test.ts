@@ -43,3 +43,18 @@ test('order matching never pairs different roles or groups', () => {
     ['order'],
   );
 });
+
+test('TFLite tensors meet their Keras layer by layer and role, transposed shapes included', () => {
+  const keras = [t('conv2d/conv2d/kernel:0', [3, 3, 3, 16]), t('conv2d/conv2d/bias:0', [16]), t('dense/dense/kernel:0', [64, 10])];
+  const tflite = [
+    t('model/dense/MatMul', [10, 64], { layer: 'model/dense', role: 'kernel' }),
+    t('model/activation/Relu;model/conv2d/BiasAdd', [16], { layer: 'model/conv2d', role: 'bias' }),
+    t('model/conv2d/Conv2D', [16, 3, 3, 3], { layer: 'model/conv2d', role: 'kernel' }),
+  ];
+  const r = alignTensors(keras, tflite);
+  assert.deepEqual(r.pairs.map((p) => [p.a, p.b, p.matchedBy]), [
+    ['conv2d/conv2d/kernel:0', 'model/conv2d/Conv2D', 'layer'],
+    ['conv2d/conv2d/bias:0', 'model/activation/Relu;model/conv2d/BiasAdd', 'layer'],
+    ['dense/dense/kernel:0', 'model/dense/MatMul', 'layer'],
+  ]);
+});
