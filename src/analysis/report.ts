@@ -2,6 +2,7 @@
  * The stable, JSON-safe report of one weight file: what `weightscope inspect --json` prints and
  * what "Export Report" writes. Schema documented in README.md ("JSON report").
  */
+import { elementCount } from '../core/dtypes';
 import type { ErrorSummary } from '../core/errors';
 import type { FileWarning, QuantizationInfo, TensorGroup, TensorRole, WeightFile } from '../core/model';
 import { summarizeLayers, type LayerSummary } from './layerSummary';
@@ -49,7 +50,7 @@ export interface FileReport {
   path: string;
   /** Model class from the architecture, when known. */
   modelClass?: string;
-  /** Total parameter count of the model group. */
+  /** Total parameter count: elements of all model-group tensors (layered or not). */
   params: number;
   /** Total stored bytes of all tensors. */
   bytes: number;
@@ -92,7 +93,7 @@ export function buildFileReport(file: WeightFile, results: ReadonlyMap<string, T
     formatName: file.formatName,
     path: file.path,
     ...(file.modelClass ? { modelClass: file.modelClass } : {}),
-    params: layers.reduce((s, l) => s + l.params, 0),
+    params: file.tensors.filter((t) => t.group === 'model').reduce((s, t) => s + elementCount(t.shape), 0),
     bytes: file.tensors.reduce((s, t) => s + t.byteLength, 0),
     metadata: { ...file.metadata },
     warnings: [...file.warnings],
