@@ -86,3 +86,28 @@ test('the same model saved as Keras .h5 and as TF.js gets identical fingerprints
   assert.equal(r.summary.modelFingerprintA, r.summary.modelFingerprintB);
   assert.deepEqual(r.topLayers, []);
 });
+
+test('a float .tflite against its Keras .h5: kernels pair by layer, transposes are detected, unfolded ones equal bit for bit', async (t) => {
+  const h5 = fixtureOrSkip(t, resnetH5);
+  const tflite = fixtureOrSkip(t, 'tflite/mlperf-tiny-resnet8-tf2.4/pretrainedResnet.tflite');
+  if (!h5 || !tflite) {
+    return;
+  }
+  const r = await diffLocalFiles(h5, tflite);
+  const kernels = r.tensors.filter((x) => x.a !== null && x.b !== null && /kernel:0$/.test(x.a));
+  assert.equal(kernels.length, 10, '9 conv kernels and the dense kernel are paired');
+  for (const k of kernels) {
+    assert.equal(k.matchedBy, 'layer');
+    assert.equal(k.shapeChange, 'transposed', `${k.a} ${JSON.stringify(k.shapeA)} vs ${JSON.stringify(k.shapeB)}`);
+    // Keras HWIO -> TFLite OHWI; Dense [in, out] -> [out, in].
+    assert.deepEqual(k.permutation, k.shapeA!.length === 4 ? [3, 0, 1, 2] : [1, 0]);
+  }
+  // fixtures/README.md (verified): conv2d_5, conv2d_8 (no BatchNorm after them) and the dense kernel
+  // equal the .h5 kernels transposed bit for bit; the 7 others carry folded BatchNorm.
+  for (const name of ['conv2d_5/conv2d_5/kernel:0', 'conv2d_8/conv2d_8/kernel:0', 'dense/dense/kernel:0']) {
+    const k = kernels.find((x) => x.a === name)!;
+    assert.equal(k.changedFraction, 0, name);
+    assert.equal(k.relL2, 0, name);
+  }
+  assert.ok(kernels.filter((x) => (x.changedFraction ?? 0) > 0).length === 7);
+});
