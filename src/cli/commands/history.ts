@@ -55,7 +55,7 @@ export async function runHistory(argv: readonly string[], io: CliIo): Promise<nu
 /** The human-readable report of a history. */
 export function renderHistory(h: HistoryResult): string {
   const lines: string[] = [];
-  lines.push(`${h.dir}: ${h.checkpoints.length} checkpoint${h.checkpoints.length === 1 ? "" : "s"} ordered by ${h.orderedBy}`);
+  lines.push(`${h.dir}: ${h.checkpoints.length} checkpoint${h.checkpoints.length === 1 ? '' : 's'} ordered by ${h.orderedBy}`);
   for (const w of h.namingWarnings) {
     lines.push(`naming[${w.kind}]: ${w.message}`);
   }
