@@ -7,6 +7,7 @@ import { AnalysisProgress } from './analysisProgress';
 import { commandIds, registerCommands } from './commands';
 import { registerDiffSupport, type DiffSupport } from './diff/diffSupport';
 import { log } from './log';
+import { registerRuntimeSupport } from './runtime/runtimeSupport';
 import { readSettings } from './settings';
 import { WeightsDocumentStore } from './weightsDocument';
 import { WeightsEditorProvider } from './weightsEditorProvider';
@@ -60,6 +61,7 @@ export function activate(context: vscode.ExtensionContext): WeightscopeApi {
     { dispose: () => void pool?.dispose() },
   );
   const diff = registerDiffSupport(context, { inspect: (uri) => panels.show(uri) });
+  context.subscriptions.push(...registerRuntimeSupport(context, { refreshTree: () => tree.refresh() }));
   // Scan once at start so the explorer's folder menu (model folders context key) works before the view is opened.
   void tree.listFiles();
   log().info(`Weightscope ${String(context.extension.packageJSON.version)} activated`);

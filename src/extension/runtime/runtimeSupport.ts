@@ -1,0 +1,335 @@
+/**
+ * Train Model..., Run Experiment and Probe Gradients: the commands, the run spec remembered per
+ * workspace (weightscope-runs/<model>.run.json, editable and re-runnable), and the TF.js worker
+ * client. All TF.js work runs in the worker (dist/tfWorker.js); this file only asks questions,
+ * writes the spec, and feeds the training panel. The backend in use is shown in the panel and
+ * logged with the reason for every fallback.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { WeightFileError } from '../../core/errors';
+import type { BackendInfo, BackendName } from '../../runtime/backend';
+import { experimentNames, type ExperimentName, type ExperimentResult } from '../../runtime/experiments';
+import type { ProbeReport } from '../../runtime/probeReport';
+import { readRunSpec } from '../../runtime/runSpec';
+import { RuntimeClient } from '../../runtime/runtimeClient';
+import { runDefaults, type RunSpec, type TrainEvent } from '../../runtime/training';
+import { log, logFailure } from '../log';
+import { TrainingPanel } from './trainingPanel';
+
+/** Command ids of this feature. */
+export const runtimeCommandIds = {
+  trainModel: 'weightscope.trainModel',
+  runExperiment: 'weightscope.runExperiment',
+  probeGradients: 'weightscope.probeGradients',
+} as const;
+
+/** What the runtime support needs from the rest of the extension. */
+export interface RuntimeSupportDeps {
+  /** Refreshes the Weights tree once checkpoints were written (optional; the tree also watches files). */
+  refreshTree?: () => void;
+}
+
+/** Folder (under the workspace) holding run specs and run folders. */
+export const runsFolderName = 'weightscope-runs';
+
+function settings(): { backend: BackendName | 'auto'; stopOnNonFinite: boolean } {
+  const c = vscode.workspace.getConfiguration('weightscope');
+  return { backend: c.get<BackendName | 'auto'>('tfBackend', 'auto'), stopOnNonFinite: c.get<boolean>('stopTrainingOnNonFinite', true) };
+}
+
+function logBackend(b: BackendInfo): void {
+  log().info(`TensorFlow.js backend: ${b.label}`);
+  for (const f of b.fallbacks) {
+    log().info(`  fallback: ${f}`);
+  }
+}
+
+function runsRoot(uri: vscode.Uri | undefined): string {
+  const folder = (uri && vscode.workspace.getWorkspaceFolder(uri)) ?? vscode.workspace.workspaceFolders?.[0];
+  if (folder) {
+    return path.join(folder.uri.fsPath, runsFolderName);
+  }
+  return path.join(path.dirname(uri?.fsPath ?? process.cwd()), runsFolderName);
+}
+
+async function pickModel(uri: vscode.Uri | undefined, title: string): Promise<vscode.Uri | undefined> {
+  if (uri instanceof vscode.Uri) {
+    return uri;
+  }
+  const picked = await vscode.window.showOpenDialog({
+    title,
+    canSelectMany: false,
+    filters: { 'Keras / TF.js models': ['h5', 'hdf5', 'keras', 'json'] },
+  });
+  return picked?.[0];
+}
+
+async function askNumber(prompt: string, value: number, check: (n: number) => boolean): Promise<number | undefined> {
+  const text = await vscode.window.showInputBox({
+    prompt,
+    value: String(value),
+    validateInput: (t) => (check(Number(t)) && t.trim() !== '' ? undefined : 'Enter a valid number.'),
+  });
+  return text === undefined ? undefined : Number(text);
+}
+
+/** Asks the Train Model... questions; undefined when the user cancels. */
+async function askSpec(model: vscode.Uri, specDir: string, previous: RunSpec | undefined): Promise<RunSpec | undefined> {
+  const dataPick = await vscode.window.showQuickPick(
+    [
+      { label: 'Synthetic data', description: 'seeded Gaussian clusters shaped from the model', id: 'synthetic' },
+      { label: 'Choose data file...', description: '.npy, .npz, .csv or .json', id: 'file' },
+    ],
+    { title: 'Train Model: data', placeHolder: 'Training data' },
+  );
+  if (!dataPick) {
+    return undefined;
+  }
+  let data: string | undefined;
+  if (dataPick.id === 'file') {
+    const f = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Data: ['npy', 'npz', 'csv', 'json'] } });
+    if (!f?.[0]) {
+      return undefined;
+    }
+    data = path.relative(specDir, f[0].fsPath);
+  }
+  const loss = await vscode.window.showQuickPick(['auto (training config, else output activation)', 'categoricalCrossentropy', 'sparseCategoricalCrossentropy', 'binaryCrossentropy', 'meanSquaredError'], {
+    title: 'Train Model: loss',
+  });
+  if (!loss) {
+    return undefined;
+  }
+  const optimizer = (await vscode.window.showQuickPick(['adam', 'sgd', 'rmsprop'], { title: 'Train Model: optimizer' })) as RunSpec['optimizer'];
+  if (!optimizer) {
+    return undefined;
+  }
+  const learningRate = await askNumber('Learning rate', previous?.learningRate ?? runDefaults.learningRate, (n) => n > 0);
+  const epochs = learningRate === undefined ? undefined : await askNumber('Epochs', previous?.epochs ?? runDefaults.epochs, (n) => Number.isInteger(n) && n >= 1);
+  const batchSize = epochs === undefined ? undefined : await askNumber('Batch size', previous?.batchSize ?? runDefaults.batchSize, (n) => Number.isInteger(n) && n >= 1);
+  const validationSplit = batchSize === undefined ? undefined : await askNumber('Validation split (fraction held out)', previous?.validationSplit ?? runDefaults.validationSplit, (n) => n >= 0 && n < 0.95);
+  if (learningRate === undefined || epochs === undefined || batchSize === undefined || validationSplit === undefined) {
+    return undefined;
+  }
+  const reg = await vscode.window.showInputBox({
+    prompt: 'Regularization overrides (optional), e.g. "l2=0.01 dropout=0.2"; empty keeps the model as it is',
+    value: '',
+    validateInput: (t) => (t.trim() === '' || /^(\s*(l1|l2|dropout)=[0-9.eE-]+\s*)+$/.test(t) ? undefined : 'Use l1=X l2=X dropout=X'),
+  });
+  if (reg === undefined) {
+    return undefined;
+  }
+  const overrides: Partial<RunSpec> = {};
+  for (const m of reg.matchAll(/(l1|l2|dropout)=([0-9.eE-]+)/g)) {
+    overrides[m[1] as 'l1' | 'l2' | 'dropout'] = Number(m[2]);
+  }
+  return {
+    model: path.relative(specDir, model.fsPath),
+    ...(data ? { data } : {}),
+    ...(loss.startsWith('auto') ? {} : { loss: loss as RunSpec['loss'] }),
+    optimizer,
+    learningRate,
+    epochs,
+    batchSize,
+    validationSplit,
+    ...overrides,
+    stopOnNonFinite: settings().stopOnNonFinite,
+  };
+}
+
+/** Registers the commands; returns their disposables (and the worker's). */
+export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: RuntimeSupportDeps = {}): vscode.Disposable[] {
+  const dist = path.join(context.extensionPath, 'dist');
+  const client = new RuntimeClient(path.join(dist, 'tfWorker.js'), dist);
+
+  const runTrain = async (spec: RunSpec, specFile: string): Promise<void> => {
+    const panel = new TrainingPanel(context.extensionUri, `Training: ${path.basename(spec.model)}`, 'train');
+    const name = path.basename(spec.model);
+    try {
+      const done = await client.run<Extract<TrainEvent, { type: 'done' }>>(
+        { kind: 'train', spec, specDir: path.dirname(specFile), backend: settings().backend },
+        {
+          signal: panel.cancel.signal,
+          onBackend: (b) => {
+            panel.setBackend(b);
+            logBackend(b);
+          },
+          onEvent: (e) => {
+            const ev = e as TrainEvent;
+            panel.onTrainEvent(name, ev);
+            if (ev.type === 'warning') {
+              log().warn(`training ${name}: [${ev.diagnostic.code}] ${ev.diagnostic.message}`);
+            }
+          },
+        },
+      );
+      const kept = `${done.checkpoints.length} checkpoints in ${path.dirname(done.checkpoints[0] ?? specFile)}`;
+      panel.finish(done.stopped === 'cancelled' ? 'cancelled' : done.stopped ? 'stopped' : 'done', done.stopped ? `Stopped (${done.stopped}); ${kept} kept.` : `Done: ${kept}.`);
+      log().info(`training ${name}: ${done.stopped ?? 'done'}, ${kept}`);
+    } catch (ex) {
+      const cancelled = WeightFileError.is(ex, 'cancelled');
+      panel.finish(cancelled ? 'cancelled' : 'failed', cancelled ? 'Cancelled; checkpoints written so far were kept.' : `Failed: ${ex instanceof Error ? ex.message : String(ex)}`);
+      if (!cancelled) {
+        logFailure(`training ${name}`, ex);
+        void vscode.window.showErrorMessage(`Weightscope: training failed: ${ex instanceof Error ? ex.message : String(ex)}`);
+      }
+    }
+    deps.refreshTree?.();
+  };
+
+  const trainModel = async (uri?: vscode.Uri): Promise<void> => {
+    const target = await pickModel(uri, 'Train Model: choose a model file or a run spec');
+    if (!target) {
+      return;
+    }
+    if (target.fsPath.endsWith('.run.json')) {
+      await runTrain(await readRunSpec(target.fsPath), target.fsPath);
+      return;
+    }
+    const root = runsRoot(target);
+    const base = path.basename(target.fsPath) === 'model.json' ? path.basename(path.dirname(target.fsPath)) : path.basename(target.fsPath).replace(/\.[^.]+$/, '');
+    const specFile = path.join(root, `${base}.run.json`);
+    let previous: RunSpec | undefined;
+    if (fs.existsSync(specFile)) {
+      previous = await readRunSpec(specFile).catch(() => undefined);
+      if (previous) {
+        const choice = await vscode.window.showQuickPick(
+          [
+            { label: 'Run again with the saved settings', description: `${previous.optimizer ?? 'adam'} lr ${previous.learningRate ?? runDefaults.learningRate}, ${previous.epochs ?? runDefaults.epochs} epochs`, id: 'rerun' },
+            { label: 'Change settings...', id: 'change' },
+            { label: 'Edit the run spec file', id: 'edit' },
+          ],
+          { title: 'Train Model' },
+        );
+        if (!choice) {
+          return;
+        }
+        if (choice.id === 'edit') {
+          await vscode.window.showTextDocument(vscode.Uri.file(specFile));
+          return;
+        }
+        if (choice.id === 'rerun') {
+          await runTrain(previous, specFile);
+          return;
+        }
+      }
+    }
+    const spec = await askSpec(target, root, previous);
+    if (!spec) {
+      return;
+    }
+    await fs.promises.mkdir(root, { recursive: true });
+    await fs.promises.writeFile(specFile, `${JSON.stringify(spec, null, 2)}\n`);
+    log().info(`run spec written: ${specFile}`);
+    await runTrain(spec, specFile);
+  };
+
+  const runExperiment = async (name?: ExperimentName): Promise<void> => {
+    const labels: Record<ExperimentName, string> = {
+      initialization: 'Initialization: 784-128-128-10, RandomUniform(-0.01, 0.01) vs GlorotUniform vs HeNormal',
+      regularization: 'Regularization: plain 256-256 vs L2(0.01) + Dropout(0.2), train/validation curves',
+      precision: 'Precision: float32 vs float16 vs int8-quantized weights, output drift and accuracy',
+    };
+    const experiment =
+      typeof name === 'string' && (experimentNames as readonly string[]).includes(name)
+        ? name
+        : (await vscode.window.showQuickPick(experimentNames.map((e) => ({ label: labels[e], id: e })), { title: 'Run Experiment' }))?.id;
+    if (!experiment) {
+      return;
+    }
+    const panel = new TrainingPanel(context.extensionUri, `Experiment: ${experiment}`, 'experiment');
+    const outDir = path.join(runsRoot(undefined), 'experiments');
+    try {
+      const result = await client.run<ExperimentResult>(
+        { kind: 'experiment', experiment, outDir, backend: settings().backend },
+        {
+          signal: panel.cancel.signal,
+          onBackend: (b) => {
+            panel.setBackend(b);
+            logBackend(b);
+          },
+          onEvent: (e) => {
+            const ev = e as { variant: string; event: TrainEvent };
+            panel.onTrainEvent(ev.variant, ev.event);
+          },
+        },
+      );
+      panel.showExperiment(result);
+      panel.finish('done', `Done: checkpoints in ${result.outDir}`);
+    } catch (ex) {
+      const cancelled = WeightFileError.is(ex, 'cancelled');
+      panel.finish(cancelled ? 'cancelled' : 'failed', cancelled ? 'Cancelled; checkpoints written so far were kept.' : `Failed: ${ex instanceof Error ? ex.message : String(ex)}`);
+      if (!cancelled) {
+        logFailure(`experiment ${experiment}`, ex);
+      }
+    }
+    deps.refreshTree?.();
+  };
+
+  const probeGradients = async (uri?: vscode.Uri): Promise<void> => {
+    const target = await pickModel(uri, 'Probe Gradients: choose a model file');
+    if (!target) {
+      return;
+    }
+    const input = await vscode.window.showQuickPick(
+      [
+        { label: 'Synthetic inputs, normal N(0, 1)', id: 'normal' },
+        { label: 'Synthetic inputs, uniform U(-1, 1)', id: 'uniform' },
+        { label: 'Inputs from a data file...', id: 'data' },
+      ],
+      { title: 'Probe Gradients: inputs' },
+    );
+    if (!input) {
+      return;
+    }
+    let data: string | undefined;
+    if (input.id === 'data') {
+      data = (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Data: ['npy', 'npz', 'csv', 'json'] } }))?.[0]?.fsPath;
+      if (!data) {
+        return;
+      }
+    }
+    const panel = new TrainingPanel(context.extensionUri, `Gradient probe: ${path.basename(target.fsPath)}`, 'probe');
+    try {
+      const report = await client.run<ProbeReport>(
+        { kind: 'probe', file: target.fsPath, options: { ...(data ? { data } : { distribution: input.id as 'normal' | 'uniform' }) }, backend: settings().backend },
+        {
+          signal: panel.cancel.signal,
+          onBackend: (b) => {
+            panel.setBackend(b);
+            logBackend(b);
+          },
+        },
+      );
+      panel.showProbe(report);
+      for (const d of [...report.diagnostics, ...report.forecastDiagnostics]) {
+        log().info(`probe ${path.basename(target.fsPath)}: ${d.severity}[${d.code}] ${d.message}`);
+      }
+    } catch (ex) {
+      const cancelled = WeightFileError.is(ex, 'cancelled');
+      panel.finish(cancelled ? 'cancelled' : 'failed', cancelled ? 'Cancelled.' : `Failed: ${ex instanceof Error ? ex.message : String(ex)}`);
+      if (!cancelled) {
+        logFailure(`probe ${target.fsPath}`, ex);
+        void vscode.window.showErrorMessage(`Weightscope: ${ex instanceof Error ? ex.message : String(ex)}`);
+      }
+    }
+  };
+
+  const guard =
+    <A extends unknown[]>(name: string, fn: (...a: A) => Promise<void>) =>
+    async (...a: A): Promise<void> => {
+      try {
+        await fn(...a);
+      } catch (ex) {
+        logFailure(name, ex);
+        void vscode.window.showErrorMessage(`Weightscope: ${ex instanceof Error ? ex.message : String(ex)}`);
+      }
+    };
+  return [
+    vscode.commands.registerCommand(runtimeCommandIds.trainModel, guard('Train Model', trainModel)),
+    vscode.commands.registerCommand(runtimeCommandIds.runExperiment, guard('Run Experiment', runExperiment)),
+    vscode.commands.registerCommand(runtimeCommandIds.probeGradients, guard('Probe Gradients', probeGradients)),
+    { dispose: () => void client.dispose() },
+  ];
+}

@@ -1,0 +1,188 @@
+/**
+ * Controller of one training panel: owns the state snapshot (protocol/trainingPanel.ts), turns
+ * worker events (training, experiment, probe) into it, posts it throttled, and relays Cancel.
+ */
+import * as vscode from 'vscode';
+import type { Diagnostic } from '../../analysis/diagnostics/diagnostic';
+import type { BackendInfo } from '../../runtime/backend';
+import type { ExperimentResult } from '../../runtime/experiments';
+import type { ProbeReport } from '../../runtime/probeReport';
+import type { TrainEvent } from '../../runtime/training';
+import type { DiagnosticDto, RunDto, TrainingPanelEvent, TrainingPanelNotification, TrainingPanelRequests, TrainingPanelStateDto } from '../../protocol/trainingPanel';
+import { Disposable } from '../dispose';
+import { HostMessenger } from '../messenger';
+import { webviewHtml, webviewOptions } from '../webviewHtml';
+
+/** Minimum time between two snapshots posted to the webview, in milliseconds. */
+const postIntervalMs = 200;
+
+/** Most steps kept per run for the charts (older ones are thinned out). */
+const maxStepsPerRun = 2000;
+
+function dto(d: Diagnostic): DiagnosticDto {
+  return { severity: d.severity, code: d.code, ...(d.layer ? { layer: d.layer } : {}), message: d.message };
+}
+
+/** One panel. */
+export class TrainingPanel extends Disposable {
+  /** Webview panel type. */
+  static readonly viewType = 'weightscope.trainingPanel';
+  /** Live panels (for tests). */
+  static readonly live = new Set<TrainingPanel>();
+
+  private readonly panel: vscode.WebviewPanel;
+  private readonly messenger: HostMessenger<TrainingPanelRequests, TrainingPanelNotification, TrainingPanelEvent>;
+  private state: TrainingPanelStateDto;
+  private timer: NodeJS.Timeout | undefined;
+  private lastPost = 0;
+  /** Fires when the user presses Cancel (or closes the panel while running). */
+  readonly cancel = new AbortController();
+
+  constructor(extensionUri: vscode.Uri, title: string, mode: TrainingPanelStateDto['mode']) {
+    super();
+    this.state = { title, mode, backend: null, fallbacks: [], status: 'running', message: 'Starting TensorFlow.js…', runs: [], warnings: [], probe: null };
+    this.panel = vscode.window.createWebviewPanel(TrainingPanel.viewType, title, vscode.ViewColumn.Active, { ...webviewOptions(extensionUri), retainContextWhenHidden: true });
+    this.panel.webview.html = webviewHtml(this.panel.webview, extensionUri, 'trainingPanel', title);
+    this.messenger = this.register(
+      new HostMessenger<TrainingPanelRequests, TrainingPanelNotification, TrainingPanelEvent>(
+        this.panel.webview,
+        {},
+        (e) => {
+          if (e.type === 'cancel') {
+            this.cancel.abort();
+            this.update({ message: 'Cancelling…' });
+          } else {
+            this.flush();
+          }
+        },
+        ['ready', 'cancel'],
+      ),
+    );
+    this.register(
+      this.panel.onDidDispose(() => {
+        this.cancel.abort();
+        this.dispose();
+      }),
+    );
+    this.register({ dispose: () => clearTimeout(this.timer) });
+    TrainingPanel.live.add(this);
+    this.register({ dispose: () => TrainingPanel.live.delete(this) });
+  }
+
+  /** The current snapshot (tests read it). */
+  get snapshot(): TrainingPanelStateDto {
+    return this.state;
+  }
+
+  /** Shows the backend in use and the fallback reasons. */
+  setBackend(b: BackendInfo): void {
+    this.update({ backend: b.label, fallbacks: b.fallbacks, message: `Running on ${b.label}…` });
+  }
+
+  /** Applies a training event of run `name`. */
+  onTrainEvent(name: string, e: TrainEvent): void {
+    let run = this.state.runs.find((r) => r.name === name);
+    if (!run) {
+      run = { name, layers: [], steps: [], epochs: [], runDir: '' };
+      this.state.runs.push(run);
+    }
+    switch (e.type) {
+      case 'start':
+        run.layers = e.layers;
+        run.runDir = e.runDir;
+        this.update({ message: `${name}: ${e.samples} training / ${e.validationSamples} validation samples, ${e.stepsPerEpoch} steps per epoch (${e.loss})` });
+        break;
+      case 'step':
+        run.steps.push({ step: e.step, epoch: e.epoch, loss: e.loss, acc: e.acc, layers: e.layers.map((l) => [l.weightNorm, l.gradNorm, l.updateRatio]) });
+        if (run.steps.length > maxStepsPerRun) {
+          run.steps = run.steps.filter((_, i) => i % 2 === 0);
+        }
+        this.update({ message: `${name}: epoch ${e.epoch}, step ${e.step + 1}, loss ${e.loss?.toPrecision(4) ?? 'NaN'}` });
+        break;
+      case 'epoch':
+        run.epochs.push({
+          epoch: e.epoch,
+          loss: e.metrics.loss,
+          acc: e.metrics.acc ?? null,
+          valLoss: e.metrics.val_loss ?? null,
+          valAcc: e.metrics.val_acc ?? null,
+          checkpoint: e.checkpoint,
+        });
+        this.update({ message: `${name}: epoch ${e.epoch} done, checkpoint written` });
+        break;
+      case 'warning':
+        this.state.warnings.push(dto(e.diagnostic));
+        this.update({});
+        break;
+      case 'done':
+        break;
+    }
+  }
+
+  /** Shows a probe report. */
+  showProbe(r: ProbeReport): void {
+    const p = r.probe;
+    this.setBackend(r.backend);
+    this.update({
+      status: 'done',
+      message: `Probe done in ${r.probeMs} ms`,
+      probe: {
+        loss: `${p.lossName} (${p.lossSource}) = ${p.loss ?? 'not finite'}`,
+        batch: `${p.batchSize} samples, ${p.inputSource === 'data' ? 'from data' : `synthetic ${p.inputSource}`}, lr ${p.learningRate}`,
+        layers: p.layers.map((l) => ({
+          layer: l.layer,
+          className: l.className,
+          activation: l.activation ?? null,
+          gradNorm: l.gradNorm,
+          gradWeightRatio: l.gradWeightRatio,
+          activationStd: l.activationStd,
+          deadReluFraction: l.deadReluFraction ?? null,
+          saturatedFraction: l.saturatedFraction ?? null,
+        })),
+        diagnostics: r.diagnostics.map(dto),
+        forecastDiagnostics: r.forecastDiagnostics.map(dto),
+        firstNonFiniteLayer: p.firstNonFiniteLayer ?? null,
+      },
+    });
+  }
+
+  /** Adds an experiment's final per-variant numbers. */
+  showExperiment(r: ExperimentResult): void {
+    for (const v of r.variants) {
+      let run: RunDto | undefined = this.state.runs.find((x) => x.name === v.name);
+      if (!run) {
+        run = { name: v.name, layers: [], steps: [], epochs: [], runDir: v.checkpoints[0] ?? '' };
+        this.state.runs.push(run);
+      }
+      if (v.outputDrift !== undefined) {
+        run.outputDrift = v.outputDrift;
+        run.accuracy = v.accuracy ?? null;
+      }
+      run.diagnostics = v.diagnostics.map(dto);
+    }
+    this.update({});
+  }
+
+  /** Marks the end. */
+  finish(status: TrainingPanelStateDto['status'], message: string): void {
+    this.update({ status, message });
+    this.flush();
+  }
+
+  private update(patch: Partial<TrainingPanelStateDto>): void {
+    this.state = { ...this.state, ...patch };
+    const wait = postIntervalMs - (Date.now() - this.lastPost);
+    if (wait <= 0) {
+      this.flush();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), wait);
+    }
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.lastPost = Date.now();
+    void this.messenger.notify({ type: 'state', state: this.state });
+  }
+}
