@@ -4,6 +4,7 @@
  * mirror src/analysis/diff.ts and src/analysis/history.ts (the host assigns those results to
  * these types, so the compiler checks they stay in step).
  */
+import type { ConversionCheckDto } from './conversionCheck';
 import type { ErrorDto } from './envelope';
 
 /** One tensor's comparison (see TensorDiff in src/analysis/diff.ts). */
@@ -172,6 +173,8 @@ export interface DiffResultDto {
   summary: DiffSummaryDto;
   /** Warnings from opening the files. */
   warnings: DiffWarningDto[];
+  /** The conversion check, when one file is a .tflite and the other its float source. */
+  conversion?: ConversionCheckDto;
 }
 
 /** Histograms of one tensor in A and in B on shared bin edges. */

@@ -20,6 +20,7 @@ import { formatCount, formatPercent, formatStat } from '../shared/format';
 import { RequestError, WebviewMessenger } from '../shared/messenger';
 import { vscodeApi } from '../shared/vscodeApi';
 import { drawHeatmap, layerBarsConfig, linesConfig, overlayConfig, ThemedChart } from './charts';
+import { renderConversionView } from './conversionView';
 
 const api = vscodeApi<DiffPanelStateDto>();
 let state: DiffPanelStateDto = api.getState() ?? { mode: 'diff', a: '' };
@@ -58,8 +59,10 @@ const detailEl = h('section', { className: 'detail', attrs: { id: 'tensor-detail
 const overlayCanvas = h('canvas', { attrs: { id: 'overlay-histogram', 'aria-label': 'Overlaid histograms of the selected tensor' } });
 const overlay = new ThemedChart(overlayCanvas);
 const sidecarsEl = h('section', { className: 'sidecars', attrs: { id: 'sidecars' } });
+const conversionEl = h('section', { className: 'conversion', attrs: { id: 'conversion-check' } });
 
 const diffView = h('div', { className: 'diff-view' }, [
+  conversionEl,
   h('section', { className: 'charts' }, [
     h('div', { className: 'chart-box' }, [h('h2', { text: 'Relative change by layer' }), h('div', { className: 'canvas-wrap bars' }, [barsCanvas])]),
     h('div', { className: 'chart-box' }, [h('h2', { text: 'Layers that moved most' }), topLayersEl]),
@@ -140,6 +143,7 @@ function onNotification(n: DiffPanelNotification): void {
       saveState({ ...n.state, sortKey: state.sortKey ?? n.state.sortKey, sortDesc: state.sortDesc ?? n.state.sortDesc, selected: state.selected });
       diff = undefined;
       clear(detailEl);
+      renderConversionView(conversionEl, undefined);
       overlay.show(undefined);
       renderTitle();
       statusEl.textContent = state.mode === 'diff' ? 'Comparing…' : 'Reading checkpoints…';
@@ -207,6 +211,7 @@ function renderDiff(): void {
   for (const w of r.warnings) {
     warningsEl.append(h('li', { text: `${w.reason}: ${w.message}` }));
   }
+  renderConversionView(conversionEl, r.conversion);
   const ranked = r.layers.filter((l) => l.diffNorm > 0 || l.status !== 'identical').sort((x, y) => (y.relL2 ?? 0) - (x.relL2 ?? 0));
   const shown = ranked.slice(0, 40);
   barsCanvas.parentElement!.style.height = `${Math.max(80, 22 * shown.length + 40)}px`;
