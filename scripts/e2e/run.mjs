@@ -161,6 +161,7 @@ async function main() {
     executablePath: chromiumPath,
     headless: true,
     viewport: { width: 1400, height: 900 },
+    permissions: ['clipboard-read', 'clipboard-write'],
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   browser.setDefaultTimeout(30_000);

@@ -197,6 +197,14 @@ export const scenarios: Scenario[] = [
       await screenshot(ctx, 'custom-editor-light', 500);
       await frame.locator('#tab-warnings').click();
       await screenshot(ctx, 'custom-editor-light-warnings', 200);
+      // Copy the table as Markdown: the toast confirms, the clipboard holds the table.
+      await frame.locator('#tab-tensors').click();
+      await frame.locator('#table-format').selectOption('markdown');
+      await frame.locator('#copy-table').click();
+      await frame.locator('.toast', { hasText: 'Copied 6 rows as Markdown.' }).waitFor();
+      const clip = await page.evaluate('navigator.clipboard.readText()');
+      assert.ok(typeof clip === 'string' && clip.startsWith('# hello_world_float.tflite\n'), `clipboard: ${String(clip).slice(0, 80)}`);
+      assert.ok(clip.includes('| sequential/dense_1/MatMul | float32 | [16, 16] | 256 |'), 'the Markdown table row of the 16x16 kernel');
       await closeAllEditors(page);
     },
   },
@@ -225,21 +233,6 @@ export const scenarios: Scenario[] = [
       const { page } = ctx;
       await ctx.openWorkbench();
       await waitForWorkbench(page);
-      // Folders holding a SavedModel or a checkpoint offer Inspect Weights too (not plain folders).
-      const modelFolder = await revealInExplorer(page, ['fixtures', 'tf-savedmodel', 'keras-lso-savedmodel-tf2.2']);
-      let folderItems: string[] = [];
-      for (let attempt = 0; attempt < 20 && !folderItems.includes('Inspect Weights'); attempt++) {
-        // the folder list is a context key set after the extension's first scan
-        folderItems = await contextMenuItems(page, modelFolder);
-        await page.keyboard.press('Escape');
-        if (!folderItems.includes('Inspect Weights')) {
-          await page.waitForTimeout(500);
-        }
-      }
-      assert.ok(folderItems.includes('Inspect Weights'), `SavedModel folder menu: ${folderItems.join(' | ')}`);
-      const plainFolder = await revealInExplorer(page, ['fixtures', 'tflite']);
-      assert.ok(!(await contextMenuItems(page, plainFolder)).includes('Inspect Weights'), 'no Inspect Weights on a plain folder');
-      await page.keyboard.press('Escape');
       const row = await revealInExplorer(page, [...tfliteDir, tfliteFile]);
       await contextMenuItems(page, row); // right-click only: a click would open the default (custom) editor
       await clickMenuItem(page, 'Inspect Weights');
@@ -282,6 +275,37 @@ export const scenarios: Scenario[] = [
       await frame.locator('#filter').fill('block_0042/');
       await frame.locator('.row-count', { hasText: '4 of 5,000 tensors' }).waitFor();
       await screenshot(ctx, 'panel-5000-tensors-filtered');
+      await closeAllEditors(page);
+    },
+  },
+  {
+    name: 'explorer: folders holding a SavedModel offer Inspect Weights, plain folders do not',
+    needsFixtures: true,
+    async run(ctx) {
+      const { page } = ctx;
+      await ctx.openWorkbench();
+      await waitForWorkbench(page);
+      // Folders holding a SavedModel or a checkpoint offer Inspect Weights too (not plain folders).
+      const modelFolder = await revealInExplorer(page, ['fixtures', 'tf-savedmodel', 'keras-lso-savedmodel-tf2.2']);
+      let folderItems: string[] = [];
+      for (let attempt = 0; attempt < 20 && !folderItems.includes('Inspect Weights'); attempt++) {
+        // the folder list is a context key set after the extension's first scan
+        folderItems = await contextMenuItems(page, modelFolder);
+        await page.keyboard.press('Escape');
+        if (!folderItems.includes('Inspect Weights')) {
+          await page.waitForTimeout(500);
+        }
+      }
+      assert.ok(folderItems.includes('Inspect Weights'), `SavedModel folder menu: ${folderItems.join(' | ')}`);
+      const plainFolder = await revealInExplorer(page, ['fixtures', 'tflite']);
+      assert.ok(!(await contextMenuItems(page, plainFolder)).includes('Inspect Weights'), 'no Inspect Weights on a plain folder');
+      await page.keyboard.press('Escape');
+      // Inspecting the folder opens the SavedModel inside it (README: variables sequential/dense/*).
+      await contextMenuItems(page, modelFolder);
+      await clickMenuItem(page, 'Inspect Weights');
+      await waitForPanel(ctx, 'keras-lso-savedmodel-tf2.2');
+      const names = await tableColumn(ctx, 'section-tensors', 1);
+      assert.ok(names.includes('sequential/dense/kernel'), `SavedModel tensors (got ${names.join(', ')})`);
       await closeAllEditors(page);
     },
   },
