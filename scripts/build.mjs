@@ -29,6 +29,7 @@ const bundles = [
   ['src/cli/main.ts', 'cli', 'node'],
   ['src/analysis/statsWorker.ts', 'statsWorker', 'node'],
   ['src/analysis/diffWorker.ts', 'diffWorker', 'node'],
+  ['src/analysis/checkWorker.ts', 'checkWorker', 'node'],
   ['src/runtime/tfWorker.ts', 'tfWorker', 'node'],
   ['src/webview/weightsPanel/main.ts', 'webview/weightsPanel', 'browser'],
   ['src/webview/diffPanel/main.ts', 'webview/diffPanel', 'browser'],
