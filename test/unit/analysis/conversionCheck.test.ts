@@ -317,6 +317,19 @@ test('depthwise [1,kh,kw,C*M] against Keras [kh,kw,C,M] with a BN over the C*M c
   assert.equal(l.tensors[0]!.error, undefined);
 });
 
+test('float16 storage: the prediction is the float16 rounding error of the float kernel (1 + 2^-11 rounds to 1, ties to even)', async () => {
+  const float = buildModel([{ name: 'd', className: 'Dense', weights: [{ weight: 'kernel', shape: [3, 1], values: Float32Array.of(1 + 2 ** -11, 2, 3) }] }]);
+  const tfl = tfliteModel([{ name: 'model/d', op: 'FULLY_CONNECTED', opIndex: 0, weights: [{ weight: 'w', shape: [1, 3], values: Float32Array.of(1, 2, 3), permutation: [1, 0], kerasShape: [3, 1], kerasWeight: 'kernel' }] }]);
+  const f16 = { ...tfl, tensors: tfl.tensors.map((t): TensorInfo => ({ ...t, storageDtype: 'float16', quantization: { storageDtype: 'float16', scheme: 'float16' } })) };
+  const l = (await checkConversion(f16, float)).layers[0]!;
+  const expected = 10 * Math.log10(((1 + 2 ** -11) ** 2 + 4 + 9) / 2 ** -22);
+  assert.equal(l.tensors[0]!.storage, 'float16');
+  assert.equal(l.maxAbsError, 2 ** -11);
+  assert.ok(Math.abs(l.kernelSqnrDb! - expected) < 1e-9, `measured ${l.kernelSqnrDb} vs ${expected}`);
+  assert.equal(l.predicted?.scheme, 'float16');
+  assert.ok(Math.abs(l.predicted.sqnrDb! - expected) < 1e-9, `predicted ${l.predicted.sqnrDb} vs ${expected}`);
+});
+
 test('a TFLite layer without a float counterpart is listed with a notFound reason; conversionPairSide and nameCandidates', async () => {
   const float = buildModel([{ name: 'd1', className: 'Dense', weights: [{ weight: 'kernel', shape: [3, 3], values: range(9, (k) => k) }] }]);
   const tfl = tfliteModel([{ name: 'fc', op: 'FULLY_CONNECTED', opIndex: 0, weights: [{ weight: 'w', shape: [4, 3], values: range(12, (k) => k), permutation: [1, 0], kerasShape: [3, 4], kerasWeight: 'kernel' }] }]);
