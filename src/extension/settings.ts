@@ -22,6 +22,10 @@ export interface WeightscopeSettings {
   autoAnalyzeMaxBytes: number;
   /** Worker threads computing statistics. */
   workerCount: number;
+  /** Run the weight diagnostics once a file's statistics are complete. */
+  diagnosticsEnabled: boolean;
+  /** Include the precision passes in the diagnostics. */
+  diagnosticsPrecision: boolean;
 }
 
 /** Reads the current settings, clamping out-of-range values. */
@@ -36,5 +40,7 @@ export function readSettings(): WeightscopeSettings {
     histogramBins: Number.isFinite(bins) ? Math.min(1024, Math.max(4, bins)) : 64,
     autoAnalyzeMaxBytes: Math.max(0, c.get<number>('autoAnalyzeMaxBytes', 1024 * 1024 * 1024)),
     workerCount: workers > 0 ? Math.min(32, workers) : Math.max(1, Math.min(4, os.cpus().length - 1)),
+    diagnosticsEnabled: c.get<boolean>('diagnostics.enabled', true) !== false,
+    diagnosticsPrecision: c.get<boolean>('diagnostics.precision', true) !== false,
   };
 }

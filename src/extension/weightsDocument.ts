@@ -5,11 +5,14 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { runCheckInThread, runCheckInWorker } from '../analysis/checkClient';
+import type { CheckReport } from '../analysis/diagnostics/check';
 import type { StatsPool, TensorResult } from '../analysis/statsPool';
+import type { TensorStats } from '../analysis/statsTypes';
 import { computeTensorStats } from '../analysis/tensorStats';
 import { summarizeError, WeightFileError, type ErrorSummary } from '../core/errors';
 import type { WeightFile } from '../core/model';
-import type { AnalysisStatusDto, ModelSnapshotDto } from '../protocol/weightsPanel';
+import type { AnalysisStatusDto, DiagnosticsSnapshotDto, DiagnosticsStatusDto, ModelSnapshotDto } from '../protocol/weightsPanel';
 import { Disposable } from './dispose';
 import { inspectTarget, openWeightUri } from './fileAccess';
 import { log, logFailure } from './log';
@@ -46,6 +49,10 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
   private pendingStats = new Set<string>();
   private flushTimer: NodeJS.Timeout | undefined;
   private generation = 0;
+  private checkState: DiagnosticsStatusDto = { state: 'waiting', done: 0, total: 0 };
+  private checkReport: CheckReport | undefined;
+  private checkAbort: AbortController | undefined;
+  private checkRun: Promise<void> | undefined;
 
   private readonly onDidChangeModelEmitter = this.register(new vscode.EventEmitter<void>());
   /** Fires when the file was (re)opened or failed to open. */
@@ -56,6 +63,9 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
   private readonly onDidChangeAnalysisEmitter = this.register(new vscode.EventEmitter<AnalysisStatusDto>());
   /** Fires when the analysis starts, progresses, ends or is cancelled. */
   readonly onDidChangeAnalysis = this.onDidChangeAnalysisEmitter.event;
+  private readonly onDidChangeDiagnosticsEmitter = this.register(new vscode.EventEmitter<DiagnosticsStatusDto>());
+  /** Fires when the diagnostics start, progress, finish, fail or are dropped. */
+  readonly onDidChangeDiagnostics = this.onDidChangeDiagnosticsEmitter.event;
   private readonly onDidDisposeEmitter = new vscode.EventEmitter<void>();
   /** Fires once when the document is disposed. */
   readonly onDidDispose = this.onDidDisposeEmitter.event;
@@ -92,6 +102,26 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
   /** Analysis progress. */
   get analysis(): AnalysisStatusDto {
     return { ...this.analysisState };
+  }
+
+  /** Where the diagnostics stand. */
+  get diagnosticsStatus(): DiagnosticsStatusDto {
+    return { ...this.checkState };
+  }
+
+  /** The diagnostics report of the current file, once computed. */
+  get diagnosticsReport(): CheckReport | undefined {
+    return this.checkReport;
+  }
+
+  /** The panel's diagnostics snapshot (the full report when done). */
+  diagnosticsSnapshot(): DiagnosticsSnapshotDto {
+    return { status: this.diagnosticsStatus, ...(this.checkReport ? { report: this.checkReport } : {}) };
+  }
+
+  /** Resolves when the diagnostics started by the last completed analysis have finished (or at once). */
+  whenDiagnosed(): Promise<void> {
+    return this.checkRun ?? Promise.resolve();
   }
 
   /** Resolves when the current open attempt finished (successfully or not). */
@@ -144,7 +174,11 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
   /** Re-reads the file from disk: cancels analysis, drops results, reopens. */
   async reload(): Promise<void> {
     this.cancelAnalysis();
+    this.checkAbort?.abort();
     await this.analysisRun?.catch(() => undefined);
+    await this.checkRun;
+    this.checkReport = undefined;
+    this.setDiagnostics({ state: 'waiting', done: 0, total: 0 });
     this.generation++;
     const old = this.file;
     this.file = undefined;
@@ -197,9 +231,10 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     return run;
   }
 
-  /** Cancels a running analysis (results so far are kept). */
+  /** Cancels a running analysis (results so far are kept) and running diagnostics. */
   cancelAnalysis(): void {
     this.analysisAbort?.abort();
+    this.checkAbort?.abort();
   }
 
   private async runAnalysis(): Promise<void> {
@@ -213,6 +248,7 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     const total = already + names.length;
     if (names.length === 0) {
       this.setAnalysis({ state: 'done', done: total, total });
+      this.diagnoseIfEnabled();
       return;
     }
     const abort = new AbortController();
@@ -278,6 +314,83 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     const cancelled = abort.signal.aborted;
     log().info(`${cancelled ? 'cancelled' : 'analysed'} ${this.fileName}: ${done}/${total} tensors (${Date.now() - started} ms)`);
     this.setAnalysis({ state: cancelled ? 'cancelled' : 'done', done, total });
+    if (!cancelled) {
+      this.diagnoseIfEnabled();
+    }
+  }
+
+  /** Starts the diagnostics (in a worker for local files) unless they are off, running or done. */
+  private diagnoseIfEnabled(): void {
+    const settings = this.services.settings();
+    if (!settings.diagnosticsEnabled) {
+      this.setDiagnostics({ state: 'disabled', done: 0, total: 0 });
+      return;
+    }
+    if (this.checkRun || this.checkReport) {
+      return;
+    }
+    const run = this.runDiagnostics(settings.diagnosticsPrecision).finally(() => {
+      if (this.checkRun === run) {
+        this.checkRun = undefined;
+      }
+    });
+    this.checkRun = run;
+  }
+
+  /** Runs the check on the stats computed so far; never rejects (failures become the 'failed' state and a log line). */
+  private async runDiagnostics(precision: boolean): Promise<void> {
+    const file = this.file;
+    if (!file || this.isDisposed) {
+      return;
+    }
+    const generation = this.generation;
+    const abort = new AbortController();
+    this.checkAbort = abort;
+    const stats = new Map<string, TensorStats>();
+    for (const [name, r] of this.results) {
+      if (r.ok) {
+        stats.set(name, r.stats);
+      }
+    }
+    const started = Date.now();
+    this.setDiagnostics({ state: 'running', done: 0, total: 0 });
+    const onProgress = (done: number, total: number): void => {
+      if (generation === this.generation && !this.isDisposed) {
+        this.setDiagnostics({ state: 'running', done, total });
+      }
+    };
+    try {
+      const options = { signal: abort.signal, onProgress, precision };
+      const report = this.localPath !== undefined ? await runCheckInWorker(this.localPath, stats, options) : await runCheckInThread(file, stats, options);
+      if (generation !== this.generation || this.isDisposed) {
+        return;
+      }
+      this.checkReport = report;
+      const s = report.summary;
+      log().info(`diagnosed ${this.fileName}: ${s.errors} errors, ${s.warnings} warnings, ${s.infos} infos (${Date.now() - started} ms)`);
+      this.setDiagnostics({ state: 'done', done: 0, total: 0 });
+    } catch (ex) {
+      if (generation !== this.generation || this.isDisposed) {
+        return;
+      }
+      if (abort.signal.aborted || WeightFileError.is(ex, 'cancelled')) {
+        this.setDiagnostics({ state: 'cancelled', done: 0, total: 0 });
+        return;
+      }
+      logFailure(`diagnostics of ${this.fileName} failed`, ex);
+      this.setDiagnostics({ state: 'failed', done: 0, total: 0, error: summarizeError(ex) });
+    } finally {
+      if (this.checkAbort === abort) {
+        this.checkAbort = undefined;
+      }
+    }
+  }
+
+  private setDiagnostics(status: DiagnosticsStatusDto): void {
+    this.checkState = status;
+    if (!this.isDisposed) {
+      this.onDidChangeDiagnosticsEmitter.fire(this.diagnosticsStatus);
+    }
   }
 
   private setAnalysis(status: AnalysisStatusDto): void {
@@ -310,6 +423,7 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     }
     this.openAbort.abort();
     this.cancelAnalysis();
+    this.checkAbort?.abort();
     clearTimeout(this.flushTimer);
     const file = this.file;
     this.file = undefined;

@@ -105,6 +105,7 @@ export class WeightsView extends Disposable {
           if (event.type === 'ready') {
             this.readyCount++;
             void this.messenger.notify({ type: 'didChangeModel', snapshot: this.document.snapshot() });
+            void this.messenger.notify({ type: 'didChangeDiagnostics', diagnostics: this.document.diagnosticsSnapshot() });
           }
         },
         ['ready'],
@@ -131,6 +132,7 @@ export class WeightsView extends Disposable {
       }),
     );
     this.register(doc.onDidChangeAnalysis((analysis) => void this.messenger.notify({ type: 'didChangeAnalysis', analysis })));
+    this.register(doc.onDidChangeDiagnostics(() => void this.messenger.notify({ type: 'didChangeDiagnostics', diagnostics: doc.diagnosticsSnapshot() })));
     this.register(panel.onDidChangeViewState((e) => this.registry.setActive(this, e.webviewPanel.active)));
     this.register(panel.onDidDispose(() => this.dispose()));
     this.register(lease);

@@ -2,6 +2,7 @@
  * Messages and DTOs of the weights panel (the webview shown by "Inspect Weights" and by the
  * read-only custom editor). Everything here is JSON-safe: no NaN, no infinities, no typed arrays.
  */
+import type { CheckReport } from '../analysis/diagnostics/check';
 import type { Histogram, TensorStats } from '../analysis/statsTypes';
 import type { ErrorDto } from './envelope';
 
@@ -165,6 +166,32 @@ export interface ModelSnapshotDto {
   analysis: AnalysisStatusDto;
 }
 
+/** The weight-health report of `weightscope check` (diagnostics, signal forecast, precision), JSON-safe as is. */
+export type CheckReportDto = CheckReport;
+
+/** One diagnostic of the report. */
+export type DiagnosticDto = CheckReportDto['diagnostics'][number];
+
+/** Where the diagnostics of the file stand. */
+export interface DiagnosticsStatusDto {
+  /** disabled: off in the settings; waiting: for the statistics; running; done; failed: see `error`; cancelled. */
+  state: 'disabled' | 'waiting' | 'running' | 'done' | 'failed' | 'cancelled';
+  /** Tensor reads done (state 'running'). */
+  done: number;
+  /** Tensor reads in all (state 'running'). */
+  total: number;
+  /** Why the check failed (state 'failed'). */
+  error?: ErrorDto;
+}
+
+/** The diagnostics as the panel shows them: always the full report, never a delta. */
+export interface DiagnosticsSnapshotDto {
+  /** Where the check stands. */
+  status: DiagnosticsStatusDto;
+  /** The report; present when state is 'done'. */
+  report?: CheckReportDto;
+}
+
 /** New or changed stats of some tensors. */
 export interface TensorStatsUpdateDto {
   /** Tensor name. */
@@ -209,7 +236,8 @@ export interface WeightsPanelRequests {
 export type WeightsPanelNotification =
   | { type: 'didChangeModel'; snapshot: ModelSnapshotDto }
   | { type: 'didUpdateStats'; updates: TensorStatsUpdateDto[]; analysis: AnalysisStatusDto }
-  | { type: 'didChangeAnalysis'; analysis: AnalysisStatusDto };
+  | { type: 'didChangeAnalysis'; analysis: AnalysisStatusDto }
+  | { type: 'didChangeDiagnostics'; diagnostics: DiagnosticsSnapshotDto };
 
 /** Notifications the webview sends. */
 export type WeightsPanelEvent = { type: 'ready' };
