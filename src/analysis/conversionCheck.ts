@@ -683,7 +683,10 @@ async function compareLayer(
   const channels = kernelW ? outputChannels(kernelW.layout) : 0;
   let factors: { g: Float64Array; shift: Float64Array } | null = null;
   let foldError: ErrorSummary | undefined;
-  if (fold) {
+  if (fold && op === 'TRANSPOSE_CONV') {
+    // Conv2DTranspose kernels are [kh, kw, out, in]: the output channel is not innermost
+    foldError = { reason: 'unsupportedFormat', message: `Folding BatchNormalization '${fold.layer}' into the transposed convolution '${floatLayer.name}' is not supported.` };
+  } else if (fold) {
     try {
       factors = await batchNormFactors(fold, float, byName, channels, signal);
     } catch (ex) {
