@@ -5,6 +5,7 @@
  */
 import type {
   AnalysisStatusDto,
+  DiagnosticsSnapshotDto,
   LayerRowDto,
   ModelSnapshotDto,
   TableFormat,
@@ -19,6 +20,7 @@ import { clear, h } from '../shared/dom';
 import { formatBytes, formatCount, formatPercent, formatStat } from '../shared/format';
 import { RequestError, WebviewMessenger } from '../shared/messenger';
 import { vscodeApi } from '../shared/vscodeApi';
+import { badgeClass, badgeText, countDiagnostics, DiagnosticsView, type DiagnosticCounts } from './diagnosticsView';
 import { HistogramChart } from './histograms';
 import { VirtualTable, type Column } from './virtualTable';
 
@@ -27,12 +29,16 @@ const tabs: { id: string; title: string }[] = [
   { id: 'tensors', title: 'Tensors' },
   { id: 'layers', title: 'Layers' },
   { id: 'warnings', title: 'Warnings' },
+  { id: 'diagnostics', title: 'Diagnostics' },
 ];
 
 const api = vscodeApi<WeightsPanelStateDto>();
 let state: WeightsPanelStateDto = api.getState() ?? { uri: '' };
 let snapshot: ModelSnapshotDto | undefined;
 const rowsByName = new Map<string, TensorRowDto>();
+/** Diagnostic counts per tensor and per layer, from the last report. */
+let tensorDiagnostics = new Map<string, DiagnosticCounts>();
+let layerDiagnostics = new Map<string, DiagnosticCounts>();
 let detailRequest = 0;
 
 function saveState(patch: Partial<WeightsPanelStateDto>): void {
@@ -104,6 +110,16 @@ const tensorColumns: Column<TensorRowDto>[] = [
     cellClass: (r) => (r.issues.some((i) => i.severity === 'error') ? 'issue-error' : r.issues.length > 0 ? 'issue-warning' : undefined),
     tooltip: (r) => [r.name, ...r.issues.map((i) => i.message)].join('\n'),
   },
+  {
+    key: 'diagnostics',
+    title: 'Diag.',
+    width: '64px',
+    minPx: 64,
+    text: (r) => badgeText(tensorDiagnostics.get(r.name)),
+    sortValue: (r) => diagnosticRank(tensorDiagnostics.get(r.name)),
+    cellClass: (r) => badgeClass(tensorDiagnostics.get(r.name)),
+    tooltip: (r) => tensorDiagnostics.get(r.name)?.messages.join('\n'),
+  },
   { key: 'layer', title: 'Layer', width: 'minmax(90px, 1.4fr)', minPx: 90, text: (r) => r.layer, sortValue: (r) => r.layer },
   { key: 'role', title: 'Role', width: '90px', minPx: 90, text: (r) => r.role, sortValue: (r) => r.role },
   { key: 'dtype', title: 'DType', width: '90px', minPx: 90, text: (r) => (r.storageDtype ? `${r.dtype}<${r.storageDtype}` : r.dtype), sortValue: (r) => r.dtype },
@@ -164,6 +180,16 @@ const layerColumns: Column<LayerRowDto>[] = [
   { key: 'activation', title: 'Activation', width: '100px', minPx: 100, text: (l) => l.activation ?? '', sortValue: (l) => l.activation },
   { key: 'tensors', title: 'Tensors', width: '70px', minPx: 70, numeric: true, text: (l) => String(l.tensors.length), sortValue: (l) => l.tensors.length },
   { key: 'params', title: 'Params', width: '100px', minPx: 100, numeric: true, text: (l) => formatCount(l.params), sortValue: (l) => l.params },
+  {
+    key: 'diagnostics',
+    title: 'Diagnostics',
+    width: '90px',
+    minPx: 90,
+    text: (l) => badgeText(layerDiagnostics.get(l.name)),
+    sortValue: (l) => diagnosticRank(layerDiagnostics.get(l.name)),
+    cellClass: (l) => badgeClass(layerDiagnostics.get(l.name)),
+    tooltip: (l) => layerDiagnostics.get(l.name)?.messages.join('\n'),
+  },
 ];
 const layerTable = new VirtualTable<LayerRowDto>(
   layerColumns,
@@ -215,6 +241,36 @@ function renderWarnings(): void {
   tb.classList.toggle('has-warnings', n > 0);
 }
 
+// ---- diagnostics tab -------------------------------------------------------------------------
+
+/** Sort rank of a diagnostic count: errors before warnings; rows without any sort last. */
+function diagnosticRank(c: DiagnosticCounts | undefined): number | undefined {
+  return c && c.errors + c.warnings > 0 ? -(c.errors * 1e6 + c.warnings) : undefined;
+}
+
+const diagnosticsView = new DiagnosticsView((tensor, layer) => {
+  const name = tensor !== undefined && rowsByName.has(tensor) ? tensor : snapshot?.layers.find((l) => l.name === layer)?.tensors[0];
+  if (name !== undefined) {
+    showTab('tensors');
+    selectTensor(name);
+  }
+});
+sections.get('diagnostics')!.append(diagnosticsView.element);
+
+function renderDiagnostics(d: DiagnosticsSnapshotDto): void {
+  const report = d.status.state === 'done' ? d.report : undefined;
+  tensorDiagnostics = countDiagnostics(report, (x) => x.tensor);
+  layerDiagnostics = countDiagnostics(report, (x) => x.layer);
+  diagnosticsView.render(d);
+  tensorTable.refresh();
+  layerTable.refresh();
+  const tb = tabButtons.get('diagnostics')!;
+  const n = report ? report.summary.errors + report.summary.warnings : 0;
+  tb.textContent = n > 0 ? `Diagnostics (${n})` : 'Diagnostics';
+  tb.classList.toggle('has-errors', (report?.summary.errors ?? 0) > 0);
+  tb.classList.toggle('has-warnings', n > 0);
+}
+
 // ---- behaviour -------------------------------------------------------------------------------
 
 function showTab(id: string): void {
@@ -224,6 +280,9 @@ function showTab(id: string): void {
   }
   for (const [sid, s] of sections) {
     s.hidden = sid !== id;
+  }
+  if (id === 'diagnostics') {
+    diagnosticsView.redraw(); // a chart drawn while its tab was hidden has no size
   }
   saveState({ tab: id });
 }
@@ -462,6 +521,9 @@ function onNotification(n: WeightsPanelNotification): void {
         renderWarnings();
       }
       break;
+    case 'didChangeDiagnostics':
+      renderDiagnostics(n.diagnostics);
+      break;
   }
 }
 
@@ -491,6 +553,7 @@ exportBtn.addEventListener('click', () => {
 new MutationObserver(() => {
   linearChart.redraw();
   logChart.redraw();
+  diagnosticsView.redraw();
 }).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 
 // Restore UI state, then ask for data.
