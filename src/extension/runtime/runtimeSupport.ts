@@ -58,6 +58,20 @@ async function pickModel(uri: vscode.Uri | undefined, title: string): Promise<vs
   if (uri instanceof vscode.Uri) {
     return uri;
   }
+  // The workspace's model files (and saved run specs) first; a file dialog for anything else.
+  const found = await vscode.workspace.findFiles('**/{*.h5,*.hdf5,*.keras,model.json,*.run.json}', '**/node_modules/**', 500);
+  if (found.length > 0) {
+    const items = found
+      .map((u) => ({ label: path.basename(u.fsPath), description: vscode.workspace.asRelativePath(path.dirname(u.fsPath)), uri: u as vscode.Uri | undefined }))
+      .sort((a, b) => a.description.localeCompare(b.description) || a.label.localeCompare(b.label));
+    const pick = await vscode.window.showQuickPick([...items, { label: 'Browse...', description: '', uri: undefined }], { title, matchOnDescription: true });
+    if (!pick) {
+      return undefined;
+    }
+    if (pick.uri) {
+      return pick.uri;
+    }
+  }
   const picked = await vscode.window.showOpenDialog({
     title,
     canSelectMany: false,
