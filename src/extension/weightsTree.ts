@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { Diagnostic } from '../analysis/diagnostics/diagnostic';
 import type { TensorInfo } from '../core/model';
 import type { TensorIssueDto } from '../protocol/weightsPanel';
 import { Disposable } from './dispose';
@@ -175,6 +176,11 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
       void doc.whenOpened().then(() => (opened = true));
       const subs = [
         doc.onDidUpdateStats(changed),
+        doc.onDidChangeDiagnostics((status) => {
+          if (status.state !== 'running') {
+            changed();
+          }
+        }),
         doc.onDidChangeModel(() => {
           if (opened) {
             changed();
@@ -265,10 +271,13 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
         item.iconPath = new vscode.ThemeIcon('layers');
         item.contextValue = 'weightscope.layer';
         const issues = this.layerIssues(node);
-        if (issues.length > 0) {
-          item.iconPath = new vscode.ThemeIcon(issues.some((i) => i.severity === 'error') ? 'error' : 'warning', new vscode.ThemeColor(issues.some((i) => i.severity === 'error') ? 'problemsErrorIcon.foreground' : 'problemsWarningIcon.foreground'));
+        const diagnostics = this.diagnosticsOf(node.uri, (d) => d.layer === node.layer && (d.tensor === undefined || node.tensors.includes(d.tensor)));
+        if (issues.length > 0 || diagnostics.length > 0) {
+          const error = issues.some((i) => i.severity === 'error') || diagnostics.some((d) => d.severity === 'error');
+          item.iconPath = new vscode.ThemeIcon(error ? 'error' : 'warning', new vscode.ThemeColor(error ? 'problemsErrorIcon.foreground' : 'problemsWarningIcon.foreground'));
           const md = new vscode.MarkdownString();
-          md.appendText(`${node.layer}: ${issues.length} tensor problem(s)`);
+          md.appendText(issues.length > 0 ? `${node.layer}: ${issues.length} tensor problem(s)` : node.layer);
+          appendDiagnostics(md, diagnostics);
           item.tooltip = md;
         }
         return item;
@@ -297,6 +306,16 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
     md.appendText(uri.scheme === 'file' ? uri.fsPath : uri.toString(true));
     if (doc?.weightFile) {
       md.appendText(`\n\n${doc.weightFile.formatName} · ${doc.weightFile.tensors.length} tensors`);
+      const s = doc.diagnosticsReport?.summary;
+      if (s) {
+        const counts = `${s.errors} error${s.errors === 1 ? '' : 's'}, ${s.warnings} warning${s.warnings === 1 ? '' : 's'}`;
+        md.appendText(`\n\nDiagnostics: ${counts}, ${s.infos} note${s.infos === 1 ? '' : 's'}`);
+        if (s.errors + s.warnings > 0) {
+          item.description = rel ? `${rel} · ${counts}` : counts;
+        }
+      } else if (doc.diagnosticsStatus.state === 'failed') {
+        md.appendText(`\n\nDiagnostics failed: ${doc.diagnosticsStatus.error?.message ?? ''}`);
+      }
     } else if (doc?.error) {
       item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsErrorIcon.foreground'));
       md.appendText(`\n\nerror[${doc.error.reason}]: ${doc.error.message}`);
@@ -309,6 +328,11 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
     const doc = this.store.find(node.uri);
     const t = doc?.weightFile?.tensors.find((x) => x.name === node.tensor);
     return doc && t ? { t, doc } : undefined;
+  }
+
+  /** Error and warning diagnostics of the document of `uri` that `match` accepts. */
+  private diagnosticsOf(uri: vscode.Uri, match: (d: Diagnostic) => boolean): Diagnostic[] {
+    return (this.store.find(uri)?.diagnosticsReport?.diagnostics ?? []).filter((d) => d.severity !== 'info' && match(d));
   }
 
   private layerIssues(node: WeightsTreeNode & { kind: 'layer' }): TensorIssueDto[] {
@@ -332,7 +356,8 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
     const dtype = t.storageDtype !== t.dtype ? `${t.dtype}<${t.storageDtype}` : t.dtype;
     item.description = `[${t.shape.join(',')}] ${dtype}${stats ? `  ${formatStat(stats.mean)} ± ${formatStat(stats.std)}` : ''}`;
     const issues = tensorIssues(t, result);
-    const worst = issues.find((i) => i.severity === 'error') ?? issues[0];
+    const diagnostics = this.diagnosticsOf(node.uri, (d) => d.tensor === t.name);
+    const worst = [...issues, ...diagnostics].find((i) => i.severity === 'error') ?? issues[0] ?? diagnostics[0];
     item.iconPath = worst
       ? new vscode.ThemeIcon(worst.severity === 'error' ? 'error' : 'warning', new vscode.ThemeColor(worst.severity === 'error' ? 'problemsErrorIcon.foreground' : 'problemsWarningIcon.foreground'))
       : new vscode.ThemeIcon('symbol-array');
@@ -350,9 +375,19 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
       md.appendMarkdown(`\n\n${i.severity === 'error' ? '$(error)' : '$(warning)'} `);
       md.appendText(i.message);
     }
+    appendDiagnostics(md, diagnostics);
     md.supportThemeIcons = true;
     item.tooltip = md;
     item.command = { command: 'weightscope.inspect', title: 'Inspect Weights', arguments: [node.uri] };
     return item;
   }
+}
+
+/** Appends diagnostics to a tooltip: an icon, the code, and the message as text. */
+function appendDiagnostics(md: vscode.MarkdownString, diagnostics: readonly Diagnostic[]): void {
+  for (const d of diagnostics) {
+    md.appendMarkdown(`\n\n${d.severity === 'error' ? '$(error)' : '$(warning)'} `);
+    md.appendText(`${d.code}: ${d.message}`);
+  }
+  md.supportThemeIcons = true;
 }
