@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { diffSection } from './bench/diff.mjs';
+import { runtimeSection } from './bench/runtime.mjs';
 import { tfBundleSection } from './bench/tfBundle.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -183,7 +184,7 @@ const kerasH5Section = {
 };
 
 /** Benchmark sections in run order. */
-const sections = [kerasH5Section, tfBundleSection, diffSection];
+const sections = [kerasH5Section, tfBundleSection, diffSection, runtimeSection];
 
 // ------------------------------------------------------------------ main
 
