@@ -238,9 +238,9 @@ export class DiagnosticsView {
       data: {
         labels,
         datasets: [
-          { label: `band low ${formatStat(low)}`, data: labels.map(() => low), borderColor: band, borderDash: [4, 4], borderWidth: 1, pointRadius: 0, fill: false },
+          { label: 'healthy band low', data: labels.map(() => low), borderColor: band, borderDash: [4, 4], borderWidth: 1, pointRadius: 0, fill: false },
           {
-            label: `band high ${formatStat(high)}`,
+            label: `healthy band [${formatStat(low)}, ${formatStat(high)}]`,
             data: labels.map(() => high),
             borderColor: band,
             borderDash: [4, 4],
@@ -258,7 +258,7 @@ export class DiagnosticsView {
         responsive: true,
         maintainAspectRatio: false,
         plugins: {
-          legend: { labels: { color: fg, boxWidth: 12 } },
+          legend: { labels: { color: fg, boxWidth: 12, filter: (item) => item.datasetIndex !== 0 } }, // one legend entry for the band
           tooltip: { callbacks: { label: (item) => `${item.dataset.label ?? ''}: ${formatStat(Number(item.raw))}` } },
         },
         scales: {
