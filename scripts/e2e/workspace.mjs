@@ -7,8 +7,8 @@ import * as path from 'node:path';
 export const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 /** The shared fixtures folder next to the repository. */
 export const fixturesDir = path.resolve(repoRoot, '..', 'shared', 'fixtures');
-/** True when the shared fixtures are present. */
-export const haveFixtures = fs.existsSync(path.join(fixturesDir, 'README.md'));
+/** True when the shared fixtures are present (WEIGHTSCOPE_E2E_NO_FIXTURES=1 simulates their absence). */
+export const haveFixtures = !process.env.WEIGHTSCOPE_E2E_NO_FIXTURES && fs.existsSync(path.join(fixturesDir, 'README.md'));
 /** Why fixture-based tests are skipped. */
 export const missingFixturesReason = 'shared fixtures not found at ../shared/fixtures; fixture-based tests skipped';
 

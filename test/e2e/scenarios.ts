@@ -191,20 +191,27 @@ export const scenarios: Scenario[] = [
       await assertHistograms(ctx);
       await frame.locator('body.vscode-dark').waitFor();
       await screenshot(ctx, 'custom-editor-dark', 500);
-      await setTheme(ctx, 'Default Light Modern');
-      await frame.locator('body.vscode-light').waitFor({ timeout: 20_000 });
-      await assertHistograms(ctx);
-      await screenshot(ctx, 'custom-editor-light', 500);
-      await frame.locator('#tab-warnings').click();
-      await screenshot(ctx, 'custom-editor-light-warnings', 200);
       // Copy the table as Markdown: the toast confirms, the clipboard holds the table.
-      await frame.locator('#tab-tensors').click();
       await frame.locator('#table-format').selectOption('markdown');
       await frame.locator('#copy-table').click();
       await frame.locator('.toast', { hasText: 'Copied 6 rows as Markdown.' }).waitFor();
       const clip = await page.evaluate('navigator.clipboard.readText()');
       assert.ok(typeof clip === 'string' && clip.startsWith('# hello_world_float.tflite\n'), `clipboard: ${String(clip).slice(0, 80)}`);
       assert.ok(clip.includes('| sequential/dense_1/MatMul | float32 | [16, 16] | 256 |'), 'the Markdown table row of the 16x16 kernel');
+      // Keys do not reach the workbench while the webview has the focus: close the tab with the mouse,
+      // switch the theme through the palette, and reopen.
+      await page.locator('.tabs-container .tab', { hasText: tfliteFile }).first().locator('.codicon-close').click({ force: true });
+      await page.locator('.tabs-container .tab', { hasText: tfliteFile }).first().waitFor({ state: 'detached' });
+      await setTheme(ctx, 'Default Light Modern');
+      await row.dblclick();
+      await waitForPanel(ctx, tfliteFile);
+      await frame.locator('body.vscode-light').waitFor({ timeout: 20_000 });
+      await frame.locator('#section-tensors .vt-row', { hasText: 'sequential/dense_1/MatMul' }).first().click();
+      await assertHistograms(ctx);
+      await screenshot(ctx, 'custom-editor-light', 500);
+      await frame.locator('#tab-warnings').click();
+      await screenshot(ctx, 'custom-editor-light-warnings', 200);
+      await page.locator('.tabs-container .tab', { hasText: tfliteFile }).first().locator('.codicon-close').click({ force: true });
       await closeAllEditors(page);
     },
   },

@@ -95,15 +95,22 @@ export async function runCommand(page: Page, title: string): Promise<void> {
     try {
       await input.waitFor({ timeout: 3000 });
     } catch {
-      // F1 does not reach the workbench while a webview has the focus: use the title bar's command center.
-      await page.locator('.command-center .action-label, .command-center-center').first().click();
+      // F1 does not reach the workbench while a webview (or a closed webview's frame) holds the focus:
+      // click the empty part of the side bar's list first.
+      const list = page.locator('.part.sidebar .monaco-list').first();
+      const box = await list.boundingBox();
+      if (box) {
+        await page.mouse.click(box.x + box.width / 2, box.y + box.height - 8);
+      }
+      await page.keyboard.press('F1');
       await input.waitFor();
     }
     await input.fill(`>${title}`);
     const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
     try {
       await row.waitFor({ timeout: 4000 });
-      await page.keyboard.press('Enter');
+      // Click the row itself: Enter would run whichever row ranks first (e.g. a "Browse ... in Marketplace" entry).
+      await row.click();
       return;
     } catch {
       // The palette computes its list when it opens; reopen once the contributions are in.
@@ -125,8 +132,9 @@ export async function setTheme(ctx: ScenarioContext, theme: string): Promise<voi
   const input = page.locator('.quick-input-widget input.input');
   await input.waitFor();
   await input.fill(theme);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: theme }).first().waitFor();
-  await page.keyboard.press('Enter');
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: theme }).first();
+  await row.waitFor();
+  await row.click();
   await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
 }
 
