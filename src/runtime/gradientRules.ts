@@ -8,7 +8,9 @@
  * weight norm, L the number of such layers, lr the learning rate.
  * - gradient-non-finite (error): the first layer whose output or weights, else whose gradient, is NaN/Inf.
  * - gradient-vanishing (warning): g_1/g_L < vanishingRatio, or the geometric decay per layer
- *   (g_1/g_L)^(1/(L-1)) < decayPerLayer with L >= minLayersForDecay, or lr·g_1/w_1 < minUpdateRatio.
+ *   (g_1/g_L)^(1/(L-1)) < decayPerLayer with L >= minLayersForDecay, or lr·g_1/w_1 < minUpdateRatio,
+ *   or the activation std shrinks by more than activationGrowthPerLayer per layer from the input
+ *   std through the hidden layers (at least two).
  * - gradient-exploding (warning): g_1/g_L > explodingRatio, or growth per layer > growthPerLayer,
  *   or max_l lr·g_l/w_l > maxUpdateRatio (one SGD step would move a layer by more than its own
  *   norm), or the activation std of the hidden layers grows by more than activationGrowthPerLayer
@@ -79,8 +81,8 @@ export function gradientDiagnostics(probe: ProbeResult, thresholds = gradientThr
     const updates = weighted.map((l) => (l.gradWeightRatio !== null ? probe.learningRate * l.gradWeightRatio : 0));
     const maxUpdate = Math.max(...updates);
     const maxUpdateLayer = weighted[updates.indexOf(maxUpdate)]!;
-    // Hidden layers only: the output activation (softmax, sigmoid) is bounded whatever comes in.
-    const actStd = probe.layers.filter((l) => l.hasWeights && l !== last).map((l) => l.activationStd ?? 0);
+    // The input, then hidden layers only: the output activation (softmax, sigmoid) is bounded whatever comes in.
+    const actStd = [probe.inputStd ?? 0, ...probe.layers.filter((l) => l.hasWeights && l !== last).map((l) => l.activationStd ?? 0)];
     const actGrowth = actStd.length >= 2 && actStd[0]! > 0 ? (actStd[actStd.length - 1]! / actStd[0]!) ** (1 / (actStd.length - 1)) : 1;
     const evidence = {
       layersWithWeights: n,
@@ -97,18 +99,22 @@ export function gradientDiagnostics(probe: ProbeResult, thresholds = gradientThr
     const vanishing =
       ratio < thresholds.vanishingRatio ||
       (n >= thresholds.minLayersForDecay && perLayer < thresholds.decayPerLayer) ||
-      (!allZero && firstUpdate !== null && firstUpdate < thresholds.minUpdateRatio);
+      (!allZero && firstUpdate !== null && firstUpdate < thresholds.minUpdateRatio) ||
+      (actStd.length >= 3 && actGrowth < 1 / thresholds.activationGrowthPerLayer);
     const exploding =
       ratio > thresholds.explodingRatio ||
       (n >= thresholds.minLayersForDecay && perLayer > thresholds.growthPerLayer) ||
       maxUpdate > thresholds.maxUpdateRatio ||
-      (actStd.length >= thresholds.minLayersForDecay && actGrowth > thresholds.activationGrowthPerLayer);
+      (actStd.length >= thresholds.minLayersForDecay + 1 && actGrowth > thresholds.activationGrowthPerLayer);
     if (vanishing) {
       out.push({
         severity: 'warning',
         code: 'gradient-vanishing',
         layer: first.layer,
-        message: `Gradients vanish toward the input: layer '${first.layer}' gets ${fmt(ratio)}x the gradient norm of '${last.layer}' (x${fmt(perLayer)} per layer), so the first layers barely learn.`,
+        message:
+          actStd.length >= 3 && actGrowth < 1 / thresholds.activationGrowthPerLayer && ratio >= thresholds.vanishingRatio
+            ? `The signal vanishes: activations shrink x${fmt(actGrowth)} per layer from the input, so the layers' outputs and gradients carry almost nothing.`
+            : `Gradients vanish toward the input: layer '${first.layer}' gets ${fmt(ratio)}x the gradient norm of '${last.layer}' (x${fmt(perLayer)} per layer), so the first layers barely learn.`,
         evidence,
       });
     }

@@ -94,6 +94,8 @@ export interface ProbeResult {
   inputSource: SyntheticDistribution | 'data';
   /** Learning rate used for update ratios. */
   learningRate: number;
+  /** Standard deviation of the input batch (the reference for activation growth). */
+  inputStd: number | null;
   /** Per layer, input to output. */
   layers: LayerProbe[];
   /** First layer (forward order) whose output, or else whose gradient, holds NaN/Inf. */
@@ -268,6 +270,7 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
     inputSource = distribution;
   }
   const batchSize = x.shape[0] ?? 0;
+  const inputStd = moments((await x.data()) as Float32Array).std;
   const outShape = [batchSize, ...(model.outputs[0]?.shape.slice(1).map((d) => d ?? 1) ?? [])];
   const y =
     options.data?.y && options.data.yShape
@@ -352,6 +355,7 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
     batchSize,
     inputSource,
     learningRate,
+    inputStd,
     layers,
     ...(firstNonFinite ? { firstNonFiniteLayer: firstNonFinite.layer } : {}),
   };
