@@ -19,6 +19,11 @@ const numpyRms: Record<string, number> = {
   'output/kernel': 0.0056890218368547095,
 };
 
+/** A tooltip's text without the escapes MarkdownString.appendText adds (backslashes, &nbsp;). */
+function plain(tooltip: string | vscode.MarkdownString | undefined): string {
+  return tooltip instanceof vscode.MarkdownString ? tooltip.value.replace(/&nbsp;/g, ' ').replace(/\\/g, '') : String(tooltip);
+}
+
 suite('diagnostics', () => {
   test('the bad-init model is diagnosed in the worker: initializer-scale errors on every kernel', async function () {
     this.timeout(120_000);
@@ -54,11 +59,12 @@ suite('diagnostics', () => {
       const layer: WeightsTreeNode = { kind: 'layer', uri, layer: 'hidden1', tensors: ['hidden1/kernel', 'hidden1/bias'], params: 784 * 128 + 128 };
       const item = a.tree.getTreeItem(layer);
       assert.ok(item.iconPath instanceof vscode.ThemeIcon && item.iconPath.id === 'error', 'error icon on hidden1');
-      assert.ok(item.tooltip instanceof vscode.MarkdownString && item.tooltip.value.replace(/\\/g, '').includes('initializer-scale'), 'the tooltip names the finding');
+      assert.ok(plain(item.tooltip).includes('initializer-scale: hidden1/kernel'), plain(item.tooltip));
       const tensorItem = a.tree.getTreeItem({ kind: 'tensor', uri, tensor: 'output/kernel', layer: 'output' });
       assert.ok(tensorItem.iconPath instanceof vscode.ThemeIcon && tensorItem.iconPath.id === 'error', 'error icon on output/kernel');
       const fileItem = a.tree.getTreeItem({ kind: 'file', uri });
-      assert.ok(fileItem.tooltip instanceof vscode.MarkdownString && fileItem.tooltip.value.includes(`Diagnostics: ${report.summary.errors} errors`), String((fileItem.tooltip as vscode.MarkdownString).value));
+      assert.ok(plain(fileItem.tooltip).includes(`Diagnostics: ${report.summary.errors} errors, ${report.summary.warnings} warnings`), plain(fileItem.tooltip));
+      assert.match(String(fileItem.description), new RegExp(`${report.summary.errors} errors`), 'the counts in the description');
     } finally {
       lease.dispose();
     }
