@@ -14,7 +14,6 @@ function run(cmd, args) {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
-fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 run(process.execPath, ['scripts/build.mjs', '--dist-only', '--production']);
 const vsce = path.join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
 run(process.execPath, [vsce, 'package', '--out', out, '--skip-license']);

@@ -1,5 +1,5 @@
 // Runs the whole suite: build, unit tests (node:test), then integration and e2e tests in a real
-// VS Code workbench (scripts/e2e/run.mjs).
+// VS Code workbench (scripts/e2e/run.mjs), then the e2e scenarios again against the packaged .vsix.
 //   node scripts/test.mjs            everything
 //   node scripts/test.mjs --unit     build + unit tests only
 //   node scripts/test.mjs --unit test/unit/formats/tfjs.test.ts   selected unit test files
@@ -35,8 +35,15 @@ const files = selected.length
   : listTests(path.join(root, 'out', 'test', 'unit'));
 let status = run(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files]);
 
-if (!unitOnly && fs.existsSync(path.join(root, 'scripts', 'e2e', 'run.mjs'))) {
-  const e2e = run(process.execPath, ['scripts/e2e/run.mjs']);
-  status = status || e2e;
+if (!unitOnly) {
+  // Integration suites and e2e scenarios in a real workbench, against the development folder ...
+  status = run(process.execPath, ['scripts/e2e/run.mjs']) || status;
+  // ... and once more against the packaged .vsix installed into the workbench.
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const vsix = path.join(root, `${pkg.name}-${pkg.version}.vsix`);
+  const packaged = run(process.execPath, ['scripts/package.mjs'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  status = (packaged || run(process.execPath, ['scripts/e2e/run.mjs', '--vsix', vsix])) || status;
+  // package.mjs rebuilt dist/ for production; rebuild the development bundles for later runs.
+  run(process.execPath, ['scripts/build.mjs', '--dist-only']);
 }
 process.exit(status);

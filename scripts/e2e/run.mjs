@@ -2,10 +2,12 @@
 // scenarios against ONE code-server 4.100.3 workbench, driven by Debian's headless Chromium.
 // Builds nothing: `npm test` already built dist/ and out/. Prints exactly
 //   integration: N passed, N failed[, N skipped]
-//   e2e: N passed, N failed[, N skipped]
+//   e2e: N passed, N failed[, N skipped]        (vsix-e2e: ... with --vsix)
 // and exits non-zero on any failure. Screenshots and logs go to .test-artifacts/ (git-ignored).
-//   node scripts/e2e/run.mjs [--integration-only | --e2e-only] [--grep TEXT]
-import { spawn } from 'node:child_process';
+//   node scripts/e2e/run.mjs [--integration-only | --e2e-only] [--grep TEXT] [--vsix FILE]
+// --vsix FILE installs the packaged extension into the workbench and runs the e2e scenarios against
+// it instead of the development folder (the integration suites need the development path).
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -15,9 +17,11 @@ import { chromiumPath, ensureCodeServer, PrerequisiteError } from './setup.mjs';
 import { haveFixtures, makeWorkspace, missingFixturesReason, repoRoot } from './workspace.mjs';
 
 const args = process.argv.slice(2);
-const only = args.includes('--integration-only') ? 'integration' : args.includes('--e2e-only') ? 'e2e' : undefined;
+const only = args.includes('--integration-only') ? 'integration' : args.includes('--e2e-only') || args.includes('--vsix') ? 'e2e' : undefined;
 const grepIndex = args.indexOf('--grep');
 const grep = grepIndex >= 0 ? args[grepIndex + 1] : undefined;
+const vsixIndex = args.indexOf('--vsix');
+const vsix = vsixIndex >= 0 ? path.resolve(args[vsixIndex + 1] ?? '') : undefined;
 
 /** Whole run, in milliseconds: never hang CI. */
 const overallTimeoutMs = 30 * 60 * 1000;
@@ -128,6 +132,22 @@ async function main() {
   const url = `http://127.0.0.1:${port}`;
   fs.writeFileSync(path.join(runDir, 'config.yaml'), `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
   const resultsFile = path.join(runDir, 'integration-results.json');
+  const xdgEnv = {
+    XDG_CONFIG_HOME: path.join(xdg, 'config'),
+    XDG_DATA_HOME: path.join(xdg, 'data'),
+    XDG_CACHE_HOME: path.join(xdg, 'cache'),
+    XDG_RUNTIME_DIR: path.join(xdg, 'run'),
+  };
+  if (vsix) {
+    if (!fs.existsSync(vsix)) throw new Error(`--vsix: ${vsix} does not exist (run npm run package first)`);
+    const r = spawnSync(bin, ['--user-data-dir', userData, '--extensions-dir', path.join(runDir, 'exts'), '--install-extension', vsix], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, ...xdgEnv, EXTENSIONS_GALLERY: '{}' },
+    });
+    if (r.status !== 0) throw new Error(`installing ${vsix} failed: ${r.stdout}${r.stderr}`);
+    log(`installed ${path.basename(vsix)}; the scenarios run against the installed package`);
+  }
   const csLog = fs.openSync(path.join(artifacts, 'code-server.log'), 'w');
   codeServer = spawn(
     bin,
@@ -143,10 +163,7 @@ async function main() {
       stdio: ['ignore', csLog, csLog],
       env: {
         ...process.env,
-        XDG_CONFIG_HOME: path.join(xdg, 'config'),
-        XDG_DATA_HOME: path.join(xdg, 'data'),
-        XDG_CACHE_HOME: path.join(xdg, 'cache'),
-        XDG_RUNTIME_DIR: path.join(xdg, 'run'),
+        ...xdgEnv,
         EXTENSIONS_GALLERY: '{}',
         WEIGHTSCOPE_TEST_RESULTS: resultsFile,
         WEIGHTSCOPE_TEST_GREP: grep ?? '',
@@ -261,7 +278,7 @@ async function main() {
           baseSettings,
           openWorkbench: async (extraSettings = {}) => {
             fs.writeFileSync(settingsFile, JSON.stringify({ ...baseSettings, ...extraSettings }, null, 2));
-            return page.goto(workbenchUrl(ctx.workspace, [['extensionDevelopmentPath', remote(repoRoot)]]));
+            return page.goto(workbenchUrl(ctx.workspace, vsix ? undefined : [['extensionDevelopmentPath', remote(repoRoot)]]));
           },
           log,
         };
@@ -288,7 +305,7 @@ async function main() {
   await browser.close().catch(() => undefined);
   cleanup();
   if (counts.integration) process.stdout.write(`${summaryLine('integration', counts.integration)}\n`);
-  if (counts.e2e) process.stdout.write(`${summaryLine('e2e', counts.e2e)}\n`);
+  if (counts.e2e) process.stdout.write(`${summaryLine(vsix ? 'vsix-e2e' : 'e2e', counts.e2e)}\n`);
   return failed ? 1 : 0;
 }
 
