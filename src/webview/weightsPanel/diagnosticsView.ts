@@ -137,7 +137,7 @@ export class DiagnosticsView {
         this.statusEl.textContent = s.total > 0 ? `Checking… ${s.done} of ${s.total} tensor reads` : 'Checking…';
         break;
       case 'cancelled':
-        this.statusEl.textContent = 'Diagnostics cancelled; Analyze runs them again.';
+        this.statusEl.textContent = 'Diagnostics cancelled; Refresh runs them again.';
         break;
       case 'failed':
         this.statusEl.textContent = `Diagnostics failed: ${s.error?.message ?? 'unknown error'}`;

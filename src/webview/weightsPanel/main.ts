@@ -262,6 +262,8 @@ function renderDiagnostics(d: DiagnosticsSnapshotDto): void {
   tensorDiagnostics = countDiagnostics(report, (x) => x.tensor);
   layerDiagnostics = countDiagnostics(report, (x) => x.layer);
   diagnosticsView.render(d);
+  // Cancel stops the statistics and the diagnostics after them.
+  cancelBtn.hidden = d.status.state !== 'running' && snapshot?.analysis.state !== 'running';
   tensorTable.refresh();
   layerTable.refresh();
   const tb = tabButtons.get('diagnostics')!;
