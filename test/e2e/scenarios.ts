@@ -246,7 +246,7 @@ export const scenarios: Scenario[] = [
       await waitForPanel(ctx, tfliteFile);
       await page.locator('.tabs-container .tab', { hasText: `Weights: ${tfliteFile}` }).first().waitFor();
       await webviewFrame(page).locator('#tab-layers').click();
-      await page.waitForTimeout(1500); // the workbench saves webview state on a short delay
+      await page.waitForTimeout(3000); // the workbench saves webview state on a short delay
       await page.reload();
       await waitForWorkbench(page);
       await page.locator('.tabs-container .tab', { hasText: `Weights: ${tfliteFile}` }).first().waitFor();
