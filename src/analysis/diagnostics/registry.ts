@@ -16,6 +16,7 @@ import { quantizedWeights } from './quantizedWeights';
 import { regularizationPenalty } from './regularizationPenalty';
 import { regularizationSummary } from './regularizationSummary';
 import { signalForecast } from './signalForecast';
+import { trainValidationGap } from './trainValidationGap';
 import { unregularizedGrowth } from './unregularizedGrowth';
 import { untrainedLayer } from './untrainedLayer';
 
@@ -30,6 +31,7 @@ export const rules: readonly DiagnosticRule[] = [
   signalForecast,
   regularizationPenalty,
   regularizationSummary,
+  trainValidationGap,
   unregularizedGrowth,
   fp16Overflow,
   fp16Underflow,
