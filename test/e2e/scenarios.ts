@@ -163,9 +163,19 @@ export const scenarios: Scenario[] = [
       // code-server's file dialog is a quick input with a path box.
       const input = page.locator('.quick-input-widget input.input');
       await input.waitFor();
-      await page.waitForTimeout(300);
-      await input.fill(path.join(ctx.workspace, ...tfliteDir, tfliteFile));
-      await page.locator('.quick-input-list .monaco-list-row', { hasText: tfliteFile }).first().waitFor();
+      // The dialog fills in its starting folder asynchronously and can overwrite a value typed too
+      // early: type the path until it stays.
+      const target = path.join(ctx.workspace, ...tfliteDir, tfliteFile);
+      for (let attempt = 1; ; attempt++) {
+        await page.waitForTimeout(300);
+        await input.fill(target);
+        await page.locator('.quick-input-list .monaco-list-row', { hasText: tfliteFile }).first().waitFor();
+        await page.waitForTimeout(500);
+        if ((await input.inputValue()) === target) {
+          break;
+        }
+        assert.ok(attempt < 5, `the file dialog kept replacing the typed path (now '${await input.inputValue()}')`);
+      }
       await screenshot(ctx, 'palette-open-file-picker', 100);
       await page.keyboard.press('Enter');
       await waitForPanel(ctx, tfliteFile);
