@@ -256,10 +256,10 @@ export const scenarios: Scenario[] = [
       await waitForPanel(ctx, tfliteFile);
       await page.locator('.tabs-container .tab', { hasText: `Weights: ${tfliteFile}` }).first().waitFor();
       await webviewFrame(page).locator('#tab-layers').click();
-      await page.waitForTimeout(3000); // the workbench saves webview state on a short delay
+      await page.waitForTimeout(6000); // the workbench saves editor and webview state on a delay (longer on a busy machine)
       await page.reload();
       await waitForWorkbench(page);
-      await page.locator('.tabs-container .tab', { hasText: `Weights: ${tfliteFile}` }).first().waitFor();
+      await page.locator('.tabs-container .tab', { hasText: `Weights: ${tfliteFile}` }).first().waitFor({ timeout: 90_000 });
       await waitForPanel(ctx, tfliteFile);
       await screenshot(ctx, 'panel-restored-after-reload');
       // UI state came back too: the Layers tab is selected.
