@@ -1,24 +1,26 @@
 /**
  * The seed's three experiments, each training its variants side by side on seeded synthetic
- * Gaussian clusters (syntheticData.ts, the data of the committed examples/) and writing every
- * variant's checkpoints under `<outDir>/<experiment>/<variant>/epoch-NNN`:
+ * Gaussian clusters (syntheticData.ts, the data of the committed examples/) or on the user's data
+ * file, and writing every variant's checkpoints under `<outDir>/<experiment>/<variant>/epoch-NNN`:
  * - initialization: 784-128-128-10 with RandomUniform(-0.01, 0.01) vs GlorotUniform vs HeNormal,
  *   each probed before training (gradient verdicts) and trained with SGD;
- * - regularization: plain 256-256 vs L2(0.01) + Dropout(0.2), train/validation curves;
- * - precision: one trained model stored as float32, float16 and uint8 (TF.js converter
+ * - regularization: plain 20-256-256-2 vs L2(0.01) + Dropout(0.2), train/validation curves;
+ * - precision: one trained 20-64-64-3 model stored as float32, float16 and uint8 (TF.js converter
  *   quantization), with the output drift against float32 and the accuracy of each.
+ * On the user's data the input and output layers take the data's feature and class counts
+ * (d-128-128-k, d-256-256-k, d-64-64-k); see prepareExperimentData for how the file is read.
  */
 import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { Diagnostic } from '../analysis/diagnostics/diagnostic';
 import { float16BitsToNumber } from '../core/dtypes';
-import { throwIfAborted } from '../core/errors';
+import { throwIfAborted, WeightFileError } from '../core/errors';
 import { initLayers, type BackendInfo, type BackendName, type Tfl } from './backend';
-import type { DataSet } from './dataLoader';
+import { loadDataSet, type DataSet } from './dataLoader';
 import { gradientDiagnostics } from './gradientRules';
 import { probeModel } from './probe';
-import { clusters } from './syntheticData';
+import { clusters, rng } from './syntheticData';
 import { modelArtifacts, runTraining, type EpochMetrics, type RunSpec, type TrainEvent } from './training';
 import { quantize, writeTfjsModel } from './tfjsArtifacts';
 
@@ -54,6 +56,8 @@ export interface ExperimentResult {
   variants: VariantResult[];
   /** Folder holding the variants' checkpoints. */
   outDir: string;
+  /** The data the variants were trained on, e.g. 'iris.csv: 150 samples, 4 features, 3 classes'. */
+  data: string;
 }
 
 /** Experiment events: training events tagged with the variant. */
@@ -65,6 +69,8 @@ export interface ExperimentOptions {
   outDir: string;
   /** Epochs per variant (defaults: initialization 5, regularization 30, precision 10). */
   epochs?: number;
+  /** The user's data file (.npy/.npz/.csv/.json, see dataLoader.ts); absent = synthetic clusters. */
+  dataFile?: string;
   /** Backend. */
   backend?: BackendName | 'auto';
   /** Progress. */
@@ -93,20 +99,117 @@ function concatSets(a: DataSet, b: DataSet): DataSet {
   };
 }
 
-/** The seed's Example 1 model: 784-128-128-10 (ReLU, ReLU, softmax) with the given kernel initializer. */
-export function initializationModel(tfl: Tfl, name: string, init: (seed: number) => ReturnType<Tfl['initializers']['zeros']>): LayersModel {
+/** A labelled data set ready for an experiment: standardized features, one-hot labels. */
+export interface ExperimentData {
+  /** Features, n x d row-major. */
+  x: Float32Array;
+  /** One-hot labels, n x k row-major. */
+  y: Float32Array;
+  /** Samples. */
+  n: number;
+  /** Features per sample (the input layer's units). */
+  d: number;
+  /** Classes (the output layer's units). */
+  k: number;
+  /** Where it came from, for the UI. */
+  source: string;
+}
+
+/** Most classes an experiment accepts from a data file (more: the targets are probably not class ids). */
+export const maxExperimentClasses = 1000;
+
+/**
+ * The user's data set made ready for an experiment: features flattened to d per sample and
+ * standardized per feature (zero mean, unit variance, as the synthetic clusters roughly are),
+ * targets as one-hot labels over k classes (class ids 0..k-1, or one-hot/probability rows of
+ * width k > 1), and the rows shuffled with a fixed seed so the validation split (the last rows)
+ * holds every class even when the file is sorted by class. Throws a `corrupt` WeightFileError when
+ * the targets are missing or are not class labels.
+ */
+export function prepareExperimentData(data: DataSet, seed = 5): ExperimentData {
+  const n = data.xShape[0] ?? 0;
+  const d = data.xShape.slice(1).reduce((a, b) => a * b, 1);
+  const name = data.source;
+  if (!data.y || !data.yShape || n < 10) {
+    throw new WeightFileError('corrupt', `${name} has ${data.y ? `${n} samples` : 'no targets'}; an experiment needs labelled samples (at least 10) to train and validate on.`, { file: name });
+  }
+  const width = data.yShape.length > 1 ? data.yShape.slice(1).reduce((a, b) => a * b, 1) : 1;
+  let k: number;
+  const label = new Int32Array(n);
+  if (width > 1) {
+    k = width;
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      for (let c = 1; c < k; c++) {
+        if (data.y[i * k + c]! > data.y[i * k + best]!) {
+          best = c;
+        }
+      }
+      label[i] = best;
+    }
+  } else {
+    let max = 0;
+    for (let i = 0; i < n; i++) {
+      const v = data.y[i]!;
+      if (!Number.isInteger(v) || v < 0 || v >= maxExperimentClasses) {
+        throw new WeightFileError('corrupt', `${name} holds the target ${v} in sample ${i + 1}; an experiment needs class ids 0, 1, 2, ... (or one-hot rows).`, { file: name });
+      }
+      label[i] = v;
+      max = Math.max(max, v);
+    }
+    k = Math.max(2, max + 1);
+  }
+  // standardize each feature over all samples (float64 sums)
+  const x = new Float32Array(n * d);
+  for (let j = 0; j < d; j++) {
+    let sum = 0;
+    let sq = 0;
+    for (let i = 0; i < n; i++) {
+      const v = data.x[i * d + j]!;
+      sum += v;
+      sq += v * v;
+    }
+    const mean = sum / n;
+    const std = Math.sqrt(Math.max(0, sq / n - mean * mean));
+    for (let i = 0; i < n; i++) {
+      x[i * d + j] = std > 1e-12 ? (data.x[i * d + j]! - mean) / std : 0;
+    }
+  }
+  const order = Array.from({ length: n }, (_, i) => i);
+  const r = rng(seed);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const xs = new Float32Array(n * d);
+  const ys = new Float32Array(n * k);
+  order.forEach((from, to) => {
+    xs.set(x.subarray(from * d, (from + 1) * d), to * d);
+    ys[to * k + label[from]!] = 1;
+  });
+  return { x: xs, y: ys, n, d, k, source: `${name}: ${n} samples, ${d} features, ${k} classes` };
+}
+
+/** The first `count` samples of a set (probes), or the rows from `from` on. */
+function rows(set: ExperimentData, from: number, count: number): DataSet {
+  const m = Math.max(0, Math.min(count, set.n - from));
+  return { x: set.x.slice(from * set.d, (from + m) * set.d), xShape: [m, set.d], y: set.y.slice(from * set.k, (from + m) * set.k), yShape: [m, set.k], source: set.source };
+}
+
+/** The seed's Example 1 model: 784-128-128-10 (ReLU, ReLU, softmax) with the given kernel initializer; `inputs`-128-128-`classes` on the user's data. */
+export function initializationModel(tfl: Tfl, name: string, init: (seed: number) => ReturnType<Tfl['initializers']['zeros']>, inputs = 784, classes = 10): LayersModel {
   const m = tfl.sequential({ name });
-  m.add(tfl.layers.dense({ inputShape: [784], units: 128, activation: 'relu', kernelInitializer: init(1), name: 'hidden1' }));
+  m.add(tfl.layers.dense({ inputShape: [inputs], units: 128, activation: 'relu', kernelInitializer: init(1), name: 'hidden1' }));
   m.add(tfl.layers.dense({ units: 128, activation: 'relu', kernelInitializer: init(2), name: 'hidden2' }));
-  m.add(tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: init(3), name: 'output' }));
+  m.add(tfl.layers.dense({ units: classes, activation: 'softmax', kernelInitializer: init(3), name: 'output' }));
   return m;
 }
 
-/** The seed's Example 2 model: 20-256-256-2, optionally with L2(0.01) + Dropout(0.2). */
-export function regularizationModel(tfl: Tfl, name: string, regularized: boolean): LayersModel {
+/** The seed's Example 2 model: 20-256-256-2 (`inputs`-256-256-`classes` on the user's data), optionally with L2(0.01) + Dropout(0.2). */
+export function regularizationModel(tfl: Tfl, name: string, regularized: boolean, inputs = 20, classes = 2): LayersModel {
   const m = tfl.sequential({ name });
   const kr = regularized ? tfl.regularizers.l2({ l2: 0.01 }) : undefined;
-  m.add(tfl.layers.dense({ inputShape: [20], units: 256, activation: 'relu', kernelRegularizer: kr, kernelInitializer: tfl.initializers.heNormal({ seed: 11 }), name: 'dense1' }));
+  m.add(tfl.layers.dense({ inputShape: [inputs], units: 256, activation: 'relu', kernelRegularizer: kr, kernelInitializer: tfl.initializers.heNormal({ seed: 11 }), name: 'dense1' }));
   if (regularized) {
     m.add(tfl.layers.dropout({ rate: 0.2, name: 'dropout1' }));
   }
@@ -114,58 +217,93 @@ export function regularizationModel(tfl: Tfl, name: string, regularized: boolean
   if (regularized) {
     m.add(tfl.layers.dropout({ rate: 0.2, name: 'dropout2' }));
   }
-  m.add(tfl.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 13 }), name: 'output' }));
+  m.add(tfl.layers.dense({ units: classes, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 13 }), name: 'output' }));
   return m;
 }
 
-/** Runs one experiment. */
+/** The precision experiment's model: 20-64-64-3 (`inputs`-64-64-`classes` on the user's data). */
+export function precisionModel(tfl: Tfl, inputs = 20, classes = 3): LayersModel {
+  const m = tfl.sequential({ name: 'precision' });
+  m.add(tfl.layers.dense({ inputShape: [inputs], units: 64, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 31 }), name: 'dense1' }));
+  m.add(tfl.layers.dense({ units: 64, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 32 }), name: 'dense2' }));
+  m.add(tfl.layers.dense({ units: classes, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 33 }), name: 'output' }));
+  return m;
+}
+
+/** Runs one experiment (on synthetic clusters, or on `options.dataFile` with layers sized from it). */
 export async function runExperiment(name: ExperimentName, options: ExperimentOptions): Promise<ExperimentResult> {
   const { tf, tfl, info } = await initLayers({ preferred: options.backend ?? 'auto' });
+  const user = options.dataFile ? prepareExperimentData(await loadDataSet(options.dataFile, options.signal)) : undefined;
   const outDir = path.join(options.outDir, name);
   const variants: VariantResult[] = [];
   const train = async (variant: string, model: LayersModel, data: DataSet, spec: Partial<RunSpec>): Promise<VariantResult> => {
     throwIfAborted(options.signal);
     const done = await runTraining(
       { model: variant, ...spec },
-      { tf, tfl, backend: info, model, data, runDir: path.join(outDir, variant), signal: options.signal, metadata: { experiment: name, variant }, onEvent: (event) => options.onEvent?.({ variant, event }) },
+      {
+        tf,
+        tfl,
+        backend: info,
+        model,
+        data,
+        runDir: path.join(outDir, variant),
+        signal: options.signal,
+        metadata: { experiment: name, variant, data: data.source },
+        onEvent: (event) => options.onEvent?.({ variant, event }),
+      },
     );
     return { name: variant, history: done.history, diagnostics: [], checkpoints: done.checkpoints };
   };
+  let described = '';
   if (name === 'initialization') {
-    const data = toDataSet(clusters(640, 784, 10, 17, 1.0), 'synthetic clusters (784 features, 10 classes)');
+    const data = user ? rows(user, 0, user.n) : toDataSet(clusters(640, 784, 10, 17, 1.0), 'synthetic clusters (784 features, 10 classes)');
+    described = user?.source ?? `synthetic clusters: 640 samples, 784 features, 10 classes`;
     const inits: [string, (s: number) => ReturnType<Tfl['initializers']['zeros']>][] = [
       ['uniform-0.01', (s) => tfl.initializers.randomUniform({ minval: -0.01, maxval: 0.01, seed: s })],
       ['glorot-uniform', (s) => tfl.initializers.glorotUniform({ seed: s })],
       ['he-normal', (s) => tfl.initializers.heNormal({ seed: s })],
     ];
     for (const [variant, init] of inits) {
-      const model = initializationModel(tfl, variant.replace(/[^a-z0-9]+/g, '_'), init);
-      const probe = await probeModel(model, tf, tfl, { batchSize: 64, learningRate: 0.05, seed: 2, signal: options.signal });
+      const model = initializationModel(tfl, variant.replace(/[^a-z0-9]+/g, '_'), init, user?.d, user?.k);
+      // the probe runs on a batch of the user's samples, else on synthetic inputs shaped from the model
+      const batch = user ? rows(user, 0, 64) : undefined;
+      const probe = await probeModel(model, tf, tfl, { batchSize: 64, learningRate: 0.05, seed: 2, signal: options.signal, ...(batch ? { data: { x: batch.x, xShape: batch.xShape, y: batch.y!, yShape: batch.yShape! } } : {}) });
       const r = await train(variant, model, data, { optimizer: 'sgd', learningRate: 0.05, epochs: options.epochs ?? 5, batchSize: 32, validationSplit: 0.2 });
       r.diagnostics = gradientDiagnostics(probe);
       variants.push(r);
       model.dispose();
     }
   } else if (name === 'regularization') {
-    // Few training samples so the plain net overfits; the validation set is separate (as in examples/).
-    const trainSet = toDataSet(clusters(160, 20, 2, 7, 2.5), 'synthetic clusters');
-    const valSet = toDataSet(clusters(400, 20, 2, 8, 2.5), 'synthetic clusters');
-    const data = concatSets(trainSet, valSet);
+    let data: DataSet;
+    let validationSplit: number;
+    if (user) {
+      data = rows(user, 0, user.n);
+      validationSplit = 0.3;
+      described = user.source;
+    } else {
+      // Few training samples so the plain net overfits; the validation set is separate (as in examples/).
+      const trainSet = toDataSet(clusters(160, 20, 2, 7, 2.5), 'synthetic clusters');
+      const valSet = toDataSet(clusters(400, 20, 2, 8, 2.5), 'synthetic clusters');
+      data = concatSets(trainSet, valSet);
+      validationSplit = 400 / 560;
+      described = 'synthetic clusters: 160 training + 400 validation samples, 20 features, 2 classes';
+    }
     for (const [variant, regularized] of [['plain', false], ['l2-dropout', true]] as const) {
-      const model = regularizationModel(tfl, variant.replace(/-/g, '_'), regularized);
-      variants.push(await train(variant, model, data, { optimizer: 'adam', learningRate: 0.003, epochs: options.epochs ?? 30, batchSize: 32, validationSplit: 400 / 560 }));
+      const model = regularizationModel(tfl, variant.replace(/-/g, '_'), regularized, user?.d, user?.k);
+      variants.push(await train(variant, model, data, { optimizer: 'adam', learningRate: 0.003, epochs: options.epochs ?? 30, batchSize: 32, validationSplit }));
       model.dispose();
     }
   } else {
-    const trainSet = toDataSet(clusters(600, 20, 3, 21, 1.5), 'synthetic clusters');
-    const m = tfl.sequential({ name: 'precision' });
-    m.add(tfl.layers.dense({ inputShape: [20], units: 64, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 31 }), name: 'dense1' }));
-    m.add(tfl.layers.dense({ units: 64, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 32 }), name: 'dense2' }));
-    m.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 33 }), name: 'output' }));
+    const trainSet = user ? rows(user, 0, user.n) : toDataSet(clusters(600, 20, 3, 21, 1.5), 'synthetic clusters');
+    described = user?.source ?? 'synthetic clusters: 600 samples, 20 features, 3 classes';
+    const n = trainSet.xShape[0]!;
+    const d = trainSet.xShape[1]!;
+    const k = trainSet.yShape![1]!;
+    const m = precisionModel(tfl, d, k);
     const base = await train('float32', m, trainSet, { optimizer: 'adam', learningRate: 0.003, epochs: options.epochs ?? 10, batchSize: 32, validationSplit: 0.25 });
-    const nVal = Math.floor(600 * 0.25);
-    const xVal = tf.tensor(trainSet.x.subarray((600 - nVal) * 20), [nVal, 20]);
-    const yVal = tf.tensor(trainSet.y!.subarray((600 - nVal) * 3), [nVal, 3]);
+    const nVal = Math.floor(n * 0.25);
+    const xVal = tf.tensor(trainSet.x.subarray((n - nVal) * d), [nVal, d]);
+    const yVal = tf.tensor(trainSet.y!.subarray((n - nVal) * k), [nVal, k]);
     const reference = m.predict(xVal) as Tensor;
     const measure = (model: LayersModel): { drift: number; acc: number } => {
       const p = model.predict(xVal) as Tensor;
@@ -193,7 +331,7 @@ export async function runExperiment(name: ExperimentName, options: ExperimentOpt
     tf.dispose([xVal, yVal, reference]);
     m.dispose();
   }
-  return { experiment: name, backend: info, variants, outDir };
+  return { experiment: name, backend: info, variants, outDir, data: described };
 }
 
 /** Float32 values after a round trip through the stored quantized form. */

@@ -12,7 +12,7 @@ import type { RunSpec } from './training';
 export type RuntimeJob =
   | { kind: 'probe'; file: string; options?: Omit<ProbeFileOptions, 'signal' | 'backend'>; backend?: BackendName | 'auto' }
   | { kind: 'train'; spec: RunSpec; specDir: string; backend?: BackendName | 'auto' }
-  | { kind: 'experiment'; experiment: ExperimentName; outDir: string; epochs?: number; backend?: BackendName | 'auto' };
+  | { kind: 'experiment'; experiment: ExperimentName; outDir: string; epochs?: number; dataFile?: string; backend?: BackendName | 'auto' };
 
 /** Host -> worker. */
 export type HostToWorker = { type: 'run'; id: number; job: RuntimeJob } | { type: 'cancel'; id: number };

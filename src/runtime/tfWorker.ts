@@ -31,7 +31,7 @@ async function run(id: number, job: RuntimeJob, signal: AbortSignal): Promise<un
     case 'train':
       return trainFromSpec(job.spec, job.specDir, { backend: job.backend ?? 'auto', signal, onEvent });
     case 'experiment':
-      return runExperiment(job.experiment, { outDir: job.outDir, backend: job.backend ?? 'auto', signal, onEvent, ...(job.epochs ? { epochs: job.epochs } : {}) });
+      return runExperiment(job.experiment, { outDir: job.outDir, backend: job.backend ?? 'auto', signal, onEvent, ...(job.epochs ? { epochs: job.epochs } : {}), ...(job.dataFile ? { dataFile: job.dataFile } : {}) });
   }
 }
 
