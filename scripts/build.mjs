@@ -30,6 +30,7 @@ const bundles = [
   ['src/analysis/statsWorker.ts', 'statsWorker', 'node'],
   ['src/analysis/diffWorker.ts', 'diffWorker', 'node'],
   ['src/analysis/checkWorker.ts', 'checkWorker', 'node'],
+  ['src/analysis/fingerprintWorker.ts', 'fingerprintWorker', 'node'],
   ['src/runtime/tfWorker.ts', 'tfWorker', 'node'],
   ['src/webview/weightsPanel/main.ts', 'webview/weightsPanel', 'browser'],
   ['src/webview/diffPanel/main.ts', 'webview/diffPanel', 'browser'],

@@ -185,3 +185,53 @@ export function summarizeFingerprints(infos: readonly Pick<TensorInfo, 'name' | 
   const fps = covered.flatMap((t) => (t?.fingerprint ? [t.fingerprint] : []));
   return { model: fingerprintModel(fps), modelTensorCount: fps.length, partial: fps.length < covered.length, tensors };
 }
+
+/** A file's model fingerprint as grouping input: `key` identifies the file (a path, a URI). */
+export interface KeyedModelFingerprint<K> {
+  /** The file. */
+  key: K;
+  /** Its model fingerprint. */
+  model: string;
+  /** Tensors the fingerprint covers. */
+  modelTensorCount: number;
+  /** True when some model tensor could not be read. */
+  partial: boolean;
+}
+
+/** Files with equal model fingerprints. */
+export interface FingerprintGroup<K> {
+  /** The shared model fingerprint. */
+  fingerprint: string;
+  /** The files, in input order (at least two). */
+  keys: K[];
+}
+
+/**
+ * Groups files by equal model fingerprints: only groups of two or more, in order of first
+ * appearance. Partial fingerprints (unreadable tensors) and fingerprints over no tensor at all
+ * say nothing about the weights being the same and are left out; a key listed twice counts once.
+ */
+export function groupByModelFingerprint<K>(items: Iterable<KeyedModelFingerprint<K>>, keyId: (key: K) => string = String): FingerprintGroup<K>[] {
+  const groups = new Map<string, { keys: K[]; ids: Set<string> }>();
+  for (const it of items) {
+    if (it.partial || it.modelTensorCount === 0) {
+      continue;
+    }
+    let g = groups.get(it.model);
+    if (!g) {
+      g = { keys: [], ids: new Set() };
+      groups.set(it.model, g);
+    }
+    const id = keyId(it.key);
+    if (!g.ids.has(id)) {
+      g.ids.add(id);
+      g.keys.push(it.key);
+    }
+  }
+  return [...groups].filter(([, g]) => g.keys.length > 1).map(([fingerprint, g]) => ({ fingerprint, keys: g.keys }));
+}
+
+/** The short form of a fingerprint shown in tables and trees (the first 12 hex digits). */
+export function shortFingerprint(fingerprint: string): string {
+  return fingerprint.slice(0, 12);
+}

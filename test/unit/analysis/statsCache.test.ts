@@ -2,9 +2,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { analyzeFileCached, StatsCache } from '../../../src/analysis/statsCache';
+import { fingerprintFile } from '../../../src/analysis/fingerprint';
+import { analyzeFileCached, fingerprintFileCached, StatsCache, type FingerprintRunner } from '../../../src/analysis/statsCache';
 import type { TensorResult } from '../../../src/analysis/statsPool';
 import { computeArrayStats } from '../../../src/analysis/tensorStats';
+import { openLocalPath } from '../../../src/formats/registry';
 import { makeTempDir } from '../helpers/fixtures';
 
 /** A stand-in for StatsPool that derives stats from the file's bytes and counts its calls. */
@@ -119,4 +121,87 @@ test('memory is an LRU over files', async () => {
   assert.equal((await cache.get(a)).size, 1);
   assert.equal((await cache.get(c)).size, 1);
   assert.equal((await cache.get(b)).size, 0);
+});
+
+test('fingerprints are cached per file version whatever the bins, with the model, and survive on disk', async () => {
+  const dir = makeTempDir('weightscope-cache-');
+  const input = writeInput(dir, 'w.bin', [7, 7, 7]);
+  const cacheDir = path.join(dir, 'cache');
+  const cache = new StatsCache({ cacheDir });
+  const key64 = (await StatsCache.keyFor(input, 64))!;
+  const key10 = (await StatsCache.keyFor(input, 10))!;
+  const fp = (c: string): string => c.repeat(64);
+  await cache.put(key64, new Map([['t', computeArrayStats([1, 2])]]));
+  await cache.putFingerprints(key64, new Map([['t', fp('1')], ['bad', 'not-hex']]), { model: fp('9'), modelTensorCount: 1, partial: false });
+  assert.deepEqual([...(await cache.getFingerprints(key10))], [['t', fp('1')]], 'bins do not matter; malformed values are dropped');
+  assert.equal((await cache.get(key64)).size, 1, 'the stats entry is untouched');
+  const fresh = new StatsCache({ cacheDir });
+  assert.deepEqual(await fresh.getModelFingerprint(key64), { model: fp('9'), modelTensorCount: 1, partial: false });
+  assert.equal((await fresh.get(key64)).get('t')?.max, 2);
+  assert.equal(fs.readdirSync(cacheDir).length, 2, 'one stats entry and one fingerprint entry');
+  // Clearing removes both entries.
+  assert.equal(await fresh.clear(), 2);
+  assert.equal((await new StatsCache({ cacheDir }).getFingerprints(key64)).size, 0);
+});
+
+test('an entry written before fingerprints were cached (no fingerprints field) still serves its stats', async () => {
+  const dir = makeTempDir('weightscope-cache-');
+  const input = writeInput(dir, 'w.bin', [1, 2]);
+  const cacheDir = path.join(dir, 'cache');
+  const pool = countingPool();
+  await analyzeFileCached(pool, new StatsCache({ cacheDir }), input, ['x']);
+  const [name] = fs.readdirSync(cacheDir);
+  const entry = JSON.parse(fs.readFileSync(path.join(cacheDir, name!), 'utf8')) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(entry).sort(), ['key', 'tensors', 'version'], 'a stats entry has exactly the version-1 fields');
+  const cache = new StatsCache({ cacheDir });
+  await analyzeFileCached(pool, cache, input, ['x']);
+  assert.equal(pool.calls.length, 1, 'served from the older entry');
+  assert.deepEqual(cache.counters, { statsHits: 1, statsMisses: 0, fingerprintHits: 0, diskWrites: 0 });
+});
+
+test('fingerprintFileCached: computed once, then served without running; a changed shard is a miss', async () => {
+  const dir = makeTempDir('weightscope-cache-');
+  const modelDir = path.join(dir, 'model');
+  fs.mkdirSync(modelDir);
+  const examples = path.join(__dirname, '..', '..', '..', '..', 'examples', 'initialization', 'good-init-glorot-uniform');
+  for (const f of ['model.json', 'weights.bin']) {
+    fs.writeFileSync(path.join(modelDir, f), fs.readFileSync(path.join(examples, f)));
+  }
+  const entry = path.join(modelDir, 'model.json');
+  const cache = new StatsCache({ cacheDir: path.join(dir, 'cache') });
+  const runs: number[] = [];
+  const run: FingerprintRunner = async (known) => {
+    runs.push(known.size);
+    const file = await openLocalPath(entry);
+    try {
+      return await fingerprintFile(file, { known });
+    } finally {
+      await file.close();
+    }
+  };
+  const first = await fingerprintFileCached(run, cache, entry);
+  assert.deepEqual(runs, [0]);
+  assert.equal(first.fromCache, 0);
+  const file = await openLocalPath(entry);
+  let infos;
+  try {
+    infos = file.tensors.map((t) => ({ name: t.name, group: t.group, dtype: t.dtype, unavailable: t.unavailable }));
+  } finally {
+    await file.close();
+  }
+  const seen: string[] = [];
+  const second = await fingerprintFileCached(run, cache, entry, { tensors: infos, onTensor: (t) => seen.push(t.name) });
+  assert.deepEqual(runs, [0], 'every tensor known: nothing is run');
+  assert.equal(second.model, first.model);
+  assert.equal(second.fromCache, 6);
+  assert.equal(seen.length, 6);
+  assert.equal((await cache.getModelFingerprint((await StatsCache.keyFor(entry))!))?.model, first.model);
+  // Rewrite the weights shard (same size, later mtime): model.json is unchanged but the key is not.
+  const bytes = fs.readFileSync(path.join(modelDir, 'weights.bin'));
+  bytes[0] = bytes[0]! ^ 0xff;
+  fs.writeFileSync(path.join(modelDir, 'weights.bin'), bytes);
+  fs.utimesSync(path.join(modelDir, 'weights.bin'), new Date(), new Date(Date.now() + 5000));
+  const third = await fingerprintFileCached(run, cache, entry, { tensors: infos });
+  assert.deepEqual(runs, [0, 0], 'recomputed from scratch');
+  assert.notEqual(third.model, first.model);
 });
