@@ -285,6 +285,60 @@ def bundle_reference(rel, pb_rel):
     return ref
 
 
+def read_model_variables(rel):
+    """Model variables of a TF2 object-based bundle as {full name: float64 array}: every
+    VARIABLE_VALUE key named in the _CHECKPOINTABLE_OBJECT_GRAPH with a full name, outside the
+    optimizer (`optimizer/...`, `.OPTIMIZER_SLOT`), metrics (`keras_api/...`) and `save_counter`.
+    Used by scripts/reference-runtime.py for the NumPy forward pass of Keras SavedModels."""
+    index_path = os.path.join(FIXTURES, rel)
+    prefix = index_path[:-len('.index')]
+    _, entries = parse_index(index_path)
+    num_shards = {f: v for f, _, v in fields(entries[0][1]) if f in (1, 2)}.get(1, 0)
+    raw_entries = {}
+    for key, value in entries[1:]:
+        e = {1: 0, 2: b'', 3: 0, 4: 0, 5: 0}
+        for f, _, v in fields(value):
+            e[f] = v
+        with open('%s.data-%05d-of-%05d' % (prefix, e[3], num_shards), 'rb') as fh:
+            fh.seek(e[4])
+            raw_entries[key.decode()] = (e, fh.read(e[5]))
+    e, raw = raw_entries['_CHECKPOINTABLE_OBJECT_GRAPH']
+    p = 0
+    ln, p = varint(raw, p)
+    _, keys, _ = object_graph(raw[p + 4:p + 4 + ln])
+    out = {}
+    for key, info in keys.items():
+        first = key.split('/')[0]
+        if (info['attribute'] != 'VARIABLE_VALUE' or not info['fullName'] or '.OPTIMIZER_SLOT' in key
+                or first in ('optimizer', 'keras_api', 'save_counter')):
+            continue
+        e, raw = raw_entries[key]
+        dname, npdt = DTYPES[e[1]]
+        assert dname == 'DT_FLOAT', (key, dname)
+        assert unmask(e[6]) == crc32c(raw), key
+        out[info['fullName']] = np.frombuffer(raw, dtype=np.dtype(npdt)).astype(np.float64).reshape(shape_of(e[2]))
+    return out
+
+
+def keras_root_metadata(pb_rel):
+    """The Keras metadata JSON of the root object (node 0) of a SavedModel: SavedUserObject.metadata
+    in saved_model.pb (TF 2.2-2.4), else the node-0 entry of keras_metadata.pb (TF 2.5+)."""
+    pb_path = os.path.join(FIXTURES, pb_rel)
+    top = open(pb_path, 'rb').read()
+    meta = next(v for f, _, v in fields(top) if f == 2)
+    graph = next(v for f, _, v in fields(meta) if f == 7)
+    root = next(v for f, _, v in fields(graph) if f == 1)
+    user = next((v for f, _, v in fields(root) if f == 4), b'')
+    text = {f: v for f, _, v in fields(user)}.get(3, b'')
+    if not text:
+        km = os.path.join(os.path.dirname(pb_path), 'keras_metadata.pb')
+        for f, _, v in fields(open(km, 'rb').read()):
+            node = {ff: vv for ff, _, vv in fields(v)}
+            if f == 1 and node.get(2, 0) == 0:
+                text = node.get(5, b'')
+    return json.loads(text.decode())
+
+
 def main():
     ref = {rel: bundle_reference(rel, pb) for rel, pb in BUNDLES}
     with open(OUT, 'w') as fh:

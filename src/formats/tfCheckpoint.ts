@@ -8,7 +8,9 @@
  * (`_CHECKPOINTABLE_OBJECT_GRAPH`, e.g. 'sequential/dense/kernel'), laid out in layers by that
  * name or, for Keras SavedModels, by the `_tf_keras_*` metadata of the SavedObjectGraph; TF1 names
  * are shown as stored and split on '/'. Optimizer slots (`.OPTIMIZER_SLOT`, TF1 `var/Adam`) are
- * in the optimizer group with `slotOf` naming their variable.
+ * in the optimizer group with `slotOf` naming their variable. A Keras SavedModel's root metadata
+ * gives `modelConfig` and `trainingConfig` (so the model can be rebuilt with TF.js); each model
+ * variable's layer is the Keras layer node owning it in the object graph.
  *
  * TensorInfo.extra: `tfDtype` (DataType name), `checkpointKey` (the stored key when it differs
  * from the name), `fullName`, `layerNode` (object-graph id of the layer), `shard`, `offset`,
@@ -464,6 +466,7 @@ async function buildWeightFile(source: ByteSource, files: FileSet, entry: Entry,
   if (!modelClass && sm && sm.objects[0]?.identifier) {
     metadata.rootObject = sm.objects[0].identifier;
   }
+  const keras = kerasModelOf(kerasNodes.get(0));
   const byName = new Map(layers.map((l) => [l.name, l]));
   for (const t of tensors) {
     if (t.group !== 'model' || t.layer === '') {
@@ -486,6 +489,8 @@ async function buildWeightFile(source: ByteSource, files: FileSet, entry: Entry,
     tensors,
     layers,
     ...(modelClass !== undefined ? { modelClass } : {}),
+    ...(keras.modelConfig ? { modelConfig: keras.modelConfig } : {}),
+    ...(keras.trainingConfig ? { trainingConfig: keras.trainingConfig } : {}),
     metadata,
     warnings,
     async close(): Promise<void> {
@@ -493,6 +498,31 @@ async function buildWeightFile(source: ByteSource, files: FileSet, entry: Entry,
       await source.close();
     },
   };
+}
+
+/** Root object identifiers of Keras models in the SavedObjectGraph (keras/saving/saved_model/constants.py). */
+const kerasModelIdentifiers = new Set(['_tf_keras_network', '_tf_keras_sequential', '_tf_keras_model']);
+
+function isJsonObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The model config and training config of a Keras SavedModel, from the root object's metadata
+ * (SavedUserObject.metadata of node 0 in TF 2.2-2.4, keras_metadata.pb from 2.5): `model_config`
+ * ({class_name, config}, tuples as `__tuple__` objects), else the metadata's own class_name and
+ * config; none when the config lists no layers (a subclassed model).
+ */
+function kerasModelOf(root: { identifier: string; json: Record<string, unknown> } | undefined): { modelConfig?: Record<string, unknown>; trainingConfig?: Record<string, unknown> } {
+  if (!root || !kerasModelIdentifiers.has(root.identifier)) {
+    return {};
+  }
+  const json = root.json;
+  const hasLayers = (c: unknown): boolean => isJsonObject(c) && typeof c.class_name === 'string' && isJsonObject(c.config) && Array.isArray(c.config.layers);
+  const fromRoot = { class_name: json.class_name, config: json.config };
+  const modelConfig = hasLayers(json.model_config) ? (json.model_config as Record<string, unknown>) : hasLayers(fromRoot) ? fromRoot : undefined;
+  const trainingConfig = isJsonObject(json.training_config) ? json.training_config : undefined;
+  return { ...(modelConfig ? { modelConfig } : {}), ...(trainingConfig ? { trainingConfig } : {}) };
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
  * Rebuilds a runnable TF.js layers model from an opened WeightFile: the Keras model config the
  * reader kept (`file.modelConfig`: TF.js layers-model topology, Keras 2 `model_config` of a legacy
- * .h5, Keras 3 `config.json` of a .keras) is converted to the Keras JSON that tfjs-layers
- * deserializes, then every weight is loaded by name from the reader's tensors (readValues, chunked).
- * Layers TF.js does not implement are listed together in one error.
+ * .h5, Keras 3 `config.json` of a .keras, the root object's Keras metadata of a tf.keras SavedModel)
+ * is converted to the Keras JSON that tfjs-layers deserializes, then every weight is loaded by name
+ * from the reader's tensors (readValues, chunked). Layers TF.js does not implement are listed
+ * together in one error; a SavedModel of a plain TensorFlow graph is refused with the reason.
  */
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { throwIfAborted, WeightFileError } from '../core/errors';
@@ -55,8 +56,26 @@ export function convertKerasConfig(modelConfig: unknown, isRegistered: (classNam
     throw new WeightFileError('unsupportedFormat', 'The model config has no class_name, so the model cannot be rebuilt.');
   }
   const unsupported = new Set<string>();
-  const topology = convertLayer(root, isRegistered, unsupported);
+  const topology = convertLayer(untuple(root) as Json, isRegistered, unsupported);
   return { topology, unsupported: [...unsupported] };
+}
+
+/**
+ * Tuples and shapes as the SavedModel Keras metadata serializes them (`{class_name: '__tuple__' |
+ * 'TensorShape', items: [...]}`, keras/saving/saved_model/json_utils.py) turned into plain lists,
+ * as the .h5 `model_config` stores them; everything else copied as is.
+ */
+function untuple(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    return value.map(untuple);
+  }
+  if (!isObject(value)) {
+    return value;
+  }
+  if ((value['class_name'] === '__tuple__' || value['class_name'] === 'TensorShape') && Array.isArray(value['items'])) {
+    return value['items'].map(untuple);
+  }
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, untuple(v)]));
 }
 
 function convertLayer(layer: Json, isRegistered: (c: string) => boolean, unsupported: Set<string>): Json {
@@ -67,6 +86,14 @@ function convertLayer(layer: Json, isRegistered: (c: string) => boolean, unsuppo
     unsupported.add(className);
   }
   const out: Json = { class_name: className, config: convertConfig(config, isRegistered, unsupported) };
+  if (className === 'Sequential') {
+    addSequentialInputShape(out['config'] as Json, config['build_input_shape']);
+  } else if (className === 'BatchNormalization') {
+    const c = out['config'] as Json;
+    if (Array.isArray(c['axis']) && c['axis'].length === 1 && typeof c['axis'][0] === 'number') {
+      c['axis'] = c['axis'][0]; // tf.keras 2.x stores [3]; TF.js takes one axis number
+    }
+  }
   if ('name' in layer) {
     out['name'] = layer['name'];
   }
@@ -74,6 +101,21 @@ function convertLayer(layer: Json, isRegistered: (c: string) => boolean, unsuppo
     out['inbound_nodes'] = convertInboundNodes(layer['inbound_nodes']);
   }
   return out;
+}
+
+/**
+ * A tf.keras Sequential built by calling it (no Input layer) stores its input shape only as the
+ * model's `build_input_shape`; TF.js builds a Sequential from its first layer's `batch_input_shape`.
+ */
+function addSequentialInputShape(config: Json, buildInputShape: unknown): void {
+  const first = Array.isArray(config['layers']) ? (config['layers'][0] as unknown) : undefined;
+  if (!Array.isArray(buildInputShape) || !isObject(first) || first['class_name'] === 'InputLayer' || !isObject(first['config'])) {
+    return;
+  }
+  const c = first['config'];
+  if (c['batch_input_shape'] === undefined || c['batch_input_shape'] === null) {
+    c['batch_input_shape'] = buildInputShape;
+  }
 }
 
 function convertConfig(config: Json, isRegistered: (c: string) => boolean, unsupported: Set<string>): Json {
@@ -254,6 +296,9 @@ export function applyOverrides(topology: Json, overrides: RegularizationOverride
  */
 export async function buildModel(file: WeightFile, tf: Tf, tfl: Tfl, options: BuildOptions = {}): Promise<BuiltModel> {
   const name = file.path;
+  if (!file.modelConfig && file.format === 'tf-savedmodel') {
+    throw notKerasSavedModel(file);
+  }
   if (!file.modelConfig) {
     throw new WeightFileError('unsupportedFormat', `${name} holds weights without a model architecture (${file.formatName}), so it cannot be run; open the full model file instead.`, { file: name });
   }
@@ -277,6 +322,29 @@ export async function buildModel(file: WeightFile, tf: Tf, tfl: Tfl, options: Bu
   }
   const loaded = await loadWeightsByName(file, model, tf, options.signal);
   return { model, loaded, ...(file.trainingConfig ? { trainingConfig: file.trainingConfig } : {}) };
+}
+
+/** The folder of a SavedModel opened through its saved_model.pb or variables/variables.* file. */
+function savedModelFolder(p: string): string {
+  return p.replace(/[\\/](saved_model\.pb|variables[\\/]variables\.(index|data-\d{5}-of-\d{5}))$/, '');
+}
+
+/** Why a SavedModel without a Keras model config cannot be rebuilt, in one sentence naming its folder. */
+function notKerasSavedModel(file: WeightFile): WeightFileError {
+  const folder = savedModelFolder(file.path);
+  const root = file.metadata['rootObject'];
+  let message: string;
+  if (file.modelClass !== undefined || (typeof root === 'string' && root.startsWith('_tf_keras'))) {
+    const what = file.modelClass !== undefined ? `'${file.modelClass}'` : `root object '${String(root)}'`;
+    message = `${folder} is a Keras SavedModel (${what}) whose metadata lists no layers, as for a subclassed model, so it cannot be rebuilt.`;
+  } else if (typeof root === 'string') {
+    message = `${folder} is a SavedModel of a plain TensorFlow graph (root object '${root}'), not a Keras model, so it cannot be rebuilt.`;
+  } else if (file.metadata['savedModel'] === undefined) {
+    message = `${folder}: its saved_model.pb could not be read, so the model architecture is unknown and it cannot be rebuilt.`;
+  } else {
+    message = `${folder} is a SavedModel of a plain TensorFlow graph without an object graph (as TF1 writes), not a Keras model, so it cannot be rebuilt.`;
+  }
+  return new WeightFileError('unsupportedFormat', message, { file: file.path });
 }
 
 /** Every non-container layer of a model, nested models flattened. */
