@@ -1,7 +1,8 @@
 /**
  * Messages and DTOs of the training panel (Train Model..., Run Experiment, Probe Gradients). The
- * host keeps the whole state and posts it as one snapshot (throttled) so a reloaded webview
- * redraws from the last one. JSON-safe: missing numbers are null.
+ * host keeps the whole state and posts it as one snapshot (throttled); the webview saves the last
+ * one with setState, and after a window reload the host restores the panel from it and the run
+ * folders (src/extension/runtime/trainingPanelState.ts). JSON-safe: missing numbers are null.
  */
 
 /** A finding (same shape as the analysis Diagnostic). */
@@ -112,8 +113,8 @@ export interface TrainingPanelStateDto {
   backend: string | null;
   /** Why faster backends were not used. */
   fallbacks: string[];
-  /** running | done | cancelled | stopped | failed. */
-  status: 'running' | 'done' | 'cancelled' | 'stopped' | 'failed';
+  /** running | done | cancelled | stopped | failed, or interrupted: it was running when the window reloaded. */
+  status: 'running' | 'done' | 'cancelled' | 'stopped' | 'failed' | 'interrupted';
   /** One line for the status bar of the panel. */
   message: string;
   /** Runs side by side. */
@@ -122,6 +123,10 @@ export interface TrainingPanelStateDto {
   warnings: DiagnosticDto[];
   /** Probe results (probe mode). */
   probe: ProbeDto | null;
+  /** What the runs trained on (experiments), e.g. 'iris.csv: 150 samples, 4 features, 3 classes'; absent: not known. */
+  data?: string;
+  /** True when the panel was restored after a window reload (from the state the webview saved and the run folders). */
+  restored?: boolean;
 }
 
 /** Host -> webview. */

@@ -3,7 +3,8 @@
  * workspace (weightscope-runs/<model>.run.json, editable and re-runnable), and the TF.js worker
  * client. All TF.js work runs in the worker (dist/tfWorker.js); this file only asks questions,
  * writes the spec, and feeds the training panel. The backend in use is shown in the panel and
- * logged with the reason for every fallback.
+ * logged with the reason for every fallback. Training panels come back after a window reload
+ * (TrainingPanelSerializer).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -16,7 +17,7 @@ import { readRunSpec } from '../../runtime/runSpec';
 import { RuntimeClient } from '../../runtime/runtimeClient';
 import { runDefaults, type RunSpec, type TrainEvent } from '../../runtime/training';
 import { log, logFailure } from '../log';
-import { TrainingPanel } from './trainingPanel';
+import { TrainingPanel, TrainingPanelSerializer } from './trainingPanel';
 
 /** Command ids of this feature. */
 export const runtimeCommandIds = {
@@ -34,9 +35,21 @@ export interface RuntimeSupportDeps {
 /** Folder (under the workspace) holding run specs and run folders. */
 export const runsFolderName = 'weightscope-runs';
 
-function settings(): { backend: BackendName | 'auto'; stopOnNonFinite: boolean } {
+/** Options of Run Experiment when it is run with arguments (tests, keybindings). */
+export interface RunExperimentArgs {
+  /** Data file (.npy/.npz/.csv/.json) instead of the synthetic clusters. */
+  data?: string;
+  /** Epochs per variant (default: the setting weightscope.experimentEpochs, else the experiment's own). */
+  epochs?: number;
+}
+
+function settings(): { backend: BackendName | 'auto'; stopOnNonFinite: boolean; experimentEpochs: number } {
   const c = vscode.workspace.getConfiguration('weightscope');
-  return { backend: c.get<BackendName | 'auto'>('tfBackend', 'auto'), stopOnNonFinite: c.get<boolean>('stopTrainingOnNonFinite', true) };
+  return {
+    backend: c.get<BackendName | 'auto'>('tfBackend', 'auto'),
+    stopOnNonFinite: c.get<boolean>('stopTrainingOnNonFinite', true),
+    experimentEpochs: c.get<number>('experimentEpochs', 0),
+  };
 }
 
 function logBackend(b: BackendInfo): void {
@@ -239,24 +252,45 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
     await runTrain(spec, specFile);
   };
 
-  const runExperiment = async (name?: ExperimentName): Promise<void> => {
+  const runExperiment = async (name?: ExperimentName, args: RunExperimentArgs = {}): Promise<void> => {
     const labels: Record<ExperimentName, string> = {
       initialization: 'Initialization: 784-128-128-10, RandomUniform(-0.01, 0.01) vs GlorotUniform vs HeNormal',
       regularization: 'Regularization: plain 256-256 vs L2(0.01) + Dropout(0.2), train/validation curves',
       precision: 'Precision: float32 vs float16 vs int8-quantized weights, output drift and accuracy',
     };
-    const experiment =
-      typeof name === 'string' && (experimentNames as readonly string[]).includes(name)
-        ? name
-        : (await vscode.window.showQuickPick(experimentNames.map((e) => ({ label: labels[e], id: e })), { title: 'Run Experiment' }))?.id;
+    const named = typeof name === 'string' && (experimentNames as readonly string[]).includes(name);
+    const experiment = named ? name : (await vscode.window.showQuickPick(experimentNames.map((e) => ({ label: labels[e], id: e })), { title: 'Run Experiment' }))?.id;
     if (!experiment) {
       return;
     }
-    const panel = new TrainingPanel(context.extensionUri, `Experiment: ${experiment}`, 'experiment');
-    const outDir = path.join(runsRoot(undefined), 'experiments');
+    // With arguments (tests, keybindings) nothing is asked: synthetic data unless args.data says otherwise.
+    let dataFile = typeof args.data === 'string' && args.data !== '' ? args.data : undefined;
+    if (!named) {
+      const pick = await vscode.window.showQuickPick(
+        [
+          { label: 'Synthetic (default)', description: 'the seeded Gaussian clusters of the experiment', id: 'synthetic' },
+          { label: 'Choose data file...', description: '.npy, .npz, .csv or .json with class labels; input and output layers sized from it', id: 'file' },
+        ],
+        { title: `Run Experiment (${experiment}): data` },
+      );
+      if (!pick) {
+        return;
+      }
+      if (pick.id === 'file') {
+        dataFile = (await vscode.window.showOpenDialog({ title: 'Run Experiment: data file', canSelectMany: false, filters: { Data: ['npy', 'npz', 'csv', 'json'] } }))?.[0]?.fsPath;
+        if (!dataFile) {
+          return;
+        }
+      }
+    }
+    const epochs = args.epochs ?? (settings().experimentEpochs > 0 ? settings().experimentEpochs : undefined);
+    const suffix = dataFile ? ` on ${path.basename(dataFile)}` : '';
+    const panel = new TrainingPanel(context.extensionUri, `Experiment: ${experiment}${suffix}`, 'experiment');
+    // Runs on a data file get their own folder, so they do not replace the synthetic runs' checkpoints.
+    const outDir = path.join(runsRoot(undefined), 'experiments', ...(dataFile ? [path.basename(dataFile).replace(/\.[^.]+$/, '')] : []));
     try {
       const result = await client.run<ExperimentResult>(
-        { kind: 'experiment', experiment, outDir, backend: settings().backend },
+        { kind: 'experiment', experiment, outDir, backend: settings().backend, ...(epochs ? { epochs } : {}), ...(dataFile ? { dataFile } : {}) },
         {
           signal: panel.cancel.signal,
           onBackend: (b) => {
@@ -271,11 +305,15 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
       );
       panel.showExperiment(result);
       panel.finish('done', `Done: checkpoints in ${result.outDir}`);
+      log().info(`experiment ${experiment} on ${result.data}: checkpoints in ${result.outDir}`);
     } catch (ex) {
       const cancelled = WeightFileError.is(ex, 'cancelled');
       panel.finish(cancelled ? 'cancelled' : 'failed', cancelled ? 'Cancelled; checkpoints written so far were kept.' : `Failed: ${ex instanceof Error ? ex.message : String(ex)}`);
       if (!cancelled) {
         logFailure(`experiment ${experiment}`, ex);
+        if (!named) {
+          void vscode.window.showErrorMessage(`Weightscope: experiment ${experiment} failed: ${ex instanceof Error ? ex.message : String(ex)}`);
+        }
       }
     }
     deps.refreshTree?.();
@@ -344,6 +382,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
     vscode.commands.registerCommand(runtimeCommandIds.trainModel, guard('Train Model', trainModel)),
     vscode.commands.registerCommand(runtimeCommandIds.runExperiment, guard('Run Experiment', runExperiment)),
     vscode.commands.registerCommand(runtimeCommandIds.probeGradients, guard('Probe Gradients', probeGradients)),
+    vscode.window.registerWebviewPanelSerializer(TrainingPanel.viewType, new TrainingPanelSerializer(context.extensionUri)),
     { dispose: () => void client.dispose() },
   ];
 }

@@ -1,6 +1,7 @@
 /**
  * Controller of one training panel: owns the state snapshot (protocol/trainingPanel.ts), turns
  * worker events (training, experiment, probe) into it, posts it throttled, and relays Cancel.
+ * TrainingPanelSerializer brings panels back after a window reload (trainingPanelState.ts).
  */
 import * as vscode from 'vscode';
 import type { Diagnostic } from '../../analysis/diagnostics/diagnostic';
@@ -10,14 +11,16 @@ import type { ProbeReport } from '../../runtime/probeReport';
 import type { TrainEvent } from '../../runtime/training';
 import type { DiagnosticDto, RunDto, TrainingPanelEvent, TrainingPanelNotification, TrainingPanelRequests, TrainingPanelStateDto } from '../../protocol/trainingPanel';
 import { Disposable } from '../dispose';
+import { log } from '../log';
 import { HostMessenger } from '../messenger';
 import { webviewHtml, webviewOptions } from '../webviewHtml';
+import { restoreTrainingState } from './trainingPanelState';
 
 /** Minimum time between two snapshots posted to the webview, in milliseconds. */
 const postIntervalMs = 200;
 
-/** Most steps kept per run for the charts (older ones are thinned out). */
-const maxStepsPerRun = 2000;
+/** Most steps kept per run for the charts (older ones are thinned out); the webview saves them all for a reload. */
+const maxStepsPerRun = 1000;
 
 function dto(d: Diagnostic): DiagnosticDto {
   return { severity: d.severity, code: d.code, ...(d.layer ? { layer: d.layer } : {}), message: d.message };
@@ -38,10 +41,21 @@ export class TrainingPanel extends Disposable {
   /** Fires when the user presses Cancel (or closes the panel while running). */
   readonly cancel = new AbortController();
 
-  constructor(extensionUri: vscode.Uri, title: string, mode: TrainingPanelStateDto['mode']) {
+  /**
+   * A new panel for a job that starts now, or (`restore`) a panel the workbench brought back after a
+   * reload, showing the restored state.
+   */
+  constructor(extensionUri: vscode.Uri, title: string, mode: TrainingPanelStateDto['mode'], restore?: { panel: vscode.WebviewPanel; state: TrainingPanelStateDto }) {
     super();
-    this.state = { title, mode, backend: null, fallbacks: [], status: 'running', message: 'Starting TensorFlow.js…', runs: [], warnings: [], probe: null };
-    this.panel = vscode.window.createWebviewPanel(TrainingPanel.viewType, title, vscode.ViewColumn.Active, { ...webviewOptions(extensionUri), retainContextWhenHidden: true });
+    this.state = restore?.state ?? { title, mode, backend: null, fallbacks: [], status: 'running', message: 'Starting TensorFlow.js…', runs: [], warnings: [], probe: null };
+    if (restore) {
+      this.panel = restore.panel;
+      this.panel.webview.options = webviewOptions(extensionUri);
+      this.panel.title = title;
+    } else {
+      this.panel = vscode.window.createWebviewPanel(TrainingPanel.viewType, title, vscode.ViewColumn.Active, { ...webviewOptions(extensionUri), retainContextWhenHidden: true });
+    }
+    this.panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'weightscope.svg');
     this.panel.webview.html = webviewHtml(this.panel.webview, extensionUri, 'trainingPanel', title);
     this.messenger = this.register(
       new HostMessenger<TrainingPanelRequests, TrainingPanelNotification, TrainingPanelEvent>(
@@ -148,6 +162,7 @@ export class TrainingPanel extends Disposable {
 
   /** Adds an experiment's final per-variant numbers. */
   showExperiment(r: ExperimentResult): void {
+    this.state.data = r.data;
     for (const v of r.variants) {
       let run: RunDto | undefined = this.state.runs.find((x) => x.name === v.name);
       if (!run) {
@@ -184,5 +199,21 @@ export class TrainingPanel extends Disposable {
     this.timer = undefined;
     this.lastPost = Date.now();
     void this.messenger.notify({ type: 'state', state: this.state });
+  }
+}
+
+/** Brings training panels back after a window reload, from the state their webview saved. */
+export class TrainingPanelSerializer implements vscode.WebviewPanelSerializer<unknown> {
+  constructor(private readonly extensionUri: vscode.Uri) {}
+
+  async deserializeWebviewPanel(panel: vscode.WebviewPanel, saved: unknown): Promise<void> {
+    const state = await restoreTrainingState(saved);
+    if (!state) {
+      log().warn('a training panel could not be restored: it saved no state');
+      panel.dispose();
+      return;
+    }
+    log().info(`restoring the training panel '${state.title}' (${state.status})`);
+    new TrainingPanel(this.extensionUri, state.title, state.mode, { panel, state });
   }
 }

@@ -3,6 +3,7 @@
  * per-layer gradient norm, update ratio and weight norm over steps (log scales), warnings as they
  * happen, a Cancel button; in probe mode the gradient norm by depth (log scale) with the measured
  * verdicts next to the forecast from the weights alone. Names from files are inserted as text.
+ * Every snapshot is saved with setState: after a window reload the host restores the panel from it.
  */
 import {
   BarController,
@@ -51,6 +52,7 @@ function palette(): string[] {
 const app = document.getElementById('app')!;
 const title = h('h1', { attrs: { id: 'training-title' } });
 const backendEl = h('div', { className: 'backend', attrs: { id: 'training-backend' } });
+const dataEl = h('div', { className: 'backend', attrs: { id: 'training-data' } });
 const statusEl = h('div', { className: 'status-line', attrs: { role: 'status', id: 'training-status' } });
 const cancelBtn = h('button', { text: 'Cancel', className: 'secondary', attrs: { type: 'button', id: 'training-cancel' } });
 cancelBtn.addEventListener('click', () => messenger.notify({ type: 'cancel' }));
@@ -84,7 +86,7 @@ const probeSection = h('section', { attrs: { id: 'probe-section' } }, [
   probeDiagEl,
 ]);
 app.append(
-  h('header', {}, [title, backendEl, h('div', { className: 'toolbar' }, [statusEl, cancelBtn])]),
+  h('header', {}, [title, backendEl, dataEl, h('div', { className: 'toolbar' }, [statusEl, cancelBtn])]),
   warningsEl,
   summaryEl,
   trainSection,
@@ -145,6 +147,8 @@ function diagItem(d: DiagnosticDto): HTMLLIElement {
 function render(s: TrainingPanelStateDto): void {
   title.textContent = s.title;
   backendEl.textContent = s.backend ? `Backend: ${s.backend}${s.fallbacks.length ? ` — ${s.fallbacks.join(' ')}` : ''}` : 'Backend: starting…';
+  dataEl.textContent = s.data ? `Data: ${s.data}` : '';
+  dataEl.hidden = !s.data;
   statusEl.textContent = s.message;
   statusEl.dataset['status'] = s.status;
   cancelBtn.hidden = s.status !== 'running';
