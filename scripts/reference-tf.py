@@ -282,6 +282,14 @@ def bundle_reference(rel, pb_rel):
         ref['objectGraph'] = {'nodes': n, 'keys': keys, 'slots': slots}
     if pb_rel:
         ref['signatures'] = signatures(os.path.join(FIXTURES, pb_rel))
+        keras = keras_root_metadata(pb_rel)
+        model = keras.get('model_config') if keras else None
+        # The Keras model a SavedModel can be rebuilt from: class, layer names in order, training loss.
+        ref['kerasModel'] = {
+            'className': model['class_name'],
+            'layers': [layer['config']['name'] for layer in model['config']['layers']],
+            'loss': keras.get('training_config', {}).get('loss'),
+        } if model else None
     return ref
 
 
@@ -322,21 +330,24 @@ def read_model_variables(rel):
 
 def keras_root_metadata(pb_rel):
     """The Keras metadata JSON of the root object (node 0) of a SavedModel: SavedUserObject.metadata
-    in saved_model.pb (TF 2.2-2.4), else the node-0 entry of keras_metadata.pb (TF 2.5+)."""
+    in saved_model.pb (TF 2.2-2.4), else the node-0 entry of keras_metadata.pb (TF 2.5+); None when
+    the root is not a Keras object (`_tf_keras_*`) or there is no object graph (TF1)."""
     pb_path = os.path.join(FIXTURES, pb_rel)
     top = open(pb_path, 'rb').read()
     meta = next(v for f, _, v in fields(top) if f == 2)
-    graph = next(v for f, _, v in fields(meta) if f == 7)
-    root = next(v for f, _, v in fields(graph) if f == 1)
-    user = next((v for f, _, v in fields(root) if f == 4), b'')
-    text = {f: v for f, _, v in fields(user)}.get(3, b'')
-    if not text:
-        km = os.path.join(os.path.dirname(pb_path), 'keras_metadata.pb')
+    graph = next((v for f, _, v in fields(meta) if f == 7), b'')
+    root = next((v for f, _, v in fields(graph) if f == 1), b'')
+    user = {f: v for f, _, v in fields(next((v for f, _, v in fields(root) if f == 4), b''))}
+    if not user.get(1, b'').startswith(b'_tf_keras'):
+        return None
+    text = user.get(3, b'')
+    km = os.path.join(os.path.dirname(pb_path), 'keras_metadata.pb')
+    if not text and os.path.exists(km):
         for f, _, v in fields(open(km, 'rb').read()):
             node = {ff: vv for ff, _, vv in fields(v)}
             if f == 1 and node.get(2, 0) == 0:
                 text = node.get(5, b'')
-    return json.loads(text.decode())
+    return json.loads(text.decode()) if text else None
 
 
 def main():

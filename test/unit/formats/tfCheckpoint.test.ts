@@ -42,6 +42,8 @@ interface RefBundle {
   tensors: Record<string, RefTensor>;
   objectGraph?: { nodes: number; keys: Record<string, { node: number; fullName: string; attribute: string }>; slots: { variableNode: number; slot: string; slotNode: number }[] };
   signatures?: Record<string, RefSignature>;
+  /** SavedModels: the Keras model of the root object's metadata (null for plain TF graphs). */
+  kerasModel?: { className: string; layers: string[]; loss: unknown } | null;
 }
 
 /** Reference values from scripts/reference-tf.py (an independent Python + NumPy parser). */
@@ -136,6 +138,16 @@ for (const [rel, ref] of Object.entries(reference)) {
           assert.equal(x.group, 'optimizer');
           assert.deepEqual(x.slotOf, { variable: tensor(file, byNode.get(s.variableNode)!).name, slot: s.slot }, slotKey);
         }
+      }
+      if (ref.kerasModel) {
+        // A Keras SavedModel carries its model config (to rebuild it) and training config.
+        const mc = file.modelConfig as { class_name: string; config: { layers: { config: { name: string } }[] } } | undefined;
+        assert.equal(mc?.class_name, ref.kerasModel.className);
+        assert.deepEqual(mc.config.layers.map((l) => l.config.name), ref.kerasModel.layers);
+        assert.deepEqual(file.trainingConfig?.['loss'], ref.kerasModel.loss);
+      } else {
+        assert.equal(file.modelConfig, undefined, 'no model config without Keras metadata');
+        assert.equal(file.trainingConfig, undefined);
       }
       if (ref.signatures) {
         const sigs = file.metadata.signatures as { key: string; methodName: string; inputs: { key: string; name: string; dtype: string; shape?: number[] }[]; outputs: { key: string; name: string; dtype: string; shape?: number[] }[] }[];
