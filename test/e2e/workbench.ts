@@ -149,3 +149,26 @@ export async function screenshot(ctx: ScenarioContext, name: string, settleMs = 
 export async function closeAllEditors(page: Page): Promise<void> {
   await runCommand(page, 'View: Close All Editors');
 }
+
+/** Pixels with non-zero alpha on a canvas in a webview frame (0 while nothing is drawn). */
+export async function canvasPaintedPixels(frame: FrameLocator, selector: string): Promise<number> {
+  type Canvas2d = { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } | null };
+  return frame.locator(selector).evaluate((el) => {
+    const c = el as unknown as Canvas2d;
+    const d = c.getContext('2d')?.getImageData(0, 0, c.width, c.height).data ?? [];
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) {
+      if (d[i]! > 0) {
+        n++;
+      }
+    }
+    return n;
+  });
+}
+
+/** Waits for the open quick pick's row containing `text` and clicks it (Enter would run the top-ranked row). */
+export async function pickQuickItem(page: Page, text: string | RegExp): Promise<void> {
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();
+  await row.waitFor();
+  await row.click();
+}

@@ -222,6 +222,9 @@ function renderProbe(s: TrainingPanelStateDto): void {
   }
   const withWeights = p.layers.filter((l) => l.gradNorm !== null);
   const fg = color('--vscode-foreground', '#888');
+  // the log axis starts a decade below the smallest norm, so the smallest bar stays visible
+  const smallest = Math.min(...withWeights.map((l) => l.gradNorm ?? Infinity).filter((v) => v > 0));
+  const yMin = Number.isFinite(smallest) ? 10 ** Math.floor(Math.log10(smallest) - 1e-9) : undefined;
   draw(depthSlot, {
     type: 'bar',
     data: { labels: withWeights.map((l) => l.layer), datasets: [{ label: 'gradient L2 norm', data: withWeights.map((l) => l.gradNorm ?? 0), backgroundColor: palette()[0] }] },
@@ -229,7 +232,7 @@ function renderProbe(s: TrainingPanelStateDto): void {
       animation: false,
       responsive: true,
       maintainAspectRatio: false,
-      scales: { x: { ticks: { color: fg } }, y: { type: 'logarithmic', ticks: { color: fg } } },
+      scales: { x: { ticks: { color: fg } }, y: { type: 'logarithmic', ...(yMin !== undefined ? { min: yMin } : {}), ticks: { color: fg } } },
       plugins: { legend: { labels: { color: fg } } },
     },
   });
