@@ -374,7 +374,9 @@ async function loadWeightsByName(file: WeightFile, model: LayersModel, tf: Tf, s
   const loaded: LoadedWeight[] = [];
   const missing: string[] = [];
   for (const layer of flattenLayers(model)) {
-    const candidates = byLayer.get(layer.name) ?? [];
+    // A SavedModel lists an RNN's weights under its cell ('lstm_cell'); the variable's full name
+    // ('lstm/lstm_cell/kernel') still names the layer.
+    const candidates = byLayer.get(layer.name) ?? modelTensors.filter((t) => fullNameLayers(t).includes(layer.name));
     layer.weights.forEach((variable, index) => {
       const short = variable.originalName.split('/').pop() ?? variable.originalName;
       const found = candidates.find((t) => t.weight === short || t.weight.split('/').pop() === short || t.role === short) ?? candidates[index];
@@ -404,6 +406,12 @@ async function loadWeightsByName(file: WeightFile, model: LayersModel, tf: Tf, s
     t.dispose();
   }
   return loaded;
+}
+
+/** The layer path of a tensor's TF variable full name (`extra.fullName`, checkpoints and SavedModels), without the weight. */
+function fullNameLayers(t: TensorInfo): string[] {
+  const full = t.extra?.['fullName'];
+  return typeof full === 'string' ? full.split('/').slice(0, -1) : [];
 }
 
 /** All values of a tensor as float32 (chunked reads). */

@@ -249,3 +249,53 @@ test('weightscope probe runs on both Keras SavedModel folders, and one training 
     await trained.close();
   }
 });
+
+test('an LSTM in a SavedModel keeps its weights under its cell node: they load into the TF.js LSTM by their full names', async () => {
+  const keys = ['kernel', 'recurrent_kernel', 'bias'].map((w) => `layer_with_weights-0/cell/${w}/.ATTRIBUTES/VARIABLE_VALUE`);
+  const units = 2;
+  const kernel = Array.from({ length: 4 * units }, (_, i) => 0.3 * Math.sin(i + 1)); // [1, 8]
+  const recurrent = Array.from({ length: units * 4 * units }, (_, i) => 0.2 * Math.cos(i + 2)); // [2, 8]
+  const bias = Array.from({ length: 4 * units }, (_, i) => 0.05 * i - 0.1);
+  const w = new BundleWriter('variables/variables');
+  w.addStrings('_CHECKPOINTABLE_OBJECT_GRAPH', [], [
+    encodeObjectGraph([
+      { children: [[1, 'layer_with_weights-0'], [1, 'layer-0']] },
+      { children: [[2, 'cell']] },
+      { children: [[3, 'kernel'], [4, 'recurrent_kernel'], [5, 'bias']] },
+      { attributes: [['VARIABLE_VALUE', 'lstm/lstm_cell/kernel', keys[0]!]] },
+      { attributes: [['VARIABLE_VALUE', 'lstm/lstm_cell/recurrent_kernel', keys[1]!]] },
+      { attributes: [['VARIABLE_VALUE', 'lstm/lstm_cell/bias', keys[2]!]] },
+    ]),
+  ]);
+  w.add(keys[0]!, 'float32', [1, 4 * units], kernel);
+  w.add(keys[1]!, 'float32', [units, 4 * units], recurrent);
+  w.add(keys[2]!, 'float32', [4 * units], bias);
+  const lstm = { name: 'lstm', units, activation: 'tanh', recurrent_activation: 'sigmoid', use_bias: true, return_sequences: false, batch_input_shape: [null, 3, 1], recurrent_initializer: { class_name: 'Orthogonal', config: { gain: 1, seed: null } } };
+  const root = { class_name: 'Sequential', name: 'seq', config: { name: 'seq', layers: [{ class_name: 'LSTM', config: lstm }] } };
+  const pb = encodeSavedModel([
+    { identifier: '_tf_keras_sequential', metadata: JSON.stringify(root), children: [[1, 'layer_with_weights-0']] },
+    { identifier: '_tf_keras_rnn_layer', metadata: JSON.stringify({ class_name: 'LSTM', name: 'lstm', config: lstm }), children: [[2, 'cell']] },
+    { identifier: '_tf_keras_layer', metadata: JSON.stringify({ class_name: 'LSTMCell', name: 'lstm_cell', config: { name: 'lstm_cell', units } }), children: [[3, 'kernel'], [4, 'recurrent_kernel'], [5, 'bias']] },
+    { variableName: 'lstm/lstm_cell/kernel:0' },
+    { variableName: 'lstm/lstm_cell/recurrent_kernel:0' },
+    { variableName: 'lstm/lstm_cell/bias:0' },
+  ]);
+  const file = await openGenerated(w, [['saved_model.pb', pb]]);
+  assert.ok(file.tensors.filter((x) => x.group === 'model').every((x) => x.layer === 'lstm_cell'), 'the reader lists the weights under the cell');
+  const built = await buildModel(file, tf, tfl);
+  assert.deepEqual(built.loaded.map((l) => l.variable), ['lstm/kernel', 'lstm/recurrent_kernel', 'lstm/bias']);
+  // The Keras LSTM step written out (gates i, f, c, o), for one sequence x = [0.5, -1, 2].
+  const sig = (z: number): number => 1 / (1 + Math.exp(-z));
+  let h = [0, 0];
+  let c = [0, 0];
+  for (const xt of [0.5, -1, 2]) {
+    const z = Array.from({ length: 4 * units }, (_, j) => xt * kernel[j]! + h.reduce((a, hv, r) => a + hv * recurrent[r * 4 * units + j]!, 0) + bias[j]!);
+    const gate = (g: number, u: number): number => z[g * units + u]!;
+    c = c.map((cv, u) => sig(gate(1, u)) * cv + sig(gate(0, u)) * Math.tanh(gate(2, u)));
+    h = c.map((cv, u) => sig(gate(3, u)) * Math.tanh(cv));
+  }
+  const got = (built.model.predict(tf.tensor([[[0.5], [-1], [2]]])) as ReturnType<Tf['tensor']>).dataSync();
+  h.forEach((want, u) => assert.ok(Math.abs(got[u]! - want) <= 1e-6, `h[${u}]: ${got[u]} vs ${want}`));
+  built.model.dispose();
+  await file.close();
+});
