@@ -167,6 +167,11 @@ export const runtimeScenarios: Scenario[] = [
       const last = /up to (epoch-\d{3})/.exec(status)![1]!;
       assert.equal(Number(last.slice(6)), restored, `status names the last restored checkpoint (${status})`);
       assert.ok(fs.existsSync(path.join(runDir, last, 'model.json')), `${last} is on disk`);
+      // as the status says, the reload stopped the run: no checkpoint appears any more (an epoch takes under a second)
+      const count = () => fs.readdirSync(runDir).filter((d) => d.startsWith('epoch-')).length;
+      const atRestore = count();
+      await page.waitForTimeout(4000);
+      assert.equal(count(), atRestore, 'no epoch written after the reload');
       let painted = 0;
       for (let i = 0; i < 40 && painted <= 200; i++) {
         painted = await canvasPaintedPixels(frame, '#chart-loss');
