@@ -47,6 +47,11 @@ export interface ReadValuesOptions {
   chunkElements?: number;
   /** Cancels the read; the iterator then throws a `cancelled` WeightFileError. */
   signal?: AbortSignal;
+  /**
+   * True when the consumer is done with each chunk before it asks for the next one: the reader may
+   * then yield views of one reused buffer (default false: every chunk stays valid for the consumer).
+   */
+  reuseChunks?: boolean;
 }
 
 /** Quantization applied to stored values; analysis sees dequantized values. */

@@ -204,6 +204,8 @@ export interface Hdf5DatasetInfo {
 /** An open HDF5 file. Every method is synchronous inside h5wasm; reads of values are chunked. */
 export class Hdf5File {
   private closed = false;
+  /** Slab buffers of running reads in the WASM heap (address -> bytes); each read owns one, freed when it ends or at close. */
+  private readonly slabs = new Map<number, number>();
 
   private constructor(
     private readonly h5: H5wasmNode,
@@ -401,7 +403,10 @@ export class Hdf5File {
   /**
    * Streams a numeric dataset's values in row-major order, reading hyperslabs of at most
    * `maxSlabBytes` (or `options.chunkElements` elements): whole rows along the outermost axis
-   * that fits, so memory never depends on the dataset's size.
+   * that fits, so memory never depends on the dataset's size. Each read fills one slab buffer
+   * of its own in the WASM heap (allocated once per read; fresh memory is costly). With
+   * `options.reuseChunks` the chunks are views of that buffer, valid until the next chunk is
+   * requested; otherwise each chunk is a copy.
    */
   async *readValues(info: Hdf5DatasetInfo, options: ReadValuesOptions = {}): AsyncGenerator<NumericArray> {
     const dtype = info.dtype;
@@ -418,11 +423,25 @@ export class Hdf5File {
       return;
     }
     const slabBytes = Math.max(item, Math.min(maxSlabBytes, Math.floor((options.chunkElements ?? Infinity) * item)));
-    if (shape.length === 0 || total * item <= slabBytes) {
-      throwIfAborted(options.signal);
-      yield this.readSlab(info, dtype, null, null, total * item);
-      return;
+    const reuse = options.reuseChunks === true;
+    throwIfAborted(options.signal);
+    const ptr = this.allocSlab(info, Math.min(slabBytes, total * item));
+    try {
+      if (shape.length === 0 || total * item <= slabBytes) {
+        yield this.readSlab(info, dtype, null, null, total * item, ptr, reuse);
+        return;
+      }
+      yield* this.readRows(info, dtype, slabBytes, ptr, reuse, options.signal);
+    } finally {
+      this.freeSlab(ptr);
     }
+  }
+
+  /** The slabs of readValues for a dataset larger than one slab. */
+  private *readRows(info: Hdf5DatasetInfo, dtype: DType, slabBytes: number, ptr: number, reuse: boolean, signal: AbortSignal | undefined): Generator<NumericArray> {
+    const shape = info.shape;
+    const item = info.itemBytes;
+    const total = elementCount(shape);
     // Outermost axis k whose inner block (dims after k) fits in one slab; slabs span rows of axis k.
     let k = 0;
     let inner = total / shape[0]!;
@@ -436,11 +455,11 @@ export class Hdf5File {
     const index = outer.map(() => 0);
     for (let o = 0; o < outerCount; o++) {
       for (let start = 0; start < shape[k]!; start += rowsPerSlab) {
-        throwIfAborted(options.signal);
+        throwIfAborted(signal);
         const rows = Math.min(rowsPerSlab, shape[k]! - start);
         const count = shape.map((d, axis) => (axis < k ? 1 : axis === k ? rows : d));
         const offset = shape.map((_, axis) => (axis < k ? index[axis]! : axis === k ? start : 0));
-        yield this.readSlab(info, dtype, count, offset, rows * inner * item);
+        yield this.readSlab(info, dtype, count, offset, rows * inner * item, ptr, reuse);
       }
       // Advance the outer multi-index (row-major).
       for (let axis = k - 1; axis >= 0; axis--) {
@@ -453,33 +472,46 @@ export class Hdf5File {
     }
   }
 
-  /** Reads one hyperslab (or everything when count is null) as little-endian bytes and decodes it. */
-  private readSlab(info: Hdf5DatasetInfo, dtype: DType, count: number[] | null, offset: number[] | null, nbytes: number): NumericArray {
+  /**
+   * Reads one hyperslab (or everything when count is null) as little-endian bytes into the slab
+   * buffer at `ptr` and decodes it: a view of the buffer when `reuse` (no copy), else a copy.
+   */
+  private readSlab(info: Hdf5DatasetInfo, dtype: DType, count: number[] | null, offset: number[] | null, nbytes: number, ptr: number, reuse: boolean): NumericArray {
     this.checkOpen();
-    const bytes = this.guard(`read values of dataset '${info.path}'`, () => {
-      const ptr = this.module._malloc(Math.max(1, nbytes));
-      if (!ptr) {
-        throw new WeightFileError('tooLarge', `${this.name}: could not allocate ${nbytes} bytes to read dataset '${info.path}'.`, { file: this.name, tensor: info.path });
-      }
-      try {
-        const status = this.module.get_dataset_data(
-          this.file.file_id,
-          info.path,
-          count ? count.map(BigInt) : null,
-          offset ? offset.map(BigInt) : null,
-          count ? count.map(() => 1n) : null,
-          BigInt(ptr),
-        );
-        if (status < 0) {
-          throw new WeightFileError('corrupt', `${this.name}: the HDF5 library failed to read dataset '${info.path}' (status ${status}).`, { file: this.name, tensor: info.path });
-        }
-        // h5wasm reads into a little-endian copy of the stored type (hdf5_util.cc read_write_dataset_data).
-        return this.module.HEAPU8.slice(ptr, ptr + nbytes);
-      } finally {
-        this.module._free(ptr);
+    this.guard(`read values of dataset '${info.path}'`, () => {
+      const status = this.module.get_dataset_data(
+        this.file.file_id,
+        info.path,
+        count ? count.map(BigInt) : null,
+        offset ? offset.map(BigInt) : null,
+        count ? count.map(() => 1n) : null,
+        BigInt(ptr),
+      );
+      if (status < 0) {
+        throw new WeightFileError('corrupt', `${this.name}: the HDF5 library failed to read dataset '${info.path}' (status ${status}).`, { file: this.name, tensor: info.path });
       }
     });
-    return decodeValues(dtype, bytes, true);
+    // h5wasm reads into a little-endian copy of the stored type (hdf5_util.cc read_write_dataset_data).
+    // HEAPU8 is looked up after the read: the heap may have grown (and replaced its buffer) during it.
+    const heap = this.module.HEAPU8;
+    return decodeValues(dtype, reuse ? heap.subarray(ptr, ptr + nbytes) : heap.slice(ptr, ptr + nbytes), true);
+  }
+
+  /** Allocates a slab buffer of `nbytes` in the WASM heap (freed by freeSlab or at close). */
+  private allocSlab(info: Hdf5DatasetInfo, nbytes: number): number {
+    this.checkOpen();
+    const ptr = this.module._malloc(Math.max(8, nbytes));
+    if (!ptr) {
+      throw new WeightFileError('tooLarge', `${this.name}: could not allocate ${nbytes} bytes to read dataset '${info.path}'.`, { file: this.name, tensor: info.path });
+    }
+    this.slabs.set(ptr, nbytes);
+    return ptr;
+  }
+
+  private freeSlab(ptr: number): void {
+    if (this.slabs.delete(ptr)) {
+      this.module._free(ptr);
+    }
   }
 
   /** Closes the file and deletes the temporary copy, if one was made. Safe to call twice. */
@@ -488,6 +520,9 @@ export class Hdf5File {
       return;
     }
     this.closed = true;
+    for (const ptr of [...this.slabs.keys()]) {
+      this.freeSlab(ptr);
+    }
     try {
       this.file.close();
     } catch {

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { WeightFileError } from '../../../src/core/errors';
+import type { NumericArray } from '../../../src/core/dtypes';
 import type { WeightFile } from '../../../src/core/model';
 import { readAllValues } from '../../../src/core/tensorData';
 import { Hdf5File, maxSlabBytes } from '../../../src/formats/hdf5';
@@ -187,6 +188,65 @@ test('bfloat16 variables (raw 2-byte values with dtype attribute) and rows longe
     assert.ok(ok, 'values arrive in row-major order');
     assert.equal(expected, 2 * rowLength);
     assert.ok(sizes.length >= 4 && sizes.every((n) => n * 4 <= maxSlabBytes), `slab sizes ${sizes.join(',')}`);
+  });
+});
+
+test('reuseChunks: chunks are views of one reused slab buffer with the copying read\'s values; copies stay valid after the read', async () => {
+  const rows = 3;
+  const rowLength = 700_000; // 2.8 MB per float32 row: slabs split rows
+  const valueAt = (i: number): number => (i % 1000) - 500.25;
+  const p = await writeH5('reuse.weights.h5', (f) => {
+    const vars = f.create_group('layers').create_group('dense').create_group('vars');
+    vars.create_dataset({ name: '0', data: new Float32Array(rows * rowLength).map((_, i) => valueAt(i)), shape: [rows, rowLength] });
+  });
+  await withFile(await openLocalPath(p), async (f) => {
+    const t = f.tensors[0]!;
+    const copies: NumericArray[] = [];
+    for await (const chunk of t.readValues()) {
+      copies.push(chunk);
+    }
+    const views = new Set<number>();
+    let at = 0;
+    let viewsMatch = true;
+    for await (const chunk of t.readValues({ reuseChunks: true })) {
+      views.add(chunk.byteOffset);
+      const copy = copies.shift();
+      assert.ok(chunk instanceof Float32Array && copy instanceof Float32Array && copy.length === chunk.length, `chunk at ${at}`);
+      assert.ok(chunk.byteOffset > 0 && chunk.buffer.byteLength > chunk.byteLength, 'a view into the WASM heap');
+      assert.ok(copy.byteOffset === 0 && copy.buffer.byteLength === copy.byteLength, 'a copy owns its buffer');
+      for (let i = 0; i < chunk.length; i++, at++) {
+        if (chunk[i] !== valueAt(at) || copy[i] !== valueAt(at)) {
+          viewsMatch = false;
+        }
+      }
+    }
+    assert.equal(copies.length, 0, 'both reads yield the same chunks');
+    assert.equal(at, rows * rowLength);
+    assert.ok(viewsMatch, 'views and the kept copies hold the stored values');
+    assert.equal(views.size, 1, 'every view starts at the same slab buffer');
+    // A read abandoned after its first chunk leaves the file usable; its buffer is freed at close.
+    const it = t.readValues({ reuseChunks: true })[Symbol.asyncIterator]();
+    const first = await it.next();
+    assert.equal(first.done, false);
+    const again = await readAllValues(t);
+    assert.equal(again[rows * rowLength - 1], valueAt(rows * rowLength - 1));
+  });
+});
+
+test('reuseChunks decodes every element type written by h5py to NumPy\'s values', async () => {
+  const generated = kerasReference.generated;
+  const p = path.join(makeTempDir(), generated.fileName);
+  fs.writeFileSync(p, Buffer.from(generated.bytesBase64, 'base64'));
+  const num = (v: JsonNumber): number => (v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v);
+  await withFile(await openLocalPath(p), async (f) => {
+    for (const ref of generated.tensors) {
+      const t = f.tensors.find((x) => x.name === ref.name)!;
+      const values: number[] = [];
+      for await (const chunk of t.readValues({ reuseChunks: true, chunkElements: 3 })) {
+        values.push(...Array.from(chunk, Number));
+      }
+      assert.deepEqual(values, ref.values.map(num), `${ref.name}: values`);
+    }
   });
 });
 
