@@ -2,12 +2,14 @@
  * A pool of worker threads computing tensor statistics of local files, several tensors at once.
  * Each worker opens the file itself (statsWorker.ts); results stream back per tensor. A crashed
  * worker turns its tensor into an `internal` error and is replaced; cancellation reaches the
- * workers at once and they stop between chunks.
+ * workers at once and they stop between chunks. A caller that only waits for the results (a CLI)
+ * can let its own thread take tensors from the queue too (`callerIdle`).
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { WeightFileError, type ErrorSummary } from '../core/errors';
+import { analyzeTensor } from './statsRunner';
 import type { TensorStats } from './statsTypes';
 
 /** Outcome of analysing one tensor. */
@@ -32,6 +34,12 @@ export type StatsPoolRequest =
       type: 'cancel';
       /** Id of the request to stop. */
       id: number;
+    }
+  | {
+      /** Open a local file ahead of its requests and keep it in the worker's cache (no answer). */
+      type: 'prepare';
+      /** Local path (file or folder) opened with openLocalPath. */
+      filePath: string;
     };
 
 /** Messages from a worker to the pool. */
@@ -47,10 +55,24 @@ export interface StatsPoolResponse {
 /** A cancelled worker that has not answered after this long is terminated and replaced, in milliseconds. */
 const cancelGraceMs = 2000;
 
-/** Default number of workers: one less than the CPUs, between 1 and 4. */
+/** Default number of workers: one less than the CPUs (one is left to the calling thread), between 1 and 4. */
 export function defaultWorkerCount(): number {
   const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   return Math.min(4, Math.max(1, cpus - 1));
+}
+
+/** Options of a StatsPool. */
+export interface StatsPoolOptions {
+  /** Worker threads (default: defaultWorkerCount()). */
+  workers?: number;
+  /**
+   * True when the creating thread only waits for the results (a CLI): it then analyses tensors
+   * too, next to the workers, so every CPU works and the first results need no worker start-up.
+   * Never set it on a thread that must stay responsive (the extension host).
+   */
+  callerIdle?: boolean;
+  /** Worker entry script (default: statsWorker.js next to this file; tests). */
+  workerScript?: string;
 }
 
 interface Job {
@@ -63,6 +85,12 @@ interface Job {
   cancelled: boolean;
 }
 
+/** The tensor the calling thread is analysing (callerIdle pools). */
+interface LocalRun {
+  job: Job;
+  controller: AbortController;
+}
+
 interface Slot {
   worker: Worker;
   job?: Job;
@@ -73,15 +101,43 @@ interface Slot {
 /** Runs tensor statistics in worker threads. */
 export class StatsPool {
   private readonly size: number;
+  private readonly callerIdle: boolean;
+  private local: LocalRun | undefined;
   private readonly workerScript: string;
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
   private nextId = 1;
   private disposed = false;
 
-  constructor(options: { workers?: number; workerScript?: string } = {}) {
+  constructor(options: StatsPoolOptions = {}) {
     this.size = Math.max(1, Math.floor(options.workers ?? defaultWorkerCount()));
+    this.callerIdle = options.callerIdle === true;
     this.workerScript = options.workerScript ?? path.join(__dirname, 'statsWorker.js');
+  }
+
+  /** Number of worker threads the pool runs at most (the calling thread of a callerIdle pool not counted). */
+  get workerCount(): number {
+    return this.size;
+  }
+
+  /**
+   * Starts every worker and lets each open `filePath` in the background, so that an analyzeFile
+   * of that file soon after finds them loaded and the file open (a worker's first start loads the
+   * format libraries, which takes longer than most tensors). Call it before opening the file on the
+   * calling thread; errors surface in analyzeFile. Idle workers never keep the process alive.
+   */
+  prepare(filePath: string): void {
+    if (this.disposed) {
+      return;
+    }
+    while (this.slots.length < this.size) {
+      this.spawn();
+    }
+    for (const slot of this.slots) {
+      if (!slot.dead) {
+        slot.worker.postMessage({ type: 'prepare', filePath } satisfies StatsPoolRequest);
+      }
+    }
   }
 
   /** Analyses tensors of a local file in worker threads, several at once; results stream through onResult. */
@@ -149,6 +205,12 @@ export class StatsPool {
     for (const job of this.queue.splice(0)) {
       job.done({ ok: false, error: { reason: 'internal', message: 'The statistics pool was disposed.' } });
     }
+    const local = this.local;
+    this.local = undefined;
+    if (local) {
+      local.controller.abort();
+      local.job.done({ ok: false, error: { reason: 'internal', message: 'The statistics pool was disposed.' } });
+    }
     const slots = this.slots.splice(0);
     await Promise.all(
       slots.map(async (slot) => {
@@ -169,6 +231,10 @@ export class StatsPool {
       this.queue.splice(queued, 1);
       return;
     }
+    if (this.local?.job === job) {
+      this.local.controller.abort();
+      return;
+    }
     const slot = this.slots.find((s) => s.job === job);
     if (slot && !slot.dead) {
       slot.worker.postMessage({ type: 'cancel', id: job.id } satisfies StatsPoolRequest);
@@ -182,6 +248,9 @@ export class StatsPool {
   }
 
   private pump(): void {
+    if (this.callerIdle && !this.local && this.queue.length > 0 && !this.disposed) {
+      this.runLocal(this.queue.shift()!);
+    }
     while (this.queue.length > 0 && !this.disposed) {
       let slot = this.slots.find((s) => !s.job && !s.dead);
       if (!slot && this.slots.length < this.size) {
@@ -201,6 +270,21 @@ export class StatsPool {
         histogramBins: job.histogramBins,
       } satisfies StatsPoolRequest);
     }
+  }
+
+  /** Analyses a job in the calling thread (callerIdle); the thread yields to its event loop between chunks. */
+  private runLocal(job: Job): void {
+    const run: LocalRun = { job, controller: new AbortController() };
+    this.local = run;
+    void analyzeTensor(job.filePath, job.tensorName, job.histogramBins, run.controller.signal).then((result) => {
+      if (this.local === run) {
+        this.local = undefined;
+      }
+      job.done(result);
+      if (!this.disposed) {
+        this.pump();
+      }
+    });
   }
 
   private spawn(): Slot {

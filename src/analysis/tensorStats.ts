@@ -1195,7 +1195,7 @@ async function computeStreamed(
   };
   try {
     throwIfAborted(signal);
-    for await (const chunk of tensor.readValues({ chunkElements, signal })) {
+    for await (const chunk of tensor.readValues({ chunkElements, signal, reuseChunks: true })) {
       if (chunk.length === 0) {
         continue;
       }
@@ -1229,7 +1229,7 @@ async function computeStreamed(
           await pause();
         }
       } else {
-        for await (const chunk of tensor.readValues({ chunkElements, signal })) {
+        for await (const chunk of tensor.readValues({ chunkElements, signal, reuseChunks: true })) {
           engine.pass2(toWorkArray(chunk, engine.mode));
           await pause();
         }

@@ -64,6 +64,64 @@ test('StatsPool results equal computeTensorStats in-thread on the TF.js fixture'
   }
 });
 
+test('callerIdle: the calling thread analyses next to the workers, with the same results, in the requested order', async (t) => {
+  const p = fixtureOrSkip(t, tfjsLayers);
+  if (!p) {
+    return;
+  }
+  const file = await openLocalPath(p);
+  const names = file.tensors.map((x) => x.name);
+  const expected = new Map<string, TensorResult>();
+  for (const tensor of file.tensors) {
+    expected.set(tensor.name, { ok: true, stats: await computeTensorStats(tensor) });
+  }
+  await file.close();
+  const pool = new StatsPool({ workers: 1, callerIdle: true });
+  try {
+    assert.equal(pool.workerCount, 1);
+    pool.prepare(p);
+    const results = await pool.analyzeFile(p, [...names, 'missing/tensor']);
+    assert.deepEqual([...results.keys()], [...names, 'missing/tensor']);
+    const missing = results.get('missing/tensor')!;
+    assert.ok(!missing.ok && missing.error.reason === 'notFound', JSON.stringify(missing));
+    results.delete('missing/tensor');
+    assert.deepEqual(results, expected);
+  } finally {
+    await pool.dispose();
+  }
+  // With workers that crash on every request, the first tensor still comes from the calling thread.
+  const dir = makeTempDir('weightscope-crash-');
+  const script = path.join(dir, 'crashWorker.js');
+  fs.writeFileSync(script, "require('node:worker_threads').parentPort.on('message', () => process.exit(3));\n");
+  const crashing = new StatsPool({ workers: 1, callerIdle: true, workerScript: script });
+  try {
+    const results = await crashing.analyzeFile(p, names);
+    assert.deepEqual(results.get(names[0]!), expected.get(names[0]!));
+    assert.ok([...results.values()].some((r) => !r.ok && r.error.reason === 'internal'), 'the worker lane failed');
+  } finally {
+    await crashing.dispose();
+  }
+});
+
+test('prepare() of a file that cannot be opened: the error reaches each request, nothing crashes', async () => {
+  const dir = makeTempDir('weightscope-prepare-');
+  const p = path.join(dir, 'model.json');
+  fs.writeFileSync(p, '{ not json');
+  const pool = new StatsPool({ workers: 2 });
+  try {
+    pool.prepare(p);
+    pool.prepare(path.join(dir, 'absent.h5'));
+    const results = await pool.analyzeFile(p, ['a', 'b']);
+    for (const name of ['a', 'b']) {
+      const r = results.get(name)!;
+      assert.ok(!r.ok && r.error.reason !== 'internal', JSON.stringify(r));
+      assert.match(r.error.message, /model\.json/);
+    }
+  } finally {
+    await pool.dispose();
+  }
+});
+
 test('a bad tensor yields ok:false only for it', async () => {
   const p = writeTfjsModel([
     { name: 'good/kernel', shape: [64, 32] },

@@ -189,6 +189,31 @@ test('a reader that refills one buffer still gives exact results (values are cop
   compare(c.name, stats, c.stats);
 });
 
+test('the engine asks for reused chunks and never keeps one: a reader that spoils each chunk once the next is requested gives exact results', async () => {
+  const c = reference.cases.find((x) => x.name === 'nan-inf-mixed-f32')!;
+  const values = valuesOf(c) as Float32Array;
+  const asked: boolean[] = [];
+  const spoiling = {
+    name: c.name,
+    dtype: c.dtype,
+    shape: [values.length],
+    async *readValues(options?: ReadValuesOptions): AsyncIterable<NumericArray> {
+      asked.push(options?.reuseChunks === true);
+      const step = options?.chunkElements ?? 1 << 20;
+      const buffer = new Float32Array(step);
+      for (let at = 0; at < values.length; at += step) {
+        const part = values.subarray(at, at + step);
+        buffer.set(part);
+        yield buffer.subarray(0, part.length);
+        buffer.fill(12345.5); // the consumer is done with the chunk now
+      }
+    },
+  };
+  compare(`${c.name}/held`, await computeTensorStats(spoiling, { chunkElements: 1000 }), c.stats);
+  compare(`${c.name}/read twice`, await computeTensorStats(spoiling, { chunkElements: 1000, holdLimitBytes: 0 }), c.stats);
+  assert.deepEqual(asked, [true, true, true]);
+});
+
 test('float32 percentiles are exact even when one radix bin holds 300001 values', () => {
   const c = reference.cases.find((x) => x.name === 'narrow-f32')!;
   const s = computeArrayStats(valuesOf(c));

@@ -1,0 +1,114 @@
+/**
+ * One tensor's statistics by file path and tensor name, for StatsPool: in its worker threads
+ * (statsWorker.ts) and, when the caller is idle, in the calling thread. Opened files are kept in a
+ * small per-thread cache and closed when idle.
+ */
+import { summarizeError, WeightFileError } from '../core/errors';
+import type { WeightFile } from '../core/model';
+import { statPath } from '../core/nodeFileSource';
+import { openLocalPath } from '../formats/registry';
+import { computeTensorStats } from './tensorStats';
+import type { TensorResult } from './statsPool';
+
+/** Close an opened file after this long without requests, in milliseconds. */
+const fileIdleMs = 2000;
+
+/** Most files kept open at once per thread. */
+const maxOpenFiles = 3;
+
+/**
+ * Formats whose tensor values are a plain read of a local file (HDF5 datasets through h5wasm, into
+ * a reused buffer): statistics read such a tensor twice instead of holding a copy between the
+ * passes, which costs less time and no tensor-sized memory.
+ */
+const rereadFormats: ReadonlySet<WeightFile['format']> = new Set(['keras-h5', 'keras-weights-h5', 'keras-v3', 'keras-v3-weights']);
+
+interface OpenEntry {
+  /** Cache key: path, size and mtime (a changed file is reopened). */
+  key: string;
+  file: Promise<WeightFile>;
+  busy: number;
+  lastUsed: number;
+  timer?: NodeJS.Timeout;
+}
+
+const openFiles = new Map<string, OpenEntry>();
+
+async function acquire(filePath: string): Promise<OpenEntry> {
+  const st = await statPath(filePath);
+  const key = `${filePath}\u0000${st?.size ?? -1}\u0000${st?.mtimeMs ?? -1}`;
+  let entry = openFiles.get(filePath);
+  if (entry && entry.key !== key && entry.busy === 0) {
+    closeEntry(filePath, entry);
+    entry = undefined;
+  }
+  if (!entry || entry.key !== key) {
+    entry = { key, file: openLocalPath(filePath), busy: 0, lastUsed: Date.now() };
+    entry.file.catch(() => undefined); // reported to the requester
+    openFiles.set(filePath, entry);
+    evictIdle();
+  }
+  clearTimeout(entry.timer);
+  entry.busy++;
+  return entry;
+}
+
+function release(filePath: string, entry: OpenEntry): void {
+  entry.busy--;
+  entry.lastUsed = Date.now();
+  if (entry.busy === 0) {
+    entry.timer = setTimeout(() => closeEntry(filePath, entry), fileIdleMs);
+    entry.timer.unref();
+  }
+}
+
+function closeEntry(filePath: string, entry: OpenEntry): void {
+  clearTimeout(entry.timer);
+  if (openFiles.get(filePath) === entry) {
+    openFiles.delete(filePath);
+  }
+  void entry.file.then((f) => f.close()).catch(() => undefined);
+}
+
+function evictIdle(): void {
+  const idle = [...openFiles.entries()].filter(([, e]) => e.busy === 0).sort((a, b) => a[1].lastUsed - b[1].lastUsed);
+  while (openFiles.size > maxOpenFiles && idle.length > 0) {
+    const [p, e] = idle.shift()!;
+    closeEntry(p, e);
+  }
+}
+
+/** Opens a local file in the background and keeps it in this thread's cache for the requests that follow; never throws. */
+export function prepareFile(filePath: string): void {
+  void acquire(filePath).then(
+    (entry) => entry.file.catch(() => undefined).finally(() => release(filePath, entry)),
+    () => undefined,
+  );
+}
+
+/** Statistics of one tensor of a local file (opened through the cache); failures become ok:false results. */
+export async function analyzeTensor(filePath: string, tensorName: string, histogramBins: number, signal: AbortSignal): Promise<TensorResult> {
+  try {
+    const entry = await acquire(filePath);
+    try {
+      const file = await entry.file;
+      const tensor = file.tensors.find((t) => t.name === tensorName);
+      if (!tensor) {
+        throw new WeightFileError('notFound', `${file.path}: no tensor named '${tensorName}'.`, { file: file.path, tensor: tensorName });
+      }
+      if (tensor.unavailable) {
+        return { ok: false, error: tensor.unavailable };
+      }
+      const stats = await computeTensorStats(tensor, {
+        histogramBins,
+        signal,
+        ...(rereadFormats.has(file.format) ? { holdLimitBytes: 0 } : {}),
+      });
+      return { ok: true, stats };
+    } finally {
+      release(filePath, entry);
+    }
+  } catch (ex) {
+    return { ok: false, error: summarizeError(ex) };
+  }
+}
