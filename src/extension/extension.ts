@@ -2,10 +2,13 @@
  * Activation: registrations only. Everything is pushed onto `context.subscriptions`.
  */
 import * as vscode from 'vscode';
+import { StatsCache } from '../analysis/statsCache';
 import { StatsPool } from '../analysis/statsPool';
 import { AnalysisProgress } from './analysisProgress';
 import { commandIds, registerCommands } from './commands';
 import { registerDiffSupport, type DiffSupport } from './diff/diffSupport';
+import { setDuplicateServices } from './diff/duplicates';
+import { FingerprintIndex } from './fingerprintIndex';
 import { log } from './log';
 import { registerRuntimeSupport } from './runtime/runtimeSupport';
 import { readSettings } from './settings';
@@ -29,21 +32,49 @@ export interface WeightscopeApi {
   commands: typeof commandIds;
   /** Compare Weights / weight history support. */
   diff: DiffSupport;
+  /** Model fingerprints known per file (tree, Find Duplicate Weights). */
+  fingerprints: FingerprintIndex;
+  /** The statistics and fingerprint cache in use (on disk under globalStorageUri unless turned off). */
+  statsCache(): StatsCache;
 }
+
+/** Id of the command that empties the statistics and fingerprint cache. */
+export const clearCacheCommandId = 'weightscope.clearCache';
 
 export function activate(context: vscode.ExtensionContext): WeightscopeApi {
   let pool: StatsPool | undefined;
+  // One cache on disk under the extension's global storage (never next to the user's files), one in memory only.
+  const cacheDir = vscode.Uri.joinPath(context.globalStorageUri, 'stats-cache').fsPath;
+  const diskCache = new StatsCache({ cacheDir });
+  const memoryCache = new StatsCache();
+  const statsCache = (): StatsCache => (readSettings().cacheOnDisk ? diskCache : memoryCache);
+  const fingerprints = new FingerprintIndex();
+  setDuplicateServices({ index: fingerprints, statsCache });
   const store = new WeightsDocumentStore({
     statsPool: () => (pool ??= new StatsPool({ workers: readSettings().workerCount })),
     settings: readSettings,
+    statsCache,
+  });
+  // Model fingerprints of opened documents feed the index; a reload (changed file) forgets the old one.
+  const documentFingerprints = store.onDidCreateDocument((doc) => {
+    const sub = doc.onDidChangeFingerprint((f) => {
+      if (f.state === 'done' && f.model !== undefined) {
+        fingerprints.set(doc.uri, { model: f.model, modelTensorCount: f.modelTensorCount ?? 0, partial: f.partial ?? false, source: 'document' });
+      } else if (f.state === 'idle') {
+        fingerprints.delete(doc.uri);
+      }
+    });
+    doc.onDidDispose(() => sub.dispose());
   });
   const views = new WeightsViewRegistry();
   const panels = new WeightsPanelManager(context.extensionUri, store, views);
   const editors = new WeightsEditorProvider(context.extensionUri, store, views);
-  const tree = new WeightsTreeProvider(store);
+  const tree = new WeightsTreeProvider(store, { fingerprints, statsCache });
   const treeView = vscode.window.createTreeView(WeightsTreeProvider.viewId, { treeDataProvider: tree, showCollapseAll: true });
   context.subscriptions.push(
     log(),
+    fingerprints,
+    documentFingerprints,
     store,
     panels,
     editors,
@@ -59,13 +90,20 @@ export function activate(context: vscode.ExtensionContext): WeightscopeApi {
       }
     }),
     { dispose: () => void pool?.dispose() },
+    vscode.commands.registerCommand(clearCacheCommandId, async () => {
+      const removed = await diskCache.clear();
+      memoryCache.clearMemory();
+      log().info(`cleared the statistics cache in ${cacheDir}: ${removed} entries`);
+      void vscode.window.showInformationMessage(`Weightscope: cleared the statistics cache (${removed} entries).`);
+    }),
   );
   const diff = registerDiffSupport(context, { inspect: (uri) => panels.show(uri) });
   context.subscriptions.push(...registerRuntimeSupport(context, { refreshTree: () => tree.refresh() }));
   // Scan once at start so the explorer's folder menu (model folders context key) works before the view is opened.
   void tree.listFiles();
   log().info(`Weightscope ${String(context.extension.packageJSON.version)} activated`);
-  return { store, panels, views, tree, commands: commandIds, diff };
+  log().info(`statistics cache: ${readSettings().cacheOnDisk ? cacheDir : 'in memory only (weightscope.cache.onDisk is off)'}`);
+  return { store, panels, views, tree, commands: commandIds, diff, fingerprints, statsCache };
 }
 
 export function deactivate(): void {

@@ -26,6 +26,8 @@ export interface WeightscopeSettings {
   diagnosticsEnabled: boolean;
   /** Include the precision passes in the diagnostics. */
   diagnosticsPrecision: boolean;
+  /** Keep statistics and fingerprints of analysed files on disk (in the extension's global storage). */
+  cacheOnDisk: boolean;
 }
 
 /** Reads the current settings, clamping out-of-range values. */
@@ -42,5 +44,6 @@ export function readSettings(): WeightscopeSettings {
     workerCount: workers > 0 ? Math.min(32, workers) : Math.max(1, Math.min(4, os.cpus().length - 1)),
     diagnosticsEnabled: c.get<boolean>('diagnostics.enabled', true) !== false,
     diagnosticsPrecision: c.get<boolean>('diagnostics.precision', true) !== false,
+    cacheOnDisk: c.get<boolean>('cache.onDisk', true) !== false,
   };
 }

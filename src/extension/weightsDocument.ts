@@ -7,12 +7,15 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { runCheckInThread, runCheckInWorker } from '../analysis/checkClient';
 import type { CheckReport } from '../analysis/diagnostics/check';
+import type { FileFingerprint, TensorFingerprint } from '../analysis/fingerprint';
+import { runFingerprintInThread, runFingerprintInWorker } from '../analysis/fingerprintClient';
+import { analyzeFileCached, fingerprintFileCached, type FingerprintRunner, type StatsCache } from '../analysis/statsCache';
 import type { StatsPool, TensorResult } from '../analysis/statsPool';
 import type { TensorStats } from '../analysis/statsTypes';
 import { computeTensorStats } from '../analysis/tensorStats';
 import { summarizeError, WeightFileError, type ErrorSummary } from '../core/errors';
 import type { WeightFile } from '../core/model';
-import type { AnalysisStatusDto, DiagnosticsSnapshotDto, DiagnosticsStatusDto, ModelSnapshotDto } from '../protocol/weightsPanel';
+import type { AnalysisStatusDto, DiagnosticsSnapshotDto, DiagnosticsStatusDto, FingerprintStatusDto, ModelSnapshotDto } from '../protocol/weightsPanel';
 import { Disposable } from './dispose';
 import { inspectTarget, openWeightUri } from './fileAccess';
 import { log, logFailure } from './log';
@@ -28,6 +31,8 @@ export interface DocumentServices {
   statsPool(): StatsPool;
   /** Current settings. */
   settings(): WeightscopeSettings;
+  /** The statistics and fingerprint cache of local files; undefined: no cache. */
+  statsCache?(): StatsCache | undefined;
 }
 
 /** Where a document stands. */
@@ -53,6 +58,13 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
   private checkReport: CheckReport | undefined;
   private checkAbort: AbortController | undefined;
   private checkRun: Promise<void> | undefined;
+  private statsCached = 0;
+  private readonly fingerprintMap = new Map<string, string>();
+  private fingerprintState: FingerprintStatusDto = { state: 'idle', done: 0, total: 0 };
+  private fingerprintAbort: AbortController | undefined;
+  private fingerprintRun: Promise<void> | undefined;
+  private pendingFingerprints = new Set<string>();
+  private fingerprintTimer: NodeJS.Timeout | undefined;
 
   private readonly onDidChangeModelEmitter = this.register(new vscode.EventEmitter<void>());
   /** Fires when the file was (re)opened or failed to open. */
@@ -66,6 +78,12 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
   private readonly onDidChangeDiagnosticsEmitter = this.register(new vscode.EventEmitter<DiagnosticsStatusDto>());
   /** Fires when the diagnostics start, progress, finish, fail or are dropped. */
   readonly onDidChangeDiagnostics = this.onDidChangeDiagnosticsEmitter.event;
+  private readonly onDidUpdateFingerprintsEmitter = this.register(new vscode.EventEmitter<string[]>());
+  /** Fires with the names of tensors whose fingerprints arrived (batched, with the status after them). */
+  readonly onDidUpdateFingerprints = this.onDidUpdateFingerprintsEmitter.event;
+  private readonly onDidChangeFingerprintEmitter = this.register(new vscode.EventEmitter<FingerprintStatusDto>());
+  /** Fires when fingerprinting starts, progresses, finishes, fails or is cancelled. */
+  readonly onDidChangeFingerprint = this.onDidChangeFingerprintEmitter.event;
   private readonly onDidDisposeEmitter = new vscode.EventEmitter<void>();
   /** Fires once when the document is disposed. */
   readonly onDidDispose = this.onDidDisposeEmitter.event;
@@ -124,6 +142,26 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     return this.checkRun ?? Promise.resolve();
   }
 
+  /** Where the fingerprints stand (with the model fingerprint when done). */
+  get fingerprintStatus(): FingerprintStatusDto {
+    return { ...this.fingerprintState };
+  }
+
+  /** Tensor fingerprints computed (or taken from the cache) so far, by tensor name. */
+  get fingerprints(): ReadonlyMap<string, string> {
+    return this.fingerprintMap;
+  }
+
+  /** Tensors whose statistics the last analysis took from the cache. */
+  get statsFromCache(): number {
+    return this.statsCached;
+  }
+
+  /** Resolves when the fingerprinting started by the last completed analysis has finished (or at once). */
+  whenFingerprinted(): Promise<void> {
+    return this.fingerprintRun ?? Promise.resolve();
+  }
+
   /** Resolves when the current open attempt finished (successfully or not). */
   whenOpened(): Promise<void> {
     return this.opening;
@@ -143,6 +181,8 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
       error: this.openError,
       results: this.results,
       analysis: this.analysis,
+      fingerprints: this.fingerprintMap,
+      fingerprint: this.fingerprintStatus,
     });
   }
 
@@ -177,6 +217,11 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     this.checkAbort?.abort();
     await this.analysisRun?.catch(() => undefined);
     await this.checkRun;
+    await this.fingerprintRun;
+    this.fingerprintMap.clear();
+    this.pendingFingerprints.clear();
+    this.statsCached = 0;
+    this.setFingerprint({ state: 'idle', done: 0, total: 0 });
     this.checkReport = undefined;
     this.setDiagnostics({ state: 'waiting', done: 0, total: 0 });
     this.generation++;
@@ -231,10 +276,11 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     return run;
   }
 
-  /** Cancels a running analysis (results so far are kept) and running diagnostics. */
+  /** Cancels a running analysis (results so far are kept), running diagnostics and fingerprinting. */
   cancelAnalysis(): void {
     this.analysisAbort?.abort();
     this.checkAbort?.abort();
+    this.fingerprintAbort?.abort();
   }
 
   private async runAnalysis(): Promise<void> {
@@ -249,6 +295,7 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     if (names.length === 0) {
       this.setAnalysis({ state: 'done', done: total, total });
       this.diagnoseIfEnabled();
+      this.fingerprintIfNeeded();
       return;
     }
     const abort = new AbortController();
@@ -272,7 +319,21 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
       this.scheduleFlush();
     };
     try {
-      if (this.localPath !== undefined) {
+      const cache = this.services.statsCache?.();
+      if (this.localPath !== undefined && cache) {
+        // The pool is asked only for what the cache does not hold (and not even created when it holds everything).
+        const pool = { analyzeFile: (...args: Parameters<StatsPool['analyzeFile']>) => this.services.statsPool().analyzeFile(...args) };
+        await analyzeFileCached(pool, cache, this.localPath, names, {
+          histogramBins: settings.histogramBins,
+          signal: abort.signal,
+          onResult,
+          onCached: (hits) => {
+            if (generation === this.generation) {
+              this.statsCached = hits.length;
+            }
+          },
+        });
+      } else if (this.localPath !== undefined) {
         await this.services.statsPool().analyzeFile(this.localPath, names, { histogramBins: settings.histogramBins, signal: abort.signal, onResult });
       } else {
         // Virtual file systems: the bytes are already in memory (size-limited), read in-process chunk by chunk.
@@ -312,10 +373,132 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     }
     this.flush();
     const cancelled = abort.signal.aborted;
-    log().info(`${cancelled ? 'cancelled' : 'analysed'} ${this.fileName}: ${done}/${total} tensors (${Date.now() - started} ms)`);
+    const cachedNote = this.statsCached > 0 ? `, ${this.statsCached} from the cache` : '';
+    log().info(`${cancelled ? 'cancelled' : 'analysed'} ${this.fileName}: ${done}/${total} tensors${cachedNote} (${Date.now() - started} ms)`);
     this.setAnalysis({ state: cancelled ? 'cancelled' : 'done', done, total });
     if (!cancelled) {
       this.diagnoseIfEnabled();
+      this.fingerprintIfNeeded();
+    }
+  }
+
+  /** Starts fingerprinting (in a worker for local files) unless it is running or done. */
+  private fingerprintIfNeeded(): void {
+    if (this.fingerprintRun || this.fingerprintState.state === 'done' || !this.file || this.isDisposed) {
+      return;
+    }
+    const run = this.runFingerprints().finally(() => {
+      if (this.fingerprintRun === run) {
+        this.fingerprintRun = undefined;
+      }
+    });
+    this.fingerprintRun = run;
+  }
+
+  /** Fingerprints every tensor and the model; cached ones are not read again. Never rejects. */
+  private async runFingerprints(): Promise<void> {
+    const file = this.file;
+    if (!file) {
+      return;
+    }
+    const generation = this.generation;
+    const abort = new AbortController();
+    this.fingerprintAbort = abort;
+    const total = file.tensors.length;
+    let done = 0;
+    const started = Date.now();
+    this.setFingerprint({ state: 'running', done, total });
+    const onTensor = (t: TensorFingerprint): void => {
+      if (generation !== this.generation || this.isDisposed) {
+        return;
+      }
+      done++;
+      if (t.fingerprint) {
+        this.fingerprintMap.set(t.name, t.fingerprint);
+        this.pendingFingerprints.add(t.name);
+      }
+      this.fingerprintState = { state: 'running', done, total };
+      this.scheduleFingerprintFlush();
+    };
+    try {
+      const cache = this.services.statsCache?.();
+      const localPath = this.localPath;
+      let result: FileFingerprint & { fromCache?: number };
+      if (localPath !== undefined) {
+        const run: FingerprintRunner = (known, each) => runFingerprintInWorker(localPath, { signal: abort.signal, known, onTensor: each });
+        result = cache ? await fingerprintFileCached(run, cache, localPath, { tensors: file.tensors, onTensor }) : await run(new Map(), onTensor);
+      } else {
+        result = await runFingerprintInThread(file, { signal: abort.signal, onTensor });
+      }
+      if (generation !== this.generation || this.isDisposed) {
+        return;
+      }
+      for (const t of result.tensors) {
+        if (t.fingerprint && this.fingerprintMap.get(t.name) !== t.fingerprint) {
+          this.fingerprintMap.set(t.name, t.fingerprint);
+          this.pendingFingerprints.add(t.name);
+        }
+      }
+      const fromCache = result.fromCache ?? 0;
+      log().info(
+        `fingerprinted ${this.fileName}: model ${result.model.slice(0, 16)}… over ${result.modelTensorCount} tensors${result.partial ? ' (partial)' : ''}${fromCache > 0 ? `, ${fromCache} from the cache` : ''} (${Date.now() - started} ms)`,
+      );
+      this.fingerprintState = {
+        state: 'done',
+        done: total,
+        total,
+        model: result.model,
+        modelTensorCount: result.modelTensorCount,
+        partial: result.partial,
+        fromCache,
+      };
+      this.flushFingerprints(true);
+    } catch (ex) {
+      if (generation !== this.generation || this.isDisposed) {
+        return;
+      }
+      if (abort.signal.aborted || WeightFileError.is(ex, 'cancelled')) {
+        this.fingerprintState = { state: 'cancelled', done, total };
+      } else {
+        logFailure(`fingerprints of ${this.fileName} failed`, ex);
+        this.fingerprintState = { state: 'failed', done, total, error: summarizeError(ex) };
+      }
+      this.flushFingerprints(true);
+    } finally {
+      if (this.fingerprintAbort === abort) {
+        this.fingerprintAbort = undefined;
+      }
+    }
+  }
+
+  private setFingerprint(status: FingerprintStatusDto): void {
+    this.fingerprintState = status;
+    if (!this.isDisposed) {
+      this.onDidChangeFingerprintEmitter.fire(this.fingerprintStatus);
+    }
+  }
+
+  private scheduleFingerprintFlush(): void {
+    if (this.fingerprintTimer) {
+      return;
+    }
+    this.fingerprintTimer = setTimeout(() => this.flushFingerprints(false), statsFlushIntervalMs);
+  }
+
+  /** Announces batched fingerprints (and, when `statusChanged`, the status even without new ones). */
+  private flushFingerprints(statusChanged: boolean): void {
+    clearTimeout(this.fingerprintTimer);
+    this.fingerprintTimer = undefined;
+    if (this.isDisposed) {
+      return;
+    }
+    const names = [...this.pendingFingerprints];
+    this.pendingFingerprints.clear();
+    if (names.length > 0) {
+      this.onDidUpdateFingerprintsEmitter.fire(names);
+    }
+    if (statusChanged || names.length > 0) {
+      this.onDidChangeFingerprintEmitter.fire(this.fingerprintStatus);
     }
   }
 
@@ -424,7 +607,9 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     this.openAbort.abort();
     this.cancelAnalysis();
     this.checkAbort?.abort();
+    this.fingerprintAbort?.abort();
     clearTimeout(this.flushTimer);
+    clearTimeout(this.fingerprintTimer);
     const file = this.file;
     this.file = undefined;
     void file?.close().catch(() => undefined); // releasing handles of a closed document cannot be reported anywhere useful

@@ -10,6 +10,7 @@ import type { TensorInfo, WeightFile } from '../core/model';
 import type {
   AnalysisStatusDto,
   FactDto,
+  FingerprintStatusDto,
   LayerRowDto,
   ModelSnapshotDto,
   ModelSummaryDto,
@@ -65,8 +66,8 @@ export function tensorIssues(t: TensorInfo, result: TensorResult | undefined): T
   return issues;
 }
 
-/** One table row. */
-export function toTensorRow(t: TensorInfo, result: TensorResult | undefined): TensorRowDto {
+/** One table row (`fingerprint`: the tensor's content fingerprint, when computed). */
+export function toTensorRow(t: TensorInfo, result: TensorResult | undefined, fingerprint?: string): TensorRowDto {
   return {
     name: t.name,
     layer: t.layer,
@@ -79,6 +80,7 @@ export function toTensorRow(t: TensorInfo, result: TensorResult | undefined): Te
     byteLength: t.byteLength,
     ...(result?.ok ? { stats: toRowStats(result.stats) } : {}),
     issues: tensorIssues(t, result),
+    ...(fingerprint !== undefined ? { fingerprint } : {}),
   };
 }
 
@@ -161,7 +163,14 @@ export interface SnapshotInput {
   results: ReadonlyMap<string, TensorResult>;
   /** Analysis progress. */
   analysis: AnalysisStatusDto;
+  /** Tensor fingerprints by name, as far as computed (none when absent). */
+  fingerprints?: ReadonlyMap<string, string>;
+  /** Fingerprint progress and the model fingerprint (idle when absent). */
+  fingerprint?: FingerprintStatusDto;
 }
+
+/** The fingerprint status of a file not fingerprinted yet. */
+export const idleFingerprintStatus: FingerprintStatusDto = { state: 'idle', done: 0, total: 0 };
 
 /** The full panel snapshot. */
 export function toSnapshot(input: SnapshotInput): ModelSnapshotDto {
@@ -176,6 +185,7 @@ export function toSnapshot(input: SnapshotInput): ModelSnapshotDto {
       layers: [],
       warnings: [],
       analysis: input.analysis,
+      fingerprint: { ...(input.fingerprint ?? idleFingerprintStatus) },
     };
   }
   const layers = toLayerRows(file);
@@ -184,10 +194,11 @@ export function toSnapshot(input: SnapshotInput): ModelSnapshotDto {
     fileName: input.fileName,
     status: 'open',
     summary: toSummary(file, layers.length),
-    tensors: file.tensors.map((t) => toTensorRow(t, input.results.get(t.name))),
+    tensors: file.tensors.map((t) => toTensorRow(t, input.results.get(t.name), input.fingerprints?.get(t.name))),
     layers,
     warnings: file.warnings.map((w) => ({ reason: w.reason, message: w.message, ...(w.tensor ? { tensor: w.tensor } : {}) })),
     analysis: input.analysis,
+    fingerprint: { ...(input.fingerprint ?? idleFingerprintStatus) },
   };
 }
 
@@ -219,11 +230,11 @@ function describeQuantization(t: TensorInfo): string | undefined {
 }
 
 /** Everything about one tensor for the detail view. */
-export function toTensorDetail(t: TensorInfo, result: TensorResult | undefined): TensorDetailDto {
+export function toTensorDetail(t: TensorInfo, result: TensorResult | undefined, fingerprint?: string): TensorDetailDto {
   const error = t.unavailable ?? (result && !result.ok ? result.error : undefined);
   const quantization = describeQuantization(t);
   return {
-    row: toTensorRow(t, result),
+    row: toTensorRow(t, result, fingerprint),
     stats: result?.ok ? result.stats : null,
     ...(error ? { error: { reason: error.reason, message: error.message } } : {}),
     ...(quantization ? { quantization } : {}),

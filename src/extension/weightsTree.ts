@@ -1,14 +1,19 @@
 /**
  * The "Weights" tree of the Weightscope view: the workspace's weight files (found by the
  * `weightscope.fileGlobs` setting and kept current by file watchers), each expanding to its layers
- * and tensors from the headers at once; stats fill in as the analysis delivers them.
+ * and tensors from the headers at once; stats fill in as the analysis delivers them. A file shows
+ * its model fingerprint once known (FingerprintIndex: opened documents, the cache, sidecars, Find
+ * Duplicate Weights), and files with equal fingerprints are grouped under a "Duplicates" node.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Diagnostic } from '../analysis/diagnostics/diagnostic';
+import { shortFingerprint } from '../analysis/fingerprint';
+import type { StatsCache } from '../analysis/statsCache';
 import type { TensorInfo } from '../core/model';
 import type { TensorIssueDto } from '../protocol/weightsPanel';
 import { Disposable } from './dispose';
+import { FingerprintIndex } from './fingerprintIndex';
 import { log, logFailure } from './log';
 import { readSettings } from './settings';
 import { WeightsDocumentStore, type WeightsDocument, type WeightsDocumentLease } from './weightsDocument';
@@ -20,6 +25,23 @@ export type WeightsTreeNode =
   | { kind: 'layer'; uri: vscode.Uri; layer: string; className?: string; tensors: string[]; params: number }
   | { kind: 'tensor'; uri: vscode.Uri; tensor: string; layer: string }
   | { kind: 'message'; uri: vscode.Uri; text: string; detail?: string; severity: 'error' | 'info' };
+
+/** A node of the "Duplicates" part of the tree: the root, one group per fingerprint, its files. */
+export type DuplicateTreeNode =
+  | { kind: 'duplicates' }
+  | { kind: 'duplicateGroup'; fingerprint: string; files: vscode.Uri[] }
+  | { kind: 'duplicateFile'; uri: vscode.Uri; fingerprint: string };
+
+/** Any node of the tree. */
+export type WeightsTreeElement = WeightsTreeNode | DuplicateTreeNode;
+
+/** What the tree uses besides the documents. */
+export interface WeightsTreeServices {
+  /** Known model fingerprints (shown, grouped, and looked up in the cache for listed files). */
+  fingerprints: FingerprintIndex;
+  /** The statistics and fingerprint cache; undefined: none. */
+  statsCache(): StatsCache | undefined;
+}
 
 /** Delay before re-scanning after file-system events, in milliseconds. */
 const rescanDelayMs = 300;
@@ -45,11 +67,11 @@ function formatStat(v: number | null | undefined): string {
 }
 
 /** The tree data provider. */
-export class WeightsTreeProvider extends Disposable implements vscode.TreeDataProvider<WeightsTreeNode> {
+export class WeightsTreeProvider extends Disposable implements vscode.TreeDataProvider<WeightsTreeElement> {
   /** Id of the view in package.json. */
   static readonly viewId = 'weightscope.files';
 
-  private readonly onDidChangeTreeDataEmitter = this.register(new vscode.EventEmitter<WeightsTreeNode | undefined>());
+  private readonly onDidChangeTreeDataEmitter = this.register(new vscode.EventEmitter<WeightsTreeElement | undefined>());
   /** Fires when nodes change. */
   readonly onDidChangeTreeData = this.onDidChangeTreeDataEmitter.event;
   private readonly leases = new Map<string, WeightsDocumentLease>();
@@ -57,9 +79,24 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
   private files: Promise<vscode.Uri[]> | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
   private watchers: vscode.Disposable[] = [];
+  private fingerprintTimer: NodeJS.Timeout | undefined;
+  private readonly duplicatesNode: DuplicateTreeNode = { kind: 'duplicates' };
+  private readonly fingerprintIndex: FingerprintIndex;
 
-  constructor(private readonly store: WeightsDocumentStore) {
+  constructor(
+    private readonly store: WeightsDocumentStore,
+    private readonly services: WeightsTreeServices = { fingerprints: new FingerprintIndex(), statsCache: () => undefined },
+  ) {
     super();
+    this.fingerprintIndex = services.fingerprints;
+    // Coalesced: a search fingerprints many files in a row; one refresh of the list every few hundred ms is plenty.
+    this.register(
+      this.fingerprintIndex.onDidChange(() => {
+        clearTimeout(this.fingerprintTimer);
+        this.fingerprintTimer = setTimeout(() => this.onDidChangeTreeDataEmitter.fire(undefined), treeRefreshDelayMs);
+      }),
+    );
+    this.register({ dispose: () => clearTimeout(this.fingerprintTimer) });
     this.watch();
     this.register(
       vscode.workspace.onDidChangeConfiguration((e) => {
@@ -101,6 +138,7 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
       const w = vscode.workspace.createFileSystemWatcher(glob);
       w.onDidCreate(() => this.scheduleRescan());
       w.onDidDelete((uri) => {
+        this.fingerprintIndex.delete(uri);
         this.leases.get(WeightsDocumentStore.key(uri))?.dispose();
         this.leases.delete(WeightsDocumentStore.key(uri));
         this.scheduleRescan();
@@ -111,6 +149,7 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
   }
 
   private async fileChanged(uri: vscode.Uri): Promise<void> {
+    this.fingerprintIndex.delete(uri);
     const doc = this.store.find(uri);
     if (doc) {
       log().info(`${uri.toString(true)} changed on disk; reloading`);
@@ -153,7 +192,26 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
     } catch (ex) {
       logFailure('listing weight files', ex);
     }
-    return [...found.values()].sort((a, b) => a.path.localeCompare(b.path)).slice(0, maxFiles);
+    const files = [...found.values()].sort((a, b) => a.path.localeCompare(b.path)).slice(0, maxFiles);
+    void this.lookupFingerprints(files);
+    return files;
+  }
+
+  /** Fills the fingerprint index from the cache and sidecars for the listed files (no tensor is read). */
+  private async lookupFingerprints(files: readonly vscode.Uri[]): Promise<void> {
+    const cache = this.services.statsCache();
+    for (const uri of files) {
+      if (this.isDisposed) {
+        return;
+      }
+      await this.fingerprintIndex.lookup(uri, cache);
+    }
+  }
+
+  /** Groups of listed files with equal model fingerprints. */
+  private async duplicateGroups(): Promise<{ fingerprint: string; files: vscode.Uri[] }[]> {
+    const files = await this.listFiles();
+    return this.fingerprintIndex.groups(files).map((g) => ({ fingerprint: g.fingerprint, files: g.keys }));
   }
 
   /** The lease on the document of a file node, acquired on first expansion. */
@@ -201,10 +259,11 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
     return lease.document;
   }
 
-  async getChildren(node?: WeightsTreeNode): Promise<WeightsTreeNode[]> {
+  async getChildren(node?: WeightsTreeElement): Promise<WeightsTreeElement[]> {
     if (!node) {
       const files = await this.listFiles();
-      return files.map((uri) => {
+      const groups = await this.duplicateGroups();
+      const fileNodes = files.map((uri) => {
         const key = WeightsDocumentStore.key(uri);
         let n = this.fileNodes.get(key);
         if (!n || n.uri.toString() !== uri.toString()) {
@@ -213,6 +272,13 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
         }
         return n;
       });
+      return groups.length > 0 ? [this.duplicatesNode, ...fileNodes] : fileNodes;
+    }
+    if (node.kind === 'duplicates') {
+      return (await this.duplicateGroups()).map((g): DuplicateTreeNode => ({ kind: 'duplicateGroup', fingerprint: g.fingerprint, files: g.files }));
+    }
+    if (node.kind === 'duplicateGroup') {
+      return node.files.map((uri): DuplicateTreeNode => ({ kind: 'duplicateFile', uri, fingerprint: node.fingerprint }));
     }
     if (node.kind === 'file') {
       const doc = this.documentOf(node.uri);
@@ -244,9 +310,16 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
     return [];
   }
 
-  getParent(node: WeightsTreeNode): WeightsTreeNode | undefined {
-    if (node.kind === 'file') {
+  getParent(node: WeightsTreeElement): WeightsTreeElement | undefined {
+    if (node.kind === 'file' || node.kind === 'duplicates') {
       return undefined;
+    }
+    if (node.kind === 'duplicateGroup') {
+      return this.duplicatesNode;
+    }
+    if (node.kind === 'duplicateFile') {
+      const files = this.fingerprintIndex.groups().find((g) => g.fingerprint === node.fingerprint)?.keys ?? [node.uri];
+      return { kind: 'duplicateGroup', fingerprint: node.fingerprint, files };
     }
     const fileNode = this.fileNodes.get(WeightsDocumentStore.key(node.uri));
     if (node.kind === 'tensor' && node.layer) {
@@ -261,7 +334,7 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
 
   // Items carry no explicit ids: VS Code then derives handles from the parent and the label, and a
   // refresh that overlaps a pending getChildren cannot fail with "Element with id ... is already registered".
-  getTreeItem(node: WeightsTreeNode): vscode.TreeItem {
+  getTreeItem(node: WeightsTreeElement): vscode.TreeItem {
     switch (node.kind) {
       case 'file':
         return this.fileItem(node.uri);
@@ -284,6 +357,30 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
       }
       case 'tensor':
         return this.tensorItem(node);
+      case 'duplicates': {
+        const item = new vscode.TreeItem('Duplicates', vscode.TreeItemCollapsibleState.Collapsed);
+        item.description = 'files with the same weights';
+        item.tooltip = 'Weight files whose model fingerprints (SHA-256 over the tensor values) are equal, whatever their formats.';
+        item.iconPath = new vscode.ThemeIcon('copy');
+        item.contextValue = 'weightscope.duplicates';
+        return item;
+      }
+      case 'duplicateGroup': {
+        const item = new vscode.TreeItem(`${shortFingerprint(node.fingerprint)}`, vscode.TreeItemCollapsibleState.Expanded);
+        item.description = `${node.files.length} files with the same weights`;
+        item.tooltip = `Model fingerprint ${node.fingerprint}`;
+        item.iconPath = new vscode.ThemeIcon('symbol-key');
+        item.contextValue = 'weightscope.duplicateGroup';
+        return item;
+      }
+      case 'duplicateFile': {
+        const item = new vscode.TreeItem(vscode.workspace.asRelativePath(node.uri), vscode.TreeItemCollapsibleState.None);
+        item.resourceUri = node.uri;
+        item.tooltip = `${node.uri.scheme === 'file' ? node.uri.fsPath : node.uri.toString(true)}\n\nModel fingerprint ${node.fingerprint}`;
+        item.contextValue = 'weightscope.duplicateFile';
+        item.command = { command: 'weightscope.inspect', title: 'Inspect Weights', arguments: [node.uri] };
+        return item;
+      }
       case 'message': {
         const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
         item.description = node.detail;
@@ -319,6 +416,17 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
     } else if (doc?.error) {
       item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsErrorIcon.foreground'));
       md.appendText(`\n\nerror[${doc.error.reason}]: ${doc.error.message}`);
+    }
+    const fp = this.fingerprintIndex.get(uri);
+    if (fp) {
+      md.appendText(`\n\nModel fingerprint: ${fp.model}${fp.partial ? ' (partial: some tensors could not be read)' : ''}`);
+      const same = this.fingerprintIndex.sameAs(uri);
+      const first = same[0];
+      const note = first ? `same weights as ${vscode.workspace.asRelativePath(first)}${same.length > 1 ? ` and ${same.length - 1} more` : ''}` : shortFingerprint(fp.model);
+      if (first) {
+        md.appendText(`\n\nSame weights as ${same.map((u) => vscode.workspace.asRelativePath(u)).join(', ')}`);
+      }
+      item.description = item.description ? `${String(item.description)} · ${note}` : note;
     }
     item.tooltip = md;
     return item;

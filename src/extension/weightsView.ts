@@ -79,7 +79,7 @@ export class WeightsView extends Disposable {
             if (!t) {
               throw new WeightFileError('notFound', `No tensor named '${name}' in ${this.document.fileName}.`);
             }
-            return toTensorDetail(t, this.document.results.get(name));
+            return toTensorDetail(t, this.document.results.get(name), this.document.fingerprints.get(name));
           },
           analyze: async () => {
             void this.document.analyze();
@@ -99,6 +99,16 @@ export class WeightsView extends Disposable {
           reopenWith: async () => {
             await vscode.commands.executeCommand('workbench.action.reopenWithEditor', this.document.uri);
             return null;
+          },
+          copyFingerprint: async ({ tensor }) => {
+            const doc = this.document;
+            const fingerprint = typeof tensor === 'string' ? doc.fingerprints.get(tensor) : doc.fingerprintStatus.model;
+            if (fingerprint === undefined) {
+              const what = typeof tensor === 'string' ? `tensor '${tensor}'` : 'the model';
+              throw new WeightFileError('notFound', `The fingerprint of ${what} in ${doc.fileName} is not computed yet.`);
+            }
+            await vscode.env.clipboard.writeText(fingerprint);
+            return { fingerprint };
           },
         },
         (event) => {
@@ -132,6 +142,16 @@ export class WeightsView extends Disposable {
       }),
     );
     this.register(doc.onDidChangeAnalysis((analysis) => void this.messenger.notify({ type: 'didChangeAnalysis', analysis })));
+    this.register(
+      doc.onDidUpdateFingerprints((names) => {
+        const updates = names.flatMap((name) => {
+          const fingerprint = doc.fingerprints.get(name);
+          return fingerprint ? [{ name, fingerprint }] : [];
+        });
+        void this.messenger.notify({ type: 'didUpdateFingerprints', updates, fingerprint: doc.fingerprintStatus });
+      }),
+    );
+    this.register(doc.onDidChangeFingerprint((fingerprint) => void this.messenger.notify({ type: 'didUpdateFingerprints', updates: [], fingerprint })));
     this.register(doc.onDidChangeDiagnostics(() => void this.messenger.notify({ type: 'didChangeDiagnostics', diagnostics: doc.diagnosticsSnapshot() })));
     this.register(panel.onDidChangeViewState((e) => this.registry.setActive(this, e.webviewPanel.active)));
     this.register(panel.onDidDispose(() => this.dispose()));

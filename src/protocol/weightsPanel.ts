@@ -106,6 +106,8 @@ export interface TensorRowDto {
   stats?: TensorRowStatsDto;
   /** Health problems found so far (empty when none). */
   issues: TensorIssueDto[];
+  /** SHA-256 content fingerprint of the values (64 hex digits); absent until computed or when unreadable. */
+  fingerprint?: string;
 }
 
 /** One row of the layer table. */
@@ -144,6 +146,34 @@ export interface AnalysisStatusDto {
   note?: string;
 }
 
+/** Where the content fingerprints of the file stand. */
+export interface FingerprintStatusDto {
+  /** idle: not started (waits for the statistics); running; done; cancelled; failed: see `error`. */
+  state: 'idle' | 'running' | 'done' | 'cancelled' | 'failed';
+  /** Tensors fingerprinted so far. */
+  done: number;
+  /** Tensors in the file. */
+  total: number;
+  /** Model fingerprint (SHA-256 hex, 64 digits) over the model tensors; present when state is 'done'. */
+  model?: string;
+  /** Tensors the model fingerprint covers (state 'done'). */
+  modelTensorCount?: number;
+  /** True when some model tensor could not be read, so `model` covers only the readable ones. */
+  partial?: boolean;
+  /** Tensors whose fingerprints came from the cache instead of being computed (state 'done'). */
+  fromCache?: number;
+  /** Why fingerprinting failed (state 'failed'). */
+  error?: ErrorDto;
+}
+
+/** New fingerprints of some tensors. */
+export interface TensorFingerprintUpdateDto {
+  /** Tensor name. */
+  name: string;
+  /** Its fingerprint (64 hex digits). */
+  fingerprint: string;
+}
+
 /** Everything the panel shows, sent once after `ready` and after every reopen. */
 export interface ModelSnapshotDto {
   /** URI of the file, as a string (kept in the webview state for restoring). */
@@ -164,6 +194,8 @@ export interface ModelSnapshotDto {
   warnings: FileWarningDto[];
   /** Analysis progress. */
   analysis: AnalysisStatusDto;
+  /** Content fingerprints: progress and, when done, the model fingerprint (tensor fingerprints are in the rows). */
+  fingerprint: FingerprintStatusDto;
 }
 
 /** The weight-health report of `weightscope check` (diagnostics, signal forecast, precision), JSON-safe as is. */
@@ -230,6 +262,8 @@ export interface WeightsPanelRequests {
   exportTable: { params: { format: TableFormat; tensors: string[] }; result: { path: string | null } };
   /** Reopens the file with another editor (from the error state). */
   reopenWith: { params: Record<string, never>; result: null };
+  /** Copies the full model fingerprint, or a tensor's when `tensor` is given, to the clipboard; returns it. */
+  copyFingerprint: { params: { tensor?: string }; result: { fingerprint: string } };
 }
 
 /** Notifications the host sends. */
@@ -237,7 +271,8 @@ export type WeightsPanelNotification =
   | { type: 'didChangeModel'; snapshot: ModelSnapshotDto }
   | { type: 'didUpdateStats'; updates: TensorStatsUpdateDto[]; analysis: AnalysisStatusDto }
   | { type: 'didChangeAnalysis'; analysis: AnalysisStatusDto }
-  | { type: 'didChangeDiagnostics'; diagnostics: DiagnosticsSnapshotDto };
+  | { type: 'didChangeDiagnostics'; diagnostics: DiagnosticsSnapshotDto }
+  | { type: 'didUpdateFingerprints'; updates: TensorFingerprintUpdateDto[]; fingerprint: FingerprintStatusDto };
 
 /** Notifications the webview sends. */
 export type WeightsPanelEvent = { type: 'ready' };

@@ -1,7 +1,9 @@
 /**
- * `weightscope inspect <file-or-dir> [--json] [--tensor NAME] [--group model|optimizer|all]`
+ * `weightscope inspect <file-or-dir> [--json] [--tensor NAME] [--group model|optimizer|all] [--cache DIR]`
  */
+import * as path from 'node:path';
 import { buildFileReport, selectTensors, type FileReport, type ReportFilter } from '../../analysis/report';
+import { analyzeFileCached, StatsCache } from '../../analysis/statsCache';
 import { StatsPool, type TensorResult } from '../../analysis/statsPool';
 import { summarizeError } from '../../core/errors';
 import type { WeightFile } from '../../core/model';
@@ -22,9 +24,11 @@ Options:
   --group GROUP          model | optimizer | all (default: all)
   --bins N               linear histogram bins (default: 64)
   --workers N            worker threads (default: CPU count - 1, at most 4)
-  --no-stats             list tensors from the headers only, without reading their data`;
+  --no-stats             list tensors from the headers only, without reading their data
+  --cache DIR            keep statistics in DIR (one JSON file per file version; an unchanged
+                         file is not read again, a file whose size or mtime changed is)`;
 
-const spec = { json: false, tensor: true, group: true, bins: true, workers: true, 'no-stats': false, help: false } as const;
+const spec = { json: false, tensor: true, group: true, bins: true, workers: true, 'no-stats': false, cache: true, help: false } as const;
 
 /** Runs the command; returns the exit code. */
 export async function runInspect(argv: readonly string[], io: CliIo): Promise<number> {
@@ -41,6 +45,11 @@ export async function runInspect(argv: readonly string[], io: CliIo): Promise<nu
   const workers = args.options.has('workers') ? intOption(args, 'workers', 1, 1, 64) : undefined;
   const filter = { group, tensor: args.options.get('tensor') };
   const { entries, isCollection } = await expandInput(args.positionals[0]!);
+  const cacheDir = args.options.get('cache');
+  if (cacheDir !== undefined && cacheDir.trim() === '') {
+    throw new UsageError('--cache needs a folder.');
+  }
+  const cache = cacheDir !== undefined ? new StatsCache({ cacheDir: path.resolve(cacheDir) }) : undefined;
 
   const pool = args.options.has('no-stats') ? undefined : new StatsPool(workers ? { workers } : {});
   const reports: FileReport[] = [];
@@ -48,7 +57,7 @@ export async function runInspect(argv: readonly string[], io: CliIo): Promise<nu
     for (const entry of entries) {
       let report: FileReport;
       try {
-        report = await inspectOne(entry, filter, bins, pool, io);
+        report = await inspectOne(entry, filter, bins, pool, io, cache);
       } catch (ex) {
         if (!isCollection) {
           throw ex;
@@ -77,10 +86,11 @@ async function inspectOne(
   bins: number,
   pool: StatsPool | undefined,
   io: CliIo,
+  cache?: StatsCache,
 ): Promise<FileReport> {
   const file = await openLocalPath(entry);
   try {
-    const results = await analyzeTensors(file, entry, filter, bins, pool, io);
+    const results = await analyzeTensors(file, entry, filter, bins, pool, io, cache);
     return buildFileReport(file, results, filter);
   } finally {
     await file.close();
@@ -89,7 +99,7 @@ async function inspectOne(
 
 /**
  * Statistics of the selected numeric tensors of an opened local file, in the pool's worker threads
- * (none when `pool` is undefined), with a progress bar on a TTY.
+ * (none when `pool` is undefined), with a progress bar on a TTY; answered from `cache` when given.
  */
 export async function analyzeTensors(
   file: WeightFile,
@@ -98,6 +108,7 @@ export async function analyzeTensors(
   bins: number,
   pool: StatsPool | undefined,
   io: CliIo,
+  cache?: StatsCache,
 ): Promise<Map<string, TensorResult>> {
   const names = selectTensors(file, filter)
     .filter((t) => !t.unavailable && t.dtype !== 'string')
@@ -107,10 +118,8 @@ export async function analyzeTensors(
   }
   let done = 0;
   const progress = io.progress(`analysing ${entry}`);
-  const results = await pool.analyzeFile(entry, names, {
-    histogramBins: bins,
-    onResult: () => progress(++done, names.length),
-  });
+  const options = { histogramBins: bins, onResult: () => progress(++done, names.length) };
+  const results = cache ? await analyzeFileCached(pool, cache, entry, names, options) : await pool.analyzeFile(entry, names, options);
   progress(names.length, names.length, true);
   return results;
 }

@@ -1,16 +1,19 @@
 /**
- * "Find Duplicate Weights": fingerprints every weight file of the workspace (reusing fingerprints
- * cached in sidecars when the files are unchanged) and lists the files whose model fingerprints
- * are equal, grouped, whatever their formats.
+ * "Find Duplicate Weights": fingerprints every weight file of the workspace (in a worker thread,
+ * reusing fingerprints already known to the FingerprintIndex, the statistics cache or a sidecar
+ * when the files are unchanged) and lists the files whose model fingerprints are equal, grouped,
+ * whatever their formats. The groups come from the same FingerprintIndex the Weights tree shows.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { checkpointStamp } from '../../analysis/checkpointFiles';
-import { fingerprintFile } from '../../analysis/fingerprint';
+import { shortFingerprint } from '../../analysis/fingerprint';
+import { runFingerprintInWorker } from '../../analysis/fingerprintClient';
+import { fingerprintFileCached, type FingerprintRunner, type StatsCache } from '../../analysis/statsCache';
 import { summarizeError } from '../../core/errors';
-import { readSidecar } from '../../core/sidecar';
-import { openLocalPath, resolveLocalEntry } from '../../formats/registry';
+import { inspectTarget } from '../fileAccess';
+import { FingerprintIndex, type KnownModelFingerprint } from '../fingerprintIndex';
 import { log } from '../log';
+import { defaultFileGlobs } from '../settings';
 
 /** Most files fingerprinted in one search. */
 const maxFiles = 2000;
@@ -23,41 +26,58 @@ export interface DuplicateGroup {
   files: vscode.Uri[];
 }
 
-/** The model fingerprint of a local checkpoint: from a valid sidecar cache, else computed. */
-async function modelFingerprint(file: string, token: vscode.CancellationToken): Promise<string> {
-  const entry = await resolveLocalEntry(file);
-  const [side, stamp] = await Promise.all([readSidecar(entry).catch(() => undefined), checkpointStamp(entry)]);
-  const fp = side?.fingerprints;
-  if (fp && fp.size === stamp.size && fp.mtimeMs === stamp.mtimeMs) {
-    return fp.model;
+/** What the search shares with the rest of the extension. */
+export interface DuplicateServices {
+  /** The known model fingerprints (read and filled). */
+  index: FingerprintIndex;
+  /** The statistics and fingerprint cache; undefined: none. */
+  statsCache(): StatsCache | undefined;
+}
+
+/** Services set by activation; a private index and no cache until then. */
+let services: DuplicateServices = { index: new FingerprintIndex(), statsCache: () => undefined };
+
+/** Connects the search to the extension's fingerprint index and cache (called once at activation). */
+export function setDuplicateServices(s: DuplicateServices): void {
+  services = s;
+}
+
+/** The model fingerprint of a local file: known (index, cache, sidecar), else computed in a worker and cached. */
+async function modelFingerprint(uri: vscode.Uri, token: vscode.CancellationToken): Promise<KnownModelFingerprint> {
+  const cache = services.statsCache();
+  const known = await services.index.lookup(uri, cache);
+  if (known) {
+    return known;
   }
   const controller = new AbortController();
   const sub = token.onCancellationRequested(() => controller.abort());
-  const wf = await openLocalPath(entry);
   try {
-    return (await fingerprintFile(wf, { signal: controller.signal })).model;
+    const target = inspectTarget(uri).fsPath;
+    const run: FingerprintRunner = (k, each) => runFingerprintInWorker(target, { signal: controller.signal, known: k, onTensor: each });
+    const r = cache ? await fingerprintFileCached(run, cache, target) : await run(new Map(), () => undefined);
+    const fp: KnownModelFingerprint = { model: r.model, modelTensorCount: r.modelTensorCount, partial: r.partial, source: 'computed' };
+    services.index.set(uri, fp);
+    return fp;
   } finally {
     sub.dispose();
-    await wf.close();
   }
 }
 
 /** Fingerprints the workspace's weight files and groups equal ones; shows the groups in a quick pick. */
 export async function findDuplicateWeights(openFile: (uri: vscode.Uri) => void, options: { quiet?: boolean } = {}): Promise<DuplicateGroup[]> {
-  const globs = vscode.workspace.getConfiguration('weightscope').get<string[]>('fileGlobs', ['**/*.{h5,hdf5,keras,safetensors,npz,tflite}', '**/model.json', '**/*.index', '**/saved_model.pb']);
+  const globs = vscode.workspace.getConfiguration('weightscope').get<string[]>('fileGlobs', [...defaultFileGlobs]);
   const found = new Map<string, vscode.Uri>();
   for (const g of globs) {
     for (const uri of await vscode.workspace.findFiles(g, '**/{node_modules,.git}/**', maxFiles)) {
       if (uri.scheme === 'file') {
-        found.set(uri.fsPath, uri);
+        found.set(FingerprintIndex.key(uri), uri);
       }
     }
   }
-  const byFingerprint = new Map<string, vscode.Uri[]>();
+  const files = [...found.values()].sort((a, b) => a.path.localeCompare(b.path)).slice(0, maxFiles);
   await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: 'Weightscope: fingerprinting weight files', cancellable: true },
     async (progress, token) => {
-      const files = [...found.values()].slice(0, maxFiles);
       let done = 0;
       for (const uri of files) {
         if (token.isCancellationRequested) {
@@ -65,8 +85,7 @@ export async function findDuplicateWeights(openFile: (uri: vscode.Uri) => void, 
         }
         progress.report({ message: `${++done}/${files.length} ${path.basename(uri.fsPath)}`, increment: 100 / files.length });
         try {
-          const fp = await modelFingerprint(uri.fsPath, token);
-          byFingerprint.set(fp, [...(byFingerprint.get(fp) ?? []), uri]);
+          await modelFingerprint(uri, token);
         } catch (ex) {
           if (!token.isCancellationRequested) {
             const e = summarizeError(ex);
@@ -76,7 +95,7 @@ export async function findDuplicateWeights(openFile: (uri: vscode.Uri) => void, 
       }
     },
   );
-  const groups = [...byFingerprint].filter(([, files]) => files.length > 1).map(([fingerprint, files]) => ({ fingerprint, files }));
+  const groups = services.index.groups(files).map((g) => ({ fingerprint: g.fingerprint, files: g.keys }));
   for (const g of groups) {
     log().info(`duplicate weights ${g.fingerprint.slice(0, 16)}: ${g.files.map((u) => vscode.workspace.asRelativePath(u)).join(', ')}`);
   }
@@ -89,7 +108,7 @@ export async function findDuplicateWeights(openFile: (uri: vscode.Uri) => void, 
   }
   const items: (vscode.QuickPickItem & { uri?: vscode.Uri })[] = [];
   for (const g of groups) {
-    items.push({ label: `model fingerprint ${g.fingerprint.slice(0, 16)}…`, kind: vscode.QuickPickItemKind.Separator });
+    items.push({ label: `model fingerprint ${shortFingerprint(g.fingerprint)}…`, kind: vscode.QuickPickItemKind.Separator });
     for (const uri of g.files) {
       items.push({ label: vscode.workspace.asRelativePath(uri), description: `${g.files.length} files with these weights`, uri });
     }

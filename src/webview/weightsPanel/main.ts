@@ -6,6 +6,7 @@
 import type {
   AnalysisStatusDto,
   DiagnosticsSnapshotDto,
+  FingerprintStatusDto,
   LayerRowDto,
   ModelSnapshotDto,
   TableFormat,
@@ -131,7 +132,21 @@ const tensorColumns: Column<TensorRowDto>[] = [
   { key: 'max', title: 'Max', width: '80px', minPx: 80, numeric: true, text: (r) => (r.stats ? formatStat(r.stats.max) : ''), sortValue: (r) => r.stats?.max },
   { key: 'zeros', title: 'Zeros', width: '64px', minPx: 64, numeric: true, text: (r) => (r.stats ? formatPercent(r.stats.zeroFraction) : ''), sortValue: (r) => r.stats?.zeroFraction },
   { key: 'nonFinite', title: 'NaN/Inf', width: '64px', minPx: 64, numeric: true, text: nonFiniteText, sortValue: (r) => r.stats?.nonFiniteCount, cellClass: (r) => (r.stats && r.stats.nonFiniteCount > 0 ? 'issue-warning' : undefined) },
+  {
+    key: 'fingerprint',
+    title: 'Fingerprint',
+    width: '110px',
+    minPx: 110,
+    text: (r) => (r.fingerprint ? shortFingerprint(r.fingerprint) : ''),
+    sortValue: (r) => r.fingerprint,
+    tooltip: (r) => (r.fingerprint ? `SHA-256 of the values: ${r.fingerprint}` : undefined),
+  },
 ];
+
+/** The short form of a fingerprint (first 12 hex digits), as the tree and the CLI show it. */
+function shortFingerprint(fp: string): string {
+  return fp.slice(0, 12);
+}
 
 const tensorTable = new VirtualTable<TensorRowDto>(
   tensorColumns,
@@ -335,6 +350,47 @@ function renderAnalysis(a: AnalysisStatusDto): void {
   document.body.dataset.analysis = a.state;
 }
 
+// The model fingerprint: a fact of the header with a copy button, updated as fingerprints arrive.
+const fingerprintValue = h('span', { className: 'fingerprint', attrs: { id: 'model-fingerprint' } });
+const copyFingerprintBtn = h('button', { className: 'link', text: 'Copy', attrs: { type: 'button', id: 'copy-fingerprint', title: 'Copy the full model fingerprint' } });
+copyFingerprintBtn.addEventListener('click', () => {
+  messenger
+    .request('copyFingerprint', {})
+    .then((r) => toast(`Copied the model fingerprint ${shortFingerprint(r.fingerprint)}….`))
+    .catch(failure);
+});
+const fingerprintFact = h('div', { className: 'fact' }, [h('dt', { text: 'Fingerprint' }), h('dd', {}, [fingerprintValue, ' ', copyFingerprintBtn])]);
+
+function renderFingerprint(f: FingerprintStatusDto): void {
+  if (snapshot) {
+    snapshot.fingerprint = f;
+  }
+  copyFingerprintBtn.hidden = f.state !== 'done' || f.model === undefined;
+  document.body.dataset.fingerprint = f.state;
+  fingerprintValue.removeAttribute('title');
+  switch (f.state) {
+    case 'done':
+      if (f.model !== undefined) {
+        fingerprintValue.textContent = `${shortFingerprint(f.model)}${f.partial ? ' (partial)' : ''}`;
+        fingerprintValue.title = `SHA-256 model fingerprint over ${f.modelTensorCount ?? 0} tensors${f.partial ? ' (some tensors could not be read)' : ''}: ${f.model}`;
+        fingerprintValue.dataset.full = f.model;
+      }
+      break;
+    case 'running':
+      fingerprintValue.textContent = `computing… ${f.done} of ${f.total} tensors`;
+      break;
+    case 'cancelled':
+      fingerprintValue.textContent = 'cancelled (Refresh or Analyze to compute)';
+      break;
+    case 'failed':
+      fingerprintValue.textContent = `failed: ${f.error?.message ?? 'unknown error'}`;
+      break;
+    case 'idle':
+      fingerprintValue.textContent = 'after the statistics';
+      break;
+  }
+}
+
 function renderFacts(s: ModelSnapshotDto): void {
   clear(facts);
   const sum = s.summary;
@@ -356,6 +412,8 @@ function renderFacts(s: ModelSnapshotDto): void {
   add('Size', formatBytes(sum.bytes), `${formatCount(sum.bytes)} bytes`);
   add('DTypes', sum.dtypes.map((d) => `${d.dtype} ×${d.tensors}`).join(', '));
   add('Architecture', sum.hasArchitecture ? 'yes' : 'not in file');
+  facts.append(fingerprintFact);
+  renderFingerprint(s.fingerprint);
   for (const f of sum.facts.slice(0, 6)) {
     add(f.label, f.value);
   }
@@ -429,6 +487,17 @@ function renderDetail(d: TensorDetailDto | undefined): void {
   );
   if (d.quantization) {
     detailMeta.append(h('span', { className: 'quant', text: `quantized: ${d.quantization}` }));
+  }
+  if (r.fingerprint) {
+    const fp = r.fingerprint;
+    const copy = h('button', { className: 'link', text: 'Copy', attrs: { type: 'button', id: 'copy-tensor-fingerprint', title: 'Copy the full tensor fingerprint' } });
+    copy.addEventListener('click', () => {
+      messenger
+        .request('copyFingerprint', { tensor: r.name })
+        .then(() => toast(`Copied the fingerprint of ${r.name}.`))
+        .catch(failure);
+    });
+    detailMeta.append(h('span', { className: 'fingerprint', attrs: { id: 'tensor-fingerprint', title: `SHA-256 of the values: ${fp}` } }, [`fingerprint ${shortFingerprint(fp)} `, copy]));
   }
   const issues = [...r.issues];
   if (d.error && !issues.some((i) => i.message === d.error!.message)) {
@@ -526,6 +595,24 @@ function onNotification(n: WeightsPanelNotification): void {
     case 'didChangeDiagnostics':
       renderDiagnostics(n.diagnostics);
       break;
+    case 'didUpdateFingerprints': {
+      let selectedChanged = false;
+      for (const u of n.updates) {
+        const row = rowsByName.get(u.name);
+        if (row) {
+          row.fingerprint = u.fingerprint;
+          selectedChanged ||= u.name === state.selected;
+        }
+      }
+      if (n.updates.length > 0) {
+        tensorTable.refresh();
+      }
+      renderFingerprint(n.fingerprint);
+      if (selectedChanged && state.selected) {
+        selectTensor(state.selected, false);
+      }
+      break;
+    }
   }
 }
 

@@ -95,3 +95,37 @@ test('invalid usage exits 2 and shows the usage', async () => {
     assert.match(help.stdout.join('\n'), new RegExp(`\\n  ${c} `), `help lists ${c}`);
   }
 });
+
+test('inspect --cache DIR: the second run is answered from the cache with the same JSON; a touched file is read again', async () => {
+  const dir = makeTempDir('weightscope-inspect-cache-');
+  const modelDir = path.join(dir, 'model');
+  fs.mkdirSync(modelDir);
+  const example = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform');
+  for (const f of ['model.json', 'weights.bin']) {
+    fs.writeFileSync(path.join(modelDir, f), fs.readFileSync(path.join(example, f)));
+  }
+  const entry = path.join(modelDir, 'model.json');
+  const cacheDir = path.join(dir, 'cache');
+  const run = async (): Promise<{ tensors: { name: string; stats: { mean: number } }[] }> => {
+    const io = captureIo();
+    assert.equal(await runCli(['inspect', entry, '--json', '--workers', '1', '--cache', cacheDir], io), 0, io.stderr.join('\n'));
+    return JSON.parse(io.stdout.join('\n'));
+  };
+  const plain = captureIo();
+  assert.equal(await runCli(['inspect', entry, '--json', '--workers', '1'], plain), 0);
+  const first = await run();
+  assert.deepEqual(first, JSON.parse(plain.stdout.join('\n')), 'the JSON output is the same with and without --cache');
+  assert.deepEqual(fs.readdirSync(modelDir).sort(), ['model.json', 'weights.bin'], 'nothing written next to the input');
+  const [entryName, ...rest] = fs.readdirSync(cacheDir);
+  assert.equal(rest.length, 0, 'one cache entry');
+  // Mark the cached mean of one tensor: a run that prints the mark was answered from the cache.
+  const cached = JSON.parse(fs.readFileSync(path.join(cacheDir, entryName!), 'utf8'));
+  cached.tensors['hidden1/bias'].mean = 12345;
+  fs.writeFileSync(path.join(cacheDir, entryName!), JSON.stringify(cached));
+  const second = await run();
+  assert.equal(second.tensors.find((t) => t.name === 'hidden1/bias')!.stats.mean, 12345);
+  // A newer mtime on the weights shard is a new file version: computed again.
+  fs.utimesSync(path.join(modelDir, 'weights.bin'), new Date(), new Date(Date.now() + 5000));
+  const third = await run();
+  assert.deepEqual(third, first);
+});

@@ -3,13 +3,15 @@
  * fixture against the shapes its README documents.
  */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { test } from 'node:test';
 import type { TensorResult } from '../../../src/analysis/statsPool';
 import type { TensorStats } from '../../../src/analysis/statsTypes';
 import type { TensorInfo } from '../../../src/core/model';
 import { toRowStats, toSnapshot, toTensorDetail, tensorIssues } from '../../../src/extension/weightsDto';
 import { openLocalPath } from '../../../src/formats/registry';
-import { fixtureOrSkip } from '../helpers/fixtures';
+import { fixtureOrSkip, repoRoot } from '../helpers/fixtures';
 
 /** Stats with the given counts; the rest is filler that the mapping passes through. */
 function stats(p: Partial<TensorStats>): TensorStats {
@@ -143,6 +145,35 @@ test('toSnapshot of the TFLite hello-world model: summary from the README shapes
     assert.equal(s.layers.length, 3);
     const flagged = s.tensors.find((r) => r.name === first.name)!;
     assert.equal(flagged.issues[0]!.kind, 'nonFinite');
+    assert.deepEqual(JSON.parse(JSON.stringify(s)), s, 'the snapshot round-trips through JSON unchanged');
+  } finally {
+    await file.close();
+  }
+});
+
+test('toSnapshot carries tensor fingerprints in the rows and the model fingerprint (hashlib reference of the example)', async () => {
+  const rel = 'examples/initialization/good-init-glorot-uniform/model.json';
+  const reference = JSON.parse(fs.readFileSync(path.join(repoRoot, 'test', 'unit', 'analysis', 'fingerprint.reference.json'), 'utf8')) as Record<
+    string,
+    { model: string; modelTensorCount: number; tensors: Record<string, string> }
+  >;
+  const ref = reference[rel]!;
+  const file = await openLocalPath(path.join(repoRoot, rel));
+  try {
+    const fingerprints = new Map(Object.entries(ref.tensors).filter(([name]) => name !== 'output/bias'));
+    const fingerprint = { state: 'done' as const, done: 6, total: 6, model: ref.model, modelTensorCount: ref.modelTensorCount, partial: false, fromCache: 0 };
+    const s = toSnapshot({ uri: 'file:///m/model.json', fileName: 'model.json', file, results: new Map(), analysis: { state: 'done', done: 6, total: 6 }, fingerprints, fingerprint });
+    assert.deepEqual(s.fingerprint, fingerprint);
+    for (const row of s.tensors) {
+      assert.equal(row.fingerprint, row.name === 'output/bias' ? undefined : ref.tensors[row.name], row.name);
+      assert.ok(row.name === 'output/bias' ? !('fingerprint' in row) : true, 'no fingerprint field while unknown');
+    }
+    const detail = toTensorDetail(file.tensors[0]!, undefined, ref.tensors[file.tensors[0]!.name]);
+    assert.equal(detail.row.fingerprint, ref.tensors['hidden1/kernel']);
+    // Without fingerprint input the snapshot says idle, never undefined.
+    const idle = toSnapshot({ uri: 'file:///m/model.json', fileName: 'model.json', file, results: new Map(), analysis: { state: 'idle', done: 0, total: 0 } });
+    assert.deepEqual(idle.fingerprint, { state: 'idle', done: 0, total: 0 });
+    assert.ok(idle.tensors.every((r) => r.fingerprint === undefined));
     assert.deepEqual(JSON.parse(JSON.stringify(s)), s, 'the snapshot round-trips through JSON unchanged');
   } finally {
     await file.close();
