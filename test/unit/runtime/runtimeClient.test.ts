@@ -50,3 +50,22 @@ test('experiments run in the worker; cancelling stops a run and keeps its checkp
   assert.ok(fs.existsSync(path.join(out, 'regularization', 'plain', 'epoch-001', 'model.json')));
   assert.ok(!fs.existsSync(path.join(out, 'regularization', 'plain', 'epoch-010')));
 });
+
+test("an experiment job on the user's data file: layers sized from it in the worker; a file without class labels is refused", async () => {
+  const out = makeTempDir();
+  // two classes on a line: x < 0 is class 0, x >= 0 class 1 (three features, the last one noise-free zero)
+  const rows = Array.from({ length: 40 }, (_, i) => ({ x: [i / 10 - 2, Math.cos(i), 0], y: i / 10 - 2 < 0 ? 0 : 1 }));
+  const file = path.join(out, 'line.json');
+  fs.writeFileSync(file, JSON.stringify(rows));
+  const result = await client.run<ExperimentResult>({ kind: 'experiment', experiment: 'precision', outDir: out, epochs: 1, dataFile: file, backend: 'cpu' });
+  assert.equal(result.data, 'line.json: 40 samples, 3 features, 2 classes');
+  const manifest = JSON.parse(fs.readFileSync(path.join(out, 'precision', 'float16', 'model.json'), 'utf8')) as { weightsManifest: { weights: { name: string; shape: number[] }[] }[] };
+  assert.deepEqual(manifest.weightsManifest[0]!.weights.filter((w) => w.name.endsWith('kernel')).map((w) => w.shape), [[3, 64], [64, 64], [64, 2]]);
+
+  const bad = path.join(out, 'regression.csv');
+  fs.writeFileSync(bad, `a,b,target\n${Array.from({ length: 20 }, (_, i) => `${i},${i * 2},${i * 0.25}`).join('\n')}\n`);
+  await assert.rejects(
+    client.run({ kind: 'experiment', experiment: 'initialization', outDir: out, epochs: 1, dataFile: bad, backend: 'cpu' }),
+    (ex: unknown) => WeightFileError.is(ex, 'corrupt') && /regression\.csv holds the target 0\.25 in sample 2/.test((ex as Error).message),
+  );
+});
