@@ -2,14 +2,15 @@
  * End-to-end scenarios of the TF.js runtime panels in the real workbench (WebAssembly backend):
  * Probe Gradients on the seed's badly initialized model (per-layer gradient norms, chart, table,
  * vanishing verdict), Run Experiment -> Initialization with two epochs per variant (three variants'
- * curves, probe verdicts, checkpoints in the Weights tree), and a training panel restored after a
+ * curves, probe verdicts, checkpoints in the Weights tree), Run Experiment -> Precision on a CSV
+ * chosen in the file dialog (layers sized from the data), and a training panel restored after a
  * window reload with the run shown as interrupted.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
-import { canvasPaintedPixels, closeAllEditors, pickQuickItem, runCommand, screenshot, waitForWorkbench, webviewFrame, weightscopeActivityIcon, type Scenario, type ScenarioContext } from './workbench';
+import { canvasPaintedPixels, chooseInFileDialog, closeAllEditors, pickQuickItem, runCommand, screenshot, waitForWorkbench, webviewFrame, weightscopeActivityIcon, type Scenario, type ScenarioContext } from './workbench';
 
 /** Repository root (this file is out/test/e2e/runtimeScenarios.js once built). */
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
@@ -119,6 +120,47 @@ export const runtimeScenarios: Scenario[] = [
       }
       await treeRow(page, 'epoch-002');
       await screenshot(ctx, 'experiment-checkpoints-tree', 300);
+      await closeAllEditors(page);
+    },
+  },
+  {
+    name: 'Run Experiment -> Precision on a CSV chosen in the file dialog: layers sized from the data, float32/float16/int8 side by side',
+    needsFixtures: false,
+    async run(ctx) {
+      const { page } = ctx;
+      // three classes around 0, 5 and 10 on four features; header row, label in the last column, sorted by class
+      const lines = ['a,b,c,d,label'];
+      for (let c = 0; c < 3; c++) {
+        for (let i = 0; i < 40; i++) {
+          lines.push([0, 1, 2, 3].map((j) => (5 * c + Math.sin(3.7 * i + j + c)).toFixed(4)).concat(String(c)).join(','));
+        }
+      }
+      const csv = path.join(ctx.workspace, 'data', 'blobs.csv');
+      fs.mkdirSync(path.dirname(csv), { recursive: true });
+      fs.writeFileSync(csv, `${lines.join('\n')}\n`);
+      await ctx.openWorkbench({ 'weightscope.tfBackend': 'wasm', 'weightscope.experimentEpochs': 2 });
+      await waitForWorkbench(page);
+      await runCommand(page, 'Weightscope: Run Experiment');
+      await pickQuickItem(page, 'Precision:');
+      await pickQuickItem(page, 'Choose data file...');
+      await chooseInFileDialog(page, csv);
+      const frame = webviewFrame(page);
+      await frame.locator('#training-title', { hasText: 'Experiment: precision on blobs.csv' }).waitFor({ timeout: 60_000 });
+      await frame.locator('#training-status', { hasText: 'Done: checkpoints in' }).waitFor({ timeout: 120_000 });
+      await frame.locator('#training-data', { hasText: 'Data: blobs.csv: 120 samples, 4 features, 3 classes' }).waitFor();
+      for (const v of ['float32', 'float16', 'int8 (uint8 affine)']) {
+        const row = frame.locator(`#training-summary tr[data-run="${v}"]`);
+        const accuracy = Number(await row.locator('td:nth-child(8)').textContent());
+        assert.ok(accuracy >= 0 && accuracy <= 1, `${v} accuracy ${accuracy}`);
+        assert.ok(Number.isFinite(Number(await row.locator('td:nth-child(7)').textContent())), `${v} output drift`);
+      }
+      await screenshot(ctx, 'experiment-precision-csv', 300);
+      const out = path.join(ctx.workspace, 'weightscope-runs', 'experiments', 'blobs', 'precision');
+      for (const dir of ['float32/epoch-002', 'float16', 'uint8']) {
+        const m = JSON.parse(fs.readFileSync(path.join(out, dir, 'model.json'), 'utf8')) as { weightsManifest: { weights: { name: string; shape: number[] }[] }[] };
+        const kernels = m.weightsManifest.flatMap((g) => g.weights).filter((w) => w.name.endsWith('kernel')).map((w) => w.shape);
+        assert.deepEqual(kernels, [[4, 64], [64, 64], [64, 3]], `${dir}: input and output layers sized from the CSV`);
+      }
       await closeAllEditors(page);
     },
   },

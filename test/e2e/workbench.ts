@@ -172,3 +172,27 @@ export async function pickQuickItem(page: Page, text: string | RegExp): Promise<
   await row.waitFor();
   await row.click();
 }
+
+/**
+ * Types `target` (an absolute path) into code-server's file dialog (a quick input with a path box)
+ * and accepts it. The dialog fills in its starting folder asynchronously and can overwrite a value
+ * typed too early: the path is typed again until it stays.
+ */
+export async function chooseInFileDialog(page: Page, target: string): Promise<void> {
+  const input = page.locator('.quick-input-widget input.input');
+  await input.waitFor();
+  const base = target.split('/').pop() ?? target;
+  for (let attempt = 1; ; attempt++) {
+    await page.waitForTimeout(300);
+    await input.fill(target);
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: base }).first().waitFor();
+    await page.waitForTimeout(500);
+    if ((await input.inputValue()) === target) {
+      break;
+    }
+    if (attempt >= 5) {
+      throw new Error(`the file dialog kept replacing the typed path (now '${await input.inputValue()}')`);
+    }
+  }
+  await page.keyboard.press('Enter');
+}

@@ -173,7 +173,9 @@ export class TrainingPanel extends Disposable {
         run.outputDrift = v.outputDrift;
         run.accuracy = v.accuracy ?? null;
       }
-      run.diagnostics = v.diagnostics.map(dto);
+      if (r.experiment === 'initialization') {
+        run.diagnostics = v.diagnostics.map(dto); // only this experiment probes its variants
+      }
     }
     this.update({});
   }

@@ -164,10 +164,12 @@ function render(s: TrainingPanelStateDto): void {
   }
   const multi = s.runs.length > 1;
   const prefix = (name: string) => (multi ? `${name} ` : '');
+  // runs without epochs (the precision experiment's quantized copies) have no curves
+  const trained = s.runs.filter((r) => r.epochs.length > 0);
   draw(
     lossSlot,
     lineConfig(
-      s.runs.flatMap((r) => [
+      trained.flatMap((r) => [
         { label: `${prefix(r.name)}loss`, data: r.epochs.map((e) => ({ x: e.epoch, y: e.loss })) },
         { label: `${prefix(r.name)}val_loss`, data: r.epochs.map((e) => ({ x: e.epoch, y: e.valLoss })) },
       ]),
@@ -178,7 +180,7 @@ function render(s: TrainingPanelStateDto): void {
   draw(
     accSlot,
     lineConfig(
-      s.runs.flatMap((r) => [
+      trained.flatMap((r) => [
         { label: `${prefix(r.name)}acc`, data: r.epochs.map((e) => ({ x: e.epoch, y: e.acc })) },
         { label: `${prefix(r.name)}val_acc`, data: r.epochs.map((e) => ({ x: e.epoch, y: e.valAcc })) },
       ]),
