@@ -150,6 +150,7 @@ function render(s: TrainingPanelStateDto): void {
   dataEl.textContent = s.data ? `Data: ${s.data}` : '';
   dataEl.hidden = !s.data;
   statusEl.textContent = s.message;
+  statusEl.title = s.restored ? 'Restored after a window reload' : '';
   statusEl.dataset['status'] = s.status;
   cancelBtn.hidden = s.status !== 'running';
   clear(warningsEl);
