@@ -36,8 +36,8 @@ function argValue(name) {
 /**
  * `bench.mjs --child-stats FILE [--workers N] [--no-caller-idle]`: the real path as the CLI runs it
  * (StatsPool created and prepared for the file, openLocalPath on the main thread, then the pool over
- * every numeric tensor, the main thread analysing too unless --no-caller-idle), in a child process
- * so that its peak RSS can be measured on its own.
+ * every numeric tensor, the main thread analysing too from its open file unless --no-caller-idle),
+ * in a child process so that its peak RSS can be measured on its own.
  */
 async function childStats(file) {
   const require = createRequire(import.meta.url);
@@ -52,11 +52,11 @@ async function childStats(file) {
   const wf = await openLocalPath(file);
   const names = wf.tensors.filter((t) => isNumericDType(t.dtype) && !t.unavailable).map((t) => t.name);
   const format = wf.format;
-  await wf.close();
   const tOpen = performance.now();
-  const results = await pool.analyzeFile(file, names, { histogramBins: 64 });
+  const results = await pool.analyzeFile(file, names, { histogramBins: 64, openFile: wf });
   const workerCount = pool.workerCount;
   await pool.dispose();
+  await wf.close();
   const tDone = performance.now();
   const out = { format, tensors: names.length, workers: workerCount, callerIdle, openMs: tOpen - t0, statsMs: tDone - tOpen, results: {} };
   let failed = 0;

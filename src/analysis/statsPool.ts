@@ -9,7 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { WeightFileError, type ErrorSummary } from '../core/errors';
-import { analyzeTensor } from './statsRunner';
+import type { WeightFile } from '../core/model';
+import { analyzeOpenTensor, analyzeTensor } from './statsRunner';
 import type { TensorStats } from './statsTypes';
 
 /** Outcome of analysing one tensor. */
@@ -80,6 +81,8 @@ interface Job {
   filePath: string;
   tensorName: string;
   histogramBins: number;
+  /** The caller's open copy of the file, for the calling thread (callerIdle). */
+  openFile?: WeightFile;
   done: (result: TensorResult) => void;
   /** Set when the caller cancelled; the result is then discarded. */
   cancelled: boolean;
@@ -144,7 +147,13 @@ export class StatsPool {
   analyzeFile(
     filePath: string,
     tensorNames: readonly string[],
-    options: { histogramBins?: number; signal?: AbortSignal; onResult?: (name: string, result: TensorResult) => void } = {},
+    options: {
+      histogramBins?: number;
+      signal?: AbortSignal;
+      onResult?: (name: string, result: TensorResult) => void;
+      /** The caller's open copy of `filePath`: the calling thread of a callerIdle pool analyses from it instead of opening the file again (keep it open until the promise settles). */
+      openFile?: WeightFile;
+    } = {},
   ): Promise<Map<string, TensorResult>> {
     if (this.disposed) {
       return Promise.reject(new Error('The statistics pool has been disposed.'));
@@ -174,6 +183,7 @@ export class StatsPool {
           filePath,
           tensorName: name,
           histogramBins: options.histogramBins ?? 64,
+          ...(options.openFile ? { openFile: options.openFile } : {}),
           cancelled: false,
           done: (result) => {
             if (job.cancelled || results.has(name)) {
@@ -276,7 +286,11 @@ export class StatsPool {
   private runLocal(job: Job): void {
     const run: LocalRun = { job, controller: new AbortController() };
     this.local = run;
-    void analyzeTensor(job.filePath, job.tensorName, job.histogramBins, run.controller.signal).then((result) => {
+    const signal = run.controller.signal;
+    const analysis = job.openFile
+      ? analyzeOpenTensor(job.openFile, job.tensorName, job.histogramBins, signal)
+      : analyzeTensor(job.filePath, job.tensorName, job.histogramBins, signal);
+    void analysis.then((result) => {
       if (this.local === run) {
         this.local = undefined;
       }

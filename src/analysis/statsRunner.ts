@@ -91,23 +91,31 @@ export async function analyzeTensor(filePath: string, tensorName: string, histog
   try {
     const entry = await acquire(filePath);
     try {
-      const file = await entry.file;
-      const tensor = file.tensors.find((t) => t.name === tensorName);
-      if (!tensor) {
-        throw new WeightFileError('notFound', `${file.path}: no tensor named '${tensorName}'.`, { file: file.path, tensor: tensorName });
-      }
-      if (tensor.unavailable) {
-        return { ok: false, error: tensor.unavailable };
-      }
-      const stats = await computeTensorStats(tensor, {
-        histogramBins,
-        signal,
-        ...(rereadFormats.has(file.format) ? { holdLimitBytes: 0 } : {}),
-      });
-      return { ok: true, stats };
+      return await analyzeOpenTensor(await entry.file, tensorName, histogramBins, signal);
     } finally {
       release(filePath, entry);
     }
+  } catch (ex) {
+    return { ok: false, error: summarizeError(ex) };
+  }
+}
+
+/** Statistics of one tensor of an open file; failures become ok:false results. */
+export async function analyzeOpenTensor(file: WeightFile, tensorName: string, histogramBins: number, signal: AbortSignal): Promise<TensorResult> {
+  try {
+    const tensor = file.tensors.find((t) => t.name === tensorName);
+    if (!tensor) {
+      throw new WeightFileError('notFound', `${file.path}: no tensor named '${tensorName}'.`, { file: file.path, tensor: tensorName });
+    }
+    if (tensor.unavailable) {
+      return { ok: false, error: tensor.unavailable };
+    }
+    const stats = await computeTensorStats(tensor, {
+      histogramBins,
+      signal,
+      ...(rereadFormats.has(file.format) ? { holdLimitBytes: 0 } : {}),
+    });
+    return { ok: true, stats };
   } catch (ex) {
     return { ok: false, error: summarizeError(ex) };
   }

@@ -20,7 +20,9 @@
  *   integers below 2^21), else half the remaining width is reported as percentileErrorBound.
  * - Tensors up to `holdLimitBytes` (default 256 MiB) are copied into one buffer during pass 1
  *   (reused by the next tensor, released when idle), so peak memory is about one tensor plus a few
- *   MiB of tables; larger tensors are streamed again for pass 2.
+ *   MiB of tables; larger tensors are streamed again for pass 2 (callers whose reads are cheap, e.g.
+ *   plain local HDF5 datasets, pass holdLimitBytes 0). The engine is done with each chunk before it
+ *   asks for the next, so it lets readers yield views of one reused buffer (reuseChunks).
  * Linear histogram: NumPy np.histogram semantics over the finite values as float64 — edges
  * first + i*(last-first)/bins with the last edge = max, bin i = [e_i, e_i+1), the last bin closed,
  * and min == max widened to [min-0.5, max+0.5]. Bin assignment compares against those edges exactly.

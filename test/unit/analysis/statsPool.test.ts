@@ -101,6 +101,16 @@ test('callerIdle: the calling thread analyses next to the workers, with the same
   } finally {
     await crashing.dispose();
   }
+  // With the caller's open file, the calling thread analyses from it: it needs no path of its own.
+  const reopened = await openLocalPath(p);
+  const fromOpen = new StatsPool({ workers: 1, callerIdle: true, workerScript: script });
+  try {
+    const results = await fromOpen.analyzeFile(path.join(dir, 'absent', 'model.json'), names, { openFile: reopened });
+    assert.deepEqual(results.get(names[0]!), expected.get(names[0]!));
+  } finally {
+    await fromOpen.dispose();
+    await reopened.close();
+  }
 });
 
 test('prepare() of a file that cannot be opened: the error reaches each request, nothing crashes', async () => {
