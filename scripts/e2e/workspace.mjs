@@ -27,8 +27,9 @@ function copyTree(from, to) {
 }
 
 /**
- * Fills `dir` with `fixtures/` (a copy of ../shared/fixtures, when present) and `broken/` (files
- * that must show an error state). Returns what was made.
+ * Fills `dir` with `fixtures/` (a copy of ../shared/fixtures, when present), `broken/` (files
+ * that must show an error state) and `duplicates/` (two copies of one example model). Returns
+ * what was made.
  */
 export function makeWorkspace(dir) {
   fs.mkdirSync(dir, { recursive: true });
@@ -49,5 +50,10 @@ export function makeWorkspace(dir) {
     'version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n',
   );
   fs.writeFileSync(path.join(broken, 'empty.safetensors'), '');
-  return { dir, fixtures: haveFixtures ? path.join(dir, 'fixtures') : undefined, broken };
+  // Two byte-identical copies of a committed example model: the same weights twice, for the
+  // fingerprint grouping (Duplicates in the Weights tree, Find Duplicate Weights).
+  const duplicates = path.join(dir, 'duplicates');
+  copyTree(path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform'), path.join(duplicates, 'copy-a'));
+  copyTree(path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform'), path.join(duplicates, 'copy-b'));
+  return { dir, fixtures: haveFixtures ? path.join(dir, 'fixtures') : undefined, broken, duplicates };
 }

@@ -65,10 +65,10 @@ export class FingerprintIndex extends Disposable {
     return groupByModelFingerprint(items, (u) => FingerprintIndex.key(u));
   }
 
-  /** The other files with the same model fingerprint as `uri`. */
-  sameAs(uri: vscode.Uri): vscode.Uri[] {
+  /** The other files with the same model fingerprint as `uri` (among `among` when given). */
+  sameAs(uri: vscode.Uri, among?: readonly vscode.Uri[]): vscode.Uri[] {
     const key = FingerprintIndex.key(uri);
-    const g = this.groups().find((x) => x.keys.some((u) => FingerprintIndex.key(u) === key));
+    const g = this.groups(among).find((x) => x.keys.some((u) => FingerprintIndex.key(u) === key));
     return g ? g.keys.filter((u) => FingerprintIndex.key(u) !== key) : [];
   }
 

@@ -80,6 +80,8 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
   private rescanTimer: NodeJS.Timeout | undefined;
   private watchers: vscode.Disposable[] = [];
   private fingerprintTimer: NodeJS.Timeout | undefined;
+  /** The files of the last completed scan (duplicates are named among these only). */
+  private listed: vscode.Uri[] = [];
   private readonly duplicatesNode: DuplicateTreeNode = { kind: 'duplicates' };
   private readonly fingerprintIndex: FingerprintIndex;
 
@@ -193,6 +195,7 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
       logFailure('listing weight files', ex);
     }
     const files = [...found.values()].sort((a, b) => a.path.localeCompare(b.path)).slice(0, maxFiles);
+    this.listed = files;
     void this.lookupFingerprints(files);
     return files;
   }
@@ -369,7 +372,7 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
         const item = new vscode.TreeItem(`${shortFingerprint(node.fingerprint)}`, vscode.TreeItemCollapsibleState.Expanded);
         item.description = `${node.files.length} files with the same weights`;
         item.tooltip = `Model fingerprint ${node.fingerprint}`;
-        item.iconPath = new vscode.ThemeIcon('symbol-key');
+        item.iconPath = new vscode.ThemeIcon('key');
         item.contextValue = 'weightscope.duplicateGroup';
         return item;
       }
@@ -420,7 +423,7 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
     const fp = this.fingerprintIndex.get(uri);
     if (fp) {
       md.appendText(`\n\nModel fingerprint: ${fp.model}${fp.partial ? ' (partial: some tensors could not be read)' : ''}`);
-      const same = this.fingerprintIndex.sameAs(uri);
+      const same = this.fingerprintIndex.sameAs(uri, this.listed);
       const first = same[0];
       const note = first ? `same weights as ${vscode.workspace.asRelativePath(first)}${same.length > 1 ? ` and ${same.length - 1} more` : ''}` : shortFingerprint(fp.model);
       if (first) {
