@@ -37,9 +37,9 @@ export const runsFolderName = 'weightscope-runs';
 
 /** Options of Run Experiment when it is run with arguments (tests, keybindings). */
 export interface RunExperimentArgs {
-  /** Data file (.npy/.npz/.csv/.json) instead of the synthetic clusters. */
+  /** Absolute path of a data file (.npy/.npz/.csv/.json) to use instead of the synthetic clusters. */
   data?: string;
-  /** Epochs per variant (default: the setting weightscope.experimentEpochs, else the experiment's own). */
+  /** Epochs per variant, a positive integer (default: the setting weightscope.experimentEpochs, else the experiment's own). */
   epochs?: number;
 }
 
@@ -252,7 +252,9 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
     await runTrain(spec, specFile);
   };
 
-  const runExperiment = async (name?: ExperimentName, args: RunExperimentArgs = {}): Promise<void> => {
+  const runExperiment = async (name?: ExperimentName, given?: RunExperimentArgs): Promise<void> => {
+    // menus pass other arguments (URIs): only a plain object counts as options
+    const args: RunExperimentArgs = typeof given === 'object' && given !== null && !Array.isArray(given) ? given : {};
     const labels: Record<ExperimentName, string> = {
       initialization: 'Initialization: 784-128-128-10, RandomUniform(-0.01, 0.01) vs GlorotUniform vs HeNormal',
       regularization: 'Regularization: plain 256-256 vs L2(0.01) + Dropout(0.2), train/validation curves',
@@ -283,7 +285,8 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
         }
       }
     }
-    const epochs = args.epochs ?? (settings().experimentEpochs > 0 ? settings().experimentEpochs : undefined);
+    const fromSetting = settings().experimentEpochs;
+    const epochs = Number.isInteger(args.epochs) && args.epochs! > 0 ? args.epochs : Number.isInteger(fromSetting) && fromSetting > 0 ? fromSetting : undefined;
     const suffix = dataFile ? ` on ${path.basename(dataFile)}` : '';
     const panel = new TrainingPanel(context.extensionUri, `Experiment: ${experiment}${suffix}`, 'experiment');
     // Runs on a data file get their own folder, so they do not replace the synthetic runs' checkpoints.
