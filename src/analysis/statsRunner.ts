@@ -13,6 +13,9 @@ import type { TensorResult } from './statsPool';
 /** Close an opened file after this long without requests, in milliseconds. */
 const fileIdleMs = 2000;
 
+/** Close a file opened ahead of its requests (prepareFile) after this long without one, in milliseconds. */
+const preparedIdleMs = 10_000;
+
 /** Most files kept open at once per thread. */
 const maxOpenFiles = 3;
 
@@ -53,11 +56,11 @@ async function acquire(filePath: string): Promise<OpenEntry> {
   return entry;
 }
 
-function release(filePath: string, entry: OpenEntry): void {
+function release(filePath: string, entry: OpenEntry, idleMs = fileIdleMs): void {
   entry.busy--;
   entry.lastUsed = Date.now();
   if (entry.busy === 0) {
-    entry.timer = setTimeout(() => closeEntry(filePath, entry), fileIdleMs);
+    entry.timer = setTimeout(() => closeEntry(filePath, entry), idleMs);
     entry.timer.unref();
   }
 }
@@ -81,7 +84,7 @@ function evictIdle(): void {
 /** Opens a local file in the background and keeps it in this thread's cache for the requests that follow; never throws. */
 export function prepareFile(filePath: string): void {
   void acquire(filePath).then(
-    (entry) => entry.file.catch(() => undefined).finally(() => release(filePath, entry)),
+    (entry) => entry.file.catch(() => undefined).finally(() => release(filePath, entry, preparedIdleMs)),
     () => undefined,
   );
 }
@@ -100,10 +103,23 @@ export async function analyzeTensor(filePath: string, tensorName: string, histog
   }
 }
 
+/** Tensors of open files by name (a file with many tensors is not searched once per request). */
+const tensorIndex = new WeakMap<WeightFile, Map<string, WeightFile['tensors'][number]>>();
+
 /** Statistics of one tensor of an open file; failures become ok:false results. */
 export async function analyzeOpenTensor(file: WeightFile, tensorName: string, histogramBins: number, signal: AbortSignal): Promise<TensorResult> {
   try {
-    const tensor = file.tensors.find((t) => t.name === tensorName);
+    let byName = tensorIndex.get(file);
+    if (!byName) {
+      byName = new Map();
+      for (const t of file.tensors) {
+        if (!byName.has(t.name)) {
+          byName.set(t.name, t);
+        }
+      }
+      tensorIndex.set(file, byName);
+    }
+    const tensor = byName.get(tensorName);
     if (!tensor) {
       throw new WeightFileError('notFound', `${file.path}: no tensor named '${tensorName}'.`, { file: file.path, tensor: tensorName });
     }
