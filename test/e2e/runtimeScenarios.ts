@@ -43,7 +43,7 @@ async function treeRow(page: Page, text: string): Promise<void> {
 
 export const runtimeScenarios: Scenario[] = [
   {
-    name: 'Probe Gradients from the palette: per-layer gradient norms (chart and table) and the vanishing verdict',
+    name: 'Probe Gradients from the palette: per-layer gradient norms (chart and table) and the vanishing verdict, back after a reload',
     needsFixtures: false,
     async run(ctx) {
       const { page } = ctx;
@@ -77,6 +77,23 @@ export const runtimeScenarios: Scenario[] = [
       await measured.locator('li', { hasText: 'gradient-vanishing' }).first().waitFor();
       await frame.locator('#probe-diagnostics .diag-column').nth(1).locator('li', { hasText: 'signal-vanishing' }).first().waitFor();
       await screenshot(ctx, 'probe-panel-bad-init', 300);
+      // a finished probe comes back after a reload with its table, chart and verdicts
+      await page.waitForTimeout(6000); // the workbench saves webview state on a delay
+      await page.reload();
+      await waitForWorkbench(page);
+      await page.locator('.tabs-container .tab', { hasText: 'Gradient probe: model.json' }).first().waitFor({ timeout: 90_000 });
+      const again = webviewFrame(page);
+      await again.locator('#training-status[title="Restored after a window reload"]', { hasText: /^Probe done in \d+ ms$/ }).waitFor({ timeout: 60_000 });
+      assert.deepEqual(await again.locator('#training-summary tr:not(:first-child) td:first-child').allTextContents(), ['hidden1', 'hidden2', 'output']);
+      await again.locator('#probe-diagnostics .diag-column').first().locator('li', { hasText: 'gradient-vanishing' }).first().waitFor();
+      painted = 0;
+      for (let i = 0; i < 40 && painted <= 200; i++) {
+        painted = await canvasPaintedPixels(again, '#chart-depth');
+        if (painted <= 200) {
+          await page.waitForTimeout(250);
+        }
+      }
+      assert.ok(painted > 200, `restored gradient-norm chart painted (${painted} pixels)`);
       await closeAllEditors(page);
     },
   },
