@@ -4,7 +4,7 @@
 //   npm run bench -- --only keras-h5    one section (see --list)
 //   npm run bench -- --list             section names
 //   npm run bench -- --workers 2        worker threads for Weightscope (default: StatsPool's default)
-//   npm run bench -- --no-caller-idle   Weightscope's main thread only waits (default: it analyses too, as the CLI)
+//   npm run bench -- --plain-pool       Weightscope's StatsPool without callerIdle/prepare/openFile (main thread only waits)
 //   npm run bench -- --no-cold          skip the cold-cache rows (page cache evicted before each contender)
 // Generated inputs are cached in .bench/ (git-ignored). Python peers run with /usr/bin/python3.
 //
@@ -34,10 +34,10 @@ function argValue(name) {
 // ------------------------------------------------------------------ child mode: Weightscope itself
 
 /**
- * `bench.mjs --child-stats FILE [--workers N] [--no-caller-idle]`: the real path as the CLI runs it
- * (StatsPool created and prepared for the file, openLocalPath on the main thread, then the pool over
- * every numeric tensor, the main thread analysing too from its open file unless --no-caller-idle),
- * in a child process so that its peak RSS can be measured on its own.
+ * `bench.mjs --child-stats FILE [--workers N] [--plain-pool]`: the real path as a CLI runs it (a
+ * StatsPool created first and prepared for the file, openLocalPath on the main thread, then the pool
+ * over every numeric tensor, the main thread analysing too from its open file; --plain-pool: none of
+ * callerIdle/prepare/openFile), in a child process so that its peak RSS can be measured on its own.
  */
 async function childStats(file) {
   const require = createRequire(import.meta.url);
@@ -46,14 +46,16 @@ async function childStats(file) {
   const { isNumericDType } = require(path.join(root, 'out/src/core/dtypes.js'));
   const t0 = performance.now();
   const workers = argValue('--workers');
-  const callerIdle = !argv.includes('--no-caller-idle');
+  const callerIdle = !argv.includes('--plain-pool');
   const pool = new StatsPool({ ...(workers ? { workers: Number(workers) } : {}), callerIdle });
-  pool.prepare(file);
+  if (callerIdle) {
+    pool.prepare(file);
+  }
   const wf = await openLocalPath(file);
   const names = wf.tensors.filter((t) => isNumericDType(t.dtype) && !t.unavailable).map((t) => t.name);
   const format = wf.format;
   const tOpen = performance.now();
-  const results = await pool.analyzeFile(file, names, { histogramBins: 64, openFile: wf });
+  const results = await pool.analyzeFile(file, names, { histogramBins: 64, ...(callerIdle ? { openFile: wf } : {}) });
   const workerCount = pool.workerCount;
   await pool.dispose();
   await wf.close();
@@ -162,7 +164,7 @@ const kerasH5Section = {
     const sizeMiB = fs.statSync(file).size / 2 ** 20;
     console.log(`  file ${path.relative(root, file)} (${sizeMiB.toFixed(0)} MiB), ${os.availableParallelism()} CPUs`);
     const workers = argValue('--workers');
-    const childArgs = [path.join(root, 'scripts', 'bench.mjs'), '--child-stats', file, ...(workers ? ['--workers', workers] : []), ...(argv.includes('--no-caller-idle') ? ['--no-caller-idle'] : [])];
+    const childArgs = [path.join(root, 'scripts', 'bench.mjs'), '--child-stats', file, ...(workers ? ['--workers', workers] : []), ...(argv.includes('--plain-pool') ? ['--plain-pool'] : [])];
     /** One round of the three contenders; `prepare` runs before each (warm: read the file once; cold: evict it). */
     const round = (prepare) => {
       prepare();
