@@ -64,7 +64,14 @@ export function activate(context: vscode.ExtensionContext): WeightscopeApi {
         fingerprints.delete(doc.uri);
       }
     });
-    doc.onDidDispose(() => sub.dispose());
+    doc.onDidDispose(() => {
+      sub.dispose();
+      // Without its document nothing keeps the entry current: later searches check it against the file again.
+      const known = fingerprints.get(doc.uri);
+      if (known?.source === 'document') {
+        fingerprints.set(doc.uri, { ...known, source: 'cache' });
+      }
+    });
   });
   const views = new WeightsViewRegistry();
   const panels = new WeightsPanelManager(context.extensionUri, store, views);

@@ -75,10 +75,12 @@ export class FingerprintIndex extends Disposable {
   /**
    * Looks up the fingerprint of a local file without reading its tensors: the statistics cache
    * (when the file is unchanged since), then a valid sidecar. Returns it (and records it) or undefined.
+   * With `revalidate`, only a fingerprint of an open document (kept current by its reloads) is taken
+   * from the index as is; others are checked against the file as it is now.
    */
-  async lookup(uri: vscode.Uri, cache: StatsCache | undefined): Promise<KnownModelFingerprint | undefined> {
+  async lookup(uri: vscode.Uri, cache: StatsCache | undefined, options: { revalidate?: boolean } = {}): Promise<KnownModelFingerprint | undefined> {
     const known = this.get(uri);
-    if (known || uri.scheme !== 'file') {
+    if (uri.scheme !== 'file' || (known && (!options.revalidate || known.source === 'document'))) {
       return known;
     }
     const target = inspectTarget(uri).fsPath;
@@ -101,6 +103,9 @@ export class FingerprintIndex extends Disposable {
       }
     } catch {
       // an unreadable file or sidecar only means the fingerprint is not known yet
+    }
+    if (known) {
+      this.delete(uri); // no longer valid for the file as it is now
     }
     return undefined;
   }

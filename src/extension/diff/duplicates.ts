@@ -45,7 +45,7 @@ export function setDuplicateServices(s: DuplicateServices): void {
 /** The model fingerprint of a local file: known (index, cache, sidecar), else computed in a worker and cached. */
 async function modelFingerprint(uri: vscode.Uri, token: vscode.CancellationToken): Promise<KnownModelFingerprint> {
   const cache = services.statsCache();
-  const known = await services.index.lookup(uri, cache);
+  const known = await services.index.lookup(uri, cache, { revalidate: true });
   if (known) {
     return known;
   }

@@ -278,7 +278,8 @@ function renderDiagnostics(d: DiagnosticsSnapshotDto): void {
   layerDiagnostics = countDiagnostics(report, (x) => x.layer);
   diagnosticsView.render(d);
   // Cancel stops the statistics and the diagnostics after them.
-  cancelBtn.hidden = d.status.state !== 'running' && snapshot?.analysis.state !== 'running';
+  diagnosticsRunning = d.status.state === 'running';
+  updateCancel();
   tensorTable.refresh();
   layerTable.refresh();
   const tb = tabButtons.get('diagnostics')!;
@@ -323,13 +324,21 @@ function failure(ex: unknown): void {
   toast(ex instanceof RequestError ? `Failed: ${ex.error.message}` : `Failed: ${String(ex)}`);
 }
 
+/** True while the diagnostics run (from the last diagnostics snapshot). */
+let diagnosticsRunning = false;
+
+/** Cancel stops the statistics, the diagnostics and the fingerprints after them: shown while any runs. */
+function updateCancel(): void {
+  cancelBtn.hidden = snapshot?.analysis.state !== 'running' && !diagnosticsRunning && snapshot?.fingerprint.state !== 'running';
+}
+
 function renderAnalysis(a: AnalysisStatusDto): void {
   if (snapshot) {
     snapshot.analysis = a;
   }
   const open = snapshot?.status === 'open';
   analyzeBtn.hidden = !open || a.state === 'running' || a.state === 'done';
-  cancelBtn.hidden = a.state !== 'running';
+  updateCancel();
   switch (a.state) {
     case 'running':
       analysisEl.textContent = `Analysing… ${a.done} of ${a.total} tensors`;
@@ -366,6 +375,7 @@ function renderFingerprint(f: FingerprintStatusDto): void {
     snapshot.fingerprint = f;
   }
   copyFingerprintBtn.hidden = f.state !== 'done' || f.model === undefined;
+  updateCancel();
   document.body.dataset.fingerprint = f.state;
   fingerprintValue.removeAttribute('title');
   switch (f.state) {
