@@ -7,7 +7,7 @@ import { analyzeFileCached, fingerprintFileCached, StatsCache, type FingerprintR
 import type { TensorResult } from '../../../src/analysis/statsPool';
 import { computeArrayStats } from '../../../src/analysis/tensorStats';
 import { openLocalPath } from '../../../src/formats/registry';
-import { makeTempDir } from '../helpers/fixtures';
+import { fixtureOrSkip, makeTempDir } from '../helpers/fixtures';
 
 /** A stand-in for StatsPool that derives stats from the file's bytes and counts its calls. */
 function countingPool() {
@@ -204,4 +204,17 @@ test('fingerprintFileCached: computed once, then served without running; a chang
   const third = await fingerprintFileCached(run, cache, entry, { tensors: infos });
   assert.deepEqual(runs, [0, 0], 'recomputed from scratch');
   assert.notEqual(third.model, first.model);
+});
+
+test('the key of a SavedModel folder covers saved_model.pb and every variables/ shard', async (t) => {
+  const dir = fixtureOrSkip(t, 'tf-savedmodel/keras-lso-savedmodel-tf2.2');
+  if (!dir) {
+    return;
+  }
+  const key = (await StatsCache.keyFor(dir))!;
+  const files = [path.join(dir, 'saved_model.pb'), ...fs.readdirSync(path.join(dir, 'variables')).map((f) => path.join(dir, 'variables', f))];
+  assert.equal(files.length, 4, 'fixtures/README.md: saved_model.pb, variables.index and two data shards');
+  assert.equal(key.size, files.reduce((s, f) => s + fs.statSync(f).size, 0));
+  assert.equal(key.mtimeMs, Math.max(...files.map((f) => fs.statSync(f).mtimeMs)));
+  assert.equal(key.path, path.resolve(dir));
 });
