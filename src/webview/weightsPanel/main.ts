@@ -390,7 +390,7 @@ function renderFingerprint(f: FingerprintStatusDto): void {
       fingerprintValue.textContent = `computing… ${f.done} of ${f.total} tensors`;
       break;
     case 'cancelled':
-      fingerprintValue.textContent = 'cancelled (Refresh or Analyze to compute)';
+      fingerprintValue.textContent = 'cancelled (Refresh computes it)';
       break;
     case 'failed':
       fingerprintValue.textContent = `failed: ${f.error?.message ?? 'unknown error'}`;
