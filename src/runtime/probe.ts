@@ -115,16 +115,70 @@ const lossAliases: Record<string, LossName> = {
   meansquarederror: 'meanSquaredError',
 };
 
-/** Reads a loss name from a Keras/TF.js training config ('binary_crossentropy', {class_name: ...}). */
+/**
+ * Reads a loss name from a Keras/TF.js training config, in the spellings Keras writes: a name
+ * ('sparse_categorical_crossentropy', TF.js 'sparseCategoricalCrossentropy'), a loss object
+ * (`{class_name: 'SparseCategoricalCrossentropy', config}`), a Keras 3 function object
+ * (`{class_name: 'function', config: 'sparse_categorical_crossentropy'}`), a list or an
+ * output-name map of those (the first output's loss counts).
+ */
 export function lossFromTrainingConfig(tc: Readonly<Record<string, unknown>> | undefined): LossName | undefined {
   let loss: unknown = tc?.['loss'];
-  if (Array.isArray(loss)) {
-    loss = loss[0];
+  for (let depth = 0; depth < 4 && typeof loss === 'object' && loss !== null; depth++) {
+    if (Array.isArray(loss)) {
+      loss = loss[0];
+      continue;
+    }
+    const o = loss as Record<string, unknown>;
+    if (typeof o['class_name'] === 'string') {
+      // Keras 3 stores a loss function as {class_name: 'function', config: '<name>'}
+      loss = o['class_name'] === 'function' && typeof o['config'] === 'string' ? o['config'] : o['class_name'];
+    } else {
+      loss = Object.values(o)[0]; // {output_name: loss}
+    }
   }
-  if (typeof loss === 'object' && loss !== null && 'class_name' in loss) {
-    loss = (loss as { class_name: unknown }).class_name;
+  return typeof loss === 'string' ? lossAliases[loss.toLowerCase().replace(/^(keras>|keras\.losses\.|losses\.)/, '')] : undefined;
+}
+
+/**
+ * Targets arranged for a loss and an output of `outUnits` units: class ids ([n] or [n, 1]) become
+ * one-hot rows [n, outUnits] for categorical cross-entropy; one-hot or probability rows [n, k > 1]
+ * become class ids [n, 1] (the row's argmax) for sparse categorical cross-entropy; a flat [n]
+ * becomes [n, 1] for the other losses. Anything else is returned as it is.
+ */
+export function targetsForLoss(y: Float32Array, yShape: readonly number[], outUnits: number, loss: LossName): { y: Float32Array; yShape: number[] } {
+  const n = yShape[0] ?? 0;
+  const width = yShape.slice(1).reduce((a, b) => a * b, 1);
+  if (loss === 'categoricalCrossentropy' && outUnits > 1 && width === 1) {
+    const out = new Float32Array(n * outUnits);
+    for (let i = 0; i < n; i++) {
+      const c = Math.round(y[i]!);
+      if (c >= 0 && c < outUnits) {
+        out[i * outUnits + c] = 1;
+      }
+    }
+    return { y: out, yShape: [n, outUnits] };
   }
-  return typeof loss === 'string' ? lossAliases[loss.toLowerCase().replace(/^keras>/, '')] : undefined;
+  if (loss === 'sparseCategoricalCrossentropy') {
+    if (yShape.length === 2 && width > 1) {
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        let best = 0;
+        for (let c = 1; c < width; c++) {
+          if (y[i * width + c]! > y[i * width + best]!) {
+            best = c;
+          }
+        }
+        out[i] = best;
+      }
+      return { y: out, yShape: [n, 1] };
+    }
+    return { y, yShape: [...yShape] };
+  }
+  if (yShape.length === 1) {
+    return { y, yShape: [n, 1] };
+  }
+  return { y, yShape: [...yShape] };
 }
 
 /** The loss that fits an output activation: softmax -> categorical CE, sigmoid -> binary CE, else MSE. */
@@ -272,12 +326,15 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
   const batchSize = x.shape[0] ?? 0;
   const inputStd = moments((await x.data()) as Float32Array).std;
   const outShape = [batchSize, ...(model.outputs[0]?.shape.slice(1).map((d) => d ?? 1) ?? [])];
-  const y =
-    options.data?.y && options.data.yShape
-      ? tf.tensor(options.data.y, options.data.yShape, 'float32')
-      : loss.name === 'sparseCategoricalCrossentropy'
-        ? tf.tensor(syntheticTargets([batchSize, outShape[outShape.length - 1] ?? 1], 'sparseCategoricalCrossentropy', seed), [batchSize])
-        : tf.tensor(syntheticTargets(outShape, loss.name, seed), outShape, 'float32');
+  const outUnits = outShape[outShape.length - 1] ?? 1;
+  // the user's targets arranged for the loss (class ids vs one-hot rows) when the output is [batch, units]
+  const given = options.data?.y && options.data.yShape ? { y: options.data.y, yShape: options.data.yShape } : undefined;
+  const targets = given && outShape.length === 2 ? targetsForLoss(given.y, given.yShape, outUnits, loss.name) : given;
+  const y = targets
+    ? tf.tensor(targets.y, targets.yShape, 'float32')
+    : loss.name === 'sparseCategoricalCrossentropy'
+      ? tf.tensor(syntheticTargets([batchSize, outUnits], 'sparseCategoricalCrossentropy', seed), [batchSize])
+      : tf.tensor(syntheticTargets(outShape, loss.name, seed), outShape, 'float32');
 
   const trainable = probed.flatMap((l) => l.trainableWeights.map((w) => ({ layer: l.name, variable: w.read() as Variable })));
   const activations: Tensor[] = [];

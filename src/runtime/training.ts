@@ -13,7 +13,7 @@ import type { Diagnostic } from '../analysis/diagnostics/diagnostic';
 import type { BackendInfo, Tf, Tfl } from './backend';
 import type { DataSet } from './dataLoader';
 import { gradientThresholds } from './gradientRules';
-import { chooseLoss, lossTensor, type LossName } from './probe';
+import { chooseLoss, lossTensor, targetsForLoss, type LossName } from './probe';
 import { clusters, rng } from './syntheticData';
 import { writeTfjsModel, type TfjsArtifacts } from './tfjsArtifacts';
 
@@ -120,52 +120,39 @@ export function makeOptimizer(tf: Tf, name: OptimizerName, lr: number): Optimize
   return name === 'sgd' ? tf.train.sgd(lr) : name === 'rmsprop' ? tf.train.rmsprop(lr) : tf.train.adam(lr);
 }
 
-/** Synthetic Gaussian clusters shaped for a one-input classifier/regressor. */
-export function syntheticDataFor(model: LayersModel, spec: RunSpec): DataSet {
+/**
+ * Synthetic Gaussian clusters shaped for a one-input classifier/regressor: k = max(2, output units)
+ * clusters; targets are one-hot rows [n, k], class ids [n, 1] when the loss is sparse categorical
+ * cross-entropy, or 0/1 [n, 1] (cluster 1 or not) for a one-unit output.
+ */
+export function syntheticDataFor(model: LayersModel, spec: RunSpec, loss?: LossName): DataSet {
   const inShape = model.inputs[0]?.shape.slice(1).map((d) => d ?? 1) ?? [1];
   const outUnits = model.outputs[0]?.shape[model.outputs[0].shape.length - 1] ?? 1;
   const d = inShape.reduce((a, b) => a * b, 1);
   const k = Math.max(2, outUnits);
   const n = spec.synthetic?.samples ?? 512;
   const set = clusters(n, d, k, spec.synthetic?.seed ?? spec.seed ?? runDefaults.seed, spec.synthetic?.spread ?? 1.0);
-  if (outUnits === 1) {
-    // one output unit: binary target = cluster 1
+  if (outUnits === 1 || loss === 'sparseCategoricalCrossentropy') {
+    // one output unit: binary target = cluster 1; sparse loss: the cluster's index
     const y = new Float32Array(n);
     for (let i = 0; i < n; i++) {
-      y[i] = set.y[i * k + 1] ?? 0;
+      y[i] = outUnits === 1 ? (set.y[i * k + 1] ?? 0) : set.y.subarray(i * k, (i + 1) * k).indexOf(1);
     }
     return { x: set.x, xShape: [n, ...inShape], y, yShape: [n, 1], source: 'synthetic clusters' };
   }
   return { x: set.x, xShape: [n, ...inShape], y: set.y, yShape: [n, k], source: 'synthetic clusters' };
 }
 
-/** Class ids [n] -> one-hot [n, k] when the model has k > 1 softmax outputs and the loss is categorical. */
-function alignTargets(data: DataSet, outUnits: number, loss: LossName): { y: Float32Array; yShape: number[] } {
-  const y = data.y!;
-  const yShape = data.yShape ?? [y.length];
-  const n = data.xShape[0] ?? 0;
-  if (loss === 'categoricalCrossentropy' && outUnits > 1 && (yShape.length === 1 || yShape[1] === 1)) {
-    const out = new Float32Array(n * outUnits);
-    for (let i = 0; i < n; i++) {
-      const c = Math.round(y[i]!);
-      if (c >= 0 && c < outUnits) {
-        out[i * outUnits + c] = 1;
-      }
-    }
-    return { y: out, yShape: [n, outUnits] };
-  }
-  if (yShape.length === 1 && loss !== 'sparseCategoricalCrossentropy') {
-    return { y, yShape: [n, 1] };
-  }
-  return { y, yShape };
-}
-
+/** Accuracy of predictions `p` against targets `y` as Keras measures it for the loss (undefined: not a classification loss). */
 function accuracy(tf: Tf, loss: LossName, y: Tensor, p: Tensor): Tensor | undefined {
   if (loss === 'categoricalCrossentropy') {
     return tf.mean(tf.cast(tf.equal(tf.argMax(y, -1), tf.argMax(p, -1)), 'float32'));
   }
   if (loss === 'sparseCategoricalCrossentropy') {
-    return tf.mean(tf.cast(tf.equal(tf.cast(tf.reshape(y, [-1]), 'int32'), tf.argMax(p, -1)), 'float32'));
+    // sparse categorical accuracy: the class id in y against the argmax of each prediction row
+    const predicted = tf.reshape(tf.argMax(p, -1), [-1]);
+    const ids = tf.cast(tf.reshape(y, [-1]), 'int32');
+    return ids.size === predicted.size ? tf.mean(tf.cast(tf.equal(ids, predicted), 'float32')) : undefined;
   }
   if (loss === 'binaryCrossentropy') {
     return tf.mean(tf.cast(tf.equal(y, tf.round(p)), 'float32'));
@@ -206,12 +193,12 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
   const batchSize = spec.batchSize ?? runDefaults.batchSize;
   const lr = spec.learningRate ?? runDefaults.learningRate;
   const loss = chooseLoss(model, { loss: spec.loss, trainingConfig: ctx.trainingConfig }).name;
-  const data = ctx.data ?? syntheticDataFor(model, spec);
+  const data = ctx.data ?? syntheticDataFor(model, spec, loss);
   if (!data.y) {
     throw new Error(`The data set '${data.source}' has no targets; training needs 'y' (or a label column).`);
   }
   const outUnits = model.outputs[0]?.shape[model.outputs[0].shape.length - 1] ?? 1;
-  const targets = alignTargets(data, outUnits, loss);
+  const targets = targetsForLoss(data.y, data.yShape ?? [data.y.length], outUnits, loss);
   const n = data.xShape[0] ?? 0;
   const nVal = Math.floor(n * (spec.validationSplit ?? runDefaults.validationSplit));
   const nTrain = n - nVal;

@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { before, test } from 'node:test';
+import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
+import { lossFromTrainingConfig, probeModel, targetsForLoss } from '../../../src/runtime/probe';
+import { readRunSpec, trainFromSpec } from '../../../src/runtime/runSpec';
+import { modelArtifacts, syntheticDataFor, type TrainEvent } from '../../../src/runtime/training';
+import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
+import { fixtureOrSkip, makeTempDir } from '../helpers/fixtures';
+
+const kws = 'tflite/mlperf-tiny-kws-dscnn-tf2.3/kws_ref_model';
+
+let tf: Tf;
+let tfl: Tfl;
+before(async () => {
+  ({ tf, tfl } = await initLayers({ preferred: 'cpu' }));
+});
+
+/** A 6-16-4 softmax classifier (seeded weights). */
+function tinyClassifier(): ReturnType<Tfl['sequential']> {
+  const m = tfl.sequential();
+  m.add(tfl.layers.dense({ inputShape: [6], units: 16, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 4 }), name: 'hidden' }));
+  m.add(tfl.layers.dense({ units: 4, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 5 }), name: 'out' }));
+  return m;
+}
+
+/** The tiny classifier saved as TF.js model.json with the given training config; returns the folder holding `model/`. */
+async function tinyModelFile(trainingConfig: Record<string, unknown>): Promise<string> {
+  const dir = makeTempDir();
+  const m = tinyClassifier();
+  await writeTfjsModel(path.join(dir, 'model'), { ...(await modelArtifacts(tf, m)), trainingConfig });
+  m.dispose();
+  return dir;
+}
+
+async function train(dir: string, spec: Record<string, unknown>): Promise<{ done: Awaited<ReturnType<typeof trainFromSpec>>; events: TrainEvent[] }> {
+  const file = path.join(dir, `${String(spec['outDir'])}.json`);
+  fs.writeFileSync(file, JSON.stringify({ model: 'model/model.json', synthetic: { samples: 80, seed: 6 }, batchSize: 16, optimizer: 'sgd', learningRate: 0.1, ...spec }));
+  const events: TrainEvent[] = [];
+  const done = await trainFromSpec(await readRunSpec(file), dir, { backend: 'cpu', onEvent: (e) => events.push(e) });
+  return { done, events };
+}
+
+test('the loss spellings Keras writes in a training config are read as sparse categorical cross-entropy', () => {
+  for (const loss of [
+    'sparse_categorical_crossentropy', // Keras 2 function name
+    'sparseCategoricalCrossentropy', // TF.js
+    'SparseCategoricalCrossentropy',
+    { class_name: 'SparseCategoricalCrossentropy', config: { reduction: 'auto', name: 'sparse_categorical_crossentropy', from_logits: false } }, // tf.keras 2.3 SavedModel (the KWS DS-CNN)
+    { module: 'keras.losses', class_name: 'function', config: 'sparse_categorical_crossentropy', registered_name: 'sparse_categorical_crossentropy' }, // Keras 3 compile_config
+    { module: 'keras.losses', class_name: 'SparseCategoricalCrossentropy', config: { name: 'sparse_categorical_crossentropy' }, registered_name: null },
+    ['sparse_categorical_crossentropy'],
+    { output_1: 'sparse_categorical_crossentropy' }, // per-output map
+  ]) {
+    assert.equal(lossFromTrainingConfig({ loss }), 'sparseCategoricalCrossentropy', JSON.stringify(loss));
+  }
+  assert.equal(lossFromTrainingConfig({ loss: { module: 'keras.losses', class_name: 'function', config: 'categorical_crossentropy', registered_name: null } }), 'categoricalCrossentropy');
+  assert.equal(lossFromTrainingConfig({ loss: 'kullback_leibler_divergence' }), undefined);
+  assert.equal(lossFromTrainingConfig({}), undefined);
+});
+
+test('targets are arranged for the loss: one-hot rows to class ids for a sparse loss, class ids to one-hot rows for a categorical one', () => {
+  const oneHot = new Float32Array([0, 0, 1, 1, 0, 0, 0, 1, 0, 0.1, 0.2, 0.7]);
+  const sparse = targetsForLoss(oneHot, [4, 3], 3, 'sparseCategoricalCrossentropy');
+  assert.deepEqual(sparse.yShape, [4, 1]);
+  assert.deepEqual(Array.from(sparse.y), [2, 0, 1, 2]);
+  const ids = new Float32Array([2, 0, 1]);
+  const dense = targetsForLoss(ids, [3], 3, 'categoricalCrossentropy');
+  assert.deepEqual(dense.yShape, [3, 3]);
+  assert.deepEqual(Array.from(dense.y), [0, 0, 1, 1, 0, 0, 0, 1, 0]);
+  assert.deepEqual(targetsForLoss(ids, [3], 3, 'sparseCategoricalCrossentropy').yShape, [3]);
+  assert.deepEqual(targetsForLoss(ids, [3], 1, 'meanSquaredError').yShape, [3, 1]);
+});
+
+test('synthetic data for a sparse loss holds the class ids of the same clusters as the one-hot data', () => {
+  const m = tinyClassifier();
+  const spec = { model: 'm', synthetic: { samples: 50, seed: 9 } };
+  const dense = syntheticDataFor(m, spec, 'categoricalCrossentropy');
+  const sparse = syntheticDataFor(m, spec, 'sparseCategoricalCrossentropy');
+  assert.deepEqual(dense.yShape, [50, 4]);
+  assert.deepEqual(sparse.yShape, [50, 1]);
+  assert.deepEqual(Array.from(sparse.x), Array.from(dense.x));
+  const ids = Array.from({ length: 50 }, (_, i) => Array.from(dense.y!.subarray(i * 4, i * 4 + 4)).indexOf(1));
+  assert.ok(ids.every((c) => c >= 0 && c < 4));
+  assert.deepEqual(Array.from(sparse.y!), ids);
+  assert.ok(new Set(ids).size > 1, 'more than one class');
+  m.dispose();
+});
+
+test('a generated model whose training config names a sparse loss trains on synthetic data like its categorical twin', async () => {
+  const sparseDir = await tinyModelFile({ loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'] });
+  const denseDir = await tinyModelFile({ loss: 'categorical_crossentropy', metrics: ['accuracy'] });
+  const sparse = await train(sparseDir, { epochs: 2, outDir: 'run' });
+  const dense = await train(denseDir, { epochs: 2, outDir: 'run' });
+  const start = sparse.events.find((e) => e.type === 'start');
+  assert.equal(start?.type === 'start' ? start.loss : undefined, 'sparseCategoricalCrossentropy');
+  assert.equal(sparse.done.stopped, undefined);
+  assert.equal(sparse.done.history.length, 2);
+  // Sparse cross-entropy on class ids is categorical cross-entropy on the matching one-hot rows:
+  // the same clusters, shuffles and initial weights give the same run.
+  sparse.done.history.forEach((h, i) => {
+    const d = dense.done.history[i]!;
+    for (const key of ['loss', 'acc', 'val_loss', 'val_acc'] as const) {
+      const a = h[key];
+      const b = d[key];
+      assert.ok(typeof a === 'number' && Number.isFinite(a), `epoch ${i + 1} ${key}: ${a}`);
+      assert.ok(typeof b === 'number' && Math.abs(a - b) <= 1e-5 * Math.max(1, Math.abs(b)), `epoch ${i + 1} ${key}: sparse ${a} vs categorical ${b}`);
+    }
+    assert.ok(h.acc! >= 0 && h.acc! <= 1 && h.val_acc! >= 0 && h.val_acc! <= 1);
+  });
+  assert.ok(sparse.done.history[1]!.loss! < sparse.done.history[0]!.loss!, `the loss falls: ${sparse.done.history.map((h) => h.loss).join(', ')}`);
+});
+
+test('the probe with one-hot data on a sparse-loss model gives the loss of the same data as class ids', async () => {
+  const m = tinyClassifier();
+  const x = Float32Array.from({ length: 8 * 6 }, (_, i) => Math.sin(0.7 * i + 0.3));
+  const ids = new Float32Array([0, 3, 1, 2, 2, 0, 1, 3]);
+  const oneHot = new Float32Array(8 * 4);
+  ids.forEach((c, i) => (oneHot[i * 4 + c] = 1));
+  const trainingConfig = { loss: 'sparse_categorical_crossentropy' };
+  const a = await probeModel(m, tf, tfl, { trainingConfig, data: { x, xShape: [8, 6], y: oneHot, yShape: [8, 4] } });
+  const b = await probeModel(m, tf, tfl, { trainingConfig, data: { x, xShape: [8, 6], y: ids, yShape: [8] } });
+  assert.equal(a.lossName, 'sparseCategoricalCrossentropy');
+  // reference: -mean(log p[class]) of the model's own softmax outputs, summed in float64 here
+  const p = (m.predict(tf.tensor(x, [8, 6])) as ReturnType<Tf['tensor']>).dataSync();
+  const want = -Array.from(ids).reduce((s, c, i) => s + Math.log(p[i * 4 + c]!), 0) / 8;
+  assert.ok(a.loss !== null && Math.abs(a.loss - want) <= 1e-5, `one-hot: ${a.loss} vs ${want}`);
+  assert.ok(b.loss !== null && Math.abs(b.loss - want) <= 1e-5, `class ids: ${b.loss} vs ${want}`);
+  assert.deepEqual(a.layers.map((l) => l.gradNorm), b.layers.map((l) => l.gradNorm));
+  m.dispose();
+});
+
+test('one synthetic training epoch on the KWS DS-CNN SavedModel (sparse loss) ends with a finite loss and an accuracy in [0, 1]', async (t) => {
+  const dir = fixtureOrSkip(t, kws);
+  if (!dir) {
+    return;
+  }
+  const work = makeTempDir();
+  const specFile = path.join(work, 'spec.json');
+  fs.writeFileSync(specFile, JSON.stringify({ model: dir, epochs: 1, batchSize: 4, synthetic: { samples: 20, seed: 3 }, outDir: 'run' }));
+  const events: TrainEvent[] = [];
+  const done = await trainFromSpec(await readRunSpec(specFile), work, { backend: 'cpu', onEvent: (e) => events.push(e) });
+  const start = events.find((e) => e.type === 'start');
+  assert.equal(start?.type === 'start' ? start.loss : undefined, 'sparseCategoricalCrossentropy', 'the loss of the training config');
+  assert.equal(done.stopped, undefined);
+  assert.equal(done.history.length, 1);
+  const h = done.history[0]!;
+  assert.ok(typeof h.loss === 'number' && Number.isFinite(h.loss) && h.loss > 0, `loss ${h.loss}`);
+  for (const key of ['acc', 'val_acc'] as const) {
+    const v = h[key];
+    assert.ok(typeof v === 'number' && v >= 0 && v <= 1, `${key} ${v}`);
+  }
+  assert.ok(typeof h.val_loss === 'number' && Number.isFinite(h.val_loss), `val_loss ${h.val_loss}`);
+  assert.ok(events.some((e) => e.type === 'step' && e.acc !== null && e.acc >= 0 && e.acc <= 1), 'per-step accuracy');
+  assert.deepEqual(done.checkpoints.map((c) => path.basename(c)), ['epoch-000', 'epoch-001']);
+});
