@@ -6,11 +6,11 @@
  * in this thread.
  */
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { WeightFileError, type ErrorSummary } from '../core/errors';
+import type { ErrorSummary } from '../core/errors';
 import type { WeightFile } from '../core/model';
 import { checkWeightFile, type CheckReport } from './diagnostics/check';
 import type { TensorStats } from './statsTypes';
+import { errorFromSummary, runInFreshWorker } from './workerRun';
 
 /** Messages from the host to a check worker. */
 export type CheckWorkerRequest =
@@ -78,90 +78,29 @@ export interface CheckRunOptions {
   workerScript?: string;
 }
 
-/** A cancelled worker that has not answered after this long is terminated, in milliseconds. */
-const cancelGraceMs = 2000;
-
 let nextId = 1;
-
-function cancelledError(): WeightFileError {
-  return new WeightFileError('cancelled', 'The operation was cancelled.');
-}
-
-/** Turns a worker's error summary back into an error to throw. */
-function toError(e: ErrorSummary): Error {
-  return e.reason === 'internal' ? new Error(e.message) : new WeightFileError(e.reason, e.message);
-}
 
 /** Checks the local file at `filePath` in a fresh worker thread, which ends with the check. */
 export function runCheckInWorker(filePath: string, stats: ReadonlyMap<string, TensorStats>, options: CheckRunOptions = {}): Promise<CheckReport> {
-  const signal = options.signal;
-  if (signal?.aborted) {
-    return Promise.reject(cancelledError());
-  }
   const id = nextId++;
-  const script = options.workerScript ?? path.join(__dirname, 'checkWorker.js');
-  return new Promise<CheckReport>((resolve, reject) => {
-    const worker = new Worker(script);
-    let settled = false;
-    let killTimer: NodeJS.Timeout | undefined;
-    const finish = (result: { report: CheckReport } | { error: Error }): void => {
-      if (settled) {
-        return;
-      }
-      settled = true;
-      clearTimeout(killTimer);
-      signal?.removeEventListener('abort', onAbort);
-      worker.off('message', onMessage);
-      worker.off('error', onError);
-      worker.off('exit', onExit);
-      void worker.terminate().catch(() => undefined); // the outcome is decided; a failing terminate changes nothing
-      if ('report' in result) {
-        resolve(result.report);
-      } else {
-        reject(result.error);
-      }
-    };
-    const onAbort = (): void => {
-      worker.postMessage({ type: 'cancel', id } satisfies CheckWorkerRequest);
-      // The worker stops between tensors; one stuck in a long read is terminated.
-      killTimer = setTimeout(() => finish({ error: cancelledError() }), cancelGraceMs);
-    };
-    const onMessage = (reply: CheckWorkerReply): void => {
-      if (reply.id !== id) {
-        return;
-      }
+  const request: CheckWorkerRequest = { type: 'run', id, filePath, stats: new Map(stats), precision: options.precision, sampleValues: options.sampleValues };
+  return runInFreshWorker<CheckWorkerReply, CheckReport>(options.workerScript ?? path.join(__dirname, 'checkWorker.js'), request, {
+    name: 'check',
+    signal: options.signal,
+    cancel: { type: 'cancel', id } satisfies CheckWorkerRequest,
+    onReply: (reply) => {
       switch (reply.type) {
         case 'progress':
-          if (!signal?.aborted) {
-            try {
-              options.onProgress?.(reply.done, reply.total);
-            } catch {
-              // a throwing listener must not break the check
-            }
+          if (!options.signal?.aborted) {
+            options.onProgress?.(reply.done, reply.total);
           }
-          break;
+          return undefined;
         case 'report':
-          finish(signal?.aborted ? { error: cancelledError() } : { report: reply.report });
-          break;
+          return { result: reply.report };
         case 'error':
-          finish({ error: signal?.aborted ? cancelledError() : toError(reply.error) });
-          break;
+          return { error: errorFromSummary(reply.error) };
       }
-    };
-    const onError = (ex: Error): void => finish({ error: new Error(`The check worker failed: ${ex.message}`) });
-    const onExit = (code: number): void => finish({ error: new Error(`The check worker exited with code ${code} before reporting.`) });
-    worker.on('message', onMessage);
-    worker.on('error', onError);
-    worker.on('exit', onExit);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    worker.postMessage({
-      type: 'run',
-      id,
-      filePath,
-      stats: new Map(stats),
-      precision: options.precision,
-      sampleValues: options.sampleValues,
-    } satisfies CheckWorkerRequest);
+    },
   });
 }
 

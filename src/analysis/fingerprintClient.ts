@@ -5,10 +5,10 @@
  * local path (virtual file systems, bytes already in memory) are fingerprinted in this thread.
  */
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { WeightFileError, type ErrorSummary } from '../core/errors';
+import type { ErrorSummary } from '../core/errors';
 import type { WeightFile } from '../core/model';
 import { fingerprintFile, type FileFingerprint, type TensorFingerprint } from './fingerprint';
+import { errorFromSummary, runInFreshWorker } from './workerRun';
 
 /** Messages from the host to a fingerprint worker. */
 export type FingerprintWorkerRequest =
@@ -72,78 +72,29 @@ export interface FingerprintRunOptions {
   workerScript?: string;
 }
 
-/** A cancelled worker that has not answered after this long is terminated, in milliseconds. */
-const cancelGraceMs = 2000;
-
 let nextId = 1;
-
-function cancelledError(): WeightFileError {
-  return new WeightFileError('cancelled', 'The operation was cancelled.');
-}
 
 /** Fingerprints the local file at `filePath` in a fresh worker thread, which ends with the run. */
 export function runFingerprintInWorker(filePath: string, options: FingerprintRunOptions = {}): Promise<FileFingerprint> {
-  const signal = options.signal;
-  if (signal?.aborted) {
-    return Promise.reject(cancelledError());
-  }
   const id = nextId++;
-  const script = options.workerScript ?? path.join(__dirname, 'fingerprintWorker.js');
-  return new Promise<FileFingerprint>((resolve, reject) => {
-    const worker = new Worker(script);
-    let settled = false;
-    let killTimer: NodeJS.Timeout | undefined;
-    const finish = (outcome: { result: FileFingerprint } | { error: Error }): void => {
-      if (settled) {
-        return;
-      }
-      settled = true;
-      clearTimeout(killTimer);
-      signal?.removeEventListener('abort', onAbort);
-      worker.off('message', onMessage);
-      worker.off('error', onError);
-      worker.off('exit', onExit);
-      void worker.terminate().catch(() => undefined); // the outcome is decided; a failing terminate changes nothing
-      if ('result' in outcome) {
-        resolve(outcome.result);
-      } else {
-        reject(outcome.error);
-      }
-    };
-    const onAbort = (): void => {
-      worker.postMessage({ type: 'cancel', id } satisfies FingerprintWorkerRequest);
-      // The worker stops between chunks; one stuck in a long read is terminated.
-      killTimer = setTimeout(() => finish({ error: cancelledError() }), cancelGraceMs);
-    };
-    const onMessage = (reply: FingerprintWorkerReply): void => {
-      if (reply.id !== id) {
-        return;
-      }
+  const request: FingerprintWorkerRequest = { type: 'run', id, filePath, known: new Map(options.known ?? []) };
+  return runInFreshWorker<FingerprintWorkerReply, FileFingerprint>(options.workerScript ?? path.join(__dirname, 'fingerprintWorker.js'), request, {
+    name: 'fingerprint',
+    signal: options.signal,
+    cancel: { type: 'cancel', id } satisfies FingerprintWorkerRequest,
+    onReply: (reply) => {
       switch (reply.type) {
         case 'tensor':
-          if (!signal?.aborted) {
-            try {
-              options.onTensor?.(reply.tensor, reply.done, reply.total);
-            } catch {
-              // a throwing listener must not break the run
-            }
+          if (!options.signal?.aborted) {
+            options.onTensor?.(reply.tensor, reply.done, reply.total);
           }
-          break;
+          return undefined;
         case 'result':
-          finish(signal?.aborted ? { error: cancelledError() } : { result: reply.result });
-          break;
+          return { result: reply.result };
         case 'error':
-          finish({ error: signal?.aborted ? cancelledError() : reply.error.reason === 'internal' ? new Error(reply.error.message) : new WeightFileError(reply.error.reason, reply.error.message) });
-          break;
+          return { error: errorFromSummary(reply.error) };
       }
-    };
-    const onError = (ex: Error): void => finish({ error: new Error(`The fingerprint worker failed: ${ex.message}`) });
-    const onExit = (code: number): void => finish({ error: new Error(`The fingerprint worker exited with code ${code} before reporting.`) });
-    worker.on('message', onMessage);
-    worker.on('error', onError);
-    worker.on('exit', onExit);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    worker.postMessage({ type: 'run', id, filePath, known: new Map(options.known ?? []) } satisfies FingerprintWorkerRequest);
+    },
   });
 }
 
