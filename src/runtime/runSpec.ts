@@ -67,13 +67,25 @@ export interface TrainFromSpecOptions {
   now?: Date;
 }
 
-/** The run folder of a spec: `outDir` (relative to the spec) or runs/<model>-<time>. */
+/**
+ * The name a model's run spec and run folders take: the folder's name for a TF.js `model.json` or a
+ * SavedModel's `saved_model.pb` (and for a SavedModel folder itself), else the file name without
+ * its model extension (.h5, .hdf5, .keras, .json, .pb).
+ */
+export function modelBaseName(model: string): string {
+  const base = path.basename(model);
+  if (base === 'model.json' || base === 'saved_model.pb') {
+    return path.basename(path.dirname(path.resolve(model)));
+  }
+  return base.replace(/\.(json|h5|hdf5|keras|pb)$/i, '');
+}
+
+/** The run folder of a spec: `outDir` (relative to the spec) or runs/<model name>-<time> (see modelBaseName). */
 export function runDirFor(spec: RunSpec, specDir: string, now = new Date()): string {
   if (spec.outDir) {
     return path.resolve(specDir, spec.outDir);
   }
-  const model = path.basename(spec.model).replace(/\.(json|h5|hdf5|keras)$/i, '');
-  const base = model === 'model' ? path.basename(path.dirname(path.resolve(specDir, spec.model))) : model;
+  const base = modelBaseName(path.resolve(specDir, spec.model));
   return path.join(specDir, 'runs', `${base}-${now.toISOString().replace(/[:.]/g, '-').slice(0, 19)}`);
 }
 
