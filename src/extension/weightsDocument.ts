@@ -25,6 +25,40 @@ import { toSnapshot } from './weightsDto';
 /** How often batched stats updates are announced while analysing, in milliseconds. */
 const statsFlushIntervalMs = 250;
 
+/** Tensor names collected between announcements, announced together at most once per interval. */
+class NameBatch {
+  private readonly pending = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly announce: (names: string[]) => void,
+  ) {}
+
+  /** Adds a name; the batch is announced within the interval. */
+  add(name: string): void {
+    this.pending.add(name);
+    this.timer ??= setTimeout(() => this.flush(), this.intervalMs);
+  }
+
+  /** Announces what is pending now (nothing when empty); returns how many names were announced. */
+  flush(): number {
+    const names = [...this.pending];
+    this.clear();
+    if (names.length > 0) {
+      this.announce(names);
+    }
+    return names.length;
+  }
+
+  /** Drops what is pending without announcing it. */
+  clear(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending.clear();
+  }
+}
+
 /** What a document needs from the extension. */
 export interface DocumentServices {
   /** The shared worker pool (created on first use). */
@@ -51,8 +85,12 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
   private analysisState: AnalysisStatusDto = { state: 'idle', done: 0, total: 0 };
   private analysisAbort: AbortController | undefined;
   private analysisRun: Promise<void> | undefined;
-  private pendingStats = new Set<string>();
-  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly pendingStats = new NameBatch(statsFlushIntervalMs, (names) => {
+    if (!this.isDisposed) {
+      this.onDidUpdateStatsEmitter.fire(names);
+      this.onDidChangeAnalysisEmitter.fire(this.analysis);
+    }
+  });
   private generation = 0;
   private checkState: DiagnosticsStatusDto = { state: 'waiting', done: 0, total: 0 };
   private checkReport: CheckReport | undefined;
@@ -63,8 +101,12 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
   private fingerprintState: FingerprintStatusDto = { state: 'idle', done: 0, total: 0 };
   private fingerprintAbort: AbortController | undefined;
   private fingerprintRun: Promise<void> | undefined;
-  private pendingFingerprints = new Set<string>();
-  private fingerprintTimer: NodeJS.Timeout | undefined;
+  private readonly pendingFingerprints = new NameBatch(statsFlushIntervalMs, (names) => {
+    if (!this.isDisposed) {
+      this.onDidUpdateFingerprintsEmitter.fire(names);
+      this.onDidChangeFingerprintEmitter.fire(this.fingerprintStatus);
+    }
+  });
 
   private readonly onDidChangeModelEmitter = this.register(new vscode.EventEmitter<void>());
   /** Fires when the file was (re)opened or failed to open. */
@@ -316,7 +358,6 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
       done++;
       this.analysisState = { state: 'running', done, total };
       this.pendingStats.add(name);
-      this.scheduleFlush();
     };
     try {
       const cache = this.services.statsCache?.();
@@ -371,7 +412,7 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
         done--;
       }
     }
-    this.flush();
+    this.pendingStats.flush();
     const cancelled = abort.signal.aborted;
     const cachedNote = this.statsCached > 0 ? `, ${this.statsCached} from the cache` : '';
     log().info(`${cancelled ? 'cancelled' : 'analysed'} ${this.fileName}: ${done}/${total} tensors${cachedNote} (${Date.now() - started} ms)`);
@@ -418,7 +459,6 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
         this.pendingFingerprints.add(t.name);
       }
       this.fingerprintState = { state: 'running', done, total };
-      this.scheduleFingerprintFlush();
     };
     try {
       const cache = this.services.statsCache?.();
@@ -452,7 +492,7 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
         partial: result.partial,
         fromCache,
       };
-      this.flushFingerprints(true);
+      this.announceFingerprints();
     } catch (ex) {
       if (generation !== this.generation || this.isDisposed) {
         return;
@@ -463,7 +503,7 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
         logFailure(`fingerprints of ${this.fileName} failed`, ex);
         this.fingerprintState = { state: 'failed', done, total, error: summarizeError(ex) };
       }
-      this.flushFingerprints(true);
+      this.announceFingerprints();
     } finally {
       if (this.fingerprintAbort === abort) {
         this.fingerprintAbort = undefined;
@@ -478,26 +518,9 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     }
   }
 
-  private scheduleFingerprintFlush(): void {
-    if (this.fingerprintTimer) {
-      return;
-    }
-    this.fingerprintTimer = setTimeout(() => this.flushFingerprints(false), statsFlushIntervalMs);
-  }
-
-  /** Announces batched fingerprints (and, when `statusChanged`, the status even without new ones). */
-  private flushFingerprints(statusChanged: boolean): void {
-    clearTimeout(this.fingerprintTimer);
-    this.fingerprintTimer = undefined;
-    if (this.isDisposed) {
-      return;
-    }
-    const names = [...this.pendingFingerprints];
-    this.pendingFingerprints.clear();
-    if (names.length > 0) {
-      this.onDidUpdateFingerprintsEmitter.fire(names);
-    }
-    if (statusChanged || names.length > 0) {
+  /** Announces pending fingerprints and the status (even when no fingerprint is pending). */
+  private announceFingerprints(): void {
+    if (this.pendingFingerprints.flush() === 0 && !this.isDisposed) {
       this.onDidChangeFingerprintEmitter.fire(this.fingerprintStatus);
     }
   }
@@ -581,25 +604,6 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     this.onDidChangeAnalysisEmitter.fire(this.analysis);
   }
 
-  private scheduleFlush(): void {
-    if (this.flushTimer) {
-      return;
-    }
-    this.flushTimer = setTimeout(() => this.flush(), statsFlushIntervalMs);
-  }
-
-  private flush(): void {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    if (this.pendingStats.size === 0 || this.isDisposed) {
-      return;
-    }
-    const names = [...this.pendingStats];
-    this.pendingStats.clear();
-    this.onDidUpdateStatsEmitter.fire(names);
-    this.onDidChangeAnalysisEmitter.fire(this.analysis);
-  }
-
   override dispose(): void {
     if (this.isDisposed) {
       return;
@@ -608,8 +612,8 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     this.cancelAnalysis();
     this.checkAbort?.abort();
     this.fingerprintAbort?.abort();
-    clearTimeout(this.flushTimer);
-    clearTimeout(this.fingerprintTimer);
+    this.pendingStats.clear();
+    this.pendingFingerprints.clear();
     const file = this.file;
     this.file = undefined;
     void file?.close().catch(() => undefined); // releasing handles of a closed document cannot be reported anywhere useful
