@@ -44,14 +44,21 @@ export type StatsPoolRequest =
     };
 
 /** Messages from a worker to the pool. */
-export interface StatsPoolResponse {
-  /** Always 'result'. */
-  type: 'result';
-  /** Id of the answered request. */
-  id: number;
-  /** The tensor's outcome. */
-  result: TensorResult;
-}
+export type StatsPoolResponse =
+  | {
+      /** The answer to an `analyze` request. */
+      type: 'result';
+      /** Id of the answered request. */
+      id: number;
+      /** The tensor's outcome. */
+      result: TensorResult;
+    }
+  | {
+      /** A `prepare` request is done (the file is open, or its error is cached for the requests). */
+      type: 'prepared';
+      /** The prepared path. */
+      filePath: string;
+    };
 
 /** A cancelled worker that has not answered after this long is terminated and replaced, in milliseconds. */
 const cancelGraceMs = 2000;
@@ -97,6 +104,8 @@ interface LocalRun {
 interface Slot {
   worker: Worker;
   job?: Job;
+  /** `prepare` requests the worker has not finished yet. */
+  preparing: number;
   killTimer?: NodeJS.Timeout;
   dead: boolean;
 }
@@ -138,6 +147,7 @@ export class StatsPool {
     }
     for (const slot of this.slots) {
       if (!slot.dead) {
+        slot.preparing++;
         slot.worker.postMessage({ type: 'prepare', filePath } satisfies StatsPoolRequest);
       }
     }
@@ -262,7 +272,9 @@ export class StatsPool {
       this.runLocal(this.queue.shift()!);
     }
     while (this.queue.length > 0 && !this.disposed) {
-      let slot = this.slots.find((s) => !s.job && !s.dead);
+      // With the calling thread working too, a worker still starting up gets no job: the calling
+      // thread may be free before it (on a busy machine, long before it).
+      let slot = this.slots.find((s) => !s.job && !s.dead && !(this.callerIdle && s.preparing > 0));
       if (!slot && this.slots.length < this.size) {
         slot = this.spawn();
       }
@@ -304,8 +316,13 @@ export class StatsPool {
   private spawn(): Slot {
     const worker = new Worker(this.workerScript);
     worker.unref();
-    const slot: Slot = { worker, dead: false };
+    const slot: Slot = { worker, dead: false, preparing: 0 };
     worker.on('message', (message: StatsPoolResponse) => {
+      if (message.type === 'prepared') {
+        slot.preparing = Math.max(0, slot.preparing - 1);
+        this.pump();
+        return;
+      }
       const job = slot.job;
       if (!job || message.type !== 'result' || message.id !== job.id) {
         return;

@@ -81,12 +81,15 @@ function evictIdle(): void {
   }
 }
 
-/** Opens a local file in the background and keeps it in this thread's cache for the requests that follow; never throws. */
-export function prepareFile(filePath: string): void {
-  void acquire(filePath).then(
-    (entry) => entry.file.catch(() => undefined).finally(() => release(filePath, entry, preparedIdleMs)),
-    () => undefined,
-  );
+/** Opens a local file and keeps it in this thread's cache for the requests that follow; settles when the open does, never rejects. */
+export async function prepareFile(filePath: string): Promise<void> {
+  try {
+    const entry = await acquire(filePath);
+    await entry.file.catch(() => undefined);
+    release(filePath, entry, preparedIdleMs);
+  } catch {
+    // reported to the requests
+  }
 }
 
 /** Statistics of one tensor of a local file (opened through the cache); failures become ok:false results. */

@@ -18,7 +18,7 @@ parentPort?.on('message', (message: StatsPoolRequest) => {
     return;
   }
   if (message.type === 'prepare') {
-    prepareFile(message.filePath);
+    void prepareFile(message.filePath).then(() => post({ type: 'prepared', filePath: message.filePath }));
     return;
   }
   const controller = new AbortController();
