@@ -1,7 +1,7 @@
 /**
  * `weightscope fingerprint <file-or-dir>... [--json] [--tensors] [--save]`
  */
-import { fingerprintFile, type FileFingerprint } from '../../analysis/fingerprint';
+import { fingerprintFile, groupByModelFingerprint, type FileFingerprint } from '../../analysis/fingerprint';
 import { summarizeError } from '../../core/errors';
 import { checkpointStamp } from '../../analysis/checkpointFiles';
 import { readSidecar, updateSidecar } from '../../core/sidecar';
@@ -15,7 +15,8 @@ export const fingerprintUsage = `weightscope fingerprint <file-or-dir>... [optio
 
 SHA-256 fingerprints of the weights: per tensor over (dtype, shape, little-endian values) and per
 model over the sorted tensor fingerprints, so the same weights saved in two formats get the same
-model fingerprint. Files with equal model fingerprints are listed as duplicates.
+model fingerprint. Files with equal model fingerprints are listed as duplicates (files with no
+model tensors or with unreadable tensors never count as duplicates).
 
 Options:
   --json                 print JSON
@@ -63,11 +64,7 @@ export async function runFingerprint(argv: readonly string[], io: CliIo): Promis
       failed++;
     }
   }
-  const groups = new Map<string, string[]>();
-  for (const r of results) {
-    groups.set(r.fingerprint.model, [...(groups.get(r.fingerprint.model) ?? []), r.path]);
-  }
-  const duplicates = [...groups.values()].filter((g) => g.length > 1);
+  const duplicates = groupByModelFingerprint(results.map((r) => ({ ...r.fingerprint, key: r.path }))).map((g) => g.keys);
   if (args.options.has('json')) {
     io.out(
       JSON.stringify(

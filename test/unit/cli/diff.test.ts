@@ -124,3 +124,17 @@ test('after fingerprint --save on both files, diff skips the identical tensors w
   assert.ok(r2.tensors.every((t: { identicalBy?: string }) => t.identicalBy !== 'fingerprint'));
   assert.equal(r2.tensors.find((t: { a: string }) => t.a === 'dense/kernel').status, 'changed');
 });
+
+test('weightscope fingerprint never lists files without model tensors as duplicates', async () => {
+  const work = makeTempDir('weightscope-cli-fp-empty-');
+  for (const name of ['a', 'b']) {
+    fs.mkdirSync(path.join(work, name));
+    fs.writeFileSync(path.join(work, name, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: null, weightsManifest: [] }));
+  }
+  const io = captureIo();
+  assert.equal(await runCli(['fingerprint', path.join(work, 'a', 'model.json'), path.join(work, 'b', 'model.json'), '--json'], io), 0, io.stderr.join('\n'));
+  const out = JSON.parse(io.stdout.join('\n'));
+  assert.equal(out.files.length, 2);
+  assert.equal(out.files[0].model, out.files[1].model, 'both hash the same empty tensor list');
+  assert.deepEqual(out.duplicates, []);
+});
