@@ -8,7 +8,7 @@
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import { throwIfAborted } from '../core/errors';
-import type { Tf, Tfl } from './backend';
+import type { BackendInfo, Tf, Tfl } from './backend';
 import { randomValues, rng, type SyntheticDistribution } from './syntheticData';
 
 /** Loss functions the probe and the trainer know (Keras names). */
@@ -416,6 +416,56 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
     layers,
     ...(firstNonFinite ? { firstNonFiniteLayer: firstNonFinite.layer } : {}),
   };
+}
+
+/** The kernel named by TF.js's "Kernel 'X' not registered for backend 'Y'" error, else undefined. */
+function missingKernel(ex: unknown): string | undefined {
+  const m = /Kernel '([^']+)' not registered for backend/.exec(ex instanceof Error ? ex.message : String(ex));
+  return m?.[1];
+}
+
+/**
+ * Makes sure the TF.js backend in use can compute `model`'s gradients, before a probe or a run
+ * starts: one forward/backward pass on one zero sample (inference mode, inside tidy, so no
+ * variable changes and nothing leaks). When the backend lacks a kernel the gradients need (the
+ * WASM backend has no Conv2DBackpropFilter, for one), TF.js is switched to the CPU backend (the
+ * model's weights move with it) and the returned BackendInfo says so in its fallbacks. A backend
+ * left by an earlier switch in this process is restored first. Other errors are left to the real pass.
+ */
+export async function ensureGradientBackend(tf: Tf, info: BackendInfo, model: LayersModel): Promise<BackendInfo> {
+  if (tf.getBackend() !== info.name) {
+    await tf.setBackend(info.name);
+  }
+  if (info.name === 'cpu') {
+    return info;
+  }
+  try {
+    tf.tidy(() => {
+      const inputs = model.inputs.map((i) => tf.zeros([1, ...i.shape.slice(1).map((d) => d ?? 1)]));
+      const variables = model.trainableWeights.map((w) => w.read() as Variable);
+      tf.variableGrads(() => {
+        const out = model.apply(inputs.length === 1 ? inputs[0]! : inputs, { training: false }) as Tensor | Tensor[];
+        return tf.addN((Array.isArray(out) ? out : [out]).map((o) => tf.sum(o))) as never;
+      }, variables.length > 0 ? (variables as never) : undefined);
+    });
+    return info;
+  } catch (ex) {
+    // A backward pass that threw leaves its tape, with the tensors saved for it, in the engine.
+    const state = tf.engine().state;
+    if (state.gradientDepth === 0 && state.activeTape) {
+      tf.dispose(state.activeTape.flatMap((node) => node.saved ?? []));
+      state.activeTape = null as never;
+    }
+    const kernel = missingKernel(ex);
+    if (kernel === undefined || !(await tf.setBackend('cpu'))) {
+      return info;
+    }
+    return {
+      name: 'cpu',
+      label: 'CPU (plain JavaScript)',
+      fallbacks: [...info.fallbacks, `The ${info.label} backend has no '${kernel}' kernel, which this model's gradients need, so the CPU backend is used.`],
+    };
+  }
 }
 
 /** Fraction of units (last axis) whose output is exactly 0 for every sample. */

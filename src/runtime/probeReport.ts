@@ -14,7 +14,7 @@ import type { BackendInfo } from './backend';
 import { loadDataSet } from './dataLoader';
 import { gradientDiagnostics } from './gradientRules';
 import { buildModel } from './modelBuilder';
-import { probeModel, type LossName, type ProbeResult } from './probe';
+import { ensureGradientBackend, probeModel, type LossName, type ProbeResult } from './probe';
 import type { SyntheticDistribution } from './syntheticData';
 
 /** What to probe and how. */
@@ -61,6 +61,7 @@ export async function probeFile(file: string, options: ProbeFileOptions = {}): P
   const wf = await openLocalPath(file);
   try {
     const built = await buildModel(wf, tf, tfl, { signal: options.signal });
+    const backend = await ensureGradientBackend(tf, info, built.model);
     const data = options.data ? await loadDataSet(options.data, options.signal) : undefined;
     const t0 = Date.now();
     const probe = await probeModel(built.model, tf, tfl, {
@@ -92,7 +93,7 @@ export async function probeFile(file: string, options: ProbeFileOptions = {}): P
     } catch {
       forecast = null;
     }
-    return { file, formatName: wf.formatName, backend: info, probe, diagnostics: gradientDiagnostics(probe), forecastDiagnostics, forecast, probeMs };
+    return { file, formatName: wf.formatName, backend, probe, diagnostics: gradientDiagnostics(probe), forecastDiagnostics, forecast, probeMs };
   } finally {
     await wf.close();
   }

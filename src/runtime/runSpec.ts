@@ -9,6 +9,7 @@ import { openLocalPath } from '../formats/registry';
 import { initLayers, type BackendName } from './backend';
 import { loadDataSet } from './dataLoader';
 import { buildModel } from './modelBuilder';
+import { ensureGradientBackend } from './probe';
 import { runTraining, type RunSpec, type TrainEvent } from './training';
 
 const optimizers = ['sgd', 'adam', 'rmsprop'];
@@ -96,13 +97,14 @@ export async function trainFromSpec(spec: RunSpec, specDir: string, options: Tra
   try {
     const overrides = spec.l1 !== undefined || spec.l2 !== undefined || spec.dropout !== undefined ? { l1: spec.l1, l2: spec.l2, dropout: spec.dropout } : undefined;
     const built = await buildModel(wf, tf, tfl, { signal: options.signal, ...(overrides ? { overrides } : {}) });
+    const backend = await ensureGradientBackend(tf, info, built.model);
     const data = spec.data ? await loadDataSet(path.resolve(specDir, spec.data), options.signal) : undefined;
     const runDir = runDirFor(spec, specDir, options.now);
     try {
       return await runTraining(spec, {
         tf,
         tfl,
-        backend: info,
+        backend,
         model: built.model,
         ...(data ? { data } : {}),
         ...(built.trainingConfig ? { trainingConfig: built.trainingConfig } : {}),

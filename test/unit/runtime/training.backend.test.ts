@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { before, test } from 'node:test';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { initLayers, type BackendInfo, type Tf, type Tfl } from '../../../src/runtime/backend';
+import { probeFile } from '../../../src/runtime/probeReport';
+import { ensureGradientBackend, probeModel } from '../../../src/runtime/probe';
+import { readRunSpec, trainFromSpec } from '../../../src/runtime/runSpec';
+import { modelArtifacts, type TrainEvent } from '../../../src/runtime/training';
+import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
+import { makeTempDir } from '../helpers/fixtures';
+
+// This file runs in its own process (node --test), so the WASM backend chosen here is not shared.
+let tf: Tf;
+let tfl: Tfl;
+let wasm: BackendInfo;
+before(async () => {
+  ({ tf, tfl, info: wasm } = await initLayers({ preferred: 'wasm' }));
+});
+
+/** [6, 6, 1] images -> Conv2D(4, 3x3) -> Flatten -> Dense(3, softmax), seeded. */
+function convNet(): LayersModel {
+  const m = tfl.sequential();
+  m.add(tfl.layers.conv2d({ inputShape: [6, 6, 1], filters: 4, kernelSize: 3, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 1 }), name: 'conv' }));
+  m.add(tfl.layers.flatten({ name: 'flat' }));
+  m.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }), name: 'out' }));
+  return m;
+}
+
+function denseNet(): LayersModel {
+  const m = tfl.sequential();
+  m.add(tfl.layers.dense({ inputShape: [5], units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }), name: 'out' }));
+  return m;
+}
+
+test('the WASM backend lacks the Conv2D gradient kernel: the probe falls back to the CPU backend and says so', async (t) => {
+  if (wasm.name !== 'wasm') {
+    t.skip(`the WASM backend is not available here: ${wasm.fallbacks.join(' ')}`);
+    return;
+  }
+  const m = convNet();
+  // the premise: on WASM the conv net's gradients cannot be computed
+  await assert.rejects(probeModel(m, tf, tfl, { batchSize: 2 }), /Kernel 'Conv2DBackpropFilter' not registered for backend 'wasm'/);
+  const weightsBefore = m.getWeights().map((w) => Array.from(w.dataSync()));
+  const numTensors = tf.memory().numTensors;
+  const used = await ensureGradientBackend(tf, wasm, m);
+  assert.equal(used.name, 'cpu');
+  assert.equal(tf.getBackend(), 'cpu');
+  assert.match(used.fallbacks.at(-1)!, /has no 'Conv2DBackpropFilter' kernel, which this model's gradients need, so the CPU backend is used/);
+  assert.equal(tf.memory().numTensors, numTensors, 'the trial pass leaves no tensors behind');
+  assert.deepEqual(m.getWeights().map((w) => Array.from(w.dataSync())), weightsBefore, 'the weights moved to the CPU backend unchanged');
+  const p = await probeModel(m, tf, tfl, { batchSize: 2 });
+  assert.deepEqual(p.layers.filter((l) => l.hasWeights).map((l) => l.layer), ['conv', 'out']);
+  assert.ok(p.layers.filter((l) => l.hasWeights).every((l) => l.gradNorm !== null && l.gradNorm > 0));
+  m.dispose();
+  // the next model (dense only) gets the WASM backend back: its gradients run there
+  const d = denseNet();
+  assert.deepEqual(await ensureGradientBackend(tf, wasm, d), wasm);
+  assert.equal(tf.getBackend(), 'wasm');
+  assert.ok((await probeModel(d, tf, tfl, { batchSize: 2 })).layers[0]!.gradNorm! > 0);
+  d.dispose();
+});
+
+test('probe and training of a conv model file on the WASM backend run on the CPU backend, recorded in the report and the checkpoints', async (t) => {
+  if (wasm.name !== 'wasm') {
+    t.skip(`the WASM backend is not available here: ${wasm.fallbacks.join(' ')}`);
+    return;
+  }
+  const dir = makeTempDir();
+  const m = convNet();
+  await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, m));
+  m.dispose();
+  const report = await probeFile(path.join(dir, 'model', 'model.json'), { backend: 'wasm', batchSize: 4 });
+  assert.equal(report.backend.name, 'cpu');
+  assert.match(report.backend.fallbacks.join(' '), /Conv2DBackpropFilter/);
+  assert.ok(report.probe.layers.find((l) => l.layer === 'conv')!.gradNorm! > 0);
+
+  const specFile = path.join(dir, 'spec.json');
+  fs.writeFileSync(specFile, JSON.stringify({ model: 'model/model.json', synthetic: { samples: 20, seed: 1 }, epochs: 1, batchSize: 5, outDir: 'run' }));
+  const events: TrainEvent[] = [];
+  const done = await trainFromSpec(await readRunSpec(specFile), dir, { backend: 'wasm', onEvent: (e) => events.push(e) });
+  assert.equal(done.stopped, undefined);
+  const start = events.find((e) => e.type === 'start');
+  assert.equal(start?.type === 'start' ? start.backend.name : undefined, 'cpu');
+  assert.ok(Number.isFinite(done.history[0]!.loss));
+  const meta = JSON.parse(fs.readFileSync(path.join(done.checkpoints[1]!, 'model.json'), 'utf8')) as { userDefinedMetadata: { weightscope: { backend: string } } };
+  assert.equal(meta.userDefinedMetadata.weightscope.backend, 'cpu');
+});
