@@ -13,7 +13,7 @@ import { WeightFileError } from '../../core/errors';
 import type { BackendInfo, BackendName } from '../../runtime/backend';
 import { experimentNames, type ExperimentName, type ExperimentResult } from '../../runtime/experiments';
 import type { ProbeReport } from '../../runtime/probeReport';
-import { readRunSpec } from '../../runtime/runSpec';
+import { modelBaseName, readRunSpec } from '../../runtime/runSpec';
 import { RuntimeClient } from '../../runtime/runtimeClient';
 import { runDefaults, type RunSpec, type TrainEvent } from '../../runtime/training';
 import { log, logFailure } from '../log';
@@ -35,6 +35,17 @@ export interface RuntimeSupportDeps {
 /** Folder (under the workspace) holding run specs and run folders. */
 export const runsFolderName = 'weightscope-runs';
 
+/** Context key: workspace folders holding a saved_model.pb (explorer folders offering Probe Gradients and Train Model). */
+export const savedModelFoldersContextKey = 'weightscope.savedModelFolders';
+
+/** Options of Probe Gradients when it is run with arguments (tests, keybindings): nothing is asked. */
+export interface ProbeGradientsArgs {
+  /** Absolute path of a data file (.npy/.npz/.csv/.json) whose samples are the inputs. */
+  data?: string;
+  /** Distribution of synthetic inputs when there is no data file (default 'normal'). */
+  distribution?: 'normal' | 'uniform';
+}
+
 /** Options of Run Experiment when it is run with arguments (tests, keybindings). */
 export interface RunExperimentArgs {
   /** Absolute path of a data file (.npy/.npz/.csv/.json) to use instead of the synthetic clusters. */
@@ -50,6 +61,17 @@ function settings(): { backend: BackendName | 'auto'; stopOnNonFinite: boolean; 
     stopOnNonFinite: c.get<boolean>('stopTrainingOnNonFinite', true),
     experimentEpochs: c.get<number>('experimentEpochs', 0),
   };
+}
+
+/** How a model is named in a panel title: a SavedModel by its folder, any other model by its file name. */
+function modelLabel(model: string): string {
+  return path.basename(model) === 'saved_model.pb' ? modelBaseName(model) : path.basename(model);
+}
+
+/** Sets the SavedModel-folder context key from the workspace's saved_model.pb files. */
+async function updateSavedModelFolders(): Promise<void> {
+  const found = vscode.workspace.workspaceFolders?.length ? await vscode.workspace.findFiles('**/saved_model.pb', '**/{node_modules,.git}/**', 1000) : [];
+  await vscode.commands.executeCommand('setContext', savedModelFoldersContextKey, found.map((u) => vscode.Uri.joinPath(u, '..').fsPath));
 }
 
 function logBackend(b: BackendInfo): void {
@@ -72,7 +94,7 @@ async function pickModel(uri: vscode.Uri | undefined, title: string): Promise<vs
     return uri;
   }
   // The workspace's model files (and saved run specs) first; a file dialog for anything else.
-  const found = await vscode.workspace.findFiles('**/{*.h5,*.hdf5,*.keras,model.json,*.run.json}', '**/node_modules/**', 500);
+  const found = await vscode.workspace.findFiles('**/{*.h5,*.hdf5,*.keras,model.json,saved_model.pb,*.run.json}', '**/node_modules/**', 500);
   if (found.length > 0) {
     const items = found
       .map((u) => ({ label: path.basename(u.fsPath), description: vscode.workspace.asRelativePath(path.dirname(u.fsPath)), uri: u as vscode.Uri | undefined }))
@@ -88,7 +110,7 @@ async function pickModel(uri: vscode.Uri | undefined, title: string): Promise<vs
   const picked = await vscode.window.showOpenDialog({
     title,
     canSelectMany: false,
-    filters: { 'Keras / TF.js models': ['h5', 'hdf5', 'keras', 'json'] },
+    filters: { 'Keras / TF.js / SavedModel models': ['h5', 'hdf5', 'keras', 'json', 'pb'] },
   });
   return picked?.[0];
 }
@@ -171,8 +193,8 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
   const client = new RuntimeClient(path.join(dist, 'tfWorker.js'), dist);
 
   const runTrain = async (spec: RunSpec, specFile: string): Promise<void> => {
-    const panel = new TrainingPanel(context.extensionUri, `Training: ${path.basename(spec.model)}`, 'train');
-    const name = path.basename(spec.model);
+    const name = modelLabel(spec.model);
+    const panel = new TrainingPanel(context.extensionUri, `Training: ${name}`, 'train');
     try {
       const done = await client.run<Extract<TrainEvent, { type: 'done' }>>(
         { kind: 'train', spec, specDir: path.dirname(specFile), backend: settings().backend },
@@ -184,6 +206,10 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
           },
           onEvent: (e) => {
             const ev = e as TrainEvent;
+            if (ev.type === 'start' && ev.backend.label !== panel.snapshot.backend) {
+              panel.setBackend(ev.backend); // the run fell back to another backend (a kernel its gradients need is missing)
+              logBackend(ev.backend);
+            }
             panel.onTrainEvent(name, ev);
             if (ev.type === 'warning') {
               log().warn(`training ${name}: [${ev.diagnostic.code}] ${ev.diagnostic.message}`);
@@ -215,8 +241,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
       return;
     }
     const root = runsRoot(target);
-    const base = path.basename(target.fsPath) === 'model.json' ? path.basename(path.dirname(target.fsPath)) : path.basename(target.fsPath).replace(/\.[^.]+$/, '');
-    const specFile = path.join(root, `${base}.run.json`);
+    const specFile = path.join(root, `${modelBaseName(target.fsPath)}.run.json`);
     let previous: RunSpec | undefined;
     if (fs.existsSync(specFile)) {
       previous = await readRunSpec(specFile).catch(() => undefined);
@@ -322,33 +347,42 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
     deps.refreshTree?.();
   };
 
-  const probeGradients = async (uri?: vscode.Uri): Promise<void> => {
+  /** Probes a model (file or SavedModel folder); resolves to the report, or undefined when cancelled or failed. */
+  const probeGradients = async (uri?: vscode.Uri, given?: ProbeGradientsArgs): Promise<ProbeReport | undefined> => {
+    // menus pass the selected URIs as the second argument: only a plain object counts as options
+    const args = typeof given === 'object' && given !== null && !Array.isArray(given) ? given : undefined;
     const target = await pickModel(uri, 'Probe Gradients: choose a model file');
     if (!target) {
-      return;
+      return undefined;
     }
-    const input = await vscode.window.showQuickPick(
-      [
-        { label: 'Synthetic inputs, normal N(0, 1)', id: 'normal' },
-        { label: 'Synthetic inputs, uniform U(-1, 1)', id: 'uniform' },
-        { label: 'Inputs from a data file...', id: 'data' },
-      ],
-      { title: 'Probe Gradients: inputs' },
-    );
-    if (!input) {
-      return;
-    }
-    let data: string | undefined;
-    if (input.id === 'data') {
-      data = (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Data: ['npy', 'npz', 'csv', 'json'] } }))?.[0]?.fsPath;
-      if (!data) {
-        return;
+    let distribution: 'normal' | 'uniform' = args?.distribution === 'uniform' ? 'uniform' : 'normal';
+    let data = typeof args?.data === 'string' && args.data !== '' ? args.data : undefined;
+    if (!args) {
+      const input = await vscode.window.showQuickPick(
+        [
+          { label: 'Synthetic inputs, normal N(0, 1)', id: 'normal' },
+          { label: 'Synthetic inputs, uniform U(-1, 1)', id: 'uniform' },
+          { label: 'Inputs from a data file...', id: 'data' },
+        ],
+        { title: 'Probe Gradients: inputs' },
+      );
+      if (!input) {
+        return undefined;
+      }
+      if (input.id === 'data') {
+        data = (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Data: ['npy', 'npz', 'csv', 'json'] } }))?.[0]?.fsPath;
+        if (!data) {
+          return undefined;
+        }
+      } else {
+        distribution = input.id as 'normal' | 'uniform';
       }
     }
-    const panel = new TrainingPanel(context.extensionUri, `Gradient probe: ${path.basename(target.fsPath)}`, 'probe');
+    const label = modelLabel(target.fsPath);
+    const panel = new TrainingPanel(context.extensionUri, `Gradient probe: ${label}`, 'probe');
     try {
       const report = await client.run<ProbeReport>(
-        { kind: 'probe', file: target.fsPath, options: { ...(data ? { data } : { distribution: input.id as 'normal' | 'uniform' }) }, backend: settings().backend },
+        { kind: 'probe', file: target.fsPath, options: { ...(data ? { data } : { distribution }) }, backend: settings().backend },
         {
           signal: panel.cancel.signal,
           onBackend: (b) => {
@@ -359,8 +393,9 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
       );
       panel.showProbe(report);
       for (const d of [...report.diagnostics, ...report.forecastDiagnostics]) {
-        log().info(`probe ${path.basename(target.fsPath)}: ${d.severity}[${d.code}] ${d.message}`);
+        log().info(`probe ${label}: ${d.severity}[${d.code}] ${d.message}`);
       }
+      return report;
     } catch (ex) {
       const cancelled = WeightFileError.is(ex, 'cancelled');
       panel.finish(cancelled ? 'cancelled' : 'failed', cancelled ? 'Cancelled.' : `Failed: ${ex instanceof Error ? ex.message : String(ex)}`);
@@ -368,20 +403,35 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
         logFailure(`probe ${target.fsPath}`, ex);
         void vscode.window.showErrorMessage(`Weightscope: ${ex instanceof Error ? ex.message : String(ex)}`);
       }
+      return undefined;
     }
   };
 
   const guard =
-    <A extends unknown[]>(name: string, fn: (...a: A) => Promise<void>) =>
-    async (...a: A): Promise<void> => {
+    <A extends unknown[], R>(name: string, fn: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R | undefined> => {
       try {
-        await fn(...a);
+        return await fn(...a);
       } catch (ex) {
         logFailure(name, ex);
         void vscode.window.showErrorMessage(`Weightscope: ${ex instanceof Error ? ex.message : String(ex)}`);
+        return undefined;
       }
     };
+  // Explorer folders holding a saved_model.pb offer Probe Gradients and Train Model (package.json menus).
+  let rescan: ReturnType<typeof setTimeout> | undefined;
+  const rescanSavedModels = (): void => {
+    clearTimeout(rescan);
+    rescan = setTimeout(() => void updateSavedModelFolders().catch((ex: unknown) => logFailure('listing SavedModel folders', ex)), 500);
+  };
+  const watcher = vscode.workspace.createFileSystemWatcher('**/saved_model.pb', false, true, false);
+  rescanSavedModels();
   return [
+    watcher,
+    watcher.onDidCreate(rescanSavedModels),
+    watcher.onDidDelete(rescanSavedModels),
+    vscode.workspace.onDidChangeWorkspaceFolders(rescanSavedModels),
+    { dispose: () => clearTimeout(rescan) },
     vscode.commands.registerCommand(runtimeCommandIds.trainModel, guard('Train Model', trainModel)),
     vscode.commands.registerCommand(runtimeCommandIds.runExperiment, guard('Run Experiment', runExperiment)),
     vscode.commands.registerCommand(runtimeCommandIds.probeGradients, guard('Probe Gradients', probeGradients)),
