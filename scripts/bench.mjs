@@ -177,7 +177,7 @@ const kerasH5Section = {
     };
     const printRound = (label, r) => {
       const config = `${r.mine.callerIdle ? 'main thread + ' : ''}${r.mine.workers} worker${r.mine.workers === 1 ? '' : 's'}`;
-      console.log(`  ${label}:`);
+      console.log(`  ${label} (load average ${os.loadavg()[0].toFixed(1)} on ${os.availableParallelism()} CPUs after the round):`);
       ctx.row('cat file > /dev/null', r.cat);
       ctx.row('h5py + NumPy (mean/std/min/max/hist)', r.peer, `${r.theirs.datasets} datasets`);
       ctx.row(`Weightscope full stats (${config})`, r.ours, `${r.mine.tensors} tensors; open ${fmtMs(r.mine.openMs)}, stats ${fmtMs(r.mine.statsMs)}`);
