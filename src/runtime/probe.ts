@@ -86,8 +86,10 @@ export interface ProbeResult {
   loss: number | null;
   /** Loss function used. */
   lossName: LossName;
-  /** Why that loss: 'option', 'training config' or 'output activation'. */
+  /** Why that loss: 'option', 'training config' (', from logits' when so) or 'output activation'. */
   lossSource: string;
+  /** True when the loss took the model's outputs as logits (from_logits in the training config); absent otherwise. */
+  fromLogits?: boolean;
   /** Samples in the batch. */
   batchSize: number;
   /** Where the inputs came from: 'normal', 'uniform' or 'data'. */
@@ -123,6 +125,17 @@ const lossAliases: Record<string, LossName> = {
  * output-name map of those (the first output's loss counts).
  */
 export function lossFromTrainingConfig(tc: Readonly<Record<string, unknown>> | undefined): LossName | undefined {
+  const name = trainingConfigLoss(tc).name;
+  return name === undefined ? undefined : lossAliases[name.toLowerCase().replace(/^(keras>|keras\.losses\.|losses\.)/, '')];
+}
+
+/** Whether the training config's loss object says `from_logits: true` (the model outputs logits, not probabilities). */
+export function lossFromLogits(tc: Readonly<Record<string, unknown>> | undefined): boolean {
+  return trainingConfigLoss(tc).config?.['from_logits'] === true;
+}
+
+/** The first loss of a training config: its name and, for a loss object, its config. */
+function trainingConfigLoss(tc: Readonly<Record<string, unknown>> | undefined): { name?: string; config?: Readonly<Record<string, unknown>> } {
   let loss: unknown = tc?.['loss'];
   for (let depth = 0; depth < 4 && typeof loss === 'object' && loss !== null; depth++) {
     if (Array.isArray(loss)) {
@@ -132,12 +145,15 @@ export function lossFromTrainingConfig(tc: Readonly<Record<string, unknown>> | u
     const o = loss as Record<string, unknown>;
     if (typeof o['class_name'] === 'string') {
       // Keras 3 stores a loss function as {class_name: 'function', config: '<name>'}
-      loss = o['class_name'] === 'function' && typeof o['config'] === 'string' ? o['config'] : o['class_name'];
-    } else {
-      loss = Object.values(o)[0]; // {output_name: loss}
+      if (o['class_name'] === 'function' && typeof o['config'] === 'string') {
+        return { name: o['config'] };
+      }
+      const config = o['config'];
+      return { name: o['class_name'], ...(typeof config === 'object' && config !== null && !Array.isArray(config) ? { config: config as Record<string, unknown> } : {}) };
     }
+    loss = Object.values(o)[0]; // {output_name: loss}
   }
-  return typeof loss === 'string' ? lossAliases[loss.toLowerCase().replace(/^(keras>|keras\.losses\.|losses\.)/, '')] : undefined;
+  return typeof loss === 'string' ? { name: loss } : {};
 }
 
 /**
@@ -186,16 +202,26 @@ export function lossForActivation(activation: string | undefined): LossName {
   return activation === 'softmax' ? 'categoricalCrossentropy' : activation === 'sigmoid' ? 'binaryCrossentropy' : 'meanSquaredError';
 }
 
-/** Chooses the loss: explicit option, else training config, else output activation. */
-export function chooseLoss(model: LayersModel, options: Pick<ProbeOptions, 'loss' | 'trainingConfig'>): { name: LossName; source: string } {
-  if (options.loss) {
-    return { name: options.loss, source: 'option' };
-  }
+/** A chosen loss. */
+export interface ChosenLoss {
+  /** The loss function. */
+  name: LossName;
+  /** Why: 'option', 'training config' (with ', from logits' when so) or 'output activation'. */
+  source: string;
+  /** Whether the model outputs logits (the training config's loss says from_logits: true for this loss). */
+  fromLogits: boolean;
+}
+
+/**
+ * Chooses the loss: explicit option, else training config, else output activation. The training
+ * config's `from_logits` applies whenever the chosen loss is the config's own.
+ */
+export function chooseLoss(model: LayersModel, options: Pick<ProbeOptions, 'loss' | 'trainingConfig'>): ChosenLoss {
   const fromConfig = lossFromTrainingConfig(options.trainingConfig);
-  if (fromConfig) {
-    return { name: fromConfig, source: 'training config' };
-  }
-  return { name: lossForActivation(outputActivation(model)), source: 'output activation' };
+  const name = options.loss ?? fromConfig ?? lossForActivation(outputActivation(model));
+  const fromLogits = name === fromConfig && name !== 'meanSquaredError' && lossFromLogits(options.trainingConfig);
+  const source = options.loss ? 'option' : fromConfig ? 'training config' : 'output activation';
+  return { name, source: fromLogits ? `${source}, from logits` : source, fromLogits };
 }
 
 /** Activation of the model's last layer ('linear' when none). */
@@ -214,20 +240,30 @@ function activationOf(layer: LayersModel['layers'][number]): string | undefined 
   return cls === 'ReLU' ? 'relu' : cls === 'Softmax' ? 'softmax' : undefined;
 }
 
-/** Loss value (scalar tensor) of predictions `p` against targets `y`, as Keras defines them. */
-export function lossTensor(tf: Tf, name: LossName, y: Tensor, p: Tensor): Tensor {
+/**
+ * Loss value (scalar tensor) of predictions `p` against targets `y`, as Keras defines them; with
+ * `fromLogits` the cross-entropies take `p` as logits (log-softmax, or Keras's stable sigmoid form).
+ */
+export function lossTensor(tf: Tf, name: LossName, y: Tensor, p: Tensor, fromLogits = false): Tensor {
   const eps = 1e-7;
   switch (name) {
     case 'categoricalCrossentropy': {
+      if (fromLogits) {
+        return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.sub(p, tf.logSumExp(p, -1, true))), -1)));
+      }
       const pc = tf.clipByValue(tf.div(p, tf.sum(p, -1, true)), eps, 1 - eps);
       return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(pc)), -1)));
     }
     case 'sparseCategoricalCrossentropy': {
       const depth = p.shape[p.shape.length - 1] ?? 1;
       const oneHot = tf.oneHot(tf.cast(tf.reshape(y, [-1]), 'int32'), depth);
-      return lossTensor(tf, 'categoricalCrossentropy', oneHot, tf.reshape(p, [-1, depth]));
+      return lossTensor(tf, 'categoricalCrossentropy', oneHot, tf.reshape(p, [-1, depth]), fromLogits);
     }
     case 'binaryCrossentropy': {
+      if (fromLogits) {
+        // max(z, 0) - z·y + log(1 + exp(-|z|)), as tf.nn.sigmoid_cross_entropy_with_logits
+        return tf.mean(tf.add(tf.sub(tf.relu(p), tf.mul(p, y)), tf.log1p(tf.exp(tf.neg(tf.abs(p))))));
+      }
       const pc = tf.clipByValue(p, eps, 1 - eps);
       const one = tf.scalar(1);
       return tf.neg(tf.mean(tf.add(tf.mul(y, tf.log(pc)), tf.mul(tf.sub(one, y), tf.log(tf.sub(one, pc))))));
@@ -344,7 +380,7 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
     for (const o of list) {
       activations.push(tf.keep(o));
     }
-    return lossTensor(tf, loss.name, y, list[list.length - 1]!) as never;
+    return lossTensor(tf, loss.name, y, list[list.length - 1]!, loss.fromLogits) as never;
   }, trainable.map((t) => t.variable) as never);
 
   const lossValue = (await value.data())[0] ?? NaN;
@@ -409,6 +445,7 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
     loss: finiteOrNull(lossValue),
     lossName: loss.name,
     lossSource: loss.source,
+    ...(loss.fromLogits ? { fromLogits: true } : {}),
     batchSize,
     inputSource,
     learningRate,

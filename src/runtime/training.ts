@@ -144,7 +144,7 @@ export function syntheticDataFor(model: LayersModel, spec: RunSpec, loss?: LossN
 }
 
 /** Accuracy of predictions `p` against targets `y` as Keras measures it for the loss (undefined: not a classification loss). */
-function accuracy(tf: Tf, loss: LossName, y: Tensor, p: Tensor): Tensor | undefined {
+function accuracy(tf: Tf, loss: LossName, y: Tensor, p: Tensor, fromLogits = false): Tensor | undefined {
   if (loss === 'categoricalCrossentropy') {
     return tf.mean(tf.cast(tf.equal(tf.argMax(y, -1), tf.argMax(p, -1)), 'float32'));
   }
@@ -155,7 +155,8 @@ function accuracy(tf: Tf, loss: LossName, y: Tensor, p: Tensor): Tensor | undefi
     return ids.size === predicted.size ? tf.mean(tf.cast(tf.equal(ids, predicted), 'float32')) : undefined;
   }
   if (loss === 'binaryCrossentropy') {
-    return tf.mean(tf.cast(tf.equal(y, tf.round(p)), 'float32'));
+    // a probability is class 1 from 0.5 on, a logit from 0 on
+    return tf.mean(tf.cast(tf.equal(y, fromLogits ? tf.cast(tf.greaterEqual(p, 0), 'float32') : tf.round(p)), 'float32'));
   }
   return undefined;
 }
@@ -192,7 +193,9 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
   const epochs = spec.epochs ?? runDefaults.epochs;
   const batchSize = spec.batchSize ?? runDefaults.batchSize;
   const lr = spec.learningRate ?? runDefaults.learningRate;
-  const loss = chooseLoss(model, { loss: spec.loss, trainingConfig: ctx.trainingConfig }).name;
+  const chosen = chooseLoss(model, { loss: spec.loss, trainingConfig: ctx.trainingConfig });
+  const loss = chosen.name;
+  const fromLogits = chosen.fromLogits;
   const data = ctx.data ?? syntheticDataFor(model, spec, loss);
   if (!data.y) {
     throw new Error(`The data set '${data.source}' has no targets; training needs 'y' (or a label column).`);
@@ -275,8 +278,8 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
         let accT: Tensor | undefined;
         const { value, grads } = tf.variableGrads(() => {
           const p = model.apply(xb, { training: true }) as Tensor;
-          accT = tf.keep(accuracy(tf, loss, yb, p) ?? tf.scalar(NaN));
-          let l = lossTensor(tf, loss, yb, p);
+          accT = tf.keep(accuracy(tf, loss, yb, p, fromLogits) ?? tf.scalar(NaN));
+          let l = lossTensor(tf, loss, yb, p, fromLogits);
           for (const { r, kernel } of regularizers) {
             l = tf.add(l, r.apply(kernel.read()));
           }
@@ -355,7 +358,7 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
       if (xVal && yVal) {
         const [vl, va] = tf.tidy(() => {
           const p = model.apply(xVal, { training: false }) as Tensor;
-          return [lossTensor(tf, loss, yVal, p), accuracy(tf, loss, yVal, p)] as const;
+          return [lossTensor(tf, loss, yVal, p, fromLogits), accuracy(tf, loss, yVal, p, fromLogits)] as const;
         });
         metrics.val_loss = finite((await vl.data())[0]);
         if (va) {

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
-import { lossFromTrainingConfig, probeModel, targetsForLoss } from '../../../src/runtime/probe';
+import { chooseLoss, lossFromLogits, lossFromTrainingConfig, probeModel, targetsForLoss } from '../../../src/runtime/probe';
 import { readRunSpec, trainFromSpec } from '../../../src/runtime/runSpec';
 import { modelArtifacts, syntheticDataFor, type TrainEvent } from '../../../src/runtime/training';
 import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
@@ -17,18 +17,18 @@ before(async () => {
   ({ tf, tfl } = await initLayers({ preferred: 'cpu' }));
 });
 
-/** A 6-16-4 softmax classifier (seeded weights). */
-function tinyClassifier(): ReturnType<Tfl['sequential']> {
+/** A 6-16-4 classifier (seeded weights) ending in softmax, or in plain logits. */
+function tinyClassifier(output: 'softmax' | 'linear' = 'softmax'): ReturnType<Tfl['sequential']> {
   const m = tfl.sequential();
   m.add(tfl.layers.dense({ inputShape: [6], units: 16, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 4 }), name: 'hidden' }));
-  m.add(tfl.layers.dense({ units: 4, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 5 }), name: 'out' }));
+  m.add(tfl.layers.dense({ units: 4, activation: output, kernelInitializer: tfl.initializers.glorotUniform({ seed: 5 }), name: 'out' }));
   return m;
 }
 
 /** The tiny classifier saved as TF.js model.json with the given training config; returns the folder holding `model/`. */
-async function tinyModelFile(trainingConfig: Record<string, unknown>): Promise<string> {
+async function tinyModelFile(trainingConfig: Record<string, unknown>, output: 'softmax' | 'linear' = 'softmax'): Promise<string> {
   const dir = makeTempDir();
-  const m = tinyClassifier();
+  const m = tinyClassifier(output);
   await writeTfjsModel(path.join(dir, 'model'), { ...(await modelArtifacts(tf, m)), trainingConfig });
   m.dispose();
   return dir;
@@ -129,6 +129,58 @@ test('the probe with one-hot data on a sparse-loss model gives the loss of the s
   assert.ok(b.loss !== null && Math.abs(b.loss - want) <= 1e-5, `class ids: ${b.loss} vs ${want}`);
   assert.deepEqual(a.layers.map((l) => l.gradNorm), b.layers.map((l) => l.gradNorm));
   m.dispose();
+});
+
+test('from_logits in the training config: the loss takes the outputs as logits', async () => {
+  const logitsConfig = { loss: { class_name: 'SparseCategoricalCrossentropy', config: { reduction: 'auto', name: 'sparse_categorical_crossentropy', from_logits: true } } };
+  assert.equal(lossFromLogits(logitsConfig), true);
+  assert.equal(lossFromLogits({ loss: { class_name: 'SparseCategoricalCrossentropy', config: { from_logits: false } } }), false);
+  assert.equal(lossFromLogits({ loss: 'sparse_categorical_crossentropy' }), false);
+  const m = tinyClassifier('linear');
+  assert.deepEqual(chooseLoss(m, { trainingConfig: logitsConfig }), { name: 'sparseCategoricalCrossentropy', source: 'training config, from logits', fromLogits: true });
+  assert.equal(chooseLoss(m, { trainingConfig: logitsConfig, loss: 'meanSquaredError' }).fromLogits, false, 'another loss than the config one');
+
+  const x = Float32Array.from({ length: 8 * 6 }, (_, i) => 2 * Math.cos(1.3 * i + 0.2));
+  const ids = [1, 0, 3, 2, 2, 1, 0, 3];
+  const z = (m.predict(tf.tensor(x, [8, 6])) as ReturnType<Tf['tensor']>).dataSync();
+  assert.ok(Array.from(z).some((v) => v < 0), 'the outputs are logits (some negative)');
+  // reference in float64: -mean(z[c] - log(sum(exp(z))))
+  let want = 0;
+  ids.forEach((c, i) => {
+    const row = Array.from(z.subarray(i * 4, i * 4 + 4));
+    want -= row[c]! - Math.log(row.reduce((a, v) => a + Math.exp(v), 0));
+  });
+  want /= 8;
+  const p = await probeModel(m, tf, tfl, { trainingConfig: logitsConfig, data: { x, xShape: [8, 6], y: Float32Array.from(ids), yShape: [8] } });
+  assert.equal(p.lossSource, 'training config, from logits');
+  assert.equal(p.fromLogits, true);
+  assert.ok(p.loss !== null && Math.abs(p.loss - want) <= 1e-5, `${p.loss} vs ${want}`);
+
+  // binary cross-entropy from logits on a one-unit output: mean(log(1 + exp(-z)) for y = 1, log(1 + exp(z)) for y = 0)
+  const b = tfl.sequential();
+  b.add(tfl.layers.dense({ inputShape: [6], units: 1, kernelInitializer: tfl.initializers.glorotUniform({ seed: 8 }), name: 'logit' }));
+  const yb = [1, 0, 0, 1, 1, 0, 1, 0];
+  const zb = (b.predict(tf.tensor(x, [8, 6])) as ReturnType<Tf['tensor']>).dataSync();
+  const wantB = yb.reduce((a, y, i) => a + Math.log1p(Math.exp(y === 1 ? -zb[i]! : zb[i]!)), 0) / 8;
+  const pb = await probeModel(b, tf, tfl, { trainingConfig: { loss: { class_name: 'BinaryCrossentropy', config: { from_logits: true } } }, data: { x, xShape: [8, 6], y: Float32Array.from(yb), yShape: [8] } });
+  assert.equal(pb.lossName, 'binaryCrossentropy');
+  assert.ok(pb.loss !== null && Math.abs(pb.loss - wantB) <= 1e-5, `${pb.loss} vs ${wantB}`);
+  m.dispose();
+  b.dispose();
+});
+
+test('a logits model trained with from_logits follows the same run as its softmax twin', async () => {
+  const logitsDir = await tinyModelFile({ loss: { class_name: 'SparseCategoricalCrossentropy', config: { from_logits: true } } }, 'linear');
+  const softmaxDir = await tinyModelFile({ loss: 'sparse_categorical_crossentropy' });
+  const a = await train(logitsDir, { epochs: 2, outDir: 'run' });
+  const b = await train(softmaxDir, { epochs: 2, outDir: 'run' });
+  assert.equal(a.done.stopped, undefined);
+  a.done.history.forEach((h, i) => {
+    const d = b.done.history[i]!;
+    for (const key of ['loss', 'acc', 'val_loss', 'val_acc'] as const) {
+      assert.ok(typeof h[key] === 'number' && Math.abs(h[key] - d[key]!) <= 1e-4 * Math.max(1, Math.abs(d[key]!)), `epoch ${i + 1} ${key}: logits ${h[key]} vs softmax ${d[key]}`);
+    }
+  });
 });
 
 test('one synthetic training epoch on the KWS DS-CNN SavedModel (sparse loss) ends with a finite loss and an accuracy in [0, 1]', async (t) => {
