@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isNumericDType } from '../core/dtypes';
-import type { TensorInfo } from '../core/model';
+import type { TensorInfo, WeightFile } from '../core/model';
 import { statPath } from '../core/nodeFileSource';
 import { resolveLocalEntry } from '../formats/registry';
 import { checkpointStamp } from './checkpointFiles';
@@ -308,6 +308,8 @@ export async function analyzeFileCached(
     onResult?: (name: string, result: TensorResult) => void;
     /** Called once with the names answered from the cache (before any computation). */
     onCached?: (names: string[]) => void;
+    /** The caller's open copy of the file, passed on to StatsPool.analyzeFile (callerIdle pools). */
+    openFile?: WeightFile;
   } = {},
 ): Promise<Map<string, TensorResult>> {
   const bins = options.histogramBins ?? defaultHistogramBins;
@@ -332,7 +334,7 @@ export async function analyzeFileCached(
   cache.counters.statsMisses += missing.length;
   options.onCached?.(hits);
   if (missing.length > 0) {
-    const fresh = await pool.analyzeFile(filePath, missing, { histogramBins: bins, signal: options.signal, onResult: options.onResult });
+    const fresh = await pool.analyzeFile(filePath, missing, { histogramBins: bins, signal: options.signal, onResult: options.onResult, openFile: options.openFile });
     for (const [name, r] of fresh) {
       results.set(name, r);
     }

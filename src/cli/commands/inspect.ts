@@ -23,7 +23,8 @@ Options:
   --tensor NAME          only the tensor NAME (or tensors whose name contains NAME)
   --group GROUP          model | optimizer | all (default: all)
   --bins N               linear histogram bins (default: 64)
-  --workers N            worker threads (default: CPU count - 1, at most 4)
+  --workers N            worker threads besides the main thread, which analyses too
+                         (default: CPU count - 1, at most 4)
   --no-stats             list tensors from the headers only, without reading their data
   --cache DIR            keep statistics in DIR (one JSON file per file version; an unchanged
                          file is not read again, a file whose size or mtime changed is)`;
@@ -51,7 +52,7 @@ export async function runInspect(argv: readonly string[], io: CliIo): Promise<nu
   }
   const cache = cacheDir !== undefined ? new StatsCache({ cacheDir: path.resolve(cacheDir) }) : undefined;
 
-  const pool = args.options.has('no-stats') ? undefined : new StatsPool(workers ? { workers } : {});
+  const pool = args.options.has('no-stats') ? undefined : new StatsPool({ ...(workers ? { workers } : {}), callerIdle: true });
   const reports: FileReport[] = [];
   try {
     for (const entry of entries) {
@@ -88,6 +89,9 @@ async function inspectOne(
   io: CliIo,
   cache?: StatsCache,
 ): Promise<FileReport> {
+  if (!cache) {
+    pool?.prepare(entry); // the workers load and open the file while this thread opens it
+  }
   const file = await openLocalPath(entry);
   try {
     const results = await analyzeTensors(file, entry, filter, bins, pool, io, cache);
@@ -118,7 +122,7 @@ export async function analyzeTensors(
   }
   let done = 0;
   const progress = io.progress(`analysing ${entry}`);
-  const options = { histogramBins: bins, onResult: () => progress(++done, names.length) };
+  const options = { histogramBins: bins, onResult: () => progress(++done, names.length), openFile: file };
   const results = cache ? await analyzeFileCached(pool, cache, entry, names, options) : await pool.analyzeFile(entry, names, options);
   progress(names.length, names.length, true);
   return results;
