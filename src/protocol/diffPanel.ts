@@ -6,6 +6,7 @@
  */
 import type { ConversionCheckDto } from './conversionCheck';
 import type { ErrorDto } from './envelope';
+import type { SidecarDto, SidecarEditDto } from './sidecar';
 
 /** One tensor's comparison (see TensorDiff in src/analysis/diff.ts). */
 export interface TensorDiffDto {
@@ -187,26 +188,6 @@ export interface OverlayHistogramDto {
   countsB: number[];
 }
 
-/** A checkpoint's metadata sidecar as the panel edits it. */
-export interface SidecarDto {
-  /** Notes. */
-  notes: string;
-  /** Tags. */
-  tags: string[];
-  /** Parent checkpoint (relative path) or ''. */
-  parent: string;
-  /** Metrics by name. */
-  metrics: Record<string, number>;
-  /** Creation time (ISO), when the sidecar exists. */
-  created?: string;
-  /** Git commit recorded at creation. */
-  gitCommit?: string | null;
-  /** Sidecar path. */
-  path: string;
-  /** True when the sidecar file exists. */
-  exists: boolean;
-}
-
 /** One layer over time in the history mode (see LayerHistory in src/analysis/history.ts). */
 export interface LayerHistoryDto {
   /** Layer. */
@@ -261,7 +242,7 @@ export interface DiffPanelRequests {
   /** The metadata sidecars of both files. */
   getSidecars: { params: Record<string, never>; result: { a: SidecarDto | null; b: SidecarDto | null } };
   /** Saves one file's sidecar (written atomically next to it; the checkpoint is untouched). */
-  saveSidecar: { params: { side: 'a' | 'b'; notes: string; tags: string[]; parent: string; metrics: Record<string, number> }; result: SidecarDto };
+  saveSidecar: { params: SidecarEditDto & { side: 'a' | 'b' }; result: SidecarDto };
   /** Opens one side in the weights panel. */
   inspect: { params: { side: 'a' | 'b' }; result: { ok: true } };
 }

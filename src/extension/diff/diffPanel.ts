@@ -13,11 +13,13 @@ import { computeHistory, type HistoryResult } from '../../analysis/history';
 import { compileNamingConvention } from '../../analysis/namingConvention';
 import { summarizeError, WeightFileError } from '../../core/errors';
 import { resolveLocalEntry, openLocalPath } from '../../formats/registry';
-import { readSidecar, sidecarPath, updateSidecar, type Sidecar } from '../../core/sidecar';
-import type { DiffPanelEvent, DiffPanelNotification, DiffPanelRequests, DiffPanelStateDto, DiffResultDto, HistoryResultDto, SidecarDto } from '../../protocol/diffPanel';
+import { readSidecar } from '../../core/sidecar';
+import type { DiffPanelEvent, DiffPanelNotification, DiffPanelRequests, DiffPanelStateDto, DiffResultDto, HistoryResultDto } from '../../protocol/diffPanel';
+import type { SidecarDto } from '../../protocol/sidecar';
 import { Disposable } from '../dispose';
 import { log, logFailure } from '../log';
 import { HostMessenger } from '../messenger';
+import { saveSidecarEdit, toSidecarDto } from '../sidecarEdit';
 import { webviewHtml, webviewOptions } from '../webviewHtml';
 
 /** The bundle of the panel (dist/webview/diffPanel.js, media/diffPanel.css). */
@@ -84,12 +86,7 @@ export class DiffPanelView extends Disposable {
             return { ok: true };
           },
           getSidecars: async () => ({ a: await this.sidecar('a'), b: await this.sidecar('b') }),
-          saveSidecar: async (p) => {
-            const file = await this.entryOf(p.side);
-            const patch: Partial<Sidecar> = { notes: p.notes, tags: p.tags, parent: p.parent || null, metrics: p.metrics };
-            toSidecarDto(await updateSidecar(file, patch), file);
-            return (await this.sidecar(p.side))!;
-          },
+          saveSidecar: async ({ side, ...edit }) => saveSidecarEdit(await this.entryOf(side), edit),
           inspect: async (p) => {
             if (this.target.mode === 'diff') {
               this.host.inspect(p.side === 'a' ? this.target.a : this.target.b);
@@ -250,20 +247,6 @@ export class DiffPanelView extends Disposable {
     }
     super.dispose();
   }
-}
-
-/** The sidecar as the panel shows it. */
-function toSidecarDto(s: Sidecar | undefined, file: string): SidecarDto {
-  return {
-    notes: s?.notes ?? '',
-    tags: s?.tags ?? [],
-    parent: s?.parent ?? '',
-    metrics: s?.metrics ?? {},
-    created: s?.created,
-    gitCommit: s?.gitCommit,
-    path: sidecarPath(file),
-    exists: s !== undefined,
-  };
 }
 
 /** Opens, tracks and restores diff panels. */

@@ -12,12 +12,13 @@ import type {
   DiffPanelStateDto,
   DiffResultDto,
   HistoryResultDto,
-  SidecarDto,
   TensorDiffDto,
 } from '../../protocol/diffPanel';
+import type { SidecarDto } from '../../protocol/sidecar';
 import { clear, h } from '../shared/dom';
 import { formatCount, formatPercent, formatStat } from '../shared/format';
 import { RequestError, WebviewMessenger } from '../shared/messenger';
+import { sidecarForm } from '../shared/sidecarForm';
 import { vscodeApi } from '../shared/vscodeApi';
 import { drawHeatmap, layerBarsConfig, linesConfig, overlayConfig, ThemedChart } from './charts';
 import { renderConversionView } from './conversionView';
@@ -428,47 +429,22 @@ function sidecarCard(side: 'a' | 'b', s: SidecarDto | null): HTMLElement {
   if (!s) {
     return h('div', { className: 'sidecar' }, [h('h3', { text: label }), h('p', { text: 'No metadata for this file (not a local file).' })]);
   }
-  const notes = h('textarea', { attrs: { rows: '3', id: `notes-${side}`, 'aria-label': 'Notes' } });
-  notes.value = s.notes;
-  const tags = h('input', { attrs: { type: 'text', id: `tags-${side}`, 'aria-label': 'Tags (comma separated)' } });
-  tags.value = s.tags.join(', ');
-  const parent = h('input', { attrs: { type: 'text', id: `parent-${side}`, 'aria-label': 'Parent checkpoint' } });
-  parent.value = s.parent;
-  const metrics = h('textarea', { attrs: { rows: '2', id: `metrics-${side}`, 'aria-label': 'Metrics (name=value per line)' } });
-  metrics.value = Object.entries(s.metrics)
-    .map(([k, v]) => `${k}=${v}`)
-    .join('\n');
-  const save = h('button', { text: 'Save metadata', attrs: { type: 'button', id: `save-${side}` } });
-  const info = h('p', { className: 'muted', text: s.exists ? `${s.path}${s.created ? ` · created ${s.created}` : ''}${s.gitCommit ? ` · commit ${s.gitCommit.slice(0, 10)}` : ''}` : `Saved to ${s.path} (the checkpoint itself is never modified).` });
-  save.addEventListener('click', () => {
-    const m: Record<string, number> = {};
-    for (const line of metrics.value.split('\n')) {
-      const mm = /^\s*([^=\s]+)\s*=\s*(\S+)\s*$/.exec(line);
-      if (mm && Number.isFinite(Number(mm[2]))) {
-        m[mm[1]!] = Number(mm[2]);
-      } else if (line.trim()) {
-        showError(new Error(`Metric line '${line.trim()}' is not name=number.`));
-        return;
-      }
-    }
-    void messenger
-      .request('saveSidecar', { side, notes: notes.value, tags: tags.value.split(',').map((t) => t.trim()).filter(Boolean), parent: parent.value.trim(), metrics: m })
-      .then((saved) => {
-        statusEl.classList.remove('error');
-        statusEl.textContent = `Metadata saved to ${saved.path}.`;
-        void loadSidecars();
-      })
-      .catch(showError);
+  const form = sidecarForm(s, {
+    idSuffix: side,
+    onInvalid: (message) => showError(new Error(message)),
+    onSave: (edit) => {
+      void messenger
+        .request('saveSidecar', { side, ...edit })
+        .then((saved) => {
+          statusEl.classList.remove('error');
+          statusEl.textContent = `Metadata saved to ${saved.path}.`;
+          void loadSidecars();
+        })
+        .catch(showError);
+    },
   });
-  return h('div', { className: 'sidecar' }, [
-    h('h3', { text: label }),
-    h('label', { text: 'Notes' }, [notes]),
-    h('label', { text: 'Tags' }, [tags]),
-    h('label', { text: 'Parent' }, [parent]),
-    h('label', { text: 'Metrics' }, [metrics]),
-    save,
-    info,
-  ]);
+  const info = h('p', { className: 'muted', text: s.exists ? `${s.path}${s.created ? ` · created ${s.created}` : ''}${s.gitCommit ? ` · commit ${s.gitCommit.slice(0, 10)}` : ''}` : `Saved to ${s.path} (the checkpoint itself is never modified).` });
+  return h('div', { className: 'sidecar' }, [h('h3', { text: label }), form, info]);
 }
 
 // ---- history mode --------------------------------------------------------------------------
