@@ -1,10 +1,12 @@
 /**
  * One opened weight file shared by every surface: the custom editor, the tree and the panels.
  * It owns the parsed headers (WeightFile), the per-tensor statistics, and the analysis that
- * computes them in worker threads (local files) with progress and cancellation.
+ * computes them in worker threads (local files) with progress and cancellation, and reads and
+ * writes the metadata sidecar of a local file.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { checkpointStamp } from '../analysis/checkpointFiles';
 import { runCheckInThread, runCheckInWorker } from '../analysis/checkClient';
 import type { CheckReport } from '../analysis/diagnostics/check';
 import type { FileFingerprint, TensorFingerprint } from '../analysis/fingerprint';
@@ -15,11 +17,15 @@ import type { TensorStats } from '../analysis/statsTypes';
 import { computeTensorStats } from '../analysis/tensorStats';
 import { summarizeError, WeightFileError, type ErrorSummary } from '../core/errors';
 import type { WeightFile } from '../core/model';
-import type { AnalysisStatusDto, DiagnosticsSnapshotDto, DiagnosticsStatusDto, FingerprintStatusDto, ModelSnapshotDto } from '../protocol/weightsPanel';
+import type { SidecarFingerprints } from '../core/sidecar';
+import { resolveLocalEntry } from '../formats/registry';
+import type { SidecarDto } from '../protocol/sidecar';
+import type { AnalysisStatusDto, DiagnosticsSnapshotDto, DiagnosticsStatusDto, FingerprintStatusDto, MetadataDto, ModelSnapshotDto } from '../protocol/weightsPanel';
 import { Disposable } from './dispose';
 import { inspectTarget, openWeightUri } from './fileAccess';
 import { log, logFailure } from './log';
 import type { WeightscopeSettings } from './settings';
+import { createSidecar, readSidecarDto, saveSidecarEdit } from './sidecarEdit';
 import { toSnapshot } from './weightsDto';
 
 /** How often batched stats updates are announced while analysing, in milliseconds. */
@@ -101,6 +107,8 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
   private fingerprintState: FingerprintStatusDto = { state: 'idle', done: 0, total: 0 };
   private fingerprintAbort: AbortController | undefined;
   private fingerprintRun: Promise<void> | undefined;
+  /** Size and latest mtime of the checkpoint's files when the fingerprints were started (local files). */
+  private fingerprintStamp: { size: number; mtimeMs: number } | undefined;
   private readonly pendingFingerprints = new NameBatch(statsFlushIntervalMs, (names) => {
     if (!this.isDisposed) {
       this.onDidUpdateFingerprintsEmitter.fire(names);
@@ -126,6 +134,9 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
   private readonly onDidChangeFingerprintEmitter = this.register(new vscode.EventEmitter<FingerprintStatusDto>());
   /** Fires when fingerprinting starts, progresses, finishes, fails or is cancelled. */
   readonly onDidChangeFingerprint = this.onDidChangeFingerprintEmitter.event;
+  private readonly onDidChangeMetadataEmitter = this.register(new vscode.EventEmitter<void>());
+  /** Fires when the metadata sidecar was saved or created through this document. */
+  readonly onDidChangeMetadata = this.onDidChangeMetadataEmitter.event;
   private readonly onDidDisposeEmitter = new vscode.EventEmitter<void>();
   /** Fires once when the document is disposed. */
   readonly onDidDispose = this.onDidDisposeEmitter.event;
@@ -228,6 +239,74 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     });
   }
 
+  /** The file the sidecar belongs to (a folder's entry file); undefined for files that are not local. */
+  async sidecarEntry(): Promise<string | undefined> {
+    return this.uri.scheme === 'file' ? resolveLocalEntry(this.uri.fsPath) : undefined;
+  }
+
+  /** The sidecar part of the Metadata tab (the view adds the naming check). */
+  async metadata(): Promise<Omit<MetadataDto, 'naming'>> {
+    if (this.uri.scheme !== 'file') {
+      return {
+        available: false,
+        unavailableReason: `Metadata sidecars are kept next to local files only; ${this.fileName} is opened through '${this.uri.scheme}:'.`,
+      };
+    }
+    let entry: string;
+    try {
+      entry = (await this.sidecarEntry())!;
+    } catch (ex) {
+      return { available: true, error: summarizeError(ex) };
+    }
+    const read = await readSidecarDto(entry);
+    const fingerprints = await this.fingerprintsToRecord(entry);
+    const recorded = fingerprints ? { fingerprintToRecord: fingerprints.model } : {};
+    return 'sidecar' in read ? { available: true, sidecar: read.sidecar, sidecarPath: read.sidecar.path, ...recorded } : { available: true, error: read.error, sidecarPath: read.path, ...recorded };
+  }
+
+  /** Saves an edit from a panel into the sidecar (validated; atomic; the checkpoint is untouched). */
+  async saveMetadata(edit: unknown): Promise<SidecarDto> {
+    const entry = await this.localSidecarEntry();
+    const saved = await saveSidecarEdit(entry, edit);
+    log().info(`saved the metadata of ${this.fileName} to ${saved.path}`);
+    this.onDidChangeMetadataEmitter.fire();
+    return saved;
+  }
+
+  /** Creates the sidecar with the creation time, the git commit and the model fingerprint when known. */
+  async createMetadata(): Promise<SidecarDto> {
+    const entry = await this.localSidecarEntry();
+    const created = await createSidecar(entry, await this.fingerprintsToRecord(entry));
+    log().info(`created the metadata sidecar ${created.path}`);
+    this.onDidChangeMetadataEmitter.fire();
+    return created;
+  }
+
+  private async localSidecarEntry(): Promise<string> {
+    const entry = await this.sidecarEntry();
+    if (entry === undefined) {
+      throw new WeightFileError('unsupportedFormat', `${this.uri.toString(true)}: metadata sidecars are kept next to local files only (scheme '${this.uri.scheme}').`);
+    }
+    return entry;
+  }
+
+  /**
+   * The fingerprints a sidecar may record: complete (not partial) and computed from the files as
+   * they are now (same total size and latest mtime as when fingerprinting started); else undefined.
+   */
+  private async fingerprintsToRecord(entry: string): Promise<SidecarFingerprints | undefined> {
+    const f = this.fingerprintState;
+    const stamp = this.fingerprintStamp;
+    if (f.state !== 'done' || f.model === undefined || f.partial || !stamp) {
+      return undefined;
+    }
+    const now = await checkpointStamp(entry).catch(() => undefined);
+    if (!now || now.size !== stamp.size || now.mtimeMs !== stamp.mtimeMs) {
+      return undefined;
+    }
+    return { model: f.model, size: stamp.size, mtimeMs: stamp.mtimeMs, tensors: Object.fromEntries(this.fingerprintMap) };
+  }
+
   private async open(): Promise<void> {
     const generation = this.generation;
     const started = Date.now();
@@ -261,6 +340,7 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     await this.checkRun;
     await this.fingerprintRun;
     this.fingerprintMap.clear();
+    this.fingerprintStamp = undefined;
     this.pendingFingerprints.clear();
     this.statsCached = 0;
     this.setFingerprint({ state: 'idle', done: 0, total: 0 });
@@ -465,6 +545,11 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
       const localPath = this.localPath;
       let result: FileFingerprint & { fromCache?: number };
       if (localPath !== undefined) {
+        // The stamp before the files are read: a sidecar records the fingerprints only while it still holds.
+        const stamp = await checkpointStamp(await resolveLocalEntry(localPath)).catch(() => undefined);
+        if (generation === this.generation) {
+          this.fingerprintStamp = stamp;
+        }
         const run: FingerprintRunner = (known, each) => runFingerprintInWorker(localPath, { signal: abort.signal, known, onTensor: each });
         result = cache ? await fingerprintFileCached(run, cache, localPath, { tensors: file.tensors, onTensor }) : await run(new Map(), onTensor);
       } else {

@@ -1,13 +1,15 @@
 /**
  * Connects one webview (a panel or a custom editor) to a shared WeightsDocument: sends the
- * snapshot after the webview's `ready`, forwards stats and analysis progress, and answers the
- * webview's requests.
+ * snapshot after the webview's `ready`, forwards stats and analysis progress and the Metadata tab
+ * (sidecar and naming check), and answers the webview's requests.
  */
 import * as vscode from 'vscode';
 import { WeightFileError } from '../core/errors';
-import type { WeightsPanelEvent, WeightsPanelNotification, WeightsPanelRequests } from '../protocol/weightsPanel';
+import type { MetadataDto, WeightsPanelEvent, WeightsPanelNotification, WeightsPanelRequests } from '../protocol/weightsPanel';
 import { Disposable } from './dispose';
-import { HostMessenger } from './messenger';
+import { logFailure } from './log';
+import { HostMessenger, type RequestHandlers } from './messenger';
+import { checkNaming, checkpointLabel } from './namingCheck';
 import { copyReport, exportReport } from './reportCommands';
 import type { WeightsDocument, WeightsDocumentLease } from './weightsDocument';
 import { toTensorDetail, toTensorRow } from './weightsDto';
@@ -54,10 +56,18 @@ export class WeightsViewRegistry {
   }
 }
 
+/** The naming-convention pattern the diff and history use ('' = none). */
+function namingPattern(): string {
+  return vscode.workspace.getConfiguration('weightscope').get<string>('namingConvention', '');
+}
+
 /** One webview showing one document. */
 export class WeightsView extends Disposable {
   private readonly messenger: HostMessenger<WeightsPanelRequests, WeightsPanelNotification, WeightsPanelEvent>;
+  /** The handlers of the webview's requests (the integration tests call them as the webview would). */
+  readonly requests: RequestHandlers<WeightsPanelRequests>;
   private readyCount = 0;
+  private metadataSent = 0;
 
   constructor(
     /** The panel hosting the webview. */
@@ -69,60 +79,77 @@ export class WeightsView extends Disposable {
     super();
     const webview = panel.webview;
     webview.options = webviewOptions(extensionUri);
+    this.requests = {
+      getTensorDetail: async ({ name }) => {
+        const file = this.document.weightFile;
+        const t = file?.tensors.find((x) => x.name === name);
+        if (!t) {
+          throw new WeightFileError('notFound', `No tensor named '${name}' in ${this.document.fileName}.`);
+        }
+        return toTensorDetail(t, this.document.results.get(name), this.document.fingerprints.get(name));
+      },
+      analyze: async () => {
+        void this.document.analyze();
+        return null;
+      },
+      cancelAnalysis: async () => {
+        this.document.cancelAnalysis();
+        return null;
+      },
+      refresh: async () => {
+        await this.document.reload();
+        void this.document.analyzeIfSmall();
+        return null;
+      },
+      copyTable: async ({ format, tensors }) => ({ rows: await copyReport(this.document, format, validNames(tensors)) }),
+      exportTable: async ({ format, tensors }) => ({ path: await exportReport(this.document, format, { names: validNames(tensors) }) }),
+      reopenWith: async () => {
+        await vscode.commands.executeCommand('workbench.action.reopenWithEditor', this.document.uri);
+        return null;
+      },
+      copyFingerprint: async ({ tensor }) => {
+        const doc = this.document;
+        const fingerprint = typeof tensor === 'string' ? doc.fingerprints.get(tensor) : doc.fingerprintStatus.model;
+        if (fingerprint === undefined) {
+          const what = typeof tensor === 'string' ? `tensor '${tensor}'` : 'the model';
+          throw new WeightFileError('notFound', `The fingerprint of ${what} in ${doc.fileName} is not computed yet.`);
+        }
+        await vscode.env.clipboard.writeText(fingerprint);
+        return { fingerprint };
+      },
+      saveSidecar: (edit) => this.document.saveMetadata(edit),
+      createSidecar: () => this.document.createMetadata(),
+    };
     this.messenger = this.register(
       new HostMessenger<WeightsPanelRequests, WeightsPanelNotification, WeightsPanelEvent>(
         webview,
-        {
-          getTensorDetail: async ({ name }) => {
-            const file = this.document.weightFile;
-            const t = file?.tensors.find((x) => x.name === name);
-            if (!t) {
-              throw new WeightFileError('notFound', `No tensor named '${name}' in ${this.document.fileName}.`);
-            }
-            return toTensorDetail(t, this.document.results.get(name), this.document.fingerprints.get(name));
-          },
-          analyze: async () => {
-            void this.document.analyze();
-            return null;
-          },
-          cancelAnalysis: async () => {
-            this.document.cancelAnalysis();
-            return null;
-          },
-          refresh: async () => {
-            await this.document.reload();
-            void this.document.analyzeIfSmall();
-            return null;
-          },
-          copyTable: async ({ format, tensors }) => ({ rows: await copyReport(this.document, format, validNames(tensors)) }),
-          exportTable: async ({ format, tensors }) => ({ path: await exportReport(this.document, format, { names: validNames(tensors) }) }),
-          reopenWith: async () => {
-            await vscode.commands.executeCommand('workbench.action.reopenWithEditor', this.document.uri);
-            return null;
-          },
-          copyFingerprint: async ({ tensor }) => {
-            const doc = this.document;
-            const fingerprint = typeof tensor === 'string' ? doc.fingerprints.get(tensor) : doc.fingerprintStatus.model;
-            if (fingerprint === undefined) {
-              const what = typeof tensor === 'string' ? `tensor '${tensor}'` : 'the model';
-              throw new WeightFileError('notFound', `The fingerprint of ${what} in ${doc.fileName} is not computed yet.`);
-            }
-            await vscode.env.clipboard.writeText(fingerprint);
-            return { fingerprint };
-          },
-        },
+        this.requests,
         (event) => {
           if (event.type === 'ready') {
             this.readyCount++;
             void this.messenger.notify({ type: 'didChangeModel', snapshot: this.document.snapshot() });
             void this.messenger.notify({ type: 'didChangeDiagnostics', diagnostics: this.document.diagnosticsSnapshot() });
+            this.sendMetadata();
           }
         },
         ['ready'],
       ),
     );
     const doc = this.document;
-    this.register(doc.onDidChangeModel(() => void this.messenger.notify({ type: 'didChangeModel', snapshot: doc.snapshot() })));
+    this.register(
+      doc.onDidChangeModel(() => {
+        void this.messenger.notify({ type: 'didChangeModel', snapshot: doc.snapshot() });
+        this.sendMetadata();
+      }),
+    );
+    this.register(doc.onDidChangeMetadata(() => this.sendMetadata()));
+    this.register(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('weightscope.namingConvention')) {
+          this.sendMetadata();
+        }
+      }),
+    );
     this.register(
       doc.onDidUpdateStats((names) => {
         const file = doc.weightFile;
@@ -151,7 +178,14 @@ export class WeightsView extends Disposable {
         void this.messenger.notify({ type: 'didUpdateFingerprints', updates, fingerprint: doc.fingerprintStatus });
       }),
     );
-    this.register(doc.onDidChangeFingerprint((fingerprint) => void this.messenger.notify({ type: 'didUpdateFingerprints', updates: [], fingerprint })));
+    this.register(
+      doc.onDidChangeFingerprint((fingerprint) => {
+        void this.messenger.notify({ type: 'didUpdateFingerprints', updates: [], fingerprint });
+        if (fingerprint.state === 'done') {
+          this.sendMetadata(); // the fingerprint a new sidecar would record is known now
+        }
+      }),
+    );
     this.register(doc.onDidChangeDiagnostics(() => void this.messenger.notify({ type: 'didChangeDiagnostics', diagnostics: doc.diagnosticsSnapshot() })));
     this.register(panel.onDidChangeViewState((e) => this.registry.setActive(this, e.webviewPanel.active)));
     this.register(panel.onDidDispose(() => this.dispose()));
@@ -167,6 +201,26 @@ export class WeightsView extends Disposable {
   /** The document shown. */
   get document(): WeightsDocument {
     return this.lease.document;
+  }
+
+  /** The Metadata tab's content: the sidecar and the naming check of the file's name. */
+  async metadata(): Promise<MetadataDto> {
+    const doc = this.document;
+    const naming = checkNaming(namingPattern(), checkpointLabel(doc.uri.path));
+    return { ...(await doc.metadata()), naming };
+  }
+
+  /** Sends the Metadata tab's content (the latest request wins when several overlap). */
+  private sendMetadata(): void {
+    const id = ++this.metadataSent;
+    this.metadata().then(
+      (metadata) => {
+        if (id === this.metadataSent) {
+          void this.messenger.notify({ type: 'didChangeMetadata', metadata });
+        }
+      },
+      (ex: unknown) => logFailure(`metadata of ${this.document.fileName}`, ex),
+    );
   }
 
   /** How many times the webview said `ready` (1 after the first load). */

@@ -5,6 +5,7 @@
 import type { CheckReport } from '../analysis/diagnostics/check';
 import type { Histogram, TensorStats } from '../analysis/statsTypes';
 import type { ErrorDto } from './envelope';
+import type { SidecarDto, SidecarEditDto } from './sidecar';
 
 /** A histogram as the panel receives it (bin edges and counts). */
 export type HistogramDto = Histogram;
@@ -246,6 +247,43 @@ export interface TensorDetailDto {
   quantization?: string;
 }
 
+/** The naming-convention check of the file's name (setting `weightscope.namingConvention`). */
+export interface NamingCheckDto {
+  /** off: no convention set; match; mismatch: the name does not follow it; ambiguous: it parses two ways; invalidPattern: the setting cannot be parsed. */
+  state: 'off' | 'match' | 'mismatch' | 'ambiguous' | 'invalidPattern';
+  /** The configured pattern ('' when off). */
+  pattern: string;
+  /** The name checked: the file name, or the folder name for generic entry files such as model.json. */
+  name: string;
+  /** Why the name or the pattern is not right (one sentence quoting it); absent on a clean match. */
+  message?: string;
+  /** Fields parsed from the name in pattern order (match and ambiguous: the first reading). */
+  fields?: { name: string; value: number | string }[];
+  /** Problems of the pattern itself (placeholders without a separator ...). */
+  problems: string[];
+}
+
+/** The Metadata tab: the file's sidecar (local files only) and its naming check. */
+export interface MetadataDto {
+  /** False for files that are not local (the sidecar lives next to a local file only). */
+  available: boolean;
+  /** Why the sidecar is unavailable (available false), one sentence. */
+  unavailableReason?: string;
+  /** The sidecar (exists false when there is none yet); absent when unavailable or unreadable. */
+  sidecar?: SidecarDto;
+  /** Path of the sidecar file, when the file is local. */
+  sidecarPath?: string;
+  /** Why the existing sidecar cannot be read (invalid JSON, a bad field ...). */
+  error?: ErrorDto;
+  /**
+   * The model fingerprint a new sidecar would record: the file's, once computed in full and while
+   * the file is unchanged since; absent otherwise.
+   */
+  fingerprintToRecord?: string;
+  /** The naming-convention check. */
+  naming: NamingCheckDto;
+}
+
 /** Requests the webview sends; the host answers each with a result or an ErrorDto. */
 export interface WeightsPanelRequests {
   /** Full stats and histograms of one tensor. */
@@ -264,6 +302,10 @@ export interface WeightsPanelRequests {
   reopenWith: { params: Record<string, never>; result: null };
   /** Copies the full model fingerprint, or a tensor's when `tensor` is given, to the clipboard; returns it. */
   copyFingerprint: { params: { tensor?: string }; result: { fingerprint: string } };
+  /** Saves the edited metadata into the file's sidecar (written atomically next to it; the checkpoint is untouched). */
+  saveSidecar: { params: SidecarEditDto; result: SidecarDto };
+  /** Creates the file's sidecar with the creation time, the workspace's git commit and the model fingerprint when known. */
+  createSidecar: { params: Record<string, never>; result: SidecarDto };
 }
 
 /** Notifications the host sends. */
@@ -272,7 +314,8 @@ export type WeightsPanelNotification =
   | { type: 'didUpdateStats'; updates: TensorStatsUpdateDto[]; analysis: AnalysisStatusDto }
   | { type: 'didChangeAnalysis'; analysis: AnalysisStatusDto }
   | { type: 'didChangeDiagnostics'; diagnostics: DiagnosticsSnapshotDto }
-  | { type: 'didUpdateFingerprints'; updates: TensorFingerprintUpdateDto[]; fingerprint: FingerprintStatusDto };
+  | { type: 'didUpdateFingerprints'; updates: TensorFingerprintUpdateDto[]; fingerprint: FingerprintStatusDto }
+  | { type: 'didChangeMetadata'; metadata: MetadataDto };
 
 /** Notifications the webview sends. */
 export type WeightsPanelEvent = { type: 'ready' };

@@ -1,13 +1,15 @@
 /**
  * The weights panel: model summary, sortable/filterable virtualized tensor and layer tables, a
- * per-tensor detail with linear and log histograms, a warnings list, and copy/export of the table.
- * Every name from a file is inserted as text.
+ * per-tensor detail with linear and log histograms, a warnings list, diagnostics, the file's
+ * metadata sidecar and naming check, and copy/export of the table. Every name from a file is
+ * inserted as text.
  */
 import type {
   AnalysisStatusDto,
   DiagnosticsSnapshotDto,
   FingerprintStatusDto,
   LayerRowDto,
+  MetadataDto,
   ModelSnapshotDto,
   TableFormat,
   TensorDetailDto,
@@ -23,6 +25,7 @@ import { RequestError, WebviewMessenger } from '../shared/messenger';
 import { vscodeApi } from '../shared/vscodeApi';
 import { badgeClass, badgeText, countDiagnostics, DiagnosticsView, type DiagnosticCounts } from './diagnosticsView';
 import { HistogramChart } from './histograms';
+import { MetadataView } from './metadataView';
 import { VirtualTable, type Column } from './virtualTable';
 
 /** The tabs of the panel, in order. New surfaces (e.g. diagnostics) add an entry here. */
@@ -31,11 +34,14 @@ const tabs: { id: string; title: string }[] = [
   { id: 'layers', title: 'Layers' },
   { id: 'warnings', title: 'Warnings' },
   { id: 'diagnostics', title: 'Diagnostics' },
+  { id: 'metadata', title: 'Metadata' },
 ];
 
 const api = vscodeApi<WeightsPanelStateDto>();
 let state: WeightsPanelStateDto = api.getState() ?? { uri: '' };
 let snapshot: ModelSnapshotDto | undefined;
+/** The Metadata tab's content, from the last didChangeMetadata. */
+let metadata: MetadataDto | undefined;
 const rowsByName = new Map<string, TensorRowDto>();
 /** Diagnostic counts per tensor and per layer, from the last report. */
 let tensorDiagnostics = new Map<string, DiagnosticCounts>();
@@ -235,6 +241,15 @@ function renderWarnings(): void {
       h('li', { className: 'warning-item severity-warning' }, [h('span', { className: 'reason', text: w.reason }), h('span', { className: 'message', text: w.message })]),
     );
   }
+  const naming = metadata?.naming;
+  if (naming && naming.message !== undefined && naming.state !== 'match' && naming.state !== 'off') {
+    n++;
+    const link = h('button', { className: 'link', text: 'Metadata', attrs: { type: 'button' } });
+    link.addEventListener('click', () => showTab('metadata'));
+    warningsList.append(
+      h('li', { className: 'warning-item severity-warning', attrs: { id: 'naming-warning' } }, [h('span', { className: 'reason', text: 'naming' }), link, h('span', { className: 'message', text: naming.message })]),
+    );
+  }
   for (const r of snapshot?.tensors ?? []) {
     for (const i of r.issues) {
       n++;
@@ -287,6 +302,24 @@ function renderDiagnostics(d: DiagnosticsSnapshotDto): void {
   tb.textContent = n > 0 ? `Diagnostics (${n})` : 'Diagnostics';
   tb.classList.toggle('has-errors', (report?.summary.errors ?? 0) > 0);
   tb.classList.toggle('has-warnings', n > 0);
+}
+
+// ---- metadata tab ----------------------------------------------------------------------------
+
+const metadataView = new MetadataView({
+  save: (edit) => messenger.request('saveSidecar', edit),
+  create: () => messenger.request('createSidecar', {}),
+  describe: (ex) => (ex instanceof RequestError ? ex.error.message : String(ex)),
+});
+sections.get('metadata')!.append(metadataView.element);
+
+function renderMetadata(m: MetadataDto): void {
+  metadata = m;
+  metadataView.render(m);
+  metadataView.setModelFingerprint(snapshot?.fingerprint.model);
+  const warn = m.naming.state === 'mismatch' || m.naming.state === 'ambiguous' || m.naming.state === 'invalidPattern' || m.error !== undefined;
+  tabButtons.get('metadata')!.classList.toggle('has-warnings', warn);
+  renderWarnings();
 }
 
 // ---- behaviour -------------------------------------------------------------------------------
@@ -375,6 +408,7 @@ function renderFingerprint(f: FingerprintStatusDto): void {
     snapshot.fingerprint = f;
   }
   copyFingerprintBtn.hidden = f.state !== 'done' || f.model === undefined;
+  metadataView.setModelFingerprint(f.state === 'done' ? f.model : undefined);
   updateCancel();
   document.body.dataset.fingerprint = f.state;
   fingerprintValue.removeAttribute('title');
@@ -604,6 +638,9 @@ function onNotification(n: WeightsPanelNotification): void {
       break;
     case 'didChangeDiagnostics':
       renderDiagnostics(n.diagnostics);
+      break;
+    case 'didChangeMetadata':
+      renderMetadata(n.metadata);
       break;
     case 'didUpdateFingerprints': {
       let selectedChanged = false;
