@@ -1,0 +1,215 @@
+/**
+ * The Metadata tab of the weights panel in the extension host: an example model opened in the
+ * panel gets its sidecar created (creation time, the git commit `git rev-parse HEAD` names, the
+ * model fingerprint hashlib computes) and saved through the panel's request handlers; the sidecar
+ * holds the values while the checkpoint's bytes are unchanged (SHA-256 before and after); the name
+ * is checked against weightscope.namingConvention; a file that is not local says why it has none.
+ */
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { WeightsDocument } from '../../src/extension/weightsDocument';
+import { api, repoRoot, waitFor } from './helpers';
+
+/** The committed example copied by the test (examples/initialization). */
+const example = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform');
+
+/** hashlib's model fingerprint of the example (scripts/reference-fingerprint.py). */
+const referenceModel = (
+  JSON.parse(fs.readFileSync(path.join(repoRoot, 'test', 'unit', 'analysis', 'fingerprint.reference.json'), 'utf8')) as Record<string, { model: string }>
+)['examples/initialization/good-init-glorot-uniform/model.json']!.model;
+
+/** The naming convention the test sets. */
+const pattern = '{model}-e{epoch:03d}-{val_loss:.3f}';
+
+/** SHA-256 of every file of the checkpoint folder except sidecars and folders. */
+function hashes(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of fs.readdirSync(dir).sort()) {
+    const p = path.join(dir, f);
+    if (!f.endsWith('.weightscope.json') && fs.statSync(p).isFile()) {
+      out[f] = createHash('sha256').update(fs.readFileSync(p)).digest('hex');
+    }
+  }
+  return out;
+}
+
+/** Runs git in `cwd`; undefined when git is not installed. */
+function git(cwd: string, ...args: string[]): string | undefined {
+  const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd, encoding: 'utf8' });
+  if (r.error) {
+    return undefined;
+  }
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+/** Waits until the document's statistics and fingerprints are done. */
+async function settled(doc: WeightsDocument): Promise<void> {
+  await doc.whenOpened();
+  await waitFor('the statistics', () => doc.analysis.state === 'done', 60_000);
+  await waitFor('the fingerprints', () => doc.fingerprintStatus.state === 'done' || doc.fingerprintStatus.state === 'failed', 60_000);
+  assert.equal(doc.fingerprintStatus.state, 'done', JSON.stringify(doc.fingerprintStatus.error));
+}
+
+/** A read-only in-memory file system holding the example's two files under /mem/. */
+class MemoryFs implements vscode.FileSystemProvider {
+  private readonly files = new Map(['model.json', 'weights.bin'].map((f) => [`/mem/${f}`, new Uint8Array(fs.readFileSync(path.join(example, f)))]));
+  private readonly emitter = new vscode.EventEmitter<vscode.FileChangeEvent[]>();
+  readonly onDidChangeFile = this.emitter.event;
+  watch(): vscode.Disposable {
+    return new vscode.Disposable(() => undefined);
+  }
+  stat(uri: vscode.Uri): vscode.FileStat {
+    if (uri.path === '/mem') {
+      return { type: vscode.FileType.Directory, ctime: 0, mtime: 0, size: 0 };
+    }
+    const b = this.files.get(uri.path);
+    if (!b) {
+      throw vscode.FileSystemError.FileNotFound(uri);
+    }
+    return { type: vscode.FileType.File, ctime: 0, mtime: 0, size: b.byteLength };
+  }
+  readDirectory(): [string, vscode.FileType][] {
+    return [...this.files.keys()].map((p) => [path.posix.basename(p), vscode.FileType.File]);
+  }
+  readFile(uri: vscode.Uri): Uint8Array {
+    const b = this.files.get(uri.path);
+    if (!b) {
+      throw vscode.FileSystemError.FileNotFound(uri);
+    }
+    return b;
+  }
+  createDirectory(uri: vscode.Uri): void {
+    throw vscode.FileSystemError.NoPermissions(uri);
+  }
+  writeFile(uri: vscode.Uri): void {
+    throw vscode.FileSystemError.NoPermissions(uri);
+  }
+  delete(uri: vscode.Uri): void {
+    throw vscode.FileSystemError.NoPermissions(uri);
+  }
+  rename(uri: vscode.Uri): void {
+    throw vscode.FileSystemError.NoPermissions(uri);
+  }
+}
+
+suite('metadata sidecars and the naming check in the weights panel', () => {
+  const config = (): vscode.WorkspaceConfiguration => vscode.workspace.getConfiguration('weightscope');
+
+  teardown(async () => {
+    await config().update('namingConvention', undefined, vscode.ConfigurationTarget.Global);
+  });
+
+  test('Create metadata and Save through the panel write the sidecar with the values; the checkpoint is unchanged', async function () {
+    this.timeout(180_000);
+    const a = await api();
+    await config().update('namingConvention', pattern, vscode.ConfigurationTarget.Global);
+    // The example in a git work tree, in a folder named by the convention (model.json is a generic name).
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'weightscope-meta-'));
+    const dir = path.join(root, 'mlp-e003-0.412');
+    fs.mkdirSync(dir);
+    for (const f of ['model.json', 'weights.bin']) {
+      fs.writeFileSync(path.join(dir, f), fs.readFileSync(path.join(example, f)));
+    }
+    let head: string | undefined;
+    if (git(root, 'init', '-q') !== undefined) {
+      git(root, 'add', '.');
+      git(root, 'commit', '-q', '-m', 'example');
+      head = git(root, 'rev-parse', 'HEAD');
+    }
+    const entry = path.join(dir, 'model.json');
+    const before = hashes(dir);
+    const mtimes = Object.keys(before).map((f) => fs.statSync(path.join(dir, f)).mtimeMs);
+
+    const view = a.panels.show(vscode.Uri.file(entry));
+    try {
+      await settled(view.document);
+      const m0 = await view.metadata();
+      assert.equal(m0.available, true);
+      assert.equal(m0.error, undefined);
+      assert.equal(m0.sidecar?.exists, false, 'no sidecar yet');
+      assert.equal(m0.sidecarPath, `${entry}.weightscope.json`);
+      assert.equal(m0.fingerprintToRecord, referenceModel, 'Create metadata would record the hashlib model fingerprint');
+      assert.equal(m0.naming.state, 'match');
+      assert.equal(m0.naming.name, 'mlp-e003-0.412', "model.json is checked by its folder's name");
+      assert.deepEqual(m0.naming.fields, [
+        { name: 'model', value: 'mlp' },
+        { name: 'epoch', value: 3 },
+        { name: 'val_loss', value: 0.412 },
+      ]);
+
+      const created = await view.requests.createSidecar({});
+      assert.equal(created.exists, true);
+      assert.equal(created.modelFingerprint, referenceModel);
+      assert.ok(created.created && Math.abs(Date.parse(created.created) - Date.now()) < 120_000, `created now: ${created.created}`);
+      if (head !== undefined) {
+        assert.equal(created.gitCommit, head, 'the commit git rev-parse HEAD names');
+      }
+
+      const saved = await view.requests.saveSidecar({ notes: 'glorot baseline\nsecond line', tags: ['baseline', 'glorot'], parent: '../mlp-e002-0.500/model.json', metrics: { val_loss: 0.412, acc: 0.875 } });
+      assert.deepEqual([saved.notes, saved.tags, saved.parent, saved.metrics], ['glorot baseline\nsecond line', ['baseline', 'glorot'], '../mlp-e002-0.500/model.json', { val_loss: 0.412, acc: 0.875 }]);
+      const onDisk = JSON.parse(fs.readFileSync(`${entry}.weightscope.json`, 'utf8')) as Record<string, unknown>;
+      assert.equal(onDisk['notes'], 'glorot baseline\nsecond line');
+      assert.deepEqual(onDisk['tags'], ['baseline', 'glorot']);
+      assert.equal(onDisk['parent'], '../mlp-e002-0.500/model.json');
+      assert.deepEqual(onDisk['metrics'], { val_loss: 0.412, acc: 0.875 });
+      assert.equal(onDisk['created'], created.created, 'created stays');
+      assert.equal((onDisk['fingerprints'] as { model: string }).model, referenceModel, 'the recorded fingerprint stays');
+
+      // A bad edit is refused with the reason and writes nothing.
+      await assert.rejects(view.requests.saveSidecar({ notes: '', tags: ['a,b'], parent: '', metrics: {} }), /Tag "a,b" contains a comma/);
+      assert.deepEqual(JSON.parse(fs.readFileSync(`${entry}.weightscope.json`, 'utf8')), onDisk);
+
+      // The checkpoint's files: same bytes, same times; only the sidecar was added.
+      assert.deepEqual(hashes(dir), before, 'model.json and weights.bin unchanged');
+      assert.deepEqual(Object.keys(before).map((f) => fs.statSync(path.join(dir, f)).mtimeMs), mtimes);
+      assert.deepEqual(fs.readdirSync(dir).sort(), ['model.json', 'model.json.weightscope.json', 'weights.bin']);
+
+      // The naming check follows the setting: under another convention the name is a mismatch.
+      await config().update('namingConvention', 'run-{step:d}', vscode.ConfigurationTarget.Global);
+      const m1 = await view.metadata();
+      assert.equal(m1.naming.state, 'mismatch');
+      assert.equal(m1.naming.message, "'mlp-e003-0.412' does not follow the naming convention 'run-{step:d}'.");
+    } finally {
+      view.panel.dispose();
+    }
+
+    // Reopened, the panel shows what was saved.
+    await waitFor('the document to close', () => a.store.find(vscode.Uri.file(entry)) === undefined);
+    const again = a.panels.show(vscode.Uri.file(entry));
+    try {
+      const m2 = await again.metadata();
+      assert.equal(m2.sidecar?.exists, true);
+      assert.equal(m2.sidecar?.notes, 'glorot baseline\nsecond line');
+      assert.deepEqual(m2.sidecar?.tags, ['baseline', 'glorot']);
+      assert.deepEqual(m2.sidecar?.metrics, { val_loss: 0.412, acc: 0.875 });
+    } finally {
+      again.panel.dispose();
+    }
+  });
+
+  test('a file that is not local has no sidecar, and the panel says why', async function () {
+    this.timeout(60_000);
+    const a = await api();
+    const provider = vscode.workspace.registerFileSystemProvider('weightscope-mem', new MemoryFs(), { isReadonly: true });
+    const view = a.panels.show(vscode.Uri.from({ scheme: 'weightscope-mem', path: '/mem/model.json' }));
+    try {
+      await view.document.whenOpened();
+      assert.equal(view.document.status, 'open', JSON.stringify(view.document.error));
+      const m = await view.metadata();
+      assert.equal(m.available, false);
+      assert.equal(m.sidecar, undefined);
+      assert.equal(m.unavailableReason, "Metadata sidecars are kept next to local files only; model.json is opened through 'weightscope-mem:'.");
+      await assert.rejects(view.requests.saveSidecar({ notes: 'x', tags: [], parent: '', metrics: {} }), /metadata sidecars are kept next to local files only \(scheme 'weightscope-mem'\)/);
+      await assert.rejects(view.requests.createSidecar({}), /local files only/);
+    } finally {
+      view.panel.dispose();
+      provider.dispose();
+    }
+  });
+});
