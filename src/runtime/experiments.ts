@@ -233,6 +233,9 @@ export function precisionModel(tfl: Tfl, inputs = 20, classes = 3): LayersModel 
 /** Runs one experiment (on synthetic clusters, or on `options.dataFile` with layers sized from it). */
 export async function runExperiment(name: ExperimentName, options: ExperimentOptions): Promise<ExperimentResult> {
   const { tf, tfl, info } = await initLayers({ preferred: options.backend ?? 'auto' });
+  if (tf.getBackend() !== info.name) {
+    await tf.setBackend(info.name); // an earlier probe or run in this process fell back to another backend (ensureGradientBackend)
+  }
   const user = options.dataFile ? prepareExperimentData(await loadDataSet(options.dataFile, options.signal)) : undefined;
   const outDir = path.join(options.outDir, name);
   const variants: VariantResult[] = [];

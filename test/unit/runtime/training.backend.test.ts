@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { before, test } from 'node:test';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { initLayers, type BackendInfo, type Tf, type Tfl } from '../../../src/runtime/backend';
+import { runExperiment } from '../../../src/runtime/experiments';
 import { probeFile } from '../../../src/runtime/probeReport';
 import { ensureGradientBackend, probeModel } from '../../../src/runtime/probe';
 import { readRunSpec, trainFromSpec } from '../../../src/runtime/runSpec';
@@ -86,4 +87,20 @@ test('probe and training of a conv model file on the WASM backend run on the CPU
   assert.ok(Number.isFinite(done.history[0]!.loss));
   const meta = JSON.parse(fs.readFileSync(path.join(done.checkpoints[1]!, 'model.json'), 'utf8')) as { userDefinedMetadata: { weightscope: { backend: string } } };
   assert.equal(meta.userDefinedMetadata.weightscope.backend, 'cpu');
+});
+
+test('an experiment after a run that fell back to the CPU backend runs on the chosen backend again', async (t) => {
+  if (wasm.name !== 'wasm') {
+    t.skip(`the WASM backend is not available here: ${wasm.fallbacks.join(' ')}`);
+    return;
+  }
+  const m = convNet();
+  assert.equal((await ensureGradientBackend(tf, wasm, m)).name, 'cpu');
+  m.dispose();
+  assert.equal(tf.getBackend(), 'cpu');
+  const result = await runExperiment('precision', { outDir: makeTempDir(), backend: 'wasm', epochs: 1 });
+  assert.equal(result.backend.name, 'wasm');
+  assert.equal(tf.getBackend(), 'wasm', 'the experiment ran where its result says');
+  const meta = JSON.parse(fs.readFileSync(path.join(result.variants[0]!.checkpoints[1]!, 'model.json'), 'utf8')) as { userDefinedMetadata: { weightscope: { backend: string } } };
+  assert.equal(meta.userDefinedMetadata.weightscope.backend, 'wasm');
 });
