@@ -158,8 +158,8 @@ function trainingConfigLoss(tc: Readonly<Record<string, unknown>> | undefined): 
 
 /**
  * Targets arranged for a loss and an output of `outUnits` units: class ids ([n] or [n, 1]) become
- * one-hot rows [n, outUnits] for categorical cross-entropy; one-hot or probability rows [n, k > 1]
- * become class ids [n, 1] (the row's argmax) for sparse categorical cross-entropy; a flat [n]
+ * one-hot rows [n, outUnits] for categorical cross-entropy; one-hot or probability rows
+ * [n, outUnits > 1] become class ids [n, 1] (the row's argmax) for sparse categorical cross-entropy; a flat [n]
  * becomes [n, 1] for the other losses. Anything else is returned as it is.
  */
 export function targetsForLoss(y: Float32Array, yShape: readonly number[], outUnits: number, loss: LossName): { y: Float32Array; yShape: number[] } {
@@ -176,7 +176,7 @@ export function targetsForLoss(y: Float32Array, yShape: readonly number[], outUn
     return { y: out, yShape: [n, outUnits] };
   }
   if (loss === 'sparseCategoricalCrossentropy') {
-    if (yShape.length === 2 && width > 1) {
+    if (yShape.length === 2 && width > 1 && width === outUnits) {
       const out = new Float32Array(n);
       for (let i = 0; i < n; i++) {
         let best = 0;

@@ -71,6 +71,9 @@ test('targets are arranged for the loss: one-hot rows to class ids for a sparse 
   assert.deepEqual(Array.from(dense.y), [0, 0, 1, 1, 0, 0, 0, 1, 0]);
   assert.deepEqual(targetsForLoss(ids, [3], 3, 'sparseCategoricalCrossentropy').yShape, [3]);
   assert.deepEqual(targetsForLoss(ids, [3], 1, 'meanSquaredError').yShape, [3, 1]);
+  // class ids per time step ([n, T] for an output [n, T, k]) stay as they are
+  const steps = new Float32Array([0, 2, 1, 1, 0, 2]);
+  assert.deepEqual(targetsForLoss(steps, [2, 3], 4, 'sparseCategoricalCrossentropy'), { y: steps, yShape: [2, 3] });
 });
 
 test('synthetic data for a sparse loss holds the class ids of the same clusters as the one-hot data', () => {
