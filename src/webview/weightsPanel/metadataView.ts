@@ -19,9 +19,9 @@ export interface MetadataActions {
   describe(ex: unknown): string;
 }
 
-/** The editable part of a sidecar: the form is rebuilt only when it changed (typing is not lost). */
+/** The editable part of a sidecar: the form is rebuilt only when it changed (typing, even across Create metadata, is not lost). */
 function formKey(s: SidecarDto | undefined): string {
-  return s ? JSON.stringify([s.path, s.exists, s.notes, s.tags, s.parent, s.metrics]) : '';
+  return s ? JSON.stringify([s.path, s.notes, s.tags, s.parent, s.metrics]) : '';
 }
 
 /** The naming check as a line: a warning with the reason, or the parsed fields. */

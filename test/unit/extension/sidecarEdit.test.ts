@@ -61,18 +61,10 @@ test('toSidecarDto: defaults when there is no sidecar, every shown field when th
     fingerprints: { model: 'ab'.repeat(32), size: 10, mtimeMs: 1, tensors: {} },
     custom: 1,
   };
-  assert.deepEqual(toSidecarDto(s, file), {
-    notes: 'lr 0.01',
-    tags: ['baseline'],
-    parent: 'model-e002.h5',
-    metrics: { val_loss: 0.31 },
-    created: '2026-01-02T03:04:05.000Z',
-    gitCommit: null,
-    modelFingerprint: 'ab'.repeat(32),
-    epoch: 3,
-    path: `${file}.weightscope.json`,
-    exists: true,
-  });
+  // Shown as they are: notes, tags, parent, metrics, created, gitCommit (null kept), epoch; the
+  // fingerprint cache as the model fingerprint only; version and unknown keys not at all.
+  const { version: _version, fingerprints: _fingerprints, custom: _custom, ...shown } = s;
+  assert.deepEqual(toSidecarDto(s, file), { ...shown, modelFingerprint: 'ab'.repeat(32), path: `${file}.weightscope.json`, exists: true });
 });
 
 test('validateTags trims, drops empty and repeated tags, refuses commas and non-text', () => {
