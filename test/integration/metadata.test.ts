@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { WeightsDocument } from '../../src/extension/weightsDocument';
 import { api, repoRoot, waitFor } from './helpers';
+import { skipReasons } from './index';
 
 /** The committed example copied by the test (examples/initialization). */
 const example = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform');
@@ -191,6 +192,38 @@ suite('metadata sidecars and the naming check in the weights panel', () => {
     } finally {
       again.panel.dispose();
     }
+  });
+
+  test('saving into a read-only folder is refused with a clear message; nothing is written', async function () {
+    this.timeout(60_000);
+    const a = await api();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weightscope-meta-ro-'));
+    for (const f of ['model.json', 'weights.bin']) {
+      fs.writeFileSync(path.join(dir, f), fs.readFileSync(path.join(example, f)));
+    }
+    // Root ignores file modes: an immutable folder (chattr +i) is read-only even for root.
+    const root = process.getuid?.() === 0;
+    const locked = root ? spawnSync('chattr', ['+i', dir]).status === 0 : (fs.chmodSync(dir, 0o555), true);
+    if (!locked) {
+      skipReasons.set(this.test?.fullTitle() ?? '', 'cannot make a folder read-only here (root without chattr)');
+      this.skip();
+    }
+    const view = a.panels.show(vscode.Uri.file(path.join(dir, 'model.json')));
+    try {
+      await view.document.whenOpened();
+      await assert.rejects(view.requests.saveSidecar({ notes: 'x', tags: [], parent: '', metrics: {} }), (ex: Error) => {
+        assert.match(ex.message, /^Cannot save the metadata: the folder .*weightscope-meta-ro-.* is read-only \((EACCES|EPERM|EROFS)\), so model\.json\.weightscope\.json was not written; the checkpoint is unchanged\.$/);
+        return true;
+      });
+    } finally {
+      view.panel.dispose();
+      if (root) {
+        spawnSync('chattr', ['-i', dir]);
+      } else {
+        fs.chmodSync(dir, 0o755);
+      }
+    }
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['model.json', 'weights.bin']);
   });
 
   test('a file that is not local has no sidecar, and the panel says why', async function () {
