@@ -1,6 +1,6 @@
 /**
  * Compare and history commands: "Compare Weights" (two files selected in the explorer), "Compare
- * With...", "Select for Compare" / "Compare with Selected" (explorer and Weights tree), "Compare
+ * With...", "Select Weights for Compare" / "Compare Weights with Selected" (explorer and Weights tree), "Compare
  * with HEAD", "Compare with Previous Commit" and "Show Weight History" (a folder), all opening the
  * diff panel, and "Find Duplicate Weights" (equal model fingerprints across the workspace).
  */
@@ -198,7 +198,7 @@ export function registerDiffSupport(context: vscode.ExtensionContext, deps: Diff
     run(diffCommandIds.compareWithSelected, async (arg) => {
       const uri = uriOf(arg) ?? activeUri();
       if (!selected) {
-        throw new Error('No file is selected for compare; use "Select for Compare" on the first file.');
+        throw new Error('No file is selected for compare; use "Select Weights for Compare" on the first file.');
       }
       if (!uri) {
         return undefined;
