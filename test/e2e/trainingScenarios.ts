@@ -80,11 +80,12 @@ export const trainingScenarios: Scenario[] = [
       assert.ok(fs.existsSync(path.join(ctx.workspace, 'weightscope-runs', 'AlphabetSoupCharity.run.json')), 'run spec remembered');
       // The Weights tree lists the checkpoints (model.json rows described by their run folder).
       await weightscopeActivityIcon(page).click();
-      // the run folder sorts last (weightscope-runs/...): go to the end of the virtualized list
+      // the run folder sorts last (weightscope-runs/...): go to the end of the virtualized list, where the
+      // newest checkpoint is (earlier ones may be scrolled out of the rendered rows)
       await page.locator('.part.sidebar .pane-body .monaco-list-row').first().click();
       await page.keyboard.press('End');
       await page
-        .locator('.part.sidebar .pane-body .monaco-list-row', { hasText: 'epoch-004' })
+        .locator('.part.sidebar .pane-body .monaco-list-row', { hasText: epochs[epochs.length - 1]! })
         .first()
         .waitFor({ timeout: 60_000 });
       await screenshot(ctx, 'training-checkpoints-tree', 300);

@@ -80,11 +80,23 @@ export async function contextMenuItems(page: Page, row: Locator): Promise<string
 
 /** Clicks the item `title` of the open context menu. */
 export async function clickMenuItem(page: Page, title: string): Promise<void> {
-  await page
+  const item = page
     .locator('.monaco-menu .action-item .action-label', { hasText: new RegExp(`^${escapeRegExp(title)}$`) })
     .filter({ visible: true })
-    .first()
-    .click();
+    .first();
+  await item.click();
+  // A click that lands while the menu is still settling is dropped and leaves the menu open (item
+  // highlighted): run the highlighted item with Enter instead, once the menu has had time to close.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await item.waitFor({ state: 'hidden', timeout: 2000 });
+      return;
+    } catch {
+      await item.hover();
+      await page.keyboard.press('Enter');
+    }
+  }
+  await item.waitFor({ state: 'hidden', timeout: 2000 });
 }
 
 /** Runs a palette command by its full title ("Weightscope: Inspect Weights"). */
