@@ -4,7 +4,9 @@
 //   npm run bench -- --only keras-h5    one section (see --list)
 //   npm run bench -- --list             section names
 //   npm run bench -- --workers 2        worker threads for Weightscope (default: StatsPool's default)
-//   npm run bench -- --plain-pool       Weightscope's StatsPool without callerIdle/prepare/openFile (main thread only waits)
+//   npm run bench -- --pool-child       keras-h5: time a child that drives StatsPool from out/ (with open/stats
+//                                       phase times) instead of the shipped CLI, `weightscope inspect --json`
+//   npm run bench -- --plain-pool       with --pool-child: StatsPool without callerIdle/prepare/openFile
 //   npm run bench -- --no-cold          skip the cold-cache rows (page cache evicted before each contender)
 // Generated inputs are cached in .bench/ (git-ignored). Python peers run with /usr/bin/python3.
 //
@@ -134,9 +136,9 @@ const ctx = {
     const code = 'import os, sys\nfd = os.open(sys.argv[1], os.O_RDONLY)\nos.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)\nos.close(fd)';
     return spawnSync(python, ['-c', code, file], { stdio: ['ignore', 'ignore', 'inherit'] }).status === 0;
   },
-  /** Builds out/ (the transpiled sources the Weightscope child runs). */
+  /** Builds dist/ (the shipped CLI) and out/ (the transpiled sources the other children run). */
   build() {
-    const r = spawnSync(process.execPath, ['scripts/build.mjs', '--out-only'], { cwd: root, stdio: 'inherit' });
+    const r = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'inherit' });
     if (r.status !== 0) throw new Error('build failed');
   },
   /** Makes a generated input once (cached in .bench/). */
@@ -164,7 +166,28 @@ const kerasH5Section = {
     const sizeMiB = fs.statSync(file).size / 2 ** 20;
     console.log(`  file ${path.relative(root, file)} (${sizeMiB.toFixed(0)} MiB), ${os.availableParallelism()} CPUs`);
     const workers = argValue('--workers');
-    const childArgs = [path.join(root, 'scripts', 'bench.mjs'), '--child-stats', file, ...(workers ? ['--workers', workers] : []), ...(argv.includes('--plain-pool') ? ['--plain-pool'] : [])];
+    // By default Weightscope is the shipped CLI (`weightscope inspect FILE --json`: every tensor's full
+    // statistics, layers and the JSON report); --pool-child times the StatsPool child instead.
+    const poolChild = argv.includes('--pool-child');
+    const childArgs = poolChild
+      ? [path.join(root, 'scripts', 'bench.mjs'), '--child-stats', file, ...(workers ? ['--workers', workers] : []), ...(argv.includes('--plain-pool') ? ['--plain-pool'] : [])]
+      : [path.join(root, 'dist', 'cli.js'), 'inspect', file, '--json', '--bins', '64', ...(workers ? ['--workers', workers] : [])];
+    /** The child's results in one shape: { tensors, results: { name: { mean, std, min, max, histogram } }, label, detail }. */
+    const parseOurs = (stdout) => {
+      if (poolChild) {
+        const mine = JSON.parse(stdout.trim().split('\n').pop());
+        const config = `${mine.callerIdle ? 'main thread + ' : ''}${mine.workers} worker${mine.workers === 1 ? '' : 's'}`;
+        return { ...mine, label: `Weightscope StatsPool child (${config})`, detail: `${mine.tensors} tensors; open ${fmtMs(mine.openMs)}, stats ${fmtMs(mine.statsMs)}` };
+      }
+      const report = JSON.parse(stdout);
+      const results = {};
+      for (const t of report.tensors) {
+        const st = t.stats;
+        results[t.name] = st ? { mean: st.mean, std: st.std, min: st.min, max: st.max, histogram: st.histogram.counts.reduce((a, b) => a + b, 0) } : { error: 'no stats' };
+      }
+      const config = `main thread + ${workers ?? 'default'} worker${workers === '1' ? '' : 's'}`;
+      return { tensors: report.tensors.filter((t) => t.stats).length, results, label: `weightscope inspect --json (${config})`, detail: `${report.tensors.length} tensors` };
+    };
     /** One round of the three contenders; `prepare` runs before each (warm: read the file once; cold: evict it). */
     const round = (prepare) => {
       prepare();
@@ -173,14 +196,13 @@ const kerasH5Section = {
       const peer = measure(python, ['scripts/bench/h5py_stats.py', file]);
       prepare();
       const ours = measure(process.execPath, childArgs);
-      return { cat, peer, ours, mine: JSON.parse(ours.stdout.trim().split('\n').pop()), theirs: JSON.parse(peer.stdout.trim().split('\n').pop()) };
+      return { cat, peer, ours, mine: parseOurs(ours.stdout), theirs: JSON.parse(peer.stdout.trim().split('\n').pop()) };
     };
     const printRound = (label, r) => {
-      const config = `${r.mine.callerIdle ? 'main thread + ' : ''}${r.mine.workers} worker${r.mine.workers === 1 ? '' : 's'}`;
       console.log(`  ${label} (load average ${os.loadavg()[0].toFixed(1)} on ${os.availableParallelism()} CPUs after the round):`);
       ctx.row('cat file > /dev/null', r.cat);
       ctx.row('h5py + NumPy (mean/std/min/max/hist)', r.peer, `${r.theirs.datasets} datasets`);
-      ctx.row(`Weightscope full stats (${config})`, r.ours, `${r.mine.tensors} tensors; open ${fmtMs(r.mine.openMs)}, stats ${fmtMs(r.mine.statsMs)}`);
+      ctx.row(r.mine.label, r.ours, r.mine.detail);
       const speedup = r.peer.wallMs / r.ours.wallMs;
       const vsCat = r.ours.wallMs / r.cat.wallMs;
       console.log(`  ratios (wall, ${label}): peer/ours ${speedup.toFixed(2)}x, ours/cat ${vsCat.toFixed(1)}x`);
