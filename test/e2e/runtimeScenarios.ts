@@ -10,7 +10,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
-import { canvasPaintedPixels, chooseInFileDialog, closeAllEditors, pickQuickItem, runCommand, screenshot, waitForWorkbench, webviewFrame, weightscopeActivityIcon, type Scenario, type ScenarioContext } from './workbench';
+import { answerTrainingPrompts, canvasPaintedPixels, chooseInFileDialog, closeAllEditors, pickQuickItem, runCommand, screenshot, waitForWorkbench, webviewFrame, weightscopeActivityIcon, type Scenario, type ScenarioContext } from './workbench';
 
 /** Repository root (this file is out/test/e2e/runtimeScenarios.js once built). */
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
@@ -195,16 +195,7 @@ export const runtimeScenarios: Scenario[] = [
       for (const title of ['Synthetic data', 'auto', 'adam']) {
         await pickQuickItem(page, title);
       }
-      const input = page.locator('.quick-input-widget input.input');
-      await page.locator('.quick-input-widget', { hasText: 'Learning rate' }).first().waitFor();
-      await page.keyboard.press('Enter');
-      await page.locator('.quick-input-widget', { hasText: 'Epochs' }).first().waitFor();
-      await input.fill('400');
-      await page.keyboard.press('Enter');
-      for (const prompt of ['Batch size', 'Validation split', 'Regularization']) {
-        await page.locator('.quick-input-widget', { hasText: prompt }).first().waitFor();
-        await page.keyboard.press('Enter');
-      }
+      await answerTrainingPrompts(page, 400);
       let frame = webviewFrame(page);
       await frame.locator('#training-title', { hasText: 'Training: model.json' }).waitFor({ timeout: 60_000 });
       const epochCell = () => frame.locator('#training-summary tr[data-run] td:nth-child(2)').first();

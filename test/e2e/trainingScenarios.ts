@@ -6,23 +6,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { closeAllEditors, runCommand, screenshot, waitForWorkbench, webviewFrame, weightscopeActivityIcon, type Scenario } from './workbench';
-
-/** Pixels with non-zero alpha on a webview canvas. */
-async function paintedPixels(frame: ReturnType<typeof webviewFrame>, selector: string): Promise<number> {
-  type Canvas2d = { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } | null };
-  return frame.locator(selector).evaluate((el) => {
-    const c = el as unknown as Canvas2d;
-    const d = c.getContext('2d')?.getImageData(0, 0, c.width, c.height).data ?? [];
-    let n = 0;
-    for (let i = 3; i < d.length; i += 4) {
-      if (d[i]! > 0) {
-        n++;
-      }
-    }
-    return n;
-  });
-}
+import { answerTrainingPrompts, canvasPaintedPixels as paintedPixels, closeAllEditors, runCommand, screenshot, waitForWorkbench, webviewFrame, weightscopeActivityIcon, type Scenario } from './workbench';
 
 export const trainingScenarios: Scenario[] = [
   {
@@ -43,15 +27,7 @@ export const trainingScenarios: Scenario[] = [
         await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
         await page.keyboard.press('Enter');
       }
-      await page.locator('.quick-input-widget .quick-input-message, .quick-input-widget', { hasText: 'Learning rate' }).first().waitFor();
-      await page.keyboard.press('Enter');
-      await page.locator('.quick-input-widget', { hasText: 'Epochs' }).first().waitFor();
-      await input.fill('400');
-      await page.keyboard.press('Enter');
-      for (const prompt of ['Batch size', 'Validation split', 'Regularization']) {
-        await page.locator('.quick-input-widget', { hasText: prompt }).first().waitFor();
-        await page.keyboard.press('Enter');
-      }
+      await answerTrainingPrompts(page, 400);
       const frame = webviewFrame(page);
       await frame.locator('#training-title', { hasText: 'Training: AlphabetSoupCharity.h5' }).waitFor({ timeout: 60_000 });
       await frame.locator('#training-backend', { hasText: 'Backend: WebAssembly' }).waitFor({ timeout: 60_000 });

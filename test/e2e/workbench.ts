@@ -208,3 +208,20 @@ export async function chooseInFileDialog(page: Page, target: string): Promise<vo
   }
   await page.keyboard.press('Enter');
 }
+
+/**
+ * Answers Train Model's number prompts after its quick picks: the default learning rate, `epochs`
+ * epochs, and the defaults for batch size, validation split and regularization.
+ */
+export async function answerTrainingPrompts(page: Page, epochs: number): Promise<void> {
+  const input = page.locator('.quick-input-widget input.input');
+  await page.locator('.quick-input-widget', { hasText: 'Learning rate' }).first().waitFor();
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget', { hasText: 'Epochs' }).first().waitFor();
+  await input.fill(String(epochs));
+  await page.keyboard.press('Enter');
+  for (const prompt of ['Batch size', 'Validation split', 'Regularization']) {
+    await page.locator('.quick-input-widget', { hasText: prompt }).first().waitFor();
+    await page.keyboard.press('Enter');
+  }
+}
