@@ -7,7 +7,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { closeAllEditors, contextMenuItems, revealInExplorer, screenshot, waitForWorkbench, webviewFrame, type Scenario, type ScenarioContext } from './workbench';
+import { canvasPaintedPixels, closeAllEditors, contextMenuItems, revealInExplorer, screenshot, waitForWorkbench, webviewFrame, type Scenario, type ScenarioContext } from './workbench';
 
 /** Repository root (this file runs as out/test/e2e/diffScenarios.js). */
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
@@ -32,19 +32,7 @@ async function assertPainted(ctx: ScenarioContext, selector: string): Promise<vo
   const canvas = webviewFrame(ctx.page).locator(selector);
   await canvas.waitFor({ state: 'visible' });
   await ctx.page.waitForTimeout(300);
-  // Runs in the browser; typed structurally because the Node tsconfig has no DOM types.
-  type Canvas2d = { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } | null };
-  const painted = await canvas.evaluate((el) => {
-    const c = el as unknown as Canvas2d;
-    const d = c.getContext('2d')?.getImageData(0, 0, c.width, c.height).data ?? [];
-    let n = 0;
-    for (let i = 3; i < d.length; i += 4) {
-      if (d[i]! > 0) {
-        n++;
-      }
-    }
-    return n;
-  });
+  const painted = await canvasPaintedPixels(webviewFrame(ctx.page), selector);
   assert.ok(painted > 300, `${selector} has painted pixels (${painted})`);
 }
 
