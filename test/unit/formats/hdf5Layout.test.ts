@@ -1,0 +1,179 @@
+/**
+ * The TypeScript HDF5 layout walk (src/formats/hdf5Layout.ts) against the HDF5 C library: files
+ * that h5py writes at test time with varied layouts, every Keras HDF5 fixture and the weights
+ * member of every `.keras` fixture. For each dataset h5py reports (scripts/reference-hdf5-layout.py)
+ * its layout, filters, byte order, H5Dget_offset and the SHA-256 of its values; a located dataset
+ * must sit at that offset and its bytes there must hash the same, every plain dataset must be
+ * located, and nothing else may be.
+ */
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { NodeFileSource } from '../../../src/core/nodeFileSource';
+import { readZipDirectory, zipEntryDataOffset } from '../../../src/core/zip';
+import { locateRawDatasets, type Hdf5LayoutIndex } from '../../../src/formats/hdf5Layout';
+import { fixturesDir, haveFixtures, makeTempDir, missingFixturesReason, repoRoot } from '../helpers/fixtures';
+
+const python = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import h5py, numpy'], { stdio: 'ignore' }).status === 0);
+const noPython = python ? false : 'python3 with h5py and numpy not available; HDF5 layout cross-checks skipped';
+const script = path.join(repoRoot, 'scripts', 'reference-hdf5-layout.py');
+
+interface Reference {
+  path: string;
+  shape: number[] | null;
+  itemBytes: number;
+  kind: string;
+  byteOrder: string;
+  layout: 'compact' | 'contiguous' | 'chunked' | 'other';
+  filters: number;
+  offset: number | null;
+  sha256?: string;
+}
+
+function reference(...args: string[]): Reference[] {
+  const r = spawnSync(python!, [script, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as Reference[];
+}
+
+function sha256At(file: string, offset: number, length: number): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    assert.equal(fs.readSync(fd, buf, 0, length, offset), length);
+    return createHash('sha256').update(buf).digest('hex');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Checks an index against h5py's report; `start` is the HDF5 bytes' offset in the host file and
+ * datasets below the group `unlisted` (one that the walk cannot list) may be missing. Returns the located count.
+ */
+function check(file: string, index: Hdf5LayoutIndex, refs: Reference[], start = 0, unlisted?: string): number {
+  let located = 0;
+  for (const ref of refs) {
+    const got = index.datasets.get(ref.path);
+    const elements = (ref.shape ?? []).reduce((a, b) => a * b, 1);
+    const plainBytes = ref.sha256 !== undefined && ref.filters === 0 && (ref.byteOrder !== '>' || ref.itemBytes === 1);
+    const stored = ref.layout === 'compact' || (ref.layout === 'contiguous' && ref.offset !== null);
+    if (plainBytes && stored && elements > 0 && !(unlisted && ref.path.startsWith(unlisted))) {
+      assert.ok(got, `${path.basename(file)}: ${ref.path} (${ref.layout}) should be located`);
+    } else if (ref.layout === 'chunked' || ref.filters > 0 || ref.sha256 === undefined || (ref.byteOrder === '>' && ref.itemBytes > 1)) {
+      assert.equal(got, undefined, `${path.basename(file)}: ${ref.path} (${ref.layout}, filters ${ref.filters}, order '${ref.byteOrder}', kind ${ref.kind}) must not be located`);
+    }
+    if (!got) {
+      continue;
+    }
+    located++;
+    assert.deepEqual(got.shape, ref.shape, `${ref.path} shape`);
+    assert.equal(got.itemBytes, ref.itemBytes, `${ref.path} item size`);
+    assert.equal(got.byteLength, elements * ref.itemBytes, `${ref.path} byte length`);
+    if (ref.offset !== null) {
+      assert.equal(got.offset, start + ref.offset, `${ref.path} offset`);
+    }
+    assert.equal(sha256At(file, got.offset, got.byteLength), ref.sha256, `${ref.path} bytes at the located offset`);
+  }
+  const known = new Set(refs.map((r) => r.path));
+  for (const p of index.datasets.keys()) {
+    assert.ok(known.has(p), `${path.basename(file)}: located '${p}', which h5py does not list as a dataset`);
+  }
+  return located;
+}
+
+test('datasets of h5py-written files are located where the HDF5 library reads them', { skip: noPython }, () => {
+  const dir = makeTempDir();
+  const made = spawnSync(python!, [script, '--make', dir], { encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  const expectations: Record<string, { located: number; complete: boolean; unlisted?: string }> = {
+    // alias + kernel + bias + half + 3 ints + flags + scalar + many_attrs; soft link and unreadable ones make it incomplete
+    'default.h5': { located: 10, complete: false },
+    'wide.h5': { located: 300, complete: true },
+    'latest.h5': { located: 4, complete: true },
+    // the dense group is skipped; 'shallow' is still found
+    'dense-links.h5': { located: 1, complete: false, unlisted: '/many/' },
+    'userblock.h5': { located: 2, complete: true },
+    'compact.h5': { located: 2, complete: true },
+  };
+  for (const [name, want] of Object.entries(expectations)) {
+    const file = path.join(dir, name);
+    const index = locateRawDatasets(file);
+    assert.equal(check(file, index, reference(file), 0, want.unlisted), want.located, `${name}: located count`);
+    assert.equal(index.complete, want.complete, `${name}: complete`);
+  }
+});
+
+test('every Keras HDF5 fixture and .keras weights member: all datasets located, at the library offsets', { skip: noPython || !haveFixtures ? noPython || missingFixturesReason : false }, async () => {
+  const files: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) {
+        walk(p);
+      } else if (/\.(h5|hdf5|keras)$/.test(e.name)) {
+        files.push(p);
+      }
+    }
+  };
+  walk(fixturesDir);
+  assert.ok(files.length >= 8, `found ${files.length} HDF5/.keras fixtures`);
+  for (const file of files) {
+    if (file.endsWith('.keras')) {
+      const source = await NodeFileSource.open(file);
+      try {
+        const entry = (await readZipDirectory(source)).find((e) => e.name === 'model.weights.h5');
+        assert.ok(entry, `${file}: model.weights.h5 member`);
+        const start = await zipEntryDataOffset(source, entry);
+        const index = locateRawDatasets(file, { start, size: entry.compressedSize });
+        const refs = reference(file, entry.name);
+        assert.equal(check(file, index, refs, start), refs.length, `${path.basename(file)}: every weight located`);
+        assert.ok(index.complete);
+      } finally {
+        await source.close();
+      }
+    } else {
+      const index = locateRawDatasets(file);
+      const refs = reference(file);
+      assert.equal(check(file, index, refs), refs.filter((r) => (r.shape ?? []).reduce((a, b) => a * b, 1) > 0).length, `${path.basename(file)}: every non-empty dataset located`);
+    }
+  }
+});
+
+test('damaged and foreign files give an empty, incomplete index instead of an error', () => {
+  const dir = makeTempDir();
+  const cases: Record<string, Uint8Array> = {
+    'empty.h5': new Uint8Array(0),
+    'not-hdf5.h5': new TextEncoder().encode('version https://git-lfs.github.com/spec/v1\n'),
+    // signature and a superblock whose root address points far past the end
+    'bad-root.h5': Uint8Array.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0, 0, 8, 8, 0, 4, 0, 16, 0, 0, 0, 0, 0, ...new Array<number>(40).fill(0), 0, 0, 0, 0, 0, 0, 0, 0x7f, ...new Array<number>(40).fill(0)]),
+  };
+  for (const [name, bytes] of Object.entries(cases)) {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, bytes);
+    const index = locateRawDatasets(file);
+    assert.equal(index.datasets.size, 0, name);
+    assert.equal(index.complete, false, name);
+  }
+  const missing = locateRawDatasets(path.join(dir, 'absent.h5'));
+  assert.equal(missing.complete, false);
+});
+
+test('a truncated copy of a real file never locates a dataset past its end', { skip: noPython }, () => {
+  const dir = makeTempDir();
+  const made = spawnSync(python!, [script, '--make', dir], { encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  const whole = fs.readFileSync(path.join(dir, 'wide.h5'));
+  for (const keep of [100, 2000, Math.floor(whole.length / 2), whole.length - 10]) {
+    const file = path.join(dir, `cut-${keep}.h5`);
+    fs.writeFileSync(file, whole.subarray(0, keep));
+    const index = locateRawDatasets(file);
+    for (const d of index.datasets.values()) {
+      assert.ok(d.offset + d.byteLength <= keep, `${d.path} lies inside the ${keep} kept bytes`);
+    }
+    assert.equal(index.complete, false, `cut at ${keep}`);
+  }
+});
