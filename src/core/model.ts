@@ -70,6 +70,16 @@ export interface QuantizationInfo {
   axis?: number;
 }
 
+/** A tensor's values as plain bytes of a local file (TensorInfo.rawSource). */
+export interface RawTensorSource {
+  /** Local file holding the values. */
+  readonly localPath: string;
+  /** Offset of the first value in the file, in bytes. */
+  readonly offset: number;
+  /** Bytes of values: element count x item size. */
+  readonly byteLength: number;
+}
+
 /** One tensor of a weight file: metadata at once, values on demand. */
 export interface TensorInfo {
   /** Full name as stored in the file (unique within the file). */
@@ -100,6 +110,13 @@ export interface TensorInfo {
   readonly unavailable?: ErrorSummary;
   /** Extra per-tensor facts from the format (checksums, offsets, consumer op ...), JSON-safe. */
   readonly extra?: Readonly<Record<string, unknown>>;
+  /**
+   * Where the values lie as plain bytes of a local file, when they do: `byteLength` bytes at
+   * `offset`, little-endian `dtype` elements in row-major order, nothing to decompress or
+   * dequantize. A thread without the format's library (a statistics worker) can then read them
+   * with plain file reads (readRawValues). Undefined when the format library must do the reading.
+   */
+  rawSource?(): RawTensorSource | undefined;
   /**
    * Streams the values in row-major order, dequantized, as typed arrays. Throws a WeightFileError
    * when the data is damaged (then only this tensor is affected). Not available for strings.

@@ -4,7 +4,8 @@
 import type { ByteSource } from './byteSource';
 import { decodeValues, itemSizeBytes, type DType, type NumericArray } from './dtypes';
 import { throwIfAborted, WeightFileError } from './errors';
-import type { ReadValuesOptions } from './model';
+import * as fs from 'node:fs';
+import type { RawTensorSource, ReadValuesOptions } from './model';
 
 /** Default chunk size for streaming reads, in elements. */
 export const defaultChunkElements = 1 << 20;
@@ -62,6 +63,55 @@ export async function* readSpanValues(
   }
   if (carry.byteLength > 0) {
     throw new WeightFileError('corrupt', `The stored bytes end in the middle of a '${dtype}' element.`);
+  }
+}
+
+/**
+ * Streams the values of a RawTensorSource (plain little-endian `dtype` bytes of a local file) with
+ * synchronous reads of `chunkElements` elements; with `reuseChunks` every chunk is a view of one
+ * buffer, valid until the next chunk is requested. Throws `truncated` when the file ends early.
+ */
+export async function* readRawValues(raw: RawTensorSource, dtype: DType, options: ReadValuesOptions = {}): AsyncGenerator<NumericArray> {
+  const item = itemSizeBytes(dtype);
+  if (item === undefined || item < 1 || raw.byteLength % item !== 0) {
+    throw new WeightFileError('unsupportedDtype', `Values of dtype '${dtype}' cannot be read as ${raw.byteLength} plain bytes.`);
+  }
+  if (raw.byteLength === 0) {
+    return;
+  }
+  const chunkBytes = Math.min(raw.byteLength, Math.max(item, Math.floor((options.chunkElements ?? defaultChunkElements) * item)));
+  const reuse = options.reuseChunks === true;
+  throwIfAborted(options.signal);
+  let fd: number;
+  try {
+    fd = fs.openSync(raw.localPath, 'r');
+  } catch (ex) {
+    throw new WeightFileError('notFound', `${raw.localPath}: the file can no longer be read.`, { file: raw.localPath }, { cause: ex });
+  }
+  try {
+    let buffer = new Uint8Array(chunkBytes);
+    for (let pos = 0; pos < raw.byteLength; ) {
+      throwIfAborted(options.signal);
+      const n = Math.min(chunkBytes, raw.byteLength - pos);
+      if (!reuse && pos > 0) {
+        buffer = new Uint8Array(n);
+      }
+      let done = 0;
+      while (done < n) {
+        const got = fs.readSync(fd, buffer, done, n - done, raw.offset + pos + done);
+        if (got === 0) {
+          throw new WeightFileError('truncated', `${raw.localPath}: the file ended at offset ${raw.offset + pos + done} while reading; it may have changed on disk.`, {
+            file: raw.localPath,
+            offset: raw.offset + pos + done,
+          });
+        }
+        done += got;
+      }
+      pos += n;
+      yield decodeValues(dtype, buffer.subarray(0, n), true);
+    }
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -12,7 +12,9 @@ import * as path from 'node:path';
 import type { ByteSource } from '../core/byteSource';
 import { decodeValues, elementCount, itemSizeBytes, type DType, type NumericArray } from '../core/dtypes';
 import { throwIfAborted, WeightFileError, type WeightFileErrorReason } from '../core/errors';
-import type { ReadValuesOptions } from '../core/model';
+import type { RawTensorSource, ReadValuesOptions } from '../core/model';
+import { readRawValues } from '../core/tensorData';
+import { locateRawDatasets, type Hdf5LayoutIndex } from './hdf5Layout';
 
 type H5wasmNode = typeof import('h5wasm/node', { with: { 'resolution-mode': 'import' } });
 type H5Module = Awaited<H5wasmNode['ready']>;
@@ -20,6 +22,9 @@ type H5Metadata = ReturnType<H5Module['get_dataset_metadata']>;
 
 /** Largest slab read from a dataset at a time, in bytes (1 MiB: each h5wasm read blocks the event loop; larger slabs measured slower overall). */
 export const maxSlabBytes = 1024 * 1024;
+
+/** Elements compared at each end of a dataset before its plain bytes are trusted (Hdf5File.rawSource). */
+const rawCheckElements = 64;
 
 /** Largest attribute value read into memory, in bytes (model_config JSON is far smaller). */
 export const maxAttributeBytes = 64 * 1024 * 1024;
@@ -206,6 +211,10 @@ export class Hdf5File {
   private closed = false;
   /** Slab buffers of running reads in the WASM heap (address -> bytes); each read owns one, freed when it ends or at close. */
   private readonly slabs = new Map<number, number>();
+  /** Datasets whose values are plain bytes of the host file (hdf5Layout.ts), walked on first use. */
+  private layout: Hdf5LayoutIndex | undefined;
+  /** rawSource answers by dataset path. */
+  private readonly rawChecked = new Map<string, RawTensorSource | undefined>();
 
   private constructor(
     private readonly h5: H5wasmNode,
@@ -214,6 +223,8 @@ export class Hdf5File {
     /** Display name used in messages. */
     readonly name: string,
     private readonly cleanup: (() => Promise<void>) | undefined,
+    /** The host file holding the HDF5 bytes, and where they start in it (a ZIP member's range). */
+    private readonly host: { path: string; start: number; size?: number },
   ) {}
 
   /**
@@ -242,7 +253,7 @@ export class Hdf5File {
     const tempPath = path.join(dir, 'member.h5');
     try {
       await copyToFile(source, tempPath, options.signal);
-      return await Hdf5File.openLocal(tempPath, source.name, removeDir);
+      return await Hdf5File.openLocal(tempPath, source.name, removeDir, { path: tempPath, start: 0 });
     } catch (ex) {
       await removeDir();
       throw ex;
@@ -262,7 +273,7 @@ export class Hdf5File {
       memberRanges.delete(virtualPath);
     };
     try {
-      return await Hdf5File.openLocal(virtualPath, displayName, unmap);
+      return await Hdf5File.openLocal(virtualPath, displayName, unmap, { path: hostPath, start, size });
     } catch (ex) {
       await unmap();
       throw ex;
@@ -273,7 +284,12 @@ export class Hdf5File {
    * Opens a local HDF5 file read-only; `cleanup` runs after the file is closed. Throws `truncated`,
    * `unrecognized` or `corrupt` WeightFileErrors.
    */
-  static async openLocal(localPath: string, displayName = localPath, cleanup?: () => Promise<void>): Promise<Hdf5File> {
+  static async openLocal(
+    localPath: string,
+    displayName = localPath,
+    cleanup?: () => Promise<void>,
+    host: { path: string; start: number; size?: number } = { path: localPath, start: 0 },
+  ): Promise<Hdf5File> {
     const { h5, module } = await loadH5wasm();
     let file: InstanceType<H5wasmNode['File']>;
     try {
@@ -284,7 +300,7 @@ export class Hdf5File {
     if (typeof file.file_id !== 'bigint' || file.file_id < 0n) {
       throw new WeightFileError('corrupt', `${displayName}: the HDF5 library could not open the file (id ${String(file.file_id)}).`, { file: displayName });
     }
-    return new Hdf5File(h5, module, file, displayName, cleanup);
+    return new Hdf5File(h5, module, file, displayName, cleanup, host);
   }
 
   /** Kind of object at `objPath`, or undefined when nothing is there. */
@@ -417,6 +433,16 @@ export class Hdf5File {
         tensor: info.path,
       });
     }
+    const raw = this.rawSource(info);
+    if (raw) {
+      // Plain file reads, in slabs of the same size as the library's.
+      const chunkElements = Math.max(1, Math.floor(Math.min(maxSlabBytes, (options.chunkElements ?? Infinity) * item) / item));
+      for await (const chunk of readRawValues(raw, dtype, { ...options, chunkElements })) {
+        this.checkOpen();
+        yield chunk;
+      }
+      return;
+    }
     const shape = info.shape;
     const total = elementCount(shape);
     if (total === 0) {
@@ -435,6 +461,79 @@ export class Hdf5File {
     } finally {
       this.freeSlab(ptr);
     }
+  }
+
+  /**
+   * Where a numeric dataset's values lie as plain bytes of the host file, or undefined when the
+   * HDF5 library must read them (chunked, compressed, big-endian, empty, not located). The layout
+   * walk's answer (hdf5Layout.ts) is only used when the library agrees on shape and element size
+   * and reads the same bytes as the file holds at both ends of the dataset.
+   */
+  rawSource(info: Hdf5DatasetInfo): RawTensorSource | undefined {
+    if (this.rawChecked.has(info.path)) {
+      return this.rawChecked.get(info.path);
+    }
+    let raw: RawTensorSource | undefined;
+    try {
+      raw = this.checkRaw(info);
+    } catch {
+      raw = undefined; // the library path reports any problem when the values are read
+    }
+    this.rawChecked.set(info.path, raw);
+    return raw;
+  }
+
+  private checkRaw(info: Hdf5DatasetInfo): RawTensorSource | undefined {
+    this.checkOpen();
+    const item = info.dtype === undefined ? undefined : itemSizeBytes(info.dtype);
+    const total = elementCount(info.shape);
+    if (item === undefined || item !== info.itemBytes || info.chunks || total === 0) {
+      return undefined;
+    }
+    this.layout ??= locateRawDatasets(this.host.path, this.host.size === undefined ? undefined : { start: this.host.start, size: this.host.size });
+    const located = this.layout.datasets.get(info.path.startsWith('/') ? info.path : `/${info.path}`);
+    if (
+      !located ||
+      located.itemBytes !== item ||
+      located.byteLength !== total * item ||
+      located.shape.length !== info.shape.length ||
+      located.shape.some((d, i) => d !== info.shape[i])
+    ) {
+      return undefined;
+    }
+    const raw: RawTensorSource = { localPath: this.host.path, offset: located.offset, byteLength: located.byteLength };
+    // Both ends of the dataset, as the library reads them and as the file holds them.
+    const shape = info.shape;
+    const last = shape.length === 0 ? 1 : shape[shape.length - 1]!;
+    const m = Math.min(rawCheckElements, last);
+    const count = shape.map((_, axis) => (axis === shape.length - 1 ? m : 1));
+    const ends: Array<{ offset: number[]; at: number }> = [
+      { offset: shape.map(() => 0), at: 0 },
+      { offset: shape.map((d, axis) => (axis === shape.length - 1 ? d - m : d - 1)), at: located.byteLength - m * item },
+    ];
+    const nbytes = m * item;
+    const ptr = this.allocSlab(info, nbytes);
+    const fd = fs.openSync(raw.localPath, 'r');
+    try {
+      for (const end of ends) {
+        const status = this.module.get_dataset_data(
+          this.file.file_id,
+          info.path,
+          shape.length === 0 ? null : count.map(BigInt),
+          shape.length === 0 ? null : end.offset.map(BigInt),
+          shape.length === 0 ? null : count.map(() => 1n),
+          BigInt(ptr),
+        );
+        const fileBytes = Buffer.alloc(nbytes);
+        if (status < 0 || fs.readSync(fd, fileBytes, 0, nbytes, raw.offset + end.at) !== nbytes || !fileBytes.equals(this.module.HEAPU8.subarray(ptr, ptr + nbytes))) {
+          return undefined;
+        }
+      }
+    } finally {
+      fs.closeSync(fd);
+      this.freeSlab(ptr);
+    }
+    return raw;
   }
 
   /** The slabs of readValues for a dataset larger than one slab. */

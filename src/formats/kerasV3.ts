@@ -668,6 +668,7 @@ export function datasetTensor(h5: Hdf5File, info: Hdf5DatasetInfo | WeightFileEr
     byteLength: elementCount(info.shape) * info.itemBytes,
     extra: { hdf5Path: info.path, hdf5Type: info.typeDescription, ...(info.chunks ? { chunks: info.chunks } : {}) },
     readValues: (options) => h5.readValues(info, options),
+    rawSource: () => h5.rawSource(info),
   };
   if (info.dtype === undefined) {
     return {
