@@ -5,16 +5,33 @@
  * workers at once and they stop between chunks. A caller that only waits for the results (a CLI)
  * can let its own thread take tensors from the queue too (`callerIdle`).
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { DType } from '../core/dtypes';
 import { WeightFileError, type ErrorSummary } from '../core/errors';
 import type { WeightFile } from '../core/model';
-import { analyzeOpenTensor, analyzeTensor } from './statsRunner';
+import { locateRawDatasets } from '../formats/hdf5Layout';
+import { analyzeOpenTensor, analyzeRawTensor, analyzeTensor, findTensor } from './statsRunner';
 import type { TensorStats } from './statsTypes';
 
 /** Outcome of analysing one tensor. */
 export type TensorResult = { ok: true; stats: TensorStats } | { ok: false; error: ErrorSummary };
+
+/** A tensor whose values are plain bytes of a local file (TensorInfo.rawSource): a worker reads them without opening the file's format. */
+export interface RawTensorJob {
+  /** Local file holding the values. */
+  localPath: string;
+  /** Offset of the first value, in bytes. */
+  offset: number;
+  /** Bytes of values. */
+  byteLength: number;
+  /** Element type (little-endian). */
+  dtype: DType;
+  /** Shape, row-major. */
+  shape: number[];
+}
 
 /** Messages from the pool to a worker. */
 export type StatsPoolRequest =
@@ -29,6 +46,8 @@ export type StatsPoolRequest =
       tensorName: string;
       /** Histogram bins. */
       histogramBins: number;
+      /** Where the values lie as plain bytes, when the caller's open file says so: the worker then reads them directly. */
+      raw?: RawTensorJob;
     }
   | {
       /** Stop a running request (it then answers with a `cancelled` result). */
@@ -37,10 +56,12 @@ export type StatsPoolRequest =
       id: number;
     }
   | {
-      /** Open a local file ahead of its requests and keep it in the worker's cache (no answer). */
+      /** Open a local file ahead of its requests and keep it in the worker's cache. */
       type: 'prepare';
       /** Local path (file or folder) opened with openLocalPath. */
       filePath: string;
+      /** False when every tensor will come with its raw location: the worker then only starts. */
+      open: boolean;
     };
 
 /** Messages from a worker to the pool. */
@@ -90,6 +111,8 @@ interface Job {
   histogramBins: number;
   /** The caller's open copy of the file, for the calling thread (callerIdle). */
   openFile?: WeightFile;
+  /** The tensor's plain-byte location, from openFile. */
+  raw?: RawTensorJob;
   done: (result: TensorResult) => void;
   /** Set when the caller cancelled; the result is then discarded. */
   cancelled: boolean;
@@ -101,12 +124,21 @@ interface LocalRun {
   controller: AbortController;
 }
 
+/** A tensor analysed ahead of its request (StatsPool.prepare with `early`), until analyzeFile claims or drops it. */
+interface EarlyEntry {
+  job: Job;
+  result?: TensorResult;
+  waiters: Array<(result: TensorResult) => void>;
+}
+
 interface Slot {
   worker: Worker;
-  job?: Job;
+  /** Jobs sent to the worker, in order: the first runs, the others wait in the worker (see jobsPerWorker). */
+  jobs: Job[];
   /** `prepare` requests the worker has not finished yet. */
   preparing: number;
-  killTimer?: NodeJS.Timeout;
+  /** Timers that retire the worker when a cancelled job does not answer in time, by job id. */
+  killTimers: Map<number, NodeJS.Timeout>;
   dead: boolean;
 }
 
@@ -120,6 +152,8 @@ export class StatsPool {
   private readonly queue: Job[] = [];
   private nextId = 1;
   private disposed = false;
+  /** Early analyses by earlyKey. */
+  private readonly early = new Map<string, EarlyEntry>();
 
   constructor(options: StatsPoolOptions = {}) {
     this.size = Math.max(1, Math.floor(options.workers ?? defaultWorkerCount()));
@@ -137,20 +171,61 @@ export class StatsPool {
    * of that file soon after finds them loaded and the file open (a worker's first start loads the
    * format libraries, which takes longer than most tensors). Call it before opening the file on the
    * calling thread; errors surface in analyzeFile. Idle workers never keep the process alive.
+   * An HDF5 file whose datasets are all plain bytes (hdf5Layout.ts) is not opened by the workers:
+   * an analyzeFile with the caller's `openFile` hands them each tensor's location instead. With
+   * `early`, the plain-byte datasets of an HDF5 file are analysed at once, largest first (the calling
+   * thread of a callerIdle pool joining in while it opens the file); analyzeFile then takes the
+   * results of the tensors that are those bytes, and drops the rest.
    */
-  prepare(filePath: string): void {
+  prepare(filePath: string, options: { early?: boolean; histogramBins?: number } = {}): void {
     if (this.disposed) {
       return;
     }
     while (this.slots.length < this.size) {
       this.spawn();
     }
+    const index = locateRawDatasets(filePath);
+    const identity = fileIdentity(filePath);
+    if (options.early && identity) {
+      const bins = options.histogramBins ?? 64;
+      for (const d of [...index.datasets.values()].sort((a, b) => b.byteLength - a.byteLength)) {
+        if (!d.dtype) {
+          continue;
+        }
+        const raw: RawTensorJob = { localPath: filePath, offset: d.offset, byteLength: d.byteLength, dtype: d.dtype, shape: d.shape };
+        const key = earlyKey(raw, bins, identity);
+        if (this.early.has(key)) {
+          continue;
+        }
+        const entry: EarlyEntry = {
+          waiters: [],
+          job: {
+            id: this.nextId++,
+            filePath,
+            tensorName: d.path,
+            histogramBins: bins,
+            raw,
+            cancelled: false,
+            done: (result) => {
+              entry.result ??= result;
+              for (const w of entry.waiters.splice(0)) {
+                w(entry.result);
+              }
+            },
+          },
+        };
+        this.early.set(key, entry);
+        this.queue.push(entry.job);
+      }
+    }
+    const open = !index.complete;
     for (const slot of this.slots) {
       if (!slot.dead) {
         slot.preparing++;
-        slot.worker.postMessage({ type: 'prepare', filePath } satisfies StatsPoolRequest);
+        slot.worker.postMessage({ type: 'prepare', filePath, open } satisfies StatsPoolRequest);
       }
     }
+    this.pump();
   }
 
   /** Analyses tensors of a local file in worker threads, several at once; results stream through onResult. */
@@ -177,8 +252,11 @@ export class StatsPool {
     if (names.length === 0) {
       return Promise.resolve(results);
     }
+    const bins = options.histogramBins ?? 64;
+    const identity = this.early.size > 0 ? fileIdentity(filePath) : undefined;
     return new Promise((resolve, reject) => {
       const jobs: Job[] = [];
+      const claimed = new Set<EarlyEntry>();
       let remaining = names.length;
       const onAbort = (): void => {
         for (const job of jobs) {
@@ -188,12 +266,14 @@ export class StatsPool {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       for (const name of names) {
+        const raw = rawJob(options.openFile, name);
         const job: Job = {
           id: this.nextId++,
           filePath,
           tensorName: name,
-          histogramBins: options.histogramBins ?? 64,
+          histogramBins: bins,
           ...(options.openFile ? { openFile: options.openFile } : {}),
+          ...raw,
           cancelled: false,
           done: (result) => {
             if (job.cancelled || results.has(name)) {
@@ -212,8 +292,30 @@ export class StatsPool {
             }
           },
         };
+        const entry = raw.raw && identity ? this.early.get(earlyKey(raw.raw, bins, identity)) : undefined;
+        if (entry && !entry.job.cancelled && !claimed.has(entry)) {
+          // Analysed (or being analysed) ahead: take its result.
+          claimed.add(entry);
+          jobs.push(entry.job);
+          if (entry.result) {
+            const result = entry.result;
+            queueMicrotask(() => job.done(result));
+          } else {
+            entry.waiters.push((result) => job.done(result));
+          }
+          continue;
+        }
         jobs.push(job);
         this.queue.push(job);
+      }
+      // Early analyses of this file that no requested tensor is: stop them.
+      for (const [key, entry] of this.early) {
+        if (entry.job.filePath === filePath) {
+          this.early.delete(key);
+          if (!claimed.has(entry) && !entry.result) {
+            this.cancelJob(entry.job);
+          }
+        }
       }
       this.pump();
     });
@@ -222,6 +324,7 @@ export class StatsPool {
   /** Terminates the workers; pending analyses end with an `internal` error. */
   async dispose(): Promise<void> {
     this.disposed = true;
+    this.early.clear();
     for (const job of this.queue.splice(0)) {
       job.done({ ok: false, error: { reason: 'internal', message: 'The statistics pool was disposed.' } });
     }
@@ -235,10 +338,10 @@ export class StatsPool {
     await Promise.all(
       slots.map(async (slot) => {
         slot.dead = true;
-        clearTimeout(slot.killTimer);
-        const job = slot.job;
-        slot.job = undefined;
-        job?.done({ ok: false, error: { reason: 'internal', message: 'The statistics pool was disposed.' } });
+        slot.killTimers.forEach((t) => clearTimeout(t));
+        for (const job of slot.jobs.splice(0)) {
+          job.done({ ok: false, error: { reason: 'internal', message: 'The statistics pool was disposed.' } });
+        }
         await slot.worker.terminate();
       }),
     );
@@ -255,15 +358,16 @@ export class StatsPool {
       this.local.controller.abort();
       return;
     }
-    const slot = this.slots.find((s) => s.job === job);
+    const slot = this.slots.find((s) => s.jobs.includes(job));
     if (slot && !slot.dead) {
       slot.worker.postMessage({ type: 'cancel', id: job.id } satisfies StatsPoolRequest);
-      slot.killTimer = setTimeout(() => {
-        if (slot.job === job) {
+      const timer = setTimeout(() => {
+        if (slot.jobs.includes(job)) {
           this.replace(slot, undefined);
         }
       }, cancelGraceMs);
-      slot.killTimer.unref();
+      timer.unref();
+      slot.killTimers.set(job.id, timer);
     }
   }
 
@@ -274,7 +378,12 @@ export class StatsPool {
     while (this.queue.length > 0 && !this.disposed) {
       // With the calling thread working too, a worker still starting up gets no job: the calling
       // thread may be free before it (on a busy machine, long before it).
-      let slot = this.slots.find((s) => !s.job && !s.dead && !(this.callerIdle && s.preparing > 0));
+      // A callerIdle pool's calling thread may be busy for a while between its chunks (opening a
+      // file), so each worker gets its next job ahead, to start the moment the current one ends.
+      const depth = this.callerIdle ? 2 : 1;
+      let slot =
+        this.slots.find((s) => s.jobs.length === 0 && !s.dead && !(this.callerIdle && s.preparing > 0)) ??
+        this.slots.find((s) => s.jobs.length < depth && !s.dead && !(this.callerIdle && s.preparing > 0));
       if (!slot && this.slots.length < this.size) {
         slot = this.spawn();
       }
@@ -282,7 +391,7 @@ export class StatsPool {
         return;
       }
       const job = this.queue.shift()!;
-      slot.job = job;
+      slot.jobs.push(job);
       slot.worker.ref(); // a running analysis keeps the process alive
       slot.worker.postMessage({
         type: 'analyze',
@@ -290,6 +399,7 @@ export class StatsPool {
         filePath: job.filePath,
         tensorName: job.tensorName,
         histogramBins: job.histogramBins,
+        ...(job.raw ? { raw: job.raw } : {}),
       } satisfies StatsPoolRequest);
     }
   }
@@ -299,7 +409,9 @@ export class StatsPool {
     const run: LocalRun = { job, controller: new AbortController() };
     this.local = run;
     const signal = run.controller.signal;
-    const analysis = job.openFile
+    const analysis = job.raw
+      ? analyzeRawTensor(job.raw, job.tensorName, job.histogramBins, signal)
+      : job.openFile
       ? analyzeOpenTensor(job.openFile, job.tensorName, job.histogramBins, signal)
       : analyzeTensor(job.filePath, job.tensorName, job.histogramBins, signal);
     void analysis.then((result) => {
@@ -316,20 +428,24 @@ export class StatsPool {
   private spawn(): Slot {
     const worker = new Worker(this.workerScript);
     worker.unref();
-    const slot: Slot = { worker, dead: false, preparing: 0 };
+    const slot: Slot = { worker, jobs: [], dead: false, preparing: 0, killTimers: new Map() };
     worker.on('message', (message: StatsPoolResponse) => {
       if (message.type === 'prepared') {
         slot.preparing = Math.max(0, slot.preparing - 1);
         this.pump();
         return;
       }
-      const job = slot.job;
-      if (!job || message.type !== 'result' || message.id !== job.id) {
+      const index = message.type === 'result' ? slot.jobs.findIndex((j) => j.id === message.id) : -1;
+      const job = slot.jobs[index];
+      if (!job || message.type !== 'result') {
         return;
       }
-      clearTimeout(slot.killTimer);
-      slot.job = undefined;
-      slot.worker.unref(); // idle workers never keep the process alive
+      clearTimeout(slot.killTimers.get(job.id));
+      slot.killTimers.delete(job.id);
+      slot.jobs.splice(index, 1);
+      if (slot.jobs.length === 0) {
+        slot.worker.unref(); // idle workers never keep the process alive
+      }
       job.done(message.result);
       this.pump();
     });
@@ -345,15 +461,13 @@ export class StatsPool {
       return;
     }
     slot.dead = true;
-    clearTimeout(slot.killTimer);
+    slot.killTimers.forEach((t) => clearTimeout(t));
     const index = this.slots.indexOf(slot);
     if (index >= 0) {
       this.slots.splice(index, 1);
     }
     void slot.worker.terminate().catch(() => undefined);
-    const job = slot.job;
-    slot.job = undefined;
-    if (job) {
+    for (const job of slot.jobs.splice(0)) {
       const why = cause instanceof Error ? cause.message : 'it was stopped after a cancel request';
       job.done({
         ok: false,
@@ -364,4 +478,29 @@ export class StatsPool {
       this.pump();
     }
   }
+}
+
+/** `{ raw }` for a tensor of the caller's open file whose values are plain bytes, else `{}`. */
+function rawJob(file: WeightFile | undefined, name: string): { raw?: RawTensorJob } {
+  const t = file ? findTensor(file, name) : undefined;
+  if (!t || t.unavailable || t.quantization || t.dtype !== t.storageDtype) {
+    return {};
+  }
+  const raw = t.rawSource?.();
+  return raw ? { raw: { localPath: raw.localPath, offset: raw.offset, byteLength: raw.byteLength, dtype: t.dtype, shape: [...t.shape] } } : {};
+}
+
+/** Size and modification time of a local file, or undefined when it cannot be read. */
+function fileIdentity(filePath: string): string | undefined {
+  try {
+    const st = fs.statSync(filePath);
+    return st.isFile() ? `${st.size}\u0000${st.mtimeMs}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What makes an early analysis the one a tensor asks for: its bytes, element type, shape, bins, and the file's identity. */
+function earlyKey(raw: RawTensorJob, bins: number, identity: string): string {
+  return [raw.localPath, identity, raw.offset, raw.byteLength, raw.dtype, raw.shape.join(','), bins].join('\u0000');
 }

@@ -4,17 +4,22 @@
  * small per-thread cache and closed when idle.
  */
 import { summarizeError, WeightFileError } from '../core/errors';
-import type { WeightFile } from '../core/model';
+import { itemSizeBytes } from '../core/dtypes';
+import type { TensorInfo, WeightFile } from '../core/model';
+import { readRawValues } from '../core/tensorData';
 import { statPath } from '../core/nodeFileSource';
 import { openLocalPath } from '../formats/registry';
 import { computeTensorStats } from './tensorStats';
-import type { TensorResult } from './statsPool';
+import type { RawTensorJob, TensorResult } from './statsPool';
 
 /** Close an opened file after this long without requests, in milliseconds. */
 const fileIdleMs = 2000;
 
 /** Close a file opened ahead of its requests (prepareFile) after this long without one, in milliseconds. */
 const preparedIdleMs = 10_000;
+
+/** Bytes per read of a RawTensorJob (the HDF5 slab size: statistics read plain-byte tensors twice). */
+const rawChunkBytes = 1024 * 1024;
 
 /** Most files kept open at once per thread. */
 const maxOpenFiles = 3;
@@ -81,8 +86,14 @@ function evictIdle(): void {
   }
 }
 
-/** Opens a local file and keeps it in this thread's cache for the requests that follow; settles when the open does, never rejects. */
-export async function prepareFile(filePath: string): Promise<void> {
+/**
+ * Opens a local file and keeps it in this thread's cache for the requests that follow; settles when
+ * the open does, never rejects. With `open` false it only settles (the requests bring raw locations).
+ */
+export async function prepareFile(filePath: string, open = true): Promise<void> {
+  if (!open) {
+    return;
+  }
   try {
     const entry = await acquire(filePath);
     await entry.file.catch(() => undefined);
@@ -109,20 +120,41 @@ export async function analyzeTensor(filePath: string, tensorName: string, histog
 /** Tensors of open files by name (a file with many tensors is not searched once per request). */
 const tensorIndex = new WeakMap<WeightFile, Map<string, WeightFile['tensors'][number]>>();
 
+/** A tensor of an open file by name (the first of that name). */
+export function findTensor(file: WeightFile, tensorName: string): TensorInfo | undefined {
+  let byName = tensorIndex.get(file);
+  if (!byName) {
+    byName = new Map();
+    for (const t of file.tensors) {
+      if (!byName.has(t.name)) {
+        byName.set(t.name, t);
+      }
+    }
+    tensorIndex.set(file, byName);
+  }
+  return byName.get(tensorName);
+}
+
+/**
+ * Statistics of a tensor whose values are plain bytes of a local file (RawTensorJob), read with
+ * plain file reads: no format is opened. Failures become ok:false results.
+ */
+export async function analyzeRawTensor(raw: RawTensorJob, tensorName: string, histogramBins: number, signal: AbortSignal): Promise<TensorResult> {
+  try {
+    const stats = await computeTensorStats(
+      { name: tensorName, dtype: raw.dtype, shape: raw.shape, readValues: (options) => readRawValues(raw, raw.dtype, { ...options, chunkElements: rawChunkBytes / Math.max(1, itemSizeBytes(raw.dtype) ?? 1) }) },
+      { histogramBins, signal, holdLimitBytes: 0 },
+    );
+    return { ok: true, stats };
+  } catch (ex) {
+    return { ok: false, error: summarizeError(ex) };
+  }
+}
+
 /** Statistics of one tensor of an open file; failures become ok:false results. */
 export async function analyzeOpenTensor(file: WeightFile, tensorName: string, histogramBins: number, signal: AbortSignal): Promise<TensorResult> {
   try {
-    let byName = tensorIndex.get(file);
-    if (!byName) {
-      byName = new Map();
-      for (const t of file.tensors) {
-        if (!byName.has(t.name)) {
-          byName.set(t.name, t);
-        }
-      }
-      tensorIndex.set(file, byName);
-    }
-    const tensor = byName.get(tensorName);
+    const tensor = findTensor(file, tensorName);
     if (!tensor) {
       throw new WeightFileError('notFound', `${file.path}: no tensor named '${tensorName}'.`, { file: file.path, tensor: tensorName });
     }

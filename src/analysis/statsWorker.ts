@@ -1,30 +1,60 @@
 /**
- * Worker-thread entry of StatsPool: computes one tensor's statistics per request (statsRunner.ts,
- * which keeps opened files in a small per-thread cache) and answers with a TensorResult.
+ * Worker-thread entry of StatsPool: computes one tensor's statistics per request, one request at a
+ * time in arrival order (the pool may send the next request before the current one ends), and
+ * answers each with a TensorResult. Files are opened through statsRunner.ts, which keeps them in a
+ * small per-thread cache; requests that carry a raw location open nothing.
  */
 import { parentPort } from 'node:worker_threads';
+import { WeightFileError, summarizeError } from '../core/errors';
 import type { StatsPoolRequest, StatsPoolResponse } from './statsPool';
-import { analyzeTensor, prepareFile } from './statsRunner';
+import { analyzeRawTensor, analyzeTensor, prepareFile } from './statsRunner';
 
-const running = new Map<number, AbortController>();
+type AnalyzeRequest = Extract<StatsPoolRequest, { type: 'analyze' }>;
+
+const waiting: AnalyzeRequest[] = [];
+let running: { id: number; controller: AbortController } | undefined;
 
 function post(message: StatsPoolResponse): void {
   parentPort?.postMessage(message);
 }
 
-parentPort?.on('message', (message: StatsPoolRequest) => {
-  if (message.type === 'cancel') {
-    running.get(message.id)?.abort();
+function next(): void {
+  if (running) {
     return;
   }
-  if (message.type === 'prepare') {
-    void prepareFile(message.filePath).then(() => post({ type: 'prepared', filePath: message.filePath }));
+  const message = waiting.shift();
+  if (!message) {
     return;
   }
   const controller = new AbortController();
-  running.set(message.id, controller);
-  void analyzeTensor(message.filePath, message.tensorName, message.histogramBins, controller.signal).then((result) => {
-    running.delete(message.id);
+  running = { id: message.id, controller };
+  const analysis = message.raw
+    ? analyzeRawTensor(message.raw, message.tensorName, message.histogramBins, controller.signal)
+    : analyzeTensor(message.filePath, message.tensorName, message.histogramBins, controller.signal);
+  void analysis.then((result) => {
+    running = undefined;
     post({ type: 'result', id: message.id, result });
+    next();
   });
+}
+
+parentPort?.on('message', (message: StatsPoolRequest) => {
+  if (message.type === 'cancel') {
+    if (running?.id === message.id) {
+      running.controller.abort();
+      return;
+    }
+    const queued = waiting.findIndex((m) => m.id === message.id);
+    if (queued >= 0) {
+      waiting.splice(queued, 1);
+      post({ type: 'result', id: message.id, result: { ok: false, error: summarizeError(new WeightFileError('cancelled', 'The operation was cancelled.')) } });
+    }
+    return;
+  }
+  if (message.type === 'prepare') {
+    void prepareFile(message.filePath, message.open).then(() => post({ type: 'prepared', filePath: message.filePath }));
+    return;
+  }
+  waiting.push(message);
+  next();
 });

@@ -17,6 +17,7 @@
  * then need no HDF5 library at all.
  */
 import * as fs from 'node:fs';
+import type { DType } from '../core/dtypes';
 
 /** One dataset whose values are `byteLength` plain bytes at `offset` of the host file. */
 export interface Hdf5RawDataset {
@@ -32,6 +33,8 @@ export interface Hdf5RawDataset {
   shape: number[];
   /** HDF5 type class: 0 fixed-point, 1 floating-point, 8 enum. */
   typeClass: number;
+  /** Element type as the HDF5 type alone says (IEEE floats, integers); undefined for enums. Readers may refine it (Keras bfloat16). */
+  dtype?: DType;
 }
 
 /** The datasets of one HDF5 file that can be read as plain bytes. */
@@ -529,7 +532,7 @@ class Walker {
     if (offset + byteLength > this.r.size) {
       return null;
     }
-    return { offset: this.r.start + offset, byteLength, itemBytes: element.itemBytes, shape, typeClass: element.typeClass };
+    return { offset: this.r.start + offset, byteLength, itemBytes: element.itemBytes, shape, typeClass: element.typeClass, ...(element.dtype ? { dtype: element.dtype } : {}) };
   }
 
   /** Dimensions of a simple or scalar dataspace (v1 or v2); undefined for a null dataspace. */
@@ -571,7 +574,7 @@ function checkWidths(offsetSize: number, lengthSize: number): void {
  * fixed-point (bit offset 0, full precision), floating-point (no VAX order) and enums over such
  * an integer. Undefined for everything else.
  */
-function elementType(v: DataView): { itemBytes: number; typeClass: number } | undefined {
+function elementType(v: DataView): { itemBytes: number; typeClass: number; dtype?: DType } | undefined {
   const cls = v.getUint8(0) & 0x0f;
   const bits0 = v.getUint8(1);
   const size = v.getUint32(4, true);
@@ -582,13 +585,21 @@ function elementType(v: DataView): { itemBytes: number; typeClass: number } | un
   if (cls === 0) {
     const offset = v.getUint16(8, true);
     const precision = v.getUint16(10, true);
-    return littleEndian && offset === 0 && precision === size * 8 ? { itemBytes: size, typeClass: 0 } : undefined;
+    const dtype = `${bits0 & 0x08 ? 'int' : 'uint'}${size * 8}` as DType;
+    return littleEndian && offset === 0 && precision === size * 8 ? { itemBytes: size, typeClass: 0, dtype } : undefined;
   }
   if (cls === 1) {
     const vax = (bits0 & 0x40) !== 0;
     const offset = v.getUint16(8, true);
     const precision = v.getUint16(10, true);
-    return littleEndian && !vax && offset === 0 && precision === size * 8 ? { itemBytes: size, typeClass: 1 } : undefined;
+    if (!littleEndian || vax || offset !== 0 || precision !== size * 8) {
+      return undefined;
+    }
+    // Exponent and mantissa sizes name the IEEE type; other layouts (bfloat16 as an HDF5 float) get none.
+    const ieee: Record<number, [number, number, DType]> = { 2: [5, 10, 'float16'], 4: [8, 23, 'float32'], 8: [11, 52, 'float64'] };
+    const [e, m, name] = ieee[size] ?? [0, 0, undefined];
+    const dtype = v.getUint8(13) === e && v.getUint8(15) === m ? name : undefined;
+    return { itemBytes: size, typeClass: 1, ...(dtype ? { dtype } : {}) };
   }
   if (cls === 8) {
     // The base type's datatype message follows the 8-byte header.

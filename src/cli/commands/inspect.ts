@@ -90,7 +90,9 @@ async function inspectOne(
   cache?: StatsCache,
 ): Promise<FileReport> {
   if (!cache) {
-    pool?.prepare(entry); // the workers load and open the file while this thread opens it
+    // The workers load and open the file while this thread opens it; when every tensor is wanted,
+    // datasets stored as plain bytes are analysed from the start.
+    pool?.prepare(entry, { early: filter.group === 'all' && filter.tensor === undefined, histogramBins: bins });
   }
   const file = await openLocalPath(entry);
   try {

@@ -220,3 +220,116 @@ test('an already aborted signal rejects at once; an empty request resolves empty
     await pool.dispose();
   }
 });
+
+/** A worker script that logs every request it receives to `log` (one JSON line each), then runs the real worker. */
+function spyWorker(log: string): string {
+  const dir = makeTempDir('weightscope-spy-');
+  const script = path.join(dir, 'spyWorker.js');
+  const real = path.join(__dirname, '..', '..', '..', 'src', 'analysis', 'statsWorker.js');
+  fs.writeFileSync(
+    script,
+    `const fs = require('node:fs');\nrequire('node:worker_threads').parentPort.on('message', (m) => fs.appendFileSync(${JSON.stringify(log)}, JSON.stringify(m) + '\\n'));\nrequire(${JSON.stringify(real)});\n`,
+  );
+  return script;
+}
+
+function logged(log: string): Array<{ type: string; open?: boolean; raw?: unknown; tensorName?: string }> {
+  return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string }) : [];
+}
+
+const kerasH5 = 'keras-h5/alphabet-soup-charity-keras2.15/AlphabetSoupCharity.h5';
+
+test('HDF5 datasets stored as plain bytes: workers read them without opening the file, early analyses are claimed once or dropped', async (t) => {
+  const p = fixtureOrSkip(t, kerasH5);
+  if (!p) {
+    return;
+  }
+  const file = await openLocalPath(p);
+  const names = file.tensors.filter((x) => !x.unavailable).map((x) => x.name);
+  assert.ok(names.length >= 6 && names.every((n) => file.tensors.find((x) => x.name === n)!.rawSource?.()), 'every tensor of the fixture is plain bytes');
+  const expected = new Map<string, TensorResult>();
+  for (const name of names) {
+    expected.set(name, { ok: true, stats: await computeTensorStats(file.tensors.find((x) => x.name === name)!) });
+  }
+  try {
+    // Raw requests: the worker is told not to open the file, and each request carries a location.
+    const log1 = path.join(makeTempDir(), 'requests.jsonl');
+    const plain = new StatsPool({ workers: 1, workerScript: spyWorker(log1) });
+    try {
+      plain.prepare(p);
+      assert.deepEqual(await plain.analyzeFile(p, names, { openFile: file }), expected);
+      const requests = logged(log1);
+      assert.deepEqual(requests[0], { type: 'prepare', filePath: p, open: false });
+      const analyses = requests.filter((m) => m.type === 'analyze');
+      assert.equal(analyses.length, names.length);
+      assert.ok(analyses.every((m) => m.raw), 'every request carries its raw location');
+    } finally {
+      await plain.dispose();
+    }
+
+    // Early analyses: they start at prepare(), before any request, and each is claimed exactly once.
+    const log2 = path.join(makeTempDir(), 'requests.jsonl');
+    const early = new StatsPool({ workers: 1, workerScript: spyWorker(log2) });
+    try {
+      early.prepare(p, { early: true });
+      for (let waited = 0; !logged(log2).some((m) => m.type === 'analyze') && waited < 10_000; waited += 20) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(logged(log2).some((m) => m.type === 'analyze'), 'the worker got an early request before analyzeFile');
+      const results = await early.analyzeFile(p, names, { openFile: file });
+      assert.deepEqual([...results.keys()], names);
+      assert.deepEqual(results, expected);
+      const analysed = logged(log2).filter((m) => m.type === 'analyze').map((m) => m.tensorName);
+      assert.equal(new Set(analysed).size, analysed.length, 'no dataset analysed twice by the worker');
+      assert.ok(analysed.length >= names.length, 'every requested tensor was analysed early');
+      assert.ok(analysed.every((n) => n!.startsWith('/')), 'early requests name HDF5 dataset paths, not tensor names');
+      // A later request of the same file finds no early results left and analyses again.
+      const again = await early.analyzeFile(p, [names[0]!], { openFile: file });
+      assert.deepEqual(again.get(names[0]!), expected.get(names[0]!));
+    } finally {
+      await early.dispose();
+    }
+
+    // Early analyses nobody asks for are dropped; the one asked for is right; the pool stays usable.
+    const dropping = new StatsPool({ workers: 1, callerIdle: true });
+    try {
+      dropping.prepare(p, { early: true, histogramBins: 64 });
+      const one = await dropping.analyzeFile(p, [names[1]!], { openFile: file });
+      assert.deepEqual(one.get(names[1]!), expected.get(names[1]!));
+      const other = await dropping.analyzeFile(p, names, { openFile: file, histogramBins: 64 });
+      assert.deepEqual(other, expected);
+      // Early results with other histogram bins are not taken.
+      dropping.prepare(p, { early: true, histogramBins: 16 });
+      const bins64 = await dropping.analyzeFile(p, names, { openFile: file });
+      assert.deepEqual(bins64, expected);
+    } finally {
+      await dropping.dispose();
+    }
+  } finally {
+    await file.close();
+  }
+});
+
+test('callerIdle pool: a request waiting in a busy worker is answered as cancelled at once, and the pool stays usable', async () => {
+  const big = Array.from({ length: 6 }, (_, i) => ({ name: `big_${i}/kernel`, shape: [2048, 2048] }));
+  const p = writeTfjsModel([...big, { name: 'small/bias', shape: [16], values: (i: number) => i }]);
+  const pool = new StatsPool({ workers: 1, callerIdle: true });
+  try {
+    const controller = new AbortController();
+    const run = pool.analyzeFile(
+      p,
+      big.map((b) => b.name),
+      { signal: controller.signal },
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    controller.abort();
+    await assert.rejects(run, (ex: unknown) => WeightFileError.is(ex, 'cancelled'));
+    const next = await pool.analyzeFile(p, ['small/bias', big[5]!.name]);
+    const small = next.get('small/bias')!;
+    assert.ok(small.ok && small.stats.max === 15, JSON.stringify(small));
+    const last = next.get(big[5]!.name)!;
+    assert.ok(last.ok && last.stats.count === 2048 * 2048, JSON.stringify(last));
+  } finally {
+    await pool.dispose();
+  }
+});

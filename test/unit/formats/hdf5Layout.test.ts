@@ -72,6 +72,8 @@ function check(file: string, index: Hdf5LayoutIndex, refs: Reference[], start = 
     located++;
     assert.deepEqual(got.shape, ref.shape, `${ref.path} shape`);
     assert.equal(got.itemBytes, ref.itemBytes, `${ref.path} item size`);
+    const numpyType = { f: 'float', i: 'int', u: 'uint' }[ref.kind];
+    assert.equal(got.dtype, numpyType ? `${numpyType}${ref.itemBytes * 8}` : undefined, `${ref.path} element type`);
     assert.equal(got.byteLength, elements * ref.itemBytes, `${ref.path} byte length`);
     if (ref.offset !== null) {
       assert.equal(got.offset, start + ref.offset, `${ref.path} offset`);
