@@ -51,7 +51,7 @@ async function childStats(file) {
   const callerIdle = !argv.includes('--plain-pool');
   const pool = new StatsPool({ ...(workers ? { workers: Number(workers) } : {}), callerIdle });
   if (callerIdle) {
-    pool.prepare(file);
+    pool.prepare(file, { early: true, histogramBins: 64 });
   }
   const wf = await openLocalPath(file);
   const names = wf.tensors.filter((t) => isNumericDType(t.dtype) && !t.unavailable).map((t) => t.name);

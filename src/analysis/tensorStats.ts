@@ -217,6 +217,12 @@ class StatsEngine {
   sumSq = 0;
   /** Radix counts of pass 1 (32-bit counters, flushed into radixTotal before they could overflow). */
   readonly radix = takeArray(spareRadixes, () => new Uint32Array(radixBins)).fill(0);
+  /**
+   * Radix counts of the odd elements in the float32 loop: two tables let neighbouring equal keys
+   * (common in weights) count without waiting on each other's stores. Added into `radix` by mergeRadix.
+   */
+  private readonly radixOdd = takeArray(spareRadixes, () => new Uint32Array(radixBins)).fill(0);
+  private radixOddUsed = false;
   private radixTotal: Float64Array | undefined;
   private sinceFlush1 = 0;
   /** Scratch accumulators of the pass-1 loops (accS1 ... accZeros). */
@@ -263,8 +269,13 @@ class StatsEngine {
       this.flushRadix();
     }
     this.sinceFlush1 += n;
-    if (!this.pass1Fast(w)) {
-      this.pass1Slow(w);
+    // The float32 loop takes elements in pairs; an odd last one goes through the careful loop.
+    const fast = w instanceof Float32Array ? n - (n & 1) : n;
+    if (fast > 0 && !this.pass1Fast(fast === n ? w : w.subarray(0, fast))) {
+      this.pass1Slow(fast === n ? w : w.subarray(0, fast));
+    }
+    if (fast < n) {
+      this.pass1Slow(w.subarray(fast));
     }
   }
 
@@ -286,7 +297,8 @@ class StatsEngine {
     acc[accMax] = this.max;
     acc[accMinNonZero] = this.minNonZeroAbs;
     if (w instanceof Float32Array) {
-      loop1F32(w, new Uint32Array(w.buffer, w.byteOffset, n), shift, this.radix, acc);
+      loop1F32(w, new Uint32Array(w.buffer, w.byteOffset, n), shift, this.radix, this.radixOdd, acc);
+      this.radixOddUsed = true;
     } else {
       loop1F64(w, new Uint32Array(w.buffer, w.byteOffset, 2 * n), shift, this.radix, acc);
     }
@@ -296,6 +308,7 @@ class StatsEngine {
     const s4 = acc[accS4]!;
     if (!Number.isFinite(s1 + s2 + s3 + s4 + acc[accSq]! + acc[accL1]!)) {
       // Undo the radix counts; the careful loop redoes the chunk.
+      this.mergeRadix();
       this.unRadix(w);
       return false;
     }
@@ -309,8 +322,23 @@ class StatsEngine {
     return true;
   }
 
+  /** Adds the odd-element radix counts into `radix`. */
+  private mergeRadix(): void {
+    if (!this.radixOddUsed) {
+      return;
+    }
+    const radix = this.radix;
+    const odd = this.radixOdd;
+    for (let k = 0; k < radixBins; k++) {
+      radix[k] = radix[k]! + odd[k]!;
+    }
+    odd.fill(0);
+    this.radixOddUsed = false;
+  }
+
   /** Moves the 32-bit radix counters into the float64 totals. */
   private flushRadix(): void {
+    this.mergeRadix();
     this.radixTotal ??= new Float64Array(radixBins);
     for (let k = 0; k < radixBins; k++) {
       this.radixTotal[k] = this.radixTotal[k]! + this.radix[k]!;
@@ -464,6 +492,7 @@ class StatsEngine {
 
   /** Sets up the histograms and the percentile targets from the pass-1 results. */
   preparePass2(): void {
+    this.mergeRadix();
     if (this.radixTotal) {
       this.flushRadix();
     }
@@ -724,6 +753,7 @@ class StatsEngine {
   /** Hands the large work arrays back for reuse by the next computation (the engine is done). */
   private releaseArrays(): void {
     giveArray(spareRadixes, this.radix);
+    giveArray(spareRadixes, this.radixOdd.fill(0));
     if (this.targetOf.length === radixBins) {
       giveArray(spareTargetOfs, this.targetOf);
     }
@@ -888,7 +918,7 @@ function sumF64(w: Float64Array): number {
  */
 
 /** Pass 1 over float32 values: power sums about `shift`, l1, sum of squares, extremes, zeros, radix counts. */
-function loop1F32(w: Float32Array, u: Uint32Array, shift: number, radix: Uint32Array, acc: Float64Array): void {
+function loop1F32(w: Float32Array, u: Uint32Array, shift: number, radix: Uint32Array, radixOdd: Uint32Array, acc: Float64Array): void {
   let s1 = 0;
   let s2 = 0;
   let s3 = 0;
@@ -900,7 +930,8 @@ function loop1F32(w: Float32Array, u: Uint32Array, shift: number, radix: Uint32A
   let mnz = acc[accMinNonZero]!;
   let zeros = 0;
   const n = w.length;
-  for (let i = 0; i < n; i++) {
+  // Two elements per step (n is even), the second one's radix count in its own table (see radixOdd).
+  for (let i = 0; i < n; i += 2) {
     const x = w[i]!;
     const d = x - shift;
     const d2 = d * d;
@@ -924,6 +955,28 @@ function loop1F32(w: Float32Array, u: Uint32Array, shift: number, radix: Uint32A
     const b = u[i]!;
     const k = (((b >> 31) | 0x80000000) ^ b) >>> 16;
     radix[k] = radix[k]! + 1;
+    const y = w[i + 1]!;
+    const e = y - shift;
+    const e2 = e * e;
+    s1 += e;
+    s2 += e2;
+    s3 += e2 * e;
+    s4 += e2 * e2;
+    sq += y * y;
+    const c = Math.abs(y);
+    l1 += c;
+    mn = y < mn ? y : mn;
+    mx = y > mx ? y : mx;
+    if (c < mnz) {
+      if (c === 0) {
+        zeros++;
+      } else {
+        mnz = c;
+      }
+    }
+    const b2 = u[i + 1]!;
+    const k2 = (((b2 >> 31) | 0x80000000) ^ b2) >>> 16;
+    radixOdd[k2] = radixOdd[k2]! + 1;
   }
   acc[accS1] = s1;
   acc[accS2] = s2;
