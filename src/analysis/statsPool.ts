@@ -372,8 +372,18 @@ export class StatsPool {
   }
 
   private pump(): void {
-    if (this.callerIdle && !this.local && this.queue.length > 0 && !this.disposed) {
-      this.runLocal(this.queue.shift()!);
+    if (this.callerIdle && !this.local && !this.disposed) {
+      if (this.queue.length > 0) {
+        this.runLocal(this.queue.shift()!);
+      } else {
+        // Nothing queued: take back a job that waits in a busy worker rather than sit idle.
+        const slot = this.slots.find((s) => s.jobs.length > 1 && !s.dead);
+        const job = slot?.jobs.pop();
+        if (slot && job) {
+          slot.worker.postMessage({ type: 'cancel', id: job.id } satisfies StatsPoolRequest); // its answer is ignored: the job left slot.jobs
+          this.runLocal(job);
+        }
+      }
     }
     while (this.queue.length > 0 && !this.disposed) {
       // With the calling thread working too, a worker still starting up gets no job: the calling
