@@ -67,6 +67,38 @@ def make(out):
     with h5py.File(os.path.join(out, 'userblock.h5'), 'w', userblock_size=512) as f:
         f['x'] = rng.standard_normal((6, 6)).astype('<f4')
         f['g/y'] = np.arange(7, dtype='<u1')
+    # Attributes in every encoding Keras and h5py use: variable-length and fixed-length strings
+    # (ASCII and UTF-8, scalars and arrays), numbers of every width, empty arrays, long JSON.
+    with h5py.File(os.path.join(out, 'attributes.h5'), 'w') as f:
+        f.attrs['model_config'] = json.dumps({'class_name': 'Sequential', 'config': {'name': 'm\u00e9', 'layers': [{'units': i} for i in range(400)]}})
+        f.attrs['keras_version'] = '2.15.0'
+        f.attrs['backend'] = np.bytes_(b'tensorflow')
+        f.attrs['layer_names'] = np.array([b'dense', b'dense_1', b'flatten'])
+        f.attrs['utf8_names'] = np.array(['caf\u00e9', 'na\u00efve', ''], dtype=h5py.string_dtype('utf-8'))
+        f.attrs['ascii_vlen'] = np.array(['a', 'bc'], dtype=h5py.string_dtype('ascii'))
+        f.attrs['padded'] = np.array([b'ab\x00\x00', b'abcd'], dtype='S4')
+        f.attrs['i8'] = np.int8(-5)
+        f.attrs['u16s'] = np.array([1, 65535], dtype='<u2')
+        f.attrs['i64s'] = np.array([-(2 ** 40), 2 ** 40], dtype='<i8')
+        f.attrs['u64'] = np.uint64(2 ** 50)
+        f.attrs['f32s'] = np.array([0.5, -1.25, 3e-8], dtype='<f4')
+        f.attrs['f64'] = np.float64(2.718281828459045)
+        f.attrs['empty'] = np.zeros((0,), dtype='<f8')
+        f.attrs['matrix'] = np.arange(6, dtype='<i4').reshape(2, 3)
+        g = f.create_group('dense')
+        g.attrs['weight_names'] = np.array([b'dense/kernel:0', b'dense/bias:0'])
+        g['kernel:0'] = rng.standard_normal((4, 3)).astype('<f4')
+        g['bias:0'] = np.zeros(3, dtype='<f4')
+        g['kernel:0'].attrs['note'] = 'a dataset attribute'
+        f.create_group('flatten').attrs['weight_names'] = np.zeros((0,), dtype='<f8')
+        f.create_group('empty_group')
+    # Attribute types the TypeScript reader leaves to the HDF5 library.
+    with h5py.File(os.path.join(out, 'attr-float16.h5'), 'w') as f:
+        f.attrs['half'] = np.float16(1.5)
+        f['x'] = np.arange(3, dtype='<f4')
+    with h5py.File(os.path.join(out, 'attr-bool.h5'), 'w') as f:
+        f.attrs['flag'] = True
+        f['x'] = np.arange(3, dtype='<f4')
     # Compact storage: the values live inside the object header.
     with h5py.File(os.path.join(out, 'compact.h5'), 'w') as f:
         data = rng.standard_normal(10).astype('<f4')

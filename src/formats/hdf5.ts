@@ -14,7 +14,7 @@ import { decodeValues, elementCount, itemSizeBytes, type DType, type NumericArra
 import { throwIfAborted, WeightFileError, type WeightFileErrorReason } from '../core/errors';
 import type { RawTensorSource, ReadValuesOptions } from '../core/model';
 import { readRawValues } from '../core/tensorData';
-import { locateRawDatasets, type Hdf5LayoutIndex } from './hdf5Layout';
+import { locateRawDatasets, readHdf5Tree, type Hdf5LayoutIndex, type Hdf5TreeNode } from './hdf5Layout';
 
 type H5wasmNode = typeof import('h5wasm/node', { with: { 'resolution-mode': 'import' } });
 type H5Module = Awaited<H5wasmNode['ready']>;
@@ -217,9 +217,10 @@ export class Hdf5File {
   private readonly rawChecked = new Map<string, RawTensorSource | undefined>();
 
   private constructor(
-    private readonly h5: H5wasmNode,
-    private readonly module: H5Module,
-    private readonly file: InstanceType<H5wasmNode['File']>,
+    /** The HDF5 library's open file; undefined when the whole file was read in TypeScript (`tree`). */
+    private readonly lib: { h5: H5wasmNode; module: H5Module; file: InstanceType<H5wasmNode['File']> } | undefined,
+    /** The whole file read in TypeScript (hdf5Layout.ts readHdf5Tree), when it could be. */
+    private readonly tree: Hdf5TreeNode | undefined,
     /** Display name used in messages. */
     readonly name: string,
     private readonly cleanup: (() => Promise<void>) | undefined,
@@ -264,7 +265,13 @@ export class Hdf5File {
    * Opens the HDF5 file stored as bytes [start, start+size) of a local file (a STORED ZIP member)
    * in place, without copying: see installMemberFs.
    */
-  static async openLocalRange(hostPath: string, start: number, size: number, displayName: string): Promise<Hdf5File> {
+  static async openLocalRange(hostPath: string, start: number, size: number, displayName: string, options: { library?: boolean } = {}): Promise<Hdf5File> {
+    if (!options.library) {
+      const tree = readHdf5Tree(hostPath, { start, size });
+      if (tree) {
+        return new Hdf5File(undefined, tree, displayName, undefined, { path: hostPath, start, size });
+      }
+    }
     const { module } = await loadH5wasm();
     installMemberFs(module);
     const virtualPath = `/.weightscope-member-${process.pid}-${++memberCounter}/${path.basename(displayName) || 'member.h5'}`;
@@ -273,23 +280,49 @@ export class Hdf5File {
       memberRanges.delete(virtualPath);
     };
     try {
-      return await Hdf5File.openLocal(virtualPath, displayName, unmap, { path: hostPath, start, size });
+      return await Hdf5File.openLocal(virtualPath, displayName, unmap, { path: hostPath, start, size }, { library: true });
     } catch (ex) {
       await unmap();
       throw ex;
     }
   }
 
+  /** Which reader serves the file: TypeScript alone, or the HDF5 library. */
+  get backend(): 'typescript' | 'library' {
+    return this.tree ? 'typescript' : 'library';
+  }
+
+  private get h5(): H5wasmNode {
+    return this.lib!.h5;
+  }
+
+  private get module(): H5Module {
+    return this.lib!.module;
+  }
+
+  private get file(): InstanceType<H5wasmNode['File']> {
+    return this.lib!.file;
+  }
+
   /**
    * Opens a local HDF5 file read-only; `cleanup` runs after the file is closed. Throws `truncated`,
-   * `unrecognized` or `corrupt` WeightFileErrors.
+   * `unrecognized` or `corrupt` WeightFileErrors. A file that hdf5Layout.ts reads completely (the
+   * usual Keras layouts: contiguous datasets, compact groups and attributes of numbers and strings)
+   * is served without loading the HDF5 library; anything else goes through it (or with `library`).
    */
   static async openLocal(
     localPath: string,
     displayName = localPath,
     cleanup?: () => Promise<void>,
     host: { path: string; start: number; size?: number } = { path: localPath, start: 0 },
+    options: { library?: boolean } = {},
   ): Promise<Hdf5File> {
+    if (!options.library) {
+      const tree = readHdf5Tree(host.path, host.size === undefined ? undefined : { start: host.start, size: host.size });
+      if (tree) {
+        return new Hdf5File(undefined, tree, displayName, cleanup, host);
+      }
+    }
     const { h5, module } = await loadH5wasm();
     let file: InstanceType<H5wasmNode['File']>;
     try {
@@ -300,12 +333,15 @@ export class Hdf5File {
     if (typeof file.file_id !== 'bigint' || file.file_id < 0n) {
       throw new WeightFileError('corrupt', `${displayName}: the HDF5 library could not open the file (id ${String(file.file_id)}).`, { file: displayName });
     }
-    return new Hdf5File(h5, module, file, displayName, cleanup, host);
+    return new Hdf5File({ h5, module, file }, undefined, displayName, cleanup, host);
   }
 
   /** Kind of object at `objPath`, or undefined when nothing is there. */
   kind(objPath: string): Hdf5ObjectKind | undefined {
     this.checkOpen();
+    if (this.tree) {
+      return this.node(objPath)?.kind;
+    }
     let t: number;
     try {
       t = this.module.get_type(this.file.file_id, objPath);
@@ -324,6 +360,9 @@ export class Hdf5File {
   /** Names of the members of a group (HDF5 link order, i.e. sorted by name for Keras files). */
   keys(groupPath: string): string[] {
     this.checkOpen();
+    if (this.tree) {
+      return [...this.treeNode(groupPath, `list the group '${groupPath}'`, 'group').children!.keys()];
+    }
     return this.guard(`list the group '${groupPath}'`, () => this.module.get_names(this.file.file_id, groupPath, false));
   }
 
@@ -333,12 +372,32 @@ export class Hdf5File {
    */
   linksBelow(groupPath: string): string[] {
     this.checkOpen();
+    if (this.tree) {
+      // H5Lvisit order: links in name order, each group's links right after the link to it, each group once.
+      const start = this.treeNode(groupPath, `list the links below '${groupPath}'`, 'group');
+      const seen = new Set<Hdf5TreeNode>([start]);
+      const out: string[] = [];
+      const visit = (node: Hdf5TreeNode, prefix: string): void => {
+        for (const [name, child] of node.children!) {
+          out.push(`${prefix}${name}`);
+          if (child.kind === 'group' && !seen.has(child)) {
+            seen.add(child);
+            visit(child, `${prefix}${name}/`);
+          }
+        }
+      };
+      visit(start, '');
+      return out;
+    }
     return this.guard(`list the links below '${groupPath}'`, () => this.module.get_names(this.file.file_id, groupPath, true));
   }
 
   /** Names of the attributes of an object. */
   attributeNames(objPath: string): string[] {
     this.checkOpen();
+    if (this.tree) {
+      return [...this.treeNode(objPath, `list the attributes of '${objPath}'`).attributes.keys()];
+    }
     return this.guard(`list the attributes of '${objPath}'`, () => this.module.get_attribute_names(this.file.file_id, objPath));
   }
 
@@ -350,6 +409,10 @@ export class Hdf5File {
     this.checkOpen();
     if (!this.attributeNames(objPath).includes(attrName)) {
       return undefined;
+    }
+    if (this.tree) {
+      const value = this.treeNode(objPath, `read the attribute '${attrName}' of '${objPath}'`).attributes.get(attrName);
+      return value === null ? undefined : Array.isArray(value) ? [...(value as unknown[])] : value;
     }
     return this.guard(`read the attribute '${attrName}' of '${objPath}'`, () => {
       const attr = new this.h5.Attribute(this.file.file_id, objPath, attrName);
@@ -400,6 +463,16 @@ export class Hdf5File {
   /** Shape and element type of a dataset. Throws `corrupt` when it cannot be described. */
   dataset(datasetPath: string): Hdf5DatasetInfo {
     this.checkOpen();
+    if (this.tree) {
+      const node = this.treeNode(datasetPath, `read the header of dataset '${datasetPath}'`, 'dataset');
+      const d = node.dataset!;
+      const dtypeAttr = node.attributes.get('dtype');
+      const { dtype, description } =
+        dtypeAttr === 'bfloat16' && d.itemBytes === 2
+          ? { dtype: 'bfloat16' as DType, description: 'bfloat16' }
+          : numericType(d.typeClass === 0 ? 'integer' : 'float', d.itemBytes, d.signed);
+      return { path: datasetPath, shape: [...d.shape], dtype, typeDescription: description, itemBytes: d.itemBytes };
+    }
     const meta = this.guard(`read the header of dataset '${datasetPath}'`, () => this.module.get_dataset_metadata(this.file.file_id, datasetPath));
     const shape = meta.shape ?? [];
     for (const d of shape) {
@@ -485,6 +558,14 @@ export class Hdf5File {
 
   private checkRaw(info: Hdf5DatasetInfo): RawTensorSource | undefined {
     this.checkOpen();
+    if (this.tree) {
+      // Read in TypeScript: the tree's locations are all there is (no library to agree with).
+      const located = this.node(info.path)?.dataset?.located;
+      const item = info.dtype === undefined ? undefined : itemSizeBytes(info.dtype);
+      return located && item === located.itemBytes && located.byteLength === elementCount(info.shape) * item
+        ? { localPath: this.host.path, offset: located.offset, byteLength: located.byteLength }
+        : undefined;
+    }
     const item = info.dtype === undefined ? undefined : itemSizeBytes(info.dtype);
     const total = elementCount(info.shape);
     if (item === undefined || item !== info.itemBytes || info.chunks || total === 0) {
@@ -623,11 +704,32 @@ export class Hdf5File {
       this.freeSlab(ptr);
     }
     try {
-      this.file.close();
+      this.lib?.file.close();
     } catch {
       // closing an already invalid id is fine
     }
     await this.cleanup?.();
+  }
+
+  /** The tree node at a path ('/a/b', 'a/b', '/', ''), or undefined. */
+  private node(objPath: string): Hdf5TreeNode | undefined {
+    let node: Hdf5TreeNode | undefined = this.tree;
+    for (const part of objPath.split('/')) {
+      if (part === '' || part === '.') {
+        continue;
+      }
+      node = node?.children?.get(part);
+    }
+    return node;
+  }
+
+  /** The tree node at a path, of the given kind, or the same error the library path gives. */
+  private treeNode(objPath: string, what: string, kind?: Hdf5ObjectKind): Hdf5TreeNode {
+    const node = this.node(objPath);
+    if (!node || (kind && node.kind !== kind)) {
+      throw new WeightFileError('corrupt', `${this.name}: could not ${what}: '${kind ?? 'object'} not found'.`, { file: this.name });
+    }
+    return node;
   }
 
   private checkOpen(): void {
@@ -675,14 +777,8 @@ function describeType(module: H5Module, meta: H5Metadata, dtypeAttr: unknown): {
   if (dtypeAttr === 'bfloat16' && meta.size === 2) {
     return { dtype: 'bfloat16', description: 'bfloat16' };
   }
-  if (meta.type === cls.H5T_INTEGER.value) {
-    const bits = meta.size * 8;
-    const name = `${meta.signed ? 'int' : 'uint'}${bits}`;
-    return { dtype: [8, 16, 32, 64].includes(bits) ? (name as DType) : undefined, description: name };
-  }
-  if (meta.type === cls.H5T_FLOAT.value) {
-    const dtype: DType | undefined = meta.size === 2 ? 'float16' : meta.size === 4 ? 'float32' : meta.size === 8 ? 'float64' : undefined;
-    return { dtype, description: `float${meta.size * 8}` };
+  if (meta.type === cls.H5T_INTEGER.value || meta.type === cls.H5T_FLOAT.value) {
+    return numericType(meta.type === cls.H5T_INTEGER.value ? 'integer' : 'float', meta.size, meta.signed);
   }
   if (meta.type === cls.H5T_ENUM.value && meta.enum_type) {
     const members = meta.enum_type.members;
@@ -705,6 +801,17 @@ function describeType(module: H5Module, meta: H5Metadata, dtypeAttr: unknown): {
     [cls.H5T_TIME.value]: 'time',
   };
   return { dtype: undefined, description: names[meta.type] ?? `class ${meta.type}` };
+}
+
+/** Element type of an HDF5 integer or float type of `size` bytes (any 2-byte float is float16). */
+function numericType(kind: 'integer' | 'float', size: number, signed: boolean): { dtype: DType | undefined; description: string } {
+  if (kind === 'integer') {
+    const bits = size * 8;
+    const name = `${signed ? 'int' : 'uint'}${bits}`;
+    return { dtype: [8, 16, 32, 64].includes(bits) ? (name as DType) : undefined, description: name };
+  }
+  const dtype: DType | undefined = size === 2 ? 'float16' : size === 4 ? 'float32' : size === 8 ? 'float64' : undefined;
+  return { dtype, description: `float${size * 8}` };
 }
 
 /** A WeightFileError from an h5wasm/HDF5 exception, keeping the innermost HDF5 message. */

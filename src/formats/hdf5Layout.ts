@@ -139,6 +139,8 @@ interface Message {
 
 const msg = {
   dataspace: 0x01,
+  attribute: 0x0c,
+  attributeInfo: 0x15,
   linkInfo: 0x02,
   datatype: 0x03,
   link: 0x06,
@@ -149,6 +151,25 @@ const msg = {
   continuation: 0x10,
   symbolTable: 0x11,
 } as const;
+
+/** One object of a fully read file (readHdf5Tree). */
+export interface Hdf5TreeNode {
+  kind: 'group' | 'dataset' | 'other';
+  /** Group members by name, in HDF5 name order (byte order of the UTF-8 names). */
+  children?: Map<string, Hdf5TreeNode>;
+  /** Attributes in HDF5 name order, each decoded the way h5wasm's json_value decodes it. */
+  attributes: Map<string, unknown>;
+  /** Datasets: shape, element type and where the values lie. */
+  dataset?: {
+    shape: number[];
+    /** HDF5 type class (0 integer, 1 float, 3 string) and element size. */
+    typeClass: number;
+    itemBytes: number;
+    signed: boolean;
+    /** Where the values lie; undefined only for a dataset without elements. */
+    located?: Hdf5RawDataset;
+  };
+}
 
 class Walker {
   private readonly offsetSize: number;
@@ -161,8 +182,14 @@ class Walker {
   readonly datasets = new Map<string, Hdf5RawDataset>();
   private readonly visitedGroups = new Set<number>();
   private readonly datasetCache = new Map<number, Omit<Hdf5RawDataset, 'path'> | null>();
+  /** Strict walks (readHdf5Tree): every object by header address; anything not understood throws. */
+  readonly nodes = new Map<number, Hdf5TreeNode>();
+  private readonly globalHeaps = new Map<number, Map<number, Uint8Array>>();
 
-  constructor(private readonly r: Reader) {
+  constructor(
+    private readonly r: Reader,
+    private readonly strict = false,
+  ) {
     let sb = -1;
     for (const at of [0, 512, 1024, 2048, 4096, 8192]) {
       if (at + 8 <= r.size && isSignature(r.bytes(at, 8))) {
@@ -203,6 +230,19 @@ class Walker {
     this.group(this.rootAddress, '', 0);
   }
 
+  /** The root group's node of a strict walk. */
+  get root(): Hdf5TreeNode | undefined {
+    return this.nodes.get(this.rootAddress);
+  }
+
+  /** Notes that part of the file is left out; a strict walk stops instead. */
+  private incomplete(why: string): void {
+    if (this.strict) {
+      throw new Unsupported(why);
+    }
+    this.complete = false;
+  }
+
   /** Absolute HDF5-file offset of an address. */
   private abs(address: number): number {
     if (address === undefinedAddress) {
@@ -217,18 +257,24 @@ class Walker {
     }
     this.visitedGroups.add(address);
     if (depth > limits.depth) {
-      this.complete = false;
+      this.incomplete('groups nested too deeply');
       return;
     }
     let members: Array<{ name: string; address: number }>;
+    let groupMessages: Message[];
     try {
-      members = this.members(this.messages(address));
+      groupMessages = this.messages(address);
+      members = this.members(groupMessages);
     } catch (ex) {
-      if (ex instanceof Unsupported) {
+      if (ex instanceof Unsupported && !this.strict) {
         this.complete = false;
         return;
       }
       throw ex;
+    }
+    const node: Hdf5TreeNode | undefined = this.strict ? { kind: 'group', children: new Map(), attributes: this.attributes(groupMessages) } : undefined;
+    if (node) {
+      this.nodes.set(address, node);
     }
     for (const m of members) {
       if (++this.objects > limits.objects) {
@@ -239,7 +285,7 @@ class Walker {
       try {
         messages = this.messages(m.address);
       } catch (ex) {
-        if (ex instanceof Unsupported) {
+        if (ex instanceof Unsupported && !this.strict) {
           this.complete = false;
           continue;
         }
@@ -249,13 +295,219 @@ class Walker {
         const located = this.dataset(m.address, messages);
         if (located) {
           this.datasets.set(childPath, { path: childPath, ...located });
-        } else {
+        }
+        if (node) {
+          this.nodes.set(m.address, this.datasetNode(messages, located ? { path: childPath, ...located } : undefined));
+        } else if (!located) {
           this.complete = false;
         }
       } else if (messages.some((x) => x.type === msg.symbolTable || x.type === msg.linkInfo || x.type === msg.link || x.type === msg.groupInfo)) {
         this.group(m.address, childPath, depth + 1);
+      } else if (node && !this.nodes.has(m.address)) {
+        this.nodes.set(m.address, { kind: 'other', attributes: this.attributes(messages) });
       }
     }
+    if (node) {
+      // Children are linked after the walk (a hard link may name a group not yet visited).
+      this.childLinks.set(node, members);
+    }
+  }
+
+  /** Group members of a strict walk, linked into `children` by linkChildren. */
+  private readonly childLinks = new Map<Hdf5TreeNode, Array<{ name: string; address: number }>>();
+
+  /** Fills every group's `children` in name order once every object is known. */
+  linkChildren(): void {
+    for (const [node, members] of this.childLinks) {
+      const sorted = [...members].sort((a, b) => Buffer.compare(Buffer.from(a.name, 'utf8'), Buffer.from(b.name, 'utf8')));
+      for (const m of sorted) {
+        const child = this.nodes.get(m.address);
+        if (!child || node.children!.has(m.name)) {
+          throw new Unsupported(`member '${m.name}' not read`);
+        }
+        node.children!.set(m.name, child);
+      }
+    }
+  }
+
+  /** The node of a dataset in a strict walk: readable element types only, values located unless there are none. */
+  private datasetNode(messages: Message[], located: Hdf5RawDataset | undefined): Hdf5TreeNode {
+    const space = messages.find((x) => x.type === msg.dataspace);
+    const type = messages.find((x) => x.type === msg.datatype);
+    if (!space || !type || type.flags & 0x02 || space.flags & 0x02) {
+      throw new Unsupported('dataset without its own dataspace and datatype');
+    }
+    const shape = this.shape(space.body);
+    if (!shape) {
+      throw new Unsupported('null dataspace');
+    }
+    const typeClass = type.body.getUint8(0) & 0x0f;
+    const itemBytes = type.body.getUint32(4, true);
+    if (typeClass !== 0 && typeClass !== 1) {
+      throw new Unsupported(`dataset type class ${typeClass}`);
+    }
+    if (!located && shape.reduce((a, b) => a * b, 1) > 0) {
+      throw new Unsupported('dataset values not plain bytes');
+    }
+    return {
+      kind: 'dataset',
+      attributes: this.attributes(messages),
+      dataset: { shape, typeClass, itemBytes, signed: typeClass === 0 && (type.body.getUint8(1) & 0x08) !== 0, ...(located ? { located } : {}) },
+    };
+  }
+
+  /** Attributes of an object (strict walks), in name order, decoded like h5wasm's json_value. */
+  private attributes(messages: Message[]): Map<string, unknown> {
+    const out = new Map<string, unknown>();
+    if (!this.strict) {
+      return out;
+    }
+    const info = messages.find((x) => x.type === msg.attributeInfo);
+    if (info) {
+      const flags = info.body.getUint8(1);
+      if (uint(info.body, 2 + (flags & 1 ? 2 : 0), this.offsetSize) !== undefinedAddress) {
+        throw new Unsupported('dense attribute storage');
+      }
+    }
+    const list: Array<[string, unknown]> = [];
+    for (const m of messages.filter((x) => x.type === msg.attribute)) {
+      list.push(this.attribute(m.body));
+    }
+    list.sort((a, b) => Buffer.compare(Buffer.from(a[0], 'utf8'), Buffer.from(b[0], 'utf8')));
+    for (const [name, value] of list) {
+      out.set(name, value);
+    }
+    return out;
+  }
+
+  /** One attribute message (versions 1-3): its name and value. */
+  private attribute(v: DataView): [string, unknown] {
+    const version = v.getUint8(0);
+    if (version < 1 || version > 3 || (version > 1 && v.getUint8(1) & 0x03)) {
+      throw new Unsupported('attribute version or shared parts');
+    }
+    const nameSize = v.getUint16(2, true);
+    const typeSize = v.getUint16(4, true);
+    const spaceSize = v.getUint16(6, true);
+    const pad = (n: number): number => (version === 1 ? Math.ceil(n / 8) * 8 : n);
+    let at = version === 3 ? 9 : 8;
+    const nameBytes = new Uint8Array(v.buffer, v.byteOffset + at, nameSize);
+    const nul = nameBytes.indexOf(0);
+    const name = Buffer.from(nameBytes.subarray(0, nul < 0 ? nameSize : nul)).toString('utf8');
+    at += pad(nameSize);
+    const type = new DataView(v.buffer, v.byteOffset + at, typeSize);
+    at += pad(typeSize);
+    const space = new DataView(v.buffer, v.byteOffset + at, spaceSize);
+    at += pad(spaceSize);
+    const shape = this.shape(space);
+    if (!shape) {
+      return [name, null]; // null dataspace: h5wasm's json_value is null
+    }
+    const count = shape.reduce((a, b) => a * b, 1);
+    const cls = type.getUint8(0) & 0x0f;
+    const size = type.getUint32(4, true);
+    if (!Number.isSafeInteger(count * size) || count * size > limits.blockBytes) {
+      throw new Unsupported('attribute too large');
+    }
+    const data = new DataView(v.buffer, v.byteOffset + at, Math.min(v.byteLength - at, cls === 9 ? count * (8 + this.offsetSize) : count * size));
+    const values: unknown[] = [];
+    if (cls === 0 || cls === 1) {
+      const bits0 = type.getUint8(1);
+      const signed = cls === 0 && (bits0 & 0x08) !== 0;
+      if ((size > 1 && bits0 & 0x01) || (cls === 1 && bits0 & 0x40) || ![1, 2, 4, 8].includes(size) || (cls === 1 && size < 4)) {
+        throw new Unsupported('attribute number type');
+      }
+      if (data.byteLength < count * size) {
+        throw new Unsupported('attribute data short');
+      }
+      for (let i = 0; i < count; i++) {
+        const o = i * size;
+        if (cls === 1) {
+          values.push(size === 4 ? data.getFloat32(o, true) : data.getFloat64(o, true));
+        } else if (size === 8) {
+          values.push(Number(signed ? data.getBigInt64(o, true) : data.getBigUint64(o, true)));
+        } else {
+          values.push(size === 4 ? (signed ? data.getInt32(o, true) : data.getUint32(o, true)) : size === 2 ? (signed ? data.getInt16(o, true) : data.getUint16(o, true)) : signed ? data.getInt8(o) : data.getUint8(o));
+        }
+      }
+    } else if (cls === 3) {
+      const cset = (type.getUint8(1) >> 4) & 0x0f;
+      const decoder = new TextDecoder(cset === 1 ? 'utf-8' : 'ascii');
+      if (data.byteLength < count * size) {
+        throw new Unsupported('attribute data short');
+      }
+      for (let i = 0; i < count; i++) {
+        let bytes = new Uint8Array(data.buffer, data.byteOffset + i * size, size);
+        const zero = bytes.indexOf(0);
+        if (zero >= 0) {
+          bytes = bytes.subarray(0, zero);
+        }
+        values.push(decoder.decode(bytes));
+      }
+    } else if (cls === 9) {
+      const bits0 = type.getUint8(1);
+      if ((bits0 & 0x0f) !== 1) {
+        throw new Unsupported('variable-length sequence attribute');
+      }
+      const cset = type.getUint8(2) & 0x0f;
+      const element = 4 + this.offsetSize + 4;
+      if (data.byteLength < count * element) {
+        throw new Unsupported('attribute data short');
+      }
+      for (let i = 0; i < count; i++) {
+        const o = i * element;
+        const length = data.getUint32(o, true);
+        const collection = uint(data, o + 4, this.offsetSize);
+        const index = data.getUint32(o + 4 + this.offsetSize, true);
+        let bytes = length === 0 ? new Uint8Array(0) : this.heapObject(collection, index);
+        if (bytes.byteLength < length) {
+          throw new Unsupported('global heap object short');
+        }
+        bytes = bytes.subarray(0, length);
+        const zero = bytes.indexOf(0);
+        if (zero >= 0) {
+          bytes = bytes.subarray(0, zero);
+        }
+        values.push(cset === 1 ? Buffer.from(bytes).toString('utf8') : Buffer.from(bytes).toString('latin1'));
+      }
+    } else {
+      throw new Unsupported(`attribute type class ${cls}`);
+    }
+    return [name, shape.length === 0 ? values[0] : values];
+  }
+
+  /** One object of a global heap collection (variable-length data). */
+  private heapObject(collection: number, index: number): Uint8Array {
+    let objects = this.globalHeaps.get(collection);
+    if (!objects) {
+      const l = this.lengthSize;
+      const head = this.r.bytes(this.abs(collection), 8 + l);
+      if (!ascii(head, 0, 'GCOL') || head.getUint8(4) !== 1) {
+        throw new Unsupported('global heap signature');
+      }
+      const size = uint(head, 8, l);
+      const all = this.r.bytes(this.abs(collection), size);
+      objects = new Map();
+      for (let at = 8 + l; at + 8 + l <= size; ) {
+        const id = all.getUint16(at, true);
+        const objectSize = uint(all, at + 8, l);
+        if (id === 0) {
+          break; // free space
+        }
+        const start = at + 8 + l;
+        if (start + objectSize > size) {
+          throw new Unsupported('global heap object past its collection');
+        }
+        objects.set(id, new Uint8Array(all.buffer, all.byteOffset + start, objectSize));
+        at = start + Math.ceil(objectSize / 8) * 8;
+      }
+      this.globalHeaps.set(collection, objects);
+    }
+    const found = objects.get(index);
+    if (!found) {
+      throw new Unsupported('global heap object missing');
+    }
+    return found;
   }
 
   /** Members of a group from its header messages: a symbol table (old style) or link messages (new style). */
@@ -377,7 +629,7 @@ class Walker {
       const at = i * entrySize;
       const cacheType = entries.getUint32(at + 2 * o, true);
       if (cacheType === 2) {
-        this.complete = false; // soft link
+        this.incomplete('soft link');
         continue;
       }
       out.push({ name: nameAt(uint(entries, at, o)), address: uint(entries, at + o, o) });
@@ -649,6 +901,33 @@ export function locateRawDatasets(hostPath: string, range?: { start: number; siz
     return index;
   } catch {
     return { datasets: new Map(), complete: false };
+  } finally {
+    if (fd !== undefined) {
+      fs.closeSync(fd);
+    }
+  }
+}
+
+/**
+ * Every group, dataset and attribute of the HDF5 file stored as bytes [start, start+size) of
+ * `hostPath` (the whole file by default), read in TypeScript, or undefined when the file holds
+ * anything this reader does not fully understand (then the HDF5 library must read it): soft or
+ * external links, dense link or attribute storage, datasets whose values are not plain bytes,
+ * shared datatypes, attribute types other than numbers and strings. Never throws.
+ */
+export function readHdf5Tree(hostPath: string, range?: { start: number; size: number }): Hdf5TreeNode | undefined {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(hostPath, 'r');
+    const st = fs.fstatSync(fd);
+    const start = range?.start ?? 0;
+    const size = range?.size ?? st.size;
+    const walker = new Walker(new Reader(fd, start, Math.min(size, st.size - start)), true);
+    walker.walk();
+    walker.linkChildren();
+    return walker.root;
+  } catch {
+    return undefined;
   } finally {
     if (fd !== undefined) {
       fs.closeSync(fd);

@@ -13,7 +13,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { NodeFileSource } from '../../../src/core/nodeFileSource';
+import { WeightFileError } from '../../../src/core/errors';
+import { readAllValues } from '../../../src/core/tensorData';
 import { readZipDirectory, zipEntryDataOffset } from '../../../src/core/zip';
+import { Hdf5File } from '../../../src/formats/hdf5';
 import { locateRawDatasets, type Hdf5LayoutIndex } from '../../../src/formats/hdf5Layout';
 import { fixturesDir, haveFixtures, makeTempDir, missingFixturesReason, repoRoot } from '../helpers/fixtures';
 
@@ -177,5 +180,102 @@ test('a truncated copy of a real file never locates a dataset past its end', { s
       assert.ok(d.offset + d.byteLength <= keep, `${d.path} lies inside the ${keep} kept bytes`);
     }
     assert.equal(index.complete, false, `cut at ${keep}`);
+  }
+});
+
+/** Everything Hdf5File tells about a file, gathered through its public methods (errors as their reasons). */
+async function describeAll(h5: Hdf5File): Promise<unknown> {
+  const attempt = <T>(fn: () => T): T | { error: string } => {
+    try {
+      return fn();
+    } catch (ex) {
+      return { error: WeightFileError.is(ex) ? ex.reason : String(ex) };
+    }
+  };
+  const out: Record<string, unknown> = {};
+  const paths = ['/', ...h5.linksBelow('/').map((p) => `/${p}`)];
+  out.links = paths;
+  for (const p of paths) {
+    const kind = h5.kind(p);
+    const entry: Record<string, unknown> = { kind, attributes: {} };
+    for (const a of h5.attributeNames(p)) {
+      (entry.attributes as Record<string, unknown>)[a] = attempt(() => h5.attribute(p, a));
+    }
+    if (kind === 'group') {
+      entry.keys = h5.keys(p);
+      entry.linksBelow = h5.linksBelow(p);
+    } else if (kind === 'dataset') {
+      const info = h5.dataset(p);
+      entry.info = info;
+      entry.raw = h5.rawSource(info);
+      try {
+        const values = await readAllValues({ readValues: (o) => h5.readValues(info, o) });
+        entry.sha256 = createHash('sha256').update(new Uint8Array(values.buffer)).digest('hex');
+      } catch (ex) {
+        entry.sha256 = { error: WeightFileError.is(ex) ? ex.reason : String(ex) };
+      }
+    }
+    out[p] = entry;
+  }
+  out.missing = [h5.kind('/no/such/thing'), attempt(() => h5.keys('/no/such/group')), attempt(() => h5.attributeNames('/nothing'))];
+  return out;
+}
+
+test('files read in TypeScript tell exactly what the HDF5 library tells: links, kinds, attributes, dataset headers, values', { skip: noPython }, async () => {
+  const dir = makeTempDir();
+  const made = spawnSync(python!, [script, '--make', dir], { encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  const files: Array<{ file: string; range?: { start: number; size: number }; expect?: 'typescript' | 'library' }> = [
+    { file: path.join(dir, 'attributes.h5'), expect: 'typescript' },
+    { file: path.join(dir, 'wide.h5'), expect: 'typescript' },
+    { file: path.join(dir, 'userblock.h5'), expect: 'typescript' },
+    { file: path.join(dir, 'compact.h5'), expect: 'typescript' },
+    // soft links, chunked and big-endian data, dense links or attributes, float16 and bool attributes
+    { file: path.join(dir, 'default.h5'), expect: 'library' },
+    { file: path.join(dir, 'dense-links.h5'), expect: 'library' },
+    { file: path.join(dir, 'latest.h5'), expect: 'library' },
+    { file: path.join(dir, 'attr-float16.h5'), expect: 'library' },
+    { file: path.join(dir, 'attr-bool.h5'), expect: 'library' },
+  ];
+  if (haveFixtures) {
+    const walk = (d: string): void => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        const p = path.join(d, e.name);
+        if (e.isDirectory()) {
+          walk(p);
+        } else if (/\.(h5|hdf5)$/.test(e.name)) {
+          files.push({ file: p, expect: 'typescript' });
+        } else if (e.name.endsWith('.keras')) {
+          files.push({ file: p });
+        }
+      }
+    };
+    walk(fixturesDir);
+  }
+  for (const item of files) {
+    if (item.file.endsWith('.keras')) {
+      const source = await NodeFileSource.open(item.file);
+      try {
+        const entry = (await readZipDirectory(source)).find((e) => e.name === 'model.weights.h5')!;
+        item.range = { start: await zipEntryDataOffset(source, entry), size: entry.compressedSize };
+        item.expect = 'typescript';
+      } finally {
+        await source.close();
+      }
+    }
+    const open = (library: boolean): Promise<Hdf5File> =>
+      item.range
+        ? Hdf5File.openLocalRange(item.file, item.range.start, item.range.size, path.basename(item.file), { library })
+        : Hdf5File.openLocal(item.file, path.basename(item.file), undefined, undefined, { library });
+    const mine = await open(false);
+    const lib = await open(true);
+    try {
+      assert.equal(mine.backend, item.expect, `${path.basename(item.file)}: read by ${mine.backend}`);
+      assert.equal(lib.backend, 'library');
+      assert.deepEqual(await describeAll(mine), await describeAll(lib), `${path.basename(item.file)}: TypeScript and library readings differ`);
+    } finally {
+      await mine.close();
+      await lib.close();
+    }
   }
 });
