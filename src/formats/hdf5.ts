@@ -1,5 +1,7 @@
 /**
- * A thin adapter over h5wasm (the HDF5 C library compiled to WebAssembly) for the Keras readers:
+ * HDF5 access for the Keras readers. A file that hdf5Layout.ts reads completely in TypeScript (the
+ * usual Keras layouts) is served from that reading with plain file reads; any other goes through a
+ * thin adapter over h5wasm (the HDF5 C library compiled to WebAssembly), which can:
  * open a local file lazily (h5wasm's Node build reads host files through NODERAWFS, page by page,
  * never the whole file), list groups and datasets, read attributes in every string encoding Keras
  * uses (notes/weight-formats.md section 2: scalar vlen, fixed-length NULLPAD arrays, vlen arrays,

@@ -12,9 +12,10 @@
  * damage or an unknown structure only makes the index incomplete. Reads are bounded (metadata bytes,
  * objects, block sizes), so a hostile header cannot make it allocate or loop.
  *
- * Used to read dataset values with plain file reads instead of through the HDF5 library (hdf5.ts
- * cross-checks every location against the library before using it), and by worker threads that
- * then need no HDF5 library at all.
+ * Two walks: locateRawDatasets (tolerant: whatever can be located, used to read values with plain
+ * file reads, hdf5.ts cross-checking each location against the library, and by worker threads that
+ * then need no HDF5 library at all), and readHdf5Tree (strict: the whole file, attributes included,
+ * or nothing), which lets hdf5.ts serve the usual Keras files without loading the HDF5 library.
  */
 import * as fs from 'node:fs';
 import type { DType } from '../core/dtypes';
