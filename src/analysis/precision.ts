@@ -4,7 +4,7 @@
  * quantization a file already applied implies. Streams the values twice (ranges, then errors).
  * Formulas and thresholds: docs/diagnostics.md.
  */
-import { elementCount, float16BitsToNumber } from '../core/dtypes';
+import { elementCount, float16Table } from '../core/dtypes';
 import { throwIfAborted } from '../core/errors';
 import type { FormatId, TensorInfo } from '../core/model';
 
@@ -144,7 +144,7 @@ export function toFloat16(x: number): number {
     return x;
   }
   if (Math.fround(x) === x) {
-    return float16Table[float32ToHalfBits(x)]!;
+    return float16Table()[float32ToHalfBits(x)]!;
   }
   const sign = x < 0 ? -1 : 1;
   const a = Math.abs(x);
@@ -163,7 +163,6 @@ export function toFloat16(x: number): number {
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
-const float16Table = Float64Array.from({ length: 65536 }, (_, h) => float16BitsToNumber(h));
 
 /** float32 -> binary16 bits, round to nearest even (finite inputs; overflow gives the Infinity bits). */
 function float32ToHalfBits(x: number): number {

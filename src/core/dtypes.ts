@@ -102,7 +102,14 @@ export function elementCount(shape: readonly number[]): number {
   return n;
 }
 
-const float16Table = buildFloat16Table();
+/** Every float16 bit pattern's value (exact in float32), built on first use. */
+let float16Values: Float32Array | undefined;
+
+/** The value of each of the 65536 float16 bit patterns, indexed by the bits. */
+export function float16Table(): Float32Array {
+  float16Values ??= buildFloat16Table();
+  return float16Values;
+}
 
 function buildFloat16Table(): Float32Array {
   const table = new Float32Array(65536);
@@ -200,8 +207,9 @@ export function decodeValues(dtype: DType, bytes: Uint8Array, littleEndian = tru
       const n = bytes.byteLength >> 1;
       const out = new Float32Array(n);
       if (dtype === 'float16') {
+        const table = float16Table();
         for (let i = 0; i < n; i++) {
-          out[i] = float16Table[view.getUint16(2 * i, littleEndian)]!;
+          out[i] = table[view.getUint16(2 * i, littleEndian)]!;
         }
       } else {
         const u32 = new Uint32Array(out.buffer);
