@@ -873,18 +873,13 @@ const rememberedMax = 8;
  * empty, incomplete index.
  */
 export function locateRawDatasets(hostPath: string, range?: { start: number; size: number }): Hdf5LayoutIndex {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(hostPath, 'r');
-    const st = fs.fstatSync(fd);
-    const start = range?.start ?? 0;
-    const size = range?.size ?? st.size;
-    const key = `${hostPath}\u0000${start}\u0000${size}\u0000${st.size}\u0000${st.mtimeMs}\u0000${st.ino}`;
-    const known = remembered.get(key);
+  const none: Hdf5LayoutIndex = { datasets: new Map(), complete: false };
+  return withHostFile(hostPath, range, none, (reader, identity) => {
+    const known = remembered.get(identity);
     if (known) {
       return known;
     }
-    const walker = new Walker(new Reader(fd, start, Math.min(size, st.size - start)));
+    const walker = new Walker(reader);
     let index: Hdf5LayoutIndex;
     try {
       walker.walk();
@@ -895,18 +890,12 @@ export function locateRawDatasets(hostPath: string, range?: { start: number; siz
       }
       index = { datasets: walker.datasets, complete: false };
     }
-    remembered.set(key, index);
+    remembered.set(identity, index);
     if (remembered.size > rememberedMax) {
       remembered.delete(remembered.keys().next().value!);
     }
     return index;
-  } catch {
-    return { datasets: new Map(), complete: false };
-  } finally {
-    if (fd !== undefined) {
-      fs.closeSync(fd);
-    }
-  }
+  });
 }
 
 /**
@@ -917,18 +906,29 @@ export function locateRawDatasets(hostPath: string, range?: { start: number; siz
  * shared datatypes, attribute types other than numbers and strings. Never throws.
  */
 export function readHdf5Tree(hostPath: string, range?: { start: number; size: number }): Hdf5TreeNode | undefined {
+  return withHostFile(hostPath, range, undefined, (reader) => {
+    const walker = new Walker(reader, true);
+    walker.walk();
+    walker.linkChildren();
+    return walker.root;
+  });
+}
+
+/**
+ * Runs `fn` with a Reader over the HDF5 bytes [start, start+size) of a host file and a key naming
+ * those bytes (path, range, size, mtime, inode); any failure gives `fallback`. The file is closed after.
+ */
+function withHostFile<T>(hostPath: string, range: { start: number; size: number } | undefined, fallback: T, fn: (reader: Reader, identity: string) => T): T {
   let fd: number | undefined;
   try {
     fd = fs.openSync(hostPath, 'r');
     const st = fs.fstatSync(fd);
     const start = range?.start ?? 0;
     const size = range?.size ?? st.size;
-    const walker = new Walker(new Reader(fd, start, Math.min(size, st.size - start)), true);
-    walker.walk();
-    walker.linkChildren();
-    return walker.root;
+    const identity = `${hostPath}\u0000${start}\u0000${size}\u0000${st.size}\u0000${st.mtimeMs}\u0000${st.ino}`;
+    return fn(new Reader(fd, start, Math.min(size, st.size - start)), identity);
   } catch {
-    return undefined;
+    return fallback;
   } finally {
     if (fd !== undefined) {
       fs.closeSync(fd);
