@@ -10,6 +10,7 @@ import {
   clickMenuItem,
   closeAllEditors,
   contextMenuItems,
+  reloadWindow,
   revealInExplorer,
   runCommand,
   screenshot,
@@ -256,8 +257,8 @@ export const scenarios: Scenario[] = [
       await waitForPanel(ctx, tfliteFile);
       await page.locator('.tabs-container .tab', { hasText: `Weights: ${tfliteFile}` }).first().waitFor();
       await webviewFrame(page).locator('#tab-layers').click();
-      await page.waitForTimeout(6000); // the workbench saves editor and webview state on a delay (longer on a busy machine)
-      await page.reload();
+      await page.waitForTimeout(500); // the webview's new state reaches the workbench
+      await reloadWindow(page);
       await waitForWorkbench(page);
       await page.locator('.tabs-container .tab', { hasText: `Weights: ${tfliteFile}` }).first().waitFor({ timeout: 90_000 });
       await waitForPanel(ctx, tfliteFile);

@@ -132,6 +132,17 @@ export async function runCommand(page: Page, title: string): Promise<void> {
   throw new Error(`command '${title}' not found in the palette`);
 }
 
+/**
+ * Reloads the window through Developer: Reload Window, as a user does: the workbench shuts down
+ * first and saves its editors and webview states, so that they come back (a bare page reload may
+ * cut the save short). Resolves once the new page has loaded.
+ */
+export async function reloadWindow(page: Page): Promise<void> {
+  const loaded = page.waitForEvent('load', { timeout: 90_000 });
+  await runCommand(page, 'Developer: Reload Window');
+  await loaded;
+}
+
 /** The content frame of the visible webview (panel or custom editor). */
 export function webviewFrame(page: Page): FrameLocator {
   return page.frameLocator('iframe.webview.ready >> visible=true').frameLocator('#active-frame');
