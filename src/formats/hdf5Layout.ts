@@ -32,8 +32,6 @@ export interface Hdf5RawDataset {
   itemBytes: number;
   /** Shape, row-major; [] for a scalar. */
   shape: number[];
-  /** HDF5 type class: 0 fixed-point, 1 floating-point, 8 enum. */
-  typeClass: number;
   /** Element type as the HDF5 type alone says (IEEE floats, integers); undefined for enums. Readers may refine it (Keras bfloat16). */
   dtype?: DType;
 }
@@ -785,7 +783,7 @@ class Walker {
     if (offset + byteLength > this.r.size) {
       return null;
     }
-    return { offset: this.r.start + offset, byteLength, itemBytes: element.itemBytes, shape, typeClass: element.typeClass, ...(element.dtype ? { dtype: element.dtype } : {}) };
+    return { offset: this.r.start + offset, byteLength, itemBytes: element.itemBytes, shape, ...(element.dtype ? { dtype: element.dtype } : {}) };
   }
 
   /** Dimensions of a simple or scalar dataspace (v1 or v2); undefined for a null dataspace. */
