@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { DType } from '../core/dtypes';
 import { WeightFileError, type ErrorSummary } from '../core/errors';
-import type { WeightFile } from '../core/model';
+import type { RawTensorSource, WeightFile } from '../core/model';
 import { locateRawDatasets } from '../formats/hdf5Layout';
 import { analyzeOpenTensor, analyzeRawTensor, analyzeTensor, findTensor } from './statsRunner';
 import type { TensorStats } from './statsTypes';
@@ -20,13 +20,7 @@ import type { TensorStats } from './statsTypes';
 export type TensorResult = { ok: true; stats: TensorStats } | { ok: false; error: ErrorSummary };
 
 /** A tensor whose values are plain bytes of a local file (TensorInfo.rawSource): a worker reads them without opening the file's format. */
-export interface RawTensorJob {
-  /** Local file holding the values. */
-  localPath: string;
-  /** Offset of the first value, in bytes. */
-  offset: number;
-  /** Bytes of values. */
-  byteLength: number;
+export interface RawTensorJob extends RawTensorSource {
   /** Element type (little-endian). */
   dtype: DType;
   /** Shape, row-major. */
@@ -133,7 +127,7 @@ interface EarlyEntry {
 
 interface Slot {
   worker: Worker;
-  /** Jobs sent to the worker, in order: the first runs, the others wait in the worker (see jobsPerWorker). */
+  /** Jobs sent to the worker, in order: the first runs, the others wait in the worker (two in a callerIdle pool, see pump). */
   jobs: Job[];
   /** `prepare` requests the worker has not finished yet. */
   preparing: number;
