@@ -18,6 +18,9 @@
  *   every percentile is exact (percentileErrorBound 0). For float64 data a large bin resolves the
  *   upper 32 bits only; the percentile is then exact when the lower word is zero in that bin (e.g.
  *   integers below 2^21), else half the remaining width is reported as percentileErrorBound.
+ * - For float32 work (float32/16, bfloat16, 8/16-bit integers) pass 1 and the pick of pass 2 run
+ *   as WebAssembly SIMD kernels (statsKernels.ts) when available, else as the JS loops below; both
+ *   give the same counts, extremes, histograms and percentiles, and moments equal to rounding.
  * - Tensors up to `holdLimitBytes` (default 256 MiB) are copied into one buffer during pass 1
  *   (reused by the next tensor, released when idle), so peak memory is about one tensor plus a few
  *   MiB of tables; larger tensors are streamed again for pass 2 (callers whose reads are cheap, e.g.
@@ -36,6 +39,7 @@
 import { elementCount, isNumericDType } from '../core/dtypes';
 import { throwIfAborted, WeightFileError } from '../core/errors';
 import type { TensorInfo } from '../core/model';
+import { giveKernel, kernelPickCapacity, kernelValueCapacity, takeKernel, type StatsKernel } from './statsKernels';
 import { percentileKeys, type Histogram, type PercentileKey, type TensorStats } from './statsTypes';
 
 /** Options of the statistics engine. */
@@ -215,13 +219,18 @@ class StatsEngine {
   minNonZeroAbs = Infinity;
   l1 = 0;
   sumSq = 0;
-  /** Radix counts of pass 1 (32-bit counters, flushed into radixTotal before they could overflow). */
-  readonly radix = takeArray(spareRadixes, () => new Uint32Array(radixBins)).fill(0);
   /**
-   * Radix counts of the odd elements in the float32 loop: two tables let neighbouring equal keys
+   * The WebAssembly kernels of a float32 engine (statsKernels.ts), when available: their memory
+   * holds `radix`, `radixOdd` and `special`, and the value buffer that readers may fill directly.
+   */
+  readonly kernel: StatsKernel | undefined;
+  /** Radix counts of pass 1 (32-bit counters, flushed into radixTotal before they could overflow). */
+  readonly radix: Uint32Array;
+  /**
+   * Radix counts of the odd elements in the float32 loops: two tables let neighbouring equal keys
    * (common in weights) count without waiting on each other's stores. Added into `radix` by mergeRadix.
    */
-  private readonly radixOdd = takeArray(spareRadixes, () => new Uint32Array(radixBins)).fill(0);
+  private readonly radixOdd: Uint32Array;
   private radixOddUsed = false;
   private radixTotal: Float64Array | undefined;
   private sinceFlush1 = 0;
@@ -251,9 +260,17 @@ class StatsEngine {
   private targets: TargetBin[] = [];
   private ranks: number[] = [];
 
-  constructor(bins: number, mode: 'f32' | 'f64') {
+  /** `kernel`: a kernel instance taken for this engine (used in float32 mode, else given back). */
+  constructor(bins: number, mode: 'f32' | 'f64', kernel?: StatsKernel) {
     this.bins = bins;
     this.mode = mode;
+    if (kernel && mode !== 'f32') {
+      giveKernel(kernel);
+      kernel = undefined;
+    }
+    this.kernel = mode === 'f32' ? (kernel ?? takeKernel()) : undefined;
+    this.radix = this.kernel?.radixEven ?? takeArray(spareRadixes, () => new Uint32Array(radixBins)).fill(0);
+    this.radixOdd = this.kernel?.radixOdd ?? takeArray(spareRadixes, () => new Uint32Array(radixBins)).fill(0);
   }
 
   // ---------------------------------------------------------------- pass 1
@@ -269,8 +286,8 @@ class StatsEngine {
       this.flushRadix();
     }
     this.sinceFlush1 += n;
-    // The float32 loop takes elements in pairs; an odd last one goes through the careful loop.
-    const fast = w instanceof Float32Array ? n - (n & 1) : n;
+    // The float32 loops take elements in pairs (JS) or fours (kernel); the last few go through the careful loop.
+    const fast = w instanceof Float32Array ? n - (n & (this.kernel ? 3 : 1)) : n;
     if (fast > 0 && !this.pass1Fast(fast === n ? w : w.subarray(0, fast))) {
       this.pass1Slow(fast === n ? w : w.subarray(0, fast));
     }
@@ -296,7 +313,10 @@ class StatsEngine {
     acc[accMin] = this.min;
     acc[accMax] = this.max;
     acc[accMinNonZero] = this.minNonZeroAbs;
-    if (w instanceof Float32Array) {
+    if (w instanceof Float32Array && this.kernel) {
+      this.kernelPass1(this.kernel, w, shift);
+      this.radixOddUsed = true;
+    } else if (w instanceof Float32Array) {
       loop1F32(w, new Uint32Array(w.buffer, w.byteOffset, n), shift, this.radix, this.radixOdd, acc);
       this.radixOddUsed = true;
     } else {
@@ -320,6 +340,45 @@ class StatsEngine {
     this.sumSq += acc[accSq]!;
     this.mergeShifted(n, shift, s1, s2, s3, s4);
     return true;
+  }
+
+  /**
+   * The kernel's pass 1 over float32 values (a multiple of 4), piece by piece through its value
+   * buffer unless a reader filled that already; leaves the sums in `acc` as loop1F32 does. The sum
+   * of squares is derived from the power sums: sum (d + shift)^2 = s2 + shift (2 s1 + n shift).
+   */
+  private kernelPass1(kernel: StatsKernel, w: Float32Array, shift: number): void {
+    const acc = this.acc;
+    const kacc = kernel.acc;
+    kacc[accMin] = acc[accMin]!;
+    kacc[accMax] = acc[accMax]!;
+    kacc[accMinNonZero] = acc[accMinNonZero]!;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let s4 = 0;
+    let l1 = 0;
+    let zeros = 0;
+    for (let at = 0; at < w.length; at += kernelValueCapacity) {
+      const piece = w.length <= kernelValueCapacity ? w : w.subarray(at, Math.min(w.length, at + kernelValueCapacity));
+      kernel.pass1(kernel.place(piece), piece.length, shift);
+      s1 += kacc[accS1]!;
+      s2 += kacc[accS2]!;
+      s3 += kacc[accS3]!;
+      s4 += kacc[accS4]!;
+      l1 += kacc[accL1]!;
+      zeros += kacc[accZeros]!;
+    }
+    acc[accS1] = s1;
+    acc[accS2] = s2;
+    acc[accS3] = s3;
+    acc[accS4] = s4;
+    acc[accSq] = s2 + shift * (2 * s1 + w.length * shift);
+    acc[accL1] = l1;
+    acc[accMin] = kacc[accMin]!;
+    acc[accMax] = kacc[accMax]!;
+    acc[accMinNonZero] = kacc[accMinNonZero]!;
+    acc[accZeros] = zeros;
   }
 
   /** Adds the odd-element radix counts into `radix`. */
@@ -592,7 +651,7 @@ class StatsEngine {
    * and bins with no per-value aspect are skipped by pass 2 altogether.
    */
   private classifyBins(radix: Uint32Array | Float64Array): void {
-    const special = takeArray(spareSpecials, () => new Uint8Array(radixBins));
+    const special = this.kernel?.special ?? takeArray(spareSpecials, () => new Uint8Array(radixBins));
     special.fill(0);
     const hasLog = this.logH.length > 0;
     const thr = this.nearZeroThreshold;
@@ -730,6 +789,22 @@ class StatsEngine {
       this.flushHistograms();
     }
     this.sinceFlush2 += n;
+    if (w instanceof Float32Array && this.kernel) {
+      const kernel = this.kernel;
+      const n4 = n - (n & 3);
+      let nz = 0;
+      for (let at = 0; at < n4; at += kernelPickCapacity) {
+        const piece = w.subarray(at, Math.min(n4, at + kernelPickCapacity));
+        const p = kernel.place(piece);
+        nz += handlePickedF32(this, kernel.memF32, kernel.memU32, kernel.picked, kernel.pick(p, piece.length), p >>> 2);
+      }
+      if (n4 < n) {
+        const tail = w.subarray(n4);
+        nz += loop2F32(this, tail, new Uint32Array(tail.buffer, tail.byteOffset, tail.length));
+      }
+      this.nearZero += nz;
+      return;
+    }
     this.nearZero +=
       w instanceof Float32Array
         ? loop2F32(this, w, new Uint32Array(w.buffer, w.byteOffset, n))
@@ -752,15 +827,19 @@ class StatsEngine {
 
   /** Hands the large work arrays back for reuse by the next computation (the engine is done). */
   private releaseArrays(): void {
-    giveArray(spareRadixes, this.radix);
-    giveArray(spareRadixes, this.radixOdd.fill(0));
+    if (this.kernel) {
+      giveKernel(this.kernel);
+    } else {
+      giveArray(spareRadixes, this.radix);
+      giveArray(spareRadixes, this.radixOdd.fill(0));
+    }
     if (this.targetOf.length === radixBins) {
       giveArray(spareTargetOfs, this.targetOf);
     }
     if (this.logTable.length === 32768) {
       giveArray(spareLogTables, this.logTable);
     }
-    if (this.special.length === radixBins) {
+    if (this.special.length === radixBins && !this.kernel) {
       giveArray(spareSpecials, this.special);
     }
     for (const t of this.targets) {
@@ -1052,6 +1131,26 @@ const pickBuffer = new Int32Array(pickBlock);
 
 /** Pass 2 over float32 values: linear and log histograms, percentile targets; returns the near-zero count. */
 function loop2F32(e: StatsEngine, w: Float32Array, u: Uint32Array): number {
+  const special = e.special;
+  let nz = 0;
+  const n = w.length;
+  // Pick the elements of special bins first (a tight loop), then handle only those.
+  const picked = pickBuffer;
+  for (let base = 0; base < n; base += pickBlock) {
+    const end = Math.min(n, base + pickBlock);
+    let m = 0;
+    for (let i = base; i < end; i++) {
+      const ub = u[i]!;
+      picked[m] = i;
+      m += (special[(((ub >> 31) | 0x80000000) ^ ub) >>> 16]! + 15) >> 4; // 1 when any flag is set
+    }
+    nz += handlePickedF32(e, w, u, picked, m, 0);
+  }
+  return nz;
+}
+
+/** Pass 2 over the picked float32 values w[base + picked[j]] for j < m; returns their near-zero count. */
+function handlePickedF32(e: StatsEngine, w: Float32Array, u: Uint32Array, picked: Int32Array, m: number, base: number): number {
   const lin = e.lin;
   const logH = e.logH;
   const logTable = e.logTable;
@@ -1066,46 +1165,34 @@ function loop2F32(e: StatsEngine, w: Float32Array, u: Uint32Array): number {
   const bins = e.bins;
   const thr = e.nearZeroThreshold;
   let nz = 0;
-  const n = w.length;
-  // Pick the elements of special bins first (a tight loop), then handle only those.
-  const picked = pickBuffer;
-  for (let base = 0; base < n; base += pickBlock) {
-    const end = Math.min(n, base + pickBlock);
-    let m = 0;
-    for (let i = base; i < end; i++) {
-      const ub = u[i]!;
-      picked[m] = i;
-      m += (special[(((ub >> 31) | 0x80000000) ^ ub) >>> 16]! + 15) >> 4; // 1 when any flag is set
+  for (let j = 0; j < m; j++) {
+    const i = base + picked[j]!;
+    const ub = u[i]!;
+    const x = w[i]!;
+    const key = (((ub >> 31) | 0x80000000) ^ ub) >>> 0;
+    const code = special[key >>> 16]!;
+    if (code & perValueLin) {
+      const t = (x - first) * norm;
+      let b = t | 0;
+      const fr = t - b;
+      if (fr < tol || fr > upper || b >= bins) {
+        b = e.linBinExact(x);
+      }
+      lin[b] = lin[b]! + 1;
     }
-    for (let j = 0; j < m; j++) {
-      const i = picked[j]!;
-      const ub = u[i]!;
-      const x = w[i]!;
-      const key = (((ub >> 31) | 0x80000000) ^ ub) >>> 0;
-      const code = special[key >>> 16]!;
-      if (code & perValueLin) {
-        const t = (x - first) * norm;
-        let b = t | 0;
-        const fr = t - b;
-        if (fr < tol || fr > upper || b >= bins) {
-          b = e.linBinExact(x);
-        }
-        lin[b] = lin[b]! + 1;
+    const a = Math.abs(x);
+    if (code & perValueNearZero) {
+      nz += a < thr ? 1 : 0;
+    }
+    if (code & perValueLog && a !== 0) {
+      let g = logTable[(ub >>> 16) & 0x7fff]!;
+      while (g < lastBin && a >= logThresholds[g + 1]!) {
+        g++;
       }
-      const a = Math.abs(x);
-      if (code & perValueNearZero) {
-        nz += a < thr ? 1 : 0;
-      }
-      if (code & perValueLog && a !== 0) {
-        let g = logTable[(ub >>> 16) & 0x7fff]!;
-        while (g < lastBin && a >= logThresholds[g + 1]!) {
-          g++;
-        }
-        logH[g] = logH[g]! + 1;
-      }
-      if (code & perValueTarget) {
-        e.addTarget(targetOf[key >>> 16]!, x, key, 0);
-      }
+      logH[g] = logH[g]! + 1;
+    }
+    if (code & perValueTarget) {
+      e.addTarget(targetOf[key >>> 16]!, x, key, 0);
     }
   }
   return nz;

@@ -6,6 +6,7 @@ import { decodeValues, type DType, type NumericArray } from '../../../src/core/d
 import { WeightFileError } from '../../../src/core/errors';
 import type { ReadValuesOptions } from '../../../src/core/model';
 import { computeArrayStats, computeTensorStats } from '../../../src/analysis/tensorStats';
+import { kernelsAvailable, setKernelsEnabled } from '../../../src/analysis/statsKernels';
 import { percentileKeys, type TensorStats } from '../../../src/analysis/statsTypes';
 import { repoRoot } from '../helpers/fixtures';
 
@@ -268,4 +269,57 @@ test('an aborted signal stops the computation with `cancelled`', async () => {
   };
   await assert.rejects(computeTensorStats(tensor, { signal: controller.signal }), (ex: unknown) => WeightFileError.is(ex, 'cancelled'));
   assert.equal(chunks, 3);
+});
+
+test('the WebAssembly float32 kernels are available here, and the JS loops they replace match NumPy too', async () => {
+  assert.ok(kernelsAvailable(), 'WebAssembly SIMD kernels should load in Node 20 on a little-endian host');
+  setKernelsEnabled(false);
+  try {
+    for (const c of reference.cases) {
+      compare(`${c.name}/js`, computeArrayStats(valuesOf(c), { chunkElements: 777 }), c.stats);
+      const stats = await computeTensorStats(fakeTensor(c.name, c.dtype, valuesOf(c)), { chunkElements: 1001, histogramBins: reference.bins });
+      compare(`${c.name}/js-streamed`, stats, c.stats);
+    }
+  } finally {
+    setKernelsEnabled(true);
+  }
+});
+
+test('kernels and JS loops agree on float32 chunks larger than the kernel buffer, odd lengths, zeros, subnormals and NaN/Inf', () => {
+  let seed = 12345;
+  const rand = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const big = new Float32Array(700_003);
+  for (let i = 0; i < big.length; i++) {
+    const u = rand() || 1e-12;
+    big[i] = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand()) * 0.05 + (i % 97 === 0 ? 0 : 0.001);
+  }
+  big[5] = -0;
+  big[77] = 1e-42; // subnormal
+  big[300_000] = -3.5;
+  const withSpecials = big.slice(0, 200_001);
+  withSpecials[150_000] = NaN;
+  withSpecials[150_001] = Infinity;
+  const cases: Array<[string, Float32Array, number]> = [
+    ['big', big, 1 << 20],
+    ['big/ragged chunks', big, 65_539],
+    ['specials', withSpecials, 100_003],
+    ['seven values', big.slice(0, 7), 3],
+  ];
+  for (const [name, values, chunkElements] of cases) {
+    const fast = computeArrayStats(values, { chunkElements });
+    setKernelsEnabled(false);
+    let slow: TensorStats;
+    try {
+      slow = computeArrayStats(values, { chunkElements });
+    } finally {
+      setKernelsEnabled(true);
+    }
+    for (const k of ['mean', 'std', 'l1', 'l2', 'skewness', 'kurtosis'] as const) {
+      close(fast[k], slow[k], 1e-12, k === 'skewness' || k === 'kurtosis' ? 1e-12 : 0, `${name}.${k} (kernel vs JS loops)`);
+    }
+    assert.deepEqual({ ...fast, mean: 0, std: 0, l1: 0, l2: 0, skewness: 0, kurtosis: 0 }, { ...slow, mean: 0, std: 0, l1: 0, l2: 0, skewness: 0, kurtosis: 0 }, name);
+  }
 });

@@ -1,0 +1,153 @@
+/**
+ * The WebAssembly SIMD kernels of the statistics engine (statsKernels.wat): pass 1 and the pass-2
+ * pick over float32 values. Each StatsEngine in float32 mode takes one kernel instance, whose memory
+ * holds its radix tables, its pass-2 codes and a value buffer that readers can fill directly.
+ * Where WebAssembly SIMD is unavailable (or on a big-endian host) the engine uses its JS loops.
+ */
+import { statsKernelsBase64 } from './statsKernels.wasm';
+
+/** Byte offsets in a kernel's memory (see statsKernels.wat). */
+const radixEvenAt = 0;
+const radixOddAt = 0x40000;
+const specialAt = 0x80000;
+const pickedAt = 0x90000;
+const accAt = 0xd0000;
+const valuesAt = 0x100000;
+const memoryBytes = 0x200000;
+
+/** Values the kernel's value buffer holds. */
+export const kernelValueCapacity = (memoryBytes - valuesAt) / 4;
+/** Most values one pick call examines. */
+export const kernelPickCapacity = 65536;
+
+/** The part of the WebAssembly API used here (the project's type libraries do not declare it). */
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: object) => WasmInstance;
+}
+type WasmModule = object;
+interface WasmInstance {
+  exports: object;
+}
+
+interface KernelExports {
+  memory: { buffer: ArrayBuffer };
+  pass1(p: number, n: number, shift: number): void;
+  pick(p: number, n: number): number;
+}
+
+/** One instance of the kernels and views of its memory. */
+export class StatsKernel {
+  readonly buffer: ArrayBuffer;
+  /** Radix counts of elements at even positions of each pass-1 call. */
+  readonly radixEven: Uint32Array;
+  /** Radix counts of elements at odd positions. */
+  readonly radixOdd: Uint32Array;
+  /** Pass-2 code per radix bin (non-zero: the pick reports the bin's values). */
+  readonly special: Uint8Array;
+  /** Indices written by `pick`. */
+  readonly picked: Int32Array;
+  /** Pass-1 accumulators (the accS1 ... accZeros slots). */
+  readonly acc: Float64Array;
+  /** The value buffer, as bytes (for readers) and as float32 values. */
+  readonly valueBytes: Uint8Array;
+  readonly values: Float32Array;
+  /** The whole memory as float32 values and as their bit patterns (pick indices are relative to a call's start). */
+  readonly memF32: Float32Array;
+  readonly memU32: Uint32Array;
+  private readonly exports: KernelExports;
+
+  constructor(instance: WasmInstance) {
+    this.exports = instance.exports as unknown as KernelExports;
+    this.buffer = this.exports.memory.buffer;
+    this.radixEven = new Uint32Array(this.buffer, radixEvenAt, 65536);
+    this.radixOdd = new Uint32Array(this.buffer, radixOddAt, 65536);
+    this.special = new Uint8Array(this.buffer, specialAt, 65536);
+    this.picked = new Int32Array(this.buffer, pickedAt, kernelPickCapacity);
+    this.acc = new Float64Array(this.buffer, accAt, 10);
+    this.valueBytes = new Uint8Array(this.buffer, valuesAt, memoryBytes - valuesAt);
+    this.values = new Float32Array(this.buffer, valuesAt, kernelValueCapacity);
+    this.memF32 = new Float32Array(this.buffer);
+    this.memU32 = new Uint32Array(this.buffer);
+  }
+
+  /**
+   * Byte offset of float32 values in this kernel's memory: where `w` already lies (a reader filled
+   * the value buffer), or the value buffer after copying `w` there (at most kernelValueCapacity).
+   */
+  place(w: Float32Array): number {
+    if (w.buffer === this.buffer) {
+      return w.byteOffset;
+    }
+    this.values.set(w);
+    return valuesAt;
+  }
+
+  /** Pass 1 over n values (a multiple of 4) at byte offset p; see statsKernels.wat. */
+  pass1(p: number, n: number, shift: number): void {
+    this.exports.pass1(p, n, shift);
+  }
+
+  /** Pass-2 pick over n values (a multiple of 4, at most kernelPickCapacity) at byte offset p; returns the count picked. */
+  pick(p: number, n: number): number {
+    return this.exports.pick(p, n);
+  }
+}
+
+let compiled: WasmModule | null | undefined;
+let enabled = true;
+const spares: StatsKernel[] = [];
+/** Spare instances kept per thread (2 MiB each). */
+const maxSpares = 4;
+
+function kernelModule(): WasmModule | null {
+  if (compiled === undefined) {
+    compiled = null;
+    try {
+      const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+      const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+      const bytes = Buffer.from(statsKernelsBase64, 'base64');
+      if (littleEndian && wasm && wasm.validate(bytes)) {
+        compiled = new wasm.Module(bytes);
+      }
+    } catch {
+      compiled = null; // no WebAssembly SIMD here: the JS loops serve
+    }
+  }
+  return compiled;
+}
+
+/** A kernel instance with zeroed radix tables and codes, or undefined when the kernels are unavailable or disabled. */
+export function takeKernel(): StatsKernel | undefined {
+  if (!enabled) {
+    return undefined;
+  }
+  const spare = spares.pop();
+  if (spare) {
+    return spare;
+  }
+  const module = kernelModule();
+  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  return module && wasm ? new StatsKernel(new wasm.Instance(module, {})) : undefined;
+}
+
+/** Returns an instance for reuse (its tables are cleared here). */
+export function giveKernel(kernel: StatsKernel): void {
+  if (spares.length < maxSpares) {
+    kernel.radixEven.fill(0);
+    kernel.radixOdd.fill(0);
+    kernel.special.fill(0);
+    spares.push(kernel);
+  }
+}
+
+/** Whether the kernels can run in this thread. */
+export function kernelsAvailable(): boolean {
+  return kernelModule() !== null;
+}
+
+/** Turns the kernels off (the engine then uses its JS loops) or back on; for tests and benchmarks. */
+export function setKernelsEnabled(on: boolean): void {
+  enabled = on;
+}
