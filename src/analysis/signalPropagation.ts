@@ -87,7 +87,8 @@ function erf(x: number): number {
   return x < 0 ? -r : r;
 }
 
-const constantsTable: Record<string, ActivationConstants> = {
+/** Constants known in closed form (or by convention). */
+const fixedConstants: Record<string, ActivationConstants> = {
   linear: { forward: 1, backward: 1, meanShift: 0, basis: 'exact' },
   relu: { forward: 0.5, backward: 0.5, meanShift: 0, basis: 'exact' },
   relu6: { forward: 0.5, backward: 0.5, meanShift: 0, basis: 'small-signal' },
@@ -98,15 +99,39 @@ const constantsTable: Record<string, ActivationConstants> = {
   // softmax on logits: the forecast follows the logits' scale (treated as linear).
   softmax: { forward: 1, backward: 1, meanShift: 0, basis: 'small-signal' },
   exponential: { forward: 1, backward: 1, meanShift: 1, basis: 'small-signal' },
-  elu: integrated((z) => (z > 0 ? z : Math.expm1(z)), (z) => (z > 0 ? 1 : Math.exp(z))),
-  selu: integrated(
-    (z) => seluLambda * (z > 0 ? z : seluAlpha * Math.expm1(z)),
-    (z) => seluLambda * (z > 0 ? 1 : seluAlpha * Math.exp(z)),
-  ),
-  gelu: integrated((z) => z * normalCdfApprox(z), (z) => normalCdfApprox(z) + z * normalPdf(z)),
-  swish: integrated((z) => z * sigmoid(z), (z) => sigmoid(z) * (1 + z * (1 - sigmoid(z)))),
-  softplus: { ...integrated((z) => Math.log1p(Math.exp(z)) - Math.LN2, (z) => sigmoid(z)), meanShift: Math.LN2 },
 };
+
+/** Constants computed by numerical integration, on first use (a few milliseconds each). */
+const integratedConstants: Record<string, () => ActivationConstants> = {
+  elu: () => integrated((z) => (z > 0 ? z : Math.expm1(z)), (z) => (z > 0 ? 1 : Math.exp(z))),
+  selu: () =>
+    integrated(
+      (z) => seluLambda * (z > 0 ? z : seluAlpha * Math.expm1(z)),
+      (z) => seluLambda * (z > 0 ? 1 : seluAlpha * Math.exp(z)),
+    ),
+  gelu: () => integrated((z) => z * normalCdfApprox(z), (z) => normalCdfApprox(z) + z * normalPdf(z)),
+  swish: () => integrated((z) => z * sigmoid(z), (z) => sigmoid(z) * (1 + z * (1 - sigmoid(z)))),
+  softplus: () => ({ ...integrated((z) => Math.log1p(Math.exp(z)) - Math.LN2, (z) => sigmoid(z)), meanShift: Math.LN2 }),
+};
+const integratedDone = new Map<string, ActivationConstants>();
+
+/** The table's constants for a key, if any. */
+function tableConstants(key: string): ActivationConstants | undefined {
+  const fixed = fixedConstants[key];
+  if (fixed) {
+    return fixed;
+  }
+  const make = integratedConstants[key];
+  if (!make) {
+    return undefined;
+  }
+  let done = integratedDone.get(key);
+  if (!done) {
+    done = make();
+    integratedDone.set(key, done);
+  }
+  return done;
+}
 
 /** Activation names by their normalized spelling (lower case, no underscores) -> table key. */
 const aliases: Record<string, string> = {
@@ -139,7 +164,7 @@ export function activationConstants(activation: string | undefined, alpha?: numb
     return { forward: (1 + s * s) / 2, backward: (1 + s * s) / 2, meanShift: 0, basis: 'exact' };
   }
   const key = aliases[a];
-  return (key ? constantsTable[key] : undefined) ?? { forward: 1, backward: 1, meanShift: 0, basis: 'unknown' };
+  return (key ? tableConstants(key) : undefined) ?? { forward: 1, backward: 1, meanShift: 0, basis: 'unknown' };
 }
 
 /** One layer of the forecast. */
