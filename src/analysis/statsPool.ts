@@ -6,13 +6,13 @@
  * can let its own thread take tensors from the queue too (`callerIdle`).
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { DType } from '../core/dtypes';
 import { WeightFileError, type ErrorSummary } from '../core/errors';
 import type { RawTensorSource, WeightFile } from '../core/model';
 import { locateRawDatasets } from '../formats/hdf5Layout';
+import { defaultWorkerCount, takeEarlyWorker } from './earlyWorkers';
 import { analyzeOpenTensor, analyzeRawTensor, analyzeTensor, findTensor } from './statsRunner';
 import type { TensorStats } from './statsTypes';
 
@@ -78,11 +78,6 @@ export type StatsPoolResponse =
 /** A cancelled worker that has not answered after this long is terminated and replaced, in milliseconds. */
 const cancelGraceMs = 2000;
 
-/** Default number of workers: one less than the CPUs (one is left to the calling thread), between 1 and 4. */
-export function defaultWorkerCount(): number {
-  const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  return Math.min(4, Math.max(1, cpus - 1));
-}
 
 /** Options of a StatsPool. */
 export interface StatsPoolOptions {
@@ -430,7 +425,7 @@ export class StatsPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(this.workerScript);
+    const worker = takeEarlyWorker(this.workerScript) ?? new Worker(this.workerScript);
     worker.unref();
     const slot: Slot = { worker, jobs: [], dead: false, preparing: 0, killTimers: new Map() };
     worker.on('message', (message: StatsPoolResponse) => {

@@ -2,6 +2,7 @@
  * The `weightscope` command: parse argv, run a command, map errors to exit codes
  * (0 success, 2 unreadable input or bad usage with `error[<reason>]: <sentence>` on stderr, 1 a bug).
  */
+import './startEarly'; // first: starts the statistics workers while the rest loads
 import { WeightFileError } from '../core/errors';
 import { UsageError } from './args';
 import { checkUsage, runCheck } from './commands/check';

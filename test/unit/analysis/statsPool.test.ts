@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { WeightFileError } from '../../../src/core/errors';
 import { openLocalPath } from '../../../src/formats/registry';
+import { startWorkersEarly, takeEarlyWorker } from '../../../src/analysis/earlyWorkers';
 import { StatsPool, type TensorResult } from '../../../src/analysis/statsPool';
 import { computeTensorStats } from '../../../src/analysis/tensorStats';
 import { fixtureOrSkip, makeTempDir } from '../helpers/fixtures';
@@ -332,4 +333,38 @@ test('callerIdle pool: a request waiting in a busy worker is answered as cancell
   } finally {
     await pool.dispose();
   }
+});
+
+test('a worker started early (startWorkersEarly) serves the first pool of its script; one that died before is not taken', async () => {
+  const p = writeTfjsModel([
+    { name: 'a/kernel', shape: [64, 32] },
+    { name: 'b/kernel', shape: [32, 8] },
+  ]);
+  const names = ['a/kernel', 'b/kernel'];
+  const file = await openLocalPath(p);
+  const expected = new Map<string, TensorResult>();
+  for (const name of names) {
+    expected.set(name, { ok: true, stats: await computeTensorStats(file.tensors.find((x) => x.name === name)!) });
+  }
+  await file.close();
+  const log = path.join(makeTempDir(), 'starts.jsonl');
+  const dir = makeTempDir('weightscope-early-');
+  const script = path.join(dir, 'countingWorker.js');
+  const real = path.join(__dirname, '..', '..', '..', 'src', 'analysis', 'statsWorker.js');
+  fs.writeFileSync(script, `require('node:fs').appendFileSync(${JSON.stringify(log)}, 'start\\n');\nrequire(${JSON.stringify(real)});\n`);
+  startWorkersEarly(script, 1);
+  const pool = new StatsPool({ workers: 1, workerScript: script });
+  try {
+    assert.deepEqual(await pool.analyzeFile(p, names), expected);
+  } finally {
+    await pool.dispose();
+  }
+  assert.equal(fs.readFileSync(log, 'utf8'), 'start\n', 'one worker started: the early one served the pool');
+  assert.equal(takeEarlyWorker(script), undefined, 'the early worker was taken');
+
+  const dying = path.join(dir, 'dyingWorker.js');
+  fs.writeFileSync(dying, 'process.exit(3);\n');
+  startWorkersEarly(dying, 1);
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  assert.equal(takeEarlyWorker(dying), undefined, 'a worker that exited is dropped');
 });

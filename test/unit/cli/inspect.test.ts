@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -128,4 +129,20 @@ test('inspect --cache DIR: the second run is answered from the cache with the sa
   fs.utimesSync(path.join(modelDir, 'weights.bin'), new Date(), new Date(Date.now() + 5000));
   const third = await run();
   assert.deepEqual(third, first);
+});
+
+test('the bundled command (dist/cli.js, which starts its workers before the rest loads) reports what runCli reports', skipUnlessFixtures, async (t) => {
+  const cli = path.join(repoRoot, 'dist', 'cli.js');
+  if (!fs.existsSync(cli)) {
+    t.skip('dist/cli.js is not built (npm run build)');
+    return;
+  }
+  const file = path.join(fixturesDir, 'keras-h5', 'alphabet-soup-charity-keras2.15', 'AlphabetSoupCharity.h5');
+  const io = captureIo();
+  assert.equal(await runCli(['inspect', file, '--json'], io), 0, io.stderr.join('\n'));
+  for (const workers of [[], ['--workers', '2']]) {
+    const r = spawnSync(process.execPath, [cli, 'inspect', file, '--json', ...workers], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), JSON.parse(io.stdout.join('\n')), `dist/cli.js ${workers.join(' ')}`);
+  }
 });
