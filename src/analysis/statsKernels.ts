@@ -12,11 +12,20 @@ const radixOddAt = 0x40000;
 const specialAt = 0x80000;
 const pickedAt = 0x90000;
 const accAt = 0xd0000;
+const listLengthsAt = 0xd0080;
+const logTableAt = 0xe0000;
 const valuesAt = 0x100000;
-const memoryBytes = 0x200000;
+const valuesEnd = 0x200000;
+const linAt = 0x200000;
+const logHAt = 0x220000;
+const logThresholdsAt = 0x240000;
+const targetListAt = 0x290000;
+const edgeListAt = 0x2d0000;
 
 /** Values the kernel's value buffer holds. */
-export const kernelValueCapacity = (memoryBytes - valuesAt) / 4;
+export const kernelValueCapacity = (valuesEnd - valuesAt) / 4;
+/** Most histogram bins the kernel's pass 2 serves. */
+export const kernelMaxBins = 32767;
 /** Most values one pick call examines. */
 export const kernelPickCapacity = 65536;
 
@@ -35,6 +44,7 @@ interface KernelExports {
   memory: { buffer: ArrayBuffer };
   pass1(p: number, n: number, shift: number): void;
   pick(p: number, n: number): number;
+  pass2(p: number, n: number, first: number, norm: number, tol: number, thr: number, bins: number, hasLog: number): number;
 }
 
 /** One instance of the kernels and views of its memory. */
@@ -50,6 +60,14 @@ export class StatsKernel {
   readonly picked: Int32Array;
   /** Pass-1 accumulators (the accS1 ... accZeros slots). */
   readonly acc: Float64Array;
+  /** Log bin of the smallest |x| per radix bin of |x| (StatsEngine.logTable). */
+  readonly logTable: Int16Array;
+  /** Lengths of the target list and of the edge list after `pass2`. */
+  readonly listLengths: Int32Array;
+  /** Indices (relative to the pass2 call's start) of its percentile-target values. */
+  readonly targetList: Int32Array;
+  /** Indices of its values that lie too close to a linear bin edge for the kernel to bin. */
+  readonly edgeList: Int32Array;
   /** The value buffer, as bytes (for readers) and as float32 values. */
   readonly valueBytes: Uint8Array;
   readonly values: Float32Array;
@@ -66,7 +84,11 @@ export class StatsKernel {
     this.special = new Uint8Array(this.buffer, specialAt, 65536);
     this.picked = new Int32Array(this.buffer, pickedAt, kernelPickCapacity);
     this.acc = new Float64Array(this.buffer, accAt, 10);
-    this.valueBytes = new Uint8Array(this.buffer, valuesAt, memoryBytes - valuesAt);
+    this.logTable = new Int16Array(this.buffer, logTableAt, 32768);
+    this.listLengths = new Int32Array(this.buffer, listLengthsAt, 2);
+    this.targetList = new Int32Array(this.buffer, targetListAt, kernelPickCapacity);
+    this.edgeList = new Int32Array(this.buffer, edgeListAt, kernelPickCapacity);
+    this.valueBytes = new Uint8Array(this.buffer, valuesAt, valuesEnd - valuesAt);
     this.values = new Float32Array(this.buffer, valuesAt, kernelValueCapacity);
     this.memF32 = new Float32Array(this.buffer);
     this.memU32 = new Uint32Array(this.buffer);
@@ -89,6 +111,30 @@ export class StatsKernel {
     this.exports.pass1(p, n, shift);
   }
 
+  /** Zeroed linear histogram counts for `bins` bins (at most kernelMaxBins). */
+  linCounts(bins: number): Uint32Array {
+    return new Uint32Array(this.buffer, linAt, bins).fill(0);
+  }
+
+  /** Zeroed log histogram counts for `bins` bins. */
+  logCounts(bins: number): Uint32Array {
+    return new Uint32Array(this.buffer, logHAt, bins).fill(0);
+  }
+
+  /** The log histogram thresholds, `bins` + 1 of them. */
+  logThresholds(bins: number): Float64Array {
+    return new Float64Array(this.buffer, logThresholdsAt, bins + 1);
+  }
+
+  /**
+   * Pass 2 over n values (a multiple of 4, at most kernelPickCapacity) at byte offset p: counts the
+   * picked values into the linear and log histograms held here and returns their near-zero count;
+   * leaves the percentile-target values and the values near a linear edge in targetList/edgeList.
+   */
+  pass2(p: number, n: number, first: number, norm: number, tol: number, thr: number, bins: number, hasLog: boolean): number {
+    return this.exports.pass2(p, n, first, norm, tol, thr, bins, hasLog ? 1 : 0);
+  }
+
   /** Pass-2 pick over n values (a multiple of 4, at most kernelPickCapacity) at byte offset p; returns the count picked. */
   pick(p: number, n: number): number {
     return this.exports.pick(p, n);
@@ -98,7 +144,7 @@ export class StatsKernel {
 let compiled: WasmModule | null | undefined;
 let enabled = true;
 const spares: StatsKernel[] = [];
-/** Spare instances kept per thread (2 MiB each). */
+/** Spare instances kept per thread (4 MiB of address space each, a little over 2 MiB of it used by a float32 tensor). */
 const maxSpares = 4;
 
 function kernelModule(): WasmModule | null {
@@ -138,6 +184,7 @@ export function giveKernel(kernel: StatsKernel): void {
     kernel.radixEven.fill(0);
     kernel.radixOdd.fill(0);
     kernel.special.fill(0);
+    kernel.logTable.fill(0);
     spares.push(kernel);
   }
 }

@@ -1,17 +1,25 @@
 ;; The float32 hot loops of the statistics engine (tensorStats.ts) as WebAssembly SIMD.
 ;; scripts/make-kernels.mjs compiles this file into statsKernels.wasm.ts; statsKernels.ts loads it.
 ;;
-;; Memory of one instance (2 MiB, never grown), in bytes:
+;; Memory of one instance (4 MiB, never grown), in bytes:
 ;;   0x000000  radix counts of the elements at even positions, u32[65536]
 ;;   0x040000  radix counts of the elements at odd positions, u32[65536]
-;;   0x080000  per-radix-bin pass-2 codes (non-zero: the bin's values are picked), u8[65536]
+;;   0x080000  per-radix-bin pass-2 codes, u8[65536]: bit 1 linear histogram, 2 log histogram,
+;;             4 near-zero count, 8 percentile target (the perValue* flags of tensorStats.ts)
 ;;   0x090000  picked element indices, i32[65536]
-;;   0x0d0000  pass-1 accumulators, f64[10] (the accS1 ... accZeros slots of tensorStats.ts)
+;;   0x0d0000  pass-1 accumulators, f64[10] (the accS1 ... accZeros slots of tensorStats.ts);
+;;             0x0d0080 and 0x0d0084: i32 lengths of the two pass-2 lists
+;;   0x0e0000  log bin of the smallest |x| of each radix bin of |x|, i16[32768]
 ;;   0x100000  values, f32[262144]
+;;   0x200000  linear histogram counts, u32[32768]
+;;   0x220000  log histogram counts, u32[32768]
+;;   0x240000  log histogram thresholds 10^e_i, f64[32769]
+;;   0x290000  pass-2 list of percentile-target elements (indices), i32[65536]
+;;   0x2d0000  pass-2 list of elements too close to a linear edge to bin here (indices), i32[65536]
 ;; A radix key is the top 16 bits of the order-preserving key of a float32 bit pattern b:
 ;; ((b >> 31) | 0x80000000) ^ b (arithmetic shift), as in tensorStats.ts.
 (module
-  (memory (export "memory") 32 32)
+  (memory (export "memory") 64 64)
 
   ;; Pass 1 over n float32 values at byte offset p (n a multiple of 4, 16-byte aligned p):
   ;; power sums of x - shift (acc 0..3), sum of |x| (acc 5), and, continuing from the values the
@@ -111,7 +119,7 @@
   ;; Pass-2 pick over n float32 values at byte offset p (n a multiple of 4, at most 65536, 16-byte
   ;; aligned p): writes the indices (0-based from p) of the values whose radix bin has a non-zero
   ;; code to the picked area, in order, and returns how many there are.
-  (func (export "pick") (param $p i32) (param $n i32) (result i32)
+  (func $pick (export "pick") (param $p i32) (param $n i32) (result i32)
     (local $end i32) (local $m i32) (local $i i32) (local $v v128) (local $k v128) (local $sign v128)
     (local.set $sign (i32x4.splat (i32.const 0x80000000)))
     (local.set $m (i32.const 0x90000))
@@ -139,4 +147,83 @@
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (local.set $p (i32.add (local.get $p) (i32.const 16)))
         (br_if $top (i32.lt_u (local.get $p) (local.get $end)))))
-    (i32.shr_u (i32.sub (local.get $m) (i32.const 0x90000)) (i32.const 2))))
+    (i32.shr_u (i32.sub (local.get $m) (i32.const 0x90000)) (i32.const 2)))
+
+  ;; Pass 2 over n float32 values at byte offset p (as pick): picks the values of coded bins, then
+  ;; for each counts the linear histogram bin (t = (x - first) * norm truncated), the near-zero count
+  ;; (|x| < thr) and the log histogram bin (the radix bin's table entry, stepped over the thresholds
+  ;; |x| reaches), each where its bit is set (the log one only when hasLog), without branching on
+  ;; the codes. Values whose t lies within tol of a bin edge go to the edge list and percentile-target
+  ;; values to the target list, both for the caller. Returns the near-zero count.
+  (func (export "pass2") (param $p i32) (param $n i32) (param $first f64) (param $norm f64) (param $tol f64)
+    (param $thr f64) (param $bins i32) (param $hasLog i32) (result i32)
+    (local $m i32) (local $j i32) (local $i i32) (local $addr i32) (local $bits i32) (local $code i32)
+    (local $x f64) (local $a f64) (local $t f64) (local $fr f64) (local $upper f64)
+    (local $b i32) (local $g i32) (local $last i32) (local $nz i32) (local $mt i32) (local $mf i32)
+    (local.set $m (call $pick (local.get $p) (local.get $n)))
+    (local.set $last (i32.sub (local.get $bins) (i32.const 1)))
+    (local.set $upper (f64.sub (f64.const 1) (local.get $tol)))
+    (local.set $mt (i32.const 0x290000))
+    (local.set $mf (i32.const 0x2d0000))
+    (block $done
+      (br_if $done (i32.eqz (local.get $m)))
+      (loop $each
+        (local.set $i (i32.load offset=0x90000 (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $addr (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $bits (i32.load (local.get $addr)))
+        (local.set $x (f64.promote_f32 (f32.load (local.get $addr))))
+        (local.set $code (i32.load8_u offset=0x80000
+          (i32.shr_u
+            (i32.xor (i32.or (i32.shr_s (local.get $bits) (i32.const 31)) (i32.const 0x80000000)) (local.get $bits))
+            (i32.const 16))))
+        ;; linear histogram
+        (local.set $t (f64.mul (f64.sub (local.get $x) (local.get $first)) (local.get $norm)))
+        (local.set $b (i32.trunc_sat_f64_s (local.get $t)))
+        (local.set $fr (f64.sub (local.get $t) (f64.convert_i32_s (local.get $b))))
+        (if (i32.and
+              (i32.and (local.get $code) (i32.const 1))
+              (i32.or
+                (i32.or (f64.lt (local.get $fr) (local.get $tol)) (f64.gt (local.get $fr) (local.get $upper)))
+                (i32.ge_u (local.get $b) (local.get $bins))))
+          (then
+            (i32.store (local.get $mf) (local.get $i))
+            (local.set $mf (i32.add (local.get $mf) (i32.const 4))))
+          (else
+            ;; bins without the bit add 0 (to bin 0 when t is out of range)
+            (local.set $addr (i32.shl
+              (select (local.get $b) (i32.const 0) (i32.lt_u (local.get $b) (local.get $bins)))
+              (i32.const 2)))
+            (i32.store offset=0x200000 (local.get $addr)
+              (i32.add (i32.load offset=0x200000 (local.get $addr)) (i32.and (local.get $code) (i32.const 1))))))
+        ;; near-zero count
+        (local.set $a (f64.abs (local.get $x)))
+        (local.set $nz (i32.add (local.get $nz)
+          (i32.and (i32.shr_u (local.get $code) (i32.const 2)) (f64.lt (local.get $a) (local.get $thr)))))
+        ;; log histogram: first step without a branch, further steps (many thin bins) in a loop
+        (local.set $g (i32.load16_s offset=0xe0000
+          (i32.shl (i32.and (i32.shr_u (local.get $bits) (i32.const 16)) (i32.const 0x7fff)) (i32.const 1))))
+        (local.set $g (i32.add (local.get $g)
+          (i32.and
+            (i32.lt_s (local.get $g) (local.get $last))
+            (f64.ge (local.get $a) (f64.load offset=0x240008 (i32.shl (local.get $g) (i32.const 3)))))))
+        (block $stepped
+          (loop $step
+            (br_if $stepped (i32.ge_s (local.get $g) (local.get $last)))
+            (br_if $stepped (f64.lt (local.get $a) (f64.load offset=0x240008 (i32.shl (local.get $g) (i32.const 3)))))
+            (local.set $g (i32.add (local.get $g) (i32.const 1)))
+            (br $step)))
+        (local.set $addr (i32.shl (local.get $g) (i32.const 2)))
+        (i32.store offset=0x220000 (local.get $addr)
+          (i32.add (i32.load offset=0x220000 (local.get $addr))
+            (i32.and
+              (i32.and (i32.shr_u (local.get $code) (i32.const 1)) (local.get $hasLog))
+              (f64.ne (local.get $a) (f64.const 0)))))
+        ;; percentile targets, listed for the caller
+        (i32.store (local.get $mt) (local.get $i))
+        (local.set $mt (i32.add (local.get $mt)
+          (i32.shl (i32.and (i32.shr_u (local.get $code) (i32.const 3)) (i32.const 1)) (i32.const 2))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br_if $each (i32.lt_u (local.get $j) (local.get $m)))))
+    (i32.store (i32.const 0xd0080) (i32.shr_u (i32.sub (local.get $mt) (i32.const 0x290000)) (i32.const 2)))
+    (i32.store (i32.const 0xd0084) (i32.shr_u (i32.sub (local.get $mf) (i32.const 0x2d0000)) (i32.const 2)))
+    (local.get $nz)))

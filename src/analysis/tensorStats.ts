@@ -38,7 +38,7 @@
  */
 import { elementCount, isNumericDType } from '../core/dtypes';
 import { throwIfAborted, WeightFileError } from '../core/errors';
-import type { TensorInfo } from '../core/model';
+import type { ReadValuesOptions, TensorInfo } from '../core/model';
 import { giveKernel, kernelPickCapacity, kernelValueCapacity, takeKernel, type StatsKernel } from './statsKernels';
 import { percentileKeys, type Histogram, type PercentileKey, type TensorStats } from './statsTypes';
 
@@ -249,7 +249,7 @@ class StatsEngine {
   lin: Uint32Array = new Uint32Array(0);
   private linTotal = new Float64Array(0);
   private logEdges: number[] = [];
-  logThresholds = new Float64Array(0);
+  logThresholds: Float64Array = new Float64Array(0);
   logTable: Int16Array = new Int16Array(0);
   logH: Uint32Array = new Uint32Array(0);
   private logTotal = new Float64Array(0);
@@ -576,7 +576,7 @@ class StatsEngine {
     const eps = 2 ** -52;
     const tol = 8 * eps * ((Math.abs(first) + Math.abs(last)) * this.norm + bins);
     this.tol = Number.isFinite(tol) && tol < 0.25 && step > 0 ? tol : 1;
-    this.lin = new Uint32Array(bins);
+    this.lin = this.kernel ? this.kernel.linCounts(bins) : new Uint32Array(bins);
     this.linTotal = new Float64Array(bins);
     const absMax = Math.max(Math.abs(this.min), Math.abs(this.max));
     this.nearZeroThreshold = 1e-3 * absMax;
@@ -595,13 +595,13 @@ class StatsEngine {
         hi = lo + 1;
       }
       this.logEdges = [];
-      this.logThresholds = new Float64Array(bins + 1);
+      this.logThresholds = this.kernel ? this.kernel.logThresholds(bins) : new Float64Array(bins + 1);
       for (let i = 0; i <= bins; i++) {
         const e = i === bins ? hi : lo + (i * (hi - lo)) / bins;
         this.logEdges.push(e);
         this.logThresholds[i] = 10 ** e;
       }
-      this.logH = new Uint32Array(bins);
+      this.logH = this.kernel ? this.kernel.logCounts(bins) : new Uint32Array(bins);
       this.logTotal = new Float64Array(bins);
       this.buildLogTable(absMax);
     }
@@ -714,7 +714,7 @@ class StatsEngine {
    * may lie inside its radix bin.
    */
   private buildLogTable(absMax: number): void {
-    const table = takeArray(spareLogTables, () => new Int16Array(32768));
+    const table = this.kernel?.logTable ?? takeArray(spareLogTables, () => new Int16Array(32768));
     table.fill(0);
     // Only the bins between the smallest and the largest |x| can be hit.
     const first = Math.max(1, this.absKey16(this.minNonZeroAbs));
@@ -792,11 +792,28 @@ class StatsEngine {
     if (w instanceof Float32Array && this.kernel) {
       const kernel = this.kernel;
       const n4 = n - (n & 3);
+      const hasLog = this.logH.length > 0;
+      const f = kernel.memF32;
+      const u = kernel.memU32;
       let nz = 0;
       for (let at = 0; at < n4; at += kernelPickCapacity) {
         const piece = w.subarray(at, Math.min(n4, at + kernelPickCapacity));
         const p = kernel.place(piece);
-        nz += handlePickedF32(this, kernel.memF32, kernel.memU32, kernel.picked, kernel.pick(p, piece.length), p >>> 2);
+        nz += kernel.pass2(p, piece.length, this.first, this.norm, this.tol, this.nearZeroThreshold, this.bins, hasLog);
+        // The kernel leaves the percentile-target values and those next to a linear edge to us.
+        const base = p >>> 2;
+        const targets = kernel.listLengths[0]!;
+        for (let t = 0; t < targets; t++) {
+          const i = base + kernel.targetList[t]!;
+          const ub = u[i]!;
+          const key = (((ub >> 31) | 0x80000000) ^ ub) >>> 0;
+          this.addTarget(this.targetOf[key >>> 16]!, f[i]!, key, 0);
+        }
+        const edges = kernel.listLengths[1]!;
+        for (let t = 0; t < edges; t++) {
+          const b = this.linBinExact(f[base + kernel.edgeList[t]!]!);
+          this.lin[b] = this.lin[b]! + 1;
+        }
       }
       if (n4 < n) {
         const tail = w.subarray(n4);
@@ -836,7 +853,7 @@ class StatsEngine {
     if (this.targetOf.length === radixBins) {
       giveArray(spareTargetOfs, this.targetOf);
     }
-    if (this.logTable.length === 32768) {
+    if (this.logTable.length === 32768 && !this.kernel) {
       giveArray(spareLogTables, this.logTable);
     }
     if (this.special.length === radixBins && !this.kernel) {
@@ -1326,6 +1343,11 @@ async function computeStreamed(
   let hold: WorkArray | undefined;
   let holding = expected !== undefined;
   let filled = 0;
+  // A float32 tensor is read straight into the buffer of the engine's kernel (statsKernels.ts).
+  const kernel = tensor.dtype === 'float32' && forcedMode !== 'f64' ? takeKernel() : undefined;
+  const readOptions: ReadValuesOptions = kernel
+    ? { chunkElements: Math.min(chunkElements, kernelValueCapacity), signal, reuseChunks: true, chunkBuffer: kernel.valueBytes }
+    : { chunkElements, signal, reuseChunks: true };
   let lastYield = Date.now();
   const pause = async (): Promise<void> => {
     throwIfAborted(signal);
@@ -1337,11 +1359,11 @@ async function computeStreamed(
   };
   try {
     throwIfAborted(signal);
-    for await (const chunk of tensor.readValues({ chunkElements, signal, reuseChunks: true })) {
+    for await (const chunk of tensor.readValues(readOptions)) {
       if (chunk.length === 0) {
         continue;
       }
-      engine ??= new StatsEngine(bins, forcedMode ?? modeOf(chunk));
+      engine ??= new StatsEngine(bins, forcedMode ?? modeOf(chunk), kernel);
       const w = toWorkArray(chunk, engine.mode);
       engine.pass1(w);
       if (holding) {
@@ -1355,7 +1377,7 @@ async function computeStreamed(
       }
       await pause();
     }
-    engine ??= new StatsEngine(bins, forcedMode ?? 'f32');
+    engine ??= new StatsEngine(bins, forcedMode ?? 'f32', kernel);
     if (expected !== undefined && engine.count !== expected) {
       throw new WeightFileError(
         'corrupt',
@@ -1371,7 +1393,7 @@ async function computeStreamed(
           await pause();
         }
       } else {
-        for await (const chunk of tensor.readValues({ chunkElements, signal, reuseChunks: true })) {
+        for await (const chunk of tensor.readValues(readOptions)) {
           engine.pass2(toWorkArray(chunk, engine.mode));
           await pause();
         }

@@ -52,6 +52,11 @@ export interface ReadValuesOptions {
    * then yield views of one reused buffer (default false: every chunk stays valid for the consumer).
    */
   reuseChunks?: boolean;
+  /**
+   * With reuseChunks: a buffer the reader may read the stored bytes into and yield views of,
+   * instead of one of its own. Readers that cannot, or get chunks larger than it, ignore it.
+   */
+  chunkBuffer?: Uint8Array;
 }
 
 /** Quantization applied to stored values; analysis sees dequantized values. */

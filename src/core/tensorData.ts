@@ -89,7 +89,8 @@ export async function* readRawValues(raw: RawTensorSource, dtype: DType, options
     throw new WeightFileError('notFound', `${raw.localPath}: the file can no longer be read.`, { file: raw.localPath }, { cause: ex });
   }
   try {
-    let buffer = new Uint8Array(chunkBytes);
+    const given = reuse && options.chunkBuffer && options.chunkBuffer.byteLength >= chunkBytes ? options.chunkBuffer : undefined;
+    let buffer = given ? given.subarray(0, chunkBytes) : new Uint8Array(chunkBytes);
     for (let pos = 0; pos < raw.byteLength; ) {
       throwIfAborted(options.signal);
       const n = Math.min(chunkBytes, raw.byteLength - pos);

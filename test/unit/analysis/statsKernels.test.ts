@@ -88,3 +88,43 @@ test('values already in the kernel buffer are used in place; others are copied t
     giveKernel(kernel);
   }
 });
+
+test('pass2 bins the picked values by their codes and lists the edge and target values for the caller', () => {
+  const kernel = takeKernel()!;
+  try {
+    const bins = 4;
+    const values = new Float32Array(4096);
+    for (let i = 0; i < values.length; i++) {
+      values[i] = ((i * 7919) % 4096) / 4096; // every multiple of 1/4096 in [0, 1) once
+    }
+    // Codes: linear histogram for every bin of [0, 0.5), near-zero for [0.5, 0.75), target for [0.75, 1).
+    for (const x of values) {
+      kernel.special[radixBin(x)] = x < 0.5 ? 1 : x < 0.75 ? 4 : 8;
+    }
+    const lin = kernel.linCounts(bins);
+    kernel.logCounts(bins);
+    const first = 0;
+    const norm = bins; // bin width 0.25
+    const tol = 1e-9;
+    const thr = 0.7;
+    const nz = kernel.pass2(kernel.place(values), values.length, first, norm, tol, thr, bins, false);
+    const xs = Array.from(values);
+    const code = (x: number): number => kernel.special[radixBin(x)]!;
+    assert.equal(nz, xs.filter((x) => code(x) === 4 && x < thr).length);
+    // 0 and 0.25 sit on edges (fractional part 0 < tol): the caller bins those.
+    const edges = Array.from(kernel.edgeList.subarray(0, kernel.listLengths[1]!)).map((i) => values[i]!);
+    assert.deepEqual(edges.sort((a, b) => a - b), [0, 0.25]);
+    const expectedLin = [0, 0, 0, 0];
+    for (const x of xs) {
+      if (code(x) === 1 && x !== 0 && x !== 0.25) {
+        const k = Math.floor(x * 4);
+        expectedLin[k] = expectedLin[k]! + 1;
+      }
+    }
+    assert.deepEqual(Array.from(lin), expectedLin);
+    const targets = Array.from(kernel.targetList.subarray(0, kernel.listLengths[0]!));
+    assert.deepEqual(targets, [...values.keys()].filter((i) => code(values[i]!) === 8));
+  } finally {
+    giveKernel(kernel);
+  }
+});
