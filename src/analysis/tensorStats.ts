@@ -269,6 +269,9 @@ class StatsEngine {
       kernel = undefined;
     }
     this.kernel = mode === 'f32' ? (kernel ?? takeKernel()) : undefined;
+    if (!this.kernel) {
+      warmJsLoops();
+    }
     this.radix = this.kernel?.radixEven ?? takeArray(spareRadixes, () => new Uint32Array(radixBins)).fill(0);
     this.radixOdd = this.kernel?.radixOdd ?? takeArray(spareRadixes, () => new Uint32Array(radixBins)).fill(0);
   }
@@ -1491,16 +1494,22 @@ function computeArray(values: ArrayLike<number>, options: StatsOptions, mode: 'f
   return engine.result();
 }
 
+let warmedJsLoops = false;
+
 /**
- * Runs every loop once on a few values at load time, so the JIT has type feedback for all of their
- * statements before it optimizes them (otherwise the first long chunk deoptimizes at the loop exit
- * and later calls restart in the interpreter).
+ * Runs every JS loop once on a few values before the first engine that works without the kernels
+ * (float64 data, or no WebAssembly SIMD), so the JIT has type feedback for all of their statements
+ * before it optimizes them (otherwise the first long chunk deoptimizes at the loop exit and later
+ * calls restart in the interpreter). Float32 work in the kernels does not wait for it.
  */
-function warmUp(): void {
+function warmJsLoops(): void {
+  if (warmedJsLoops) {
+    return;
+  }
+  warmedJsLoops = true;
   const sample = [0, 1.5, -2.25, 3e-3, 7, -0.5, 1e-30, 2];
   computeArrayStats(new Float32Array(sample), { chunkElements: 4 });
   computeArrayStats(new Float64Array(sample), { chunkElements: 4 });
   computeArrayStats(new Float32Array([...sample, NaN, Infinity, -Infinity]), { chunkElements: 4 });
   computeArrayStats(new Float64Array([...sample, NaN, Infinity, -Infinity]), { chunkElements: 4 });
 }
-warmUp();
