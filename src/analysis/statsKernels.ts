@@ -45,6 +45,9 @@ interface KernelExports {
   pass1(p: number, n: number, shift: number): void;
   pick(p: number, n: number): number;
   pass2(p: number, n: number, first: number, norm: number, tol: number, thr: number, bins: number, hasLog: number): number;
+  sum(p: number, n: number): number;
+  mergeRadix(): void;
+  nonzeroBins(): number;
 }
 
 /** One instance of the kernels and views of its memory. */
@@ -133,6 +136,21 @@ export class StatsKernel {
    */
   pass2(p: number, n: number, first: number, norm: number, tol: number, thr: number, bins: number, hasLog: boolean): number {
     return this.exports.pass2(p, n, first, norm, tol, thr, bins, hasLog ? 1 : 0);
+  }
+
+  /** Sum of n values (a multiple of 4) at byte offset p, in float64. */
+  sum(p: number, n: number): number {
+    return this.exports.sum(p, n);
+  }
+
+  /** Adds radixOdd into radixEven and zeroes radixOdd. */
+  mergeRadix(): void {
+    this.exports.mergeRadix();
+  }
+
+  /** The radix bins with a non-zero count in radixEven, ascending (a view valid until the next kernel call). */
+  nonzeroBins(): Int32Array {
+    return this.picked.subarray(0, this.exports.nonzeroBins());
   }
 
   /** Pass-2 pick over n values (a multiple of 4, at most kernelPickCapacity) at byte offset p; returns the count picked. */

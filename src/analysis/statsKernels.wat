@@ -226,4 +226,44 @@
         (br_if $each (i32.lt_u (local.get $j) (local.get $m)))))
     (i32.store (i32.const 0xd0080) (i32.shr_u (i32.sub (local.get $mt) (i32.const 0x290000)) (i32.const 2)))
     (i32.store (i32.const 0xd0084) (i32.shr_u (i32.sub (local.get $mf) (i32.const 0x2d0000)) (i32.const 2)))
-    (local.get $nz)))
+    (local.get $nz))
+
+  ;; Sum of n float32 values at byte offset p (n a multiple of 4) in float64 (a chunk's mean, the
+  ;; shift of its power sums).
+  (func (export "sum") (param $p i32) (param $n i32) (result f64)
+    (local $end i32) (local $v v128) (local $s v128)
+    (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+      (loop $top
+        (local.set $v (v128.load (local.get $p)))
+        (local.set $s (f64x2.add (local.get $s)
+          (f64x2.add
+            (f64x2.promote_low_f32x4 (local.get $v))
+            (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br_if $top (i32.lt_u (local.get $p) (local.get $end)))))
+    (f64.add (f64x2.extract_lane 0 (local.get $s)) (f64x2.extract_lane 1 (local.get $s))))
+
+  ;; Adds the odd-position radix counts into the even-position ones and zeroes them.
+  (func (export "mergeRadix")
+    (local $q i32)
+    (loop $top
+      (v128.store (local.get $q)
+        (i32x4.add (v128.load (local.get $q)) (v128.load offset=0x40000 (local.get $q))))
+      (v128.store offset=0x40000 (local.get $q) (v128.const i32x4 0 0 0 0))
+      (local.set $q (i32.add (local.get $q) (i32.const 16)))
+      (br_if $top (i32.lt_u (local.get $q) (i32.const 0x40000)))))
+
+  ;; Writes the radix bins with a non-zero even-position count, in order, to the picked area and
+  ;; returns how many there are.
+  (func (export "nonzeroBins") (result i32)
+    (local $k i32) (local $m i32)
+    (local.set $m (i32.const 0x90000))
+    (loop $top
+      (i32.store (local.get $m) (local.get $k))
+      (local.set $m (i32.add (local.get $m)
+        (i32.shl (i32.ne (i32.load (i32.shl (local.get $k) (i32.const 2))) (i32.const 0)) (i32.const 2))))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $top (i32.lt_u (local.get $k) (i32.const 65536))))
+    (i32.shr_u (i32.sub (local.get $m) (i32.const 0x90000)) (i32.const 2))))

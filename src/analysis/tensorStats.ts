@@ -304,7 +304,7 @@ class StatsEngine {
     const n = w.length;
     let shift: number;
     if (this.n === 0) {
-      shift = (w instanceof Float32Array ? sumF32(w) : sumF64(w)) / n;
+      shift = (w instanceof Float32Array ? (this.kernel ? kernelSum(this.kernel, w) : sumF32(w)) : sumF64(w)) / n;
       if (!Number.isFinite(shift)) {
         return false;
       }
@@ -387,6 +387,11 @@ class StatsEngine {
   /** Adds the odd-element radix counts into `radix`. */
   private mergeRadix(): void {
     if (!this.radixOddUsed) {
+      return;
+    }
+    if (this.kernel) {
+      this.kernel.mergeRadix();
+      this.radixOddUsed = false;
       return;
     }
     const radix = this.radix;
@@ -559,6 +564,7 @@ class StatsEngine {
       this.flushRadix();
     }
     const radix = this.radixTotal ?? this.radix;
+    const occupied = this.occupiedBins(radix);
     const bins = this.bins;
     // Linear histogram edges (numpy.histogram / numpy.linspace).
     let first = this.min;
@@ -623,11 +629,9 @@ class StatsEngine {
     this.targets = [];
     let cum = 0;
     let r = 0;
-    for (let k = 0; k < radixBins && r < this.ranks.length; k++) {
+    for (let j = 0; j < occupied.length && r < this.ranks.length; j++) {
+      const k = occupied[j]!;
       const c = radix[k]!;
-      if (c === 0) {
-        continue;
-      }
       let hit = false;
       while (r < this.ranks.length && this.ranks[r]! < cum + c) {
         const rank = this.ranks[r]!;
@@ -643,7 +647,25 @@ class StatsEngine {
       }
       cum += c;
     }
-    this.classifyBins(radix);
+    this.classifyBins(radix, occupied);
+  }
+
+  /** The radix bins with a non-zero count, ascending. */
+  private occupiedBins(radix: Uint32Array | Float64Array): Int32Array {
+    if (this.kernel && radix === this.radix) {
+      return this.kernel.nonzeroBins().slice();
+    }
+    let count = 0;
+    for (let k = 0; k < radixBins; k++) {
+      count += radix[k]! > 0 ? 1 : 0;
+    }
+    const out = new Int32Array(count);
+    for (let k = 0, j = 0; k < radixBins; k++) {
+      if (radix[k]! > 0) {
+        out[j++] = k;
+      }
+    }
+    return out;
   }
 
   /**
@@ -653,16 +675,14 @@ class StatsEngine {
    * a needed order statistic. Every other aspect of the bin is counted at once from its population,
    * and bins with no per-value aspect are skipped by pass 2 altogether.
    */
-  private classifyBins(radix: Uint32Array | Float64Array): void {
+  private classifyBins(radix: Uint32Array | Float64Array, occupied: Int32Array): void {
     const special = this.kernel?.special ?? takeArray(spareSpecials, () => new Uint8Array(radixBins));
     special.fill(0);
     const hasLog = this.logH.length > 0;
     const thr = this.nearZeroThreshold;
-    for (let k = 0; k < radixBins; k++) {
+    for (let j = 0; j < occupied.length; j++) {
+      const k = occupied[j]!;
       const c = radix[k]!;
-      if (c === 0) {
-        continue;
-      }
       let code = this.targetOf[k]! >= 0 ? perValueTarget : 0;
       const [lo, hi] = this.binValueRange(k);
       const a = Math.max(lo, this.min);
@@ -1015,6 +1035,16 @@ function sumF64(w: Float64Array): number {
  * The hot loops. They are separate monomorphic functions (one per element type) so that the JIT
  * keeps every accumulator in a register; keep them free of object allocation.
  */
+
+/** Sum of float32 values (a multiple of 4) in float64, by the kernel, piece by piece through its buffer. */
+function kernelSum(kernel: StatsKernel, w: Float32Array): number {
+  let s = 0;
+  for (let at = 0; at < w.length; at += kernelValueCapacity) {
+    const piece = w.length <= kernelValueCapacity ? w : w.subarray(at, Math.min(w.length, at + kernelValueCapacity));
+    s += kernel.sum(kernel.place(piece), piece.length);
+  }
+  return s;
+}
 
 /** Pass 1 over float32 values: power sums about `shift`, l1, sum of squares, extremes, zeros, radix counts. */
 function loop1F32(w: Float32Array, u: Uint32Array, shift: number, radix: Uint32Array, radixOdd: Uint32Array, acc: Float64Array): void {

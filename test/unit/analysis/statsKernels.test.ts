@@ -128,3 +128,29 @@ test('pass2 bins the picked values by their codes and lists the edge and target 
     giveKernel(kernel);
   }
 });
+
+test('sum, mergeRadix and nonzeroBins: the float64 sum, the merged radix tables and the occupied bins', () => {
+  const kernel = takeKernel()!;
+  try {
+    const values = new Float32Array(1000);
+    for (let i = 0; i < values.length; i++) {
+      values[i] = Math.fround(Math.sin(i) * 10 ** ((i % 7) - 3));
+    }
+    const expected = Array.from(values).reduce((s, x) => s + x, 0);
+    assert.ok(Math.abs(kernel.sum(kernel.place(values), values.length) - expected) <= 1e-12 * Array.from(values).reduce((s, x) => s + Math.abs(x), 0));
+    kernel.pass1(kernel.place(values), values.length, 0);
+    kernel.mergeRadix();
+    assert.ok(kernel.radixOdd.every((c) => c === 0), 'odd table zeroed');
+    const bins = new Map<number, number>();
+    for (const x of values) {
+      bins.set(radixBin(x), (bins.get(radixBin(x)) ?? 0) + 1);
+    }
+    const occupied = Array.from(kernel.nonzeroBins());
+    assert.deepEqual(occupied, [...bins.keys()].sort((a, b) => a - b));
+    for (const k of occupied) {
+      assert.equal(kernel.radixEven[k], bins.get(k), `bin ${k}`);
+    }
+  } finally {
+    giveKernel(kernel);
+  }
+});
