@@ -17,11 +17,19 @@ function workersOf(args: readonly string[]): number | undefined {
   return Number.isInteger(n) && n >= 1 && n <= 64 ? n : undefined;
 }
 
-if (require.main === module) {
-  const [command, ...args] = process.argv.slice(2);
+/** Starts the statistics workers (statsWorker.js in `dir`) that the command line `argv` will use; returns how many. */
+export function startStatsWorkersFor(argv: readonly string[], dir: string): number {
+  const [command, ...args] = argv;
   const stats = (command === 'inspect' || command === 'check') && !args.some((a) => a === '--no-stats' || a === '--help' || a === '--');
   const count = stats ? workersOf(args) : undefined;
-  if (count !== undefined) {
-    startWorkersEarly(path.join(__dirname, 'statsWorker.js'), count);
+  if (count === undefined) {
+    return 0;
   }
+  startWorkersEarly(path.join(dir, 'statsWorker.js'), count);
+  return count;
+}
+
+// The bundle that runs as the process's main module (this file's code lives inside it).
+if (require.main !== undefined && require.main.filename === __filename) {
+  startStatsWorkersFor(process.argv.slice(2), __dirname);
 }

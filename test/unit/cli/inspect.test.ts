@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../../../src/cli/main';
@@ -140,9 +141,34 @@ test('the bundled command (dist/cli.js, which starts its workers before the rest
   const file = path.join(fixturesDir, 'keras-h5', 'alphabet-soup-charity-keras2.15', 'AlphabetSoupCharity.h5');
   const io = captureIo();
   assert.equal(await runCli(['inspect', file, '--json'], io), 0, io.stderr.join('\n'));
-  for (const workers of [[], ['--workers', '2']]) {
-    const r = spawnSync(process.execPath, [cli, 'inspect', file, '--json', ...workers], { encoding: 'utf8', timeout: 60_000 });
+  // A preloaded script reports each worker thread the bundle starts, and whether startWorkersEarly did.
+  const preload = path.join(makeTempDir('weightscope-preload-'), 'countWorkers.js');
+  fs.writeFileSync(
+    preload,
+    [
+      "const wt = require('node:worker_threads');",
+      'const Original = wt.Worker;',
+      'wt.Worker = class extends Original {',
+      '  constructor(...args) {',
+      '    super(...args);',
+      "    process.stderr.write(new Error().stack.includes('startWorkersEarly') ? 'worker:early\\n' : 'worker:pool\\n');",
+      '  }',
+      '};',
+    ].join('\n'),
+  );
+  const defaultWorkers = Math.min(4, Math.max(1, os.availableParallelism() - 1));
+  for (const [workers, count] of [
+    [[], defaultWorkers],
+    [['--workers', '2'], 2],
+  ] as const) {
+    const r = spawnSync(process.execPath, ['-r', preload, cli, 'inspect', file, '--json', ...workers], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), JSON.parse(io.stdout.join('\n')), `dist/cli.js ${workers.join(' ')}`);
+    const started = r.stderr.split('\n').filter((l) => l.startsWith('worker:'));
+    assert.deepEqual(started, Array<string>(count).fill('worker:early'), 'every statistics worker was started early');
   }
+  // Commands without statistics start none.
+  const listed = spawnSync(process.execPath, ['-r', preload, cli, 'inspect', file, '--json', '--no-stats'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(listed.status, 0, listed.stderr);
+  assert.ok(!listed.stderr.includes('worker:'), listed.stderr);
 });
