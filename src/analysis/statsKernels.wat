@@ -32,7 +32,7 @@
     (local $lo v128) (local $hi v128) (local $dl v128) (local $dh v128) (local $ql v128) (local $qh v128)
     (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $s4 v128) (local $l1 v128)
     (local $sh v128) (local $mn v128) (local $mx v128) (local $mnz v128) (local $z v128) (local $a v128)
-    (local $inf v128) (local $sign v128)
+    (local $inf v128) (local $sign v128) (local $eq0 v128)
     (local.set $sh (f64x2.splat (local.get $shift)))
     (local.set $mn (f32x4.splat (f32.demote_f64 (f64.load (i32.const 0xd0030)))))
     (local.set $mx (f32x4.splat (f32.demote_f64 (f64.load (i32.const 0xd0038)))))
@@ -63,10 +63,9 @@
         (local.set $mn (f32x4.pmin (local.get $mn) (local.get $v)))
         (local.set $mx (f32x4.pmax (local.get $mx) (local.get $v)))
         (local.set $a (f32x4.abs (local.get $v)))
-        (local.set $z (i32x4.sub (local.get $z) (f32x4.eq (local.get $a) (v128.const i32x4 0 0 0 0))))
-        (local.set $mnz
-          (f32x4.pmin (local.get $mnz)
-            (v128.bitselect (local.get $inf) (local.get $a) (f32x4.eq (local.get $a) (v128.const i32x4 0 0 0 0)))))
+        (local.set $eq0 (f32x4.eq (local.get $a) (v128.const i32x4 0 0 0 0)))
+        (local.set $z (i32x4.sub (local.get $z) (local.get $eq0)))
+        (local.set $mnz (f32x4.pmin (local.get $mnz) (v128.bitselect (local.get $inf) (local.get $a) (local.get $eq0))))
         ;; power sums in float64, lanes 0-1 and 2-3 side by side
         (local.set $lo (f64x2.promote_low_f32x4 (local.get $v)))
         (local.set $hi (f64x2.promote_low_f32x4

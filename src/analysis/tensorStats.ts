@@ -1181,26 +1181,6 @@ const pickBuffer = new Int32Array(pickBlock);
 
 /** Pass 2 over float32 values: linear and log histograms, percentile targets; returns the near-zero count. */
 function loop2F32(e: StatsEngine, w: Float32Array, u: Uint32Array): number {
-  const special = e.special;
-  let nz = 0;
-  const n = w.length;
-  // Pick the elements of special bins first (a tight loop), then handle only those.
-  const picked = pickBuffer;
-  for (let base = 0; base < n; base += pickBlock) {
-    const end = Math.min(n, base + pickBlock);
-    let m = 0;
-    for (let i = base; i < end; i++) {
-      const ub = u[i]!;
-      picked[m] = i;
-      m += (special[(((ub >> 31) | 0x80000000) ^ ub) >>> 16]! + 15) >> 4; // 1 when any flag is set
-    }
-    nz += handlePickedF32(e, w, u, picked, m, 0);
-  }
-  return nz;
-}
-
-/** Pass 2 over the picked float32 values w[base + picked[j]] for j < m; returns their near-zero count. */
-function handlePickedF32(e: StatsEngine, w: Float32Array, u: Uint32Array, picked: Int32Array, m: number, base: number): number {
   const lin = e.lin;
   const logH = e.logH;
   const logTable = e.logTable;
@@ -1215,34 +1195,46 @@ function handlePickedF32(e: StatsEngine, w: Float32Array, u: Uint32Array, picked
   const bins = e.bins;
   const thr = e.nearZeroThreshold;
   let nz = 0;
-  for (let j = 0; j < m; j++) {
-    const i = base + picked[j]!;
-    const ub = u[i]!;
-    const x = w[i]!;
-    const key = (((ub >> 31) | 0x80000000) ^ ub) >>> 0;
-    const code = special[key >>> 16]!;
-    if (code & perValueLin) {
-      const t = (x - first) * norm;
-      let b = t | 0;
-      const fr = t - b;
-      if (fr < tol || fr > upper || b >= bins) {
-        b = e.linBinExact(x);
+  const n = w.length;
+  // Pick the elements of special bins first (a tight loop), then handle only those.
+  const picked = pickBuffer;
+  for (let base = 0; base < n; base += pickBlock) {
+    const end = Math.min(n, base + pickBlock);
+    let m = 0;
+    for (let i = base; i < end; i++) {
+      const ub = u[i]!;
+      picked[m] = i;
+      m += (special[(((ub >> 31) | 0x80000000) ^ ub) >>> 16]! + 15) >> 4; // 1 when any flag is set
+    }
+    for (let j = 0; j < m; j++) {
+      const i = picked[j]!;
+      const ub = u[i]!;
+      const x = w[i]!;
+      const key = (((ub >> 31) | 0x80000000) ^ ub) >>> 0;
+      const code = special[key >>> 16]!;
+      if (code & perValueLin) {
+        const t = (x - first) * norm;
+        let b = t | 0;
+        const fr = t - b;
+        if (fr < tol || fr > upper || b >= bins) {
+          b = e.linBinExact(x);
+        }
+        lin[b] = lin[b]! + 1;
       }
-      lin[b] = lin[b]! + 1;
-    }
-    const a = Math.abs(x);
-    if (code & perValueNearZero) {
-      nz += a < thr ? 1 : 0;
-    }
-    if (code & perValueLog && a !== 0) {
-      let g = logTable[(ub >>> 16) & 0x7fff]!;
-      while (g < lastBin && a >= logThresholds[g + 1]!) {
-        g++;
+      const a = Math.abs(x);
+      if (code & perValueNearZero) {
+        nz += a < thr ? 1 : 0;
       }
-      logH[g] = logH[g]! + 1;
-    }
-    if (code & perValueTarget) {
-      e.addTarget(targetOf[key >>> 16]!, x, key, 0);
+      if (code & perValueLog && a !== 0) {
+        let g = logTable[(ub >>> 16) & 0x7fff]!;
+        while (g < lastBin && a >= logThresholds[g + 1]!) {
+          g++;
+        }
+        logH[g] = logH[g]! + 1;
+      }
+      if (code & perValueTarget) {
+        e.addTarget(targetOf[key >>> 16]!, x, key, 0);
+      }
     }
   }
   return nz;
