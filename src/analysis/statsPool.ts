@@ -365,24 +365,30 @@ export class StatsPool {
       if (this.queue.length > 0) {
         this.runLocal(this.queue.shift()!);
       } else {
-        // Nothing queued: take back a job that waits in a busy worker rather than sit idle.
-        const slot = this.slots.find((s) => s.jobs.length > 1 && !s.dead);
+        // Nothing queued: take back a job that waits in a busy worker, or in one still starting up,
+        // rather than sit idle.
+        const slot = this.slots.find((s) => !s.dead && (s.jobs.length > 1 || (s.jobs.length === 1 && s.preparing > 0)));
         const job = slot?.jobs.pop();
         if (slot && job) {
           slot.worker.postMessage({ type: 'cancel', id: job.id } satisfies StatsPoolRequest); // its answer is ignored: the job left slot.jobs
+          if (slot.jobs.length === 0) {
+            slot.worker.unref();
+          }
           this.runLocal(job);
         }
       }
     }
     while (this.queue.length > 0 && !this.disposed) {
-      // With the calling thread working too, a worker still starting up gets no job: the calling
-      // thread may be free before it (on a busy machine, long before it).
-      // A callerIdle pool's calling thread may be busy for a while between its chunks (opening a
-      // file), so each worker gets its next job ahead, to start the moment the current one ends.
+      // With the calling thread working too, a worker still starting up gets one job, to start the
+      // moment it is up (the calling thread takes it back if it is free first: see above), and a
+      // worker that is up gets its next job ahead, to start the moment the current one ends (the
+      // calling thread may be busy for a while between its chunks, opening a file).
       const depth = this.callerIdle ? 2 : 1;
+      const up = (s: Slot): boolean => !s.dead && !(this.callerIdle && s.preparing > 0);
       let slot =
-        this.slots.find((s) => s.jobs.length === 0 && !s.dead && !(this.callerIdle && s.preparing > 0)) ??
-        this.slots.find((s) => s.jobs.length < depth && !s.dead && !(this.callerIdle && s.preparing > 0));
+        this.slots.find((s) => s.jobs.length === 0 && up(s)) ??
+        this.slots.find((s) => s.jobs.length < depth && up(s)) ??
+        this.slots.find((s) => s.jobs.length === 0 && !s.dead);
       if (!slot && this.slots.length < this.size) {
         slot = this.spawn();
       }

@@ -368,3 +368,32 @@ test('a worker started early (startWorkersEarly) serves the first pool of its sc
   await new Promise((resolve) => setTimeout(resolve, 1500));
   assert.equal(takeEarlyWorker(dying), undefined, 'a worker that exited is dropped');
 });
+
+test('callerIdle pool: a job handed to a worker that is still starting is taken back by the idle calling thread', async () => {
+  const p = writeTfjsModel([
+    { name: 'a/kernel', shape: [64, 32] },
+    { name: 'b/kernel', shape: [32, 8] },
+    { name: 'c/kernel', shape: [8, 4] },
+  ]);
+  const names = ['a/kernel', 'b/kernel', 'c/kernel'];
+  const file = await openLocalPath(p);
+  const expected = new Map<string, TensorResult>();
+  for (const name of names) {
+    expected.set(name, { ok: true, stats: await computeTensorStats(file.tensors.find((x) => x.name === name)!) });
+  }
+  await file.close();
+  // A worker that takes 20 s to start: every result must come from the calling thread long before.
+  const dir = makeTempDir('weightscope-slow-');
+  const script = path.join(dir, 'slowWorker.js');
+  const real = path.join(__dirname, '..', '..', '..', 'src', 'analysis', 'statsWorker.js');
+  fs.writeFileSync(script, `Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20000);\nrequire(${JSON.stringify(real)});\n`);
+  const pool = new StatsPool({ workers: 1, callerIdle: true, workerScript: script });
+  const started = Date.now();
+  try {
+    pool.prepare(p);
+    assert.deepEqual(await pool.analyzeFile(p, names), expected);
+    assert.ok(Date.now() - started < 15_000, `results took ${Date.now() - started} ms: a job waited for the starting worker`);
+  } finally {
+    await pool.dispose();
+  }
+});
