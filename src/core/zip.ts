@@ -4,9 +4,18 @@
  * `.keras` archives. Layout: PKWARE APPNOTE.TXT 6.3.x, sections 4.3.7 (local file header),
  * 4.3.12 (central directory header), 4.3.14-4.3.16 (ZIP64 end records), 4.5.3 (ZIP64 extra field).
  */
-import * as zlib from 'node:zlib';
+import type * as Zlib from 'node:zlib';
 import { checkRange, SliceByteSource, type ByteSource } from './byteSource';
 import { throwIfAborted, WeightFileError } from './errors';
+
+let zlibModule: typeof Zlib | undefined;
+
+/** node:zlib, loaded with the first compressed member (loading it costs a few milliseconds at every start). */
+function zlib(): typeof Zlib {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  zlibModule ??= require('node:zlib') as typeof Zlib;
+  return zlibModule;
+}
 
 /** One member of a ZIP archive, from its central directory record. */
 export interface ZipEntry {
@@ -270,7 +279,7 @@ function crc32Update(crc: number, bytes: Uint8Array): number {
  * are fed only when the inflated output has been consumed, so memory stays bounded.
  */
 export async function* inflateRawStream(source: ByteSource, start: number, compressedSize: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
-  const inflater = zlib.createInflateRaw({ chunkSize: 64 * 1024 });
+  const inflater = zlib().createInflateRaw({ chunkSize: 64 * 1024 });
   const queue: Uint8Array[] = [];
   let failed: unknown;
   let ended = false;
