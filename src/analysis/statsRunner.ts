@@ -142,7 +142,15 @@ export function findTensor(file: WeightFile, tensorName: string): TensorInfo | u
 export async function analyzeRawTensor(raw: RawTensorJob, tensorName: string, histogramBins: number, signal: AbortSignal): Promise<TensorResult> {
   try {
     const stats = await computeTensorStats(
-      { name: tensorName, dtype: raw.dtype, shape: raw.shape, readValues: (options) => readRawValues(raw, raw.dtype, { ...options, chunkElements: rawChunkBytes / Math.max(1, itemSizeBytes(raw.dtype) ?? 1) }) },
+      {
+        name: tensorName,
+        dtype: raw.dtype,
+        shape: raw.shape,
+        // At most rawChunkBytes per read, and no more than the engine asks for (it reads float32
+        // straight into its kernel's buffer when a chunk fits there).
+        readValues: (options) =>
+          readRawValues(raw, raw.dtype, { ...options, chunkElements: Math.min(options?.chunkElements ?? Infinity, rawChunkBytes / Math.max(1, itemSizeBytes(raw.dtype) ?? 1)) }),
+      },
       { histogramBins, signal, holdLimitBytes: 0 },
     );
     return { ok: true, stats };
