@@ -1,7 +1,8 @@
 /**
- * The WebAssembly SIMD kernels of the statistics engine (statsKernels.wat): pass 1 and the pass-2
- * pick over float32 values. Each StatsEngine in float32 mode takes one kernel instance, whose memory
- * holds its radix tables, its pass-2 codes and a value buffer that readers can fill directly.
+ * The WebAssembly SIMD kernels of the statistics engine (statsKernels.wat): pass 1 and pass 2 over
+ * float32 values, and the radix-table chores between them. Each StatsEngine in float32 mode takes
+ * one kernel instance, whose memory holds its radix tables, pass-2 codes, histogram counts and a
+ * value buffer that readers can fill directly.
  * Where WebAssembly SIMD is unavailable (or on a big-endian host) the engine uses its JS loops.
  */
 import { statsKernelsBase64 } from './statsKernels.wasm';
@@ -24,8 +25,8 @@ const edgeListAt = 0x2d0000;
 
 /** Values the kernel's value buffer holds. */
 export const kernelValueCapacity = (valuesEnd - valuesAt) / 4;
-/** Most histogram bins the kernel's pass 2 serves. */
-export const kernelMaxBins = 32767;
+/** Most histogram bins the kernel's pass 2 serves (the engine's own limit, see checkBins in tensorStats.ts). */
+const kernelMaxBins = 32767;
 /** Most values one pick call examines. */
 export const kernelPickCapacity = 65536;
 
@@ -116,11 +117,13 @@ export class StatsKernel {
 
   /** Zeroed linear histogram counts for `bins` bins (at most kernelMaxBins). */
   linCounts(bins: number): Uint32Array {
+    checkKernelBins(bins);
     return new Uint32Array(this.buffer, linAt, bins).fill(0);
   }
 
   /** Zeroed log histogram counts for `bins` bins. */
   logCounts(bins: number): Uint32Array {
+    checkKernelBins(bins);
     return new Uint32Array(this.buffer, logHAt, bins).fill(0);
   }
 
@@ -156,6 +159,12 @@ export class StatsKernel {
   /** Pass-2 pick over n values (a multiple of 4, at most kernelPickCapacity) at byte offset p; returns the count picked. */
   pick(p: number, n: number): number {
     return this.exports.pick(p, n);
+  }
+}
+
+function checkKernelBins(bins: number): void {
+  if (!(bins >= 1 && bins <= kernelMaxBins)) {
+    throw new RangeError(`The statistics kernels serve 1 to ${kernelMaxBins} histogram bins, not ${bins}.`);
   }
 }
 
