@@ -8,6 +8,7 @@ import { itemSizeBytes } from '../core/dtypes';
 import type { TensorInfo, WeightFile } from '../core/model';
 import { readRawValues } from '../core/tensorData';
 import { statPath } from '../core/nodeFileSource';
+import { maxSlabBytes } from '../formats/hdf5';
 import { openLocalPath } from '../formats/registry';
 import { computeTensorStats } from './tensorStats';
 import type { RawTensorJob, TensorResult } from './statsPool';
@@ -18,8 +19,6 @@ const fileIdleMs = 2000;
 /** Close a file opened ahead of its requests (prepareFile) after this long without one, in milliseconds. */
 const preparedIdleMs = 10_000;
 
-/** Bytes per read of a RawTensorJob (the HDF5 slab size: statistics read plain-byte tensors twice). */
-const rawChunkBytes = 1024 * 1024;
 
 /** Most files kept open at once per thread. */
 const maxOpenFiles = 3;
@@ -146,10 +145,10 @@ export async function analyzeRawTensor(raw: RawTensorJob, tensorName: string, hi
         name: tensorName,
         dtype: raw.dtype,
         shape: raw.shape,
-        // At most rawChunkBytes per read, and no more than the engine asks for (it reads float32
-        // straight into its kernel's buffer when a chunk fits there).
+        // At most one HDF5 slab per read, as Hdf5File reads such datasets, and no more than the engine
+        // asks for (it reads float32 straight into its kernel's buffer when a chunk fits there).
         readValues: (options) =>
-          readRawValues(raw, raw.dtype, { ...options, chunkElements: Math.min(options?.chunkElements ?? Infinity, rawChunkBytes / Math.max(1, itemSizeBytes(raw.dtype) ?? 1)) }),
+          readRawValues(raw, raw.dtype, { ...options, chunkElements: Math.min(options?.chunkElements ?? Infinity, maxSlabBytes / Math.max(1, itemSizeBytes(raw.dtype) ?? 1)) }),
       },
       { histogramBins, signal, holdLimitBytes: 0 },
     );
