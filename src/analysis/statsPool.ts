@@ -78,7 +78,6 @@ export type StatsPoolResponse =
 /** A cancelled worker that has not answered after this long is terminated and replaced, in milliseconds. */
 const cancelGraceMs = 2000;
 
-
 /** Options of a StatsPool. */
 export interface StatsPoolOptions {
   /** Worker threads (default: defaultWorkerCount()). */
