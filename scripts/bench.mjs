@@ -237,7 +237,6 @@ const kerasH5Section = {
     const canEvict = !argv.includes('--no-cold') && ctx.evict(file);
     const coldSeries = canEvict ? series('cold (page cache evicted before each contender)', () => ctx.evict(file)) : undefined;
     const coldRatios = coldSeries?.ratios;
-    const warm = warmSeries.runs[0];
     const all = [...warmSeries.runs, ...(coldSeries?.runs ?? [])];
     ctx.warm(file);
     // Cross-check the numbers against the peer: the speed only counts when the results agree.

@@ -1,8 +1,7 @@
 // Compiles src/analysis/statsKernels.wat into src/analysis/statsKernels.wasm.ts (the module's bytes
 // as base64), so that neither the bundles nor the transpiled tests need a WebAssembly toolchain.
 // A unit test checks that the committed file matches the .wat.
-//   node scripts/make-kernels.mjs          write the file
-//   node scripts/make-kernels.mjs --check  exit 1 when the committed file is stale
+//   node scripts/make-kernels.mjs
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
@@ -33,15 +32,6 @@ export async function generate(watText) {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
-  const text = await generate(fs.readFileSync(source, 'utf8'));
-  if (process.argv.includes('--check')) {
-    const current = fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : '';
-    if (current !== text) {
-      console.error(`${path.relative(root, target)} is stale: run node scripts/make-kernels.mjs`);
-      process.exit(1);
-    }
-  } else {
-    fs.writeFileSync(target, text);
-    console.log(`wrote ${path.relative(root, target)}`);
-  }
+  fs.writeFileSync(target, await generate(fs.readFileSync(source, 'utf8')));
+  console.log(`wrote ${path.relative(root, target)}`);
 }

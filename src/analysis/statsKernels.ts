@@ -27,7 +27,7 @@ const edgeListAt = 0x2d0000;
 export const kernelValueCapacity = (valuesEnd - valuesAt) / 4;
 /** Most histogram bins the kernel's pass 2 serves (the engine's own limit, see checkBins in tensorStats.ts). */
 const kernelMaxBins = 32767;
-/** Most values one pick call examines. */
+/** Most values one pass2 call examines. */
 export const kernelPickCapacity = 65536;
 
 /** The part of the WebAssembly API used here (the project's type libraries do not declare it). */
@@ -44,7 +44,6 @@ interface WasmInstance {
 interface KernelExports {
   memory: { buffer: ArrayBuffer };
   pass1(p: number, n: number, shift: number): void;
-  pick(p: number, n: number): number;
   pass2(p: number, n: number, first: number, norm: number, tol: number, thr: number, bins: number, hasLog: number): number;
   sum(p: number, n: number): number;
   mergeRadix(): void;
@@ -58,9 +57,9 @@ export class StatsKernel {
   readonly radixEven: Uint32Array;
   /** Radix counts of elements at odd positions. */
   readonly radixOdd: Uint32Array;
-  /** Pass-2 code per radix bin (non-zero: the pick reports the bin's values). */
+  /** Pass-2 code per radix bin (non-zero: pass 2 picks the bin's values). */
   readonly special: Uint8Array;
-  /** Indices written by `pick`. */
+  /** Indices picked by pass 2, and the list of nonzeroBins. */
   readonly picked: Int32Array;
   /** Pass-1 accumulators (the accS1 ... accZeros slots). */
   readonly acc: Float64Array;
@@ -75,7 +74,7 @@ export class StatsKernel {
   /** The value buffer, as bytes (for readers) and as float32 values. */
   readonly valueBytes: Uint8Array;
   readonly values: Float32Array;
-  /** The whole memory as float32 values and as their bit patterns (pick indices are relative to a call's start). */
+  /** The whole memory as float32 values and as their bit patterns (list indices are relative to a pass2 call's start). */
   readonly memF32: Float32Array;
   readonly memU32: Uint32Array;
   private readonly exports: KernelExports;
@@ -154,11 +153,6 @@ export class StatsKernel {
   /** The radix bins with a non-zero count in radixEven, ascending (a view valid until the next kernel call). */
   nonzeroBins(): Int32Array {
     return this.picked.subarray(0, this.exports.nonzeroBins());
-  }
-
-  /** Pass-2 pick over n values (a multiple of 4, at most kernelPickCapacity) at byte offset p; returns the count picked. */
-  pick(p: number, n: number): number {
-    return this.exports.pick(p, n);
   }
 }
 

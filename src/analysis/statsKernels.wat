@@ -115,10 +115,10 @@
         (i32.add (i32x4.extract_lane 0 (local.get $z)) (i32x4.extract_lane 1 (local.get $z)))
         (i32.add (i32x4.extract_lane 2 (local.get $z)) (i32x4.extract_lane 3 (local.get $z)))))))
 
-  ;; Pass-2 pick over n float32 values at byte offset p (n a multiple of 4, at most 65536, 16-byte
+  ;; The pick of pass 2 over n float32 values at byte offset p (n a multiple of 4, at most 65536, 16-byte
   ;; aligned p): writes the indices (0-based from p) of the values whose radix bin has a non-zero
   ;; code to the picked area, in order, and returns how many there are.
-  (func $pick (export "pick") (param $p i32) (param $n i32) (result i32)
+  (func $pick (param $p i32) (param $n i32) (result i32)
     (local $end i32) (local $m i32) (local $i i32) (local $v v128) (local $k v128) (local $sign v128)
     (local.set $sign (i32x4.splat (i32.const 0x80000000)))
     (local.set $m (i32.const 0x90000))

@@ -19,7 +19,6 @@ const fileIdleMs = 2000;
 /** Close a file opened ahead of its requests (prepareFile) after this long without one, in milliseconds. */
 const preparedIdleMs = 10_000;
 
-
 /** Most files kept open at once per thread. */
 const maxOpenFiles = 3;
 

@@ -18,8 +18,8 @@
  *   every percentile is exact (percentileErrorBound 0). For float64 data a large bin resolves the
  *   upper 32 bits only; the percentile is then exact when the lower word is zero in that bin (e.g.
  *   integers below 2^21), else half the remaining width is reported as percentileErrorBound.
- * - For float32 work (float32/16, bfloat16, 8/16-bit integers) pass 1 and the pick of pass 2 run
- *   as WebAssembly SIMD kernels (statsKernels.ts) when available, else as the JS loops below; both
+ * - For float32 work (float32/16, bfloat16, 8/16-bit integers) both passes run as WebAssembly
+ *   SIMD kernels (statsKernels.ts) when available, else as the JS loops below; both
  *   give the same counts, extremes, histograms and percentiles, and moments equal to rounding.
  * - Tensors up to `holdLimitBytes` (default 256 MiB) are copied into one buffer during pass 1
  *   (reused by the next tensor, released when idle), so peak memory is about one tensor plus a few
@@ -362,16 +362,15 @@ class StatsEngine {
     let s4 = 0;
     let l1 = 0;
     let zeros = 0;
-    for (let at = 0; at < w.length; at += kernelValueCapacity) {
-      const piece = w.length <= kernelValueCapacity ? w : w.subarray(at, Math.min(w.length, at + kernelValueCapacity));
-      kernel.pass1(kernel.place(piece), piece.length, shift);
+    forKernelPieces(kernel, w, kernelValueCapacity, (p, n) => {
+      kernel.pass1(p, n, shift);
       s1 += kacc[accS1]!;
       s2 += kacc[accS2]!;
       s3 += kacc[accS3]!;
       s4 += kacc[accS4]!;
       l1 += kacc[accL1]!;
       zeros += kacc[accZeros]!;
-    }
+    });
     acc[accS1] = s1;
     acc[accS2] = s2;
     acc[accS3] = s3;
@@ -819,10 +818,8 @@ class StatsEngine {
       const f = kernel.memF32;
       const u = kernel.memU32;
       let nz = 0;
-      for (let at = 0; at < n4; at += kernelPickCapacity) {
-        const piece = w.subarray(at, Math.min(n4, at + kernelPickCapacity));
-        const p = kernel.place(piece);
-        nz += kernel.pass2(p, piece.length, this.first, this.norm, this.tol, this.nearZeroThreshold, this.bins, hasLog);
+      forKernelPieces(kernel, w.subarray(0, n4), kernelPickCapacity, (p, length) => {
+        nz += kernel.pass2(p, length, this.first, this.norm, this.tol, this.nearZeroThreshold, this.bins, hasLog);
         // The kernel leaves the percentile-target values and those next to a linear edge to us.
         const base = p >>> 2;
         const targets = kernel.listLengths[0]!;
@@ -837,7 +834,7 @@ class StatsEngine {
           const b = this.linBinExact(f[base + kernel.edgeList[t]!]!);
           this.lin[b] = this.lin[b]! + 1;
         }
-      }
+      });
       if (n4 < n) {
         const tail = w.subarray(n4);
         nz += loop2F32(this, tail, new Uint32Array(tail.buffer, tail.byteOffset, tail.length));
@@ -1036,13 +1033,23 @@ function sumF64(w: Float64Array): number {
  * keeps every accumulator in a register; keep them free of object allocation.
  */
 
-/** Sum of float32 values (a multiple of 4) in float64, by the kernel, piece by piece through its buffer. */
+/**
+ * Calls `fn` with the kernel-memory offset and length of each piece of at most `size` values of `w`
+ * (in place when a reader filled the kernel's buffer, else copied into it).
+ */
+function forKernelPieces(kernel: StatsKernel, w: Float32Array, size: number, fn: (p: number, n: number) => void): void {
+  for (let at = 0; at < w.length; at += size) {
+    const piece = w.length <= size ? w : w.subarray(at, Math.min(w.length, at + size));
+    fn(kernel.place(piece), piece.length);
+  }
+}
+
+/** Sum of float32 values (a multiple of 4) in float64, by the kernel. */
 function kernelSum(kernel: StatsKernel, w: Float32Array): number {
   let s = 0;
-  for (let at = 0; at < w.length; at += kernelValueCapacity) {
-    const piece = w.length <= kernelValueCapacity ? w : w.subarray(at, Math.min(w.length, at + kernelValueCapacity));
-    s += kernel.sum(kernel.place(piece), piece.length);
-  }
+  forKernelPieces(kernel, w, kernelValueCapacity, (p, n) => {
+    s += kernel.sum(p, n);
+  });
   return s;
 }
 

@@ -55,18 +55,20 @@ test('pass1 gives the power sums, l1, extremes, zeros and radix counts of its va
   }
 });
 
-test('pick lists, in order, the values whose radix bin has a code; a given-back kernel comes back cleared', () => {
+test('pass2 picks, in order, the values whose radix bin has a code, over a whole pick block; a given-back kernel comes back cleared', () => {
   const kernel = takeKernel()!;
   const values = new Float32Array(kernelPickCapacity);
   for (let i = 0; i < values.length; i++) {
     values[i] = ((i * 7919) % 1001) / 100 - 5;
   }
+  // Percentile-target codes: pass 2 lists those values for the caller, in order.
   kernel.special[radixBin(-5)] = 8;
-  kernel.special[radixBin(4.5)] = 1;
-  const m = kernel.pick(kernel.place(values), values.length);
+  kernel.special[radixBin(4.5)] = 8;
+  kernel.linCounts(4);
+  kernel.pass2(kernel.place(values), values.length, -5, 0.4, 1e-9, 0, 4, false);
   const expected = [...values.keys()].filter((i) => radixBin(values[i]!) === radixBin(-5) || radixBin(values[i]!) === radixBin(4.5));
   assert.ok(expected.length > 100);
-  assert.deepEqual(Array.from(kernel.picked.subarray(0, m)), expected);
+  assert.deepEqual(Array.from(kernel.targetList.subarray(0, kernel.listLengths[0]!)), expected);
   kernel.pass1(kernel.place(values), 16, 0);
   giveKernel(kernel);
   const again = takeKernel()!;
