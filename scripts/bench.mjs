@@ -167,6 +167,10 @@ const kerasH5Section = {
     });
     const sizeMiB = fs.statSync(file).size / 2 ** 20;
     console.log(`  file ${path.relative(root, file)} (${sizeMiB.toFixed(0)} MiB), ${os.availableParallelism()} CPUs`);
+    if (process.env.NODE_EXTRA_CA_CERTS) {
+      // nodejs/node#40524: with this variable set, Node.js builds its certificate store at every start.
+      console.log('  note: NODE_EXTRA_CA_CERTS is set, so every Node.js start here (ours and the node -e 0 row) loads the CA certificates first');
+    }
     const workers = argValue('--workers');
     // By default Weightscope is the shipped CLI (`weightscope inspect FILE --json`: every tensor's full
     // statistics, layers and the JSON report); --pool-child times the StatsPool child instead.
@@ -198,13 +202,16 @@ const kerasH5Section = {
       const peer = measure(python, ['scripts/bench/h5py_stats.py', file]);
       prepare();
       const ours = measure(process.execPath, childArgs);
-      return { cat, peer, ours, mine: parseOurs(ours.stdout), theirs: JSON.parse(peer.stdout.trim().split('\n').pop()) };
+      // For reference: the start and exit of Node.js alone, which every run of ours includes.
+      const node = measure(process.execPath, ['-e', '0']);
+      return { cat, peer, ours, node, mine: parseOurs(ours.stdout), theirs: JSON.parse(peer.stdout.trim().split('\n').pop()) };
     };
     const printRound = (label, r) => {
       console.log(`  ${label} (load average ${os.loadavg()[0].toFixed(1)} on ${os.availableParallelism()} CPUs after the round):`);
-      ctx.row('cat file > /dev/null', r.cat);
+      ctx.row('cat file > /dev/null', r.cat, `${(sizeMiB / 1024 / (r.cat.wallMs / 1000)).toFixed(1)} GiB/s`);
       ctx.row('h5py + NumPy (mean/std/min/max/hist)', r.peer, `${r.theirs.datasets} datasets`);
       ctx.row(r.mine.label, r.ours, r.mine.detail);
+      ctx.row('node -e 0 (Node.js start and exit alone)', r.node, 'for reference: part of every run of ours');
       const speedup = r.peer.wallMs / r.ours.wallMs;
       const vsCat = r.ours.wallMs / r.cat.wallMs;
       console.log(`  ratios (wall, ${label}): peer/ours ${speedup.toFixed(2)}x, ours/cat ${vsCat.toFixed(1)}x`);
