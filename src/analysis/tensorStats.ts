@@ -862,8 +862,17 @@ class StatsEngine {
 
   // ---------------------------------------------------------------- result
 
-  /** Hands the large work arrays back for reuse by the next computation (the engine is done). */
-  private releaseArrays(): void {
+  private released = false;
+
+  /**
+   * Hands the large work arrays and the kernel back for reuse by the next computation (the engine is
+   * done, finished or not); only the first call counts.
+   */
+  release(): void {
+    if (this.released) {
+      return;
+    }
+    this.released = true;
     if (this.kernel) {
       giveKernel(this.kernel);
     } else {
@@ -935,7 +944,7 @@ class StatsEngine {
   /** Assembles the JSON-safe result; the engine cannot be used afterwards. */
   result(): TensorStats {
     const r = this.buildResult();
-    this.releaseArrays();
+    this.release();
     return r;
   }
 
@@ -1438,6 +1447,12 @@ async function computeStreamed(
     }
     return engine.result();
   } finally {
+    // A failed or cancelled computation hands its arrays and kernel on too.
+    if (engine) {
+      engine.release();
+    } else if (kernel) {
+      giveKernel(kernel);
+    }
     if (hold) {
       giveHold(hold);
     }
@@ -1509,18 +1524,22 @@ function computeArray(values: ArrayLike<number>, options: StatsOptions, mode: 'f
   const chunkElements = Math.max(1, options.chunkElements ?? defaultStatsChunkElements);
   const all = toWorkArray(values, mode);
   const engine = new StatsEngine(bins, mode);
-  for (let at = 0; at < all.length; at += chunkElements) {
-    throwIfAborted(options.signal);
-    engine.pass1(all.subarray(at, at + chunkElements));
-  }
-  if (engine.needsPass2) {
-    engine.preparePass2();
+  try {
     for (let at = 0; at < all.length; at += chunkElements) {
       throwIfAborted(options.signal);
-      engine.pass2(all.subarray(at, at + chunkElements));
+      engine.pass1(all.subarray(at, at + chunkElements));
     }
+    if (engine.needsPass2) {
+      engine.preparePass2();
+      for (let at = 0; at < all.length; at += chunkElements) {
+        throwIfAborted(options.signal);
+        engine.pass2(all.subarray(at, at + chunkElements));
+      }
+    }
+    return engine.result();
+  } finally {
+    engine.release();
   }
-  return engine.result();
 }
 
 let warmedJsLoops = false;

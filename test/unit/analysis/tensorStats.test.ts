@@ -323,3 +323,39 @@ test('kernels and JS loops agree on float32 chunks larger than the kernel buffer
     assert.deepEqual({ ...fast, mean: 0, std: 0, l1: 0, l2: 0, skewness: 0, kurtosis: 0 }, { ...slow, mean: 0, std: 0, l1: 0, l2: 0, skewness: 0, kurtosis: 0 }, name);
   }
 });
+
+test('a cancelled float32 computation hands its kernel on, and the next one on that kernel matches NumPy', async () => {
+  const c = reference.cases.find((x) => x.dtype === 'float32' && valuesOf(x).length >= 64);
+  assert.ok(c, 'a float32 reference case');
+  // The engine offers its kernel's value buffer to the reader (chunkBuffer): that names the kernel.
+  const kernelOf = (options?: ReadValuesOptions): ArrayBufferLike | undefined => options?.chunkBuffer?.buffer;
+  const controller = new AbortController();
+  let cancelledOn: ArrayBufferLike | undefined;
+  const cancelled = {
+    name: 'cancelled',
+    dtype: 'float32' as DType,
+    shape: [4096],
+    async *readValues(options?: ReadValuesOptions): AsyncIterable<NumericArray> {
+      cancelledOn = kernelOf(options);
+      yield new Float32Array(1024).fill(3); // pass 1 has counted into the kernel's tables
+      controller.abort();
+      yield new Float32Array(1024).fill(5);
+    },
+  };
+  await assert.rejects(computeTensorStats(cancelled, { signal: controller.signal, chunkElements: 1024 }), (ex: unknown) => WeightFileError.is(ex, 'cancelled'));
+  assert.ok(cancelledOn, 'the cancelled computation had a kernel');
+  const next = fakeTensor(c.name, c.dtype, valuesOf(c));
+  let nextOn: ArrayBufferLike | undefined;
+  const stats = await computeTensorStats(
+    {
+      ...next,
+      readValues: (options?: ReadValuesOptions) => {
+        nextOn ??= kernelOf(options);
+        return next.readValues(options);
+      },
+    },
+    { chunkElements: 1001, histogramBins: reference.bins },
+  );
+  assert.equal(nextOn, cancelledOn, 'the next computation reused the kernel of the cancelled one');
+  compare(`${c.name}/after-cancel`, stats, c.stats);
+});
