@@ -23,7 +23,10 @@ export type ShapeChange = 'same' | 'transposed' | 'reshaped' | 'incompatible';
 /** What happened to a tensor between A and B. */
 export type TensorDiffStatus = 'identical' | 'changed' | 'added' | 'removed' | 'incomparable';
 
-/** The comparison of one tensor (or the report of an added/removed one). All numbers JSON-safe. */
+/**
+ * The comparison of one tensor (or the report of an added/removed one). All numbers JSON-safe:
+ * a metric whose float64 sums overflow (values near the float64 limit) is null.
+ */
 export interface TensorDiff {
   /** Name in A; null for an added tensor. */
   a: string | null;
@@ -51,7 +54,11 @@ export interface TensorDiff {
   shapeB: number[] | null;
   /** How the shapes relate; null for added/removed. */
   shapeChange: ShapeChange | null;
-  /** For `transposed`: B = transpose(A, permutation) (NumPy axes order). */
+  /**
+   * For `transposed`: B = transpose(A, permutation) (NumPy axes order). Shapes that are a
+   * permutation of each other are also compared in plain element order (a reshape); when that
+   * is closer, `shapeChange` is `reshaped` and there is no permutation.
+   */
   permutation?: number[];
   /** Elements compared (0 when not compared). */
   count: number;
@@ -91,6 +98,8 @@ export interface TensorDiff {
   maxB: number | null;
   /** Element positions where A or B is NaN/Inf (excluded from the norms and moments). */
   nonFiniteCount: number;
+  /** Of those, the positions where A and B differ (NaN equals NaN): values that became, stopped being or changed as NaN/Inf. */
+  nonFiniteChanged: number;
   /** SHA-256 fingerprint of A's values (see fingerprint.ts), when computed. */
   fingerprintA?: string;
   /** Fingerprint of B's values, when computed. */
@@ -113,6 +122,8 @@ export interface LayerDiff {
   diffNorm: number;
   /** diffNorm / normA; null when normA is 0 (and something changed). */
   relL2: number | null;
+  /** Positions of the layer's tensors where A and B differ and one of them is NaN/Inf. */
+  nonFiniteChanged: number;
   /** Summary status: identical, changed, added (all tensors new), removed, or mixed. */
   status: 'identical' | 'changed' | 'added' | 'removed' | 'mixed';
 }
@@ -173,7 +184,7 @@ export interface DiffResult {
   tensors: TensorDiff[];
   /** Per layer, in first-appearance order. */
   layers: LayerDiff[];
-  /** Layers that moved most (largest relative change first), at most `topLayerCount`. */
+  /** Layers that moved most, at most `topLayerCount`: those with NaN/Inf changes first, then by relative change. */
   topLayers: string[];
   /** Whole-model numbers. */
   summary: DiffSummary;
@@ -258,7 +269,7 @@ function unreadPair(a: WeightFile, b: WeightFile, p: TensorPairing): TensorDiff 
 
 /** Builds the result from per-tensor diffs. */
 export function assembleDiff(a: Pick<WeightFile, 'path' | 'format' | 'formatName' | 'tensors' | 'warnings'>, b: typeof a, tensors: TensorDiff[], topLayerCount = 10): DiffResult {
-  const layers = new Map<string, { tensors: number; a2: number; d2: number; statuses: Set<TensorDiffStatus> }>();
+  const layers = new Map<string, { tensors: number; a2: number; d2: number; nonFiniteChanged: number; statuses: Set<TensorDiffStatus> }>();
   let a2 = 0;
   let d2 = 0;
   const s: DiffSummary = {
@@ -280,10 +291,11 @@ export function assembleDiff(a: Pick<WeightFile, 'path' | 'format' | 'formatName
     const key = t.layer;
     let l = layers.get(key);
     if (!l) {
-      l = { tensors: 0, a2: 0, d2: 0, statuses: new Set() };
+      l = { tensors: 0, a2: 0, d2: 0, nonFiniteChanged: 0, statuses: new Set() };
       layers.set(key, l);
     }
     l.tensors++;
+    l.nonFiniteChanged += t.nonFiniteChanged;
     l.statuses.add(t.status);
     if (t.normA !== null && t.diffNorm !== null) {
       l.a2 += t.normA * t.normA;
@@ -317,11 +329,12 @@ export function assembleDiff(a: Pick<WeightFile, 'path' | 'format' | 'formatName
     normA: Math.sqrt(l.a2),
     diffNorm: Math.sqrt(l.d2),
     relL2: ratio(Math.sqrt(l.d2), Math.sqrt(l.a2)),
+    nonFiniteChanged: l.nonFiniteChanged,
     status: l.statuses.size === 1 ? layerStatus([...l.statuses][0]!) : 'mixed',
   }));
   const topLayers = layerDiffs
-    .filter((l) => l.diffNorm > 0)
-    .sort((x, y) => (y.relL2 ?? Infinity) - (x.relL2 ?? Infinity) || y.diffNorm - x.diffNorm)
+    .filter((l) => l.diffNorm > 0 || l.nonFiniteChanged > 0)
+    .sort((x, y) => Number(y.nonFiniteChanged > 0) - Number(x.nonFiniteChanged > 0) || (y.relL2 ?? Infinity) - (x.relL2 ?? Infinity) || y.diffNorm - x.diffNorm)
     .slice(0, topLayerCount)
     .map((l) => l.layer);
   const warnings = [...a.warnings.map((w) => ({ ...w, message: `A: ${w.message}` })), ...b.warnings.map((w) => ({ ...w, message: `B: ${w.message}` }))];
@@ -409,6 +422,7 @@ function oneSided(t: TensorInfo, status: 'added' | 'removed'): TensorDiff {
     minB: null,
     maxB: null,
     nonFiniteCount: 0,
+    nonFiniteChanged: 0,
   };
 }
 
@@ -497,6 +511,7 @@ export async function diffTensorPair(ta: TensorInfo, tb: TensorInfo, matchedBy: 
 class PairAccumulator {
   count = 0;
   nonFinite = 0;
+  nonFiniteChanged = 0;
   changed = 0;
   flips = 0;
   a2 = 0;
@@ -539,6 +554,7 @@ class PairAccumulator {
     let sb = 0;
     let sbb = 0;
     let nonFinite = 0;
+    let nonFiniteChanged = 0;
     let minA = this.minA;
     let maxA = this.maxA;
     let minB = this.minB;
@@ -549,7 +565,8 @@ class PairAccumulator {
       const x = a[i]!;
       const y = b[i]!;
       const d = y - x;
-      if (d - d === 0) {
+      // Both finite (d itself may overflow to +-Infinity; it is then counted as such)
+      if (x - x + (y - y) === 0) {
         changed += d !== 0 ? 1 : 0;
         flips += x * y < 0 ? 1 : 0;
         a2 += x * x;
@@ -570,9 +587,12 @@ class PairAccumulator {
         sb += v;
         sbb += v * v;
       } else {
-        // NaN or infinity on either side (or inf - inf); NaN equals NaN here
+        // NaN or infinity on either side; NaN equals NaN here
         nonFinite++;
-        changed += x === y || (x !== x && y !== y) ? 0 : 1;
+        const c = x === y || (x !== x && y !== y) ? 0 : 1;
+        changed += c;
+        nonFiniteChanged += c;
+        flips += x * y < 0 ? 1 : 0;
       }
     }
     const finite = n - nonFinite;
@@ -591,6 +611,7 @@ class PairAccumulator {
     this.sbb += sbb;
     this.finite += finite;
     this.nonFinite += nonFinite;
+    this.nonFiniteChanged += nonFiniteChanged;
     this.minA = minA;
     this.maxA = maxA;
     this.minB = minB;
@@ -631,26 +652,32 @@ class PairAccumulator {
       status: identical ? 'identical' : 'changed',
       identicalBy: identical ? 'values' : undefined,
       count: n,
-      relL2: ratio(diffNorm, normA),
-      cosine: normA > 0 && normB > 0 ? clamp(this.ab / (normA * normB)) : null,
-      maxAbsDiff: f > 0 ? this.maxD : null,
-      meanAbsDiff: f > 0 ? this.absD / f : null,
+      relL2: finiteOrNull(ratio(diffNorm, normA)),
+      cosine: normA > 0 && normB > 0 ? finiteOrNull(clamp(this.ab / (normA * normB))) : null,
+      maxAbsDiff: f > 0 ? finiteOrNull(this.maxD) : null,
+      meanAbsDiff: f > 0 ? finiteOrNull(this.absD / f) : null,
       changedFraction: n > 0 ? this.changed / n : 0,
       signFlipFraction: n > 0 ? this.flips / n : 0,
-      normA,
-      normB,
-      diffNorm,
-      meanA,
-      meanB,
-      stdA,
-      stdB,
+      normA: finiteOrNull(normA),
+      normB: finiteOrNull(normB),
+      diffNorm: finiteOrNull(diffNorm),
+      meanA: finiteOrNull(meanA),
+      meanB: finiteOrNull(meanB),
+      stdA: finiteOrNull(stdA),
+      stdB: finiteOrNull(stdB),
       minA: f > 0 ? this.minA : null,
       maxA: f > 0 ? this.maxA : null,
       minB: f > 0 ? this.minB : null,
       maxB: f > 0 ? this.maxB : null,
       nonFiniteCount: this.nonFinite,
+      nonFiniteChanged: this.nonFiniteChanged,
     };
   }
+}
+
+/** Sums of finite values near the float64 limit can overflow; such a metric is reported as null. */
+function finiteOrNull(x: number | null): number | null {
+  return x !== null && x - x === 0 ? x : null;
 }
 
 function clamp(c: number): number {
@@ -685,17 +712,18 @@ async function streamPair(out: TensorDiff, ta: TensorInfo, tb: TensorInfo, optio
 /**
  * Permuted shapes (e.g. a Keras HWIO kernel against an OHWI one): both tensors are loaded
  * (bounded by transposeMaxElements), every axis permutation that maps A's shape to B's is tried,
- * and the closest one is reported.
+ * and so is the plain element order (a reshape such as [30,40] -> [40,30]); the closest is
+ * reported, a permutation on a tie.
  */
 async function transposedPair(out: TensorDiff, ta: TensorInfo, tb: TensorInfo, options: DiffOptions): Promise<TensorDiff> {
   const readOpts = { chunkElements: options.chunkElements, signal: options.signal };
   const va = await readAllValues(ta, readOpts);
   const vb = await readAllValues(tb, readOpts);
-  let best: { perm: number[]; acc: PairAccumulator } | undefined;
-  for (const perm of permutationsMapping(ta.shape, tb.shape)) {
+  let best: { perm: number[] | null; acc: PairAccumulator } | undefined;
+  for (const perm of [...permutationsMapping(ta.shape, tb.shape), null]) {
     throwIfAborted(options.signal);
     const acc = new PairAccumulator();
-    acc.add(transpose(va, ta.shape, perm), vb);
+    acc.add(perm ? transpose(va, ta.shape, perm) : va, vb);
     if (!best || acc.d2 < best.acc.d2) {
       best = { perm, acc };
     }
@@ -705,7 +733,8 @@ async function transposedPair(out: TensorDiff, ta: TensorInfo, tb: TensorInfo, o
   const hb = new TensorHasher(tb.dtype, tb.shape);
   hb.update(vb);
   const r = best!.acc.finish(out);
-  return { ...r, permutation: best!.perm, fingerprintA: ha.digest(), fingerprintB: hb.digest() };
+  const fingerprints = { fingerprintA: ha.digest(), fingerprintB: hb.digest() };
+  return best!.perm ? { ...r, permutation: best!.perm, ...fingerprints } : { ...r, shapeChange: 'reshaped', ...fingerprints };
 }
 
 /** Every axis permutation p with a[p[k]] === b[k] for all k (at most 720, ranks <= 6 tried). */

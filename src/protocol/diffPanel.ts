@@ -76,6 +76,8 @@ export interface TensorDiffDto {
   maxB: number | null;
   /** NaN/Inf positions. */
   nonFiniteCount: number;
+  /** NaN/Inf positions where A and B differ. */
+  nonFiniteChanged: number;
   /** Fingerprint of A's tensor. */
   fingerprintA?: string;
   /** Fingerprint of B's tensor. */
@@ -98,6 +100,8 @@ export interface LayerDiffDto {
   diffNorm: number;
   /** Relative change; null when ||A|| is 0. */
   relL2: number | null;
+  /** NaN/Inf positions where A and B differ. */
+  nonFiniteChanged: number;
   /** identical | changed | added | removed | mixed. */
   status: string;
 }

@@ -113,6 +113,9 @@ export function describeChange(t: TensorDiff): string {
   if (t.dtypeChanged) {
     parts.push(`dtype ${t.dtypeA} -> ${t.dtypeB}`);
   }
+  if (t.nonFiniteChanged > 0) {
+    parts.push(`${t.nonFiniteChanged} NaN/Inf changed`);
+  }
   if (t.error) {
     parts.push(`error[${t.error.reason}]`);
   }
@@ -147,9 +150,9 @@ export function renderDiff(r: DiffResult, all = false): string {
     lines.push('layers that moved most:');
     const rows = r.topLayers.map((name) => {
       const l = r.layers.find((x) => x.layer === name)!;
-      return [name || '(no layer)', formatNumber(l.relL2), formatNumber(l.diffNorm), l.status];
+      return [name || '(no layer)', formatNumber(l.relL2), formatNumber(l.diffNorm), String(l.nonFiniteChanged), l.status];
     });
-    lines.push(renderTable(['layer', '>rel L2', '>||B-A||', 'status'], rows));
+    lines.push(renderTable(['layer', '>rel L2', '>||B-A||', '>NaN/Inf changed', 'status'], rows));
   }
   const listed = r.tensors.filter((t) => all || t.status !== 'identical' || t.renamed);
   if (listed.length > 0) {

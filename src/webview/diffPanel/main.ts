@@ -220,7 +220,8 @@ function renderDiff(): void {
   clear(topLayersEl);
   for (const name of r.topLayers) {
     const l = r.layers.find((x) => x.layer === name)!;
-    topLayersEl.append(h('li', { className: 'top-layer' }, [h('span', { className: 'layer-name', text: name || '(no layer)' }), h('span', { className: 'num', text: ` ${formatStat(l.relL2)}` })]));
+    const nonFinite = l.nonFiniteChanged > 0 ? [h('span', { className: 'non-finite', text: ` · ${l.nonFiniteChanged} NaN/Inf changed` })] : [];
+    topLayersEl.append(h('li', { className: 'top-layer' }, [h('span', { className: 'layer-name', text: name || '(no layer)' }), h('span', { className: 'num', text: ` ${formatStat(l.relL2)}` }), ...nonFinite]));
   }
   if (r.topLayers.length === 0) {
     topLayersEl.append(h('li', { text: 'No layer changed.' }));

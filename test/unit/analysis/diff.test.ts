@@ -188,3 +188,55 @@ test('pairHistograms bins both sides on shared edges like np.histogram', async (
   assert.deepEqual(only.countsA, []);
   assert.deepEqual(only.countsB, [2, 2]);
 });
+
+test('finite values whose difference overflows float64 stay finite pairs; a flip from -Inf to +Inf is a sign flip', async () => {
+  const a = memoryWeightFile([{ name: 'x', shape: [5], dtype: 'float64', values: Float64Array.from([1.5e308, -1.5e308, 1, 2, -Infinity]) }]);
+  const b = memoryWeightFile([{ name: 'x', shape: [5], dtype: 'float64', values: Float64Array.from([-1.5e308, 1.5e308, 1, 2.5, Infinity]) }]);
+  const t = (await diffWeightFiles(a, b)).tensors[0]!;
+  assert.equal(t.nonFiniteCount, 1);
+  assert.equal(t.nonFiniteChanged, 1);
+  close(t.changedFraction, 4 / 5);
+  close(t.signFlipFraction, 3 / 5);
+  assert.deepEqual([t.minA, t.maxA, t.minB, t.maxB], [-1.5e308, 1.5e308, -1.5e308, 1.5e308]);
+  // |b-a| = 3e308 and the sums of squares exceed the float64 range: null, never a wrong finite number
+  assert.equal(t.maxAbsDiff, null);
+  assert.equal(t.diffNorm, null);
+  assert.equal(t.relL2, null);
+  assert.equal(t.cosine, null);
+});
+
+test('a layer whose values became NaN leads the layers that moved most', async () => {
+  const a = memoryWeightFile([
+    { name: 'calm/kernel', shape: [4], values: [1, 2, 3, 4] },
+    { name: 'broken/kernel', shape: [3], values: [1, -1, 0.5] },
+    { name: 'moved/kernel', shape: [2], values: [1, 1] },
+  ]);
+  const b = memoryWeightFile([
+    { name: 'calm/kernel', shape: [4], values: [1, 2, 3, 4] },
+    { name: 'broken/kernel', shape: [3], values: [NaN, NaN, NaN] },
+    { name: 'moved/kernel', shape: [2], values: [1, 3] },
+  ]);
+  const r = await diffWeightFiles(a, b);
+  assert.deepEqual(r.topLayers, ['broken', 'moved']);
+  const broken = r.layers.find((l) => l.layer === 'broken')!;
+  assert.equal(broken.nonFiniteChanged, 3);
+  const t = r.tensors.find((x) => x.a === 'broken/kernel')!;
+  assert.equal(t.status, 'changed');
+  assert.equal(t.nonFiniteCount, 3);
+  assert.equal(t.nonFiniteChanged, 3);
+  close(t.changedFraction, 1);
+  assert.equal(r.layers.find((l) => l.layer === 'moved')!.nonFiniteChanged, 0);
+});
+
+test('shapes that are a permutation of each other but hold the same element order are compared as a reshape', async () => {
+  const values = seededValues(12, 7);
+  const a = memoryWeightFile([{ name: 'k', shape: [3, 4], values }]);
+  const b = memoryWeightFile([{ name: 'k', shape: [4, 3], values: values.map((v, i) => (i === 5 ? v + 0.25 : v)) }]);
+  const t = (await diffWeightFiles(a, b)).tensors[0]!;
+  assert.equal(t.shapeChange, 'reshaped');
+  assert.equal(t.permutation, undefined);
+  close(t.changedFraction, 1 / 12);
+  close(t.maxAbsDiff, 0.25, 1e-6);
+  const norm = Math.sqrt(values.reduce((s, v) => s + v * v, 0));
+  close(t.relL2, 0.25 / norm, 1e-6);
+});
