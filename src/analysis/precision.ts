@@ -4,7 +4,7 @@
  * quantization a file already applied implies. Streams the values twice (ranges, then errors).
  * Formulas and thresholds: docs/diagnostics.md.
  */
-import { elementCount, float16Table } from '../core/dtypes';
+import { elementCount, float16Table, itemSizeBytes } from '../core/dtypes';
 import { throwIfAborted } from '../core/errors';
 import type { FormatId, TensorInfo } from '../core/model';
 
@@ -480,7 +480,7 @@ function storedQuantization(tensor: TensorInfo, sum2: number, count: number, rms
         }
       : null;
   }
-  const bits = q.storageDtype === 'uint16' || q.storageDtype === 'int16' ? 16 : q.storageDtype === 'int4' || q.storageDtype === 'uint4' ? 4 : 8;
+  const bits = 8 * (itemSizeBytes(q.storageDtype) ?? 1);
   const levels = 2 ** bits;
   const scales = (q.scale ?? []).filter((s) => Number.isFinite(s) && s > 0);
   if (scales.length === 0) {
@@ -510,7 +510,7 @@ function storedQuantization(tensor: TensorInfo, sum2: number, count: number, rms
   const implied = meanSq > 0 ? 10 * Math.log10(meanSq / noise) : null;
   const stepOverStd = rms > 0 ? step / rms : null;
   const implication =
-    `Stored as ${q.storageDtype} with ${levels} levels, step ${step.toPrecision(3)}` +
+    `Stored as ${q.storageDtype} with ${bits > 16 ? `2^${bits}` : levels} levels, step ${step.toPrecision(3)}` +
     (stepOverStd !== null ? ` (${stepOverStd.toPrecision(3)} x rms)` : '') +
     (implied !== null ? `: quantization noise caps SQNR near ${implied.toFixed(1)} dB` : '') +
     (implied !== null && implied < int8SafeSqnrDb ? ', below the 30 dB that int8 storage usually needs; accuracy may already be affected.' : '; the stored values are already on this grid, so fp16 or int8 re-encoding adds little error.');

@@ -28,7 +28,11 @@
  *   asks for the next, so it lets readers yield views of one reused buffer (reuseChunks).
  * Linear histogram: NumPy np.histogram semantics over the finite values as float64 — edges
  * first + i*(last-first)/bins with the last edge = max, bin i = [e_i, e_i+1), the last bin closed,
- * and min == max widened to [min-0.5, max+0.5]. Bin assignment compares against those edges exactly.
+ * and min == max widened to [min-0.5, max+0.5]. Bin assignment compares against those edges exactly:
+ * a value goes to the last bin whose left edge it reaches. (Only when max - min spans fewer than
+ * `bins` float64 steps, possible for float64 and 64-bit integer data, do rounded edges repeat; NumPy's
+ * one-step index correction can then leave a value in an earlier, zero-width bin, so the counts of
+ * such a histogram differ from np.histogram's.)
  * Log histogram: `bins` equal bins of log10|x| over the finite non-zero values, between the power of
  * ten at or below the smallest |x| and the power of ten at or above the largest |x| (one decade
  * when they coincide); edges are reported as log10 exponents e_i and a value goes to bin i when
@@ -779,7 +783,7 @@ class StatsEngine {
     return i >= this.bins ? this.last : i * this.step + this.first;
   }
 
-  /** Linear bin of a finite x by comparison with the edges (numpy.histogram's rule). */
+  /** Linear bin of a finite x: the last bin whose left edge x reaches (the last bin closed). */
   linBinExact(x: number): number {
     const bins = this.bins;
     let b = Math.floor((x - this.first) * this.norm);

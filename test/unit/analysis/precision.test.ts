@@ -154,3 +154,22 @@ test('a tensor whose data cannot be read rejects with its own error', async () =
   };
   await assert.rejects(analyzePrecision(broken), /shard missing/);
 });
+
+test('stored quantization counts the levels of its storage type (int32 TFLite biases have 2^32, int8 256)', async () => {
+  const c = reference.cases.find((x) => x.name === 'uniform-0.01')!;
+  const base = tensorOf(c);
+  const stored = async (storageDtype: 'int32' | 'int8' | 'int16', scale: number) =>
+    (await analyzePrecision({ ...base, quantization: { storageDtype, scheme: 'tflite-affine', scale: [scale], zeroPoint: [0] } })).stored!;
+  const s32 = await stored('int32', 1e-6);
+  assert.equal(s32.levels, 4294967296);
+  close(s32.rangeLow, -2147483648e-6, 1e-15, 'int32 low');
+  close(s32.rangeHigh, 2147483647e-6, 1e-15, 'int32 high');
+  assert.match(s32.implication, /^Stored as int32 with 2\^32 levels, step 0\.00000100 /);
+  const s16 = await stored('int16', 1e-4);
+  assert.equal(s16.levels, 65536);
+  close(s16.rangeHigh, 32767e-4, 1e-15, 'int16 high');
+  const s8 = await stored('int8', 1e-4);
+  assert.equal(s8.levels, 256);
+  close(s8.rangeLow, -128e-4, 1e-15, 'int8 low');
+  assert.match(s8.implication, /^Stored as int8 with 256 levels/);
+});
