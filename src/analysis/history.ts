@@ -3,7 +3,12 @@
  * list, per-epoch files or folders), ordered by epoch/step from names, naming conventions or
  * sidecars (else by modification time), and per layer over time: L2 norm, mean, std, distance
  * from the first checkpoint, change since the previous one, and histograms on a shared range.
- * Warns when a layer stops moving or blows up.
+ * Warns when a layer stops moving, blows up or is missing from some checkpoints.
+ *
+ * The layers are those of the first checkpoint. A layer none of whose tensors a checkpoint holds
+ * (e.g. BatchNorm folded into a TFLite conversion) is absent there: its point is null, never 0.
+ * Every distance and change compares the tensors present in both checkpoints compared, and is
+ * relative to the norm of those same tensors in the earlier one (per layer and for the model).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -43,9 +48,9 @@ export interface LayerPoint {
   std: number | null;
   /** ||W_k - W_0|| (absolute). */
   distanceFromFirst: number;
-  /** ||W_k - W_0|| / ||W_0||; null when ||W_0|| is 0 and W_k differs. */
+  /** ||W_k - W_0|| / ||W_0|| over the tensors present in both; null when ||W_0|| is 0 and W_k differs. */
   relDistanceFromFirst: number | null;
-  /** ||W_k - W_{k-1}|| / ||W_{k-1}|| (null at the first checkpoint or when the previous norm is 0). */
+  /** ||W_k - W_{k-1}|| / ||W_{k-1}|| over the tensors present in both (null at the first checkpoint, when the layer is absent from the previous one, or when the previous norm is 0). */
   relStepChange: number | null;
   /** Smallest finite value. */
   min: number | null;
@@ -63,8 +68,8 @@ export interface LayerHistory {
   layer: string;
   /** Element count of the layer's model tensors. */
   count: number;
-  /** One point per checkpoint, in checkpoint order. */
-  points: LayerPoint[];
+  /** One point per checkpoint, in checkpoint order; null where the checkpoint lacks the layer. */
+  points: (LayerPoint | null)[];
   /** Histogram bin edges shared by every checkpoint (NumPy np.histogram semantics). */
   histogramEdges: number[];
 }
@@ -73,9 +78,9 @@ export interface LayerHistory {
 export interface HistoryWarning {
   /** Layer concerned. */
   layer: string;
-  /** `stalled`: stopped moving; `blowup`: norm exploded or NaN/Inf appeared. */
-  kind: 'stalled' | 'blowup';
-  /** Checkpoint label from which it holds. */
+  /** `stalled`: stopped moving; `blowup`: norm exploded or NaN/Inf appeared; `missing`: absent from some checkpoints. */
+  kind: 'stalled' | 'blowup' | 'missing';
+  /** Checkpoint label from which it holds (`missing`: the first checkpoint lacking the layer). */
   checkpoint: string;
   /** One sentence with the numbers. */
   message: string;
@@ -91,11 +96,11 @@ export interface HistoryResult {
   orderedBy: HistoryOrder;
   /** Per layer, in the first checkpoint's order. */
   layers: LayerHistory[];
-  /** Whole model: ||W_k - W_0|| / ||W_0|| per checkpoint. */
+  /** Whole model: ||W_k - W_0|| / ||W_0|| per checkpoint, over the tensors present in both. */
   relDistanceFromFirst: (number | null)[];
-  /** Whole model: relative change since the previous checkpoint (null first). */
+  /** Whole model: ||W_k - W_{k-1}|| / ||W_{k-1}|| over the tensors present in both (null first). */
   relStepChange: (number | null)[];
-  /** Stalled and exploding layers. */
+  /** Stalled, exploding and missing layers. */
   warnings: HistoryWarning[];
   /** Naming-convention findings, when a convention was given. */
   namingWarnings: NamingWarning[];
@@ -250,13 +255,19 @@ async function checkpointStateEntries(dir: string, stateFile: string): Promise<s
   return out;
 }
 
-/** Per-layer running sums for one checkpoint. */
+/** Per-layer running sums for one checkpoint (only for layers it holds). */
 interface LayerAcc {
+  /** Tensors paired with the first checkpoint's. */
+  tensors: number;
+  /** Tensors paired with the previous checkpoint's. */
+  stepTensors: number;
   count: number;
   sum: number;
   sumSq: number;
   norm2: number;
   dist2: number;
+  /** Squared norm of the paired tensors in the first checkpoint. */
+  firstNorm2: number;
   step2: number;
   prevNorm2: number;
   min: number;
@@ -327,22 +338,23 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
 
     const layers: LayerHistory[] = layerOrder.map((layer) => {
       const [lo, hi] = ranges.get(layer)!;
-      const firstAcc = perCheckpoint[0]!.get(layer);
-      const norm0 = Math.sqrt(firstAcc?.norm2 ?? 0);
       return {
         layer,
-        count: firstAcc?.count ?? 0,
+        count: perCheckpoint[0]!.get(layer)?.count ?? 0,
         histogramEdges: Array.from({ length: bins + 1 }, (_, i) => lo + ((hi - lo) * i) / bins),
-        points: perCheckpoint.map((accs, k) => {
-          const a = accs.get(layer) ?? emptyAcc();
+        points: perCheckpoint.map((accs, k): LayerPoint | null => {
+          const a = accs.get(layer);
+          if (!a || a.tensors === 0) {
+            return null;
+          }
           const mean = a.count > 0 ? a.sum / a.count : null;
           return {
             norm: Math.sqrt(a.norm2),
             mean,
             std: mean !== null ? Math.sqrt(Math.max(0, a.sumSq / a.count - mean * mean)) : null,
             distanceFromFirst: Math.sqrt(a.dist2),
-            relDistanceFromFirst: ratio(Math.sqrt(a.dist2), norm0),
-            relStepChange: k === 0 ? null : ratio(Math.sqrt(a.step2), Math.sqrt(a.prevNorm2)),
+            relDistanceFromFirst: ratio(Math.sqrt(a.dist2), Math.sqrt(a.firstNorm2)),
+            relStepChange: k === 0 || a.stepTensors === 0 ? null : ratio(Math.sqrt(a.step2), Math.sqrt(a.prevNorm2)),
             min: a.count > 0 && a.min <= a.max ? a.min : null,
             max: a.count > 0 && a.min <= a.max ? a.max : null,
             nonFiniteCount: a.nonFinite,
@@ -352,26 +364,25 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
       };
     });
     const model = perCheckpoint.map((accs) => {
-      let norm2 = 0;
+      let first2 = 0;
       let dist2 = 0;
       let step2 = 0;
       let prev2 = 0;
       for (const a of accs.values()) {
-        norm2 += a.norm2;
+        first2 += a.firstNorm2;
         dist2 += a.dist2;
         step2 += a.step2;
         prev2 += a.prevNorm2;
       }
-      return { norm2, dist2, step2, prev2 };
+      return { first2, dist2, step2, prev2 };
     });
-    const norm0 = Math.sqrt(model[0]!.norm2);
     const relStepChange = model.map((m, k) => (k === 0 ? null : ratio(Math.sqrt(m.step2), Math.sqrt(m.prev2))));
     return {
       dir,
       checkpoints,
       orderedBy,
       layers,
-      relDistanceFromFirst: model.map((m) => ratio(Math.sqrt(m.dist2), norm0)),
+      relDistanceFromFirst: model.map((m) => ratio(Math.sqrt(m.dist2), Math.sqrt(m.first2))),
       relStepChange,
       warnings: historyWarnings(layers, relStepChange, checkpoints),
       namingWarnings,
@@ -382,7 +393,7 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
 }
 
 function emptyAcc(): LayerAcc {
-  return { count: 0, sum: 0, sumSq: 0, norm2: 0, dist2: 0, step2: 0, prevNorm2: 0, min: Infinity, max: -Infinity, nonFinite: 0 };
+  return { tensors: 0, stepTensors: 0, count: 0, sum: 0, sumSq: 0, norm2: 0, dist2: 0, firstNorm2: 0, step2: 0, prevNorm2: 0, min: Infinity, max: -Infinity, nonFinite: 0 };
 }
 
 function ratio(x: number, y: number): number | null {
@@ -408,6 +419,7 @@ function accumulate(fromFirst: readonly TensorDiff[], fromPrev: readonly TensorD
       continue;
     }
     const a = get(t.layer);
+    a.tensors++;
     const n = t.count - t.nonFiniteCount;
     if (t.meanB !== null && t.stdB !== null && n > 0) {
       a.count += n;
@@ -416,6 +428,7 @@ function accumulate(fromFirst: readonly TensorDiff[], fromPrev: readonly TensorD
     }
     a.norm2 += (t.normB ?? 0) ** 2;
     a.dist2 += (t.diffNorm ?? 0) ** 2;
+    a.firstNorm2 += (t.normA ?? 0) ** 2;
     a.min = Math.min(a.min, t.minB ?? Infinity);
     a.max = Math.max(a.max, t.maxB ?? -Infinity);
     a.nonFinite += t.nonFiniteCount;
@@ -426,6 +439,7 @@ function accumulate(fromFirst: readonly TensorDiff[], fromPrev: readonly TensorD
       continue;
     }
     const a = get(layer);
+    a.stepTensors++;
     a.step2 += (t.diffNorm ?? 0) ** 2;
     a.prevNorm2 += (t.normA ?? 0) ** 2;
   }
@@ -474,14 +488,26 @@ async function layerHistograms(file: string, layerOf: Map<string, string>, range
   return out;
 }
 
-/** Stalled and exploding layers. */
+/** Stalled, exploding and missing layers (a checkpoint lacking a layer says nothing about its movement). */
 function historyWarnings(layers: readonly LayerHistory[], modelStep: readonly (number | null)[], checkpoints: readonly CheckpointRef[]): HistoryWarning[] {
   const out: HistoryWarning[] = [];
   const n = checkpoints.length;
   for (const l of layers) {
     const p0 = l.points[0]!;
+    const missing = checkpoints.filter((_, k) => l.points[k] === null).map((c) => c.label);
+    if (missing.length > 0) {
+      out.push({
+        layer: l.layer,
+        kind: 'missing',
+        checkpoint: missing[0]!,
+        message: `Layer '${l.layer}' is missing from ${missing.length} of ${n} checkpoints (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}); it is left out of the comparisons there.`,
+      });
+    }
     for (let k = 1; k < n; k++) {
-      const p = l.points[k]!;
+      const p = l.points[k];
+      if (!p) {
+        continue;
+      }
       if ((p.nonFiniteCount > 0 && p0.nonFiniteCount === 0) || (p0.norm > 0 && p.norm > blowupFactor * p0.norm)) {
         out.push({
           layer: l.layer,
@@ -501,7 +527,7 @@ function historyWarnings(layers: readonly LayerHistory[], modelStep: readonly (n
       let stalled = true;
       for (let k = n - window; k < n; k++) {
         const ms = modelStep[k];
-        const ls = l.points[k]!.relStepChange;
+        const ls = l.points[k]?.relStepChange ?? null;
         if (ms === null || ms === undefined || ms <= 0 || ls === null || ls >= stallRatio * ms) {
           stalled = false;
         }
@@ -512,7 +538,7 @@ function historyWarnings(layers: readonly LayerHistory[], modelStep: readonly (n
           layer: l.layer,
           kind: 'stalled',
           checkpoint: checkpoints[k]!.label,
-          message: `Layer '${l.layer}' stopped moving after ${checkpoints[k - 1]!.label}: relative change ${fmt(l.points[n - 1]!.relStepChange ?? 0)} per checkpoint while the model moved ${fmt(modelStep[n - 1] ?? 0)}.`,
+          message: `Layer '${l.layer}' stopped moving after ${checkpoints[k - 1]!.label}: relative change ${fmt(l.points[n - 1]?.relStepChange ?? 0)} per checkpoint while the model moved ${fmt(modelStep[n - 1] ?? 0)}.`,
         });
       }
     }

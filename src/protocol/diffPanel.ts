@@ -198,8 +198,8 @@ export interface LayerHistoryDto {
   layer: string;
   /** Element count. */
   count: number;
-  /** Points per checkpoint. */
-  points: {
+  /** Points per checkpoint; null where the checkpoint lacks the layer. */
+  points: ({
     norm: number;
     mean: number | null;
     std: number | null;
@@ -210,7 +210,7 @@ export interface LayerHistoryDto {
     max: number | null;
     nonFiniteCount: number;
     histogram: number[];
-  }[];
+  } | null)[];
   /** Shared histogram edges. */
   histogramEdges: number[];
 }
@@ -225,9 +225,9 @@ export interface HistoryResultDto {
   orderedBy: string;
   /** Layers. */
   layers: LayerHistoryDto[];
-  /** Model distance from the first checkpoint. */
+  /** Model distance from the first checkpoint (over the tensors present in both). */
   relDistanceFromFirst: (number | null)[];
-  /** Model change per checkpoint. */
+  /** Model change per checkpoint (over the tensors present in both). */
   relStepChange: (number | null)[];
   /** Warnings about layers. */
   warnings: { layer: string; kind: string; checkpoint: string; message: string }[];

@@ -12,8 +12,10 @@ export const historyUsage = `weightscope history <dir> [options]
 
 How the weights of a training run moved: the checkpoints of <dir> (a TF 'checkpoint' file's list,
 per-epoch files or folders) ordered by epoch/step, per layer the L2 norm, mean, std, distance from
-the first checkpoint and change since the previous one, with warnings when a layer stops moving or
-blows up.
+the first checkpoint and change since the previous one, with warnings when a layer stops moving,
+blows up or is missing from some checkpoints. The layers are those of the first checkpoint; a
+checkpoint lacking a layer shows it as absent. Distances and changes (per layer and for the model)
+compare the tensors present in both checkpoints, relative to their norm in the earlier one.
 
 Options:
   --json                 print the JSON result (includes per-layer histograms over time)
@@ -75,7 +77,9 @@ export function renderHistory(h: HistoryResult): string {
     lines.push(
       renderTable(
         ['checkpoint', '>norm', '>mean', '>std', '>dist from first', '>step change'],
-        l.points.map((p, k) => [h.checkpoints[k]!.label, formatNumber(p.norm), formatNumber(p.mean), formatNumber(p.std), formatNumber(p.relDistanceFromFirst), formatNumber(p.relStepChange)]),
+        l.points.map((p, k) =>
+          p ? [h.checkpoints[k]!.label, formatNumber(p.norm), formatNumber(p.mean), formatNumber(p.std), formatNumber(p.relDistanceFromFirst), formatNumber(p.relStepChange)] : [h.checkpoints[k]!.label, 'absent', '-', '-', '-', '-'],
+        ),
       ),
     );
   }

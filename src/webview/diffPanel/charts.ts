@@ -123,7 +123,7 @@ export function overlayConfig(edges: number[], countsA: number[], countsB: numbe
   };
 }
 
-/** Lines over checkpoints. */
+/** Lines over checkpoints; a null value is a gap (the checkpoint lacks it), not a joined line. */
 export function linesConfig(labels: string[], series: { label: string; data: (number | null)[] }[], yTitle: string): ChartConfiguration {
   const { fg, grid } = axisColors();
   const colors = seriesColors();
@@ -131,7 +131,7 @@ export function linesConfig(labels: string[], series: { label: string; data: (nu
     type: 'line',
     data: {
       labels,
-      datasets: series.map((s, i) => ({ label: s.label, data: s.data, borderColor: colors[i % colors.length], backgroundColor: colors[i % colors.length], pointRadius: 2, spanGaps: true })),
+      datasets: series.map((s, i) => ({ label: s.label, data: s.data, borderColor: colors[i % colors.length], backgroundColor: colors[i % colors.length], pointRadius: 2, spanGaps: false })),
     },
     options: {
       animation: false,
@@ -165,9 +165,10 @@ export function withAlpha(color: string, alpha: number): string {
 
 /**
  * Histograms over time as a heatmap: one row per checkpoint (top = first), one column per bin,
- * brightness = count / the row's largest count (sqrt-scaled so tails stay visible).
+ * brightness = count / the row's largest count (sqrt-scaled so tails stay visible). A null row
+ * (the checkpoint lacks the layer) is left empty and marked "absent".
  */
-export function drawHeatmap(canvas: HTMLCanvasElement, rows: number[][], edges: number[], rowLabels: string[]): void {
+export function drawHeatmap(canvas: HTMLCanvasElement, rows: (number[] | null)[], edges: number[], rowLabels: string[]): void {
   const ctx = canvas.getContext('2d');
   if (!ctx) {
     return;
@@ -186,7 +187,7 @@ export function drawHeatmap(canvas: HTMLCanvasElement, rows: number[][], edges: 
   const w = cssW - left - 8;
   const h = cssH - bottom - 4;
   const nRows = rows.length;
-  const nBins = rows[0]?.length ?? 0;
+  const nBins = rows.find((r) => r !== null)?.length ?? 0;
   if (nRows === 0 || nBins === 0) {
     return;
   }
@@ -196,14 +197,21 @@ export function drawHeatmap(canvas: HTMLCanvasElement, rows: number[][], edges: 
   ctx.fillStyle = fg;
   ctx.textBaseline = 'middle';
   rows.forEach((row, r) => {
-    const max = Math.max(1, ...row);
-    row.forEach((c, b) => {
-      if (c > 0) {
-        ctx.fillStyle = withAlpha(hot, Math.max(0.06, Math.sqrt(c / max)));
-        ctx.fillRect(left + b * cw, 4 + r * rh, Math.ceil(cw), Math.ceil(rh));
-      }
-    });
     ctx.fillStyle = fg;
+    if (row === null) {
+      if (rh >= 9) {
+        ctx.fillText('absent', left + 4, 4 + (r + 0.5) * rh);
+      }
+    } else {
+      const max = Math.max(1, ...row);
+      row.forEach((c, b) => {
+        if (c > 0) {
+          ctx.fillStyle = withAlpha(hot, Math.max(0.06, Math.sqrt(c / max)));
+          ctx.fillRect(left + b * cw, 4 + r * rh, Math.ceil(cw), Math.ceil(rh));
+        }
+      });
+      ctx.fillStyle = fg;
+    }
     if (rh >= 9 || r % Math.ceil(9 / rh) === 0) {
       ctx.fillText(truncate(rowLabels[r] ?? '', 13), 2, 4 + (r + 0.5) * rh);
     }

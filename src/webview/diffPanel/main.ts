@@ -464,7 +464,7 @@ function renderHistory(): void {
     warningsEl.append(h('li', { text: w.message, className: 'warning' }));
   }
   historyLines.show(() =>
-    linesConfig(labels, [{ label: 'model', data: r.relDistanceFromFirst }, ...r.layers.slice(0, 5).map((l) => ({ label: l.layer || '(no layer)', data: l.points.map((p) => p.relDistanceFromFirst) }))], '||W−W₀|| / ||W₀||'),
+    linesConfig(labels, [{ label: 'model', data: r.relDistanceFromFirst }, ...r.layers.slice(0, 5).map((l) => ({ label: l.layer || '(no layer)', data: l.points.map((p) => p?.relDistanceFromFirst ?? null) }))], '||W−W₀|| / ||W₀||'),
   );
   clear(layerSelect);
   for (const l of r.layers) {
@@ -497,10 +497,10 @@ function renderHistoryLayer(): void {
   }
   const metric = metricSelect.value as 'norm' | 'std' | 'mean' | 'relStepChange';
   const labels = r.checkpoints.map((c) => c.label);
-  layerLines.show(() => linesConfig(labels, [{ label: `${l.layer} ${metric}`, data: l.points.map((p) => p[metric]) }], metric));
+  layerLines.show(() => linesConfig(labels, [{ label: `${l.layer} ${metric}`, data: l.points.map((p) => p?.[metric] ?? null) }], metric));
   drawHeatmap(
     heatmapCanvas,
-    l.points.map((p) => p.histogram),
+    l.points.map((p) => p?.histogram ?? null),
     l.histogramEdges,
     labels,
   );

@@ -6,6 +6,7 @@ import { computeHistory, findCheckpoints, orderKeys } from '../../../src/analysi
 import { compileNamingConvention } from '../../../src/analysis/namingConvention';
 import { updateSidecar } from '../../../src/core/sidecar';
 import { makeTempDir } from '../helpers/fixtures';
+import { writeMissingLayerRun } from './helpers/missingLayerRun';
 import { loadDiffReference, trainingRunDir } from './helpers/trainingRun';
 
 const ref = loadDiffReference();
@@ -24,6 +25,7 @@ test('history of per-epoch TF.js checkpoints: norm, mean, std and distance from 
     const expected = ref.history[l.layer]!;
     l.points.forEach((p, k) => {
       const e = expected[k]!;
+      assert.ok(p, `${l.layer}@${e.checkpoint} is present`);
       near(p.norm, e.norm, `${l.layer}@${e.checkpoint} norm`);
       near(p.mean, e.mean, `${l.layer}@${e.checkpoint} mean`);
       near(p.std, e.std, `${l.layer}@${e.checkpoint} std`);
@@ -76,6 +78,40 @@ test('a layer that stops moving and a layer that blows up are warned about', asy
     ['dense_2', 'stalled', 'epoch-002'],
   ]);
   assert.match(h.warnings[1]!.message, /dense_2' stopped moving after epoch-001/);
+});
+
+test('a layer missing from a checkpoint is absent there, left out of the comparisons, and warned about as missing only', async () => {
+  // Hand-worked values of helpers/missingLayerRun.ts: ckpt-2 lacks 'bn'.
+  const h = await computeHistory(writeMissingLayerRun(), { workers: 0, histogramBins: 4 });
+  assert.deepEqual(h.checkpoints.map((c) => c.label), ['ckpt-1.safetensors', 'ckpt-2.safetensors', 'ckpt-3.safetensors']);
+  const layer = (name: string) => h.layers.find((l) => l.layer === name)!;
+  const bn = layer('bn');
+  assert.equal(bn.points[1], null);
+  near(bn.points[0]?.norm, Math.SQRT2, 'bn@1 norm');
+  near(bn.points[2]?.norm, 2 * Math.SQRT2, 'bn@3 norm');
+  near(bn.points[2]?.distanceFromFirst, Math.SQRT2, 'bn@3 distance');
+  near(bn.points[2]?.relDistanceFromFirst, 1, 'bn@3 relative distance');
+  assert.equal(bn.points[2]?.relStepChange, null, 'no step change from a checkpoint lacking the layer');
+  assert.equal(bn.points[2]?.histogram.reduce((a, b) => a + b, 0), 2);
+  const dense = layer('dense');
+  assert.deepEqual(dense.points.map((p) => p?.norm), [5, 3, 5]);
+  assert.deepEqual(dense.points.map((p) => p?.distanceFromFirst), [0, 4, 0]);
+  near(dense.points[1]?.relStepChange, 4 / 5, 'dense@2 step');
+  near(dense.points[2]?.relStepChange, 4 / 3, 'dense@3 step');
+  const out = layer('out');
+  near(out.points[2]?.relDistanceFromFirst, 2, 'out@3 relative distance');
+  near(out.points[2]?.relStepChange, 0.5, 'out@3 step');
+  // Model: over the tensors present in both checkpoints compared.
+  assert.equal(h.relDistanceFromFirst[0], 0);
+  near(h.relDistanceFromFirst[1], Math.sqrt((16 + 4) / (25 + 4)), 'model@2 distance (dense, out)');
+  near(h.relStepChange[1], Math.sqrt((16 + 4) / (25 + 4)), 'model@2 step equals its distance from the first');
+  near(h.relDistanceFromFirst[2], Math.sqrt((0 + 2 + 16) / (25 + 2 + 4)), 'model@3 distance (dense, bn, out)');
+  near(h.relStepChange[2], Math.sqrt((16 + 4) / (9 + 16)), 'model@3 step (dense, out)');
+  assert.deepEqual(
+    h.warnings.map((w) => [w.layer, w.kind, w.checkpoint]),
+    [['bn', 'missing', 'ckpt-2.safetensors']],
+  );
+  assert.match(h.warnings[0]!.message, /'bn' is missing from 1 of 3 checkpoints \(ckpt-2\.safetensors\)/);
 });
 
 test('checkpoints are ordered by epoch, step, naming convention, sidecar or time', async () => {
