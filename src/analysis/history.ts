@@ -182,7 +182,7 @@ export async function findCheckpoints(dir: string, options: Pick<HistoryOptions,
   return orderCheckpoints(refs);
 }
 
-/** Epoch/step from a checkpoint label: the naming convention first, then common spellings. */
+/** Epoch/step from a checkpoint label: the naming convention first, then common spellings as whole tokens. */
 export function orderKeys(label: string, naming?: NamingConvention): { epoch?: number; step?: number } {
   if (naming) {
     const v = parseCheckpointName(naming, label);
@@ -199,11 +199,13 @@ export function orderKeys(label: string, naming?: NamingConvention): { epoch?: n
       }
     }
   }
-  const epoch = /(?:^|[^a-z])(?:epoch|ep|e)[-_.]?(\d+)/i.exec(label);
+  // A whole token: the keyword starts the label or follows a non-alphanumeric character, and the
+  // number ends it or is followed by one ('epoch-003', 'weights.e05-0.12', 'ckpt-1200.index', not 'e2e').
+  const epoch = /(?:^|[^a-z0-9])(?:epoch|ep|e)[-_.]?(\d+)(?![a-z0-9])/i.exec(label);
   if (epoch) {
     return { epoch: Number(epoch[1]) };
   }
-  const step = /(?:step|iter|iteration|ckpt|checkpoint|it)[-_.]?(\d+)/i.exec(label);
+  const step = /(?:^|[^a-z0-9])(?:step|iter|iteration|ckpt|checkpoint|it)[-_.]?(\d+)(?![a-z0-9])/i.exec(label);
   if (step) {
     return { step: Number(step[1]) };
   }

@@ -117,6 +117,24 @@ test('a layer missing from a checkpoint is absent there, left out of the compari
 test('checkpoints are ordered by epoch, step, naming convention, sidecar or time', async () => {
   assert.deepEqual(orderKeys('model-e012-0.345.h5'), { epoch: 12 });
   assert.deepEqual(orderKeys('ckpt-30'), { step: 30 });
+  // Epoch and step are whole tokens: 'e2e' in a model's name is no epoch.
+  const keys: [string, { epoch?: number; step?: number }][] = [
+    ['tfjs-e2e-graph-model', {}],
+    ['model-e2e-v2', {}],
+    ['epoch-002', { epoch: 2 }],
+    ['EPOCH_7.h5', { epoch: 7 }],
+    ['ep03', { epoch: 3 }],
+    ['e10', { epoch: 10 }],
+    ['weights.e05-0.12.h5', { epoch: 5 }],
+    ['run-e2e-epoch-4', { epoch: 4 }],
+    ['ckpt-1200.index', { step: 1200 }],
+    ['step_500', { step: 500 }],
+    ['split3', {}],
+    ['commit7x', {}],
+  ];
+  for (const [label, expected] of keys) {
+    assert.deepEqual(orderKeys(label), expected, label);
+  }
   const naming = compileNamingConvention('{model}-{val_loss:.3f}-{epoch:03d}');
   assert.deepEqual(orderKeys('mlp-0.345-007.h5', naming), { epoch: 7 });
 
