@@ -96,9 +96,9 @@ export interface HistoryResult {
   orderedBy: HistoryOrder;
   /** Per layer, in the first checkpoint's order. */
   layers: LayerHistory[];
-  /** Whole model: ||W_k - W_0|| / ||W_0|| per checkpoint, over the tensors present in both. */
+  /** Whole model: ||W_k - W_0|| / ||W_0|| per checkpoint, over the tensors present in both (null when none is). */
   relDistanceFromFirst: (number | null)[];
-  /** Whole model: ||W_k - W_{k-1}|| / ||W_{k-1}|| over the tensors present in both (null first). */
+  /** Whole model: ||W_k - W_{k-1}|| / ||W_{k-1}|| over the tensors present in both (null first or when none is). */
   relStepChange: (number | null)[];
   /** Stalled, exploding and missing layers. */
   warnings: HistoryWarning[];
@@ -365,26 +365,31 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
         }),
       };
     });
+    // Nothing in common with the first (or previous) checkpoint: nothing compared, null.
     const model = perCheckpoint.map((accs) => {
+      let tensors = 0;
+      let stepTensors = 0;
       let first2 = 0;
       let dist2 = 0;
       let step2 = 0;
       let prev2 = 0;
       for (const a of accs.values()) {
+        tensors += a.tensors;
+        stepTensors += a.stepTensors;
         first2 += a.firstNorm2;
         dist2 += a.dist2;
         step2 += a.step2;
         prev2 += a.prevNorm2;
       }
-      return { first2, dist2, step2, prev2 };
+      return { tensors, stepTensors, first2, dist2, step2, prev2 };
     });
-    const relStepChange = model.map((m, k) => (k === 0 ? null : ratio(Math.sqrt(m.step2), Math.sqrt(m.prev2))));
+    const relStepChange = model.map((m, k) => (k === 0 || m.stepTensors === 0 ? null : ratio(Math.sqrt(m.step2), Math.sqrt(m.prev2))));
     return {
       dir,
       checkpoints,
       orderedBy,
       layers,
-      relDistanceFromFirst: model.map((m) => ratio(Math.sqrt(m.dist2), Math.sqrt(m.first2))),
+      relDistanceFromFirst: model.map((m) => (m.tensors === 0 ? null : ratio(Math.sqrt(m.dist2), Math.sqrt(m.first2)))),
       relStepChange,
       warnings: historyWarnings(layers, relStepChange, checkpoints),
       namingWarnings,

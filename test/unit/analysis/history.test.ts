@@ -6,7 +6,7 @@ import { computeHistory, findCheckpoints, orderKeys } from '../../../src/analysi
 import { compileNamingConvention } from '../../../src/analysis/namingConvention';
 import { updateSidecar } from '../../../src/core/sidecar';
 import { makeTempDir } from '../helpers/fixtures';
-import { writeMissingLayerRun } from './helpers/missingLayerRun';
+import { writeMissingLayerRun, writeSafetensorsRun } from './helpers/missingLayerRun';
 import { loadDiffReference, trainingRunDir } from './helpers/trainingRun';
 
 const ref = loadDiffReference();
@@ -112,6 +112,15 @@ test('a layer missing from a checkpoint is absent there, left out of the compari
     [['bn', 'missing', 'ckpt-2.safetensors']],
   );
   assert.match(h.warnings[0]!.message, /'bn' is missing from 1 of 3 checkpoints \(ckpt-2\.safetensors\)/);
+});
+
+test('checkpoints with no tensor in common have no model distance or change (null, not 0)', async () => {
+  const dir = writeSafetensorsRun({ 'ckpt-1.safetensors': { 'a/kernel': [1, 2] }, 'ckpt-2.safetensors': { 'b/kernel': [3, 4, 5] } });
+  const h = await computeHistory(dir, { workers: 0 });
+  assert.deepEqual(h.relDistanceFromFirst, [0, null]);
+  assert.deepEqual(h.relStepChange, [null, null]);
+  assert.deepEqual(h.layers.map((l) => [l.layer, l.points[1]]), [['a', null]]);
+  assert.deepEqual(h.warnings.map((w) => [w.layer, w.kind]), [['a', 'missing']]);
 });
 
 test('checkpoints are ordered by epoch, step, naming convention, sidecar or time', async () => {

@@ -16,8 +16,13 @@ export const missingLayerRun: Record<string, Record<string, number[]>> = {
 
 /** Writes the run into a new temp folder; returns the folder. */
 export function writeMissingLayerRun(): string {
-  const dir = makeTempDir('weightscope-missing-layer-');
-  for (const [file, tensors] of Object.entries(missingLayerRun)) {
+  return writeSafetensorsRun(missingLayerRun);
+}
+
+/** Writes one float32 safetensors file per entry (tensor name -> values) into a new temp folder; returns the folder. */
+export function writeSafetensorsRun(files: Record<string, Record<string, number[]>>): string {
+  const dir = makeTempDir('weightscope-safetensors-run-');
+  for (const [file, tensors] of Object.entries(files)) {
     fs.writeFileSync(path.join(dir, file), safetensors(tensors));
   }
   return dir;
