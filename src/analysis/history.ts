@@ -132,8 +132,11 @@ export const stallRatio = 1e-3;
 /** Lists the checkpoints of a folder, ordered. */
 export async function findCheckpoints(dir: string, options: Pick<HistoryOptions, 'naming'> = {}): Promise<{ checkpoints: CheckpointRef[]; orderedBy: HistoryOrder }> {
   const st = await statPath(dir);
-  if (!st || st.kind !== 'dir') {
-    throw new WeightFileError('notFound', `${dir}: not a folder of checkpoints.`, { file: dir });
+  if (!st) {
+    throw new WeightFileError('notFound', `${dir}: no such folder.`, { file: dir });
+  }
+  if (st.kind !== 'dir') {
+    throw new WeightFileError('unrecognized', `${dir}: a file, where a history reads a folder of checkpoints.`, { file: dir });
   }
   const entries = await listDir(dir);
   const found: string[] = [];

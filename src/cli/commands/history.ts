@@ -3,6 +3,7 @@
  */
 import { computeHistory, type HistoryResult } from '../../analysis/history';
 import { compileNamingConvention, type NamingConvention } from '../../analysis/namingConvention';
+import { statPath } from '../../core/nodeFileSource';
 import { intOption, parseArgs, UsageError } from '../args';
 import type { CliIo } from '../io';
 import { formatNumber, renderTable } from '../table';
@@ -36,6 +37,10 @@ export async function runHistory(argv: readonly string[], io: CliIo): Promise<nu
   if (args.positionals.length !== 1) {
     throw new UsageError('history takes exactly one <dir>.');
   }
+  const dir = args.positionals[0]!;
+  if ((await statPath(dir))?.kind === 'file') {
+    throw new UsageError(`history takes a folder of checkpoints, and ${dir} is a file.`);
+  }
   let naming: NamingConvention | undefined;
   const pattern = args.options.get('naming');
   if (pattern !== undefined) {
@@ -48,7 +53,7 @@ export async function runHistory(argv: readonly string[], io: CliIo): Promise<nu
   const bins = intOption(args, 'bins', 32, 1, 1024);
   const workers = args.options.has('workers') ? intOption(args, 'workers', 1, 0, 64) : undefined;
   const progress = io.progress('reading checkpoints');
-  const h = await computeHistory(args.positionals[0]!, { naming, histogramBins: bins, workers, onProgress: progress });
+  const h = await computeHistory(dir, { naming, histogramBins: bins, workers, onProgress: progress });
   progress(1, 1, true);
   io.out(args.options.has('json') ? JSON.stringify(h, null, 2) : renderHistory(h));
   return 0;

@@ -173,6 +173,11 @@ test('a TF checkpoint state file lists the checkpoints of the folder', async (t)
   t.diagnostic('state-file listing checked without opening the (empty) bundles');
 });
 
+test('a file given as the folder of checkpoints is unrecognized, not notFound', async () => {
+  const dir = writeMissingLayerRun();
+  await assert.rejects(findCheckpoints(path.join(dir, 'ckpt-1.safetensors')), { name: 'WeightFileError', reason: 'unrecognized', message: /ckpt-1\.safetensors: a file, where a history reads a folder of checkpoints\./ });
+});
+
 test('a folder without checkpoints is a clear error', async () => {
   const dir = makeTempDir('weightscope-empty-');
   fs.writeFileSync(path.join(dir, 'notes.txt'), 'x');

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../../../src/cli/main';
 import { writeMissingLayerRun } from '../analysis/helpers/missingLayerRun';
@@ -16,4 +18,17 @@ test('weightscope history shows a layer a checkpoint lacks as absent (null in JS
   assert.equal(await runCli(['history', dir, '--json', '--workers', '0'], json), 0, json.stderr.join('\n'));
   const h = JSON.parse(json.stdout.join('\n')) as { layers: { layer: string; points: unknown[] }[] };
   assert.equal(h.layers.find((l) => l.layer === 'bn')!.points[1], null);
+});
+
+test('weightscope history of a file is a usage error naming the file; of a missing path, notFound', async () => {
+  const dir = writeMissingLayerRun();
+  const file = path.join(dir, 'ckpt-1.safetensors');
+  const io = captureIo();
+  assert.equal(await runCli(['history', file], io), 2);
+  assert.equal(io.stderr[0], `error[usage]: history takes a folder of checkpoints, and ${file} is a file.`);
+  const missing = path.join(dir, 'no-such-run');
+  assert.ok(!fs.existsSync(missing));
+  const io2 = captureIo();
+  assert.equal(await runCli(['history', missing], io2), 2);
+  assert.deepEqual(io2.stderr, [`error[notFound]: ${missing}: no such folder.`]);
 });
