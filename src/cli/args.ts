@@ -1,17 +1,26 @@
 /**
  * A small, strict argv parser: positional arguments, `--flag`, `--name value` and `--name=value`.
- * Unknown options are errors, so typos never pass silently.
+ * Unknown options, a value option followed by another option instead of its value, and a
+ * single-value option given twice are errors, so typos never pass silently. A value that starts
+ * with '--' is given as `--name=--value`.
  */
 
-/** Declares the options a command accepts: true = takes a value, false = boolean flag. */
-export type OptionSpec = Readonly<Record<string, boolean>>;
+/** Declares the options a command accepts: true = takes a value, 'repeat' = takes a value and may be given several times, false = boolean flag. */
+export type OptionSpec = Readonly<Record<string, boolean | 'repeat'>>;
 
 /** Parsed arguments. */
 export interface ParsedArgs {
   /** Positional arguments in order. */
   positionals: string[];
-  /** Option values by name; boolean flags are 'true'. */
+  /** Option values by name (a repeatable option: its first value); boolean flags are 'true'. */
   options: Map<string, string>;
+  /** Every value of each repeatable option given, in order. */
+  repeated: Map<string, string[]>;
+}
+
+/** The number a plain decimal integer text (digits only) stands for, else undefined ('0x10', '1e1', '1.0', '' are not). */
+export function decimalInteger(text: string | undefined): number | undefined {
+  return text !== undefined && /^[0-9]+$/.test(text) ? Number(text) : undefined;
 }
 
 /** Thrown for invalid command lines; the CLI prints it with the usage and exits 2. */
@@ -26,6 +35,7 @@ export class UsageError extends Error {
 export function parseArgs(argv: readonly string[], spec: OptionSpec): ParsedArgs {
   const positionals: string[] = [];
   const options = new Map<string, string>();
+  const repeated = new Map<string, string[]>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') {
@@ -43,10 +53,17 @@ export function parseArgs(argv: readonly string[], spec: OptionSpec): ParsedArgs
     }
     if (spec[name]) {
       const value = eq !== -1 ? arg.slice(eq + 1) : argv[++i];
-      if (value === undefined) {
+      if (value === undefined || (eq === -1 && value.startsWith('--'))) {
         throw new UsageError(`Option '--${name}' needs a value.`);
       }
-      options.set(name, value);
+      if (spec[name] === 'repeat') {
+        repeated.set(name, [...(repeated.get(name) ?? []), value]);
+      } else if (options.has(name)) {
+        throw new UsageError(`Option '--${name}' is given more than once.`);
+      }
+      if (!options.has(name)) {
+        options.set(name, value);
+      }
     } else {
       if (eq !== -1) {
         throw new UsageError(`Option '--${name}' takes no value.`);
@@ -54,7 +71,7 @@ export function parseArgs(argv: readonly string[], spec: OptionSpec): ParsedArgs
       options.set(name, 'true');
     }
   }
-  return { positionals, options };
+  return { positionals, options, repeated };
 }
 
 /** Reads an option restricted to a set of values. */
@@ -69,14 +86,14 @@ export function choiceOption<T extends string>(args: ParsedArgs, name: string, c
   return v as T;
 }
 
-/** Reads a positive integer option. */
+/** Reads an integer option written in plain decimal digits. */
 export function intOption(args: ParsedArgs, name: string, fallback: number, min = 1, max = 1_000_000): number {
   const v = args.options.get(name);
   if (v === undefined) {
     return fallback;
   }
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) {
+  const n = decimalInteger(v);
+  if (n === undefined || n < min || n > max) {
     throw new UsageError(`Option '--${name}' must be an integer from ${min} to ${max}; got '${v}'.`);
   }
   return n;

@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import { defaultWorkerCount, startWorkersEarly } from '../analysis/earlyWorkers';
+import { decimalInteger } from './args';
 
 /** Worker count of `--workers N` / `--workers=N`, the default without it, undefined when it does not parse. */
 function workersOf(args: readonly string[]): number | undefined {
@@ -13,8 +14,8 @@ function workersOf(args: readonly string[]): number | undefined {
     return defaultWorkerCount();
   }
   const text = args[at] === '--workers' ? args[at + 1] : args[at]!.slice('--workers='.length);
-  const n = Number(text);
-  return Number.isInteger(n) && n >= 1 && n <= 64 ? n : undefined;
+  const n = decimalInteger(text);
+  return n !== undefined && n >= 1 && n <= 64 ? n : undefined;
 }
 
 /** Starts the statistics workers (statsWorker.js in `dir`) that the command line `argv` will use; returns how many. */

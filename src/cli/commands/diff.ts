@@ -24,12 +24,13 @@ analysis predicts for the storage the converter chose.
 Options:
   --json                 print the JSON result instead of tables
   --all                  list every tensor (default: changed, added, removed and renamed ones)
-  --map A=B              pair tensor A of <a> with tensor B of <b>; 'A=' marks A as removed
+  --map A=B              pair tensor A of <a> with tensor B of <b>; 'A=' marks A as removed;
+                         repeat it for several pairings
   --map-file FILE        several pairings: a JSON object {"A": "B" | null, ...}
   --top N                layers listed as moved most (default: 10)
   --workers N            worker threads (default: CPU count - 1, at most 4; 0 = none)`;
 
-const spec = { json: false, all: false, map: true, 'map-file': true, top: true, workers: true, help: false } as const;
+const spec = { json: false, all: false, map: 'repeat', 'map-file': true, top: true, workers: true, help: false } as const;
 
 /** Runs the command; returns the exit code. */
 export async function runDiff(argv: readonly string[], io: CliIo): Promise<number> {
@@ -42,8 +43,7 @@ export async function runDiff(argv: readonly string[], io: CliIo): Promise<numbe
     throw new UsageError('diff takes exactly two files: <a> <b>.');
   }
   const overrides = new Map<string, string | null>();
-  const mapArg = args.options.get('map');
-  if (mapArg !== undefined) {
+  for (const mapArg of args.repeated.get('map') ?? []) {
     const eq = mapArg.indexOf('=');
     if (eq <= 0) {
       throw new UsageError(`Option '--map' must look like A=B; got '${mapArg}'.`);

@@ -48,6 +48,14 @@ test('weightscope diff prints a table with renamed tensors and honours --map-fil
   const r = JSON.parse(io2.stdout.join('\n'));
   assert.equal(r.summary.removed, 1);
   assert.equal(r.summary.added, 1);
+
+  // --map repeats: every pairing counts (dense_1 is called hidden in the copy).
+  const io3 = captureIo();
+  const maps = ['--map', 'dense_1/kernel=', '--map', 'dense_1/bias='];
+  assert.equal(await runCli(['diff', path.join(dir, 'epoch-001'), path.join(work, 'renamed'), '--workers', '0', '--json', ...maps], io3), 0, io3.stderr.join('\n'));
+  const r3 = JSON.parse(io3.stdout.join('\n'));
+  assert.deepEqual(r3.tensors.filter((t: { status: string }) => t.status === 'removed').map((t: { a: string }) => t.a).sort(), ['dense_1/bias', 'dense_1/kernel']);
+  assert.deepEqual(r3.tensors.filter((t: { status: string }) => t.status === 'added').map((t: { b: string }) => t.b).sort(), ['hidden/bias', 'hidden/kernel']);
 });
 
 test('weightscope diff: usage errors and unreadable files exit 2 with a reason', async () => {
