@@ -18,12 +18,18 @@ export interface ParsedArgs {
   repeated: Map<string, string[]>;
 }
 
+/** True when argv asks for help (`-h` or `--help` anywhere before a `--`). */
+export function wantsHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '-h' || a === '--help');
+}
+
 /** The number a plain decimal integer text (digits only) stands for, else undefined ('0x10', '1e1', '1.0', '' are not). */
 export function decimalInteger(text: string | undefined): number | undefined {
   return text !== undefined && /^[0-9]+$/.test(text) ? Number(text) : undefined;
 }
 
-/** Thrown for invalid command lines; the CLI prints it with the usage and exits 2. */
+/** Thrown for invalid command lines; the CLI prints it with a pointer to the command's help and exits 2. */
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);

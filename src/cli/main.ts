@@ -4,7 +4,7 @@
  */
 import './startEarly'; // first: starts the statistics workers while the rest loads
 import { WeightFileError } from '../core/errors';
-import { UsageError } from './args';
+import { UsageError, wantsHelp } from './args';
 import { checkUsage, runCheck } from './commands/check';
 import { diffUsage, runDiff } from './commands/diff';
 import { fingerprintUsage, runFingerprint } from './commands/fingerprint';
@@ -54,37 +54,63 @@ export function mainUsage(): string {
   ].join('\n');
 }
 
+/** Prints a usage error: one `error[usage]` line and one line pointing to the help. */
+function usageError(io: CliIo, message: string, hint: string): number {
+  io.err(`error[usage]: ${message}`);
+  io.err(hint);
+  return 2;
+}
+
+/** The command of that name, or undefined. */
+function commandNamed(name: string): Command | undefined {
+  return Object.hasOwn(commands, name) ? commands[name] : undefined;
+}
+
 /** Runs the CLI with the given arguments; returns the exit code (never throws). */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  const listHint = "Run 'weightscope --help' for the commands.";
+  if (name === undefined || name === '--help' || name === '-h') {
     io.out(mainUsage());
     return name === undefined ? 2 : 0;
+  }
+  if (name === 'help') {
+    // `weightscope help [<command>]`
+    const topic = rest[0] === undefined ? undefined : commandNamed(rest[0]);
+    if (rest.length > 1) {
+      return usageError(io, `'help' takes at most one command name; got '${rest.join(' ')}'.`, listHint);
+    }
+    if (rest[0] !== undefined && !topic) {
+      return usageError(io, `Unknown command '${rest[0]}'.`, listHint);
+    }
+    io.out(topic ? topic.usage : mainUsage());
+    return 0;
   }
   if (name === '--version' || name === '-v') {
     io.out(cliVersion);
     return 0;
   }
-  const command = commands[name];
+  const command = commandNamed(name);
   if (!command) {
-    io.err(`error[usage]: unknown command '${name}'.`);
-    io.err(mainUsage());
-    return 2;
+    return usageError(io, `Unknown command '${name}'.`, listHint);
+  }
+  if (wantsHelp(rest)) {
+    io.out(command.usage);
+    return 0;
   }
   try {
     return await command.run(rest, io);
   } catch (ex) {
     if (ex instanceof UsageError) {
-      io.err(`error[usage]: ${ex.message}`);
-      io.err(command.usage);
-      return 2;
+      return usageError(io, ex.message, `Run 'weightscope ${name} --help' for its options.`);
     }
     if (WeightFileError.is(ex)) {
       io.err(`error[${ex.reason}]: ${ex.message}`);
       return 2;
     }
-    io.err(`internal error: ${ex instanceof Error ? (process.env['WEIGHTSCOPE_VERBOSE'] ? ex.stack : ex.message) : String(ex)}`);
-    io.err('This is a bug in Weightscope; set WEIGHTSCOPE_VERBOSE=1 for the stack trace.');
+    const verbose = Boolean(process.env['WEIGHTSCOPE_VERBOSE']);
+    io.err(`internal error: ${ex instanceof Error ? (verbose ? ex.stack : ex.message) : String(ex)}`);
+    io.err(verbose ? 'This is a bug in Weightscope.' : 'This is a bug in Weightscope; set WEIGHTSCOPE_VERBOSE=1 for the stack trace.');
     return 1;
   }
 }

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { defaultWorkerCount, startWorkersEarly } from '../analysis/earlyWorkers';
-import { decimalInteger } from './args';
+import { decimalInteger, wantsHelp } from './args';
 
 /** Worker count of `--workers N` / `--workers=N`, the default without it, undefined when it does not parse. */
 function workersOf(args: readonly string[]): number | undefined {
@@ -21,7 +21,7 @@ function workersOf(args: readonly string[]): number | undefined {
 /** Starts the statistics workers (statsWorker.js in `dir`) that the command line `argv` will use; returns how many. */
 export function startStatsWorkersFor(argv: readonly string[], dir: string): number {
   const [command, ...args] = argv;
-  const stats = (command === 'inspect' || command === 'check') && !args.some((a) => a === '--no-stats' || a === '--help' || a === '--');
+  const stats = (command === 'inspect' || command === 'check') && !args.some((a) => a === '--no-stats' || a === '--') && !wantsHelp(args);
   const count = stats ? workersOf(args) : undefined;
   if (count === undefined) {
     return 0;

@@ -85,11 +85,13 @@ test('unreadable inputs exit 2 with error[<reason>] and one sentence naming the 
   }
 });
 
-test('invalid usage exits 2 and shows the usage', async () => {
+test('invalid usage exits 2 with an error[usage] line and a pointer to the help', async () => {
   for (const argv of [['inspect'], ['inspect', 'a', '--bogus'], ['inspect', 'a', '--group', 'weights'], ['nosuchcommand']]) {
     const io = captureIo();
     assert.equal(await runCli(argv, io), 2, argv.join(' '));
     assert.match(io.stderr[0]!, /^error\[usage\]/);
+    assert.equal(io.stderr.length, 2, io.stderr.join('\n'));
+    assert.match(io.stderr[1]!, /^Run 'weightscope (inspect )?--help' for /);
   }
   const help = captureIo();
   assert.equal(await runCli(['--help'], help), 0);

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { runCli } from '../../../src/cli/main';
+import { captureIo } from '../helpers/captureIo';
+import { repoRoot } from '../helpers/fixtures';
+
+const commandNames = ['inspect', 'check', 'diff', 'history', 'fingerprint', 'probe', 'train'];
+
+test("-h and --help anywhere in a command's arguments, and 'help <command>', print that command's help", async () => {
+  for (const name of commandNames) {
+    for (const argv of [[name, '-h'], [name, '--help'], [name, 'some-file', '-h'], [name, 'some-file', '--bogus', '--help'], ['help', name]]) {
+      const io = captureIo();
+      assert.equal(await runCli(argv, io), 0, argv.join(' '));
+      assert.deepEqual(io.stderr, [], argv.join(' '));
+      assert.ok(io.stdout.join('\n').startsWith(`weightscope ${name} <`), `${argv.join(' ')} prints the ${name} help`);
+    }
+  }
+  // After '--' a '-h' is an argument, not a request for help.
+  const io = captureIo();
+  assert.equal(await runCli(['inspect', '--', '-h'], io), 2);
+  assert.match(io.stderr[0]!, /^error\[notFound\]: -h/);
+  const top = captureIo();
+  assert.equal(await runCli(['help'], top), 0);
+  assert.match(top.stdout.join('\n'), /^weightscope: /);
+});
+
+test('a usage error is one error[usage] line and one line pointing to the help', async () => {
+  const cases: [string[], string][] = [
+    [['inspect'], "Run 'weightscope inspect --help' for its options."],
+    [['inspect', 'a', '--bogus'], "Run 'weightscope inspect --help' for its options."],
+    [['diff', 'a', 'b', '--top', '1e1'], "Run 'weightscope diff --help' for its options."],
+    [['nosuchcommand'], "Run 'weightscope --help' for the commands."],
+    [['toString'], "Run 'weightscope --help' for the commands."],
+    [['help', 'nosuchcommand'], "Run 'weightscope --help' for the commands."],
+  ];
+  for (const [argv, hint] of cases) {
+    const io = captureIo();
+    assert.equal(await runCli(argv, io), 2, argv.join(' '));
+    assert.equal(io.stdout.length, 0, argv.join(' '));
+    assert.equal(io.stderr.length, 2, `${argv.join(' ')}: ${io.stderr.join(' | ')}`);
+    assert.match(io.stderr[0]!, /^error\[usage\]: .+\.$/);
+    assert.equal(io.stderr[1], hint);
+  }
+});
+
+test('an internal error suggests WEIGHTSCOPE_VERBOSE=1 only when it is not set', async () => {
+  const file = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform');
+  const failingIo = (): ReturnType<typeof captureIo> => ({ ...captureIo(), out: () => { throw new Error('boom'); } });
+  const saved = process.env['WEIGHTSCOPE_VERBOSE'];
+  try {
+    delete process.env['WEIGHTSCOPE_VERBOSE'];
+    const quiet = failingIo();
+    assert.equal(await runCli(['inspect', file, '--no-stats'], quiet), 1);
+    assert.deepEqual(quiet.stderr, ['internal error: boom', 'This is a bug in Weightscope; set WEIGHTSCOPE_VERBOSE=1 for the stack trace.']);
+    process.env['WEIGHTSCOPE_VERBOSE'] = '1';
+    const verbose = failingIo();
+    assert.equal(await runCli(['inspect', file, '--no-stats'], verbose), 1);
+    assert.match(verbose.stderr[0]!, /^internal error: Error: boom\n {4}at /);
+    assert.ok(!verbose.stderr.join('\n').includes('WEIGHTSCOPE_VERBOSE'), verbose.stderr.join('\n'));
+  } finally {
+    if (saved === undefined) {
+      delete process.env['WEIGHTSCOPE_VERBOSE'];
+    } else {
+      process.env['WEIGHTSCOPE_VERBOSE'] = saved;
+    }
+  }
+});
