@@ -27,6 +27,7 @@ Options:
   --map A=B              pair tensor A of <a> with tensor B of <b>; 'A=' marks A as removed;
                          repeat it for several pairings
   --map-file FILE        several pairings: a JSON object {"A": "B" | null, ...}
+                         (a name that is no tensor of its file is an error)
   --top N                layers listed as moved most (default: 10)
   --workers N            worker threads (default: CPU count - 1, at most 4; 0 = none)`;
 
@@ -67,6 +68,7 @@ export async function runDiff(argv: readonly string[], io: CliIo): Promise<numbe
     onTensor: (_d, done, total) => progress(done, total),
   });
   progress(1, 1, true);
+  checkOverrides(overrides, result, pathA, pathB);
   if (args.options.has('json')) {
     io.out(JSON.stringify(result, null, 2));
   } else {
@@ -75,12 +77,35 @@ export async function runDiff(argv: readonly string[], io: CliIo): Promise<numbe
   return 0;
 }
 
+/**
+ * Rejects a pairing that names a tensor A or B does not have (alignTensors skips such pairings).
+ * Checked on the result, which lists every tensor of both files: no extra opening of the files.
+ */
+function checkOverrides(overrides: ReadonlyMap<string, string | null>, result: DiffResult, pathA: string, pathB: string): void {
+  const namesA = new Set(result.tensors.map((t) => t.a));
+  const namesB = new Set(result.tensors.map((t) => t.b));
+  for (const [a, b] of overrides) {
+    if (!namesA.has(a)) {
+      throw new UsageError(`The mapping names '${a}', which is no tensor of ${pathA}.`);
+    }
+    if (b !== null && !namesB.has(b)) {
+      throw new UsageError(`The mapping names '${b}', which is no tensor of ${pathB}.`);
+    }
+  }
+}
+
 function readMapFile(file: string): Record<string, string | null> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (ex) {
+    throw new WeightFileError('notFound', `${file}: the mapping file does not exist or cannot be read.`, { file }, { cause: ex });
+  }
   let json: unknown;
   try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+    json = JSON.parse(text);
   } catch (ex) {
-    throw new WeightFileError('corrupt', `${file}: the mapping file is not readable JSON (${(ex as Error).message}).`, { file });
+    throw new WeightFileError('corrupt', `${file}: the mapping file is not valid JSON (${(ex as Error).message}).`, { file });
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json) || !Object.values(json).every((v) => v === null || typeof v === 'string')) {
     throw new WeightFileError('corrupt', `${file}: the mapping file must be a JSON object of tensor names to names or null.`, { file });

@@ -56,6 +56,22 @@ test('weightscope diff prints a table with renamed tensors and honours --map-fil
   const r3 = JSON.parse(io3.stdout.join('\n'));
   assert.deepEqual(r3.tensors.filter((t: { status: string }) => t.status === 'removed').map((t: { a: string }) => t.a).sort(), ['dense_1/bias', 'dense_1/kernel']);
   assert.deepEqual(r3.tensors.filter((t: { status: string }) => t.status === 'added').map((t: { b: string }) => t.b).sort(), ['hidden/bias', 'hidden/kernel']);
+
+  // A pairing that names no tensor of its file, and a missing mapping file, are errors naming them.
+  const a = path.join(dir, 'epoch-001');
+  const b = path.join(work, 'renamed');
+  const bad: [string[], RegExp][] = [
+    [['--map', 'dense_1/kernl=hidden/kernel'], /^error\[usage\]: .*'dense_1\/kernl'.* of .*epoch-001\.$/],
+    [['--map', 'dense_1/kernel=hiden/kernel'], /^error\[usage\]: .*'hiden\/kernel'.* of .*renamed\.$/],
+    [['--map', 'dense_1/kernel=hidden/kernel', '--map', 'nothing='], /^error\[usage\]: .*'nothing'.* of .*epoch-001\.$/],
+    [['--map-file', path.join(work, 'missing.json')], /^error\[notFound\]: .*missing\.json/],
+  ];
+  for (const [extra, expected] of bad) {
+    const io4 = captureIo();
+    assert.equal(await runCli(['diff', a, b, '--workers', '0', ...extra], io4), 2, extra.join(' '));
+    assert.equal(io4.stdout.length, 0);
+    assert.match(io4.stderr[0]!, expected);
+  }
 });
 
 test('weightscope diff: usage errors and unreadable files exit 2 with a reason', async () => {
