@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { buildFileReport, selectTensors, type FileReport, type ReportFilter } from '../../analysis/report';
 import { analyzeFileCached, StatsCache } from '../../analysis/statsCache';
 import { StatsPool, type TensorResult } from '../../analysis/statsPool';
-import { summarizeError } from '../../core/errors';
+import { summarizeError, WeightFileError } from '../../core/errors';
 import type { WeightFile } from '../../core/model';
 import { openLocalPath } from '../../formats/registry';
 import { choiceOption, intOption, parseArgs, UsageError } from '../args';
@@ -20,7 +20,8 @@ Per-layer and per-tensor statistics of a weight file (or of every weight file in
 
 Options:
   --json                 print the JSON report (schema in the README) instead of a table
-  --tensor NAME          only the tensor NAME (or tensors whose name contains NAME)
+  --tensor NAME          only the tensor named exactly NAME, or else every tensor whose name
+                         contains NAME (case-sensitive); an error when none does
   --group GROUP          model | optimizer | all (default: all)
   --bins N               linear histogram bins (default: 64)
   --workers N            worker threads besides the main thread, which analyses too
@@ -96,6 +97,10 @@ async function inspectOne(
   }
   const file = await openLocalPath(entry);
   try {
+    if (filter.tensor !== undefined && selectTensors(file, filter).length === 0) {
+      const group = filter.group && filter.group !== 'all' ? `${filter.group} ` : '';
+      throw new WeightFileError('notFound', `No ${group}tensor of ${entry} matches '${filter.tensor}'.`, { file: entry });
+    }
     const results = await analyzeTensors(file, entry, filter, bins, pool, io, cache);
     return buildFileReport(file, results, filter);
   } finally {

@@ -55,6 +55,24 @@ test('inspect prints a per-layer table, filters by group and by tensor', skipUnl
   assert.deepEqual(JSON.parse(one.stdout.join('\n')).tensors.map((t: { name: string }) => t.name), ['dense_2/dense_2/kernel:0']);
 });
 
+test('inspect --tensor: an exact name, else every name containing it; no match is error[notFound] naming the file', async () => {
+  const entry = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform', 'model.json');
+  const names = JSON.parse(fs.readFileSync(entry, 'utf8')).weightsManifest.flatMap((g: { weights: { name: string }[] }) => g.weights.map((w) => w.name));
+  const listed = async (tensor: string): Promise<string[]> => {
+    const io = captureIo();
+    assert.equal(await runCli(['inspect', entry, '--json', '--no-stats', '--tensor', tensor], io), 0, io.stderr.join('\n'));
+    return JSON.parse(io.stdout.join('\n')).tensors.map((t: { name: string }) => t.name);
+  };
+  assert.deepEqual(await listed('hidden1/kernel'), ['hidden1/kernel']);
+  assert.deepEqual(await listed('kernel'), names.filter((n: string) => n.includes('kernel')));
+  for (const argv of [['--tensor', 'nomatch'], ['--tensor', 'Kernel'], ['--tensor', 'nomatch', '--json']]) {
+    const io = captureIo();
+    assert.equal(await runCli(['inspect', entry, ...argv], io), 2, argv.join(' '));
+    assert.deepEqual(io.stdout, []);
+    assert.deepEqual(io.stderr, [`error[notFound]: No tensor of ${entry} matches '${argv[1]}'.`]);
+  }
+});
+
 test('inspect on a folder of checkpoints reports every weight file in it', async () => {
   const io = captureIo();
   assert.equal(await runCli(['inspect', path.join(repoRoot, 'examples', 'training-run'), '--json', '--no-stats'], io), 0, io.stderr.join('\n'));
