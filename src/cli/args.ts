@@ -24,6 +24,9 @@ export function wantsHelp(argv: readonly string[]): boolean {
   return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '-h' || a === '--help');
 }
 
+/** Highest `--workers` count any command accepts. */
+export const maxWorkers = 64;
+
 /** The number a plain decimal integer text (digits only) stands for, else undefined ('0x10', '1e1', '1.0', '' are not). */
 export function decimalInteger(text: string | undefined): number | undefined {
   return text !== undefined && /^[0-9]+$/.test(text) ? Number(text) : undefined;
@@ -103,4 +106,9 @@ export function intOption(args: ParsedArgs, name: string, fallback: number, min 
     throw new UsageError(`Option '--${name}' must be an integer from ${min} to ${max}; got '${v}'.`);
   }
   return n;
+}
+
+/** Reads `--workers N` (0 = no worker threads), undefined when not given. */
+export function workersOption(args: ParsedArgs): number | undefined {
+  return args.options.has('workers') ? intOption(args, 'workers', 0, 0, maxWorkers) : undefined;
 }

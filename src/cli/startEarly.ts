@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { defaultWorkerCount, startWorkersEarly } from '../analysis/earlyWorkers';
-import { decimalInteger, wantsHelp } from './args';
+import { decimalInteger, maxWorkers, wantsHelp } from './args';
 
 /** Worker count of `--workers N` / `--workers=N`, the default without it, undefined when it does not parse. */
 function workersOf(args: readonly string[]): number | undefined {
@@ -15,7 +15,7 @@ function workersOf(args: readonly string[]): number | undefined {
   }
   const text = args[at] === '--workers' ? args[at + 1] : args[at]!.slice('--workers='.length);
   const n = decimalInteger(text);
-  return n !== undefined && n >= 1 && n <= 64 ? n : undefined;
+  return n !== undefined && n <= maxWorkers ? n : undefined;
 }
 
 /** Starts the statistics workers (statsWorker.js in `dir`) that the command line `argv` will use; returns how many. */

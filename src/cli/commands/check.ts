@@ -4,13 +4,12 @@
  */
 import { checkWeightFile, shouldFail, type CheckReport } from '../../analysis/diagnostics/check';
 import type { Diagnostic } from '../../analysis/diagnostics/diagnostic';
-import { StatsPool } from '../../analysis/statsPool';
 import type { TensorStats } from '../../analysis/statsTypes';
 import { openLocalPath, resolveLocalEntry } from '../../formats/registry';
-import { choiceOption, intOption, parseArgs, UsageError } from '../args';
+import { choiceOption, parseArgs, UsageError, workersOption } from '../args';
 import type { CliIo } from '../io';
 import { formatNumber } from '../table';
-import { analyzeTensors } from './inspect';
+import { analyzeTensors, statsRunner } from './inspect';
 
 /** Exit code when diagnostics at the --fail-on severity exist. */
 export const checkFailedExitCode = 3;
@@ -26,7 +25,8 @@ Options:
   --json                 print the JSON check report instead of text
   --fail-on SEVERITY     error | warning: exit ${checkFailedExitCode} when a diagnostic of that severity (or worse) exists
   --no-precision         skip the precision analysis (two extra passes over every float tensor)
-  --workers N            worker threads for the statistics`;
+  --workers N            worker threads for the statistics (default: CPU count - 1, at most 4;
+                         0 = none, the main thread alone)`;
 
 const spec = { json: false, 'fail-on': true, 'no-precision': false, workers: true, help: false } as const;
 
@@ -41,10 +41,10 @@ export async function runCheck(argv: readonly string[], io: CliIo): Promise<numb
     throw new UsageError('check takes exactly one <file-or-model-dir>.');
   }
   const failOn = args.options.has('fail-on') ? choiceOption(args, 'fail-on', ['error', 'warning'] as const, 'error') : undefined;
-  const workers = args.options.has('workers') ? intOption(args, 'workers', 1, 1, 64) : undefined;
+  const workers = workersOption(args);
   const entry = await resolveLocalEntry(args.positionals[0]!);
   const file = await openLocalPath(entry);
-  const pool = new StatsPool(workers ? { workers } : {});
+  const pool = statsRunner(workers, false);
   let report: CheckReport;
   try {
     const results = await analyzeTensors(file, entry, { group: 'model' }, 64, pool, io);

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import type { DiffResult, TensorDiff } from '../../analysis/diff';
 import { diffLocalFiles } from '../../analysis/diffPool';
 import { WeightFileError } from '../../core/errors';
-import { intOption, parseArgs, UsageError } from '../args';
+import { intOption, parseArgs, UsageError, workersOption } from '../args';
 import { renderConversionCheck } from '../conversionReport';
 import type { CliIo } from '../io';
 import { formatNumber, renderTable } from '../table';
@@ -58,7 +58,7 @@ export async function runDiff(argv: readonly string[], io: CliIo): Promise<numbe
     }
   }
   const top = intOption(args, 'top', 10, 1, 10_000);
-  const workers = args.options.has('workers') ? intOption(args, 'workers', 1, 0, 64) : undefined;
+  const workers = workersOption(args);
   const [pathA, pathB] = args.positionals as [string, string];
   const progress = io.progress('comparing');
   const result = await diffLocalFiles(pathA, pathB, {

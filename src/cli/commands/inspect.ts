@@ -5,10 +5,11 @@ import * as path from 'node:path';
 import { buildFileReport, selectTensors, type FileReport, type ReportFilter } from '../../analysis/report';
 import { analyzeFileCached, StatsCache } from '../../analysis/statsCache';
 import { StatsPool, type TensorResult } from '../../analysis/statsPool';
-import { summarizeError, WeightFileError } from '../../core/errors';
+import { analyzeOpenTensor, analyzeTensor } from '../../analysis/statsRunner';
+import { summarizeError, throwIfAborted, WeightFileError } from '../../core/errors';
 import type { WeightFile } from '../../core/model';
 import { openLocalPath } from '../../formats/registry';
-import { choiceOption, intOption, parseArgs, UsageError } from '../args';
+import { choiceOption, intOption, parseArgs, UsageError, workersOption } from '../args';
 import { expandInput } from '../inputs';
 import { formatBytes, formatCount, formatNumber, renderTable } from '../table';
 import type { CliIo } from '../io';
@@ -25,7 +26,7 @@ Options:
   --group GROUP          model | optimizer | all (default: all)
   --bins N               linear histogram bins (default: 64)
   --workers N            worker threads besides the main thread, which analyses too
-                         (default: CPU count - 1, at most 4)
+                         (default: CPU count - 1, at most 4; 0 = none, the main thread alone)
   --no-stats             list tensors from the headers only, without reading their data
   --cache DIR            keep statistics in DIR (one JSON file per file version; an unchanged
                          file is not read again, a file whose size or mtime changed is)`;
@@ -44,7 +45,7 @@ export async function runInspect(argv: readonly string[], io: CliIo): Promise<nu
   }
   const group = choiceOption(args, 'group', ['model', 'optimizer', 'all'] as const, 'all');
   const bins = intOption(args, 'bins', 64, 1, 4096);
-  const workers = args.options.has('workers') ? intOption(args, 'workers', 1, 1, 64) : undefined;
+  const workers = workersOption(args);
   const filter = { group, tensor: args.options.get('tensor') };
   const { entries, isCollection } = await expandInput(args.positionals[0]!);
   const cacheDir = args.options.get('cache');
@@ -53,7 +54,7 @@ export async function runInspect(argv: readonly string[], io: CliIo): Promise<nu
   }
   const cache = cacheDir !== undefined ? new StatsCache({ cacheDir: path.resolve(cacheDir) }) : undefined;
 
-  const pool = args.options.has('no-stats') ? undefined : new StatsPool({ ...(workers ? { workers } : {}), callerIdle: true });
+  const pool = args.options.has('no-stats') ? undefined : statsRunner(workers, true);
   const reports: FileReport[] = [];
   try {
     for (const entry of entries) {
@@ -86,7 +87,7 @@ async function inspectOne(
   entry: string,
   filter: ReportFilter,
   bins: number,
-  pool: StatsPool | undefined,
+  pool: StatsRunner | undefined,
   io: CliIo,
   cache?: StatsCache,
 ): Promise<FileReport> {
@@ -108,16 +109,45 @@ async function inspectOne(
   }
 }
 
+/** What computes the statistics: a StatsPool, or this thread alone. */
+export type StatsRunner = Pick<StatsPool, 'prepare' | 'analyzeFile' | 'dispose'>;
+
 /**
- * Statistics of the selected numeric tensors of an opened local file, in the pool's worker threads
- * (none when `pool` is undefined), with a progress bar on a TTY; answered from `cache` when given.
+ * The statistics runner for `--workers N` (undefined: the default count): a StatsPool, or for 0 no
+ * worker threads at all, this thread computing one tensor after another.
+ */
+export function statsRunner(workers: number | undefined, callerIdle: boolean): StatsRunner {
+  if (workers !== 0) {
+    return new StatsPool({ ...(workers ? { workers } : {}), callerIdle });
+  }
+  return {
+    prepare: () => undefined,
+    dispose: () => Promise.resolve(),
+    analyzeFile: async (filePath, tensorNames, options = {}) => {
+      const signal = options.signal ?? new AbortController().signal;
+      const bins = options.histogramBins ?? 64;
+      const results = new Map<string, TensorResult>();
+      for (const name of new Set(tensorNames)) {
+        const result = options.openFile ? await analyzeOpenTensor(options.openFile, name, bins, signal) : await analyzeTensor(filePath, name, bins, signal);
+        throwIfAborted(signal);
+        results.set(name, result);
+        options.onResult?.(name, result);
+      }
+      return results;
+    },
+  };
+}
+
+/**
+ * Statistics of the selected numeric tensors of an opened local file, by `pool` (none when it is
+ * undefined), with a progress bar on a TTY; answered from `cache` when given.
  */
 export async function analyzeTensors(
   file: WeightFile,
   entry: string,
   filter: ReportFilter,
   bins: number,
-  pool: StatsPool | undefined,
+  pool: StatsRunner | undefined,
   io: CliIo,
   cache?: StatsCache,
 ): Promise<Map<string, TensorResult>> {

@@ -8,15 +8,17 @@ import { repoRoot } from '../helpers/fixtures';
 
 const examples = path.join(repoRoot, 'examples', 'initialization');
 
-test('check --fail-on error gates on the seed\'s bad initialization (RandomUniform(-0.01, 0.01))', async () => {
-  const io = captureIo();
-  const code = await runCli(['check', path.join(examples, 'bad-init-uniform-0.01'), '--json', '--fail-on', 'error', '--no-precision'], io);
-  assert.equal(code, checkFailedExitCode, io.stderr.join('\n'));
-  const r = JSON.parse(io.stdout.join('\n'));
-  const scaleErrors = r.diagnostics.filter((d: { code: string; severity: string }) => d.code === 'initializer-scale' && d.severity === 'error');
-  assert.deepEqual(scaleErrors.map((d: { layer: string }) => d.layer).sort(), ['hidden1', 'hidden2', 'output']);
-  assert.ok(r.diagnostics.some((d: { code: string }) => d.code === 'signal-vanishing'));
-  assert.ok(r.forecast.layers.at(-1).cumulativeForward < 1e-2, 'the forward forecast leaves the healthy band');
+test('check --fail-on error gates on the seed\'s bad initialization (RandomUniform(-0.01, 0.01)), with worker threads or none', async () => {
+  for (const workers of [[], ['--workers', '0']]) {
+    const io = captureIo();
+    const code = await runCli(['check', path.join(examples, 'bad-init-uniform-0.01'), '--json', '--fail-on', 'error', '--no-precision', ...workers], io);
+    assert.equal(code, checkFailedExitCode, io.stderr.join('\n'));
+    const r = JSON.parse(io.stdout.join('\n'));
+    const scaleErrors = r.diagnostics.filter((d: { code: string; severity: string }) => d.code === 'initializer-scale' && d.severity === 'error');
+    assert.deepEqual(scaleErrors.map((d: { layer: string }) => d.layer).sort(), ['hidden1', 'hidden2', 'output']);
+    assert.ok(r.diagnostics.some((d: { code: string }) => d.code === 'signal-vanishing'));
+    assert.ok(r.forecast.layers.at(-1).cumulativeForward < 1e-2, 'the forward forecast leaves the healthy band');
+  }
 });
 
 test('check passes the Glorot-initialized twin and prints text', async () => {

@@ -13,30 +13,33 @@ const reference = JSON.parse(fs.readFileSync(path.join(repoRoot, 'test', 'unit',
 
 test('inspect --json: the documented schema, with statistics equal to NumPy', skipUnlessFixtures, async () => {
   const rel = 'tfjs-layers/tfjs-e2e-layers-model/model.json';
-  const io = captureIo();
-  assert.equal(await runCli(['inspect', path.join(fixturesDir, rel), '--json', '--workers', '2'], io), 0, io.stderr.join('\n'));
-  const r = JSON.parse(io.stdout.join('\n'));
-  assert.equal(r.schemaVersion, 1);
-  assert.equal(r.format, 'tfjs-layers');
-  assert.equal(r.params, 100 * 20 + 20 * 12 + 4 * 12 + 12);
-  assert.deepEqual(
-    r.layers.map((l: { name: string; className: string }) => [l.name, l.className]),
-    [['embedding_Embedding2', 'Embedding'], ['gru_GRU1', 'GRU']],
-  );
-  for (const t of r.tensors) {
-    for (const key of ['name', 'layer', 'role', 'group', 'dtype', 'shape', 'byteLength', 'stats']) {
-      assert.ok(key in t, `tensor field ${key}`);
+  // --workers 0: no worker threads, the main thread computes every tensor.
+  for (const workers of ['2', '0']) {
+    const io = captureIo();
+    assert.equal(await runCli(['inspect', path.join(fixturesDir, rel), '--json', '--workers', workers], io), 0, io.stderr.join('\n'));
+    const r = JSON.parse(io.stdout.join('\n'));
+    assert.equal(r.schemaVersion, 1);
+    assert.equal(r.format, 'tfjs-layers');
+    assert.equal(r.params, 100 * 20 + 20 * 12 + 4 * 12 + 12);
+    assert.deepEqual(
+      r.layers.map((l: { name: string; className: string }) => [l.name, l.className]),
+      [['embedding_Embedding2', 'Embedding'], ['gru_GRU1', 'GRU']],
+    );
+    for (const t of r.tensors) {
+      for (const key of ['name', 'layer', 'role', 'group', 'dtype', 'shape', 'byteLength', 'stats']) {
+        assert.ok(key in t, `tensor field ${key}`);
+      }
+      const ref = reference[rel][t.name].stats;
+      assert.equal(t.stats.count, ref.count);
+      assert.equal(t.stats.min, ref.min);
+      assert.equal(t.stats.max, ref.max);
+      assert.ok(Math.abs(t.stats.std - ref.std) <= 1e-9 * Math.max(ref.std, 1e-30) + 1e-15, `${t.name} std`);
+      assert.deepEqual(t.stats.histogram.counts, ref.histogram.counts);
+      assert.equal(t.stats.histogram.edges.length, 65);
+      assert.deepEqual(Object.keys(t.stats.percentiles), ['p0.1', 'p1', 'p5', 'p25', 'p50', 'p75', 'p95', 'p99', 'p99.9']);
     }
-    const ref = reference[rel][t.name].stats;
-    assert.equal(t.stats.count, ref.count);
-    assert.equal(t.stats.min, ref.min);
-    assert.equal(t.stats.max, ref.max);
-    assert.ok(Math.abs(t.stats.std - ref.std) <= 1e-9 * Math.max(ref.std, 1e-30) + 1e-15, `${t.name} std`);
-    assert.deepEqual(t.stats.histogram.counts, ref.histogram.counts);
-    assert.equal(t.stats.histogram.edges.length, 65);
-    assert.deepEqual(Object.keys(t.stats.percentiles), ['p0.1', 'p1', 'p5', 'p25', 'p50', 'p75', 'p95', 'p99', 'p99.9']);
+    assert.ok(!io.stdout.join('\n').includes('NaN'), 'no NaN in the JSON');
   }
-  assert.ok(!io.stdout.join('\n').includes('NaN'), 'no NaN in the JSON');
 });
 
 test('inspect prints a per-layer table, filters by group and by tensor', skipUnlessFixtures, async () => {
@@ -180,6 +183,7 @@ test('the bundled command (dist/cli.js, which starts its workers before the rest
   for (const [workers, count] of [
     [[], defaultWorkers],
     [['--workers', '2'], 2],
+    [['--workers', '0'], 0],
   ] as const) {
     const r = spawnSync(process.execPath, ['-r', preload, cli, 'inspect', file, '--json', ...workers], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
