@@ -2,7 +2,7 @@
  * `weightscope fingerprint <file-or-dir>... [--json] [--tensors] [--save]`
  */
 import { fingerprintFile, groupByModelFingerprint, type FileFingerprint } from '../../analysis/fingerprint';
-import { summarizeError } from '../../core/errors';
+import { WeightFileError } from '../../core/errors';
 import { checkpointStamp } from '../../analysis/checkpointFiles';
 import { readSidecar, updateSidecar } from '../../core/sidecar';
 import { openLocalPath } from '../../formats/registry';
@@ -16,7 +16,8 @@ export const fingerprintUsage = `weightscope fingerprint <file-or-dir>... [optio
 SHA-256 fingerprints of the weights: per tensor over (dtype, shape, little-endian values) and per
 model over the sorted tensor fingerprints, so the same weights saved in two formats get the same
 model fingerprint. Files with equal model fingerprints are listed as duplicates (files with no
-model tensors or with unreadable tensors never count as duplicates).
+model tensors or with unreadable tensors never count as duplicates). An input that cannot be read
+gets an error line on stderr; the others are still listed, and the exit code is then 2.
 
 Options:
   --json                 print JSON
@@ -46,23 +47,33 @@ export async function runFingerprint(argv: readonly string[], io: CliIo): Promis
   if (args.positionals.length === 0) {
     throw new UsageError('fingerprint takes at least one <file-or-dir>.');
   }
+  // A bad input is reported on its own line; the others are still fingerprinted and printed.
+  let failed = 0;
+  const report = (ex: unknown): void => {
+    if (!WeightFileError.is(ex)) {
+      throw ex;
+    }
+    io.err(`error[${ex.reason}]: ${ex.message}`);
+    failed++;
+  };
   const entries: string[] = [];
   for (const p of args.positionals) {
-    entries.push(...(await expandInput(p)).entries);
+    try {
+      entries.push(...(await expandInput(p)).entries);
+    } catch (ex) {
+      report(ex);
+    }
   }
   const results: Entry[] = [];
-  let failed = 0;
   for (const entry of entries) {
     try {
       results.push(await fingerprintEntry(entry, args.options.has('save')));
     } catch (ex) {
-      const e = summarizeError(ex);
-      if (entries.length === 1) {
-        throw ex;
-      }
-      io.err(`error[${e.reason}]: ${e.message}`);
-      failed++;
+      report(ex);
     }
+  }
+  if (results.length === 0) {
+    return 2;
   }
   const duplicates = groupByModelFingerprint(results.map((r) => ({ ...r.fingerprint, key: r.path }))).map((g) => g.keys);
   if (args.options.has('json')) {

@@ -116,6 +116,24 @@ test('weightscope fingerprint groups duplicates and --save caches fingerprints i
   assert.deepEqual(fs.readFileSync(weights), before, 'the checkpoint is never written');
 });
 
+test('weightscope fingerprint with an unreadable input lists the good ones, reports the bad one and exits 2', async () => {
+  const dir = await trainingRunDir();
+  const missing = path.join(makeTempDir('weightscope-cli-fp-missing-'), 'nonexistent');
+  const good = [path.join(dir, 'epoch-001'), path.join(dir, 'epoch-002')];
+  const io = captureIo();
+  assert.equal(await runCli(['fingerprint', good[0]!, missing, good[1]!, '--json'], io), 2);
+  assert.deepEqual(JSON.parse(io.stdout.join('\n')).files.map((f: { path: string }) => path.dirname(f.path)), good);
+  assert.equal(io.stderr.length, 1, io.stderr.join('\n'));
+  assert.ok(io.stderr[0]!.startsWith(`error[notFound]: ${missing}`), io.stderr[0]);
+  const text = captureIo();
+  assert.equal(await runCli(['fingerprint', missing, good[0]!], text), 2);
+  assert.match(text.stdout.join('\n'), /^[0-9a-f]{64} {2}.*epoch-001/);
+  const alone = captureIo();
+  assert.equal(await runCli(['fingerprint', missing], alone), 2);
+  assert.deepEqual(alone.stdout, []);
+  assert.equal(alone.stderr.length, 1);
+});
+
 test('after fingerprint --save on both files, diff skips the identical tensors without reading them', async () => {
   const dir = await trainingRunDir();
   const work = makeTempDir('weightscope-cli-known-');
