@@ -1,6 +1,7 @@
 /**
  * The `weightscope` command: parse argv, run a command, map errors to exit codes
- * (0 success, 2 unreadable input or bad usage with `error[<reason>]: <sentence>` on stderr, 1 a bug).
+ * (0 success, 2 unreadable input or bad usage with `error[<reason>]: <sentence>` on stderr, 1 a bug;
+ * the commands' own codes and 141 for closed output are listed in mainUsage).
  */
 import './startEarly'; // first: starts the statistics workers while the rest loads
 import { WeightFileError } from '../core/errors';
@@ -45,12 +46,18 @@ export function mainUsage(): string {
     'weightscope: look inside neural-network weight files (Keras, TensorFlow, TensorFlow.js, TFLite)',
     '',
     'Usage: weightscope <command> [options]',
+    '       weightscope help [<command>] | --help | --version',
     '',
     'Commands:',
     ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     '',
-    "Run 'weightscope <command> --help' for a command's options.",
-    'Exit codes: 0 success, 1 internal error, 2 unreadable input or invalid usage.',
+    "Run 'weightscope <command> --help' (or 'weightscope help <command>') for a command's options;",
+    "'weightscope --version' prints the version.",
+    '',
+    'Exit codes: 0 success; 1 internal error (a bug); 2 unreadable input or invalid usage, with one',
+    "'error[<reason>]: <sentence>' line on stderr; 3 check --fail-on found diagnostics; 4 train stopped",
+    'itself (NaN/Inf loss or an exploding update); 130 train interrupted (Ctrl-C); 141 the output was',
+    "closed early (e.g. '| head').",
   ].join('\n');
 }
 

@@ -22,7 +22,10 @@ validationSplit, l1, l2, dropout, outDir, seed, stopOnNonFinite. Paths are relat
 Options:
   --epochs N             override the spec's epochs
   --backend B            auto | tensorflow | wasm | cpu (default auto)
-  --json                 print the events as JSON lines`;
+  --json                 print the events as JSON lines
+
+Exit codes: 0 done; 4 the run stopped itself (stopOnNonFinite: the loss became NaN/Inf or an
+update exploded); 130 interrupted with Ctrl-C. The checkpoints of finished epochs are kept.`;
 
 const spec = { epochs: true, backend: true, json: false, help: false } as const;
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../../../src/cli/main';
@@ -65,4 +66,35 @@ test('an internal error suggests WEIGHTSCOPE_VERBOSE=1 only when it is not set',
       process.env['WEIGHTSCOPE_VERBOSE'] = saved;
     }
   }
+});
+
+test("every option a command's parser accepts is in its --help and in the README's command table, with the same arguments", async () => {
+  const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+  for (const name of commandNames) {
+    // The options the command's parser accepts: its `const spec = { ... } as const` declaration.
+    const source = fs.readFileSync(path.join(repoRoot, 'src', 'cli', 'commands', `${name}.ts`), 'utf8');
+    const specs = [...source.matchAll(/const spec = \{([^}]*)\} as const;/g)];
+    assert.equal(specs.length, 1, `${name}.ts declares one option spec`);
+    const options = [...specs[0]![1]!.matchAll(/'?([a-z][a-z-]*)'?\s*:/g)].map((m) => m[1]!).filter((o) => o !== 'help');
+    assert.ok(options.length > 0, name);
+    const io = captureIo();
+    assert.equal(await runCli([name, '--help'], io), 0);
+    const help = io.stdout.join('\n');
+    const row = readme.split('\n').find((l) => l.startsWith(`| \`weightscope ${name} `));
+    assert.ok(row, `the README lists ${name}`);
+    const synopsis = row.split('`')[1]!;
+    assert.ok(synopsis.startsWith(help.split('\n')[0]!.replace(/ \[options\]$/, '')), `${name}: README '${synopsis}' vs help '${help.split('\n')[0]}'`);
+    for (const option of options) {
+      const mention = new RegExp(`--${option}(?![\\w-])`);
+      assert.match(help, mention, `${name} --help mentions --${option}`);
+      assert.match(synopsis, mention, `the README's ${name} row mentions --${option}`);
+    }
+  }
+  const top = captureIo();
+  assert.equal(await runCli(['--help'], top), 0);
+  for (const code of ['0', '1', '2', '3', '4', '130', '141']) {
+    assert.match(top.stdout.join('\n'), new RegExp(`[ ;]${code} `), `the top-level help explains exit code ${code}`);
+    assert.match(readme, new RegExp(`\`${code}\``), `the README explains exit code ${code}`);
+  }
+  assert.match(top.stdout.join('\n'), /--version/);
 });
