@@ -9,7 +9,7 @@ import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import { throwIfAborted } from '../core/errors';
 import type { BackendInfo, Tf, Tfl } from './backend';
-import { randomValues, rng, type SyntheticDistribution } from './syntheticData';
+import { randomIndices, randomValues, rng, type SyntheticDistribution } from './syntheticData';
 
 /** Loss functions the probe and the trainer know (Keras names). */
 export type LossName = 'categoricalCrossentropy' | 'sparseCategoricalCrossentropy' | 'binaryCrossentropy' | 'meanSquaredError';
@@ -92,11 +92,11 @@ export interface ProbeResult {
   fromLogits?: boolean;
   /** Samples in the batch. */
   batchSize: number;
-  /** Where the inputs came from: 'normal', 'uniform' or 'data'. */
-  inputSource: SyntheticDistribution | 'data';
+  /** Where the inputs came from: 'normal', 'uniform', 'indices' (uniform integer indices for an Embedding input, see inputIndexRange) or 'data'. */
+  inputSource: SyntheticDistribution | 'indices' | 'data';
   /** Learning rate used for update ratios. */
   learningRate: number;
-  /** Standard deviation of the input batch (the reference for activation growth). */
+  /** Standard deviation of the input batch (the reference for activation growth; null for index inputs). */
   inputStd: number | null;
   /** Per layer, input to output. */
   layers: LayerProbe[];
@@ -273,6 +273,30 @@ export function lossTensor(tf: Tf, name: LossName, y: Tensor, p: Tensor, fromLog
   }
 }
 
+/**
+ * How many distinct indices the model's (first) input takes when it holds integer indices: the
+ * input_dim of the Embedding or the num_tokens of the CategoryEncoding it feeds (inside nested
+ * models too); undefined for an input of real values.
+ */
+export function inputIndexRange(model: LayersModel): number | undefined {
+  const input = model.inputs[0];
+  for (const layer of model.layers) {
+    if (!input || !layer.inboundNodes.some((n) => n.inputTensors.includes(input))) {
+      continue;
+    }
+    const config = layer.getConfig();
+    const range = layer.getClassName() === 'Embedding' ? config['inputDim'] : layer.getClassName() === 'CategoryEncoding' ? config['numTokens'] : undefined;
+    if (typeof range === 'number' && range >= 1) {
+      return range;
+    }
+    const nested = 'inputs' in layer && 'layers' in layer ? inputIndexRange(layer as LayersModel) : undefined;
+    if (nested !== undefined) {
+      return nested;
+    }
+  }
+  return undefined;
+}
+
 /** Synthetic targets shaped like the output: one-hot classes, class indices ([batch, classes] -> batch values), 0/1 labels or N(0, 1) values. */
 export function syntheticTargets(shape: number[], loss: LossName, seed: number): Float32Array {
   const count = shape.reduce((a, b) => a * b, 1);
@@ -347,6 +371,7 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
   const outputs: SymbolicTensor[] = probed.map((l) => l.output as SymbolicTensor);
   const tap = tfl.model({ inputs: model.inputs, outputs });
 
+  const indexRange = inputIndexRange(model);
   let x: Tensor;
   let inputSource: ProbeResult['inputSource'];
   if (options.data) {
@@ -356,11 +381,13 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
     const batch = options.batchSize ?? 32;
     const shape = [batch, ...input.shape.slice(1).map((d) => d ?? 1)];
     const distribution = options.distribution ?? 'normal';
-    x = tf.tensor(randomValues(shape.reduce((a, b) => a * b, 1), distribution, seed), shape, 'float32');
-    inputSource = distribution;
+    const count = shape.reduce((a, b) => a * b, 1);
+    x = tf.tensor(indexRange !== undefined ? randomIndices(count, indexRange, seed) : randomValues(count, distribution, seed), shape, 'float32');
+    inputSource = indexRange !== undefined ? 'indices' : distribution;
   }
   const batchSize = x.shape[0] ?? 0;
-  const inputStd = moments((await x.data()) as Float32Array).std;
+  // indices have no scale for activations to grow or shrink from
+  const inputStd = indexRange !== undefined ? null : moments((await x.data()) as Float32Array).std;
   const outShape = [batchSize, ...(model.outputs[0]?.shape.slice(1).map((d) => d ?? 1) ?? [])];
   const outUnits = outShape[outShape.length - 1] ?? 1;
   // the user's targets arranged for the loss (class ids vs one-hot rows) when the output is [batch, units]

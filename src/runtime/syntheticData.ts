@@ -68,3 +68,13 @@ export function randomValues(count: number, distribution: SyntheticDistribution,
   }
   return out;
 }
+
+/** `count` seeded integers drawn uniformly from [0, max) (as float32, the way TF.js layers take indices). */
+export function randomIndices(count: number, max: number, seed: number): Float32Array {
+  const r = rng(seed);
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    out[i] = Math.min(max - 1, Math.floor(r() * max));
+  }
+  return out;
+}

@@ -13,7 +13,7 @@ import type { Diagnostic } from '../analysis/diagnostics/diagnostic';
 import type { BackendInfo, Tf, Tfl } from './backend';
 import type { DataSet } from './dataLoader';
 import { gradientThresholds } from './gradientRules';
-import { chooseLoss, lossTensor, targetsForLoss, type LossName } from './probe';
+import { chooseLoss, inputIndexRange, lossTensor, targetsForLoss, type LossName } from './probe';
 import { clusters, rng } from './syntheticData';
 import { writeTfjsModel, type TfjsArtifacts } from './tfjsArtifacts';
 
@@ -123,7 +123,8 @@ export function makeOptimizer(tf: Tf, name: OptimizerName, lr: number): Optimize
 /**
  * Synthetic Gaussian clusters shaped for a one-input classifier/regressor: k = max(2, output units)
  * clusters; targets are one-hot rows [n, k], class ids [n, 1] when the loss is sparse categorical
- * cross-entropy, or 0/1 [n, 1] (cluster 1 or not) for a one-unit output.
+ * cross-entropy, or 0/1 [n, 1] (cluster 1 or not) for a one-unit output. For a model whose input holds
+ * indices (an Embedding's, see inputIndexRange) the features are quantized into integers in [0, range).
  */
 export function syntheticDataFor(model: LayersModel, spec: RunSpec, loss?: LossName): DataSet {
   const inShape = model.inputs[0]?.shape.slice(1).map((d) => d ?? 1) ?? [1];
@@ -132,6 +133,10 @@ export function syntheticDataFor(model: LayersModel, spec: RunSpec, loss?: LossN
   const k = Math.max(2, outUnits);
   const n = spec.synthetic?.samples ?? 512;
   const set = clusters(n, d, k, spec.synthetic?.seed ?? spec.seed ?? runDefaults.seed, spec.synthetic?.spread ?? 1.0);
+  const range = inputIndexRange(model);
+  if (range !== undefined) {
+    set.x = set.x.map((v) => Math.min(range - 1, Math.floor(((Math.tanh(v / 2) + 1) / 2) * range)));
+  }
   if (outUnits === 1 || loss === 'sparseCategoricalCrossentropy') {
     // one output unit: binary target = cluster 1; sparse loss: the cluster's index
     const y = new Float32Array(n);

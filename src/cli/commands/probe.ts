@@ -22,7 +22,8 @@ in docs/diagnostics.md) next to the forecast made from the weights alone.
 
 Options:
   --data FILE            inputs (and targets) from .npy/.npz/.csv/.json instead of synthetic batches
-  --distribution D       normal | uniform: synthetic inputs (default normal)
+  --distribution D       normal | uniform: synthetic inputs (default normal); a model whose input
+                         feeds an Embedding gets integer indices uniform in [0, input_dim) instead
   --batch N              synthetic batch size (default 32)
   --lr X                 learning rate for the update/weight ratios (default 0.01)
   --backend B            auto | tensorflow | wasm | cpu (default auto)
