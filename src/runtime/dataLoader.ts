@@ -32,7 +32,12 @@ const targetNames = new Set(['y', 'label', 'labels', 'target', 'targets', 'class
 /** Loads a data file by extension (.npy, .npz, .csv, .json). */
 export async function loadDataSet(file: string, signal?: AbortSignal): Promise<DataSet> {
   const ext = path.extname(file).toLowerCase();
-  const size = (await fs.promises.stat(file)).size;
+  let size: number;
+  try {
+    size = (await fs.promises.stat(file)).size;
+  } catch (ex) {
+    throw new WeightFileError('notFound', `${file}: the file does not exist or cannot be read.`, { file }, { cause: ex });
+  }
   if (size > maxDataBytes) {
     throw new WeightFileError('tooLarge', `${file} holds ${size} bytes of data; at most ${maxDataBytes} are loaded for training.`, { file });
   }
@@ -47,6 +52,33 @@ export async function loadDataSet(file: string, signal?: AbortSignal): Promise<D
     return parseJsonData(text, file);
   }
   throw new WeightFileError('unrecognized', `${file} is not a data file Weightscope reads (extension '${ext}'; expected .npy, .npz, .csv or .json).`, { file });
+}
+
+/**
+ * The shape the features of `data` (from `file`) take for a model input of shape `inputShape`
+ * (batch first, null = any size): their own shape when it fits, else the input's when each sample
+ * holds as many values as the input needs (e.g. CSV rows of 784 values for a [28, 28] input).
+ * Throws a `corrupt` WeightFileError naming both shapes otherwise.
+ */
+export function inputShapeFor(data: DataSet, inputShape: readonly (number | null)[], file: string): number[] {
+  const want = inputShape.slice(1);
+  const have = data.xShape.slice(1);
+  if (have.length === want.length && have.every((d, i) => want[i] === null || want[i] === d)) {
+    return [...data.xShape];
+  }
+  const perSample = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+  if (want.every((d): d is number => d !== null) && perSample(want) === perSample(have)) {
+    return [data.xShape[0] ?? 0, ...want];
+  }
+  const show = (dims: readonly (number | null)[]) => `[${dims.map((d) => d ?? 'any').join(', ')}]`;
+  throw new WeightFileError('corrupt', `${file} holds samples of shape ${show(have)} but the model's input takes samples of shape ${show(want)}.`, { file });
+}
+
+/** Throws an `empty` WeightFileError when `data` (from `file`) has no targets, which training needs. */
+export function requireTargets(data: DataSet, file: string): asserts data is DataSet & { y: Float32Array } {
+  if (!data.y) {
+    throw new WeightFileError('empty', `${file} holds inputs but no targets, which training needs (arrays 'x' and 'y' in an .npz, a label column in a CSV, or 'y' in JSON).`, { file });
+  }
 }
 
 async function loadNumpy(file: string, signal?: AbortSignal): Promise<DataSet> {

@@ -11,7 +11,7 @@ import { runDiagnostics } from '../analysis/diagnostics/diagnostic';
 import { openLocalPath } from '../formats/registry';
 import { initLayers, type BackendName } from './backend';
 import type { BackendInfo } from './backend';
-import { loadDataSet } from './dataLoader';
+import { inputShapeFor, loadDataSet } from './dataLoader';
 import { gradientDiagnostics } from './gradientRules';
 import { buildModel } from './modelBuilder';
 import { ensureGradientBackend, probeModel, type LossName, type ProbeResult } from './probe';
@@ -63,9 +63,10 @@ export async function probeFile(file: string, options: ProbeFileOptions = {}): P
     const built = await buildModel(wf, tf, tfl, { signal: options.signal });
     const backend = await ensureGradientBackend(tf, info, built.model);
     const data = options.data ? await loadDataSet(options.data, options.signal) : undefined;
+    const xShape = data && options.data ? inputShapeFor(data, built.model.inputs[0]?.shape ?? [], options.data) : undefined;
     const t0 = Date.now();
     const probe = await probeModel(built.model, tf, tfl, {
-      ...(data ? { data: { x: data.x, xShape: data.xShape, ...(data.y && data.yShape ? { y: data.y, yShape: data.yShape } : {}) } } : {}),
+      ...(data && xShape ? { data: { x: data.x, xShape, ...(data.y && data.yShape ? { y: data.y, yShape: data.yShape } : {}) } } : {}),
       distribution: options.distribution,
       batchSize: options.batchSize,
       loss: options.loss,
