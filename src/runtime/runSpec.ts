@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { WeightFileError } from '../core/errors';
 import { openLocalPath } from '../formats/registry';
 import { initLayers, type BackendName } from './backend';
-import { loadDataSet } from './dataLoader';
+import { inputShapeFor, loadDataSet, requireTargets } from './dataLoader';
 import { buildModel } from './modelBuilder';
 import { ensureGradientBackend } from './probe';
 import { runTraining, type RunSpec, type TrainEvent } from './training';
@@ -66,6 +66,62 @@ export interface TrainFromSpecOptions {
   signal?: AbortSignal;
   /** Current time for the default run folder name (tests). */
   now?: Date;
+  /** Write into a run folder that already holds a run (the files this run writes are replaced); default false: such a folder is refused. */
+  overwrite?: boolean;
+}
+
+/** Thrown when a run's folder already holds a run and overwriting was not asked for. */
+export class RunFolderTakenError extends Error {
+  constructor(readonly runDir: string, found: readonly string[]) {
+    super(`${runDir} already holds a training run (${found.join(', ')}); give the run spec another outDir, or allow overwriting it (train --overwrite).`);
+    this.name = 'RunFolderTakenError';
+  }
+}
+
+/** The entries of `dir` that belong to a run (run.json, epoch-NNN); none when the folder does not exist. */
+async function runEntries(dir: string): Promise<string[]> {
+  const names = await fs.promises.readdir(dir).catch(() => [] as string[]);
+  return names.filter((n) => n === 'run.json' || /^epoch-\d+$/.test(n)).sort();
+}
+
+/**
+ * Takes `dir` for a new run: refuses a folder that already holds one, then creates the folder and
+ * its run.json exclusively, so that of two runs started on one folder only the first goes on. A
+ * default-named folder (`fresh`) that is taken gives way to `<dir>-2`, `<dir>-3` ... instead. With
+ * `overwrite` the folder is used as it is. Returns the folder and whether run.json was created here.
+ */
+async function takeRunDir(dir: string, spec: RunSpec, fresh: boolean, overwrite: boolean): Promise<{ runDir: string; claimed: boolean }> {
+  if (overwrite) {
+    await fs.promises.mkdir(dir, { recursive: true });
+    return { runDir: dir, claimed: false };
+  }
+  for (let i = 1; ; i++) {
+    const runDir = i === 1 ? dir : `${dir}-${i}`;
+    let found = await runEntries(runDir);
+    if (found.length === 0) {
+      await fs.promises.mkdir(runDir, { recursive: true });
+      try {
+        await fs.promises.writeFile(path.join(runDir, 'run.json'), `${JSON.stringify({ spec, history: [], checkpoints: [] }, null, 2)}\n`, { flag: 'wx' });
+        return { runDir, claimed: true };
+      } catch (ex) {
+        if ((ex as NodeJS.ErrnoException).code !== 'EEXIST') {
+          throw ex;
+        }
+        found = ['run.json'];
+      }
+    }
+    if (!fresh || i >= 100) {
+      throw new RunFolderTakenError(runDir, found);
+    }
+  }
+}
+
+/** Throws RunFolderTakenError when the spec's run folder already holds a run (and overwriting was not asked for). */
+async function checkRunDir(dir: string, fresh: boolean, overwrite: boolean): Promise<void> {
+  const found = overwrite || fresh ? [] : await runEntries(dir);
+  if (found.length > 0) {
+    throw new RunFolderTakenError(dir, found);
+  }
 }
 
 /**
@@ -90,29 +146,48 @@ export function runDirFor(spec: RunSpec, specDir: string, now = new Date()): str
   return path.join(specDir, 'runs', `${base}-${now.toISOString().replace(/[:.]/g, '-').slice(0, 19)}`);
 }
 
-/** Runs the training a spec describes; paths resolve against `specDir`. */
+/**
+ * Runs the training a spec describes; paths resolve against `specDir`. A run folder that already
+ * holds a run is refused (RunFolderTakenError) unless `options.overwrite`; see takeRunDir.
+ */
 export async function trainFromSpec(spec: RunSpec, specDir: string, options: TrainFromSpecOptions = {}): Promise<Extract<TrainEvent, { type: 'done' }>> {
+  const wantedDir = runDirFor(spec, specDir, options.now);
+  const fresh = !spec.outDir;
+  await checkRunDir(wantedDir, fresh, options.overwrite === true); // before the slow part; takeRunDir decides
   const { tf, tfl, info } = await initLayers({ preferred: options.backend ?? 'auto' });
   const wf = await openLocalPath(path.resolve(specDir, spec.model));
   try {
     const overrides = spec.l1 !== undefined || spec.l2 !== undefined || spec.dropout !== undefined ? { l1: spec.l1, l2: spec.l2, dropout: spec.dropout } : undefined;
     const built = await buildModel(wf, tf, tfl, { signal: options.signal, ...(overrides ? { overrides } : {}) });
-    const backend = await ensureGradientBackend(tf, info, built.model);
-    const data = spec.data ? await loadDataSet(path.resolve(specDir, spec.data), options.signal) : undefined;
-    const runDir = runDirFor(spec, specDir, options.now);
     try {
-      return await runTraining(spec, {
-        tf,
-        tfl,
-        backend,
-        model: built.model,
-        ...(data ? { data } : {}),
-        ...(built.trainingConfig ? { trainingConfig: built.trainingConfig } : {}),
-        runDir,
-        onEvent: options.onEvent,
-        signal: options.signal,
-        metadata: { model: path.resolve(specDir, spec.model) },
-      });
+      const backend = await ensureGradientBackend(tf, info, built.model);
+      const dataFile = spec.data ? path.resolve(specDir, spec.data) : undefined;
+      const loaded = dataFile ? await loadDataSet(dataFile, options.signal) : undefined;
+      if (loaded && dataFile) {
+        requireTargets(loaded, dataFile);
+      }
+      const data = loaded && dataFile ? { ...loaded, xShape: inputShapeFor(loaded, built.model.inputs[0]?.shape ?? [], dataFile) } : undefined;
+      const { runDir, claimed } = await takeRunDir(wantedDir, spec, fresh, options.overwrite === true);
+      try {
+        return await runTraining(spec, {
+          tf,
+          tfl,
+          backend,
+          model: built.model,
+          ...(data ? { data } : {}),
+          ...(built.trainingConfig ? { trainingConfig: built.trainingConfig } : {}),
+          runDir,
+          onEvent: options.onEvent,
+          signal: options.signal,
+          metadata: { model: path.resolve(specDir, spec.model) },
+        });
+      } catch (ex) {
+        // a run that failed before its first checkpoint gives its folder back
+        if (claimed && (await runEntries(runDir)).every((n) => n === 'run.json')) {
+          await fs.promises.rm(path.join(runDir, 'run.json'), { force: true });
+        }
+        throw ex;
+      }
     } finally {
       built.model.dispose();
     }

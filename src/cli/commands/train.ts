@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { backendNames } from '../../runtime/backend';
-import { readRunSpec, trainFromSpec } from '../../runtime/runSpec';
+import { readRunSpec, RunFolderTakenError, trainFromSpec } from '../../runtime/runSpec';
 import type { TrainEvent } from '../../runtime/training';
 import { choiceOption, intOption, parseArgs, UsageError } from '../args';
 import type { CliIo } from '../io';
@@ -18,16 +18,19 @@ Trains the model a run spec names and writes a checkpoint per epoch (TF.js model
 weights.bin, metadata: epoch, metrics, parent, backend, time) into its run folder. Spec fields:
 model (required), data, loss, optimizer (sgd|adam|rmsprop), learningRate, epochs, batchSize,
 validationSplit, l1, l2, dropout, outDir, seed, stopOnNonFinite. Paths are relative to the spec.
+A run folder that already holds a run (run.json, epoch-NNN) is left alone and the command stops,
+unless --overwrite is given; without outDir every run gets a new folder runs/<model>-<time>.
 
 Options:
   --epochs N             override the spec's epochs
   --backend B            auto | tensorflow | wasm | cpu (default auto)
+  --overwrite            write into an outDir that already holds a run (its files are replaced)
   --json                 print the events as JSON lines
 
 Exit codes: 0 done; 4 the run stopped itself (stopOnNonFinite: the loss became NaN/Inf or an
 update exploded); 130 interrupted with Ctrl-C. The checkpoints of finished epochs are kept.`;
 
-const spec = { epochs: true, backend: true, json: false, help: false } as const;
+const spec = { epochs: true, backend: true, overwrite: false, json: false, help: false } as const;
 
 /** Runs the command; returns the exit code (4 when the run stopped itself on NaN/explosion). */
 export async function runTrain(argv: readonly string[], io: CliIo): Promise<number> {
@@ -80,8 +83,11 @@ export async function runTrain(argv: readonly string[], io: CliIo): Promise<numb
       backend: choiceOption(args, 'backend', ['auto', ...backendNames] as const, 'auto'),
       onEvent,
       signal: controller.signal,
+      overwrite: args.options.has('overwrite'),
     });
     return done.stopped === 'nonFinite' || done.stopped === 'exploding' ? 4 : done.stopped === 'cancelled' ? 130 : 0;
+  } catch (ex) {
+    throw ex instanceof RunFolderTakenError ? new UsageError(ex.message) : ex;
   } finally {
     process.off('SIGINT', onSigint);
   }

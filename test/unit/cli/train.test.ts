@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { runCli } from '../../../src/cli/main';
+import { readRunSpec, RunFolderTakenError, trainFromSpec } from '../../../src/runtime/runSpec';
+import { captureIo } from '../helpers/captureIo';
+import { makeTempDir, repoRoot } from '../helpers/fixtures';
+
+/** The seed's 784-128-128-10 classifier. */
+const model = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform', 'model.json');
+
+/** A run spec in a fresh folder: one short epoch on 32 synthetic samples. */
+function writeSpec(spec: Record<string, unknown>): { dir: string; file: string } {
+  const dir = makeTempDir();
+  const file = path.join(dir, 'spec.json');
+  fs.writeFileSync(file, JSON.stringify({ model, synthetic: { samples: 32, seed: 3 }, batchSize: 16, epochs: 1, ...spec }));
+  return { dir, file };
+}
+
+/** A float32 .npy (format 1.0) of the given shape, all zeros. */
+function writeNpy(file: string, shape: number[]): string {
+  const header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}), }`;
+  const pad = 63 - ((10 + header.length) % 64);
+  const head = Buffer.concat([Buffer.from([0x93]), Buffer.from('NUMPY'), Buffer.from([1, 0]), Buffer.alloc(2), Buffer.from(`${header}${' '.repeat(pad)}\n`)]);
+  head.writeUInt16LE(head.length - 10, 8);
+  fs.writeFileSync(file, Buffer.concat([head, Buffer.alloc(4 * shape.reduce((a, b) => a * b, 1))]));
+  return file;
+}
+
+/** Every file under `dir` with its bytes. */
+function snapshot(dir: string): Map<string, string> {
+  return new Map(
+    (fs.readdirSync(dir, { recursive: true }) as string[])
+      .filter((f) => fs.statSync(path.join(dir, f)).isFile())
+      .map((f) => [f, fs.readFileSync(path.join(dir, f)).toString('base64')]),
+  );
+}
+
+test('train on data without targets exits 2 with one sentence naming the data file, and creates no run folder', async () => {
+  const { dir, file } = writeSpec({ data: 'x.npy', outDir: 'run' });
+  const data = writeNpy(path.join(dir, 'x.npy'), [8, 784]);
+  const io = captureIo();
+  assert.equal(await runCli(['train', file, '--backend', 'cpu'], io), 2);
+  assert.deepEqual(io.stderr, [`error[empty]: ${data} holds inputs but no targets, which training needs (arrays 'x' and 'y' in an .npz, a label column in a CSV, or 'y' in JSON).`]);
+  assert.equal(fs.existsSync(path.join(dir, 'run')), false);
+});
+
+test('train refuses an outDir that already holds a run, leaving every file as it was, until --overwrite', async () => {
+  const { dir, file } = writeSpec({ outDir: 'run' });
+  const runDir = path.join(dir, 'run');
+  fs.mkdirSync(runDir);
+  fs.writeFileSync(path.join(runDir, 'notes.txt'), 'mine');
+  const first = captureIo();
+  assert.equal(await runCli(['train', file, '--backend', 'cpu'], first), 0, first.stderr.join('\n')); // a folder without a run is fine
+  const before = snapshot(runDir);
+  assert.deepEqual([...before.keys()].filter((f) => !f.includes(path.sep)).sort(), ['notes.txt', 'run.json']);
+  const again = captureIo();
+  assert.equal(await runCli(['train', file, '--backend', 'cpu'], again), 2);
+  assert.equal(again.stderr[0], `error[usage]: ${runDir} already holds a training run (epoch-000, epoch-001, run.json); give the run spec another outDir, or allow overwriting it (train --overwrite).`);
+  assert.deepEqual(snapshot(runDir), before);
+  const time = () => JSON.parse(fs.readFileSync(path.join(runDir, 'epoch-001', 'model.json'), 'utf8')).userDefinedMetadata.weightscope.time as string;
+  const firstTime = time();
+  const overwrite = captureIo();
+  assert.equal(await runCli(['train', file, '--backend', 'cpu', '--overwrite'], overwrite), 0, overwrite.stderr.join('\n'));
+  assert.notEqual(time(), firstTime, 'the checkpoint was written again');
+  assert.equal(fs.readFileSync(path.join(runDir, 'notes.txt'), 'utf8'), 'mine');
+});
+
+test('of two runs started together on one outDir only one trains; two on the default folder get one folder each', async () => {
+  const { dir, file } = writeSpec({ outDir: 'run' });
+  const spec = await readRunSpec(file);
+  const both = await Promise.allSettled([trainFromSpec(spec, dir, { backend: 'cpu' }), trainFromSpec(spec, dir, { backend: 'cpu' })]);
+  assert.equal(both.filter((r) => r.status === 'fulfilled').length, 1);
+  const refused = both.find((r) => r.status === 'rejected');
+  assert.ok(refused && refused.reason instanceof RunFolderTakenError, String(refused && refused.reason));
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, 'run', 'run.json'), 'utf8')).checkpoints, ['epoch-000', 'epoch-001']);
+
+  const fresh = writeSpec({});
+  const freshSpec = await readRunSpec(fresh.file);
+  const now = new Date('2026-01-02T03:04:05Z');
+  const runs = await Promise.all([trainFromSpec(freshSpec, fresh.dir, { backend: 'cpu', now }), trainFromSpec(freshSpec, fresh.dir, { backend: 'cpu', now })]);
+  const folders = runs.map((r) => path.relative(fresh.dir, path.dirname(r.checkpoints[0]!))).sort();
+  assert.deepEqual(folders, [path.join('runs', 'good-init-glorot-uniform-2026-01-02T03-04-05'), path.join('runs', 'good-init-glorot-uniform-2026-01-02T03-04-05-2')]);
+});
