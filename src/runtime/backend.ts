@@ -23,6 +23,16 @@ export interface BackendInfo {
   label: string;
   /** One sentence per backend that was tried and not used. */
   fallbacks: string[];
+  /** The backend asked for by name (absent: 'auto'); when it differs from `name`, another one stood in (see substitutedBackend). */
+  requested?: BackendName;
+}
+
+/** One sentence saying that the backend asked for by name is not the one in use, and why; undefined when it is (or none was named). */
+export function substitutedBackend(info: BackendInfo): string | undefined {
+  if (info.requested === undefined || info.requested === info.name) {
+    return undefined;
+  }
+  return `The ${info.requested} backend was asked for but ${info.label} is used: ${info.fallbacks.join(' ')}`;
 }
 
 /** Options for choosing a backend. */
@@ -110,7 +120,7 @@ async function selectBackend(options: BackendOptions): Promise<{ tf: Tf; info: B
         throw new Error('it failed to initialize');
       }
       await tf.ready();
-      return { tf, info: { name, label: describe(tf, name), fallbacks } };
+      return { tf, info: { name, label: describe(tf, name), fallbacks, ...(preferred !== 'auto' ? { requested: preferred } : {}) } };
     } catch (ex) {
       const why = ex instanceof Error ? ex.message.split('\n')[0] : String(ex);
       fallbacks.push(

@@ -525,6 +525,7 @@ export async function ensureGradientBackend(tf: Tf, info: BackendInfo, model: La
       return info;
     }
     return {
+      ...info,
       name: 'cpu',
       label: 'CPU (plain JavaScript)',
       fallbacks: [...info.fallbacks, `The ${info.label} backend has no '${kernel}' kernel, which this model's gradients need, so the CPU backend is used.`],

@@ -5,7 +5,7 @@
  */
 import type { Diagnostic } from '../../analysis/diagnostics/diagnostic';
 import { jsonSafe } from '../../analysis/diagnostics/check';
-import { backendNames } from '../../runtime/backend';
+import { backendNames, substitutedBackend } from '../../runtime/backend';
 import { probeFile, type ProbeReport } from '../../runtime/probeReport';
 import { resolveLocalEntry } from '../../formats/registry';
 import { choiceOption, intOption, parseArgs, UsageError } from '../args';
@@ -53,6 +53,10 @@ export async function runProbe(argv: readonly string[], io: CliIo): Promise<numb
     learningRate: lr,
     backend: choiceOption(args, 'backend', ['auto', ...backendNames] as const, 'auto'),
   });
+  const substituted = substitutedBackend(report.backend);
+  if (substituted) {
+    io.err(`warning[backend]: ${substituted}`);
+  }
   io.out(args.options.has('json') ? JSON.stringify(jsonSafe(report), null, 2) : renderProbe(report));
   return 0;
 }

@@ -4,7 +4,7 @@
  * folder; a progress bar on a TTY, one line per epoch.
  */
 import * as path from 'node:path';
-import { backendNames } from '../../runtime/backend';
+import { backendNames, substitutedBackend } from '../../runtime/backend';
 import { readRunSpec, RunFolderTakenError, trainFromSpec } from '../../runtime/runSpec';
 import type { TrainEvent } from '../../runtime/training';
 import { choiceOption, intOption, parseArgs, UsageError } from '../args';
@@ -54,6 +54,10 @@ export async function runTrain(argv: readonly string[], io: CliIo): Promise<numb
   const onSigint = (): void => controller.abort();
   process.once('SIGINT', onSigint);
   const onEvent = (e: TrainEvent): void => {
+    const substituted = e.type === 'start' ? substitutedBackend(e.backend) : undefined;
+    if (substituted) {
+      io.err(`warning[backend]: ${substituted}`);
+    }
     if (json) {
       io.out(JSON.stringify(e));
       return;

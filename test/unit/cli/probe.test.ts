@@ -1,24 +1,13 @@
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../../../src/cli/main';
 import { captureIo } from '../helpers/captureIo';
 import { makeTempDir, repoRoot } from '../helpers/fixtures';
+import { skipWithTfjsNode, writeNpy } from '../helpers/runtimeData';
 
 /** The seed's 784-128-128-10 classifier. */
 const model = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform');
-
-/** A float32 .npy (format 1.0) of the given shape with values 0, 0.001, 0.002, ... */
-function writeNpy(file: string, shape: number[]): string {
-  const header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  const pad = 63 - ((10 + header.length) % 64);
-  const head = Buffer.concat([Buffer.from([0x93]), Buffer.from('NUMPY'), Buffer.from([1, 0]), Buffer.alloc(2), Buffer.from(`${header}${' '.repeat(pad)}\n`)]);
-  head.writeUInt16LE(head.length - 10, 8);
-  const count = shape.reduce((a, b) => a * b, 1);
-  fs.writeFileSync(file, Buffer.concat([head, Buffer.from(Float32Array.from({ length: count }, (_, i) => i / 1000).buffer)]));
-  return file;
-}
 
 test('probe --data with a missing file exits 2 with error[notFound] naming the file', async () => {
   const missing = path.join(makeTempDir(), 'nonexistent.npy');
@@ -42,4 +31,20 @@ test('probe --data whose samples do not fit the model input exits 2 naming the f
   const report = JSON.parse(ok.stdout.join('\n'));
   assert.equal(report.probe.inputSource, 'data');
   assert.equal(report.probe.batchSize, 3);
+});
+
+test('probe --backend tensorflow without tfjs-node warns once on stderr naming the backend in use, which the JSON keeps', skipWithTfjsNode, async () => {
+  const io = captureIo();
+  assert.equal(await runCli(['probe', model, '--backend', 'tensorflow', '--batch', '4', '--json'], io), 0, io.stderr.join('\n'));
+  const report = JSON.parse(io.stdout.join('\n'));
+  assert.notEqual(report.backend.name, 'tensorflow');
+  assert.equal(report.backend.requested, 'tensorflow');
+  assert.equal(io.stderr.length, 1, io.stderr.join('\n'));
+  assert.match(io.stderr[0]!, /^warning\[backend\]: The tensorflow backend was asked for but .+ is used: tfjs-node is not installed/);
+  assert.ok(io.stderr[0]!.includes(` ${report.backend.label} is used`), io.stderr[0]);
+  // a backend that is available gives no warning
+  const cpu = captureIo();
+  assert.equal(await runCli(['probe', model, '--backend', 'cpu', '--batch', '4', '--json'], cpu), 0);
+  assert.deepEqual(cpu.stderr, []);
+  assert.equal(JSON.parse(cpu.stdout.join('\n')).backend.requested, 'cpu');
 });

@@ -6,6 +6,7 @@ import { runCli } from '../../../src/cli/main';
 import { readRunSpec, RunFolderTakenError, trainFromSpec } from '../../../src/runtime/runSpec';
 import { captureIo } from '../helpers/captureIo';
 import { makeTempDir, repoRoot } from '../helpers/fixtures';
+import { skipWithTfjsNode, writeNpy } from '../helpers/runtimeData';
 
 /** The seed's 784-128-128-10 classifier. */
 const model = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform', 'model.json');
@@ -16,16 +17,6 @@ function writeSpec(spec: Record<string, unknown>): { dir: string; file: string }
   const file = path.join(dir, 'spec.json');
   fs.writeFileSync(file, JSON.stringify({ model, synthetic: { samples: 32, seed: 3 }, batchSize: 16, epochs: 1, ...spec }));
   return { dir, file };
-}
-
-/** A float32 .npy (format 1.0) of the given shape, all zeros. */
-function writeNpy(file: string, shape: number[]): string {
-  const header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}), }`;
-  const pad = 63 - ((10 + header.length) % 64);
-  const head = Buffer.concat([Buffer.from([0x93]), Buffer.from('NUMPY'), Buffer.from([1, 0]), Buffer.alloc(2), Buffer.from(`${header}${' '.repeat(pad)}\n`)]);
-  head.writeUInt16LE(head.length - 10, 8);
-  fs.writeFileSync(file, Buffer.concat([head, Buffer.alloc(4 * shape.reduce((a, b) => a * b, 1))]));
-  return file;
 }
 
 /** Every file under `dir` with its bytes. */
@@ -82,4 +73,15 @@ test('of two runs started together on one outDir only one trains; two on the def
   const runs = await Promise.all([trainFromSpec(freshSpec, fresh.dir, { backend: 'cpu', now }), trainFromSpec(freshSpec, fresh.dir, { backend: 'cpu', now })]);
   const folders = runs.map((r) => path.relative(fresh.dir, path.dirname(r.checkpoints[0]!))).sort();
   assert.deepEqual(folders, [path.join('runs', 'good-init-glorot-uniform-2026-01-02T03-04-05'), path.join('runs', 'good-init-glorot-uniform-2026-01-02T03-04-05-2')]);
+});
+
+test('train --backend tensorflow without tfjs-node warns once on stderr naming the backend in use', skipWithTfjsNode, async () => {
+  const { file } = writeSpec({});
+  const io = captureIo();
+  assert.equal(await runCli(['train', file, '--backend', 'tensorflow', '--json'], io), 0, io.stderr.join('\n'));
+  const start = JSON.parse(io.stdout[0]!);
+  assert.equal(start.type, 'start');
+  assert.equal(start.backend.requested, 'tensorflow');
+  assert.notEqual(start.backend.name, 'tensorflow');
+  assert.deepEqual(io.stderr, [`warning[backend]: The tensorflow backend was asked for but ${start.backend.label} is used: ${start.backend.fallbacks.join(' ')}`]);
 });
