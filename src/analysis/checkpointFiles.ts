@@ -3,9 +3,8 @@
  * tensor bundle's data shards, a SavedModel's variables/), and a stamp over them (total size,
  * latest mtime) that tells whether cached results such as fingerprints are still valid.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { listDir, statPath } from '../core/nodeFileSource';
+import { listDir, readRegularTextFile, statPath } from '../core/nodeFileSource';
 
 /** Largest model.json parsed for its manifest paths, in bytes. */
 const maxManifestBytes = 64 * 1024 * 1024;
@@ -16,20 +15,17 @@ export async function checkpointFiles(entry: string): Promise<string[]> {
   const base = path.basename(entry);
   const out = [entry];
   if (base.endsWith('.json')) {
-    const st = await statPath(entry);
-    if (st && st.size <= maxManifestBytes) {
-      try {
-        const json = JSON.parse(await fs.promises.readFile(entry, 'utf8')) as { weightsManifest?: { paths?: unknown }[] };
-        for (const group of json.weightsManifest ?? []) {
-          for (const p of Array.isArray(group.paths) ? group.paths : []) {
-            if (typeof p === 'string') {
-              out.push(path.resolve(dir, p));
-            }
+    try {
+      const json = JSON.parse(await readRegularTextFile(entry, maxManifestBytes)) as { weightsManifest?: { paths?: unknown }[] };
+      for (const group of json.weightsManifest ?? []) {
+        for (const p of Array.isArray(group.paths) ? group.paths : []) {
+          if (typeof p === 'string') {
+            out.push(path.resolve(dir, p));
           }
         }
-      } catch {
-        // not JSON: only the entry itself
       }
+    } catch {
+      // unreadable, too large or not JSON: only the entry itself
     }
   } else if (base.endsWith('.index')) {
     const prefix = base.slice(0, -'.index'.length);

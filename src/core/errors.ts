@@ -16,6 +16,8 @@ export type WeightFileErrorReason =
   | 'tooLarge'
   | 'empty'
   | 'notFound'
+  | 'notRegularFile'
+  | 'permissionDenied'
   | 'cancelled';
 
 /** Extra context carried by a WeightFileError. */

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkRange, maxReadBytes, normalizeRelative, type ByteSource, type FileSet } from './byteSource';
-import { WeightFileError } from './errors';
+import { WeightFileError, type WeightFileErrorReason } from './errors';
 
 /** Close an idle handle after this long, in milliseconds. */
 const idleCloseMs = 5000;
@@ -23,17 +23,19 @@ export class NodeFileSource implements ByteSource {
     readonly mtimeMs: number,
   ) {}
 
-  /** Opens a local file; throws `notFound` or `unrecognized` (a folder) as WeightFileError. */
+  /**
+   * Opens a local file; throws `notFound`, `unrecognized` (a folder) or `notRegularFile` (a FIFO,
+   * device or socket) as WeightFileError. The handle is opened at the first read, whose
+   * failures (`permissionDenied`, ...) name the file too.
+   */
   static async open(filePath: string, displayName = filePath): Promise<NodeFileSource> {
     let stat: fs.Stats;
     try {
       stat = await fs.promises.stat(filePath);
     } catch (ex) {
-      throw new WeightFileError('notFound', `${displayName}: the file does not exist or cannot be read.`, { file: displayName }, { cause: ex });
+      throw fileSystemError(ex, displayName, 'read the file');
     }
-    if (!stat.isFile()) {
-      throw new WeightFileError('unrecognized', `${displayName}: is a folder, not a file.`, { file: displayName });
-    }
+    checkRegularFile(stat, displayName);
     return new NodeFileSource(filePath, displayName, stat.size, stat.mtimeMs);
   }
 
@@ -77,7 +79,7 @@ export class NodeFileSource implements ByteSource {
   private getHandle(): Promise<fs.promises.FileHandle> {
     clearTimeout(this.idleTimer);
     if (!this.handle) {
-      this.handle = fs.promises.open(this.localPath, 'r');
+      this.handle = openRegularFile(this.localPath, this.name);
       this.handle.catch(() => {
         this.handle = undefined;
       });
@@ -92,6 +94,97 @@ export class NodeFileSource implements ByteSource {
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => void this.close(), idleCloseMs);
     this.idleTimer.unref();
+  }
+}
+
+/** Flags that open a file for reading without waiting for a writer (a FIFO) or a carrier (a device). */
+const readFlags = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
+
+/**
+ * Throws unless `stat` is a regular file: `unrecognized` for a folder, `notRegularFile` for a FIFO,
+ * device or socket (opening one for reading can block forever or never end).
+ */
+export function checkRegularFile(stat: fs.Stats, file: string): void {
+  if (stat.isFile()) {
+    return;
+  }
+  if (stat.isDirectory()) {
+    throw new WeightFileError('unrecognized', `${file}: is a folder, not a file.`, { file });
+  }
+  const kind = stat.isFIFO() ? 'a FIFO' : stat.isSocket() ? 'a socket' : stat.isCharacterDevice() || stat.isBlockDevice() ? 'a device' : 'a special file';
+  throw new WeightFileError('notRegularFile', `${file}: is not a regular file (${kind}).`, { file });
+}
+
+/**
+ * A WeightFileError naming `file` for a failed file-system call on it (`notFound`,
+ * `permissionDenied`, `notRegularFile`), saying it could not `action` (e.g. 'read the file');
+ * other errors (not the file's fault) are returned as they are.
+ */
+export function fileSystemError(ex: unknown, file: string, action: string): unknown {
+  if (WeightFileError.is(ex)) {
+    return ex;
+  }
+  const why: Partial<Record<string, [WeightFileErrorReason, string]>> = {
+    ENOENT: ['notFound', 'no such file or folder'],
+    ENOTDIR: ['notFound', 'a part of its path is not a folder'],
+    ENAMETOOLONG: ['notFound', 'its path is too long'],
+    ELOOP: ['notFound', 'its path has a loop of symbolic links'],
+    EACCES: ['permissionDenied', 'permission denied'],
+    EPERM: ['permissionDenied', 'permission denied'],
+    EROFS: ['permissionDenied', 'the file system is read-only'],
+    EISDIR: ['notRegularFile', 'it is a folder'],
+  };
+  const hit = why[(ex as NodeJS.ErrnoException | undefined)?.code ?? ''];
+  return hit ? new WeightFileError(hit[0], `${file}: cannot ${action}: ${hit[1]}.`, { file }, { cause: ex }) : ex;
+}
+
+/** Opens a regular file for reading (refusing others before opening them); errors as fileSystemError. */
+export async function openRegularFile(filePath: string, displayName = filePath): Promise<fs.promises.FileHandle> {
+  try {
+    checkRegularFile(await fs.promises.stat(filePath), displayName);
+    const fh = await fs.promises.open(filePath, readFlags);
+    try {
+      checkRegularFile(await fh.stat(), displayName); // replaced between stat and open
+    } catch (ex) {
+      await fh.close();
+      throw ex;
+    }
+    return fh;
+  } catch (ex) {
+    throw fileSystemError(ex, displayName, 'read the file');
+  }
+}
+
+/** The synchronous openRegularFile: a file descriptor for reading; the caller closes it. */
+export function openRegularFileSync(filePath: string, displayName = filePath): number {
+  try {
+    checkRegularFile(fs.statSync(filePath), displayName);
+    const fd = fs.openSync(filePath, readFlags);
+    try {
+      checkRegularFile(fs.fstatSync(fd), displayName);
+    } catch (ex) {
+      fs.closeSync(fd);
+      throw ex;
+    }
+    return fd;
+  } catch (ex) {
+    throw fileSystemError(ex, displayName, 'read the file');
+  }
+}
+
+/** Reads a whole regular file as UTF-8 text, refusing ones larger than `maxBytes`; errors as openRegularFile, `tooLarge`. */
+export async function readRegularTextFile(filePath: string, maxBytes: number, displayName = filePath): Promise<string> {
+  const fh = await openRegularFile(filePath, displayName);
+  try {
+    const { size } = await fh.stat();
+    if (size > maxBytes) {
+      throw new WeightFileError('tooLarge', `${displayName}: the file is ${size} bytes, more than the ${maxBytes} accepted.`, { file: displayName });
+    }
+    return await fh.readFile('utf8');
+  } catch (ex) {
+    throw fileSystemError(ex, displayName, 'read the file');
+  } finally {
+    await fh.close();
   }
 }
 
@@ -135,12 +228,18 @@ export async function statPath(p: string): Promise<{ kind: 'file' | 'dir'; size:
   }
 }
 
+/** Lists a local folder (files and sub-folders), sorted; throws as fileSystemError when it cannot be read. */
+export async function readFolder(p: string): Promise<{ name: string; isDir: boolean }[]> {
+  let entries: fs.Dirent[];
+  try {
+    entries = await fs.promises.readdir(p, { withFileTypes: true });
+  } catch (ex) {
+    throw fileSystemError(ex, p, 'list the folder');
+  }
+  return entries.map((e) => ({ name: e.name, isDir: e.isDirectory() })).sort((a, b) => a.name.localeCompare(b.name));
+}
+
 /** Lists a local folder (files and sub-folders), sorted; empty when it cannot be read. */
 export async function listDir(p: string): Promise<{ name: string; isDir: boolean }[]> {
-  try {
-    const entries = await fs.promises.readdir(p, { withFileTypes: true });
-    return entries.map((e) => ({ name: e.name, isDir: e.isDirectory() })).sort((a, b) => a.name.localeCompare(b.name));
-  } catch {
-    return [];
-  }
+  return readFolder(p).catch(() => []);
 }

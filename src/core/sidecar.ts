@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from './atomicWrite';
 import { WeightFileError } from './errors';
+import { readRegularTextFile } from './nodeFileSource';
 
 /** Suffix appended to a checkpoint's file name to get its sidecar. */
 export const sidecarSuffix = '.weightscope.json';
@@ -68,13 +69,9 @@ export async function readSidecar(checkpointFile: string): Promise<Sidecar | und
   const file = sidecarPath(checkpointFile);
   let text: string;
   try {
-    const st = await fs.promises.stat(file);
-    if (st.size > maxSidecarBytes) {
-      throw new WeightFileError('tooLarge', `${file}: the sidecar is ${st.size} bytes, more than the ${maxSidecarBytes} accepted.`, { file });
-    }
-    text = await fs.promises.readFile(file, 'utf8');
+    text = await readRegularTextFile(file, maxSidecarBytes);
   } catch (ex) {
-    if ((ex as NodeJS.ErrnoException).code === 'ENOENT') {
+    if (WeightFileError.is(ex, 'notFound')) {
       return undefined;
     }
     throw ex;

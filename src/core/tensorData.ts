@@ -6,6 +6,7 @@ import { decodeValues, itemSizeBytes, type DType, type NumericArray } from './dt
 import { throwIfAborted, WeightFileError } from './errors';
 import * as fs from 'node:fs';
 import type { RawTensorSource, ReadValuesOptions } from './model';
+import { openRegularFileSync } from './nodeFileSource';
 
 /** Default chunk size for streaming reads, in elements. */
 export const defaultChunkElements = 1 << 20;
@@ -84,9 +85,9 @@ export async function* readRawValues(raw: RawTensorSource, dtype: DType, options
   throwIfAborted(options.signal);
   let fd: number;
   try {
-    fd = fs.openSync(raw.localPath, 'r');
+    fd = openRegularFileSync(raw.localPath);
   } catch (ex) {
-    throw new WeightFileError('notFound', `${raw.localPath}: the file can no longer be read.`, { file: raw.localPath }, { cause: ex });
+    throw WeightFileError.is(ex) ? ex : new WeightFileError('notFound', `${raw.localPath}: the file can no longer be read.`, { file: raw.localPath }, { cause: ex });
   }
   try {
     const given = reuse && options.chunkBuffer && options.chunkBuffer.byteLength >= chunkBytes ? options.chunkBuffer : undefined;

@@ -19,6 +19,7 @@
  */
 import * as fs from 'node:fs';
 import type { DType } from '../core/dtypes';
+import { openRegularFileSync } from '../core/nodeFileSource';
 
 /** One dataset whose values are `byteLength` plain bytes at `offset` of the host file. */
 export interface Hdf5RawDataset {
@@ -919,7 +920,7 @@ export function readHdf5Tree(hostPath: string, range?: { start: number; size: nu
 function withHostFile<T>(hostPath: string, range: { start: number; size: number } | undefined, fallback: T, fn: (reader: Reader, identity: string) => T): T {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(hostPath, 'r');
+    fd = openRegularFileSync(hostPath);
     const st = fs.fstatSync(fd);
     const start = range?.start ?? 0;
     const size = range?.size ?? st.size;

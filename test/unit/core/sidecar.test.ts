@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { readSidecar, sidecarPath, updateSidecar, workspaceGitCommit } from '../../../src/core/sidecar';
 import { makeTempDir, repoRoot } from '../helpers/fixtures';
+import { failFsCall, rootSkip } from '../helpers/fsFailure';
 
 test('updateSidecar creates <file>.weightscope.json atomically and never touches the checkpoint', async () => {
   const dir = makeTempDir('weightscope-sidecar-');
@@ -51,4 +52,29 @@ test('workspaceGitCommit reads HEAD of the enclosing work tree without running g
   fs.writeFileSync(path.join(fake, '.git', 'packed-refs'), `# pack-refs\n${'ab'.repeat(20)} refs/heads/main\n`);
   fs.mkdirSync(path.join(fake, 'runs'));
   assert.equal(await workspaceGitCommit(path.join(fake, 'runs')), 'ab'.repeat(20));
+});
+
+test('a sidecar that cannot be written is a permissionDenied error naming it; nothing is left behind', async () => {
+  const dir = makeTempDir('weightscope-sidecar-eacces-');
+  const ckpt = path.join(dir, 'w.h5');
+  fs.writeFileSync(ckpt, Buffer.from([1, 2, 3]));
+  const undo = failFsCall('writeFile', sidecarPath(ckpt), 'EACCES');
+  try {
+    await assert.rejects(updateSidecar(ckpt, { notes: 'x' }), { reason: 'permissionDenied', message: `${sidecarPath(ckpt)}: cannot write the file: permission denied.` });
+  } finally {
+    undo();
+  }
+  assert.deepEqual(fs.readdirSync(dir), ['w.h5']);
+});
+
+test('a sidecar in a read-only folder is a permissionDenied error naming it', rootSkip, async () => {
+  const dir = makeTempDir('weightscope-sidecar-ro-');
+  const ckpt = path.join(dir, 'w.h5');
+  fs.writeFileSync(ckpt, Buffer.from([1, 2, 3]));
+  fs.chmodSync(dir, 0o555);
+  try {
+    await assert.rejects(updateSidecar(ckpt, { notes: 'x' }), { reason: 'permissionDenied', message: `${sidecarPath(ckpt)}: cannot write the file: permission denied.` });
+  } finally {
+    fs.chmodSync(dir, 0o755);
+  }
 });
