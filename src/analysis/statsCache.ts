@@ -10,7 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isNumericDType } from '../core/dtypes';
 import type { TensorInfo, WeightFile } from '../core/model';
-import { statPath } from '../core/nodeFileSource';
+import { makeFolder, writeFileAtomic } from '../core/atomicWrite';
+import { fileSystemError, readRegularTextFile, statPath } from '../core/nodeFileSource';
 import { resolveLocalEntry } from '../formats/registry';
 import { checkpointStamp } from './checkpointFiles';
 import { summarizeFingerprints, type FileFingerprint, type TensorFingerprint } from './fingerprint';
@@ -34,7 +35,10 @@ export interface StatsCacheKey {
 export interface StatsCacheOptions {
   /** Files kept in memory (least recently used beyond this are dropped; default 16). */
   maxFiles?: number;
-  /** Folder for the on-disk cache (created when needed); no disk cache when absent. */
+  /**
+   * Folder for the on-disk cache, created at the first lookup (which throws a WeightFileError when
+   * it cannot be made or written to); no disk cache when absent.
+   */
   cacheDir?: string;
 }
 
@@ -43,6 +47,9 @@ export interface StatsCacheOptions {
  * simply lack the optional `fingerprints` and `model` fields, so the version is unchanged.
  */
 const diskFormatVersion = 1;
+
+/** Largest on-disk entry read, in bytes (larger ones are misses). */
+const maxDiskEntryBytes = 512 * 1024 * 1024;
 
 /** A cached model fingerprint (see FileFingerprint). */
 export interface CachedModelFingerprint {
@@ -100,6 +107,7 @@ export class StatsCache {
   private readonly maxFiles: number;
   private readonly cacheDir: string | undefined;
   private readonly memory = new Map<string, MemoryEntry>();
+  private folderReady: Promise<void> | undefined;
   /** Lookup counts, for the log and the tests. */
   readonly counters: StatsCacheCounters = { statsHits: 0, statsMisses: 0, fingerprintHits: 0, diskWrites: 0 };
 
@@ -209,6 +217,9 @@ export class StatsCache {
       this.memory.set(id, hit); // most recently used last
       return hit;
     }
+    if (this.cacheDir) {
+      await (this.folderReady ??= usableFolder(this.cacheDir));
+    }
     const fromDisk = await this.readDisk(key);
     if (fromDisk.stats.size > 0 || fromDisk.fingerprints.size > 0 || fromDisk.model) {
       this.remember(id, fromDisk);
@@ -227,8 +238,12 @@ export class StatsCache {
         ...(entry.fingerprints.size > 0 ? { fingerprints: Object.fromEntries(entry.fingerprints) } : {}),
         ...(entry.model ? { model: entry.model } : {}),
       };
-      await writeAtomic(path.join(this.cacheDir, `${id}.json`), JSON.stringify(disk));
-      this.counters.diskWrites++;
+      try {
+        await writeFileAtomic(path.join(this.cacheDir, `${id}.json`), JSON.stringify(disk));
+        this.counters.diskWrites++;
+      } catch {
+        // The folder was usable at the first lookup; a later failure (a full disk) only costs a miss next time.
+      }
     }
   }
 
@@ -247,7 +262,7 @@ export class StatsCache {
       return empty();
     }
     try {
-      const text = await fs.promises.readFile(path.join(this.cacheDir, `${cacheId(key)}.json`), 'utf8');
+      const text = await readRegularTextFile(path.join(this.cacheDir, `${cacheId(key)}.json`), maxDiskEntryBytes);
       const entry = JSON.parse(text) as Partial<DiskEntry> | null;
       if (!entry || entry.version !== diskFormatVersion || !entry.key || cacheId(entry.key) !== cacheId(key) || typeof entry.tensors !== 'object' || entry.tensors === null) {
         return empty();
@@ -272,25 +287,22 @@ export class StatsCache {
   }
 }
 
+/** Makes the cache folder when needed and checks that it can be written to; throws a WeightFileError naming it. */
+async function usableFolder(dir: string): Promise<void> {
+  await makeFolder(dir);
+  try {
+    await fs.promises.access(dir, fs.constants.W_OK | fs.constants.X_OK);
+  } catch (ex) {
+    throw fileSystemError(ex, dir, 'write to the cache folder');
+  }
+}
+
 /** File name stem of a key: a hash of its fields. */
 function cacheId(key: StatsCacheKey): string {
   return createHash('sha256')
     .update(JSON.stringify([key.path, key.size, key.mtimeMs, key.histogramBins]))
     .digest('hex')
     .slice(0, 32);
-}
-
-/** Writes a file through a temporary sibling and a rename, so readers never see half a file. */
-async function writeAtomic(target: string, text: string): Promise<void> {
-  await fs.promises.mkdir(path.dirname(target), { recursive: true });
-  const tmp = `${target}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  try {
-    await fs.promises.writeFile(tmp, text, 'utf8');
-    await fs.promises.rename(tmp, target);
-  } catch (ex) {
-    await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
-    throw ex;
-  }
 }
 
 /**

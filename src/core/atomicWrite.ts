@@ -4,6 +4,8 @@
  * file is replaced whole or not at all.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { WeightFileError } from './errors';
 import { fileSystemError } from './nodeFileSource';
 
 /** Writes `bytes` to `file` atomically (temporary sibling + rename); errors name `file` (see fileSystemError). */
@@ -15,5 +17,49 @@ export async function writeFileAtomic(file: string, bytes: Uint8Array | string):
   } catch (ex) {
     await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
     throw fileSystemError(ex, file, 'write the file');
+  }
+}
+
+/**
+ * Creates the folder `dir` and its missing parents. Unlike `mkdir -p` in Node.js, a parent that
+ * exists but takes no new folders (as in /proc) fails instead of being retried forever. Throws a
+ * WeightFileError naming the folder (see fileSystemError) when it cannot be made.
+ */
+export async function makeFolder(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); ; ) {
+    let st: fs.Stats | undefined;
+    try {
+      st = await fs.promises.stat(d);
+    } catch (ex) {
+      if ((ex as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw fileSystemError(ex, d, 'create the folder');
+      }
+    }
+    if (st) {
+      if (!st.isDirectory()) {
+        throw new WeightFileError('notFound', `${d}: cannot create the folder: a file of that name is in the way.`, { file: d });
+      }
+      break;
+    }
+    missing.unshift(d);
+    const up = path.dirname(d);
+    if (up === d) {
+      break;
+    }
+    d = up;
+  }
+  for (const d of missing) {
+    try {
+      await fs.promises.mkdir(d);
+    } catch (ex) {
+      const code = (ex as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && (await fs.promises.stat(d).catch(() => undefined))?.isDirectory()) {
+        continue; // made by someone else meanwhile
+      }
+      throw code === 'ENOENT'
+        ? new WeightFileError('permissionDenied', `${d}: cannot create the folder: its parent takes no new folders.`, { file: d }, { cause: ex })
+        : fileSystemError(ex, d, 'create the folder');
+    }
   }
 }

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -7,7 +8,8 @@ import { analyzeFileCached, fingerprintFileCached, StatsCache, type FingerprintR
 import type { TensorResult } from '../../../src/analysis/statsPool';
 import { computeArrayStats } from '../../../src/analysis/tensorStats';
 import { openLocalPath } from '../../../src/formats/registry';
-import { fixtureOrSkip, makeTempDir } from '../helpers/fixtures';
+import { fixtureOrSkip, makeTempDir, repoRoot } from '../helpers/fixtures';
+import { errnoError, failFsCall } from '../helpers/fsFailure';
 
 /** A stand-in for StatsPool that derives stats from the file's bytes and counts its calls. */
 function countingPool() {
@@ -105,6 +107,62 @@ test('the disk cache lives in the given folder, is written atomically and surviv
   const damaged = new StatsCache({ cacheDir });
   await analyzeFileCached(pool, damaged, input, ['x']);
   assert.equal(pool.calls.length, 2);
+});
+
+test('a cache folder that cannot be made or written is a WeightFileError at the first lookup, before any analysis', async () => {
+  const dir = makeTempDir('weightscope-cache-bad-');
+  const input = writeInput(dir, 'w.bin', [3, 1, 4]);
+  const aFile = writeInput(dir, 'cfile', [1]);
+  const cases: [string, string, string][] = [
+    [aFile, 'notFound', `${aFile}: cannot create the folder: a file of that name is in the way.`],
+    [path.join(aFile, 'x'), 'notFound', `${path.join(aFile, 'x')}: cannot create the folder: a part of its path is not a folder.`],
+  ];
+  for (const [cacheDir, reason, message] of cases) {
+    const pool = countingPool();
+    await assert.rejects(analyzeFileCached(pool, new StatsCache({ cacheDir }), input, ['x']), { reason, message }, cacheDir);
+    assert.equal(pool.calls.length, 0, 'nothing analysed');
+  }
+  // An existing folder without write permission (root writes anyway, so access() is made to say no).
+  const ro = path.join(dir, 'ro');
+  fs.mkdirSync(ro);
+  const access = fs.promises.access;
+  fs.promises.access = (p, mode) => (p === ro ? Promise.reject(errnoError('EACCES', 'access', ro)) : access(p, mode));
+  try {
+    await assert.rejects(analyzeFileCached(countingPool(), new StatsCache({ cacheDir: ro }), input, ['x']), {
+      reason: 'permissionDenied',
+      message: `${ro}: cannot write to the cache folder: permission denied.`,
+    });
+  } finally {
+    fs.promises.access = access;
+  }
+});
+
+// mkdir -p in Node.js retries a folder under /proc forever at full CPU: run in a child that is killed when it hangs.
+test('inspect --cache in a folder that takes no new folders exits 2 with one line, at once', { skip: fs.existsSync('/proc/self') ? false : 'no /proc' }, () => {
+  const example = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform', 'model.json');
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'cli.js'), 'inspect', example, '--cache', '/proc/weightscope-nope/stats'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.signal, null, 'did not hang');
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr, 'error[permissionDenied]: /proc/weightscope-nope: cannot create the folder: its parent takes no new folders.\n');
+});
+
+test('a disk write that fails after the folder was checked only costs the disk copy', async () => {
+  const dir = makeTempDir('weightscope-cache-late-');
+  const input = writeInput(dir, 'w.bin', [3, 1, 4]);
+  const cacheDir = path.join(dir, 'cache');
+  const cache = new StatsCache({ cacheDir });
+  const pool = countingPool();
+  const undo = failFsCall('writeFile', cacheDir, 'ENOSPC');
+  try {
+    const r = await analyzeFileCached(pool, cache, input, ['x']);
+    assert.ok(r.get('x')?.ok);
+  } finally {
+    undo();
+  }
+  assert.equal(cache.counters.diskWrites, 0);
+  assert.deepEqual(fs.readdirSync(cacheDir), [], 'no temporary files left');
+  await analyzeFileCached(pool, cache, input, ['x']);
+  assert.equal(pool.calls.length, 1, 'still served from memory');
 });
 
 test('memory is an LRU over files', async () => {
