@@ -4,7 +4,8 @@
 import * as path from 'node:path';
 import { WeightFileError } from '../core/errors';
 import { listDir } from '../core/nodeFileSource';
-import { isWeightFileName, resolveLocalEntry } from '../formats/registry';
+import { isSidecarName } from '../core/sidecar';
+import { describesKerasWeights, isWeightFileName, openLocalPath, resolveLocalEntry } from '../formats/registry';
 
 /** Folders never searched for weight files. */
 const skippedDirs = new Set(['node_modules', '.git', '__pycache__']);
@@ -27,7 +28,7 @@ export async function expandInput(p: string): Promise<{ entries: string[]; isCol
   const found: string[] = [];
   await collect(p, 0, found);
   if (found.length === 0) {
-    throw new WeightFileError('unrecognized', `${p}: the folder holds no weight files Weightscope can read.`, { file: p });
+    throw (await refusedFile(p)) ?? new WeightFileError('unrecognized', `${p}: the folder holds no weight files Weightscope can read.`, { file: p });
   }
   return { entries: found, isCollection: true };
 }
@@ -42,13 +43,40 @@ async function collect(dir: string, depth: number, out: string[]): Promise<void>
   if (names.has('checkpoint')) {
     out.push(path.join(dir, 'checkpoint'));
   }
+  const fileNames = entries.filter((e) => !e.isDir).map((e) => e.name);
   for (const e of entries) {
     if (e.isDir) {
       if (depth < maxSearchDepth && !skippedDirs.has(e.name) && !e.name.startsWith('.')) {
         await collect(path.join(dir, e.name), depth + 1, out);
       }
-    } else if (isWeightFileName(e.name) && !(names.has('checkpoint') && e.name.endsWith('.index'))) {
+    } else if (
+      isWeightFileName(e.name) &&
+      !(names.has('checkpoint') && e.name.endsWith('.index')) &&
+      !(await describesKerasWeights(path.join(dir, e.name), fileNames))
+    ) {
       out.push(path.join(dir, e.name));
     }
   }
+}
+
+/** Most files of a folder opened to find why it holds no weight files (see refusedFile). */
+const maxFilesTried = 32;
+
+/**
+ * The error of a file directly in `dir` that is a weight file of a kind Weightscope refuses
+ * (`unsupportedFormat`, e.g. a legacy V1 checkpoint, whose files have no telling name); undefined
+ * when there is none.
+ */
+async function refusedFile(dir: string): Promise<WeightFileError | undefined> {
+  const files = (await listDir(dir)).filter((e) => !e.isDir && !e.name.startsWith('.') && !isSidecarName(e.name));
+  for (const e of files.slice(0, maxFilesTried)) {
+    try {
+      await (await openLocalPath(path.join(dir, e.name))).close();
+    } catch (ex) {
+      if (WeightFileError.is(ex, 'unsupportedFormat')) {
+        return ex;
+      }
+    }
+  }
+  return undefined;
 }

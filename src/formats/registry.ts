@@ -6,14 +6,14 @@ import * as path from 'node:path';
 import { type ByteSource, type FileSet } from '../core/byteSource';
 import { WeightFileError } from '../core/errors';
 import type { WeightFile } from '../core/model';
-import { NodeFileSet, NodeFileSource, listDir, statPath } from '../core/nodeFileSource';
+import { NodeFileSet, NodeFileSource, readFolder, readRegularTextFile, statPath } from '../core/nodeFileSource';
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
 import { kerasH5Reader } from './kerasH5';
 import { kerasV3Reader } from './kerasV3';
 import { npyReader, npzReader } from './numpy';
 import { safetensorsReader } from './safetensors';
 import { tfCheckpointReader } from './tfCheckpoint';
-import { tfjsReader } from './tfjs';
+import { maxModelJsonBytes, tfjsReader } from './tfjs';
 import { tfliteReader } from './tflite';
 
 /** Every reader, in sniffing priority order. */
@@ -93,7 +93,15 @@ export async function openLocalPath(p: string, options?: OpenOptions): Promise<W
 /** File names that make a folder a single model. */
 const folderEntryNames = ['saved_model.pb', 'checkpoint', 'model.json', 'config.json'];
 
-/** Maps a folder to the file that opens it; files map to themselves. Throws `notFound`/`unrecognized`. */
+/** Keras 3 weights saved without their archive (`model.save_weights('x.weights.h5')`). */
+const kerasWeightsPattern = /\.weights\.h5$/i;
+
+/**
+ * Maps a folder to the file that opens it; files map to themselves. A `model.json` or
+ * `config.json` that is a Keras config beside a `.weights.h5` (see describesKerasWeights) leaves the
+ * folder to that weights file. Throws `notFound`, `permissionDenied` (an unreadable folder) or
+ * `unrecognized`.
+ */
 export async function resolveLocalEntry(p: string): Promise<string> {
   const st = await statPath(p);
   if (!st) {
@@ -102,17 +110,42 @@ export async function resolveLocalEntry(p: string): Promise<string> {
   if (st.kind === 'file') {
     return p;
   }
-  const entries = await listDir(p);
+  const names = (await readFolder(p)).filter((e) => !e.isDir).map((e) => e.name);
+  let configSkipped = false;
   for (const name of folderEntryNames) {
-    if (entries.some((e) => !e.isDir && e.name === name)) {
-      return path.join(p, name);
+    if (names.includes(name)) {
+      if (!(await describesKerasWeights(path.join(p, name), names))) {
+        return path.join(p, name);
+      }
+      configSkipped = true;
     }
   }
-  const indexes = entries.filter((e) => !e.isDir && e.name.endsWith('.index'));
+  const kerasWeights = names.filter((n) => kerasWeightsPattern.test(n));
+  if (configSkipped && kerasWeights.length === 1) {
+    return path.join(p, kerasWeights[0]!);
+  }
+  const indexes = names.filter((n) => n.endsWith('.index'));
   if (indexes.length === 1) {
-    return path.join(p, indexes[0]!.name);
+    return path.join(p, indexes[0]!);
   }
   throw new WeightFileError('unrecognized', `${p}: the folder holds no SavedModel, checkpoint or model.json to open.`, { file: p });
+}
+
+/**
+ * True when `jsonFile` (one of the file names `siblings` of its folder) is a Keras model config
+ * (`model.to_json()`, no TF.js `weightsManifest`) next to a `.weights.h5`, whose reader takes the
+ * config from it: then the JSON is not a weight file of its own. False when it cannot be read.
+ */
+export async function describesKerasWeights(jsonFile: string, siblings: readonly string[]): Promise<boolean> {
+  if (!jsonFile.endsWith('.json') || !siblings.some((n) => kerasWeightsPattern.test(n))) {
+    return false;
+  }
+  try {
+    const json = JSON.parse(await readRegularTextFile(jsonFile, maxModelJsonBytes)) as unknown;
+    return typeof json === 'object' && json !== null && !Array.isArray(json) && !('weightsManifest' in json);
+  } catch {
+    return false; // opening it explains what is wrong with it
+  }
 }
 
 /** Name patterns of the files Weightscope lists as weight files when scanning a folder. */

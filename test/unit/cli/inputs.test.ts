@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { expandInput } from '../../../src/cli/inputs';
+import { runCli } from '../../../src/cli/main';
+import { resolveLocalEntry } from '../../../src/formats/registry';
+import { captureIo } from '../helpers/captureIo';
+import { fixturesDir, makeTempDir, repoRoot, skipUnlessFixtures } from '../helpers/fixtures';
+import { failFsCall, rootSkip } from '../helpers/fsFailure';
+
+/** Datasets of model.weights.h5 as h5py lists them (visititems, Dataset.shape). */
+const diabetesDatasets: [string, number[]][] = [
+  ['layers/dense/vars/0', [8, 12]], ['layers/dense/vars/1', [12]], ['layers/dense_1/vars/0', [12, 8]], ['layers/dense_1/vars/1', [8]],
+  ['layers/dense_2/vars/0', [8, 1]], ['layers/dense_2/vars/1', [1]], ['optimizer/vars/0', []], ['optimizer/vars/1', []],
+  ['optimizer/vars/10', [8, 1]], ['optimizer/vars/11', [8, 1]], ['optimizer/vars/12', [1]], ['optimizer/vars/13', [1]],
+  ['optimizer/vars/2', [8, 12]], ['optimizer/vars/3', [8, 12]], ['optimizer/vars/4', [12]], ['optimizer/vars/5', [12]],
+  ['optimizer/vars/6', [12, 8]], ['optimizer/vars/7', [12, 8]], ['optimizer/vars/8', [8]], ['optimizer/vars/9', [8]],
+];
+
+/** Runs the command and returns its exit code and output lines. */
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string[] }> {
+  const io = captureIo();
+  const code = await runCli(argv, io);
+  return { code, out: io.stdout.join('\n'), err: io.stderr };
+}
+
+test('a folder with a Keras model.json config beside model.weights.h5 opens the weights, not the config as TF.js', skipUnlessFixtures, async () => {
+  const dir = path.join(fixturesDir, 'keras3-weights-h5', 'diabetes-simple-model');
+  assert.equal(await resolveLocalEntry(dir), path.join(dir, 'model.weights.h5'));
+  const r = await run(['inspect', dir, '--json', '--no-stats']);
+  assert.equal(r.code, 0, r.err.join('\n'));
+  const report = JSON.parse(r.out);
+  assert.deepEqual(
+    report.tensors.map((t: { name: string; shape: number[] }) => [t.name, t.shape]).sort(),
+    diabetesDatasets.map(([n, s]) => [n, s]).sort(),
+  );
+  // Scanning a tree lists the weights file and not the config beside it.
+  const all = (await expandInput(fixturesDir)).entries;
+  assert.ok(all.includes(path.join(dir, 'model.weights.h5')));
+  assert.ok(!all.includes(path.join(dir, 'model.json')));
+  for (const cmd of ['inspect', 'fingerprint']) {
+    const whole = await run([cmd, fixturesDir, ...(cmd === 'inspect' ? ['--no-stats'] : [])]);
+    assert.equal(whole.code, 0, `${cmd}: ${whole.err.join('\n')}`);
+  }
+});
+
+test('a TF.js model.json still claims its folder when a .weights.h5 is beside it', async () => {
+  const dir = makeTempDir('weightscope-tfjs-beside-keras-');
+  const example = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform');
+  for (const f of ['model.json', 'weights.bin']) {
+    fs.copyFileSync(path.join(example, f), path.join(dir, f));
+  }
+  fs.writeFileSync(path.join(dir, 'other.weights.h5'), '');
+  assert.equal(await resolveLocalEntry(dir), path.join(dir, 'model.json'));
+});
+
+test('a folder holding only a legacy V1 checkpoint gives the unsupportedFormat error of its file', skipUnlessFixtures, async () => {
+  const dir = path.join(fixturesDir, 'tf1-checkpoint-v1-format', 'serving-session-bundle-half-plus-two', '00000123');
+  const r = await run(['inspect', dir]);
+  assert.equal(r.code, 2);
+  assert.equal(r.err.length, 1, r.err.join(' | '));
+  assert.match(r.err[0]!, new RegExp(`^error\\[unsupportedFormat\\]: ${path.join(dir, 'export-00000-of-00001')}: this is a legacy V1 checkpoint`));
+});
+
+test('an unreadable folder is reported as permissionDenied', async () => {
+  const dir = makeTempDir('weightscope-noread-');
+  const undo = failFsCall('readdir', dir, 'EACCES');
+  try {
+    const r = await run(['inspect', dir]);
+    assert.equal(r.code, 2);
+    assert.deepEqual(r.err, [`error[permissionDenied]: ${dir}: cannot list the folder: permission denied.`]);
+  } finally {
+    undo();
+  }
+});
+
+test('without read permission: a folder, a weight file and a shard are reported as permissionDenied', rootSkip, async () => {
+  const dir = makeTempDir('weightscope-chmod-');
+  const example = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform');
+  for (const f of ['model.json', 'weights.bin']) {
+    fs.copyFileSync(path.join(example, f), path.join(dir, f));
+  }
+  const entry = path.join(dir, 'model.json');
+  const shard = path.join(dir, 'weights.bin');
+  fs.chmodSync(shard, 0);
+  const tensors = await run(['inspect', entry, '--json', '--workers', '1']);
+  const report = JSON.parse(tensors.out);
+  assert.ok(report.tensors.length > 0);
+  for (const t of report.tensors) {
+    assert.deepEqual(t.error, { reason: 'permissionDenied', message: `${shard}: cannot read the file: permission denied.` });
+  }
+  fs.chmodSync(entry, 0);
+  assert.deepEqual((await run(['inspect', entry])).err, [`error[permissionDenied]: ${entry}: cannot read the file: permission denied.`]);
+  fs.chmodSync(dir, 0);
+  try {
+    assert.deepEqual((await run(['inspect', dir])).err, [`error[permissionDenied]: ${dir}: cannot list the folder: permission denied.`]);
+  } finally {
+    fs.chmodSync(dir, 0o755);
+  }
+});
+
+test('the bundled command refuses a FIFO, alone or in a folder, without waiting for a writer', { skip: spawnSync('mkfifo', ['--version']).status === 0 ? false : 'no mkfifo' }, () => {
+  const dir = makeTempDir('weightscope-cli-fifo-');
+  const fifo = path.join(dir, 'fifo.h5');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+  const cli = path.join(repoRoot, 'dist', 'cli.js');
+  for (const [argv, lastLine] of [
+    [['inspect', fifo], `error[notRegularFile]: ${fifo}: is not a regular file (a FIFO).`],
+    [['inspect', dir], `error[notRegularFile]: ${fifo}: is not a regular file (a FIFO).`],
+    [['check', fifo], `error[notRegularFile]: ${fifo}: is not a regular file (a FIFO).`],
+  ] as const) {
+    const r = spawnSync(process.execPath, [cli, ...argv], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.signal, null, `${argv.join(' ')} did not hang`);
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').at(-1), lastLine);
+  }
+});
