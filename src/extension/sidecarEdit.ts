@@ -150,7 +150,9 @@ const readOnlyCodes: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS'])
  * The error to show when writing a sidecar failed: a WeightFileError (corrupt sidecar, missing
  * checkpoint) as it is; a read-only folder, a full disk or another system error as one clear sentence.
  */
-export function saveFailure(ex: unknown, sidecarFile: string): Error {
+export function saveFailure(error: unknown, sidecarFile: string): Error {
+  // A write the file system refused (permissionDenied, see fileSystemError) is told from its cause.
+  const ex = WeightFileError.is(error, 'permissionDenied') && (error.cause as NodeJS.ErrnoException | undefined)?.code ? error.cause : error;
   if (ex instanceof WeightFileError || ex instanceof RangeError) {
     return ex;
   }
