@@ -56,17 +56,23 @@ export async function runInspect(argv: readonly string[], io: CliIo): Promise<nu
 
   const pool = args.options.has('no-stats') ? undefined : statsRunner(workers, true);
   const reports: FileReport[] = [];
+  // In a folder, --tensor picks the files holding a match; the others are left out without a word.
+  let unmatched = 0;
   try {
     for (const entry of entries) {
-      let report: FileReport;
+      let report: FileReport | null;
       try {
-        report = await inspectOne(entry, filter, bins, pool, io, cache);
+        report = await inspectOne(entry, filter, bins, pool, io, cache, isCollection);
       } catch (ex) {
         if (!isCollection) {
           throw ex;
         }
         const e = summarizeError(ex);
         io.err(`error[${e.reason}]: ${e.message}`);
+        continue;
+      }
+      if (!report) {
+        unmatched++;
         continue;
       }
       reports.push(report);
@@ -77,10 +83,13 @@ export async function runInspect(argv: readonly string[], io: CliIo): Promise<nu
   } finally {
     await pool?.dispose();
   }
+  if (unmatched > 0 && unmatched === entries.length) {
+    throw noMatch(args.positionals[0]!, filter);
+  }
   if (args.options.has('json')) {
     io.out(JSON.stringify(isCollection ? reports : reports[0], null, 2));
   }
-  return reports.length === entries.length ? 0 : 2;
+  return reports.length + unmatched === entries.length ? 0 : 2;
 }
 
 async function inspectOne(
@@ -89,8 +98,9 @@ async function inspectOne(
   bins: number,
   pool: StatsRunner | undefined,
   io: CliIo,
-  cache?: StatsCache,
-): Promise<FileReport> {
+  cache: StatsCache | undefined,
+  skipUnmatched: boolean,
+): Promise<FileReport | null> {
   if (!cache) {
     // The workers load and open the file while this thread opens it; when every tensor is wanted,
     // datasets stored as plain bytes are analysed from the start.
@@ -99,14 +109,22 @@ async function inspectOne(
   const file = await openLocalPath(entry);
   try {
     if (filter.tensor !== undefined && selectTensors(file, filter).length === 0) {
-      const group = filter.group && filter.group !== 'all' ? `${filter.group} ` : '';
-      throw new WeightFileError('notFound', `No ${group}tensor of ${entry} matches '${filter.tensor}'.`, { file: entry });
+      if (skipUnmatched) {
+        return null;
+      }
+      throw noMatch(entry, filter);
     }
     const results = await analyzeTensors(file, entry, filter, bins, pool, io, cache);
     return buildFileReport(file, results, filter);
   } finally {
     await file.close();
   }
+}
+
+/** The error for a --tensor that matches nothing in `where` (a file, or every file of a folder). */
+function noMatch(where: string, filter: ReportFilter): WeightFileError {
+  const group = filter.group && filter.group !== 'all' ? `${filter.group} ` : '';
+  return new WeightFileError('notFound', `No ${group}tensor of ${where} matches '${filter.tensor}'.`, { file: where });
 }
 
 /** What computes the statistics: a StatsPool, or this thread alone. */

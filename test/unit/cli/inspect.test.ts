@@ -76,6 +76,26 @@ test('inspect --tensor: an exact name, else every name containing it; no match i
   }
 });
 
+test('inspect --tensor on a folder lists the files holding a match and leaves the others out; none anywhere is one error naming the folder', async () => {
+  const dir = path.join(repoRoot, 'examples');
+  const manifests = (sub: string): string[] =>
+    fs.readdirSync(path.join(dir, sub), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? manifests(path.join(sub, e.name)) : e.name === 'model.json' ? [path.join(dir, sub, e.name)] : []));
+  const holding = manifests('')
+    .filter((f) => JSON.parse(fs.readFileSync(f, 'utf8')).weightsManifest.some((g: { weights: { name: string }[] }) => g.weights.some((w) => w.name === 'hidden1/kernel')))
+    .sort();
+  assert.ok(holding.length > 0 && holding.length < manifests('').length, 'some example files hold the tensor, some do not');
+  const io = captureIo();
+  assert.equal(await runCli(['inspect', dir, '--json', '--no-stats', '--tensor', 'hidden1/kernel'], io), 0, io.stderr.join('\n'));
+  assert.deepEqual(io.stderr, []);
+  const reports = JSON.parse(io.stdout.join('\n')) as { path: string; tensors: { name: string }[] }[];
+  assert.deepEqual(reports.map((r) => path.resolve(r.path)).sort(), holding);
+  assert.ok(reports.every((r) => r.tensors.length === 1 && r.tensors[0]!.name === 'hidden1/kernel'));
+  const none = captureIo();
+  assert.equal(await runCli(['inspect', dir, '--no-stats', '--tensor', 'nomatch'], none), 2);
+  assert.deepEqual(none.stdout, []);
+  assert.deepEqual(none.stderr, [`error[notFound]: No tensor of ${dir} matches 'nomatch'.`]);
+});
+
 test('inspect on a folder of checkpoints reports every weight file in it', async () => {
   const io = captureIo();
   assert.equal(await runCli(['inspect', path.join(repoRoot, 'examples', 'training-run'), '--json', '--no-stats'], io), 0, io.stderr.join('\n'));
