@@ -22,7 +22,8 @@ Per-layer and per-tensor statistics of a weight file (or of every weight file in
 Options:
   --json                 print the JSON report (schema in the README) instead of a table
   --tensor NAME          only the tensor named exactly NAME, or else every tensor whose name
-                         contains NAME (case-sensitive); an error when none does
+                         contains NAME (case-sensitive); an error when none does (in a
+                         folder: only the files holding a match are listed)
   --group GROUP          model | optimizer | all (default: all)
   --bins N               linear histogram bins (default: 64)
   --workers N            worker threads besides the main thread, which analyses too
