@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { writeFileAtomic } from './atomicWrite';
 import { WeightFileError } from './errors';
 import { readRegularTextFile } from './nodeFileSource';
+import { parseFileJson } from './json';
 
 /** Suffix appended to a checkpoint's file name to get its sidecar. */
 export const sidecarSuffix = '.weightscope.json';
@@ -78,7 +79,7 @@ export async function readSidecar(checkpointFile: string): Promise<Sidecar | und
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseFileJson(text);
   } catch (ex) {
     throw new WeightFileError('corrupt', `${file}: the sidecar is not valid JSON (${(ex as Error).message}).`, { file }, { cause: ex });
   }

@@ -6,6 +6,7 @@
  * TF.js `modelTopology` (section 3).
  */
 import type { KerasObjectConfig, LayerInfo, TensorRole } from '../core/model';
+import { parseFileJson } from '../core/json';
 
 /** Normalized architecture from a Keras model config (Keras 1/2/3, tf.keras, TF.js layers-model topology). */
 export interface KerasArchitecture {
@@ -55,7 +56,7 @@ export function parseKerasModelConfig(modelConfig: unknown): KerasArchitecture {
   let root = modelConfig;
   if (typeof root === 'string') {
     try {
-      root = JSON.parse(root) as unknown;
+      root = parseFileJson(root) as unknown;
     } catch {
       return { layers: [] };
     }
@@ -89,7 +90,7 @@ export function parseKerasModelConfig(modelConfig: unknown): KerasArchitecture {
 
 function safeParse(text: string): unknown {
   try {
-    return JSON.parse(text) as unknown;
+    return parseFileJson(text) as unknown;
   } catch {
     return undefined;
   }

@@ -13,6 +13,7 @@ import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
 import { Hdf5File, hasHdf5Signature } from './hdf5';
 import { parseKerasModelConfig, roleFromWeightName, splitWeightName } from './kerasConfig';
 import { attachTensors, datasetTensor, describeDataset, isKerasV3Layout, openKerasV3Weights, readSiblingConfig } from './kerasV3';
+import { parseFileJson } from '../core/json';
 
 type Json = Record<string, unknown>;
 
@@ -172,7 +173,7 @@ function parseJsonAttribute(h5: Hdf5File, attr: string, warnings: FileWarning[])
     return undefined;
   }
   try {
-    const parsed = JSON.parse(text) as unknown;
+    const parsed = parseFileJson(text) as unknown;
     return isObject(parsed) ? parsed : undefined;
   } catch {
     warnings.push({ reason: 'corrupt', message: `${h5.name}: the '${attr}' attribute is not valid JSON (starts '${text.slice(0, 40)}').` });

@@ -12,6 +12,7 @@ import { looksLikeZip, openZipEntry, readZipDirectory, zipEntryDataOffset, zipMe
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
 import { Hdf5File, type Hdf5DatasetInfo } from './hdf5';
 import { parseKerasModelConfig, roleFromWeightName } from './kerasConfig';
+import { parseFileJson } from '../core/json';
 
 /** Largest config.json / metadata.json / model.json read into memory, in bytes. */
 export const maxKerasJsonBytes = 64 * 1024 * 1024;
@@ -130,7 +131,7 @@ async function readJsonMember(source: ByteSource, entry: ZipEntry, warnings: Fil
   try {
     const member = await openZipEntry(source, entry);
     const text = new TextDecoder('utf-8').decode(await readAll(member, maxKerasJsonBytes));
-    return JSON.parse(text) as unknown;
+    return parseFileJson(text) as unknown;
   } catch (ex) {
     const summary = WeightFileError.is(ex) ? summarizeError(ex) : { reason: 'corrupt' as const, message: `${source.name}: member '${entry.name}' is not valid JSON (${ex instanceof Error ? ex.message : String(ex)}).` };
     warnings.push(summary);
@@ -175,7 +176,7 @@ export async function readSiblingConfig(fileName: string, files: FileSet): Promi
       if (!src) {
         continue;
       }
-      const parsed = JSON.parse(new TextDecoder('utf-8').decode(await readAll(src, maxKerasJsonBytes))) as unknown;
+      const parsed = parseFileJson(new TextDecoder('utf-8').decode(await readAll(src, maxKerasJsonBytes))) as unknown;
       if (isObject(parsed) && typeof parsed.class_name === 'string') {
         return { file: candidate, config: parsed };
       }

@@ -15,6 +15,7 @@ import { safetensorsReader } from './safetensors';
 import { tfCheckpointReader } from './tfCheckpoint';
 import { maxModelJsonBytes, tfjsReader } from './tfjs';
 import { tfliteReader } from './tflite';
+import { parseFileJson } from '../core/json';
 
 /** Every reader, in sniffing priority order. */
 export const readers: readonly FormatReader[] = [
@@ -141,7 +142,7 @@ export async function describesKerasWeights(jsonFile: string, siblings: readonly
     return false;
   }
   try {
-    const json = JSON.parse(await readRegularTextFile(jsonFile, maxModelJsonBytes)) as unknown;
+    const json = parseFileJson(await readRegularTextFile(jsonFile, maxModelJsonBytes)) as unknown;
     return typeof json === 'object' && json !== null && !Array.isArray(json) && !('weightsManifest' in json);
   } catch {
     return false; // opening it explains what is wrong with it

@@ -10,6 +10,7 @@ import type { FileWarning, ReadValuesOptions, TensorInfo, TensorRole, WeightFile
 import { readSpanValues } from '../core/tensorData';
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
 import { roleFromWeightName } from './kerasConfig';
+import { parseFileJson } from '../core/json';
 
 /** Largest header accepted, in bytes (the reference implementation's MAX_HEADER_SIZE). */
 export const maxSafetensorsHeaderBytes = 100_000_000;
@@ -110,7 +111,7 @@ async function openSafetensors(source: ByteSource, _files: FileSet, options: Ope
   }
   let header: unknown;
   try {
-    header = JSON.parse(text.replace(/\0+$/, '')) as unknown;
+    header = parseFileJson(text.replace(/\0+$/, '')) as unknown;
   } catch (ex) {
     const detail = ex instanceof Error ? ex.message : String(ex);
     throw new WeightFileError('corrupt', `${file}: the header is not valid JSON (${detail}); it starts with ${quote(text.slice(0, 24))}.`, { file, offset: 8 });

@@ -29,6 +29,7 @@ import { tfDataTypeName, tfDataTypeToDType } from './tf/bundleProto';
 import { decodeTrackableObjectGraph, walkObjectGraph, type CheckpointKeyInfo, type GraphWalk } from './tf/objectGraph';
 import { decodeKerasMetadata, readSavedModel, type SavedModelInfo } from './tf/savedModel';
 import { hasTableMagic, hex32 } from './tf/sstable';
+import { parseFileJson } from '../core/json';
 
 /** Key of the serialized TrackableObjectGraph in TF2 checkpoints. */
 export const objectGraphKey = '_CHECKPOINTABLE_OBJECT_GRAPH';
@@ -400,7 +401,7 @@ async function buildWeightFile(source: ByteSource, files: FileSet, entry: Entry,
       return;
     }
     try {
-      const json = JSON.parse(text) as unknown;
+      const json = parseFileJson(text) as unknown;
       if (json && typeof json === 'object' && !Array.isArray(json)) {
         kerasNodes.set(id, { identifier, json: json as Record<string, unknown> });
       }

@@ -11,6 +11,7 @@ import type { FileWarning, FormatId, LayerInfo, QuantizationInfo, ReadValuesOpti
 import { readSpanValues, type ByteSpan } from '../core/tensorData';
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
 import { parseKerasModelConfig, roleFromWeightName, splitWeightName } from './kerasConfig';
+import { parseFileJson } from '../core/json';
 
 /** Largest model.json accepted, in bytes (the JSON is parsed in memory). */
 export const maxModelJsonBytes = 64 * 1024 * 1024;
@@ -134,7 +135,7 @@ async function parseModelJson(source: ByteSource): Promise<unknown> {
     text = text.slice(1);
   }
   try {
-    return JSON.parse(text) as unknown;
+    return parseFileJson(text) as unknown;
   } catch (ex) {
     const detail = ex instanceof Error ? ex.message : String(ex);
     const m = /position (\d+)/.exec(detail);
@@ -811,7 +812,7 @@ function findModelConfig(topology: unknown): Record<string, unknown> | undefined
   let mc: unknown = topology.class_name !== undefined ? topology : topology.model_config;
   if (typeof mc === 'string') {
     try {
-      mc = JSON.parse(mc) as unknown;
+      mc = parseFileJson(mc) as unknown;
     } catch {
       return undefined;
     }
@@ -827,7 +828,7 @@ function findTrainingConfig(model: Json, topology: unknown): Record<string, unkn
   }
   if (typeof tc === 'string') {
     try {
-      tc = JSON.parse(tc) as unknown;
+      tc = parseFileJson(tc) as unknown;
     } catch {
       return undefined;
     }

@@ -243,6 +243,17 @@ test('header that is not JSON, not UTF-8, or not an object: corrupt', async () =
   await rejectsWith(open(header('[1, 2]')), 'corrupt', /the header is \[1,2\], not a JSON object/);
 });
 
+test('a header nested thousands of levels deep (anywhere: the root, an entry, __metadata__) is corrupt, never a stack overflow', async () => {
+  const header = (text: string) => {
+    const b = new TextEncoder().encode(text);
+    return concat([u64(b.length), b]);
+  };
+  const deep = (n: number, open: string, close: string) => `${open.repeat(n)}${close.repeat(n)}`;
+  await rejectsWith(open(header(deep(10000, '[', ']'))), 'corrupt', /not valid JSON \(nested 10000 levels deep, more than the 512 accepted\)/);
+  await rejectsWith(open(header(`{"t": ${deep(10000, '[', ']')}}`)), 'corrupt', /nested 10001 levels deep/);
+  await rejectsWith(open(header(`{"__metadata__": ${deep(10000, '{"a":', '}').replace('{"a":}', '{"a":1}')}}`)), 'corrupt', /nested 10001 levels deep/);
+});
+
 test('offsets not tiling the buffer: gaps and overlaps are warnings, per-tensor size mismatches and overruns stay on the tensor', async () => {
   const four = bytesOf(new Float32Array([1, 2, 3, 4]));
   const gap = await open(

@@ -431,6 +431,11 @@ test('not JSON: corrupt with the parse position', async () => {
   assert.equal(typeof err.details.offset, 'number');
 });
 
+test('a model.json nested thousands of levels deep is corrupt, never a stack overflow', async () => {
+  const deep = `${'{"a":'.repeat(10000)}1${'}'.repeat(10000)}`;
+  await rejectsWith(openMemory(`{"weightsManifest": [], "userDefinedMetadata": ${deep}}`), 'corrupt', /model\.json: the model\.json is not valid JSON.*nested 10001 levels deep/);
+});
+
 test('JSON without weightsManifest: unrecognized (or corrupt when it has a topology); manifest not a list: corrupt', async () => {
   await rejectsWith(openMemory({ class_name: 'Sequential', config: {} }), 'unrecognized', /without a 'weightsManifest'.*class_name/);
   await rejectsWith(openMemory({ modelTopology: { node: [] } }), 'corrupt', /modelTopology but no 'weightsManifest'/);
