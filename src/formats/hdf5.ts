@@ -16,7 +16,7 @@ import { decodeValues, elementCount, itemSizeBytes, type DType, type NumericArra
 import { throwIfAborted, WeightFileError, type WeightFileErrorReason } from '../core/errors';
 import type { RawTensorSource, ReadValuesOptions } from '../core/model';
 import { readRawValues } from '../core/tensorData';
-import { locateRawDatasets, readHdf5Tree, type Hdf5LayoutIndex, type Hdf5TreeNode } from './hdf5Layout';
+import { Hdf5Damage, locateRawDatasets, readHdf5Tree, type Hdf5LayoutIndex, type Hdf5TreeNode } from './hdf5Layout';
 
 type H5wasmNode = typeof import('h5wasm/node', { with: { 'resolution-mode': 'import' } });
 type H5Module = Awaited<H5wasmNode['ready']>;
@@ -269,7 +269,7 @@ export class Hdf5File {
    */
   static async openLocalRange(hostPath: string, start: number, size: number, displayName: string, options: { library?: boolean } = {}): Promise<Hdf5File> {
     if (!options.library) {
-      const tree = readHdf5Tree(hostPath, { start, size });
+      const tree = treeOrRefuse(hostPath, displayName, { start, size });
       if (tree) {
         return new Hdf5File(undefined, tree, displayName, undefined, { path: hostPath, start, size });
       }
@@ -320,7 +320,7 @@ export class Hdf5File {
     options: { library?: boolean } = {},
   ): Promise<Hdf5File> {
     if (!options.library) {
-      const tree = readHdf5Tree(host.path, host.size === undefined ? undefined : { start: host.start, size: host.size });
+      const tree = treeOrRefuse(host.path, displayName, host.size === undefined ? undefined : { start: host.start, size: host.size });
       if (tree) {
         return new Hdf5File(undefined, tree, displayName, cleanup, host);
       }
@@ -817,6 +817,18 @@ function numericType(kind: 'integer' | 'float', size: number, signed: boolean): 
 }
 
 /** A WeightFileError from an h5wasm/HDF5 exception, keeping the innermost HDF5 message. */
+/** readHdf5Tree, with damage the HDF5 library would loop on refused as a `corrupt` error. */
+function treeOrRefuse(hostPath: string, displayName: string, range?: { start: number; size: number }): Hdf5TreeNode | undefined {
+  try {
+    return readHdf5Tree(hostPath, range);
+  } catch (ex) {
+    if (ex instanceof Hdf5Damage) {
+      throw new WeightFileError('corrupt', `${displayName}: the HDF5 file is damaged: ${ex.message}.`, { file: displayName }, { cause: ex });
+    }
+    throw ex;
+  }
+}
+
 function hdf5Error(file: string, what: string, ex: unknown): WeightFileError {
   const text = ex instanceof Error ? ex.message : String(ex);
   // Diagnostics look like "#006: .../H5Fsuper.c line 577 in H5F__super_read(): truncated file: eof = ...".

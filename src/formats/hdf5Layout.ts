@@ -9,7 +9,8 @@
  * external files, little-endian (or one-byte) fixed-point, floating-point or enum elements. Anything
  * else (chunked or compressed data, dense link storage, shared datatypes, big-endian data, an
  * unexpected structure) is left out and the HDF5 library keeps reading it. The walk never throws:
- * damage or an unknown structure only makes the index incomplete. Reads are bounded (metadata bytes,
+ * damage or an unknown structure only makes the index incomplete (except that readHdf5Tree refuses,
+ * with Hdf5Damage, a global heap collection the HDF5 library would loop on). Reads are bounded (metadata bytes,
  * objects, block sizes), so a hostile header cannot make it allocate or loop.
  *
  * Two walks: locateRawDatasets (tolerant: whatever can be located, used to read values with plain
@@ -59,6 +60,13 @@ const limits = {
 
 /** Thrown inside the walk when the file is not what the walk understands; caught at the top. */
 class Unsupported extends Error {}
+
+/**
+ * Damage the HDF5 library does not survive: it loops forever on it (e.g. a global heap object
+ * whose size runs past its collection). readHdf5Tree throws it, so the file is refused instead
+ * of being handed to the library.
+ */
+export class Hdf5Damage extends Error {}
 
 const undefinedAddress = -1;
 
@@ -486,17 +494,28 @@ class Walker {
         throw new Unsupported('global heap signature');
       }
       const size = uint(head, 8, l);
+      if (size < 8 + l) {
+        throw new Hdf5Damage(`its global heap collection at byte ${collection} claims ${size} bytes, less than its own header`);
+      }
       const all = this.r.bytes(this.abs(collection), size);
       objects = new Map();
       for (let at = 8 + l; at + 8 + l <= size; ) {
         const id = all.getUint16(at, true);
         const objectSize = uint(all, at + 8, l);
         if (id === 0) {
-          break; // free space
+          // The free space object spans the rest of the collection, its header included: an object
+          // size that disagrees means the objects before it do not tile the collection.
+          if (objectSize !== size - at) {
+            throw new Hdf5Damage(`its global heap collection at byte ${collection} does not add up (free space of ${objectSize} bytes at byte ${at} of ${size})`);
+          }
+          break;
         }
         const start = at + 8 + l;
         if (start + objectSize > size) {
-          throw new Unsupported('global heap object past its collection');
+          throw new Hdf5Damage(`object ${id} of its global heap collection at byte ${collection} claims ${objectSize} bytes, past the collection's end`);
+        }
+        if (objects.has(id)) {
+          throw new Hdf5Damage(`its global heap collection at byte ${collection} holds object ${id} twice`);
         }
         objects.set(id, new Uint8Array(all.buffer, all.byteOffset + start, objectSize));
         at = start + Math.ceil(objectSize / 8) * 8;
@@ -902,7 +921,7 @@ export function locateRawDatasets(hostPath: string, range?: { start: number; siz
  * `hostPath` (the whole file by default), read in TypeScript, or undefined when the file holds
  * anything this reader does not fully understand (then the HDF5 library must read it): soft or
  * external links, dense link or attribute storage, datasets whose values are not plain bytes,
- * shared datatypes, attribute types other than numbers and strings. Never throws.
+ * shared datatypes, attribute types other than numbers and strings. Throws only Hdf5Damage.
  */
 export function readHdf5Tree(hostPath: string, range?: { start: number; size: number }): Hdf5TreeNode | undefined {
   return withHostFile(hostPath, range, undefined, (reader) => {
@@ -926,7 +945,10 @@ function withHostFile<T>(hostPath: string, range: { start: number; size: number 
     const size = range?.size ?? st.size;
     const identity = `${hostPath}\u0000${start}\u0000${size}\u0000${st.size}\u0000${st.mtimeMs}\u0000${st.ino}`;
     return fn(new Reader(fd, start, Math.min(size, st.size - start)), identity);
-  } catch {
+  } catch (ex) {
+    if (ex instanceof Hdf5Damage) {
+      throw ex;
+    }
     return fallback;
   } finally {
     if (fd !== undefined) {
