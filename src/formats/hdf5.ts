@@ -833,7 +833,8 @@ function hdf5Error(file: string, what: string, ex: unknown): WeightFileError {
   const text = ex instanceof Error ? ex.message : String(ex);
   // Diagnostics look like "#006: .../H5Fsuper.c line 577 in H5F__super_read(): truncated file: eof = ...".
   const lines = [...text.matchAll(/#\d+:.*? in [^(]+\(\): (.*)$/gm)].map((m) => m[1]!.trim());
-  const detail = lines.length > 0 ? lines[lines.length - 1]! : text.split('\n')[0]!.trim();
+  // An Emscripten abort() ("Aborted(native code called abort())") is the library giving up on damaged data.
+  const detail = lines.length > 0 ? lines[lines.length - 1]! : /^Aborted\(/.test(text) ? 'the HDF5 library aborted on damaged data' : text.split('\n')[0]!.trim();
   let reason: WeightFileErrorReason = 'corrupt';
   if (/truncated file|addr overflow|eoa|end of file/i.test(text)) {
     reason = 'truncated';

@@ -14,7 +14,7 @@ import type { WeightFile } from '../../../src/core/model';
 import { readAllValues } from '../../../src/core/tensorData';
 import { Hdf5File, maxSlabBytes } from '../../../src/formats/hdf5';
 import { openLocalPath } from '../../../src/formats/registry';
-import { makeTempDir } from '../helpers/fixtures';
+import { fixturesDir, haveFixtures, makeTempDir, missingFixturesReason } from '../helpers/fixtures';
 import { kerasReference, type JsonNumber } from './helpers/kerasReference';
 
 type H5wasm = typeof import('h5wasm/node', { with: { 'resolution-mode': 'import' } });
@@ -309,4 +309,25 @@ test('bad input: hard links that make the Keras 3 tree cyclic are walked once in
     );
     assert.deepEqual([...(await readAllValues(f.tensors[0]!))], [1, 2]);
   });
+});
+
+test('an abort() inside the HDF5 library is a corrupt error in words, and the library still reads the next file', { skip: haveFixtures ? false : missingFixturesReason }, async () => {
+  const dir = path.join(fixturesDir, 'keras-h5', 'alphabet-soup-charity-keras2.15');
+  // One byte of the root's keras_version attribute message set to 0xff: the library aborts on it.
+  const damaged = fs.readFileSync(path.join(dir, 'model_weights.h5'));
+  damaged[1095] = 0xff;
+  const file = path.join(makeTempDir('weightscope-h5-abort-'), 'model_weights.h5');
+  fs.writeFileSync(file, damaged);
+  await assert.rejects(openLocalPath(file), (ex: unknown) => {
+    assert.ok(WeightFileError.is(ex, 'corrupt'), String(ex));
+    assert.equal(ex.message, `${file}: could not read the attribute 'keras_version' of '/': 'the HDF5 library aborted on damaged data'.`);
+    return true;
+  });
+  const good = await Hdf5File.openLocal(path.join(dir, 'AlphabetSoupCharity.h5'), 'AlphabetSoupCharity.h5', undefined, undefined, { library: true });
+  try {
+    assert.equal(good.backend, 'library');
+    assert.equal(good.stringAttribute('/', 'keras_version'), '2.15.0');
+  } finally {
+    await good.close();
+  }
 });
