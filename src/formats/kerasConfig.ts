@@ -425,3 +425,37 @@ export function splitWeightName(name: string): { layer: string; weight: string }
   }
   return { layer: '', weight: clean };
 }
+
+/** Deepest '/'-segment count among a layer map's names, cached per map (and its size). */
+const layerNameDepth = new WeakMap<ReadonlyMap<string, unknown>, { size: number; depth: number }>();
+
+/**
+ * The most specific sub-path of a weight path that names a known layer: the path itself, else
+ * sub-paths ending latest first, longest first ('sequential_1/Conv1' → 'Conv1', 'lstm/lstm_cell'
+ * → 'lstm'); undefined when none does. Only sub-paths as deep as the deepest layer name are
+ * tried, so a path of thousands of segments costs a few lookups per segment.
+ */
+export function knownLayerSubPath(path: string, layers: ReadonlyMap<string, unknown>): string | undefined {
+  if (layers.has(path)) {
+    return path;
+  }
+  let cached = layerNameDepth.get(layers);
+  if (!cached || cached.size !== layers.size) {
+    let depth = 0;
+    for (const name of layers.keys()) {
+      depth = Math.max(depth, name.split('/').length);
+    }
+    cached = { size: layers.size, depth };
+    layerNameDepth.set(layers, cached);
+  }
+  const segments = path.split('/');
+  for (let end = segments.length; end >= 1; end--) {
+    for (let start = Math.max(0, end - cached.depth); start < end; start++) {
+      const candidate = segments.slice(start, end).join('/');
+      if (layers.has(candidate)) {
+        return candidate;
+      }
+    }
+  }
+  return undefined;
+}

@@ -11,7 +11,7 @@ import { WeightFileError } from '../core/errors';
 import type { FileWarning, LayerInfo, TensorInfo, TensorRole, WeightFile } from '../core/model';
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
 import { Hdf5File, hasHdf5Signature } from './hdf5';
-import { parseKerasModelConfig, roleFromWeightName, splitWeightName } from './kerasConfig';
+import { knownLayerSubPath, parseKerasModelConfig, roleFromWeightName, splitWeightName } from './kerasConfig';
 import { attachTensors, datasetTensor, describeDataset, isKerasV3Layout, openKerasV3Weights, readSiblingConfig } from './kerasV3';
 import { parseFileJson } from '../core/json';
 
@@ -191,19 +191,7 @@ function matchLayer(weightLayer: string, groupLayer: string, layers: ReadonlyMap
   if (groupLayer !== weightLayer && layers.has(qualified)) {
     return qualified;
   }
-  if (layers.has(weightLayer)) {
-    return weightLayer;
-  }
-  const segments = weightLayer.split('/');
-  for (let end = segments.length; end >= 1; end--) {
-    for (let start = 0; start < end; start++) {
-      const candidate = segments.slice(start, end).join('/');
-      if (layers.has(candidate)) {
-        return candidate;
-      }
-    }
-  }
-  return weightLayer;
+  return knownLayerSubPath(weightLayer, layers) ?? weightLayer;
 }
 
 /** Slot names that appear as a path segment of legacy optimizer weight names. */

@@ -10,7 +10,7 @@ import { summarizeError, throwIfAborted, WeightFileError, type WeightFileErrorRe
 import type { FileWarning, FormatId, LayerInfo, QuantizationInfo, ReadValuesOptions, TensorGroup, TensorInfo, TensorRole, WeightFile } from '../core/model';
 import { readSpanValues, type ByteSpan } from '../core/tensorData';
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
-import { parseKerasModelConfig, roleFromWeightName, splitWeightName } from './kerasConfig';
+import { knownLayerSubPath, parseKerasModelConfig, roleFromWeightName, splitWeightName } from './kerasConfig';
 import { parseFileJson } from '../core/json';
 
 /** Largest model.json accepted, in bytes (the JSON is parsed in memory). */
@@ -645,19 +645,7 @@ function describeLayersWeight(p: PlacedWeight, layers: ReadonlyMap<string, Layer
  * else the path itself.
  */
 function matchLayer(path: string, layers: ReadonlyMap<string, LayerInfo>): string {
-  if (path === '' || layers.has(path)) {
-    return path;
-  }
-  const segments = path.split('/');
-  for (let end = segments.length; end >= 1; end--) {
-    for (let start = 0; start < end; start++) {
-      const candidate = segments.slice(start, end).join('/');
-      if (layers.has(candidate)) {
-        return candidate;
-      }
-    }
-  }
-  return path;
+  return path === '' ? path : (knownLayerSubPath(path, layers) ?? path);
 }
 
 /** A graph weight's node name split into path prefix and op name, minus a trailing '/ReadVariableOp'. */

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -721,4 +721,33 @@ test('damaged variants of a model.json (and of its shards) open or fail with a W
     const damaged = await assertMutationsFailCleanly('model.json', shards[shard]!, (b) => openMemory(new TextDecoder().decode(json), { ...shards, [shard]: b }), 400, 3);
     assert.ok(damaged.opened > 0, JSON.stringify(damaged));
   }
+});
+
+// Matching a weight path to the architecture's layers once tried every sub-path (cubic in the
+// number of segments): a crafted name of thousands of segments hung the open. Run in a child
+// process that is killed when it hangs, so a regression fails instead of stopping the suite.
+test('weight names of thousands of path segments open at once and still find their layer', () => {
+  const deep = 'x/'.repeat(3000);
+  const modelJson = {
+    format: 'layers-model',
+    modelTopology: { class_name: 'Sequential', config: { name: 's', layers: [{ class_name: 'Dense', config: { name: 'dense', units: 2 } }] } },
+    weightsManifest: [
+      {
+        paths: ['w.bin'],
+        weights: [
+          { name: `${deep}dense/kernel`, shape: [2, 2], dtype: 'float32' },
+          { name: `${deep}y`, shape: [1], dtype: 'float32' },
+        ],
+      },
+    ],
+  };
+  const dir = makeTempDir('weightscope-deep-names-');
+  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(modelJson));
+  fs.writeFileSync(path.join(dir, 'w.bin'), new Uint8Array(20));
+  const registry = path.join(repoRoot, 'out', 'src', 'formats', 'registry.js');
+  const child = `require(${JSON.stringify(registry)}).openLocalPath(${JSON.stringify(path.join(dir, 'model.json'))}).then(
+    (f) => console.log(JSON.stringify(f.tensors.map((t) => t.layer))), (ex) => console.log(String(ex)));`;
+  const r = spawnSync(process.execPath, ['-e', child], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.signal, null, 'the open did not hang');
+  assert.deepEqual(JSON.parse(r.stdout), ['dense', `${deep}y`.slice(0, -2)]);
 });
