@@ -43,9 +43,25 @@ export class WeightFileError extends Error {
     readonly details: WeightFileErrorDetails = {},
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(oneLine(message), options);
     this.name = 'WeightFileError';
   }
+}
+
+/** A message kept on one line: control characters quoted from a file (newlines, tabs, ...) are escaped. */
+function oneLine(message: string): string {
+  return message.replace(/[\u0000-\u001f\u007f]/g, (c) => {
+    switch (c) {
+      case '\n':
+        return '\\n';
+      case '\r':
+        return '\\r';
+      case '\t':
+        return '\\t';
+      default:
+        return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    }
+  });
 }
 
 /** Throws a `cancelled` WeightFileError when the signal has been aborted. */
