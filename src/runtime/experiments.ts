@@ -1,7 +1,8 @@
 /**
  * The seed's three experiments, each training its variants side by side on seeded synthetic
  * Gaussian clusters (syntheticData.ts, the data of the committed examples/) or on the user's data
- * file, and writing every variant's checkpoints under `<outDir>/<experiment>/<variant>/epoch-NNN`:
+ * file, and writing every variant's checkpoints under `<outDir>/<experiment>/<variant>/epoch-NNN`
+ * (`<experiment>-2`, `-3` ... for reruns, so none writes over an earlier run):
  * - initialization: 784-128-128-10 with RandomUniform(-0.01, 0.01) vs GlorotUniform vs HeNormal,
  *   each probed before training (gradient verdicts) and trained with SGD;
  * - regularization: plain 20-256-256-2 vs L2(0.01) + Dropout(0.2), train/validation curves;
@@ -10,12 +11,15 @@
  * On the user's data the input and output layers take the data's feature and class counts
  * (d-128-128-k, d-256-256-k, d-64-64-k); see prepareExperimentData for how the file is read.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { Diagnostic } from '../analysis/diagnostics/diagnostic';
+import { makeFolder } from '../core/atomicWrite';
 import { float16BitsToNumber } from '../core/dtypes';
 import { throwIfAborted, WeightFileError } from '../core/errors';
+import { fileSystemError } from '../core/nodeFileSource';
 import { initLayers, type BackendInfo, type BackendName, type Tfl } from './backend';
 import { loadDataSet, type DataSet } from './dataLoader';
 import { gradientDiagnostics } from './gradientRules';
@@ -230,6 +234,27 @@ export function precisionModel(tfl: Tfl, inputs = 20, classes = 3): LayersModel 
   return m;
 }
 
+/**
+ * A new folder for one run of experiment `name` under `root`: `<root>/<name>`, or `<name>-2`,
+ * `<name>-3` ... when earlier runs hold those, so a rerun never writes over an earlier one's
+ * checkpoints. The folder is created exclusively: of two runs started at once each gets its own.
+ */
+async function takeExperimentDir(root: string, name: ExperimentName): Promise<string> {
+  await makeFolder(root);
+  for (let i = 1; i <= 1000; i++) {
+    const dir = path.join(root, i === 1 ? name : `${name}-${i}`);
+    try {
+      await fs.promises.mkdir(dir);
+      return dir;
+    } catch (ex) {
+      if ((ex as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw fileSystemError(ex, dir, 'create the folder');
+      }
+    }
+  }
+  throw new WeightFileError('tooLarge', `${root}: holds 1000 runs of the ${name} experiment already; remove some or choose another folder.`, { file: root });
+}
+
 /** Runs one experiment (on synthetic clusters, or on `options.dataFile` with layers sized from it). */
 export async function runExperiment(name: ExperimentName, options: ExperimentOptions): Promise<ExperimentResult> {
   const { tf, tfl, info } = await initLayers({ preferred: options.backend ?? 'auto' });
@@ -237,7 +262,7 @@ export async function runExperiment(name: ExperimentName, options: ExperimentOpt
     await tf.setBackend(info.name); // an earlier probe or run in this process fell back to another backend (ensureGradientBackend)
   }
   const user = options.dataFile ? prepareExperimentData(await loadDataSet(options.dataFile, options.signal)) : undefined;
-  const outDir = path.join(options.outDir, name);
+  const outDir = await takeExperimentDir(options.outDir, name);
   const variants: VariantResult[] = [];
   const train = async (variant: string, model: LayersModel, data: DataSet, spec: Partial<RunSpec>): Promise<VariantResult> => {
     throwIfAborted(options.signal);

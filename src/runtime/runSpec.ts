@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { makeFolder } from '../core/atomicWrite';
 import { WeightFileError } from '../core/errors';
 import { openLocalPath } from '../formats/registry';
 import { initLayers, type BackendName } from './backend';
@@ -92,14 +93,14 @@ async function runEntries(dir: string): Promise<string[]> {
  */
 async function takeRunDir(dir: string, spec: RunSpec, fresh: boolean, overwrite: boolean): Promise<{ runDir: string; claimed: boolean }> {
   if (overwrite) {
-    await fs.promises.mkdir(dir, { recursive: true });
+    await makeFolder(dir);
     return { runDir: dir, claimed: false };
   }
   for (let i = 1; ; i++) {
     const runDir = i === 1 ? dir : `${dir}-${i}`;
     let found = await runEntries(runDir);
     if (found.length === 0) {
-      await fs.promises.mkdir(runDir, { recursive: true });
+      await makeFolder(runDir);
       try {
         await fs.promises.writeFile(path.join(runDir, 'run.json'), `${JSON.stringify({ spec, history: [], checkpoints: [] }, null, 2)}\n`, { flag: 'wx' });
         return { runDir, claimed: true };

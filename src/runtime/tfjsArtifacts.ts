@@ -4,9 +4,8 @@
  * the way the TF.js converter does, with Weightscope metadata in `userDefinedMetadata`.
  * Files are written atomically (temporary name, then rename); existing files are never altered in place.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../core/atomicWrite';
+import { makeFolder, writeFileAtomic } from '../core/atomicWrite';
 import { numberToFloat16Bits } from '../core/dtypes';
 
 /** The subset of tf.io.ModelArtifacts this writer uses. */
@@ -35,7 +34,7 @@ export interface WriteOptions {
 
 /** Writes `dir/model.json` and `dir/weights.bin` atomically; creates `dir`. */
 export async function writeTfjsModel(dir: string, artifacts: TfjsArtifacts, options: WriteOptions = {}): Promise<void> {
-  await fs.promises.mkdir(dir, { recursive: true });
+  await makeFolder(dir);
   const specs = artifacts.weightSpecs ?? [];
   const data = concat(artifacts.weightData);
   const outSpecs: Record<string, unknown>[] = [];

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { makeFolder } from '../../core/atomicWrite';
 import { WeightFileError } from '../../core/errors';
 
 /** Largest total size extracted from one revision, in bytes. */
@@ -91,7 +92,7 @@ export async function extractAtRevision(root: string, rev: string, rel: string):
     for (const f of files) {
       const bytes = await git(root, ['cat-file', 'blob', `${rev}:${f.path}`], Math.max(1024, f.size + 1024));
       const target = path.join(tmp, ...f.path.split('/'));
-      fs.mkdirSync(path.dirname(target), { recursive: true });
+      await makeFolder(path.dirname(target));
       fs.writeFileSync(target, bytes);
     }
   } catch (ex) {

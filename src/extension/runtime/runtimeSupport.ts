@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { makeFolder } from '../../core/atomicWrite';
 import { WeightFileError } from '../../core/errors';
 import type { BackendInfo, BackendName } from '../../runtime/backend';
 import { experimentNames, type ExperimentName, type ExperimentResult } from '../../runtime/experiments';
@@ -271,7 +272,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
     if (!spec) {
       return;
     }
-    await fs.promises.mkdir(root, { recursive: true });
+    await makeFolder(root);
     await fs.promises.writeFile(specFile, `${JSON.stringify(spec, null, 2)}\n`);
     log().info(`run spec written: ${specFile}`);
     await runTrain(spec, specFile);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -84,4 +85,15 @@ test('train --backend tensorflow without tfjs-node warns once on stderr naming t
   assert.equal(start.backend.requested, 'tensorflow');
   assert.notEqual(start.backend.name, 'tensorflow');
   assert.deepEqual(io.stderr, [`warning[backend]: The tensorflow backend was asked for but ${start.backend.label} is used: ${start.backend.fallbacks.join(' ')}`]);
+});
+
+// mkdir -p in Node.js retries a folder under /proc forever at full CPU: run in a child that is killed when it hangs.
+test('train into an outDir whose parent takes no new folders exits 2 with one line, at once, with or without --overwrite', { skip: fs.existsSync('/proc/self') ? false : 'no /proc' }, () => {
+  for (const extra of [[], ['--overwrite']]) {
+    const { file } = writeSpec({ outDir: '/proc/weightscope-nope/run' });
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'cli.js'), 'train', file, '--backend', 'cpu', ...extra], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.signal, null, `did not hang (${extra.join(' ')})`);
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr, 'error[permissionDenied]: /proc/weightscope-nope: cannot create the folder: its parent takes no new folders.\n');
+  }
 });

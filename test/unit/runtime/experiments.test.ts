@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
-import { dequantized, initializationModel } from '../../../src/runtime/experiments';
+import { dequantized, initializationModel, runExperiment } from '../../../src/runtime/experiments';
 import { gradientDiagnostics } from '../../../src/runtime/gradientRules';
 import { probeModel } from '../../../src/runtime/probe';
+import { makeTempDir } from '../helpers/fixtures';
 
 let tf: Tf;
 let tfl: Tfl;
@@ -42,4 +45,32 @@ test('quantization round trips: float16 error below half an ulp, uint8 error bel
   assert.ok(maxRel16 <= 2 ** -11, `float16 relative error ${maxRel16}`);
   const step = (0.3 + 0.3) / 255; // range of sin * 0.3 over 1000 samples is about [-0.3, 0.3]
   assert.ok(maxAbs8 <= step / 2 + 1e-7 && maxAbs8 > 0, `uint8 error ${maxAbs8} vs half step ${step / 2}`);
+});
+
+/** Every file under `dir` with its bytes. */
+function snapshot(dir: string): Map<string, string> {
+  return new Map(
+    (fs.readdirSync(dir, { recursive: true }) as string[])
+      .filter((f) => fs.statSync(path.join(dir, f)).isFile())
+      .map((f) => [f, fs.readFileSync(path.join(dir, f)).toString('base64')]),
+  );
+}
+
+test('a rerun of an experiment on one folder writes beside the earlier run, never over it; two at once get one folder each', async () => {
+  const out = makeTempDir();
+  const first = await runExperiment('precision', { outDir: out, epochs: 1, backend: 'cpu' });
+  assert.equal(first.outDir, path.join(out, 'precision'));
+  const before = snapshot(first.outDir);
+  assert.ok(before.has(path.join('float32', 'epoch-001', 'weights.bin')), [...before.keys()].join(' '));
+  const [second, third] = await Promise.all([1, 2].map(() => runExperiment('precision', { outDir: out, epochs: 1, backend: 'cpu' })));
+  assert.deepEqual([second!.outDir, third!.outDir].sort(), [path.join(out, 'precision-2'), path.join(out, 'precision-3')]);
+  assert.deepEqual(snapshot(first.outDir), before, 'the first run is as it was');
+  for (const r of [second!, third!]) {
+    for (const v of r.variants) {
+      for (const c of v.checkpoints) {
+        assert.ok(c.startsWith(r.outDir + path.sep), `${c} is inside ${r.outDir}`);
+        assert.ok(fs.existsSync(path.join(c, 'model.json')), c);
+      }
+    }
+  }
 });
