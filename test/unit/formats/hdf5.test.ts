@@ -5,6 +5,7 @@
  * claims terabytes, a dataset named by weight_names but missing).
  */
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -14,7 +15,7 @@ import type { WeightFile } from '../../../src/core/model';
 import { readAllValues } from '../../../src/core/tensorData';
 import { Hdf5File, maxSlabBytes } from '../../../src/formats/hdf5';
 import { openLocalPath } from '../../../src/formats/registry';
-import { fixturesDir, haveFixtures, makeTempDir, missingFixturesReason } from '../helpers/fixtures';
+import { fixturesDir, haveFixtures, makeTempDir, missingFixturesReason, repoRoot } from '../helpers/fixtures';
 import { kerasReference, type JsonNumber } from './helpers/kerasReference';
 
 type H5wasm = typeof import('h5wasm/node', { with: { 'resolution-mode': 'import' } });
@@ -309,6 +310,18 @@ test('bad input: hard links that make the Keras 3 tree cyclic are walked once in
     );
     assert.deepEqual([...(await readAllValues(f.tensors[0]!))], [1, 2]);
   });
+});
+
+test('after an abort() inside the HDF5 library the CLI prints only its own one-line error (the library prints nothing)', { skip: haveFixtures ? false : missingFixturesReason }, () => {
+  const damaged = fs.readFileSync(path.join(fixturesDir, 'keras-h5', 'alphabet-soup-charity-keras2.15', 'model_weights.h5'));
+  damaged[1095] = 0xff;
+  const file = path.join(makeTempDir('weightscope-h5-abort-'), 'model_weights.h5');
+  fs.writeFileSync(file, damaged);
+  for (const command of ['inspect', 'check']) {
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'cli.js'), command, file], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr, `error[corrupt]: ${file}: could not read the attribute 'keras_version' of '/': 'the HDF5 library aborted on damaged data'.\n`, command);
+  }
 });
 
 test('an abort() inside the HDF5 library is a corrupt error in words, and the library still reads the next file', { skip: haveFixtures ? false : missingFixturesReason }, async () => {
