@@ -184,7 +184,7 @@ function loadH5wasm(): Promise<{ h5: H5wasmNode; module: H5Module }> {
     // On abort() Emscripten prints "Aborted(...)" to stderr before throwing it. Throwing it from this
     // hook instead keeps stderr to Weightscope's own one-line error (hdf5Error reads the message).
     (module as H5Module & { onAbort?: (what: unknown) => void }).onAbort = (what) => {
-      throw new WebAssembly.RuntimeError(`Aborted(${String(what)})`);
+      throw new Error(`Aborted(${String(what)})`);
     };
     return { h5, module };
   })().catch((ex: unknown) => {
