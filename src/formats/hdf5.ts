@@ -211,6 +211,12 @@ export interface Hdf5DatasetInfo {
   itemBytes: number;
   /** Chunk shape when the dataset is chunked, else undefined (contiguous or compact). */
   chunks?: number[];
+  /**
+   * When the values can only come from this file: its size and how many times that its filters
+   * can expand stored bytes (1 without filters). Declared values beyond the product were never
+   * written (they read as the fill value). Undefined when not known.
+   */
+  storage?: { fileBytes: number; expansion: number };
 }
 
 /** An open HDF5 file. Every method is synchronous inside h5wasm; reads of values are chunked. */
@@ -478,7 +484,7 @@ export class Hdf5File {
         dtypeAttr === 'bfloat16' && d.itemBytes === 2
           ? { dtype: 'bfloat16' as DType, description: 'bfloat16' }
           : numericType(d.typeClass === 0 ? 'integer' : 'float', d.itemBytes, d.signed);
-      return { path: datasetPath, shape: [...d.shape], dtype, typeDescription: description, itemBytes: d.itemBytes };
+      return this.withStorage({ path: datasetPath, shape: [...d.shape], dtype, typeDescription: description, itemBytes: d.itemBytes });
     }
     const meta = this.guard(`read the header of dataset '${datasetPath}'`, () => this.module.get_dataset_metadata(this.file.file_id, datasetPath));
     const shape = meta.shape ?? [];
@@ -493,7 +499,7 @@ export class Hdf5File {
     if (meta.chunks) {
       info.chunks = meta.chunks;
     }
-    return info;
+    return this.withStorage(info);
   }
 
   /**
@@ -563,6 +569,24 @@ export class Hdf5File {
     return raw;
   }
 
+  /** `info` with its `storage` when the layout walk knows it. */
+  private withStorage(info: Hdf5DatasetInfo): Hdf5DatasetInfo {
+    let index: Hdf5LayoutIndex | undefined;
+    try {
+      index = this.layoutIndex();
+    } catch {
+      return info; // damage the walk refuses is the library's to report when the values are read
+    }
+    const expansion = index.expansion.get(info.path.startsWith('/') ? info.path : `/${info.path}`);
+    return expansion === undefined ? info : { ...info, storage: { fileBytes: index.fileBytes, expansion } };
+  }
+
+  /** The layout walk of the file (hdf5Layout.ts), made once. */
+  private layoutIndex(): Hdf5LayoutIndex {
+    this.layout ??= locateRawDatasets(this.host.path, this.host.size === undefined ? undefined : { start: this.host.start, size: this.host.size });
+    return this.layout;
+  }
+
   private checkRaw(info: Hdf5DatasetInfo): RawTensorSource | undefined {
     this.checkOpen();
     if (this.tree) {
@@ -578,8 +602,7 @@ export class Hdf5File {
     if (item === undefined || item !== info.itemBytes || info.chunks || total === 0) {
       return undefined;
     }
-    this.layout ??= locateRawDatasets(this.host.path, this.host.size === undefined ? undefined : { start: this.host.start, size: this.host.size });
-    const located = this.layout.datasets.get(info.path.startsWith('/') ? info.path : `/${info.path}`);
+    const located = this.layoutIndex().datasets.get(info.path.startsWith('/') ? info.path : `/${info.path}`);
     if (
       !located ||
       located.itemBytes !== item ||

@@ -42,6 +42,15 @@ export interface Hdf5RawDataset {
 export interface Hdf5LayoutIndex {
   /** Located datasets by absolute path (a dataset reachable by two paths is listed under both). */
   datasets: ReadonlyMap<string, Hdf5RawDataset>;
+  /**
+   * By absolute path, each dataset whose values can only come from this file (no external files,
+   * no virtual layout, no filters beyond those below) with the most its stored bytes can expand
+   * to: 1 without filters; see filterExpansion. Values declared beyond `fileBytes` times that were
+   * never written: they read as the fill value.
+   */
+  expansion: ReadonlyMap<string, number>;
+  /** Size of the HDF5 file in bytes. */
+  fileBytes: number;
   /** True when every dataset of the file was located and every group could be listed. */
   complete: boolean;
 }
@@ -57,6 +66,18 @@ const limits = {
   /** Deepest group nesting followed. */
   depth: 64,
 };
+
+/**
+ * How many times its stored size a filter can make a chunk: deflate at most 1032 (a 258-byte
+ * match in 2 bits), which also bounds LZF (at most 264 bytes from a 3-byte token); shuffle and
+ * Fletcher-32 add nothing. Other filters (scale-offset, szip, plugins) have no bound here.
+ */
+const filterExpansion: ReadonlyMap<number, number> = new Map([
+  [1, 1032], // deflate
+  [2, 1], // shuffle
+  [3, 1], // Fletcher-32
+  [32000, 1032], // LZF
+]);
 
 /** Thrown inside the walk when the file is not what the walk understands; caught at the top. */
 class Unsupported extends Error {}
@@ -188,6 +209,7 @@ class Walker {
   private objects = 0;
   complete = true;
   readonly datasets = new Map<string, Hdf5RawDataset>();
+  readonly expansion = new Map<string, number>();
   private readonly visitedGroups = new Set<number>();
   private readonly datasetCache = new Map<number, Omit<Hdf5RawDataset, 'path'> | null>();
   /** Strict walks (readHdf5Tree): every object by header address; anything not understood throws. */
@@ -300,6 +322,10 @@ class Walker {
         throw ex;
       }
       if (messages.some((x) => x.type === msg.layout)) {
+        const expansion = storedExpansion(messages);
+        if (expansion !== undefined) {
+          this.expansion.set(childPath, expansion);
+        }
         const located = this.dataset(m.address, messages);
         if (located) {
           this.datasets.set(childPath, { path: childPath, ...located });
@@ -882,6 +908,71 @@ function elementType(v: DataView): { itemBytes: number; typeClass: number; dtype
 }
 
 /** Walks are remembered by host path, range and file identity, so that several users share one. */
+/**
+ * The most a dataset's stored bytes can expand to, as a multiple (see filterExpansion), when its
+ * values can only come from the file; undefined for external storage, virtual layouts, filters
+ * without a known bound and anything not understood.
+ */
+function storedExpansion(messages: Message[]): number | undefined {
+  const find = (type: number): Message | undefined => messages.find((x) => x.type === type);
+  const layout = find(msg.layout);
+  if (!layout || find(msg.external)) {
+    return undefined;
+  }
+  try {
+    const v = layout.body;
+    const version = v.getUint8(0);
+    // layout class: 0 compact, 1 contiguous, 2 chunked (3 virtual: values in other files)
+    const layoutClass = version === 3 || version === 4 ? v.getUint8(1) : version === 1 || version === 2 ? v.getUint8(2) : 3;
+    if (layoutClass > 2) {
+      return undefined;
+    }
+    const pipeline = find(msg.filters);
+    let expansion = 1;
+    for (const id of pipeline ? filterIds(pipeline.body) : []) {
+      const f = filterExpansion.get(id);
+      if (f === undefined) {
+        return undefined;
+      }
+      expansion *= f;
+    }
+    return expansion;
+  } catch {
+    return undefined; // a message shorter than its fields
+  }
+}
+
+/** The filter ids of a filter pipeline message (version 1 or 2); throws RangeError past its end. */
+function filterIds(v: DataView): number[] {
+  const version = v.getUint8(0);
+  const count = v.getUint8(1);
+  if (version !== 1 && version !== 2) {
+    throw new RangeError(`filter pipeline version ${version}`);
+  }
+  const ids: number[] = [];
+  let at = version === 1 ? 8 : 2;
+  for (let i = 0; i < count; i++) {
+    const id = v.getUint16(at, true);
+    ids.push(id);
+    if (version === 1) {
+      // id, name length (padded to 8), flags, value count; name; values (4 bytes each, padded to 8)
+      const nameLength = v.getUint16(at + 2, true);
+      const values = v.getUint16(at + 6, true);
+      at += 8 + nameLength + 4 * values + (values % 2) * 4;
+    } else {
+      // id, name length (only for ids >= 256), flags, value count; name; values (4 bytes each)
+      const named = id >= 256;
+      const nameLength = named ? v.getUint16(at + 2, true) : 0;
+      const values = v.getUint16(at + (named ? 6 : 4), true);
+      at += (named ? 8 : 6) + nameLength + 4 * values;
+    }
+  }
+  if (at > v.byteLength) {
+    throw new RangeError('filter pipeline past its message');
+  }
+  return ids;
+}
+
 const remembered = new Map<string, Hdf5LayoutIndex>();
 const rememberedMax = 8;
 
@@ -891,7 +982,7 @@ const rememberedMax = 8;
  * empty, incomplete index.
  */
 export function locateRawDatasets(hostPath: string, range?: { start: number; size: number }): Hdf5LayoutIndex {
-  const none: Hdf5LayoutIndex = { datasets: new Map(), complete: false };
+  const none: Hdf5LayoutIndex = { datasets: new Map(), expansion: new Map(), fileBytes: 0, complete: false };
   return withHostFile(hostPath, range, none, (reader, identity) => {
     const known = remembered.get(identity);
     if (known) {
@@ -901,12 +992,12 @@ export function locateRawDatasets(hostPath: string, range?: { start: number; siz
     let index: Hdf5LayoutIndex;
     try {
       walker.walk();
-      index = { datasets: walker.datasets, complete: walker.complete };
+      index = { datasets: walker.datasets, expansion: walker.expansion, fileBytes: reader.size, complete: walker.complete };
     } catch (ex) {
       if (!(ex instanceof Unsupported)) {
         throw ex;
       }
-      index = { datasets: walker.datasets, complete: false };
+      index = { datasets: walker.datasets, expansion: walker.expansion, fileBytes: reader.size, complete: false };
     }
     remembered.set(identity, index);
     if (remembered.size > rememberedMax) {

@@ -680,6 +680,16 @@ export function datasetTensor(h5: Hdf5File, info: Hdf5DatasetInfo | WeightFileEr
       },
     };
   }
+  const stored = info.storage;
+  if (stored && t.byteLength > stored.fileBytes * stored.expansion) {
+    // Chunks or storage never written: streaming terabytes of fill values would take hours.
+    const error = new WeightFileError(
+      'corrupt',
+      `${h5.name}: dataset '${info.path}' declares ${t.byteLength} bytes of values, more than the file's ${stored.fileBytes} bytes can hold${stored.expansion > 1 ? ` even decompressed (${stored.expansion} times)` : ''}, so most of them were never written.`,
+      { file: h5.name, tensor: info.path },
+    );
+    return { ...t, unavailable: summarizeError(error), readValues: () => failingValues(error), rawSource: () => undefined };
+  }
   return t;
 }
 

@@ -2,7 +2,7 @@
  * HDF5 adapter and Keras layouts on files written at test time with h5wasm in write mode:
  * encodings and shapes that the real fixtures do not cover (Keras 1 names, chunked and
  * fixed-length string attributes, empty weight_names, bfloat16, long rows, a dataset that
- * claims terabytes, a dataset named by weight_names but missing).
+ * claims terabytes in a small file, highly compressed values, a dataset named by weight_names but missing).
  */
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -28,10 +28,10 @@ async function h5wasm(): Promise<H5wasm> {
 }
 
 /** Writes an HDF5 file with h5wasm and returns its path. */
-async function writeH5(name: string, build: (root: H5Group) => void): Promise<string> {
+async function writeH5(name: string, build: (root: H5Group) => void, libver?: 'v114'): Promise<string> {
   const h5 = await h5wasm();
   const p = path.join(makeTempDir(), name);
-  const f = new h5.File(p, 'w');
+  const f = new h5.File(p, 'w', libver ? { libver } : undefined);
   try {
     build(f);
   } finally {
@@ -132,29 +132,57 @@ test('Hdf5File: string lists in every encoding, absent attributes, object kinds'
   }
 });
 
-test('a dataset whose shape claims 4 TB opens at once and streams its first slab without allocating by shape', async () => {
-  const p = await writeH5('huge.weights.h5', (f) => {
-    const vars = f.create_group('layers').create_group('dense').create_group('vars');
-    const first = new Float32Array(4096).map((_, i) => i);
-    const ds = vars.create_dataset({ name: '0', data: first, shape: [1, 4096], maxshape: [null, null], chunks: [1, 4096] });
-    ds.resize([1_000_000, 1_000_000]);
+for (const libver of [undefined, 'v114'] as const) {
+  test(`a dataset declaring 4 TB in a small file (${libver ?? 'default'} format) opens at once, listed with its shape, not analysed: most of it was never written`, async () => {
+    const p = await writeH5(
+      'huge.weights.h5',
+      (f) => {
+        const layers = f.create_group('layers');
+        const first = new Float32Array(4096).map((_, i) => i);
+        // one written chunk each; the rest of the 10^12 values were never written (fill value)
+        const raw = layers.create_group('dense').create_group('vars').create_dataset({ name: '0', data: first, shape: [1, 4096], maxshape: [null, null], chunks: [1, 4096] });
+        raw.resize([1_000_000, 1_000_000]);
+        const gz = layers.create_group('dense_1').create_group('vars').create_dataset({ name: '0', data: first, shape: [1, 4096], maxshape: [null, null], chunks: [1, 4096], compression: 'gzip' });
+        gz.resize([1_000_000, 1_000_000]);
+        layers.create_group('dense_2').create_group('vars').create_dataset({ name: '0', data: new Float32Array([1, 2, 3]), shape: [3] });
+      },
+      libver,
+    );
+    const size = fs.statSync(p).size;
+    await withFile(await openLocalPath(p), async (f) => {
+      assert.equal(f.format, 'keras-v3-weights');
+      const [raw, gz, small] = f.tensors;
+      for (const [t, decompressed] of [
+        [raw!, ''],
+        [gz!, ' even decompressed (1032 times)'],
+      ] as const) {
+        assert.deepEqual([...t.shape], [1_000_000, 1_000_000]);
+        assert.equal(t.byteLength, 4e12);
+        const message = `${p}: dataset '/${t.name}' declares 4000000000000 bytes of values, more than the file's ${size} bytes can hold${decompressed}, so most of them were never written.`;
+        assert.deepEqual(t.unavailable, { reason: 'corrupt', message });
+        await assert.rejects(readAllValues(t), (ex: unknown) => WeightFileError.is(ex, 'corrupt') && ex.message === message);
+      }
+      assert.equal(small!.unavailable, undefined);
+      assert.deepEqual([...(await readAllValues(small!))], [1, 2, 3]);
+    });
   });
+}
+
+test('a compressed dataset whose values fill far more than the file (4 MiB of zeros in a few KiB) is read whole', async () => {
+  const n = 1024 * 1024;
+  const p = await writeH5('zeros.weights.h5', (f) => {
+    const values = new Float32Array(n);
+    values[n - 1] = 7;
+    f.create_group('layers').create_group('dense').create_group('vars').create_dataset({ name: '0', data: values, shape: [n], chunks: [n], compression: 'gzip', compression_opts: 9 });
+  });
+  assert.ok(fs.statSync(p).size * 100 < 4 * n, `the file is ${fs.statSync(p).size} bytes`);
   await withFile(await openLocalPath(p), async (f) => {
-    assert.equal(f.format, 'keras-v3-weights');
     const t = f.tensors[0]!;
-    assert.deepEqual([...t.shape], [1_000_000, 1_000_000]);
-    assert.equal(t.byteLength, 4e12);
-    assert.equal(t.layer, 'dense');
-    assert.equal(t.weight, 'kernel');
-    let seen = 0;
-    for await (const chunk of t.readValues()) {
-      assert.equal(chunk.length, maxSlabBytes / 4, 'one full slab');
-      assert.equal(chunk[4095], 4095);
-      assert.equal(chunk[4096], 0); // unwritten chunks read as the fill value
-      seen++;
-      break;
-    }
-    assert.equal(seen, 1);
+    assert.equal(t.unavailable, undefined);
+    const values = await readAllValues(t);
+    assert.equal(values.length, n);
+    assert.equal(values[n - 1], 7);
+    assert.equal(values.reduce((a, b) => a + b, 0), 7);
   });
 });
 
