@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeFolder } from '../core/atomicWrite';
 import { WeightFileError } from '../core/errors';
+import { fileSystemError } from '../core/nodeFileSource';
 import { openLocalPath } from '../formats/registry';
 import { initLayers, type BackendName } from './backend';
 import { inputShapeFor, loadDataSet, requireTargets } from './dataLoader';
@@ -106,7 +107,7 @@ async function takeRunDir(dir: string, spec: RunSpec, fresh: boolean, overwrite:
         return { runDir, claimed: true };
       } catch (ex) {
         if ((ex as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw ex;
+          throw fileSystemError(ex, path.join(runDir, 'run.json'), 'write the file');
         }
         found = ['run.json'];
       }

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { runCli } from '../../../src/cli/main';
 import { readRunSpec, RunFolderTakenError, trainFromSpec } from '../../../src/runtime/runSpec';
 import { captureIo } from '../helpers/captureIo';
+import { failFsCall } from '../helpers/fsFailure';
 import { makeTempDir, repoRoot } from '../helpers/fixtures';
 import { skipWithTfjsNode, writeNpy } from '../helpers/runtimeData';
 
@@ -95,5 +96,18 @@ test('train into an outDir whose parent takes no new folders exits 2 with one li
     assert.equal(r.signal, null, `did not hang (${extra.join(' ')})`);
     assert.equal(r.status, 2, r.stderr);
     assert.equal(r.stderr, 'error[permissionDenied]: /proc/weightscope-nope: cannot create the folder: its parent takes no new folders.\n');
+  }
+});
+
+test('train into an outDir that refuses new files exits 2 with one line naming the run file, not an internal error', async () => {
+  const { dir, file } = writeSpec({ outDir: 'run' });
+  const runJson = path.join(dir, 'run', 'run.json');
+  const undo = failFsCall('writeFile', runJson, 'EACCES');
+  try {
+    const io = captureIo();
+    assert.equal(await runCli(['train', file, '--backend', 'cpu'], io), 2);
+    assert.deepEqual(io.stderr, [`error[permissionDenied]: ${runJson}: cannot write the file: permission denied.`]);
+  } finally {
+    undo();
   }
 });
