@@ -7,6 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WeightFileError } from '../core/errors';
+import { parseFileJson } from '../core/json';
+import { checkRegularFile, fileSystemError, readRegularTextFile } from '../core/nodeFileSource';
 import { openLocalPath } from '../formats/registry';
 import { readFloat32 } from './modelBuilder';
 
@@ -34,9 +36,13 @@ export async function loadDataSet(file: string, signal?: AbortSignal): Promise<D
   const ext = path.extname(file).toLowerCase();
   let size: number;
   try {
-    size = (await fs.promises.stat(file)).size;
+    const st = await fs.promises.stat(file);
+    checkRegularFile(st, file); // a FIFO or device would block the read below, or never end
+    size = st.size;
   } catch (ex) {
-    throw new WeightFileError('notFound', `${file}: the file does not exist or cannot be read.`, { file }, { cause: ex });
+    throw (ex as NodeJS.ErrnoException).code === 'ENOENT'
+      ? new WeightFileError('notFound', `${file}: the file does not exist or cannot be read.`, { file }, { cause: ex })
+      : fileSystemError(ex, file, 'read the file');
   }
   if (size > maxDataBytes) {
     throw new WeightFileError('tooLarge', `${file} holds ${size} bytes of data; at most ${maxDataBytes} are loaded for training.`, { file });
@@ -44,7 +50,7 @@ export async function loadDataSet(file: string, signal?: AbortSignal): Promise<D
   if (ext === '.npy' || ext === '.npz') {
     return loadNumpy(file, signal);
   }
-  const text = await fs.promises.readFile(file, 'utf8');
+  const text = await readRegularTextFile(file, maxDataBytes);
   if (ext === '.csv') {
     return parseCsv(text, file);
   }
@@ -149,7 +155,7 @@ export function parseCsv(text: string, name: string): DataSet {
 export function parseJsonData(text: string, name: string): DataSet {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseFileJson(text);
   } catch (ex) {
     throw new WeightFileError('corrupt', `${name} is not valid JSON (${ex instanceof Error ? ex.message : String(ex)}).`, { file: name });
   }

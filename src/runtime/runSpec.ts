@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeFolder } from '../core/atomicWrite';
 import { WeightFileError } from '../core/errors';
-import { fileSystemError } from '../core/nodeFileSource';
+import { parseFileJson } from '../core/json';
+import { fileSystemError, readRegularTextFile } from '../core/nodeFileSource';
 import { openLocalPath } from '../formats/registry';
 import { initLayers, type BackendName } from './backend';
 import { inputShapeFor, loadDataSet, requireTargets } from './dataLoader';
@@ -44,16 +45,19 @@ export function validateRunSpec(json: unknown, name: string): RunSpec {
   return s as unknown as RunSpec;
 }
 
+/** Largest run spec file read, in bytes. */
+const maxSpecBytes = 16 * 1024 * 1024;
+
 /** Reads and validates a run spec file. */
 export async function readRunSpec(file: string): Promise<RunSpec> {
   let json: unknown;
   try {
-    json = JSON.parse(await fs.promises.readFile(file, 'utf8'));
+    json = parseFileJson(await readRegularTextFile(file, maxSpecBytes));
   } catch (ex) {
     if (ex instanceof SyntaxError) {
       throw new WeightFileError('corrupt', `${file} is not valid JSON (${ex.message}).`, { file });
     }
-    throw new WeightFileError('notFound', `${file} cannot be read (${ex instanceof Error ? ex.message : String(ex)}).`, { file });
+    throw ex; // a WeightFileError naming the file (notFound, permissionDenied, notRegularFile, tooLarge)
   }
   return validateRunSpec(json, file);
 }

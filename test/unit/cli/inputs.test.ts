@@ -101,13 +101,18 @@ test('without read permission: a folder, a weight file and a shard are reported 
   }
 });
 
-test('the bundled command refuses a FIFO, alone or in a folder, without waiting for a writer', { skip: spawnSync('mkfifo', ['--version']).status === 0 ? false : 'no mkfifo' }, () => {
+test('the bundled command refuses a FIFO (weights alone or in a folder, probe data, a run spec) without waiting for a writer', { skip: spawnSync('mkfifo', ['--version']).status === 0 ? false : 'no mkfifo' }, () => {
   const dir = makeTempDir('weightscope-cli-fifo-');
   const fifo = path.join(dir, 'fifo.h5');
   assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
   const cli = path.join(repoRoot, 'dist', 'cli.js');
+  const model = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform');
+  const [dataFifo, specFifo] = [path.join(dir, 'data.csv'), path.join(dir, 'spec.json')];
+  assert.equal(spawnSync('mkfifo', [dataFifo, specFifo]).status, 0);
   for (const [argv, lastLine] of [
     [['inspect', fifo], `error[notRegularFile]: ${fifo}: is not a regular file (a FIFO).`],
+    [['probe', model, '--data', dataFifo, '--backend', 'cpu'], `error[notRegularFile]: ${dataFifo}: is not a regular file (a FIFO).`],
+    [['train', specFifo, '--backend', 'cpu'], `error[notRegularFile]: ${specFifo}: is not a regular file (a FIFO).`],
     [['inspect', dir], `error[notRegularFile]: ${fifo}: is not a regular file (a FIFO).`],
     [['check', fifo], `error[notRegularFile]: ${fifo}: is not a regular file (a FIFO).`],
   ] as const) {

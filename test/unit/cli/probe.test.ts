@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../../../src/cli/main';
@@ -47,4 +48,12 @@ test('probe --backend tensorflow without tfjs-node warns once on stderr naming t
   assert.equal(await runCli(['probe', model, '--backend', 'cpu', '--batch', '4', '--json'], cpu), 0);
   assert.deepEqual(cpu.stderr, []);
   assert.equal(JSON.parse(cpu.stdout.join('\n')).backend.requested, 'cpu');
+});
+
+test('probe --data with JSON nested deeper than 512 levels exits 2 with error[corrupt] naming the file, not a stack overflow', async () => {
+  const deep = path.join(makeTempDir(), 'deep.json');
+  fs.writeFileSync(deep, `{"x": ${'['.repeat(200_000)}1${']'.repeat(200_000)}}`);
+  const io = captureIo();
+  assert.equal(await runCli(['probe', model, '--data', deep, '--backend', 'cpu'], io), 2);
+  assert.deepEqual(io.stderr, [`error[corrupt]: ${deep} is not valid JSON (nested 200001 levels deep, more than the 512 accepted).`]);
 });
