@@ -10,11 +10,10 @@
  * Every distance and change compares the tensors present in both checkpoints compared, and is
  * relative to the norm of those same tensors in the earlier one (per layer and for the model).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isNumericDType } from '../core/dtypes';
 import { throwIfAborted, WeightFileError } from '../core/errors';
-import { listDir, statPath } from '../core/nodeFileSource';
+import { listDir, readRegularTextFile, statPath } from '../core/nodeFileSource';
 import { isSidecarName, readSidecar } from '../core/sidecar';
 import { isWeightFileName, openLocalPath, resolveLocalEntry } from '../formats/registry';
 import type { TensorDiff } from './diff';
@@ -242,11 +241,10 @@ const maxStateFileBytes = 1024 * 1024;
 
 /** Entries listed by a TF `checkpoint` state file (all_model_checkpoint_paths, else model_checkpoint_path). */
 async function checkpointStateEntries(dir: string, stateFile: string): Promise<string[]> {
-  const st = await statPath(stateFile);
-  if (!st || st.size > maxStateFileBytes) {
-    return [];
+  const text = await readRegularTextFile(stateFile, maxStateFileBytes).catch(() => undefined);
+  if (text === undefined) {
+    return []; // absent, unreadable, too large or not a regular file
   }
-  const text = await fs.promises.readFile(stateFile, 'utf8');
   const all = [...text.matchAll(/^all_model_checkpoint_paths:\s*"((?:[^"\\]|\\.)*)"/gm)].map((m) => m[1]!);
   const latest = /^model_checkpoint_path:\s*"((?:[^"\\]|\\.)*)"/m.exec(text)?.[1];
   const prefixes = all.length > 0 ? all : latest ? [latest] : [];

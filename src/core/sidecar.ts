@@ -176,7 +176,7 @@ export async function workspaceGitCommit(dir: string): Promise<string | undefine
     if (st) {
       let gitDir = dotGit;
       if (st.isFile()) {
-        const m = /^gitdir:\s*(.+)$/m.exec(await fs.promises.readFile(dotGit, 'utf8'));
+        const m = /^gitdir:\s*(.+)$/m.exec((await readSmallFile(dotGit)) ?? '');
         if (!m) {
           return undefined;
         }
@@ -192,12 +192,13 @@ export async function workspaceGitCommit(dir: string): Promise<string | undefine
   }
 }
 
+/** A small regular file's text (at most maxRefBytes); undefined when it is anything else. */
+function readSmallFile(p: string): Promise<string | undefined> {
+  return readRegularTextFile(p, maxRefBytes).catch(() => undefined);
+}
+
 async function resolveHead(gitDir: string): Promise<string | undefined> {
-  const read = async (p: string): Promise<string | undefined> => {
-    const st = await fs.promises.stat(p).catch(() => undefined);
-    return st && st.isFile() && st.size <= maxRefBytes ? fs.promises.readFile(p, 'utf8') : undefined;
-  };
-  const head = (await read(path.join(gitDir, 'HEAD')))?.trim();
+  const head = (await readSmallFile(path.join(gitDir, 'HEAD')))?.trim();
   if (!head) {
     return undefined;
   }
@@ -209,14 +210,14 @@ async function resolveHead(gitDir: string): Promise<string | undefined> {
     return undefined;
   }
   // Linked worktrees keep refs in the common dir.
-  const common = (await read(path.join(gitDir, 'commondir')))?.trim();
+  const common = (await readSmallFile(path.join(gitDir, 'commondir')))?.trim();
   const dirs = [gitDir, ...(common ? [path.resolve(gitDir, common)] : [])];
   for (const g of dirs) {
-    const loose = (await read(path.join(g, ref)))?.trim();
+    const loose = (await readSmallFile(path.join(g, ref)))?.trim();
     if (loose && /^[0-9a-f]{40,64}$/.test(loose)) {
       return loose;
     }
-    const packed = await read(path.join(g, 'packed-refs'));
+    const packed = await readSmallFile(path.join(g, 'packed-refs'));
     const line = packed?.split('\n').find((l) => l.endsWith(` ${ref}`));
     if (line) {
       return line.split(' ')[0];

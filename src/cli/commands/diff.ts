@@ -1,10 +1,11 @@
 /**
  * `weightscope diff <a> <b> [--json] [--all] [--map A=B ...] [--workers N]`
  */
-import * as fs from 'node:fs';
 import type { DiffResult, TensorDiff } from '../../analysis/diff';
 import { diffLocalFiles } from '../../analysis/diffPool';
 import { WeightFileError } from '../../core/errors';
+import { parseFileJson } from '../../core/json';
+import { readRegularTextFile } from '../../core/nodeFileSource';
 import { intOption, parseArgs, UsageError, workersOption } from '../args';
 import { renderConversionCheck } from '../conversionReport';
 import type { CliIo } from '../io';
@@ -53,7 +54,7 @@ export async function runDiff(argv: readonly string[], io: CliIo): Promise<numbe
   }
   const mapFile = args.options.get('map-file');
   if (mapFile !== undefined) {
-    for (const [k, v] of Object.entries(readMapFile(mapFile))) {
+    for (const [k, v] of Object.entries(await readMapFile(mapFile))) {
       overrides.set(k, v);
     }
   }
@@ -94,16 +95,19 @@ function checkOverrides(overrides: ReadonlyMap<string, string | null>, result: D
   }
 }
 
-function readMapFile(file: string): Record<string, string | null> {
+/** Largest --map-file read, in bytes. */
+const maxMapFileBytes = 64 * 1024 * 1024;
+
+async function readMapFile(file: string): Promise<Record<string, string | null>> {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = await readRegularTextFile(file, maxMapFileBytes);
   } catch (ex) {
-    throw new WeightFileError('notFound', `${file}: the mapping file does not exist or cannot be read.`, { file }, { cause: ex });
+    throw WeightFileError.is(ex, 'notFound') ? new WeightFileError('notFound', `${file}: the mapping file does not exist or cannot be read.`, { file }, { cause: ex }) : ex;
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseFileJson(text);
   } catch (ex) {
     throw new WeightFileError('corrupt', `${file}: the mapping file is not valid JSON (${(ex as Error).message}).`, { file });
   }

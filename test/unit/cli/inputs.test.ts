@@ -101,7 +101,7 @@ test('without read permission: a folder, a weight file and a shard are reported 
   }
 });
 
-test('the bundled command refuses a FIFO (weights alone or in a folder, probe data, a run spec) without waiting for a writer', { skip: spawnSync('mkfifo', ['--version']).status === 0 ? false : 'no mkfifo' }, () => {
+test('the bundled command refuses a FIFO (weights alone or in a folder, probe data, a run spec, a diff mapping) and passes over a FIFO checkpoint state file, without waiting for a writer', { skip: spawnSync('mkfifo', ['--version']).status === 0 ? false : 'no mkfifo' }, () => {
   const dir = makeTempDir('weightscope-cli-fifo-');
   const fifo = path.join(dir, 'fifo.h5');
   assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
@@ -113,6 +113,7 @@ test('the bundled command refuses a FIFO (weights alone or in a folder, probe da
     [['inspect', fifo], `error[notRegularFile]: ${fifo}: is not a regular file (a FIFO).`],
     [['probe', model, '--data', dataFifo, '--backend', 'cpu'], `error[notRegularFile]: ${dataFifo}: is not a regular file (a FIFO).`],
     [['train', specFifo, '--backend', 'cpu'], `error[notRegularFile]: ${specFifo}: is not a regular file (a FIFO).`],
+    [['diff', model, model, '--map-file', specFifo], `error[notRegularFile]: ${specFifo}: is not a regular file (a FIFO).`],
     [['inspect', dir], `error[notRegularFile]: ${fifo}: is not a regular file (a FIFO).`],
     [['check', fifo], `error[notRegularFile]: ${fifo}: is not a regular file (a FIFO).`],
   ] as const) {
@@ -121,4 +122,14 @@ test('the bundled command refuses a FIFO (weights alone or in a folder, probe da
     assert.equal(r.status, 2, r.stderr);
     assert.equal(r.stderr.trim().split('\n').at(-1), lastLine);
   }
+  // a FIFO named like TF's checkpoint state file is passed over; the checkpoints are still ordered
+  const runs = path.join(dir, 'runs');
+  for (const e of ['epoch-001', 'epoch-002']) {
+    fs.cpSync(model, path.join(runs, e), { recursive: true });
+  }
+  assert.equal(spawnSync('mkfifo', [path.join(runs, 'checkpoint')]).status, 0);
+  const r = spawnSync(process.execPath, [cli, 'history', runs, '--json'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.signal, null, 'history did not hang');
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual((JSON.parse(r.stdout) as { checkpoints: { epoch: number }[] }).checkpoints.map((c) => c.epoch), [1, 2]);
 });
