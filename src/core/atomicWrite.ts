@@ -38,7 +38,7 @@ export async function makeFolder(dir: string): Promise<void> {
     }
     if (st) {
       if (!st.isDirectory()) {
-        throw new WeightFileError('notFound', `${d}: cannot create the folder: a file of that name is in the way.`, { file: d });
+        throw inTheWay(d);
       }
       break;
     }
@@ -59,7 +59,13 @@ export async function makeFolder(dir: string): Promise<void> {
       }
       throw code === 'ENOENT'
         ? new WeightFileError('permissionDenied', `${d}: cannot create the folder: its parent takes no new folders.`, { file: d }, { cause: ex })
+        : code === 'EEXIST' // a dangling symbolic link, or a file made meanwhile
+        ? inTheWay(d, ex)
         : fileSystemError(ex, d, 'create the folder');
     }
   }
+}
+
+function inTheWay(dir: string, cause?: unknown): WeightFileError {
+  return new WeightFileError('notFound', `${dir}: cannot create the folder: a file of that name is in the way.`, { file: dir }, { cause });
 }
