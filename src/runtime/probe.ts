@@ -7,7 +7,7 @@
  */
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
-import { throwIfAborted } from '../core/errors';
+import { throwIfAborted, WeightFileError } from '../core/errors';
 import type { BackendInfo, Tf, Tfl } from './backend';
 import { randomIndices, randomValues, rng, type SyntheticDistribution } from './syntheticData';
 
@@ -224,9 +224,9 @@ export function chooseLoss(model: LayersModel, options: Pick<ProbeOptions, 'loss
   return { name, source: fromLogits ? `${source}, from logits` : source, fromLogits };
 }
 
-/** Activation of the model's last layer, inside a nested model when the last layer is one (undefined when none). */
+/** Activation of the layer giving the model's first output, inside a nested model when that layer is one (undefined when none). */
 export function outputActivation(model: LayersModel): string | undefined {
-  const last = model.layers[model.layers.length - 1];
+  const last = model.outputs[0]?.sourceLayer ?? model.layers[model.layers.length - 1];
   return last && isContainer(last) ? outputActivation(last) : last ? activationOf(last) : undefined;
 }
 
@@ -329,6 +329,19 @@ export function inputIndexRange(model: LayersModel): number | undefined {
   return undefined;
 }
 
+/**
+ * Refuses a model with more than one input, which the probe and the trainer cannot feed (they feed
+ * one array): disposes it and throws an `unsupportedFormat` WeightFileError naming the file.
+ */
+export function requireOneInput(model: LayersModel, file: string, use: 'probed' | 'trained'): void {
+  if (model.inputs.length !== 1) {
+    const count = model.inputs.length;
+    const names = model.inputs.map((i) => `'${i.sourceLayer.name}'`).join(', ');
+    model.dispose();
+    throw new WeightFileError('unsupportedFormat', `${file} is a model with ${count} inputs (${names}), and only a model with one input can be ${use} here.`, { file });
+  }
+}
+
 /** Synthetic targets shaped like the output: one-hot classes, class indices ([batch, classes] -> batch values), 0/1 labels or N(0, 1) values. */
 export function syntheticTargets(shape: number[], loss: LossName, seed: number): Float32Array {
   const count = shape.reduce((a, b) => a * b, 1);
@@ -408,7 +421,9 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
     }
     return output;
   });
-  const tap = tfl.model({ inputs: model.inputs, outputs });
+  // the loss is taken on the model's first output (the training config's first loss is its)
+  const lossAt = outputs.includes(model.outputs[0]!) ? outputs.indexOf(model.outputs[0]!) : outputs.length;
+  const tap = tfl.model({ inputs: model.inputs, outputs: lossAt < outputs.length ? outputs : [...outputs, model.outputs[0]!] });
 
   const indexRange = inputIndexRange(model);
   let x: Tensor;
@@ -443,10 +458,10 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
   const { value, grads } = tf.variableGrads(() => {
     const outs = tap.apply(x, { training: false }) as Tensor | Tensor[];
     const list = Array.isArray(outs) ? outs : [outs];
-    for (const o of list) {
+    for (const o of list.slice(0, probed.length)) {
       activations.push(tf.keep(o));
     }
-    return lossTensor(tf, loss.name, y, list[list.length - 1]!, loss.fromLogits) as never;
+    return lossTensor(tf, loss.name, y, list[lossAt]!, loss.fromLogits) as never;
   }, trainable.map((t) => t.variable) as never);
 
   const lossValue = (await value.data())[0] ?? NaN;
