@@ -7,7 +7,7 @@
  */
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
-import { throwIfAborted } from '../core/errors';
+import { throwIfAborted, WeightFileError } from '../core/errors';
 import type { BackendInfo, Tf, Tfl } from './backend';
 import { randomIndices, randomValues, rng, type SyntheticDistribution } from './syntheticData';
 
@@ -224,10 +224,42 @@ export function chooseLoss(model: LayersModel, options: Pick<ProbeOptions, 'loss
   return { name, source: fromLogits ? `${source}, from logits` : source, fromLogits };
 }
 
-/** Activation of the model's last layer ('linear' when none). */
+/** Activation of the layer giving the model's first output, inside a nested model when that layer is one (undefined when none). */
 export function outputActivation(model: LayersModel): string | undefined {
-  const last = model.layers[model.layers.length - 1];
-  return last ? activationOf(last) : undefined;
+  const last = model.outputs[0]?.sourceLayer ?? model.layers[model.layers.length - 1];
+  return last && isContainer(last) ? outputActivation(last) : last ? activationOf(last) : undefined;
+}
+
+/** Whether a layer is a model used as a layer (a nested Sequential or Functional). */
+function isContainer(layer: LayersModel['layers'][number]): layer is LayersModel {
+  return 'inputs' in layer && 'outputs' in layer && 'layers' in layer;
+}
+
+/**
+ * The output of each of `model`'s layers in the model's own graph, found by walking back from its
+ * outputs. A nested model has an inbound node of its own graph besides its call in this one, and a
+ * shared layer one node per call, so their `output` is ill-defined: the first call in this graph
+ * counts. A nested model that a Sequential took as its first layer is not called in the graph (its
+ * inputs and outputs are the Sequential's own), so its own output is taken. A layer with several
+ * outputs gives its first.
+ */
+function graphOutputs(model: LayersModel): (layer: LayersModel['layers'][number]) => SymbolicTensor | undefined {
+  const found = new Map<LayersModel['layers'][number], SymbolicTensor>();
+  const seen = new Set<unknown>();
+  const pending = [...model.outputs];
+  for (let t = pending.pop(); t; t = pending.pop()) {
+    const node = t.sourceLayer.inboundNodes[t.nodeIndex];
+    if (!node || seen.has(node)) {
+      continue;
+    }
+    seen.add(node);
+    pending.push(...node.inputTensors);
+    const known = found.get(t.sourceLayer);
+    if (!known || t.nodeIndex < known.nodeIndex) {
+      found.set(t.sourceLayer, node.outputTensors[0]!);
+    }
+  }
+  return (layer) => found.get(layer) ?? (isContainer(layer) ? layer.outputs[0] : undefined);
 }
 
 function activationOf(layer: LayersModel['layers'][number]): string | undefined {
@@ -289,12 +321,25 @@ export function inputIndexRange(model: LayersModel): number | undefined {
     if (typeof range === 'number' && range >= 1) {
       return range;
     }
-    const nested = 'inputs' in layer && 'layers' in layer ? inputIndexRange(layer as LayersModel) : undefined;
+    const nested = isContainer(layer) ? inputIndexRange(layer) : undefined;
     if (nested !== undefined) {
       return nested;
     }
   }
   return undefined;
+}
+
+/**
+ * Refuses a model with more than one input, which the probe and the trainer cannot feed (they feed
+ * one array): disposes it and throws an `unsupportedFormat` WeightFileError naming the file.
+ */
+export function requireOneInput(model: LayersModel, file: string, use: 'probed' | 'trained'): void {
+  if (model.inputs.length !== 1) {
+    const count = model.inputs.length;
+    const names = model.inputs.map((i) => `'${i.sourceLayer.name}'`).join(', ');
+    model.dispose();
+    throw new WeightFileError('unsupportedFormat', `${file} is a model with ${count} inputs (${names}), and only a model with one input can be ${use} here.`, { file });
+  }
 }
 
 /** Synthetic targets shaped like the output: one-hot classes, class indices ([batch, classes] -> batch values), 0/1 labels or N(0, 1) values. */
@@ -366,10 +411,19 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
   if (!input || model.inputs.length !== 1) {
     throw new Error(`The probe needs a model with exactly one input; this one has ${model.inputs.length}.`);
   }
-  // Layers whose output is one symbolic tensor (InputLayer excluded).
+  // Every layer but the InputLayer, a nested model as one, tapped at its output in this graph.
   const probed = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
-  const outputs: SymbolicTensor[] = probed.map((l) => l.output as SymbolicTensor);
-  const tap = tfl.model({ inputs: model.inputs, outputs });
+  const outputOf = graphOutputs(model);
+  const outputs: SymbolicTensor[] = probed.map((l) => {
+    const output = outputOf(l);
+    if (!output) {
+      throw new Error(`Layer '${l.name}' has no output in the graph of model '${model.name}'.`);
+    }
+    return output;
+  });
+  // the loss is taken on the model's first output (the training config's first loss is its)
+  const lossAt = outputs.includes(model.outputs[0]!) ? outputs.indexOf(model.outputs[0]!) : outputs.length;
+  const tap = tfl.model({ inputs: model.inputs, outputs: lossAt < outputs.length ? outputs : [...outputs, model.outputs[0]!] });
 
   const indexRange = inputIndexRange(model);
   let x: Tensor;
@@ -404,10 +458,10 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
   const { value, grads } = tf.variableGrads(() => {
     const outs = tap.apply(x, { training: false }) as Tensor | Tensor[];
     const list = Array.isArray(outs) ? outs : [outs];
-    for (const o of list) {
+    for (const o of list.slice(0, probed.length)) {
       activations.push(tf.keep(o));
     }
-    return lossTensor(tf, loss.name, y, list[list.length - 1]!, loss.fromLogits) as never;
+    return lossTensor(tf, loss.name, y, list[lossAt]!, loss.fromLogits) as never;
   }, trainable.map((t) => t.variable) as never);
 
   const lossValue = (await value.data())[0] ?? NaN;

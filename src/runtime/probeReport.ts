@@ -14,7 +14,7 @@ import type { BackendInfo } from './backend';
 import { inputShapeFor, loadDataSet } from './dataLoader';
 import { gradientDiagnostics } from './gradientRules';
 import { buildModel } from './modelBuilder';
-import { ensureGradientBackend, probeModel, type LossName, type ProbeResult } from './probe';
+import { ensureGradientBackend, probeModel, requireOneInput, type LossName, type ProbeResult } from './probe';
 import type { SyntheticDistribution } from './syntheticData';
 
 /** What to probe and how. */
@@ -61,6 +61,7 @@ export async function probeFile(file: string, options: ProbeFileOptions = {}): P
   const wf = await openLocalPath(file);
   try {
     const built = await buildModel(wf, tf, tfl, { signal: options.signal });
+    requireOneInput(built.model, file, 'probed');
     const backend = await ensureGradientBackend(tf, info, built.model);
     const data = options.data ? await loadDataSet(options.data, options.signal) : undefined;
     const xShape = data && options.data ? inputShapeFor(data, built.model.inputs[0]?.shape ?? [], options.data) : undefined;

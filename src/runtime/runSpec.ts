@@ -12,7 +12,7 @@ import { openLocalPath } from '../formats/registry';
 import { initLayers, type BackendName } from './backend';
 import { inputShapeFor, loadDataSet, requireTargets } from './dataLoader';
 import { buildModel } from './modelBuilder';
-import { ensureGradientBackend } from './probe';
+import { ensureGradientBackend, requireOneInput } from './probe';
 import { runTraining, type RunSpec, type TrainEvent } from './training';
 
 const optimizers = ['sgd', 'adam', 'rmsprop'];
@@ -165,6 +165,7 @@ export async function trainFromSpec(spec: RunSpec, specDir: string, options: Tra
   try {
     const overrides = spec.l1 !== undefined || spec.l2 !== undefined || spec.dropout !== undefined ? { l1: spec.l1, l2: spec.l2, dropout: spec.dropout } : undefined;
     const built = await buildModel(wf, tf, tfl, { signal: options.signal, ...(overrides ? { overrides } : {}) });
+    requireOneInput(built.model, wf.path, 'trained');
     try {
       const backend = await ensureGradientBackend(tf, info, built.model);
       const dataFile = spec.data ? path.resolve(specDir, spec.data) : undefined;

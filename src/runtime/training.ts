@@ -179,6 +179,11 @@ function finite(v: number | undefined): number | null {
   return v !== undefined && Number.isFinite(v) ? v : null;
 }
 
+/** The model's first output, which the loss is taken on (the training config's first loss is its); other outputs get no gradient. */
+function firstOutput(out: Tensor | Tensor[]): Tensor {
+  return Array.isArray(out) ? out[0]! : out;
+}
+
 /** Serialized model artifacts (what model.save hands to an IO handler). */
 export async function modelArtifacts(tf: Tf, model: LayersModel): Promise<TfjsArtifacts> {
   let artifacts: TfjsArtifacts = {};
@@ -282,7 +287,7 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
         const before = report ? vars.map((x) => x.v.dataSync().slice()) : [];
         let accT: Tensor | undefined;
         const { value, grads } = tf.variableGrads(() => {
-          const p = model.apply(xb, { training: true }) as Tensor;
+          const p = firstOutput(model.apply(xb, { training: true }) as Tensor | Tensor[]);
           accT = tf.keep(accuracy(tf, loss, yb, p, fromLogits) ?? tf.scalar(NaN));
           let l = lossTensor(tf, loss, yb, p, fromLogits);
           for (const { r, kernel } of regularizers) {
@@ -362,7 +367,7 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
       }
       if (xVal && yVal) {
         const [vl, va] = tf.tidy(() => {
-          const p = model.apply(xVal, { training: false }) as Tensor;
+          const p = firstOutput(model.apply(xVal, { training: false }) as Tensor | Tensor[]);
           return [lossTensor(tf, loss, yVal, p, fromLogits), accuracy(tf, loss, yVal, p, fromLogits)] as const;
         });
         metrics.val_loss = finite((await vl.data())[0]);

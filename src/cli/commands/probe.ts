@@ -18,7 +18,9 @@ export const probeUsage = `weightscope probe <model> [options]
 Runs the model once forward and backward with TensorFlow.js and measures, per layer, the gradient
 L2 norm, the gradient/weight norm ratio, activation mean/std, dead-ReLU and saturated sigmoid/tanh
 fractions and where NaN/Inf values start; then flags vanishing or exploding gradients (thresholds
-in docs/diagnostics.md) next to the forecast made from the weights alone.
+in docs/diagnostics.md) next to the forecast made from the weights alone. A nested model (e.g.
+Sequential([base_model, Dense(...)])) is measured as one layer. The model must have one input;
+with several outputs the loss is taken on the first.
 
 Options:
   --data FILE            inputs (and targets) from .npy/.npz/.csv/.json instead of synthetic batches

@@ -20,6 +20,7 @@ model (required), data, loss, optimizer (sgd|adam|rmsprop), learningRate, epochs
 validationSplit, l1, l2, dropout, outDir, seed, stopOnNonFinite. Paths are relative to the spec.
 A run folder that already holds a run (run.json, epoch-NNN) is left alone and the command stops,
 unless --overwrite is given; without outDir every run gets a new folder runs/<model>-<time>.
+The model must have one input; with several outputs the loss is taken on the first.
 
 Options:
   --epochs N             override the spec's epochs
