@@ -8,7 +8,8 @@
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import { throwIfAborted, WeightFileError } from '../core/errors';
-import type { BackendInfo, Tf, Tfl } from './backend';
+import type { BackendInfo, BackendName, Tf, Tfl } from './backend';
+import { flattenLayers } from './modelBuilder';
 import { randomIndices, randomValues, rng, type SyntheticDistribution } from './syntheticData';
 
 /** Loss functions the probe and the trainer know (Keras names). */
@@ -329,6 +330,56 @@ export function inputIndexRange(model: LayersModel): number | undefined {
   return undefined;
 }
 
+/** Synthetic samples per probe when the model is cheap enough or the backend fast (see syntheticBatch). */
+export const defaultProbeBatch = 32;
+
+/**
+ * Forward multiply-accumulates the probe may spend on the CPU backend, whose gradients are plain
+ * JavaScript (a forward and backward pass of about 10^8 of them takes some 15 s on one core).
+ */
+const cpuProbeMacs = 2e8;
+
+/**
+ * Multiply-accumulates of one sample's forward pass, estimated from the weights: each layer's
+ * parameters times the positions of its output per sample (1 for a Dense layer on vectors, H x W for
+ * a 2-D convolution), the layers of nested models included.
+ */
+export function macsPerSample(model: LayersModel): number {
+  let total = 0;
+  for (const layer of flattenLayers(model)) {
+    const params = layer.countParams();
+    if (params === 0) {
+      continue;
+    }
+    let shape: unknown;
+    try {
+      shape = layer.outputShape;
+    } catch {
+      shape = undefined; // a layer called more than once has several output shapes
+    }
+    const dims = Array.isArray(shape) && Array.isArray(shape[0]) ? (shape[0] as unknown[]) : Array.isArray(shape) ? shape : [];
+    const positions = dims.slice(1, -1).reduce<number>((a, d) => a * (typeof d === 'number' && d > 0 ? d : 1), 1);
+    total += params * positions;
+  }
+  return total;
+}
+
+/**
+ * The synthetic batch for a probe of `model` on `backend` when none was asked for: 32 samples, or
+ * on the CPU backend as many as fit its budget (at least 1), so that a large convolutional network
+ * is probed in seconds rather than many minutes. `reduced` says why when fewer than 32.
+ */
+export function syntheticBatch(model: LayersModel, backend: BackendName): { size: number; reduced?: string } {
+  if (backend !== 'cpu') {
+    return { size: defaultProbeBatch };
+  }
+  const macs = macsPerSample(model);
+  const size = Math.max(1, Math.min(defaultProbeBatch, Math.floor(cpuProbeMacs / Math.max(1, macs))));
+  return size < defaultProbeBatch
+    ? { size, reduced: `${size} instead of ${defaultProbeBatch}: about ${(macs / 1e6).toPrecision(3)} million multiply-adds per sample on the CPU backend` }
+    : { size };
+}
+
 /**
  * Refuses a model with more than one input, which the probe and the trainer cannot feed (they feed
  * one array): disposes it and throws an `unsupportedFormat` WeightFileError naming the file.
@@ -432,7 +483,7 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
     x = tf.tensor(options.data.x, options.data.xShape, 'float32');
     inputSource = 'data';
   } else {
-    const batch = options.batchSize ?? 32;
+    const batch = options.batchSize ?? defaultProbeBatch;
     const shape = [batch, ...input.shape.slice(1).map((d) => d ?? 1)];
     const distribution = options.distribution ?? 'normal';
     const count = shape.reduce((a, b) => a * b, 1);

@@ -14,7 +14,7 @@ import type { BackendInfo } from './backend';
 import { inputShapeFor, loadDataSet } from './dataLoader';
 import { gradientDiagnostics } from './gradientRules';
 import { buildModel } from './modelBuilder';
-import { ensureGradientBackend, probeModel, requireOneInput, type LossName, type ProbeResult } from './probe';
+import { ensureGradientBackend, probeModel, requireOneInput, syntheticBatch, type LossName, type ProbeResult } from './probe';
 import type { SyntheticDistribution } from './syntheticData';
 
 /** What to probe and how. */
@@ -23,7 +23,7 @@ export interface ProbeFileOptions {
   data?: string;
   /** Distribution of synthetic inputs (default normal). */
   distribution?: SyntheticDistribution;
-  /** Batch size of synthetic inputs. */
+  /** Batch size of synthetic inputs (default: syntheticBatch, 32 or fewer on the CPU backend). */
   batchSize?: number;
   /** Loss override. */
   loss?: LossName;
@@ -53,6 +53,8 @@ export interface ProbeReport {
   forecast: SignalForecast | null;
   /** Wall time of the probe pass, in milliseconds. */
   probeMs: number;
+  /** Why the synthetic batch is smaller than 32 when it was not asked for (the CPU backend's budget; see syntheticBatch). */
+  batchReduced?: string;
 }
 
 /** Opens, rebuilds and probes a model file. */
@@ -65,11 +67,12 @@ export async function probeFile(file: string, options: ProbeFileOptions = {}): P
     const backend = await ensureGradientBackend(tf, info, built.model);
     const data = options.data ? await loadDataSet(options.data, options.signal) : undefined;
     const xShape = data && options.data ? inputShapeFor(data, built.model.inputs[0]?.shape ?? [], options.data) : undefined;
+    const batch = data || options.batchSize !== undefined ? undefined : syntheticBatch(built.model, backend.name);
     const t0 = Date.now();
     const probe = await probeModel(built.model, tf, tfl, {
       ...(data && xShape ? { data: { x: data.x, xShape, ...(data.y && data.yShape ? { y: data.y, yShape: data.yShape } : {}) } } : {}),
       distribution: options.distribution,
-      batchSize: options.batchSize,
+      batchSize: options.batchSize ?? batch?.size,
       loss: options.loss,
       trainingConfig: built.trainingConfig,
       learningRate: options.learningRate,
@@ -95,7 +98,17 @@ export async function probeFile(file: string, options: ProbeFileOptions = {}): P
     } catch {
       forecast = null;
     }
-    return { file, formatName: wf.formatName, backend, probe, diagnostics: gradientDiagnostics(probe), forecastDiagnostics, forecast, probeMs };
+    return {
+      file,
+      formatName: wf.formatName,
+      backend,
+      probe,
+      diagnostics: gradientDiagnostics(probe),
+      forecastDiagnostics,
+      forecast,
+      probeMs,
+      ...(batch?.reduced ? { batchReduced: batch.reduced } : {}),
+    };
   } finally {
     await wf.close();
   }

@@ -6,6 +6,7 @@
 import type { Diagnostic } from '../../analysis/diagnostics/diagnostic';
 import { jsonSafe } from '../../analysis/diagnostics/check';
 import { backendNames, substitutedBackend } from '../../runtime/backend';
+import { defaultProbeBatch } from '../../runtime/probe';
 import { probeFile, type ProbeReport } from '../../runtime/probeReport';
 import { resolveLocalEntry } from '../../formats/registry';
 import { choiceOption, intOption, parseArgs, UsageError } from '../args';
@@ -26,7 +27,8 @@ Options:
   --data FILE            inputs (and targets) from .npy/.npz/.csv/.json instead of synthetic batches
   --distribution D       normal | uniform: synthetic inputs (default normal); a model whose input
                          feeds an Embedding gets integer indices uniform in [0, input_dim) instead
-  --batch N              synthetic batch size (default 32)
+  --batch N              synthetic batch size (default 32; fewer, down to 1, for a large model on
+                         the CPU backend, so that it is probed in seconds, not many minutes)
   --lr X                 learning rate for the update/weight ratios (default 0.01)
   --backend B            auto | tensorflow | wasm | cpu (default auto)
   --json                 print the JSON report`;
@@ -51,7 +53,7 @@ export async function runProbe(argv: readonly string[], io: CliIo): Promise<numb
   const report = await probeFile(entry, {
     data: args.options.get('data'),
     distribution: choiceOption(args, 'distribution', ['normal', 'uniform'] as const, 'normal'),
-    batchSize: intOption(args, 'batch', 32, 1, 65536),
+    batchSize: args.options.has('batch') ? intOption(args, 'batch', defaultProbeBatch, 1, 65536) : undefined,
     learningRate: lr,
     backend: choiceOption(args, 'backend', ['auto', ...backendNames] as const, 'auto'),
   });
@@ -75,6 +77,7 @@ export function renderProbe(r: ProbeReport): string {
     `  format: ${r.formatName}`,
     `  backend: ${r.backend.label}${r.backend.fallbacks.length ? ` (${r.backend.fallbacks.join(' ')})` : ''}`,
     `  loss: ${p.lossName} (${p.lossSource}) = ${formatNumber(p.loss)}  batch: ${p.batchSize} ${p.inputSource === 'data' ? 'from data' : `synthetic ${p.inputSource}`}  lr: ${p.learningRate}  time: ${r.probeMs} ms`,
+    ...(r.batchReduced ? [`  batch ${r.batchReduced} (--batch N to choose)`] : []),
     '',
     renderTable(
       ['layer', 'class', 'activation', '>grad norm', '>grad/weight', '>act mean', '>act std', '>dead relu', '>saturated', 'non-finite'],

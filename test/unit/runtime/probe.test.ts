@@ -3,7 +3,7 @@ import { before, test } from 'node:test';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
 import { gradientDiagnostics } from '../../../src/runtime/gradientRules';
-import { probeModel } from '../../../src/runtime/probe';
+import { macsPerSample, probeModel, syntheticBatch } from '../../../src/runtime/probe';
 
 let tf: Tf;
 let tfl: Tfl;
@@ -142,4 +142,26 @@ test('probe gradient norms agree with finite differences on a tiny model', async
   }
   const wn = Math.sqrt([...weights[0]!, ...weights[1]!].reduce((s, v) => s + v * v, 0));
   assert.ok(Math.abs(p.layers[0]!.weightNorm! - wn) / wn < 1e-6);
+});
+
+test('the default synthetic batch: 32, or on the CPU backend as many samples as its budget of multiply-adds allows (at least 1)', () => {
+  // conv 3x3x3 -> 8 'same' on 16x16 (224 parameters at 256 positions), Dense 2048 -> 10 (20,490 at one position)
+  const small = tfl.sequential({
+    layers: [tfl.layers.conv2d({ inputShape: [16, 16, 3], filters: 8, kernelSize: 3, padding: 'same' }), tfl.layers.flatten(), tfl.layers.dense({ units: 10 })],
+  });
+  assert.equal(macsPerSample(small), 224 * 256 + 20_490);
+  // conv 3x3x64 -> 128 'same' on 112x112 (73,856 parameters at 12,544 positions) inside a nested model
+  const inner = tfl.sequential({ layers: [tfl.layers.conv2d({ inputShape: [112, 112, 64], filters: 128, kernelSize: 3, padding: 'same' })] });
+  const input = tfl.input({ shape: [112, 112, 64] });
+  const big = tfl.model({ inputs: input, outputs: tfl.layers.globalAveragePooling2d({}).apply(inner.apply(input)) as never });
+  const bigMacs = 73_856 * 12_544;
+  assert.equal(macsPerSample(big), bigMacs);
+  assert.deepEqual(syntheticBatch(small, 'cpu'), { size: 32 });
+  assert.deepEqual(syntheticBatch(big, 'wasm'), { size: 32 });
+  assert.deepEqual(syntheticBatch(big, 'tensorflow'), { size: 32 });
+  const onCpu = syntheticBatch(big, 'cpu');
+  assert.equal(onCpu.size, Math.max(1, Math.floor(2e8 / bigMacs)));
+  assert.equal(onCpu.reduced, `1 instead of 32: about ${(bigMacs / 1e6).toPrecision(3)} million multiply-adds per sample on the CPU backend`);
+  small.dispose();
+  big.dispose();
 });
