@@ -115,6 +115,53 @@ export async function analyzeTensor(filePath: string, tensorName: string, histog
   }
 }
 
+/** One tensor of a batch (analyzeTensorBatch): its name, and where its values lie as plain bytes when they do. */
+export interface BatchMember {
+  tensorName: string;
+  raw?: RawTensorJob;
+}
+
+/**
+ * Statistics of several tensors of one local file, one after another: StatsPool's batches of small
+ * tensors. The file is taken from this thread's cache once for all of them (or `openFile`, the
+ * caller's open copy, is used); `onResult` hears each result as it is ready. Failures become
+ * ok:false results, as in analyzeTensor.
+ */
+export async function analyzeTensorBatch(
+  filePath: string,
+  batch: readonly BatchMember[],
+  histogramBins: number,
+  signal: AbortSignal,
+  options: { openFile?: WeightFile; onResult?: (index: number, result: TensorResult) => void } = {},
+): Promise<TensorResult[]> {
+  const results: TensorResult[] = [];
+  let entry: OpenEntry | undefined;
+  try {
+    for (const m of batch) {
+      let result: TensorResult;
+      if (m.raw) {
+        result = await analyzeRawTensor(m.raw, m.tensorName, histogramBins, signal);
+      } else if (options.openFile) {
+        result = await analyzeOpenTensor(options.openFile, m.tensorName, histogramBins, signal);
+      } else {
+        try {
+          entry ??= await acquire(filePath);
+          result = await analyzeOpenTensor(await entry.file, m.tensorName, histogramBins, signal);
+        } catch (ex) {
+          result = { ok: false, error: summarizeError(ex) };
+        }
+      }
+      results.push(result);
+      options.onResult?.(results.length - 1, result);
+    }
+  } finally {
+    if (entry) {
+      release(filePath, entry);
+    }
+  }
+  return results;
+}
+
 /** Tensors of open files by name (a file with many tensors is not searched once per request). */
 const tensorIndex = new WeakMap<WeightFile, Map<string, WeightFile['tensors'][number]>>();
 
