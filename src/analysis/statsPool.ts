@@ -13,7 +13,7 @@ import { WeightFileError, type ErrorSummary } from '../core/errors';
 import type { RawTensorSource, WeightFile } from '../core/model';
 import { locateRawDatasets } from '../formats/hdf5Layout';
 import { defaultWorkerCount, takeEarlyWorker } from './earlyWorkers';
-import { analyzeOpenTensor, analyzeRawTensor, analyzeTensor, analyzeTensorBatch, findTensor, type BatchMember } from './statsRunner';
+import { analyzeOpenTensor, analyzeRawTensor, analyzeTensor, analyzeTensorBatch, findTensor, receivedResult, type BatchMember, type PostedResult } from './statsRunner';
 import type { TensorStats } from './statsTypes';
 
 /** Outcome of analysing one tensor. */
@@ -68,7 +68,7 @@ export type StatsPoolResponse =
       /** Id of the answered request. */
       id: number;
       /** The tensor's outcome. */
-      result: TensorResult;
+      result: PostedResult;
     }
   | {
       /** The answer to an `analyze` request of a batch. */
@@ -76,7 +76,7 @@ export type StatsPoolResponse =
       /** Id of the answered request. */
       id: number;
       /** The outcomes, in the batch's order. */
-      results: TensorResult[];
+      results: PostedResult[];
     }
   | {
       /** A `prepare` request is done (the file is open, or its error is cached for the requests). */
@@ -561,9 +561,12 @@ export class StatsPool {
         slot.worker.unref(); // idle workers never keep the process alive
       }
       if (message.type === 'results') {
-        job.members?.forEach((m, i) => m.done(message.results[i] ?? { ok: false, error: { reason: 'internal', message: `The statistics worker gave no result for '${m.tensorName}'.` } }));
+        job.members?.forEach((m, i) => {
+          const posted = message.results[i];
+          m.done(posted ? receivedResult(posted) : { ok: false, error: { reason: 'internal', message: `The statistics worker gave no result for '${m.tensorName}'.` } });
+        });
       } else {
-        job.done(message.result);
+        job.done(receivedResult(message.result));
       }
       this.pump();
     });

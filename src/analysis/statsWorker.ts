@@ -8,7 +8,7 @@
 import { parentPort } from 'node:worker_threads';
 import { WeightFileError, summarizeError } from '../core/errors';
 import type { StatsPoolRequest, StatsPoolResponse } from './statsPool';
-import { analyzeRawTensor, analyzeTensor, analyzeTensorBatch, prepareFile } from './statsRunner';
+import { analyzeRawTensor, analyzeTensor, analyzeTensorBatch, postedResult, prepareFile } from './statsRunner';
 
 type AnalyzeRequest = Extract<StatsPoolRequest, { type: 'analyze' }>;
 
@@ -32,7 +32,7 @@ function next(): void {
   if (message.batch) {
     void analyzeTensorBatch(message.filePath, message.batch, message.histogramBins, controller.signal).then((results) => {
       running = undefined;
-      post({ type: 'results', id: message.id, results });
+      post({ type: 'results', id: message.id, results: results.map(postedResult) });
       next();
     });
     return;
@@ -42,7 +42,7 @@ function next(): void {
     : analyzeTensor(message.filePath, message.tensorName, message.histogramBins, controller.signal);
   void analysis.then((result) => {
     running = undefined;
-    post({ type: 'result', id: message.id, result });
+    post({ type: 'result', id: message.id, result: postedResult(result) });
     next();
   });
 }
