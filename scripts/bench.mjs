@@ -21,6 +21,7 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { diffSection } from './bench/diff.mjs';
+import { manyTensorsSection } from './bench/manyTensors.mjs';
 import { runtimeSection } from './bench/runtime.mjs';
 import { tfBundleSection } from './bench/tfBundle.mjs';
 
@@ -277,7 +278,7 @@ const kerasH5Section = {
 };
 
 /** Benchmark sections in run order. */
-const sections = [kerasH5Section, tfBundleSection, diffSection, runtimeSection];
+const sections = [kerasH5Section, tfBundleSection, manyTensorsSection, diffSection, runtimeSection];
 
 // ------------------------------------------------------------------ main
 

@@ -199,13 +199,18 @@ export function takeKernel(): StatsKernel | undefined {
   return module && wasm ? new StatsKernel(new wasm.Instance(module, {})) : undefined;
 }
 
-/** Returns an instance for reuse (its tables are cleared here). */
-export function giveKernel(kernel: StatsKernel): void {
+/**
+ * Returns an instance for reuse; its tables are cleared here, unless the caller says it has left
+ * the radix tables and codes all zero (`cleared`: it cleared the few bins it used).
+ */
+export function giveKernel(kernel: StatsKernel, cleared = false): void {
   if (spares.length < maxSpares) {
-    kernel.radixEven.fill(0);
-    kernel.radixOdd.fill(0);
-    kernel.special.fill(0);
-    kernel.logTable.fill(0);
+    if (!cleared) {
+      kernel.radixEven.fill(0);
+      kernel.radixOdd.fill(0);
+      kernel.special.fill(0);
+      kernel.logTable.fill(0);
+    }
     spares.push(kernel);
   }
 }

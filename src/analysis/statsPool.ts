@@ -13,7 +13,7 @@ import { WeightFileError, type ErrorSummary } from '../core/errors';
 import type { RawTensorSource, WeightFile } from '../core/model';
 import { locateRawDatasets } from '../formats/hdf5Layout';
 import { defaultWorkerCount, takeEarlyWorker } from './earlyWorkers';
-import { analyzeOpenTensor, analyzeRawTensor, analyzeTensor, findTensor } from './statsRunner';
+import { analyzeOpenTensor, analyzeRawTensor, analyzeTensor, analyzeTensorBatch, findTensor, receivedResult, type BatchMember, type PostedResult } from './statsRunner';
 import type { TensorStats } from './statsTypes';
 
 /** Outcome of analysing one tensor. */
@@ -42,6 +42,8 @@ export type StatsPoolRequest =
       histogramBins: number;
       /** Where the values lie as plain bytes, when the caller's open file says so: the worker then reads them directly. */
       raw?: RawTensorJob;
+      /** A batch of small tensors, analysed one after another and answered together (`results`); tensorName is the first's. */
+      batch?: BatchMember[];
     }
   | {
       /** Stop a running request (it then answers with a `cancelled` result). */
@@ -66,7 +68,15 @@ export type StatsPoolResponse =
       /** Id of the answered request. */
       id: number;
       /** The tensor's outcome. */
-      result: TensorResult;
+      result: PostedResult;
+    }
+  | {
+      /** The answer to an `analyze` request of a batch. */
+      type: 'results';
+      /** Id of the answered request. */
+      id: number;
+      /** The outcomes, in the batch's order. */
+      results: PostedResult[];
     }
   | {
       /** A `prepare` request is done (the file is open, or its error is cached for the requests). */
@@ -74,6 +84,14 @@ export type StatsPoolResponse =
       /** The prepared path. */
       filePath: string;
     };
+
+/**
+ * Tensors of at most this many bytes go to the threads in batches (one message and one file lookup
+ * for many of them), of at most batchTensors tensors or batchBytes bytes.
+ */
+const smallTensorBytes = 64 * 1024;
+const batchTensors = 256;
+const batchBytes = 1024 * 1024;
 
 /** A cancelled worker that has not answered after this long is terminated and replaced, in milliseconds. */
 const cancelGraceMs = 2000;
@@ -104,6 +122,56 @@ interface Job {
   done: (result: TensorResult) => void;
   /** Set when the caller cancelled; the result is then discarded. */
   cancelled: boolean;
+  /** True while the job waits in the pool's queue. */
+  queued?: boolean;
+  /** A batch: the jobs of small tensors it analyses one after another (tensorName and raw are the first's). */
+  members?: Job[];
+}
+
+/**
+ * The jobs waiting for a thread, first in first out: taking one costs the same however many wait
+ * (an array's shift moves every element once the array is large), and a cancelled job is only
+ * marked, then skipped.
+ */
+class JobQueue {
+  private items: Job[] = [];
+  private head = 0;
+
+  push(job: Job): void {
+    job.queued = true;
+    this.items.push(job);
+  }
+
+  /** The next job that is not cancelled, left in the queue; undefined when none waits. */
+  peek(): Job | undefined {
+    while (this.head < this.items.length && this.items[this.head]!.cancelled) {
+      this.items[this.head++]!.queued = false;
+    }
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return this.items[this.head];
+  }
+
+  /** Takes the next job that is not cancelled. */
+  shift(): Job | undefined {
+    const job = this.peek();
+    if (job) {
+      job.queued = false;
+      this.head++;
+    }
+    return job;
+  }
+
+  /** Takes every waiting job that is not cancelled. */
+  drain(): Job[] {
+    const jobs = this.items.slice(this.head).filter((j) => !j.cancelled);
+    jobs.forEach((j) => (j.queued = false));
+    this.items = [];
+    this.head = 0;
+    return jobs;
+  }
 }
 
 /** The tensor the calling thread is analysing (callerIdle pools). */
@@ -137,7 +205,7 @@ export class StatsPool {
   private local: LocalRun | undefined;
   private readonly workerScript: string;
   private readonly slots: Slot[] = [];
-  private readonly queue: Job[] = [];
+  private readonly queue = new JobQueue();
   private nextId = 1;
   private disposed = false;
   /** Early analyses by earlyKey. */
@@ -253,6 +321,18 @@ export class StatsPool {
         reject(new WeightFileError('cancelled', 'The operation was cancelled.'));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
+      // Small tensors of the caller's open file, gathered into batches.
+      let small: Job[] = [];
+      let smallBytes = 0;
+      const flushSmall = (): void => {
+        const job = small.length > 1 ? batchJob(small) : small[0];
+        if (job) {
+          jobs.push(job);
+          this.queue.push(job);
+        }
+        small = [];
+        smallBytes = 0;
+      };
       for (const name of names) {
         const raw = rawJob(options.openFile, name);
         const job: Job = {
@@ -293,9 +373,19 @@ export class StatsPool {
           }
           continue;
         }
+        const t = options.openFile ? findTensor(options.openFile, name) : undefined;
+        if (t && !t.unavailable && t.byteLength <= smallTensorBytes) {
+          small.push(job);
+          smallBytes += t.byteLength;
+          if (small.length >= batchTensors || smallBytes >= batchBytes) {
+            flushSmall();
+          }
+          continue;
+        }
         jobs.push(job);
         this.queue.push(job);
       }
+      flushSmall();
       // Early analyses of this file that no requested tensor is: stop them.
       for (const [key, entry] of this.early) {
         if (entry.job.filePath === filePath) {
@@ -313,7 +403,7 @@ export class StatsPool {
   async dispose(): Promise<void> {
     this.disposed = true;
     this.early.clear();
-    for (const job of this.queue.splice(0)) {
+    for (const job of this.queue.drain()) {
       job.done({ ok: false, error: { reason: 'internal', message: 'The statistics pool was disposed.' } });
     }
     const local = this.local;
@@ -337,10 +427,9 @@ export class StatsPool {
 
   private cancelJob(job: Job): void {
     job.cancelled = true;
-    const queued = this.queue.indexOf(job);
-    if (queued >= 0) {
-      this.queue.splice(queued, 1);
-      return;
+    job.members?.forEach((m) => (m.cancelled = true));
+    if (job.queued) {
+      return; // the queue skips it
     }
     if (this.local?.job === job) {
       this.local.controller.abort();
@@ -361,8 +450,9 @@ export class StatsPool {
 
   private pump(): void {
     if (this.callerIdle && !this.local && !this.disposed) {
-      if (this.queue.length > 0) {
-        this.runLocal(this.queue.shift()!);
+      const next = this.queue.shift();
+      if (next) {
+        this.runLocal(next);
       } else {
         // Nothing queued: take back a job that waits in a busy worker, or in one still starting up,
         // rather than sit idle.
@@ -377,7 +467,7 @@ export class StatsPool {
         }
       }
     }
-    while (this.queue.length > 0 && !this.disposed) {
+    while (this.queue.peek() && !this.disposed) {
       // With the calling thread working too, a worker still starting up gets one job, to start the
       // moment it is up (the calling thread takes it back if it is free first: see above), and a
       // worker that is up gets its next job ahead, to start the moment the current one ends (the
@@ -404,6 +494,7 @@ export class StatsPool {
         tensorName: job.tensorName,
         histogramBins: job.histogramBins,
         ...(job.raw ? { raw: job.raw } : {}),
+        ...(job.members ? { batch: job.members.map(batchMember) } : {}),
       } satisfies StatsPoolRequest);
     }
   }
@@ -413,16 +504,35 @@ export class StatsPool {
     const run: LocalRun = { job, controller: new AbortController() };
     this.local = run;
     const signal = run.controller.signal;
+    if (job.members) {
+      const members = job.members;
+      const batch = analyzeTensorBatch(job.filePath, members.map(batchMember), job.histogramBins, signal, {
+        ...(job.openFile ? { openFile: job.openFile } : {}),
+        onResult: (i, result) => members[i]!.done(result),
+      });
+      void batch.then(() => this.localDone(run));
+      return;
+    }
     const analysis = job.raw
       ? analyzeRawTensor(job.raw, job.tensorName, job.histogramBins, signal)
       : job.openFile
       ? analyzeOpenTensor(job.openFile, job.tensorName, job.histogramBins, signal)
       : analyzeTensor(job.filePath, job.tensorName, job.histogramBins, signal);
     void analysis.then((result) => {
-      if (this.local === run) {
-        this.local = undefined;
-      }
       job.done(result);
+      this.localDone(run);
+    });
+  }
+
+  /** After a job of the calling thread: takes the next one. */
+  private localDone(run: LocalRun): void {
+    if (this.local === run) {
+      this.local = undefined;
+    }
+    // The next job starts in a later turn of the event loop, so that the workers' answers (and with
+    // them their next jobs) are taken between two jobs: a run of small tensors whose values need no
+    // file read would otherwise keep this thread from them.
+    setImmediate(() => {
       if (!this.disposed) {
         this.pump();
       }
@@ -439,9 +549,9 @@ export class StatsPool {
         this.pump();
         return;
       }
-      const index = message.type === 'result' ? slot.jobs.findIndex((j) => j.id === message.id) : -1;
+      const index = slot.jobs.findIndex((j) => j.id === message.id);
       const job = slot.jobs[index];
-      if (!job || message.type !== 'result') {
+      if (!job) {
         return;
       }
       clearTimeout(slot.killTimers.get(job.id));
@@ -450,7 +560,14 @@ export class StatsPool {
       if (slot.jobs.length === 0) {
         slot.worker.unref(); // idle workers never keep the process alive
       }
-      job.done(message.result);
+      if (message.type === 'results') {
+        job.members?.forEach((m, i) => {
+          const posted = message.results[i];
+          m.done(posted ? receivedResult(posted) : { ok: false, error: { reason: 'internal', message: `The statistics worker gave no result for '${m.tensorName}'.` } });
+        });
+      } else {
+        job.done(receivedResult(message.result));
+      }
       this.pump();
     });
     worker.on('error', (ex) => this.replace(slot, ex));
@@ -473,15 +590,32 @@ export class StatsPool {
     void slot.worker.terminate().catch(() => undefined);
     for (const job of slot.jobs.splice(0)) {
       const why = cause instanceof Error ? cause.message : 'it was stopped after a cancel request';
-      job.done({
-        ok: false,
-        error: { reason: 'internal', message: `The statistics worker stopped while analysing '${job.tensorName}' (${why}).` },
-      });
+      for (const m of job.members ?? [job]) {
+        m.done({
+          ok: false,
+          error: { reason: 'internal', message: `The statistics worker stopped while analysing '${m.tensorName}' (${why}).` },
+        });
+      }
     }
     if (!this.disposed) {
       this.pump();
     }
   }
+}
+
+/** One job for several small tensors' jobs; ending it with one result (an error) ends each of them with it. */
+function batchJob(members: Job[]): Job {
+  const first = members[0]!;
+  return {
+    ...first,
+    members,
+    done: (result) => members.forEach((m) => m.done(result)),
+  };
+}
+
+/** What a worker needs of a batch member. */
+function batchMember(job: Job): BatchMember {
+  return { tensorName: job.tensorName, ...(job.raw ? { raw: job.raw } : {}) };
 }
 
 /** `{ raw }` for a tensor of the caller's open file whose values are plain bytes, else `{}`. */

@@ -3,7 +3,7 @@
  * (statsWorker.ts) and, when the caller is idle, in the calling thread. Opened files are kept in a
  * small per-thread cache and closed when idle.
  */
-import { summarizeError, WeightFileError } from '../core/errors';
+import { summarizeError, WeightFileError, type ErrorSummary } from '../core/errors';
 import { itemSizeBytes } from '../core/dtypes';
 import type { TensorInfo, WeightFile } from '../core/model';
 import { readRawValues } from '../core/tensorData';
@@ -11,6 +11,7 @@ import { statPath } from '../core/nodeFileSource';
 import { maxSlabBytes } from '../formats/hdf5';
 import { openLocalPath } from '../formats/registry';
 import { computeTensorStats } from './tensorStats';
+import type { TensorStats } from './statsTypes';
 import type { RawTensorJob, TensorResult } from './statsPool';
 
 /** Close an opened file after this long without requests, in milliseconds. */
@@ -113,6 +114,96 @@ export async function analyzeTensor(filePath: string, tensorName: string, histog
   } catch (ex) {
     return { ok: false, error: summarizeError(ex) };
   }
+}
+
+/** A histogram as a worker posts it. */
+interface PostedHistogram {
+  edges: Float64Array;
+  counts: Float64Array;
+}
+
+/**
+ * A TensorResult as a worker posts it: the histograms as Float64Arrays, which cross threads as one
+ * block of bytes each and become compact number arrays again (an array of numbers would arrive
+ * with one heap object per fractional value: a few KB per tensor that tens of thousands of
+ * tensors keep alive).
+ */
+export type PostedResult =
+  | { ok: true; stats: Omit<TensorStats, 'histogram' | 'logHistogram'> & { histogram: PostedHistogram; logHistogram: PostedHistogram } }
+  | { ok: false; error: ErrorSummary };
+
+/** A result for posting (statsWorker.ts). */
+export function postedResult(result: TensorResult): PostedResult {
+  if (!result.ok) {
+    return result;
+  }
+  const h = (x: TensorStats['histogram']): PostedHistogram => ({ edges: Float64Array.from(x.edges), counts: Float64Array.from(x.counts) });
+  return { ok: true, stats: { ...result.stats, histogram: h(result.stats.histogram), logHistogram: h(result.stats.logHistogram) } };
+}
+
+/** A posted result as the TensorResult it was (StatsPool). */
+export function receivedResult(result: PostedResult): TensorResult {
+  if (!result.ok) {
+    return result;
+  }
+  const h = (x: PostedHistogram): TensorStats['histogram'] => ({ edges: numberArray(x.edges), counts: numberArray(x.counts) });
+  return { ok: true, stats: { ...result.stats, histogram: h(result.stats.histogram), logHistogram: h(result.stats.logHistogram) } };
+}
+
+/** The values as an array of exactly their length (Array.from leaves room to grow). */
+function numberArray(values: Float64Array): number[] {
+  const out = new Array<number>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    out[i] = values[i]!;
+  }
+  return out;
+}
+
+/** One tensor of a batch (analyzeTensorBatch): its name, and where its values lie as plain bytes when they do. */
+export interface BatchMember {
+  tensorName: string;
+  raw?: RawTensorJob;
+}
+
+/**
+ * Statistics of several tensors of one local file, one after another: StatsPool's batches of small
+ * tensors. The file is taken from this thread's cache once for all of them (or `openFile`, the
+ * caller's open copy, is used); `onResult` hears each result as it is ready. Failures become
+ * ok:false results, as in analyzeTensor.
+ */
+export async function analyzeTensorBatch(
+  filePath: string,
+  batch: readonly BatchMember[],
+  histogramBins: number,
+  signal: AbortSignal,
+  options: { openFile?: WeightFile; onResult?: (index: number, result: TensorResult) => void } = {},
+): Promise<TensorResult[]> {
+  const results: TensorResult[] = [];
+  let entry: OpenEntry | undefined;
+  try {
+    for (const m of batch) {
+      let result: TensorResult;
+      if (m.raw) {
+        result = await analyzeRawTensor(m.raw, m.tensorName, histogramBins, signal);
+      } else if (options.openFile) {
+        result = await analyzeOpenTensor(options.openFile, m.tensorName, histogramBins, signal);
+      } else {
+        try {
+          entry ??= await acquire(filePath);
+          result = await analyzeOpenTensor(await entry.file, m.tensorName, histogramBins, signal);
+        } catch (ex) {
+          result = { ok: false, error: summarizeError(ex) };
+        }
+      }
+      results.push(result);
+      options.onResult?.(results.length - 1, result);
+    }
+  } finally {
+    if (entry) {
+      release(filePath, entry);
+    }
+  }
+  return results;
 }
 
 /** Tensors of open files by name (a file with many tensors is not searched once per request). */

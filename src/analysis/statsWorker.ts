@@ -1,13 +1,14 @@
 /**
- * Worker-thread entry of StatsPool: computes one tensor's statistics per request, one request at a
- * time in arrival order (the pool may send the next request before the current one ends), and
- * answers each with a TensorResult. Files are opened through statsRunner.ts, which keeps them in a
- * small per-thread cache; requests that carry a raw location open nothing.
+ * Worker-thread entry of StatsPool: computes one tensor's statistics per request (or those of a
+ * batch of small tensors), one request at a time in arrival order (the pool may send the next
+ * request before the current one ends), and answers each with its TensorResult(s). Files are
+ * opened through statsRunner.ts, which keeps them in a small per-thread cache; requests that carry
+ * a raw location open nothing.
  */
 import { parentPort } from 'node:worker_threads';
 import { WeightFileError, summarizeError } from '../core/errors';
 import type { StatsPoolRequest, StatsPoolResponse } from './statsPool';
-import { analyzeRawTensor, analyzeTensor, prepareFile } from './statsRunner';
+import { analyzeRawTensor, analyzeTensor, analyzeTensorBatch, postedResult, prepareFile } from './statsRunner';
 
 type AnalyzeRequest = Extract<StatsPoolRequest, { type: 'analyze' }>;
 
@@ -28,12 +29,20 @@ function next(): void {
   }
   const controller = new AbortController();
   running = { id: message.id, controller };
+  if (message.batch) {
+    void analyzeTensorBatch(message.filePath, message.batch, message.histogramBins, controller.signal).then((results) => {
+      running = undefined;
+      post({ type: 'results', id: message.id, results: results.map(postedResult) });
+      next();
+    });
+    return;
+  }
   const analysis = message.raw
     ? analyzeRawTensor(message.raw, message.tensorName, message.histogramBins, controller.signal)
     : analyzeTensor(message.filePath, message.tensorName, message.histogramBins, controller.signal);
   void analysis.then((result) => {
     running = undefined;
-    post({ type: 'result', id: message.id, result });
+    post({ type: 'result', id: message.id, result: postedResult(result) });
     next();
   });
 }

@@ -79,6 +79,13 @@ const collectLimitF64 = 1 << 16;
 const yieldIntervalMs = 20;
 
 const radixBins = 65536;
+
+/**
+ * A float32 tensor of at most this many values keeps the radix key of each value (StatsEngine.keys),
+ * so that the chores over the 65536-bin tables (finding the occupied bins, merging, clearing) visit
+ * only its own bins: for a tiny tensor they would cost far more than its values.
+ */
+const fewValues = 4096;
 const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** Index of the high 32-bit word of a float64 in a Uint32Array view. */
 const hiWord = littleEndianHost ? 1 : 0;
@@ -237,6 +244,8 @@ class StatsEngine {
   private readonly radixOdd: Uint32Array;
   private radixOddUsed = false;
   private radixTotal: Float64Array | undefined;
+  /** Radix keys of the values so far while the engine has its kernel and at most fewValues values, else undefined. */
+  private keys: Uint16Array | undefined;
   private sinceFlush1 = 0;
   /** Scratch accumulators of the pass-1 loops (accS1 ... accZeros). */
   private readonly acc = new Float64Array(10);
@@ -277,6 +286,7 @@ class StatsEngine {
       warmJsLoops();
     }
     this.radix = this.kernel?.radixEven ?? takeArray(spareRadixes, () => new Uint32Array(radixBins)).fill(0);
+    this.keys = this.kernel ? new Uint16Array(0) : undefined;
     this.radixOdd = this.kernel?.radixOdd ?? takeArray(spareRadixes, () => new Uint32Array(radixBins)).fill(0);
   }
 
@@ -288,6 +298,7 @@ class StatsEngine {
     if (n === 0) {
       return;
     }
+    this.keepKeys(w);
     this.count += n;
     if (this.sinceFlush1 + n > 0xffffffff) {
       this.flushRadix();
@@ -301,6 +312,26 @@ class StatsEngine {
     if (fast < n) {
       this.pass1Slow(w.subarray(fast));
     }
+  }
+
+  /** Adds the radix keys of a chunk to `keys`, or drops them once there are too many values. */
+  private keepKeys(w: WorkArray): void {
+    if (!this.keys) {
+      return;
+    }
+    const n = w.length;
+    if (!(w instanceof Float32Array) || this.count + n > fewValues) {
+      this.keys = undefined;
+      return;
+    }
+    const keys = new Uint16Array(this.count + n);
+    keys.set(this.keys);
+    const u = new Uint32Array(w.buffer, w.byteOffset, n);
+    for (let i = 0; i < n; i++) {
+      const b = u[i]!;
+      keys[this.count + i] = (((b >> 31) | 0x80000000) ^ b) >>> 16;
+    }
+    this.keys = keys;
   }
 
   /** Fast loop for chunks without NaN/Inf; returns false (and leaves no trace) when the chunk has some. */
@@ -390,6 +421,16 @@ class StatsEngine {
   /** Adds the odd-element radix counts into `radix`. */
   private mergeRadix(): void {
     if (!this.radixOddUsed) {
+      return;
+    }
+    if (this.kernel && this.keys) {
+      const radix = this.radix;
+      const odd = this.radixOdd;
+      for (const k of this.keys) {
+        radix[k] = radix[k]! + odd[k]!;
+        odd[k] = 0;
+      }
+      this.radixOddUsed = false;
       return;
     }
     if (this.kernel) {
@@ -628,7 +669,14 @@ class StatsEngine {
     }
     this.ranks = [...rankSet].sort((a, b) => a - b);
     this.targetOf = takeArray(spareTargetOfs, () => new Int16Array(radixBins));
-    this.targetOf.fill(-1);
+    if (this.keys) {
+      // Only the occupied bins' entries are ever read.
+      for (let j = 0; j < occupied.length; j++) {
+        this.targetOf[occupied[j]!] = -1;
+      }
+    } else {
+      this.targetOf.fill(-1);
+    }
     this.targets = [];
     let cum = 0;
     let r = 0;
@@ -655,6 +703,17 @@ class StatsEngine {
 
   /** The radix bins with a non-zero count, ascending. */
   private occupiedBins(radix: Uint32Array | Float64Array): Int32Array {
+    if (this.keys && radix === this.radix) {
+      const sorted = Int32Array.from(this.keys).sort();
+      let m = 0;
+      for (let j = 0; j < sorted.length; j++) {
+        const k = sorted[j]!;
+        if (radix[k]! > 0 && (m === 0 || sorted[m - 1] !== k)) {
+          sorted[m++] = k;
+        }
+      }
+      return sorted.slice(0, m);
+    }
     if (this.kernel && radix === this.radix) {
       return this.kernel.nonzeroBins().slice();
     }
@@ -680,7 +739,14 @@ class StatsEngine {
    */
   private classifyBins(radix: Uint32Array | Float64Array, occupied: Int32Array): void {
     const special = this.kernel?.special ?? takeArray(spareSpecials, () => new Uint8Array(radixBins));
-    special.fill(0);
+    if (this.keys) {
+      // The kernel's codes are zero when it is taken (giveKernel); pass 1 only saw these keys.
+      for (const k of this.keys) {
+        special[k] = 0;
+      }
+    } else {
+      special.fill(0);
+    }
     const hasLog = this.logH.length > 0;
     const thr = this.nearZeroThreshold;
     for (let j = 0; j < occupied.length; j++) {
@@ -877,7 +943,16 @@ class StatsEngine {
       return;
     }
     this.released = true;
-    if (this.kernel) {
+    if (this.kernel && this.keys) {
+      // Clear just the bins this tensor's values touched.
+      const kernel = this.kernel;
+      for (const k of this.keys) {
+        kernel.radixEven[k] = 0;
+        kernel.radixOdd[k] = 0;
+        kernel.special[k] = 0;
+      }
+      giveKernel(kernel, true);
+    } else if (this.kernel) {
       giveKernel(this.kernel);
     } else {
       giveArray(spareRadixes, this.radix);

@@ -61,3 +61,64 @@ export function processIo(): CliIo {
     },
   };
 }
+
+/** Output handed to CliIo.out at once by outJson, in characters (about). */
+const jsonPieceChars = 1 << 20;
+
+/**
+ * Prints exactly what `io.out(JSON.stringify(value, null, 2))` prints, in pieces of whole lines:
+ * arrays and plain objects down to `depth` levels are written member by member, so that a report of
+ * many tensors never becomes one string (a string that large would exceed what V8 can hold).
+ */
+export function outJson(io: Pick<CliIo, 'out'>, value: unknown, depth = 3): void {
+  let piece: string[] = [];
+  let chars = 0;
+  const line = (text: string): void => {
+    piece.push(text);
+    chars += text.length;
+    if (chars >= jsonPieceChars) {
+      io.out(piece.join('\n'));
+      piece = [];
+      chars = 0;
+    }
+  };
+  jsonLines(value, '', '', '', depth, line);
+  if (piece.length > 0) {
+    io.out(piece.join('\n'));
+  }
+}
+
+/** JSON.stringify(value, null, 2) at `indent`, as lines: `head` before it on its first line, `tail` after it on its last. */
+function jsonLines(value: unknown, indent: string, head: string, tail: string, depth: number, line: (text: string) => void): void {
+  const inner = `${indent}  `;
+  if (depth > 0 && Array.isArray(value) && value.length > 0) {
+    line(`${head}[`);
+    value.forEach((v, i) => {
+      // Array members that JSON cannot hold print as null, as in JSON.stringify.
+      const member = v === undefined || typeof v === 'function' || typeof v === 'symbol' ? null : v;
+      jsonLines(member, inner, inner, i < value.length - 1 ? ',' : '', depth - 1, line);
+    });
+    line(`${indent}]${tail}`);
+    return;
+  }
+  if (depth > 0 && isPlainObject(value)) {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined && typeof v !== 'function' && typeof v !== 'symbol');
+    if (entries.length > 0) {
+      line(`${head}{`);
+      entries.forEach(([k, v], i) => jsonLines(v, inner, `${inner}${JSON.stringify(k)}: `, i < entries.length - 1 ? ',' : '', depth - 1, line));
+      line(`${indent}}${tail}`);
+      return;
+    }
+  }
+  // JSON strings hold no raw newline, so every line break of the text is one of its layout.
+  line(`${head}${String(JSON.stringify(value, null, 2)).replace(/\n/g, `\n${indent}`)}${tail}`);
+}
+
+/** An object JSON.stringify writes as its own properties (no toJSON, no class instance). */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) {
+    return false;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return (proto === Object.prototype || proto === null) && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
+}

@@ -10,11 +10,24 @@ import { WeightFileError, type WeightFileErrorReason } from './errors';
 /** Close an idle handle after this long, in milliseconds. */
 const idleCloseMs = 5000;
 
-/** A ByteSource reading a local file with a paged FileHandle. */
+/** Reads shorter than this that follow the previous read are served from a read-ahead window. */
+const readAheadBelow = 64 * 1024;
+
+/** Bytes of a read-ahead window. */
+const readAheadBytes = 1024 * 1024;
+
+/**
+ * A ByteSource reading a local file with a paged FileHandle. Small reads in a row (the values of
+ * many small tensors) share one read of up to a megabyte, kept until the handle closes when idle.
+ */
 export class NodeFileSource implements ByteSource {
   private handle: Promise<fs.promises.FileHandle> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private pending = 0;
+  /** End of the last read, to tell reads in a row. */
+  private lastEnd = -Infinity;
+  /** Bytes read ahead for small reads in a row; dropped with the handle. */
+  private window: { offset: number; bytes: Uint8Array } | undefined;
 
   private constructor(
     readonly localPath: string,
@@ -41,10 +54,32 @@ export class NodeFileSource implements ByteSource {
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this, offset, length);
-    const out = new Uint8Array(length);
     if (length === 0) {
-      return out;
+      return new Uint8Array(0);
     }
+    const sequential = offset >= this.lastEnd && offset - this.lastEnd < readAheadBelow;
+    this.lastEnd = offset + length;
+    if (length < readAheadBelow) {
+      // Small reads in a row (many small tensors one after another) are served from one larger read.
+      const w = this.window;
+      if (w && offset >= w.offset && offset + length <= w.offset + w.bytes.length) {
+        return w.bytes.slice(offset - w.offset, offset - w.offset + length);
+      }
+      const ahead = Math.min(readAheadBytes, this.size - offset);
+      if (sequential && ahead > length) {
+        // A file that ended early or failed is left to the exact read below, which reports it.
+        const bytes = await this.readExact(offset, ahead).catch(() => undefined);
+        if (bytes) {
+          this.window = { offset, bytes };
+          return bytes.slice(0, length);
+        }
+      }
+    }
+    return this.readExact(offset, length);
+  }
+
+  private async readExact(offset: number, length: number): Promise<Uint8Array> {
+    const out = new Uint8Array(length);
     this.pending++;
     try {
       const fh = await this.getHandle();
@@ -69,6 +104,7 @@ export class NodeFileSource implements ByteSource {
 
   async close(): Promise<void> {
     clearTimeout(this.idleTimer);
+    this.window = undefined;
     const h = this.handle;
     this.handle = undefined;
     if (h) {

@@ -12,7 +12,7 @@ import { openLocalPath } from '../../formats/registry';
 import { choiceOption, intOption, parseArgs, UsageError, workersOption } from '../args';
 import { expandInput } from '../inputs';
 import { formatBytes, formatCount, formatNumber, renderTable } from '../table';
-import type { CliIo } from '../io';
+import { outJson, type CliIo } from '../io';
 
 /** Usage text of the command. */
 export const inspectUsage = `weightscope inspect <file-or-dir> [options]
@@ -88,7 +88,7 @@ export async function runInspect(argv: readonly string[], io: CliIo): Promise<nu
     throw noMatch(args.positionals[0]!, filter);
   }
   if (args.options.has('json')) {
-    io.out(JSON.stringify(isCollection ? reports : reports[0], null, 2));
+    outJson(io, isCollection ? reports : reports[0]);
   }
   return reports.length + unmatched === entries.length ? 0 : 2;
 }

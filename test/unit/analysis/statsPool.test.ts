@@ -6,6 +6,7 @@ import { WeightFileError } from '../../../src/core/errors';
 import { openLocalPath } from '../../../src/formats/registry';
 import { startWorkersEarly, takeEarlyWorker } from '../../../src/analysis/earlyWorkers';
 import { StatsPool, type TensorResult } from '../../../src/analysis/statsPool';
+import { analyzeOpenTensor } from '../../../src/analysis/statsRunner';
 import { computeTensorStats } from '../../../src/analysis/tensorStats';
 import { fixtureOrSkip, makeTempDir } from '../helpers/fixtures';
 
@@ -234,7 +235,7 @@ function spyWorker(log: string): string {
   return script;
 }
 
-function logged(log: string): Array<{ type: string; open?: boolean; raw?: unknown; tensorName?: string }> {
+function logged(log: string): Array<{ type: string; open?: boolean; raw?: unknown; tensorName?: string; batch?: Array<{ tensorName?: string; raw?: unknown }> }> {
   return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string }) : [];
 }
 
@@ -261,8 +262,9 @@ test('HDF5 datasets stored as plain bytes: workers read them without opening the
       assert.deepEqual(await plain.analyzeFile(p, names, { openFile: file }), expected);
       const requests = logged(log1);
       assert.deepEqual(requests[0], { type: 'prepare', filePath: p, open: false });
-      const analyses = requests.filter((m) => m.type === 'analyze');
-      assert.equal(analyses.length, names.length);
+      // Small datasets go in batches.
+      const analyses = requests.filter((m) => m.type === 'analyze').flatMap((m) => m.batch ?? [m]);
+      assert.deepEqual(analyses.map((m) => m.tensorName), names);
       assert.ok(analyses.every((m) => m.raw), 'every request carries its raw location');
     } finally {
       await plain.dispose();
@@ -395,5 +397,48 @@ test('callerIdle pool: a job handed to a worker that is still starting is taken 
     assert.ok(Date.now() - started < 15_000, `results took ${Date.now() - started} ms: a job waited for the starting worker`);
   } finally {
     await pool.dispose();
+  }
+});
+
+test('small tensors of the caller\'s open file go to the threads in batches, each with the result it has alone', async (t) => {
+  // 700 tiny tensors, one of 80 KB (not batched), and one whose stored values end early (an error inside a batch).
+  const generated = writeTfjsModel([
+    ...Array.from({ length: 700 }, (_, i) => ({ name: `dense_${i >> 2}/w${i & 3}`, shape: i % 3 === 0 ? [4, 4] : [i % 7 + 1], values: (k: number) => Math.sin(i * 31 + k) * (i % 5) })),
+    { name: 'big/kernel', shape: [100, 200] },
+    { name: 'short/kernel', shape: [8], declaredExtra: 3 },
+  ]);
+  const quantized = fixtureOrSkip(t, 'tfjs-quantized/nsfwjs-mobilenet-v2-uint8/model.json');
+  for (const p of [generated, ...(quantized ? [quantized] : [])]) {
+    const file = await openLocalPath(p);
+    try {
+      const names = file.tensors.map((x) => x.name);
+      // The existing path, one tensor at a time in this thread.
+      const expected = new Map<string, TensorResult>();
+      for (const name of names) {
+        expected.set(name, await analyzeOpenTensor(file, name, 64, new AbortController().signal));
+      }
+      for (const callerIdle of [false, true]) {
+        const log = path.join(makeTempDir(), 'requests.jsonl');
+        const pool = new StatsPool({ workers: 2, callerIdle, workerScript: spyWorker(log) });
+        try {
+          const streamed: string[] = [];
+          const results = await pool.analyzeFile(p, names, { openFile: file, onResult: (name) => streamed.push(name) });
+          assert.deepEqual(results, expected, `${p}, callerIdle ${callerIdle}`);
+          assert.equal(streamed.length, names.length, 'every result streamed once');
+          const requests = logged(log).filter((m) => m.type === 'analyze');
+          assert.ok(requests.length < names.length / 4, `${requests.length} requests to the workers for ${names.length} tensors`);
+          assert.ok(callerIdle || requests.flatMap((m) => m.batch ?? [m]).length === names.length, 'without the calling thread, the workers got every tensor once');
+        } finally {
+          await pool.dispose();
+        }
+      }
+      if (p === generated) {
+        const short = expected.get('short/kernel')!;
+        assert.ok(!short.ok, 'the short tensor fails alone');
+        assert.ok([...expected.values()].filter((r) => r.ok).length === names.length - 1);
+      }
+    } finally {
+      await file.close();
+    }
   }
 });

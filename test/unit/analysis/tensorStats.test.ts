@@ -359,3 +359,14 @@ test('a cancelled float32 computation hands its kernel on, and the next one on t
   assert.equal(nextOn, cancelledOn, 'the next computation reused the kernel of the cancelled one');
   compare(`${c.name}/after-cancel`, stats, c.stats);
 });
+
+test('tensors of a few values, analysed one after another on reused kernels between large ones, match NumPy', async () => {
+  // Small float32-mode tensors clear only the radix bins their values touched; every later tensor,
+  // small or large, must still start from clean tables.
+  const order = [...reference.cases, ...[...reference.cases].reverse(), ...reference.cases.filter((c) => valuesOf(c).length <= 4096)];
+  for (const [i, c] of order.entries()) {
+    const chunkElements = i % 2 === 0 ? 1 << 20 : 1001;
+    const stats = await computeTensorStats(fakeTensor(c.name, c.dtype, valuesOf(c)), { chunkElements, histogramBins: reference.bins });
+    compare(`${c.name}#${i}`, stats, c.stats);
+  }
+});

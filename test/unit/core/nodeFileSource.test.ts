@@ -119,3 +119,36 @@ test('an unreadable folder is reported as permissionDenied, not as empty', async
     undo();
   }
 });
+
+test('small reads in a row share one read ahead and return the file bytes; a file that ends early still fails as truncated', async () => {
+  const dir = makeTempDir();
+  const file = path.join(dir, 'many-small.bin');
+  const bytes = new Uint8Array(256 * 1024).map((_, i) => (i * 7 + (i >> 8)) & 0xff);
+  fs.writeFileSync(file, bytes);
+  const probe = await fs.promises.open(file, 'r');
+  const proto = Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => Promise<unknown> };
+  await probe.close();
+  const original = proto.read;
+  let reads = 0;
+  proto.read = function (this: unknown, ...args: unknown[]) {
+    reads++;
+    return original.apply(this, args);
+  };
+  try {
+    const source = await NodeFileSource.open(file);
+    for (let at = 0; at < bytes.length; at += 64) {
+      assert.deepEqual(await source.read(at, 64), bytes.subarray(at, at + 64), `bytes at ${at}`);
+    }
+    assert.ok(reads <= 3, `${reads} file reads for ${bytes.length / 64} small reads`);
+    await source.close();
+
+    // The file shrinks after it was opened: the read-ahead falls short and the read reports it.
+    const shrunk = await NodeFileSource.open(file);
+    assert.deepEqual(await shrunk.read(0, 16), bytes.subarray(0, 16));
+    fs.truncateSync(file, 100);
+    await assert.rejects(shrunk.read(16, 200), (ex: unknown) => ex instanceof WeightFileError && ex.reason === 'truncated' && ex.message.includes('offset 100'));
+    await shrunk.close();
+  } finally {
+    proto.read = original;
+  }
+});
