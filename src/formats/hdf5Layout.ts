@@ -922,8 +922,9 @@ function storedExpansion(messages: Message[]): number | undefined {
   try {
     const v = layout.body;
     const version = v.getUint8(0);
-    // layout class: 0 compact, 1 contiguous, 2 chunked (3 virtual: values in other files)
-    const layoutClass = version === 3 || version === 4 ? v.getUint8(1) : version === 1 || version === 2 ? v.getUint8(2) : 3;
+    // layout class: 0 compact, 1 contiguous, 2 chunked (3 virtual: values in other files); version 5
+    // (HDF5 2.0) differs from 4 only in how filtered chunks are indexed
+    const layoutClass = version >= 3 && version <= 5 ? v.getUint8(1) : version === 1 || version === 2 ? v.getUint8(2) : 3;
     if (layoutClass > 2) {
       return undefined;
     }

@@ -28,7 +28,7 @@ async function h5wasm(): Promise<H5wasm> {
 }
 
 /** Writes an HDF5 file with h5wasm and returns its path. */
-async function writeH5(name: string, build: (root: H5Group) => void, libver?: 'v114'): Promise<string> {
+async function writeH5(name: string, build: (root: H5Group) => void, libver?: 'v114' | 'latest'): Promise<string> {
   const h5 = await h5wasm();
   const p = path.join(makeTempDir(), name);
   const f = new h5.File(p, 'w', libver ? { libver } : undefined);
@@ -132,7 +132,8 @@ test('Hdf5File: string lists in every encoding, absent attributes, object kinds'
   }
 });
 
-for (const libver of [undefined, 'v114'] as const) {
+/** A file declaring 4 TB in two chunked datasets (plain, gzip) of which one chunk each was written, in HDF5 format `libver`. */
+function testNeverWritten(libver: 'v114' | 'latest' | undefined): void {
   test(`a dataset declaring 4 TB in a small file (${libver ?? 'default'} format) opens at once, listed with its shape, not analysed: most of it was never written`, async () => {
     const p = await writeH5(
       'huge.weights.h5',
@@ -167,6 +168,9 @@ for (const libver of [undefined, 'v114'] as const) {
     });
   });
 }
+
+testNeverWritten(undefined);
+testNeverWritten('v114');
 
 test('a compressed dataset whose values fill far more than the file (4 MiB of zeros in a few KiB) is read whole', async () => {
   const n = 1024 * 1024;
@@ -372,3 +376,7 @@ test('an abort() inside the HDF5 library is a corrupt error in words, and the li
     await good.close();
   }
 });
+
+// HDF5 2.0's own format (layout message version 5). Last in this file: once the library has written
+// it, it reports the damaged file of the abort() test above with another diagnostic.
+testNeverWritten('latest');
