@@ -1191,15 +1191,11 @@ class StatsEngine {
     const std = constant ? 0 : Math.sqrt(variance);
     const absMax = finiteStats ? Math.max(Math.abs(this.min), Math.abs(this.max)) : null;
     const momentsDefined = finiteStats && !constant && variance > 0;
-    const histogram: Histogram = { edges: [], counts: [] };
-    if (finiteStats) {
-      const edges = new Array<number>(bins + 1);
-      for (let i = 0; i <= bins; i++) {
-        edges[i] = this.linEdge(i);
-      }
-      histogram.edges = edges;
-      histogram.counts = this.linTotal;
+    const edges: number[] = finiteStats ? new Array<number>(bins + 1) : [];
+    for (let i = 0; i < edges.length; i++) {
+      edges[i] = this.linEdge(i);
     }
+    const histogram: Histogram = { edges, counts: finiteStats ? this.linTotal : [] };
     const logHistogram: Histogram = { edges: this.logEdges.slice(), counts: this.logTotal };
     return {
       count: this.count,
