@@ -81,7 +81,7 @@ const yieldIntervalMs = 20;
 const radixBins = 65536;
 
 /**
- * A float32 tensor of at most this many values keeps the radix key of each value (StatsEngine.keys),
+ * A tensor of at most this many values keeps the radix key of each value (StatsEngine.keys),
  * so that the chores over the 65536-bin tables (finding the occupied bins, merging, clearing) visit
  * only its own bins: for a tiny tensor they would cost far more than its values.
  */
@@ -329,7 +329,7 @@ class StatsEngine {
   private radixTotal: Float64Array | undefined;
   /**
    * Radix keys of the values so far (the first keyCount entries of a spare array of fewValues) while
-   * the engine has its kernel and at most fewValues values, else undefined.
+   * there are at most fewValues values, else undefined.
    */
   private keys: Uint16Array | undefined;
   private keyCount = 0;
@@ -373,9 +373,10 @@ class StatsEngine {
     if (!this.kernel) {
       warmJsLoops();
     }
-    this.radix = this.kernel?.radixEven ?? takeArray(spareRadixes, () => new Uint32Array(radixBins)).fill(0);
-    this.keys = this.kernel ? takeArray(spareKeys, () => new Uint16Array(fewValues)) : undefined;
-    this.radixOdd = this.kernel?.radixOdd ?? takeArray(spareRadixes, () => new Uint32Array(radixBins)).fill(0);
+    // Spare radix tables are all zero (see release).
+    this.radix = this.kernel?.radixEven ?? takeArray(spareRadixes, () => new Uint32Array(radixBins));
+    this.keys = takeArray(spareKeys, () => new Uint16Array(fewValues));
+    this.radixOdd = this.kernel?.radixOdd ?? takeArray(spareRadixes, () => new Uint32Array(radixBins));
   }
 
   // ---------------------------------------------------------------- pass 1
@@ -409,17 +410,21 @@ class StatsEngine {
       return;
     }
     const n = w.length;
-    if (!(w instanceof Float32Array) || this.count + n > fewValues) {
+    if (this.count + n > fewValues) {
       giveArray(spareKeys, keys);
       this.keys = undefined;
       return;
     }
-    const inKernel = w.buffer === this.kernel!.buffer;
-    const u = inKernel ? this.kernel!.memU32 : new Uint32Array(w.buffer, w.byteOffset, n);
+    // float32 bits (in the kernel's memory when a reader filled it), or the high words of float64 values.
+    const f32 = w instanceof Float32Array;
+    const inKernel = f32 && w.buffer === this.kernel?.buffer;
+    const u = inKernel ? this.kernel!.memU32 : new Uint32Array(w.buffer, w.byteOffset, f32 ? n : 2 * n);
     const base = inKernel ? w.byteOffset >>> 2 : 0;
+    const stride = f32 ? 1 : 2;
+    const off = f32 ? 0 : hiWord;
     const at = this.keyCount;
     for (let i = 0; i < n; i++) {
-      const b = u[base + i]!;
+      const b = u[base + stride * i + off]!;
       keys[at + i] = (((b >> 31) | 0x80000000) ^ b) >>> 16;
     }
     this.keyCount = at + n;
@@ -514,7 +519,7 @@ class StatsEngine {
     if (!this.radixOddUsed) {
       return;
     }
-    if (this.kernel && this.keys) {
+    if (this.keys) {
       const radix = this.radix;
       const odd = this.radixOdd;
       const keys = this.keys;
@@ -1070,23 +1075,29 @@ class StatsEngine {
       return;
     }
     this.released = true;
-    if (this.kernel && this.keys) {
+    const keys = this.keys;
+    if (keys) {
       // Clear just the bins this tensor's values touched.
-      const kernel = this.kernel;
-      const keys = this.keys;
+      const special = this.kernel?.special;
       for (let j = 0; j < this.keyCount; j++) {
         const k = keys[j]!;
-        kernel.radixEven[k] = 0;
-        kernel.radixOdd[k] = 0;
-        kernel.special[k] = 0;
+        this.radix[k] = 0;
+        this.radixOdd[k] = 0;
+        if (special) {
+          special[k] = 0;
+        }
       }
-      giveKernel(kernel, true);
       giveArray(spareKeys, keys);
-    } else if (this.kernel) {
-      giveKernel(this.kernel);
+    }
+    if (this.kernel) {
+      giveKernel(this.kernel, keys !== undefined);
     } else {
+      if (!keys) {
+        this.radix.fill(0);
+        this.radixOdd.fill(0);
+      }
       giveArray(spareRadixes, this.radix);
-      giveArray(spareRadixes, this.radixOdd.fill(0));
+      giveArray(spareRadixes, this.radixOdd);
     }
     if (this.targetOf.length === radixBins) {
       giveArray(spareTargetOfs, this.targetOf);
