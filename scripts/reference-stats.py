@@ -155,6 +155,12 @@ def main():
     cases.append(stored('empty-f32', np.zeros(0, dtype=np.float32), 'float32'))
     cases.append(stored('single-value-f32', np.array([-3.5], dtype=np.float32), 'float32'))
     cases.append(stored('two-values-f64', np.array([1e-7, 2.5], dtype=np.float64), 'float64'))
+    # Two tensors of a few values around the same powers of ten 10^(-20 + 0.625 i), once within
+    # [1e-10, 0.3] and once within [1e-20, 1e20]: the same radix bins fall into very different log
+    # bins, and a log edge lies inside each of them in the second (values just below and above it).
+    around = np.array([10.0 ** (-20 + 0.625 * i) * f for i in range(17, 32) for f in (1 - 2.0 ** -10, 1 + 2.0 ** -10)])
+    cases.append(stored('few-log-narrow-f32', np.concatenate([[1e-10, 0.3], around]).astype(np.float32), 'float32'))
+    cases.append(stored('few-log-wide-f32', np.concatenate([[2e-20, -5e19], around]).astype(np.float32), 'float32'))
 
     # Larger arrays from integer formulas (the test evaluates the same formula):
     i = np.arange(300001, dtype=np.int64)

@@ -78,6 +78,10 @@ export class StatsKernel {
   readonly memF32: Float32Array;
   readonly memU32: Uint32Array;
   private readonly exports: KernelExports;
+  /** The views last handed out by linCounts, logCounts and logThresholds (reused while the bin count stays). */
+  private linView = new Uint32Array(0);
+  private logHView = new Uint32Array(0);
+  private logThresholdsView = new Float64Array(0);
 
   constructor(instance: WasmInstance) {
     this.exports = instance.exports as unknown as KernelExports;
@@ -117,18 +121,27 @@ export class StatsKernel {
   /** Zeroed linear histogram counts for `bins` bins (at most kernelMaxBins). */
   linCounts(bins: number): Uint32Array {
     checkKernelBins(bins);
-    return new Uint32Array(this.buffer, linAt, bins).fill(0);
+    if (this.linView.length !== bins) {
+      this.linView = new Uint32Array(this.buffer, linAt, bins);
+    }
+    return this.linView.fill(0);
   }
 
   /** Zeroed log histogram counts for `bins` bins. */
   logCounts(bins: number): Uint32Array {
     checkKernelBins(bins);
-    return new Uint32Array(this.buffer, logHAt, bins).fill(0);
+    if (this.logHView.length !== bins) {
+      this.logHView = new Uint32Array(this.buffer, logHAt, bins);
+    }
+    return this.logHView.fill(0);
   }
 
   /** The log histogram thresholds, `bins` + 1 of them. */
   logThresholds(bins: number): Float64Array {
-    return new Float64Array(this.buffer, logThresholdsAt, bins + 1);
+    if (this.logThresholdsView.length !== bins + 1) {
+      this.logThresholdsView = new Float64Array(this.buffer, logThresholdsAt, bins + 1);
+    }
+    return this.logThresholdsView;
   }
 
   /**

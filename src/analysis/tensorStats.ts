@@ -81,7 +81,7 @@ const yieldIntervalMs = 20;
 const radixBins = 65536;
 
 /**
- * A float32 tensor of at most this many values keeps the radix key of each value (StatsEngine.keys),
+ * A tensor of at most this many values keeps the radix key of each value (StatsEngine.keys),
  * so that the chores over the 65536-bin tables (finding the occupied bins, merging, clearing) visit
  * only its own bins: for a tiny tensor they would cost far more than its values.
  */
@@ -123,6 +123,7 @@ const spareTargetOfs: Int16Array[] = [];
 const spareLogTables: Int16Array[] = [];
 const spareSpecials: Uint8Array[] = [];
 const spareSubs: Uint32Array[] = [];
+const spareKeys: Uint16Array[] = [];
 const maxSpares = 24;
 
 function takeArray<T>(spares: T[], make: () => T): T {
@@ -133,6 +134,89 @@ function giveArray<T>(spares: T[], a: T): void {
   if (spares.length < maxSpares && !spares.includes(a)) {
     spares.push(a);
   }
+}
+
+/** A spare buffer for the values of collecting target bins (kept when at most `maxSpareCollected` long). */
+let spareCollected: Float64Array | undefined;
+const maxSpareCollected = 1 << 16;
+
+function takeCollected(length: number): Float64Array {
+  const spare = spareCollected;
+  if (spare && spare.length >= length) {
+    spareCollected = undefined;
+    return spare;
+  }
+  return new Float64Array(Math.max(length, 64));
+}
+
+function giveCollected(a: Float64Array): void {
+  if (a.length <= maxSpareCollected && (!spareCollected || a.length > spareCollected.length)) {
+    spareCollected = a;
+  }
+}
+
+/*
+ * Scratch of the synchronous steps between the passes (preparePass2 and what it calls), shared by
+ * all engines of the thread, and empty arrays standing for tables an engine has not set up.
+ */
+const occupiedScratch = new Int32Array(fewValues);
+const rankScratch = new Float64Array(2 * percentileKeys.length);
+const noU32 = new Uint32Array(0);
+const noI16 = new Int16Array(0);
+const noU8 = new Uint8Array(0);
+const noF64 = new Float64Array(0);
+/** The pass-1 accumulators (accS1 ... accZeros), written and read within one pass1 call. */
+const acc1 = new Float64Array(10);
+
+/** An array of n zeros. */
+function zeros(n: number): number[] {
+  const a = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    a[i] = 0;
+  }
+  return a;
+}
+
+/** Sorts a[from..to) ascending (numerically, as TypedArray sort does). */
+function sortPrefix(a: Int32Array | Float64Array, from: number, to: number): void {
+  if (to - from > 32) {
+    a.subarray(from, to).sort();
+    return;
+  }
+  for (let i = from + 1; i < to; i++) {
+    const v = a[i]!;
+    let j = i - 1;
+    while (j >= from && a[j]! > v) {
+      a[j + 1] = a[j]!;
+      j--;
+    }
+    a[j + 1] = v;
+  }
+}
+
+/** Log histogram edges (log10 exponents) and their thresholds 10^e for recent (lo, hi, bins), shared read-only. */
+const logEdgeCache = new Map<number, { edges: number[]; thresholds: Float64Array }>();
+const maxLogEdgeCache = 1024;
+
+function logEdgesFor(lo: number, hi: number, bins: number): { edges: number[]; thresholds: Float64Array } {
+  // lo and hi lie within [-400, 400] (float64 range), bins within [1, 32767].
+  const key = ((lo + 400) * 1024 + (hi + 400)) * 32768 + bins;
+  let entry = logEdgeCache.get(key);
+  if (!entry) {
+    const edges = new Array<number>(bins + 1);
+    const thresholds = new Float64Array(bins + 1);
+    for (let i = 0; i <= bins; i++) {
+      const e = i === bins ? hi : lo + (i * (hi - lo)) / bins;
+      edges[i] = e;
+      thresholds[i] = 10 ** e;
+    }
+    entry = { edges, thresholds };
+    if (logEdgeCache.size >= maxLogEdgeCache) {
+      logEdgeCache.clear();
+    }
+    logEdgeCache.set(key, entry);
+  }
+  return entry;
 }
 
 /** The element representation the engine works on. */
@@ -176,11 +260,9 @@ function modeOf(chunk: ArrayLike<number>): 'f32' | 'f64' {
 class TargetBin {
   /** True: values are collected and sorted; false: the next 16 key bits are counted in `sub`. */
   readonly collect: boolean;
-  /** Collected values (collecting bins; empty otherwise). */
-  readonly values: Float64Array;
-  /** Fill level of `values`. */
+  /** Fill level of the bin's values in StatsEngine.collected (collecting bins). */
   filled = 0;
-  /** Whether `values` is sorted. */
+  /** Whether the bin's values are sorted. */
   sorted = false;
   /** Counts of the next 16 key bits (counting bins; empty otherwise). */
   readonly sub: Uint32Array | Float64Array;
@@ -195,11 +277,12 @@ class TargetBin {
     /** Finite values in this bin. */
     readonly count: number,
     collectLimit: number,
+    /** Start of the bin's values in StatsEngine.collected (collecting bins). */
+    readonly at: number,
   ) {
     this.collect = count <= collectLimit;
-    this.values = new Float64Array(this.collect ? count : 0);
     this.sub = this.collect
-      ? new Uint32Array(0)
+      ? noU32
       : count < 2 ** 32
         ? takeArray(spareSubs, () => new Uint32Array(radixBins)).fill(0)
         : new Float64Array(radixBins);
@@ -244,11 +327,13 @@ class StatsEngine {
   private readonly radixOdd: Uint32Array;
   private radixOddUsed = false;
   private radixTotal: Float64Array | undefined;
-  /** Radix keys of the values so far while the engine has its kernel and at most fewValues values, else undefined. */
+  /**
+   * Radix keys of the values so far (the first keyCount entries of a spare array of fewValues) while
+   * there are at most fewValues values, else undefined.
+   */
   private keys: Uint16Array | undefined;
+  private keyCount = 0;
   private sinceFlush1 = 0;
-  /** Scratch accumulators of the pass-1 loops (accS1 ... accZeros). */
-  private readonly acc = new Float64Array(10);
 
   // pass 2
   first = 0;
@@ -259,19 +344,22 @@ class StatsEngine {
   nearZeroThreshold = 0;
   nearZero = 0;
   pass2Count = 0;
-  lin: Uint32Array = new Uint32Array(0);
-  private linTotal = new Float64Array(0);
+  lin: Uint32Array = noU32;
+  /** Histogram totals (handed over as the result's counts). */
+  private linTotal: number[] = [];
+  /** Log histogram edges (shared with logEdgeCache: copied into the result). */
   private logEdges: number[] = [];
-  logThresholds: Float64Array = new Float64Array(0);
-  logTable: Int16Array = new Int16Array(0);
-  logH: Uint32Array = new Uint32Array(0);
-  private logTotal = new Float64Array(0);
+  logThresholds: Float64Array = noF64;
+  logTable: Int16Array = noI16;
+  logH: Uint32Array = noU32;
+  private logTotal: number[] = [];
   private sinceFlush2 = 0;
-  targetOf: Int16Array = new Int16Array(0);
+  targetOf: Int16Array = noI16;
   /** Radix bins whose values pass 2 handles one by one (see classifyBins). */
-  special: Uint8Array = new Uint8Array(0);
+  special: Uint8Array = noU8;
   private targets: TargetBin[] = [];
-  private ranks: number[] = [];
+  /** Values of the collecting target bins, each bin's from its `at` on. */
+  private collected: Float64Array = noF64;
 
   /** `kernel`: a kernel instance taken for this engine (used in float32 mode, else given back). */
   constructor(bins: number, mode: 'f32' | 'f64', kernel?: StatsKernel) {
@@ -285,9 +373,10 @@ class StatsEngine {
     if (!this.kernel) {
       warmJsLoops();
     }
-    this.radix = this.kernel?.radixEven ?? takeArray(spareRadixes, () => new Uint32Array(radixBins)).fill(0);
-    this.keys = this.kernel ? new Uint16Array(0) : undefined;
-    this.radixOdd = this.kernel?.radixOdd ?? takeArray(spareRadixes, () => new Uint32Array(radixBins)).fill(0);
+    // Spare radix tables are all zero (see release).
+    this.radix = this.kernel?.radixEven ?? takeArray(spareRadixes, () => new Uint32Array(radixBins));
+    this.keys = takeArray(spareKeys, () => new Uint16Array(fewValues));
+    this.radixOdd = this.kernel?.radixOdd ?? takeArray(spareRadixes, () => new Uint32Array(radixBins));
   }
 
   // ---------------------------------------------------------------- pass 1
@@ -316,22 +405,29 @@ class StatsEngine {
 
   /** Adds the radix keys of a chunk to `keys`, or drops them once there are too many values. */
   private keepKeys(w: WorkArray): void {
-    if (!this.keys) {
+    const keys = this.keys;
+    if (!keys) {
       return;
     }
     const n = w.length;
-    if (!(w instanceof Float32Array) || this.count + n > fewValues) {
+    if (this.count + n > fewValues) {
+      giveArray(spareKeys, keys);
       this.keys = undefined;
       return;
     }
-    const keys = new Uint16Array(this.count + n);
-    keys.set(this.keys);
-    const u = new Uint32Array(w.buffer, w.byteOffset, n);
+    // float32 bits (in the kernel's memory when a reader filled it), or the high words of float64 values.
+    const f32 = w instanceof Float32Array;
+    const inKernel = f32 && w.buffer === this.kernel?.buffer;
+    const u = inKernel ? this.kernel!.memU32 : new Uint32Array(w.buffer, w.byteOffset, f32 ? n : 2 * n);
+    const base = inKernel ? w.byteOffset >>> 2 : 0;
+    const stride = f32 ? 1 : 2;
+    const off = f32 ? 0 : hiWord;
+    const at = this.keyCount;
     for (let i = 0; i < n; i++) {
-      const b = u[i]!;
-      keys[this.count + i] = (((b >> 31) | 0x80000000) ^ b) >>> 16;
+      const b = u[base + stride * i + off]!;
+      keys[at + i] = (((b >> 31) | 0x80000000) ^ b) >>> 16;
     }
-    this.keys = keys;
+    this.keyCount = at + n;
   }
 
   /** Fast loop for chunks without NaN/Inf; returns false (and leaves no trace) when the chunk has some. */
@@ -346,7 +442,7 @@ class StatsEngine {
     } else {
       shift = this.nextShift();
     }
-    const acc = this.acc;
+    const acc = acc1;
     acc.fill(0);
     acc[accMin] = this.min;
     acc[accMax] = this.max;
@@ -386,7 +482,7 @@ class StatsEngine {
    * of squares is derived from the power sums: sum (d + shift)^2 = s2 + shift (2 s1 + n shift).
    */
   private kernelPass1(kernel: StatsKernel, w: Float32Array, shift: number): void {
-    const acc = this.acc;
+    const acc = acc1;
     const kacc = kernel.acc;
     kacc[accMin] = acc[accMin]!;
     kacc[accMax] = acc[accMax]!;
@@ -423,10 +519,12 @@ class StatsEngine {
     if (!this.radixOddUsed) {
       return;
     }
-    if (this.kernel && this.keys) {
+    if (this.keys) {
       const radix = this.radix;
       const odd = this.radixOdd;
-      for (const k of this.keys) {
+      const keys = this.keys;
+      for (let j = 0; j < this.keyCount; j++) {
+        const k = keys[j]!;
         radix[k] = radix[k]! + odd[k]!;
         odd[k] = 0;
       }
@@ -460,11 +558,15 @@ class StatsEngine {
 
   /** Moves the 32-bit histogram counters into the float64 totals. */
   private flushHistograms(): void {
-    for (let i = 0; i < this.lin.length; i++) {
-      this.linTotal[i] = this.linTotal[i]! + this.lin[i]!;
+    const lin = this.lin;
+    const linTotal = this.linTotal;
+    for (let i = 0; i < lin.length; i++) {
+      linTotal[i] = linTotal[i]! + lin[i]!;
     }
-    for (let i = 0; i < this.logH.length; i++) {
-      this.logTotal[i] = this.logTotal[i]! + this.logH[i]!;
+    const logH = this.logH;
+    const logTotal = this.logTotal;
+    for (let i = 0; i < logH.length; i++) {
+      logTotal[i] = logTotal[i]! + logH[i]!;
     }
     this.lin.fill(0);
     this.logH.fill(0);
@@ -630,7 +732,7 @@ class StatsEngine {
     const tol = 8 * eps * ((Math.abs(first) + Math.abs(last)) * this.norm + bins);
     this.tol = Number.isFinite(tol) && tol < 0.25 && step > 0 ? tol : 1;
     this.lin = this.kernel ? this.kernel.linCounts(bins) : new Uint32Array(bins);
-    this.linTotal = new Float64Array(bins);
+    this.linTotal = zeros(bins);
     const absMax = Math.max(Math.abs(this.min), Math.abs(this.max));
     this.nearZeroThreshold = 1e-3 * absMax;
 
@@ -647,27 +749,35 @@ class StatsEngine {
       if (hi <= lo) {
         hi = lo + 1;
       }
-      this.logEdges = [];
-      this.logThresholds = this.kernel ? this.kernel.logThresholds(bins) : new Float64Array(bins + 1);
-      for (let i = 0; i <= bins; i++) {
-        const e = i === bins ? hi : lo + (i * (hi - lo)) / bins;
-        this.logEdges.push(e);
-        this.logThresholds[i] = 10 ** e;
+      const { edges, thresholds } = logEdgesFor(lo, hi, bins);
+      this.logEdges = edges;
+      // The kernel reads its thresholds from its memory; the JS loops read the shared ones.
+      this.logThresholds = this.kernel ? this.kernel.logThresholds(bins) : thresholds;
+      if (this.kernel) {
+        this.logThresholds.set(thresholds);
       }
       this.logH = this.kernel ? this.kernel.logCounts(bins) : new Uint32Array(bins);
-      this.logTotal = new Float64Array(bins);
-      this.buildLogTable(absMax);
+      this.logTotal = zeros(bins);
+      this.buildLogTable(absMax, occupied);
     }
 
-    // Percentile targets: the radix bins that hold the needed order statistics.
+    // Percentile targets: the radix bins that hold the needed order statistics (ascending, distinct).
     const n = this.n;
-    const rankSet = new Set<number>();
-    for (const key of percentileKeys) {
-      const [lo, hi] = percentileRanks(n, percentileFraction(key));
-      rankSet.add(lo);
-      rankSet.add(hi);
+    const ranks = rankScratch;
+    let rankCount = 0;
+    for (const q of percentileFractions) {
+      const [lo, hi] = percentileRanks(n, q);
+      ranks[rankCount++] = lo;
+      ranks[rankCount++] = hi;
     }
-    this.ranks = [...rankSet].sort((a, b) => a - b);
+    sortPrefix(ranks, 0, rankCount);
+    let distinct = 0;
+    for (let i = 0; i < rankCount; i++) {
+      if (distinct === 0 || ranks[distinct - 1] !== ranks[i]) {
+        ranks[distinct++] = ranks[i]!;
+      }
+    }
+    rankCount = distinct;
     this.targetOf = takeArray(spareTargetOfs, () => new Int16Array(radixBins));
     if (this.keys) {
       // Only the occupied bins' entries are ever read.
@@ -677,26 +787,31 @@ class StatsEngine {
     } else {
       this.targetOf.fill(-1);
     }
-    this.targets = [];
     let cum = 0;
     let r = 0;
-    for (let j = 0; j < occupied.length && r < this.ranks.length; j++) {
+    let collecting = 0;
+    const collectLimit = this.mode === 'f32' ? collectLimitF32 : collectLimitF64;
+    for (let j = 0; j < occupied.length && r < rankCount; j++) {
       const k = occupied[j]!;
       const c = radix[k]!;
       let hit = false;
-      while (r < this.ranks.length && this.ranks[r]! < cum + c) {
-        const rank = this.ranks[r]!;
+      while (r < rankCount && ranks[r]! < cum + c) {
+        const rank = ranks[r]!;
         if (rank !== 0 && rank !== n - 1) {
           hit = true;
         }
         r++;
       }
       if (hit) {
-        const t = new TargetBin(k, cum, c, this.mode === 'f32' ? collectLimitF32 : collectLimitF64);
+        const t = new TargetBin(k, cum, c, collectLimit, collecting);
+        collecting += t.collect ? c : 0;
         this.targetOf[k] = this.targets.length;
         this.targets.push(t);
       }
       cum += c;
+    }
+    if (collecting > 0) {
+      this.collected = takeCollected(collecting);
     }
     this.classifyBins(radix, occupied);
   }
@@ -704,15 +819,18 @@ class StatsEngine {
   /** The radix bins with a non-zero count, ascending. */
   private occupiedBins(radix: Uint32Array | Float64Array): Int32Array {
     if (this.keys && radix === this.radix) {
-      const sorted = Int32Array.from(this.keys).sort();
+      const sorted = occupiedScratch;
+      const count = this.keyCount;
+      sorted.set(this.keys.subarray(0, count));
+      sortPrefix(sorted, 0, count);
       let m = 0;
-      for (let j = 0; j < sorted.length; j++) {
+      for (let j = 0; j < count; j++) {
         const k = sorted[j]!;
         if (radix[k]! > 0 && (m === 0 || sorted[m - 1] !== k)) {
           sorted[m++] = k;
         }
       }
-      return sorted.slice(0, m);
+      return sorted.subarray(0, m);
     }
     if (this.kernel && radix === this.radix) {
       return this.kernel.nonzeroBins().slice();
@@ -741,8 +859,8 @@ class StatsEngine {
     const special = this.kernel?.special ?? takeArray(spareSpecials, () => new Uint8Array(radixBins));
     if (this.keys) {
       // The kernel's codes are zero when it is taken (giveKernel); pass 1 only saw these keys.
-      for (const k of this.keys) {
-        special[k] = 0;
+      for (let j = 0; j < this.keyCount; j++) {
+        special[this.keys[j]!] = 0;
       }
     } else {
       special.fill(0);
@@ -805,17 +923,31 @@ class StatsEngine {
    * smallest value; a value's log bin is found from there by stepping over the few log edges that
    * may lie inside its radix bin.
    */
-  private buildLogTable(absMax: number): void {
+  private buildLogTable(absMax: number, occupied: Int32Array): void {
     const table = this.kernel?.logTable ?? takeArray(spareLogTables, () => new Int16Array(32768));
-    table.fill(0);
     // Only the bins between the smallest and the largest |x| can be hit.
     const first = Math.max(1, this.absKey16(this.minNonZeroAbs));
     const last = this.absKey16(absMax);
-    for (let j = first; j <= last; j++) {
-      const lo = this.mode === 'f32' ? f32FromBits(j << 16) : f64FromWords(j << 16, 0);
-      table[j] = Number.isFinite(lo) ? this.logBinExact(lo) : this.bins - 1;
+    if (this.keys) {
+      // Pass 2 reads only the entries of the occupied radix bins: set those as the full table has them.
+      for (let i = 0; i < occupied.length; i++) {
+        const k = occupied[i]!;
+        const j = (k & 0x8000 ? k : ~k) & 0x7fff; // |x|'s top 16 bits (see bitsFromKey)
+        table[j] = j >= first && j <= last ? this.logEntry(j) : 0;
+      }
+    } else {
+      table.fill(0);
+      for (let j = first; j <= last; j++) {
+        table[j] = this.logEntry(j);
+      }
     }
     this.logTable = table;
+  }
+
+  /** Log bin of the smallest value of the radix bin j of |x|. */
+  private logEntry(j: number): number {
+    const lo = this.mode === 'f32' ? f32FromBits(j << 16) : f64FromWords(j << 16, 0);
+    return Number.isFinite(lo) ? this.logBinExact(lo) : this.bins - 1;
   }
 
   /** Top 16 bits of |v|'s bit pattern (float32 bits, or the float64 high word). */
@@ -922,7 +1054,7 @@ class StatsEngine {
   addTarget(tg: number, x: number, key: number, lo: number): void {
     const target = this.targets[tg]!;
     if (target.collect) {
-      target.values[target.filled++] = x;
+      this.collected[target.at + target.filled++] = x;
     } else {
       const sub = target.sub;
       sub[key & 0xffff] = sub[key & 0xffff]! + 1;
@@ -943,20 +1075,29 @@ class StatsEngine {
       return;
     }
     this.released = true;
-    if (this.kernel && this.keys) {
+    const keys = this.keys;
+    if (keys) {
       // Clear just the bins this tensor's values touched.
-      const kernel = this.kernel;
-      for (const k of this.keys) {
-        kernel.radixEven[k] = 0;
-        kernel.radixOdd[k] = 0;
-        kernel.special[k] = 0;
+      const special = this.kernel?.special;
+      for (let j = 0; j < this.keyCount; j++) {
+        const k = keys[j]!;
+        this.radix[k] = 0;
+        this.radixOdd[k] = 0;
+        if (special) {
+          special[k] = 0;
+        }
       }
-      giveKernel(kernel, true);
-    } else if (this.kernel) {
-      giveKernel(this.kernel);
+      giveArray(spareKeys, keys);
+    }
+    if (this.kernel) {
+      giveKernel(this.kernel, keys !== undefined);
     } else {
+      if (!keys) {
+        this.radix.fill(0);
+        this.radixOdd.fill(0);
+      }
       giveArray(spareRadixes, this.radix);
-      giveArray(spareRadixes, this.radixOdd.fill(0));
+      giveArray(spareRadixes, this.radixOdd);
     }
     if (this.targetOf.length === radixBins) {
       giveArray(spareTargetOfs, this.targetOf);
@@ -971,6 +1112,9 @@ class StatsEngine {
       if (t.sub instanceof Uint32Array && t.sub.length === radixBins) {
         giveArray(spareSubs, t.sub);
       }
+    }
+    if (this.collected.length > 0) {
+      giveCollected(this.collected);
     }
   }
 
@@ -992,10 +1136,10 @@ class StatsEngine {
           throw new Error(`statistics pass 2 saw ${t.filled} values in a bin that held ${t.count} in pass 1`);
         }
         if (!t.sorted) {
-          t.values.sort();
+          sortPrefix(this.collected, t.at, t.at + t.count);
           t.sorted = true;
         }
-        return { value: t.values[offset]!, bound: 0 };
+        return { value: this.collected[t.at + offset]!, bound: 0 };
       }
       const sub = t.sub;
       let cum = 0;
@@ -1033,13 +1177,15 @@ class StatsEngine {
     const bins = this.bins;
     const percentiles = {} as Record<PercentileKey, number | null>;
     let bound = 0;
-    for (const key of percentileKeys) {
+    for (let i = 0; i < percentileKeys.length; i++) {
+      const key = percentileKeys[i]!;
       if (n === 0) {
         percentiles[key] = null;
         continue;
       }
-      const h = (n - 1) * percentileFraction(key);
-      const [lo, hi] = percentileRanks(n, percentileFraction(key));
+      const q = percentileFractions[i]!;
+      const h = (n - 1) * q;
+      const [lo, hi] = percentileRanks(n, q);
       const a = this.orderStatistic(lo);
       const b = this.orderStatistic(hi);
       // numpy.lib.function_base._lerp: the virtual index's fraction (gamma) from the floor index
@@ -1056,14 +1202,12 @@ class StatsEngine {
     const std = constant ? 0 : Math.sqrt(variance);
     const absMax = finiteStats ? Math.max(Math.abs(this.min), Math.abs(this.max)) : null;
     const momentsDefined = finiteStats && !constant && variance > 0;
-    const histogram: Histogram = { edges: [], counts: [] };
-    if (finiteStats) {
-      for (let i = 0; i <= bins; i++) {
-        histogram.edges.push(this.linEdge(i));
-      }
-      histogram.counts = Array.from(this.linTotal);
+    const edges: number[] = finiteStats ? new Array<number>(bins + 1) : [];
+    for (let i = 0; i < edges.length; i++) {
+      edges[i] = this.linEdge(i);
     }
-    const logHistogram: Histogram = { edges: [...this.logEdges], counts: Array.from(this.logTotal) };
+    const histogram: Histogram = { edges, counts: finiteStats ? this.linTotal : [] };
+    const logHistogram: Histogram = { edges: this.logEdges.slice(), counts: this.logTotal };
     return {
       count: this.count,
       nanCount: this.nanCount,
@@ -1400,6 +1544,9 @@ function loop2F64(e: StatsEngine, w: Float64Array, u: Uint32Array): number {
 function percentileFraction(key: PercentileKey): number {
   return Number(key.slice(1)) / 100;
 }
+
+/** percentileFraction of each of percentileKeys. */
+const percentileFractions = percentileKeys.map(percentileFraction);
 
 /** The two finite ranks numpy's 'linear' method interpolates between. */
 function percentileRanks(n: number, q: number): [number, number] {

@@ -370,3 +370,30 @@ test('tensors of a few values, analysed one after another on reused kernels betw
     compare(`${c.name}#${i}`, stats, c.stats);
   }
 });
+
+test('every pair of few-value tensors analysed back to back on reused work arrays matches NumPy (kernels and JS loops)', async () => {
+  // The second tensor of each pair starts from what the first left in the reused radix keys,
+  // collected percentile values, log tables and cached log edges.
+  const few = reference.cases.filter((c) => valuesOf(c).length <= 4096);
+  assert.ok(few.filter((c) => c.dtype === 'float32').length >= 5, 'several float32 cases of a few values');
+  for (const a of few) {
+    for (const b of few) {
+      await computeTensorStats(fakeTensor(a.name, a.dtype, valuesOf(a)), { histogramBins: reference.bins });
+      const stats = await computeTensorStats(fakeTensor(b.name, b.dtype, valuesOf(b)), { histogramBins: reference.bins });
+      compare(`${a.name} then ${b.name}`, stats, b.stats);
+      computeArrayStats(valuesOf(a));
+      compare(`${a.name} then ${b.name} (array)`, computeArrayStats(valuesOf(b)), b.stats);
+    }
+  }
+  setKernelsEnabled(false);
+  try {
+    for (const a of few) {
+      for (const b of few) {
+        computeArrayStats(valuesOf(a));
+        compare(`${a.name} then ${b.name} (JS loops)`, computeArrayStats(valuesOf(b)), b.stats);
+      }
+    }
+  } finally {
+    setKernelsEnabled(true);
+  }
+});
