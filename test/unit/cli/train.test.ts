@@ -7,7 +7,7 @@ import { runCli } from '../../../src/cli/main';
 import { readRunSpec, RunFolderTakenError, trainFromSpec } from '../../../src/runtime/runSpec';
 import { captureIo } from '../helpers/captureIo';
 import { failFsCall } from '../helpers/fsFailure';
-import { makeTempDir, repoRoot } from '../helpers/fixtures';
+import { folderSnapshot as snapshot, makeTempDir, repoRoot } from '../helpers/fixtures';
 import { skipWithTfjsNode, writeNpy } from '../helpers/runtimeData';
 
 /** The seed's 784-128-128-10 classifier. */
@@ -19,15 +19,6 @@ function writeSpec(spec: Record<string, unknown>): { dir: string; file: string }
   const file = path.join(dir, 'spec.json');
   fs.writeFileSync(file, JSON.stringify({ model, synthetic: { samples: 32, seed: 3 }, batchSize: 16, epochs: 1, ...spec }));
   return { dir, file };
-}
-
-/** Every file under `dir` with its bytes. */
-function snapshot(dir: string): Map<string, string> {
-  return new Map(
-    (fs.readdirSync(dir, { recursive: true }) as string[])
-      .filter((f) => fs.statSync(path.join(dir, f)).isFile())
-      .map((f) => [f, fs.readFileSync(path.join(dir, f)).toString('base64')]),
-  );
 }
 
 test('train on data without targets exits 2 with one sentence naming the data file, and creates no run folder', async () => {

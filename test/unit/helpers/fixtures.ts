@@ -32,6 +32,15 @@ export function fixtureOrSkip(t: TestContext, relative: string): string | undefi
 /** Skip option for `test(name, skipUnlessFixtures, fn)`. */
 export const skipUnlessFixtures: { skip: string | false } = { skip: haveFixtures ? false : missingFixturesReason };
 
+/** Every file under `dir` (relative path) with its bytes (base64): to show that nothing in it changed. */
+export function folderSnapshot(dir: string): Map<string, string> {
+  return new Map(
+    (fs.readdirSync(dir, { recursive: true }) as string[])
+      .filter((f) => fs.statSync(path.join(dir, f)).isFile())
+      .map((f) => [f, fs.readFileSync(path.join(dir, f)).toString('base64')]),
+  );
+}
+
 /** A fresh temporary folder under the OS temp dir, removed by the caller (or at exit). */
 export function makeTempDir(prefix = 'weightscope-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -6,7 +6,7 @@ import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
 import { dequantized, initializationModel, runExperiment } from '../../../src/runtime/experiments';
 import { gradientDiagnostics } from '../../../src/runtime/gradientRules';
 import { probeModel } from '../../../src/runtime/probe';
-import { makeTempDir } from '../helpers/fixtures';
+import { folderSnapshot as snapshot, makeTempDir } from '../helpers/fixtures';
 
 let tf: Tf;
 let tfl: Tfl;
@@ -46,15 +46,6 @@ test('quantization round trips: float16 error below half an ulp, uint8 error bel
   const step = (0.3 + 0.3) / 255; // range of sin * 0.3 over 1000 samples is about [-0.3, 0.3]
   assert.ok(maxAbs8 <= step / 2 + 1e-7 && maxAbs8 > 0, `uint8 error ${maxAbs8} vs half step ${step / 2}`);
 });
-
-/** Every file under `dir` with its bytes. */
-function snapshot(dir: string): Map<string, string> {
-  return new Map(
-    (fs.readdirSync(dir, { recursive: true }) as string[])
-      .filter((f) => fs.statSync(path.join(dir, f)).isFile())
-      .map((f) => [f, fs.readFileSync(path.join(dir, f)).toString('base64')]),
-  );
-}
 
 test('a rerun of an experiment on one folder writes beside the earlier run, never over it; two at once get one folder each', async () => {
   const out = makeTempDir();
