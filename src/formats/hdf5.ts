@@ -484,7 +484,7 @@ export class Hdf5File {
         dtypeAttr === 'bfloat16' && d.itemBytes === 2
           ? { dtype: 'bfloat16' as DType, description: 'bfloat16' }
           : numericType(d.typeClass === 0 ? 'integer' : 'float', d.itemBytes, d.signed);
-      return this.withStorage({ path: datasetPath, shape: [...d.shape], dtype, typeDescription: description, itemBytes: d.itemBytes });
+      return { path: datasetPath, shape: [...d.shape], dtype, typeDescription: description, itemBytes: d.itemBytes, ...(d.storage ? { storage: d.storage } : {}) };
     }
     const meta = this.guard(`read the header of dataset '${datasetPath}'`, () => this.module.get_dataset_metadata(this.file.file_id, datasetPath));
     const shape = meta.shape ?? [];
@@ -569,7 +569,7 @@ export class Hdf5File {
     return raw;
   }
 
-  /** `info` with its `storage` when the layout walk knows it. */
+  /** `info` with its `storage` when the layout walk knows it (library reads; the tree has its own). */
   private withStorage(info: Hdf5DatasetInfo): Hdf5DatasetInfo {
     let index: Hdf5LayoutIndex | undefined;
     try {

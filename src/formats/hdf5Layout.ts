@@ -197,6 +197,8 @@ export interface Hdf5TreeNode {
     signed: boolean;
     /** Where the values lie; undefined only for a dataset without elements. */
     located?: Hdf5RawDataset;
+    /** The file's size and how far the dataset's stored bytes can expand (see Hdf5LayoutIndex.expansion). */
+    storage?: { fileBytes: number; expansion: number };
   };
 }
 
@@ -331,7 +333,7 @@ class Walker {
           this.datasets.set(childPath, { path: childPath, ...located });
         }
         if (node) {
-          this.nodes.set(m.address, this.datasetNode(messages, located ? { path: childPath, ...located } : undefined));
+          this.nodes.set(m.address, this.datasetNode(messages, located ? { path: childPath, ...located } : undefined, expansion));
         } else if (!located) {
           this.complete = false;
         }
@@ -365,7 +367,7 @@ class Walker {
   }
 
   /** The node of a dataset in a strict walk: readable element types only, values located unless there are none. */
-  private datasetNode(messages: Message[], located: Hdf5RawDataset | undefined): Hdf5TreeNode {
+  private datasetNode(messages: Message[], located: Hdf5RawDataset | undefined, expansion: number | undefined): Hdf5TreeNode {
     const space = messages.find((x) => x.type === msg.dataspace);
     const type = messages.find((x) => x.type === msg.datatype);
     if (!space || !type || type.flags & 0x02 || space.flags & 0x02) {
@@ -386,7 +388,14 @@ class Walker {
     return {
       kind: 'dataset',
       attributes: this.attributes(messages),
-      dataset: { shape, typeClass, itemBytes, signed: typeClass === 0 && (type.body.getUint8(1) & 0x08) !== 0, ...(located ? { located } : {}) },
+      dataset: {
+        shape,
+        typeClass,
+        itemBytes,
+        signed: typeClass === 0 && (type.body.getUint8(1) & 0x08) !== 0,
+        ...(located ? { located } : {}),
+        ...(expansion !== undefined ? { storage: { fileBytes: this.r.size, expansion } } : {}),
+      },
     };
   }
 
