@@ -59,22 +59,33 @@ async function collect(dir: string, depth: number, out: string[]): Promise<void>
   }
 }
 
-/** Most files of a folder opened to find why it holds no weight files (see refusedFile). */
+/** Most files opened to find why a folder holds no weight files (see refusedFile). */
 const maxFilesTried = 32;
 
 /**
- * The error of a file directly in `dir` that is a weight file of a kind Weightscope refuses
- * (`unsupportedFormat`, e.g. a legacy V1 checkpoint, whose files have no telling name); undefined
- * when there is none.
+ * The error of a file below `dir` (searched as collect searches) that is a weight file of a kind
+ * Weightscope refuses (`unsupportedFormat`, e.g. a legacy V1 checkpoint, whose files have no telling
+ * name); undefined when there is none among the first maxFilesTried files.
  */
-async function refusedFile(dir: string): Promise<WeightFileError | undefined> {
-  const files = (await listDir(dir)).filter((e) => !e.isDir && !e.name.startsWith('.') && !isSidecarName(e.name));
-  for (const e of files.slice(0, maxFilesTried)) {
+async function refusedFile(dir: string, depth = 0, budget = { files: maxFilesTried }): Promise<WeightFileError | undefined> {
+  const entries = (await listDir(dir)).filter((e) => !e.name.startsWith('.'));
+  for (const e of entries.filter((e) => !e.isDir && !isSidecarName(e.name))) {
+    if (budget.files-- <= 0) {
+      return undefined;
+    }
     try {
       await (await openLocalPath(path.join(dir, e.name))).close();
     } catch (ex) {
       if (WeightFileError.is(ex, 'unsupportedFormat')) {
         return ex;
+      }
+    }
+  }
+  if (depth < maxSearchDepth) {
+    for (const e of entries.filter((e) => e.isDir && !skippedDirs.has(e.name))) {
+      const refused = await refusedFile(path.join(dir, e.name), depth + 1, budget);
+      if (refused || budget.files <= 0) {
+        return refused;
       }
     }
   }

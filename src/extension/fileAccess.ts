@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 import { checkRange, normalizeRelative, type ByteSource, type FileSet } from '../core/byteSource';
 import { WeightFileError } from '../core/errors';
 import type { WeightFile } from '../core/model';
-import { openLocalPath, openWeightSource } from '../formats/registry';
+import { noModelInFolder, openLocalPath, openWeightSource } from '../formats/registry';
 
 /** Largest file read through vscode.workspace.fs (non-`file:` schemes), in bytes. */
 export const maxVirtualFileBytes = 512 * 1024 * 1024;
@@ -95,9 +95,7 @@ async function resolveVirtualEntry(uri: vscode.Uri): Promise<vscode.Uri> {
   if (indexes.length === 1) {
     return vscode.Uri.joinPath(uri, indexes[0]!);
   }
-  throw new WeightFileError('unrecognized', `${displayName(uri)}: the folder holds no SavedModel, checkpoint or model.json to open.`, {
-    file: displayName(uri),
-  });
+  throw noModelInFolder(displayName(uri), files);
 }
 
 /**

@@ -129,7 +129,25 @@ export async function resolveLocalEntry(p: string): Promise<string> {
   if (indexes.length === 1) {
     return path.join(p, indexes[0]!);
   }
-  throw new WeightFileError('unrecognized', `${p}: the folder holds no SavedModel, checkpoint or model.json to open.`, { file: p });
+  throw noModelInFolder(p, names);
+}
+
+/** Weight files a noModelInFolder message names before it counts the rest. */
+const namedFilesInMessage = 3;
+
+/**
+ * The `unrecognized` error of a folder (`folder`, as shown; `fileNames`, the files in it) that is not
+ * one model: it names the weight files the folder holds, if any, so that the user can pick one.
+ */
+export function noModelInFolder(folder: string, fileNames: readonly string[]): WeightFileError {
+  const weights = fileNames.filter(isWeightFileName).sort();
+  let which = '';
+  if (weights.length > 0) {
+    const named = weights.slice(0, namedFilesInMessage).join(', ');
+    const more = weights.length > namedFilesInMessage ? ` and ${weights.length - namedFilesInMessage} more` : '';
+    which = weights.length === 1 ? `; it holds the weight file ${named}, so name that file` : `; it holds ${weights.length} weight files (${named}${more}), so name one of them`;
+  }
+  return new WeightFileError('unrecognized', `${folder}: the folder holds no SavedModel, checkpoint or model.json to open${which}.`, { file: folder });
 }
 
 /**

@@ -64,6 +64,36 @@ test('a folder holding only a legacy V1 checkpoint gives the unsupportedFormat e
   assert.match(r.err[0]!, new RegExp(`^error\\[unsupportedFormat\\]: ${path.join(dir, 'export-00000-of-00001')}: this is a legacy V1 checkpoint`));
 });
 
+test('a legacy V1 checkpoint in a sub-folder gives its unsupportedFormat error for the folder above', skipUnlessFixtures, async () => {
+  const dir = path.join(fixturesDir, 'tf1-checkpoint-v1-format', 'serving-session-bundle-half-plus-two');
+  const r = await run(['inspect', dir]);
+  assert.equal(r.code, 2);
+  assert.equal(r.err.length, 1, r.err.join(' | '));
+  assert.match(r.err[0]!, new RegExp(`^error\\[unsupportedFormat\\]: ${path.join(dir, '00000123', 'export-00000-of-00001')}: this is a legacy V1 checkpoint`));
+});
+
+test('a folder that is not one model names the weight files it holds for the commands that open one model', async () => {
+  const dir = makeTempDir('weightscope-not-one-model-');
+  const message = async (): Promise<string[]> => {
+    const r = await run(['check', dir]);
+    assert.equal(r.code, 2);
+    return r.err;
+  };
+  fs.writeFileSync(path.join(dir, 'notes.txt'), 'not a weight file');
+  assert.deepEqual(await message(), [`error[unrecognized]: ${dir}: the folder holds no SavedModel, checkpoint or model.json to open.`]);
+  fs.writeFileSync(path.join(dir, 'model.h5'), '');
+  assert.deepEqual(await message(), [`error[unrecognized]: ${dir}: the folder holds no SavedModel, checkpoint or model.json to open; it holds the weight file model.h5, so name that file.`]);
+  for (const name of ['b.tflite', 'a.keras', 'c.safetensors']) {
+    fs.writeFileSync(path.join(dir, name), '');
+  }
+  assert.deepEqual(await message(), [
+    `error[unrecognized]: ${dir}: the folder holds no SavedModel, checkpoint or model.json to open; it holds 4 weight files (a.keras, b.tflite, c.safetensors and 1 more), so name one of them.`,
+  ]);
+  const probe = await run(['probe', dir]);
+  assert.equal(probe.code, 2);
+  assert.match(probe.err.join('\n'), /it holds 4 weight files \(a\.keras, b\.tflite, c\.safetensors and 1 more\), so name one of them\.$/);
+});
+
 test('an unreadable folder is reported as permissionDenied', async () => {
   const dir = makeTempDir('weightscope-noread-');
   const undo = failFsCall('readdir', dir, 'EACCES');
