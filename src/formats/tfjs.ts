@@ -148,6 +148,16 @@ async function parseModelJson(source: ByteSource): Promise<unknown> {
   }
 }
 
+/**
+ * The `unrecognized` error of a Keras model config (`model.to_json()`, a Keras 3 `config.json`) opened
+ * as a weight file: it holds no weights, so it names the Keras weight files beside it, if any.
+ */
+async function kerasConfigError(source: ByteSource, files: FileSet, className: string): Promise<WeightFileError> {
+  const beside = (await files.list().catch(() => [])).filter((n) => /\.(h5|hdf5|keras)$/i.test(n)).sort();
+  const hint = beside.length > 0 ? `open the weights beside it (${beside.slice(0, 3).join(', ')}${beside.length > 3 ? ` and ${beside.length - 3} more` : ''})` : 'open the Keras file that holds its weights';
+  return new WeightFileError('unrecognized', `${source.name}: a Keras model config ('${className}') holds no weights; ${hint}.`, { file: source.name });
+}
+
 async function buildWeightFile(source: ByteSource, files: FileSet, json: unknown, opened: ByteSource[], options: OpenOptions): Promise<WeightFile> {
   const legacyManifest = Array.isArray(json);
   const model: Json = legacyManifest ? { weightsManifest: json } : isObject(json) ? json : {};
@@ -158,6 +168,9 @@ async function buildWeightFile(source: ByteSource, files: FileSet, json: unknown
   }
   const manifest = model.weightsManifest;
   if (manifest === undefined) {
+    if (typeof model.class_name === 'string' && isObject(model.config)) {
+      throw await kerasConfigError(source, files, model.class_name);
+    }
     const hasTopology = model.modelTopology !== undefined;
     throw new WeightFileError(
       hasTopology ? 'corrupt' : 'unrecognized',

@@ -437,7 +437,14 @@ test('a model.json nested thousands of levels deep is corrupt, never a stack ove
 });
 
 test('JSON without weightsManifest: unrecognized (or corrupt when it has a topology); manifest not a list: corrupt', async () => {
-  await rejectsWith(openMemory({ class_name: 'Sequential', config: {} }), 'unrecognized', /without a 'weightsManifest'.*class_name/);
+  await rejectsWith(openMemory({ class_name: 'Sequential', config: {} }), 'unrecognized', /^model\.json: a Keras model config \('Sequential'\) holds no weights; open the Keras file that holds its weights\.$/);
+  const beside = { 'b.weights.h5': new Uint8Array(0), 'a.h5': new Uint8Array(0), 'c.keras': new Uint8Array(0), 'd.hdf5': new Uint8Array(0), 'e.bin': new Uint8Array(0) };
+  await rejectsWith(
+    openMemory({ class_name: 'Functional', config: { layers: [] } }, beside),
+    'unrecognized',
+    /^model\.json: a Keras model config \('Functional'\) holds no weights; open the weights beside it \(a\.h5, b\.weights\.h5, c\.keras and 1 more\)\.$/,
+  );
+  await rejectsWith(openMemory({ class_name: 'Sequential', config: 'x' }), 'unrecognized', /without a 'weightsManifest'.*class_name/);
   await rejectsWith(openMemory({ modelTopology: { node: [] } }), 'corrupt', /modelTopology but no 'weightsManifest'/);
   await rejectsWith(openMemory({ weightsManifest: { paths: [] } }), 'corrupt', /'weightsManifest' is an object/);
   await rejectsWith(openMemory({ weightsManifest: [{ paths: 'a.bin', weights: [] }] }), 'corrupt', /weightsManifest\[0\]/);
@@ -687,7 +694,7 @@ test('a real Keras 3 model.json (to_json config, no weights) is not taken for a 
   if (!file) {
     return;
   }
-  await rejectsWith(openLocalPath(file), 'unrecognized', /model\.json: JSON without a 'weightsManifest' key \(top-level keys: module, class_name, config/);
+  await rejectsWith(openLocalPath(file), 'unrecognized', /model\.json: a Keras model config \('Sequential'\) holds no weights; open the weights beside it \(model\.weights\.h5\)\.$/);
 });
 
 test('damaged variants of a model.json (and of its shards) open or fail with a WeightFileError, never crash', async () => {
