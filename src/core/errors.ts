@@ -86,3 +86,9 @@ export function summarizeError(ex: unknown): ErrorSummary {
   }
   return { reason: 'internal', message: ex instanceof Error ? ex.message : String(ex) };
 }
+
+/** The first `shown` of `names` joined by commas, then how many more there are ("a, b, c and 2 more"), for messages. */
+export function nameSome(names: readonly string[], shown = 3): string {
+  const more = names.length > shown ? ` and ${names.length - shown} more` : '';
+  return `${names.slice(0, shown).join(', ')}${more}`;
+}

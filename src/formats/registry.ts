@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { type ByteSource, type FileSet } from '../core/byteSource';
-import { WeightFileError } from '../core/errors';
+import { nameSome, WeightFileError } from '../core/errors';
 import type { WeightFile } from '../core/model';
 import { NodeFileSet, NodeFileSource, readFolder, readRegularTextFile, statPath } from '../core/nodeFileSource';
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
@@ -132,9 +132,6 @@ export async function resolveLocalEntry(p: string): Promise<string> {
   throw noModelInFolder(p, names);
 }
 
-/** Weight files a noModelInFolder message names before it counts the rest. */
-const namedFilesInMessage = 3;
-
 /**
  * The `unrecognized` error of a folder (`folder`, as shown; `fileNames`, the files in it) that is not
  * one model: it names the weight files the folder holds, if any, so that the user can pick one.
@@ -143,9 +140,7 @@ export function noModelInFolder(folder: string, fileNames: readonly string[]): W
   const weights = fileNames.filter(isWeightFileName).sort();
   let which = '';
   if (weights.length > 0) {
-    const named = weights.slice(0, namedFilesInMessage).join(', ');
-    const more = weights.length > namedFilesInMessage ? ` and ${weights.length - namedFilesInMessage} more` : '';
-    which = weights.length === 1 ? `; it holds the weight file ${named}, so name that file` : `; it holds ${weights.length} weight files (${named}${more}), so name one of them`;
+    which = weights.length === 1 ? `; it holds the weight file ${weights[0]}, so name that file` : `; it holds ${weights.length} weight files (${nameSome(weights)}), so name one of them`;
   }
   return new WeightFileError('unrecognized', `${folder}: the folder holds no SavedModel, checkpoint or model.json to open${which}.`, { file: folder });
 }

@@ -6,7 +6,7 @@
  */
 import { readAll, type ByteSource, type FileSet } from '../core/byteSource';
 import { itemSizeBytes, type DType, type NumericArray } from '../core/dtypes';
-import { summarizeError, throwIfAborted, WeightFileError, type WeightFileErrorReason } from '../core/errors';
+import { nameSome, summarizeError, throwIfAborted, WeightFileError, type WeightFileErrorReason } from '../core/errors';
 import type { FileWarning, FormatId, LayerInfo, QuantizationInfo, ReadValuesOptions, TensorGroup, TensorInfo, TensorRole, WeightFile } from '../core/model';
 import { readSpanValues, type ByteSpan } from '../core/tensorData';
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
@@ -154,7 +154,7 @@ async function parseModelJson(source: ByteSource): Promise<unknown> {
  */
 async function kerasConfigError(source: ByteSource, files: FileSet, className: string): Promise<WeightFileError> {
   const beside = (await files.list().catch(() => [])).filter((n) => /\.(h5|hdf5|keras)$/i.test(n)).sort();
-  const hint = beside.length > 0 ? `open the weights beside it (${beside.slice(0, 3).join(', ')}${beside.length > 3 ? ` and ${beside.length - 3} more` : ''})` : 'open the Keras file that holds its weights';
+  const hint = beside.length > 0 ? `open the weights beside it (${nameSome(beside)})` : 'open the Keras file that holds its weights';
   return new WeightFileError('unrecognized', `${source.name}: a Keras model config ('${className}') holds no weights; ${hint}.`, { file: source.name });
 }
 
