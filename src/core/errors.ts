@@ -92,3 +92,16 @@ export function nameSome(names: readonly string[], shown = 3): string {
   const more = names.length > shown ? ` and ${names.length - shown} more` : '';
   return `${names.slice(0, shown).join(', ')}${more}`;
 }
+
+/**
+ * The first `chars` characters of `head`, whitespace runs shown as one space, when its first 256
+ * bytes look like text (no control bytes but tab, line breaks and form feed); else undefined.
+ */
+export function textExcerpt(head: Uint8Array, chars = 24): string | undefined {
+  const sample = head.subarray(0, 256);
+  if (sample.length === 0 || sample.some((b) => b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0c && b !== 0x0d)) {
+    return undefined;
+  }
+  const text = new TextDecoder().decode(sample).replace(/\s+/g, ' ').trim();
+  return text.length > chars ? `${text.slice(0, chars)}...` : text;
+}

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { type ByteSource, type FileSet } from '../core/byteSource';
-import { nameSome, WeightFileError } from '../core/errors';
+import { nameSome, textExcerpt, WeightFileError } from '../core/errors';
 import type { WeightFile } from '../core/model';
 import { NodeFileSet, NodeFileSource, readFolder, readRegularTextFile, statPath } from '../core/nodeFileSource';
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
@@ -187,6 +187,10 @@ function describeBytes(head: Uint8Array): string {
   }
   if (first === 0x7b || first === 0x5b) {
     return 'JSON without a weightsManifest';
+  }
+  const text = textExcerpt(head);
+  if (text !== undefined) {
+    return `it is text starting '${text}'`;
   }
   const hex = [...head.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
   return `starts with bytes ${hex}`;

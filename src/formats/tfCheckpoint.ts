@@ -20,7 +20,7 @@
  */
 import type { ByteSource, FileSet } from '../core/byteSource';
 import { elementCount, type DType } from '../core/dtypes';
-import { summarizeError, throwIfAborted, WeightFileError, type ErrorSummary } from '../core/errors';
+import { summarizeError, textExcerpt, throwIfAborted, WeightFileError, type ErrorSummary } from '../core/errors';
 import type { FileWarning, LayerInfo, TensorGroup, TensorInfo, TensorRole, WeightFile } from '../core/model';
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
 import { parseKerasModelConfig, roleFromWeightName, splitWeightName } from './kerasConfig';
@@ -90,7 +90,7 @@ export function parseCheckpointState(text: string, context: string): CheckpointS
     }
   }
   if (latest === undefined) {
-    throw new WeightFileError('corrupt', `${context}: the checkpoint state file has no model_checkpoint_path line (starts with '${text.slice(0, 40)}').`, {
+    throw new WeightFileError('corrupt', `${context}: the checkpoint state file has no model_checkpoint_path line (it starts '${textExcerpt(new TextEncoder().encode(text), 40) ?? ''}').`, {
       file: context,
     });
   }
@@ -150,6 +150,9 @@ export const tfCheckpointReader: FormatReader = {
     }
     if (name === 'checkpoint' && /^\s*(model_checkpoint_path|all_model_checkpoint_paths)\s*:/.test(new TextDecoder().decode(input.head.subarray(0, 256)))) {
       return 100;
+    }
+    if (name === 'checkpoint' && input.size <= maxStateFileBytes && textExcerpt(input.head) !== undefined) {
+      return 30; // a damaged state file: open() says what it lacks
     }
     if (magic) {
       return 80; // a table without the .index suffix: a legacy V1 checkpoint, or a renamed index

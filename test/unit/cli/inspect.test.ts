@@ -126,6 +126,22 @@ test('unreadable inputs exit 2 with error[<reason>] and one sentence naming the 
   }
 });
 
+test('a file of no known format is described by its first bytes: an excerpt when they are text, else in hex', async () => {
+  const dir = makeTempDir();
+  const text = path.join(dir, 'notes.h5');
+  fs.writeFileSync(text, 'These are\n\n  my training notes, not weights.\n');
+  const binary = path.join(dir, 'blob.h5');
+  fs.writeFileSync(binary, Buffer.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
+  for (const [file, why] of [
+    [text, "it is text starting 'These are my training no...'"],
+    [binary, 'starts with bytes 00 01 02 03 04 05 06 07'],
+  ] as const) {
+    const io = captureIo();
+    assert.equal(await runCli(['inspect', file], io), 2);
+    assert.deepEqual(io.stderr, [`error[unrecognized]: ${file}: not a weight file Weightscope can read (${why}).`]);
+  }
+});
+
 test('invalid usage exits 2 with an error[usage] line and a pointer to the help', async () => {
   for (const argv of [['inspect'], ['inspect', 'a', '--bogus'], ['inspect', 'a', '--group', 'weights'], ['nosuchcommand']]) {
     const io = captureIo();

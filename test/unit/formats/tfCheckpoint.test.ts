@@ -372,7 +372,7 @@ test('checkpoint state files: text-format escapes, absolute paths and a missing 
   const s = parseCheckpointState('model_checkpoint_path: "ckpt-3"\nall_model_checkpoint_paths: "ckpt-1"\nall_model_checkpoint_paths: "ckpt-3"\nall_model_checkpoint_timestamps: 1.5e9\n', 'checkpoint');
   assert.deepEqual(s, { latest: 'ckpt-3', all: ['ckpt-1', 'ckpt-3'] });
   assert.equal(parseCheckpointState('model_checkpoint_path: "dir\\\\with \\"q\\"\\303\\251"', 'checkpoint').latest, 'dir\\with "q"é');
-  assert.throws(() => parseCheckpointState('garbage', 'ckpts/checkpoint'), (ex: unknown) => WeightFileError.is(ex, 'corrupt') && /ckpts\/checkpoint: .*no model_checkpoint_path line \(starts with 'garbage'\)/.test(ex.message));
+  assert.throws(() => parseCheckpointState('garbage', 'ckpts/checkpoint'), (ex: unknown) => WeightFileError.is(ex, 'corrupt') && /ckpts\/checkpoint: .*no model_checkpoint_path line \(it starts 'garbage'\)\.$/.test(ex.message));
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -418,6 +418,23 @@ test('one flipped byte in a data shard: exactly that tensor reports checksumMism
     [['checksumMismatch', 'Variable_2']],
   );
   await file.close();
+});
+
+test('a damaged checkpoint state file is reported as such, for the folder and for the file', async (t) => {
+  if (!fixtureOrSkip(t, 'tf1-checkpoint/mattchubb-houseprices-tf1.10')) {
+    return;
+  }
+  const dir = copyFixture('tf1-checkpoint/mattchubb-houseprices-tf1.10');
+  const state = path.join(dir, 'checkpoint');
+  const bytes = fs.readFileSync(state);
+  assert.equal(bytes.subarray(0, 22).toString(), 'model_checkpoint_path:');
+  bytes[5] = 0x58; // model_checkpoint_path -> modelXcheckpoint_path
+  fs.writeFileSync(state, bytes);
+  for (const target of [dir, state]) {
+    await assert.rejects(openLocalPath(target), (ex: unknown) =>
+      WeightFileError.is(ex, 'corrupt') && ex.message === `${state}: the checkpoint state file has no model_checkpoint_path line (it starts 'modelXcheckpoint_path: "model.ckpt" all_...').`,
+    );
+  }
 });
 
 test('one flipped byte in the index: a clear block-CRC error', async (t) => {
