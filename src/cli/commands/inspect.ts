@@ -88,7 +88,8 @@ export async function runInspect(argv: readonly string[], io: CliIo): Promise<nu
     throw noMatch(args.positionals[0]!, filter);
   }
   if (args.options.has('json')) {
-    outJson(io, isCollection ? reports : reports[0]);
+    // Written tensor by tensor (each tensor's JSON one string), also for a collection of reports.
+    outJson(io, isCollection ? reports : reports[0], isCollection ? 3 : 2);
   }
   return reports.length + unmatched === entries.length ? 0 : 2;
 }

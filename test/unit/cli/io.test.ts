@@ -39,9 +39,11 @@ test('outJson prints what JSON.stringify(value, null, 2) does, in pieces of whol
     Array.from({ length: 30_000 }, (_, i) => ({ name: `t${i}`, stats: { histogram: { counts: [i, i + 1], edges: [0.5, 1.5, 2.5] } } })),
   ];
   for (const value of values) {
-    const pieces: string[] = [];
-    outJson({ out: (t) => pieces.push(t) }, value);
-    assert.equal(pieces.map((p) => `${p}\n`).join(''), `${JSON.stringify(value, null, 2)}\n`);
+    for (const depth of [undefined, 0, 1, 2, 4, 6]) {
+      const pieces: string[] = [];
+      outJson({ out: (t) => pieces.push(t) }, value, depth);
+      assert.equal(pieces.map((p) => `${p}\n`).join(''), `${JSON.stringify(value, null, 2)}\n`, `depth ${depth}`);
+    }
   }
   // A large value is never one string: each piece stays near a megabyte.
   const pieces: string[] = [];
