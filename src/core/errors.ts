@@ -94,14 +94,15 @@ export function nameSome(names: readonly string[], shown = 3): string {
 }
 
 /**
- * The first `chars` characters of `head`, whitespace runs shown as one space, when its first 256
- * bytes look like text (no control bytes but tab, line breaks and form feed); else undefined.
+ * The first `chars` characters of `head` (bytes or text), whitespace runs shown as one space, when
+ * its first 256 characters look like text (no control characters but tab, line breaks and form
+ * feed); else undefined.
  */
-export function textExcerpt(head: Uint8Array, chars = 24): string | undefined {
-  const sample = head.subarray(0, 256);
-  if (sample.length === 0 || sample.some((b) => b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0c && b !== 0x0d)) {
+export function textExcerpt(head: Uint8Array | string, chars = 24): string | undefined {
+  const sample = typeof head === 'string' ? head.slice(0, 256) : new TextDecoder().decode(head.subarray(0, 256));
+  if (sample.length === 0 || /[\x00-\x08\x0b\x0e-\x1f]/.test(sample)) {
     return undefined;
   }
-  const text = new TextDecoder().decode(sample).replace(/\s+/g, ' ').trim();
+  const text = sample.replace(/\s+/g, ' ').trim();
   return text.length > chars ? `${text.slice(0, chars)}...` : text;
 }

@@ -90,7 +90,8 @@ export function parseCheckpointState(text: string, context: string): CheckpointS
     }
   }
   if (latest === undefined) {
-    throw new WeightFileError('corrupt', `${context}: the checkpoint state file has no model_checkpoint_path line (it starts '${textExcerpt(new TextEncoder().encode(text), 40) ?? ''}').`, {
+    const start = textExcerpt(text, 40);
+    throw new WeightFileError('corrupt', `${context}: the checkpoint state file has no model_checkpoint_path line (${start !== undefined ? `it starts '${start}'` : 'it is not text'}).`, {
       file: context,
     });
   }

@@ -373,6 +373,7 @@ test('checkpoint state files: text-format escapes, absolute paths and a missing 
   assert.deepEqual(s, { latest: 'ckpt-3', all: ['ckpt-1', 'ckpt-3'] });
   assert.equal(parseCheckpointState('model_checkpoint_path: "dir\\\\with \\"q\\"\\303\\251"', 'checkpoint').latest, 'dir\\with "q"é');
   assert.throws(() => parseCheckpointState('garbage', 'ckpts/checkpoint'), (ex: unknown) => WeightFileError.is(ex, 'corrupt') && /ckpts\/checkpoint: .*no model_checkpoint_path line \(it starts 'garbage'\)\.$/.test(ex.message));
+  assert.throws(() => parseCheckpointState('\u0000\u0001binary', 'checkpoint'), (ex: unknown) => WeightFileError.is(ex, 'corrupt') && /no model_checkpoint_path line \(it is not text\)\.$/.test(ex.message));
 });
 
 // ---------------------------------------------------------------------------------------------
