@@ -194,14 +194,20 @@ async function buildWeightFile(source: ByteSource, files: FileSet, json: unknown
   for (let g = 0; g < manifest.length; g++) {
     throwIfAborted(options.signal);
     const group = manifest[g];
-    if (!isObject(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
+    if (!isObject(group)) {
       throw new WeightFileError('corrupt', `${source.name}: weightsManifest[${g}] is ${describeJson(group)}, expected {paths: [...], weights: [...]}.`, {
         file: source.name,
       });
     }
-    const entries = group.weights.map((w, i) => parseEntry(source.name, g, i, w));
+    const { paths, weights } = group;
+    if (!Array.isArray(paths) || !Array.isArray(weights)) {
+      const [key, value] = Array.isArray(paths) ? ['weights', weights] : ['paths', paths];
+      const what = value === undefined ? 'missing' : describeJson(value);
+      throw new WeightFileError('corrupt', `${source.name}: the '${key}' of weightsManifest[${g}] is ${what}, expected a list.`, { file: source.name });
+    }
+    const entries = weights.map((w, i) => parseEntry(source.name, g, i, w));
     placeInGroup(source.name, entries);
-    const stream = await openShards(source.name, files, g, group.paths, entries, opened, warnings);
+    const stream = await openShards(source.name, files, g, paths, entries, opened, warnings);
     streams.push(stream);
     await resolveStrings(source.name, entries, stream, options);
     for (const e of entries) {

@@ -447,7 +447,9 @@ test('JSON without weightsManifest: unrecognized (or corrupt when it has a topol
   await rejectsWith(openMemory({ class_name: 'Sequential', config: 'x' }), 'unrecognized', /without a 'weightsManifest'.*class_name/);
   await rejectsWith(openMemory({ modelTopology: { node: [] } }), 'corrupt', /modelTopology but no 'weightsManifest'/);
   await rejectsWith(openMemory({ weightsManifest: { paths: [] } }), 'corrupt', /'weightsManifest' is an object/);
-  await rejectsWith(openMemory({ weightsManifest: [{ paths: 'a.bin', weights: [] }] }), 'corrupt', /weightsManifest\[0\]/);
+  await rejectsWith(openMemory({ weightsManifest: [{ paths: 'a.bin', weights: [] }] }), 'corrupt', /^model\.json: the 'paths' of weightsManifest\[0\] is the string "a\.bin", expected a list\.$/);
+  await rejectsWith(openMemory({ weightsManifest: [{ paths: [], weights: [] }, { paths: ['b.bin'] }] }), 'corrupt', /^model\.json: the 'weights' of weightsManifest\[1\] is missing, expected a list\.$/);
+  await rejectsWith(openMemory({ weightsManifest: [7] }), 'corrupt', /^model\.json: weightsManifest\[0\] is the number 7, expected \{paths: \[\.\.\.\], weights: \[\.\.\.\]\}\.$/);
   await rejectsWith(openMemory('42'), 'unrecognized', /the number 42/);
 });
 
