@@ -16,6 +16,7 @@ import { throwIfAborted, WeightFileError } from '../core/errors';
 import { listDir, readRegularTextFile, statPath } from '../core/nodeFileSource';
 import { isSidecarName, readSidecar } from '../core/sidecar';
 import { isWeightFileName, openLocalPath, resolveLocalEntry } from '../formats/registry';
+import { checkpointStateLines } from '../formats/tfCheckpoint';
 import type { TensorDiff } from './diff';
 import { autoWorkerMinBytes, diffLocalFiles, DiffPool } from './diffPool';
 import { checkNames, parseCheckpointName, type NamingConvention, type NamingWarning } from './namingConvention';
@@ -245,8 +246,7 @@ async function checkpointStateEntries(dir: string, stateFile: string): Promise<s
   if (text === undefined) {
     return []; // absent, unreadable, too large or not a regular file
   }
-  const all = [...text.matchAll(/^all_model_checkpoint_paths:\s*"((?:[^"\\]|\\.)*)"/gm)].map((m) => m[1]!);
-  const latest = /^model_checkpoint_path:\s*"((?:[^"\\]|\\.)*)"/m.exec(text)?.[1];
+  const { all, latest } = checkpointStateLines(text);
   const prefixes = all.length > 0 ? all : latest ? [latest] : [];
   const out: string[] = [];
   for (const prefix of prefixes) {

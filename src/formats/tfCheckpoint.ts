@@ -73,8 +73,8 @@ export interface CheckpointState {
   all: string[];
 }
 
-/** Parses a `checkpoint` state file; throws `corrupt` when it names no checkpoint. */
-export function parseCheckpointState(text: string, context: string): CheckpointState {
+/** The checkpoint paths a `checkpoint` state file names (its model_checkpoint_path lines, the last of them; its all_model_checkpoint_paths lines). */
+export function checkpointStateLines(text: string): { latest?: string; all: string[] } {
   let latest: string | undefined;
   const all: string[] = [];
   for (const line of text.split(/\r?\n/)) {
@@ -89,6 +89,12 @@ export function parseCheckpointState(text: string, context: string): CheckpointS
       all.push(value);
     }
   }
+  return latest === undefined ? { all } : { latest, all };
+}
+
+/** Parses a `checkpoint` state file; throws `corrupt` when it names no checkpoint. */
+export function parseCheckpointState(text: string, context: string): CheckpointState {
+  const { latest, all } = checkpointStateLines(text);
   if (latest === undefined) {
     const start = textExcerpt(text, 40);
     throw new WeightFileError('corrupt', `${context}: the checkpoint state file has no model_checkpoint_path line (${start !== undefined ? `it starts '${start}'` : 'it is not text'}).`, {

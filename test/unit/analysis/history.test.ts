@@ -173,6 +173,17 @@ test('a TF checkpoint state file lists the checkpoints of the folder', async (t)
   t.diagnostic('state-file listing checked without opening the (empty) bundles');
 });
 
+test('a TF checkpoint state file naming paths with text-format escapes (as TensorFlow writes non-ASCII names) lists them', async () => {
+  const dir = makeTempDir('weightscope-state-escaped-');
+  // 'é' is written as its UTF-8 bytes in octal escapes; a quote in a name as \".
+  fs.writeFileSync(path.join(dir, 'checkpoint'), 'model_checkpoint_path: "caf\\303\\251-2"\n  all_model_checkpoint_paths: "caf\\303\\251-1"\nall_model_checkpoint_paths: "a\\"b-2"\n');
+  for (const name of ['café-1.index', 'a"b-2.index', 'café-2.index']) {
+    fs.writeFileSync(path.join(dir, name), '');
+  }
+  const found = await findCheckpoints(dir);
+  assert.deepEqual(found.checkpoints.map((c) => c.label), ['café-1.index', 'a"b-2.index']);
+});
+
 test('a file given as the folder of checkpoints is unrecognized, not notFound', async () => {
   const dir = writeMissingLayerRun();
   await assert.rejects(findCheckpoints(path.join(dir, 'ckpt-1.safetensors')), { name: 'WeightFileError', reason: 'unrecognized', message: /ckpt-1\.safetensors: a file, where a history reads a folder of checkpoints\./ });
