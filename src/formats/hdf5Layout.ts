@@ -916,7 +916,6 @@ function elementType(v: DataView): { itemBytes: number; typeClass: number; dtype
   return undefined;
 }
 
-/** Walks are remembered by host path, range and file identity, so that several users share one. */
 /**
  * The most a dataset's stored bytes can expand to, as a multiple (see filterExpansion), when its
  * values can only come from the file; undefined for external storage, virtual layouts, filters
@@ -983,6 +982,7 @@ function filterIds(v: DataView): number[] {
   return ids;
 }
 
+/** Walks are remembered by host path, range and file identity, so that several users share one. */
 const remembered = new Map<string, Hdf5LayoutIndex>();
 const rememberedMax = 8;
 
