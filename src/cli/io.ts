@@ -6,6 +6,8 @@
 export interface CliIo {
   /** Writes a line to standard output. */
   out(text: string): void;
+  /** Writes bytes to standard output as they are (UTF-8; no line break added). Without it, outJson writes through `out`. */
+  outBytes?(bytes: Uint8Array): void;
   /** Writes a line to standard error. */
   err(text: string): void;
   /** Returns a progress reporter for a task (draws a bar on a TTY, silent otherwise). */
@@ -39,6 +41,7 @@ export function processIo(): CliIo {
   exitOnBrokenPipe(process.stderr);
   return {
     out: (t) => process.stdout.write(`${t}\n`),
+    outBytes: (b) => process.stdout.write(b),
     err: (t) => process.stderr.write(`${t}\n`),
     progress: (label) => {
       if (!process.stderr.isTTY) {
@@ -62,47 +65,199 @@ export function processIo(): CliIo {
   };
 }
 
-/** Output handed to CliIo.out at once by outJson, in characters (about). */
+/** Output handed to CliIo.out (or outBytes) at once by outJson, in characters (bytes) about. */
 const jsonPieceChars = 1 << 20;
+
+/** Where JSON lines go: each call writes one line, its parts (up to three) one after the other. */
+type LineSink = (a: string, b?: string, c?: string) => void;
 
 /**
  * Prints exactly what `io.out(JSON.stringify(value, null, 2))` prints, in pieces of whole lines:
  * arrays and plain objects down to `depth` levels are written member by member, so that a report of
  * many tensors never becomes one string (a string that large would exceed what V8 can hold).
  */
-export function outJson(io: Pick<CliIo, 'out'>, value: unknown, depth = 3): void {
-  let piece: string[] = [];
-  let chars = 0;
-  const line = (text: string): void => {
-    piece.push(text);
-    chars += text.length;
-    if (chars >= jsonPieceChars) {
-      io.out(piece.join('\n'));
-      piece = [];
-      chars = 0;
-    }
-  };
-  jsonLines(value, '', '', '', depth, line);
-  if (piece.length > 0) {
-    io.out(piece.join('\n'));
+export function outJson(io: Pick<CliIo, 'out' | 'outBytes'>, value: unknown, depth = 3): void {
+  const pieces = pieceWriter(io);
+  jsonLines(value, '', '', '', depth, pieces.line);
+  pieces.end();
+}
+
+/**
+ * An array in a value for outJsonStreamed whose members come one at a time: each is written when
+ * it arrives, before the next is asked for, so that the members are never held together.
+ */
+export class StreamedArray {
+  constructor(readonly members: AsyncIterable<unknown>) {}
+
+  /** Only outJsonStreamed writes one, within its `depth` levels. */
+  toJSON(): never {
+    throw new Error('A StreamedArray lies deeper than the levels outJsonStreamed writes member by member.');
   }
 }
 
+/**
+ * Prints what outJson prints for `value` with every StreamedArray in it (within `depth` levels)
+ * replaced by the array of its members, writing the members as they arrive. When the members' iteration throws, that error is
+ * thrown; what was printed before stays printed (nothing, when it throws before the first member).
+ */
+export async function outJsonStreamed(io: Pick<CliIo, 'out' | 'outBytes'>, value: unknown, depth = 3): Promise<void> {
+  const pieces = pieceWriter(io);
+  await streamedLines(value, '', '', '', depth, pieces.line);
+  pieces.end();
+}
+
+/**
+ * Lines of output gathered into pieces of about jsonPieceChars for `io.out`, or encoded straight into
+ * buffers of about that many bytes for `io.outBytes` (a member's text is then never copied into a
+ * larger string first).
+ */
+function pieceWriter(io: Pick<CliIo, 'out' | 'outBytes'>): { line: LineSink; end: () => void } {
+  const outBytes = io.outBytes?.bind(io);
+  if (outBytes) {
+    let buffer = Buffer.allocUnsafe(jsonPieceChars);
+    let at = 0;
+    const flush = (): void => {
+      if (at > 0) {
+        outBytes(buffer.subarray(0, at));
+        buffer = Buffer.allocUnsafe(jsonPieceChars);
+        at = 0;
+      }
+    };
+    const put = (text: string): void => {
+      // A UTF-16 code unit takes at most 3 bytes of UTF-8.
+      if (3 * text.length > buffer.length - at) {
+        flush();
+        if (3 * text.length > buffer.length) {
+          outBytes(Buffer.from(text, 'utf8'));
+          return;
+        }
+      }
+      at += buffer.write(text, at, 'utf8');
+    };
+    return {
+      line: (a, b = '', c = '') => {
+        put(a);
+        put(b);
+        put(c);
+        if (at === buffer.length) {
+          flush();
+        }
+        buffer[at++] = 0x0a;
+      },
+      end: flush,
+    };
+  }
+  let piece: string[] = [];
+  let chars = 0;
+  return {
+    line: (a, b = '', c = '') => {
+      const text = b === '' && c === '' ? a : a + b + c;
+      piece.push(text);
+      chars += text.length;
+      if (chars >= jsonPieceChars) {
+        io.out(piece.join('\n'));
+        piece = [];
+        chars = 0;
+      }
+    },
+    end: () => {
+      if (piece.length > 0) {
+        io.out(piece.join('\n'));
+      }
+      piece = [];
+      chars = 0;
+    },
+  };
+}
+
+/** jsonLines for a value that may hold StreamedArrays (each written member by member as they come). */
+async function streamedLines(value: unknown, indent: string, head: string, tail: string, depth: number, line: LineSink): Promise<void> {
+  if (!holdsStreamed(value, depth)) {
+    jsonLines(value, indent, head, tail, depth, line);
+    return;
+  }
+  const inner = `${indent}  `;
+  if (value instanceof StreamedArray) {
+    // A member's last line is held back until the next member comes (then it takes a comma) or the
+    // members end; no member is asked for before the one before it is written.
+    let held: [string, string, string] | undefined;
+    const through: LineSink = (a, b = '', c = '') => {
+      if (held !== undefined) {
+        line(...held);
+      }
+      held = [a, b, c];
+    };
+    let first = true;
+    for await (const member of value.members) {
+      if (first) {
+        line(`${head}[`);
+        first = false;
+      } else {
+        line(held![0], held![1], `${held![2]},`);
+        held = undefined;
+      }
+      await streamedLines(arrayMember(member), inner, inner, '', Math.max(depth, 1) - 1, through);
+    }
+    if (first) {
+      line(`${head}[]${tail}`);
+      return;
+    }
+    line(...held!);
+    line(`${indent}]${tail}`);
+    return;
+  }
+  if (Array.isArray(value)) {
+    line(`${head}[`);
+    for (let i = 0; i < value.length; i++) {
+      await streamedLines(arrayMember(value[i]), inner, inner, i < value.length - 1 ? ',' : '', Math.max(depth, 1) - 1, line);
+    }
+    line(`${indent}]${tail}`);
+    return;
+  }
+  const entries = objectMembers(value as Record<string, unknown>);
+  line(`${head}{`);
+  for (let i = 0; i < entries.length; i++) {
+    const [k, v] = entries[i]!;
+    await streamedLines(v, inner, `${inner}${JSON.stringify(k)}: `, i < entries.length - 1 ? ',' : '', Math.max(depth, 1) - 1, line);
+  }
+  line(`${indent}}${tail}`);
+}
+
+/** True when `value` is a StreamedArray or holds one within `depth` levels of arrays and plain objects. */
+function holdsStreamed(value: unknown, depth: number): boolean {
+  if (value instanceof StreamedArray) {
+    return true;
+  }
+  if (depth <= 0) {
+    return false;
+  }
+  if (Array.isArray(value)) {
+    return value.some((v) => holdsStreamed(v, depth - 1));
+  }
+  return isPlainObject(value) && Object.values(value).some((v) => holdsStreamed(v, depth - 1));
+}
+
+/** An array member as JSON writes it: what JSON cannot hold prints as null, as in JSON.stringify. */
+function arrayMember(v: unknown): unknown {
+  return v === undefined || typeof v === 'function' || typeof v === 'symbol' ? null : v;
+}
+
+/** The members of a plain object that JSON writes, in order. */
+function objectMembers(value: Record<string, unknown>): [string, unknown][] {
+  return Object.entries(value).filter(([, v]) => v !== undefined && typeof v !== 'function' && typeof v !== 'symbol');
+}
+
 /** JSON.stringify(value, null, 2) at `indent`, as lines: `head` before it on its first line, `tail` after it on its last. */
-function jsonLines(value: unknown, indent: string, head: string, tail: string, depth: number, line: (text: string) => void): void {
+function jsonLines(value: unknown, indent: string, head: string, tail: string, depth: number, line: LineSink): void {
   const inner = `${indent}  `;
   if (depth > 0 && Array.isArray(value) && value.length > 0) {
     line(`${head}[`);
-    value.forEach((v, i) => {
-      // Array members that JSON cannot hold print as null, as in JSON.stringify.
-      const member = v === undefined || typeof v === 'function' || typeof v === 'symbol' ? null : v;
-      jsonLines(member, inner, inner, i < value.length - 1 ? ',' : '', depth - 1, line);
-    });
+    value.forEach((v, i) => jsonLines(arrayMember(v), inner, inner, i < value.length - 1 ? ',' : '', depth - 1, line));
     line(`${indent}]${tail}`);
     return;
   }
   if (depth > 0 && isPlainObject(value)) {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined && typeof v !== 'function' && typeof v !== 'symbol');
+    const entries = objectMembers(value);
     if (entries.length > 0) {
       line(`${head}{`);
       entries.forEach(([k, v], i) => jsonLines(v, inner, `${inner}${JSON.stringify(k)}: `, i < entries.length - 1 ? ',' : '', depth - 1, line));
@@ -110,7 +265,7 @@ function jsonLines(value: unknown, indent: string, head: string, tail: string, d
       return;
     }
   }
-  line(`${head}${indentedJson(value, indent.length / 2)}${tail}`);
+  line(head, indentedJson(value, indent.length / 2), tail);
 }
 
 /**
