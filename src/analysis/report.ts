@@ -4,16 +4,15 @@
  */
 import { elementCount } from '../core/dtypes';
 import type { ErrorSummary } from '../core/errors';
-import type { FileWarning, QuantizationInfo, TensorGroup, TensorRole, WeightFile } from '../core/model';
+import type { FileWarning, QuantizationInfo, TensorGroup, TensorInfo, TensorRole, WeightFile } from '../core/model';
 import { summarizeLayers, type LayerSummary } from './layerSummary';
-import type { TensorResult } from './statsPool';
-import type { TensorStats } from './statsTypes';
+import type { StatsResult, TensorStats } from './statsTypes';
 
 /** Report version; bumped only on incompatible changes. */
 export const reportSchemaVersion = 1;
 
-/** One tensor in the report. */
-export interface TensorReport {
+/** One tensor in the report (`S`: its statistics; a table may keep only the few it shows). */
+export interface TensorReport<S = TensorStats> {
   /** Full name in the file. */
   name: string;
   /** Layer name ('' when unknown). */
@@ -33,13 +32,13 @@ export interface TensorReport {
   /** Quantization parameters, when the stored values are quantized. */
   quantization?: QuantizationInfo;
   /** Statistics; null when not computed (strings, unavailable tensors, --no-stats). */
-  stats: TensorStats | null;
+  stats: S | null;
   /** Why the tensor could not be read or analysed, when it could not. */
   error?: ErrorSummary;
 }
 
 /** The report of one file. */
-export interface FileReport {
+export interface FileReport<S = TensorStats> {
   /** Report schema version. */
   schemaVersion: number;
   /** Format id, e.g. 'keras-h5'. */
@@ -59,7 +58,7 @@ export interface FileReport {
   /** Partial damage found while opening. */
   warnings: FileWarning[];
   /** Tensors in file order (after filtering). */
-  tensors: TensorReport[];
+  tensors: TensorReport<S>[];
   /** Layers with parameter counts. */
   layers: LayerSummary[];
 }
@@ -83,7 +82,7 @@ export function selectTensors(file: WeightFile, filter: ReportFilter = {}): Weig
 }
 
 /** Builds the report from an opened file and the per-tensor results (missing results → stats null). */
-export function buildFileReport(file: WeightFile, results: ReadonlyMap<string, TensorResult>, filter: ReportFilter = {}): FileReport {
+export function buildFileReport<S = TensorStats>(file: WeightFile, results: ReadonlyMap<string, StatsResult<S>>, filter: ReportFilter = {}): FileReport<S> {
   const tensors = selectTensors(file, filter);
   const layers = summarizeLayers(file);
   const names = new Set(tensors.map((t) => t.name));
@@ -97,25 +96,27 @@ export function buildFileReport(file: WeightFile, results: ReadonlyMap<string, T
     bytes: file.tensors.reduce((s, t) => s + t.byteLength, 0),
     metadata: { ...file.metadata },
     warnings: [...file.warnings],
-    tensors: tensors.map((t) => {
-      const r = results.get(t.name);
-      const error = t.unavailable ?? (r && !r.ok ? r.error : undefined);
-      return {
-        name: t.name,
-        layer: t.layer,
-        role: t.role,
-        group: t.group,
-        dtype: t.dtype,
-        ...(t.storageDtype !== t.dtype ? { storageDtype: t.storageDtype } : {}),
-        shape: [...t.shape],
-        byteLength: t.byteLength,
-        ...(t.quantization ? { quantization: t.quantization } : {}),
-        stats: r && r.ok ? r.stats : null,
-        ...(error ? { error } : {}),
-      };
-    }),
+    tensors: tensors.map((t) => tensorReport(t, results.get(t.name))),
     layers: filter.tensor || (filter.group && filter.group !== 'all')
       ? layers.map((l) => ({ ...l, tensors: l.tensors.filter((n) => names.has(n)) })).filter((l) => l.tensors.length > 0)
       : layers,
+  };
+}
+
+/** The report of one tensor of a file, given its result (undefined: not analysed, stats null). */
+export function tensorReport<S = TensorStats>(t: TensorInfo, r: StatsResult<S> | undefined): TensorReport<S> {
+  const error = t.unavailable ?? (r && !r.ok ? r.error : undefined);
+  return {
+    name: t.name,
+    layer: t.layer,
+    role: t.role,
+    group: t.group,
+    dtype: t.dtype,
+    ...(t.storageDtype !== t.dtype ? { storageDtype: t.storageDtype } : {}),
+    shape: [...t.shape],
+    byteLength: t.byteLength,
+    ...(t.quantization ? { quantization: t.quantization } : {}),
+    stats: r && r.ok ? r.stats : null,
+    ...(error ? { error } : {}),
   };
 }

@@ -9,15 +9,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { DType } from '../core/dtypes';
-import { WeightFileError, type ErrorSummary } from '../core/errors';
+import { WeightFileError } from '../core/errors';
 import type { RawTensorSource, WeightFile } from '../core/model';
 import { locateRawDatasets } from '../formats/hdf5Layout';
 import { defaultWorkerCount, takeEarlyWorker } from './earlyWorkers';
 import { analyzeOpenTensor, analyzeRawTensor, analyzeTensor, analyzeTensorBatch, findTensor, receivedResult, type BatchMember, type PostedResult } from './statsRunner';
-import type { TensorStats } from './statsTypes';
+import type { StatsResult, TensorStats } from './statsTypes';
 
 /** Outcome of analysing one tensor. */
-export type TensorResult = { ok: true; stats: TensorStats } | { ok: false; error: ErrorSummary };
+export type TensorResult = StatsResult<TensorStats>;
 
 /** A tensor whose values are plain bytes of a local file (TensorInfo.rawSource): a worker reads them without opening the file's format. */
 export interface RawTensorJob extends RawTensorSource {
@@ -294,6 +294,8 @@ export class StatsPool {
       onResult?: (name: string, result: TensorResult) => void;
       /** The caller's open copy of `filePath`: the calling thread of a callerIdle pool analyses from it instead of opening the file again (keep it open until the promise settles). */
       openFile?: WeightFile;
+      /** False: the results only go to onResult and the promise resolves with an empty map (a caller that writes each result as it comes holds none of them). */
+      retain?: boolean;
     } = {},
   ): Promise<Map<string, TensorResult>> {
     if (this.disposed) {
@@ -308,6 +310,8 @@ export class StatsPool {
     if (names.length === 0) {
       return Promise.resolve(results);
     }
+    const retain = options.retain !== false;
+    const answered = new Set<string>();
     const bins = options.histogramBins ?? 64;
     const identity = this.early.size > 0 ? fileIdentity(filePath) : undefined;
     return new Promise((resolve, reject) => {
@@ -344,10 +348,13 @@ export class StatsPool {
           ...raw,
           cancelled: false,
           done: (result) => {
-            if (job.cancelled || results.has(name)) {
+            if (job.cancelled || answered.has(name)) {
               return;
             }
-            results.set(name, result);
+            answered.add(name);
+            if (retain) {
+              results.set(name, result);
+            }
             try {
               options.onResult?.(name, result);
             } catch {
@@ -356,7 +363,7 @@ export class StatsPool {
             if (--remaining === 0) {
               signal?.removeEventListener('abort', onAbort);
               // Keep the caller's order.
-              resolve(new Map(names.map((n) => [n, results.get(n)!])));
+              resolve(retain ? new Map(names.map((n) => [n, results.get(n)!])) : results);
             }
           },
         };

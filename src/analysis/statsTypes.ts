@@ -4,6 +4,8 @@
  * (null when there are none).
  */
 
+import type { ErrorSummary } from '../core/errors';
+
 /** A histogram: `counts[i]` values fell in [edges[i], edges[i+1]) (last bin closed). */
 export interface Histogram {
   /** Bin edges, length counts.length + 1. */
@@ -59,3 +61,6 @@ export interface TensorStats {
   /** Histogram of log10|x| over finite non-zero values; zeros are counted in zeroCount. */
   logHistogram: Histogram;
 }
+
+/** The analysis result of one tensor: statistics of type `S` (a table may keep only the few it shows), or why there are none. */
+export type StatsResult<S = TensorStats> = { ok: true; stats: S } | { ok: false; error: ErrorSummary };

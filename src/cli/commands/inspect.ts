@@ -2,9 +2,10 @@
  * `weightscope inspect <file-or-dir> [--json] [--tensor NAME] [--group model|optimizer|all] [--cache DIR]`
  */
 import * as path from 'node:path';
-import { buildFileReport, selectTensors, type FileReport, type ReportFilter } from '../../analysis/report';
+import { buildFileReport, selectTensors, tensorReport, type FileReport, type ReportFilter, type TensorReport } from '../../analysis/report';
 import { analyzeFileCached, StatsCache } from '../../analysis/statsCache';
 import { StatsPool, type TensorResult } from '../../analysis/statsPool';
+import type { StatsResult, TensorStats } from '../../analysis/statsTypes';
 import { analyzeOpenTensor, analyzeTensor } from '../../analysis/statsRunner';
 import { summarizeError, throwIfAborted, WeightFileError } from '../../core/errors';
 import type { WeightFile } from '../../core/model';
@@ -12,7 +13,7 @@ import { openLocalPath } from '../../formats/registry';
 import { choiceOption, intOption, parseArgs, UsageError, workersOption } from '../args';
 import { expandInput } from '../inputs';
 import { formatBytes, formatCount, formatNumber, renderTable } from '../table';
-import { outJson, type CliIo } from '../io';
+import { outJsonStreamed, StreamedArray, type CliIo } from '../io';
 
 /** Usage text of the command. */
 export const inspectUsage = `weightscope inspect <file-or-dir> [options]
@@ -56,14 +57,30 @@ export async function runInspect(argv: readonly string[], io: CliIo): Promise<nu
   const cache = cacheDir !== undefined ? new StatsCache({ cacheDir: path.resolve(cacheDir) }) : undefined;
 
   const pool = args.options.has('no-stats') ? undefined : statsRunner(workers, true);
-  const reports: FileReport[] = [];
-  // In a folder, --tensor picks the files holding a match; the others are left out without a word.
-  let unmatched = 0;
+  const run: InspectRun = { filter, bins, pool, io, cache };
   try {
+    if (args.options.has('json')) {
+      // Each tensor is written as its statistics come, none held, also in a collection of reports.
+      if (!isCollection) {
+        const opened = (await openReport(entries[0]!, run, false))!;
+        try {
+          await outJsonStreamed(io, opened.report, 2);
+        } finally {
+          await opened.finish();
+        }
+        return 0;
+      }
+      const counts = { reports: 0, unmatched: 0 };
+      await outJsonStreamed(io, new StreamedArray(streamReports(entries, args.positionals[0]!, run, counts)), 3);
+      return counts.reports + counts.unmatched === entries.length ? 0 : 2;
+    }
+    // In a folder, --tensor picks the files holding a match; the others are left out without a word.
+    let reports = 0;
+    let unmatched = 0;
     for (const entry of entries) {
-      let report: FileReport | null;
+      let report: TableReport | null;
       try {
-        report = await inspectOne(entry, filter, bins, pool, io, cache, isCollection);
+        report = await inspectForTable(entry, run, isCollection);
       } catch (ex) {
         if (!isCollection) {
           throw ex;
@@ -76,50 +93,183 @@ export async function runInspect(argv: readonly string[], io: CliIo): Promise<nu
         unmatched++;
         continue;
       }
-      reports.push(report);
-      if (!args.options.has('json')) {
-        io.out(renderReport(report));
-      }
+      reports++;
+      io.out(renderReport(report));
     }
+    if (unmatched > 0 && unmatched === entries.length) {
+      throw noMatch(args.positionals[0]!, filter);
+    }
+    return reports + unmatched === entries.length ? 0 : 2;
   } finally {
     await pool?.dispose();
   }
-  if (unmatched > 0 && unmatched === entries.length) {
-    throw noMatch(args.positionals[0]!, filter);
-  }
-  if (args.options.has('json')) {
-    // Written tensor by tensor (each tensor's JSON one string), also for a collection of reports.
-    outJson(io, isCollection ? reports : reports[0], isCollection ? 3 : 2);
-  }
-  return reports.length + unmatched === entries.length ? 0 : 2;
 }
 
-async function inspectOne(
-  entry: string,
-  filter: ReportFilter,
-  bins: number,
-  pool: StatsRunner | undefined,
-  io: CliIo,
-  cache: StatsCache | undefined,
-  skipUnmatched: boolean,
-): Promise<FileReport | null> {
-  if (!cache) {
+/** What one inspect run applies to each file. */
+interface InspectRun {
+  filter: ReportFilter;
+  bins: number;
+  pool: StatsRunner | undefined;
+  io: CliIo;
+  cache: StatsCache | undefined;
+}
+
+/** The statistics the table shows: all a table report keeps of each tensor's. */
+type TableStats = Pick<TensorStats, 'count' | 'nanCount' | 'posInfCount' | 'negInfCount' | 'zeroCount' | 'mean' | 'std' | 'min' | 'max'>;
+
+/** A report for the table. */
+type TableReport = FileReport<TableStats>;
+
+/** The table's part of a result (the rest, histograms above all, is let go at once). */
+function tableResult(r: TensorResult): StatsResult<TableStats> {
+  if (!r.ok) {
+    return r;
+  }
+  const { count, nanCount, posInfCount, negInfCount, zeroCount, mean, std, min, max } = r.stats;
+  return { ok: true, stats: { count, nanCount, posInfCount, negInfCount, zeroCount, mean, std, min, max } };
+}
+
+/** Opens `entry` for a run, the pool's workers opening it alongside; null when --tensor matches nothing and `skipUnmatched`. */
+async function openEntry(entry: string, run: InspectRun, skipUnmatched: boolean): Promise<WeightFile | null> {
+  if (!run.cache) {
     // The workers load and open the file while this thread opens it; when every tensor is wanted,
     // datasets stored as plain bytes are analysed from the start.
-    pool?.prepare(entry, { early: filter.group === 'all' && filter.tensor === undefined, histogramBins: bins });
+    run.pool?.prepare(entry, { early: run.filter.group === 'all' && run.filter.tensor === undefined, histogramBins: run.bins });
   }
   const file = await openLocalPath(entry);
-  try {
-    if (filter.tensor !== undefined && selectTensors(file, filter).length === 0) {
-      if (skipUnmatched) {
-        return null;
-      }
-      throw noMatch(entry, filter);
+  if (run.filter.tensor !== undefined && selectTensors(file, run.filter).length === 0) {
+    await file.close();
+    if (skipUnmatched) {
+      return null;
     }
-    const results = await analyzeTensors(file, entry, filter, bins, pool, io, cache);
-    return buildFileReport(file, results, filter);
+    throw noMatch(entry, run.filter);
+  }
+  return file;
+}
+
+/** The table report of one file (null: --tensor matches nothing and `skipUnmatched`). */
+async function inspectForTable(entry: string, run: InspectRun, skipUnmatched: boolean): Promise<TableReport | null> {
+  const file = await openEntry(entry, run, skipUnmatched);
+  if (!file) {
+    return null;
+  }
+  try {
+    const results = new Map<string, StatsResult<TableStats>>();
+    await analyzeTensors(file, entry, run.filter, run.bins, run.pool, run.io, run.cache, (name, r) => results.set(name, tableResult(r)));
+    return buildFileReport(file, results, run.filter);
   } finally {
     await file.close();
+  }
+}
+
+/**
+ * The JSON report of one file with its tensors as a StreamedArray: each tensor comes when its
+ * statistics do (in file order), while the analysis runs. `finish` waits for the analysis and closes
+ * the file. Null when --tensor matches nothing and `skipUnmatched`.
+ */
+async function openReport(entry: string, run: InspectRun, skipUnmatched: boolean): Promise<{ report: unknown; finish: () => Promise<void> } | null> {
+  const file = await openEntry(entry, run, skipUnmatched);
+  if (!file) {
+    return null;
+  }
+  const results = new ResultQueue();
+  const analysing = analyzeTensors(file, entry, run.filter, run.bins, run.pool, run.io, run.cache, (name, r) => results.put(name, r));
+  analysing.then(
+    () => results.end(),
+    (ex: unknown) => results.fail(ex),
+  );
+  const analysed = new Set(run.pool ? analysedTensors(file, run.filter).map((t) => t.name) : []);
+  const selected = selectTensors(file, run.filter);
+  async function* tensors(): AsyncGenerator<TensorReport> {
+    for (const t of selected) {
+      yield tensorReport(t, analysed.has(t.name) ? await results.take(t.name) : undefined);
+    }
+  }
+  return {
+    report: { ...buildFileReport(file, new Map(), run.filter), tensors: new StreamedArray(tensors()) },
+    finish: async () => {
+      try {
+        await analysing;
+      } finally {
+        await file.close();
+      }
+    },
+  };
+}
+
+/** The JSON reports of the files of a folder, one at a time (each file is closed before the next opens); errors go to stderr. */
+async function* streamReports(entries: readonly string[], input: string, run: InspectRun, counts: { reports: number; unmatched: number }): AsyncGenerator<unknown> {
+  for (const entry of entries) {
+    let opened: Awaited<ReturnType<typeof openReport>>;
+    try {
+      opened = await openReport(entry, run, true);
+    } catch (ex) {
+      const e = summarizeError(ex);
+      run.io.err(`error[${e.reason}]: ${e.message}`);
+      continue;
+    }
+    if (!opened) {
+      counts.unmatched++;
+      continue;
+    }
+    try {
+      yield opened.report;
+    } finally {
+      await opened.finish();
+    }
+    counts.reports++;
+  }
+  // Thrown before anything is printed: no file holds a match.
+  if (counts.unmatched > 0 && counts.unmatched === entries.length) {
+    throw noMatch(input, run.filter);
+  }
+}
+
+/** Results that arrive in any order, taken by name in another (each once). */
+class ResultQueue {
+  private readonly arrived = new Map<string, TensorResult>();
+  private readonly waiting = new Map<string, { resolve: (r: TensorResult | undefined) => void; reject: (ex: unknown) => void }>();
+  private ended: { ex?: unknown } | undefined;
+
+  put(name: string, r: TensorResult): void {
+    const w = this.waiting.get(name);
+    if (w) {
+      this.waiting.delete(name);
+      w.resolve(r);
+    } else {
+      this.arrived.set(name, r);
+    }
+  }
+
+  /** No more results come: a wait, now or later, for one not arrived ends with undefined. */
+  end(): void {
+    this.ended = {};
+    for (const w of this.waiting.values()) {
+      w.resolve(undefined);
+    }
+    this.waiting.clear();
+  }
+
+  /** No more results come because of `ex`: a wait, now or later, for one not arrived ends with it. */
+  fail(ex: unknown): void {
+    this.ended = { ex };
+    for (const w of this.waiting.values()) {
+      w.reject(ex);
+    }
+    this.waiting.clear();
+  }
+
+  /** The result of `name` when it comes (undefined: it never will). */
+  take(name: string): Promise<TensorResult | undefined> {
+    const r = this.arrived.get(name);
+    if (r) {
+      this.arrived.delete(name);
+      return Promise.resolve(r);
+    }
+    if (this.ended) {
+      return 'ex' in this.ended ? Promise.reject(this.ended.ex) : Promise.resolve(undefined);
+    }
+    return new Promise((resolve, reject) => this.waiting.set(name, { resolve, reject }));
   }
 }
 
@@ -150,7 +300,9 @@ export function statsRunner(workers: number | undefined, callerIdle: boolean): S
       for (const name of new Set(tensorNames)) {
         const result = options.openFile ? await analyzeOpenTensor(options.openFile, name, bins, signal) : await analyzeTensor(filePath, name, bins, signal);
         throwIfAborted(signal);
-        results.set(name, result);
+        if (options.retain !== false) {
+          results.set(name, result);
+        }
         options.onResult?.(name, result);
       }
       return results;
@@ -158,9 +310,15 @@ export function statsRunner(workers: number | undefined, callerIdle: boolean): S
   };
 }
 
+/** The selected tensors of a file that have statistics to compute (numeric and readable). */
+function analysedTensors(file: WeightFile, filter: ReportFilter): WeightFile['tensors'] {
+  return selectTensors(file, filter).filter((t) => !t.unavailable && t.dtype !== 'string');
+}
+
 /**
  * Statistics of the selected numeric tensors of an opened local file, by `pool` (none when it is
- * undefined), with a progress bar on a TTY; answered from `cache` when given.
+ * undefined), with a progress bar on a TTY; answered from `cache` when given. With `onResult`, each
+ * result goes there as it comes and, without a cache, none is kept: the map returned is empty.
  */
 export async function analyzeTensors(
   file: WeightFile,
@@ -170,23 +328,30 @@ export async function analyzeTensors(
   pool: StatsRunner | undefined,
   io: CliIo,
   cache?: StatsCache,
+  onResult?: (name: string, result: TensorResult) => void,
 ): Promise<Map<string, TensorResult>> {
-  const names = selectTensors(file, filter)
-    .filter((t) => !t.unavailable && t.dtype !== 'string')
-    .map((t) => t.name);
+  const names = analysedTensors(file, filter).map((t) => t.name);
   if (!pool || names.length === 0) {
     return new Map();
   }
   let done = 0;
   const progress = io.progress(`analysing ${entry}`);
-  const options = { histogramBins: bins, onResult: () => progress(++done, names.length), openFile: file };
+  const options = {
+    histogramBins: bins,
+    onResult: (name: string, result: TensorResult) => {
+      onResult?.(name, result);
+      progress(++done, names.length);
+    },
+    openFile: file,
+    retain: onResult === undefined,
+  };
   const results = cache ? await analyzeFileCached(pool, cache, entry, names, options) : await pool.analyzeFile(entry, names, options);
   progress(names.length, names.length, true);
   return results;
 }
 
 /** The human-readable table of one report. */
-export function renderReport(r: FileReport): string {
+export function renderReport(r: FileReport<TableStats>): string {
   const lines: string[] = [];
   lines.push(`${r.path}`);
   lines.push(

@@ -61,6 +61,17 @@ test('StatsPool results equal computeTensorStats in-thread on the TF.js fixture'
     // A second call reuses the workers (and their opened file).
     const again = await pool.analyzeFile(p, [names[0]!]);
     assert.deepEqual(again.get(names[0]!), expected.get(names[0]!));
+    // retain: false: every result goes to onResult once, and the pool keeps none of them.
+    const passed = new Map<string, TensorResult>();
+    const kept = await pool.analyzeFile(p, [...names, names[0]!], {
+      retain: false,
+      onResult: (name, r) => {
+        assert.ok(!passed.has(name), `${name} passed once`);
+        passed.set(name, r);
+      },
+    });
+    assert.equal(kept.size, 0);
+    assert.deepEqual(new Map(names.map((n) => [n, passed.get(n)])), expected);
   } finally {
     await pool.dispose();
   }

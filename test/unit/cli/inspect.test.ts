@@ -107,6 +107,36 @@ test('inspect on a folder of checkpoints reports every weight file in it', async
   );
 });
 
+test('inspect --json of a folder writes each report as its statistics come: the same text through out and outBytes, canonical JSON, errors on stderr', async () => {
+  const dir = makeTempDir();
+  const run = path.join(repoRoot, 'examples', 'training-run');
+  for (const epoch of ['epoch-000', 'epoch-003']) {
+    fs.cpSync(path.join(run, epoch), path.join(dir, epoch), { recursive: true });
+  }
+  fs.writeFileSync(path.join(dir, 'empty.h5'), '');
+  const asText = captureIo();
+  assert.equal(await runCli(['inspect', dir, '--json'], asText), 2, 'one file of three is unreadable');
+  const chunks: Buffer[] = [];
+  const asBytes = { ...captureIo(), outBytes: (b: Uint8Array) => chunks.push(Buffer.from(b)) };
+  assert.equal(await runCli(['inspect', dir, '--json'], asBytes), 2);
+  assert.deepEqual(asBytes.stdout, [], 'JSON goes through outBytes when there is one');
+  const text = Buffer.concat(chunks).toString('utf8');
+  assert.equal(text, asText.stdout.map((l) => `${l}\n`).join(''));
+  const reports = JSON.parse(text) as { path: string; tensors: { name: string; stats: unknown }[] }[];
+  assert.equal(text, `${JSON.stringify(reports, null, 2)}\n`, 'indented as JSON.stringify(value, null, 2)');
+  assert.deepEqual(asText.stderr, asBytes.stderr);
+  assert.equal(asText.stderr.length, 1);
+  assert.match(asText.stderr[0]!, /^error\[empty\]: .*empty\.h5/);
+  assert.equal(reports.length, 2);
+  for (const r of reports) {
+    // Each report of the folder is the report of its file alone.
+    const alone = captureIo();
+    assert.equal(await runCli(['inspect', r.path, '--json'], alone), 0);
+    assert.deepEqual(r, JSON.parse(alone.stdout.join('\n')));
+    assert.ok(r.tensors.length > 0 && r.tensors.every((t) => t.stats !== null), r.path);
+  }
+});
+
 test('unreadable inputs exit 2 with error[<reason>] and one sentence naming the file', async () => {
   const dir = makeTempDir();
   fs.writeFileSync(path.join(dir, 'empty.h5'), '');
