@@ -29,20 +29,45 @@ export function formatBytes(n: number): string {
   return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
-/** Formats an integer with thousands separators. */
+/** Formats an integer with thousands separators (as toLocaleString('en-US') does). */
 export function formatCount(n: number): string {
-  return n.toLocaleString('en-US');
+  if (!Number.isSafeInteger(n) || Object.is(n, -0)) {
+    return n.toLocaleString('en-US');
+  }
+  const digits = String(Math.abs(n));
+  let out = digits.slice(0, digits.length % 3 || 3);
+  for (let i = out.length; i < digits.length; i += 3) {
+    out += `,${digits.slice(i, i + 3)}`;
+  }
+  return n < 0 ? `-${out}` : out;
 }
 
 /** Renders rows as an aligned table; columns whose header starts with '>' are right-aligned. */
 export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const right = headers.map((h) => h.startsWith('>'));
   const names = headers.map((h) => (h.startsWith('>') ? h.slice(1) : h));
-  const widths = names.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string =>
-    cells
-      .map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(names), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+  const widths = names.map((h) => h.length);
+  for (const r of rows) {
+    for (let i = 0; i < widths.length; i++) {
+      const w = (r[i] ?? '').length;
+      if (w > widths[i]!) {
+        widths[i] = w;
+      }
+    }
+  }
+  const line = (cells: readonly string[]): string => {
+    let text = '';
+    for (let i = 0; i < cells.length; i++) {
+      const c = cells[i]!;
+      const w = widths[i] ?? 0;
+      text += i === 0 ? '' : '  ';
+      text += right[i] ? c.padStart(w) : c.padEnd(w);
+    }
+    return text.trimEnd();
+  };
+  const lines = [line(names), line(widths.map((w) => '-'.repeat(w)))];
+  for (const r of rows) {
+    lines.push(line(r));
+  }
+  return lines.join('\n');
 }

@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { formatCount, renderTable } from '../../../src/cli/table';
+
+test('formatCount groups digits as toLocaleString(en-US) does', () => {
+  const values = [0, -0, 1, -1, 12, 999, 1000, -1000, 12345, 123456, 1234567, 10 ** 15, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 2 ** 60, 1.5, -2.25, NaN, Infinity, -Infinity];
+  for (let i = 0; i < 2000; i++) {
+    values.push(Math.floor((Math.random() - 0.5) * 10 ** (1 + (i % 16))));
+  }
+  for (const v of values) {
+    assert.equal(formatCount(v), v.toLocaleString('en-US'), String(v));
+  }
+});
+
+test('renderTable aligns columns (">" right-aligned), trims line ends, and takes any number of rows', () => {
+  const text = renderTable(['name', '>n', 'note'], [
+    ['a', '1', ''],
+    ['longer', '1,000', 'x'],
+  ]);
+  assert.equal(text, ['name        n  note', '------  -----  ----', 'a           1', 'longer  1,000  x'].join('\n'));
+  // More rows than a spread of arguments could take.
+  const rows = Array.from({ length: 400_000 }, (_, i) => [`t${i}`, String(i)]);
+  const lines = renderTable(['name', '>i'], rows).split('\n');
+  assert.equal(lines.length, rows.length + 2);
+  assert.equal(lines[lines.length - 1], 't399999  399999');
+  assert.equal(lines[2], 't0            0');
+});
