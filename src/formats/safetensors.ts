@@ -123,16 +123,18 @@ async function openSafetensors(source: ByteSource, _files: FileSet, options: Ope
   const bufferLength = source.size - dataStart;
   const entries: Entry[] = [];
   let userMetadata: unknown;
-  for (const [name, raw] of Object.entries(header)) {
+  const names = Object.keys(header);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
     if (name === '__metadata__') {
-      userMetadata = raw;
+      userMetadata = header[name];
       continue;
     }
-    entries.push(parseEntry(file, name, raw, bufferLength));
+    entries.push(parseEntry(file, name, header[name], bufferLength));
   }
   const warnings: FileWarning[] = [];
   // Tiling (Metadata::validate): sorted by offset, the first begins at 0, each begins where the previous ended, the last ends at the buffer's end.
-  const located = entries.filter((e) => e.located).sort((a, b) => a.begin - b.begin || a.end - b.end);
+  const located = sortedBy(entries.filter((e) => e.located), (a, b) => a.begin - b.begin || a.end - b.end);
   let expected = 0;
   for (const e of located) {
     if (e.begin !== expected) {
@@ -156,7 +158,7 @@ async function openSafetensors(source: ByteSource, _files: FileSet, options: Ope
     }
   }
   // File order: by data offset; entries without usable offsets last.
-  const ordered = [...entries].sort((a, b) => (a.located ? a.begin : Number.MAX_SAFE_INTEGER) - (b.located ? b.begin : Number.MAX_SAFE_INTEGER));
+  const ordered = sortedBy([...entries], (a, b) => (a.located ? a.begin : Number.MAX_SAFE_INTEGER) - (b.located ? b.begin : Number.MAX_SAFE_INTEGER));
   const tensors = ordered.map((e) => makeTensor(source, e, dataStart));
   const metadata: Record<string, unknown> = { headerLength, dataBytes: bufferLength };
   if (isObject(userMetadata)) {
@@ -177,49 +179,77 @@ async function openSafetensors(source: ByteSource, _files: FileSet, options: Ope
   };
 }
 
+/** `a` sorted (stably) by `compare`; as it is when already in order, as the entries of most files are. */
+function sortedBy<T>(a: T[], compare: (x: T, y: T) => number): T[] {
+  for (let i = 1; i < a.length; i++) {
+    if (compare(a[i - 1]!, a[i]!) > 0) {
+      return a.sort(compare);
+    }
+  }
+  return a;
+}
+
+/** True when `v` is an array of at most `maxLength` safe integers >= 0. */
+function isIndexList(v: unknown, maxLength: number): v is number[] {
+  if (!Array.isArray(v) || v.length > maxLength) {
+    return false;
+  }
+  for (let i = 0; i < v.length; i++) {
+    if (!Number.isSafeInteger(v[i]) || (v[i] as number) < 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Marks `entry` as failed for `reason` (the rest of the file stays usable). */
+function failEntry(entry: Entry, file: string, reason: 'corrupt' | 'truncated' | 'unsupportedDtype', message: string): Entry {
+  entry.error = new WeightFileError(reason, `${file}: tensor '${entry.name}' ${message}`, { file, tensor: entry.name });
+  return entry;
+}
+
 /** Checks one `{dtype, shape, data_offsets}` entry; problems are confined to this tensor. */
 function parseEntry(file: string, name: string, raw: unknown, bufferLength: number): Entry {
   const entry: Entry = { name, dtypeName: '', dtype: 'uint8', shape: [], begin: 0, end: 0, located: false };
-  const fail = (reason: 'corrupt' | 'truncated' | 'unsupportedDtype', message: string): Entry => {
-    entry.error = new WeightFileError(reason, `${file}: tensor '${name}' ${message}`, { file, tensor: name });
-    return entry;
-  };
   if (!isObject(raw)) {
-    return fail('corrupt', `is ${quote(raw)}, expected {dtype, shape, data_offsets}.`);
+    return failEntry(entry, file, 'corrupt', `is ${quote(raw)}, expected {dtype, shape, data_offsets}.`);
   }
   const offsets = raw.data_offsets;
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && (o as number) >= 0) || (offsets[0] as number) > (offsets[1] as number)) {
-    return fail('corrupt', `has data_offsets ${quote(offsets)}, expected [begin, end] with 0 <= begin <= end.`);
+  if (!isIndexList(offsets, 2) || offsets.length !== 2 || offsets[0]! > offsets[1]!) {
+    return failEntry(entry, file, 'corrupt', `has data_offsets ${quote(offsets)}, expected [begin, end] with 0 <= begin <= end.`);
   }
-  entry.begin = offsets[0] as number;
-  entry.end = offsets[1] as number;
+  entry.begin = offsets[0]!;
+  entry.end = offsets[1]!;
   entry.located = true;
   const shape = raw.shape;
-  if (!Array.isArray(shape) || shape.length > maxRank || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
-    return fail('corrupt', `has shape ${quote(shape)}, expected a list of non-negative integers.`);
+  if (!isIndexList(shape, maxRank)) {
+    return failEntry(entry, file, 'corrupt', `has shape ${quote(shape)}, expected a list of non-negative integers.`);
   }
-  entry.shape = shape as number[];
-  const count = entry.shape.reduce((a, d) => a * d, 1);
+  entry.shape = shape;
+  let count = 1;
+  for (let i = 0; i < shape.length; i++) {
+    count *= shape[i]!;
+  }
   if (!Number.isSafeInteger(count)) {
-    return fail('corrupt', `has shape ${quote(shape)} with more elements than can be addressed.`);
+    return failEntry(entry, file, 'corrupt', `has shape ${quote(shape)} with more elements than can be addressed.`);
   }
   entry.dtypeName = typeof raw.dtype === 'string' ? raw.dtype : '';
   const info = safetensorsDtypes.get(entry.dtypeName);
   if (!info) {
-    return fail('unsupportedDtype', `has dtype ${quote(raw.dtype)}, which is not a safetensors dtype.`);
+    return failEntry(entry, file, 'unsupportedDtype', `has dtype ${quote(raw.dtype)}, which is not a safetensors dtype.`);
   }
   if (info.dtype) {
     entry.dtype = info.dtype;
   }
   const bytes = Math.ceil((count * info.bits) / 8);
   if (entry.end - entry.begin !== bytes) {
-    return fail('corrupt', `has data_offsets ${quote(offsets)} (${entry.end - entry.begin} bytes) but shape ${quote(shape)} of ${entry.dtypeName} needs ${bytes} bytes.`);
+    return failEntry(entry, file, 'corrupt', `has data_offsets ${quote(offsets)} (${entry.end - entry.begin} bytes) but shape ${quote(shape)} of ${entry.dtypeName} needs ${bytes} bytes.`);
   }
   if (entry.end > bufferLength) {
-    return fail('truncated', `needs data bytes ${entry.begin}..${entry.end} but the data buffer has only ${bufferLength} bytes; the file might be truncated.`);
+    return failEntry(entry, file, 'truncated', `needs data bytes ${entry.begin}..${entry.end} but the data buffer has only ${bufferLength} bytes; the file might be truncated.`);
   }
   if (!info.dtype) {
-    return fail('unsupportedDtype', `has dtype ${entry.dtypeName}, which Weightscope lists but cannot decode.`);
+    return failEntry(entry, file, 'unsupportedDtype', `has dtype ${entry.dtypeName}, which Weightscope lists but cannot decode.`);
   }
   return entry;
 }
