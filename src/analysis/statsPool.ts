@@ -12,6 +12,7 @@ import type { DType } from '../core/dtypes';
 import { WeightFileError } from '../core/errors';
 import type { RawTensorSource, WeightFile } from '../core/model';
 import { locateRawDatasets } from '../formats/hdf5Layout';
+import { isSafetensorsFile } from '../formats/safetensors';
 import { defaultWorkerCount, takeEarlyWorker } from './earlyWorkers';
 import { analyzeOpenTensor, analyzeRawTensor, analyzeTensor, analyzeTensorBatch, findTensor, receivedResult, type BatchMember, type PostedResult } from './statsRunner';
 import type { StatsResult, TensorStats } from './statsTypes';
@@ -227,8 +228,9 @@ export class StatsPool {
    * of that file soon after finds them loaded and the file open (a worker's first start loads the
    * format libraries, which takes longer than most tensors). Call it before opening the file on the
    * calling thread; errors surface in analyzeFile. Idle workers never keep the process alive.
-   * An HDF5 file whose datasets are all plain bytes (hdf5Layout.ts) is not opened by the workers:
-   * an analyzeFile with the caller's `openFile` hands them each tensor's location instead. With
+   * A safetensors file, or an HDF5 file whose datasets are all plain bytes (hdf5Layout.ts), is not
+   * opened by the workers: an analyzeFile with the caller's `openFile` hands them each tensor's
+   * location instead. With
    * `early`, the plain-byte datasets of an HDF5 file are analysed at once, largest first (the calling
    * thread of a callerIdle pool joining in while it opens the file); analyzeFile then takes the
    * results of the tensors that are those bytes, and drops the rest.
@@ -274,7 +276,8 @@ export class StatsPool {
         this.queue.push(entry.job);
       }
     }
-    const open = !index.complete;
+    // The workers of a safetensors file (or an HDF5 file of plain-byte datasets) only read bytes.
+    const open = !index.complete && !isSafetensorsFile(filePath);
     for (const slot of this.slots) {
       if (!slot.dead) {
         slot.preparing++;

@@ -3,11 +3,12 @@
  * (statsWorker.ts) and, when the caller is idle, in the calling thread. Opened files are kept in a
  * small per-thread cache and closed when idle.
  */
+import * as fs from 'node:fs';
 import { summarizeError, WeightFileError, type ErrorSummary } from '../core/errors';
 import { itemSizeBytes } from '../core/dtypes';
 import type { TensorInfo, WeightFile } from '../core/model';
 import { readRawValues } from '../core/tensorData';
-import { statPath } from '../core/nodeFileSource';
+import { openRegularFileSync, statPath } from '../core/nodeFileSource';
 import { maxSlabBytes } from '../formats/hdf5';
 import { openLocalPath } from '../formats/registry';
 import { computeTensorStats } from './tensorStats';
@@ -180,11 +181,22 @@ export async function analyzeTensorBatch(
 ): Promise<TensorResult[]> {
   const results: TensorResult[] = [];
   let entry: OpenEntry | undefined;
+  // The members' files opened once for the batch (tiny tensors: the opening would cost more than the reading).
+  const rawFds = new Map<string, number>();
   try {
     for (const m of batch) {
       let result: TensorResult;
       if (m.raw) {
-        result = await analyzeRawTensor(m.raw, m.tensorName, histogramBins, signal);
+        let fd = rawFds.get(m.raw.localPath);
+        if (fd === undefined) {
+          try {
+            fd = openRegularFileSync(m.raw.localPath);
+            rawFds.set(m.raw.localPath, fd);
+          } catch {
+            // readRawValues reports it for the member
+          }
+        }
+        result = await analyzeRawTensor(m.raw, m.tensorName, histogramBins, signal, fd);
       } else if (options.openFile) {
         result = await analyzeOpenTensor(options.openFile, m.tensorName, histogramBins, signal);
       } else {
@@ -201,6 +213,9 @@ export async function analyzeTensorBatch(
   } finally {
     if (entry) {
       release(filePath, entry);
+    }
+    for (const fd of rawFds.values()) {
+      fs.closeSync(fd);
     }
   }
   return results;
@@ -226,9 +241,10 @@ export function findTensor(file: WeightFile, tensorName: string): TensorInfo | u
 
 /**
  * Statistics of a tensor whose values are plain bytes of a local file (RawTensorJob), read with
- * plain file reads: no format is opened. Failures become ok:false results.
+ * plain file reads (through `openFd`, an open descriptor of the file, when given): no format is
+ * opened. Failures become ok:false results.
  */
-export async function analyzeRawTensor(raw: RawTensorJob, tensorName: string, histogramBins: number, signal: AbortSignal): Promise<TensorResult> {
+export async function analyzeRawTensor(raw: RawTensorJob, tensorName: string, histogramBins: number, signal: AbortSignal, openFd?: number): Promise<TensorResult> {
   try {
     const stats = await computeTensorStats(
       {
@@ -238,7 +254,7 @@ export async function analyzeRawTensor(raw: RawTensorJob, tensorName: string, hi
         // At most one HDF5 slab per read, as Hdf5File reads such datasets, and no more than the engine
         // asks for (it reads float32 straight into its kernel's buffer when a chunk fits there).
         readValues: (options) =>
-          readRawValues(raw, raw.dtype, { ...options, chunkElements: Math.min(options?.chunkElements ?? Infinity, maxSlabBytes / Math.max(1, itemSizeBytes(raw.dtype) ?? 1)) }),
+          readRawValues(raw, raw.dtype, { ...options, chunkElements: Math.min(options?.chunkElements ?? Infinity, maxSlabBytes / Math.max(1, itemSizeBytes(raw.dtype) ?? 1)) }, openFd),
       },
       { histogramBins, signal, holdLimitBytes: 0 },
     );

@@ -71,8 +71,10 @@ export async function* readSpanValues(
  * Streams the values of a RawTensorSource (plain little-endian `dtype` bytes of a local file) with
  * synchronous reads of `chunkElements` elements; with `reuseChunks` every chunk is a view of one
  * buffer, valid until the next chunk is requested. Throws `truncated` when the file ends early.
+ * `openFd`: a descriptor of raw.localPath already open (opened with openRegularFileSync), read
+ * through and left open; without it the file is opened for this read alone.
  */
-export async function* readRawValues(raw: RawTensorSource, dtype: DType, options: ReadValuesOptions = {}): AsyncGenerator<NumericArray> {
+export async function* readRawValues(raw: RawTensorSource, dtype: DType, options: ReadValuesOptions = {}, openFd?: number): AsyncGenerator<NumericArray> {
   const item = itemSizeBytes(dtype);
   if (item === undefined || item < 1 || raw.byteLength % item !== 0) {
     throw new WeightFileError('unsupportedDtype', `Values of dtype '${dtype}' cannot be read as ${raw.byteLength} plain bytes.`);
@@ -85,7 +87,7 @@ export async function* readRawValues(raw: RawTensorSource, dtype: DType, options
   throwIfAborted(options.signal);
   let fd: number;
   try {
-    fd = openRegularFileSync(raw.localPath);
+    fd = openFd ?? openRegularFileSync(raw.localPath);
   } catch (ex) {
     throw WeightFileError.is(ex) ? ex : new WeightFileError('notFound', `${raw.localPath}: the file can no longer be read.`, { file: raw.localPath }, { cause: ex });
   }
@@ -113,7 +115,9 @@ export async function* readRawValues(raw: RawTensorSource, dtype: DType, options
       yield decodeValues(dtype, buffer.subarray(0, n), true);
     }
   } finally {
-    fs.closeSync(fd);
+    if (openFd === undefined) {
+      fs.closeSync(fd);
+    }
   }
 }
 

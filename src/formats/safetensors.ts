@@ -3,6 +3,7 @@
  * (notes/weight-formats.md section 4; huggingface/safetensors `safetensors/src/tensor.rs`,
  * `Metadata::validate`). The header is parsed at open; tensor bytes are read lazily.
  */
+import * as fs from 'node:fs';
 import type { ByteSource, FileSet } from '../core/byteSource';
 import type { DType } from '../core/dtypes';
 import { summarizeError, throwIfAborted, WeightFileError } from '../core/errors';
@@ -11,6 +12,7 @@ import { readSpanValues } from '../core/tensorData';
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
 import { roleFromWeightName } from './kerasConfig';
 import { parseFileJson } from '../core/json';
+import { openRegularFileSync } from '../core/nodeFileSource';
 
 /** Largest header accepted, in bytes (the reference implementation's MAX_HEADER_SIZE). */
 export const maxSafetensorsHeaderBytes = 100_000_000;
@@ -60,6 +62,27 @@ function sniffSafetensors(input: SniffInput): number | undefined {
     }
   }
   return byName ? 50 : undefined;
+}
+
+/**
+ * True when the local file at `hostPath` begins as a safetensors file does (a header length that
+ * fits it, then '{'): every tensor it can read then has a rawSource. False when it cannot be read.
+ */
+export function isSafetensorsFile(hostPath: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openRegularFileSync(hostPath);
+    const head = new Uint8Array(9);
+    const got = fs.readSync(fd, head, 0, head.length, 0);
+    const score = sniffSafetensors({ head: head.subarray(0, got), tail: new Uint8Array(0), size: fs.fstatSync(fd).size, fileName: '' });
+    return score !== undefined && score >= 85;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) {
+      fs.closeSync(fd);
+    }
+  }
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -290,6 +313,7 @@ function makeTensor(source: ByteSource, e: Entry, dataStart: number): TensorInfo
     byteLength,
     ...(error ? { unavailable: summarizeError(error) } : {}),
     extra: { safetensorsDtype: e.dtypeName, dataOffsets: [e.begin, e.end], fileOffset: dataStart + e.begin },
+    rawSource: () => (error || source.localPath === undefined ? undefined : { localPath: source.localPath, offset: dataStart + e.begin, byteLength }),
     readValues: (options?: ReadValuesOptions) => {
       if (error) {
         return failingValues(error);

@@ -324,6 +324,54 @@ test('HDF5 datasets stored as plain bytes: workers read them without opening the
   }
 });
 
+test('a safetensors file: workers are told not to open it and read every tensor as plain bytes, small ones in batches, with the in-thread results', async () => {
+  // 300 small float32 tensors and one of 200,000 values, laid out as the safetensors writer does.
+  const specs = [...Array.from({ length: 300 }, (_, i) => ({ name: `layer_${i >> 2}/w${i & 3}`, n: 16 + (i % 5) })), { name: 'big/kernel', n: 200_000 }];
+  const header: Record<string, unknown> = {};
+  const parts: Buffer[] = [];
+  let at = 0;
+  specs.forEach((spec, k) => {
+    const values = new Float32Array(spec.n);
+    for (let i = 0; i < spec.n; i++) {
+      values[i] = Math.sin(k * 7919 + i * 0.37) * (1 + (k % 3));
+    }
+    header[spec.name] = { dtype: 'F32', shape: [spec.n], data_offsets: [at, at + 4 * spec.n] };
+    at += 4 * spec.n;
+    parts.push(Buffer.from(values.buffer));
+  });
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(json.length));
+  const p = path.join(makeTempDir(), 'many.safetensors');
+  fs.writeFileSync(p, Buffer.concat([length, Buffer.from(json), ...parts]));
+  const file = await openLocalPath(p);
+  try {
+    const names = file.tensors.map((x) => x.name);
+    const expected = new Map<string, TensorResult>();
+    for (const tensor of file.tensors) {
+      expected.set(tensor.name, { ok: true, stats: await computeTensorStats(tensor) });
+    }
+    const log = path.join(makeTempDir(), 'requests.jsonl');
+    const pool = new StatsPool({ workers: 1, workerScript: spyWorker(log) });
+    try {
+      pool.prepare(p);
+      assert.deepEqual(await pool.analyzeFile(p, names, { openFile: file }), expected);
+      const requests = logged(log);
+      assert.deepEqual(requests[0], { type: 'prepare', filePath: p, open: false });
+      const analyses = requests.filter((m) => m.type === 'analyze');
+      assert.ok(analyses.some((m) => (m.batch?.length ?? 0) > 1), 'small tensors go in batches');
+      const members = analyses.flatMap((m) => m.batch ?? [m]);
+      assert.deepEqual(members.map((m) => m.tensorName).sort(), [...names].sort(), 'each tensor requested once');
+      assert.ok(members.every((m) => m.raw), 'every request carries its raw location');
+    } finally {
+      await pool.dispose();
+    }
+  } finally {
+    await file.close();
+  }
+});
+
 test('callerIdle pool: a request waiting in a busy worker is answered as cancelled at once, and the pool stays usable', async () => {
   const big = Array.from({ length: 6 }, (_, i) => ({ name: `big_${i}/kernel`, shape: [2048, 2048] }));
   const p = writeTfjsModel([...big, { name: 'small/bias', shape: [16], values: (i: number) => i }]);

@@ -1,11 +1,14 @@
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { test } from 'node:test';
 import { MemoryByteSource, MemoryFileSet, type ByteSource } from '../../../src/core/byteSource';
 import { WeightFileError } from '../../../src/core/errors';
 import type { TensorInfo, WeightFile } from '../../../src/core/model';
-import { readAllValues } from '../../../src/core/tensorData';
-import { detectFormat } from '../../../src/formats/registry';
-import { safetensorsReader } from '../../../src/formats/safetensors';
+import { readAllValues, readRawValues } from '../../../src/core/tensorData';
+import { detectFormat, openLocalPath } from '../../../src/formats/registry';
+import { isSafetensorsFile, safetensorsReader } from '../../../src/formats/safetensors';
+import { makeTempDir } from '../helpers/fixtures';
 import { assertMutationsFailCleanly } from '../helpers/mutate';
 
 interface BuildTensor {
@@ -167,6 +170,57 @@ test('all decodable dtypes read back exactly, in file order, with metadata', asy
   assert.deepEqual([mlp.layer, mlp.weight, mlp.role], ['model.layers.0.mlp', 'weight', 'kernel']);
   assert.equal(tensor(wf, 'model.embed_tokens.weight').role, 'embeddings');
   await wf.close();
+});
+
+test('a local file: every readable tensor is plain bytes (rawSource) reading as its values; isSafetensorsFile says which files are safetensors', async () => {
+  const i64 = new BigInt64Array([-(2n ** 53n), 7n]);
+  const tensors: BuildTensor[] = [
+    { name: 'dense/kernel', dtype: 'F32', shape: [2, 2], bytes: bytesOf(new Float32Array([0.5, -1.25, NaN, -0])) },
+    { name: 'h16', dtype: 'F16', shape: [9], bytes: u16(f16Bits) },
+    { name: 'b16', dtype: 'BF16', shape: [2], bytes: u16([0x3f80, 0x0001]) },
+    { name: 'i64', dtype: 'I64', shape: [2], bytes: bytesOf(i64) },
+    { name: 'flags', dtype: 'BOOL', shape: [3], bytes: new Uint8Array([1, 0, 1]) },
+    { name: 'empty', dtype: 'F32', shape: [0], bytes: new Uint8Array(0) },
+    { name: 'short', dtype: 'F32', shape: [3], bytes: bytesOf(new Float32Array([1, 2])) },
+  ];
+  const expected: Record<string, number[]> = {
+    'dense/kernel': [0.5, -1.25, NaN, -0],
+    h16: f16Values,
+    b16: [1, 2 ** -133],
+    i64: [-(2 ** 53), 7],
+    flags: [1, 0, 1],
+    empty: [],
+  };
+  const dir = makeTempDir();
+  const file = path.join(dir, 'model.safetensors');
+  fs.writeFileSync(file, buildSafetensors(tensors));
+  const wf = await openLocalPath(file);
+  try {
+    for (const name of Object.keys(expected)) {
+      const t = tensor(wf, name);
+      const raw = t.rawSource?.();
+      assert.ok(raw, `${name} has a rawSource`);
+      assert.equal(raw.localPath, file);
+      assert.equal(raw.byteLength, t.byteLength);
+      assertSame(await readAllValues(t), expected[name]!, `${name} (readValues)`);
+      assertSame(await readAllValues({ readValues: (o) => readRawValues(raw, t.dtype, o) }), expected[name]!, `${name} (raw bytes)`);
+    }
+    // A tensor the file cannot hold has none.
+    assert.ok(tensor(wf, 'short').unavailable);
+    assert.equal(tensor(wf, 'short').rawSource?.(), undefined);
+  } finally {
+    await wf.close();
+  }
+  // A file opened from memory has no local path: no rawSource.
+  const mem = await open(buildSafetensors(tensors.slice(0, 1)));
+  assert.equal(mem.tensors[0]!.rawSource?.(), undefined);
+  await mem.close();
+  assert.equal(isSafetensorsFile(file), true);
+  const other = path.join(dir, 'model.json');
+  fs.writeFileSync(other, '{"format": "layers-model"}');
+  assert.equal(isSafetensorsFile(other), false);
+  assert.equal(isSafetensorsFile(path.join(dir, 'absent.safetensors')), false);
+  assert.equal(isSafetensorsFile(dir), false);
 });
 
 test('Keras-style names and the registry sniff', async () => {
