@@ -3,11 +3,10 @@
  * (statsWorker.ts) and, when the caller is idle, in the calling thread. Opened files are kept in a
  * small per-thread cache and closed when idle.
  */
-import * as fs from 'node:fs';
 import { summarizeError, WeightFileError, type ErrorSummary } from '../core/errors';
 import { itemSizeBytes } from '../core/dtypes';
 import type { TensorInfo, WeightFile } from '../core/model';
-import { readRawValues } from '../core/tensorData';
+import { RawFileReads, readRawValues } from '../core/tensorData';
 import { openRegularFileSync, statPath } from '../core/nodeFileSource';
 import { maxSlabBytes } from '../formats/hdf5';
 import { openLocalPath } from '../formats/registry';
@@ -181,22 +180,23 @@ export async function analyzeTensorBatch(
 ): Promise<TensorResult[]> {
   const results: TensorResult[] = [];
   let entry: OpenEntry | undefined;
-  // The members' files opened once for the batch (tiny tensors: the opening would cost more than the reading).
-  const rawFds = new Map<string, number>();
+  // The members' files opened once for the batch and read ahead (tiny tensors: opening and reading
+  // each alone would cost more than analysing it).
+  const rawFiles = new Map<string, RawFileReads>();
   try {
     for (const m of batch) {
       let result: TensorResult;
       if (m.raw) {
-        let fd = rawFds.get(m.raw.localPath);
-        if (fd === undefined) {
+        let reads = rawFiles.get(m.raw.localPath);
+        if (!reads) {
           try {
-            fd = openRegularFileSync(m.raw.localPath);
-            rawFds.set(m.raw.localPath, fd);
+            reads = new RawFileReads(openRegularFileSync(m.raw.localPath));
+            rawFiles.set(m.raw.localPath, reads);
           } catch {
             // readRawValues reports it for the member
           }
         }
-        result = await analyzeRawTensor(m.raw, m.tensorName, histogramBins, signal, fd);
+        result = await analyzeRawTensor(m.raw, m.tensorName, histogramBins, signal, reads);
       } else if (options.openFile) {
         result = await analyzeOpenTensor(options.openFile, m.tensorName, histogramBins, signal);
       } else {
@@ -214,8 +214,8 @@ export async function analyzeTensorBatch(
     if (entry) {
       release(filePath, entry);
     }
-    for (const fd of rawFds.values()) {
-      fs.closeSync(fd);
+    for (const reads of rawFiles.values()) {
+      reads.close();
     }
   }
   return results;
@@ -241,10 +241,10 @@ export function findTensor(file: WeightFile, tensorName: string): TensorInfo | u
 
 /**
  * Statistics of a tensor whose values are plain bytes of a local file (RawTensorJob), read with
- * plain file reads (through `openFd`, an open descriptor of the file, when given): no format is
- * opened. Failures become ok:false results.
+ * plain file reads (through `file`, the file already open, when given): no format is opened.
+ * Failures become ok:false results.
  */
-export async function analyzeRawTensor(raw: RawTensorJob, tensorName: string, histogramBins: number, signal: AbortSignal, openFd?: number): Promise<TensorResult> {
+export async function analyzeRawTensor(raw: RawTensorJob, tensorName: string, histogramBins: number, signal: AbortSignal, file?: RawFileReads): Promise<TensorResult> {
   try {
     const stats = await computeTensorStats(
       {
@@ -254,7 +254,7 @@ export async function analyzeRawTensor(raw: RawTensorJob, tensorName: string, hi
         // At most one HDF5 slab per read, as Hdf5File reads such datasets, and no more than the engine
         // asks for (it reads float32 straight into its kernel's buffer when a chunk fits there).
         readValues: (options) =>
-          readRawValues(raw, raw.dtype, { ...options, chunkElements: Math.min(options?.chunkElements ?? Infinity, maxSlabBytes / Math.max(1, itemSizeBytes(raw.dtype) ?? 1)) }, openFd),
+          readRawValues(raw, raw.dtype, { ...options, chunkElements: Math.min(options?.chunkElements ?? Infinity, maxSlabBytes / Math.max(1, itemSizeBytes(raw.dtype) ?? 1)) }, file),
       },
       { histogramBins, signal, holdLimitBytes: 0 },
     );

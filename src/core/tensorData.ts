@@ -71,10 +71,10 @@ export async function* readSpanValues(
  * Streams the values of a RawTensorSource (plain little-endian `dtype` bytes of a local file) with
  * synchronous reads of `chunkElements` elements; with `reuseChunks` every chunk is a view of one
  * buffer, valid until the next chunk is requested. Throws `truncated` when the file ends early.
- * `openFd`: a descriptor of raw.localPath already open (opened with openRegularFileSync), read
- * through and left open; without it the file is opened for this read alone.
+ * `file`: raw.localPath already open (RawFileReads), read through and left open; without it the
+ * file is opened for this read alone.
  */
-export async function* readRawValues(raw: RawTensorSource, dtype: DType, options: ReadValuesOptions = {}, openFd?: number): AsyncGenerator<NumericArray> {
+export async function* readRawValues(raw: RawTensorSource, dtype: DType, options: ReadValuesOptions = {}, file?: RawFileReads): AsyncGenerator<NumericArray> {
   const item = itemSizeBytes(dtype);
   if (item === undefined || item < 1 || raw.byteLength % item !== 0) {
     throw new WeightFileError('unsupportedDtype', `Values of dtype '${dtype}' cannot be read as ${raw.byteLength} plain bytes.`);
@@ -85,9 +85,9 @@ export async function* readRawValues(raw: RawTensorSource, dtype: DType, options
   const chunkBytes = Math.min(raw.byteLength, Math.max(item, Math.floor((options.chunkElements ?? defaultChunkElements) * item)));
   const reuse = options.reuseChunks === true;
   throwIfAborted(options.signal);
-  let fd: number;
+  let reads: RawFileReads;
   try {
-    fd = openFd ?? openRegularFileSync(raw.localPath);
+    reads = file ?? new RawFileReads(openRegularFileSync(raw.localPath), 0);
   } catch (ex) {
     throw WeightFileError.is(ex) ? ex : new WeightFileError('notFound', `${raw.localPath}: the file can no longer be read.`, { file: raw.localPath }, { cause: ex });
   }
@@ -102,7 +102,7 @@ export async function* readRawValues(raw: RawTensorSource, dtype: DType, options
       }
       let done = 0;
       while (done < n) {
-        const got = fs.readSync(fd, buffer, done, n - done, raw.offset + pos + done);
+        const got = reads.read(buffer.subarray(done, n), raw.offset + pos + done);
         if (got === 0) {
           throw new WeightFileError('truncated', `${raw.localPath}: the file ended at offset ${raw.offset + pos + done} while reading; it may have changed on disk.`, {
             file: raw.localPath,
@@ -115,9 +115,54 @@ export async function* readRawValues(raw: RawTensorSource, dtype: DType, options
       yield decodeValues(dtype, buffer.subarray(0, n), true);
     }
   } finally {
-    if (openFd === undefined) {
-      fs.closeSync(fd);
+    if (!file) {
+      reads.close();
     }
+  }
+}
+
+/**
+ * Reads of one open local file (a descriptor from openRegularFileSync), through a block of up to
+ * `blockBytes` read ahead: the tiny tensors of a batch, which lie next to each other, then cost
+ * one read between them. A block lives as long as this object; make one per batch.
+ */
+export class RawFileReads {
+  private block: Uint8Array;
+  private blockAt = 0;
+  private blockLength = 0;
+
+  constructor(
+    readonly fd: number,
+    private readonly blockBytes = 1 << 20,
+  ) {
+    this.block = new Uint8Array(0);
+  }
+
+  /** Reads into `into` from `offset`; returns the bytes read (0: the file ends at `offset`). */
+  read(into: Uint8Array, offset: number): number {
+    if (into.length > this.blockBytes / 2) {
+      return fs.readSync(this.fd, into, 0, into.length, offset);
+    }
+    if (offset < this.blockAt || offset + into.length > this.blockAt + this.blockLength) {
+      if (this.block.length === 0) {
+        this.block = new Uint8Array(this.blockBytes);
+      }
+      this.blockAt = offset;
+      this.blockLength = 0;
+      // One read, which may stop short: what it gave is used, and the next read continues.
+      this.blockLength = fs.readSync(this.fd, this.block, 0, this.block.length, offset);
+    }
+    const start = offset - this.blockAt;
+    const n = Math.min(into.length, this.blockLength - start);
+    if (n <= 0) {
+      return 0;
+    }
+    into.set(this.block.subarray(start, start + n));
+    return n;
+  }
+
+  close(): void {
+    fs.closeSync(this.fd);
   }
 }
 
