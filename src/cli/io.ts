@@ -97,8 +97,9 @@ export class StreamedArray {
 
 /**
  * Prints what outJson prints for `value` with every StreamedArray in it (within `depth` levels)
- * replaced by the array of its members, writing the members as they arrive. When the members' iteration throws, that error is
- * thrown; what was printed before stays printed (nothing, when it throws before the first member).
+ * replaced by the array of its members, writing the members as they arrive. When the members'
+ * iteration throws, that error is thrown; what was printed before stays printed (output goes out
+ * in pieces of about a megabyte, so an error before the first piece prints nothing).
  */
 export async function outJsonStreamed(io: Pick<CliIo, 'out' | 'outBytes'>, value: unknown, depth = 3): Promise<void> {
   const pieces = pieceWriter(io);
