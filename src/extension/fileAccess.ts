@@ -9,16 +9,14 @@ import * as vscode from 'vscode';
 import { checkRange, normalizeRelative, type ByteSource, type FileSet } from '../core/byteSource';
 import { WeightFileError } from '../core/errors';
 import type { WeightFile } from '../core/model';
-import { noModelInFolder, openLocalPath, openWeightSource } from '../formats/registry';
+import { folderEntryName, noModelInFolder, openLocalPath, openWeightSource } from '../formats/registry';
+import { maxModelJsonBytes } from '../formats/tfjs';
 
 /** Largest file read through vscode.workspace.fs (non-`file:` schemes), in bytes. */
 export const maxVirtualFileBytes = 512 * 1024 * 1024;
 
 /** A TensorFlow checkpoint data shard name: `<prefix>.data-00000-of-00002`. */
 const dataShardPattern = /^(.*)\.data-\d{5}-of-\d{5}$/;
-
-/** File names that make a folder a single model (same order as the registry's). */
-const folderEntryNames = ['saved_model.pb', 'checkpoint', 'model.json', 'config.json'];
 
 /**
  * The URI to open for a user's choice: a checkpoint data shard opens through its `.index`;
@@ -87,15 +85,19 @@ async function resolveVirtualEntry(uri: vscode.Uri): Promise<vscode.Uri> {
   }
   const entries = await vscode.workspace.fs.readDirectory(uri);
   const files = entries.filter(([, t]) => (t & vscode.FileType.File) !== 0).map(([n]) => n);
-  const named = folderEntryNames.find((n) => files.includes(n));
-  if (named) {
-    return vscode.Uri.joinPath(uri, named);
+  const named = await folderEntryName(files, (name) => readVirtualText(vscode.Uri.joinPath(uri, name)));
+  if (named === undefined) {
+    throw noModelInFolder(displayName(uri), files);
   }
-  const indexes = files.filter((n) => n.endsWith('.index'));
-  if (indexes.length === 1) {
-    return vscode.Uri.joinPath(uri, indexes[0]!);
+  return vscode.Uri.joinPath(uri, named);
+}
+
+/** A file of another file system as UTF-8 text; refused above maxModelJsonBytes before it is read. */
+async function readVirtualText(uri: vscode.Uri): Promise<string> {
+  if ((await vscode.workspace.fs.stat(uri)).size > maxModelJsonBytes) {
+    throw new WeightFileError('tooLarge', `${displayName(uri)}: more than ${maxModelJsonBytes} bytes of JSON.`, { file: displayName(uri) });
   }
-  throw noModelInFolder(displayName(uri), files);
+  return new TextDecoder('utf-8').decode(await vscode.workspace.fs.readFile(uri));
 }
 
 /**

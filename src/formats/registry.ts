@@ -112,24 +112,36 @@ export async function resolveLocalEntry(p: string): Promise<string> {
     return p;
   }
   const names = (await readFolder(p)).filter((e) => !e.isDir).map((e) => e.name);
+  const entry = await folderEntryName(names, (name) => readRegularTextFile(path.join(p, name), maxModelJsonBytes));
+  if (entry === undefined) {
+    throw noModelInFolder(p, names);
+  }
+  return path.join(p, entry);
+}
+
+/**
+ * The file that opens a folder as one model, among `names` (the folder's files), or undefined when
+ * none does. `readText` reads one of them as text (at most maxModelJsonBytes), for the check of a
+ * Keras config beside a `.weights.h5` (describesKerasWeights); a read that fails leaves the file to
+ * be opened, which then says what is wrong with it. Shared by local folders and the extension's
+ * folders of other file systems.
+ */
+export async function folderEntryName(names: readonly string[], readText: (name: string) => Promise<string>): Promise<string | undefined> {
   let configSkipped = false;
   for (const name of folderEntryNames) {
     if (names.includes(name)) {
-      if (!(await describesKerasWeights(path.join(p, name), names))) {
-        return path.join(p, name);
+      if (!(await isKerasConfigBesideWeights(name, names, readText))) {
+        return name;
       }
       configSkipped = true;
     }
   }
   const kerasWeights = names.filter((n) => kerasWeightsPattern.test(n));
   if (configSkipped && kerasWeights.length === 1) {
-    return path.join(p, kerasWeights[0]!);
+    return kerasWeights[0]!;
   }
   const indexes = names.filter((n) => n.endsWith('.index'));
-  if (indexes.length === 1) {
-    return path.join(p, indexes[0]!);
-  }
-  throw noModelInFolder(p, names);
+  return indexes.length === 1 ? indexes[0]! : undefined;
 }
 
 /**
@@ -151,11 +163,16 @@ export function noModelInFolder(folder: string, fileNames: readonly string[]): W
  * config from it: then the JSON is not a weight file of its own. False when it cannot be read.
  */
 export async function describesKerasWeights(jsonFile: string, siblings: readonly string[]): Promise<boolean> {
-  if (!jsonFile.endsWith('.json') || !siblings.some((n) => kerasWeightsPattern.test(n))) {
+  return isKerasConfigBesideWeights(jsonFile, siblings, (name) => readRegularTextFile(name, maxModelJsonBytes));
+}
+
+/** describesKerasWeights for `name`, read by `readText`. */
+async function isKerasConfigBesideWeights(name: string, siblings: readonly string[], readText: (name: string) => Promise<string>): Promise<boolean> {
+  if (!name.endsWith('.json') || !siblings.some((n) => kerasWeightsPattern.test(n))) {
     return false;
   }
   try {
-    const json = parseFileJson(await readRegularTextFile(jsonFile, maxModelJsonBytes)) as unknown;
+    const json = parseFileJson(await readText(name)) as unknown;
     return typeof json === 'object' && json !== null && !Array.isArray(json) && !('weightsManifest' in json);
   } catch {
     return false; // opening it explains what is wrong with it

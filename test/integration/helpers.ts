@@ -105,3 +105,57 @@ export function assertClose(actual: number | null | undefined, expected: number 
   assert.ok(typeof actual === 'number', `${what}: expected ${expected}, got ${String(actual)}`);
   assert.ok(Math.abs(actual - expected) <= tol * Math.max(1, Math.abs(expected)), `${what}: expected ${expected}, got ${actual}`);
 }
+
+/** A read-only in-memory file system holding `files` (absolute paths); their parent folders exist. */
+export class MemoryFs implements vscode.FileSystemProvider {
+  private readonly folders = new Set<string>();
+  private readonly emitter = new vscode.EventEmitter<vscode.FileChangeEvent[]>();
+  readonly onDidChangeFile = this.emitter.event;
+
+  constructor(private readonly files: ReadonlyMap<string, Uint8Array>) {
+    for (const f of files.keys()) {
+      for (let d = path.posix.dirname(f); d !== '/'; d = path.posix.dirname(d)) {
+        this.folders.add(d);
+      }
+    }
+  }
+
+  watch(): vscode.Disposable {
+    return new vscode.Disposable(() => undefined);
+  }
+
+  stat(uri: vscode.Uri): vscode.FileStat {
+    if (this.folders.has(uri.path)) {
+      return { type: vscode.FileType.Directory, ctime: 0, mtime: 0, size: 0 };
+    }
+    return { type: vscode.FileType.File, ctime: 0, mtime: 0, size: this.readFile(uri).byteLength };
+  }
+
+  readDirectory(uri: vscode.Uri): [string, vscode.FileType][] {
+    return [...this.files.keys()].filter((p) => path.posix.dirname(p) === uri.path).map((p) => [path.posix.basename(p), vscode.FileType.File]);
+  }
+
+  readFile(uri: vscode.Uri): Uint8Array {
+    const b = this.files.get(uri.path);
+    if (!b) {
+      throw vscode.FileSystemError.FileNotFound(uri);
+    }
+    return b;
+  }
+
+  createDirectory(uri: vscode.Uri): void {
+    throw vscode.FileSystemError.NoPermissions(uri);
+  }
+
+  writeFile(uri: vscode.Uri): void {
+    throw vscode.FileSystemError.NoPermissions(uri);
+  }
+
+  delete(uri: vscode.Uri): void {
+    throw vscode.FileSystemError.NoPermissions(uri);
+  }
+
+  rename(uri: vscode.Uri): void {
+    throw vscode.FileSystemError.NoPermissions(uri);
+  }
+}

@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { WeightsDocument } from '../../src/extension/weightsDocument';
-import { api, repoRoot, waitFor } from './helpers';
+import { api, MemoryFs, repoRoot, waitFor } from './helpers';
 import { skipReasons } from './index';
 
 /** The committed example copied by the test (examples/initialization). */
@@ -57,47 +57,6 @@ async function settled(doc: WeightsDocument): Promise<void> {
   assert.equal(doc.fingerprintStatus.state, 'done', JSON.stringify(doc.fingerprintStatus.error));
 }
 
-/** A read-only in-memory file system holding the example's two files under /mem/. */
-class MemoryFs implements vscode.FileSystemProvider {
-  private readonly files = new Map(['model.json', 'weights.bin'].map((f) => [`/mem/${f}`, new Uint8Array(fs.readFileSync(path.join(example, f)))]));
-  private readonly emitter = new vscode.EventEmitter<vscode.FileChangeEvent[]>();
-  readonly onDidChangeFile = this.emitter.event;
-  watch(): vscode.Disposable {
-    return new vscode.Disposable(() => undefined);
-  }
-  stat(uri: vscode.Uri): vscode.FileStat {
-    if (uri.path === '/mem') {
-      return { type: vscode.FileType.Directory, ctime: 0, mtime: 0, size: 0 };
-    }
-    const b = this.files.get(uri.path);
-    if (!b) {
-      throw vscode.FileSystemError.FileNotFound(uri);
-    }
-    return { type: vscode.FileType.File, ctime: 0, mtime: 0, size: b.byteLength };
-  }
-  readDirectory(): [string, vscode.FileType][] {
-    return [...this.files.keys()].map((p) => [path.posix.basename(p), vscode.FileType.File]);
-  }
-  readFile(uri: vscode.Uri): Uint8Array {
-    const b = this.files.get(uri.path);
-    if (!b) {
-      throw vscode.FileSystemError.FileNotFound(uri);
-    }
-    return b;
-  }
-  createDirectory(uri: vscode.Uri): void {
-    throw vscode.FileSystemError.NoPermissions(uri);
-  }
-  writeFile(uri: vscode.Uri): void {
-    throw vscode.FileSystemError.NoPermissions(uri);
-  }
-  delete(uri: vscode.Uri): void {
-    throw vscode.FileSystemError.NoPermissions(uri);
-  }
-  rename(uri: vscode.Uri): void {
-    throw vscode.FileSystemError.NoPermissions(uri);
-  }
-}
 
 suite('metadata sidecars and the naming check in the weights panel', () => {
   const config = (): vscode.WorkspaceConfiguration => vscode.workspace.getConfiguration('weightscope');
@@ -229,7 +188,7 @@ suite('metadata sidecars and the naming check in the weights panel', () => {
   test('a file that is not local has no sidecar, and the panel says why', async function () {
     this.timeout(60_000);
     const a = await api();
-    const provider = vscode.workspace.registerFileSystemProvider('weightscope-mem', new MemoryFs(), { isReadonly: true });
+    const provider = vscode.workspace.registerFileSystemProvider('weightscope-mem', new MemoryFs(new Map(['model.json', 'weights.bin'].map((f) => [`/mem/${f}`, fs.readFileSync(path.join(example, f))]))), { isReadonly: true });
     const view = a.panels.show(vscode.Uri.from({ scheme: 'weightscope-mem', path: '/mem/model.json' }));
     try {
       await view.document.whenOpened();

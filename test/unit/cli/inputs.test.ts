@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { expandInput } from '../../../src/cli/inputs';
 import { runCli } from '../../../src/cli/main';
-import { resolveLocalEntry } from '../../../src/formats/registry';
+import { folderEntryName, resolveLocalEntry } from '../../../src/formats/registry';
 import { captureIo } from '../helpers/captureIo';
 import { fixturesDir, makeTempDir, repoRoot, skipUnlessFixtures } from '../helpers/fixtures';
 import { failFsCall, rootSkip } from '../helpers/fsFailure';
@@ -44,6 +44,44 @@ test('a folder with a Keras model.json config beside model.weights.h5 opens the 
     const whole = await run([cmd, fixturesDir, ...(cmd === 'inspect' ? ['--no-stats'] : [])]);
     assert.equal(whole.code, 0, `${cmd}: ${whole.err.join('\n')}`);
   }
+});
+
+test('folderEntryName: the file that opens a folder, by name, a Keras config beside one .weights.h5 giving way to it', async () => {
+  const keras = JSON.stringify({ class_name: 'Sequential', config: { layers: [] } });
+  const tfjs = JSON.stringify({ format: 'layers-model', weightsManifest: [] });
+  const texts: Record<string, string> = { 'kcfg.json': keras, 'model.json': keras, 'config.json': keras, 'tfjs.json': tfjs };
+  const read: string[] = [];
+  const readText = async (name: string): Promise<string> => {
+    read.push(name);
+    if (name === 'broken.json' || !(name in texts)) {
+      throw new Error(`cannot read ${name}`);
+    }
+    return texts[name]!;
+  };
+  const cases: [string[], Record<string, string>, string | undefined][] = [
+    [['saved_model.pb', 'model.json', 'x.index'], {}, 'saved_model.pb'],
+    [['checkpoint', 'model.json'], {}, 'checkpoint'],
+    [['model.json', 'weights.bin'], { 'model.json': tfjs }, 'model.json'],
+    [['model.json', 'model.weights.h5'], { 'model.json': keras }, 'model.weights.h5'],
+    [['config.json', 'metadata.json', 'model.weights.h5'], { 'config.json': keras }, 'model.weights.h5'],
+    [['model.json', 'model.weights.h5'], { 'model.json': tfjs }, 'model.json'],
+    [['model.json', 'a.weights.h5', 'b.weights.h5'], { 'model.json': keras }, undefined],
+    [['model.json', 'model.weights.h5'], { 'model.json': '{not json' }, 'model.json'],
+    [['ckpt-1.index', 'ckpt-1.data-00000-of-00001'], {}, 'ckpt-1.index'],
+    [['a.index', 'b.index'], {}, undefined],
+    [['a.safetensors', 'b.h5'], {}, undefined],
+  ];
+  for (const [names, given, expected] of cases) {
+    Object.assign(texts, given);
+    assert.equal(await folderEntryName(names, readText), expected, names.join(', '));
+  }
+  // Without a .weights.h5 beside it, a config is not read at all.
+  read.length = 0;
+  assert.equal(await folderEntryName(['model.json', 'weights.bin'], readText), 'model.json');
+  assert.deepEqual(read, []);
+  // A config that cannot be read is left to be opened (which says what is wrong with it).
+  assert.equal(await folderEntryName(['broken.json', 'config.json', 'model.weights.h5'], readText), 'model.weights.h5');
+  assert.equal(await folderEntryName(['model.json', 'model.weights.h5'], async () => Promise.reject(new Error('EACCES'))), 'model.json');
 });
 
 test('a TF.js model.json still claims its folder when a .weights.h5 is beside it', async () => {
