@@ -107,6 +107,20 @@ export function buildFileReport<S = TensorStats>(file: WeightFile, results: Read
 export function tensorReport<S = TensorStats>(t: TensorInfo, r: StatsResult<S> | undefined): TensorReport<S> {
   const error = t.unavailable ?? (r && !r.ok ? r.error : undefined);
   return {
+    ...tensorIdentity(t),
+    byteLength: t.byteLength,
+    ...(t.quantization ? { quantization: t.quantization } : {}),
+    stats: r && r.ok ? r.stats : null,
+    ...(error ? { error } : {}),
+  };
+}
+
+/**
+ * What reports and views say of a tensor before its numbers, in this order: name, layer, role,
+ * group, dtype, the stored dtype when it differs (quantized tensors), shape (a copy).
+ */
+export function tensorIdentity(t: TensorInfo): Pick<TensorReport, 'name' | 'layer' | 'role' | 'group' | 'dtype' | 'storageDtype' | 'shape'> {
+  return {
     name: t.name,
     layer: t.layer,
     role: t.role,
@@ -114,9 +128,5 @@ export function tensorReport<S = TensorStats>(t: TensorInfo, r: StatsResult<S> |
     dtype: t.dtype,
     ...(t.storageDtype !== t.dtype ? { storageDtype: t.storageDtype } : {}),
     shape: [...t.shape],
-    byteLength: t.byteLength,
-    ...(t.quantization ? { quantization: t.quantization } : {}),
-    stats: r && r.ok ? r.stats : null,
-    ...(error ? { error } : {}),
   };
 }

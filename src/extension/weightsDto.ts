@@ -3,6 +3,7 @@
  * the health problems the tree and the panel show. No `vscode` import: unit-tested in plain Node.
  */
 import { summarizeLayers } from '../analysis/layerSummary';
+import { tensorIdentity } from '../analysis/report';
 import type { TensorResult } from '../analysis/statsPool';
 import type { TensorStats } from '../analysis/statsTypes';
 import { elementCount } from '../core/dtypes';
@@ -69,13 +70,7 @@ export function tensorIssues(t: TensorInfo, result: TensorResult | undefined): T
 /** One table row (`fingerprint`: the tensor's content fingerprint, when computed). */
 export function toTensorRow(t: TensorInfo, result: TensorResult | undefined, fingerprint?: string): TensorRowDto {
   return {
-    name: t.name,
-    layer: t.layer,
-    role: t.role,
-    group: t.group,
-    dtype: t.dtype,
-    ...(t.storageDtype !== t.dtype ? { storageDtype: t.storageDtype } : {}),
-    shape: [...t.shape],
+    ...tensorIdentity(t),
     params: elementCount(t.shape),
     byteLength: t.byteLength,
     ...(result?.ok ? { stats: toRowStats(result.stats) } : {}),
