@@ -230,10 +230,9 @@ export class StatsPool {
    * calling thread; errors surface in analyzeFile. Idle workers never keep the process alive.
    * A safetensors file, or an HDF5 file whose datasets are all plain bytes (hdf5Layout.ts), is not
    * opened by the workers: an analyzeFile with the caller's `openFile` hands them each tensor's
-   * location instead. With
-   * `early`, the plain-byte datasets of an HDF5 file are analysed at once, largest first (the calling
-   * thread of a callerIdle pool joining in while it opens the file); analyzeFile then takes the
-   * results of the tensors that are those bytes, and drops the rest.
+   * location instead. With `early`, the plain-byte datasets of an HDF5 file are analysed at once,
+   * largest first (the calling thread of a callerIdle pool joining in while it opens the file);
+   * analyzeFile then takes the results of the tensors that are those bytes, and drops the rest.
    */
   prepare(filePath: string, options: { early?: boolean; histogramBins?: number } = {}): void {
     if (this.disposed) {
