@@ -157,7 +157,7 @@ async function openSafetensors(source: ByteSource, _files: FileSet, options: Ope
   }
   const warnings: FileWarning[] = [];
   // Tiling (Metadata::validate): sorted by offset, the first begins at 0, each begins where the previous ended, the last ends at the buffer's end.
-  const located = sortedBy(entries.filter((e) => e.located), (a, b) => a.begin - b.begin || a.end - b.end);
+  const located = entries.filter((e) => e.located).sort((a, b) => a.begin - b.begin || a.end - b.end);
   let expected = 0;
   for (const e of located) {
     if (e.begin !== expected) {
@@ -181,7 +181,7 @@ async function openSafetensors(source: ByteSource, _files: FileSet, options: Ope
     }
   }
   // File order: by data offset; entries without usable offsets last.
-  const ordered = sortedBy([...entries], (a, b) => (a.located ? a.begin : Number.MAX_SAFE_INTEGER) - (b.located ? b.begin : Number.MAX_SAFE_INTEGER));
+  const ordered = [...entries].sort((a, b) => (a.located ? a.begin : Number.MAX_SAFE_INTEGER) - (b.located ? b.begin : Number.MAX_SAFE_INTEGER));
   const tensors = ordered.map((e) => makeTensor(source, e, dataStart));
   const metadata: Record<string, unknown> = { headerLength, dataBytes: bufferLength };
   if (isObject(userMetadata)) {
@@ -200,16 +200,6 @@ async function openSafetensors(source: ByteSource, _files: FileSet, options: Ope
     warnings,
     close: () => source.close(),
   };
-}
-
-/** `a` sorted (stably) by `compare`; as it is when already in order, as the entries of most files are. */
-function sortedBy<T>(a: T[], compare: (x: T, y: T) => number): T[] {
-  for (let i = 1; i < a.length; i++) {
-    if (compare(a[i - 1]!, a[i]!) > 0) {
-      return a.sort(compare);
-    }
-  }
-  return a;
 }
 
 /** True when `v` is an array of at most `maxLength` safe integers >= 0. */
