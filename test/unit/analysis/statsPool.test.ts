@@ -3,12 +3,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { WeightFileError } from '../../../src/core/errors';
+import type { WeightFile } from '../../../src/core/model';
 import { openLocalPath } from '../../../src/formats/registry';
 import { startWorkersEarly, takeEarlyWorker } from '../../../src/analysis/earlyWorkers';
 import { StatsPool, type TensorResult } from '../../../src/analysis/statsPool';
 import { analyzeOpenTensor } from '../../../src/analysis/statsRunner';
 import { computeTensorStats } from '../../../src/analysis/tensorStats';
 import { fixtureOrSkip, makeTempDir } from '../helpers/fixtures';
+import { buildSafetensors } from '../helpers/safetensors';
 
 const tfjsLayers = 'tfjs-layers/tfjs-e2e-layers-model/model.json';
 
@@ -250,6 +252,19 @@ function logged(log: string): Array<{ type: string; open?: boolean; raw?: unknow
   return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string }) : [];
 }
 
+/** prepare() then analyzeFile of `names` with the caller's open `file`, by a pool of one spied worker: the results and the requests it got. */
+async function spiedAnalysis(p: string, names: string[], file: WeightFile): Promise<{ results: Map<string, TensorResult>; requests: ReturnType<typeof logged> }> {
+  const log = path.join(makeTempDir(), 'requests.jsonl');
+  const pool = new StatsPool({ workers: 1, workerScript: spyWorker(log) });
+  try {
+    pool.prepare(p);
+    const results = await pool.analyzeFile(p, names, { openFile: file });
+    return { results, requests: logged(log) };
+  } finally {
+    await pool.dispose();
+  }
+}
+
 const kerasH5 = 'keras-h5/alphabet-soup-charity-keras2.15/AlphabetSoupCharity.h5';
 
 test('HDF5 datasets stored as plain bytes: workers read them without opening the file, early analyses are claimed once or dropped', async (t) => {
@@ -266,20 +281,13 @@ test('HDF5 datasets stored as plain bytes: workers read them without opening the
   }
   try {
     // Raw requests: the worker is told not to open the file, and each request carries a location.
-    const log1 = path.join(makeTempDir(), 'requests.jsonl');
-    const plain = new StatsPool({ workers: 1, workerScript: spyWorker(log1) });
-    try {
-      plain.prepare(p);
-      assert.deepEqual(await plain.analyzeFile(p, names, { openFile: file }), expected);
-      const requests = logged(log1);
-      assert.deepEqual(requests[0], { type: 'prepare', filePath: p, open: false });
-      // Small datasets go in batches.
-      const analyses = requests.filter((m) => m.type === 'analyze').flatMap((m) => m.batch ?? [m]);
-      assert.deepEqual(analyses.map((m) => m.tensorName), names);
-      assert.ok(analyses.every((m) => m.raw), 'every request carries its raw location');
-    } finally {
-      await plain.dispose();
-    }
+    const { results, requests } = await spiedAnalysis(p, names, file);
+    assert.deepEqual(results, expected);
+    assert.deepEqual(requests[0], { type: 'prepare', filePath: p, open: false });
+    // Small datasets go in batches.
+    const analyses = requests.filter((m) => m.type === 'analyze').flatMap((m) => m.batch ?? [m]);
+    assert.deepEqual(analyses.map((m) => m.tensorName), names);
+    assert.ok(analyses.every((m) => m.raw), 'every request carries its raw location');
 
     // Early analyses: they start at prepare(), before any request, and each is claimed exactly once.
     const log2 = path.join(makeTempDir(), 'requests.jsonl');
@@ -327,24 +335,15 @@ test('HDF5 datasets stored as plain bytes: workers read them without opening the
 test('a safetensors file: workers are told not to open it and read every tensor as plain bytes, small ones in batches, with the in-thread results', async () => {
   // 300 small float32 tensors and one of 200,000 values, laid out as the safetensors writer does.
   const specs = [...Array.from({ length: 300 }, (_, i) => ({ name: `layer_${i >> 2}/w${i & 3}`, n: 16 + (i % 5) })), { name: 'big/kernel', n: 200_000 }];
-  const header: Record<string, unknown> = {};
-  const parts: Buffer[] = [];
-  let at = 0;
-  specs.forEach((spec, k) => {
+  const tensors = specs.map((spec, k) => {
     const values = new Float32Array(spec.n);
     for (let i = 0; i < spec.n; i++) {
       values[i] = Math.sin(k * 7919 + i * 0.37) * (1 + (k % 3));
     }
-    header[spec.name] = { dtype: 'F32', shape: [spec.n], data_offsets: [at, at + 4 * spec.n] };
-    at += 4 * spec.n;
-    parts.push(Buffer.from(values.buffer));
+    return { name: spec.name, dtype: 'F32', shape: [spec.n], bytes: new Uint8Array(values.buffer) };
   });
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(json.length));
   const p = path.join(makeTempDir(), 'many.safetensors');
-  fs.writeFileSync(p, Buffer.concat([length, Buffer.from(json), ...parts]));
+  fs.writeFileSync(p, buildSafetensors(tensors));
   const file = await openLocalPath(p);
   try {
     const names = file.tensors.map((x) => x.name);
@@ -352,21 +351,14 @@ test('a safetensors file: workers are told not to open it and read every tensor 
     for (const tensor of file.tensors) {
       expected.set(tensor.name, { ok: true, stats: await computeTensorStats(tensor) });
     }
-    const log = path.join(makeTempDir(), 'requests.jsonl');
-    const pool = new StatsPool({ workers: 1, workerScript: spyWorker(log) });
-    try {
-      pool.prepare(p);
-      assert.deepEqual(await pool.analyzeFile(p, names, { openFile: file }), expected);
-      const requests = logged(log);
-      assert.deepEqual(requests[0], { type: 'prepare', filePath: p, open: false });
-      const analyses = requests.filter((m) => m.type === 'analyze');
-      assert.ok(analyses.some((m) => (m.batch?.length ?? 0) > 1), 'small tensors go in batches');
-      const members = analyses.flatMap((m) => m.batch ?? [m]);
-      assert.deepEqual(members.map((m) => m.tensorName).sort(), [...names].sort(), 'each tensor requested once');
-      assert.ok(members.every((m) => m.raw), 'every request carries its raw location');
-    } finally {
-      await pool.dispose();
-    }
+    const { results, requests } = await spiedAnalysis(p, names, file);
+    assert.deepEqual(results, expected);
+    assert.deepEqual(requests[0], { type: 'prepare', filePath: p, open: false });
+    const analyses = requests.filter((m) => m.type === 'analyze');
+    assert.ok(analyses.some((m) => (m.batch?.length ?? 0) > 1), 'small tensors go in batches');
+    const members = analyses.flatMap((m) => m.batch ?? [m]);
+    assert.deepEqual(members.map((m) => m.tensorName).sort(), [...names].sort(), 'each tensor requested once');
+    assert.ok(members.every((m) => m.raw), 'every request carries its raw location');
   } finally {
     await file.close();
   }

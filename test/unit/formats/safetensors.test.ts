@@ -9,52 +9,9 @@ import { readAllValues, readRawValues } from '../../../src/core/tensorData';
 import { detectFormat, openLocalPath } from '../../../src/formats/registry';
 import { isSafetensorsFile, safetensorsReader } from '../../../src/formats/safetensors';
 import { makeTempDir } from '../helpers/fixtures';
+import { buildSafetensors, u64, type BuildTensor } from '../helpers/safetensors';
+import { concatBytes as concat } from '../helpers/zipBuilder';
 import { assertMutationsFailCleanly } from '../helpers/mutate';
-
-interface BuildTensor {
-  name: string;
-  dtype: string;
-  shape: number[];
-  bytes: Uint8Array;
-  /** Override data_offsets (for broken files). */
-  offsets?: unknown;
-}
-
-/**
- * Writes a safetensors file the way the reference serializer does (safetensors `tensor.rs`
- * `prepare`/`serialize`): header JSON padded with spaces to a multiple of 8, u64 LE length first,
- * tensors packed in the given order.
- */
-function buildSafetensors(tensors: BuildTensor[], metadata?: Record<string, string>, trailing = new Uint8Array(0)): Uint8Array {
-  const header: Record<string, unknown> = {};
-  if (metadata) {
-    header.__metadata__ = metadata;
-  }
-  let at = 0;
-  for (const t of tensors) {
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: t.offsets ?? [at, at + t.bytes.length] };
-    at += t.bytes.length;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  return concat([u64(json.length), new TextEncoder().encode(json), ...tensors.map((t) => t.bytes), trailing]);
-}
-
-function u64(n: number | bigint): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, BigInt(n), true);
-  return b;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 function bytesOf(array: ArrayBufferView): Uint8Array {
   return new Uint8Array(array.buffer.slice(array.byteOffset, array.byteOffset + array.byteLength));
