@@ -122,18 +122,29 @@ export async function resolveLocalEntry(p: string): Promise<string> {
 /**
  * The file that opens a folder as one model, among `names` (the folder's files), or undefined when
  * none does. `readText` reads one of them as text (at most maxModelJsonBytes), for the check of a
- * Keras config beside a `.weights.h5` (describesKerasWeights); a read that fails leaves the file to
- * be opened, which then says what is wrong with it. Shared by local folders and the extension's
- * folders of other file systems.
+ * Keras config beside a `.weights.h5` (describesKerasWeights) and of a `config.json`; a `model.json`
+ * whose read fails is left to be opened, which then says what is wrong with it. A `config.json`
+ * claims the folder only when it is a TF.js model (it has a `weightsManifest`): other configs (a
+ * Hugging Face `config.json` beside `.safetensors` files, a Keras config beside a legacy `.h5`)
+ * leave the folder to be searched. Shared by local folders and the extension's folders of other
+ * file systems.
  */
 export async function folderEntryName(names: readonly string[], readText: (name: string) => Promise<string>): Promise<string | undefined> {
   let configSkipped = false;
   for (const name of folderEntryNames) {
-    if (names.includes(name)) {
-      if (!(await isKerasConfigBesideWeights(name, names, readText))) {
+    if (!names.includes(name)) {
+      continue;
+    }
+    if (name === 'config.json') {
+      const json = await readJsonObject(name, readText);
+      if (json && 'weightsManifest' in json) {
         return name;
       }
+      configSkipped ||= json !== undefined && names.some((n) => kerasWeightsPattern.test(n));
+    } else if (await isKerasConfigBesideWeights(name, names, readText)) {
       configSkipped = true;
+    } else {
+      return name;
     }
   }
   const kerasWeights = names.filter((n) => kerasWeightsPattern.test(n));
@@ -171,11 +182,17 @@ async function isKerasConfigBesideWeights(name: string, siblings: readonly strin
   if (!name.endsWith('.json') || !siblings.some((n) => kerasWeightsPattern.test(n))) {
     return false;
   }
+  const json = await readJsonObject(name, readText);
+  return json !== undefined && !('weightsManifest' in json); // one that cannot be read is opened, which explains what is wrong with it
+}
+
+/** The JSON object in file `name`, or undefined when it cannot be read or holds no object. */
+async function readJsonObject(name: string, readText: (name: string) => Promise<string>): Promise<object | undefined> {
   try {
     const json = parseFileJson(await readText(name)) as unknown;
-    return typeof json === 'object' && json !== null && !Array.isArray(json) && !('weightsManifest' in json);
+    return typeof json === 'object' && json !== null && !Array.isArray(json) ? json : undefined;
   } catch {
-    return false; // opening it explains what is wrong with it
+    return undefined;
   }
 }
 

@@ -9,6 +9,7 @@ import { folderEntryName, resolveLocalEntry } from '../../../src/formats/registr
 import { captureIo } from '../helpers/captureIo';
 import { fixturesDir, makeTempDir, repoRoot, skipUnlessFixtures } from '../helpers/fixtures';
 import { failFsCall, rootSkip } from '../helpers/fsFailure';
+import { buildSafetensors } from '../helpers/safetensors';
 
 /** Datasets of model.weights.h5 as h5py lists them (visititems, Dataset.shape). */
 const diabetesDatasets: [string, number[]][] = [
@@ -70,11 +71,18 @@ test('folderEntryName: the file that opens a folder, by name, a Keras config bes
     [['ckpt-1.index', 'ckpt-1.data-00000-of-00001'], {}, 'ckpt-1.index'],
     [['a.index', 'b.index'], {}, undefined],
     [['a.safetensors', 'b.h5'], {}, undefined],
+    // A config.json claims its folder only as a TF.js model; others leave the folder to be searched.
+    [['config.json', 'group1-shard1of1.bin'], { 'config.json': tfjs }, 'config.json'],
+    [['config.json', 'model.safetensors'], { 'config.json': JSON.stringify({ architectures: ['BertModel'], model_type: 'bert' }) }, undefined],
+    [['config.json', 'model.h5'], { 'config.json': keras }, undefined],
+    [['config.json', 'ckpt-1.index', 'ckpt-1.data-00000-of-00001'], { 'config.json': keras }, 'ckpt-1.index'],
+    [['broken.json', 'config.json', 'model.safetensors'], { 'config.json': '{not json' }, undefined],
   ];
   for (const [names, given, expected] of cases) {
     Object.assign(texts, given);
     assert.equal(await folderEntryName(names, readText), expected, names.join(', '));
   }
+  texts['config.json'] = keras;
   // Without a .weights.h5 beside it, a config is not read at all.
   read.length = 0;
   assert.equal(await folderEntryName(['model.json', 'weights.bin'], readText), 'model.json');
@@ -82,6 +90,20 @@ test('folderEntryName: the file that opens a folder, by name, a Keras config bes
   // A config that cannot be read is left to be opened (which says what is wrong with it).
   assert.equal(await folderEntryName(['broken.json', 'config.json', 'model.weights.h5'], readText), 'model.weights.h5');
   assert.equal(await folderEntryName(['model.json', 'model.weights.h5'], async () => Promise.reject(new Error('EACCES'))), 'model.json');
+});
+
+test('a folder with a Hugging Face config.json beside its safetensors files is searched, not opened as a TF.js model', async () => {
+  const dir = makeTempDir('weightscope-hf-folder-');
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ architectures: ['TinyModel'], hidden_size: 2, model_type: 'tiny' }));
+  const values = new Float32Array([1, -2, 3, 4]);
+  fs.writeFileSync(path.join(dir, 'model.safetensors'), buildSafetensors([{ name: 'dense.weight', dtype: 'F32', shape: [2, 2], bytes: new Uint8Array(values.buffer) }]));
+  const r = await run(['inspect', dir, '--json']);
+  assert.equal(r.code, 0, r.err.join('\n'));
+  const reports = JSON.parse(r.out) as { format: string; path: string; tensors: { name: string; stats: { min: number; max: number } }[] }[];
+  assert.deepEqual(
+    reports.map((rep) => [path.basename(rep.path), rep.format, rep.tensors.map((t) => [t.name, t.stats.min, t.stats.max])]),
+    [['model.safetensors', 'safetensors', [['dense.weight', -2, 4]]]],
+  );
 });
 
 test('a TF.js model.json still claims its folder when a .weights.h5 is beside it', async () => {
