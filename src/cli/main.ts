@@ -46,13 +46,13 @@ export function mainUsage(): string {
     'weightscope: look inside neural-network weight files (Keras, TensorFlow, TensorFlow.js, TFLite)',
     '',
     'Usage: weightscope <command> [options]',
-    '       weightscope help [<command>] | --help | --version',
+    '       weightscope help [<command>] | --help | --version (-v)',
     '',
     'Commands:',
     ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     '',
     "Run 'weightscope <command> --help' (or 'weightscope help <command>') for a command's options;",
-    "'weightscope --version' prints the version.",
+    "'weightscope --version' (or -v) prints the version.",
     '',
     'Exit codes: 0 success; 1 internal error (a bug); 2 unreadable input or invalid usage, with one',
     "'error[<reason>]: <sentence>' line on stderr; 3 check --fail-on found diagnostics; 4 train stopped",
@@ -77,9 +77,13 @@ function commandNamed(name: string): Command | undefined {
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
   const listHint = "Run 'weightscope --help' for the commands.";
-  if (name === undefined || name === '--help' || name === '-h') {
+  if (name === undefined) {
+    const names = Object.keys(commands);
+    return usageError(io, `No command given; the commands are ${names.slice(0, -1).join(', ')} and ${names.at(-1)}.`, listHint);
+  }
+  if (name === '--help' || name === '-h') {
     io.out(mainUsage());
-    return name === undefined ? 2 : 0;
+    return 0;
   }
   if (name === 'help') {
     // `weightscope help [<command>]`

@@ -34,6 +34,7 @@ test('a usage error is one error[usage] line and one line pointing to the help',
     [['nosuchcommand'], "Run 'weightscope --help' for the commands."],
     [['toString'], "Run 'weightscope --help' for the commands."],
     [['help', 'nosuchcommand'], "Run 'weightscope --help' for the commands."],
+    [[], "Run 'weightscope --help' for the commands."],
   ];
   for (const [argv, hint] of cases) {
     const io = captureIo();
