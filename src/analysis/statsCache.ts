@@ -121,6 +121,13 @@ export class StatsCache {
     return this.cacheDir;
   }
 
+  /** Makes the on-disk folder when needed and checks that it can be written to (the first lookup does too); throws a WeightFileError naming it. */
+  async ready(): Promise<void> {
+    if (this.cacheDir) {
+      await (this.folderReady ??= usableFolder(this.cacheDir));
+    }
+  }
+
   /**
    * The key of a local file (or model folder) as it is now; undefined when it does not exist. Size
    * and mtime cover the checkpoint's companion files too (TF.js shards, `.data-*` shards), so a
@@ -217,9 +224,7 @@ export class StatsCache {
       this.memory.set(id, hit); // most recently used last
       return hit;
     }
-    if (this.cacheDir) {
-      await (this.folderReady ??= usableFolder(this.cacheDir));
-    }
+    await this.ready();
     const fromDisk = await this.readDisk(key);
     if (fromDisk.stats.size > 0 || fromDisk.fingerprints.size > 0 || fromDisk.model) {
       this.remember(id, fromDisk);

@@ -1,5 +1,5 @@
 /**
- * `weightscope inspect <file-or-dir> [--json] [--tensor NAME] [--group model|optimizer|all] [--cache DIR]`
+ * `weightscope inspect <file-or-dir> [--json] [--tensor NAME] [--group model|optimizer|all] [--bins N] [--workers N] [--no-stats] [--cache DIR]`
  */
 import * as path from 'node:path';
 import { buildFileReport, selectTensors, tensorReport, type FileReport, type ReportFilter, type TensorReport } from '../../analysis/report';
@@ -55,6 +55,8 @@ export async function runInspect(argv: readonly string[], io: CliIo): Promise<nu
     throw new UsageError('--cache needs a folder.');
   }
   const cache = cacheDir !== undefined ? new StatsCache({ cacheDir: path.resolve(cacheDir) }) : undefined;
+  // A folder that cannot be used is an error also when nothing would be cached (--no-stats, no numeric tensors).
+  await cache?.ready();
 
   const pool = args.options.has('no-stats') ? undefined : statsRunner(workers, true);
   const run: InspectRun = { filter, bins, pool, io, cache };

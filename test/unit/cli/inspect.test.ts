@@ -187,6 +187,19 @@ test('invalid usage exits 2 with an error[usage] line and a pointer to the help'
   }
 });
 
+test('inspect --cache DIR that cannot be a folder exits 2 naming it, also with --no-stats (nothing to cache)', async () => {
+  const dir = makeTempDir('weightscope-inspect-badcache-');
+  const aFile = path.join(dir, 'a-file');
+  fs.writeFileSync(aFile, 'not a folder');
+  const model = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform', 'model.json');
+  for (const extra of [['--no-stats'], ['--json', '--workers', '0']]) {
+    const io = captureIo();
+    assert.equal(await runCli(['inspect', model, ...extra, '--cache', path.join(aFile, 'cache')], io), 2, extra.join(' '));
+    assert.deepEqual(io.stdout, [], 'no report is written');
+    assert.deepEqual(io.stderr, [`error[notFound]: ${path.join(aFile, 'cache')}: cannot create the folder: a part of its path is not a folder.`]);
+  }
+});
+
 test('inspect --cache DIR: the second run is answered from the cache with the same JSON; a touched file is read again', async () => {
   const dir = makeTempDir('weightscope-inspect-cache-');
   const modelDir = path.join(dir, 'model');
