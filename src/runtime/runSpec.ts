@@ -18,6 +18,14 @@ import { runTraining, type RunSpec, type TrainEvent } from './training';
 const optimizers = ['sgd', 'adam', 'rmsprop'];
 const losses = ['categoricalCrossentropy', 'sparseCategoricalCrossentropy', 'binaryCrossentropy', 'meanSquaredError'];
 
+/** Most samples of synthetic data a run spec may ask for. */
+const maxSyntheticSamples = 1 << 20;
+
+/** True when `v` is absent, or a finite number in [min, max] (a whole one when `integer`). */
+function isNumberIn(v: unknown, min: number, max: number, integer: boolean): boolean {
+  return v === undefined || (typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max && (!integer || Number.isInteger(v)));
+}
+
 /** Validates a parsed run spec; throws a `corrupt` WeightFileError naming the bad field. */
 export function validateRunSpec(json: unknown, name: string): RunSpec {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
@@ -30,10 +38,18 @@ export function validateRunSpec(json: unknown, name: string): RunSpec {
   if (typeof s['model'] !== 'string' || s['model'] === '') {
     bad('model', 'the path of a model file');
   }
-  for (const [field, min, max] of [['learningRate', 0, 1e6], ['epochs', 1, 100000], ['batchSize', 1, 1 << 20], ['validationSplit', 0, 0.95], ['l1', 0, 10], ['l2', 0, 10], ['dropout', 0, 0.95], ['seed', 0, 2 ** 32]] as const) {
-    const v = s[field];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max)) {
-      bad(field, `a number in [${min}, ${max}]`);
+  for (const [field, min, max, integer] of [
+    ['learningRate', 0, 1e6, false],
+    ['epochs', 1, 100000, true],
+    ['batchSize', 1, 1 << 20, true],
+    ['validationSplit', 0, 0.95, false],
+    ['l1', 0, 10, false],
+    ['l2', 0, 10, false],
+    ['dropout', 0, 0.95, false],
+    ['seed', 0, 2 ** 32, false],
+  ] as const) {
+    if (!isNumberIn(s[field], min, max, integer)) {
+      bad(field, `${integer ? 'a whole number' : 'a number'} in [${min}, ${max}]`);
     }
   }
   if (s['optimizer'] !== undefined && !optimizers.includes(String(s['optimizer']))) {
@@ -41,6 +57,21 @@ export function validateRunSpec(json: unknown, name: string): RunSpec {
   }
   if (s['loss'] !== undefined && !losses.includes(String(s['loss']))) {
     bad('loss', losses.join(' | '));
+  }
+  for (const field of ['data', 'outDir']) {
+    if (s[field] !== undefined && (typeof s[field] !== 'string' || s[field] === '')) {
+      bad(field, 'a path');
+    }
+  }
+  if (s['stopOnNonFinite'] !== undefined && typeof s['stopOnNonFinite'] !== 'boolean') {
+    bad('stopOnNonFinite', 'true or false');
+  }
+  const synthetic = s['synthetic'];
+  if (synthetic !== undefined) {
+    const o = typeof synthetic === 'object' && synthetic !== null && !Array.isArray(synthetic) ? (synthetic as Record<string, unknown>) : undefined;
+    if (!o || !isNumberIn(o['samples'], 1, maxSyntheticSamples, true) || !isNumberIn(o['seed'], 0, 2 ** 32, false) || !isNumberIn(o['spread'], 0, 1e6, false)) {
+      bad('synthetic', `an object of optional samples (a whole number in [1, ${maxSyntheticSamples}]), seed (in [0, ${2 ** 32}]) and spread (in [0, 1000000])`);
+    }
   }
   return s as unknown as RunSpec;
 }

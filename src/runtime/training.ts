@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { Optimizer, Tensor, Variable } from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '../core/atomicWrite';
+import { WeightFileError } from '../core/errors';
 import type { Diagnostic } from '../analysis/diagnostics/diagnostic';
 import type { BackendInfo, Tf, Tfl } from './backend';
 import type { DataSet } from './dataLoader';
@@ -120,6 +121,9 @@ export function makeOptimizer(tf: Tf, name: OptimizerName, lr: number): Optimize
   return name === 'sgd' ? tf.train.sgd(lr) : name === 'rmsprop' ? tf.train.rmsprop(lr) : tf.train.adam(lr);
 }
 
+/** Most bytes synthetic data may take (float32 inputs and targets, float64 cluster centres). */
+const maxSyntheticBytes = 2 ** 31;
+
 /**
  * Synthetic Gaussian clusters shaped for a one-input classifier/regressor: k = max(2, output units)
  * clusters; targets are one-hot rows [n, k], class ids [n, 1] when the loss is sparse categorical
@@ -132,6 +136,13 @@ export function syntheticDataFor(model: LayersModel, spec: RunSpec, loss?: LossN
   const d = inShape.reduce((a, b) => a * b, 1);
   const k = Math.max(2, outUnits);
   const n = spec.synthetic?.samples ?? 512;
+  const bytes = 4 * n * (d + k) + 8 * k * d;
+  if (bytes > maxSyntheticBytes) {
+    throw new WeightFileError(
+      'tooLarge',
+      `Synthetic data of ${n} samples of ${d} inputs and ${k} classes would take ${Math.ceil(bytes / 2 ** 20)} MiB (at most ${maxSyntheticBytes / 2 ** 20} MiB); ask for fewer "synthetic" samples or give "data".`,
+    );
+  }
   const set = clusters(n, d, k, spec.synthetic?.seed ?? spec.seed ?? runDefaults.seed, spec.synthetic?.spread ?? 1.0);
   const range = inputIndexRange(model);
   if (range !== undefined) {

@@ -16,8 +16,11 @@ export const trainUsage = `weightscope train <spec.json> [options]
 
 Trains the model a run spec names and writes a checkpoint per epoch (TF.js model.json +
 weights.bin, metadata: epoch, metrics, parent, backend, time) into its run folder. Spec fields:
-model (required), data, loss, optimizer (sgd|adam|rmsprop), learningRate, epochs, batchSize,
-validationSplit, l1, l2, dropout, outDir, seed, stopOnNonFinite. Paths are relative to the spec.
+model (required), data (.npy/.npz/.csv/.json; without it synthetic clusters, set by synthetic:
+{samples, seed, spread}), loss (categoricalCrossentropy|sparseCategoricalCrossentropy|
+binaryCrossentropy|meanSquaredError), optimizer (sgd|adam|rmsprop), learningRate, epochs,
+batchSize, validationSplit, l1, l2, dropout, outDir, seed, stopOnNonFinite. Paths are relative
+to the spec.
 A run folder that already holds a run (run.json, epoch-NNN) is left alone and the command stops,
 unless --overwrite is given; without outDir every run gets a new folder runs/<model>-<time>.
 The model must have one input; with several outputs the loss is taken on the first.

@@ -9,7 +9,7 @@ import type { CliIo } from '../../../src/cli/io';
 import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
 import { loadDataSet, parseCsv, parseJsonData } from '../../../src/runtime/dataLoader';
 import { readRunSpec, trainFromSpec } from '../../../src/runtime/runSpec';
-import { modelArtifacts, type TrainEvent } from '../../../src/runtime/training';
+import { modelArtifacts, syntheticDataFor, type TrainEvent } from '../../../src/runtime/training';
 import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
 import { makeTempDir } from '../helpers/fixtures';
 
@@ -109,6 +109,40 @@ test('bad run specs are refused with the field named', async () => {
   await assert.rejects(readRunSpec(file), /"learningRate" is -1/);
   fs.writeFileSync(file, '{"model": ');
   await assert.rejects(readRunSpec(file), (ex: Error & { reason?: string }) => ex.reason === 'corrupt');
+  // Every field of the wrong type or out of range is a corrupt spec naming the field, never a crash later.
+  const cases: [Record<string, unknown>, string][] = [
+    [{ data: 5 }, '"data" is 5; expected a path.'],
+    [{ outDir: '' }, '"outDir" is ""; expected a path.'],
+    [{ stopOnNonFinite: 'yes' }, '"stopOnNonFinite" is "yes"; expected true or false.'],
+    [{ epochs: 1.5 }, '"epochs" is 1.5; expected a whole number in [1, 100000].'],
+    [{ batchSize: 0 }, '"batchSize" is 0; expected a whole number in [1, 1048576].'],
+    [{ synthetic: 5 }, '"synthetic" is 5; expected an object of optional samples'],
+    [{ synthetic: { samples: 'abc' } }, '"synthetic" is {"samples":"abc"}; expected'],
+    [{ synthetic: { samples: -3 } }, '"synthetic" is {"samples":-3}; expected'],
+    [{ synthetic: { samples: 2 ** 21 } }, '"synthetic" is {"samples":2097152}; expected'],
+    [{ synthetic: { spread: Number.MAX_VALUE } }, '"synthetic" is {"spread":1.7976931348623157e+308}; expected'],
+  ];
+  for (const [fields, message] of cases) {
+    fs.writeFileSync(file, JSON.stringify({ model: 'm.json', ...fields }));
+    await assert.rejects(readRunSpec(file), (ex: Error & { reason?: string }) => ex.reason === 'corrupt' && ex.message.startsWith(`${file}: ${message}`), JSON.stringify(fields));
+  }
+  fs.writeFileSync(file, JSON.stringify({ model: 'm.json', data: 'd.csv', outDir: 'run', stopOnNonFinite: false, epochs: 2, synthetic: { samples: 10, seed: 0, spread: 0.5 } }));
+  assert.equal((await readRunSpec(file)).epochs, 2);
+});
+
+test('synthetic data that would not fit in memory is refused before anything is allocated', async () => {
+  const m = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [150528], units: 1, kernelInitializer: 'zeros' })] });
+  try {
+    assert.throws(
+      () => syntheticDataFor(m, { model: 'm', synthetic: { samples: 4096 } }),
+      (ex: Error & { reason?: string }) =>
+        ex.reason === 'tooLarge' &&
+        ex.message === 'Synthetic data of 4096 samples of 150528 inputs and 2 classes would take 2355 MiB (at most 2048 MiB); ask for fewer "synthetic" samples or give "data".',
+    );
+    assert.deepEqual(syntheticDataFor(m, { model: 'm', synthetic: { samples: 4 } }).xShape, [4, 150528]);
+  } finally {
+    m.dispose();
+  }
 });
 
 test('data files: CSV with a label column, JSON, .npy', async () => {
