@@ -186,6 +186,14 @@ export function summarizeFingerprints(infos: readonly Pick<TensorInfo, 'name' | 
   return { model: fingerprintModel(fps), modelTensorCount: fps.length, partial: fps.length < covered.length, tensors };
 }
 
+/**
+ * A file's model fingerprint for display, or undefined when it covers no tensor (none could be read,
+ * or the file holds no numeric tensor): the hash of nothing is the same for every such file.
+ */
+export function fingerprintedModel(fp: Pick<FileFingerprint, 'model' | 'modelTensorCount'>): string | undefined {
+  return fp.modelTensorCount > 0 ? fp.model : undefined;
+}
+
 /** A file's model fingerprint as grouping input: `key` identifies the file (a path, a URI). */
 export interface KeyedModelFingerprint<K> {
   /** The file. */

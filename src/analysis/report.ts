@@ -3,7 +3,7 @@
  * what "Export Report" writes. Schema documented in README.md ("JSON report").
  */
 import { elementCount } from '../core/dtypes';
-import type { ErrorSummary } from '../core/errors';
+import { WeightFileError, type ErrorSummary } from '../core/errors';
 import type { FileWarning, QuantizationInfo, TensorGroup, TensorInfo, TensorRole, WeightFile } from '../core/model';
 import { summarizeLayers, type LayerSummary } from './layerSummary';
 import type { StatsResult, TensorStats } from './statsTypes';
@@ -129,4 +129,40 @@ export function tensorIdentity(t: TensorInfo): Pick<TensorReport, 'name' | 'laye
     ...(t.storageDtype !== t.dtype ? { storageDtype: t.storageDtype } : {}),
     shape: [...t.shape],
   };
+}
+
+/**
+ * Tallies the tensors of a report as they are written, for `unreadableError`: a file whose every
+ * tensor failed (a missing shard, a file cut short) is unreadable, though it opened.
+ */
+export class ReadableTally {
+  private count = 0;
+  private failed = 0;
+  private first: ErrorSummary | undefined;
+
+  add(t: Pick<TensorReport<unknown>, 'error'>): void {
+    this.count++;
+    if (t.error) {
+      this.failed++;
+      if (!this.first || (this.first.reason === 'internal' && t.error.reason !== 'internal')) {
+        this.first = t.error;
+      }
+    }
+  }
+
+  /**
+   * The error for file `path` when it has tensors and none could be read, else undefined: a
+   * WeightFileError with the first tensor's reason, or a plain Error (a bug) when every tensor
+   * failed with an internal error.
+   */
+  unreadableError(path: string): Error | undefined {
+    const first = this.first;
+    if (this.count === 0 || this.failed < this.count || !first) {
+      return undefined;
+    }
+    const what = this.count === 1 ? 'its one tensor' : `any of its ${this.count} tensors`;
+    const cause = (first.message.startsWith(`${path}: `) ? first.message.slice(path.length + 2) : first.message).replace(/\.$/, '');
+    const message = `${path}: could not read ${what} (${this.count === 1 ? '' : 'the first: '}${cause}).`;
+    return first.reason === 'internal' ? new Error(message) : new WeightFileError(first.reason, message, { file: path });
+  }
 }

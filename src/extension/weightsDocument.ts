@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 import { checkpointStamp } from '../analysis/checkpointFiles';
 import { runCheckInThread, runCheckInWorker } from '../analysis/checkClient';
 import type { CheckReport } from '../analysis/diagnostics/check';
-import type { FileFingerprint, TensorFingerprint } from '../analysis/fingerprint';
+import { fingerprintedModel, type FileFingerprint, type TensorFingerprint } from '../analysis/fingerprint';
 import { runFingerprintInThread, runFingerprintInWorker } from '../analysis/fingerprintClient';
 import { analyzeFileCached, fingerprintFileCached, type FingerprintRunner, type StatsCache } from '../analysis/statsCache';
 import type { StatsPool, TensorResult } from '../analysis/statsPool';
@@ -566,13 +566,14 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
       }
       const fromCache = result.fromCache ?? 0;
       log().info(
-        `fingerprinted ${this.fileName}: model ${result.model.slice(0, 16)}… over ${result.modelTensorCount} tensors${result.partial ? ' (partial)' : ''}${fromCache > 0 ? `, ${fromCache} from the cache` : ''} (${Date.now() - started} ms)`,
+        `fingerprinted ${this.fileName}: model ${fingerprintedModel(result)?.slice(0, 16).concat('…') ?? 'none'} over ${result.modelTensorCount} tensors${result.partial ? ' (partial)' : ''}${fromCache > 0 ? `, ${fromCache} from the cache` : ''} (${Date.now() - started} ms)`,
       );
+      const model = fingerprintedModel(result);
       this.fingerprintState = {
         state: 'done',
         done: total,
         total,
-        model: result.model,
+        ...(model !== undefined ? { model } : {}),
         modelTensorCount: result.modelTensorCount,
         partial: result.partial,
         fromCache,

@@ -155,7 +155,7 @@ export interface FingerprintStatusDto {
   done: number;
   /** Tensors in the file. */
   total: number;
-  /** Model fingerprint (SHA-256 hex, 64 digits) over the model tensors; present when state is 'done'. */
+  /** Model fingerprint (SHA-256 hex, 64 digits) over the model tensors, when state is 'done' and it covers at least one tensor. */
   model?: string;
   /** Tensors the model fingerprint covers (state 'done'). */
   modelTensorCount?: number;

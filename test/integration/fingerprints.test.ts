@@ -111,6 +111,21 @@ suite('fingerprints and the statistics cache', () => {
     again.panel.dispose();
   });
 
+  test('a model none of whose tensors can be read has no model fingerprint (not the hash of nothing)', async function () {
+    this.timeout(120_000);
+    const a = await api();
+    const input = freshCopy();
+    fs.rmSync(path.join(path.dirname(input), 'weights.bin'));
+    const view = a.panels.show(vscode.Uri.file(input));
+    const doc = view.document;
+    await doc.whenOpened();
+    await waitFor('the fingerprints', () => doc.fingerprintStatus.state === 'done' || doc.fingerprintStatus.state === 'failed', 60_000);
+    const f = doc.fingerprintStatus;
+    assert.deepEqual([f.state, f.model, f.modelTensorCount, f.partial], ['done', undefined, 0, true], JSON.stringify(f));
+    assert.equal(a.fingerprints.get(vscode.Uri.file(input)), undefined, 'the tree has no fingerprint for it');
+    view.panel.dispose();
+  });
+
   test('the same model saved as Keras .h5 and as TF.js shows equal model fingerprints in the panel', async function () {
     this.timeout(180_000);
     const h5 = fixtureOrSkip(this, 'tflite/mlperf-tiny-resnet8-tf2.4/pretrainedResnet.h5');

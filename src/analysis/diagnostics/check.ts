@@ -120,6 +120,9 @@ export async function checkWeightFile(file: WeightFile, stats: ReadonlyMap<strin
     }
   }
   const diagnostics = runDiagnostics({ file, stats, samples, precision });
+  if (failures.length > 0) {
+    diagnostics.unshift(unreadableTensors(failures, file.tensors.length));
+  }
   const count = (s: Severity): number => diagnostics.filter((d) => d.severity === s).length;
   return jsonSafe({
     schemaVersion: 1 as const,
@@ -140,6 +143,18 @@ export async function checkWeightFile(file: WeightFile, stats: ReadonlyMap<strin
     regularization: analyzeRegularization(file, stats),
     failures,
   });
+}
+
+/** The `unreadable-tensors` error: a file whose weights are partly (or wholly) unreadable is not healthy, whatever the rest shows. */
+function unreadableTensors(failures: CheckReport['failures'], tensors: number): Diagnostic {
+  const first = failures[0]!;
+  const what = failures.length === tensors ? `None of the ${tensors} tensors could be read` : `${failures.length} of ${tensors} tensors could not be read`;
+  return {
+    severity: 'error',
+    code: 'unreadable-tensors',
+    message: `${what} (the first, '${first.tensor}': ${first.reason}); the other checks ran without ${failures.length === 1 ? 'it' : 'them'}.`,
+    evidence: { failedTensors: failures.length, tensors, firstTensor: first.tensor, firstReason: first.reason },
+  };
 }
 
 /** True when the report holds a diagnostic at `failOn` severity or worse (`--fail-on`). */

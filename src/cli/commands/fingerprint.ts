@@ -1,7 +1,8 @@
 /**
  * `weightscope fingerprint <file-or-dir>... [--json] [--tensors] [--save]`
  */
-import { fingerprintFile, groupByModelFingerprint, type FileFingerprint } from '../../analysis/fingerprint';
+import { fingerprintedModel, fingerprintFile, groupByModelFingerprint, modelTensors, type FileFingerprint } from '../../analysis/fingerprint';
+import { ReadableTally } from '../../analysis/report';
 import { WeightFileError } from '../../core/errors';
 import { checkpointStamp } from '../../analysis/checkpointFiles';
 import { readSidecar, updateSidecar } from '../../core/sidecar';
@@ -16,14 +17,15 @@ export const fingerprintUsage = `weightscope fingerprint <file-or-dir>... [optio
 SHA-256 fingerprints of the weights: per tensor over (dtype, shape, little-endian values) and per
 model over the sorted tensor fingerprints, so the same weights saved in two formats get the same
 model fingerprint. Files with equal model fingerprints are listed as duplicates (files with no
-model tensors or with unreadable tensors never count as duplicates). An input that cannot be read
-gets an error line on stderr; the others are still listed, and the exit code is then 2.
+model tensors or with unreadable tensors never count as duplicates; a file without numeric tensors
+shows '-'). An input that cannot be read, or none of whose tensors can, gets an error line on
+stderr; the others are still listed, and the exit code is then 2.
 
 Options:
   --json                 print JSON
   --tensors              also list every tensor's fingerprint
   --save                 store the fingerprints in each checkpoint's <file>.weightscope.json sidecar
-                         (the checkpoint itself is never written)`;
+                         (the checkpoint itself is never written; a partial fingerprint is not stored)`;
 
 const spec = { json: false, tensors: false, save: false, help: false } as const;
 
@@ -82,7 +84,7 @@ export async function runFingerprint(argv: readonly string[], io: CliIo): Promis
         {
           files: results.map((r) => ({
             path: r.path,
-            model: r.fingerprint.model,
+            model: fingerprintedModel(r.fingerprint) ?? null,
             modelTensorCount: r.fingerprint.modelTensorCount,
             partial: r.fingerprint.partial,
             ...(args.options.has('tensors') ? { tensors: r.fingerprint.tensors } : {}),
@@ -95,7 +97,8 @@ export async function runFingerprint(argv: readonly string[], io: CliIo): Promis
     );
   } else {
     for (const r of results) {
-      io.out(`${r.fingerprint.model}  ${r.path}${r.fingerprint.partial ? '  (partial: some tensors unreadable)' : ''}`);
+      const model = fingerprintedModel(r.fingerprint);
+      io.out(`${model ?? '-'.padEnd(64)}  ${r.path}${r.fingerprint.partial ? '  (partial: some tensors unreadable)' : model === undefined ? '  (no numeric tensors)' : ''}`);
       if (args.options.has('tensors')) {
         for (const t of r.fingerprint.tensors) {
           io.out(`  ${t.fingerprint ?? `error[${t.error?.reason}]`}  ${t.name}`);
@@ -118,7 +121,16 @@ async function fingerprintEntry(entry: string, save: boolean): Promise<Entry> {
     const valid = cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs;
     const known = valid ? new Map(Object.entries(cached.tensors)) : undefined;
     const fingerprint = await fingerprintFile(file, { known });
-    if (save) {
+    // A model none of whose tensors could be read has no fingerprint: it is an input that cannot be read.
+    const byName = new Map(fingerprint.tensors.map((t) => [t.name, t]));
+    const tally = new ReadableTally();
+    modelTensors(file.tensors).forEach((t) => tally.add(byName.get(t.name) ?? {}));
+    const unreadable = tally.unreadableError(entry);
+    if (unreadable) {
+      throw unreadable;
+    }
+    // Only a complete fingerprint is stored, as the extension does.
+    if (save && !fingerprint.partial) {
       const tensors: Record<string, string> = {};
       for (const t of fingerprint.tensors) {
         if (t.fingerprint) {

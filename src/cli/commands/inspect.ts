@@ -2,7 +2,7 @@
  * `weightscope inspect <file-or-dir> [--json] [--tensor NAME] [--group model|optimizer|all] [--bins N] [--workers N] [--no-stats] [--cache DIR]`
  */
 import * as path from 'node:path';
-import { buildFileReport, selectTensors, tensorReport, type FileReport, type ReportFilter, type TensorReport } from '../../analysis/report';
+import { buildFileReport, ReadableTally, selectTensors, tensorReport, type FileReport, type ReportFilter, type TensorReport } from '../../analysis/report';
 import { analyzeFileCached, StatsCache } from '../../analysis/statsCache';
 import { StatsPool, type TensorResult } from '../../analysis/statsPool';
 import type { StatsResult, TensorStats } from '../../analysis/statsTypes';
@@ -18,7 +18,9 @@ import { outJsonStreamed, StreamedArray, type CliIo } from '../io';
 /** Usage text of the command. */
 export const inspectUsage = `weightscope inspect <file-or-dir> [options]
 
-Per-layer and per-tensor statistics of a weight file (or of every weight file in a folder).
+Per-layer and per-tensor statistics of a weight file (or of every weight file in a folder). A
+file none of whose tensors can be read (e.g. its only shard is missing) is still reported, then
+gets an error line, and the exit code is 2.
 
 Options:
   --json                 print the JSON report (schema in the README) instead of a table
@@ -26,7 +28,7 @@ Options:
                          contains NAME (case-sensitive); an error when none does (in a
                          folder: only the files holding a match are listed)
   --group GROUP          model | optimizer | all (default: all)
-  --bins N               linear histogram bins (default: 64)
+  --bins N               bins of the linear and the log10 histogram (default: 64)
   --workers N            worker threads besides the main thread, which analyses too
                          (default: CPU count - 1, at most 4; 0 = none, the main thread alone)
   --no-stats             list tensors from the headers only, without reading their data
@@ -70,15 +72,17 @@ export async function runInspect(argv: readonly string[], io: CliIo): Promise<nu
         } finally {
           await opened.finish();
         }
+        throwIfUnreadable(opened.tally, opened.path);
         return 0;
       }
-      const counts = { reports: 0, unmatched: 0 };
+      const counts = { reports: 0, unmatched: 0, unreadable: 0 };
       await outJsonStreamed(io, new StreamedArray(streamReports(entries, args.positionals[0]!, run, counts)), 3);
-      return counts.reports + counts.unmatched === entries.length ? 0 : 2;
+      return counts.reports + counts.unmatched === entries.length && counts.unreadable === 0 ? 0 : 2;
     }
     // In a folder, --tensor picks the files holding a match; the others are left out without a word.
     let reports = 0;
     let unmatched = 0;
+    let unreadable = 0;
     for (const entry of entries) {
       let report: TableReport | null;
       try {
@@ -97,11 +101,18 @@ export async function runInspect(argv: readonly string[], io: CliIo): Promise<nu
       }
       reports++;
       io.out(renderReport(report));
+      const tally = new ReadableTally();
+      report.tensors.forEach((t) => tally.add(t));
+      if (isCollection) {
+        unreadable += reportUnreadable(io, tally, report.path);
+      } else {
+        throwIfUnreadable(tally, report.path);
+      }
     }
     if (unmatched > 0 && unmatched === entries.length) {
       throw noMatch(args.positionals[0]!, filter);
     }
-    return reports + unmatched === entries.length ? 0 : 2;
+    return reports + unmatched === entries.length && unreadable === 0 ? 0 : 2;
   } finally {
     await pool?.dispose();
   }
@@ -169,7 +180,7 @@ async function inspectForTable(entry: string, run: InspectRun, skipUnmatched: bo
  * statistics do (in file order), while the analysis runs. `finish` waits for the analysis and closes
  * the file. Null when --tensor matches nothing and `skipUnmatched`.
  */
-async function openReport(entry: string, run: InspectRun, skipUnmatched: boolean): Promise<{ report: unknown; finish: () => Promise<void> } | null> {
+async function openReport(entry: string, run: InspectRun, skipUnmatched: boolean): Promise<{ report: unknown; path: string; tally: ReadableTally; finish: () => Promise<void> } | null> {
   const file = await openEntry(entry, run, skipUnmatched);
   if (!file) {
     return null;
@@ -182,13 +193,18 @@ async function openReport(entry: string, run: InspectRun, skipUnmatched: boolean
   );
   const analysed = new Set(run.pool ? analysedTensors(file, run.filter).map((t) => t.name) : []);
   const selected = selectTensors(file, run.filter);
+  const tally = new ReadableTally();
   async function* tensors(): AsyncGenerator<TensorReport> {
     for (const t of selected) {
-      yield tensorReport(t, analysed.has(t.name) ? await results.take(t.name) : undefined);
+      const report = tensorReport(t, analysed.has(t.name) ? await results.take(t.name) : undefined);
+      tally.add(report);
+      yield report;
     }
   }
   return {
     report: { ...buildFileReport(file, new Map(), run.filter), tensors: new StreamedArray(tensors()) },
+    path: file.path,
+    tally,
     finish: async () => {
       try {
         await analysing;
@@ -200,7 +216,7 @@ async function openReport(entry: string, run: InspectRun, skipUnmatched: boolean
 }
 
 /** The JSON reports of the files of a folder, one at a time (each file is closed before the next opens); errors go to stderr. */
-async function* streamReports(entries: readonly string[], input: string, run: InspectRun, counts: { reports: number; unmatched: number }): AsyncGenerator<unknown> {
+async function* streamReports(entries: readonly string[], input: string, run: InspectRun, counts: { reports: number; unmatched: number; unreadable: number }): AsyncGenerator<unknown> {
   for (const entry of entries) {
     let opened: Awaited<ReturnType<typeof openReport>>;
     try {
@@ -220,11 +236,31 @@ async function* streamReports(entries: readonly string[], input: string, run: In
       await opened.finish();
     }
     counts.reports++;
+    counts.unreadable += reportUnreadable(run.io, opened.tally, opened.path);
   }
   // Thrown before anything is printed: no file holds a match.
   if (counts.unmatched > 0 && counts.unmatched === entries.length) {
     throw noMatch(input, run.filter);
   }
+}
+
+/** Throws the error of a file none of whose tensors could be read (its report is out already). */
+function throwIfUnreadable(tally: ReadableTally, filePath: string): void {
+  const ex = tally.unreadableError(filePath);
+  if (ex) {
+    throw ex;
+  }
+}
+
+/** In a folder: writes the error line of a file none of whose tensors could be read; returns 1 for such a file, else 0. */
+function reportUnreadable(io: CliIo, tally: ReadableTally, filePath: string): number {
+  const ex = tally.unreadableError(filePath);
+  if (!ex) {
+    return 0;
+  }
+  const e = summarizeError(ex);
+  io.err(`error[${e.reason}]: ${e.message}`);
+  return 1;
 }
 
 /** Results that arrive in any order, taken by name in another (each once). */

@@ -418,6 +418,9 @@ function renderFingerprint(f: FingerprintStatusDto): void {
         fingerprintValue.textContent = `${shortFingerprint(f.model)}${f.partial ? ' (partial)' : ''}`;
         fingerprintValue.title = `SHA-256 model fingerprint over ${f.modelTensorCount ?? 0} tensors${f.partial ? ' (some tensors could not be read)' : ''}: ${f.model}`;
         fingerprintValue.dataset.full = f.model;
+      } else {
+        fingerprintValue.textContent = f.partial ? 'none: no tensor could be read' : 'none: no numeric tensors';
+        delete fingerprintValue.dataset.full;
       }
       break;
     case 'running':
