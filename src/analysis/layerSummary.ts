@@ -61,16 +61,15 @@ export function summarizeLayers(file: WeightFile): LayerSummary[] {
         bytes += t.byteLength;
       }
     }
-    const summary: LayerSummary = { name: layer.name, params, bytes, tensors: names };
-    if (layer.className !== undefined) {
-      summary.className = layer.className;
-    }
-    if (layer.activation !== undefined) {
-      summary.activation = layer.activation;
-    }
-    if (layer.trainable !== undefined) {
-      summary.trainable = layer.trainable;
-    }
-    return summary;
+    // Fields in the order the README documents for the JSON report.
+    return {
+      name: layer.name,
+      ...(layer.className !== undefined ? { className: layer.className } : {}),
+      ...(layer.activation !== undefined ? { activation: layer.activation } : {}),
+      params,
+      bytes,
+      ...(layer.trainable !== undefined ? { trainable: layer.trainable } : {}),
+      tensors: names,
+    };
   });
 }

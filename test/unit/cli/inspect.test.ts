@@ -187,6 +187,22 @@ test('invalid usage exits 2 with an error[usage] line and a pointer to the help'
   }
 });
 
+test("inspect --json writes each layer's fields in the order the README documents", async () => {
+  const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+  const documented = /^ {2}"layers": \[\{ (.*) \}\]$/m.exec(readme)?.[1]?.match(/"(\w+)":/g)?.map((k) => k.slice(1, -2));
+  assert.deepEqual(documented, ['name', 'className', 'activation', 'params', 'bytes', 'trainable', 'tensors']);
+  const io = captureIo();
+  const model = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform', 'model.json');
+  assert.equal(await runCli(['inspect', model, '--json', '--no-stats'], io), 0, io.stderr.join('\n'));
+  const layers = (JSON.parse(io.stdout.join('\n')) as { layers: object[] }).layers;
+  assert.ok(layers.length > 0);
+  for (const l of layers) {
+    const keys = Object.keys(l);
+    assert.deepEqual(keys, documented.filter((k) => keys.includes(k)), JSON.stringify(l));
+    assert.ok(['name', 'className', 'activation', 'params', 'bytes', 'tensors'].every((k) => keys.includes(k)), 'a TF.js layers model names class and activation');
+  }
+});
+
 test('inspect --cache DIR that cannot be a folder exits 2 naming it, also with --no-stats (nothing to cache)', async () => {
   const dir = makeTempDir('weightscope-inspect-badcache-');
   const aFile = path.join(dir, 'a-file');
