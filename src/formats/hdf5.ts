@@ -14,9 +14,9 @@ import * as path from 'node:path';
 import type { ByteSource } from '../core/byteSource';
 import { decodeValues, elementCount, itemSizeBytes, type DType, type NumericArray } from '../core/dtypes';
 import { throwIfAborted, WeightFileError, type WeightFileErrorReason } from '../core/errors';
-import type { RawTensorSource, ReadValuesOptions } from '../core/model';
+import type { FileWarning, RawTensorSource, ReadValuesOptions } from '../core/model';
 import { readRawValues } from '../core/tensorData';
-import { Hdf5Damage, locateRawDatasets, readHdf5Tree, type Hdf5LayoutIndex, type Hdf5TreeNode } from './hdf5Layout';
+import { Hdf5Damage, hdf5Truncation, locateRawDatasets, readHdf5Tree, type Hdf5LayoutIndex, type Hdf5Truncation, type Hdf5TreeNode } from './hdf5Layout';
 
 type H5wasmNode = typeof import('h5wasm/node', { with: { 'resolution-mode': 'import' } });
 type H5Module = Awaited<H5wasmNode['ready']>;
@@ -71,6 +71,14 @@ interface MemberRange {
   start: number;
   /** Length, in bytes. */
   size: number;
+  /**
+   * Bytes of the range that exist when the file is truncated (less than `size`, which is then the
+   * size the superblock records): reads beyond them return nothing (the HDF5 library fills zeros)
+   * and set `readPastEnd`, so that no value made of those zeros is ever shown.
+   */
+  present?: number;
+  /** Set by a read that reached past `present`; cleared by whoever checks it. */
+  readPastEnd?: boolean;
 }
 
 /** The subset of Emscripten's FS object (NODERAWFS build) that HDF5's POSIX driver reaches through syscalls. */
@@ -134,10 +142,14 @@ function installMemberFs(module: H5Module): void {
       return orig.read(stream, buffer, offset, length, position);
     }
     const at = position ?? stream.position;
-    if (at >= m.size) {
+    const present = m.present ?? m.size;
+    if (length > 0 && at + length > present && at < m.size) {
+      m.readPastEnd = true;
+    }
+    if (at >= present) {
       return 0;
     }
-    const n = orig.read(stream, buffer, offset, Math.min(length, m.size - at), m.start + at);
+    const n = orig.read(stream, buffer, offset, Math.min(length, present - at), m.start + at);
     if (position === undefined) {
       stream.position += n;
     }
@@ -217,6 +229,11 @@ export interface Hdf5DatasetInfo {
    * written (they read as the fill value). Undefined when not known.
    */
   storage?: { fileBytes: number; expansion: number };
+  /**
+   * Set when the file is truncated and the dataset's values are stored as plain bytes running past
+   * its end: where they were stored (offset in the host file, bytes) and where the file now ends.
+   */
+  cut?: { offset: number; byteLength: number; fileEnd: number };
 }
 
 /** An open HDF5 file. Every method is synchronous inside h5wasm; reads of values are chunked. */
@@ -239,7 +256,30 @@ export class Hdf5File {
     private readonly cleanup: (() => Promise<void>) | undefined,
     /** The host file holding the HDF5 bytes, and where they start in it (a ZIP member's range). */
     private readonly host: { path: string; start: number; size?: number },
+    /** Set when the file is shorter than its superblock says (hdf5Layout.ts hdf5Truncation). */
+    readonly truncation?: Hdf5Truncation,
+    /** The library's view of a truncated file, whose reads past the end it watches. */
+    private readonly member?: MemberRange,
   ) {}
+
+  /**
+   * Problems of the whole file that still let it open: a truncated file, with what was missing
+   * (the HDF5 library itself refuses such a file; here the datasets whose values lie in the bytes
+   * present are read, and any other is reported as truncated on its tensor).
+   */
+  fileWarnings(): FileWarning[] {
+    const t = this.truncation;
+    if (!t) {
+      return [];
+    }
+    const missing = t.expectedBytes - t.presentBytes;
+    return [
+      {
+        reason: 'truncated',
+        message: `${this.name}: the HDF5 file is truncated: its superblock records an end of file at byte ${t.expectedBytes} but the file has ${t.presentBytes} bytes (${missing} missing); the HDF5 library and h5py refuse it, here each dataset whose values lie in the bytes present is read and any other is reported as truncated.`,
+      },
+    ];
+  }
 
   /**
    * Opens an HDF5 file from a ByteSource. Plain local files are read in place. Without a local path,
@@ -282,12 +322,12 @@ export class Hdf5File {
     if (!options.library) {
       const tree = treeOrRefuse(hostPath, displayName, { start, size });
       if (tree) {
-        return new Hdf5File(undefined, tree, displayName, undefined, { path: hostPath, start, size });
+        return new Hdf5File(undefined, tree, displayName, undefined, { path: hostPath, start, size }, hdf5Truncation(hostPath, { start, size }));
       }
     }
     const { module } = await loadH5wasm();
     installMemberFs(module);
-    const virtualPath = `/.weightscope-member-${process.pid}-${++memberCounter}/${path.basename(displayName) || 'member.h5'}`;
+    const virtualPath = memberPath(displayName);
     memberRanges.set(virtualPath, { hostPath, start, size });
     const unmap = async (): Promise<void> => {
       memberRanges.delete(virtualPath);
@@ -330,35 +370,69 @@ export class Hdf5File {
     host: { path: string; start: number; size?: number } = { path: localPath, start: 0 },
     options: { library?: boolean } = {},
   ): Promise<Hdf5File> {
+    const range = host.size === undefined ? undefined : { start: host.start, size: host.size };
+    const truncation = hdf5Truncation(host.path, range);
     if (!options.library) {
-      const tree = treeOrRefuse(host.path, displayName, host.size === undefined ? undefined : { start: host.start, size: host.size });
+      const tree = treeOrRefuse(host.path, displayName, range);
       if (tree) {
-        return new Hdf5File(undefined, tree, displayName, cleanup, host);
+        return new Hdf5File(undefined, tree, displayName, cleanup, host, truncation);
       }
     }
     const { h5, module } = await loadH5wasm();
+    // The HDF5 library refuses a file shorter than its superblock says: it is shown the size the
+    // superblock records, and every read past the bytes present is noted (readPastEnd).
+    let libraryPath = localPath;
+    let member = memberRanges.get(localPath);
+    let done = cleanup;
+    if (truncation && !member) {
+      installMemberFs(module);
+      libraryPath = memberPath(displayName);
+      member = { hostPath: localPath, start: 0, size: truncation.expectedBytes };
+      memberRanges.set(libraryPath, member);
+      done = async () => {
+        memberRanges.delete(libraryPath);
+        await cleanup?.();
+      };
+    }
+    if (truncation && member) {
+      member.size = truncation.expectedBytes;
+      member.present = truncation.presentBytes;
+    }
+    const watched = truncation ? member : undefined;
     let file: InstanceType<H5wasmNode['File']>;
     try {
-      file = new h5.File(localPath, 'r');
+      try {
+        file = new h5.File(libraryPath, 'r');
+      } catch (ex) {
+        throw hdf5Error(displayName, 'open the file', ex, truncation);
+      }
+      if (typeof file.file_id !== 'bigint' || file.file_id < 0n) {
+        throw new WeightFileError('corrupt', `${displayName}: the HDF5 library could not open the file (id ${String(file.file_id)}).`, { file: displayName });
+      }
     } catch (ex) {
-      throw hdf5Error(displayName, 'open the file', ex);
+      if (done !== cleanup) {
+        memberRanges.delete(libraryPath);
+      }
+      throw ex;
     }
-    if (typeof file.file_id !== 'bigint' || file.file_id < 0n) {
-      throw new WeightFileError('corrupt', `${displayName}: the HDF5 library could not open the file (id ${String(file.file_id)}).`, { file: displayName });
-    }
-    return new Hdf5File({ h5, module, file }, undefined, displayName, cleanup, host);
+    return new Hdf5File({ h5, module, file }, undefined, displayName, done, host, truncation, watched);
   }
 
-  /** Kind of object at `objPath`, or undefined when nothing is there. */
+  /** Kind of object at `objPath`, or undefined when nothing is there. Throws `truncated` when its header lies past the end of a truncated file. */
   kind(objPath: string): Hdf5ObjectKind | undefined {
     this.checkOpen();
     if (this.tree) {
       return this.node(objPath)?.kind;
     }
     let t: number;
+    this.watchReads();
     try {
       t = this.module.get_type(this.file.file_id, objPath);
-    } catch {
+    } catch (ex) {
+      if (this.readPastEnd()) {
+        // Not absent: its header was cut off with the end of the file.
+        throw hdf5Error(this.name, `read the header of '${objPath}'`, ex, this.truncation);
+      }
       return undefined;
     }
     if (t === this.module.H5G_GROUP) {
@@ -484,7 +558,15 @@ export class Hdf5File {
         dtypeAttr === 'bfloat16' && d.itemBytes === 2
           ? { dtype: 'bfloat16' as DType, description: 'bfloat16' }
           : numericType(d.typeClass === 0 ? 'integer' : 'float', d.itemBytes, d.signed);
-      return { path: datasetPath, shape: [...d.shape], dtype, typeDescription: description, itemBytes: d.itemBytes, ...(d.storage ? { storage: d.storage } : {}) };
+      return {
+        path: datasetPath,
+        shape: [...d.shape],
+        dtype,
+        typeDescription: description,
+        itemBytes: d.itemBytes,
+        ...(d.storage ? { storage: d.storage } : {}),
+        ...(d.cut ? { cut: this.cutOf(d.cut) } : {}),
+      };
     }
     const meta = this.guard(`read the header of dataset '${datasetPath}'`, () => this.module.get_dataset_metadata(this.file.file_id, datasetPath));
     const shape = meta.shape ?? [];
@@ -518,6 +600,9 @@ export class Hdf5File {
         file: this.name,
         tensor: info.path,
       });
+    }
+    if (info.cut) {
+      throw this.cutError(info);
     }
     const raw = this.rawSource(info);
     if (raw) {
@@ -556,6 +641,9 @@ export class Hdf5File {
    * and reads the same bytes as the file holds at both ends of the dataset.
    */
   rawSource(info: Hdf5DatasetInfo): RawTensorSource | undefined {
+    if (info.cut) {
+      return undefined;
+    }
     if (this.rawChecked.has(info.path)) {
       return this.rawChecked.get(info.path);
     }
@@ -577,8 +665,30 @@ export class Hdf5File {
     } catch {
       return info; // damage the walk refuses is the library's to report when the values are read
     }
-    const expansion = index.expansion.get(info.path.startsWith('/') ? info.path : `/${info.path}`);
-    return expansion === undefined ? info : { ...info, storage: { fileBytes: index.fileBytes, expansion } };
+    const key = info.path.startsWith('/') ? info.path : `/${info.path}`;
+    const expansion = index.expansion.get(key);
+    const cut = index.cut.get(key);
+    return {
+      ...info,
+      ...(expansion !== undefined ? { storage: { fileBytes: index.fileBytes, expansion } } : {}),
+      ...(cut ? { cut: this.cutOf(cut) } : {}),
+    };
+  }
+
+  /** Where a dataset cut off by the end of a truncated file was stored, and where the file ends (host-file offsets). */
+  private cutOf(d: { offset: number; byteLength: number }): NonNullable<Hdf5DatasetInfo['cut']> {
+    return { offset: d.offset, byteLength: d.byteLength, fileEnd: this.host.start + (this.truncation?.presentBytes ?? 0) };
+  }
+
+  /** The `truncated` error of a dataset whose values run past the end of the file (`info.cut`, or found so by a read). */
+  cutError(info: Hdf5DatasetInfo): WeightFileError {
+    const c = info.cut;
+    const where = c ? `is stored at bytes ${c.offset}..${c.offset + c.byteLength} but the file ends at byte ${c.fileEnd}` : 'is stored partly past the end of the file';
+    return new WeightFileError('truncated', `${this.name}: dataset '${info.path}' ${where}, so its values were cut off.`, {
+      file: this.name,
+      tensor: info.path,
+      ...(c ? { offset: c.fileEnd } : {}),
+    });
   }
 
   /** The layout walk of the file (hdf5Layout.ts), made once. */
@@ -627,6 +737,7 @@ export class Hdf5File {
     const fd = fs.openSync(raw.localPath, 'r');
     try {
       for (const end of ends) {
+        this.watchReads();
         const status = this.module.get_dataset_data(
           this.file.file_id,
           info.path,
@@ -636,7 +747,12 @@ export class Hdf5File {
           BigInt(ptr),
         );
         const fileBytes = Buffer.alloc(nbytes);
-        if (status < 0 || fs.readSync(fd, fileBytes, 0, nbytes, raw.offset + end.at) !== nbytes || !fileBytes.equals(this.module.HEAPU8.subarray(ptr, ptr + nbytes))) {
+        if (
+          status < 0 ||
+          this.readPastEnd() ||
+          fs.readSync(fd, fileBytes, 0, nbytes, raw.offset + end.at) !== nbytes ||
+          !fileBytes.equals(this.module.HEAPU8.subarray(ptr, ptr + nbytes))
+        ) {
           return undefined;
         }
       }
@@ -689,6 +805,7 @@ export class Hdf5File {
   private readSlab(info: Hdf5DatasetInfo, dtype: DType, count: number[] | null, offset: number[] | null, nbytes: number, ptr: number, reuse: boolean): NumericArray {
     this.checkOpen();
     this.guard(`read values of dataset '${info.path}'`, () => {
+      this.watchReads();
       const status = this.module.get_dataset_data(
         this.file.file_id,
         info.path,
@@ -697,6 +814,10 @@ export class Hdf5File {
         count ? count.map(() => 1n) : null,
         BigInt(ptr),
       );
+      if (this.readPastEnd()) {
+        // The library read zeros for the missing bytes: none of them may pass for values.
+        throw this.cutError(info);
+      }
       if (status < 0) {
         throw new WeightFileError('corrupt', `${this.name}: the HDF5 library failed to read dataset '${info.path}' (status ${status}).`, { file: this.name, tensor: info.path });
       }
@@ -768,15 +889,28 @@ export class Hdf5File {
     }
   }
 
-  /** Runs an h5wasm call, turning thrown HDF5 diagnostics into WeightFileErrors. */
+  /** Starts noting library reads past the end of a truncated file (readPastEnd). */
+  private watchReads(): void {
+    if (this.member) {
+      this.member.readPastEnd = false;
+    }
+  }
+
+  /** True when the library read past the end of a truncated file since watchReads. */
+  private readPastEnd(): boolean {
+    return this.member?.readPastEnd === true;
+  }
+
+  /** Runs an h5wasm call, turning thrown HDF5 diagnostics into WeightFileErrors (`truncated` when the call read past the end). */
   private guard<T>(what: string, fn: () => T): T {
+    this.watchReads();
     try {
       return fn();
     } catch (ex) {
       if (WeightFileError.is(ex)) {
         throw ex;
       }
-      throw hdf5Error(this.name, what, ex);
+      throw hdf5Error(this.name, what, ex, this.readPastEnd() ? this.truncation : undefined);
     }
   }
 }
@@ -844,7 +978,6 @@ function numericType(kind: 'integer' | 'float', size: number, signed: boolean): 
   return { dtype, description: `float${size * 8}` };
 }
 
-/** A WeightFileError from an h5wasm/HDF5 exception, keeping the innermost HDF5 message. */
 /** readHdf5Tree, with damage the HDF5 library would loop on refused as a `corrupt` error. */
 function treeOrRefuse(hostPath: string, displayName: string, range?: { start: number; size: number }): Hdf5TreeNode | undefined {
   try {
@@ -857,7 +990,13 @@ function treeOrRefuse(hostPath: string, displayName: string, range?: { start: nu
   }
 }
 
-function hdf5Error(file: string, what: string, ex: unknown): WeightFileError {
+/** A virtual path for the library's view of a byte range (installMemberFs). */
+function memberPath(displayName: string): string {
+  return `/.weightscope-member-${process.pid}-${++memberCounter}/${path.basename(displayName) || 'member.h5'}`;
+}
+
+/** A WeightFileError from an h5wasm/HDF5 exception; with `truncation` (the failure read past the end of a truncated file), reason `truncated`. */
+function hdf5Error(file: string, what: string, ex: unknown, truncation?: Hdf5Truncation): WeightFileError {
   const text = ex instanceof Error ? ex.message : String(ex);
   // Diagnostics look like "#006: .../H5Fsuper.c line 577 in H5F__super_read(): truncated file: eof = ...".
   const lines = [...text.matchAll(/#\d+:.*? in [^(]+\(\): (.*)$/gm)].map((m) => m[1]!.trim());
@@ -870,6 +1009,14 @@ function hdf5Error(file: string, what: string, ex: unknown): WeightFileError {
     reason = 'unrecognized';
   } else if (/no such file|ENOENT/i.test(text)) {
     reason = 'notFound';
+  }
+  if (truncation) {
+    return new WeightFileError(
+      'truncated',
+      `${file}: could not ${what}: '${detail}'; the file is truncated (its superblock records an end of file at byte ${truncation.expectedBytes} but it has ${truncation.presentBytes} bytes).`,
+      { file, offset: truncation.presentBytes },
+      { cause: ex },
+    );
   }
   return new WeightFileError(reason, `${file}: could not ${what}: '${detail}'.`, { file }, { cause: ex });
 }

@@ -53,6 +53,19 @@ export interface Hdf5LayoutIndex {
   fileBytes: number;
   /** True when every dataset of the file was located and every group could be listed. */
   complete: boolean;
+  /**
+   * By absolute path, each dataset stored as plain bytes whose stored values run past the end of a
+   * truncated file (not in `datasets`: its values cannot be read).
+   */
+  cut: ReadonlyMap<string, Hdf5RawDataset>;
+}
+
+/** A file shorter than its superblock says (see hdf5Truncation). */
+export interface Hdf5Truncation {
+  /** Size the superblock's end-of-file address gives the HDF5 file, in bytes. */
+  expectedBytes: number;
+  /** Bytes the file actually has. */
+  presentBytes: number;
 }
 
 /** Limits of one walk. */
@@ -195,8 +208,10 @@ export interface Hdf5TreeNode {
     typeClass: number;
     itemBytes: number;
     signed: boolean;
-    /** Where the values lie; undefined only for a dataset without elements. */
+    /** Where the values lie; undefined only for a dataset without elements or with `cut`. */
     located?: Hdf5RawDataset;
+    /** Where the values were stored when they run past the end of a truncated file (then no `located`). */
+    cut?: Hdf5RawDataset;
     /** The file's size and how far the dataset's stored bytes can expand (see Hdf5LayoutIndex.expansion). */
     storage?: { fileBytes: number; expansion: number };
   };
@@ -208,9 +223,16 @@ class Walker {
   /** HDF5-file offset that addresses are relative to (the superblock's position). */
   private readonly base: number;
   private readonly rootAddress: number;
+  /**
+   * Size the HDF5 file should have: the superblock's end-of-file address, moved by the distance
+   * between where the superblock is and the base address it records, as the HDF5 library does
+   * (H5F__super_read); undefined when the address is undefined.
+   */
+  readonly expectedBytes: number | undefined;
   private objects = 0;
   complete = true;
   readonly datasets = new Map<string, Hdf5RawDataset>();
+  readonly cut = new Map<string, Hdf5RawDataset>();
   readonly expansion = new Map<string, number>();
   private readonly visitedGroups = new Set<number>();
   private readonly datasetCache = new Map<number, Omit<Hdf5RawDataset, 'path'> | null>();
@@ -244,12 +266,14 @@ class Walker {
       const fixed = version === 0 ? 24 : 28;
       const entry = fixed + 4 * this.offsetSize;
       this.rootAddress = uint(head, entry + this.offsetSize, this.offsetSize);
+      this.expectedBytes = endOfFile(sb, uint(head, fixed, this.offsetSize), uint(head, fixed + 2 * this.offsetSize, this.offsetSize));
     } else if (version === 2 || version === 3) {
       this.offsetSize = head.getUint8(9);
       this.lengthSize = head.getUint8(10);
       checkWidths(this.offsetSize, this.lengthSize);
       // signature 8, version, sizes 2, flags 1; base, extension, EOF, root object header addresses.
       this.rootAddress = uint(head, 12 + 3 * this.offsetSize, this.offsetSize);
+      this.expectedBytes = endOfFile(sb, uint(head, 12, this.offsetSize), uint(head, 12 + 2 * this.offsetSize, this.offsetSize));
     } else {
       throw new Unsupported(`superblock version ${version}`);
     }
@@ -328,12 +352,18 @@ class Walker {
         if (expansion !== undefined) {
           this.expansion.set(childPath, expansion);
         }
-        const located = this.dataset(m.address, messages);
+        const found = this.dataset(m.address, messages);
+        // Values stored past the end of a truncated file are not located: they cannot be read.
+        const cut = found && found.offset + found.byteLength > this.r.start + this.r.size ? { path: childPath, ...found } : undefined;
+        const located = cut ? null : found;
         if (located) {
           this.datasets.set(childPath, { path: childPath, ...located });
         }
+        if (cut) {
+          this.cut.set(childPath, cut);
+        }
         if (node) {
-          this.nodes.set(m.address, this.datasetNode(messages, located ? { path: childPath, ...located } : undefined, expansion));
+          this.nodes.set(m.address, this.datasetNode(messages, located ? { path: childPath, ...located } : undefined, expansion, cut));
         } else if (!located) {
           this.complete = false;
         }
@@ -366,8 +396,8 @@ class Walker {
     }
   }
 
-  /** The node of a dataset in a strict walk: readable element types only, values located unless there are none. */
-  private datasetNode(messages: Message[], located: Hdf5RawDataset | undefined, expansion: number | undefined): Hdf5TreeNode {
+  /** The node of a dataset in a strict walk: readable element types only, values located (or cut off) unless there are none. */
+  private datasetNode(messages: Message[], located: Hdf5RawDataset | undefined, expansion: number | undefined, cut: Hdf5RawDataset | undefined): Hdf5TreeNode {
     const space = messages.find((x) => x.type === msg.dataspace);
     const type = messages.find((x) => x.type === msg.datatype);
     if (!space || !type || type.flags & 0x02 || space.flags & 0x02) {
@@ -382,7 +412,7 @@ class Walker {
     if (typeClass !== 0 && typeClass !== 1) {
       throw new Unsupported(`dataset type class ${typeClass}`);
     }
-    if (!located && shape.reduce((a, b) => a * b, 1) > 0) {
+    if (!located && !cut && shape.reduce((a, b) => a * b, 1) > 0) {
       throw new Unsupported('dataset values not plain bytes');
     }
     return {
@@ -394,6 +424,7 @@ class Walker {
         itemBytes,
         signed: typeClass === 0 && (type.body.getUint8(1) & 0x08) !== 0,
         ...(located ? { located } : {}),
+        ...(cut ? { cut } : {}),
         ...(expansion !== undefined ? { storage: { fileBytes: this.r.size, expansion } } : {}),
       },
     };
@@ -835,9 +866,6 @@ class Walker {
     } else {
       return null;
     }
-    if (offset + byteLength > this.r.size) {
-      return null;
-    }
     return { offset: this.r.start + offset, byteLength, itemBytes: element.itemBytes, shape, ...(element.dtype ? { dtype: element.dtype } : {}) };
   }
 
@@ -867,6 +895,18 @@ class Walker {
 function isSignature(v: DataView): boolean {
   const sig = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
   return sig.every((b, i) => v.getUint8(i) === b);
+}
+
+/**
+ * Size the HDF5 file should have (H5F__super_read): the stored end-of-file address is absolute, so
+ * when the superblock lies elsewhere than its recorded base address (bytes put before the file) it
+ * moves with it. Undefined when either address is undefined.
+ */
+function endOfFile(superblockAt: number, baseAddress: number, eofAddress: number): number | undefined {
+  if (baseAddress === undefinedAddress || eofAddress === undefinedAddress) {
+    return undefined;
+  }
+  return eofAddress - baseAddress + superblockAt;
 }
 
 function checkWidths(offsetSize: number, lengthSize: number): void {
@@ -992,7 +1032,7 @@ const rememberedMax = 8;
  * empty, incomplete index.
  */
 export function locateRawDatasets(hostPath: string, range?: { start: number; size: number }): Hdf5LayoutIndex {
-  const none: Hdf5LayoutIndex = { datasets: new Map(), expansion: new Map(), fileBytes: 0, complete: false };
+  const none: Hdf5LayoutIndex = { datasets: new Map(), expansion: new Map(), fileBytes: 0, complete: false, cut: new Map() };
   return withHostFile(hostPath, range, none, (reader, identity) => {
     const known = remembered.get(identity);
     if (known) {
@@ -1002,12 +1042,12 @@ export function locateRawDatasets(hostPath: string, range?: { start: number; siz
     let index: Hdf5LayoutIndex;
     try {
       walker.walk();
-      index = { datasets: walker.datasets, expansion: walker.expansion, fileBytes: reader.size, complete: walker.complete };
+      index = { datasets: walker.datasets, expansion: walker.expansion, fileBytes: reader.size, complete: walker.complete, cut: walker.cut };
     } catch (ex) {
       if (!(ex instanceof Unsupported)) {
         throw ex;
       }
-      index = { datasets: walker.datasets, expansion: walker.expansion, fileBytes: reader.size, complete: false };
+      index = { datasets: walker.datasets, expansion: walker.expansion, fileBytes: reader.size, complete: false, cut: walker.cut };
     }
     remembered.set(identity, index);
     if (remembered.size > rememberedMax) {
@@ -1030,6 +1070,19 @@ export function readHdf5Tree(hostPath: string, range?: { start: number; size: nu
     walker.walk();
     walker.linkChildren();
     return walker.root;
+  });
+}
+
+/**
+ * How much of the HDF5 file stored as bytes [start, start+size) of `hostPath` (the whole file by
+ * default) is missing: undefined when the file is at least as long as its superblock's end-of-file
+ * address says (extra bytes after it are allowed, as the HDF5 library allows them), or when no
+ * superblock can be read. The HDF5 library refuses a shorter file ("truncated file").
+ */
+export function hdf5Truncation(hostPath: string, range?: { start: number; size: number }): Hdf5Truncation | undefined {
+  return withHostFile(hostPath, range, undefined, (reader) => {
+    const expected = new Walker(reader).expectedBytes;
+    return expected !== undefined && reader.size < expected ? { expectedBytes: expected, presentBytes: reader.size } : undefined;
   });
 }
 

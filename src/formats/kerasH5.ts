@@ -76,7 +76,7 @@ async function openKerasH5(source: ByteSource, files: FileSet, _options?: OpenOp
  * `optimizer_weights`.
  */
 function openLegacy(h5: Hdf5File, source: ByteSource, kind: 'full' | 'weights'): WeightFile {
-  const warnings: FileWarning[] = [];
+  const warnings: FileWarning[] = [...h5.fileWarnings()];
   const weightsRoot = kind === 'full' ? '/model_weights' : '/';
   const metadata: Record<string, unknown> = {};
   for (const [attr, key] of [

@@ -336,6 +336,7 @@ function baseKey(key: string): string {
  */
 export function openKerasV3Weights(h5: Hdf5File, ctx: KerasV3Context): WeightFile {
   const warnings = ctx.warnings;
+  warnings.push(...h5.fileWarnings());
   const config = isObject(ctx.config) ? ctx.config : undefined;
   const arch = config ? parseKerasModelConfig(config) : { layers: [] as LayerInfo[] };
   const configLayers = configLayerList(config);
@@ -679,6 +680,11 @@ export function datasetTensor(h5: Hdf5File, info: Hdf5DatasetInfo | WeightFileEr
         message: `${h5.name}: dataset '${info.path}' has HDF5 type '${info.typeDescription}', which is not numeric.`,
       },
     };
+  }
+  if (info.cut) {
+    // Stored past the end of a truncated file: shape and type are known, the values are not.
+    const error = h5.cutError(info);
+    return { ...t, unavailable: summarizeError(error), readValues: () => failingValues(error), rawSource: () => undefined };
   }
   const stored = info.storage;
   if (stored && t.byteLength > stored.fileBytes * stored.expansion) {

@@ -17,7 +17,7 @@ import { WeightFileError } from '../../../src/core/errors';
 import { readAllValues } from '../../../src/core/tensorData';
 import { readZipDirectory, zipEntryDataOffset } from '../../../src/core/zip';
 import { Hdf5File } from '../../../src/formats/hdf5';
-import { locateRawDatasets, type Hdf5LayoutIndex } from '../../../src/formats/hdf5Layout';
+import { hdf5Truncation, locateRawDatasets, type Hdf5LayoutIndex } from '../../../src/formats/hdf5Layout';
 import { fixturesDir, haveFixtures, makeTempDir, missingFixturesReason, repoRoot } from '../helpers/fixtures';
 
 const python = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import h5py, numpy'], { stdio: 'ignore' }).status === 0);
@@ -309,4 +309,86 @@ test('a global heap object whose size runs into its neighbours: corrupt, never h
   const out = JSON.parse(r.stdout) as { reason: string; message: string };
   assert.equal(out.reason, 'corrupt');
   assert.match(out.message, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: the HDF5 file is damaged: its global heap collection at byte ${gcol} does not add up`));
+});
+
+/**
+ * h5py files (superblock versions 0 and 3, with and without a 512-byte user block) whose last
+ * dataset is written after every header, cut short; for each, the end-of-file address the HDF5
+ * library refuses it by ("stored_eof = N"). Returns file, size and that address.
+ */
+function truncatedCopies(dir: string): Array<{ file: string; size: number; storedEof: number; libver: string; userblock: number }> {
+  const code = `
+import h5py, numpy as np, json, sys, re
+out = []
+for libver in ('earliest', 'latest'):
+    for ub in (0, 512):
+        name = f"{sys.argv[1]}/{libver}-{ub}.h5"
+        with h5py.File(name, 'w', libver=libver, userblock_size=ub) as f:
+            f['a'] = np.arange(6, dtype='<f4')
+            f.flush()
+            f['z'] = np.arange(4096, dtype='<f8')
+        whole = open(name, 'rb').read()
+        cut = f"{sys.argv[1]}/{libver}-{ub}-cut.h5"
+        open(cut, 'wb').write(whole[:-1000])
+        try:
+            h5py.File(cut, 'r').close()
+            stored = None
+        except OSError as e:
+            stored = int(re.search(r'stored_eof = (\\d+)', str(e)).group(1))
+        h5py.File(name, 'r').close()
+        out.append({'file': cut, 'size': len(whole) - 1000, 'storedEof': stored, 'libver': libver, 'userblock': ub})
+print(json.dumps(out))
+`;
+  const r = spawnSync(python!, ['-c', code, dir], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as Array<{ file: string; size: number; storedEof: number; libver: string; userblock: number }>;
+}
+
+test('a truncated file: the size its superblock records (versions 0 and 3, user block or not) is the one h5py refuses it by; whole files are not truncated', { skip: noPython }, () => {
+  const dir = makeTempDir();
+  for (const c of truncatedCopies(dir)) {
+    assert.ok(c.storedEof > c.size, `${c.libver}/${c.userblock}: h5py refuses the cut copy`);
+    assert.deepEqual(hdf5Truncation(c.file), { expectedBytes: c.storedEof, presentBytes: c.size }, `${c.libver}, user block ${c.userblock}`);
+    assert.equal(hdf5Truncation(c.file.replace(/-cut\.h5$/, '.h5')), undefined, `${c.libver}/${c.userblock}: the whole file`);
+  }
+  // A whole file moved behind 512 bytes it does not know of: its addresses move with the superblock (h5py opens it).
+  const whole = fs.readFileSync(path.join(dir, 'earliest-0.h5'));
+  const moved = path.join(dir, 'moved.h5');
+  fs.writeFileSync(moved, Buffer.concat([Buffer.alloc(512), whole]));
+  assert.equal(hdf5Truncation(moved), undefined);
+  fs.writeFileSync(moved, Buffer.concat([Buffer.alloc(512), whole.subarray(0, whole.length - 1)]));
+  assert.deepEqual(hdf5Truncation(moved), { expectedBytes: whole.length + 512, presentBytes: whole.length + 511 });
+});
+
+test('a dataset stored past the end of a truncated file is a truncated error on it alone, in TypeScript and through the HDF5 library alike', { skip: noPython }, async () => {
+  const dir = makeTempDir();
+  for (const c of truncatedCopies(dir)) {
+    const label = `${c.libver}, user block ${c.userblock}`;
+    const ts = await Hdf5File.openLocal(c.file);
+    const lib = await Hdf5File.openLocal(c.file, c.file, undefined, undefined, { library: true });
+    try {
+      assert.equal(ts.backend, 'typescript', label);
+      assert.equal(lib.backend, 'library', label);
+      for (const h5 of [ts, lib]) {
+        assert.deepEqual(h5.truncation, { expectedBytes: c.storedEof, presentBytes: c.size }, label);
+        assert.equal(h5.fileWarnings().length, 1);
+        const a = h5.dataset('/a');
+        assert.equal(a.cut, undefined);
+        assert.deepEqual([...(await readAllValues({ readValues: (o) => h5.readValues(a, o) }))], [0, 1, 2, 3, 4, 5], `${label}: /a (${h5.backend})`);
+        const z = h5.dataset('/z');
+        assert.deepEqual(z.shape, [4096]);
+        assert.equal(z.cut?.fileEnd, c.size, `${label}: /z is cut (${h5.backend})`);
+        assert.equal(h5.rawSource(z), undefined);
+        await assert.rejects(readAllValues({ readValues: (o) => h5.readValues(z, o) }), (ex: unknown) => {
+          assert.ok(WeightFileError.is(ex, 'truncated'), String(ex));
+          assert.match((ex as Error).message, new RegExp(`dataset '/z' is stored at bytes \\d+\\.\\.\\d+ but the file ends at byte ${c.size}`));
+          return true;
+        });
+      }
+      assert.deepEqual(lib.dataset('/z').cut, ts.dataset('/z').cut, label);
+    } finally {
+      await ts.close();
+      await lib.close();
+    }
+  }
 });

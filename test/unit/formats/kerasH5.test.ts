@@ -7,6 +7,7 @@ import { WeightFileError } from '../../../src/core/errors';
 import type { WeightFile } from '../../../src/core/model';
 import { NodeFileSet, NodeFileSource } from '../../../src/core/nodeFileSource';
 import { readAllValues } from '../../../src/core/tensorData';
+import { Hdf5File } from '../../../src/formats/hdf5';
 import { kerasH5Reader } from '../../../src/formats/kerasH5';
 import { detectFormat, openLocalPath } from '../../../src/formats/registry';
 import { fixtureOrSkip, makeTempDir } from '../helpers/fixtures';
@@ -193,19 +194,43 @@ test('sniff: HDF5 signature claims the file, .h5 names score higher', () => {
   assert.equal(kerasH5Reader.sniff({ fileName: 'x.h5', size: 4, head: new Uint8Array([1, 2, 3, 4]), tail: head }), undefined);
 });
 
-test('bad input: a truncated .h5 (first half of a real file) is reported as truncated', async (t) => {
+test('bad input: the first half of a real .h5 opens with a truncated warning: the model weights it holds read as h5py reads them, the optimizer slots past the cut are truncated errors', async (t) => {
   const p = fixtureOrSkip(t, soupFull);
   if (!p) {
     return;
   }
+  const ref = kerasReference.fixtures[soupFull]!;
   const dir = makeTempDir();
   const bytes = fs.readFileSync(p);
   const cut = path.join(dir, 'half.h5');
   fs.writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
-  await assert.rejects(openLocalPath(cut), (ex: unknown) => {
+  await withFile(await openLocalPath(cut), async (file) => {
+    assert.equal(file.warnings[0]?.reason, 'truncated');
+    assert.match(file.warnings[0]!.message, /^.*half\.h5: the HDF5 file is truncated: its superblock records an end of file at byte \d+ but the file has \d+ bytes/);
+    assert.deepEqual(
+      file.tensors.map((x) => x.name),
+      ref.tensors.map((x) => x.name),
+    );
+    let cutOff = 0;
+    for (const r of ref.tensors) {
+      const x = tensor(file, r.name);
+      if (r.group === 'model') {
+        assert.equal(x.unavailable, undefined, `${r.name}: its bytes are in the first half`);
+        const values = await readAllValues(x);
+        assert.deepEqual([...values.subarray(0, 8)], r.first, `${r.name}: first values`);
+      } else if (x.unavailable) {
+        assert.equal(x.unavailable.reason, 'truncated', `${r.name}: ${x.unavailable.message}`);
+        cutOff++;
+      }
+    }
+    assert.ok(cutOff > 0, 'some optimizer slots lie in the missing half');
+  });
+  // Cut before the groups can be listed, nothing opens: the file's error says why.
+  const head = path.join(dir, 'head.h5');
+  fs.writeFileSync(head, bytes.subarray(0, 2000));
+  await assert.rejects(openLocalPath(head), (ex: unknown) => {
     assert.ok(WeightFileError.is(ex, 'truncated'), String(ex));
-    assert.match((ex as Error).message, /half\.h5/);
-    assert.match((ex as Error).message, /truncated file/);
+    assert.match((ex as Error).message, /head\.h5: .*the file is truncated/);
     return true;
   });
 });
@@ -285,4 +310,54 @@ test('legacy nested model: optimizer slots named by the full path map to the inn
     assert.equal(file.layers.find((l) => l.name === 'dense')?.parent, 'inner');
     assert.deepEqual([...(await readAllValues(file.tensors[2]!))], [0, 0, 0, 1]);
   });
+});
+
+test('a real .h5 cut by 1, 16 or 100 bytes (no dataset reaches them) opens with one truncated warning and every value as h5py reads the whole file, in TypeScript and through the HDF5 library alike', async (t) => {
+  const p = fixtureOrSkip(t, teachable);
+  if (!p) {
+    return;
+  }
+  const ref = kerasReference.fixtures[teachable]!;
+  const whole = fs.readFileSync(p);
+  // The intact file ends exactly at its superblock's end-of-file address (h5py opens it; a shorter copy it refuses).
+  const storedEnd = whole.length;
+  const dir = makeTempDir();
+  for (const cut of [1, 16, 100]) {
+    const copy = path.join(dir, `keras_model-${cut}.h5`);
+    fs.writeFileSync(copy, whole.subarray(0, whole.length - cut));
+    await withFile(await openLocalPath(copy), async (file) => {
+      assert.equal(file.warnings.length, 1, `cut ${cut}: one warning`);
+      const w = file.warnings[0]!;
+      assert.equal(w.reason, 'truncated');
+      assert.equal(w.tensor, undefined, 'about the whole file');
+      assert.ok(w.message.startsWith(`${copy}: `), w.message);
+      assert.match(w.message, new RegExp(`end of file at byte ${storedEnd} but the file has ${storedEnd - cut} bytes \\(${cut} missing\\)`));
+      assert.deepEqual(
+        file.tensors.map((x) => x.name),
+        ref.tensors.map((x) => x.name),
+      );
+      const lib = await Hdf5File.openLocal(copy, copy, undefined, undefined, { library: true });
+      try {
+        assert.equal(lib.backend, 'library');
+        assert.deepEqual(lib.fileWarnings(), [...file.warnings], 'the library path warns the same');
+        for (let i = 0; i < ref.tensors.length; i++) {
+          const r = ref.tensors[i]!;
+          const tensorInfo = file.tensors[i]!;
+          assert.equal(tensorInfo.unavailable, undefined, `${r.name} available`);
+          const values = await readAllValues(tensorInfo);
+          assert.deepEqual([...values.subarray(0, 8)], r.first, `${r.name}: first values`);
+          let sum = 0;
+          for (const v of values) {
+            sum += v;
+          }
+          assert.ok(Math.abs(sum - r.sum) <= 1e-9 * Math.max(1, Math.abs(r.sum)), `${r.name}: sum ${sum} vs ${r.sum}`);
+          const info = lib.dataset((tensorInfo.extra as { hdf5Path: string }).hdf5Path);
+          assert.equal(info.cut, undefined);
+          assert.deepEqual(await readAllValues({ readValues: (o) => lib.readValues(info, o) }), values, `${r.name}: the library reads the same values`);
+        }
+      } finally {
+        await lib.close();
+      }
+    });
+  }
 });
