@@ -330,6 +330,13 @@ class ModelBuilder {
 
     // 1. constants and their consumers
     const prefix = s === 0 ? '' : `subgraph_${s}/`;
+    // Tensors an op writes or the subgraph takes as input hold no constant, whatever their buffer says.
+    const computed = new Set<number>(sg.inputs);
+    for (const op of ops) {
+      for (const o of op.outputs) {
+        computed.add(o);
+      }
+    }
     const entries: ConstantEntry[] = [];
     for (const t of sg.tensors) {
       let loc: BufferLocation | undefined;
@@ -338,6 +345,12 @@ class ModelBuilder {
         loc = this.model.buffer(t.buffer);
       } catch (ex) {
         damage = asWeightFileError(ex, this.source.name);
+      }
+      if (damage && computed.has(t.index)) {
+        // An activation's (empty) buffer table cut off with the end of the file: the file is
+        // truncated, but the tensor is no weight either way. Said once for the file.
+        this.noteCutTable(damage);
+        continue;
       }
       if (!damage && (!loc || loc.length === 0)) {
         continue; // activation / input / empty buffer: not a constant
@@ -429,6 +442,22 @@ class ModelBuilder {
       }
       this.tensors.push(info);
     }
+  }
+
+  /** Damage in a buffer table of a tensor that is not a constant, reported once as a file warning. */
+  private cutTableNoted = false;
+
+  private noteCutTable(damage: WeightFileError): void {
+    if (this.cutTableNoted) {
+      return;
+    }
+    this.cutTableNoted = true;
+    const what = damage.reason === 'truncated' ? 'the file is truncated' : 'the model tables are damaged';
+    const detail = damage.message.startsWith(`${this.source.name}: `) ? damage.message.slice(this.source.name.length + 2) : damage.message;
+    this.warnings.push({
+      reason: damage.reason,
+      message: `${this.source.name}: ${what}: ${detail.replace(/;\s*the file (might be truncated|is truncated or damaged)\.?$/, '').replace(/\.$/, '')} (the buffer table of tensors that ops compute or the model takes as input, not of any weight).`,
+    });
   }
 
   private uniqueName(name: string, index: number): string {

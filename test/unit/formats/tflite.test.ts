@@ -14,7 +14,7 @@ import { kerasLayoutFor, type KerasLayout } from '../../../src/formats/tflite/ke
 import type { QuantizedCodeSummary } from '../../../src/formats/tflite/quantizedCodeSummary';
 import { builtinOperatorNames } from '../../../src/formats/tflite/schemaTables';
 import { layerScopeFromName } from '../../../src/formats/tflite/weightRole';
-import { fixtureOrSkip, fixturesDir, repoRoot, skipUnlessFixtures } from '../helpers/fixtures';
+import { fixtureOrSkip, fixturesDir, makeTempDir, repoRoot, skipUnlessFixtures } from '../helpers/fixtures';
 import { writeFlatBuffer, type Field, type TableSpec } from './helpers/flatBufferWriter';
 
 // ---------------------------------------------------------------------------------------------
@@ -1159,4 +1159,46 @@ test('TFLITE_METADATA (M001) descriptive fields are decoded and an appended asso
   assert.equal(metaOf(wf2).modelMetadata, undefined);
   assert.equal(metaOf(wf2).appendedZip, undefined);
   assert.ok(wf2.warnings.some((w) => w.reason === 'corrupt' && w.message.includes('"M009"')));
+});
+
+test('a real .tflite cut by 1 to 4 bytes (the empty buffer table its activations share) lists the same constants with their values and warns once; cut into the tables before it, the file is truncated', skipUnlessFixtures, async () => {
+  const rel = 'tflite/mlperf-tiny-resnet8-tf2.4/pretrainedResnet.tflite';
+  const ref = reference.files[rel]!.subgraphs[0]!;
+  const whole = fs.readFileSync(path.join(fixturesDir, rel));
+  // The file's last 4 bytes are one table (soffset 4 back to the 4-byte empty vtable before it): the empty Buffer.
+  const tableAt = whole.length - 4;
+  assert.equal(whole.readInt32LE(tableAt), 4);
+  assert.deepEqual([...whole.subarray(tableAt - 4, tableAt)], [4, 0, 4, 0]);
+  const dir = makeTempDir();
+  for (const cut of [1, 2, 3, 4]) {
+    const copy = path.join(dir, `resnet-${cut}.tflite`);
+    fs.writeFileSync(copy, whole.subarray(0, whole.length - cut));
+    const file = await openLocalPath(copy);
+    try {
+      assert.deepEqual(
+        file.tensors.map((t) => (t.extra as TfliteTensorExtra).tensorIndex),
+        ref.constants.map((c) => c.index),
+        `cut ${cut}: the constants of the whole file, no activation`,
+      );
+      assert.equal(file.warnings.length, 1, `cut ${cut}: ${JSON.stringify(file.warnings)}`);
+      const w = file.warnings[0]!;
+      assert.equal(w.reason, 'truncated');
+      assert.equal(w.tensor, undefined);
+      assert.ok(w.message.startsWith(`${copy}: the file is truncated: `), w.message);
+      assert.match(w.message, new RegExp(`byte ${tableAt}\\b`));
+      assert.match(w.message, new RegExp(`byte ${whole.length - cut}\\b`));
+      for (const c of ref.constants) {
+        const t = file.tensors.find((x) => (x.extra as TfliteTensorExtra).tensorIndex === c.index)!;
+        assert.equal(t.unavailable, undefined, c.name);
+        const values = await readAllValues(t);
+        assert.equal(values.length, c.stats.count, c.name);
+        assert.deepEqual([...values.subarray(0, c.stats.first.length)], c.stats.first, `${c.name}: first values`);
+      }
+    } finally {
+      await file.close();
+    }
+  }
+  const deeper = path.join(dir, 'resnet-5.tflite');
+  fs.writeFileSync(deeper, whole.subarray(0, whole.length - 5));
+  await assert.rejects(openLocalPath(deeper), (ex: unknown) => WeightFileError.is(ex, 'truncated') && (ex as Error).message.startsWith(`${deeper}: `));
 });
