@@ -1,5 +1,5 @@
 /**
- * `weightscope check <file> [--json] [--fail-on error|warning]`: the weight-health diagnostics
+ * `weightscope check <file> [--json] [--fail-on error|warning] [--no-precision] [--workers N]`: the weight-health diagnostics
  * (initializers, signal propagation forecast, regularization, precision) for terminals and CI.
  */
 import { checkWeightFile, shouldFail, type CheckReport } from '../../analysis/diagnostics/check';

@@ -1,5 +1,5 @@
 /**
- * `weightscope diff <a> <b> [--json] [--all] [--map A=B ...] [--workers N]`
+ * `weightscope diff <a> <b> [--json] [--all] [--map A=B ...] [--map-file F] [--top N] [--workers N]`
  */
 import type { DiffResult, TensorDiff } from '../../analysis/diff';
 import { diffLocalFiles } from '../../analysis/diffPool';
@@ -30,7 +30,8 @@ Options:
   --map-file FILE        several pairings: a JSON object {"A": "B" | null, ...}
                          (a name that is no tensor of its file is an error)
   --top N                layers listed as moved most (default: 10)
-  --workers N            worker threads (default: CPU count - 1, at most 4; 0 = none)`;
+  --workers N            worker threads (default: none when the files hold under 32 MiB, else
+                         CPU count - 1, at most 4; 0 = none)`;
 
 const spec = { json: false, all: false, map: 'repeat', 'map-file': true, top: true, workers: true, help: false } as const;
 

@@ -23,7 +23,8 @@ Options:
   --naming PATTERN       naming convention, e.g. '{model}-e{epoch:03d}-{val_loss:.3f}': epoch/step
                          are read from it and names that do not follow it are reported
   --bins N               histogram bins per layer (default: 32)
-  --workers N            worker threads (default: CPU count - 1, at most 4; 0 = none)`;
+  --workers N            worker threads (default: none when the files hold under 32 MiB, else
+                         CPU count - 1, at most 4; 0 = none)`;
 
 const spec = { json: false, naming: true, bins: true, workers: true, help: false } as const;
 
