@@ -36,7 +36,7 @@ export interface CommandContext {
 
 /** File-picker filters of "Open Weights File...". */
 const openFilters: Record<string, string[]> = {
-  'Weight files': ['h5', 'hdf5', 'keras', 'json', 'index', 'pb', 'safetensors', 'npz', 'tflite'],
+  'Weight files': ['h5', 'hdf5', 'keras', 'json', 'index', 'pb', 'safetensors', 'npz', 'npy', 'tflite'],
   'All files': ['*'],
 };
 

@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 
 /** Default globs of weight files listed in the Weightscope view. */
 export const defaultFileGlobs: readonly string[] = [
-  '**/*.{h5,hdf5,keras,safetensors,npz,tflite}',
+  '**/*.{h5,hdf5,keras,safetensors,npz,npy,tflite}',
   '**/model.json',
   '**/*.index',
   '**/saved_model.pb',

@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { weightFilePatterns } from '../../../src/formats/registry';
+import { repoRoot } from '../helpers/fixtures';
+
+interface Manifest {
+  contributes: {
+    customEditors: { viewType: string; priority: string; selector: { filenamePattern: string }[] }[];
+    menus: Record<string, { command: string; when?: string }[]>;
+    configuration: { properties: Record<string, { default?: unknown }> };
+  };
+}
+
+test('every weight file extension the readers take is offered by the extension: default editor, inspect and compare menus, Weights view globs', () => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as Manifest;
+  // The extensions of the first pattern, e.g. /\.(h5|hdf5|...)$/i.
+  const extensions = /\\\.\(([\w|]+)\)\$/.exec(weightFilePatterns[0]!.source)?.[1]?.split('|') ?? [];
+  assert.ok(extensions.includes('npy') && extensions.includes('h5'), extensions.join(','));
+  const editor = manifest.contributes.customEditors.find((e) => e.priority === 'default')!;
+  // Inspect and compare take any weight file (train and probe only models they can rebuild).
+  const menus = manifest.contributes.menus['explorer/context']!.filter((m) => /\.(inspect|compare\w*|selectForCompare)$/.test(m.command) && m.when?.includes('resourceExtname =='));
+  assert.ok(menus.length > 0);
+  const globs = manifest.contributes.configuration.properties['weightscope.fileGlobs']!.default as string[];
+  for (const ext of extensions) {
+    assert.ok(editor.selector.some((s) => s.filenamePattern === `*.${ext}`), `.${ext} opens in the weights editor`);
+    for (const m of menus) {
+      assert.ok(m.when!.includes(`resourceExtname == .${ext} `), `.${ext} in the explorer menu of ${m.command}`);
+    }
+    assert.ok(globs.some((g) => new RegExp(`[{,]${ext}[,}]`).test(g)), `.${ext} in the default fileGlobs`);
+  }
+});
