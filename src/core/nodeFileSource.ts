@@ -264,6 +264,18 @@ export async function statPath(p: string): Promise<{ kind: 'file' | 'dir'; size:
   }
 }
 
+/**
+ * The error for a path statPath found nothing at: `permissionDenied` when a folder on its way may
+ * not be searched, else `notFound`.
+ */
+export async function missingPathError(p: string): Promise<WeightFileError> {
+  const denied = await fs.promises.stat(p).then(
+    () => undefined,
+    (ex: NodeJS.ErrnoException) => (ex.code === 'EACCES' || ex.code === 'EPERM' ? fileSystemError(ex, p, 'read the file') : undefined),
+  );
+  return WeightFileError.is(denied) ? denied : new WeightFileError('notFound', `${p}: the file does not exist or cannot be read.`, { file: p });
+}
+
 /** Lists a local folder (files and sub-folders), sorted; throws as fileSystemError when it cannot be read. */
 export async function readFolder(p: string): Promise<{ name: string; isDir: boolean }[]> {
   let entries: fs.Dirent[];

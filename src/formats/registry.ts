@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { type ByteSource, type FileSet } from '../core/byteSource';
 import { nameSome, textExcerpt, WeightFileError } from '../core/errors';
 import type { WeightFile } from '../core/model';
-import { NodeFileSet, NodeFileSource, readFolder, readRegularTextFile, statPath } from '../core/nodeFileSource';
+import { missingPathError, NodeFileSet, NodeFileSource, readFolder, readRegularTextFile, statPath } from '../core/nodeFileSource';
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
 import { kerasH5Reader } from './kerasH5';
 import { kerasV3Reader } from './kerasV3';
@@ -106,7 +106,7 @@ const kerasWeightsPattern = /\.weights\.h5$/i;
 export async function resolveLocalEntry(p: string): Promise<string> {
   const st = await statPath(p);
   if (!st) {
-    throw new WeightFileError('notFound', `${p}: the file does not exist or cannot be read.`, { file: p });
+    throw await missingPathError(p);
   }
   if (st.kind === 'file') {
     return p;

@@ -166,6 +166,23 @@ test('an unreadable folder is reported as permissionDenied', async () => {
   }
 });
 
+test('a file in a folder that may not be searched is reported as permissionDenied, not as missing', async () => {
+  const dir = makeTempDir('weightscope-nosearch-');
+  const file = path.join(dir, 'model.tflite');
+  const undo = failFsCall('stat', file, 'EACCES');
+  try {
+    for (const cmd of ['inspect', 'check', 'fingerprint']) {
+      const r = await run([cmd, file]);
+      assert.equal(r.code, 2, cmd);
+      assert.deepEqual(r.err, [`error[permissionDenied]: ${file}: cannot read the file: permission denied.`], cmd);
+    }
+    const missing = await run(['inspect', path.join(dir, 'absent.tflite')]);
+    assert.deepEqual(missing.err, [`error[notFound]: ${path.join(dir, 'absent.tflite')}: the file does not exist or cannot be read.`]);
+  } finally {
+    undo();
+  }
+});
+
 test('without read permission: a folder, a weight file and a shard are reported as permissionDenied', rootSkip, async () => {
   const dir = makeTempDir('weightscope-chmod-');
   const example = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform');

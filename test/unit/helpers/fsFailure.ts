@@ -19,7 +19,7 @@ export function errnoError(code: keyof typeof os.constants.errno, syscall: strin
 }
 
 /** Makes `fs.promises[name]` fail with `code` when its first argument is `file` or starts with it (a temporary sibling); returns the undo. */
-export function failFsCall(name: 'open' | 'readdir' | 'writeFile', file: string, code: keyof typeof os.constants.errno): () => void {
+export function failFsCall(name: 'open' | 'readdir' | 'writeFile' | 'stat', file: string, code: keyof typeof os.constants.errno): () => void {
   const api = fs.promises as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
   const original = api[name]!;
   api[name] = (...args: unknown[]) =>
