@@ -116,11 +116,13 @@ export interface LayerDiff {
   layer: string;
   /** Tensors of the layer in the diff (pairs, added, removed). */
   tensors: number;
-  /** sqrt(sum ||A||^2) over compared tensors. */
+  /** Tensors of the layer that were compared element by element (the sums below are over these). */
+  compared: number;
+  /** sqrt(sum ||A||^2) over compared tensors (0 when none was). */
   normA: number;
-  /** sqrt(sum ||B-A||^2) over compared tensors. */
+  /** sqrt(sum ||B-A||^2) over compared tensors (0 when none was). */
   diffNorm: number;
-  /** diffNorm / normA; null when normA is 0 (and something changed). */
+  /** diffNorm / normA; null when no tensor of the layer was compared, or normA is 0 and something changed. */
   relL2: number | null;
   /** Positions of the layer's tensors where A and B differ and one of them is NaN/Inf. */
   nonFiniteChanged: number;
@@ -152,9 +154,11 @@ export interface DiffSummary {
   dtypeChanged: number;
   /** Pairs that could not be compared. */
   incomparable: number;
-  /** ||B-A|| / ||A|| over all compared model-group tensors; null when ||A|| is 0. */
+  /** Model-group pairs compared element by element (what relL2 is over). */
+  compared: number;
+  /** ||B-A|| / ||A|| over all compared model-group tensors; null when none was compared, or ||A|| is 0 and something changed. */
   relL2: number | null;
-  /** True when every tensor is paired and identical. */
+  /** True when at least one pair was compared, and every tensor is paired and identical. */
   identicalModels: boolean;
   /** Model fingerprint of A (when every model tensor's fingerprint is known). */
   modelFingerprintA?: string;
@@ -269,7 +273,7 @@ function unreadPair(a: WeightFile, b: WeightFile, p: TensorPairing): TensorDiff 
 
 /** Builds the result from per-tensor diffs. */
 export function assembleDiff(a: Pick<WeightFile, 'path' | 'format' | 'formatName' | 'tensors' | 'warnings'>, b: typeof a, tensors: TensorDiff[], topLayerCount = 10): DiffResult {
-  const layers = new Map<string, { tensors: number; a2: number; d2: number; nonFiniteChanged: number; statuses: Set<TensorDiffStatus> }>();
+  const layers = new Map<string, { tensors: number; compared: number; a2: number; d2: number; nonFiniteChanged: number; statuses: Set<TensorDiffStatus> }>();
   let a2 = 0;
   let d2 = 0;
   const s: DiffSummary = {
@@ -284,6 +288,7 @@ export function assembleDiff(a: Pick<WeightFile, 'path' | 'format' | 'formatName
     shapeChanged: 0,
     dtypeChanged: 0,
     incomparable: 0,
+    compared: 0,
     relL2: null,
     identicalModels: false,
   };
@@ -291,17 +296,23 @@ export function assembleDiff(a: Pick<WeightFile, 'path' | 'format' | 'formatName
     const key = t.layer;
     let l = layers.get(key);
     if (!l) {
-      l = { tensors: 0, a2: 0, d2: 0, nonFiniteChanged: 0, statuses: new Set() };
+      l = { tensors: 0, compared: 0, a2: 0, d2: 0, nonFiniteChanged: 0, statuses: new Set() };
       layers.set(key, l);
     }
     l.tensors++;
     l.nonFiniteChanged += t.nonFiniteChanged;
     l.statuses.add(t.status);
-    if (t.normA !== null && t.diffNorm !== null) {
-      l.a2 += t.normA * t.normA;
+    // Only pairs compared element by element (or known identical by fingerprint, whose ||A|| is
+    // then not read) have ||B-A||; a side read alone (incompatible shapes) has ||A|| but says
+    // nothing about the change.
+    if (t.diffNorm !== null) {
+      const na2 = (t.normA ?? 0) ** 2;
+      l.compared++;
+      l.a2 += na2;
       l.d2 += t.diffNorm * t.diffNorm;
       if (t.group === 'model') {
-        a2 += t.normA * t.normA;
+        s.compared++;
+        a2 += na2;
         d2 += t.diffNorm * t.diffNorm;
       }
     }
@@ -313,8 +324,9 @@ export function assembleDiff(a: Pick<WeightFile, 'path' | 'format' | 'formatName
     }
     s[t.status === 'incomparable' ? 'incomparable' : t.status]++;
   }
-  s.relL2 = ratio(Math.sqrt(d2), Math.sqrt(a2));
-  s.identicalModels = s.identical === tensors.length && s.added === 0 && s.removed === 0;
+  // Nothing compared is no evidence of "no change": null, never 0 (and never "identical").
+  s.relL2 = s.compared > 0 ? ratio(Math.sqrt(d2), Math.sqrt(a2)) : null;
+  s.identicalModels = s.identical > 0 && s.identical === tensors.length && s.added === 0 && s.removed === 0;
   const fpA = collectFingerprints(a.tensors, tensors, 'a');
   const fpB = collectFingerprints(b.tensors, tensors, 'b');
   if (fpA) {
@@ -326,9 +338,10 @@ export function assembleDiff(a: Pick<WeightFile, 'path' | 'format' | 'formatName
   const layerDiffs: LayerDiff[] = [...layers].map(([layer, l]) => ({
     layer,
     tensors: l.tensors,
+    compared: l.compared,
     normA: Math.sqrt(l.a2),
     diffNorm: Math.sqrt(l.d2),
-    relL2: ratio(Math.sqrt(l.d2), Math.sqrt(l.a2)),
+    relL2: l.compared > 0 ? ratio(Math.sqrt(l.d2), Math.sqrt(l.a2)) : null,
     nonFiniteChanged: l.nonFiniteChanged,
     status: l.statuses.size === 1 ? layerStatus([...l.statuses][0]!) : 'mixed',
   }));

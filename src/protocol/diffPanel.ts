@@ -94,11 +94,13 @@ export interface LayerDiffDto {
   layer: string;
   /** Tensors in the layer. */
   tensors: number;
+  /** Tensors of the layer compared element by element. */
+  compared: number;
   /** ||A|| over the layer. */
   normA: number;
   /** ||B-A|| over the layer. */
   diffNorm: number;
-  /** Relative change; null when ||A|| is 0. */
+  /** Relative change; null when nothing was compared or ||A|| is 0. */
   relL2: number | null;
   /** NaN/Inf positions where A and B differ. */
   nonFiniteChanged: number;
@@ -142,7 +144,9 @@ export interface DiffSummaryDto {
   dtypeChanged: number;
   /** Incomparable pairs. */
   incomparable: number;
-  /** Model relative L2 change. */
+  /** Model-group pairs compared element by element. */
+  compared: number;
+  /** Model relative L2 change; null when nothing was compared. */
   relL2: number | null;
   /** True when identical. */
   identicalModels: boolean;

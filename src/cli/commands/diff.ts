@@ -170,7 +170,8 @@ export function renderDiff(r: DiffResult, all = false): string {
   lines.push(
     `paired ${s.paired}: identical ${s.identical}, changed ${s.changed}, incomparable ${s.incomparable}; added ${s.added}, removed ${s.removed}, renamed ${s.renamed}, shape changes ${s.shapeChanged}, dtype changes ${s.dtypeChanged}`,
   );
-  lines.push(`model relative L2 change ||B-A||/||A||: ${formatNumber(s.relL2)}${s.identicalModels ? '  (identical weights)' : ''}`);
+  const noneCompared = s.compared === 0 ? '  (no model tensor pair could be compared)' : '';
+  lines.push(`model relative L2 change ||B-A||/||A||: ${formatNumber(s.relL2)}${s.identicalModels ? '  (identical weights)' : noneCompared}`);
   if (s.modelFingerprintA || s.modelFingerprintB) {
     lines.push(`fingerprint A: ${s.modelFingerprintA ?? '-'}`);
     lines.push(`fingerprint B: ${s.modelFingerprintB ?? '-'}`);

@@ -240,3 +240,30 @@ test('shapes that are a permutation of each other but hold the same element orde
   const norm = Math.sqrt(values.reduce((s, v) => s + v * v, 0));
   close(t.relL2, 0.25 / norm, 1e-6);
 });
+
+test('when no pair could be compared, the model and layer changes are null, not 0, and the models are not identical', async () => {
+  // The only pair has incompatible shapes ([2,3] against [4]): each side is read on its own, nothing is compared.
+  const a = memoryWeightFile([{ name: 'dense/kernel', shape: [2, 3], values: [1, 2, 3, 4, 5, 6] }]);
+  const b = memoryWeightFile([{ name: 'dense/kernel', shape: [4], values: [1, 2, 3, 4] }]);
+  const r = await diffWeightFiles(a, b);
+  assert.equal(r.tensors[0]!.status, 'incomparable');
+  close(r.tensors[0]!.normA, Math.sqrt(91));
+  assert.equal(r.summary.compared, 0);
+  assert.equal(r.summary.relL2, null);
+  assert.equal(r.summary.identicalModels, false);
+  assert.equal(r.layers[0]!.compared, 0);
+  assert.equal(r.layers[0]!.relL2, null);
+  // Two files without tensors: nothing to call identical either.
+  const empty = await diffWeightFiles(memoryWeightFile([]), memoryWeightFile([]));
+  assert.equal(empty.summary.relL2, null);
+  assert.equal(empty.summary.identicalModels, false);
+});
+
+test('pairs known identical by fingerprint count as compared: the model change is 0', async () => {
+  const specs = base();
+  const fp = new Map(specs.map((s) => [s.name, 'f'.repeat(64)]));
+  const r = await diffWeightFiles(memoryWeightFile(specs), memoryWeightFile(specs), { known: { a: fp, b: fp } });
+  assert.equal(r.summary.compared, specs.length);
+  assert.equal(r.summary.relL2, 0);
+  assert.equal(r.summary.identicalModels, true);
+});

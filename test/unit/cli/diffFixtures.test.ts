@@ -1,0 +1,36 @@
+/**
+ * `weightscope diff` on real files of the shared fixtures: model-level numbers when nothing can be
+ * compared, model fingerprints, and checkpoints that carry non-numeric metadata tensors.
+ */
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import type { DiffResult } from '../../../src/analysis/diff';
+import { runCli } from '../../../src/cli/main';
+import { captureIo } from '../helpers/captureIo';
+import { fixturesDir, skipUnlessFixtures } from '../helpers/fixtures';
+
+const resnetH5 = path.join(fixturesDir, 'tflite', 'mlperf-tiny-resnet8-tf2.4', 'pretrainedResnet.h5');
+const charityH5 = path.join(fixturesDir, 'keras-h5', 'alphabet-soup-charity-keras2.15', 'model_weights.h5');
+
+async function diffJson(a: string, b: string): Promise<DiffResult> {
+  const io = captureIo();
+  assert.equal(await runCli(['diff', a, b, '--json', '--workers', '0'], io), 0, io.stderr.join('\n'));
+  return JSON.parse(io.stdout.join('\n')) as DiffResult;
+}
+
+test('diff of two unrelated models whose only pairs cannot be compared: model change null in JSON, - in text', skipUnlessFixtures, async () => {
+  // h5py: the only names both files share are dense/dense/kernel:0 (64,10) against (43,80) and
+  // dense/dense/bias:0 (10,) against (80,): different element counts, nothing to compare.
+  const r = await diffJson(resnetH5, charityH5);
+  const pairs = r.tensors.filter((t) => t.a !== null && t.b !== null);
+  assert.ok(pairs.length > 0);
+  assert.ok(pairs.every((t) => t.status === 'incomparable' && t.diffNorm === null));
+  assert.equal(r.summary.compared, 0);
+  assert.equal(r.summary.relL2, null);
+  assert.equal(r.summary.identicalModels, false);
+  assert.ok(r.layers.every((l) => l.compared > 0 || l.relL2 === null));
+  const io = captureIo();
+  assert.equal(await runCli(['diff', resnetH5, charityH5, '--workers', '0'], io), 0);
+  assert.match(io.stdout.join('\n'), /^model relative L2 change \|\|B-A\|\|\/\|\|A\|\|: - {2}\(no model tensor pair could be compared\)$/m);
+});
