@@ -132,9 +132,9 @@ export interface LayerDiff {
 
 /** Whole-model summary. */
 export interface DiffSummary {
-  /** Tensors in A. */
+  /** Tensors in A (all of them, also those without numeric values). */
   tensorsA: number;
-  /** Tensors in B. */
+  /** Tensors in B (all of them). */
   tensorsB: number;
   /** Pairs compared or found identical. */
   paired: number;
@@ -178,14 +178,28 @@ export interface DiffSide {
   tensorCount: number;
 }
 
+/** A tensor left out of a diff because it holds no numeric values (e.g. a string tensor). */
+export interface NonNumericTensor {
+  /** Name in its file. */
+  name: string;
+  /** Its dtype (e.g. 'string'). */
+  dtype: DType;
+}
+
 /** The result of a diff; JSON-safe. */
 export interface DiffResult {
   /** File A (the reference). */
   a: DiffSide;
   /** File B (compared against A). */
   b: DiffSide;
-  /** Per tensor: pairs in A's order, then removed, then added. */
+  /**
+   * Per numeric tensor: pairs in A's order, then removed, then added. Tensors without numeric
+   * values (string tensors such as a TF2 checkpoint's `_CHECKPOINTABLE_OBJECT_GRAPH`) are not
+   * compared and not listed here, but in `nonNumeric`.
+   */
   tensors: TensorDiff[];
+  /** Tensors of A and of B left out of the comparison because they hold no numeric values (file order). */
+  nonNumeric: { a: NonNumericTensor[]; b: NonNumericTensor[] };
   /** Per layer, in first-appearance order. */
   layers: LayerDiff[];
   /** Layers that moved most, at most `topLayerCount`: those with NaN/Inf changes first, then by relative change. */
@@ -231,7 +245,9 @@ export type PairRunner = (
 
 /** Compares two opened files. */
 export async function diffWeightFiles(a: WeightFile, b: WeightFile, options: DiffOptions = {}, runner?: PairRunner): Promise<DiffResult> {
-  const alignment = alignTensors(a.tensors, b.tensors, options.overrides);
+  // Tensors without numeric values (checkpoint metadata strings) are left out before pairing:
+  // nothing to measure, and they must not take a numeric tensor's place in the order matching.
+  const alignment = alignTensors(a.tensors.filter(hasNumericValues), b.tensors.filter(hasNumericValues), options.overrides);
   const results: (TensorDiff | undefined)[] = new Array(alignment.pairs.length);
   let done = 0;
   const total = alignment.pairs.length;
@@ -264,6 +280,16 @@ export async function diffWeightFiles(a: WeightFile, b: WeightFile, options: Dif
   return conversion ? { ...result, conversion } : result;
 }
 
+/** True when a tensor's dtype has numeric values to compare (false for strings and the like). */
+function hasNumericValues(t: Pick<TensorInfo, 'dtype'>): boolean {
+  return isNumericDType(t.dtype);
+}
+
+/** The non-numeric tensors of a file, as listed in a diff. */
+function nonNumericTensors(f: Pick<WeightFile, 'tensors'>): NonNumericTensor[] {
+  return f.tensors.filter((t) => !hasNumericValues(t)).map((t) => ({ name: t.name, dtype: t.dtype }));
+}
+
 /** Diff entry of a pair whose comparison never reported (a runner failure). */
 function unreadPair(a: WeightFile, b: WeightFile, p: TensorPairing): TensorDiff {
   const ta = a.tensors.find((t) => t.name === p.a)!;
@@ -271,7 +297,7 @@ function unreadPair(a: WeightFile, b: WeightFile, p: TensorPairing): TensorDiff 
   return { ...emptyPair(ta, tb, p.matchedBy), status: 'incomparable', error: { reason: 'internal', message: `The comparison of '${p.a}' did not finish.` } };
 }
 
-/** Builds the result from per-tensor diffs. */
+/** Builds the result from per-tensor diffs (of the numeric tensors; the others are listed in `nonNumeric`). */
 export function assembleDiff(a: Pick<WeightFile, 'path' | 'format' | 'formatName' | 'tensors' | 'warnings'>, b: typeof a, tensors: TensorDiff[], topLayerCount = 10): DiffResult {
   const layers = new Map<string, { tensors: number; compared: number; a2: number; d2: number; nonFiniteChanged: number; statuses: Set<TensorDiffStatus> }>();
   let a2 = 0;
@@ -355,6 +381,7 @@ export function assembleDiff(a: Pick<WeightFile, 'path' | 'format' | 'formatName
     a: side(a),
     b: side(b),
     tensors,
+    nonNumeric: { a: nonNumericTensors(a), b: nonNumericTensors(b) },
     layers: layerDiffs,
     topLayers,
     summary: s,

@@ -172,8 +172,10 @@ export interface DiffResultDto {
   a: DiffSideDto;
   /** File B. */
   b: DiffSideDto;
-  /** Per tensor. */
+  /** Per numeric tensor. */
   tensors: TensorDiffDto[];
+  /** Tensors without numeric values (e.g. strings), not compared, per side. */
+  nonNumeric: { a: { name: string; dtype: string }[]; b: { name: string; dtype: string }[] };
   /** Per layer. */
   layers: LayerDiffDto[];
   /** Layers that moved most. */

@@ -16,7 +16,9 @@ export const diffUsage = `weightscope diff <a> <b> [options]
 
 Compares two weight files layer by layer (any formats, e.g. a Keras .h5 against its TF.js
 conversion): relative L2 change, cosine similarity, max/mean |b-a|, changed and sign-flipped
-fractions, dtype and shape changes, added, removed and renamed tensors.
+fractions, dtype and shape changes, added, removed and renamed tensors. Tensors without numeric
+values (strings, such as a TF2 checkpoint's object graph) are not compared; they are listed
+apart.
 When one file is a .tflite and the other the float model it was converted from (.h5, .keras,
 SavedModel, TF.js), also runs the conversion check: per layer the error of the TFLite weights
 against the float ones (BatchNorm folded, layouts transposed), SQNR, and the SQNR the precision
@@ -86,12 +88,21 @@ export async function runDiff(argv: readonly string[], io: CliIo): Promise<numbe
 function checkOverrides(overrides: ReadonlyMap<string, string | null>, result: DiffResult, pathA: string, pathB: string): void {
   const namesA = new Set(result.tensors.map((t) => t.a));
   const namesB = new Set(result.tensors.map((t) => t.b));
-  for (const [a, b] of overrides) {
-    if (!namesA.has(a)) {
-      throw new UsageError(`The mapping names '${a}', which is no tensor of ${pathA}.`);
+  const check = (name: string, names: Set<string | null>, nonNumeric: DiffResult['nonNumeric']['a'], file: string): void => {
+    if (names.has(name)) {
+      return;
     }
-    if (b !== null && !namesB.has(b)) {
-      throw new UsageError(`The mapping names '${b}', which is no tensor of ${pathB}.`);
+    const text = nonNumeric.find((t) => t.name === name);
+    throw new UsageError(
+      text
+        ? `The mapping names '${name}' of ${file}, which holds no numeric values (dtype '${text.dtype}') and is not compared.`
+        : `The mapping names '${name}', which is no tensor of ${file}.`,
+    );
+  };
+  for (const [a, b] of overrides) {
+    check(a, namesA, result.nonNumeric.a, pathA);
+    if (b !== null) {
+      check(b, namesB, result.nonNumeric.b, pathB);
     }
   }
 }
@@ -172,6 +183,17 @@ export function renderDiff(r: DiffResult, all = false): string {
   );
   const noneCompared = s.compared === 0 ? '  (no model tensor pair could be compared)' : '';
   lines.push(`model relative L2 change ||B-A||/||A||: ${formatNumber(s.relL2)}${s.identicalModels ? '  (identical weights)' : noneCompared}`);
+  const shown = 5;
+  const nonNumeric = (list: DiffResult['nonNumeric']['a']): string =>
+    list.length === 0
+      ? 'none'
+      : list
+          .slice(0, shown)
+          .map((t) => `${t.name} (${t.dtype})`)
+          .join(', ') + (list.length > shown ? ` and ${list.length - shown} more` : '');
+  if (r.nonNumeric.a.length + r.nonNumeric.b.length > 0) {
+    lines.push(`not compared, no numeric values: A: ${nonNumeric(r.nonNumeric.a)}; B: ${nonNumeric(r.nonNumeric.b)}`);
+  }
   if (s.modelFingerprintA || s.modelFingerprintB) {
     lines.push(`fingerprint A: ${s.modelFingerprintA ?? '-'}`);
     lines.push(`fingerprint B: ${s.modelFingerprintB ?? '-'}`);

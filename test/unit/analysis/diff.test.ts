@@ -267,3 +267,38 @@ test('pairs known identical by fingerprint count as compared: the model change i
   assert.equal(r.summary.relL2, 0);
   assert.equal(r.summary.identicalModels, true);
 });
+
+test('tensors without numeric values are left out of the comparison and listed apart; a self-diff stays identical', async () => {
+  const specs = base();
+  const withText = (): ReturnType<typeof memoryWeightFile> => {
+    const f = memoryWeightFile(specs);
+    // A string scalar like a TF2 checkpoint's object graph (reading it would fail: strings have no values).
+    const graph = {
+      ...f.tensors[0]!,
+      name: '_CHECKPOINTABLE_OBJECT_GRAPH',
+      layer: '',
+      weight: '_CHECKPOINTABLE_OBJECT_GRAPH',
+      role: 'other' as const,
+      group: 'other' as const,
+      dtype: 'string' as const,
+      storageDtype: 'string' as const,
+      shape: [],
+      readValues: () => {
+        throw new Error('string tensors have no values');
+      },
+    };
+    return { ...f, tensors: [graph, ...f.tensors] };
+  };
+  const r = await diffWeightFiles(withText(), withText());
+  assert.equal(r.summary.incomparable, 0);
+  assert.equal(r.summary.identicalModels, true);
+  assert.equal(r.tensors.length, specs.length);
+  assert.ok(r.tensors.every((t) => t.status === 'identical' && !t.error));
+  assert.equal(r.summary.tensorsA, specs.length + 1);
+  assert.deepEqual(r.nonNumeric, { a: [{ name: '_CHECKPOINTABLE_OBJECT_GRAPH', dtype: 'string' }], b: [{ name: '_CHECKPOINTABLE_OBJECT_GRAPH', dtype: 'string' }] });
+  // Against a file without it: not "removed" either, and the weights are still identical.
+  const r2 = await diffWeightFiles(withText(), memoryWeightFile(specs));
+  assert.equal(r2.summary.removed, 0);
+  assert.deepEqual(r2.nonNumeric.b, []);
+  assert.equal(r2.summary.identicalModels, true);
+});

@@ -34,3 +34,25 @@ test('diff of two unrelated models whose only pairs cannot be compared: model ch
   assert.equal(await runCli(['diff', resnetH5, charityH5, '--workers', '0'], io), 0);
   assert.match(io.stdout.join('\n'), /^model relative L2 change \|\|B-A\|\|\/\|\|A\|\|: - {2}\(no model tensor pair could be compared\)$/m);
 });
+
+test('self-diff of a TF2 checkpoint: the string object-graph tensor is listed apart, not an error, and the weights are identical', skipUnlessFixtures, async () => {
+  const dir = path.join(fixturesDir, 'tf-checkpoint-v2', 'keras-lso-ckpt-tf2.2');
+  const r = await diffJson(dir, path.join(dir, 'ckpt.index'));
+  // ckpt.index: the BundleEntryProto of _CHECKPOINTABLE_OBJECT_GRAPH starts 08 07, dtype 7 = DT_STRING.
+  assert.equal(r.summary.incomparable, 0);
+  assert.equal(r.summary.identicalModels, true);
+  assert.ok(r.tensors.every((t) => t.a !== '_CHECKPOINTABLE_OBJECT_GRAPH' && !t.error));
+  assert.deepEqual(r.nonNumeric.a, [{ name: '_CHECKPOINTABLE_OBJECT_GRAPH', dtype: 'string' }]);
+  assert.deepEqual(r.nonNumeric.b, r.nonNumeric.a);
+  const io = captureIo();
+  assert.equal(await runCli(['diff', dir, path.join(dir, 'ckpt.index'), '--workers', '0'], io), 0);
+  const text = io.stdout.join('\n');
+  assert.match(text, /incomparable 0;/);
+  assert.match(text, /\(identical weights\)/);
+  assert.match(text, /^not compared, no numeric values: A: _CHECKPOINTABLE_OBJECT_GRAPH \(string\); B: _CHECKPOINTABLE_OBJECT_GRAPH \(string\)$/m);
+  assert.doesNotMatch(text, /error\[/);
+  // A pairing naming it is refused with the reason.
+  const io2 = captureIo();
+  assert.equal(await runCli(['diff', dir, path.join(dir, 'ckpt.index'), '--map', '_CHECKPOINTABLE_OBJECT_GRAPH='], io2), 2);
+  assert.match(io2.stderr[0]!, /'_CHECKPOINTABLE_OBJECT_GRAPH' .*no numeric values \(dtype 'string'\)/);
+});
