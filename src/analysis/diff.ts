@@ -11,7 +11,7 @@ import type { FileWarning, TensorInfo, WeightFile } from '../core/model';
 import { readAllValues } from '../core/tensorData';
 import { alignTensors, isPermutedShape, type AlignmentOverrides, type MatchKind, type TensorPairing } from './alignTensors';
 import { conversionCheckFor, type ConversionCheck } from './conversionCheck';
-import { fingerprintModel, modelTensors, TensorHasher } from './fingerprint';
+import { fingerprintModel, fingerprintTensor, modelTensors, TensorHasher } from './fingerprint';
 import { forEachAligned } from './valueCursor';
 
 /** Largest tensor (elements) held in memory to compare a transposed pair. */
@@ -100,7 +100,7 @@ export interface TensorDiff {
   nonFiniteCount: number;
   /** Of those, the positions where A and B differ (NaN equals NaN): values that became, stopped being or changed as NaN/Inf. */
   nonFiniteChanged: number;
-  /** SHA-256 fingerprint of A's values (see fingerprint.ts), when computed. */
+  /** SHA-256 fingerprint of A's values (see fingerprint.ts), when computed (for a model-group tensor: whenever it can be read). */
   fingerprintA?: string;
   /** Fingerprint of B's values, when computed. */
   fingerprintB?: string;
@@ -160,7 +160,7 @@ export interface DiffSummary {
   relL2: number | null;
   /** True when at least one pair was compared, and every tensor is paired and identical. */
   identicalModels: boolean;
-  /** Model fingerprint of A (when every model tensor's fingerprint is known). */
+  /** Model fingerprint of A, as `weightscope fingerprint` gives it; absent when a model tensor cannot be read. */
   modelFingerprintA?: string;
   /** Model fingerprint of B (same condition). */
   modelFingerprintB?: string;
@@ -275,9 +275,44 @@ export async function diffWeightFiles(a: WeightFile, b: WeightFile, options: Dif
   for (const n of alignment.added) {
     tensors.push(oneSided(byNameB.get(n)!, 'added'));
   }
+  await completeFingerprints(a, tensors, 'a', options);
+  await completeFingerprints(b, tensors, 'b', options);
   const result = assembleDiff(a, b, tensors, options.topLayerCount ?? 10);
   const conversion = await conversionCheckFor(a, b, { signal: options.signal });
   return conversion ? { ...result, conversion } : result;
+}
+
+/**
+ * Fingerprints the model tensors of one side that the comparisons did not (removed or added
+ * tensors, the readable side of a pair whose other side failed), so the model fingerprint is
+ * reported whenever every model tensor can be read, as `weightscope fingerprint` computes it.
+ * Known fingerprints are used as they are; an unreadable tensor keeps none (the model then has none).
+ */
+async function completeFingerprints(file: WeightFile, diffs: TensorDiff[], which: 'a' | 'b', options: DiffOptions): Promise<void> {
+  const entryOf = new Map<string, TensorDiff>();
+  for (const d of diffs) {
+    const name = d[which];
+    if (name !== null) {
+      entryOf.set(name, d);
+    }
+  }
+  const key = which === 'a' ? 'fingerprintA' : 'fingerprintB';
+  for (const t of modelTensors(file.tensors)) {
+    const d = entryOf.get(t.name);
+    if (!d || d[key] || t.unavailable) {
+      continue;
+    }
+    throwIfAborted(options.signal);
+    const known = (which === 'a' ? options.known?.a : options.known?.b)?.get(t.name);
+    try {
+      d[key] = known ?? (await fingerprintTensor(t, { signal: options.signal, chunkElements: options.chunkElements }));
+    } catch (ex) {
+      if (WeightFileError.is(ex, 'cancelled') || options.signal?.aborted) {
+        throw ex;
+      }
+      // A damaged tensor: no fingerprint, so no model fingerprint for this side.
+    }
+  }
 }
 
 /** True when a tensor's dtype has numeric values to compare (false for strings and the like). */

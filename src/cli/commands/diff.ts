@@ -18,7 +18,8 @@ Compares two weight files layer by layer (any formats, e.g. a Keras .h5 against 
 conversion): relative L2 change, cosine similarity, max/mean |b-a|, changed and sign-flipped
 fractions, dtype and shape changes, added, removed and renamed tensors. Tensors without numeric
 values (strings, such as a TF2 checkpoint's object graph) are not compared; they are listed
-apart.
+apart. Both model fingerprints (as 'weightscope fingerprint' prints them) are shown whenever
+every model tensor of the file can be read.
 When one file is a .tflite and the other the float model it was converted from (.h5, .keras,
 SavedModel, TF.js), also runs the conversion check: per layer the error of the TFLite weights
 against the float ones (BatchNorm folded, layouts transposed), SQNR, and the SQNR the precision

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { WeightFileError } from '../../../src/core/errors';
 import { diffWeightFiles, pairHistograms, permutationsMapping, transpose } from '../../../src/analysis/diff';
@@ -301,4 +302,40 @@ test('tensors without numeric values are left out of the comparison and listed a
   assert.equal(r2.summary.removed, 0);
   assert.deepEqual(r2.nonNumeric.b, []);
   assert.equal(r2.summary.identicalModels, true);
+});
+
+/** The documented canonical fingerprint of float32 tensors and of their model (src/analysis/fingerprint.ts), by hand. */
+function handModelFingerprint(specs: { shape: number[]; values: Float32Array }[]): string {
+  const fps = specs.map((s) => {
+    const h = createHash('sha256');
+    h.update(`weightscope-fp-v1\0tensor\0float32\0${s.shape.join(',')}\0`);
+    h.update(new Uint8Array(s.values.buffer, s.values.byteOffset, s.values.byteLength));
+    return h.digest('hex');
+  });
+  fps.sort();
+  return createHash('sha256').update(`weightscope-fp-v1\0model\0${fps.length}\0`).update(fps.join('\n')).digest('hex');
+}
+
+test('both model fingerprints are reported also when tensors are removed, added or unreadable on the other side', async () => {
+  const specs = base();
+  const fewer = specs.filter((s) => !s.name.startsWith('dense_2/'));
+  const more = [...specs, { name: 'extra/kernel', shape: [2], values: seededValues(2, 9) }];
+  const r = await diffWeightFiles(memoryWeightFile(specs), memoryWeightFile(fewer));
+  assert.equal(r.summary.removed, 2);
+  assert.equal(r.summary.modelFingerprintA, handModelFingerprint(specs));
+  assert.equal(r.summary.modelFingerprintB, handModelFingerprint(fewer));
+  const r2 = await diffWeightFiles(memoryWeightFile(specs), memoryWeightFile(more));
+  assert.equal(r2.summary.added, 1);
+  assert.equal(r2.summary.modelFingerprintB, handModelFingerprint(more));
+  // B's dense/bias cannot be read: A's fingerprint is still complete, B has none.
+  const broken = memoryWeightFile(specs);
+  Object.assign(broken.tensors[1]!, {
+    async *readValues() {
+      throw new WeightFileError('truncated', 'b.bin: the shard ends at offset 12.');
+    },
+  });
+  const r3 = await diffWeightFiles(memoryWeightFile(specs), broken);
+  assert.equal(r3.tensors[1]!.status, 'incomparable');
+  assert.equal(r3.summary.modelFingerprintA, handModelFingerprint(specs));
+  assert.equal(r3.summary.modelFingerprintB, undefined);
 });

@@ -3,12 +3,16 @@
  * compared, model fingerprints, and checkpoints that carry non-numeric metadata tensors.
  */
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import type { DiffResult } from '../../../src/analysis/diff';
 import { runCli } from '../../../src/cli/main';
 import { captureIo } from '../helpers/captureIo';
-import { fixturesDir, skipUnlessFixtures } from '../helpers/fixtures';
+import { fixturesDir, repoRoot, skipUnlessFixtures } from '../helpers/fixtures';
+
+/** Model fingerprints of fixture .h5 files by h5py + hashlib (scripts/reference-fingerprint.py). */
+const fingerprints = JSON.parse(fs.readFileSync(path.join(repoRoot, 'test', 'unit', 'analysis', 'fingerprintFixtures.reference.json'), 'utf8')) as Record<string, { model: string }>;
 
 const resnetH5 = path.join(fixturesDir, 'tflite', 'mlperf-tiny-resnet8-tf2.4', 'pretrainedResnet.h5');
 const charityH5 = path.join(fixturesDir, 'keras-h5', 'alphabet-soup-charity-keras2.15', 'model_weights.h5');
@@ -55,4 +59,34 @@ test('self-diff of a TF2 checkpoint: the string object-graph tensor is listed ap
   const io2 = captureIo();
   assert.equal(await runCli(['diff', dir, path.join(dir, 'ckpt.index'), '--map', '_CHECKPOINTABLE_OBJECT_GRAPH='], io2), 2);
   assert.match(io2.stderr[0]!, /'_CHECKPOINTABLE_OBJECT_GRAPH' .*no numeric values \(dtype 'string'\)/);
+});
+
+test('diff reports the model fingerprints of both files, also across formats and for unrelated models', skipUnlessFixtures, async () => {
+  const resnet = fingerprints['tflite/mlperf-tiny-resnet8-tf2.4/pretrainedResnet.h5']!.model;
+  const charity = fingerprints['keras-h5/alphabet-soup-charity-keras2.15/model_weights.h5']!.model;
+  const unrelated = await diffJson(resnetH5, charityH5);
+  assert.equal(unrelated.summary.modelFingerprintA, resnet);
+  assert.equal(unrelated.summary.modelFingerprintB, charity);
+  // Against its TFLite conversion most tensors of the .h5 (BatchNorm, optimizer) have no partner.
+  const dir = path.join(fixturesDir, 'tflite', 'mlperf-tiny-resnet8-tf2.4');
+  for (const tflite of ['pretrainedResnet.tflite', 'pretrainedResnet_quant.tflite']) {
+    const r = await diffJson(resnetH5, path.join(dir, tflite));
+    assert.ok(r.summary.removed > 0, tflite);
+    assert.equal(r.summary.modelFingerprintA, resnet, tflite);
+    // The same number `weightscope fingerprint` gives for the file.
+    const io = captureIo();
+    assert.equal(await runCli(['fingerprint', path.join(dir, tflite), '--json'], io), 0);
+    assert.equal(r.summary.modelFingerprintB, (JSON.parse(io.stdout.join('\n')) as { files: { model: string }[] }).files[0]!.model, tflite);
+  }
+  // A SavedModel against its TFLite conversion (the SavedModel's object-graph string is no model tensor).
+  const kws = path.join(fixturesDir, 'tflite', 'mlperf-tiny-kws-dscnn-tf2.3');
+  const rk = await diffJson(path.join(kws, 'kws_ref_model'), path.join(kws, 'kws_ref_model_float32.tflite'));
+  for (const [side, file] of [['modelFingerprintA', 'kws_ref_model'], ['modelFingerprintB', 'kws_ref_model_float32.tflite']] as const) {
+    const io = captureIo();
+    assert.equal(await runCli(['fingerprint', path.join(kws, file), '--json'], io), 0);
+    assert.equal(rk.summary[side], (JSON.parse(io.stdout.join('\n')) as { files: { model: string }[] }).files[0]!.model, file);
+  }
+  const io = captureIo();
+  assert.equal(await runCli(['diff', resnetH5, path.join(dir, 'pretrainedResnet.tflite'), '--workers', '0'], io), 0);
+  assert.match(io.stdout.join('\n'), new RegExp(`^fingerprint A: ${resnet}$`, 'm'));
 });
