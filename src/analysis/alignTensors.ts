@@ -3,9 +3,11 @@
  * layer/weight path (so Keras `.h5` `dense/dense/kernel:0`, TF.js `dense/kernel` and a TF
  * checkpoint's `dense/kernel/.ATTRIBUTES/VARIABLE_VALUE` meet), then by layer and role (a TFLite
  * `model/conv2d` kernel against the Keras `conv2d` one), then by architecture order and shape
- * among what is left (a renamed layer), with user overrides applied before all of it.
+ * among what is left (a renamed layer), with user overrides applied before all of it. The order
+ * is the files' layer order when given (a TFLite file stores its tensors in no layer order, and
+ * two conversions of one model may store them differently), else the tensor order.
  */
-import type { TensorInfo } from '../core/model';
+import type { TensorInfo, TensorRole } from '../core/model';
 
 /** The tensor facts alignment looks at. */
 export type AlignableTensor = Pick<TensorInfo, 'name' | 'layer' | 'weight' | 'role' | 'group' | 'shape' | 'dtype'>;
@@ -35,6 +37,51 @@ export interface Alignment {
 
 /** User corrections: tensor of A -> tensor of B, or null to force "removed". */
 export type AlignmentOverrides = ReadonlyMap<string, string | null>;
+
+/** The layer names of A and of B in architecture order (WeightFile.layers), for the order matching. */
+export interface LayerOrders {
+  /** Layers of A, in architecture order. */
+  a?: readonly string[];
+  /** Layers of B, in architecture order. */
+  b?: readonly string[];
+}
+
+/** Roles in the order they are matched within a layer; other roles follow, in tensor order. */
+const roleOrder: readonly TensorRole[] = [
+  'kernel',
+  'depthwise_kernel',
+  'pointwise_kernel',
+  'recurrent_kernel',
+  'embeddings',
+  'bias',
+  'gamma',
+  'beta',
+  'moving_mean',
+  'moving_variance',
+  'alpha',
+];
+
+/**
+ * The tensors in architecture order: by their layer's position in `layers`, then by role, else
+ * in their own order. Unchanged when a tensor's layer is not in the list (nothing to order by).
+ */
+function inArchitectureOrder<T extends AlignableTensor>(ts: readonly T[], layers: readonly string[] | undefined): readonly T[] {
+  if (!layers || layers.length === 0) {
+    return ts;
+  }
+  const layerIndex = new Map(layers.map((l, i) => [l, i]));
+  if (!ts.every((t) => layerIndex.has(t.layer))) {
+    return ts;
+  }
+  const rank = (t: T): number => {
+    const r = roleOrder.indexOf(t.role);
+    return r < 0 ? roleOrder.length : r;
+  };
+  return ts
+    .map((t, i) => ({ t, i }))
+    .sort((x, y) => layerIndex.get(x.t.layer)! - layerIndex.get(y.t.layer)! || rank(x.t) - rank(y.t) || x.i - y.i)
+    .map((x) => x.t);
+}
 
 /** Longest sequence the order matcher aligns with dynamic programming (larger lists go greedy). */
 const maxDpCells = 4_000_000;
@@ -97,8 +144,8 @@ function fitScore(a: AlignableTensor, b: AlignableTensor): number {
   return 0;
 }
 
-/** Aligns the tensors of A and B. */
-export function alignTensors(a: readonly AlignableTensor[], b: readonly AlignableTensor[], overrides?: AlignmentOverrides): Alignment {
+/** Aligns the tensors of A and B; `layerOrders` gives the architecture order the order matching follows. */
+export function alignTensors(a: readonly AlignableTensor[], b: readonly AlignableTensor[], overrides?: AlignmentOverrides, layerOrders?: LayerOrders): Alignment {
   const pairOfA = new Map<string, TensorPairing>();
   const forcedRemoved = new Set<string>();
   const usedB = new Set<string>();
@@ -153,8 +200,8 @@ export function alignTensors(a: readonly AlignableTensor[], b: readonly Alignabl
     }
   }
   // 4. architecture order and shape, per group
-  const restA = a.filter(open);
-  const restB = b.filter((t) => !usedB.has(t.name));
+  const restA = inArchitectureOrder(a.filter(open), layerOrders?.a);
+  const restB = inArchitectureOrder(b.filter((t) => !usedB.has(t.name)), layerOrders?.b);
   for (const [ia, ib] of orderMatch(restA, restB)) {
     const ta = restA[ia]!;
     const tb = restB[ib]!;

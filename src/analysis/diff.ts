@@ -247,7 +247,8 @@ export type PairRunner = (
 export async function diffWeightFiles(a: WeightFile, b: WeightFile, options: DiffOptions = {}, runner?: PairRunner): Promise<DiffResult> {
   // Tensors without numeric values (checkpoint metadata strings) are left out before pairing:
   // nothing to measure, and they must not take a numeric tensor's place in the order matching.
-  const alignment = alignTensors(a.tensors.filter(hasNumericValues), b.tensors.filter(hasNumericValues), options.overrides);
+  const layerOrders = { a: a.layers.map((l) => l.name), b: b.layers.map((l) => l.name) };
+  const alignment = alignTensors(a.tensors.filter(hasNumericValues), b.tensors.filter(hasNumericValues), options.overrides, layerOrders);
   const results: (TensorDiff | undefined)[] = new Array(alignment.pairs.length);
   let done = 0;
   const total = alignment.pairs.length;

@@ -58,3 +58,43 @@ test('TFLite tensors meet their Keras layer by layer and role, transposed shapes
     ['dense/dense/kernel:0', 'model/dense/MatMul', 'layer'],
   ]);
 });
+
+test('renamed layers whose tensors two files store in different orders pair up in the files\' layer order', () => {
+  // The tensor orders of the har-dnn fixtures model_dynamic.tflite and stripped_sparse_float16.tflite
+  // (as listed in their subgraphs): the second was converted from a copy with every layer renamed.
+  const layer = (name: string, role: 'kernel' | 'bias', shape: number[]): AlignableTensor =>
+    t(name, shape, { layer: name.split('/').slice(0, 2).join('/'), weight: name.split('/').slice(2).join('/'), role });
+  const a = [
+    layer('sequential/dense_3/MatMul', 'kernel', [6, 64]),
+    layer('sequential/dense_1/BiasAdd/ReadVariableOp', 'bias', [128]),
+    layer('sequential/dense_2/BiasAdd/ReadVariableOp', 'bias', [64]),
+    layer('sequential/dense_3/BiasAdd/ReadVariableOp', 'bias', [6]),
+    layer('sequential/dense/BiasAdd/ReadVariableOp', 'bias', [256]),
+    layer('sequential/dense/MatMul', 'kernel', [256, 561]),
+    layer('sequential/dense_1/MatMul', 'kernel', [128, 256]),
+    layer('sequential/dense_2/MatMul', 'kernel', [64, 128]),
+  ];
+  const b = [
+    layer('sequential_1/dense_7/BiasAdd/ReadVariableOp', 'bias', [6]),
+    layer('sequential_1/dense_6/BiasAdd/ReadVariableOp', 'bias', [64]),
+    layer('sequential_1/dense_5/BiasAdd/ReadVariableOp', 'bias', [128]),
+    layer('sequential_1/dense_4/BiasAdd/ReadVariableOp', 'bias', [256]),
+    layer('sequential_1/dense_4/MatMul1', 'kernel', [256, 561]),
+    layer('sequential_1/dense_5/MatMul1', 'kernel', [128, 256]),
+    layer('sequential_1/dense_6/MatMul1', 'kernel', [64, 128]),
+    layer('sequential_1/dense_7/MatMul1', 'kernel', [6, 64]),
+  ];
+  const layers = {
+    a: ['sequential/dense', 'sequential/dense_1', 'sequential/dense_2', 'sequential/dense_3'],
+    b: ['sequential_1/dense_4', 'sequential_1/dense_5', 'sequential_1/dense_6', 'sequential_1/dense_7'],
+  };
+  const r = alignTensors(a, b, undefined, layers);
+  assert.deepEqual(r.removed, []);
+  assert.deepEqual(r.added, []);
+  const rename = (n: string): string => n.replace(/^sequential\/dense(_\d)?/, (_m, k: string | undefined) => `sequential_1/dense_${4 + Number(k?.slice(1) ?? 0)}`).replace(/MatMul$/, 'MatMul1');
+  assert.deepEqual(
+    r.pairs.map((p) => [p.a, p.b]),
+    a.map((x) => [x.name, rename(x.name)]),
+  );
+  assert.ok(r.pairs.every((p) => p.matchedBy === 'order'));
+});
