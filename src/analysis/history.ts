@@ -7,11 +7,13 @@
  *
  * The layers are those of the first checkpoint. A layer none of whose tensors a checkpoint holds
  * (e.g. BatchNorm folded into a TFLite conversion) is absent there: its point is null, never 0.
+ * A checkpoint holding only some of a layer's tensors has a point over those alone, which names
+ * the missing ones, and a `partial` warning.
  * Every distance and change compares the tensors present in both checkpoints compared, and is
  * relative to the norm of those same tensors in the earlier one (per layer and for the model).
  */
 import * as path from 'node:path';
-import { isNumericDType } from '../core/dtypes';
+import { elementCount, isNumericDType } from '../core/dtypes';
 import { throwIfAborted, WeightFileError } from '../core/errors';
 import { listDir, readRegularTextFile, statPath } from '../core/nodeFileSource';
 import { isSidecarName, readSidecar } from '../core/sidecar';
@@ -40,6 +42,10 @@ export type HistoryOrder = 'epoch' | 'step' | 'number' | 'time';
 
 /** A layer's values at one checkpoint. */
 export interface LayerPoint {
+  /** Elements of the layer's tensors this checkpoint holds (what the numbers below are over). */
+  count: number;
+  /** Tensors of the layer (names in the first checkpoint) this checkpoint lacks; empty when it holds them all. */
+  missingTensors: string[];
   /** L2 norm over the layer's model tensors. */
   norm: number;
   /** Mean over all the layer's values. */
@@ -78,9 +84,12 @@ export interface LayerHistory {
 export interface HistoryWarning {
   /** Layer concerned. */
   layer: string;
-  /** `stalled`: stopped moving; `blowup`: norm exploded or NaN/Inf appeared; `missing`: absent from some checkpoints. */
-  kind: 'stalled' | 'blowup' | 'missing';
-  /** Checkpoint label from which it holds (`missing`: the first checkpoint lacking the layer). */
+  /**
+   * `stalled`: stopped moving; `blowup`: norm exploded or NaN/Inf appeared; `missing`: absent from
+   * some checkpoints; `partial`: some checkpoints hold only some of its tensors.
+   */
+  kind: 'stalled' | 'blowup' | 'missing' | 'partial';
+  /** Checkpoint label from which it holds (`missing`/`partial`: the first checkpoint lacking the layer or some of its tensors). */
   checkpoint: string;
   /** One sentence with the numbers. */
   message: string;
@@ -262,6 +271,10 @@ async function checkpointStateEntries(dir: string, stateFile: string): Promise<s
 interface LayerAcc {
   /** Tensors paired with the first checkpoint's. */
   tensors: number;
+  /** Elements of those tensors in this checkpoint. */
+  elements: number;
+  /** Tensors of the layer in the first checkpoint without a partner here. */
+  missing: string[];
   /** Tensors paired with the previous checkpoint's. */
   stepTensors: number;
   count: number;
@@ -352,6 +365,8 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
           }
           const mean = a.count > 0 ? a.sum / a.count : null;
           return {
+            count: a.elements,
+            missingTensors: a.missing,
             norm: Math.sqrt(a.norm2),
             mean,
             std: mean !== null ? Math.sqrt(Math.max(0, a.sumSq / a.count - mean * mean)) : null,
@@ -401,7 +416,7 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
 }
 
 function emptyAcc(): LayerAcc {
-  return { tensors: 0, stepTensors: 0, count: 0, sum: 0, sumSq: 0, norm2: 0, dist2: 0, firstNorm2: 0, step2: 0, prevNorm2: 0, min: Infinity, max: -Infinity, nonFinite: 0 };
+  return { tensors: 0, elements: 0, missing: [], stepTensors: 0, count: 0, sum: 0, sumSq: 0, norm2: 0, dist2: 0, firstNorm2: 0, step2: 0, prevNorm2: 0, min: Infinity, max: -Infinity, nonFinite: 0 };
 }
 
 function ratio(x: number, y: number): number | null {
@@ -423,11 +438,16 @@ function accumulate(fromFirst: readonly TensorDiff[], fromPrev: readonly TensorD
     return a;
   };
   for (const t of fromFirst) {
+    if (t.a !== null && t.b === null && t.group === 'model') {
+      get(t.layer).missing.push(t.a);
+      continue;
+    }
     if (t.b === null || t.a === null || t.group !== 'model') {
       continue;
     }
     const a = get(t.layer);
     a.tensors++;
+    a.elements += t.shapeB ? elementCount(t.shapeB) : 0;
     const n = t.count - t.nonFiniteCount;
     if (t.meanB !== null && t.stdB !== null && n > 0) {
       a.count += n;
@@ -509,6 +529,20 @@ function historyWarnings(layers: readonly LayerHistory[], modelStep: readonly (n
         kind: 'missing',
         checkpoint: missing[0]!,
         message: `Layer '${l.layer}' is missing from ${missing.length} of ${n} checkpoints (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}); it is left out of the comparisons there.`,
+      });
+    }
+    const partial = checkpoints.flatMap((c, k) => {
+      const p = l.points[k];
+      return p && p.missingTensors.length > 0 ? [{ label: c.label, p }] : [];
+    });
+    if (partial.length > 0) {
+      const { label, p } = partial[0]!;
+      const others = partial.length > 1 ? ` (and ${partial.length - 1} more checkpoint${partial.length > 2 ? 's' : ''})` : '';
+      out.push({
+        layer: l.layer,
+        kind: 'partial',
+        checkpoint: label,
+        message: `Checkpoint ${label}${others} holds only part of layer '${l.layer}': ${p.missingTensors.map((m) => `'${m}'`).join(', ')} ${p.missingTensors.length === 1 ? 'has' : 'have'} no counterpart there, so its numbers cover ${p.count} of the layer's ${p0.count} values.`,
       });
     }
     for (let k = 1; k < n; k++) {

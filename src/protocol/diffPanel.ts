@@ -206,6 +206,8 @@ export interface LayerHistoryDto {
   count: number;
   /** Points per checkpoint; null where the checkpoint lacks the layer. */
   points: ({
+    count: number;
+    missingTensors: string[];
     norm: number;
     mean: number | null;
     std: number | null;

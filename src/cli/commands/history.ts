@@ -15,8 +15,10 @@ How the weights of a training run moved: the checkpoints of <dir> (a TF 'checkpo
 per-epoch files or folders) ordered by epoch/step, per layer the L2 norm, mean, std, distance from
 the first checkpoint and change since the previous one, with warnings when a layer stops moving,
 blows up or is missing from some checkpoints. The layers are those of the first checkpoint; a
-checkpoint lacking a layer shows it as absent. Distances and changes (per layer and for the model)
-compare the tensors present in both checkpoints, relative to their norm in the earlier one.
+checkpoint lacking a layer shows it as absent, one holding only some of its tensors gets a
+'values' column ('6 of 390 (partial)') and a warning naming the missing tensors. Distances and
+changes (per layer and for the model) compare the tensors present in both checkpoints, relative
+to their norm in the earlier one.
 
 Options:
   --json                 print the JSON result (includes per-layer histograms over time)
@@ -80,11 +82,17 @@ export function renderHistory(h: HistoryResult): string {
   for (const l of h.layers) {
     lines.push('');
     lines.push(`${l.layer || '(no layer)'} (${l.count} values)`);
+    // A checkpoint holding only some of the layer's tensors: a column says what each row covers.
+    const partial = l.points.some((p) => p !== null && p.missingTensors.length > 0);
+    const all = l.points[0]?.count ?? 0;
+    const values = (p: NonNullable<(typeof l.points)[number]>): string[] => (partial ? [p.missingTensors.length > 0 ? `${p.count} of ${all} (partial)` : String(p.count)] : []);
     lines.push(
       renderTable(
-        ['checkpoint', '>norm', '>mean', '>std', '>dist from first', '>step change'],
+        ['checkpoint', ...(partial ? ['>values'] : []), '>norm', '>mean', '>std', '>dist from first', '>step change'],
         l.points.map((p, k) =>
-          p ? [h.checkpoints[k]!.label, formatNumber(p.norm), formatNumber(p.mean), formatNumber(p.std), formatNumber(p.relDistanceFromFirst), formatNumber(p.relStepChange)] : [h.checkpoints[k]!.label, 'absent', '-', '-', '-', '-'],
+          p
+            ? [h.checkpoints[k]!.label, ...values(p), formatNumber(p.norm), formatNumber(p.mean), formatNumber(p.std), formatNumber(p.relDistanceFromFirst), formatNumber(p.relStepChange)]
+            : [h.checkpoints[k]!.label, ...(partial ? ['-'] : []), 'absent', '-', '-', '-', '-'],
         ),
       ),
     );

@@ -114,6 +114,25 @@ test('a layer missing from a checkpoint is absent there, left out of the compari
   assert.match(h.warnings[0]!.message, /'bn' is missing from 1 of 3 checkpoints \(ckpt-2\.safetensors\)/);
 });
 
+test('a checkpoint holding only some of a layer\'s tensors has a point over those alone, naming the missing ones, and a partial warning', async () => {
+  // By hand: ckpt-2 keeps dense/kernel ([3,4] -> [0,4]) and lacks dense/bias.
+  const dir = writeSafetensorsRun({ 'ckpt-1.safetensors': { 'dense/kernel': [3, 4], 'dense/bias': [12] }, 'ckpt-2.safetensors': { 'dense/kernel': [0, 4] } });
+  const h = await computeHistory(dir, { workers: 0 });
+  const dense = h.layers.find((l) => l.layer === 'dense')!;
+  assert.equal(dense.count, 3);
+  assert.equal(dense.points[0]?.count, 3);
+  assert.deepEqual(dense.points[0]?.missingTensors, []);
+  const p = dense.points[1]!;
+  assert.equal(p.count, 2);
+  assert.deepEqual(p.missingTensors, ['dense/bias']);
+  near(p.norm, 4, 'kernel-only norm');
+  near(p.mean, 2, 'kernel-only mean');
+  near(p.distanceFromFirst, 3, 'kernel-only distance');
+  near(p.relDistanceFromFirst, 3 / 5, 'kernel-only relative distance');
+  assert.deepEqual(h.warnings.map((w) => [w.layer, w.kind, w.checkpoint]), [['dense', 'partial', 'ckpt-2.safetensors']]);
+  assert.match(h.warnings[0]!.message, /^Checkpoint ckpt-2\.safetensors holds only part of layer 'dense': 'dense\/bias' has no counterpart there, so its numbers cover 2 of the layer's 3 values\.$/);
+});
+
 test('checkpoints with no tensor in common have no model distance or change (null, not 0)', async () => {
   const dir = writeSafetensorsRun({ 'ckpt-1.safetensors': { 'a/kernel': [1, 2] }, 'ckpt-2.safetensors': { 'b/kernel': [3, 4, 5] } });
   const h = await computeHistory(dir, { workers: 0 });

@@ -3,8 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../../../src/cli/main';
-import { writeMissingLayerRun } from '../analysis/helpers/missingLayerRun';
+import { writeMissingLayerRun, writeSafetensorsRun } from '../analysis/helpers/missingLayerRun';
 import { captureIo } from '../helpers/captureIo';
+import { fixturesDir, skipUnlessFixtures } from '../helpers/fixtures';
 
 test('weightscope history shows a layer a checkpoint lacks as absent (null in JSON), with a missing warning and no stalled one', async () => {
   const dir = writeMissingLayerRun();
@@ -31,4 +32,29 @@ test('weightscope history of a file is a usage error naming the file; of a missi
   const io2 = captureIo();
   assert.equal(await runCli(['history', missing], io2), 2);
   assert.deepEqual(io2.stderr, [`error[notFound]: ${missing}: no such folder.`]);
+});
+
+test('weightscope history marks a checkpoint that holds only part of a layer: a values column and a partial warning', async () => {
+  const dir = writeSafetensorsRun({ 'ckpt-1.safetensors': { 'dense/kernel': [3, 4], 'dense/bias': [12] }, 'ckpt-2.safetensors': { 'dense/kernel': [0, 4] } });
+  const io = captureIo();
+  assert.equal(await runCli(['history', dir, '--workers', '0'], io), 0, io.stderr.join('\n'));
+  const text = io.stdout.join('\n');
+  assert.match(text, /^warning\[partial\]: Checkpoint ckpt-2\.safetensors holds only part of layer 'dense': 'dense\/bias' has no counterpart there/m);
+  assert.match(text, /^checkpoint +values +norm/m);
+  assert.match(text, /^ckpt-1\.safetensors +3 +13 /m);
+  assert.match(text, /^ckpt-2\.safetensors +2 of 3 \(partial\) +4 +2 /m);
+});
+
+test('weightscope history of the har-dnn TFLite conversions: every layer whole in every checkpoint (renamed layers, other tensor orders)', skipUnlessFixtures, async () => {
+  // The three files hold the same 4 Dense layers (kernel + bias each); stripped_sparse_float16.tflite
+  // renames them (sequential_1/dense_4..7) and stores its tensors in another order.
+  const json = captureIo();
+  assert.equal(await runCli(['history', path.join(fixturesDir, 'tflite', 'har-dnn-tf2.14'), '--json', '--workers', '0'], json), 0, json.stderr.join('\n'));
+  const h = JSON.parse(json.stdout.join('\n')) as { warnings: { kind: string }[]; layers: { layer: string; count: number; points: ({ count: number; missingTensors: string[] } | null)[] }[] };
+  const counts = Object.fromEntries(h.layers.map((l) => [l.layer, l.count]));
+  assert.deepEqual(counts, { 'sequential/dense': 256 * 561 + 256, 'sequential/dense_1': 128 * 256 + 128, 'sequential/dense_2': 64 * 128 + 64, 'sequential/dense_3': 6 * 64 + 6 });
+  for (const l of h.layers) {
+    assert.deepEqual(l.points.map((p) => [p?.count, p?.missingTensors]), [0, 1, 2].map(() => [l.count, []]), l.layer);
+  }
+  assert.deepEqual(h.warnings.filter((w) => w.kind === 'partial' || w.kind === 'missing'), []);
 });
