@@ -126,8 +126,8 @@ export interface LayerDiff {
   relL2: number | null;
   /** Positions of the layer's tensors where A and B differ and one of them is NaN/Inf. */
   nonFiniteChanged: number;
-  /** Summary status: identical, changed, added (all tensors new), removed, or mixed. */
-  status: 'identical' | 'changed' | 'added' | 'removed' | 'mixed';
+  /** Summary status: identical, changed, added (all tensors new), removed, incomparable (no tensor could be compared), or mixed. */
+  status: 'identical' | 'changed' | 'added' | 'removed' | 'incomparable' | 'mixed';
 }
 
 /** Whole-model summary. */
@@ -405,7 +405,7 @@ export function assembleDiff(a: Pick<WeightFile, 'path' | 'format' | 'formatName
     diffNorm: Math.sqrt(l.d2),
     relL2: l.compared > 0 ? ratio(Math.sqrt(l.d2), Math.sqrt(l.a2)) : null,
     nonFiniteChanged: l.nonFiniteChanged,
-    status: l.statuses.size === 1 ? layerStatus([...l.statuses][0]!) : 'mixed',
+    status: l.statuses.size === 1 ? [...l.statuses][0]! : 'mixed',
   }));
   const topLayers = layerDiffs
     .filter((l) => l.diffNorm > 0 || l.nonFiniteChanged > 0)
@@ -427,10 +427,6 @@ export function assembleDiff(a: Pick<WeightFile, 'path' | 'format' | 'formatName
 
 function side(f: Pick<WeightFile, 'path' | 'format' | 'formatName' | 'tensors'>): DiffSide {
   return { path: f.path, format: f.format, formatName: f.formatName, tensorCount: f.tensors.length };
-}
-
-function layerStatus(s: TensorDiffStatus): LayerDiff['status'] {
-  return s === 'incomparable' ? 'changed' : s;
 }
 
 /** The model fingerprint of one side when every model tensor's fingerprint is in the diff. */

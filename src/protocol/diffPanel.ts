@@ -104,7 +104,7 @@ export interface LayerDiffDto {
   relL2: number | null;
   /** NaN/Inf positions where A and B differ. */
   nonFiniteChanged: number;
-  /** identical | changed | added | removed | mixed. */
+  /** identical | changed | added | removed | incomparable | mixed. */
   status: string;
 }
 

@@ -254,6 +254,7 @@ test('when no pair could be compared, the model and layer changes are null, not 
   assert.equal(r.summary.identicalModels, false);
   assert.equal(r.layers[0]!.compared, 0);
   assert.equal(r.layers[0]!.relL2, null);
+  assert.equal(r.layers[0]!.status, 'incomparable');
   // Two files without tensors: nothing to call identical either.
   const empty = await diffWeightFiles(memoryWeightFile([]), memoryWeightFile([]));
   assert.equal(empty.summary.relL2, null);
