@@ -2,7 +2,11 @@
  * Plain-text tables and number formatting for terminal output.
  */
 
-/** Formats a number compactly for tables ('-' for null). */
+/**
+ * Formats a number compactly for tables ('-' for null): `digits` significant digits, whole numbers
+ * below 1e5 exactly, and exponent notation where the rounded digits would otherwise end in zeros
+ * that look exact (32768.5 is 3.277e+4, never 32770).
+ */
 export function formatNumber(v: number | null | undefined, digits = 4): string {
   if (v === null || v === undefined) {
     return '-';
@@ -11,7 +15,10 @@ export function formatNumber(v: number | null | undefined, digits = 4): string {
     return '0';
   }
   const a = Math.abs(v);
-  if (a >= 1e5 || a < 1e-3) {
+  if (Number.isInteger(v) && a < 1e5) {
+    return String(v);
+  }
+  if (a >= 1e5 || a < 1e-3 || a >= 10 ** digits) {
     return v.toExponential(digits - 1);
   }
   return Number(v.toPrecision(digits)).toString();

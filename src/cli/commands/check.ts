@@ -84,8 +84,9 @@ export function renderCheck(r: CheckReport): string {
   }
   if (r.forecast.layers.length > 0) {
     lines.push('', 'Signal forecast (cumulative gain per layer; healthy within [1e-2, 1e2]):');
+    const width = r.forecast.layers.reduce((w, l) => Math.max(w, l.name.length), 28);
     for (const l of r.forecast.layers) {
-      lines.push(`  ${l.name.padEnd(28)} forward ${formatNumber(l.cumulativeForward).padStart(10)}  backward ${formatNumber(l.cumulativeBackward).padStart(10)}`);
+      lines.push(`  ${l.name.padEnd(width)} forward ${formatNumber(l.cumulativeForward).padStart(10)}  backward ${formatNumber(l.cumulativeBackward).padStart(10)}`);
     }
   }
   for (const f of r.failures) {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { checkFailedExitCode } from '../../../src/cli/commands/check';
+import { checkFailedExitCode, renderCheck } from '../../../src/cli/commands/check';
+import type { CheckReport } from '../../../src/analysis/diagnostics/check';
 import { runCli } from '../../../src/cli/main';
 import { captureIo } from '../helpers/captureIo';
 import { repoRoot } from '../helpers/fixtures';
@@ -27,4 +28,21 @@ test('check passes the Glorot-initialized twin and prints text', async () => {
   const text = io.stdout.join('\n');
   assert.match(text, /errors: 0 {2}warnings: 0/);
   assert.match(text, /matches glorot_uniform/);
+});
+
+test('the signal forecast table stays aligned with layer names longer than its column', () => {
+  const names = ['dense', 'StatefulPartitionedCall/model_1/classifier_head/dense_final', 'conv'];
+  const report = {
+    file: 'm.h5',
+    formatName: 'Keras HDF5',
+    summary: { errors: 0, warnings: 0, infos: 0 },
+    diagnostics: [],
+    failures: [],
+    forecast: { layers: names.map((name, i) => ({ name, cumulativeForward: 10 ** i, cumulativeBackward: 2 * 10 ** i })) },
+  } as unknown as CheckReport;
+  const rows = renderCheck(report).split('\n').filter((l) => l.includes(' forward '));
+  assert.equal(rows.length, 3);
+  const at = rows.map((l) => l.indexOf(' forward '));
+  assert.ok(at.every((x) => x === at[0]), rows.join('\n'));
+  assert.ok(rows[1]!.startsWith(`  ${names[1]} forward`), 'the longest name sets the column');
 });

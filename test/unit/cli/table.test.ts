@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatCount, renderTable } from '../../../src/cli/table';
+import { formatCount, formatNumber, renderTable } from '../../../src/cli/table';
 
 test('formatCount groups digits as toLocaleString(en-US) does', () => {
   const values = [0, -0, 1, -1, 12, 999, 1000, -1000, 12345, 123456, 1234567, 10 ** 15, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 2 ** 60, 1.5, -2.25, NaN, Infinity, -Infinity];
@@ -24,4 +24,23 @@ test('renderTable aligns columns (">" right-aligned), trims line ends, and takes
   assert.equal(lines.length, rows.length + 2);
   assert.equal(lines[lines.length - 1], 't399999  399999');
   assert.equal(lines[2], 't0            0');
+});
+
+test('formatNumber: four significant digits that never pass a rounded number off as exact', () => {
+  const cases: [number | null, string][] = [
+    [null, '-'],
+    [0, '0'],
+    [32768, '32768'],
+    [-1280, '-1280'],
+    [32768.5, '3.277e+4'],
+    [12345.6, '1.235e+4'],
+    [9968.098, '9968'],
+    [0.123456, '0.1235'],
+    [1.5, '1.5'],
+    [123456, '1.235e+5'],
+    [0.0001234, '1.234e-4'],
+  ];
+  for (const [v, text] of cases) {
+    assert.equal(formatNumber(v), text, String(v));
+  }
 });
