@@ -84,9 +84,9 @@ export async function runInspect(argv: readonly string[], io: CliIo): Promise<nu
     let unmatched = 0;
     let unreadable = 0;
     for (const entry of entries) {
-      let report: TableReport | null;
+      let shown: Awaited<ReturnType<typeof inspectForTable>>;
       try {
-        report = await inspectForTable(entry, run, isCollection);
+        shown = await inspectForTable(entry, run, isCollection);
       } catch (ex) {
         if (!isCollection) {
           throw ex;
@@ -95,12 +95,13 @@ export async function runInspect(argv: readonly string[], io: CliIo): Promise<nu
         io.err(`error[${e.reason}]: ${e.message}`);
         continue;
       }
-      if (!report) {
+      if (!shown) {
         unmatched++;
         continue;
       }
+      const report = shown.report;
       reports++;
-      io.out(renderReport(report));
+      io.out(renderReport(report, shown.fileTensors));
       const tally = new ReadableTally();
       report.tensors.forEach((t) => tally.add(t));
       if (isCollection) {
@@ -161,7 +162,7 @@ async function openEntry(entry: string, run: InspectRun, skipUnmatched: boolean)
 }
 
 /** The table report of one file (null: --tensor matches nothing and `skipUnmatched`). */
-async function inspectForTable(entry: string, run: InspectRun, skipUnmatched: boolean): Promise<TableReport | null> {
+async function inspectForTable(entry: string, run: InspectRun, skipUnmatched: boolean): Promise<{ report: TableReport; fileTensors: number } | null> {
   const file = await openEntry(entry, run, skipUnmatched);
   if (!file) {
     return null;
@@ -169,7 +170,7 @@ async function inspectForTable(entry: string, run: InspectRun, skipUnmatched: bo
   try {
     const results = new Map<string, StatsResult<TableStats>>();
     await analyzeTensors(file, entry, run.filter, run.bins, run.pool, run.io, run.cache, (name, r) => results.set(name, tableResult(r)));
-    return buildFileReport(file, results, run.filter);
+    return { report: buildFileReport(file, results, run.filter), fileTensors: file.tensors.length };
   } finally {
     await file.close();
   }
@@ -389,12 +390,15 @@ export async function analyzeTensors(
 }
 
 /** The human-readable table of one report. */
-export function renderReport(r: FileReport<TableStats>): string {
+export function renderReport(r: FileReport<TableStats>, fileTensors = r.tensors.length): string {
   const lines: string[] = [];
   lines.push(`${r.path}`);
-  lines.push(
-    `  format: ${r.formatName}${r.modelClass ? `  model: ${r.modelClass}` : ''}  tensors: ${r.tensors.length}  params: ${formatCount(r.params)}  size: ${formatBytes(r.bytes)}`,
-  );
+  // Params and size are the file's; with --tensor or --group the header says so.
+  const filtered = r.tensors.length < fileTensors;
+  const counts = filtered
+    ? `tensors: ${r.tensors.length} of ${fileTensors}  file params: ${formatCount(r.params)}  file size: ${formatBytes(r.bytes)}`
+    : `tensors: ${r.tensors.length}  params: ${formatCount(r.params)}  size: ${formatBytes(r.bytes)}`;
+  lines.push(`  format: ${r.formatName}${r.modelClass ? `  model: ${r.modelClass}` : ''}  ${counts}`);
   for (const w of r.warnings) {
     lines.push(`  warning[${w.reason}]: ${w.message}`);
   }

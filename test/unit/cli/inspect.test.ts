@@ -187,6 +187,20 @@ test('invalid usage exits 2 with an error[usage] line and a pointer to the help'
   }
 });
 
+test('the table header says when --tensor shows part of the file, whose params and size it gives', async () => {
+  const dir = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform');
+  const weights = (JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as { weightsManifest: { weights: { shape: number[] }[] }[] }).weightsManifest.flatMap((g) => g.weights);
+  const params = weights.reduce((sum, w) => sum + w.shape.reduce((a, b) => a * b, 1), 0).toLocaleString('en-US');
+  const size = `${(fs.statSync(path.join(dir, 'weights.bin')).size / 1024).toFixed(1)} KiB`;
+  const header = async (...extra: string[]): Promise<string> => {
+    const io = captureIo();
+    assert.equal(await runCli(['inspect', dir, '--no-stats', ...extra], io), 0, io.stderr.join('\n'));
+    return io.stdout.join('\n').split('\n')[1]!;
+  };
+  assert.equal(await header(), `  format: TensorFlow.js layers model  model: Sequential  tensors: ${weights.length}  params: ${params}  size: ${size}`);
+  assert.equal(await header('--tensor', 'hidden1/kernel'), `  format: TensorFlow.js layers model  model: Sequential  tensors: 1 of ${weights.length}  file params: ${params}  file size: ${size}`);
+});
+
 test("inspect --json writes each layer's fields in the order the README documents", async () => {
   const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
   const documented = /^ {2}"layers": \[\{ (.*) \}\]$/m.exec(readme)?.[1]?.match(/"(\w+)":/g)?.map((k) => k.slice(1, -2));
