@@ -2,8 +2,8 @@
  * Turns the CLI's <file-or-dir> argument into the weight files to open.
  */
 import * as path from 'node:path';
-import { WeightFileError } from '../core/errors';
-import { listDir } from '../core/nodeFileSource';
+import { nameSome, WeightFileError } from '../core/errors';
+import { listDir, statPath } from '../core/nodeFileSource';
 import { isSidecarName } from '../core/sidecar';
 import { describesKerasWeights, isWeightFileName, openLocalPath, resolveLocalEntry } from '../formats/registry';
 
@@ -31,6 +31,32 @@ export async function expandInput(p: string): Promise<{ entries: string[]; isCol
     throw (await refusedFile(p)) ?? new WeightFileError('unrecognized', `${p}: the folder holds no weight files Weightscope can read.`, { file: p });
   }
   return { entries: found, isCollection: true };
+}
+
+/**
+ * The entry file of a path that must be one model (check, probe, diff): the path itself for a file
+ * or a model folder. Another folder is refused as noModelInFolder does, but with the reason of a
+ * file in it Weightscope refuses (a legacy V1 checkpoint: `unsupportedFormat`, as inspect says), or
+ * naming the models found in its sub-folders (a TF Serving base folder of versions).
+ */
+export async function resolveModelEntry(p: string): Promise<string> {
+  try {
+    return await resolveLocalEntry(p);
+  } catch (ex) {
+    if (!WeightFileError.is(ex, 'unrecognized') || (await statPath(p))?.kind !== 'dir') {
+      throw ex;
+    }
+    const found: string[] = [];
+    await collect(p, 0, found);
+    if (found.some((f) => path.relative(p, path.dirname(f)) !== '')) {
+      const which =
+        found.length === 1
+          ? `the weight file ${path.relative(p, found[0]!)} is below it, so name that`
+          : `${found.length} weight files are below it (${nameSome(found.map((f) => path.relative(p, f)).sort())}), so name one of them`;
+      throw new WeightFileError('unrecognized', `${p}: the folder holds no SavedModel, checkpoint or model.json to open; ${which}.`, { file: p });
+    }
+    throw (found.length === 0 ? await refusedFile(p) : undefined) ?? ex;
+  }
 }
 
 async function collect(dir: string, depth: number, out: string[]): Promise<void> {

@@ -5,7 +5,8 @@
 import { checkWeightFile, shouldFail, type CheckReport } from '../../analysis/diagnostics/check';
 import type { Diagnostic } from '../../analysis/diagnostics/diagnostic';
 import type { TensorStats } from '../../analysis/statsTypes';
-import { openLocalPath, resolveLocalEntry } from '../../formats/registry';
+import { openLocalPath } from '../../formats/registry';
+import { resolveModelEntry } from '../inputs';
 import { choiceOption, parseArgs, UsageError, workersOption } from '../args';
 import type { CliIo } from '../io';
 import { formatNumber } from '../table';
@@ -42,7 +43,7 @@ export async function runCheck(argv: readonly string[], io: CliIo): Promise<numb
   }
   const failOn = args.options.has('fail-on') ? choiceOption(args, 'fail-on', ['error', 'warning'] as const, 'error') : undefined;
   const workers = workersOption(args);
-  const entry = await resolveLocalEntry(args.positionals[0]!);
+  const entry = await resolveModelEntry(args.positionals[0]!);
   const file = await openLocalPath(entry);
   const pool = statsRunner(workers, false);
   let report: CheckReport;

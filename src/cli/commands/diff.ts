@@ -8,6 +8,7 @@ import { parseFileJson } from '../../core/json';
 import { readRegularTextFile } from '../../core/nodeFileSource';
 import { intOption, parseArgs, UsageError, workersOption } from '../args';
 import { renderConversionCheck } from '../conversionReport';
+import { resolveModelEntry } from '../inputs';
 import type { CliIo } from '../io';
 import { formatNumber, renderTable } from '../table';
 
@@ -65,6 +66,9 @@ export async function runDiff(argv: readonly string[], io: CliIo): Promise<numbe
   const top = intOption(args, 'top', 10, 1, 10_000);
   const workers = workersOption(args);
   const [pathA, pathB] = args.positionals as [string, string];
+  // Each side must be one model; a folder that is not says why (as check does) before anything is read.
+  await resolveModelEntry(pathA);
+  await resolveModelEntry(pathB);
   const progress = io.progress('comparing');
   const result = await diffLocalFiles(pathA, pathB, {
     overrides,

@@ -8,8 +8,8 @@ import { jsonSafe } from '../../analysis/diagnostics/check';
 import { backendNames, substitutedBackend } from '../../runtime/backend';
 import { defaultProbeBatch } from '../../runtime/probe';
 import { probeFile, type ProbeReport } from '../../runtime/probeReport';
-import { resolveLocalEntry } from '../../formats/registry';
 import { choiceOption, intOption, parseArgs, UsageError } from '../args';
+import { resolveModelEntry } from '../inputs';
 import type { CliIo } from '../io';
 import { formatNumber, renderTable } from '../table';
 
@@ -49,7 +49,7 @@ export async function runProbe(argv: readonly string[], io: CliIo): Promise<numb
   if (lr !== undefined && !(lr > 0 && Number.isFinite(lr))) {
     throw new UsageError(`Option '--lr' must be a positive number; got '${args.options.get('lr')}'.`);
   }
-  const entry = await resolveLocalEntry(args.positionals[0]!);
+  const entry = await resolveModelEntry(args.positionals[0]!);
   const report = await probeFile(entry, {
     data: args.options.get('data'),
     distribution: choiceOption(args, 'distribution', ['normal', 'uniform'] as const, 'normal'),

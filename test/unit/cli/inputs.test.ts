@@ -116,12 +116,35 @@ test('a TF.js model.json still claims its folder when a .weights.h5 is beside it
   assert.equal(await resolveLocalEntry(dir), path.join(dir, 'model.json'));
 });
 
-test('a folder holding only a legacy V1 checkpoint gives the unsupportedFormat error of its file', skipUnlessFixtures, async () => {
+test('a folder holding only a legacy V1 checkpoint gives the unsupportedFormat error of its file, in every command', skipUnlessFixtures, async () => {
   const dir = path.join(fixturesDir, 'tf1-checkpoint-v1-format', 'serving-session-bundle-half-plus-two', '00000123');
-  const r = await run(['inspect', dir]);
-  assert.equal(r.code, 2);
-  assert.equal(r.err.length, 1, r.err.join(' | '));
-  assert.match(r.err[0]!, new RegExp(`^error\\[unsupportedFormat\\]: ${path.join(dir, 'export-00000-of-00001')}: this is a legacy V1 checkpoint`));
+  const other = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform');
+  for (const argv of [['inspect', dir], ['check', dir], ['probe', dir], ['diff', dir, other], ['diff', other, dir]]) {
+    const r = await run(argv);
+    assert.equal(r.code, 2, argv.join(' '));
+    assert.equal(r.err.length, 1, r.err.join(' | '));
+    assert.match(r.err[0]!, new RegExp(`^error\\[unsupportedFormat\\]: ${path.join(dir, 'export-00000-of-00001')}: this is a legacy V1 checkpoint`), argv.join(' '));
+  }
+});
+
+test('the commands that open one model name the weight files in the sub-folders of a folder that is not one (a TF Serving base folder)', async () => {
+  const dir = makeTempDir('weightscope-nested-');
+  const example = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform');
+  for (const version of ['1', '2']) {
+    fs.mkdirSync(path.join(dir, version));
+    for (const f of ['model.json', 'weights.bin']) {
+      fs.copyFileSync(path.join(example, f), path.join(dir, version, f));
+    }
+  }
+  const two = `error[unrecognized]: ${dir}: the folder holds no SavedModel, checkpoint or model.json to open; 2 weight files are below it (${path.join('1', 'model.json')}, ${path.join('2', 'model.json')}), so name one of them.`;
+  for (const argv of [['check', dir], ['probe', dir], ['diff', dir, path.join(dir, '1')]]) {
+    const r = await run(argv);
+    assert.equal(r.code, 2, argv.join(' '));
+    assert.deepEqual(r.err, [two], argv.join(' '));
+  }
+  fs.rmSync(path.join(dir, '2'), { recursive: true });
+  const r = await run(['check', dir]);
+  assert.deepEqual(r.err, [`error[unrecognized]: ${dir}: the folder holds no SavedModel, checkpoint or model.json to open; the weight file ${path.join('1', 'model.json')} is below it, so name that.`]);
 });
 
 test('a legacy V1 checkpoint in a sub-folder gives its unsupportedFormat error for the folder above', skipUnlessFixtures, async () => {
