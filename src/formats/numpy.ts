@@ -262,7 +262,8 @@ function makeArrayTensor(name: string, source: ByteSource | undefined, header: N
   const { layer, weight } = name.includes('/') ? splitWeightName(name) : { layer: '', weight: name };
   const shape = header?.shape ?? [];
   const count = shape.reduce((a, d) => a * d, 1);
-  const dtype: DType = header?.dtype ?? (header && /^[<>|=]?[SU]\d+$/.test(header.descr) ? 'string' : 'uint8');
+  // A descr Weightscope cannot decode (objects, records, datetimes, float128) is an opaque 'variant'.
+  const dtype: DType = header?.dtype ?? (header && /^[<>|=]?[SU]\d+$/.test(header.descr) ? 'string' : 'variant');
   const byteLength = header?.itemSize !== undefined ? count * header.itemSize : 0;
   let problem = error;
   if (!problem && header && source) {

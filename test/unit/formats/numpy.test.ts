@@ -144,8 +144,10 @@ test('.npy bad input: wrong magic, truncated header or data, bad dict, absurd he
   const obj = await openNpy(buildNpy('|O', [2], new Uint8Array(16)), 'o.npy');
   assert.equal(obj.tensors[0]!.unavailable?.reason, 'unsupportedDtype');
   assert.match(obj.tensors[0]!.unavailable!.message, /descr "\|O"/);
+  assert.equal(obj.tensors[0]!.dtype, 'variant', 'an object array is not shown as numbers of some dtype');
   const structured = await openNpy(buildNpy('', [], new Uint8Array(0), { rawHeader: "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }" }), 's.npy');
   assert.equal(structured.tensors[0]!.unavailable?.reason, 'unsupportedDtype');
+  assert.equal(structured.tensors[0]!.dtype, 'variant');
   const strings = await openNpy(buildNpy('<U3', [2], new Uint8Array(24)), 'u.npy');
   assert.equal(strings.tensors[0]!.dtype, 'string');
   assert.equal(strings.tensors[0]!.byteLength, 24);
