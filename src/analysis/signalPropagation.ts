@@ -207,6 +207,11 @@ export interface SignalForecast {
   upperBound: number;
   /** Layers with kernels that were skipped (no stats, recurrent kernels), with the reason. */
   skipped: { name: string; reason: string }[];
+  /**
+   * False when the file has no architecture: the chain is then the layers in file order with
+   * unknown activations, and the diagnostics do not judge it against the band.
+   */
+  architecture: boolean;
 }
 
 /** Healthy band of the cumulative gains. */
@@ -341,7 +346,7 @@ export function forecastSignal(file: WeightFile, stats: ReadonlyMap<string, Tens
       l[key] = jsonSafe(l[key]);
     }
   }
-  return { layers, lowerBound: signalBand.lower, upperBound: signalBand.upper, skipped };
+  return { layers, lowerBound: signalBand.lower, upperBound: signalBand.upper, skipped, architecture: hasArchitecture };
 }
 
 /** Clamps a positive gain into the finite float range (JSON-safe). */

@@ -84,7 +84,12 @@ export function renderCheck(r: CheckReport): string {
     lines.push('No findings.');
   }
   if (r.forecast.layers.length > 0) {
-    lines.push('', 'Signal forecast (cumulative gain per layer; healthy within [1e-2, 1e2]):');
+    lines.push(
+      '',
+      r.forecast.architecture
+        ? 'Signal forecast (cumulative gain per layer; healthy within [1e-2, 1e2]):'
+        : 'Signal forecast (the file has no architecture: layers in file order, activations unknown; not judged):',
+    );
     const width = r.forecast.layers.reduce((w, l) => Math.max(w, l.name.length), 28);
     for (const l of r.forecast.layers) {
       lines.push(`  ${l.name.padEnd(width)} forward ${formatNumber(l.cumulativeForward).padStart(10)}  backward ${formatNumber(l.cumulativeBackward).padStart(10)}`);

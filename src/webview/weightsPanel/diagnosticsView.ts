@@ -276,6 +276,7 @@ export class DiagnosticsView {
     };
     this.chart = new Chart(this.canvas, config);
     const skipped = f.skipped.length > 0 ? ` ${f.skipped.length} layers skipped (${f.skipped.map((s) => s.name).join(', ')}).` : '';
-    this.forecastNote.textContent = `Forward: activation scale² after each layer relative to the input's; backward: gradient scale² at each layer relative to the output's.${skipped}`;
+    const unjudged = f.architecture === false ? ' The file has no architecture: layers in file order, activations unknown, so the forecast is not judged against the band.' : '';
+    this.forecastNote.textContent = `Forward: activation scale² after each layer relative to the input's; backward: gradient scale² at each layer relative to the output's.${skipped}${unjudged}`;
   }
 }

@@ -5,7 +5,7 @@ import { checkFailedExitCode, renderCheck } from '../../../src/cli/commands/chec
 import type { CheckReport } from '../../../src/analysis/diagnostics/check';
 import { runCli } from '../../../src/cli/main';
 import { captureIo } from '../helpers/captureIo';
-import { repoRoot } from '../helpers/fixtures';
+import { fixturesDir, repoRoot, skipUnlessFixtures } from '../helpers/fixtures';
 
 const examples = path.join(repoRoot, 'examples', 'initialization');
 
@@ -45,4 +45,17 @@ test('the signal forecast table stays aligned with layer names longer than its c
   const at = rows.map((l) => l.indexOf(' forward '));
   assert.ok(at.every((x) => x === at[0]), rows.join('\n'));
   assert.ok(rows[1]!.startsWith(`  ${names[1]} forward`), 'the longest name sets the column');
+});
+
+test('the forecast table says when the file has no architecture, so its numbers are not judged against the band', skipUnlessFixtures, async () => {
+  const withArchitecture = captureIo();
+  await runCli(['check', path.join(examples, 'good-init-glorot-uniform'), '--no-precision'], withArchitecture);
+  assert.match(withArchitecture.stdout.join('\n'), /^Signal forecast \(cumulative gain per layer; healthy within \[1e-2, 1e2\]\):$/m);
+  const checkpoint = captureIo();
+  assert.equal(await runCli(['check', path.join(fixturesDir, 'tf-checkpoint-v2', 'keras-lso-ckpt-tf2.2'), '--no-precision', '--json'], checkpoint), 0, checkpoint.stderr.join('\n'));
+  const report = JSON.parse(checkpoint.stdout.join('\n')) as CheckReport;
+  assert.equal(report.forecast.architecture, false);
+  assert.ok(report.forecast.layers.length > 0);
+  assert.ok(!report.diagnostics.some((d) => d.code.startsWith('signal-')), 'no signal finding without an architecture');
+  assert.match(renderCheck(report), /^Signal forecast \(the file has no architecture: layers in file order, activations unknown; not judged\):$/m);
 });
