@@ -278,9 +278,39 @@ export async function diffWeightFiles(a: WeightFile, b: WeightFile, options: Dif
   }
   await completeFingerprints(a, tensors, 'a', options);
   await completeFingerprints(b, tensors, 'b', options);
+  await completeIdenticalNorms(a, tensors, options);
   const result = assembleDiff(a, b, tensors, options.topLayerCount ?? 10);
   const conversion = await conversionCheckFor(a, b, { signal: options.signal });
   return conversion ? { ...result, conversion } : result;
+}
+
+/**
+ * The norms of model pairs found identical by their known fingerprints (not read), read from A
+ * alone when some pair changed: the model's relative change ||B-A|| / ||A|| needs every compared
+ * pair's ||A||, else it comes out too large. Nothing is read when nothing changed (the change is 0
+ * whatever ||A|| is). A tensor that cannot be read keeps no norm and leaves the comparison.
+ */
+async function completeIdenticalNorms(a: WeightFile, diffs: TensorDiff[], options: DiffOptions): Promise<void> {
+  if (!diffs.some((d) => d.group === 'model' && d.diffNorm !== null && d.diffNorm > 0)) {
+    return;
+  }
+  const byName = new Map(a.tensors.map((t) => [t.name, t]));
+  for (const d of diffs) {
+    const t = d.a === null ? undefined : byName.get(d.a);
+    if (d.identicalBy !== 'fingerprint' || d.group !== 'model' || d.normA !== null || !t) {
+      continue;
+    }
+    throwIfAborted(options.signal);
+    try {
+      const side = await sideStats(t, options);
+      Object.assign(d, { normA: side.norm, normB: side.norm, meanA: side.mean, meanB: side.mean, stdA: side.std, stdB: side.std, minA: side.min, maxA: side.max, minB: side.min, maxB: side.max });
+    } catch (ex) {
+      if (options.signal?.aborted) {
+        throw ex;
+      }
+      Object.assign(d, { diffNorm: null, relL2: null });
+    }
+  }
 }
 
 /**

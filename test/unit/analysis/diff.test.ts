@@ -261,6 +261,32 @@ test('when no pair could be compared, the model and layer changes are null, not 
   assert.equal(empty.summary.identicalModels, false);
 });
 
+test('a pair known identical by fingerprint still counts its ||A|| in the relative change when another pair changed', async () => {
+  // ||frozen||^2 = 9 + 16 = 25; the trained kernel moves by (0, 0, 0, 2): ||A||^2 = 1 + 4 + 9 + 16 = 30, ||B-A|| = 2.
+  const a = memoryWeightFile([
+    { name: 'frozen/kernel', shape: [2], values: [3, -4] },
+    { name: 'trained/kernel', shape: [2, 2], values: [1, -2, 3, 4] },
+  ]);
+  const b = memoryWeightFile([
+    { name: 'frozen/kernel', shape: [2], values: [3, -4] },
+    { name: 'trained/kernel', shape: [2, 2], values: [1, -2, 3, 6] },
+  ]);
+  const known = new Map([['frozen/kernel', 'e'.repeat(64)]]);
+  const r = await diffWeightFiles(a, b, { known: { a: known, b: known } });
+  const frozen = r.tensors.find((t) => t.a === 'frozen/kernel')!;
+  assert.equal(frozen.identicalBy, 'fingerprint');
+  assert.equal(frozen.normA, 5);
+  assert.ok(Math.abs(r.summary.relL2! - 2 / Math.sqrt(55)) < 1e-12, String(r.summary.relL2));
+  // With nothing changed, the known-identical pairs are not read at all.
+  let reads = 0;
+  const same = memoryWeightFile([{ name: 'frozen/kernel', shape: [2], values: [3, -4] }]);
+  const orig = same.tensors[0]!.readValues.bind(same.tensors[0]!);
+  Object.assign(same.tensors[0]!, { readValues: (o?: object) => (reads++, orig(o)) });
+  const unchanged = await diffWeightFiles(same, memoryWeightFile([{ name: 'frozen/kernel', shape: [2], values: [3, -4] }]), { known: { a: known, b: known } });
+  assert.equal(unchanged.summary.relL2, 0);
+  assert.equal(reads, 0);
+});
+
 test('pairs known identical by fingerprint count as compared: the model change is 0', async () => {
   const specs = base();
   const fp = new Map(specs.map((s) => [s.name, 'f'.repeat(64)]));
