@@ -208,6 +208,10 @@ function renderDiff(): void {
     ...fact('Fingerprint A', s.modelFingerprintA ?? '–', 'fingerprint-a'),
     ...fact('Fingerprint B', s.modelFingerprintB ?? '–', 'fingerprint-b'),
   );
+  const nonNumeric = (list: { name: string; dtype: string }[]): string => (list.length === 0 ? 'none' : list.map((t) => `${t.name} (${t.dtype})`).join(', '));
+  if (r.nonNumeric.a.length + r.nonNumeric.b.length > 0) {
+    summaryEl.append(...fact('Not compared', `no numeric values: A: ${nonNumeric(r.nonNumeric.a)}; B: ${nonNumeric(r.nonNumeric.b)}`, 'non-numeric'));
+  }
   clear(warningsEl);
   for (const w of r.warnings) {
     warningsEl.append(h('li', { text: `${w.reason}: ${w.message}` }));
