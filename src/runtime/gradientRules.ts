@@ -15,7 +15,8 @@
  *   or max_l lr·g_l/w_l > maxUpdateRatio (one SGD step would move a layer by more than its own
  *   norm), or the activation std of the hidden layers grows by more than activationGrowthPerLayer
  *   per layer (this catches nets whose output saturates so hard that every gradient is 0).
- *   When every gradient is exactly 0 the norm-ratio rules do not apply.
+ *   When every gradient is exactly 0 the norm-ratio rules do not apply. Layers off the loss's path
+ *   (a second output head, which gets no gradient) are left out of every rule but the activation ones.
  * - activation-dead-relu / activation-saturated (warning): a layer with at least
  *   deadReluFraction of its units dead or saturatedFraction of its outputs in the flat tails.
  */
@@ -82,7 +83,7 @@ export function gradientDiagnostics(probe: ProbeResult, thresholds = gradientThr
     const maxUpdate = Math.max(...updates);
     const maxUpdateLayer = weighted[updates.indexOf(maxUpdate)]!;
     // The input, then hidden layers only: the output activation (softmax, sigmoid) is bounded whatever comes in.
-    const actStd = [probe.inputStd ?? 0, ...probe.layers.filter((l) => l.hasWeights && l !== last).map((l) => l.activationStd ?? 0)];
+    const actStd = [probe.inputStd ?? 0, ...probe.layers.filter((l) => l.hasWeights && l !== last && !l.offLossPath).map((l) => l.activationStd ?? 0)];
     const actGrowth = actStd.length >= 2 && actStd[0]! > 0 ? (actStd[actStd.length - 1]! / actStd[0]!) ** (1 / (actStd.length - 1)) : 1;
     const evidence = {
       layersWithWeights: n,
@@ -96,11 +97,10 @@ export function gradientDiagnostics(probe: ProbeResult, thresholds = gradientThr
       learningRate: probe.learningRate,
       allGradientsZero: allZero,
     };
-    const vanishing =
-      ratio < thresholds.vanishingRatio ||
-      (n >= thresholds.minLayersForDecay && perLayer < thresholds.decayPerLayer) ||
-      (!allZero && firstUpdate !== null && firstUpdate < thresholds.minUpdateRatio) ||
-      (actStd.length >= 3 && actGrowth < 1 / thresholds.activationGrowthPerLayer);
+    const byRatio = ratio < thresholds.vanishingRatio || (n >= thresholds.minLayersForDecay && perLayer < thresholds.decayPerLayer);
+    const byUpdate = !allZero && firstUpdate !== null && firstUpdate < thresholds.minUpdateRatio;
+    const byActivation = actStd.length >= 3 && actGrowth < 1 / thresholds.activationGrowthPerLayer;
+    const vanishing = byRatio || byUpdate || byActivation;
     const exploding =
       ratio > thresholds.explodingRatio ||
       (n >= thresholds.minLayersForDecay && perLayer > thresholds.growthPerLayer) ||
@@ -111,10 +111,11 @@ export function gradientDiagnostics(probe: ProbeResult, thresholds = gradientThr
         severity: 'warning',
         code: 'gradient-vanishing',
         layer: first.layer,
-        message:
-          actStd.length >= 3 && actGrowth < 1 / thresholds.activationGrowthPerLayer && ratio >= thresholds.vanishingRatio
-            ? `The signal vanishes: activations shrink x${fmt(actGrowth)} per layer from the input, so the layers' outputs and gradients carry almost nothing.`
-            : `Gradients vanish toward the input: layer '${first.layer}' gets ${fmt(ratio)}x the gradient norm of '${last.layer}' (x${fmt(perLayer)} per layer), so the first layers barely learn.`,
+        message: byActivation && ratio >= thresholds.vanishingRatio
+          ? `The signal vanishes: activations shrink x${fmt(actGrowth)} per layer from the input, so the layers' outputs and gradients carry almost nothing.`
+          : byRatio
+            ? `Gradients vanish toward the input: layer '${first.layer}' gets ${fmt(ratio)}x the gradient norm of '${last.layer}' (x${fmt(perLayer)} per layer), so the first layers barely learn.`
+            : `The first layer barely learns: one SGD step at lr=${probe.learningRate} would change layer '${first.layer}' by only ${fmt(firstUpdate ?? 0)}x its own norm (below ${fmt(thresholds.minUpdateRatio)}).`,
         evidence,
       });
     }

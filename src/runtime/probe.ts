@@ -79,6 +79,12 @@ export interface LayerProbe {
   nonFiniteGradient: boolean;
   /** Whether the layer's stored weights hold NaN or Inf. */
   nonFiniteWeight: boolean;
+  /**
+   * True when the layer does not feed the model's first output, the one the loss is taken on (a
+   * second head): it gets no gradient, so gradNorm and gradWeightRatio are null and the gradient
+   * rules leave it out.
+   */
+  offLossPath?: boolean;
 }
 
 /** Result of a probe. */
@@ -234,6 +240,31 @@ export function outputActivation(model: LayersModel): string | undefined {
 /** Whether a layer is a model used as a layer (a nested Sequential or Functional). */
 function isContainer(layer: LayersModel['layers'][number]): layer is LayersModel {
   return 'inputs' in layer && 'outputs' in layer && 'layers' in layer;
+}
+
+/**
+ * Whether a layer feeds the model's first output, on which the probe takes the loss: found by
+ * walking back from that output. With one output every layer counts (a nested model that a
+ * Sequential took as its first layer is not called in the graph, yet feeds it).
+ */
+function lossPathLayers(model: LayersModel): (layer: LayersModel['layers'][number]) => boolean {
+  const first = model.outputs[0];
+  if (model.outputs.length <= 1 || !first) {
+    return () => true;
+  }
+  const layers = new Set<unknown>();
+  const seen = new Set<unknown>();
+  const pending = [first];
+  for (let t = pending.pop(); t; t = pending.pop()) {
+    layers.add(t.sourceLayer);
+    const node = t.sourceLayer.inboundNodes[t.nodeIndex];
+    if (!node || seen.has(node)) {
+      continue;
+    }
+    seen.add(node);
+    pending.push(...node.inputTensors);
+  }
+  return (layer) => layers.has(layer);
 }
 
 /**
@@ -465,6 +496,7 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
   // Every layer but the InputLayer, a nested model as one, tapped at its output in this graph.
   const probed = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
   const outputOf = graphOutputs(model);
+  const onLossPath = lossPathLayers(model);
   const outputs: SymbolicTensor[] = probed.map((l) => {
     const output = outputOf(l);
     if (!output) {
@@ -540,7 +572,8 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
       nonFiniteWeight ||= wm.nonFinite;
     }
     const activation = activationOf(layer);
-    const gradNorm = own.length > 0 && !nonFiniteGradient ? Math.sqrt(gradSq) : null;
+    const offLossPath = !onLossPath(layer);
+    const gradNorm = own.length > 0 && !nonFiniteGradient && !offLossPath ? Math.sqrt(gradSq) : null;
     const weightNorm = own.length > 0 && !nonFiniteWeight ? Math.sqrt(weightSq) : null;
     const probe: LayerProbe = {
       layer: layer.name,
@@ -556,6 +589,7 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
       nonFiniteActivation: m.nonFinite,
       nonFiniteGradient,
       nonFiniteWeight,
+      ...(offLossPath ? { offLossPath } : {}),
     };
     if (activation === 'relu') {
       probe.deadReluFraction = deadUnitFraction(actValues, act.shape);

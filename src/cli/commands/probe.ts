@@ -78,6 +78,7 @@ export function renderProbe(r: ProbeReport): string {
     `  backend: ${r.backend.label}${r.backend.fallbacks.length ? ` (${r.backend.fallbacks.join(' ')})` : ''}`,
     `  loss: ${p.lossName} (${p.lossSource}) = ${formatNumber(p.loss)}  batch: ${p.batchSize} ${p.inputSource === 'data' ? 'from data' : `synthetic ${p.inputSource}`}  lr: ${p.learningRate}  time: ${r.probeMs} ms`,
     ...(r.batchReduced ? [`  batch ${r.batchReduced} (--batch N to choose)`] : []),
+    ...offPath(p.layers),
     '',
     renderTable(
       ['layer', 'class', 'activation', '>grad norm', '>grad/weight', '>act mean', '>act std', '>dead relu', '>saturated', 'non-finite'],
@@ -102,4 +103,10 @@ export function renderProbe(r: ProbeReport): string {
     ...(r.forecastDiagnostics.length ? r.forecastDiagnostics.map(diagLine) : [r.forecast ? '  no vanishing or exploding signal forecast' : '  no forecast (no architecture)']),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** The note on layers that do not feed the first output, on which the loss is taken (no gradient reaches them). */
+function offPath(layers: readonly { layer: string; offLossPath?: boolean }[]): string[] {
+  const off = layers.filter((l) => l.offLossPath).map((l) => l.layer);
+  return off.length > 0 ? [`  the loss is taken on the first output; not on its path, so without gradient: ${off.join(', ')}`] : [];
 }

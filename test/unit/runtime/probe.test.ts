@@ -168,3 +168,36 @@ test('the default synthetic batch: 32, or on the CPU backend as many samples as 
   small.dispose();
   big.dispose();
 });
+
+test('a second output head, off the path of the loss (taken on the first output), gets no gradient and no verdict', async () => {
+  const input = tfl.input({ shape: [8] });
+  const hidden = tfl.layers.dense({ units: 16, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 1 }), name: 'd1' }).apply(input);
+  const o1 = tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }), name: 'o1' }).apply(hidden);
+  const o2 = tfl.layers.dense({ units: 2, kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }), name: 'o2' }).apply(hidden);
+  const m = tfl.model({ inputs: input, outputs: [o1 as never, o2 as never] });
+  const { p, d } = await codes(m);
+  const byName = new Map(p.layers.map((l) => [l.layer, l]));
+  assert.equal(byName.get('o2')!.offLossPath, true);
+  assert.equal(byName.get('o2')!.gradNorm, null);
+  for (const name of ['d1', 'o1']) {
+    assert.equal(byName.get(name)!.offLossPath, undefined, name);
+    assert.ok(byName.get(name)!.gradNorm! > 0, name);
+  }
+  assert.deepEqual(d.filter((x) => x.code.startsWith('gradient-')), [], JSON.stringify(d));
+  m.dispose();
+});
+
+test('a vanishing verdict from the first update ratio alone says so, not that gradients shrink toward the input', () => {
+  const layer = (name: string, depth: number, gradNorm: number, weightNorm: number) => ({
+    layer: name, className: 'Dense', activation: 'relu', depth, hasWeights: true, gradNorm, weightNorm, gradWeightRatio: gradNorm / weightNorm,
+    activationMean: 0.5, activationStd: 1, nonFiniteActivation: false, nonFiniteGradient: false, nonFiniteWeight: false,
+  });
+  // Gradients grow toward the input (2x), but lr * g/w of the first layer is 1e-6 * 0.054 = 5.4e-8 < 1e-7.
+  const probe = {
+    loss: 1, lossName: 'categoricalCrossentropy', lossSource: 'output activation', batchSize: 32, inputSource: 'normal', inputStd: 1, learningRate: 1e-6,
+    layers: [layer('dense', 0, 0.54, 10), layer('dense_1', 1, 0.4, 10), layer('dense_2', 2, 0.27, 10)],
+  } as unknown as Parameters<typeof gradientDiagnostics>[0];
+  const v = gradientDiagnostics(probe).filter((x) => x.code === 'gradient-vanishing');
+  assert.equal(v.length, 1);
+  assert.equal(v[0]!.message, "The first layer barely learns: one SGD step at lr=0.000001 would change layer 'dense' by only 5.40e-8x its own norm (below 1.00e-7).");
+});
