@@ -289,6 +289,18 @@ export function applyOverrides(topology: Json, overrides: RegularizationOverride
   }
 }
 
+/** What to open instead of a file without a Keras/TF.js layers architecture. */
+function noArchitectureHint(format: WeightFile['format']): string {
+  switch (format) {
+    case 'tflite':
+      return 'a TFLite model is a graph of TFLite ops, not of layers, so probe or train the Keras or TF.js model it was converted from';
+    case 'tfjs-graph':
+      return 'a TF.js graph model holds ops, not layers, so probe or train the Keras or TF.js layers model it was converted from';
+    default:
+      return 'open the full model file (saved with its architecture, e.g. model.save) instead';
+  }
+}
+
 /**
  * Rebuilds the model of `file` with tfjs-layers and loads its weights by name from the reader's
  * tensors. Throws an `unsupportedFormat` WeightFileError when the file has no architecture or uses
@@ -300,7 +312,7 @@ export async function buildModel(file: WeightFile, tf: Tf, tfl: Tfl, options: Bu
     throw notKerasSavedModel(file);
   }
   if (!file.modelConfig) {
-    throw new WeightFileError('unsupportedFormat', `${name} holds weights without a model architecture (${file.formatName}), so it cannot be run; open the full model file instead.`, { file: name });
+    throw new WeightFileError('unsupportedFormat', `${name} holds weights without a model architecture (${file.formatName}), so it cannot be run; ${noArchitectureHint(file.format)}.`, { file: name });
   }
   const registry = tf.serialization.SerializationMap.getMap().classNameMap;
   const { topology, unsupported } = convertKerasConfig(file.modelConfig, (c) => c in registry);

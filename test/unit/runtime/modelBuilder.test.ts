@@ -95,10 +95,15 @@ test('TF.js layers fixture (Embedding + GRU) rebuilds with every weight loaded b
 test('unsupported layers are listed in one message; weights-only files are refused', async (t) => {
   const custom = fixtureOrSkip(t, 'keras3-keras/keras-nested-container-3.15/pre_pr22362_nested_container.keras');
   const ckpt = fixtureOrSkip(t, 'tf-checkpoint-v2/keras-lso-ckpt-tf2.2/ckpt.index');
-  if (!custom || !ckpt) {return;}
+  const tflite = fixtureOrSkip(t, 'tflite/har-dnn-tf2.14/model_float16.tflite');
+  const graph = fixtureOrSkip(t, 'tfjs-graph/tfjs-e2e-graph-model/model.json');
+  if (!custom || !ckpt || !tflite || !graph) {return;}
   for (const [p, re] of [
     [custom, /does not implement.*'NestedDenseModel'/],
-    [ckpt, /without a model architecture/],
+    [ckpt, /without a model architecture .*; open the full model file \(saved with its architecture, e\.g\. model\.save\) instead\.$/],
+    // These formats have no fuller file to open: the hint names what to probe instead.
+    [tflite, /; a TFLite model is a graph of TFLite ops, not of layers, so probe or train the Keras or TF\.js model it was converted from\.$/],
+    [graph, /; a TF\.js graph model holds ops, not layers, so probe or train the Keras or TF\.js layers model it was converted from\.$/],
   ] as const) {
     const wf = await openLocalPath(p);
     await assert.rejects(buildModel(wf, tf, tfl), (ex) => WeightFileError.is(ex, 'unsupportedFormat') && re.test(ex.message));
