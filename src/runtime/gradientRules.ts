@@ -18,7 +18,8 @@
  *   When every gradient is exactly 0 the norm-ratio rules do not apply. Layers off the loss's path
  *   (a second output head, which gets no gradient) are left out of every rule but the activation ones.
  * - activation-dead-relu / activation-saturated (warning): a layer with at least
- *   deadReluFraction of its units dead or saturatedFraction of its outputs in the flat tails.
+ *   deadReluFraction of its units dead (on a batch of at least minDeadReluBatch samples) or
+ *   saturatedFraction of its outputs in the flat tails.
  */
 import type { Diagnostic } from '../analysis/diagnostics/diagnostic';
 import type { LayerProbe, ProbeResult } from './probe';
@@ -43,6 +44,11 @@ export const gradientThresholds = {
   activationGrowthPerLayer: 2,
   /** Fraction of dead ReLU units at or above this: warning. */
   deadReluFraction: 0.5,
+  /**
+   * Samples a batch needs before a unit that is 0 for all of them counts as dead: on fewer, a live
+   * unit is 0 for the whole batch by chance (half the time on a batch of 1), so the rule stays silent.
+   */
+  minDeadReluBatch: 8,
   /** Fraction of saturated sigmoid/tanh outputs at or above this: warning. */
   saturatedFraction: 0.5,
 } as const;
@@ -137,7 +143,7 @@ export function gradientDiagnostics(probe: ProbeResult, thresholds = gradientThr
     }
   }
   for (const l of probe.layers) {
-    if (l.deadReluFraction !== undefined && l.deadReluFraction >= thresholds.deadReluFraction) {
+    if (l.deadReluFraction !== undefined && l.deadReluFraction >= thresholds.deadReluFraction && probe.batchSize >= thresholds.minDeadReluBatch) {
       out.push({
         severity: 'warning',
         code: 'activation-dead-relu',

@@ -82,6 +82,10 @@ test('dead ReLU and saturation fractions are measured', async () => {
   assert.equal(p.lossName, 'meanSquaredError');
   const c = gradientDiagnostics(p).map((x) => x.code);
   assert.ok(c.includes('activation-dead-relu') && c.includes('activation-saturated'), c.join());
+  // On a batch of 1 a live unit is 0 for "the whole batch" half the time: no dead-ReLU verdict then.
+  const one = await probeModel(m, tf, tfl, { batchSize: 1 });
+  assert.equal(one.layers[0]!.deadReluFraction, 1);
+  assert.ok(!gradientDiagnostics(one).some((x) => x.code === 'activation-dead-relu'));
 });
 
 /**
