@@ -24,6 +24,12 @@ export interface DataSet {
   yShape?: number[];
   /** Where it came from, for the UI. */
   source: string;
+  /** How messages name the features: the array's name in an .npz/.npy/JSON ('x'), absent for a CSV. */
+  xName?: string;
+  /** How messages name the targets: the array's name ('y', 'labels'), or for a CSV its label column ("column 'label'"). */
+  yName?: string;
+  /** CSV only: the line number of the first data row (1, or 2 after a header), so that sample i is on line i + firstLine. */
+  firstLine?: number;
 }
 
 /** Largest data file read into memory, in bytes (data sets are held whole for training). */
@@ -48,14 +54,14 @@ export async function loadDataSet(file: string, signal?: AbortSignal): Promise<D
     throw new WeightFileError('tooLarge', `${file} holds ${size} bytes of data; at most ${maxDataBytes} are loaded for training.`, { file });
   }
   if (ext === '.npy' || ext === '.npz') {
-    return loadNumpy(file, signal);
+    return checkDataValues(await loadNumpy(file, signal), file);
   }
   const text = await readRegularTextFile(file, maxDataBytes);
   if (ext === '.csv') {
     return parseCsv(text, file);
   }
   if (ext === '.json') {
-    return parseJsonData(text, file);
+    return checkDataValues(parseJsonData(text, file), file);
   }
   throw new WeightFileError('unrecognized', `${file} is not a data file Weightscope reads (extension '${ext}'; expected .npy, .npz, .csv or .json).`, { file });
 }
@@ -90,23 +96,92 @@ export function requireTargets(data: DataSet, file: string): asserts data is Dat
 async function loadNumpy(file: string, signal?: AbortSignal): Promise<DataSet> {
   const wf = await openLocalPath(file);
   try {
-    const arrays = wf.tensors.filter((t) => !t.unavailable);
+    // arrays the reader could not take (Fortran order, cut short, strings ...) are chosen too, so that their own reason is reported
+    const arrays = wf.tensors;
     const find = (names: string[]) => arrays.find((t) => names.includes(t.name.replace(/\.npy$/, '').toLowerCase()));
     const xt = find(['x', 'features', 'inputs', 'x_train']) ?? arrays[0];
     const yt = find(['y', 'labels', 'targets', 'y_train']) ?? arrays.find((t) => t !== xt);
     if (!xt) {
-      throw new WeightFileError('empty', `${file} holds no readable array.`, { file });
+      throw new WeightFileError('empty', `${file} holds no array.`, { file });
+    }
+    for (const t of yt && yt !== xt ? [xt, yt] : [xt]) {
+      // the header's shape, not the file's size, is what a read would allocate
+      const count = t.shape.reduce((a, b) => a * b, 1);
+      if (count * Float32Array.BYTES_PER_ELEMENT > maxDataBytes) {
+        throw new WeightFileError('tooLarge', `${file}: array '${t.name}' has shape [${t.shape.join(', ')}], ${count} values, more than the ${maxDataBytes / 2 ** 20} MiB of float32 values a data set may take.`, { file, tensor: t.name });
+      }
+      if (t.unavailable) {
+        throw new WeightFileError(t.unavailable.reason === 'internal' ? 'corrupt' : t.unavailable.reason, t.unavailable.message, { file, tensor: t.name });
+      }
+    }
+    if (xt.shape.length === 0) {
+      throw new WeightFileError('corrupt', `${file}: array '${xt.name}' holds a single value (shape []), not samples.`, { file, tensor: xt.name });
+    }
+    if (yt && yt !== xt && yt.shape[0] !== xt.shape[0]) {
+      throw new WeightFileError('corrupt', `${file} has ${xt.shape[0]} samples in '${xt.name}' but ${yt.shape[0] ?? 'a single value'} in '${yt.name}'.`, { file });
     }
     const x = await readFloat32(xt, signal);
-    const out: DataSet = { x, xShape: [...xt.shape], source: path.basename(file) };
-    if (yt && yt !== xt && yt.shape[0] === xt.shape[0]) {
+    const out: DataSet = { x, xShape: [...xt.shape], source: path.basename(file), xName: xt.name };
+    if (yt && yt !== xt) {
       out.y = await readFloat32(yt, signal);
       out.yShape = [...yt.shape];
+      out.yName = yt.name;
     }
     return out;
   } finally {
     await wf.close();
   }
+}
+
+/**
+ * Checks what every use of a data set needs, whatever the model: at least one sample with at least
+ * one value, and no NaN or Infinity among the features or targets (they would turn every weight
+ * they reach into NaN). Throws `empty` or `corrupt` naming the file, the array and the first
+ * offending position; returns `data`.
+ */
+export function checkDataValues(data: DataSet, file: string): DataSet {
+  const rows = data.xShape[0] ?? 0;
+  if (rows === 0 || data.x.length === 0) {
+    throw new WeightFileError('empty', `${file} holds no samples ('${data.xName ?? 'x'}' has shape [${data.xShape.join(', ')}]).`, { file });
+  }
+  for (const field of ['x', 'y'] as const) {
+    const values = field === 'x' ? data.x : data.y;
+    const shape = field === 'x' ? data.xShape : data.yShape;
+    if (!values || !shape) {
+      continue;
+    }
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i]!)) {
+        throw new WeightFileError('corrupt', `${file} holds ${formatValue(values[i]!)} at ${positionIn(data, field, i)}; inputs and targets must be finite numbers (as float32).`, { file });
+      }
+    }
+  }
+  return data;
+}
+
+/** A value as a message quotes it (NaN, Infinity, -Infinity, 0.5). */
+function formatValue(v: number): string {
+  return Number.isNaN(v) ? 'NaN' : String(v);
+}
+
+/**
+ * Where the value at flat index `i` of `data`'s features or targets sits, for messages: numpy-style
+ * indices for arrays ("'x'[17, 3]", 0-based), the line and column for a CSV ("line 19, column 'label'").
+ */
+export function positionIn(data: DataSet, field: 'x' | 'y', i: number): string {
+  const shape = (field === 'x' ? data.xShape : data.yShape) ?? [];
+  const perRow = shape.slice(1).reduce((a, b) => a * b, 1);
+  const row = Math.floor(i / Math.max(1, perRow));
+  if (data.firstLine !== undefined) {
+    return field === 'y' ? `line ${row + data.firstLine}, ${data.yName ?? 'the label column'}` : `line ${row + data.firstLine}`;
+  }
+  const index: number[] = [];
+  let rest = i;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    index.unshift(rest % shape[d]!);
+    rest = Math.floor(rest / shape[d]!);
+  }
+  return `'${(field === 'x' ? data.xName : data.yName) ?? field}'[${index.join(', ')}] (sample ${row}, counting from 0)`;
 }
 
 /** Parses numeric CSV; a first row with non-numbers is a header. */
@@ -141,6 +216,10 @@ export function parseCsv(text: string, name: string): DataSet {
       if (cell === '' || Number.isNaN(v)) {
         throw new WeightFileError('corrupt', `${name} row ${r + 1 + (header ? 1 : 0)} holds '${cell}', which is not a number.`, { file: name });
       }
+      if (!Number.isFinite(Math.fround(v))) {
+        const column = header?.[c] !== undefined ? `column '${header[c]}'` : `column ${c + 1}`;
+        throw new WeightFileError('corrupt', `${name} row ${r + 1 + (header ? 1 : 0)}, ${column} holds '${cell}', which is not a finite number (as float32); inputs and targets must be finite.`, { file: name });
+      }
       if (c === target) {
         y[r] = v;
       } else {
@@ -148,7 +227,8 @@ export function parseCsv(text: string, name: string): DataSet {
       }
     });
   });
-  return { x, xShape: [rows.length, width - 1], y, yShape: [rows.length], source: path.basename(name) };
+  const yName = header?.[target] !== undefined ? `column '${header[target]}'` : `column ${target + 1} (the last)`;
+  return { x, xShape: [rows.length, width - 1], y, yShape: [rows.length], source: path.basename(name), yName, firstLine: header ? 2 : 1 };
 }
 
 /** Parses `{x, y}` JSON (nested arrays) or an array of `{x, y}` rows. */
@@ -169,7 +249,7 @@ export function parseJsonData(text: string, name: string): DataSet {
     ys = (json as Record<string, unknown>)['y'];
   }
   const x = flatten(xs, name, 'x');
-  const out: DataSet = { x: x.values, xShape: x.shape, source: path.basename(name) };
+  const out: DataSet = { x: x.values, xShape: x.shape, source: path.basename(name), xName: 'x' };
   if (ys !== undefined && !(Array.isArray(ys) && ys.every((v) => v === undefined))) {
     const y = flatten(ys, name, 'y');
     if (y.shape[0] !== x.shape[0]) {
@@ -177,6 +257,7 @@ export function parseJsonData(text: string, name: string): DataSet {
     }
     out.y = y.values;
     out.yShape = y.shape;
+    out.yName = 'y';
   }
   return out;
 }

@@ -3,6 +3,7 @@
  * the optional tfjs-node backend can be loaded here.
  */
 import * as fs from 'node:fs';
+import { buildNpy, buildZip } from './zipBuilder';
 
 /** Writes a float32 .npy (format 1.0) of the given shape holding 0, 0.001, 0.002, ...; returns the path. */
 export function writeNpy(file: string, shape: number[]): string {
@@ -24,3 +25,28 @@ export const skipWithTfjsNode: { skip: string | false } = (() => {
     return { skip: false };
   }
 })();
+
+/** One array of an .npz written by writeNpz: its numpy descr ('<f4', '<f8', '<i8'), shape and values (row-major). */
+export interface NpzArray {
+  /** numpy descr; '<f4' when absent. */
+  descr?: '<f4' | '<f8' | '<i8';
+  /** Shape. */
+  shape: number[];
+  /** Values, row-major (as many as the shape holds, unless a test wants otherwise). */
+  values: readonly number[];
+}
+
+/** The little-endian bytes of `values` in a numpy descr, encoded by hand with DataView. */
+function npyBytes(descr: '<f4' | '<f8' | '<i8', values: readonly number[]): Uint8Array {
+  const size = descr === '<f4' ? 4 : 8;
+  const view = new DataView(new ArrayBuffer(values.length * size));
+  values.forEach((v, i) => (descr === '<f4' ? view.setFloat32(i * size, v, true) : descr === '<f8' ? view.setFloat64(i * size, v, true) : view.setBigInt64(i * size, BigInt(v), true)));
+  return new Uint8Array(view.buffer);
+}
+
+/** Writes an uncompressed .npz (as np.savez does) holding `arrays` by name; returns the path. */
+export function writeNpz(file: string, arrays: Record<string, NpzArray>): string {
+  const members = Object.entries(arrays).map(([name, a]) => ({ name: `${name}.npy`, data: buildNpy(a.descr ?? '<f4', a.shape, npyBytes(a.descr ?? '<f4', a.values)), method: 0 as const }));
+  fs.writeFileSync(file, buildZip(members));
+  return file;
+}
