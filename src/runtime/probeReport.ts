@@ -11,10 +11,11 @@ import { runDiagnostics } from '../analysis/diagnostics/diagnostic';
 import { openLocalPath } from '../formats/registry';
 import { initLayers, type BackendName } from './backend';
 import type { BackendInfo } from './backend';
+import { checkDataForModel } from './dataCheck';
 import { inputShapeFor, loadDataSet } from './dataLoader';
 import { gradientDiagnostics } from './gradientRules';
 import { buildModel } from './modelBuilder';
-import { ensureGradientBackend, probeModel, requireOneInput, syntheticBatch, type LossName, type ProbeResult } from './probe';
+import { chooseLoss, ensureGradientBackend, probeModel, requireOneInput, syntheticBatch, type LossName, type ProbeResult } from './probe';
 import type { SyntheticDistribution } from './syntheticData';
 
 /** What to probe and how. */
@@ -67,6 +68,9 @@ export async function probeFile(file: string, options: ProbeFileOptions = {}): P
     const backend = await ensureGradientBackend(tf, info, built.model);
     const data = options.data ? await loadDataSet(options.data, options.signal) : undefined;
     const xShape = data && options.data ? inputShapeFor(data, built.model.inputs[0]?.shape ?? [], options.data) : undefined;
+    if (data && xShape && options.data) {
+      checkDataForModel({ ...data, xShape }, built.model, chooseLoss(built.model, { loss: options.loss, trainingConfig: built.trainingConfig }).name, options.data);
+    }
     const batch = data || options.batchSize !== undefined ? undefined : syntheticBatch(built.model, backend.name);
     const t0 = Date.now();
     const probe = await probeModel(built.model, tf, tfl, {

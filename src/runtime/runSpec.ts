@@ -10,9 +10,10 @@ import { parseFileJson } from '../core/json';
 import { fileSystemError, readRegularTextFile } from '../core/nodeFileSource';
 import { openLocalPath } from '../formats/registry';
 import { initLayers, type BackendName } from './backend';
+import { checkDataForModel } from './dataCheck';
 import { inputShapeFor, loadDataSet, requireTargets } from './dataLoader';
 import { buildModel } from './modelBuilder';
-import { ensureGradientBackend, requireOneInput } from './probe';
+import { chooseLoss, ensureGradientBackend, requireOneInput } from './probe';
 import { runTraining, type RunSpec, type TrainEvent } from './training';
 
 const optimizers = ['sgd', 'adam', 'rmsprop'];
@@ -205,6 +206,9 @@ export async function trainFromSpec(spec: RunSpec, specDir: string, options: Tra
         requireTargets(loaded, dataFile);
       }
       const data = loaded && dataFile ? { ...loaded, xShape: inputShapeFor(loaded, built.model.inputs[0]?.shape ?? [], dataFile) } : undefined;
+      if (data && dataFile) {
+        checkDataForModel(data, built.model, chooseLoss(built.model, { loss: spec.loss, trainingConfig: built.trainingConfig }).name, dataFile); // before the run folder exists
+      }
       const { runDir, claimed } = await takeRunDir(wantedDir, spec, fresh, options.overwrite === true);
       try {
         return await runTraining(spec, {

@@ -24,7 +24,10 @@ Sequential([base_model, Dense(...)])) is measured as one layer. The model must h
 with several outputs the loss is taken on the first.
 
 Options:
-  --data FILE            inputs (and targets) from .npy/.npz/.csv/.json instead of synthetic batches
+  --data FILE            inputs (and targets) from .npy/.npz/.csv/.json instead of synthetic batches;
+                         checked first: finite values, targets that fit the loss (class ids 0..k-1
+                         or one-hot rows of k 0/1 columns; 0..1 for a sigmoid; one value per output
+                         for MSE), indices below input_dim for an Embedding input
   --distribution D       normal | uniform: synthetic inputs (default normal); a model whose input
                          feeds an Embedding gets integer indices uniform in [0, input_dim) instead
   --batch N              synthetic batch size (default 32; fewer, down to 1, for a large model on
