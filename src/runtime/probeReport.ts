@@ -15,7 +15,7 @@ import { checkDataForModel } from './dataCheck';
 import { inputShapeFor, loadDataSet } from './dataLoader';
 import { gradientDiagnostics } from './gradientRules';
 import { buildModel } from './modelBuilder';
-import { chooseLoss, ensureGradientBackend, probeModel, requireOneInput, syntheticBatch, type LossName, type ProbeResult } from './probe';
+import { chooseLoss, defaultProbeBatch, ensureGradientBackend, probeModel, requireOneInput, syntheticBatch, type LossName, type ProbeData, type ProbeResult } from './probe';
 import type { SyntheticDistribution } from './syntheticData';
 
 /** What to probe and how. */
@@ -24,7 +24,7 @@ export interface ProbeFileOptions {
   data?: string;
   /** Distribution of synthetic inputs (default normal). */
   distribution?: SyntheticDistribution;
-  /** Batch size of synthetic inputs (default: syntheticBatch, 32 or fewer on the CPU backend). */
+  /** Batch size: synthetic samples, or the first rows of the data (default: syntheticBatch, 32 or fewer on the CPU backend). */
   batchSize?: number;
   /** Loss override. */
   loss?: LossName;
@@ -54,8 +54,10 @@ export interface ProbeReport {
   forecast: SignalForecast | null;
   /** Wall time of the probe pass, in milliseconds. */
   probeMs: number;
-  /** Why the synthetic batch is smaller than 32 when it was not asked for (the CPU backend's budget; see syntheticBatch). */
+  /** Why the batch is smaller than 32 when it was not asked for (the CPU backend's budget; see syntheticBatch). */
   batchReduced?: string;
+  /** Samples in the data file when the probe took only its first rows (the batch); absent when it took them all or had no data. */
+  dataRows?: number;
 }
 
 /** Opens, rebuilds and probes a model file. */
@@ -71,12 +73,16 @@ export async function probeFile(file: string, options: ProbeFileOptions = {}): P
     if (data && xShape && options.data) {
       checkDataForModel({ ...data, xShape }, built.model, chooseLoss(built.model, { loss: options.loss, trainingConfig: built.trainingConfig }).name, options.data);
     }
-    const batch = data || options.batchSize !== undefined ? undefined : syntheticBatch(built.model, backend.name);
+    // a batch of data is its first rows, as many as a synthetic batch would hold (or --batch)
+    const auto = options.batchSize !== undefined ? undefined : syntheticBatch(built.model, backend.name);
+    const size = options.batchSize ?? auto?.size ?? defaultProbeBatch;
+    const rows = xShape?.[0] ?? 0;
+    const batch = data && rows <= size ? undefined : auto;
     const t0 = Date.now();
     const probe = await probeModel(built.model, tf, tfl, {
-      ...(data && xShape ? { data: { x: data.x, xShape, ...(data.y && data.yShape ? { y: data.y, yShape: data.yShape } : {}) } } : {}),
+      ...(data && xShape ? { data: firstRows({ x: data.x, xShape, ...(data.y && data.yShape ? { y: data.y, yShape: data.yShape } : {}) }, size) } : {}),
       distribution: options.distribution,
-      batchSize: options.batchSize ?? batch?.size,
+      batchSize: size,
       loss: options.loss,
       trainingConfig: built.trainingConfig,
       learningRate: options.learningRate,
@@ -112,8 +118,23 @@ export async function probeFile(file: string, options: ProbeFileOptions = {}): P
       forecast,
       probeMs,
       ...(batch?.reduced ? { batchReduced: batch.reduced } : {}),
+      ...(data && rows > size ? { dataRows: rows } : {}),
     };
   } finally {
     await wf.close();
   }
+}
+
+/** The first `count` samples of `data` (copied), or `data` itself when it has no more. */
+export function firstRows(data: ProbeData, count: number): ProbeData {
+  const rows = data.xShape[0] ?? 0;
+  if (rows <= count) {
+    return data;
+  }
+  const take = (values: Float32Array): Float32Array => values.slice(0, (values.length / rows) * count);
+  return {
+    x: take(data.x),
+    xShape: [count, ...data.xShape.slice(1)],
+    ...(data.y && data.yShape ? { y: take(data.y), yShape: [count, ...data.yShape.slice(1)] } : {}),
+  };
 }

@@ -30,8 +30,9 @@ Options:
                          for MSE), indices below input_dim for an Embedding input
   --distribution D       normal | uniform: synthetic inputs (default normal); a model whose input
                          feeds an Embedding gets integer indices uniform in [0, input_dim) instead
-  --batch N              synthetic batch size (default 32; fewer, down to 1, for a large model on
-                         the CPU backend, so that it is probed in seconds, not many minutes)
+  --batch N              batch size (default 32; fewer, down to 1, for a large model on the CPU
+                         backend, so that it is probed in seconds, not many minutes); with --data
+                         the probe takes the data's first N samples (all of them when fewer)
   --lr X                 learning rate for the update/weight ratios (default 0.01)
   --backend B            auto | tensorflow | wasm | cpu (default auto)
   --json                 print the JSON report`;
@@ -79,7 +80,7 @@ export function renderProbe(r: ProbeReport): string {
     r.file,
     `  format: ${r.formatName}`,
     `  backend: ${r.backend.label}${r.backend.fallbacks.length ? ` (${r.backend.fallbacks.join(' ')})` : ''}`,
-    `  loss: ${p.lossName} (${p.lossSource}) = ${formatNumber(p.loss)}  batch: ${p.batchSize} ${p.inputSource === 'data' ? 'from data' : `synthetic ${p.inputSource}`}  lr: ${p.learningRate}  time: ${r.probeMs} ms`,
+    `  loss: ${p.lossName} (${p.lossSource}) = ${formatNumber(p.loss)}  batch: ${p.batchSize} ${p.inputSource === 'data' ? `from data${r.dataRows !== undefined ? ` (its first ${p.batchSize} of ${r.dataRows} samples)` : ''}` : `synthetic ${p.inputSource}`}  lr: ${p.learningRate}  time: ${r.probeMs} ms`,
     ...(r.batchReduced ? [`  batch ${r.batchReduced} (--batch N to choose)`] : []),
     ...offPath(p.layers),
     '',
