@@ -213,12 +213,12 @@ export function parseCsv(text: string, name: string): DataSet {
     let at = 0;
     row.forEach((cell, c) => {
       const v = Number(cell);
+      const column = (): string => (header?.[c] !== undefined ? `column '${header[c]}'` : `column ${c + 1}`);
       if (cell === '' || Number.isNaN(v)) {
-        throw new WeightFileError('corrupt', `${name} row ${r + 1 + (header ? 1 : 0)} holds '${cell}', which is not a number.`, { file: name });
+        throw new WeightFileError('corrupt', `${name} row ${r + 1 + (header ? 1 : 0)} holds '${cell}' in ${column()}, which is not a number.`, { file: name });
       }
       if (!Number.isFinite(Math.fround(v))) {
-        const column = header?.[c] !== undefined ? `column '${header[c]}'` : `column ${c + 1}`;
-        throw new WeightFileError('corrupt', `${name} row ${r + 1 + (header ? 1 : 0)}, ${column} holds '${cell}', which is not a finite number (as float32); inputs and targets must be finite.`, { file: name });
+        throw new WeightFileError('corrupt', `${name} row ${r + 1 + (header ? 1 : 0)} holds '${cell}' in ${column()}, which is not a finite number (as float32); inputs and targets must be finite.`, { file: name });
       }
       if (c === target) {
         y[r] = v;

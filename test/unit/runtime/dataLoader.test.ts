@@ -45,9 +45,11 @@ test('NaN or Infinity in data is corrupt, naming the file, the array and the fir
   );
   const csv = path.join(dir, 'd.csv');
   fs.writeFileSync(csv, 'a,b,label\n1,2,0\n3,Infinity,1\n');
-  await rejects(csv, 'corrupt', /row 3, column 'b' holds 'Infinity'/);
+  await rejects(csv, 'corrupt', /row 3 holds 'Infinity' in column 'b', which is not a finite number/);
   fs.writeFileSync(csv, '1,2,0\n3,4,1e39\n');
-  await rejects(csv, 'corrupt', /row 2, column 3 holds '1e39'/);
+  await rejects(csv, 'corrupt', /row 2 holds '1e39' in column 3, which is not a finite number/);
+  fs.writeFileSync(csv, 'a,b,label\n1,2,0\n3,nan,1\n');
+  await rejects(csv, 'corrupt', /row 3 holds 'nan' in column 'b', which is not a number/);
   const json = path.join(dir, 'd.json');
   fs.writeFileSync(json, '{"x": [[1, 2], [3, -1e39]], "y": [0, 1]}');
   await rejects(json, 'corrupt', /-Infinity at 'x'\[1, 1\]/);
