@@ -27,7 +27,7 @@ export interface StepDto {
   loss: number | null;
   /** Batch accuracy. */
   acc: number | null;
-  /** Per layer: [weight norm, gradient norm, update ratio], in `layers` order. */
+  /** Per layer: [weight norm after the step, gradient norm, update ratio |Δw|/|w| against the weight norm before the step], in `layers` order. */
   layers: [number | null, number | null, number | null][];
 }
 

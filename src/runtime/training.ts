@@ -63,7 +63,7 @@ export interface LayerStepDto {
   weightNorm: number | null;
   /** Gradient L2 norm of the step. */
   gradNorm: number | null;
-  /** |Δw| / |w| of the step. */
+  /** |Δw| / |w| of the step: the L2 norm of the step's change over the weight L2 norm before the step (null when that norm is 0 or a value is not finite). */
   updateRatio: number | null;
 }
 
@@ -326,6 +326,7 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
           const stepLayers: LayerStepDto[] = layers.map((l) => {
             let g = 0;
             let w = 0;
+            let w0 = 0;
             let d = 0;
             vars.forEach((x, i) => {
               if (x.layer !== l.name) {
@@ -336,12 +337,14 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
               g += gt ? sumSquares(gt.dataSync()) : 0;
               w += sumSquares(after);
               const b = before[i]!;
+              w0 += sumSquares(b);
               for (let k = 0; k < after.length; k++) {
                 d += (after[k]! - b[k]!) ** 2;
               }
             });
-            const wn = Math.sqrt(w);
-            return { layer: l.name, weightNorm: finite(wn), gradNorm: finite(Math.sqrt(g)), updateRatio: wn > 0 ? finite(Math.sqrt(d) / wn) : null };
+            // the update against the weights it was applied to (the norm before the step), as |Δw|/|w| is defined
+            const wn0 = Math.sqrt(w0);
+            return { layer: l.name, weightNorm: finite(Math.sqrt(w)), gradNorm: finite(Math.sqrt(g)), updateRatio: wn0 > 0 ? finite(Math.sqrt(d) / wn0) : null };
           });
           emit({ type: 'step', epoch, step: globalStep, loss: finite(lossValue), acc: finite(accValue), layers: stepLayers });
           const worst = stepLayers.reduce((a, b) => ((b.updateRatio ?? 0) > (a.updateRatio ?? 0) ? b : a), stepLayers[0]!);

@@ -1,0 +1,62 @@
+/**
+ * The numbers a training run reports, on one-weight models whose steps are worked out by hand:
+ * the update ratio |Δw|/|w| of a step (against the weights before it), epoch loss/accuracy as
+ * means over samples (a smaller last batch weighs less), and a run that stops itself mid-epoch
+ * (the partial epoch gets no checkpoint and is marked in the history).
+ */
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { initLayers, type BackendInfo, type Tf, type Tfl } from '../../../src/runtime/backend';
+import type { DataSet } from '../../../src/runtime/dataLoader';
+import { runTraining, type RunSpec, type TrainEvent } from '../../../src/runtime/training';
+import { makeTempDir } from '../helpers/fixtures';
+
+let tf: Tf;
+let tfl: Tfl;
+let info: BackendInfo;
+before(async () => {
+  ({ tf, tfl, info } = await initLayers({ preferred: 'cpu' }));
+});
+
+/** y = w·x: one Dense unit on one input, no bias, kernel `w`. */
+function oneWeight(w: number): LayersModel {
+  const m = tfl.sequential({ name: 'one' });
+  m.add(tfl.layers.dense({ inputShape: [1], units: 1, useBias: false, kernelInitializer: tfl.initializers.constant({ value: w }), name: 'dense' }));
+  return m;
+}
+
+function data(x: number[], y: number[]): DataSet {
+  return { x: new Float32Array(x), xShape: [x.length, 1], y: new Float32Array(y), yShape: [y.length, 1], source: 'test' };
+}
+
+async function run(model: LayersModel, set: DataSet, spec: Omit<RunSpec, 'model'>): Promise<{ events: TrainEvent[]; done: Extract<TrainEvent, { type: 'done' }>; runDir: string }> {
+  const runDir = makeTempDir();
+  const events: TrainEvent[] = [];
+  try {
+    const done = await runTraining({ model: 'one', validationSplit: 0, ...spec }, { tf, tfl, backend: info, model, data: set, runDir, stepEventEvery: 1, onEvent: (e) => events.push(e) });
+    return { events, done, runDir };
+  } finally {
+    model.dispose();
+  }
+}
+
+test('the update ratio of a step is |Δw| over the weight norm before the step', async () => {
+  // By hand: MSE over x = [1, 2], y = [0, 0] at w = 0.5: dL/dw = mean(2·x·(w·x - y)) = (1 + 4)/2 = 2.5;
+  // SGD lr 1 takes w to 0.5 - 2.5 = -2, so |Δw|/|w_before| = 2.5/0.5 = 5 (against |w_after|: 1.25).
+  const grow = await run(oneWeight(0.5), data([1, 2], [0, 0]), { loss: 'meanSquaredError', optimizer: 'sgd', learningRate: 1, epochs: 1, batchSize: 2, stopOnNonFinite: false });
+  const step = grow.events.find((e): e is Extract<TrainEvent, { type: 'step' }> => e.type === 'step')!;
+  assert.equal(step.layers.length, 1);
+  assert.ok(Math.abs(step.layers[0]!.updateRatio! - 5) < 1e-5, String(step.layers[0]!.updateRatio));
+  assert.ok(Math.abs(step.layers[0]!.gradNorm! - 2.5) < 1e-5, String(step.layers[0]!.gradNorm));
+  assert.ok(Math.abs(step.layers[0]!.weightNorm! - 2) < 1e-5, String(step.layers[0]!.weightNorm)); // after the step
+  const warning = grow.events.find((e): e is Extract<TrainEvent, { type: 'warning' }> => e.type === 'warning')!;
+  assert.equal(warning.diagnostic.message, "At epoch 1, step 1, one update changed layer 'dense' by 5.00x its own norm.");
+  // By hand: x = 1, y = 0.1, w = 1: dL/dw = 2·(1 - 0.1) = 1.8; lr 0.5 takes w to 0.1: the step changed w
+  // by 0.9 of its norm, which is no explosion (against |w_after| it would read 9x).
+  const shrink = await run(oneWeight(1), data([1], [0.1]), { loss: 'meanSquaredError', optimizer: 'sgd', learningRate: 0.5, epochs: 1, batchSize: 1, stopOnNonFinite: true });
+  const ratio = shrink.events.find((e): e is Extract<TrainEvent, { type: 'step' }> => e.type === 'step')!.layers[0]!.updateRatio!;
+  assert.ok(Math.abs(ratio - 0.9) < 1e-5, String(ratio));
+  assert.deepEqual(shrink.events.filter((e) => e.type === 'warning'), []);
+  assert.equal(shrink.done.stopped, undefined);
+});
