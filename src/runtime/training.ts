@@ -69,9 +69,9 @@ export interface LayerStepDto {
 
 /** Metrics of an epoch (absent keys: not measured). */
 export interface EpochMetrics {
-  /** Training loss (mean over the epoch's batches). */
+  /** Training loss: the mean over the epoch's samples (each batch's mean weighted by its sample count, as Keras does). */
   loss: number | null;
-  /** Training accuracy (classification only). */
+  /** Training accuracy (classification only), over the epoch's samples like `loss`. */
   acc?: number | null;
   /** Validation loss. */
   val_loss?: number | null;
@@ -283,15 +283,18 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
         const j = Math.floor(random() * (i + 1));
         [order[i], order[j]] = [order[j]!, order[i]!];
       }
+      // sums over samples: each batch's mean times its sample count (the last batch may be smaller)
       let lossSum = 0;
       let accSum = 0;
+      let samples = 0;
       let batches = 0;
       for (let step = 0; step < stepsPerEpoch; step++) {
         if (ctx.signal?.aborted) {
           stopped = 'cancelled';
           break;
         }
-        const idx = tf.tensor1d(order.slice(step * batchSize, (step + 1) * batchSize), 'int32');
+        const batch = order.slice(step * batchSize, (step + 1) * batchSize);
+        const idx = tf.tensor1d(batch, 'int32');
         const xb = tf.gather(xTrain, idx);
         const yb = tf.gather(yTrain, idx);
         const report = globalStep % every === 0;
@@ -309,8 +312,9 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
         optimizer.applyGradients(grads as Parameters<Optimizer['applyGradients']>[0]);
         const lossValue = (await value.data())[0] ?? NaN;
         const accValue = accT ? ((await accT.data())[0] ?? NaN) : NaN;
-        lossSum += lossValue;
-        accSum += accValue;
+        lossSum += lossValue * batch.length;
+        accSum += accValue * batch.length;
+        samples += batch.length;
         batches++;
         if (!Number.isFinite(lossValue)) {
           emit({
@@ -375,9 +379,9 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
       if (batches === 0) {
         break;
       }
-      const metrics: EpochMetrics = { loss: finite(lossSum / batches) };
+      const metrics: EpochMetrics = { loss: finite(lossSum / samples) };
       if (!Number.isNaN(accSum)) {
-        metrics.acc = finite(accSum / batches);
+        metrics.acc = finite(accSum / samples);
       }
       if (xVal && yVal) {
         const [vl, va] = tf.tidy(() => {

@@ -60,3 +60,18 @@ test('the update ratio of a step is |Δw| over the weight norm before the step',
   assert.deepEqual(shrink.events.filter((e) => e.type === 'warning'), []);
   assert.equal(shrink.done.stopped, undefined);
 });
+
+test('epoch loss and accuracy are means over samples: a last batch of 1 sample weighs 1/5, not 1/2', async () => {
+  // sigmoid(0·x + 2) = 0.8808 for every sample (kernel 0, bias 2, a learning rate too small to move it);
+  // targets [1, 1, 1, 1, 0] in batches of 4 and 1: accuracy 4/5 = 0.8 over samples, and the binary
+  // cross-entropy over samples (numpy): mean([log(1 + e^-2)] * 4 + [log(1 + e^2)]) = 0.5269280110.
+  // Means of batch means would give (3/4 + 1)/2 or (1 + 0)/2 for the accuracy, depending on the shuffle.
+  const m = tfl.sequential({ name: 'one' });
+  m.add(tfl.layers.dense({ inputShape: [1], units: 1, activation: 'sigmoid', kernelInitializer: 'zeros', biasInitializer: tfl.initializers.constant({ value: 2 }), name: 'dense' }));
+  const { done } = await run(m, data([0.5, -1, 2, 1, 0.25], [1, 1, 1, 1, 0]), { loss: 'binaryCrossentropy', optimizer: 'sgd', learningRate: 1e-9, epochs: 2, batchSize: 4 });
+  assert.equal(done.history.length, 2);
+  for (const h of done.history) {
+    assert.ok(Math.abs(h.acc! - 0.8) < 1e-9, String(h.acc));
+    assert.ok(Math.abs(h.loss! - 0.526928011) < 1e-5, String(h.loss));
+  }
+});
