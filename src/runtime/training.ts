@@ -3,7 +3,9 @@
  * reports loss/accuracy (train and validation), per-layer weight norm, gradient norm and update
  * ratio as it goes, raises warnings as they happen (non-finite loss, exploding updates), can stop
  * itself on them, and writes a TF.js checkpoint per epoch (model.json + weights.bin with metadata:
- * epoch, metrics, parent, backend, time) into a run folder. Cancelling keeps what was written.
+ * epoch, metrics, parent, backend, time) into a run folder. Cancelling keeps what was written. An
+ * epoch that ends before its last step (cancelled, or stopped itself) is partial: it gets no
+ * checkpoint, and its metrics stay in the history marked with `partialSteps`.
  */
 import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
@@ -77,6 +79,8 @@ export interface EpochMetrics {
   val_loss?: number | null;
   /** Validation accuracy. */
   val_acc?: number | null;
+  /** Steps run of an epoch that stopped before its last step (cancelled, or stopped itself on NaN/Inf or an exploding update): a partial epoch, which gets no checkpoint; absent for a complete epoch. */
+  partialSteps?: number;
 }
 
 /** Events of a run, in order. */
@@ -394,10 +398,13 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
         }
         tf.dispose([vl, ...(va ? [va] : [])]);
       }
-      history.push(metrics);
-      if (stopped === 'cancelled' && batches < stepsPerEpoch) {
-        break; // a partial epoch is not checkpointed
+      if (batches < stepsPerEpoch) {
+        // a partial epoch (cancelled, or stopped itself on NaN/Inf or an exploding update) is not checkpointed; its metrics stay in the history, marked
+        metrics.partialSteps = batches;
+        history.push(metrics);
+        break;
       }
+      history.push(metrics);
       const checkpoint = await save(epoch, metrics);
       await writeRunFile();
       emit({ type: 'epoch', epoch, metrics, checkpoint });

@@ -34,7 +34,9 @@ Options:
   --json                 print the events as JSON lines
 
 Exit codes: 0 done; 4 the run stopped itself (stopOnNonFinite: the loss became NaN/Inf or an
-update exploded); 130 interrupted with Ctrl-C. The checkpoints of finished epochs are kept.`;
+update exploded); 130 interrupted with Ctrl-C. The checkpoints of finished epochs are kept; the
+epoch a run stops in before its last step is partial: it gets no checkpoint, is printed as
+'epoch N (partial, S of T steps, not saved)' and is kept in run.json's history with partialSteps.`;
 
 const spec = { epochs: true, backend: true, overwrite: false, json: false, help: false } as const;
 
@@ -56,6 +58,7 @@ export async function runTrain(argv: readonly string[], io: CliIo): Promise<numb
   const json = args.options.has('json');
   let progress: ReturnType<CliIo['progress']> = () => undefined;
   let total = 0;
+  let stepsPerEpoch = 0;
   const controller = new AbortController();
   const onSigint = (): void => controller.abort();
   process.once('SIGINT', onSigint);
@@ -69,6 +72,7 @@ export async function runTrain(argv: readonly string[], io: CliIo): Promise<numb
       return;
     }
     if (e.type === 'start') {
+      stepsPerEpoch = e.stepsPerEpoch;
       total = e.stepsPerEpoch * (runSpec.epochs ?? 5);
       io.out(`backend: ${e.backend.label}${e.backend.fallbacks.length ? ` (${e.backend.fallbacks.join(' ')})` : ''}`);
       io.out(`run folder: ${e.runDir}`);
@@ -85,6 +89,11 @@ export async function runTrain(argv: readonly string[], io: CliIo): Promise<numb
       io.err(`${e.diagnostic.severity}[${e.diagnostic.code}]${e.diagnostic.layer ? ` ${e.diagnostic.layer}` : ''}: ${e.diagnostic.message}`);
     } else if (e.type === 'done') {
       progress(total, total, true);
+      const last = e.history.at(-1);
+      if (last?.partialSteps !== undefined) {
+        // the epoch the run stopped in: its metrics cover only the steps run, and it was not saved
+        io.out(`epoch ${e.history.length} (partial, ${last.partialSteps} of ${stepsPerEpoch} steps, not saved): loss ${formatNumber(last.loss)}${last.acc !== undefined ? ` acc ${formatNumber(last.acc)}` : ''}`);
+      }
       io.out(e.stopped ? `stopped (${e.stopped}); ${e.checkpoints.length} checkpoints kept` : `done: ${e.checkpoints.length} checkpoints`);
     }
   };

@@ -23,7 +23,7 @@ const severities: readonly DiagnosticDto['severity'][] = ['error', 'warning', 'i
 
 /** What run.json (training.ts) holds that a restore uses. */
 export interface RunFile {
-  /** Metrics of every completed epoch (and of a cancelled partial one). */
+  /** Metrics of every completed epoch (and of a partial one, cancelled or stopped before its last step, marked `partialSteps`). */
   history: EpochMetrics[];
   /** Checkpoint folder names, epoch-000 (before training) first. */
   checkpoints: string[];
@@ -188,7 +188,7 @@ export async function readRunFile(runDir: string): Promise<RunFile | undefined> 
 
 /**
  * The epochs a run file records: history[i] is epoch i + 1 with checkpoint `epoch-<i+1>` (a
- * cancelled partial epoch has metrics but no checkpoint and is left out, as the live panel does).
+ * partial epoch (cancelled or stopped) has metrics but no checkpoint and is left out, as the live panel does).
  */
 export function epochsFromRunFile(runDir: string, file: RunFile): EpochDto[] {
   const out: EpochDto[] = [];

@@ -102,3 +102,15 @@ test('train into an outDir that refuses new files exits 2 with one line naming t
     undo();
   }
 });
+
+test('a run that stops itself mid-epoch exits 4 and prints the epoch as partial and not saved, without a checkpoint', async () => {
+  // SGD at lr 1e5 on the seed's classifier: the first update moves a layer by far more than its norm
+  const { dir, file } = writeSpec({ outDir: 'run', optimizer: 'sgd', learningRate: 1e5, epochs: 2, batchSize: 8 });
+  const io = captureIo();
+  assert.equal(await runCli(['train', file, '--backend', 'cpu'], io), 4, io.stderr.join('\n'));
+  assert.match(io.stderr.join('\n'), /warning\[gradient-exploding\] \S+: At epoch 1, step 1, one update changed layer/);
+  // 32 samples, 6 held out for validation: 26 training samples in 4 steps of 8
+  assert.deepEqual(io.stdout.filter((l) => l.startsWith('epoch ')).map((l) => l.replace(/: loss .*/, '')), ['epoch 1 (partial, 1 of 4 steps, not saved)']);
+  assert.equal(io.stdout.at(-1), 'stopped (exploding); 1 checkpoints kept');
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'run')).sort(), ['epoch-000', 'run.json']);
+});

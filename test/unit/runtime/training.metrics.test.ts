@@ -5,6 +5,8 @@
  * (the partial epoch gets no checkpoint and is marked in the history).
  */
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { before, test } from 'node:test';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { initLayers, type BackendInfo, type Tf, type Tfl } from '../../../src/runtime/backend';
@@ -74,4 +76,21 @@ test('epoch loss and accuracy are means over samples: a last batch of 1 sample w
     assert.ok(Math.abs(h.acc! - 0.8) < 1e-9, String(h.acc));
     assert.ok(Math.abs(h.loss! - 0.526928011) < 1e-5, String(h.loss));
   }
+});
+
+test('a run that stops itself mid-epoch does not checkpoint the partial epoch, and marks it in the history', async () => {
+  // x = 1, y = 0, w = 0.5, batches of 1: the first step moves w by lr·2·0.5 = 1, twice its norm: exploding.
+  const { events, done, runDir } = await run(oneWeight(0.5), data([1, 1, 1, 1], [0, 0, 0, 0]), { loss: 'meanSquaredError', optimizer: 'sgd', learningRate: 1, epochs: 3, batchSize: 1, stopOnNonFinite: true });
+  assert.equal(done.stopped, 'exploding');
+  assert.deepEqual(events.filter((e) => e.type === 'epoch'), []);
+  assert.deepEqual(fs.readdirSync(runDir).sort(), ['epoch-000', 'run.json']);
+  assert.equal(done.checkpoints.length, 1);
+  // the epoch's metrics are kept, marked partial: 1 of its 4 steps ran (loss by hand: (0.5·1 - 0)^2 = 0.25)
+  assert.equal(done.history.length, 1);
+  assert.equal(done.history[0]!.partialSteps, 1);
+  assert.ok(Math.abs(done.history[0]!.loss! - 0.25) < 1e-6, String(done.history[0]!.loss));
+  const file = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')) as { stopped: string; checkpoints: string[]; history: { partialSteps?: number }[] };
+  assert.equal(file.stopped, 'exploding');
+  assert.deepEqual(file.checkpoints, ['epoch-000']);
+  assert.equal(file.history[0]!.partialSteps, 1);
 });
