@@ -104,7 +104,7 @@ export interface TrainFromSpecOptions {
   signal?: AbortSignal;
   /** Current time for the default run folder name (tests). */
   now?: Date;
-  /** Write into a run folder that already holds a run (the files this run writes are replaced); default false: such a folder is refused. */
+  /** Write into a run folder that already holds a run, removing that run's own files first (its run.json and the checkpoints it lists; see removeEarlierRun); default false: such a folder is refused. */
   overwrite?: boolean;
 }
 
@@ -122,15 +122,67 @@ async function runEntries(dir: string): Promise<string[]> {
   return names.filter((n) => n === 'run.json' || /^epoch-\d+$/.test(n)).sort();
 }
 
+/** The files a training run writes into each epoch-NNN folder (see writeTfjsModel). */
+const checkpointFiles = ['model.json', 'weights.bin'];
+
+/** Removes `file` when it is a regular file (not a link or folder); errors as fileSystemError. */
+async function removeRegularFile(file: string): Promise<void> {
+  const st = await fs.promises.lstat(file).catch(() => undefined);
+  if (st?.isFile()) {
+    await fs.promises.rm(file).catch((ex: unknown) => {
+      throw fileSystemError(ex, file, 'remove the file');
+    });
+  }
+}
+
+/**
+ * Removes the earlier run in `dir` before an overwriting run: the checkpoints its run.json lists
+ * (in each epoch-NNN folder, a real folder and not a link, only the model.json and weights.bin a
+ * run writes; the folder itself only once empty), then run.json itself. Nothing else is touched:
+ * not a file the user put into the folder or into a checkpoint folder, not an epoch-NNN folder the
+ * run file does not list, and nothing at all when run.json is not a run file.
+ */
+async function removeEarlierRun(dir: string): Promise<void> {
+  const runFile = path.join(dir, 'run.json');
+  let listed: unknown;
+  try {
+    const st = await fs.promises.lstat(runFile);
+    const json: unknown = st.isFile() && st.size <= maxSpecBytes ? JSON.parse(await fs.promises.readFile(runFile, 'utf8')) : undefined;
+    listed = typeof json === 'object' && json !== null && Array.isArray((json as { history?: unknown }).history) ? (json as { checkpoints?: unknown }).checkpoints : undefined;
+  } catch {
+    return; // no run file, or not one: nothing is known to be the earlier run's
+  }
+  if (!Array.isArray(listed)) {
+    return;
+  }
+  for (const name of listed) {
+    if (typeof name !== 'string' || !/^epoch-\d+$/.test(name)) {
+      continue; // only names a run gives its checkpoints, inside this folder
+    }
+    const folder = path.join(dir, name);
+    const st = await fs.promises.lstat(folder).catch(() => undefined);
+    if (!st?.isDirectory()) {
+      continue;
+    }
+    for (const file of checkpointFiles) {
+      await removeRegularFile(path.join(folder, file));
+    }
+    await fs.promises.rmdir(folder).catch(() => undefined); // kept when it holds anything else
+  }
+  await removeRegularFile(runFile);
+}
+
 /**
  * Takes `dir` for a new run: refuses a folder that already holds one, then creates the folder and
  * its run.json exclusively, so that of two runs started on one folder only the first goes on. A
  * default-named folder (`fresh`) that is taken gives way to `<dir>-2`, `<dir>-3` ... instead. With
- * `overwrite` the folder is used as it is. Returns the folder and whether run.json was created here.
+ * `overwrite` the folder is used, after the earlier run's own files are removed (removeEarlierRun).
+ * Returns the folder and whether run.json was created here.
  */
 async function takeRunDir(dir: string, spec: RunSpec, fresh: boolean, overwrite: boolean): Promise<{ runDir: string; claimed: boolean }> {
   if (overwrite) {
     await makeFolder(dir);
+    await removeEarlierRun(dir);
     return { runDir: dir, claimed: false };
   }
   for (let i = 1; ; i++) {

@@ -30,7 +30,9 @@ The model must have one input; with several outputs the loss is taken on the fir
 Options:
   --epochs N             override the spec's epochs
   --backend B            auto | tensorflow | wasm | cpu (default auto)
-  --overwrite            write into an outDir that already holds a run (its files are replaced)
+  --overwrite            write into an outDir that already holds a run: that run's own files
+                         (run.json, and model.json + weights.bin of the epoch-NNN folders its
+                         run.json lists) are removed first; anything else there is left alone
   --json                 print the events as JSON lines
 
 Exit codes: 0 done; 4 the run stopped itself (stopOnNonFinite: the loss became NaN/Inf or an

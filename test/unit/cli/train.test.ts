@@ -114,3 +114,37 @@ test('a run that stops itself mid-epoch exits 4 and prints the epoch as partial 
   assert.equal(io.stdout.at(-1), 'stopped (exploding); 1 checkpoints kept');
   assert.deepEqual(fs.readdirSync(path.join(dir, 'run')).sort(), ['epoch-000', 'run.json']);
 });
+
+test('train --overwrite removes the earlier run (its run.json and listed checkpoints) and nothing the user put there', async () => {
+  const { dir, file } = writeSpec({ outDir: 'run' });
+  const runDir = path.join(dir, 'run');
+  const first = captureIo();
+  assert.equal(await runCli(['train', file, '--backend', 'cpu', '--epochs', '2'], first), 0, first.stderr.join('\n'));
+  // the user's own files: next to the run, inside a checkpoint folder, an epoch-NNN folder the run did not write,
+  // and a link named like a checkpoint to a checkpoint folder elsewhere
+  fs.writeFileSync(path.join(runDir, 'notes.txt'), 'mine');
+  fs.writeFileSync(path.join(runDir, 'epoch-002', 'notes.txt'), 'about epoch 2');
+  fs.mkdirSync(path.join(runDir, 'epoch-007'));
+  fs.writeFileSync(path.join(runDir, 'epoch-007', 'model.json'), '{}');
+  const elsewhere = path.join(dir, 'kept');
+  fs.cpSync(path.join(runDir, 'epoch-001'), elsewhere, { recursive: true });
+  fs.symlinkSync(elsewhere, path.join(runDir, 'epoch-005'));
+  const run = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')) as { checkpoints: string[] };
+  fs.writeFileSync(path.join(runDir, 'run.json'), JSON.stringify({ ...run, checkpoints: [...run.checkpoints, 'epoch-005', '../kept'] }));
+  const outside = snapshot(elsewhere);
+  const again = captureIo();
+  assert.equal(await runCli(['train', file, '--backend', 'cpu', '--epochs', '1', '--overwrite'], again), 0, again.stderr.join('\n'));
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')).checkpoints, ['epoch-000', 'epoch-001']);
+  assert.deepEqual(fs.readdirSync(runDir).sort(), ['epoch-000', 'epoch-001', 'epoch-002', 'epoch-005', 'epoch-007', 'notes.txt', 'run.json']);
+  assert.deepEqual(fs.readdirSync(path.join(runDir, 'epoch-002')), ['notes.txt'], 'the old checkpoint is gone, the note stays');
+  assert.equal(fs.readFileSync(path.join(runDir, 'epoch-002', 'notes.txt'), 'utf8'), 'about epoch 2');
+  assert.equal(fs.readFileSync(path.join(runDir, 'epoch-007', 'model.json'), 'utf8'), '{}');
+  assert.equal(fs.readFileSync(path.join(runDir, 'notes.txt'), 'utf8'), 'mine');
+  assert.ok(fs.lstatSync(path.join(runDir, 'epoch-005')).isSymbolicLink());
+  assert.deepEqual(snapshot(elsewhere), outside);
+  // with nothing of the user's left in it, an old checkpoint folder goes entirely
+  fs.rmSync(path.join(runDir, 'epoch-002', 'notes.txt'));
+  assert.equal(await runCli(['train', file, '--backend', 'cpu', '--epochs', '2', '--overwrite'], captureIo()), 0);
+  assert.equal(await runCli(['train', file, '--backend', 'cpu', '--epochs', '1', '--overwrite'], captureIo()), 0);
+  assert.equal(fs.existsSync(path.join(runDir, 'epoch-002')), false);
+});
