@@ -22,12 +22,83 @@ const losses = ['categoricalCrossentropy', 'sparseCategoricalCrossentropy', 'bin
 /** Most samples of synthetic data a run spec may ask for. */
 const maxSyntheticSamples = 1 << 20;
 
+/** The fields of a run spec (RunSpec), in the order the help lists them. */
+export const runSpecFields = ['model', 'data', 'synthetic', 'loss', 'optimizer', 'learningRate', 'epochs', 'batchSize', 'validationSplit', 'l1', 'l2', 'dropout', 'outDir', 'seed', 'stopOnNonFinite'] as const satisfies readonly (keyof RunSpec)[];
+
+/** Compile-time check that runSpecFields names every RunSpec field, so a spec the product writes (a typed RunSpec) is never refused. */
+const everyFieldListed: [Exclude<keyof RunSpec, (typeof runSpecFields)[number]>] extends [never] ? true : never = true;
+void everyFieldListed;
+
+/** The fields of a run spec's `synthetic` object. */
+const syntheticFields = ['samples', 'seed', 'spread'] as const satisfies readonly (keyof NonNullable<RunSpec['synthetic']>)[];
+
+/** Names other tools give run spec fields that no spelling distance leads to. */
+const fieldAliases: Readonly<Record<string, string>> = { lr: 'learningRate', batch: 'batchSize' };
+
+/** Edit distance between `a` and `b`: insertions, deletions, substitutions and swaps of two neighbours (optimal string alignment). */
+function editDistance(a: string, b: string): number {
+  let before: number[] = [];
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        row[j] = Math.min(row[j]!, before[j - 2]! + 1);
+      }
+    }
+    before = prev;
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/**
+ * The known field `name` most resembles: compared without case, '_' and '-' (learning_rate is
+ * learningRate), by edit distance up to a third of the name (at least 1); undefined when none is that close.
+ */
+export function closestField(name: string, known: readonly string[]): string | undefined {
+  const norm = (t: string): string => t.toLowerCase().replace(/[_\-\s]/g, '');
+  const n = norm(name);
+  const alias = fieldAliases[n];
+  if (alias && known.includes(alias)) {
+    return alias;
+  }
+  let best: string | undefined;
+  let bestDistance = Math.max(1, Math.floor(n.length / 3)) + 1;
+  for (const k of known) {
+    const d = editDistance(n, norm(k));
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** "unknown field "x" (did you mean "y"?)" for every key of `o` not in `known`, joined; undefined when all are known. */
+function unknownFields(o: Record<string, unknown>, known: readonly string[]): string | undefined {
+  const unknown = Object.keys(o).filter((k) => !known.includes(k));
+  if (unknown.length === 0) {
+    return undefined;
+  }
+  const described = unknown.map((k) => {
+    const near = closestField(k, known);
+    return `${JSON.stringify(k)}${near ? ` (did you mean ${JSON.stringify(near)}?)` : ''}`;
+  });
+  return `${unknown.length === 1 ? 'unknown field' : 'unknown fields'} ${described.join(', ')}`;
+}
+
 /** True when `v` is absent, or a finite number in [min, max] (a whole one when `integer`). */
 function isNumberIn(v: unknown, min: number, max: number, integer: boolean): boolean {
   return v === undefined || (typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max && (!integer || Number.isInteger(v)));
 }
 
-/** Validates a parsed run spec; throws a `corrupt` WeightFileError naming the bad field. */
+/**
+ * Validates a parsed run spec; throws a `corrupt` WeightFileError naming the bad field. A field
+ * that is not a run spec field (RunSpec, runSpecFields) is refused too, with the known field it
+ * most resembles, so that a typo never trains with a default in silence.
+ */
 export function validateRunSpec(json: unknown, name: string): RunSpec {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new WeightFileError('corrupt', `${name} is not a run spec (a JSON object with at least "model").`, { file: name });
@@ -36,6 +107,10 @@ export function validateRunSpec(json: unknown, name: string): RunSpec {
   const bad = (field: string, want: string): never => {
     throw new WeightFileError('corrupt', `${name}: "${field}" is ${JSON.stringify(s[field])}; expected ${want}.`, { file: name });
   };
+  const unknown = unknownFields(s, runSpecFields);
+  if (unknown) {
+    throw new WeightFileError('corrupt', `${name}: ${unknown}; a run spec's fields are ${runSpecFields.join(', ')}.`, { file: name });
+  }
   if (typeof s['model'] !== 'string' || s['model'] === '') {
     bad('model', 'the path of a model file');
   }
@@ -70,6 +145,10 @@ export function validateRunSpec(json: unknown, name: string): RunSpec {
   const synthetic = s['synthetic'];
   if (synthetic !== undefined) {
     const o = typeof synthetic === 'object' && synthetic !== null && !Array.isArray(synthetic) ? (synthetic as Record<string, unknown>) : undefined;
+    const unknownInner = o ? unknownFields(o, syntheticFields) : undefined;
+    if (unknownInner) {
+      throw new WeightFileError('corrupt', `${name}: in "synthetic", ${unknownInner}; its fields are ${syntheticFields.join(', ')}.`, { file: name });
+    }
     if (!o || !isNumberIn(o['samples'], 1, maxSyntheticSamples, true) || !isNumberIn(o['seed'], 0, 2 ** 32, false) || !isNumberIn(o['spread'], 0, 1e6, false)) {
       bad('synthetic', `an object of optional samples (a whole number in [1, ${maxSyntheticSamples}]), seed (in [0, ${2 ** 32}]) and spread (in [0, 1000000])`);
     }

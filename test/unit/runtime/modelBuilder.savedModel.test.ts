@@ -234,7 +234,7 @@ test('weightscope probe runs on both Keras SavedModel folders, and one training 
     if (data) {
       kwsData(path.join(work, data));
     }
-    fs.writeFileSync(specFile, JSON.stringify({ model: dir, epochs: 1, batchSize: 4, ...(data ? { data } : { synthetic: { samples: 10, seed: 2 } }), outDir: 'run', backend: 'cpu' }));
+    fs.writeFileSync(specFile, JSON.stringify({ model: dir, epochs: 1, batchSize: 4, ...(data ? { data } : { synthetic: { samples: 10, seed: 2 } }), outDir: 'run' }));
     const events: TrainEvent[] = [];
     const done = await trainFromSpec(await readRunSpec(specFile), work, { backend: 'cpu', onEvent: (e) => events.push(e) });
     assert.equal(done.stopped, undefined);

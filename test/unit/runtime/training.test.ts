@@ -31,7 +31,7 @@ async function tinyModel(): Promise<string> {
 
 function writeSpec(dir: string, spec: Record<string, unknown>): string {
   const file = path.join(dir, 'spec.json');
-  fs.writeFileSync(file, JSON.stringify({ model: 'model/model.json', synthetic: { samples: 96, seed: 3 }, batchSize: 16, backend: 'cpu', ...spec }));
+  fs.writeFileSync(file, JSON.stringify({ model: 'model/model.json', synthetic: { samples: 96, seed: 3 }, batchSize: 16, ...spec }));
   return file;
 }
 
