@@ -89,9 +89,9 @@ function unknownFields(o: Record<string, unknown>, known: readonly string[]): st
   return `${unknown.length === 1 ? 'unknown field' : 'unknown fields'} ${described.join(', ')}`;
 }
 
-/** True when `v` is absent, or a finite number in [min, max] (a whole one when `integer`). */
-function isNumberIn(v: unknown, min: number, max: number, integer: boolean): boolean {
-  return v === undefined || (typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max && (!integer || Number.isInteger(v)));
+/** True when `v` is absent, or a finite number in [min, max] (a whole one when `integer`; above `min` when `openMin`). */
+function isNumberIn(v: unknown, min: number, max: number, integer: boolean, openMin = false): boolean {
+  return v === undefined || (typeof v === 'number' && Number.isFinite(v) && (openMin ? v > min : v >= min) && v <= max && (!integer || Number.isInteger(v)));
 }
 
 /**
@@ -114,18 +114,19 @@ export function validateRunSpec(json: unknown, name: string): RunSpec {
   if (typeof s['model'] !== 'string' || s['model'] === '') {
     bad('model', 'the path of a model file');
   }
-  for (const [field, min, max, integer] of [
-    ['learningRate', 0, 1e6, false],
-    ['epochs', 1, 100000, true],
-    ['batchSize', 1, 1 << 20, true],
-    ['validationSplit', 0, 0.95, false],
-    ['l1', 0, 10, false],
-    ['l2', 0, 10, false],
-    ['dropout', 0, 0.95, false],
-    ['seed', 0, 2 ** 32, false],
+  // [field, min, max, whole number, min excluded]; a learning rate of 0 would train nothing (probe --lr refuses it too)
+  for (const [field, min, max, integer, openMin] of [
+    ['learningRate', 0, 1e6, false, true],
+    ['epochs', 1, 100000, true, false],
+    ['batchSize', 1, 1 << 20, true, false],
+    ['validationSplit', 0, 0.95, false, false],
+    ['l1', 0, 10, false, false],
+    ['l2', 0, 10, false, false],
+    ['dropout', 0, 0.95, false, false],
+    ['seed', 0, 2 ** 32, false, false],
   ] as const) {
-    if (!isNumberIn(s[field], min, max, integer)) {
-      bad(field, `${integer ? 'a whole number' : 'a number'} in [${min}, ${max}]`);
+    if (!isNumberIn(s[field], min, max, integer, openMin)) {
+      bad(field, `${integer ? 'a whole number' : 'a number'} in ${openMin ? '(' : '['}${min}, ${max}]`);
     }
   }
   if (s['optimizer'] !== undefined && !optimizers.includes(String(s['optimizer']))) {

@@ -21,10 +21,10 @@ model (required), data (.npy/.npz/.csv/.json; without it synthetic clusters, set
 binaryCrossentropy|meanSquaredError), optimizer (sgd|adam|rmsprop), learningRate, epochs,
 batchSize, validationSplit, l1, l2, dropout, outDir, seed, stopOnNonFinite. Paths are relative
 to the spec. Any other field is refused, naming the field it resembles (learning_rate: did you
-mean learningRate?). The data is checked before the run folder is made: finite values, as many
-samples in x as in y, targets that fit the loss (class ids 0..k-1 or one-hot rows of k 0/1
-columns; 0..1 for binaryCrossentropy; one value per output for meanSquaredError), Embedding
-indices in range.
+mean learningRate?); learningRate must be above 0. The data is checked before the run folder is
+made: finite values, as many samples in x as in y, targets that fit the loss (class ids 0..k-1 or
+one-hot rows of k 0/1 columns; 0..1 for binaryCrossentropy; one value per output for
+meanSquaredError), Embedding indices in range.
 A run folder that already holds a run (run.json, epoch-NNN) is left alone and the command stops,
 unless --overwrite is given; without outDir every run gets a new folder runs/<model>-<time>.
 The model must have one input; with several outputs the loss is taken on the first.

@@ -76,3 +76,11 @@ test('every field a run spec has is accepted: a spec as Train Model... writes it
   assert.deepEqual(Object.keys(all).sort(), [...runSpecFields].sort());
   assert.equal(refusal(all), 'accepted');
 });
+
+test('a learning rate must be above 0, as probe --lr requires', () => {
+  assert.equal(refusal({ model: 'm.json', learningRate: 0 }), 'spec.json: "learningRate" is 0; expected a number in (0, 1000000].');
+  assert.equal(refusal({ model: 'm.json', learningRate: -1 }), 'spec.json: "learningRate" is -1; expected a number in (0, 1000000].');
+  assert.equal(refusal({ model: 'm.json', learningRate: 5e-324 }), 'accepted');
+  assert.equal(refusal({ model: 'm.json', learningRate: 1e6 }), 'accepted');
+  assert.equal(refusal({ model: 'm.json', learningRate: 1e6 + 1 }), 'spec.json: "learningRate" is 1000001; expected a number in (0, 1000000].');
+});
