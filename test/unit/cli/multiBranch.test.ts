@@ -56,9 +56,12 @@ test('a model with two outputs is probed and trained on its first output: the so
   assert.equal(await runCli(['probe', twoOutputs, '--backend', 'cpu', '--batch', '8', '--json'], probe), 0, probe.stderr.join('\n'));
   const report = JSON.parse(probe.stdout.join('\n'));
   assert.equal(report.probe.lossName, 'categoricalCrossentropy');
-  const grad = Object.fromEntries((report.probe.layers as { layer: string; gradNorm: number }[]).map((l) => [l.layer, l.gradNorm]));
+  const layers = report.probe.layers as { layer: string; gradNorm: number | null; offLossPath?: boolean }[];
+  const grad = Object.fromEntries(layers.map((l) => [l.layer, l.gradNorm]));
   assert.ok(grad['trunk']! > 0 && grad['classes']! > 0, JSON.stringify(grad));
-  assert.equal(grad['score'], 0);
+  // The second head is off the loss's path: no gradient (null, not a measured 0), and marked so.
+  assert.equal(grad['score'], null);
+  assert.deepEqual(layers.filter((l) => l.offLossPath).map((l) => l.layer), ['score']);
   const { dir: specDir, file } = writeSpec(twoOutputs);
   const train = captureIo();
   assert.equal(await runCli(['train', file, '--backend', 'cpu'], train), 0, train.stderr.join('\n'));
