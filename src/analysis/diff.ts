@@ -12,6 +12,7 @@ import { readAllValues } from '../core/tensorData';
 import { alignTensors, isPermutedShape, type AlignmentOverrides, type MatchKind, type TensorPairing } from './alignTensors';
 import { conversionCheckFor, type ConversionCheck } from './conversionCheck';
 import { fingerprintModel, fingerprintTensor, modelTensors, TensorHasher } from './fingerprint';
+import { ReadableTally } from './report';
 import { forEachAligned } from './valueCursor';
 
 /** Largest tensor (elements) held in memory to compare a transposed pair. */
@@ -176,6 +177,8 @@ export interface DiffSide {
   formatName: string;
   /** Number of tensors. */
   tensorCount: number;
+  /** Set when none of the file's numeric tensors could be read (e.g. its only shard is missing): why, as inspect says it. */
+  unreadable?: ErrorSummary;
 }
 
 /** A tensor left out of a diff because it holds no numeric values (e.g. a string tensor). */
@@ -456,7 +459,10 @@ export function assembleDiff(a: Pick<WeightFile, 'path' | 'format' | 'formatName
 }
 
 function side(f: Pick<WeightFile, 'path' | 'format' | 'formatName' | 'tensors'>): DiffSide {
-  return { path: f.path, format: f.format, formatName: f.formatName, tensorCount: f.tensors.length };
+  const tally = new ReadableTally();
+  f.tensors.filter(hasNumericValues).forEach((t) => tally.add(t.unavailable ? { error: t.unavailable } : {}));
+  const unreadable = tally.unreadableError(f.path);
+  return { path: f.path, format: f.format, formatName: f.formatName, tensorCount: f.tensors.length, ...(unreadable ? { unreadable: summarizeError(unreadable) } : {}) };
 }
 
 /** The model fingerprint of one side when every model tensor's fingerprint is in the diff. */

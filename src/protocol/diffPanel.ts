@@ -118,6 +118,8 @@ export interface DiffSideDto {
   formatName: string;
   /** Tensor count. */
   tensorCount: number;
+  /** Set when none of its numeric tensors could be read: why. */
+  unreadable?: { reason: string; message: string };
 }
 
 /** Whole-model numbers. */

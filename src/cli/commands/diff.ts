@@ -83,7 +83,12 @@ export async function runDiff(argv: readonly string[], io: CliIo): Promise<numbe
   } else {
     io.out(renderDiff(result, args.options.has('all')));
   }
-  return 0;
+  // A side none of whose tensors could be read makes the comparison say nothing: its error, exit 2.
+  const unreadable = [result.a.unreadable, result.b.unreadable].filter((e) => e !== undefined);
+  for (const e of unreadable) {
+    io.err(`error[${e.reason}]: ${e.message}`);
+  }
+  return unreadable.length > 0 ? 2 : 0;
 }
 
 /**

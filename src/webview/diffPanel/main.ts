@@ -213,6 +213,11 @@ function renderDiff(): void {
     summaryEl.append(...fact('Not compared', `no numeric values: A: ${nonNumeric(r.nonNumeric.a)}; B: ${nonNumeric(r.nonNumeric.b)}`, 'non-numeric'));
   }
   clear(warningsEl);
+  for (const u of [r.a.unreadable, r.b.unreadable]) {
+    if (u) {
+      warningsEl.append(h('li', { text: `${u.reason}: ${u.message}`, className: 'warning' }));
+    }
+  }
   for (const w of r.warnings) {
     warningsEl.append(h('li', { text: `${w.reason}: ${w.message}` }));
   }

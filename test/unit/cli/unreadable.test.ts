@@ -114,3 +114,22 @@ test('fingerprint: a model with no readable tensor is an error line (not the fin
   assert.match(partial.out, /^[0-9a-f]{64} {2}.*\(partial: some tensors unreadable\)$/);
   assert.deepEqual(fs.readdirSync(path.dirname(cut)).sort(), ['model.json', 'weights.bin'], 'no sidecar holds a partial fingerprint');
 });
+
+test('diff against a model none of whose tensors can be read prints the comparison, then that side\'s error, and exits 2', async () => {
+  const dir = makeTempDir('weightscope-unreadable-diff-');
+  const broken = modelCopy(dir, 'noshard', null);
+  const good = modelCopy(dir, 'good', 'whole');
+  const line = `error[missingCompanionFile]: ${broken}: could not read any of its ${manifest.length} tensors (the first: weight '${manifest[0]!.name}' is stored in the missing shard 'weights.bin').`;
+  for (const argv of [['diff', good, broken, '--json'], ['diff', broken, good]]) {
+    const r = await run(argv);
+    assert.equal(r.code, 2, argv.join(' '));
+    assert.deepEqual(r.err, [line], argv.join(' '));
+    assert.ok(r.out.length > 0, 'the comparison is still printed');
+  }
+  const json = await run(['diff', good, broken, '--json']);
+  const result = JSON.parse(json.out) as { a: { unreadable?: unknown }; b: { unreadable?: { reason: string } }; summary: { relL2: number | null } };
+  assert.equal(result.a.unreadable, undefined);
+  assert.equal(result.b.unreadable?.reason, 'missingCompanionFile');
+  assert.equal(result.summary.relL2, null);
+  assert.equal((await run(['diff', good, good])).code, 0);
+});
