@@ -35,6 +35,11 @@ function exitOnBrokenPipe(stream: NodeJS.WriteStream): void {
   });
 }
 
+/** Writes an error's one line on stderr, `error[<reason>]: <sentence>`, as every command reports an unreadable input. */
+export function writeError(io: Pick<CliIo, 'err'>, e: { reason: string; message: string }): void {
+  io.err(`error[${e.reason}]: ${e.message}`);
+}
+
 /** The process's stdout/stderr. */
 export function processIo(): CliIo {
   exitOnBrokenPipe(process.stdout);

@@ -13,7 +13,7 @@ import { historyUsage, runHistory } from './commands/history';
 import { inspectUsage, runInspect } from './commands/inspect';
 import { probeUsage, runProbe } from './commands/probe';
 import { runTrain, trainUsage } from './commands/train';
-import { processIo, type CliIo } from './io';
+import { processIo, writeError, type CliIo } from './io';
 
 /** Version printed by --version (kept in step with package.json by the release script). */
 export const cliVersion = '0.1.0';
@@ -116,7 +116,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return usageError(io, ex.message, `Run 'weightscope ${name} --help' for its options.`);
     }
     if (WeightFileError.is(ex)) {
-      io.err(`error[${ex.reason}]: ${ex.message}`);
+      writeError(io, ex);
       return 2;
     }
     const verbose = Boolean(process.env['WEIGHTSCOPE_VERBOSE']);

@@ -9,7 +9,7 @@ import { readRegularTextFile } from '../../core/nodeFileSource';
 import { intOption, parseArgs, UsageError, workersOption } from '../args';
 import { renderConversionCheck } from '../conversionReport';
 import { resolveModelEntry } from '../inputs';
-import type { CliIo } from '../io';
+import { writeError, type CliIo } from '../io';
 import { formatNumber, renderTable } from '../table';
 
 /** Usage text of the command. */
@@ -86,7 +86,7 @@ export async function runDiff(argv: readonly string[], io: CliIo): Promise<numbe
   // A side none of whose tensors could be read makes the comparison say nothing: its error, exit 2.
   const unreadable = [result.a.unreadable, result.b.unreadable].filter((e) => e !== undefined);
   for (const e of unreadable) {
-    io.err(`error[${e.reason}]: ${e.message}`);
+    writeError(io, e);
   }
   return unreadable.length > 0 ? 2 : 0;
 }

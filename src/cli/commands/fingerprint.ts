@@ -9,7 +9,7 @@ import { readSidecar, updateSidecar } from '../../core/sidecar';
 import { openLocalPath } from '../../formats/registry';
 import { parseArgs, UsageError } from '../args';
 import { expandInput } from '../inputs';
-import type { CliIo } from '../io';
+import { writeError, type CliIo } from '../io';
 
 /** Usage text of the command. */
 export const fingerprintUsage = `weightscope fingerprint <file-or-dir>... [options]
@@ -55,7 +55,7 @@ export async function runFingerprint(argv: readonly string[], io: CliIo): Promis
     if (!WeightFileError.is(ex)) {
       throw ex;
     }
-    io.err(`error[${ex.reason}]: ${ex.message}`);
+    writeError(io, ex);
     failed++;
   };
   const entries: string[] = [];

@@ -13,7 +13,7 @@ import { openLocalPath } from '../../formats/registry';
 import { choiceOption, intOption, parseArgs, UsageError, workersOption } from '../args';
 import { expandInput } from '../inputs';
 import { formatBytes, formatCount, formatNumber, renderTable } from '../table';
-import { outJsonStreamed, StreamedArray, type CliIo } from '../io';
+import { outJsonStreamed, StreamedArray, writeError, type CliIo } from '../io';
 
 /** Usage text of the command. */
 export const inspectUsage = `weightscope inspect <file-or-dir> [options]
@@ -92,7 +92,7 @@ export async function runInspect(argv: readonly string[], io: CliIo): Promise<nu
           throw ex;
         }
         const e = summarizeError(ex);
-        io.err(`error[${e.reason}]: ${e.message}`);
+        writeError(io, e);
         continue;
       }
       if (!shown) {
@@ -224,7 +224,7 @@ async function* streamReports(entries: readonly string[], input: string, run: In
       opened = await openReport(entry, run, true);
     } catch (ex) {
       const e = summarizeError(ex);
-      run.io.err(`error[${e.reason}]: ${e.message}`);
+      writeError(run.io, e);
       continue;
     }
     if (!opened) {
@@ -260,7 +260,7 @@ function reportUnreadable(io: CliIo, tally: ReadableTally, filePath: string): nu
     return 0;
   }
   const e = summarizeError(ex);
-  io.err(`error[${e.reason}]: ${e.message}`);
+  writeError(io, e);
   return 1;
 }
 
