@@ -1,7 +1,7 @@
 // Bench section 'diff': the diff of two 512 MiB TF.js checkpoints (32 float32 tensors of
 // 4096x1024 in 64 MiB shards; B = A plus seeded noise on most tensors, 4 tensors identical),
-// Weightscope (`diffLocalFiles`: lockstep streaming in worker threads, SHA-256 fingerprints in
-// the same pass) side by side with NumPy computing the same per-tensor metrics on the same files
+// Weightscope (`diffLocalFiles` as `weightscope diff` runs it: lockstep streaming in worker
+// threads, one per CPU, SHA-256 fingerprints in the same pass) side by side with NumPy computing the same per-tensor metrics on the same files
 // (scripts/bench/diff_numpy.py), and a raw `cat` of both files. Prints the ratio, checks that the
 // numbers agree, and the peak RSS of each process.
 //
@@ -82,7 +82,7 @@ async function child(a, b, workers) {
   const require = createRequire(import.meta.url);
   const { diffLocalFiles } = require(path.join(root, 'out', 'src', 'analysis', 'diffPool.js'));
   const t0 = performance.now();
-  const r = await diffLocalFiles(a, b, workers ? { workers: Number(workers) } : { workers: undefined });
+  const r = await diffLocalFiles(a, b, { workers: workers ? Number(workers) : undefined, callerIdle: true });
   const out = { ms: performance.now() - t0, relL2: r.summary.relL2, tensors: {} };
   for (const t of r.tensors) {
     out.tensors[t.a] = { relL2: t.relL2, cosine: t.cosine, maxAbsDiff: t.maxAbsDiff, meanAbsDiff: t.meanAbsDiff, changedFraction: t.changedFraction, signFlipFraction: t.signFlipFraction, stdA: t.stdA, stdB: t.stdB };

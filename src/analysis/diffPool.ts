@@ -74,10 +74,22 @@ export type DiffWorkerReply =
 
 /** Options of the pool. */
 export interface DiffPoolOptions {
-  /** Worker threads (default min(4, max(1, cpus - 1))). */
+  /** Worker threads (default: defaultDiffWorkers(callerIdle)). */
   workers?: number;
+  /** The calling thread waits idle while the pool works (a CLI command), so the default takes its core too. */
+  callerIdle?: boolean;
   /** Path of the worker script (default diffWorker.js next to this module or bundle). */
   workerScript?: string;
+}
+
+/**
+ * Default number of diff workers: one less than the CPUs, between 1 and 4, leaving a core to a
+ * calling thread that has other work (the extension host); every CPU, up to 4, when the caller
+ * only waits for the results (a CLI command).
+ */
+export function defaultDiffWorkers(callerIdle: boolean): number {
+  const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.min(4, Math.max(1, callerIdle ? cpus : cpus - 1));
 }
 
 /** Worker threads comparing tensor pairs of local files. */
@@ -90,7 +102,7 @@ export class DiffPool {
 
   /** Creates the pool; workers start on first use. */
   constructor(options: DiffPoolOptions = {}) {
-    this.size = Math.max(1, options.workers ?? Math.min(4, Math.max(1, os.cpus().length - 1)));
+    this.size = Math.max(1, options.workers ?? defaultDiffWorkers(options.callerIdle === true));
     this.script = options.workerScript ?? path.join(__dirname, 'diffWorker.js');
   }
 
@@ -206,6 +218,8 @@ export const autoWorkerMinBytes = 32 * 1024 * 1024;
 export interface LocalDiffOptions extends DiffOptions {
   /** Worker threads; 0 compares in this thread; unset: workers for files over autoWorkerMinBytes. */
   workers?: number;
+  /** The caller only waits for the result (see DiffPoolOptions.callerIdle). */
+  callerIdle?: boolean;
   /** Existing pool to use (then `workers` is ignored and the pool is not disposed). */
   pool?: DiffPool;
 }
@@ -243,7 +257,7 @@ export async function diffLocalFiles(pathA: string, pathB: string, options: Loca
     const bytes = [...a.tensors, ...b.tensors].reduce((s, t) => s + t.byteLength, 0);
     const useWorkers = options.workers !== undefined ? options.workers > 0 : bytes >= autoWorkerMinBytes;
     if (!options.pool && useWorkers) {
-      ownPool = new DiffPool(options.workers ? { workers: options.workers } : {});
+      ownPool = new DiffPool({ ...(options.workers ? { workers: options.workers } : {}), callerIdle: options.callerIdle });
     }
     const pool = options.pool ?? ownPool;
     const known = options.known ?? { a: await sidecarFingerprints(pathA), b: await sidecarFingerprints(pathB) };

@@ -123,6 +123,8 @@ export interface HistoryOptions {
   histogramBins?: number;
   /** Worker threads for the comparisons (0 = this thread). */
   workers?: number;
+  /** The caller only waits for the result (see DiffPoolOptions.callerIdle). */
+  callerIdle?: boolean;
   /** Cancels. */
   signal?: AbortSignal;
   /** Progress: checkpoints done of total. */
@@ -302,7 +304,7 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
     const bytes = probe.tensors.reduce((s, t) => s + t.byteLength, 0);
     await probe.close();
     if (options.workers !== undefined || 2 * bytes >= autoWorkerMinBytes) {
-      pool = new DiffPool(options.workers ? { workers: options.workers } : {});
+      pool = new DiffPool({ ...(options.workers ? { workers: options.workers } : {}), callerIdle: options.callerIdle });
     }
   }
   const bins = options.histogramBins ?? 32;

@@ -35,7 +35,7 @@ Options:
                          (a name that is no tensor of its file is an error)
   --top N                layers listed as moved most (default: 10)
   --workers N            worker threads (default: none when the files hold under 32 MiB, else
-                         CPU count - 1, at most 4; 0 = none)`;
+                         one per CPU, at most 4; 0 = none)`;
 
 const spec = { json: false, all: false, map: 'repeat', 'map-file': true, top: true, workers: true, help: false } as const;
 
@@ -73,6 +73,7 @@ export async function runDiff(argv: readonly string[], io: CliIo): Promise<numbe
   const result = await diffLocalFiles(pathA, pathB, {
     overrides,
     workers,
+    callerIdle: true,
     topLayerCount: top,
     onTensor: (_d, done, total) => progress(done, total),
   });

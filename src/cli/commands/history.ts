@@ -26,7 +26,7 @@ Options:
                          are read from it and names that do not follow it are reported
   --bins N               histogram bins per layer (default: 32)
   --workers N            worker threads (default: none when the files hold under 32 MiB, else
-                         CPU count - 1, at most 4; 0 = none)`;
+                         one per CPU, at most 4; 0 = none)`;
 
 const spec = { json: false, naming: true, bins: true, workers: true, help: false } as const;
 
@@ -56,7 +56,7 @@ export async function runHistory(argv: readonly string[], io: CliIo): Promise<nu
   const bins = intOption(args, 'bins', 32, 1, 1024);
   const workers = args.options.has('workers') ? intOption(args, 'workers', 1, 0, 64) : undefined;
   const progress = io.progress('reading checkpoints');
-  const h = await computeHistory(dir, { naming, histogramBins: bins, workers, onProgress: progress });
+  const h = await computeHistory(dir, { naming, histogramBins: bins, workers, callerIdle: true, onProgress: progress });
   progress(1, 1, true);
   io.out(args.options.has('json') ? JSON.stringify(h, null, 2) : renderHistory(h));
   return 0;

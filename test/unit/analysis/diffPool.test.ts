@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { diffLocalFiles } from '../../../src/analysis/diffPool';
+import { defaultDiffWorkers, diffLocalFiles } from '../../../src/analysis/diffPool';
 import type { DiffResult } from '../../../src/analysis/diff';
 import { loadDiffReference, runHashes, trainingRunDir } from './helpers/trainingRun';
 
@@ -70,4 +71,10 @@ test('cancelling a diff rejects with a cancelled WeightFileError', async () => {
   const controller = new AbortController();
   controller.abort();
   await assert.rejects(diffLocalFiles(path.join(dir, 'epoch-000'), path.join(dir, 'epoch-001'), { workers: 1, signal: controller.signal }), { name: 'WeightFileError', reason: 'cancelled' });
+});
+
+test('a caller that only waits (the CLI) gets a diff worker per CPU, the extension host one less, 1 to 4 either way', () => {
+  const cpus = os.availableParallelism();
+  assert.equal(defaultDiffWorkers(true), Math.min(4, cpus));
+  assert.equal(defaultDiffWorkers(false), Math.min(4, Math.max(1, cpus - 1)));
 });
