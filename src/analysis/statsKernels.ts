@@ -5,6 +5,7 @@
  * value buffer that readers can fill directly.
  * Where WebAssembly SIMD is unavailable (or on a big-endian host) the engine uses its JS loops.
  */
+import { compileWasm, instantiateWasm, type WasmMemoryExports, type WasmModule } from '../core/wasm';
 import { statsKernelsBase64 } from './statsKernels.wasm';
 
 /** Byte offsets in a kernel's memory (see statsKernels.wat). */
@@ -30,19 +31,7 @@ const kernelMaxBins = 32767;
 /** Most values one pass2 call examines. */
 export const kernelPickCapacity = 65536;
 
-/** The part of the WebAssembly API used here (the project's type libraries do not declare it). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => WasmModule;
-  Instance: new (module: WasmModule, imports: object) => WasmInstance;
-}
-type WasmModule = object;
-interface WasmInstance {
-  exports: object;
-}
-
-interface KernelExports {
-  memory: { buffer: ArrayBuffer };
+interface KernelExports extends WasmMemoryExports {
   pass1(p: number, n: number, shift: number): void;
   pass2(p: number, n: number, first: number, norm: number, tol: number, thr: number, bins: number, hasLog: number): number;
   sum(p: number, n: number): number;
@@ -83,8 +72,8 @@ export class StatsKernel {
   private logHView = new Uint32Array(0);
   private logThresholdsView = new Float64Array(0);
 
-  constructor(instance: WasmInstance) {
-    this.exports = instance.exports as unknown as KernelExports;
+  constructor(exports: KernelExports) {
+    this.exports = exports;
     this.buffer = this.exports.memory.buffer;
     this.radixEven = new Uint32Array(this.buffer, radixEvenAt, 65536);
     this.radixOdd = new Uint32Array(this.buffer, radixOddAt, 65536);
@@ -182,19 +171,8 @@ const spares: StatsKernel[] = [];
 const maxSpares = 4;
 
 function kernelModule(): WasmModule | null {
-  if (compiled === undefined) {
-    compiled = null;
-    try {
-      const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-      const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-      const bytes = Buffer.from(statsKernelsBase64, 'base64');
-      if (littleEndian && wasm && wasm.validate(bytes)) {
-        compiled = new wasm.Module(bytes);
-      }
-    } catch {
-      compiled = null; // no WebAssembly SIMD here: the JS loops serve
-    }
-  }
+  // Without WebAssembly SIMD here (null) the JS loops serve.
+  compiled ??= compileWasm(statsKernelsBase64);
   return compiled;
 }
 
@@ -208,8 +186,7 @@ export function takeKernel(): StatsKernel | undefined {
     return spare;
   }
   const module = kernelModule();
-  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-  return module && wasm ? new StatsKernel(new wasm.Instance(module, {})) : undefined;
+  return module ? new StatsKernel(instantiateWasm<KernelExports>(module)) : undefined;
 }
 
 /**

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { crc32c, crc32cUpdate, maskCrc, unmaskCrc } from '../../../../src/formats/tf/crc32c';
+import { repoRoot } from '../../helpers/fixtures';
+
+interface KernelSpec {
+  wat: string;
+  target: string;
+}
 
 /** Bit-by-bit CRC-32C straight from the definition (reflected 0x82F63B78). */
 function bitwise(bytes: Uint8Array): number {
@@ -31,6 +40,46 @@ test('crc32c (slicing-by-8) equals the bitwise definition on random data of ever
       assert.equal(crc32c(bytes.subarray(off, off + n)), bitwise(bytes.subarray(off, off + n)), `offset ${off}, length ${n}`);
     }
   }
+});
+
+test('the committed three-lane module is the compiled crc32c.wat', async () => {
+  const { generate, kernels } = (await import(pathToFileURL(path.join(repoRoot, 'scripts', 'make-kernels.mjs')).href)) as { generate(text: string, k: KernelSpec): Promise<string>; kernels: KernelSpec[] };
+  const kernel = kernels.find((k) => k.wat.endsWith('crc32c.wat'));
+  assert.ok(kernel);
+  const committed = fs.readFileSync(path.join(repoRoot, kernel.target), 'utf8');
+  assert.equal(committed, await generate(fs.readFileSync(path.join(repoRoot, kernel.wat), 'utf8'), kernel), 'run node scripts/make-kernels.mjs');
+});
+
+test('crc32c over more than one staging area of the three-lane loop (480 KiB) equals the bitwise definition', () => {
+  let seed = 4242;
+  const bytes = new Uint8Array(2 * 491520 + 3 * 12288 + 77);
+  for (let i = 0; i < bytes.length; i++) {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    bytes[i] = seed >>> 24;
+  }
+  assert.equal(crc32c(bytes.subarray(3)), bitwise(bytes.subarray(3)));
+});
+
+test('crc32c over three-lane blocks (12 KiB and up) equals the bitwise definition, at every alignment and around block edges', () => {
+  let seed = 987654321;
+  const bytes = new Uint8Array(3 * 12288 + 64);
+  for (let i = 0; i < bytes.length; i++) {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    bytes[i] = seed >>> 24;
+  }
+  for (const n of [12287, 12288, 12289, 12295, 12296, 24576, 24583, 3 * 12288 + 61]) {
+    for (let off = 0; off < 4 && off + n <= bytes.length; off++) {
+      const part = bytes.subarray(off, off + n);
+      assert.equal(crc32c(part), bitwise(part), `offset ${off}, length ${n}`);
+    }
+  }
+  // Chained over splits that cut a block, and zeros (a shift-table error shows on long zero runs too).
+  const whole = bitwise(bytes);
+  for (const split of [1, 4095, 4096, 12289, 20000]) {
+    assert.equal(crc32cUpdate(crc32cUpdate(0, bytes.subarray(0, split)), bytes.subarray(split)), whole, `split at ${split}`);
+  }
+  const zeros = new Uint8Array(40000);
+  assert.equal(crc32c(zeros), bitwise(zeros));
 });
 
 test('crc32cUpdate chains: crc(a ++ b) from crc(a) and b, for unaligned splits', () => {
