@@ -94,6 +94,15 @@ const smallTensorBytes = 64 * 1024;
 const batchTensors = 256;
 const batchBytes = 1024 * 1024;
 
+/**
+ * A callerIdle pool leaves the small tensors of an analyzeFile to the calling thread alone when the
+ * tensors asked for hold at most this many bytes on average: for such tiny tensors, handing them to
+ * a worker and taking back the results costs the calling thread about what analysing them does
+ * (bench section many-tensors: 60,000 tensors of 16 values), so workers would only add their
+ * overhead. Larger tensors among them still go to the workers.
+ */
+const callerOnlyMeanBytes = 16 * 1024;
+
 /** A cancelled worker that has not answered after this long is terminated and replaced, in milliseconds. */
 const cancelGraceMs = 2000;
 
@@ -207,6 +216,8 @@ export class StatsPool {
   private readonly workerScript: string;
   private readonly slots: Slot[] = [];
   private readonly queue = new JobQueue();
+  /** Jobs only the calling thread takes (callerOnlyMeanBytes); it takes them before those of `queue`. */
+  private readonly callerQueue = new JobQueue();
   private nextId = 1;
   private disposed = false;
   /** Early analyses by earlyKey. */
@@ -327,6 +338,9 @@ export class StatsPool {
         reject(new WeightFileError('cancelled', 'The operation was cancelled.'));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
+      // Tiny tensors on average: the calling thread takes the small ones (see callerOnlyMeanBytes).
+      const sizes = options.openFile && this.callerIdle ? names.map((n) => findTensor(options.openFile!, n)?.byteLength ?? Infinity) : [];
+      const smallQueue = sizes.length > 0 && sizes.reduce((a, b) => a + b, 0) <= callerOnlyMeanBytes * sizes.length ? this.callerQueue : this.queue;
       // Small tensors of the caller's open file, gathered into batches.
       let small: Job[] = [];
       let smallBytes = 0;
@@ -334,7 +348,7 @@ export class StatsPool {
         const job = small.length > 1 ? batchJob(small) : small[0];
         if (job) {
           jobs.push(job);
-          this.queue.push(job);
+          smallQueue.push(job);
         }
         small = [];
         smallBytes = 0;
@@ -412,7 +426,7 @@ export class StatsPool {
   async dispose(): Promise<void> {
     this.disposed = true;
     this.early.clear();
-    for (const job of this.queue.drain()) {
+    for (const job of [...this.callerQueue.drain(), ...this.queue.drain()]) {
       job.done({ ok: false, error: { reason: 'internal', message: 'The statistics pool was disposed.' } });
     }
     const local = this.local;
@@ -459,7 +473,7 @@ export class StatsPool {
 
   private pump(): void {
     if (this.callerIdle && !this.local && !this.disposed) {
-      const next = this.queue.shift();
+      const next = this.callerQueue.shift() ?? this.queue.shift();
       if (next) {
         this.runLocal(next);
       } else {

@@ -168,8 +168,9 @@ export interface BatchMember {
 /**
  * Statistics of several tensors of one local file, one after another: StatsPool's batches of small
  * tensors. The file is taken from this thread's cache once for all of them (or `openFile`, the
- * caller's open copy, is used); `onResult` hears each result as it is ready. Failures become
- * ok:false results, as in analyzeTensor.
+ * caller's open copy, is used). Failures become ok:false results, as in analyzeTensor. With
+ * `onResult`, each result goes there as it is ready and none is kept (the array returned is empty):
+ * results held for the whole batch would outlive the young generation and load the heap.
  */
 export async function analyzeTensorBatch(
   filePath: string,
@@ -179,6 +180,7 @@ export async function analyzeTensorBatch(
   options: { openFile?: WeightFile; onResult?: (index: number, result: TensorResult) => void } = {},
 ): Promise<TensorResult[]> {
   const results: TensorResult[] = [];
+  let index = 0;
   let entry: OpenEntry | undefined;
   // The members' files opened once for the batch and read ahead (tiny tensors: opening and reading
   // each alone would cost more than analysing it).
@@ -190,7 +192,7 @@ export async function analyzeTensorBatch(
         let reads = rawFiles.get(m.raw.localPath);
         if (!reads) {
           try {
-            reads = new RawFileReads(openRegularFileSync(m.raw.localPath));
+            reads = new RawFileReads(openRegularFileSync(m.raw.localPath), readAheadBytes(batch, m.raw.localPath));
             rawFiles.set(m.raw.localPath, reads);
           } catch {
             // readRawValues reports it for the member
@@ -207,8 +209,11 @@ export async function analyzeTensorBatch(
           result = { ok: false, error: summarizeError(ex) };
         }
       }
-      results.push(result);
-      options.onResult?.(results.length - 1, result);
+      if (options.onResult) {
+        options.onResult(index++, result);
+      } else {
+        results.push(result);
+      }
     }
   } finally {
     if (entry) {
@@ -219,6 +224,23 @@ export async function analyzeTensorBatch(
     }
   }
   return results;
+}
+
+/**
+ * Read-ahead block for the members of a batch in `localPath`: the span from the first byte of theirs
+ * to the last (tiny tensors lie next to each other), at most 1 MiB, so that a batch of a few
+ * kilobytes neither reads nor allocates a megabyte.
+ */
+function readAheadBytes(batch: readonly BatchMember[], localPath: string): number {
+  let start = Infinity;
+  let end = 0;
+  for (const m of batch) {
+    if (m.raw?.localPath === localPath) {
+      start = Math.min(start, m.raw.offset);
+      end = Math.max(end, m.raw.offset + m.raw.byteLength);
+    }
+  }
+  return Math.max(1, Math.min(1 << 20, end - start));
 }
 
 /** Tensors of open files by name (a file with many tensors is not searched once per request). */

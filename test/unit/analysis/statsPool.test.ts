@@ -493,3 +493,30 @@ test('small tensors of the caller\'s open file go to the threads in batches, eac
     }
   }
 });
+
+test('callerIdle pool, tensors of a few values on average: the calling thread takes the small ones, only a large one goes to a worker', async () => {
+  const p = writeTfjsModel([
+    ...Array.from({ length: 300 }, (_, i) => ({ name: `dense_${i >> 1}/w${i & 1}`, shape: [4, 4], values: (k: number) => Math.cos(i * 7 + k) })),
+    { name: 'big/kernel', shape: [100, 200] },
+  ]);
+  const file = await openLocalPath(p);
+  const log = path.join(makeTempDir(), 'requests.jsonl');
+  const pool = new StatsPool({ workers: 1, callerIdle: true, workerScript: spyWorker(log) });
+  try {
+    const names = file.tensors.map((x) => x.name);
+    const expected = new Map<string, TensorResult>();
+    for (const name of names) {
+      expected.set(name, await analyzeOpenTensor(file, name, 64, new AbortController().signal));
+    }
+    const results = await pool.analyzeFile(p, names, { openFile: file });
+    assert.deepEqual(results, expected);
+    const sent = logged(log)
+      .filter((m) => m.type === 'analyze')
+      .flatMap((m) => m.batch ?? [m])
+      .map((m) => m.tensorName);
+    assert.ok(sent.every((n) => n === 'big/kernel'), `tensors sent to the worker: ${sent.slice(0, 5).join(', ')}`);
+  } finally {
+    await pool.dispose();
+    await file.close();
+  }
+});
