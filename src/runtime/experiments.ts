@@ -21,7 +21,7 @@ import { float16BitsToNumber } from '../core/dtypes';
 import { throwIfAborted, WeightFileError } from '../core/errors';
 import { fileSystemError } from '../core/nodeFileSource';
 import { initLayers, type BackendInfo, type BackendName, type Tfl } from './backend';
-import { loadDataSet, type DataSet } from './dataLoader';
+import { loadDataSet, positionIn, type DataSet } from './dataLoader';
 import { gradientDiagnostics } from './gradientRules';
 import { probeModel } from './probe';
 import { clusters, rng } from './syntheticData';
@@ -141,15 +141,24 @@ export function prepareExperimentData(data: DataSet, seed = 5): ExperimentData {
   let k: number;
   const label = new Int32Array(n);
   if (width > 1) {
+    // One-hot rows: 0s and a single 1 (soft labels are not class ids, as for training: dataCheck.ts).
     k = width;
+    const want = 'an experiment needs class ids 0, 1, 2, ... or one-hot rows (0s and a single 1)';
     for (let i = 0; i < n; i++) {
-      let best = 0;
-      for (let c = 1; c < k; c++) {
-        if (data.y[i * k + c]! > data.y[i * k + best]!) {
-          best = c;
+      let ones = 0;
+      for (let c = 0; c < k; c++) {
+        const v = data.y[i * k + c]!;
+        if (v !== 0 && v !== 1) {
+          throw new WeightFileError('corrupt', `${name} holds the target ${v} at ${positionIn(data, 'y', i * k + c)}; ${want}.`, { file: name });
+        }
+        if (v === 1) {
+          ones++;
+          label[i] = c;
         }
       }
-      label[i] = best;
+      if (ones !== 1) {
+        throw new WeightFileError('corrupt', `${name} holds a target row of ${ones} ones at ${positionIn(data, 'y', i * k)}; ${want}.`, { file: name });
+      }
     }
   } else {
     let max = 0;

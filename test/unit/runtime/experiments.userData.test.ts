@@ -95,6 +95,19 @@ test('prepareExperimentData: one-hot targets keep their width; non-class targets
     () => prepareExperimentData(parseJsonData(regression, 'regression.json')),
     (ex: unknown) => WeightFileError.is(ex, 'corrupt') && /regression\.json holds the target 0\.5 in sample 2/.test((ex as Error).message),
   );
+  // Rows that are not one-hot (soft labels, two ones, none) are refused, naming where.
+  const rows = (row: (i: number) => number[]): string => JSON.stringify({ x: Array.from({ length: 12 }, (_, i) => [i]), y: Array.from({ length: 12 }, (_, i) => row(i)) });
+  assert.throws(
+    () => prepareExperimentData(parseJsonData(rows((i) => (i === 5 ? [0.75, 0.25] : [1, 0])), 'soft.json')),
+    (ex: unknown) => WeightFileError.is(ex, 'corrupt') && /soft\.json holds the target 0\.75 at 'y'\[5, 0\] \(sample 5, counting from 0\); an experiment needs class ids 0, 1, 2, \.\.\. or one-hot rows/.test((ex as Error).message),
+  );
+  for (const [bad, ones] of [[[1, 1, 0], 2], [[0, 0, 0], 0]] as const) {
+    assert.throws(
+      () => prepareExperimentData(parseJsonData(rows((i) => (i === 7 ? [...bad] : [0, 1, 0])), 'rows.json')),
+      (ex: unknown) => WeightFileError.is(ex, 'corrupt') && new RegExp(`rows\\.json holds a target row of ${ones} ones at 'y'\\[7, 0\\]`).test((ex as Error).message),
+      `a row of ${ones} ones`,
+    );
+  }
   const unlabelled = JSON.stringify({ x: Array.from({ length: 12 }, (_, i) => [i]) });
   assert.throws(() => prepareExperimentData(parseJsonData(unlabelled, 'x-only.json')), (ex: unknown) => WeightFileError.is(ex, 'corrupt') && /x-only\.json has no targets/.test((ex as Error).message));
 });
