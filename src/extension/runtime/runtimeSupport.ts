@@ -18,6 +18,7 @@ import { modelBaseName, readRunSpec } from '../../runtime/runSpec';
 import { RuntimeClient } from '../../runtime/runtimeClient';
 import { runDefaults, type RunSpec, type TrainEvent } from '../../runtime/training';
 import { log, logFailure } from '../log';
+import { trainingEndMessage } from './trainingPanelState';
 import { TrainingPanel, TrainingPanelSerializer } from './trainingPanel';
 
 /** Command ids of this feature. */
@@ -218,9 +219,9 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
           },
         },
       );
-      const kept = `${done.checkpoints.length} checkpoints in ${path.dirname(done.checkpoints[0] ?? specFile)}`;
-      panel.finish(done.stopped === 'cancelled' ? 'cancelled' : done.stopped ? 'stopped' : 'done', done.stopped ? `Stopped (${done.stopped}); ${kept} kept.` : `Done: ${kept}.`);
-      log().info(`training ${name}: ${done.stopped ?? 'done'}, ${kept}`);
+      const end = trainingEndMessage(done, path.dirname(specFile));
+      panel.finish(end.status, end.message);
+      log().info(`training ${name}: ${end.message}`);
     } catch (ex) {
       const cancelled = WeightFileError.is(ex, 'cancelled');
       panel.finish(cancelled ? 'cancelled' : 'failed', cancelled ? 'Cancelled; checkpoints written so far were kept.' : `Failed: ${ex instanceof Error ? ex.message : String(ex)}`);

@@ -248,3 +248,26 @@ export async function restoreTrainingState(saved: unknown, read: (runDir: string
       : `Interrupted: the window reloaded while this ran, which stopped it. ${kept.length > 0 ? `Checkpoints were kept (${kept.join('; ')}).` : 'No epoch had finished.'}`;
   return state;
 }
+
+/** What the end of a training run (its `done` event) tells the panel. */
+export interface TrainingEnd {
+  stopped?: string;
+  checkpoints: string[];
+  history: EpochMetrics[];
+}
+
+/**
+ * The panel's status and last line for a run that ended (the CLI's `train` prints the same facts):
+ * the checkpoints kept, and for a run that stopped early in an epoch, that epoch's steps, which
+ * were not saved (no checkpoint of a partial epoch is written).
+ */
+export function trainingEndMessage(done: TrainingEnd, fallbackDir: string): { status: TrainingPanelStateDto['status']; message: string } {
+  const first = done.checkpoints[0];
+  const kept = `${done.checkpoints.length} checkpoints in ${first !== undefined ? path.dirname(first) : fallbackDir}`;
+  if (!done.stopped) {
+    return { status: 'done', message: `Done: ${kept}.` };
+  }
+  const last = done.history[done.history.length - 1];
+  const partial = last?.partialSteps !== undefined ? ` in epoch ${done.history.length} after ${last.partialSteps} step${last.partialSteps === 1 ? '' : 's'}, which was not saved` : '';
+  return { status: done.stopped === 'cancelled' ? 'cancelled' : 'stopped', message: `Stopped (${done.stopped})${partial}; ${kept} kept.` };
+}

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
-import { epochsFromRunFile, parseSavedState, readRunFile, restoreTrainingState } from '../../../../src/extension/runtime/trainingPanelState';
+import { epochsFromRunFile, parseSavedState, readRunFile, restoreTrainingState, trainingEndMessage } from '../../../../src/extension/runtime/trainingPanelState';
 import type { TrainingPanelStateDto } from '../../../../src/protocol/trainingPanel';
 import { initLayers, type BackendInfo, type Tf, type Tfl } from '../../../../src/runtime/backend';
 import { runTraining, type EpochMetrics, type TrainEvent } from '../../../../src/runtime/training';
@@ -173,4 +173,20 @@ test('probe and experiment panels: done stays done, running becomes interrupted;
   assert.equal(exp?.status, 'interrupted');
   assert.deepEqual(exp?.runs[0]!.epochs.map((e) => e.loss), [1, 0.5]);
   assert.equal(exp?.message, 'Interrupted: the window reloaded while this ran, which stopped it. Checkpoints were kept (uniform-0.01 up to epoch-002).');
+});
+
+test('trainingEndMessage: done, stopped at an epoch end, and stopped inside an epoch whose steps were not saved', () => {
+  const dir = path.join('runs', 'mlp');
+  const checkpoints = [0, 1, 2].map((e) => path.join(dir, `epoch-00${e}`));
+  const epoch = (loss: number, partialSteps?: number): EpochMetrics => ({ loss, ...(partialSteps !== undefined ? { partialSteps } : {}) });
+  assert.deepEqual(trainingEndMessage({ checkpoints, history: [epoch(1), epoch(0.5)] }, 'spec'), { status: 'done', message: `Done: 3 checkpoints in ${dir}.` });
+  assert.deepEqual(trainingEndMessage({ stopped: 'exploding', checkpoints, history: [epoch(1), epoch(9)] }, 'spec'), { status: 'stopped', message: `Stopped (exploding); 3 checkpoints in ${dir} kept.` });
+  assert.deepEqual(trainingEndMessage({ stopped: 'nonFinite', checkpoints, history: [epoch(1), epoch(2), epoch(NaN, 7)] }, 'spec'), {
+    status: 'stopped',
+    message: `Stopped (nonFinite) in epoch 3 after 7 steps, which was not saved; 3 checkpoints in ${dir} kept.`,
+  });
+  assert.deepEqual(trainingEndMessage({ stopped: 'cancelled', checkpoints: [], history: [epoch(1, 1)] }, 'spec'), {
+    status: 'cancelled',
+    message: 'Stopped (cancelled) in epoch 1 after 1 step, which was not saved; 0 checkpoints in spec kept.',
+  });
 });
