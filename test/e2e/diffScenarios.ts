@@ -7,7 +7,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { canvasPaintedPixels, closeAllEditors, contextMenuItems, revealInExplorer, screenshot, waitForWorkbench, webviewFrame, type Scenario, type ScenarioContext } from './workbench';
+import { canvasPaintedPixels, clickMenuItem, closeAllEditors, contextMenuItems, explorerRowAt, revealInExplorer, screenshot, waitForWorkbench, webviewFrame, type Scenario, type ScenarioContext } from './workbench';
 
 /** Repository root (this file runs as out/test/e2e/diffScenarios.js). */
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
@@ -34,6 +34,26 @@ async function assertPainted(ctx: ScenarioContext, selector: string): Promise<vo
   await ctx.page.waitForTimeout(300);
   const painted = await canvasPaintedPixels(webviewFrame(ctx.page), selector);
   assert.ok(painted > 300, `${selector} has painted pixels (${painted})`);
+}
+
+/**
+ * Two TF.js models side by side in the workspace: `diff-odd/a` lists a float32 kernel whose only
+ * shard is missing (nothing of A can be read), `diff-odd/b` holds that kernel and a string weight
+ * (no numeric values: listed, not compared).
+ */
+function writeOddPair(ctx: ScenarioContext): void {
+  const dir = path.join(ctx.workspace, 'diff-odd');
+  const model = (weights: { name: string; shape: number[]; dtype: string }[]): string =>
+    JSON.stringify({ format: 'layers-model', generatedBy: 'weightscope e2e', modelTopology: null, weightsManifest: [{ paths: ['weights.bin'], weights }] });
+  const kernel = { name: 'dense/kernel', shape: [2, 2], dtype: 'float32' };
+  fs.mkdirSync(path.join(dir, 'a'), { recursive: true });
+  fs.mkdirSync(path.join(dir, 'b'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'a', 'model.json'), model([kernel]));
+  fs.writeFileSync(path.join(dir, 'b', 'model.json'), model([kernel, { name: 'vocab', shape: [2], dtype: 'string' }]));
+  // TF.js string weights: each value is its UTF-8 byte count (uint32, little-endian), then the bytes.
+  const words = ['cat', 'dog'].map((w) => Buffer.from(w, 'utf8'));
+  const strings = words.flatMap((w) => [Buffer.from(new Uint32Array([w.length]).buffer), w]);
+  fs.writeFileSync(path.join(dir, 'b', 'weights.bin'), Buffer.concat([Buffer.from(new Float32Array([0.5, -0.25, 1, 2]).buffer), ...strings]));
 }
 
 export const diffScenarios: Scenario[] = [
@@ -103,6 +123,49 @@ export const diffScenarios: Scenario[] = [
       await assertPainted(ctx, '#history-lines');
       await assertPainted(ctx, '#history-heatmap');
       await screenshot(ctx, 'history-panel-dark', 500);
+      await closeAllEditors(page);
+    },
+  },
+  {
+    name: 'Compare Weights with Selected: a side whose shard is missing and a string weight are listed, not compared',
+    needsFixtures: false,
+    async run(ctx) {
+      const { page } = ctx;
+      writeOddPair(ctx);
+      await ctx.openWorkbench();
+      await waitForWorkbench(page);
+      // Both folders expanded; the two model.json rows told apart by their paths.
+      await revealInExplorer(page, ['diff-odd', 'a', 'model.json']);
+      await revealInExplorer(page, ['diff-odd', 'b', 'weights.bin']);
+      const a = explorerRowAt(page, path.join(ctx.workspace, 'diff-odd', 'a', 'model.json'));
+      const b = explorerRowAt(page, path.join(ctx.workspace, 'diff-odd', 'b', 'model.json'));
+      await a.click();
+      await contextMenuItems(page, a);
+      await clickMenuItem(page, 'Select Weights for Compare');
+      // The selection sets a context key; B's menu offers the comparison once it has.
+      let items: string[] = [];
+      for (let tries = 0; tries < 20 && !items.includes('Compare Weights with Selected'); tries++) {
+        if (tries > 0) {
+          await page.keyboard.press('Escape');
+          await page.waitForTimeout(250);
+        }
+        await b.click();
+        items = await contextMenuItems(page, b);
+      }
+      assert.ok(items.includes('Compare Weights with Selected'), `context menu has Compare Weights with Selected: ${items.join(' | ')}`);
+      await clickMenuItem(page, 'Compare Weights with Selected');
+      const frame = webviewFrame(page);
+      await frame.locator('#diff-title', { hasText: /a\/model\.json ↔ .*b\/model\.json/ }).waitFor({ timeout: 60_000 });
+      const notCompared = frame.locator('#non-numeric');
+      await notCompared.waitFor({ timeout: 60_000 });
+      assert.equal((await notCompared.textContent())?.trim(), 'no numeric values: A: none; B: vocab (string)');
+      // A's only shard is missing: the panel says so among its warnings, and there is no model change to show.
+      const unreadable = frame.locator('#diff-warnings li.warning');
+      await unreadable.first().waitFor();
+      const why = (await unreadable.allTextContents()).join(' | ');
+      assert.ok(/weights\.bin/.test(why), `A's warning names its missing shard: ${why}`);
+      assert.equal((await frame.locator('#model-change').textContent())?.trim().startsWith('–'), true, 'no model change when nothing was compared');
+      await screenshot(ctx, 'diff-panel-unreadable-side', 300);
       await closeAllEditors(page);
     },
   },

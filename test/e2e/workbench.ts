@@ -52,6 +52,11 @@ export function explorerRow(page: Page, name: string): Locator {
   return page.locator('.explorer-folders-view .monaco-list-row', { has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(name)}$`) }) }).first();
 }
 
+/** The explorer row of the file or folder at `absolutePath` (its label carries the path): exact where names repeat. */
+export function explorerRowAt(page: Page, absolutePath: string): Locator {
+  return page.locator('.explorer-folders-view .monaco-list-row', { has: page.locator(`.monaco-icon-label[aria-label=${JSON.stringify(absolutePath)}]`) });
+}
+
 /** Expands explorer folders along `segments` (relative to the workspace root) and returns the last row. */
 export async function revealInExplorer(page: Page, segments: string[]): Promise<Locator> {
   let row: Locator | undefined;
