@@ -246,8 +246,17 @@ export type PairRunner = (
   onResult: (index: number, diff: TensorDiff) => void,
 ) => Promise<void>;
 
-/** Compares two opened files. */
-export async function diffWeightFiles(a: WeightFile, b: WeightFile, options: DiffOptions = {}, runner?: PairRunner): Promise<DiffResult> {
+/**
+ * Fingerprints tensors of one side of a diff, by name, elsewhere than the calling thread (a
+ * pool's worker threads); a tensor that cannot be read maps to undefined. Throws when cancelled.
+ */
+export type FingerprintRunner = (which: 'a' | 'b', names: readonly string[], options: DiffOptions) => Promise<Map<string, string | undefined>>;
+
+/**
+ * Compares two opened files: the pairs through `runner` (else one after another in this thread),
+ * the fingerprints of the tensors no comparison read (added, removed) through `fingerprints`.
+ */
+export async function diffWeightFiles(a: WeightFile, b: WeightFile, options: DiffOptions = {}, runner?: PairRunner, fingerprints?: FingerprintRunner): Promise<DiffResult> {
   // Tensors without numeric values (checkpoint metadata strings) are left out before pairing:
   // nothing to measure, and they must not take a numeric tensor's place in the order matching.
   const layerOrders = { a: a.layers.map((l) => l.name), b: b.layers.map((l) => l.name) };
@@ -279,8 +288,8 @@ export async function diffWeightFiles(a: WeightFile, b: WeightFile, options: Dif
   for (const n of alignment.added) {
     tensors.push(oneSided(byNameB.get(n)!, 'added'));
   }
-  await completeFingerprints(a, tensors, 'a', options);
-  await completeFingerprints(b, tensors, 'b', options);
+  await completeFingerprints(a, tensors, 'a', options, fingerprints);
+  await completeFingerprints(b, tensors, 'b', options, fingerprints);
   await completeIdenticalNorms(a, tensors, options);
   const result = assembleDiff(a, b, tensors, options.topLayerCount ?? 10);
   const conversion = await conversionCheckFor(a, b, { signal: options.signal });
@@ -321,8 +330,9 @@ async function completeIdenticalNorms(a: WeightFile, diffs: TensorDiff[], option
  * tensors, the readable side of a pair whose other side failed), so the model fingerprint is
  * reported whenever every model tensor can be read, as `weightscope fingerprint` computes it.
  * Known fingerprints are used as they are; an unreadable tensor keeps none (the model then has none).
+ * With `runner` the missing ones are computed there (worker threads), else in this thread.
  */
-async function completeFingerprints(file: WeightFile, diffs: TensorDiff[], which: 'a' | 'b', options: DiffOptions): Promise<void> {
+async function completeFingerprints(file: WeightFile, diffs: TensorDiff[], which: 'a' | 'b', options: DiffOptions, runner?: FingerprintRunner): Promise<void> {
   const entryOf = new Map<string, TensorDiff>();
   for (const d of diffs) {
     const name = d[which];
@@ -331,15 +341,34 @@ async function completeFingerprints(file: WeightFile, diffs: TensorDiff[], which
     }
   }
   const key = which === 'a' ? 'fingerprintA' : 'fingerprintB';
+  const missing: { t: TensorInfo; d: TensorDiff }[] = [];
   for (const t of modelTensors(file.tensors)) {
     const d = entryOf.get(t.name);
     if (!d || d[key] || t.unavailable) {
       continue;
     }
-    throwIfAborted(options.signal);
     const known = (which === 'a' ? options.known?.a : options.known?.b)?.get(t.name);
+    if (known) {
+      d[key] = known;
+    } else {
+      missing.push({ t, d });
+    }
+  }
+  if (runner && missing.length > 0) {
+    const got = await runner(which, missing.map((m) => m.t.name), options);
+    throwIfAborted(options.signal);
+    for (const { t, d } of missing) {
+      const fp = got.get(t.name);
+      if (fp) {
+        d[key] = fp;
+      }
+    }
+    return;
+  }
+  for (const { t, d } of missing) {
+    throwIfAborted(options.signal);
     try {
-      d[key] = known ?? (await fingerprintTensor(t, { signal: options.signal, chunkElements: options.chunkElements }));
+      d[key] = await fingerprintTensor(t, { signal: options.signal, chunkElements: options.chunkElements });
     } catch (ex) {
       if (WeightFileError.is(ex, 'cancelled') || options.signal?.aborted) {
         throw ex;

@@ -12,7 +12,7 @@ import { readSidecar } from '../core/sidecar';
 import { openLocalPath, resolveLocalEntry } from '../formats/registry';
 import type { MatchKind, TensorPairing } from './alignTensors';
 import { checkpointStamp } from './checkpointFiles';
-import { diffWeightFiles, type DiffOptions, type DiffResult, type PairRunner, type TensorDiff } from './diff';
+import { diffWeightFiles, type DiffOptions, type DiffResult, type FingerprintRunner, type PairRunner, type TensorDiff } from './diff';
 
 /** A message to a diff worker. */
 export type DiffJobMessage =
@@ -39,6 +39,18 @@ export type DiffJobMessage =
       knownB?: string;
     }
   | {
+      /** Fingerprint one tensor of a local file (one a comparison did not read: added, removed). */
+      type: 'fingerprint';
+      /** Job id, echoed in the reply. */
+      id: number;
+      /** Local path of the file. */
+      filePath: string;
+      /** Tensor name in it. */
+      name: string;
+      /** Read chunk size in elements. */
+      chunkElements?: number;
+    }
+  | {
       /** Cancel a running job. */
       type: 'cancel';
       /** Its id. */
@@ -58,6 +70,14 @@ export type DiffWorkerReply =
       id: number;
       /** The result. */
       diff: TensorDiff;
+    }
+  | {
+      /** The fingerprint of one tensor. */
+      type: 'fingerprint';
+      /** Job id. */
+      id: number;
+      /** SHA-256 hex (fingerprint.ts). */
+      fingerprint: string;
     }
   | {
       /** The job failed as a whole (file could not be opened, cancelled). */
@@ -109,6 +129,33 @@ export class DiffPool {
   /** A PairRunner comparing pairs of the two local files in the workers. */
   runner(pathA: string, pathB: string): PairRunner {
     return (pairs, options, onResult) => this.run(pathA, pathB, pairs, options, onResult);
+  }
+
+  /** A FingerprintRunner for the two local files: each tensor fingerprinted by a worker, several at once. */
+  fingerprinter(pathA: string, pathB: string): FingerprintRunner {
+    return async (which, names, options) => {
+      const filePath = which === 'a' ? pathA : pathB;
+      const out = new Map<string, string | undefined>();
+      let next = 0;
+      const lane = async (): Promise<void> => {
+        const worker = this.acquire();
+        try {
+          while (next < names.length && !options.signal?.aborted) {
+            const name = names[next++]!;
+            const reply = await this.send(worker, { type: 'fingerprint', id: this.nextId++, filePath, name, chunkElements: options.chunkElements }, options.signal);
+            // A tensor that cannot be read has no fingerprint (its side then has no model fingerprint).
+            out.set(name, reply.type === 'fingerprint' ? reply.fingerprint : undefined);
+          }
+        } finally {
+          await this.release(worker);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(this.size, names.length) }, lane));
+      if (options.signal?.aborted) {
+        throw new WeightFileError('cancelled', 'The operation was cancelled.');
+      }
+      return out;
+    };
   }
 
   private async run(pathA: string, pathB: string, pairs: readonly TensorPairing[], options: DiffOptions, onResult: (i: number, d: TensorDiff) => void): Promise<void> {
@@ -174,7 +221,7 @@ export class DiffPool {
   /** Sends one message and waits for its reply; a crashed worker becomes an `internal` error. */
   private send(worker: Worker, msg: DiffJobMessage, signal?: AbortSignal): Promise<DiffWorkerReply> {
     return new Promise((resolve) => {
-      const id = msg.type === 'job' || msg.type === 'cancel' ? msg.id : -1;
+      const id = msg.type === 'close' ? -1 : msg.id;
       const onAbort = (): void => worker.postMessage({ type: 'cancel', id } satisfies DiffJobMessage);
       const cleanup = (): void => {
         worker.off('message', onMessage);
@@ -261,7 +308,7 @@ export async function diffLocalFiles(pathA: string, pathB: string, options: Loca
     }
     const pool = options.pool ?? ownPool;
     const known = options.known ?? { a: await sidecarFingerprints(pathA), b: await sidecarFingerprints(pathB) };
-    return await diffWeightFiles(a, b, { ...options, known }, pool?.runner(pathA, pathB));
+    return await diffWeightFiles(a, b, { ...options, known }, pool?.runner(pathA, pathB), pool?.fingerprinter(pathA, pathB));
   } finally {
     await Promise.all(opened.map((f) => f.close()));
     await ownPool?.dispose();

@@ -1,12 +1,14 @@
 /**
  * Worker-thread entry of the diff pool: opens both files itself (headers only, kept open while
- * jobs for them arrive) and compares the tensor pairs it is sent, one message per pair.
+ * jobs for them arrive) and compares the tensor pairs it is sent, one message per pair, or
+ * fingerprints the single tensors it is sent (those no pair read).
  */
 import { parentPort } from 'node:worker_threads';
 import { summarizeError } from '../core/errors';
 import type { WeightFile } from '../core/model';
 import { openLocalPath } from '../formats/registry';
 import { diffTensorPair } from './diff';
+import { fingerprintTensor } from './fingerprint';
 import type { DiffJobMessage, DiffWorkerReply } from './diffPool';
 
 /** Opened files by path. */
@@ -47,10 +49,29 @@ async function runJob(job: Extract<DiffJobMessage, { type: 'job' }>): Promise<Di
   }
 }
 
+async function runFingerprint(job: Extract<DiffJobMessage, { type: 'fingerprint' }>): Promise<DiffWorkerReply> {
+  const controller = new AbortController();
+  running.set(job.id, controller);
+  try {
+    const t = (await open(job.filePath)).tensors.find((x) => x.name === job.name);
+    if (!t) {
+      return { type: 'error', id: job.id, error: { reason: 'notFound', message: `Tensor '${job.name}' is no longer in its file; it may have changed on disk.` } };
+    }
+    return { type: 'fingerprint', id: job.id, fingerprint: await fingerprintTensor(t, { signal: controller.signal, chunkElements: job.chunkElements }) };
+  } catch (ex) {
+    return { type: 'error', id: job.id, error: summarizeError(ex) };
+  } finally {
+    running.delete(job.id);
+  }
+}
+
 parentPort?.on('message', (msg: DiffJobMessage) => {
   switch (msg.type) {
     case 'job':
       void runJob(msg).then((reply) => parentPort?.postMessage(reply));
+      break;
+    case 'fingerprint':
+      void runFingerprint(msg).then((reply) => parentPort?.postMessage(reply));
       break;
     case 'cancel':
       running.get(msg.id)?.abort();

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { defaultDiffWorkers, diffLocalFiles } from '../../../src/analysis/diffPool';
+import * as fs from 'node:fs';
+import { defaultDiffWorkers, diffLocalFiles, DiffPool } from '../../../src/analysis/diffPool';
+import { fixtureOrSkip, makeTempDir, repoRoot } from '../helpers/fixtures';
 import type { DiffResult } from '../../../src/analysis/diff';
 import { loadDiffReference, runHashes, trainingRunDir } from './helpers/trainingRun';
 
@@ -77,4 +79,36 @@ test('a caller that only waits (the CLI) gets a diff worker per CPU, the extensi
   const cpus = os.availableParallelism();
   assert.equal(defaultDiffWorkers(true), Math.min(4, cpus));
   assert.equal(defaultDiffWorkers(false), Math.min(4, Math.max(1, cpus - 1)));
+});
+
+test('two unrelated models: the tensors no pair read are fingerprinted by the workers, and both model fingerprints equal the independent reference', async (t) => {
+  const refs = JSON.parse(fs.readFileSync(path.join(repoRoot, 'test', 'unit', 'analysis', 'fingerprintFixtures.reference.json'), 'utf8')) as Record<string, { model: string }>;
+  const [relA, relB] = Object.keys(refs) as [string, string];
+  const a = fixtureOrSkip(t, relA);
+  const b = fixtureOrSkip(t, relB);
+  if (!a || !b) {
+    return;
+  }
+  // A worker that logs what it is sent, then runs the real diff worker.
+  const log = path.join(makeTempDir(), 'requests.jsonl');
+  const script = path.join(makeTempDir('weightscope-spy-'), 'spyDiffWorker.js');
+  const real = path.join(__dirname, '..', '..', '..', 'src', 'analysis', 'diffWorker.js');
+  fs.writeFileSync(script, `const fs = require('node:fs');\nrequire('node:worker_threads').parentPort.on('message', (m) => fs.appendFileSync(${JSON.stringify(log)}, JSON.stringify(m) + '\\n'));\nrequire(${JSON.stringify(real)});\n`);
+  const pool = new DiffPool({ workers: 2, workerScript: script });
+  try {
+    const r = await diffLocalFiles(a, b, { pool });
+    assert.ok(r.summary.added + r.summary.removed > 0, 'the models hold tensors the other lacks');
+    assert.equal(r.summary.modelFingerprintA, refs[relA]!.model);
+    assert.equal(r.summary.modelFingerprintB, refs[relB]!.model);
+    const sent = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; name?: string });
+    const fingerprinted = sent.filter((m) => m.type === 'fingerprint').map((m) => m.name);
+    const oneSided = r.tensors.filter((d) => (d.status === 'added' || d.status === 'removed') && d.group === 'model').map((d) => d.a ?? d.b);
+    assert.ok(oneSided.length > 0 && oneSided.every((n) => fingerprinted.includes(n!)), 'every added or removed tensor was fingerprinted in a worker');
+  } finally {
+    await pool.dispose();
+  }
+  // The same in this thread.
+  const inThread = await diffLocalFiles(a, b, { workers: 0 });
+  assert.equal(inThread.summary.modelFingerprintA, refs[relA]!.model);
+  assert.equal(inThread.summary.modelFingerprintB, refs[relB]!.model);
 });
