@@ -7,11 +7,11 @@
  * DEFLATED inflated in streaming chunks).
  */
 import type { ByteSource, FileSet } from '../core/byteSource';
-import type { DType } from '../core/dtypes';
+import type { DType, NumericArray } from '../core/dtypes';
 import { summarizeError, throwIfAborted, WeightFileError, type WeightFileErrorReason } from '../core/errors';
 import type { FileWarning, LayerInfo, ReadValuesOptions, TensorInfo, WeightFile } from '../core/model';
-import { readSpanValues } from '../core/tensorData';
-import { looksLikeZip, openZipEntry, readZipDirectory, zipMethodDeflated, type ZipEntry } from '../core/zip';
+import { defaultChunkElements, readSpanValues } from '../core/tensorData';
+import { looksLikeZip, openZipEntry, readZipDirectory, zipMethodDeflated, zipMethodStored, type ZipEntry } from '../core/zip';
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
 import { roleFromWeightName, splitWeightName } from './kerasConfig';
 
@@ -258,7 +258,14 @@ export async function readNpyHeader(source: ByteSource): Promise<NpyHeader> {
 }
 
 /** Builds the TensorInfo of one array, with problems confined to it. */
-function makeArrayTensor(name: string, source: ByteSource | undefined, header: NpyHeader | undefined, error: WeightFileError | undefined, extra: Record<string, unknown>): TensorInfo {
+function makeArrayTensor(
+  name: string,
+  source: ByteSource | undefined,
+  header: NpyHeader | undefined,
+  error: WeightFileError | undefined,
+  extra: Record<string, unknown>,
+  randomAccess = false,
+): TensorInfo {
   const { layer, weight } = name.includes('/') ? splitWeightName(name) : { layer: '', weight: name };
   const shape = header?.shape ?? [];
   const count = shape.reduce((a, d) => a * d, 1);
@@ -272,10 +279,10 @@ function makeArrayTensor(name: string, source: ByteSource | undefined, header: N
         file: source.name,
         tensor: name,
       });
-    } else if (header.fortranOrder && shape.filter((d) => d !== 1).length > 1) {
+    } else if (isFortran(header) && byteLength > fortranHoldBytes && !(randomAccess && shape.length === 2)) {
       problem = new WeightFileError(
         'unsupportedFormat',
-        `${source.name}: array '${name}' of shape (${shape.join(', ')}) is stored in Fortran (column-major) order, which Weightscope does not read; save it with np.ascontiguousarray.`,
+        `${source.name}: array '${name}' of shape (${shape.join(', ')}) is stored in Fortran (column-major) order and is too large to reorder here (over ${fortranHoldBytes / 2 ** 20} MiB${shape.length === 2 ? ' in a compressed archive' : ' with more than 2 dimensions'}); save it with np.ascontiguousarray.`,
         { file: source.name, tensor: name },
       );
     } else if (!Number.isSafeInteger(byteLength)) {
@@ -308,9 +315,105 @@ function makeArrayTensor(name: string, source: ByteSource | undefined, header: N
       if (dtype === 'string') {
         return failing(new WeightFileError('unsupportedDtype', `${source.name}: array '${name}' holds strings, which are listed but not analysed.`, { file: source.name, tensor: name }));
       }
+      if (isFortran(header)) {
+        return readFortranValues(source, header, dtype, byteLength, options);
+      }
       return readSpanValues([{ source, offset: header.dataOffset, length: byteLength }], dtype, { ...options, littleEndian: !header.bigEndian });
     },
   };
+}
+
+/** True when the stored order differs from row-major: Fortran order with more than one dimension above 1. */
+function isFortran(header: NpyHeader): boolean {
+  return header.fortranOrder && header.shape.filter((d) => d !== 1).length > 1;
+}
+
+/** Largest Fortran-order array reordered in memory; larger 2-D arrays are read a block of rows at a time. */
+const fortranHoldBytes = 256 * 1024 * 1024;
+
+/**
+ * The values of a Fortran-order (column-major) array in row-major order, as every reader yields
+ * them: up to `holdBytes` the array is read once and reordered in memory; a larger 2-D one
+ * (rows x cols) a block of rows at a time, each block one read of its part of every column.
+ */
+export async function* readFortranValues(
+  source: ByteSource,
+  header: NpyHeader,
+  dtype: DType,
+  byteLength: number,
+  options: ReadValuesOptions = {},
+  holdBytes = fortranHoldBytes,
+): AsyncGenerator<NumericArray> {
+  const shape = header.shape;
+  const count = shape.reduce((a, d) => a * d, 1);
+  const item = byteLength / Math.max(1, count);
+  const read = { signal: options.signal, littleEndian: !header.bigEndian };
+  const chunk = Math.max(1, Math.floor(options.chunkElements ?? defaultChunkElements));
+  if (byteLength <= holdBytes || shape.length !== 2) {
+    const stored = await readAll(readSpanValues([{ source, offset: header.dataOffset, length: byteLength }], dtype, read), count);
+    if (!stored) {
+      return;
+    }
+    // Odometer over the row-major index (last dimension fastest), with the element's Fortran offset.
+    const strides = shape.map((_, k) => shape.slice(0, k).reduce((a, d) => a * d, 1));
+    const index = shape.map(() => 0);
+    let at = 0;
+    for (let done = 0; done < count; ) {
+      throwIfAborted(options.signal);
+      const out = newLike(stored, Math.min(chunk, count - done));
+      for (let j = 0; j < out.length; j++) {
+        out[j] = stored[at]!;
+        let k = shape.length - 1;
+        index[k]!++;
+        at += strides[k]!;
+        while (k > 0 && index[k] === shape[k]) {
+          at -= strides[k]! * shape[k]!;
+          index[k] = 0;
+          k--;
+          index[k]!++;
+          at += strides[k]!;
+        }
+      }
+      done += out.length;
+      yield out;
+    }
+    return;
+  }
+  // A large rows x cols array: rows [r, r + n) are, in the file, n values of each column in turn.
+  const [rows, cols] = shape as [number, number];
+  const blockRows = Math.max(1, Math.floor(chunk / cols));
+  for (let r = 0; r < rows; r += blockRows) {
+    const n = Math.min(blockRows, rows - r);
+    const spans = Array.from({ length: cols }, (_, c) => ({ source, offset: header.dataOffset + (c * rows + r) * item, length: n * item }));
+    const block = await readAll(readSpanValues(spans, dtype, read), n * cols);
+    if (!block) {
+      return;
+    }
+    const out = newLike(block, n * cols);
+    for (let c = 0; c < cols; c++) {
+      for (let i = 0; i < n; i++) {
+        out[i * cols + c] = block[c * n + i]!;
+      }
+    }
+    yield out;
+  }
+}
+
+/** The chunks of `values` in one array of their kind, `count` long (undefined when there are none). */
+async function readAll(values: AsyncIterable<NumericArray>, count: number): Promise<NumericArray | undefined> {
+  let all: NumericArray | undefined;
+  let at = 0;
+  for await (const chunk of values) {
+    all ??= newLike(chunk, count);
+    all.set(chunk, at);
+    at += chunk.length;
+  }
+  return all;
+}
+
+/** A new zeroed array of the same kind as `like`. */
+function newLike(like: NumericArray, length: number): NumericArray {
+  return new (like.constructor as new (n: number) => NumericArray)(length);
 }
 
 async function* failing(error: WeightFileError): AsyncGenerator<never> {
@@ -334,7 +437,7 @@ async function openNpy(source: ByteSource, _files: FileSet, options: OpenOptions
   const header = await readNpyHeader(source);
   const base = source.name.split(/[\\/]/).pop() ?? source.name;
   const name = base.replace(/\.npy$/i, '') || base;
-  const tensor = makeArrayTensor(name, source, header, undefined, {});
+  const tensor = makeArrayTensor(name, source, header, undefined, {}, true);
   const warnings: FileWarning[] = tensor.unavailable ? [{ ...tensor.unavailable, tensor: name }] : [];
   return {
     format: 'npy',
@@ -397,7 +500,7 @@ async function openMember(source: ByteSource, entry: ZipEntry, name: string, mem
     const header = await readNpyHeader(member);
     // Release the inflater state (if any) until values are read.
     await member.close();
-    return makeArrayTensor(name, member, header, undefined, extra);
+    return makeArrayTensor(name, member, header, undefined, extra, entry.method === zipMethodStored);
   } catch (ex) {
     if (!WeightFileError.is(ex) || ex.reason === 'cancelled') {
       throw ex;

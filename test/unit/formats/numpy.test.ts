@@ -7,7 +7,8 @@ import { MemoryByteSource, MemoryFileSet } from '../../../src/core/byteSource';
 import { WeightFileError } from '../../../src/core/errors';
 import type { TensorInfo, WeightFile } from '../../../src/core/model';
 import { readAllValues } from '../../../src/core/tensorData';
-import { npyReader, npzReader, parsePythonLiteral } from '../../../src/formats/numpy';
+import { fingerprintTensor } from '../../../src/analysis/fingerprint';
+import { npyReader, npzReader, parsePythonLiteral, readFortranValues, readNpyHeader } from '../../../src/formats/numpy';
 import { detectFormat, openLocalPath } from '../../../src/formats/registry';
 import { makeTempDir } from '../helpers/fixtures';
 import { assertMutationsFailCleanly } from '../helpers/mutate';
@@ -110,14 +111,28 @@ test('.npy v1/v2/v3, little and big endian, every numeric descr: values read bac
   }
 });
 
-test('.npy: Fortran order (rank >= 2) is refused on the tensor, 1-D Fortran arrays read normally', async () => {
+test('.npy: Fortran order (column-major) reads in row-major order; 1-D Fortran arrays read as they are', async () => {
   const data = bytesOf(new Float32Array([1, 2, 3, 4, 5, 6]));
+  // Shape (2, 3) in Fortran order: element (i, j) is stored at i + 2j, so the rows are 1 3 5 and 2 4 6.
   const wf = await openNpy(buildNpy('<f4', [2, 3], data, { fortranOrder: true }), 'f.npy');
   const t = wf.tensors[0]!;
-  assert.equal(t.unavailable?.reason, 'unsupportedFormat');
-  assert.match(t.unavailable!.message, /f\.npy: array 'f' of shape \(2, 3\) is stored in Fortran \(column-major\) order/);
-  assert.equal(wf.warnings.length, 1);
-  await rejectsWith(readAllValues(t), 'unsupportedFormat');
+  assert.equal(t.unavailable, undefined);
+  assert.deepEqual(wf.warnings, []);
+  for (const chunkElements of [1, 4, 100]) {
+    assertSame(await readAllValues(t, { chunkElements }), [1, 3, 5, 2, 4, 6], `Fortran (2, 3), chunk ${chunkElements}`);
+  }
+  // Shape (2, 3, 2): element (i, j, k) at i + 2j + 6k.
+  const twelve = Array.from({ length: 12 }, (_, i) => i);
+  const cube = await openNpy(buildNpy('<f8', [2, 3, 2], bytesOf(new Float64Array(twelve)), { fortranOrder: true }), 'c.npy');
+  const rowMajor: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    for (let j = 0; j < 3; j++) {
+      for (let k = 0; k < 2; k++) {
+        rowMajor.push(i + 2 * j + 6 * k);
+      }
+    }
+  }
+  assertSame(await readAllValues(cube.tensors[0]!, { chunkElements: 5 }), rowMajor, 'Fortran (2, 3, 2)');
   const flat = await openNpy(buildNpy('<f4', [6], data, { fortranOrder: true }), 'g.npy');
   assertSame(await readAllValues(flat.tensors[0]!), [1, 2, 3, 4, 5, 6], '1-D Fortran');
   const column = await openNpy(buildNpy('<f4', [6, 1], data, { fortranOrder: true }), 'h.npy');
@@ -307,4 +322,56 @@ test('damaged variants of valid .npy and .npz files open or fail with a WeightFi
   ]);
   const npzSummary = await assertMutationsFailCleanly('m.npz', npz, (b) => openNpz(b, 'm.npz'), 800, 7);
   assert.ok(npzSummary.opened > 0 && npzSummary.refused > 0, JSON.stringify(npzSummary));
+});
+
+test('Fortran-order arrays written by NumPy read as NumPy ravels them (C order), in memory and a block of rows at a time', { skip: python ? false : 'python3 with numpy not available; NumPy-written file test skipped' }, async () => {
+  const dir = makeTempDir('weightscope-fortran-');
+  const script = `
+import json, sys, numpy as np
+d = sys.argv[1]
+rng = np.random.default_rng(11)
+w = np.asfortranarray(rng.normal(size=(37, 53)).astype('<f4'))
+t = np.asfortranarray(np.arange(2 * 3 * 4, dtype='>i2').reshape(2, 3, 4))
+h = rng.normal(size=(8, 5)).astype('<f2').T  # a transposed view: np.save writes it in Fortran order
+np.save(d + '/w.npy', w)
+np.save(d + '/wc.npy', np.ascontiguousarray(w))
+np.save(d + '/t.npy', t)
+np.save(d + '/h.npy', h)
+np.savez(d + '/stored.npz', w=w, t=t)
+np.savez_compressed(d + '/packed.npz', w=w, h=h)
+flags = {k: bool(np.load(d + '/' + k + '.npy').flags.f_contiguous) for k in ['w', 't', 'h']}
+json.dump({'flags': flags, 'w': [float(x) for x in w.ravel()], 't': [float(x) for x in t.ravel()], 'h': [float(x) for x in h.ravel()]}, open(d + '/expected.json', 'w'))
+`;
+  const r = spawnSync(python!, ['-c', script, dir], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const expected = JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8')) as { flags: Record<string, boolean> } & Record<'w' | 't' | 'h', number[]>;
+  assert.deepEqual(expected.flags, { w: true, t: true, h: true }, 'NumPy wrote every array in Fortran order');
+  for (const name of ['w', 't', 'h'] as const) {
+    const f = await openLocalPath(path.join(dir, `${name}.npy`));
+    assert.equal(f.tensors[0]!.extra?.['fortranOrder'], true);
+    assertSame(await readAllValues(f.tensors[0]!, { chunkElements: 100 }), expected[name], `${name}.npy`);
+    await f.close();
+  }
+  // The same values saved in C order fingerprint the same (fingerprints hash the row-major values).
+  const [fw, fc] = await Promise.all(['w.npy', 'wc.npy'].map((f) => openLocalPath(path.join(dir, f))));
+  assert.equal(fc!.tensors[0]!.extra?.['fortranOrder'], false);
+  assert.equal(await fingerprintTensor(fw!.tensors[0]!), await fingerprintTensor(fc!.tensors[0]!));
+  await Promise.all([fw!.close(), fc!.close()]);
+  for (const archive of ['stored.npz', 'packed.npz']) {
+    const f = await openLocalPath(path.join(dir, archive));
+    for (const t of f.tensors) {
+      assertSame(await readAllValues(t), expected[t.name as 'w' | 't' | 'h'], `${archive} ${t.name}`);
+    }
+    await f.close();
+  }
+  // The path for arrays too large to reorder in memory: a block of rows at a time (hold limit 0).
+  const source = new MemoryByteSource('w.npy', fs.readFileSync(path.join(dir, 'w.npy')));
+  const header = await readNpyHeader(source);
+  for (const chunkElements of [53, 200, 10_000]) {
+    const blocks: number[] = [];
+    for await (const chunk of readFortranValues(source, header, 'float32', 37 * 53 * 4, { chunkElements }, 0)) {
+      blocks.push(...chunk);
+    }
+    assertSame(blocks, expected.w, `w.npy by row blocks, chunk ${chunkElements}`);
+  }
 });

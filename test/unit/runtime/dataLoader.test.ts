@@ -75,9 +75,16 @@ test('an .npz whose x and y hold different numbers of samples is corrupt, as in 
 
 test('an .npy the reader cannot take gives the reader\'s own reason, and a huge claimed shape is refused before any allocation', async () => {
   const dir = makeTempDir();
+  // A Fortran-order array is read in row-major order (a pandas frame's to_numpy() is often stored so) ...
   const fortran = path.join(dir, 'fortran.npy');
-  fs.writeFileSync(fortran, buildNpy('<f4', [2, 3], new Uint8Array(24), { fortranOrder: true }));
-  await rejects(fortran, 'unsupportedFormat', /Fortran \(column-major\) order/);
+  fs.writeFileSync(fortran, buildNpy('<f4', [2, 3], new Uint8Array(new Float32Array([1, 2, 3, 4, 5, 6]).buffer), { fortranOrder: true }));
+  const loaded = await loadDataSet(fortran);
+  assert.deepEqual([...loaded.x], [1, 3, 5, 2, 4, 6]);
+  assert.deepEqual(loaded.xShape, [2, 3]);
+  // ... unless it is one the reader cannot reorder (over 256 MiB with three dimensions): its own reason.
+  const wide = path.join(dir, 'wide.npy');
+  fs.writeFileSync(wide, buildNpy('<f4', [80, 1024, 1024], new Uint8Array(16), { fortranOrder: true }));
+  await rejects(wide, 'unsupportedFormat', /Fortran \(column-major\) order and is too large to reorder here/);
   const cut = path.join(dir, 'cut.npy');
   fs.writeFileSync(cut, buildNpy('<f4', [40, 20], new Uint8Array(100)));
   await rejects(cut, 'truncated', /needs 3200 data bytes/);
