@@ -11,6 +11,18 @@ import type { TableFormat } from '../protocol/weightsPanel';
 /** File extension per export format. */
 export const formatExtensions: Readonly<Record<TableFormat, string>> = { json: 'json', markdown: 'md', csv: 'csv' };
 
+/**
+ * The export format named by `value` (a webview message or a command argument, so untrusted);
+ * throws a RangeError naming the value and the formats there are.
+ */
+export function tableFormatOf(value: unknown): TableFormat {
+  if (typeof value === 'string' && Object.prototype.hasOwnProperty.call(formatExtensions, value)) {
+    return value as TableFormat;
+  }
+  const shown = JSON.stringify(value) ?? String(value);
+  throw new RangeError(`Unknown report format ${shown.length > 40 ? `${shown.slice(0, 39)}…` : shown}; expected ${Object.keys(formatExtensions).join(', ')}.`);
+}
+
 /** Keeps only the named tensors (and the layers that still have some), in report order. */
 export function restrictReport(report: FileReport, names: readonly string[] | undefined): FileReport {
   if (!names) {

@@ -11,6 +11,7 @@ import { logFailure } from './log';
 import { HostMessenger, type RequestHandlers } from './messenger';
 import { checkNaming, checkpointLabel } from './namingCheck';
 import { copyReport, exportReport } from './reportCommands';
+import { tableFormatOf } from './reportExport';
 import type { WeightsDocument, WeightsDocumentLease } from './weightsDocument';
 import { toTensorDetail, toTensorRow } from './weightsDto';
 import { webviewHtml, webviewOptions } from './webviewHtml';
@@ -101,8 +102,8 @@ export class WeightsView extends Disposable {
         void this.document.analyzeIfSmall();
         return null;
       },
-      copyTable: async ({ format, tensors }) => ({ rows: await copyReport(this.document, format, validNames(tensors)) }),
-      exportTable: async ({ format, tensors }) => ({ path: await exportReport(this.document, format, { names: validNames(tensors) }) }),
+      copyTable: async ({ format, tensors }) => ({ rows: await copyReport(this.document, tableFormatOf(format), validNames(tensors)) }),
+      exportTable: async ({ format, tensors }) => ({ path: await exportReport(this.document, tableFormatOf(format), { names: validNames(tensors) }) }),
       reopenWith: async () => {
         await vscode.commands.executeCommand('workbench.action.reopenWithEditor', this.document.uri);
         return null;

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import type { FileReport } from '../../../src/analysis/report';
-import { renderReport, reportToCsv, reportToMarkdown, restrictReport, writeFileAtomic } from '../../../src/extension/reportExport';
+import { renderReport, reportToCsv, reportToMarkdown, restrictReport, tableFormatOf, writeFileAtomic } from '../../../src/extension/reportExport';
 import { makeTempDir } from '../helpers/fixtures';
 
 function report(): FileReport {
@@ -115,4 +115,15 @@ test('writeFileAtomic: writes, replaces, leaves no temporary file, refuses the i
   assert.equal(fs.readFileSync(input, 'utf8'), 'weights');
   await assert.rejects(writeFileAtomic(path.join(dir, 'missing', 'x.json'), '{}'), { code: 'ENOENT' });
   assert.deepEqual(fs.readdirSync(dir).sort(), ['model.h5', 'out.csv']);
+});
+
+test('tableFormatOf: takes the three export formats; anything else from a webview message is refused naming it, never rendered as undefined', () => {
+  for (const f of ['json', 'markdown', 'csv'] as const) {
+    assert.equal(tableFormatOf(f), f);
+    assert.equal(typeof renderReport(report(), tableFormatOf(f)), 'string');
+  }
+  for (const bad of ['xml', 'toString', '__proto__', '', undefined, null, 3, { format: 'csv' }, ['csv']]) {
+    assert.throws(() => tableFormatOf(bad), (ex: unknown) => ex instanceof RangeError && /Unknown report format .*expected json, markdown, csv/.test(ex.message), String(bad));
+  }
+  assert.throws(() => tableFormatOf('xml'), /format "xml"/);
 });
