@@ -20,6 +20,7 @@ import { Disposable } from '../dispose';
 import { log, logFailure } from '../log';
 import { HostMessenger } from '../messenger';
 import { saveSidecarEdit, toSidecarDto } from '../sidecarEdit';
+import { diffSideOf, tensorPairingOf } from './diffRequests';
 import { webviewHtml, webviewOptions } from '../webviewHtml';
 
 /** The bundle of the panel (dist/webview/diffPanel.js, media/diffPanel.css). */
@@ -76,7 +77,8 @@ export class DiffPanelView extends Disposable {
         {
           getHistograms: (p) => this.histograms(p.a, p.b, p.bins),
           setMapping: async (p) => {
-            this.overrides.set(p.a, p.b);
+            const [a, b] = tensorPairingOf(p.a, p.b);
+            this.overrides.set(a, b);
             this.start();
             return { ok: true };
           },
@@ -86,10 +88,11 @@ export class DiffPanelView extends Disposable {
             return { ok: true };
           },
           getSidecars: async () => ({ a: await this.sidecar('a'), b: await this.sidecar('b') }),
-          saveSidecar: async ({ side, ...edit }) => saveSidecarEdit(await this.entryOf(side), edit),
+          saveSidecar: async ({ side, ...edit }) => saveSidecarEdit(await this.entryOf(diffSideOf(side)), edit),
           inspect: async (p) => {
+            const side = diffSideOf(p.side);
             if (this.target.mode === 'diff') {
-              this.host.inspect(p.side === 'a' ? this.target.a : this.target.b);
+              this.host.inspect(side === 'a' ? this.target.a : this.target.b);
             }
             return { ok: true };
           },
