@@ -226,8 +226,10 @@ export class DiffPanelView extends Disposable {
     const binsChecked = Math.max(2, Math.min(512, Math.floor(bins) || 64));
     const entry = this.result?.tensors.find((t) => t.a === a && t.b === b);
     const fa = a !== null ? await openLocalPath(localPath(this.target.a)) : undefined;
-    const fb = b !== null ? await openLocalPath(localPath(this.target.b)) : undefined;
+    let fb: Awaited<ReturnType<typeof openLocalPath>> | undefined;
     try {
+      // Inside the try: when B cannot be opened (deleted, damaged), A is still closed.
+      fb = b !== null ? await openLocalPath(localPath(this.target.b)) : undefined;
       const lo = Math.min(entry?.minA ?? Infinity, entry?.minB ?? Infinity);
       const hi = Math.max(entry?.maxA ?? -Infinity, entry?.maxB ?? -Infinity);
       const range: [number, number] | undefined = entry && entry.status !== 'incomparable' && lo <= hi ? [lo, hi] : undefined;
@@ -238,8 +240,7 @@ export class DiffPanelView extends Disposable {
         { range },
       );
     } finally {
-      await fa?.close();
-      await fb?.close();
+      await Promise.all([fa?.close(), fb?.close()]);
     }
   }
 
