@@ -11,7 +11,7 @@ import type { DiffPool } from '../../analysis/diffPool';
 import { diffLocalFiles } from '../../analysis/diffPool';
 import { computeHistory, type HistoryResult } from '../../analysis/history';
 import { compileNamingConvention } from '../../analysis/namingConvention';
-import { summarizeError, WeightFileError } from '../../core/errors';
+import { summarizeError, throwIfAborted, WeightFileError } from '../../core/errors';
 import { resolveLocalEntry, openLocalPath } from '../../formats/registry';
 import { readSidecar } from '../../core/sidecar';
 import type { DiffPanelEvent, DiffPanelNotification, DiffPanelRequests, DiffPanelStateDto, DiffResultDto, HistoryResultDto } from '../../protocol/diffPanel';
@@ -170,13 +170,14 @@ export class DiffPanelView extends Disposable {
               overrides: this.overrides,
               signal: controller.signal,
               onTensor: (_d, done, total) => {
+                if (this.running !== controller) {
+                  return; // replaced: its successor reports progress
+                }
                 void this.messenger.notify({ type: 'progress', done, total });
                 progress.report({ message: `${done}/${total}` });
               },
             });
-            if (controller.signal.aborted) {
-              return;
-            }
+            throwIfAborted(controller.signal); // a result that came in after a cancel is not shown
             this.result = r;
             log().info(`compared ${this.target.labelA} with ${this.target.labelB}: ${r.summary.changed} changed, ${r.summary.added} added, ${r.summary.removed} removed`);
             await this.messenger.notify({ type: 'diff', result: r satisfies DiffResultDto, overrides: [...this.overrides] });
@@ -185,8 +186,13 @@ export class DiffPanelView extends Disposable {
             const h = await computeHistory(localPath(this.target.dir), {
               signal: controller.signal,
               naming: pattern ? compileNamingConvention(pattern) : undefined,
-              onProgress: (done, total) => void this.messenger.notify({ type: 'progress', done, total }),
+              onProgress: (done, total) => {
+                if (this.running === controller) {
+                  void this.messenger.notify({ type: 'progress', done, total });
+                }
+              },
             });
+            throwIfAborted(controller.signal);
             this.history = h;
             await this.messenger.notify({ type: 'history', result: h satisfies HistoryResultDto });
           }
@@ -194,7 +200,11 @@ export class DiffPanelView extends Disposable {
           if (!controller.signal.aborted) {
             logFailure(this.target.mode === 'diff' ? 'compare weights' : 'weight history', ex);
           }
-          await this.messenger.notify({ type: 'error', error: summarizeError(ex) });
+          // A run replaced by a rerun, a swap or a new pairing says nothing: its 'cancelled' would
+          // arrive after its successor's progress (or result) and leave the panel showing an error.
+          if (this.running === controller) {
+            await this.messenger.notify({ type: 'error', error: summarizeError(ex) });
+          }
         } finally {
           if (this.running === controller) {
             this.running = undefined;
