@@ -40,7 +40,11 @@ export class HostMessenger<R extends RequestMap<R>, N, E extends { type: string 
     if (m.kind === 'notification') {
       const body = m.body as { type?: unknown } | undefined;
       if (body && typeof body.type === 'string' && (this.eventTypes as readonly string[]).includes(body.type)) {
-        this.onEvent(body as E);
+        try {
+          this.onEvent(body as E);
+        } catch (ex) {
+          logFailure(`webview event '${body.type}'`, ex); // logged, not an unhandled rejection of receive()
+        }
       }
       return;
     }
