@@ -9,7 +9,7 @@ import { commandIds, registerCommands } from './commands';
 import { registerDiffSupport, type DiffSupport } from './diff/diffSupport';
 import { setDuplicateServices } from './diff/duplicates';
 import { FingerprintIndex } from './fingerprintIndex';
-import { log } from './log';
+import { log, logFailure } from './log';
 import { registerRuntimeSupport } from './runtime/runtimeSupport';
 import { readSettings } from './settings';
 import { WeightsDocumentStore } from './weightsDocument';
@@ -91,9 +91,14 @@ export function activate(context: vscode.ExtensionContext): WeightscopeApi {
     ...registerCommands({ store, panels, views, tree }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('weightscope.workerCount') && pool) {
+        // New analyses get a pool of the new size; the old one is disposed once the analyses running
+        // on it are done (disposing it now would mark each of their remaining tensors as failed).
         const old = pool;
         pool = undefined;
-        void old.dispose();
+        const running = store.all().filter((d) => d.analysis.state === 'running');
+        void Promise.all(running.map((d) => d.analyze().catch(() => undefined))).then(async () => {
+          await old.dispose().catch((ex: unknown) => logFailure('stopping the old worker pool', ex));
+        });
       }
     }),
     { dispose: () => void pool?.dispose() },

@@ -160,9 +160,13 @@ export function registerDiffSupport(context: vscode.ExtensionContext, deps: Diff
     { dispose: () => void pool?.dispose() },
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('weightscope.workerCount') && pool) {
+        // New comparisons get a pool of the new size; the old one goes once the running ones are
+        // done (terminating its workers now would fail every pair they had left).
         const old = pool;
         pool = undefined;
-        void old.dispose();
+        void Promise.all(panels.all().map((v) => v.whenDone.catch(() => undefined))).then(async () => {
+          await old.dispose().catch((ex: unknown) => logFailure('stopping the old worker pool', ex));
+        });
       }
     }),
     run(diffCommandIds.compareWeights, async (arg, many) => {
