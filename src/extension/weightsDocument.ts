@@ -98,6 +98,9 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     }
   });
   private generation = 0;
+  /** The reload running now, and the one waiting for it (see reload()). */
+  private reloadRunning: Promise<void> | undefined;
+  private reloadQueued: Promise<void> | undefined;
   private checkState: DiagnosticsStatusDto = { state: 'waiting', done: 0, total: 0 };
   private checkReport: CheckReport | undefined;
   private checkAbort: AbortController | undefined;
@@ -332,8 +335,34 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     this.onDidChangeModelEmitter.fire();
   }
 
-  /** Re-reads the file from disk: cancels analysis, drops results, reopens. */
-  async reload(): Promise<void> {
+  /**
+   * Re-reads the file from disk: cancels analysis, drops results, reopens. Reloads run one at a
+   * time (a file watcher reports one write several times): a reload asked for while another runs
+   * follows it, and requests made before that one starts join it.
+   */
+  reload(): Promise<void> {
+    if (this.reloadQueued) {
+      return this.reloadQueued;
+    }
+    const run: Promise<void> = (this.reloadRunning?.catch(() => undefined) ?? Promise.resolve())
+      .then(() => {
+        this.reloadQueued = undefined;
+        this.reloadRunning = run;
+        return this.reloadNow();
+      })
+      .finally(() => {
+        if (this.reloadRunning === run) {
+          this.reloadRunning = undefined;
+        }
+      });
+    this.reloadQueued = run;
+    return run;
+  }
+
+  private async reloadNow(): Promise<void> {
+    if (this.isDisposed) {
+      return;
+    }
     this.cancelAnalysis();
     this.checkAbort?.abort();
     await this.analysisRun?.catch(() => undefined);
