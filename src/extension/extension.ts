@@ -103,10 +103,15 @@ export function activate(context: vscode.ExtensionContext): WeightscopeApi {
     }),
     { dispose: () => void pool?.dispose() },
     vscode.commands.registerCommand(clearCacheCommandId, async () => {
-      const removed = await diskCache.clear();
       memoryCache.clearMemory();
-      log().info(`cleared the statistics cache in ${cacheDir}: ${removed} entries`);
-      void vscode.window.showInformationMessage(`Weightscope: cleared the statistics cache (${removed} entries).`);
+      try {
+        const removed = await diskCache.clear();
+        log().info(`cleared the statistics cache in ${cacheDir}: ${removed} entries`);
+        void vscode.window.showInformationMessage(`Weightscope: cleared the statistics cache (${removed} entries).`);
+      } catch (ex) {
+        logFailure(`clearing the statistics cache in ${cacheDir}`, ex);
+        void vscode.window.showErrorMessage(`Weightscope: cannot clear the statistics cache in ${cacheDir}: ${ex instanceof Error ? ex.message : String(ex)}`);
+      }
     }),
   );
   const diff = registerDiffSupport(context, { inspect: (uri) => panels.show(uri) });
