@@ -90,6 +90,11 @@ export function activate(context: vscode.ExtensionContext): WeightscopeApi {
     new AnalysisProgress(store),
     ...registerCommands({ store, panels, views, tree }),
     vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('weightscope.diagnostics.enabled')) {
+        for (const doc of store.all()) {
+          doc.diagnosticsSettingChanged();
+        }
+      }
       if (e.affectsConfiguration('weightscope.workerCount') && pool) {
         // New analyses get a pool of the new size; the old one is disposed once the analyses running
         // on it are done (disposing it now would mark each of their remaining tensors as failed).

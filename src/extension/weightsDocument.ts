@@ -640,6 +640,17 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     }
   }
 
+  /**
+   * Applies a change of `weightscope.diagnostics.enabled`: a file whose statistics are complete and
+   * whose diagnostics were off gets them now (else the panel kept saying they are off until a Refresh).
+   */
+  diagnosticsSettingChanged(): void {
+    if (this.isDisposed || this.analysisState.state !== 'done' || this.checkState.state !== 'disabled') {
+      return;
+    }
+    this.diagnoseIfEnabled();
+  }
+
   /** Starts the diagnostics (in a worker for local files) unless they are off, running or done. */
   private diagnoseIfEnabled(): void {
     const settings = this.services.settings();
