@@ -54,7 +54,10 @@ export class RuntimeClient {
         worker.postMessage({ type: 'cancel', id });
         const timer = setTimeout(() => {
           if (this.pending.has(id)) {
-            void this.restart(new WeightFileError('cancelled', 'The operation was cancelled (the TensorFlow.js worker was stopped).'));
+            // Jobs share the worker: the others stop with it, but they were not cancelled by the user.
+            const cancelled = new WeightFileError('cancelled', 'The operation was cancelled (the TensorFlow.js worker was stopped).');
+            const stopped = new Error('The TensorFlow.js worker was restarted to stop another job that did not respond to Cancel, and this job stopped with it.');
+            void this.restart((jobId) => (jobId === id ? cancelled : stopped));
           }
         }, hardCancelMs);
         timer.unref?.();
@@ -64,14 +67,16 @@ export class RuntimeClient {
 
   /** Stops the worker; pending jobs reject. */
   async dispose(): Promise<void> {
-    await this.restart(new WeightFileError('cancelled', 'The TensorFlow.js worker was stopped.'));
+    const reason = new WeightFileError('cancelled', 'The TensorFlow.js worker was stopped.');
+    await this.restart(() => reason);
   }
 
-  private async restart(reason: unknown): Promise<void> {
+  /** Terminates the worker; each pending job rejects with `reasonFor(its id)`. */
+  private async restart(reasonFor: (id: number) => unknown): Promise<void> {
     const w = this.worker;
     this.worker = undefined;
-    for (const p of this.pending.values()) {
-      p.reject(reason);
+    for (const [id, p] of this.pending) {
+      p.reject(reasonFor(id));
     }
     this.pending.clear();
     await w?.terminate();
@@ -106,7 +111,7 @@ export class RuntimeClient {
         p.reject(m.error.reason === 'internal' ? new Error(m.error.message) : new WeightFileError(m.error.reason, m.error.message));
       }
     });
-    worker.on('error', (ex) => void this.restart(ex));
+    worker.on('error', (ex) => void this.restart(() => ex));
     worker.on('exit', () => {
       if (this.worker === worker) {
         this.worker = undefined;

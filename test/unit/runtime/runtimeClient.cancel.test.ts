@@ -1,0 +1,37 @@
+/**
+ * Cancelling one job of the shared TF.js worker when it does not stop: the worker is restarted,
+ * the cancelled job rejects as cancelled, and the other jobs it ran reject as stopped (not as
+ * cancelled: their panels must not say the user cancelled them). Runs against a stand-in worker.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { WeightFileError } from '../../../src/core/errors';
+import { hardCancelMs, RuntimeClient } from '../../../src/runtime/runtimeClient';
+import type { RuntimeJob } from '../../../src/runtime/runtimeProtocol';
+import { makeTempDir } from '../helpers/fixtures';
+
+/** A worker that never answers a job and ignores Cancel (a job stuck in a long step). */
+function stuckWorker(): string {
+  const file = path.join(makeTempDir(), 'stuckWorker.js');
+  fs.writeFileSync(file, "require('node:worker_threads').parentPort.on('message', () => undefined);\n");
+  return file;
+}
+
+test('a job that ignores Cancel is stopped after hardCancelMs as cancelled; the other job of the worker rejects as stopped, not cancelled', { timeout: hardCancelMs + 10_000 }, async () => {
+  const client = new RuntimeClient(stuckWorker());
+  try {
+    const job = { kind: 'probe', file: '/nonexistent/model.h5', options: {}, backend: 'cpu' } as unknown as RuntimeJob;
+    const controller = new AbortController();
+    const cancelledRun = client.run(job, { signal: controller.signal }).catch((ex: unknown) => ex);
+    const otherRun = client.run(job).catch((ex: unknown) => ex);
+    controller.abort();
+    const [cancelled, other] = await Promise.all([cancelledRun, otherRun]);
+    assert.ok(WeightFileError.is(cancelled, 'cancelled'), String(cancelled));
+    assert.ok(other instanceof Error && !WeightFileError.is(other, 'cancelled'), String(other));
+    assert.match((other as Error).message, /restarted to stop another job that did not respond to Cancel/);
+  } finally {
+    await client.dispose();
+  }
+});
