@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { buildFileReport, type FileReport } from '../analysis/report';
 import type { TableFormat } from '../protocol/weightsPanel';
 import { log } from './log';
-import { formatExtensions, renderReport, restrictReport, writeFileAtomic } from './reportExport';
+import { formatExtensions, inputFilesOf, renderReport, restrictReport, writeFileAtomic } from './reportExport';
 import type { WeightsDocument } from './weightsDocument';
 
 /** Labels of the formats in pickers and dialogs. */
@@ -75,7 +75,7 @@ export async function exportReport(
   }
   const text = renderReport(report, format);
   if (target.scheme === 'file') {
-    await writeFileAtomic(target.fsPath, text, document.uri.scheme === 'file' ? [document.uri.fsPath] : []);
+    await writeFileAtomic(target.fsPath, text, document.uri.scheme === 'file' ? await inputFilesOf(document.uri.fsPath) : []);
   } else {
     if (target.toString() === document.uri.toString()) {
       throw new Error('Refusing to overwrite the input file; choose a new file for the export.');

@@ -5,7 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { checkpointFiles } from '../analysis/checkpointFiles';
 import type { FileReport, TensorReport } from '../analysis/report';
+import { resolveLocalEntry } from '../formats/registry';
 import type { TableFormat } from '../protocol/weightsPanel';
 
 /** File extension per export format. */
@@ -169,6 +171,19 @@ export function renderReport(report: FileReport, format: TableFormat): string {
       return reportToMarkdown(report);
     case 'csv':
       return reportToCsv(report);
+  }
+}
+
+/**
+ * The files an export must not replace: the checkpoint opened from `localPath` (a file or a model
+ * folder), its entry file and its companions (TF.js shards, `.data-*` files, a SavedModel's
+ * variables/); just `localPath` when they cannot be listed.
+ */
+export async function inputFilesOf(localPath: string): Promise<string[]> {
+  try {
+    return [localPath, ...(await checkpointFiles(await resolveLocalEntry(localPath)))];
+  } catch {
+    return [localPath];
   }
 }
 

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import type { FileReport } from '../../../src/analysis/report';
-import { renderReport, reportToCsv, reportToMarkdown, restrictReport, tableFormatOf, writeFileAtomic } from '../../../src/extension/reportExport';
+import { inputFilesOf, renderReport, reportToCsv, reportToMarkdown, restrictReport, tableFormatOf, writeFileAtomic } from '../../../src/extension/reportExport';
 import { makeTempDir } from '../helpers/fixtures';
 
 function report(): FileReport {
@@ -126,4 +126,26 @@ test('tableFormatOf: takes the three export formats; anything else from a webvie
     assert.throws(() => tableFormatOf(bad), (ex: unknown) => ex instanceof RangeError && /Unknown report format .*expected json, markdown, csv/.test(ex.message), String(bad));
   }
   assert.throws(() => tableFormatOf('xml'), /format "xml"/);
+});
+
+test("inputFilesOf: an export never replaces a companion of the opened checkpoint (a TF.js shard, a .data file), opened as a file or as its folder", async () => {
+  const dir = makeTempDir();
+  const tfjs = path.join(dir, 'tfjs');
+  fs.mkdirSync(tfjs);
+  fs.writeFileSync(path.join(tfjs, 'model.json'), JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: [] }] }));
+  fs.writeFileSync(path.join(tfjs, 'group1-shard1of1.bin'), 'weights');
+  const shard = path.join(tfjs, 'group1-shard1of1.bin');
+  for (const opened of [path.join(tfjs, 'model.json'), tfjs]) {
+    const inputs = await inputFilesOf(opened);
+    assert.ok(inputs.includes(shard) && inputs.includes(path.join(tfjs, 'model.json')), `${opened}: ${inputs.join(', ')}`);
+    await assert.rejects(writeFileAtomic(shard, 'report', inputs), /Refusing to overwrite the input file/);
+  }
+  assert.equal(fs.readFileSync(shard, 'utf8'), 'weights');
+  const ckpt = path.join(dir, 'ckpt');
+  fs.mkdirSync(ckpt);
+  fs.writeFileSync(path.join(ckpt, 'model.index'), 'index');
+  fs.writeFileSync(path.join(ckpt, 'model.data-00000-of-00001'), 'data');
+  assert.ok((await inputFilesOf(path.join(ckpt, 'model.index'))).includes(path.join(ckpt, 'model.data-00000-of-00001')));
+  // Nothing to list (a missing path): the path itself is still protected.
+  assert.deepEqual(await inputFilesOf(path.join(dir, 'gone.h5')), [path.join(dir, 'gone.h5')]);
 });
