@@ -119,7 +119,11 @@ export function activate(context: vscode.ExtensionContext): WeightscopeApi {
       }
     }),
   );
-  const diff = registerDiffSupport(context, { inspect: (uri) => panels.show(uri) });
+  const diff = registerDiffSupport(context, {
+    inspect: (uri) => panels.show(uri),
+    // A sidecar saved from a diff panel: the weights panels' Metadata tabs read theirs again.
+    sidecarSaved: () => store.all().forEach((d) => d.metadataChangedElsewhere()),
+  });
   context.subscriptions.push(...registerRuntimeSupport(context, { refreshTree: () => tree.refresh() }));
   // Scan once at start so the explorer's folder menu (model folders context key) works before the view is opened.
   void tree.listFiles();

@@ -138,7 +138,7 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
   /** Fires when fingerprinting starts, progresses, finishes, fails or is cancelled. */
   readonly onDidChangeFingerprint = this.onDidChangeFingerprintEmitter.event;
   private readonly onDidChangeMetadataEmitter = this.register(new vscode.EventEmitter<void>());
-  /** Fires when the metadata sidecar was saved or created through this document. */
+  /** Fires when the metadata sidecar was saved or created through this document, or saved from a diff panel. */
   readonly onDidChangeMetadata = this.onDidChangeMetadataEmitter.event;
   private readonly onDidDisposeEmitter = new vscode.EventEmitter<void>();
   /** Fires once when the document is disposed. */
@@ -283,6 +283,13 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     log().info(`created the metadata sidecar ${created.path}`);
     this.onDidChangeMetadataEmitter.fire();
     return created;
+  }
+
+  /** Announces that the sidecar may have been written by another view (a diff panel), so the Metadata tabs read it again. */
+  metadataChangedElsewhere(): void {
+    if (!this.isDisposed) {
+      this.onDidChangeMetadataEmitter.fire();
+    }
   }
 
   private async localSidecarEntry(): Promise<string> {

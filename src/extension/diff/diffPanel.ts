@@ -34,6 +34,8 @@ export interface DiffPanelHost {
   inspect(uri: vscode.Uri): void;
   /** The naming-convention pattern from the settings ('' = none). */
   namingPattern(): string;
+  /** Called after a sidecar was saved from the panel (other views of that file read it again). */
+  sidecarSaved?(): void;
 }
 
 /** What one panel compares. */
@@ -88,7 +90,11 @@ export class DiffPanelView extends Disposable {
             return { ok: true };
           },
           getSidecars: async () => ({ a: await this.sidecar('a'), b: await this.sidecar('b') }),
-          saveSidecar: async ({ side, ...edit }) => saveSidecarEdit(await this.entryOf(diffSideOf(side)), edit),
+          saveSidecar: async ({ side, ...edit }) => {
+            const saved = await saveSidecarEdit(await this.entryOf(diffSideOf(side)), edit);
+            this.host.sidecarSaved?.();
+            return saved;
+          },
           inspect: async (p) => {
             const side = diffSideOf(p.side);
             if (this.target.mode === 'diff') {

@@ -34,6 +34,8 @@ export const compareSelectionContextKey = 'weightscope.hasCompareSelection';
 export interface DiffSupportDeps {
   /** Opens a file in the weights panel ("Inspect Weights"). */
   inspect(uri: vscode.Uri): void;
+  /** Called after a diff panel saved a metadata sidecar (so other views show it). */
+  sidecarSaved?(): void;
 }
 
 /** What registerDiffSupport returns (for the integration tests). */
@@ -83,6 +85,7 @@ export function registerDiffSupport(context: vscode.ExtensionContext, deps: Diff
   const panels = new DiffPanelManager(context.extensionUri, {
     pool: () => (pool ??= new DiffPool(workers() > 0 ? { workers: workers() } : {})),
     inspect: (uri) => deps.inspect(uri),
+    sidecarSaved: () => deps.sidecarSaved?.(),
     namingPattern: () => vscode.workspace.getConfiguration('weightscope').get<string>('namingConvention', ''),
   });
   let selected: vscode.Uri | undefined;
