@@ -246,7 +246,23 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
     const specFile = path.join(root, `${modelBaseName(target.fsPath)}.run.json`);
     let previous: RunSpec | undefined;
     if (fs.existsSync(specFile)) {
-      previous = await readRunSpec(specFile).catch(() => undefined);
+      let unusable: unknown;
+      previous = await readRunSpec(specFile).catch((ex: unknown) => {
+        unusable = ex;
+        return undefined;
+      });
+      if (unusable !== undefined) {
+        // The spec is the user's (edited by hand, as offered below): it is replaced only when they say so.
+        const reason = unusable instanceof Error ? unusable.message : String(unusable);
+        const choice = await vscode.window.showWarningMessage(`Weightscope: the saved run spec cannot be used: ${reason}`, 'Edit the run spec file', 'Replace it');
+        if (choice === 'Edit the run spec file') {
+          await vscode.window.showTextDocument(vscode.Uri.file(specFile));
+          return;
+        }
+        if (choice !== 'Replace it') {
+          return;
+        }
+      }
       if (previous) {
         const choice = await vscode.window.showQuickPick(
           [
