@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { buildFileReport, type FileReport } from '../analysis/report';
+import { WeightFileError } from '../core/errors';
 import type { TableFormat } from '../protocol/weightsPanel';
 import { log } from './log';
 import { formatExtensions, inputFilesOf, renderReport, restrictReport, writeFileAtomic } from './reportExport';
@@ -37,6 +38,10 @@ async function ensureAnalysed(document: WeightsDocument): Promise<void> {
   const state = document.analysis.state;
   if (state === 'idle' || state === 'skipped' || state === 'cancelled' || state === 'running') {
     await document.analyze();
+  }
+  if (document.analysis.state === 'cancelled') {
+    // Cancelled while the export waited for it (the progress notification's Cancel): no report with half the statistics.
+    throw new WeightFileError('cancelled', `The analysis of ${document.fileName} was cancelled, so no report was written.`);
   }
 }
 
