@@ -286,6 +286,8 @@ export interface DiffPanelStateDto {
   labelB?: string;
   /** Pairing overrides. */
   overrides?: [string, string | null][];
+  /** True when A or B were extracted from git into a temporary folder for this panel only (such a panel is not restored after a reload). */
+  temporary?: boolean;
   /** Column the table is sorted by. */
   sortKey?: string;
   /** Descending sort. */

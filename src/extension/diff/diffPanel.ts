@@ -4,6 +4,7 @@
  * requests (overlaid histograms, mapping overrides, metadata sidecars), and restoring itself
  * after a reload through a WebviewPanelSerializer.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { pairHistograms, type DiffResult } from '../../analysis/diff';
@@ -21,6 +22,7 @@ import { log, logFailure } from '../log';
 import { HostMessenger } from '../messenger';
 import { saveSidecarEdit, toSidecarDto } from '../sidecarEdit';
 import { diffSideOf, tensorPairingOf } from './diffRequests';
+import { revisionFolderOf } from './gitRevisions';
 import { webviewHtml, webviewOptions } from '../webviewHtml';
 
 /** The bundle of the panel (dist/webview/diffPanel.js, media/diffPanel.css). */
@@ -124,7 +126,15 @@ export class DiffPanelView extends Disposable {
   /** State saved for the serializer. */
   state(): DiffPanelStateDto {
     return this.target.mode === 'diff'
-      ? { mode: 'diff', a: this.target.a.toString(), b: this.target.b.toString(), labelA: this.target.labelA, labelB: this.target.labelB, overrides: [...this.overrides] }
+      ? {
+          mode: 'diff',
+          a: this.target.a.toString(),
+          b: this.target.b.toString(),
+          labelA: this.target.labelA,
+          labelB: this.target.labelB,
+          overrides: [...this.overrides],
+          ...(this.target.cleanup ? { temporary: true } : {}),
+        }
       : { mode: 'history', a: this.target.dir.toString(), labelA: this.target.label };
   }
 
@@ -302,6 +312,21 @@ export class DiffPanelManager extends Disposable implements vscode.WebviewPanelS
         throw new Error('no saved state');
       }
       const a = vscode.Uri.parse(state.a, true);
+      if (state.temporary === true) {
+        // Compare with HEAD / Previous Commit: its files were extracted from git for that panel and
+        // removed when it closed (a folder left by a crash is removed now), so there is nothing to compare.
+        for (const u of [state.a, state.b]) {
+          const dir = typeof u === 'string' ? revisionFolderOf(vscode.Uri.parse(u, true).fsPath) : undefined;
+          if (dir) {
+            fs.rmSync(dir, { recursive: true, force: true });
+          }
+        }
+        const what = `${state.labelA ?? 'A'} ↔ ${state.labelB ?? 'B'}`;
+        log().info(`the diff panel ${what} compared files extracted from git; not restored`);
+        void vscode.window.showInformationMessage(`Weightscope: the comparison ${what} is not restored after the reload (its files were extracted from git for it); run it again.`);
+        panel.dispose();
+        return;
+      }
       if (state.mode === 'history') {
         this.attach(panel, { mode: 'history', dir: a, label: state.labelA ?? path.basename(a.fsPath) });
       } else if (typeof state.b === 'string') {

@@ -16,6 +16,23 @@ export const maxRevisionBytes = 4 * 1024 * 1024 * 1024;
 /** Most files extracted from one revision. */
 const maxRevisionFiles = 2000;
 
+/** Name prefix of the temporary folders extractAtRevision makes in the OS temp folder. */
+export const revisionFolderPrefix = 'weightscope-rev-';
+
+/**
+ * The temporary folder made by extractAtRevision that holds `file` (a folder of `tmpDir` named
+ * with revisionFolderPrefix), or undefined when `file` is not in one.
+ */
+export function revisionFolderOf(file: string, tmpDir: string = os.tmpdir()): string | undefined {
+  const base = path.resolve(tmpDir);
+  const rel = path.relative(base, path.resolve(file));
+  const first = rel.split(path.sep)[0] ?? '';
+  if (rel === '' || path.isAbsolute(rel) || first === '..' || !first.startsWith(revisionFolderPrefix) || first === revisionFolderPrefix) {
+    return undefined;
+  }
+  return path.join(base, first);
+}
+
 /** Runs git and returns stdout as a Buffer. */
 function git(cwd: string, args: string[], maxBuffer = 64 * 1024 * 1024): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -86,7 +103,7 @@ export async function extractAtRevision(root: string, rev: string, rel: string):
   if (files.length > maxRevisionFiles || total > maxRevisionBytes) {
     throw new WeightFileError('tooLarge', `${rel} at ${rev.slice(0, 10)}: its folder holds ${files.length} files and ${total} bytes, more than a comparison extracts.`, { file: rel });
   }
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'weightscope-rev-'));
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), revisionFolderPrefix));
   const cleanup = (): void => fs.rmSync(tmp, { recursive: true, force: true });
   try {
     for (const f of files) {

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { diffLocalFiles } from '../../../../src/analysis/diffPool';
-import { commitsTouching, extractAtRevision, gitLocation } from '../../../../src/extension/diff/gitRevisions';
+import { commitsTouching, extractAtRevision, gitLocation, revisionFolderOf } from '../../../../src/extension/diff/gitRevisions';
 import { makeTempDir } from '../../helpers/fixtures';
 import { loadDiffReference, trainingRunDir } from '../../analysis/helpers/trainingRun';
 
@@ -42,6 +42,9 @@ test('Compare with HEAD / Previous Commit: a TF.js checkpoint and its shards com
   const [newer, older] = [await extractAtRevision(root, commits[0]!, rel), await extractAtRevision(root, commits[1]!, rel)];
   try {
     assert.ok(fs.existsSync(path.join(path.dirname(head.file), 'weights.bin')), 'the shard is extracted next to model.json');
+    const folder = revisionFolderOf(head.file);
+    assert.ok(folder !== undefined && head.file.startsWith(folder + path.sep) && fs.existsSync(folder), `the extracted copy's temporary folder: ${folder}`);
+    assert.equal(revisionFolderOf(file), undefined, 'the work tree file is not in one');
     const ref = loadDiffReference();
     // Previous commit -> last commit = epoch-000 -> epoch-001.
     const prev = await diffLocalFiles(older.file, newer.file, { workers: 0 });
@@ -58,4 +61,20 @@ test('Compare with HEAD / Previous Commit: a TF.js checkpoint and its shards com
   }
   assert.ok(!fs.existsSync(head.file), 'cleanup removes the extracted copy');
   await assert.rejects(extractAtRevision(root, commits[1]!, 'models/other/model.json'), { reason: 'notFound' });
+});
+
+test('revisionFolderOf: finds the temporary folder of an extracted file (a restored diff panel removes it), and nothing else', () => {
+  const tmp = path.resolve('/tmp/t');
+  assert.equal(revisionFolderOf(path.join(tmp, 'weightscope-rev-a1B2c3', 'models', 'latest', 'model.json'), tmp), path.join(tmp, 'weightscope-rev-a1B2c3'));
+  assert.equal(revisionFolderOf(path.join(tmp, 'weightscope-rev-a1B2c3'), tmp), path.join(tmp, 'weightscope-rev-a1B2c3'));
+  for (const other of [
+    path.join(tmp, 'models', 'model.json'), // not made by extractAtRevision
+    path.join(tmp, 'weightscope-rev-'), // the bare prefix
+    tmp,
+    path.resolve('/tmp/weightscope-rev-x/model.json'), // beside, not in, the temp folder given
+    path.resolve('/home/u/weightscope-rev-x/model.json'),
+    path.join(tmp, '..', 'weightscope-rev-x', 'model.json'),
+  ]) {
+    assert.equal(revisionFolderOf(other, tmp), undefined, other);
+  }
 });
