@@ -125,8 +125,13 @@ export function registerDiffSupport(context: vscode.ExtensionContext, deps: Diff
     const { root, rel } = await gitLocation(uri.fsPath);
     if (which === 'head') {
       const old = await extractAtRevision(root, 'HEAD', rel);
-      const desc = await describeCommit(root, 'HEAD');
-      return open({ mode: 'diff', a: vscode.Uri.file(old.file), b: uri, labelA: `${labelOf(uri)} @ HEAD (${desc.split(' ')[0]})`, labelB: `${labelOf(uri)} (working tree)`, cleanup: old.cleanup });
+      try {
+        const desc = await describeCommit(root, 'HEAD');
+        return open({ mode: 'diff', a: vscode.Uri.file(old.file), b: uri, labelA: `${labelOf(uri)} @ HEAD (${desc.split(' ')[0]})`, labelB: `${labelOf(uri)} (working tree)`, cleanup: old.cleanup });
+      } catch (ex) {
+        old.cleanup(); // no panel owns the extracted copy
+        throw ex;
+      }
     }
     const files = await checkpointFiles(await resolveLocalEntry(uri.fsPath));
     const real = (f: string): string => (fs.existsSync(f) ? fs.realpathSync(f) : f);
@@ -145,17 +150,16 @@ export function registerDiffSupport(context: vscode.ExtensionContext, deps: Diff
       a.cleanup();
       throw ex;
     }
-    return open({
-      mode: 'diff',
-      a: vscode.Uri.file(a.file),
-      b: vscode.Uri.file(b.file),
-      labelA: `${labelOf(uri)} @ ${older.slice(0, 7)}`,
-      labelB: `${labelOf(uri)} @ ${newer.slice(0, 7)}`,
-      cleanup: () => {
-        a.cleanup();
-        b.cleanup();
-      },
-    });
+    const cleanup = (): void => {
+      a.cleanup();
+      b.cleanup();
+    };
+    try {
+      return open({ mode: 'diff', a: vscode.Uri.file(a.file), b: vscode.Uri.file(b.file), labelA: `${labelOf(uri)} @ ${older.slice(0, 7)}`, labelB: `${labelOf(uri)} @ ${newer.slice(0, 7)}`, cleanup });
+    } catch (ex) {
+      cleanup(); // no panel owns the extracted copies
+      throw ex;
+    }
   };
 
   context.subscriptions.push(
