@@ -14,7 +14,7 @@
  */
 import * as path from 'node:path';
 import { elementCount, isNumericDType } from '../core/dtypes';
-import { throwIfAborted, WeightFileError } from '../core/errors';
+import { throwIfAborted, WeightFileError, type ErrorSummary } from '../core/errors';
 import { listDir, readRegularTextFile, statPath } from '../core/nodeFileSource';
 import { isSidecarName, readSidecar } from '../core/sidecar';
 import { isWeightFileName, openLocalPath, resolveLocalEntry } from '../formats/registry';
@@ -74,8 +74,14 @@ export interface LayerHistory {
   layer: string;
   /** Element count of the layer's model tensors. */
   count: number;
-  /** One point per checkpoint, in checkpoint order; null where the checkpoint lacks the layer. */
+  /** One point per checkpoint, in checkpoint order; null where the checkpoint lacks the layer or can read none of its tensors. */
   points: (LayerPoint | null)[];
+  /**
+   * Indexes of the checkpoints where some of the layer's tensors could not be read (a missing shard,
+   * data cut short): they are left out of that checkpoint's numbers and comparisons (see the
+   * `unreadable` warning); absent when every tensor could be read.
+   */
+  unreadable?: number[];
   /** Histogram bin edges shared by every checkpoint (NumPy np.histogram semantics). */
   histogramEdges: number[];
 }
@@ -86,10 +92,11 @@ export interface HistoryWarning {
   layer: string;
   /**
    * `stalled`: stopped moving; `blowup`: norm exploded or NaN/Inf appeared; `missing`: absent from
-   * some checkpoints; `partial`: some checkpoints hold only some of its tensors.
+   * some checkpoints; `partial`: some checkpoints hold only some of its tensors; `unreadable`: some
+   * checkpoints hold tensors of it that could not be read (left out there).
    */
-  kind: 'stalled' | 'blowup' | 'missing' | 'partial';
-  /** Checkpoint label from which it holds (`missing`/`partial`: the first checkpoint lacking the layer or some of its tensors). */
+  kind: 'stalled' | 'blowup' | 'missing' | 'partial' | 'unreadable';
+  /** Checkpoint label from which it holds (`missing`/`partial`/`unreadable`: the first checkpoint lacking the layer, some of its tensors or their values). */
   checkpoint: string;
   /** One sentence with the numbers. */
   message: string;
@@ -109,7 +116,7 @@ export interface HistoryResult {
   relDistanceFromFirst: (number | null)[];
   /** Whole model: ||W_k - W_{k-1}|| / ||W_{k-1}|| over the tensors present in both (null first or when none is). */
   relStepChange: (number | null)[];
-  /** Stalled, exploding and missing layers. */
+  /** Stalled, exploding, missing, partial and unreadable layers. */
   warnings: HistoryWarning[];
   /** Naming-convention findings, when a convention was given. */
   namingWarnings: NamingWarning[];
@@ -277,6 +284,8 @@ interface LayerAcc {
   elements: number;
   /** Tensors of the layer in the first checkpoint without a partner here. */
   missing: string[];
+  /** Tensors of the layer paired here whose values could not be read (here or in the first checkpoint), with why. */
+  unreadable: { name: string; error: ErrorSummary }[];
   /** Tensors paired with the previous checkpoint's. */
   stepTensors: number;
   count: number;
@@ -322,7 +331,10 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
       const names = new Map<string, string>();
       for (const t of dFirst.tensors) {
         if (t.a !== null && t.b !== null && t.group === 'model') {
-          names.set(t.b, t.layer);
+          // An unreadable tensor has no values to compare or to count in the histograms.
+          if (!t.error) {
+            names.set(t.b, t.layer);
+          }
           if (k === 0 && !layerOrder.includes(t.layer)) {
             layerOrder.push(t.layer);
           }
@@ -356,8 +368,10 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
 
     const layers: LayerHistory[] = layerOrder.map((layer) => {
       const [lo, hi] = ranges.get(layer)!;
+      const unreadable = perCheckpoint.flatMap((accs, k) => ((accs.get(layer)?.unreadable.length ?? 0) > 0 ? [k] : []));
       return {
         layer,
+        ...(unreadable.length > 0 ? { unreadable } : {}),
         count: perCheckpoint[0]!.get(layer)?.count ?? 0,
         histogramEdges: Array.from({ length: bins + 1 }, (_, i) => lo + ((hi - lo) * i) / bins),
         points: perCheckpoint.map((accs, k): LayerPoint | null => {
@@ -409,7 +423,7 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
       layers,
       relDistanceFromFirst: model.map((m) => (m.tensors === 0 ? null : ratio(Math.sqrt(m.dist2), Math.sqrt(m.first2)))),
       relStepChange,
-      warnings: historyWarnings(layers, relStepChange, checkpoints),
+      warnings: historyWarnings(layers, relStepChange, checkpoints, perCheckpoint),
       namingWarnings,
     };
   } finally {
@@ -418,7 +432,7 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
 }
 
 function emptyAcc(): LayerAcc {
-  return { tensors: 0, elements: 0, missing: [], stepTensors: 0, count: 0, sum: 0, sumSq: 0, norm2: 0, dist2: 0, firstNorm2: 0, step2: 0, prevNorm2: 0, min: Infinity, max: -Infinity, nonFinite: 0 };
+  return { tensors: 0, elements: 0, missing: [], unreadable: [], stepTensors: 0, count: 0, sum: 0, sumSq: 0, norm2: 0, dist2: 0, firstNorm2: 0, step2: 0, prevNorm2: 0, min: Infinity, max: -Infinity, nonFinite: 0 };
 }
 
 function ratio(x: number, y: number): number | null {
@@ -447,6 +461,11 @@ function accumulate(fromFirst: readonly TensorDiff[], fromPrev: readonly TensorD
     if (t.b === null || t.a === null || t.group !== 'model') {
       continue;
     }
+    if (t.error) {
+      // Not readable here or in the first checkpoint: no numbers (0 would read as a norm of 0).
+      get(t.layer).unreadable.push({ name: t.b, error: t.error });
+      continue;
+    }
     const a = get(t.layer);
     a.tensors++;
     a.elements += t.shapeB ? elementCount(t.shapeB) : 0;
@@ -465,7 +484,7 @@ function accumulate(fromFirst: readonly TensorDiff[], fromPrev: readonly TensorD
   }
   for (const t of fromPrev ?? []) {
     const layer = t.b !== null ? layerOf.get(t.b) : undefined;
-    if (layer === undefined || t.a === null) {
+    if (layer === undefined || t.a === null || t.error) {
       continue;
     }
     const a = get(layer);
@@ -518,13 +537,29 @@ async function layerHistograms(file: string, layerOf: Map<string, string>, range
   return out;
 }
 
-/** Stalled, exploding and missing layers (a checkpoint lacking a layer says nothing about its movement). */
-function historyWarnings(layers: readonly LayerHistory[], modelStep: readonly (number | null)[], checkpoints: readonly CheckpointRef[]): HistoryWarning[] {
+/** Stalled, exploding, missing, partial and unreadable layers (a checkpoint lacking a layer says nothing about its movement). */
+function historyWarnings(layers: readonly LayerHistory[], modelStep: readonly (number | null)[], checkpoints: readonly CheckpointRef[], perCheckpoint: readonly Map<string, LayerAcc>[]): HistoryWarning[] {
   const out: HistoryWarning[] = [];
   const n = checkpoints.length;
   for (const l of layers) {
-    const p0 = l.points[0]!;
-    const missing = checkpoints.filter((_, k) => l.points[k] === null).map((c) => c.label);
+    // Null when the first checkpoint cannot read any of the layer's tensors.
+    const p0 = l.points[0] ?? null;
+    const unreadableAt = l.unreadable ?? [];
+    if (unreadableAt.length > 0) {
+      const k = unreadableAt[0]!;
+      const bad = perCheckpoint[k]!.get(l.layer)!.unreadable;
+      const others = unreadableAt.length > 1 ? ` (and ${unreadableAt.length - 1} more checkpoint${unreadableAt.length > 2 ? 's' : ''})` : '';
+      const names = bad.slice(0, 3).map((b) => `'${b.name}'`).join(', ') + (bad.length > 3 ? ` and ${bad.length - 3} more` : '');
+      const first = bad[0]!.error;
+      out.push({
+        layer: l.layer,
+        kind: 'unreadable',
+        checkpoint: checkpoints[k]!.label,
+        message: `Checkpoint ${checkpoints[k]!.label}${others}: ${names} could not be read (${first.reason}: ${first.message.replace(/\.$/, '')}); ${l.points[k] === null ? `layer '${l.layer}' is left out of the comparisons there` : `layer '${l.layer}''s numbers there cover its other tensors`}.`,
+      });
+    }
+    // A layer whose tensors are there but unreadable is reported above, not as missing.
+    const missing = checkpoints.filter((_, k) => l.points[k] === null && !unreadableAt.includes(k)).map((c) => c.label);
     if (missing.length > 0) {
       out.push({
         layer: l.layer,
@@ -544,10 +579,10 @@ function historyWarnings(layers: readonly LayerHistory[], modelStep: readonly (n
         layer: l.layer,
         kind: 'partial',
         checkpoint: label,
-        message: `Checkpoint ${label}${others} holds only part of layer '${l.layer}': ${p.missingTensors.map((m) => `'${m}'`).join(', ')} ${p.missingTensors.length === 1 ? 'has' : 'have'} no counterpart there, so its numbers cover ${p.count} of the layer's ${p0.count} values.`,
+        message: `Checkpoint ${label}${others} holds only part of layer '${l.layer}': ${p.missingTensors.map((m) => `'${m}'`).join(', ')} ${p.missingTensors.length === 1 ? 'has' : 'have'} no counterpart there, so its numbers cover ${p.count} of the layer's ${p0?.count ?? l.count} values.`,
       });
     }
-    for (let k = 1; k < n; k++) {
+    for (let k = 1; k < n && p0; k++) {
       const p = l.points[k];
       if (!p) {
         continue;

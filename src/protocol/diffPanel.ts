@@ -221,6 +221,8 @@ export interface LayerHistoryDto {
     nonFiniteCount: number;
     histogram: number[];
   } | null)[];
+  /** Checkpoint indexes where some of the layer's tensors could not be read (left out there). */
+  unreadable?: number[];
   /** Shared histogram edges. */
   histogramEdges: number[];
 }

@@ -16,7 +16,9 @@ per-epoch files or folders) ordered by epoch/step, per layer the L2 norm, mean, 
 the first checkpoint and change since the previous one, with warnings when a layer stops moving,
 blows up or is missing from some checkpoints. The layers are those of the first checkpoint; a
 checkpoint lacking a layer shows it as absent, one holding only some of its tensors gets a
-'values' column ('6 of 390 (partial)') and a warning naming the missing tensors. Distances and
+'values' column ('6 of 390 (partial)') and a warning naming the missing tensors. Tensors a
+checkpoint cannot read (a missing shard, data cut short) are left out of its numbers with an
+'unreadable' warning naming them (a layer with none readable shows as unreadable). Distances and
 changes (per layer and for the model) compare the tensors present in both checkpoints, relative
 to their norm in the earlier one.
 
@@ -83,16 +85,19 @@ export function renderHistory(h: HistoryResult): string {
     lines.push('');
     lines.push(`${l.layer || '(no layer)'} (${l.count} values)`);
     // A checkpoint holding only some of the layer's tensors: a column says what each row covers.
-    const partial = l.points.some((p) => p !== null && p.missingTensors.length > 0);
-    const all = l.points[0]?.count ?? 0;
-    const values = (p: NonNullable<(typeof l.points)[number]>): string[] => (partial ? [p.missingTensors.length > 0 ? `${p.count} of ${all} (partial)` : String(p.count)] : []);
+    // (Tensors that could not be read are left out of a checkpoint's numbers too.)
+    const unreadable = new Set(l.unreadable ?? []);
+    const isPartial = (p: NonNullable<(typeof l.points)[number]>, k: number): boolean => p.missingTensors.length > 0 || unreadable.has(k);
+    const partial = l.points.some((p, k) => p !== null && isPartial(p, k));
+    const all = l.points[0]?.count ?? l.count;
+    const values = (p: NonNullable<(typeof l.points)[number]>, k: number): string[] => (partial ? [isPartial(p, k) ? `${p.count} of ${all} (partial)` : String(p.count)] : []);
     lines.push(
       renderTable(
         ['checkpoint', ...(partial ? ['>values'] : []), '>norm', '>mean', '>std', '>dist from first', '>step change'],
         l.points.map((p, k) =>
           p
-            ? [h.checkpoints[k]!.label, ...values(p), formatNumber(p.norm), formatNumber(p.mean), formatNumber(p.std), formatNumber(p.relDistanceFromFirst), formatNumber(p.relStepChange)]
-            : [h.checkpoints[k]!.label, ...(partial ? ['-'] : []), 'absent', '-', '-', '-', '-'],
+            ? [h.checkpoints[k]!.label, ...values(p, k), formatNumber(p.norm), formatNumber(p.mean), formatNumber(p.std), formatNumber(p.relDistanceFromFirst), formatNumber(p.relStepChange)]
+            : [h.checkpoints[k]!.label, ...(partial ? ['-'] : []), unreadable.has(k) ? 'unreadable' : 'absent', '-', '-', '-', '-'],
         ),
       ),
     );

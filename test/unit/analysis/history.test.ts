@@ -213,3 +213,27 @@ test('a folder without checkpoints is a clear error', async () => {
   fs.writeFileSync(path.join(dir, 'notes.txt'), 'x');
   await assert.rejects(computeHistory(dir, { workers: 0 }), { name: 'WeightFileError', reason: 'unrecognized' });
 });
+
+test('a tensor a checkpoint cannot read (its data cut short) is left out of that checkpoint, not counted as zeros, and warned about as unreadable', async () => {
+  // By hand: ckpt-2's out/kernel ([0,4], the last 8 data bytes) is cut short by 4 bytes.
+  const dir = writeSafetensorsRun({
+    'ckpt-1.safetensors': { 'dense/kernel': [3, 4], 'out/kernel': [0, 2] },
+    'ckpt-2.safetensors': { 'dense/kernel': [3, 0], 'out/kernel': [0, 4] },
+    'ckpt-3.safetensors': { 'dense/kernel': [3, 4], 'out/kernel': [0, 6] },
+  });
+  const cut = path.join(dir, 'ckpt-2.safetensors');
+  fs.truncateSync(cut, fs.statSync(cut).size - 4);
+  const h = await computeHistory(dir, { workers: 0 });
+  const out = h.layers.find((l) => l.layer === 'out')!;
+  assert.equal(out.points[1], null, 'no numbers for a layer none of whose tensors could be read');
+  near(out.points[2]?.norm, 6, 'out@3 norm');
+  near(out.points[2]?.relDistanceFromFirst, 2, 'out@3 relative distance');
+  assert.equal(out.points[2]?.relStepChange, null, 'no step change from a checkpoint whose values could not be read');
+  const dense = h.layers.find((l) => l.layer === 'dense')!;
+  assert.deepEqual(dense.points.map((p) => p?.norm), [5, 3, 5]);
+  // Model: over the readable tensors present in both.
+  near(h.relDistanceFromFirst[1], 4 / 5, 'model@2 distance (dense only)');
+  near(h.relStepChange[2], 4 / 3, 'model@3 step (dense only)');
+  assert.deepEqual(h.warnings.map((w) => [w.layer, w.kind, w.checkpoint]), [['out', 'unreadable', 'ckpt-2.safetensors']]);
+  assert.match(h.warnings[0]!.message, /^Checkpoint ckpt-2\.safetensors: 'out\/kernel' could not be read \(truncated: .*\); layer 'out' is left out of the comparisons there\.$/);
+});

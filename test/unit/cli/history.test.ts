@@ -58,3 +58,20 @@ test('weightscope history of the har-dnn TFLite conversions: every layer whole i
   }
   assert.deepEqual(h.warnings.filter((w) => w.kind === 'partial' || w.kind === 'missing'), []);
 });
+
+test('weightscope history shows a layer whose tensors a checkpoint cannot read as unreadable, not as zeros, with an unreadable warning', async () => {
+  const dir = writeSafetensorsRun({
+    'ckpt-1.safetensors': { 'dense/kernel': [3, 4], 'out/kernel': [0, 2] },
+    'ckpt-2.safetensors': { 'dense/kernel': [3, 0], 'out/kernel': [0, 4] },
+    'ckpt-3.safetensors': { 'dense/kernel': [3, 4], 'out/kernel': [0, 6] },
+  });
+  const cut = path.join(dir, 'ckpt-2.safetensors');
+  fs.truncateSync(cut, fs.statSync(cut).size - 4);
+  const io = captureIo();
+  assert.equal(await runCli(['history', dir, '--workers', '0'], io), 0, io.stderr.join('\n'));
+  const text = io.stdout.join('\n');
+  assert.match(text, /^warning\[unreadable\]: Checkpoint ckpt-2\.safetensors: 'out\/kernel' could not be read \(truncated: /m);
+  assert.doesNotMatch(text, /warning\[(stalled|missing)\]/);
+  assert.match(text, /^ckpt-2\.safetensors\s+unreadable\s+-\s+-\s+-\s+-$/m);
+  assert.match(text, /^ckpt-3\.safetensors\s+6\s+3\s+3\s+2\s+-$/m);
+});
