@@ -32,7 +32,9 @@ Options:
   --map A=B              pair tensor A of <a> with tensor B of <b>; 'A=' marks A as removed;
                          repeat it for several pairings
   --map-file FILE        several pairings: a JSON object {"A": "B" | null, ...}
-                         (a name that is no tensor of its file is an error)
+                         (a name that is no tensor of its file is an error, and so are
+                         pairings that contradict each other: A given two partners, or
+                         two tensors of <a> paired with one B)
   --top N                layers listed as moved most (default: 10)
   --workers N            worker threads (default: none when the files hold under 32 MiB, else
                          one per CPU, at most 4; 0 = none)`;
@@ -49,23 +51,38 @@ export async function runDiff(argv: readonly string[], io: CliIo): Promise<numbe
   if (args.positionals.length !== 2) {
     throw new UsageError('diff takes exactly two files: <a> <b>.');
   }
+  const [pathA, pathB] = args.positionals as [string, string];
+  // Pairings that contradict each other are refused (alignTensors would keep one and drop the other).
   const overrides = new Map<string, string | null>();
+  const aOfB = new Map<string, string>();
+  const addOverride = (a: string, b: string | null): void => {
+    if (overrides.has(a) && overrides.get(a) !== b) {
+      const what = (x: string | null | undefined): string => (x ? `paired with '${x}'` : 'marked as removed');
+      throw new UsageError(`The mapping names '${a}' of ${pathA} twice: ${what(overrides.get(a))} and ${what(b)}.`);
+    }
+    if (b !== null && aOfB.has(b) && aOfB.get(b) !== a) {
+      throw new UsageError(`The mapping pairs '${b}' of ${pathB} with two tensors of ${pathA}: '${aOfB.get(b)}' and '${a}'.`);
+    }
+    overrides.set(a, b);
+    if (b !== null) {
+      aOfB.set(b, a);
+    }
+  };
   for (const mapArg of args.repeated.get('map') ?? []) {
     const eq = mapArg.indexOf('=');
     if (eq <= 0) {
       throw new UsageError(`Option '--map' must look like A=B; got '${mapArg}'.`);
     }
-    overrides.set(mapArg.slice(0, eq), mapArg.slice(eq + 1) || null);
+    addOverride(mapArg.slice(0, eq), mapArg.slice(eq + 1) || null);
   }
   const mapFile = args.options.get('map-file');
   if (mapFile !== undefined) {
     for (const [k, v] of Object.entries(await readMapFile(mapFile))) {
-      overrides.set(k, v);
+      addOverride(k, v);
     }
   }
   const top = intOption(args, 'top', 10, 1, 10_000);
   const workers = workersOption(args);
-  const [pathA, pathB] = args.positionals as [string, string];
   // Each side must be one model; a folder that is not says why (as check does) before anything is read.
   await resolveModelEntry(pathA);
   await resolveModelEntry(pathB);

@@ -180,3 +180,33 @@ test('weightscope fingerprint never lists files without model tensors as duplica
   assert.equal(out.files[0].model, out.files[1].model, 'both hash the same empty tensor list');
   assert.deepEqual(out.duplicates, []);
 });
+
+test('weightscope diff refuses pairings that contradict each other instead of dropping one silently', async () => {
+  const dir = await trainingRunDir();
+  const work = makeTempDir('weightscope-cli-diff-map-');
+  fs.cpSync(path.join(dir, 'epoch-001'), path.join(work, 'renamed'), { recursive: true });
+  const mj = path.join(work, 'renamed', 'model.json');
+  fs.writeFileSync(mj, fs.readFileSync(mj, 'utf8').replaceAll('dense_1', 'hidden'));
+  const a = path.join(dir, 'epoch-001');
+  const b = path.join(work, 'renamed');
+  const map = path.join(work, 'map.json');
+  fs.writeFileSync(map, JSON.stringify({ 'dense_1/kernel': null }));
+  const bad: [string[], RegExp][] = [
+    // Two tensors of A paired with one tensor of B.
+    [['--map', 'dense/kernel=hidden/kernel', '--map', 'dense_1/kernel=hidden/kernel'], /^error\[usage\]: The mapping pairs 'hidden\/kernel' of .*renamed with two tensors of .*epoch-001: 'dense\/kernel' and 'dense_1\/kernel'\.$/],
+    // One tensor of A given two different partners (here: by --map and by --map-file).
+    [['--map', 'dense_1/kernel=hidden/kernel', '--map', 'dense_1/kernel='], /^error\[usage\]: The mapping names 'dense_1\/kernel' of .*epoch-001 twice: paired with 'hidden\/kernel' and marked as removed\.$/],
+    [['--map', 'dense_1/kernel=hidden/kernel', '--map-file', map], /^error\[usage\]: The mapping names 'dense_1\/kernel' of .*epoch-001 twice: paired with 'hidden\/kernel' and marked as removed\.$/],
+  ];
+  for (const [extra, expected] of bad) {
+    const io = captureIo();
+    assert.equal(await runCli(['diff', a, b, '--workers', '0', ...extra], io), 2, extra.join(' '));
+    assert.equal(io.stdout.length, 0);
+    assert.match(io.stderr[0]!, expected);
+  }
+  // The same pairing given twice is no contradiction.
+  const io = captureIo();
+  assert.equal(await runCli(['diff', a, b, '--workers', '0', '--json', '--map', 'dense_1/kernel=hidden/kernel', '--map', 'dense_1/kernel=hidden/kernel'], io), 0, io.stderr.join('\n'));
+  const r = JSON.parse(io.stdout.join('\n'));
+  assert.equal(r.tensors.find((t: { a: string }) => t.a === 'dense_1/kernel').b, 'hidden/kernel');
+});
