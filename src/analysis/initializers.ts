@@ -547,8 +547,11 @@ export const orthogonalTolerance = 1e-3;
  * exact orthogonal Gram matrix overrides the ranking.
  */
 export function identifyInitializer(sample: Float64Array, candidates: readonly InitializerCandidate[], options: IdentifyOptions = {}): InitializerMatch {
-  const n = sample.length;
-  const sorted = Float64Array.from(sample).sort();
+  // NaN/Inf (reported by the non-finite-values rule) say nothing about the draw and would poison
+  // every moment and bound below; without them the sample is no whole-row matrix any more, so the
+  // structure tests are skipped (n no longer equals rows x cols).
+  const sorted = Float64Array.from(sample.every(Number.isFinite) ? sample : sample.filter(Number.isFinite)).sort();
+  const n = sorted.length;
   let s1 = 0;
   for (let i = 0; i < n; i++) {
     s1 += sorted[i]!;

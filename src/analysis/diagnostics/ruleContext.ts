@@ -183,7 +183,8 @@ export class RuleContext {
       const moments = this.moments(tensor.name);
       const analysis: KernelAnalysis = { tensor, layer, fans, activation: this.activationOf(layer), moments, configured };
       const sample = this.samples.get(tensor.name);
-      if (sample && sample.length >= 16 && moments) {
+      // (identifyInitializer leaves NaN/Inf out: at least 16 finite values are needed.)
+      if (sample && finiteCount(sample) >= 16 && moments) {
         const plan = sampleLayout(tensor.shape, Math.max(sample.length, 1));
         // TFLite kernels are stored output-first: their [prod(shape[:-1]), shape[-1]] view is not the
         // [inputs, outputs] matrix the structure tests assume.
@@ -230,6 +231,17 @@ export class RuleContext {
     this.regularizationCache ??= analyzeRegularization(this.file, this.stats);
     return this.regularizationCache;
   }
+}
+
+/** Finite values in a sample. */
+function finiteCount(sample: Float64Array): number {
+  let n = 0;
+  for (const v of sample) {
+    if (Number.isFinite(v)) {
+      n++;
+    }
+  }
+  return n;
 }
 
 /** The sample's matrix layout when a caller passed a sample with a different budget. */

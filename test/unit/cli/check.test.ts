@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { checkFailedExitCode, renderCheck } from '../../../src/cli/commands/check';
 import type { CheckReport } from '../../../src/analysis/diagnostics/check';
 import { runCli } from '../../../src/cli/main';
 import { captureIo } from '../helpers/captureIo';
-import { fixturesDir, repoRoot, skipUnlessFixtures } from '../helpers/fixtures';
+import { fixturesDir, makeTempDir, repoRoot, skipUnlessFixtures } from '../helpers/fixtures';
+import { buildSafetensors } from '../helpers/safetensors';
 
 const examples = path.join(repoRoot, 'examples', 'initialization');
 
@@ -58,4 +60,41 @@ test('the forecast table says when the file has no architecture, so its numbers 
   assert.ok(report.forecast.layers.length > 0);
   assert.ok(!report.diagnostics.some((d) => d.code.startsWith('signal-')), 'no signal finding without an architecture');
   assert.match(renderCheck(report), /^Signal forecast \(the file has no architecture: layers in file order, activations unknown; not judged\):$/m);
+});
+
+test('check leaves NaN/Inf values out of the initializer identification: no NaN in its findings, the same initializer named', async () => {
+  // dense/kernel [64, 32] drawn from U(-0.75, 0.75) (a hand-written RandomUniform: 3x the glorot_uniform
+  // limit sqrt(6 / (64 + 32)) = 0.25, so no built-in initializer fits) with a fixed LCG; the second
+  // file has three of its values replaced by NaN, +Inf and -Inf.
+  const a = 0.75;
+  const values = new Float32Array(64 * 32);
+  let state = 12345;
+  for (let i = 0; i < values.length; i++) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    values[i] = (state / 2 ** 32) * 2 * a - a;
+  }
+  const dirty = Float32Array.from(values);
+  dirty[5] = NaN;
+  dirty[700] = Infinity;
+  dirty[1500] = -Infinity;
+  const dir = makeTempDir('weightscope-check-nonfinite-');
+  const write = (name: string, v: Float32Array): string => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, buildSafetensors([{ name: 'dense/kernel', dtype: 'F32', shape: [64, 32], bytes: new Uint8Array(v.buffer) }]));
+    return file;
+  };
+  const report = async (file: string): Promise<CheckReport> => {
+    const io = captureIo();
+    await runCli(['check', file, '--json', '--workers', '0'], io);
+    return JSON.parse(io.stdout.join('\n')) as CheckReport;
+  };
+  const clean = await report(write('clean.safetensors', values));
+  const bad = await report(write('dirty.safetensors', dirty));
+  const match = (r: CheckReport) => r.diagnostics.find((d) => d.code === 'initializer-match' && d.tensor === 'dense/kernel');
+  assert.equal(match(clean)?.evidence['label'], 'RandomUniform(-0.75, 0.75) (custom scale)');
+  assert.equal(match(bad)?.evidence['label'], 'RandomUniform(-0.75, 0.75) (custom scale)', match(bad)?.message);
+  assert.ok(bad.diagnostics.some((d) => d.code === 'non-finite-values'));
+  for (const d of bad.diagnostics.filter((x) => x.code !== 'non-finite-values')) {
+    assert.doesNotMatch(d.message, /NaN/, d.message);
+  }
 });
