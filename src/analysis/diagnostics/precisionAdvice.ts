@@ -3,8 +3,16 @@
  * too much, and int8 would be too noisy). Layers that are safe in a smaller format get no finding;
  * their recommendation is in the precision report.
  */
+import { int8MaxZeroedFraction, int8SafeSqnrDb, type QuantReport } from '../precision';
 import type { Diagnostic, DiagnosticRule } from './diagnostic';
-import { ev, fmt } from './format';
+import { ev, fmt, pct } from './format';
+
+/** Why an int8 scheme does not keep a tensor: too noisy, or too many values rounded to 0. */
+function int8Failure(r: QuantReport): string {
+  return r.sqnrDb !== null && r.sqnrDb < int8SafeSqnrDb
+    ? `reaches ${fmt(r.sqnrDb)} dB (< ${int8SafeSqnrDb} dB)`
+    : `rounds ${pct(r.zeroedFraction)} of the values to 0 (> ${pct(int8MaxZeroedFraction)})`;
+}
 
 /** Names layers that must keep float32. */
 export const precisionAdvice: DiagnosticRule = {
@@ -26,7 +34,8 @@ export const precisionAdvice: DiagnosticRule = {
         code: 'precision-advice',
         layer: ctx.layerOf(t)?.name,
         tensor: name,
-        message: `${name}: keep float32 — float16 ${p.fp16.overflowCount ? `overflows ${p.fp16.overflowCount} values` : `has relative error ${fmt(p.fp16.relativeL2Error)}`} and int8 reaches ${fmt(p.int8PerTensor.sqnrDb)} dB per tensor${p.int8PerChannel ? `, ${fmt(p.int8PerChannel.sqnrDb)} dB per channel` : ''} (< 30 dB).`,
+        // int8 is only weighed for tensors with a channel axis (kernels); for those it failed both ways.
+        message: `${name}: keep float32 — float16 ${p.fp16.overflowCount ? `overflows ${p.fp16.overflowCount} values` : `has relative error ${fmt(p.fp16.relativeL2Error)}`}${p.int8PerChannel ? ` and int8 ${int8Failure(p.int8PerTensor)} per tensor, ${int8Failure(p.int8PerChannel)} per channel` : ''}.`,
         evidence: {
           fp16Overflow: p.fp16.overflowCount,
           fp16RelativeError: ev(p.fp16.relativeL2Error),

@@ -211,3 +211,23 @@ test('a linear layer followed by BatchNormalization and ReLU layers is judged as
   const adv = d.filter((x) => x.code === 'initializer-activation' && x.layer === 'out');
   assert.deepEqual(adv, [], 'glorot before BatchNormalization -> tanh is what Glorot is for');
 });
+
+test('keep-fp32 advice says why int8 fails (too noisy or too many values rounded to 0) and claims nothing about int8 for a vector', async () => {
+  const r = rng(8);
+  // a/kernel: one value of 1e5 among N(0, 0.05^2): float16 overflows it; per-tensor int8 keeps its
+  // energy (high SQNR) but rounds almost every other value to 0.
+  const big = Float32Array.from({ length: 64 * 16 }, () => 0.05 * r.normal());
+  big[5] = 1e5;
+  // a/bias: 16 values of 1e-7, subnormal in float16 (relative error ~0.19); int8 stores a constant exactly.
+  const bias = new Float32Array(16).fill(1e-7);
+  const { d } = await diagnose([{ name: 'a', className: 'Dense', activation: 'relu', weights: [{ weight: 'kernel', shape: [64, 16], values: big }, { weight: 'bias', shape: [16], values: bias }] }], true);
+  const advice = new Map(d.filter((x) => x.code === 'precision-advice').map((x) => [x.tensor, x]));
+  const kernel = advice.get('a/kernel')!;
+  assert.ok(kernel, JSON.stringify(d.map((x) => x.message)));
+  assert.ok((kernel.evidence['int8PerTensorSqnrDb'] as number) >= 30, 'the outlier carries the energy: SQNR alone looks fine');
+  assert.match(kernel.message, /int8 rounds [\d.]+% of the values to 0 \(> 5%\) per tensor/);
+  assert.doesNotMatch(kernel.message, /dB per tensor[^,]*\(< 30 dB\)/);
+  const b = advice.get('a/bias')!;
+  assert.ok(b, JSON.stringify(d.map((x) => x.message)));
+  assert.match(b.message, /^a\/bias: keep float32 — float16 has relative error [\d.]+\.$/);
+});
