@@ -3,6 +3,7 @@
  */
 import { fingerprintedModel, fingerprintFile, groupByModelFingerprint, modelTensors, type FileFingerprint } from '../../analysis/fingerprint';
 import { ReadableTally } from '../../analysis/report';
+import { isNumericDType } from '../../core/dtypes';
 import { WeightFileError } from '../../core/errors';
 import { checkpointStamp } from '../../analysis/checkpointFiles';
 import { readSidecar, updateSidecar } from '../../core/sidecar';
@@ -23,7 +24,8 @@ stderr; the others are still listed, and the exit code is then 2.
 
 Options:
   --json                 print JSON
-  --tensors              also list every tensor's fingerprint
+  --tensors              also list every tensor's fingerprint ('-' for a tensor without numeric
+                         values, such as a string)
   --save                 store the fingerprints in each checkpoint's <file>.weightscope.json sidecar
                          (the checkpoint itself is never written; a partial fingerprint is not stored)`;
 
@@ -37,6 +39,8 @@ interface Entry {
   fingerprint: FileFingerprint;
   /** True when they came from a valid sidecar cache. */
   cached: boolean;
+  /** Tensors without numeric values (e.g. a TF2 checkpoint's string object graph): name -> dtype. */
+  nonNumeric: Map<string, string>;
 }
 
 /** Runs the command; returns the exit code. */
@@ -101,7 +105,9 @@ export async function runFingerprint(argv: readonly string[], io: CliIo): Promis
       io.out(`${model ?? '-'.padEnd(64)}  ${r.path}${r.fingerprint.partial ? '  (partial: some tensors unreadable)' : model === undefined ? '  (no numeric tensors)' : ''}`);
       if (args.options.has('tensors')) {
         for (const t of r.fingerprint.tensors) {
-          io.out(`  ${t.fingerprint ?? `error[${t.error?.reason}]`}  ${t.name}`);
+          // A tensor without numeric values (a string, such as a TF2 object graph) has no fingerprint by design.
+          const dtype = t.fingerprint === undefined ? r.nonNumeric.get(t.name) : undefined;
+          io.out(dtype !== undefined ? `  ${'-'.padEnd(64)}  ${t.name}  (no numeric values: ${dtype})` : `  ${t.fingerprint ?? `error[${t.error?.reason}]`}  ${t.name}`);
         }
       }
     }
@@ -139,7 +145,8 @@ async function fingerprintEntry(entry: string, save: boolean): Promise<Entry> {
       }
       await updateSidecar(entry, { fingerprints: { model: fingerprint.model, size: st.size, mtimeMs: st.mtimeMs, tensors } });
     }
-    return { path: entry, fingerprint, cached: Boolean(valid) };
+    const nonNumeric = new Map(file.tensors.filter((t) => !t.unavailable && !isNumericDType(t.dtype)).map((t) => [t.name, t.dtype]));
+    return { path: entry, fingerprint, cached: Boolean(valid), nonNumeric };
   } finally {
     await file.close();
   }

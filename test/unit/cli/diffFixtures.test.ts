@@ -90,3 +90,13 @@ test('diff reports the model fingerprints of both files, also across formats and
   assert.equal(await runCli(['diff', resnetH5, path.join(dir, 'pretrainedResnet.tflite'), '--workers', '0'], io), 0);
   assert.match(io.stdout.join('\n'), new RegExp(`^fingerprint A: ${resnet}$`, 'm'));
 });
+
+test('fingerprint --tensors lists a string tensor (a TF2 object graph) as having no numeric values, not as an error', skipUnlessFixtures, async () => {
+  const dir = path.join(fixturesDir, 'tf-savedmodel', 'serving-half-plus-two-tf2-cpu-tf2.14', '00000123');
+  const io = captureIo();
+  assert.equal(await runCli(['fingerprint', dir, '--tensors'], io), 0, io.stderr.join('\n'));
+  const text = io.stdout.join('\n');
+  assert.doesNotMatch(text, /error\[/);
+  assert.match(text, /^ {2}- {65}_CHECKPOINTABLE_OBJECT_GRAPH {2}\(no numeric values: string\)$/m);
+  assert.match(text, /^ {2}[0-9a-f]{64} {2}a$/m);
+});
