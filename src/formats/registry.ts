@@ -223,6 +223,9 @@ function describeBytes(head: Uint8Array): string {
     return 'JSON without a weightsManifest';
   }
   const text = textExcerpt(head);
+  if (text === '') {
+    return 'it holds only whitespace';
+  }
   if (text !== undefined) {
     return `it is text starting '${text}'`;
   }

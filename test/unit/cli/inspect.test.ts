@@ -305,3 +305,14 @@ test('the bundled command (dist/cli.js, which starts its workers before the rest
   assert.equal(listed.status, 0, listed.stderr);
   assert.ok(!listed.stderr.includes('worker:'), listed.stderr);
 });
+
+test('a file holding only whitespace is described as such, not as text starting with nothing', async () => {
+  const dir = makeTempDir();
+  for (const name of ['model.json', 'blank.h5']) {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, ' \n\t\n');
+    const io = captureIo();
+    assert.equal(await runCli(['inspect', file], io), 2);
+    assert.deepEqual(io.stderr, [`error[unrecognized]: ${file}: not a weight file Weightscope can read (it holds only whitespace).`]);
+  }
+});
