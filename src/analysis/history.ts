@@ -555,7 +555,7 @@ function historyWarnings(layers: readonly LayerHistory[], modelStep: readonly (n
         layer: l.layer,
         kind: 'unreadable',
         checkpoint: checkpoints[k]!.label,
-        message: `Checkpoint ${checkpoints[k]!.label}${others}: ${names} could not be read (${first.reason}: ${first.message.replace(/\.$/, '')}); ${l.points[k] === null ? `layer '${l.layer}' is left out of the comparisons there` : `layer '${l.layer}''s numbers there cover its other tensors`}.`,
+        message: `Checkpoint ${checkpoints[k]!.label}${others}: ${names} could not be read (${first.reason}: ${first.message.replace(/\.$/, '')}); ${l.points[k] === null ? `layer '${layerName(l.layer)}' is left out of the comparisons there` : `layer '${layerName(l.layer)}''s numbers there cover its other tensors`}.`,
       });
     }
     // A layer whose tensors are there but unreadable is reported above, not as missing.
@@ -565,7 +565,7 @@ function historyWarnings(layers: readonly LayerHistory[], modelStep: readonly (n
         layer: l.layer,
         kind: 'missing',
         checkpoint: missing[0]!,
-        message: `Layer '${l.layer}' is missing from ${missing.length} of ${n} checkpoints (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}); it is left out of the comparisons there.`,
+        message: `Layer '${layerName(l.layer)}' is missing from ${missing.length} of ${n} checkpoints (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}); it is left out of the comparisons there.`,
       });
     }
     const partial = checkpoints.flatMap((c, k) => {
@@ -579,7 +579,7 @@ function historyWarnings(layers: readonly LayerHistory[], modelStep: readonly (n
         layer: l.layer,
         kind: 'partial',
         checkpoint: label,
-        message: `Checkpoint ${label}${others} holds only part of layer '${l.layer}': ${p.missingTensors.map((m) => `'${m}'`).join(', ')} ${p.missingTensors.length === 1 ? 'has' : 'have'} no counterpart there, so its numbers cover ${p.count} of the layer's ${p0?.count ?? l.count} values.`,
+        message: `Checkpoint ${label}${others} holds only part of layer '${layerName(l.layer)}': ${p.missingTensors.map((m) => `'${m}'`).join(', ')} ${p.missingTensors.length === 1 ? 'has' : 'have'} no counterpart there, so its numbers cover ${p.count} of the layer's ${p0?.count ?? l.count} values.`,
       });
     }
     for (let k = 1; k < n && p0; k++) {
@@ -594,8 +594,8 @@ function historyWarnings(layers: readonly LayerHistory[], modelStep: readonly (n
           checkpoint: checkpoints[k]!.label,
           message:
             p.nonFiniteCount > 0 && p0.nonFiniteCount === 0
-              ? `Layer '${l.layer}' holds ${p.nonFiniteCount} NaN/Inf values at ${checkpoints[k]!.label}, none at ${checkpoints[0]!.label}.`
-              : `Layer '${l.layer}' grew from norm ${fmt(p0.norm)} to ${fmt(p.norm)} (x${fmt(p.norm / p0.norm)}) by ${checkpoints[k]!.label}.`,
+              ? `Layer '${layerName(l.layer)}' holds ${p.nonFiniteCount} NaN/Inf values at ${checkpoints[k]!.label}, none at ${checkpoints[0]!.label}.`
+              : `Layer '${layerName(l.layer)}' grew from norm ${fmt(p0.norm)} to ${fmt(p.norm)} (x${fmt(p.norm / p0.norm)}) by ${checkpoints[k]!.label}.`,
         });
         break;
       }
@@ -617,12 +617,17 @@ function historyWarnings(layers: readonly LayerHistory[], modelStep: readonly (n
           layer: l.layer,
           kind: 'stalled',
           checkpoint: checkpoints[k]!.label,
-          message: `Layer '${l.layer}' stopped moving after ${checkpoints[k - 1]!.label}: relative change ${fmt(l.points[n - 1]?.relStepChange ?? 0)} per checkpoint while the model moved ${fmt(modelStep[n - 1] ?? 0)}.`,
+          message: `Layer '${layerName(l.layer)}' stopped moving after ${checkpoints[k - 1]!.label}: relative change ${fmt(l.points[n - 1]?.relStepChange ?? 0)} per checkpoint while the model moved ${fmt(modelStep[n - 1] ?? 0)}.`,
         });
       }
     }
   }
   return out;
+}
+
+/** A layer's name in a message; the tensors outside any layer are '(no layer)', as the history table calls them. */
+function layerName(layer: string): string {
+  return layer || '(no layer)';
 }
 
 function fmt(x: number): string {

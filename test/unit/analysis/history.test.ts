@@ -237,3 +237,12 @@ test('a tensor a checkpoint cannot read (its data cut short) is left out of that
   assert.deepEqual(h.warnings.map((w) => [w.layer, w.kind, w.checkpoint]), [['out', 'unreadable', 'ckpt-2.safetensors']]);
   assert.match(h.warnings[0]!.message, /^Checkpoint ckpt-2\.safetensors: 'out\/kernel' could not be read \(truncated: .*\); layer 'out' is left out of the comparisons there\.$/);
 });
+
+test('warnings about the tensors outside any layer call them (no layer), as the table does, not layer \'\'', async () => {
+  // Tensors named without a layer path ('w') belong to no layer; ckpt-2 lacks it.
+  const dir = writeSafetensorsRun({ 'ckpt-1.safetensors': { w: [1, 2], 'dense/kernel': [3, 4] }, 'ckpt-2.safetensors': { 'dense/kernel': [3, 5] } });
+  const h = await computeHistory(dir, { workers: 0 });
+  assert.deepEqual(h.layers.map((l) => l.layer), ['', 'dense']);
+  assert.deepEqual(h.warnings.map((w) => [w.layer, w.kind]), [['', 'missing']]);
+  assert.match(h.warnings[0]!.message, /^Layer '\(no layer\)' is missing from 1 of 2 checkpoints/);
+});
