@@ -14,7 +14,7 @@
  */
 import * as path from 'node:path';
 import { elementCount, isNumericDType } from '../core/dtypes';
-import { throwIfAborted, WeightFileError, type ErrorSummary } from '../core/errors';
+import { summarizeError, throwIfAborted, WeightFileError, type ErrorSummary } from '../core/errors';
 import { listDir, readRegularTextFile, statPath } from '../core/nodeFileSource';
 import { isSidecarName, readSidecar } from '../core/sidecar';
 import { isWeightFileName, openLocalPath, resolveLocalEntry } from '../formats/registry';
@@ -106,8 +106,13 @@ export interface HistoryWarning {
 export interface HistoryResult {
   /** The folder. */
   dir: string;
-  /** Checkpoints in order. */
+  /** Checkpoints in order (those that could be opened). */
   checkpoints: CheckpointRef[];
+  /**
+   * Checkpoints of the folder that could not be opened (empty, cut short, not a weight file ...),
+   * left out of the history, in checkpoint order with why; absent when every one opened.
+   */
+  skipped?: (CheckpointRef & ErrorSummary)[];
   /** How they were ordered. */
   orderedBy: HistoryOrder;
   /** Per layer, in the first checkpoint's order. */
@@ -304,7 +309,29 @@ interface LayerAcc {
 
 /** Computes the history of a folder of checkpoints. */
 export async function computeHistory(dir: string, options: HistoryOptions = {}): Promise<HistoryResult> {
-  const { checkpoints, orderedBy } = await findCheckpoints(dir, options);
+  const found = await findCheckpoints(dir, options);
+  const { orderedBy } = found;
+  // A checkpoint that cannot be opened (one still being written, a damaged file) is left out with
+  // its error; the others still make a history. None that opens: the first one's error.
+  const checkpoints: CheckpointRef[] = [];
+  const skipped: (CheckpointRef & ErrorSummary)[] = [];
+  let firstError: unknown;
+  for (const c of found.checkpoints) {
+    throwIfAborted(options.signal);
+    try {
+      await (await openLocalPath(c.path)).close();
+      checkpoints.push(c);
+    } catch (ex) {
+      if (WeightFileError.is(ex, 'cancelled') || options.signal?.aborted || !WeightFileError.is(ex)) {
+        throw ex;
+      }
+      firstError ??= ex;
+      skipped.push({ ...c, ...summarizeError(ex) });
+    }
+  }
+  if (checkpoints.length === 0) {
+    throw firstError;
+  }
   const namingWarnings = options.naming ? checkNames(options.naming, checkpoints.map((c) => c.label)) : [];
   let pool: DiffPool | undefined;
   if (options.workers !== 0) {
@@ -419,6 +446,7 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
     return {
       dir,
       checkpoints,
+      ...(skipped.length > 0 ? { skipped } : {}),
       orderedBy,
       layers,
       relDistanceFromFirst: model.map((m) => (m.tensors === 0 ? null : ratio(Math.sqrt(m.dist2), Math.sqrt(m.first2)))),

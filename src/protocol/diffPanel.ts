@@ -233,6 +233,8 @@ export interface HistoryResultDto {
   dir: string;
   /** Checkpoints in order. */
   checkpoints: { path: string; label: string; epoch?: number; step?: number; mtimeMs: number }[];
+  /** Checkpoints that could not be opened and were left out, with why. */
+  skipped?: { path: string; label: string; reason: string; message: string }[];
   /** Ordering used. */
   orderedBy: string;
   /** Layers. */

@@ -5,7 +5,7 @@ import { computeHistory, type HistoryResult } from '../../analysis/history';
 import { compileNamingConvention, type NamingConvention } from '../../analysis/namingConvention';
 import { statPath } from '../../core/nodeFileSource';
 import { intOption, parseArgs, UsageError } from '../args';
-import type { CliIo } from '../io';
+import { writeError, type CliIo } from '../io';
 import { formatNumber, renderTable } from '../table';
 
 /** Usage text of the command. */
@@ -20,7 +20,8 @@ checkpoint lacking a layer shows it as absent, one holding only some of its tens
 checkpoint cannot read (a missing shard, data cut short) are left out of its numbers with an
 'unreadable' warning naming them (a layer with none readable shows as unreadable). Distances and
 changes (per layer and for the model) compare the tensors present in both checkpoints, relative
-to their norm in the earlier one.
+to their norm in the earlier one. A checkpoint that cannot be opened (empty, cut short, not a
+weight file) is left out: the others are shown, then its error line, and the exit code is 2.
 
 Options:
   --json                 print the JSON result (includes per-layer histograms over time)
@@ -61,7 +62,11 @@ export async function runHistory(argv: readonly string[], io: CliIo): Promise<nu
   const h = await computeHistory(dir, { naming, histogramBins: bins, workers, callerIdle: true, onProgress: progress });
   progress(1, 1, true);
   io.out(args.options.has('json') ? JSON.stringify(h, null, 2) : renderHistory(h));
-  return 0;
+  // Checkpoints that could not be opened were left out: their error lines, exit 2.
+  for (const s of h.skipped ?? []) {
+    writeError(io, s);
+  }
+  return h.skipped ? 2 : 0;
 }
 
 /** The human-readable report of a history. */

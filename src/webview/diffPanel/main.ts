@@ -469,6 +469,9 @@ function renderHistory(): void {
   clear(summaryEl);
   summaryEl.append(...fact('Folder', r.dir), ...fact('Checkpoints', `${r.checkpoints.length}, ordered by ${r.orderedBy}`));
   clear(warningsEl);
+  for (const s of r.skipped ?? []) {
+    warningsEl.append(h('li', { text: `${s.reason}: ${s.label} was left out: ${s.message}`, className: 'warning' }));
+  }
   for (const w of [...r.warnings, ...r.namingWarnings]) {
     warningsEl.append(h('li', { text: w.message, className: 'warning' }));
   }

@@ -75,3 +75,28 @@ test('weightscope history shows a layer whose tensors a checkpoint cannot read a
   assert.match(text, /^ckpt-2\.safetensors\s+unreadable\s+-\s+-\s+-\s+-$/m);
   assert.match(text, /^ckpt-3\.safetensors\s+6\s+3\s+3\s+2\s+-$/m);
 });
+
+test('weightscope history of a run whose last checkpoint cannot be opened still shows the others, then that checkpoint\'s error line and exit 2', async () => {
+  const dir = writeMissingLayerRun();
+  const bad = path.join(dir, 'ckpt-4.safetensors');
+  fs.writeFileSync(bad, ''); // a checkpoint still being written
+  const io = captureIo();
+  assert.equal(await runCli(['history', dir, '--workers', '0'], io), 2);
+  assert.deepEqual(io.stderr, [`error[empty]: ${bad}: the file is empty (0 bytes).`]);
+  const text = io.stdout.join('\n');
+  assert.match(text, /: 3 checkpoints ordered by step/);
+  assert.match(text, /^ckpt-3\.safetensors +3 /m);
+  assert.doesNotMatch(text, /ckpt-4/);
+  const json = captureIo();
+  assert.equal(await runCli(['history', dir, '--json', '--workers', '0'], json), 2);
+  const h = JSON.parse(json.stdout.join('\n')) as { checkpoints: { label: string }[]; skipped: { label: string; reason: string }[] };
+  assert.deepEqual(h.checkpoints.map((c) => c.label), ['ckpt-1.safetensors', 'ckpt-2.safetensors', 'ckpt-3.safetensors']);
+  assert.deepEqual(h.skipped.map((s) => [s.label, s.reason]), [['ckpt-4.safetensors', 'empty']]);
+  // When no checkpoint can be opened, the error of the first one.
+  const none = writeSafetensorsRun({});
+  fs.writeFileSync(path.join(none, 'ckpt-1.safetensors'), '');
+  const io2 = captureIo();
+  assert.equal(await runCli(['history', none, '--workers', '0'], io2), 2);
+  assert.match(io2.stderr[0]!, /^error\[empty\]: .*ckpt-1\.safetensors: the file is empty/);
+  assert.equal(io2.stdout.length, 0);
+});
