@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { registerSegmentSumKernels } from './segmentSum';
 
 /** The TF.js core module type. */
 export type Tf = typeof import('@tensorflow/tfjs-core');
@@ -102,6 +103,7 @@ async function selectBackend(options: BackendOptions): Promise<{ tf: Tf; info: B
   silenceNodeBackendHint(tf);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   require('@tensorflow/tfjs-backend-cpu');
+  registerSegmentSumKernels(tf);
   for (const name of order) {
     try {
       if (name === 'tensorflow') {

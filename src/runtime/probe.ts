@@ -373,7 +373,8 @@ const cpuProbeMacs = 2e8;
 /**
  * Multiply-accumulates of one sample's forward pass, estimated from the weights: each layer's
  * parameters times the positions of its output per sample (1 for a Dense layer on vectors, H x W for
- * a 2-D convolution), the layers of nested models included.
+ * a 2-D convolution), an Embedding's output_dim per position (a row lookup), the layers of nested
+ * models included.
  */
 export function macsPerSample(model: LayersModel): number {
   let total = 0;
@@ -390,7 +391,9 @@ export function macsPerSample(model: LayersModel): number {
     }
     const dims = Array.isArray(shape) && Array.isArray(shape[0]) ? (shape[0] as unknown[]) : Array.isArray(shape) ? shape : [];
     const positions = dims.slice(1, -1).reduce<number>((a, d) => a * (typeof d === 'number' && d > 0 ? d : 1), 1);
-    total += params * positions;
+    // An Embedding looks up one row of its table per position: output_dim values, not the whole table.
+    const last = dims[dims.length - 1];
+    total += (layer.getClassName() === 'Embedding' && typeof last === 'number' && last > 0 ? last : params) * positions;
   }
   return total;
 }

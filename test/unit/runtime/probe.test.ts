@@ -171,6 +171,11 @@ test('the default synthetic batch: 32, or on the CPU backend as many samples as 
   mid.dispose();
   small.dispose();
   big.dispose();
+  // An Embedding of 100,000 x 64 on 32 positions looks up 32 rows of 64 (2,048), then Dense 2048 -> 10 (20,490)
+  const embedded = tfl.sequential({ layers: [tfl.layers.embedding({ inputDim: 100_000, outputDim: 64, inputLength: 32 }), tfl.layers.flatten(), tfl.layers.dense({ units: 10 })] });
+  assert.equal(macsPerSample(embedded), 32 * 64 + 20_490);
+  assert.deepEqual(syntheticBatch(embedded, 'cpu'), { size: 32 });
+  embedded.dispose();
 });
 
 test('a second output head, off the path of the loss (taken on the first output), gets no gradient and no verdict', async () => {
