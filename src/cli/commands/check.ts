@@ -4,7 +4,9 @@
  */
 import { checkWeightFile, shouldFail, type CheckReport } from '../../analysis/diagnostics/check';
 import type { Diagnostic } from '../../analysis/diagnostics/diagnostic';
+import { ReadableTally, selectTensors, tensorReport } from '../../analysis/report';
 import type { TensorStats } from '../../analysis/statsTypes';
+import { isNumericDType } from '../../core/dtypes';
 import { openLocalPath } from '../../formats/registry';
 import { resolveModelEntry } from '../inputs';
 import { choiceOption, parseArgs, UsageError, workersOption } from '../args';
@@ -20,7 +22,9 @@ export const checkUsage = `weightscope check <file-or-model-dir> [options]
 
 Weight-health diagnostics from the weights alone: initializer identification, signal propagation
 forecast (vanishing/exploding), regularization and precision (float16, bfloat16, int8) risks.
-The formulas and thresholds are in docs/diagnostics.md.
+The formulas and thresholds are in docs/diagnostics.md. Tensors that cannot be read are an
+unreadable-tensors error; when none of the model's tensors can be read, the report is followed by
+an error line and exit 2, as inspect does.
 
 Options:
   --json                 print the JSON check report instead of text
@@ -47,6 +51,7 @@ export async function runCheck(argv: readonly string[], io: CliIo): Promise<numb
   const file = await openLocalPath(entry);
   const pool = statsRunner(workers, false);
   let report: CheckReport;
+  const tally = new ReadableTally();
   try {
     const results = await analyzeTensors(file, entry, { group: 'model' }, 64, pool, io);
     const stats = new Map<string, TensorStats>();
@@ -54,6 +59,10 @@ export async function runCheck(argv: readonly string[], io: CliIo): Promise<numb
       if (r.ok) {
         stats.set(name, r.stats);
       }
+    }
+    // A model none of whose numeric tensors can be read is an input that cannot be read, as for inspect.
+    for (const t of selectTensors(file, { group: 'model' }).filter((x) => isNumericDType(x.dtype))) {
+      tally.add(tensorReport(t, results.get(t.name)));
     }
     const progress = io.progress(`checking ${entry}`);
     report = await checkWeightFile(file, stats, { precision: !args.options.has('no-precision'), onProgress: (d, t) => progress(d, t) });
@@ -63,6 +72,10 @@ export async function runCheck(argv: readonly string[], io: CliIo): Promise<numb
     await file.close();
   }
   io.out(args.options.has('json') ? JSON.stringify(report, null, 2) : renderCheck(report));
+  const unreadable = tally.unreadableError(entry);
+  if (unreadable) {
+    throw unreadable; // its error line (exit 2; a bug when every tensor failed inside: exit 1), after the report
+  }
   return failOn && shouldFail(report, failOn) ? checkFailedExitCode : 0;
 }
 

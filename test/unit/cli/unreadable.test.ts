@@ -67,11 +67,19 @@ test('a model whose every tensor is in a missing shard: inspect prints the repor
   assert.deepEqual(one.err, [`error[missingCompanionFile]: ${broken}: could not read its one tensor (weight '${first}' is stored in the missing shard 'weights.bin').`]);
 });
 
-test('check reports unreadable tensors as an error diagnostic, so --fail-on error gates on them; partly readable models still get the other checks', async () => {
+test('check reports unreadable tensors as an error diagnostic; a model none of whose tensors can be read then exits 2 with its error line, as inspect does; partly readable models still get the other checks and --fail-on error gates on them', async () => {
   const dir = makeTempDir('weightscope-unreadable-check-');
   const broken = modelCopy(dir, 'noshard', null);
+  const line = `error[missingCompanionFile]: ${broken}: could not read any of its ${manifest.length} tensors (the first: weight '${manifest[0]!.name}' is stored in the missing shard 'weights.bin').`;
+  for (const extra of [[], ['--fail-on', 'error']]) {
+    const text = await run(['check', broken, '--no-precision', ...extra]);
+    assert.equal(text.code, 2, extra.join(' '));
+    assert.deepEqual(text.err, [line]);
+    assert.match(text.out, /^error\[unreadable-tensors\]: None of the/m, 'the report comes first');
+  }
   const r = await run(['check', broken, '--json', '--fail-on', 'error', '--no-precision']);
-  assert.equal(r.code, checkFailedExitCode, r.err.join('\n'));
+  assert.equal(r.code, 2, r.err.join('\n'));
+  assert.deepEqual(r.err, [line]);
   const report = JSON.parse(r.out) as { diagnostics: { code: string; severity: string; message: string; evidence: Record<string, unknown> }[]; failures: unknown[] };
   assert.deepEqual(report.diagnostics[0], {
     severity: 'error',
