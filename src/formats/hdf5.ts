@@ -298,6 +298,12 @@ export class Hdf5File {
         { file: source.name },
       );
     }
+    // Bytes that do not start as HDF5 does are refused before any copy (a compressed member that
+    // inflates to gigabytes of something else would otherwise be written out in full first).
+    const head = await source.read(0, Math.min(source.size, hdf5SignatureOffsets[hdf5SignatureOffsets.length - 1]! + hdf5Signature.length));
+    if (!hasHdf5Signature(head)) {
+      throw new WeightFileError('unrecognized', `${source.name}: is not an HDF5 file (no HDF5 signature at its start).`, { file: source.name });
+    }
     const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'weightscope-h5-'));
     trackTempDir(dir);
     const removeDir = async (): Promise<void> => {

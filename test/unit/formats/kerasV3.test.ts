@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { MemoryByteSource, MemoryFileSet } from '../../../src/core/byteSource';
@@ -242,6 +243,24 @@ test('.keras from a source without a local path and with a DEFLATED weights memb
   const zip = writeZip([...members].map(([name, data]) => ({ name, data, deflate: true })));
   const source = new MemoryByteSource('memory/fixed_model.keras', zip);
   await withFile(await kerasV3Reader.open(source, new MemoryFileSet('memory', new Map())), (f) => assertMatchesReference(f, kerasReference.fixtures[custom]!, 50));
+});
+
+test('.keras whose DEFLATED weights member is not HDF5 (64 MiB of zeros, a ZIP bomb in small) is refused from its first bytes, with no temporary copy', async () => {
+  const zip = writeZip([
+    { name: 'config.json', data: new TextEncoder().encode('{"class_name": "Sequential", "config": {"name": "s", "layers": []}}'), deflate: true },
+    { name: 'metadata.json', data: new TextEncoder().encode('{"keras_version": "3.0.0"}'), deflate: true },
+    { name: 'model.weights.h5', data: new Uint8Array(64 * 1024 * 1024), deflate: true },
+  ]);
+  assert.ok(zip.length < 1024 * 1024, `the archive is small (${zip.length} bytes)`);
+  const tmp = (): string[] => fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('weightscope-h5-'));
+  const before = tmp();
+  const source = new MemoryByteSource('memory/bomb.keras', zip);
+  await assert.rejects(kerasV3Reader.open(source, new MemoryFileSet('memory', new Map())), (ex: unknown) => {
+    assert.ok(WeightFileError.is(ex, 'unrecognized'), String(ex));
+    assert.equal((ex as Error).message, 'memory/bomb.keras/model.weights.h5: is not an HDF5 file (no HDF5 signature at its start).');
+    return true;
+  });
+  assert.deepEqual(tmp(), before, 'no temporary copy was made');
 });
 
 test('sniff: ZIP magic with a .keras name, or a ZIP starting with Keras members', () => {
