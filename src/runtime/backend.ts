@@ -6,6 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { registerSegmentSumKernels } from './segmentSum';
+import { registerWasmBridges } from './wasmBridge';
+import { registerConvFilterGradKernels } from './convFilterGrad';
 
 /** The TF.js core module type. */
 export type Tf = typeof import('@tensorflow/tfjs-core');
@@ -104,6 +106,7 @@ async function selectBackend(options: BackendOptions): Promise<{ tf: Tf; info: B
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   require('@tensorflow/tfjs-backend-cpu');
   registerSegmentSumKernels(tf);
+  registerConvFilterGradKernels(tf);
   for (const name of order) {
     try {
       if (name === 'tensorflow') {
@@ -112,6 +115,7 @@ async function selectBackend(options: BackendOptions): Promise<{ tf: Tf; info: B
       } else if (name === 'wasm') {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const wasm: typeof import('@tensorflow/tfjs-backend-wasm') = require('@tensorflow/tfjs-backend-wasm');
+        registerWasmBridges(tf);
         const dir = findWasmDir(options.wasmDir);
         if (!dir) {
           throw new Error('its .wasm files were not found');
