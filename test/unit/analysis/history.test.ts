@@ -6,7 +6,7 @@ import { computeHistory, findCheckpoints, orderKeys } from '../../../src/analysi
 import { compileNamingConvention } from '../../../src/analysis/namingConvention';
 import { updateSidecar } from '../../../src/core/sidecar';
 import { makeTempDir } from '../helpers/fixtures';
-import { writeMissingLayerRun, writeSafetensorsRun } from './helpers/missingLayerRun';
+import { writeCutTensorRun, writeMissingLayerRun, writeSafetensorsRun } from './helpers/missingLayerRun';
 import { loadDiffReference, trainingRunDir } from './helpers/trainingRun';
 
 const ref = loadDiffReference();
@@ -216,13 +216,7 @@ test('a folder without checkpoints is a clear error', async () => {
 
 test('a tensor a checkpoint cannot read (its data cut short) is left out of that checkpoint, not counted as zeros, and warned about as unreadable', async () => {
   // By hand: ckpt-2's out/kernel ([0,4], the last 8 data bytes) is cut short by 4 bytes.
-  const dir = writeSafetensorsRun({
-    'ckpt-1.safetensors': { 'dense/kernel': [3, 4], 'out/kernel': [0, 2] },
-    'ckpt-2.safetensors': { 'dense/kernel': [3, 0], 'out/kernel': [0, 4] },
-    'ckpt-3.safetensors': { 'dense/kernel': [3, 4], 'out/kernel': [0, 6] },
-  });
-  const cut = path.join(dir, 'ckpt-2.safetensors');
-  fs.truncateSync(cut, fs.statSync(cut).size - 4);
+  const dir = writeCutTensorRun();
   const h = await computeHistory(dir, { workers: 0 });
   const out = h.layers.find((l) => l.layer === 'out')!;
   assert.equal(out.points[1], null, 'no numbers for a layer none of whose tensors could be read');

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../../../src/cli/main';
-import { writeMissingLayerRun, writeSafetensorsRun } from '../analysis/helpers/missingLayerRun';
+import { writeCutTensorRun, writeMissingLayerRun, writeSafetensorsRun } from '../analysis/helpers/missingLayerRun';
 import { captureIo } from '../helpers/captureIo';
 import { fixturesDir, skipUnlessFixtures } from '../helpers/fixtures';
 
@@ -60,13 +60,7 @@ test('weightscope history of the har-dnn TFLite conversions: every layer whole i
 });
 
 test('weightscope history shows a layer whose tensors a checkpoint cannot read as unreadable, not as zeros, with an unreadable warning', async () => {
-  const dir = writeSafetensorsRun({
-    'ckpt-1.safetensors': { 'dense/kernel': [3, 4], 'out/kernel': [0, 2] },
-    'ckpt-2.safetensors': { 'dense/kernel': [3, 0], 'out/kernel': [0, 4] },
-    'ckpt-3.safetensors': { 'dense/kernel': [3, 4], 'out/kernel': [0, 6] },
-  });
-  const cut = path.join(dir, 'ckpt-2.safetensors');
-  fs.truncateSync(cut, fs.statSync(cut).size - 4);
+  const dir = writeCutTensorRun();
   const io = captureIo();
   assert.equal(await runCli(['history', dir, '--workers', '0'], io), 0, io.stderr.join('\n'));
   const text = io.stdout.join('\n');

@@ -19,6 +19,21 @@ export function writeMissingLayerRun(): string {
   return writeSafetensorsRun(missingLayerRun);
 }
 
+/**
+ * A three-checkpoint run whose middle file is cut 4 bytes short, so that its last tensor,
+ * `out/kernel` ([0, 4], the last 8 data bytes), cannot be read; returns the folder.
+ */
+export function writeCutTensorRun(): string {
+  const dir = writeSafetensorsRun({
+    'ckpt-1.safetensors': { 'dense/kernel': [3, 4], 'out/kernel': [0, 2] },
+    'ckpt-2.safetensors': { 'dense/kernel': [3, 0], 'out/kernel': [0, 4] },
+    'ckpt-3.safetensors': { 'dense/kernel': [3, 4], 'out/kernel': [0, 6] },
+  });
+  const cut = path.join(dir, 'ckpt-2.safetensors');
+  fs.truncateSync(cut, fs.statSync(cut).size - 4);
+  return dir;
+}
+
 /** Writes one float32 safetensors file per entry (tensor name -> values) into a new temp folder; returns the folder. */
 export function writeSafetensorsRun(files: Record<string, Record<string, number[]>>): string {
   const dir = makeTempDir('weightscope-safetensors-run-');
