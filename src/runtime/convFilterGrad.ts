@@ -8,12 +8,7 @@
  * nothing, accumulated in float64. Channels-first data goes to the kernels that were there before.
  */
 import type { Tf } from './backend';
-
-interface Info {
-  dataId: object;
-  shape: number[];
-  dtype: string;
-}
+import { replaceKernel, type KernelTensor as Info } from './kernelRegistry';
 
 interface Attrs {
   strides: number | [number, number];
@@ -22,8 +17,6 @@ interface Attrs {
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
   filterShape: [number, number, number, number];
 }
-
-type KernelFunc = (args: { inputs: Record<string, Info>; attrs?: unknown; backend: unknown }) => Info | Info[];
 
 /** The geometry the loops need (from TF.js's own computeConv2DInfo). */
 export interface FilterGradGeometry {
@@ -109,16 +102,11 @@ function geometry(tf: Tf, x: Info, dy: Info, attrs: Attrs): FilterGradGeometry |
 /**
  * Registers the kernels on `tf`'s registry, channels-first calls going to the kernel registered
  * before (the CPU backend's; the WebAssembly backend has none, so they fail there and
- * ensureGradientBackend falls back to the CPU backend); once per thread is enough.
+ * ensureGradientBackend falls back to the CPU backend).
  */
 export function registerConvFilterGradKernels(tf: Tf): void {
   for (const backendName of ['cpu', 'wasm'] as const) {
-    const previous = tf.getKernel('Conv2DBackpropFilter', backendName);
-    if ((previous?.kernelFunc as { fast?: boolean } | undefined)?.fast) {
-      continue;
-    }
-    const fallback = previous?.kernelFunc as unknown as KernelFunc | undefined;
-    const kernelFunc: KernelFunc & { fast?: boolean } = (args) => {
+    replaceKernel(tf, 'Conv2DBackpropFilter', backendName, (fallback) => (args) => {
       const { x, dy } = args.inputs as { x: Info; dy: Info };
       const g = geometry(tf, x, dy, args.attrs as Attrs);
       if (!g) {
@@ -134,11 +122,6 @@ export function registerConvFilterGradKernels(tf: Tf): void {
       }
       const wasm = args.backend as { typedArrayFromHeap(t: Info): Float32Array; makeOutput(shape: number[], dtype: string, memoryOffset?: number, values?: Float32Array): Info };
       return wasm.makeOutput(shape, 'float32', undefined, conv2dFilterGrad(wasm.typedArrayFromHeap(x), wasm.typedArrayFromHeap(dy), g));
-    };
-    kernelFunc.fast = true;
-    if (previous) {
-      tf.unregisterKernel('Conv2DBackpropFilter', backendName);
-    }
-    tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName, kernelFunc: kernelFunc as unknown as Parameters<Tf['registerKernel']>[0]['kernelFunc'] });
+    });
   }
 }

@@ -8,14 +8,9 @@
  * ids outside [0, numSegments) add nothing.
  */
 import type { Tf } from './backend';
+import { replaceKernel, type KernelTensor as Info, type OwnKernelFunc } from './kernelRegistry';
 
 type Values = Float32Array | Int32Array;
-
-interface Info {
-  dataId: object;
-  shape: number[];
-  dtype: string;
-}
 
 /** What the kernels use of the CPU backend (MathBackendCPU). */
 interface CpuBackend {
@@ -27,12 +22,6 @@ interface CpuBackend {
 interface WasmBackend {
   makeOutput(shape: number[], dtype: string): Info;
   typedArrayFromHeap(t: Info): unknown;
-}
-
-interface KernelArgs {
-  inputs: { x?: Info; segmentIds?: Info };
-  attrs?: { numSegments?: number };
-  backend: unknown;
 }
 
 /** Output shape and the values per segment row, checked as TF.js's op checks them. */
@@ -62,40 +51,34 @@ export function segmentSumInto(x: ArrayLike<number>, ids: ArrayLike<number>, num
   }
 }
 
-function cpuKernel({ inputs, attrs, backend }: KernelArgs): Info {
-  const { x, segmentIds } = inputs as Required<KernelArgs['inputs']>;
+/** The kernel's inputs and its numSegments attribute. */
+function argsOf(inputs: Record<string, Info>, attrs: unknown): { x: Info; segmentIds: Info; numSegments: number } {
+  return { x: inputs['x']!, segmentIds: inputs['segmentIds']!, numSegments: (attrs as { numSegments?: number } | undefined)?.numSegments ?? 0 };
+}
+
+const cpuKernel: OwnKernelFunc = ({ inputs, attrs, backend }) => {
+  const { x, segmentIds, numSegments } = argsOf(inputs, attrs);
   const cpu = backend as CpuBackend;
-  const { shape, inner } = layout(x, segmentIds, attrs?.numSegments ?? 0);
+  const { shape, inner } = layout(x, segmentIds, numSegments);
   const out = x.dtype === 'int32' ? new Int32Array(shape[0]! * inner) : new Float32Array(shape[0]! * inner);
   segmentSumInto(cpu.data.get(x.dataId).values as Values, cpu.data.get(segmentIds.dataId).values as Values, shape[0]!, inner, out);
   return cpu.makeTensorInfo(shape, x.dtype === 'int32' ? 'int32' : 'float32', out);
-}
+};
 
-function wasmKernel({ inputs, attrs, backend }: KernelArgs): Info {
-  const { x, segmentIds } = inputs as Required<KernelArgs['inputs']>;
+const wasmKernel: OwnKernelFunc = ({ inputs, attrs, backend }) => {
+  const { x, segmentIds, numSegments } = argsOf(inputs, attrs);
   const wasm = backend as WasmBackend;
-  const { shape, inner } = layout(x, segmentIds, attrs?.numSegments ?? 0);
+  const { shape, inner } = layout(x, segmentIds, numSegments);
   const result = wasm.makeOutput(shape, x.dtype === 'int32' ? 'int32' : 'float32');
   // Views of the heap after the output is allocated (an allocation may move the heap).
   const out = wasm.typedArrayFromHeap(result) as Values;
   out.fill(0);
   segmentSumInto(wasm.typedArrayFromHeap(x) as Values, wasm.typedArrayFromHeap(segmentIds) as Values, shape[0]!, inner, out);
   return result;
-}
+};
 
-/** Registers the kernels on `tf`'s registry (replacing the CPU backend's own); once per thread is enough. */
+/** Registers the kernels on `tf`'s registry (replacing the CPU backend's own). */
 export function registerSegmentSumKernels(tf: Tf): void {
-  const kernels = [
-    ['cpu', cpuKernel],
-    ['wasm', wasmKernel],
-  ] as const;
-  for (const [backendName, kernelFunc] of kernels) {
-    if (tf.getKernel('UnsortedSegmentSum', backendName)?.kernelFunc === (kernelFunc as unknown)) {
-      continue;
-    }
-    if (tf.getKernel('UnsortedSegmentSum', backendName)) {
-      tf.unregisterKernel('UnsortedSegmentSum', backendName);
-    }
-    tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName, kernelFunc: kernelFunc as unknown as Parameters<Tf['registerKernel']>[0]['kernelFunc'] });
-  }
+  replaceKernel(tf, 'UnsortedSegmentSum', 'cpu', () => cpuKernel);
+  replaceKernel(tf, 'UnsortedSegmentSum', 'wasm', () => wasmKernel);
 }

@@ -8,12 +8,7 @@
  * fall back.
  */
 import type { Tf } from './backend';
-
-interface Info {
-  dataId: object;
-  shape: number[];
-  dtype: string;
-}
+import { replaceKernel, type KernelTensor as Info, type OwnKernelFunc } from './kernelRegistry';
 
 /** What the bridge uses of a backend (KernelBackend; makeOutput is BackendWasm's). */
 interface Backend {
@@ -26,25 +21,15 @@ interface WasmBackend extends Backend {
   makeOutput(shape: number[], dtype: string, memoryOffset?: number, values?: ArrayLike<number>): Info;
 }
 
-type KernelFunc = (args: { inputs: Record<string, Info>; attrs?: unknown; backend: unknown }) => Info | Info[];
-
-/** Names of the kernels bridged in this thread (registerWasmBridges), for the backend line. */
-export function bridgedKernels(tf: Tf): string[] {
-  return tf
-    .getKernelsForBackend('wasm')
-    .filter((k) => (k.kernelFunc as { bridged?: boolean }).bridged === true)
-    .map((k) => k.kernelName);
-}
-
-/** Registers the bridges on `tf`'s registry; once per thread is enough. */
+/** Registers the bridges on `tf`'s registry. */
 export function registerWasmBridges(tf: Tf): void {
   const onWasm = new Set(tf.getKernelsForBackend('wasm').map((k) => k.kernelName));
   for (const config of tf.getKernelsForBackend('cpu')) {
     if (!/Backprop/.test(config.kernelName) || onWasm.has(config.kernelName)) {
       continue;
     }
-    const cpuKernel = config.kernelFunc as unknown as KernelFunc;
-    const kernelFunc: KernelFunc & { bridged?: boolean } = ({ inputs, attrs, backend }) => {
+    const cpuKernel = config.kernelFunc as unknown as OwnKernelFunc;
+    replaceKernel(tf, config.kernelName, 'wasm', () => ({ inputs, attrs, backend }) => {
       const wasm = backend as WasmBackend;
       const cpu = tf.engine().findBackend('cpu') as unknown as Backend;
       const copies: Record<string, Info> = {};
@@ -66,8 +51,6 @@ export function registerWasmBridges(tf: Tf): void {
           cpu.disposeData(c.dataId, true);
         }
       }
-    };
-    kernelFunc.bridged = true;
-    tf.registerKernel({ kernelName: config.kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as Parameters<Tf['registerKernel']>[0]['kernelFunc'] });
+    });
   }
 }

@@ -9,7 +9,10 @@ import { before, test } from 'node:test';
 import * as tfc from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { initLayers, type BackendInfo, type Tf, type Tfl } from '../../../src/runtime/backend';
+import { registerConvFilterGradKernels } from '../../../src/runtime/convFilterGrad';
 import { ensureGradientBackend, probeModel } from '../../../src/runtime/probe';
+import { registerSegmentSumKernels } from '../../../src/runtime/segmentSum';
+import { registerWasmBridges } from '../../../src/runtime/wasmBridge';
 
 // This file runs in its own process (node --test): the registry seen here is its own.
 type KernelFunc = (args: { inputs: Record<string, unknown>; attrs: unknown; backend: unknown }) => { dataId: object; shape: number[] };
@@ -101,4 +104,14 @@ test('a convolutional network (with a depthwise convolution) computes its gradie
     assert.ok(a > 0 && Math.abs(a - b) <= 1e-4 * b, `${name}: ${a} on WebAssembly, ${b} on the CPU backend`);
   }
   m.dispose();
+});
+
+test('registering the kernels again (backend selection runs once per choice of backend) leaves the registered ones in place', () => {
+  const names = ['Conv2DBackpropFilter', 'UnsortedSegmentSum', 'DepthwiseConv2dNativeBackpropFilter'];
+  const before = names.flatMap((n) => ['cpu', 'wasm'].map((b) => tf.getKernel(n, b)?.kernelFunc));
+  registerConvFilterGradKernels(tf);
+  registerSegmentSumKernels(tf);
+  registerWasmBridges(tf);
+  assert.deepEqual(names.flatMap((n) => ['cpu', 'wasm'].map((b) => tf.getKernel(n, b)?.kernelFunc)), before);
+  assert.notEqual(tf.getKernel('Conv2DBackpropFilter', 'cpu')!.kernelFunc, original, 'the CPU backend\'s own kernel stays replaced');
 });
