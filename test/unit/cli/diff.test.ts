@@ -28,12 +28,18 @@ test('weightscope diff --json reports the NumPy numbers and the most-changed lay
   assert.ok(Math.abs(k.relL2 - pair.tensors['dense/kernel']!['relL2']!) < 1e-12);
 });
 
-test('weightscope diff prints a table with renamed tensors and honours --map-file', async () => {
+/** The training run, and a new folder whose 'renamed' is its epoch-001 with layer dense_1 named hidden. */
+async function renamedCopy(): Promise<{ dir: string; work: string }> {
   const dir = await trainingRunDir();
   const work = makeTempDir('weightscope-cli-diff-');
   fs.cpSync(path.join(dir, 'epoch-001'), path.join(work, 'renamed'), { recursive: true });
   const mj = path.join(work, 'renamed', 'model.json');
   fs.writeFileSync(mj, fs.readFileSync(mj, 'utf8').replaceAll('dense_1', 'hidden'));
+  return { dir, work };
+}
+
+test('weightscope diff prints a table with renamed tensors and honours --map-file', async () => {
+  const { dir, work } = await renamedCopy();
   const io = captureIo();
   assert.equal(await runCli(['diff', path.join(dir, 'epoch-001'), path.join(work, 'renamed'), '--workers', '0'], io), 0);
   const text = io.stdout.join('\n');
@@ -182,11 +188,7 @@ test('weightscope fingerprint never lists files without model tensors as duplica
 });
 
 test('weightscope diff refuses pairings that contradict each other instead of dropping one silently', async () => {
-  const dir = await trainingRunDir();
-  const work = makeTempDir('weightscope-cli-diff-map-');
-  fs.cpSync(path.join(dir, 'epoch-001'), path.join(work, 'renamed'), { recursive: true });
-  const mj = path.join(work, 'renamed', 'model.json');
-  fs.writeFileSync(mj, fs.readFileSync(mj, 'utf8').replaceAll('dense_1', 'hidden'));
+  const { dir, work } = await renamedCopy();
   const a = path.join(dir, 'epoch-001');
   const b = path.join(work, 'renamed');
   const map = path.join(work, 'map.json');
