@@ -136,66 +136,62 @@ export class DiffPool {
     return async (which, names, options) => {
       const filePath = which === 'a' ? pathA : pathB;
       const out = new Map<string, string | undefined>();
-      let next = 0;
-      const lane = async (): Promise<void> => {
-        const worker = this.acquire();
-        try {
-          while (next < names.length && !options.signal?.aborted) {
-            const name = names[next++]!;
-            const reply = await this.send(worker, { type: 'fingerprint', id: this.nextId++, filePath, name, chunkElements: options.chunkElements }, options.signal);
-            // A tensor that cannot be read has no fingerprint (its side then has no model fingerprint).
-            out.set(name, reply.type === 'fingerprint' ? reply.fingerprint : undefined);
-          }
-        } finally {
-          await this.release(worker);
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(this.size, names.length) }, lane));
-      if (options.signal?.aborted) {
-        throw new WeightFileError('cancelled', 'The operation was cancelled.');
-      }
+      await this.inLanes(names, options.signal, async (worker, name) => {
+        const reply = await this.send(worker, { type: 'fingerprint', id: this.nextId++, filePath, name, chunkElements: options.chunkElements }, options.signal);
+        // A tensor that cannot be read has no fingerprint (its side then has no model fingerprint).
+        out.set(name, reply.type === 'fingerprint' ? reply.fingerprint : undefined);
+      });
       return out;
     };
   }
 
   private async run(pathA: string, pathB: string, pairs: readonly TensorPairing[], options: DiffOptions, onResult: (i: number, d: TensorDiff) => void): Promise<void> {
-    let next = 0;
     const errors: ErrorSummary[] = [];
+    await this.inLanes(pairs, options.signal, async (worker, p, i) => {
+      const reply = await this.send(worker, {
+        type: 'job',
+        id: this.nextId++,
+        pathA,
+        pathB,
+        a: p.a,
+        b: p.b,
+        matchedBy: p.matchedBy,
+        chunkElements: options.chunkElements,
+        knownA: options.known?.a?.get(p.a),
+        knownB: options.known?.b?.get(p.b),
+      }, options.signal);
+      if (reply.type === 'result') {
+        onResult(i, reply.diff);
+      } else if (reply.type === 'error') {
+        errors.push(reply.error);
+      }
+    });
+    const fatal = errors.find((e) => e.reason !== 'internal');
+    if (fatal && errors.length === pairs.length) {
+      throw new WeightFileError(fatal.reason === 'internal' ? 'corrupt' : fatal.reason, fatal.message);
+    }
+  }
+
+  /**
+   * Runs `handle` on each of `items` in lanes, one per worker up to the pool's size, each lane taking
+   * the next item when its last one is done; throws `cancelled` when `signal` aborted them.
+   */
+  private async inLanes<T>(items: readonly T[], signal: AbortSignal | undefined, handle: (worker: Worker, item: T, index: number) => Promise<void>): Promise<void> {
+    let next = 0;
     const lane = async (): Promise<void> => {
       const worker = this.acquire();
       try {
-        while (next < pairs.length && !options.signal?.aborted) {
+        while (next < items.length && !signal?.aborted) {
           const i = next++;
-          const p = pairs[i]!;
-          const reply = await this.send(worker, {
-            type: 'job',
-            id: this.nextId++,
-            pathA,
-            pathB,
-            a: p.a,
-            b: p.b,
-            matchedBy: p.matchedBy,
-            chunkElements: options.chunkElements,
-            knownA: options.known?.a?.get(p.a),
-            knownB: options.known?.b?.get(p.b),
-          }, options.signal);
-          if (reply.type === 'result') {
-            onResult(i, reply.diff);
-          } else if (reply.type === 'error') {
-            errors.push(reply.error);
-          }
+          await handle(worker, items[i]!, i);
         }
       } finally {
         await this.release(worker);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.size, pairs.length) }, lane));
-    if (options.signal?.aborted) {
+    await Promise.all(Array.from({ length: Math.min(this.size, items.length) }, lane));
+    if (signal?.aborted) {
       throw new WeightFileError('cancelled', 'The operation was cancelled.');
-    }
-    const fatal = errors.find((e) => e.reason !== 'internal');
-    if (fatal && errors.length === pairs.length) {
-      throw new WeightFileError(fatal.reason === 'internal' ? 'corrupt' : fatal.reason, fatal.message);
     }
   }
 

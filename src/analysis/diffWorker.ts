@@ -4,7 +4,7 @@
  * fingerprints the single tensors it is sent (those no pair read).
  */
 import { parentPort } from 'node:worker_threads';
-import { summarizeError } from '../core/errors';
+import { summarizeError, WeightFileError } from '../core/errors';
 import type { WeightFile } from '../core/model';
 import { openLocalPath } from '../formats/registry';
 import { diffTensorPair } from './diff';
@@ -26,43 +26,50 @@ function open(p: string): Promise<WeightFile> {
   return f;
 }
 
-async function runJob(job: Extract<DiffJobMessage, { type: 'job' }>): Promise<DiffWorkerReply> {
+/**
+ * Runs job `id` with an AbortController that a `cancel` message reaches; its failure becomes an
+ * `error` reply (a tensor gone from its file: notFound).
+ */
+async function answer(id: number, work: (signal: AbortSignal) => Promise<DiffWorkerReply>): Promise<DiffWorkerReply> {
   const controller = new AbortController();
-  running.set(job.id, controller);
+  running.set(id, controller);
   try {
+    return await work(controller.signal);
+  } catch (ex) {
+    return { type: 'error', id, error: summarizeError(ex) };
+  } finally {
+    running.delete(id);
+  }
+}
+
+function gone(name: string): WeightFileError {
+  return new WeightFileError('notFound', `Tensor '${name}' is no longer in its file; it may have changed on disk.`);
+}
+
+function runJob(job: Extract<DiffJobMessage, { type: 'job' }>): Promise<DiffWorkerReply> {
+  return answer(job.id, async (signal) => {
     const [fa, fb] = await Promise.all([open(job.pathA), open(job.pathB)]);
     const ta = fa.tensors.find((t) => t.name === job.a);
     const tb = fb.tensors.find((t) => t.name === job.b);
     if (!ta || !tb) {
-      return { type: 'error', id: job.id, error: { reason: 'notFound', message: `Tensor '${ta ? job.b : job.a}' is no longer in its file; it may have changed on disk.` } };
+      throw gone(ta ? job.b : job.a);
     }
     const known = {
       a: job.knownA ? new Map([[job.a, job.knownA]]) : undefined,
       b: job.knownB ? new Map([[job.b, job.knownB]]) : undefined,
     };
-    const diff = await diffTensorPair(ta, tb, job.matchedBy, { chunkElements: job.chunkElements, signal: controller.signal, known });
-    return { type: 'result', id: job.id, diff };
-  } catch (ex) {
-    return { type: 'error', id: job.id, error: summarizeError(ex) };
-  } finally {
-    running.delete(job.id);
-  }
+    return { type: 'result', id: job.id, diff: await diffTensorPair(ta, tb, job.matchedBy, { chunkElements: job.chunkElements, signal, known }) };
+  });
 }
 
-async function runFingerprint(job: Extract<DiffJobMessage, { type: 'fingerprint' }>): Promise<DiffWorkerReply> {
-  const controller = new AbortController();
-  running.set(job.id, controller);
-  try {
+function runFingerprint(job: Extract<DiffJobMessage, { type: 'fingerprint' }>): Promise<DiffWorkerReply> {
+  return answer(job.id, async (signal) => {
     const t = (await open(job.filePath)).tensors.find((x) => x.name === job.name);
     if (!t) {
-      return { type: 'error', id: job.id, error: { reason: 'notFound', message: `Tensor '${job.name}' is no longer in its file; it may have changed on disk.` } };
+      throw gone(job.name);
     }
-    return { type: 'fingerprint', id: job.id, fingerprint: await fingerprintTensor(t, { signal: controller.signal, chunkElements: job.chunkElements }) };
-  } catch (ex) {
-    return { type: 'error', id: job.id, error: summarizeError(ex) };
-  } finally {
-    running.delete(job.id);
-  }
+    return { type: 'fingerprint', id: job.id, fingerprint: await fingerprintTensor(t, { signal, chunkElements: job.chunkElements }) };
+  });
 }
 
 parentPort?.on('message', (msg: DiffJobMessage) => {
