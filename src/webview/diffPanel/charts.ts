@@ -16,6 +16,7 @@ import {
   Tooltip,
   type ChartConfiguration,
 } from 'chart.js';
+import { binAxis, binBarOptions, binPoints, binRange } from '../shared/binAxis';
 import { formatCount, formatStat } from '../shared/format';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement, Legend, Tooltip);
@@ -99,24 +100,31 @@ export function layerBarsConfig(layers: { layer: string; relL2: number | null }[
 export function overlayConfig(edges: number[], countsA: number[], countsB: number[], labelA: string, labelB: string): ChartConfiguration {
   const { fg, grid } = axisColors();
   const [ca, cb] = seriesColors();
-  const labels = edges.slice(0, -1).map((e, i) => `[${formatStat(e)}, ${formatStat(edges[i + 1])})`);
   const datasets = [];
   if (countsA.length > 0) {
-    datasets.push({ label: labelA, data: countsA, backgroundColor: withAlpha(ca!, 0.55), borderColor: ca, borderWidth: 1, barPercentage: 1, categoryPercentage: 1, grouped: false });
+    datasets.push({ label: labelA, data: binPoints(edges, countsA), backgroundColor: withAlpha(ca!, 0.55), borderColor: ca, borderWidth: 1, ...binBarOptions, grouped: false });
   }
   if (countsB.length > 0) {
-    datasets.push({ label: labelB, data: countsB, backgroundColor: withAlpha(cb!, 0.55), borderColor: cb, borderWidth: 1, barPercentage: 1, categoryPercentage: 1, grouped: false });
+    datasets.push({ label: labelB, data: binPoints(edges, countsB), backgroundColor: withAlpha(cb!, 0.55), borderColor: cb, borderWidth: 1, ...binBarOptions, grouped: false });
   }
   return {
     type: 'bar',
-    data: { labels, datasets },
+    data: { datasets },
     options: {
       animation: false,
       responsive: true,
       maintainAspectRatio: false,
-      plugins: { legend: { labels: { color: fg } }, tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${formatCount(Number(item.raw))} values` } } },
+      plugins: {
+        legend: { labels: { color: fg } },
+        tooltip: {
+          callbacks: {
+            title: (items) => binRange(edges, items[0]?.dataIndex ?? -1, false),
+            label: (item) => `${item.dataset.label}: ${formatCount(item.parsed.y ?? 0)} values`,
+          },
+        },
+      },
       scales: {
-        x: { ticks: { color: fg, maxRotation: 0, autoSkip: true, maxTicksLimit: 6, callback: (_v, i) => formatStat(edges[i]) }, grid: { display: false }, title: { display: true, text: 'value', color: fg } },
+        x: binAxis(edges, 'value', fg),
         y: { beginAtZero: true, ticks: { color: fg, precision: 0 }, grid: { color: grid }, title: { display: true, text: 'count', color: fg } },
       },
     },
