@@ -17,15 +17,10 @@ import {
   type ChartConfiguration,
 } from 'chart.js';
 import { binAxis, binBarOptions, binPoints, binRange } from '../shared/binAxis';
+import { themeColor } from '../shared/dom';
 import { formatCount, formatStat } from '../shared/format';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement, Legend, Tooltip);
-
-/** Reads a theme colour (a --vscode-* CSS variable) with a fallback. */
-export function themeColor(name: string, fallback: string): string {
-  const v = getComputedStyle(document.body).getPropertyValue(name).trim();
-  return v || fallback;
-}
 
 /** The palette used for series, from the theme's chart colours. */
 export function seriesColors(): string[] {

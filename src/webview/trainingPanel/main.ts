@@ -20,7 +20,7 @@ import {
   type ChartConfiguration,
 } from 'chart.js';
 import type { DiagnosticDto, TrainingPanelEvent, TrainingPanelNotification, TrainingPanelRequests, TrainingPanelStateDto } from '../../protocol/trainingPanel';
-import { clear, h } from '../shared/dom';
+import { clear, h, themeColor as color } from '../shared/dom';
 import { formatStat } from '../shared/format';
 import { WebviewMessenger } from '../shared/messenger';
 import { vscodeApi } from '../shared/vscodeApi';
@@ -35,9 +35,6 @@ const messenger = new WebviewMessenger<TrainingPanelRequests, TrainingPanelNotif
   }
 });
 
-function color(name: string, fallback: string): string {
-  return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
-}
 function palette(): string[] {
   return [
     color('--vscode-charts-blue', '#3794ff'),

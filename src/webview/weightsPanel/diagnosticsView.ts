@@ -18,7 +18,7 @@ import {
   type ChartConfiguration,
 } from 'chart.js';
 import type { CheckReportDto, DiagnosticDto, DiagnosticsSnapshotDto } from '../../protocol/weightsPanel';
-import { clear, h } from '../shared/dom';
+import { clear, h, themeColor } from '../shared/dom';
 import { formatStat } from '../shared/format';
 
 Chart.register(CategoryScale, Filler, Legend, LinearScale, LineController, LineElement, LogarithmicScale, PointElement, Tooltip);
@@ -40,12 +40,6 @@ const severities: { id: DiagnosticDto['severity']; title: string; glyph: string 
   { id: 'warning', title: 'Warnings', glyph: '⚠' },
   { id: 'info', title: 'Information', glyph: 'ℹ' },
 ];
-
-/** Reads a theme colour (a --vscode-* CSS variable) with a fallback. */
-function themeColor(name: string, fallback: string): string {
-  const v = getComputedStyle(document.body).getPropertyValue(name).trim();
-  return v || fallback;
-}
 
 /** A hex theme colour at 13% opacity (other colour syntaxes get a neutral translucent green). */
 function translucent(color: string): string {

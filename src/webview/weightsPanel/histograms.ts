@@ -5,15 +5,10 @@
 import { BarController, BarElement, Chart, LinearScale, Tooltip, type ChartConfiguration } from 'chart.js';
 import type { HistogramDto as Histogram } from '../../protocol/weightsPanel';
 import { binAxis, binBarOptions, binPoints, binRange } from '../shared/binAxis';
+import { themeColor } from '../shared/dom';
 import { formatCount } from '../shared/format';
 
 Chart.register(BarController, BarElement, LinearScale, Tooltip);
-
-/** Reads a theme colour (a --vscode-* CSS variable) with a fallback. */
-function themeColor(name: string, fallback: string): string {
-  const v = getComputedStyle(document.body).getPropertyValue(name).trim();
-  return v || fallback;
-}
 
 /** One histogram chart bound to a canvas. */
 export class HistogramChart {
