@@ -1,8 +1,7 @@
 /**
  * Per-layer totals of a weight file (parameter counts and stored bytes), from headers only.
  */
-import { elementCount } from '../core/dtypes';
-import type { TensorInfo, WeightFile } from '../core/model';
+import { knownElementCount, type TensorInfo, type WeightFile } from '../core/model';
 
 /** One layer with its parameter and byte totals. */
 export interface LayerSummary {
@@ -12,7 +11,7 @@ export interface LayerSummary {
   className?: string;
   /** Activation name, when the layer has one. */
   activation?: string;
-  /** Sum of the element counts of the layer's model-group tensors. */
+  /** Sum of the element counts of the layer's model-group tensors (those of unknown shape left out). */
   params: number;
   /** Sum of the stored bytes of the layer's model-group tensors. */
   bytes: number;
@@ -57,7 +56,7 @@ export function summarizeLayers(file: WeightFile): LayerSummary[] {
     for (const name of names) {
       const t = byName.get(name);
       if (t && t.group === 'model') {
-        params += elementCount(t.shape);
+        params += knownElementCount(t) ?? 0;
         bytes += t.byteLength;
       }
     }

@@ -2,9 +2,8 @@
  * The stable, JSON-safe report of one weight file: what `weightscope inspect --json` prints and
  * what "Export Report" writes. Schema documented in README.md ("JSON report").
  */
-import { elementCount } from '../core/dtypes';
 import { WeightFileError, type ErrorSummary } from '../core/errors';
-import type { FileWarning, QuantizationInfo, TensorGroup, TensorInfo, TensorRole, WeightFile } from '../core/model';
+import { countUnknownShapes, knownElementCount, type FileWarning, type QuantizationInfo, type TensorGroup, type TensorInfo, type TensorRole, type WeightFile } from '../core/model';
 import { summarizeLayers, type LayerSummary } from './layerSummary';
 import type { StatsResult, TensorStats } from './statsTypes';
 
@@ -25,8 +24,10 @@ export interface TensorReport<S = TensorStats> {
   dtype: string;
   /** Element type as stored, when it differs from dtype (quantized tensors). */
   storageDtype?: string;
-  /** Shape, [] for scalars. */
+  /** Shape, [] for scalars; -1 for an unknown dimension, [] for an unknown rank (then shapeUnknown is set). */
   shape: number[];
+  /** True when the file does not give the whole shape; absent when it does. */
+  shapeUnknown?: boolean;
   /** Stored bytes. */
   byteLength: number;
   /** Quantization parameters, when the stored values are quantized. */
@@ -49,8 +50,10 @@ export interface FileReport<S = TensorStats> {
   path: string;
   /** Model class from the architecture, when known. */
   modelClass?: string;
-  /** Total parameter count: elements of all model-group tensors (layered or not). */
+  /** Total parameter count: elements of all model-group tensors (layered or not) whose shape is known. */
   params: number;
+  /** Model-group tensors of unknown shape, which `params` leaves out; absent when none. */
+  unknownShapeTensors?: number;
   /** Total stored bytes of all tensors. */
   bytes: number;
   /** File-level metadata from the format. */
@@ -86,13 +89,15 @@ export function buildFileReport<S = TensorStats>(file: WeightFile, results: Read
   const tensors = selectTensors(file, filter);
   const layers = summarizeLayers(file);
   const names = new Set(tensors.map((t) => t.name));
+  const unknownShapes = countUnknownShapes(file.tensors);
   return {
     schemaVersion: reportSchemaVersion,
     format: file.format,
     formatName: file.formatName,
     path: file.path,
     ...(file.modelClass ? { modelClass: file.modelClass } : {}),
-    params: file.tensors.filter((t) => t.group === 'model').reduce((s, t) => s + elementCount(t.shape), 0),
+    params: file.tensors.filter((t) => t.group === 'model').reduce((s, t) => s + (knownElementCount(t) ?? 0), 0),
+    ...(unknownShapes > 0 ? { unknownShapeTensors: unknownShapes } : {}),
     bytes: file.tensors.reduce((s, t) => s + t.byteLength, 0),
     metadata: { ...file.metadata },
     warnings: [...file.warnings],
@@ -117,9 +122,9 @@ export function tensorReport<S = TensorStats>(t: TensorInfo, r: StatsResult<S> |
 
 /**
  * What reports and views say of a tensor before its numbers, in this order: name, layer, role,
- * group, dtype, the stored dtype when it differs (quantized tensors), shape (a copy).
+ * group, dtype, the stored dtype when it differs (quantized tensors), shape (a copy) and whether it is unknown.
  */
-export function tensorIdentity(t: TensorInfo): Pick<TensorReport, 'name' | 'layer' | 'role' | 'group' | 'dtype' | 'storageDtype' | 'shape'> {
+export function tensorIdentity(t: TensorInfo): Pick<TensorReport, 'name' | 'layer' | 'role' | 'group' | 'dtype' | 'storageDtype' | 'shape' | 'shapeUnknown'> {
   return {
     name: t.name,
     layer: t.layer,
@@ -128,6 +133,7 @@ export function tensorIdentity(t: TensorInfo): Pick<TensorReport, 'name' | 'laye
     dtype: t.dtype,
     ...(t.storageDtype !== t.dtype ? { storageDtype: t.storageDtype } : {}),
     shape: [...t.shape],
+    ...(t.shapeUnknown ? { shapeUnknown: true } : {}),
   };
 }
 

@@ -3,7 +3,7 @@
  * architecture, and file-level metadata. Every reader produces this shape; every analysis and
  * surface consumes it.
  */
-import type { DType, NumericArray } from './dtypes';
+import { elementCount, type DType, type NumericArray } from './dtypes';
 import type { ErrorSummary } from './errors';
 
 /** Identifier of a file format (one per reader). */
@@ -101,8 +101,13 @@ export interface TensorInfo {
   readonly dtype: DType;
   /** Element type as stored in the file (differs from dtype for quantized tensors). */
   readonly storageDtype: DType;
-  /** Shape, row-major; [] for a scalar. */
+  /** Shape, row-major; [] for a scalar; -1 for a dimension the file leaves unknown, [] for an unknown rank (see shapeUnknown). */
   readonly shape: readonly number[];
+  /**
+   * True when the file does not give the whole shape (an unknown rank or unknown dimensions). Such
+   * a tensor has no values to read and counts in no parameter total; absent when the shape is known.
+   */
+  readonly shapeUnknown?: boolean;
   /** Stored size in bytes. */
   readonly byteLength: number;
   /** Quantization of the stored values, when quantized. */
@@ -127,6 +132,37 @@ export interface TensorInfo {
    * when the data is damaged (then only this tensor is affected). Not available for strings.
    */
   readValues(options?: ReadValuesOptions): AsyncIterable<NumericArray>;
+}
+
+/** The shape of a tensor as TensorInfo and the reports carry it. */
+export interface ShapeOf {
+  /** Dimensions; -1 for an unknown one. */
+  readonly shape: readonly number[];
+  /** True when the shape is not fully known. */
+  readonly shapeUnknown?: boolean;
+}
+
+/** Number of elements of a tensor; undefined when its shape is unknown. */
+export function knownElementCount(t: ShapeOf): number | undefined {
+  return t.shapeUnknown ? undefined : elementCount(t.shape);
+}
+
+/** A shape as text: '[3,4]' (dimensions joined by `separator`), '?' for an unknown dimension ('[?,4]') or rank ('?'). */
+export function shapeText(t: ShapeOf, separator = ','): string {
+  if (t.shapeUnknown && t.shape.length === 0) {
+    return '?';
+  }
+  return `[${t.shape.map((d) => (t.shapeUnknown && d < 0 ? '?' : String(d))).join(separator)}]`;
+}
+
+/** Model-group tensors whose shape is unknown, which parameter totals leave out. */
+export function countUnknownShapes(tensors: readonly (ShapeOf & { readonly group: TensorGroup })[]): number {
+  return tensors.filter((t) => t.group === 'model' && t.shapeUnknown).length;
+}
+
+/** What a parameter total adds when it leaves `count` tensors of unknown shape out: '' when none, else ' (excludes 1 tensor of unknown shape)'. */
+export function unknownShapeNote(count: number | undefined): string {
+  return !count ? '' : ` (excludes ${count} tensor${count === 1 ? '' : 's'} of unknown shape)`;
 }
 
 /** An initializer or regularizer config, normalized from Keras / TF.js JSON. */

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkpointFiles } from '../analysis/checkpointFiles';
-import type { FileReport, TensorReport } from '../analysis/report';
+import type { FileReport } from '../analysis/report';
+import { knownElementCount, shapeText, unknownShapeNote } from '../core/model';
 import { resolveLocalEntry } from '../formats/registry';
 import type { TableFormat } from '../protocol/weightsPanel';
 
@@ -61,9 +62,6 @@ export const csvColumns = [
   'error',
 ] as const;
 
-function elements(t: TensorReport): number {
-  return t.shape.reduce((a, b) => a * b, 1);
-}
 
 /** A number as text with full precision ('' when absent). */
 function num(v: number | null | undefined): string {
@@ -91,8 +89,8 @@ export function reportToCsv(report: FileReport): string {
       [t.group, true],
       [t.dtype, true],
       [t.storageDtype ?? '', true],
-      [`[${t.shape.join(',')}]`, false],
-      [String(elements(t)), false],
+      [shapeText(t), false],
+      [num(knownElementCount(t)), false],
       [String(t.byteLength), false],
       [num(s?.mean), false],
       [num(s?.std), false],
@@ -134,7 +132,7 @@ export function reportToMarkdown(report: FileReport): string {
   if (report.modelClass) {
     out.push(`- Model: ${mdCell(report.modelClass)}`);
   }
-  out.push(`- Tensors: ${report.tensors.length}`, `- Parameters: ${report.params}`, `- Bytes: ${report.bytes}`, '');
+  out.push(`- Tensors: ${report.tensors.length}`, `- Parameters: ${report.params}${unknownShapeNote(report.unknownShapeTensors)}`, `- Bytes: ${report.bytes}`, '');
   if (report.warnings.length > 0) {
     out.push('## Warnings', '');
     for (const w of report.warnings) {
@@ -154,7 +152,7 @@ export function reportToMarkdown(report: FileReport): string {
     const s = t.stats;
     const nonFinite = s ? s.nanCount + s.posInfCount + s.negInfCount : undefined;
     out.push(
-      `| ${mdCell(t.name)} | ${t.dtype}${t.storageDtype ? ` (${t.storageDtype})` : ''} | [${t.shape.join(', ')}] | ${elements(t)} | ${short(s?.mean)} | ${short(s?.std)} | ${short(s?.min)} | ${short(s?.max)} | ${
+      `| ${mdCell(t.name)} | ${t.dtype}${t.storageDtype ? ` (${t.storageDtype})` : ''} | ${shapeText(t, ', ')} | ${knownElementCount(t) ?? '?'} | ${short(s?.mean)} | ${short(s?.std)} | ${short(s?.min)} | ${short(s?.max)} | ${
         s && s.count > 0 ? `${((100 * s.zeroCount) / s.count).toFixed(1)}%` : ''
       } | ${nonFinite ?? ''} | ${t.error ? mdCell(`${t.error.reason}: ${t.error.message}`) : ''} |`,
     );

@@ -6,8 +6,7 @@ import { summarizeLayers } from '../analysis/layerSummary';
 import { tensorIdentity } from '../analysis/report';
 import type { TensorResult } from '../analysis/statsPool';
 import type { TensorStats } from '../analysis/statsTypes';
-import { elementCount } from '../core/dtypes';
-import type { TensorInfo, WeightFile } from '../core/model';
+import { countUnknownShapes, knownElementCount, type TensorInfo, type WeightFile } from '../core/model';
 import type {
   AnalysisStatusDto,
   FactDto,
@@ -71,7 +70,7 @@ export function tensorIssues(t: TensorInfo, result: TensorResult | undefined): T
 export function toTensorRow(t: TensorInfo, result: TensorResult | undefined, fingerprint?: string): TensorRowDto {
   return {
     ...tensorIdentity(t),
-    params: elementCount(t.shape),
+    params: knownElementCount(t) ?? null,
     byteLength: t.byteLength,
     ...(result?.ok ? { stats: toRowStats(result.stats) } : {}),
     issues: tensorIssues(t, result),
@@ -103,7 +102,7 @@ export function toSummary(file: WeightFile, layerCount: number): ModelSummaryDto
   let bytes = 0;
   for (const t of file.tensors) {
     dtypes.set(t.dtype, (dtypes.get(t.dtype) ?? 0) + 1);
-    const n = elementCount(t.shape);
+    const n = knownElementCount(t) ?? 0;
     if (t.group === 'model') {
       params += n;
     } else {
@@ -111,6 +110,7 @@ export function toSummary(file: WeightFile, layerCount: number): ModelSummaryDto
     }
     bytes += t.byteLength;
   }
+  const unknownShapes = countUnknownShapes(file.tensors);
   const facts: FactDto[] = [];
   for (const [label, v] of Object.entries(file.metadata)) {
     const value = factValue(v);
@@ -125,6 +125,7 @@ export function toSummary(file: WeightFile, layerCount: number): ModelSummaryDto
     layerCount,
     tensorCount: file.tensors.length,
     params,
+    ...(unknownShapes > 0 ? { unknownShapeTensors: unknownShapes } : {}),
     otherParams,
     bytes,
     dtypes: [...dtypes].map(([dtype, tensors]) => ({ dtype, tensors })).sort((a, b) => b.tensors - a.tensors || a.dtype.localeCompare(b.dtype)),

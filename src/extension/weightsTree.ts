@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import type { Diagnostic } from '../analysis/diagnostics/diagnostic';
 import { shortFingerprint } from '../analysis/fingerprint';
 import type { StatsCache } from '../analysis/statsCache';
-import type { TensorInfo } from '../core/model';
+import { shapeText, type TensorInfo } from '../core/model';
 import type { TensorIssueDto } from '../protocol/weightsPanel';
 import { Disposable } from './dispose';
 import { FingerprintIndex } from './fingerprintIndex';
@@ -465,7 +465,7 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
     const result = doc.results.get(t.name);
     const stats = result?.ok ? result.stats : undefined;
     const dtype = t.storageDtype !== t.dtype ? `${t.dtype}<${t.storageDtype}` : t.dtype;
-    item.description = `[${t.shape.join(',')}] ${dtype}${stats ? `  ${formatStat(stats.mean)} ± ${formatStat(stats.std)}` : ''}`;
+    item.description = `${shapeText(t)} ${dtype}${stats ? `  ${formatStat(stats.mean)} ± ${formatStat(stats.std)}` : ''}`;
     const issues = tensorIssues(t, result);
     const diagnostics = this.diagnosticsOf(node.uri, (d) => d.tensor === t.name);
     const worst = [...issues, ...diagnostics].find((i) => i.severity === 'error') ?? issues[0] ?? diagnostics[0];
@@ -474,7 +474,7 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
       : new vscode.ThemeIcon('symbol-array');
     const md = new vscode.MarkdownString();
     md.appendText(t.name);
-    md.appendMarkdown(`\n\n\`${dtype}\` · shape [${t.shape.join(', ')}] · ${t.byteLength.toLocaleString('en-US')} bytes`);
+    md.appendMarkdown(`\n\n\`${dtype}\` · shape ${shapeText(t, ', ')} · ${t.byteLength.toLocaleString('en-US')} bytes`);
     if (stats) {
       md.appendMarkdown(
         `\n\nmean ${formatStat(stats.mean)} · std ${formatStat(stats.std)} · min ${formatStat(stats.min)} · max ${formatStat(stats.max)} · zeros ${

@@ -21,7 +21,7 @@
 import type { ByteSource, FileSet } from '../core/byteSource';
 import { elementCount, type DType } from '../core/dtypes';
 import { summarizeError, textExcerpt, throwIfAborted, WeightFileError, type ErrorSummary } from '../core/errors';
-import type { FileWarning, LayerInfo, TensorGroup, TensorInfo, TensorRole, WeightFile } from '../core/model';
+import { shapeText, type FileWarning, type LayerInfo, type TensorGroup, type TensorInfo, type TensorRole, type WeightFile } from '../core/model';
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
 import { parseKerasModelConfig, roleFromWeightName, splitWeightName } from './kerasConfig';
 import { describeSlice, isSliceKey, legacyV1Error, openTensorBundle, readStringTensor, resolveParts, streamTensor, checkPartRange, type BundleItem, type CrcState, type TensorBundle, type TensorData } from './tf/tensorBundle';
@@ -793,8 +793,11 @@ function makeTensor(bundle: TensorBundle, item: BundleItem, naming: Naming, warn
   const tfDtype = tfDataTypeName(e.dtypeCode);
   let dtype: DType | undefined = tfDataTypeToDType(e.dtypeCode);
   let unavailable: ErrorSummary | undefined;
-  const shape = e.shape.map((d) => Math.max(0, d));
-  const count = elementCount(shape);
+  // TensorShapeProto: unknown_rank, or dim.size -1 for an unknown dimension. Kept as unknown
+  // (never clamped to a scalar or to 0) so that no total counts elements the file does not give.
+  const shapeUnknown = e.unknownRank || e.shape.some((d) => d < 0);
+  const shape = e.unknownRank ? [] : e.shape.map((d) => Math.max(-1, d));
+  const count = shapeUnknown ? 0 : elementCount(shape);
   if (dtype === undefined) {
     unavailable = summarizeError(new WeightFileError('unsupportedDtype', `${bundle.index.name}: tensor '${name}' has dtype ${tfDtype}, which Weightscope cannot decode.`));
     dtype = 'variant';
@@ -802,8 +805,8 @@ function makeTensor(bundle: TensorBundle, item: BundleItem, naming: Naming, warn
     // Unpacked 4-bit storage (one value per byte).
     dtype = dtype === 'int4' ? 'int8' : 'uint8';
   }
-  if (!unavailable && (e.unknownRank || e.shape.some((d) => d < 0))) {
-    unavailable = summarizeError(new WeightFileError('corrupt', `${bundle.index.name}: tensor '${name}' has an unknown shape [${e.shape.join(', ')}].`));
+  if (!unavailable && shapeUnknown) {
+    unavailable = summarizeError(new WeightFileError('corrupt', `${bundle.index.name}: tensor '${name}' has ${e.unknownRank ? 'an unknown rank' : `an unknown shape ${shapeText({ shape, shapeUnknown }, ', ')}`}.`));
   }
   const extra: Record<string, unknown> = { tfDtype };
   const checkpointKey = naming.fullName !== undefined || item.name.includes(attributesMarker) ? item.name : undefined;
@@ -870,6 +873,7 @@ function makeTensor(bundle: TensorBundle, item: BundleItem, naming: Naming, warn
     dtype: finalDtype,
     storageDtype: finalDtype,
     shape,
+    ...(shapeUnknown ? { shapeUnknown } : {}),
     byteLength: size,
     ...(naming.trainable !== undefined ? { trainable: naming.trainable } : {}),
     ...(naming.slotOf ? { slotOf: naming.slotOf } : {}),

@@ -96,6 +96,8 @@ interface PlacedWeight {
   offset?: number;
   byteLength: number;
   shape: number[];
+  /** True when the manifest's shape is not a list of sizes (TensorInfo.shapeUnknown). */
+  shapeUnknown?: boolean;
   dtype: DType;
   storageDtype: DType;
   quantization?: QuantizationInfo & { originalInt: boolean };
@@ -331,13 +333,17 @@ function parseEntry(file: string, g: number, i: number, raw: unknown): PlacedWei
     return fail('corrupt', `is ${describeJson(raw)}, expected {name, shape, dtype}.`);
   }
   // shape: non-negative integers; the element count must stay a safe integer.
+  // A shape that is not that is unknown (such as [-1, 3] or [null, 3]), never a scalar.
   const shape = entry.shape;
   if (!Array.isArray(shape) || shape.length > maxRank) {
+    out.shapeUnknown = true;
     return fail('corrupt', `has shape ${quote(shape)}, expected a list of at most ${maxRank} dimensions.`);
   }
   let count = 1;
   for (const d of shape) {
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
+      out.shape = shape.map((x) => (typeof x === 'number' && Number.isInteger(x) && x >= 0 ? x : -1));
+      out.shapeUnknown = true;
       return fail('corrupt', `has shape ${quote(shape)} with the invalid dimension ${quote(d)}.`);
     }
     count *= d;
@@ -753,6 +759,7 @@ function makeTensor(
     dtype: p.dtype,
     storageDtype: p.storageDtype,
     shape: p.shape,
+    ...(p.shapeUnknown ? { shapeUnknown: true } : {}),
     byteLength: p.byteLength,
     ...(quantization ? { quantization } : {}),
     ...(slotOf ? { slotOf } : {}),

@@ -487,6 +487,10 @@ class ModelBuilder {
     const summary = summarizeError(error);
     this.warnings.push({ ...summary, tensor: e.name });
     const storage = tensorTypeToDType(e.tensor.type) ?? 'uint8';
+    // Without a readable constant the shape is only what the file says: an absent `shape` (an
+    // unknown rank, or a scalar only when its buffer proves it) or negative dimensions stay unknown.
+    const stated = e.tensor.shape;
+    const shapeUnknown = !stated || stated.some((d) => !Number.isInteger(d) || d < 0);
     return {
       name: e.name,
       layer: e.layer,
@@ -495,7 +499,8 @@ class ModelBuilder {
       group: e.role ? 'model' : 'other',
       dtype: storage,
       storageDtype: storage,
-      shape: e.tensor.shape ?? [],
+      shape: stated ? stated.map((d) => (Number.isInteger(d) && d >= 0 ? d : -1)) : [],
+      ...(shapeUnknown ? { shapeUnknown } : {}),
       byteLength: 0,
       unavailable: summary,
       extra: this.baseExtra(e),
@@ -583,7 +588,7 @@ class ModelBuilder {
         if (expected !== loc.length) {
           throw new WeightFileError(
             'corrupt',
-            `${fileName}: tensor "${name}" of shape [${shape.join(', ')}] and type ${tensorTypeName(t.type)} needs ${expected} bytes but its buffer ${t.buffer} holds ${loc.length}.`,
+            `${fileName}: tensor "${name}" of shape ${t.shape ? `[${shape.join(', ')}]` : '[] (none stored, read as a scalar)'} and type ${tensorTypeName(t.type)} needs ${expected} bytes but its buffer ${t.buffer} holds ${loc.length}.`,
             { file: fileName, tensor: name },
           );
         }

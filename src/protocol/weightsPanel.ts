@@ -41,8 +41,10 @@ export interface ModelSummaryDto {
   layerCount: number;
   /** Number of tensors (all groups). */
   tensorCount: number;
-  /** Parameters (elements) of the model group. */
+  /** Parameters (elements) of the model group whose shape is known. */
   params: number;
+  /** Model-group tensors of unknown shape, which `params` leaves out; absent when none. */
+  unknownShapeTensors?: number;
   /** Parameters (elements) of optimizer state and other bookkeeping. */
   otherParams: number;
   /** Stored bytes of all tensors. */
@@ -97,10 +99,12 @@ export interface TensorRowDto {
   dtype: string;
   /** Element type as stored, when it differs (quantized tensors). */
   storageDtype?: string;
-  /** Shape, [] for scalars. */
+  /** Shape, [] for scalars; -1 for an unknown dimension, [] for an unknown rank (then shapeUnknown is set). */
   shape: number[];
-  /** Number of elements. */
-  params: number;
+  /** True when the file does not give the whole shape; absent when it does. */
+  shapeUnknown?: boolean;
+  /** Number of elements; null when the shape is unknown. */
+  params: number | null;
   /** Stored bytes. */
   byteLength: number;
   /** Stats; absent while not analysed or when analysis failed. */

@@ -8,7 +8,7 @@ import { StatsPool, type TensorResult } from '../../analysis/statsPool';
 import type { StatsResult, TensorStats } from '../../analysis/statsTypes';
 import { analyzeOpenTensor, analyzeTensor } from '../../analysis/statsRunner';
 import { summarizeError, throwIfAborted, WeightFileError } from '../../core/errors';
-import type { WeightFile } from '../../core/model';
+import { knownElementCount, shapeText, unknownShapeNote, type WeightFile } from '../../core/model';
 import { openLocalPath } from '../../formats/registry';
 import { choiceOption, intOption, parseArgs, UsageError, workersOption } from '../args';
 import { expandInput } from '../inputs';
@@ -20,7 +20,8 @@ export const inspectUsage = `weightscope inspect <file-or-dir> [options]
 
 Per-layer and per-tensor statistics of a weight file (or of every weight file in a folder). A
 file none of whose tensors can be read (e.g. its only shard is missing) is still reported, then
-gets an error line, and the exit code is 2.
+gets an error line, and the exit code is 2. A tensor whose shape the file does not give is shown
+with '?' (an unknown rank, or '[?,3]') and left out of the parameter counts, which say so.
 
 Options:
   --json                 print the JSON report (schema in the README) instead of a table
@@ -395,9 +396,10 @@ export function renderReport(r: FileReport<TableStats>, fileTensors = r.tensors.
   lines.push(`${r.path}`);
   // Params and size are the file's; with --tensor or --group the header says so.
   const filtered = r.tensors.length < fileTensors;
+  const params = `${formatCount(r.params)}${unknownShapeNote(r.unknownShapeTensors)}`;
   const counts = filtered
-    ? `tensors: ${r.tensors.length} of ${fileTensors}  file params: ${formatCount(r.params)}  file size: ${formatBytes(r.bytes)}`
-    : `tensors: ${r.tensors.length}  params: ${formatCount(r.params)}  size: ${formatBytes(r.bytes)}`;
+    ? `tensors: ${r.tensors.length} of ${fileTensors}  file params: ${params}  file size: ${formatBytes(r.bytes)}`
+    : `tensors: ${r.tensors.length}  params: ${params}  size: ${formatBytes(r.bytes)}`;
   lines.push(`  format: ${r.formatName}${r.modelClass ? `  model: ${r.modelClass}` : ''}  ${counts}`);
   for (const w of r.warnings) {
     lines.push(`  warning[${w.reason}]: ${w.message}`);
@@ -412,13 +414,13 @@ export function renderReport(r: FileReport<TableStats>, fileTensors = r.tensors.
     }
     listed.add(name);
     const s = t.stats;
-    const elements = t.shape.reduce((a, b) => a * b, 1);
+    const elements = knownElementCount(t);
     const nonFinite = s ? s.nanCount + s.posInfCount + s.negInfCount : 0;
     return [
       `${indent}${t.layer && name.startsWith(`${t.layer}/`) ? name.slice(t.layer.length + 1) : name}`,
-      `[${t.shape.join(',')}]`,
+      shapeText(t),
       t.storageDtype ? `${t.dtype}<${t.storageDtype}` : t.dtype,
-      formatCount(elements),
+      elements === undefined ? '?' : formatCount(elements),
       formatNumber(s?.mean),
       formatNumber(s?.std),
       formatNumber(s?.min),

@@ -35,3 +35,14 @@ export function formatBytes(n: number): string {
 export function formatPercent(f: number): string {
   return `${(100 * f).toFixed(1)}%`;
 }
+
+/**
+ * A shape as text: '[3,4]' (dimensions joined by `separator`), '?' for an unknown dimension
+ * ('[?,4]') or rank ('?'). The host's core/model.ts shapeText, which webviews cannot import.
+ */
+export function formatShape(shape: readonly number[], shapeUnknown: boolean | undefined, separator = ','): string {
+  if (shapeUnknown && shape.length === 0) {
+    return '?';
+  }
+  return `[${shape.map((d) => (shapeUnknown && d < 0 ? '?' : String(d))).join(separator)}]`;
+}

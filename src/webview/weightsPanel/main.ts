@@ -20,7 +20,7 @@ import type {
   WeightsPanelStateDto,
 } from '../../protocol/weightsPanel';
 import { clear, h } from '../shared/dom';
-import { formatBytes, formatCount, formatPercent, formatStat } from '../shared/format';
+import { formatBytes, formatCount, formatPercent, formatShape, formatStat } from '../shared/format';
 import { RequestError, WebviewMessenger } from '../shared/messenger';
 import { vscodeApi } from '../shared/vscodeApi';
 import { badgeClass, badgeText, countDiagnostics, DiagnosticsView, type DiagnosticCounts } from './diagnosticsView';
@@ -130,8 +130,8 @@ const tensorColumns: Column<TensorRowDto>[] = [
   { key: 'layer', title: 'Layer', width: 'minmax(90px, 1.4fr)', minPx: 90, text: (r) => r.layer, sortValue: (r) => r.layer },
   { key: 'role', title: 'Role', width: '90px', minPx: 90, text: (r) => r.role, sortValue: (r) => r.role },
   { key: 'dtype', title: 'DType', width: '90px', minPx: 90, text: (r) => (r.storageDtype ? `${r.dtype}<${r.storageDtype}` : r.dtype), sortValue: (r) => r.dtype },
-  { key: 'shape', title: 'Shape', width: '110px', minPx: 110, text: (r) => `[${r.shape.join(',')}]`, sortValue: (r) => r.params },
-  { key: 'params', title: 'Params', width: '80px', minPx: 80, numeric: true, text: (r) => formatCount(r.params), sortValue: (r) => r.params },
+  { key: 'shape', title: 'Shape', width: '110px', minPx: 110, text: (r) => formatShape(r.shape, r.shapeUnknown), sortValue: (r) => r.params },
+  { key: 'params', title: 'Params', width: '80px', minPx: 80, numeric: true, text: (r) => (r.params === null ? '?' : formatCount(r.params)), sortValue: (r) => r.params },
   { key: 'mean', title: 'Mean', width: '80px', minPx: 80, numeric: true, text: (r) => (r.stats ? formatStat(r.stats.mean) : ''), sortValue: (r) => r.stats?.mean },
   { key: 'std', title: 'Std', width: '80px', minPx: 80, numeric: true, text: (r) => (r.stats ? formatStat(r.stats.std) : ''), sortValue: (r) => r.stats?.std },
   { key: 'min', title: 'Min', width: '80px', minPx: 80, numeric: true, text: (r) => (r.stats ? formatStat(r.stats.min) : ''), sortValue: (r) => r.stats?.min },
@@ -452,7 +452,9 @@ function renderFacts(s: ModelSnapshotDto): void {
   }
   add('Layers', formatCount(sum.layerCount));
   add('Tensors', formatCount(sum.tensorCount));
-  add('Parameters', formatCount(sum.params), `${formatCount(sum.params)} model parameters`);
+  // A total that leaves tensors of unknown shape out says so (as the CLI header does).
+  const unknownShapes = sum.unknownShapeTensors ? ` (excludes ${sum.unknownShapeTensors} tensor${sum.unknownShapeTensors === 1 ? '' : 's'} of unknown shape)` : '';
+  add('Parameters', `${formatCount(sum.params)}${unknownShapes}`, `${formatCount(sum.params)} model parameters${unknownShapes}`);
   if (sum.otherParams > 0) {
     add('Optimizer & other', formatCount(sum.otherParams));
   }
@@ -527,8 +529,8 @@ function renderDetail(d: TensorDetailDto | undefined): void {
   detailTitle.textContent = r.name;
   detailMeta.append(
     h('span', { text: r.storageDtype ? `${r.dtype} (stored as ${r.storageDtype})` : r.dtype }),
-    h('span', { text: `shape [${r.shape.join(', ')}]` }),
-    h('span', { text: `${formatCount(r.params)} values` }),
+    h('span', { text: `shape ${formatShape(r.shape, r.shapeUnknown, ', ')}` }),
+    h('span', { text: r.params === null ? 'values unknown' : `${formatCount(r.params)} values` }),
     h('span', { text: formatBytes(r.byteLength) }),
     h('span', { text: `${r.group} · ${r.role}` }),
   );

@@ -5,8 +5,10 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import type { FileReport } from '../../../src/analysis/report';
+import { buildFileReport, type FileReport } from '../../../src/analysis/report';
 import { inputFilesOf, renderReport, reportToCsv, reportToMarkdown, restrictReport, tableFormatOf, writeFileAtomic } from '../../../src/extension/reportExport';
+import { openLocalPath } from '../../../src/formats/registry';
+import { writeUnknownShapeCheckpoint } from '../formats/helpers/bundleWriter';
 import { makeTempDir } from '../helpers/fixtures';
 
 function report(): FileReport {
@@ -85,6 +87,23 @@ test('Markdown: pipes escaped, warnings and layers listed', () => {
   assert.ok(md.includes('| a,"b"\\|c | float32 | [2, 2] | 4 | 0.5 | 0.25 | -1 | 2 | 25.0% | 1 |  |'), md);
   assert.ok(md.includes("- `missingCompanionFile`: model.json: shard 'b.bin' is missing."));
   assert.ok(md.includes('| a | Dense |  | 4 | 1 |'));
+});
+
+test('Markdown and CSV of a checkpoint with entries of unknown shape: "?" shapes, no element count, totals say what they leave out', async () => {
+  const file = await openLocalPath(writeUnknownShapeCheckpoint(makeTempDir('weightscope-export-shape-')));
+  try {
+    const r = buildFileReport(file, new Map());
+    const md = reportToMarkdown(r);
+    assert.ok(md.includes('- Parameters: 9 (excludes 2 tensors of unknown shape)'), md);
+    assert.match(md, /\| dense\/scale \| float32 \| \[\?, 3\] \| \? \|/);
+    assert.match(md, /\| dense\/state \| float32 \| \? \| \? \|/);
+    assert.match(md, /\| dense\/kernel \| float32 \| \[2, 3\] \| 6 \|/);
+    const csv = new Map(reportToCsv(r).split('\r\n').map((l) => [l.split(',')[0], l]));
+    assert.match(csv.get('dense/scale')!, /^dense\/scale,dense,[a-z_]+,model,float32,,"\[\?,3\]",,12,/);
+    assert.match(csv.get('dense/state')!, /^dense\/state,dense,[a-z_]+,model,float32,,\?,,16,/);
+  } finally {
+    await file.close();
+  }
 });
 
 test('JSON keeps the report shape; restrictReport keeps only the named tensors and their layers', () => {

@@ -11,7 +11,8 @@ import type { TensorStats } from '../../../src/analysis/statsTypes';
 import type { TensorInfo } from '../../../src/core/model';
 import { toRowStats, toSnapshot, toTensorDetail, tensorIssues } from '../../../src/extension/weightsDto';
 import { openLocalPath } from '../../../src/formats/registry';
-import { fixtureOrSkip, repoRoot } from '../helpers/fixtures';
+import { writeUnknownShapeCheckpoint } from '../formats/helpers/bundleWriter';
+import { fixtureOrSkip, makeTempDir, repoRoot } from '../helpers/fixtures';
 
 /** Stats with the given counts; the rest is filler that the mapping passes through. */
 function stats(p: Partial<TensorStats>): TensorStats {
@@ -175,6 +176,23 @@ test('toSnapshot carries tensor fingerprints in the rows and the model fingerpri
     assert.deepEqual(idle.fingerprint, { state: 'idle', done: 0, total: 0 });
     assert.ok(idle.tensors.every((r) => r.fingerprint === undefined));
     assert.deepEqual(JSON.parse(JSON.stringify(s)), s, 'the snapshot round-trips through JSON unchanged');
+  } finally {
+    await file.close();
+  }
+});
+
+test('toSnapshot of a checkpoint with entries of unknown shape: rows say so, and the parameter totals leave them out', async () => {
+  const file = await openLocalPath(writeUnknownShapeCheckpoint(makeTempDir('weightscope-dto-shape-')));
+  try {
+    const s = toSnapshot({ uri: 'file:///model.ckpt.index', fileName: 'model.ckpt.index', file, results: new Map(), analysis: { state: 'idle', done: 0, total: 0 } });
+    assert.equal(s.summary!.params, 6 + 3);
+    assert.equal(s.summary!.unknownShapeTensors, 2);
+    assert.deepEqual(s.layers.map((l) => [l.name, l.params]), [['dense', 9]]);
+    const rows = new Map(s.tensors.map((r) => [r.name, r]));
+    assert.deepEqual([rows.get('dense/scale')!.shape, rows.get('dense/scale')!.shapeUnknown, rows.get('dense/scale')!.params], [[-1, 3], true, null]);
+    assert.deepEqual([rows.get('dense/state')!.shape, rows.get('dense/state')!.shapeUnknown, rows.get('dense/state')!.params], [[], true, null]);
+    assert.deepEqual([rows.get('dense/kernel')!.shapeUnknown, rows.get('dense/kernel')!.params], [undefined, 6]);
+    assert.equal(rows.get('dense/state')!.issues[0]!.kind, 'unavailable');
   } finally {
     await file.close();
   }

@@ -9,8 +9,9 @@ import { readAllValues } from '../../../src/core/tensorData';
 import { runInspect } from '../../../src/cli/commands/inspect';
 import { openLocalPath, resolveLocalEntry } from '../../../src/formats/registry';
 import { parseCheckpointState, tfCheckpointReader } from '../../../src/formats/tfCheckpoint';
+import { captureIo } from '../helpers/captureIo';
 import { fixtureOrSkip, fixturesDir, makeTempDir, repoRoot } from '../helpers/fixtures';
-import { BundleWriter, encodeKerasMetadata, encodeObjectGraph, encodeSavedModel, sliceKey } from './helpers/bundleWriter';
+import { BundleWriter, encodeKerasMetadata, encodeObjectGraph, encodeSavedModel, sliceKey, writeUnknownShapeCheckpoint } from './helpers/bundleWriter';
 
 interface RefTensor {
   dtype: string;
@@ -785,6 +786,40 @@ test('weightscope inspect on a folder holding a checkpoint file, and on the lega
   assert.ok(report.path.endsWith('checkpoint'));
   assert.equal(report.params, 800 + 100 + 500 + 5 + 25 + 5 + 50 + 10 + 10 + 1 + 1 + 1);
   await assert.rejects(inspectJson(v1), (ex: unknown) => WeightFileError.is(ex, 'unsupportedFormat') && /legacy V1 checkpoint/.test(ex.message));
+});
+
+test('entries of unknown shape (an unknown rank, a dimension of -1) are shown as unknown and left out of the parameter counts', async () => {
+  const index = writeUnknownShapeCheckpoint(makeTempDir('weightscope-tf-shape-'));
+
+  const file = await openLocalPath(index);
+  assert.deepEqual([tensor(file, 'dense/scale').shape, tensor(file, 'dense/scale').shapeUnknown], [[-1, 3], true]);
+  assert.deepEqual([tensor(file, 'dense/state').shape, tensor(file, 'dense/state').shapeUnknown], [[], true]);
+  assert.equal(tensor(file, 'dense/kernel').shapeUnknown, undefined);
+  assert.match(tensor(file, 'dense/scale').unavailable!.message, /model\.ckpt\.index: tensor 'dense\/scale' has an unknown shape \[\?, 3\]\.$/);
+  assert.match(tensor(file, 'dense/state').unavailable!.message, /tensor 'dense\/state' has an unknown rank\.$/);
+  await file.close();
+
+  const json = await inspectJson(index);
+  assert.equal(json.code, 0);
+  const report = JSON.parse(json.out) as { params: number; unknownShapeTensors?: number; tensors: { name: string; shape: number[]; shapeUnknown?: boolean; error?: { reason: string } }[]; layers: { name: string; params: number }[] };
+  assert.equal(report.params, 6 + 3, 'only the kernel and the bias count');
+  assert.equal(report.unknownShapeTensors, 2);
+  assert.deepEqual(report.layers.map((l) => [l.name, l.params]), [['dense', 9]]);
+  const byName = new Map(report.tensors.map((t) => [t.name, t]));
+  const scale = byName.get('dense/scale')!;
+  assert.deepEqual([scale.shape, scale.shapeUnknown, scale.error?.reason], [[-1, 3], true, 'corrupt']);
+  assert.deepEqual([byName.get('dense/state')!.shape, byName.get('dense/state')!.shapeUnknown], [[], true]);
+  assert.ok(!('shapeUnknown' in byName.get('dense/bias')!), 'no shapeUnknown key on a known shape');
+
+  const io = captureIo();
+  assert.equal(await runInspect(['--workers', '1', index], io), 0);
+  const table = io.stdout.join('\n');
+  assert.match(table, /params: 9 \(excludes 2 tensors of unknown shape\)/);
+  const row = (name: string): string[] => table.split('\n').find((l) => l.trim().startsWith(`${name} `))!.trim().split(/\s+/);
+  assert.deepEqual(row('scale').slice(0, 4), ['scale', '[?,3]', 'float32', '?']);
+  assert.deepEqual(row('state').slice(0, 4), ['state', '?', 'float32', '?']);
+  assert.deepEqual(row('kernel').slice(0, 4), ['kernel', '[2,3]', 'float32', '6']);
+  assert.deepEqual(row('dense').slice(0, 2), ['dense', '9'], 'the layer row counts 9 parameters');
 });
 
 test('cancellation: an aborted open and an aborted read end with cancelled', async () => {

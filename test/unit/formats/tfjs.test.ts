@@ -502,7 +502,16 @@ test('a missing shard: its tensors unavailable (missingCompanionFile), the rest 
   assert.equal(tensor(wf2, 'c/bias').unavailable?.reason, 'missingCompanionFile');
 });
 
-test('shapes with negative, non-integer or absurd dims: corrupt on that tensor, no allocation', async () => {
+test('shapes with negative, non-integer or absurd dims: corrupt on that tensor, no allocation; a shape that is not sizes is unknown', async () => {
+  // What the tensor's shape becomes: -1 for each dimension that is not a size, [] when the rank is not known either.
+  const listed = new Map<unknown, [number[], boolean | undefined]>([
+    ['[-1,2]', [[-1, 2], true]],
+    ['[1.5]', [[-1], true]],
+    ['["3"]', [[-1], true]],
+    ['[10000000000,10000000000,10000000000]', [[1e10, 1e10, 1e10], undefined]],
+    ['"x"', [[], true]],
+    [JSON.stringify(Array(65).fill(1)), [[], true]],
+  ]);
   for (const shape of [[-1, 2], [1.5], ['3'], [1e10, 1e10, 1e10], 'x', Array(65).fill(1)]) {
     const weights = [threeWeights[0], { name: 'bad', shape, dtype: 'float32' }, threeWeights[2]];
     const wf = await openMemory({ weightsManifest: [{ paths: ['w.bin'], weights }] }, { 'w.bin': f32([1, 2, 3, 4, 5, 6]) });
@@ -510,6 +519,7 @@ test('shapes with negative, non-integer or absurd dims: corrupt on that tensor, 
     const bad = tensor(wf, 'bad');
     assert.equal(bad.unavailable?.reason, 'corrupt', JSON.stringify(shape));
     assert.match(bad.unavailable!.message, /model\.json: weight 'bad' has shape/);
+    assert.deepEqual([bad.shape, bad.shapeUnknown], listed.get(JSON.stringify(shape)), JSON.stringify(shape));
     await rejectsWith(readAllValues(bad), 'corrupt');
     assert.equal(tensor(wf, 'c/bias').unavailable?.reason, 'corrupt', 'a tensor after an unsized one cannot be located');
   }

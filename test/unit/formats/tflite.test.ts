@@ -714,6 +714,33 @@ test('broken: a constant whose shape disagrees with its buffer length is unavail
   assert.equal(wf.warnings.length, 1);
 });
 
+test('broken: a constant with a negative dimension or without a shape (its buffer not one element) has an unknown shape, not a scalar one', async (t) => {
+  const b = await helloBytes(t);
+  if (!b) {
+    return;
+  }
+  const name = 'sequential/dense_1/MatMul';
+  const wfOk = await openBytes(b.slice());
+  const idx = extraOf(wfOk.tensors.find((x) => x.name === name)!).tensorIndex as number;
+  const kernelTable = (c: Uint8Array): number => vecTable(c, fieldPos(c, vecTable(c, fieldPos(c, deref(c, 0), 2), 0), 0), idx);
+
+  const negative = b.slice();
+  new DataView(negative.buffer).setInt32(deref(negative, fieldPos(negative, kernelTable(negative), 0)) + 4, -1, true); // [16,16] -> [-1,16]
+  const bad = (await openBytes(negative)).tensors.find((x) => x.name === name)!;
+  assert.deepEqual([bad.shape, bad.shapeUnknown, bad.unavailable?.reason], [[-1, 16], true, 'corrupt']);
+  assert.match(bad.unavailable!.message, /has an invalid shape \[-1, 16\]/);
+
+  // No `shape` field (its vtable slot 0): a 256-byte buffer is no scalar, so the shape is unknown.
+  const absent = b.slice();
+  const table = kernelTable(absent);
+  const dv = new DataView(absent.buffer);
+  dv.setUint16(table - dv.getInt32(table, true) + 4, 0, true);
+  const none = (await openBytes(absent)).tensors.find((x) => x.name === name)!;
+  assert.deepEqual([none.shape, none.shapeUnknown, none.unavailable?.reason], [[], true, 'corrupt']);
+  assert.match(none.unavailable!.message, /of shape \[\] \(none stored, read as a scalar\) and type INT8 needs 1 bytes but its buffer \d+ holds 256/);
+  assert.equal(wfOk.tensors.find((x) => x.name === name)!.shapeUnknown, undefined);
+});
+
 // ---------------------------------------------------------------------------------------------
 // Pure functions.
 

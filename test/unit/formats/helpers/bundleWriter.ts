@@ -5,6 +5,8 @@
  * (notes/weight-formats.md section 1). It shares no code with the reader: its CRC32C, Snappy,
  * protobuf and OrderedCode encoders are written independently here.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 /** DataType enum values (types.proto) by the names tests use. */
 export const dtCodes = {
@@ -124,12 +126,16 @@ export interface WriterExtent {
   length: number;
 }
 
-function encodeShape(shape: readonly number[]): Uint8Array {
+/** TensorShapeProto { repeated Dim dim = 2 { int64 size = 1 }; bool unknown_rank = 3 } (a size of -1: an unknown dimension). */
+function encodeShape(shape: readonly number[], unknownRank = false): Uint8Array {
   const s = new Bytes();
   for (const d of shape) {
     const dim = new Bytes();
     fieldVarint(dim, 1, d);
     fieldBytes(s, 2, dim.bytes());
+  }
+  if (unknownRank) {
+    fieldVarint(s, 3, 1);
   }
   return s.bytes();
 }
@@ -155,6 +161,8 @@ export interface WriterEntry {
   dtype: number;
   /** Shape. */
   shape: readonly number[];
+  /** shape.unknown_rank. */
+  unknownRank?: boolean;
   /** shard_id. */
   shardId: number;
   /** offset. */
@@ -173,7 +181,7 @@ export function encodeEntry(e: WriterEntry): Uint8Array {
   if (e.dtype !== 0) {
     fieldVarint(out, 1, e.dtype);
   }
-  fieldBytes(out, 2, encodeShape(e.shape));
+  fieldBytes(out, 2, encodeShape(e.shape, e.unknownRank));
   if (e.shardId !== 0) {
     fieldVarint(out, 3, e.shardId);
   }
@@ -593,6 +601,24 @@ export class BundleWriter {
     this.memory?.forEach((m, s) => out.set(this.shardName(s), m.bytes()));
     return out;
   }
+}
+
+/**
+ * Writes a TF1-named checkpoint 'model.ckpt' into `dir` and returns its index path: one layer
+ * 'dense' with 'kernel' [2, 3] = 1..6 and 'bias' [3] = 0.5, plus two entries whose shape is
+ * unknown: 'scale' with a dimension of -1 (12 stored bytes) and 'state' of unknown rank (16 bytes).
+ * Only the shapes make the last two unreadable.
+ */
+export function writeUnknownShapeCheckpoint(dir: string): string {
+  const w = new BundleWriter('model.ckpt');
+  w.add('dense/kernel', 'float32', [2, 3], [1, 2, 3, 4, 5, 6]);
+  w.add('dense/bias', 'float32', [3], [0.5, 0.5, 0.5]);
+  w.addRaw('dense/scale', dtCodes.float32, [-1, 3], new Uint8Array(12));
+  w.put('dense/state', { dtype: dtCodes.float32, shape: [], unknownRank: true, shardId: 0, offset: 0, size: 16 });
+  for (const [name, bytes] of w.files()) {
+    fs.writeFileSync(path.join(dir, name), bytes);
+  }
+  return path.join(dir, 'model.ckpt.index');
 }
 
 function dtcodeOf(dtype: WriterDType): number {
