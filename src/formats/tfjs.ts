@@ -109,7 +109,8 @@ interface PlacedWeight {
 
 /** A manifest group's shards, concatenated into one stream (notes section 3, "Layout"). */
 interface ShardStream {
-  shards: { path: string; source?: ByteSource; start: number; size: number }[];
+  /** `refused`: why the shard was not opened, when its path points outside the model's folder. */
+  shards: { path: string; source?: ByteSource; refused?: WeightFileError; start: number; size: number }[];
   /** Total bytes available (sum of shard sizes, a missing shard counted by its inferred size). */
   length: number;
 }
@@ -454,8 +455,13 @@ async function openShards(
   for (const p of paths) {
     const rel = typeof p === 'string' ? p : '';
     let src: ByteSource | undefined;
-    if (rel === '' || rel.startsWith('/') || /^[a-z]+:/i.test(rel) || rel.split(/[\\/]/).includes('..')) {
+    let refused: WeightFileError | undefined;
+    if (rel === '') {
       warnings.push({ reason: 'corrupt', message: `${file}: weightsManifest[${g}] shard path ${quote(p)} does not name a file next to model.json.` });
+    } else if (leavesFolder(rel) || (rel.includes('%') && leavesFolder(safeDecodeUri(rel)))) {
+      // Never opened: a manifest must not make Weightscope read files elsewhere on the machine.
+      refused = new WeightFileError('corrupt', `${file}: the shard path '${rel}' of weightsManifest[${g}] points outside the model's folder, so it is not read.`, { file });
+      warnings.push(summarizeError(refused));
     } else {
       src = (await files.open(rel)) ?? (rel.includes('%') ? await files.open(safeDecodeUri(rel)) : undefined);
       if (src) {
@@ -464,7 +470,7 @@ async function openShards(
         warnings.push({ reason: 'missingCompanionFile', message: `${file}: the weight shard '${rel}' (group ${g + 1}) is missing next to model.json.` });
       }
     }
-    shards.push({ path: rel || String(p), ...(src ? { source: src } : {}), start: 0, size: src ? src.size : -1 });
+    shards.push({ path: rel || String(p), ...(src ? { source: src } : {}), ...(refused ? { refused } : {}), start: 0, size: src ? src.size : -1 });
   }
   // Expected stream length when every entry is located and sized.
   let expected: number | undefined = 0;
@@ -492,6 +498,11 @@ async function openShards(
   return { shards, length: start };
 }
 
+/** True when a manifest path names a file outside the model's folder: absolute, a drive or URL scheme, or through '..'. */
+function leavesFolder(rel: string): boolean {
+  return /^[\\/]/.test(rel) || /^[a-z][a-z0-9+.-]*:/i.test(rel) || rel.split(/[\\/]/).includes('..');
+}
+
 function safeDecodeUri(s: string): string {
   try {
     return decodeURIComponent(s);
@@ -501,7 +512,7 @@ function safeDecodeUri(s: string): string {
 }
 
 /** Byte spans of [offset, offset+length) in a group stream; undefined when it touches a missing shard or the end. */
-function spansFor(stream: ShardStream, offset: number, length: number): { spans: ByteSpan[] } | { missing: string } | { pastEnd: true } {
+function spansFor(stream: ShardStream, offset: number, length: number): { spans: ByteSpan[] } | { missing: string; refused?: WeightFileError } | { pastEnd: true } {
   const spans: ByteSpan[] = [];
   let pos = offset;
   const end = offset + length;
@@ -514,7 +525,7 @@ function spansFor(stream: ShardStream, offset: number, length: number): { spans:
       continue;
     }
     if (!s.source) {
-      return { missing: s.path };
+      return { missing: s.path, ...(s.refused ? { refused: s.refused } : {}) };
     }
     const n = Math.min(end, sEnd) - pos;
     spans.push({ source: s.source, offset: pos - s.start, length: n });
@@ -522,19 +533,23 @@ function spansFor(stream: ShardStream, offset: number, length: number): { spans:
   }
   if (pos < end) {
     const unknown = stream.shards.find((s) => s.size < 0);
-    return unknown ? { missing: unknown.path } : { pastEnd: true };
+    return unknown ? { missing: unknown.path, ...(unknown.refused ? { refused: unknown.refused } : {}) } : { pastEnd: true };
   }
   return { spans };
+}
+
+/** The error of a weight (`what`: "weight 'x'") stored in a shard that was not opened: missing, or refused for its path. */
+function unopenedShardError(file: string, what: string, tensor: string, r: { missing: string; refused?: WeightFileError }): WeightFileError {
+  return r.refused
+    ? new WeightFileError('corrupt', `${file}: ${what} cannot be read: its shard path '${r.missing}' points outside the model's folder.`, { file, tensor })
+    : new WeightFileError('missingCompanionFile', `${file}: ${what} is stored in the missing shard '${r.missing}'.`, { file, tensor });
 }
 
 /** Marks an entry unavailable when its bytes are in a missing shard or past the end of the shards. */
 function checkAvailability(file: string, e: PlacedWeight, stream: ShardStream): void {
   const r = spansFor(stream, e.offset!, e.byteLength);
   if ('missing' in r) {
-    e.error = new WeightFileError('missingCompanionFile', `${file}: weight '${e.name}' is stored in the missing shard '${r.missing}'.`, {
-      file,
-      tensor: e.name,
-    });
+    e.error = unopenedShardError(file, `weight '${e.name}'`, e.name, r);
   } else if ('pastEnd' in r) {
     e.error = new WeightFileError(
       'truncated',
@@ -607,7 +622,7 @@ async function walkStrings(file: string, e: PlacedWeight, stream: ShardStream, c
       const len = Math.min(Math.max(n, stringWalkWindowBytes), stream.length - at);
       const r = len >= n ? spansFor(stream, at, len) : { pastEnd: true as const };
       if ('missing' in r) {
-        throw new WeightFileError('missingCompanionFile', `${file}: string weight '${e.name}' is stored in the missing shard '${r.missing}'.`, { file, tensor: e.name });
+        throw unopenedShardError(file, `string weight '${e.name}'`, e.name, r);
       }
       if ('pastEnd' in r) {
         throw new WeightFileError('truncated', `${file}: string weight '${e.name}' runs past the end of its shards at byte ${at} (they hold ${stream.length} bytes).`, {

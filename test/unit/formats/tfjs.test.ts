@@ -566,10 +566,42 @@ test('string weights: truncated element lengths are reported on that tensor and 
   assert.deepEqual([...(await readAllValues(tensor(wf2, 'after')))], [7]);
 });
 
-test('shard paths that leave the model folder are refused', async () => {
-  const wf = await openMemory({ weightsManifest: [{ paths: ['../secret.bin'], weights: [threeWeights[2]] }] }, { 'secret.bin': f32([1, 2]) });
-  assert.equal(tensor(wf, 'c/bias').unavailable?.reason, 'missingCompanionFile');
-  assert.ok(wf.warnings.some((w) => w.reason === 'corrupt' && /"\.\.\/secret\.bin" does not name a file next to model\.json/.test(w.message)));
+test('shard paths that leave the model folder are refused with that reason, never read; the shards inside still are', async (t) => {
+  const fixture = fixtureOrSkip(t, 'tfjs-layers/tfjs-e2e-layers-model');
+  if (!fixture) {
+    return;
+  }
+  // The fixture's one shard split in two: the embeddings (100 x 20 float32 = 8000 bytes) inside the
+  // model's folder, the GRU weights in a file beside it, which a manifest path could reach.
+  const weights = fs.readFileSync(path.join(fixture, 'weights.bin'));
+  const root = makeTempDir('weightscope-tfjs-outside-');
+  const dir = path.join(root, 'model');
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'group1-shard1of2.bin'), weights.subarray(0, 8000));
+  fs.writeFileSync(path.join(root, 'group1-shard2of2.bin'), weights.subarray(8000));
+  const embeddings = [...new Float32Array(weights.buffer.slice(weights.byteOffset, weights.byteOffset + 8000))];
+  const model = JSON.parse(fs.readFileSync(path.join(fixture, 'model.json'), 'utf8')) as { weightsManifest: { paths: string[] }[] };
+  for (const outside of ['../group1-shard2of2.bin', path.join(root, 'group1-shard2of2.bin'), '..%2Fgroup1-shard2of2.bin', 'sub/../../group1-shard2of2.bin']) {
+    model.weightsManifest[0]!.paths = ['group1-shard1of2.bin', outside];
+    fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(model));
+    const wf = await openLocalPath(path.join(dir, 'model.json'));
+    try {
+      assert.deepEqual([...(await readAllValues(tensor(wf, 'embedding_Embedding2/embeddings')))], embeddings, outside);
+      for (const name of ['gru_GRU1/kernel', 'gru_GRU1/recurrent_kernel', 'gru_GRU1/bias']) {
+        const u = tensor(wf, name).unavailable;
+        assert.equal(u?.reason, 'corrupt', `${outside}: ${name}`);
+        assert.equal(u!.message, `${path.join(dir, 'model.json')}: weight '${name}' cannot be read: its shard path '${outside}' points outside the model's folder.`);
+        await rejectsWith(readAllValues(tensor(wf, name)), 'corrupt');
+      }
+      assert.ok(
+        wf.warnings.some((w) => w.reason === 'corrupt' && w.tensor === undefined && w.message.endsWith(`: the shard path '${outside}' of weightsManifest[0] points outside the model's folder, so it is not read.`)),
+        JSON.stringify(wf.warnings),
+      );
+      assert.ok(!wf.warnings.some((w) => w.reason === 'missingCompanionFile'), 'not reported as a missing shard');
+    } finally {
+      await wf.close();
+    }
+  }
 });
 
 test('legacy bare weights manifest array and old converter topology without format', async () => {
