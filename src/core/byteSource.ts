@@ -115,6 +115,38 @@ export class MemoryFileSet implements FileSet {
   }
 }
 
+/**
+ * A FileSet that remembers every companion asked for, found or not: the files an opened model
+ * depends on (a missing shard counts too, since creating it changes what the model holds).
+ */
+export class RecordingFileSet implements FileSet {
+  private readonly asked = new Set<string>();
+
+  constructor(private readonly inner: FileSet) {}
+
+  get dirName(): string {
+    return this.inner.dirName;
+  }
+
+  get localDir(): string | undefined {
+    return this.inner.localDir;
+  }
+
+  /** Relative paths asked for so far (normalized, '/' separators), in the order first asked. */
+  get requested(): string[] {
+    return [...this.asked];
+  }
+
+  open(relativePath: string): Promise<ByteSource | undefined> {
+    this.asked.add(normalizeRelative(relativePath));
+    return this.inner.open(relativePath);
+  }
+
+  list(relativeDir?: string): Promise<string[]> {
+    return this.inner.list(relativeDir);
+  }
+}
+
 /** Normalizes `./a//b` to `a/b` (no `..` resolution: companions never leave their folder). */
 export function normalizeRelative(p: string): string {
   return p

@@ -243,6 +243,12 @@ export interface WeightFile {
   readonly metadata: Readonly<Record<string, unknown>>;
   /** Partial damage found while opening (missing shards, unreadable tensors ...). */
   readonly warnings: readonly FileWarning[];
+  /**
+   * Companion files the reader opened or looked for (shards, `.data-*` files, a sibling config, a
+   * SavedModel's `variables/`), missing ones included, relative to the main file's folder with '/'
+   * separators; set by the registry (openWeightSource), absent when a reader is called directly.
+   */
+  readonly companionFiles?: readonly string[];
   /** Releases file handles. */
   close(): Promise<void>;
 }

@@ -3,7 +3,7 @@
  * Adding a format: one file in src/formats/ and one line in `readers`.
  */
 import * as path from 'node:path';
-import { type ByteSource, type FileSet } from '../core/byteSource';
+import { RecordingFileSet, type ByteSource, type FileSet } from '../core/byteSource';
 import { nameSome, textExcerpt, WeightFileError } from '../core/errors';
 import type { WeightFile } from '../core/model';
 import { missingPathError, NodeFileSet, NodeFileSource, readFolder, readRegularTextFile, statPath } from '../core/nodeFileSource';
@@ -70,10 +70,12 @@ export async function detectFormat(source: ByteSource, fileName: string): Promis
   return best.reader;
 }
 
-/** Opens a source with companion files: detects the format, then lets its reader parse headers. */
+/** Opens a source with companion files: detects the format, lets its reader parse headers, and records the companions it asked for (companionFiles). */
 export async function openWeightSource(source: ByteSource, fileName: string, files: FileSet, options?: OpenOptions): Promise<WeightFile> {
   const reader = await detectFormat(source, fileName);
-  return reader.open(source, files, options);
+  const companions = new RecordingFileSet(files);
+  const file = await reader.open(source, companions, options);
+  return Object.assign(file, { companionFiles: companions.requested });
 }
 
 /**
