@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 import { checkRange, normalizeRelative, type ByteSource, type FileSet } from '../core/byteSource';
 import { WeightFileError } from '../core/errors';
 import type { WeightFile } from '../core/model';
-import { folderEntryName, noModelInFolder, openLocalPath, openWeightSource } from '../formats/registry';
+import { folderEntryName, noModelInFolder, openLocalPath, openWeightSource, resolveLocalEntry } from '../formats/registry';
 import { maxModelJsonBytes } from '../formats/tfjs';
 
 /** Largest file read through vscode.workspace.fs (non-`file:` schemes), in bytes. */
@@ -36,20 +36,29 @@ export interface OpenedWeights {
   file: WeightFile;
   /** Local path (file or folder) for worker threads; undefined for other schemes. */
   localPath?: string;
+  /** Every file the content was read from: the entry file (a folder's model file) and the companions its reader opened or looked for. */
+  files: vscode.Uri[];
+}
+
+/** The entry file and the companions `file` was read from (WeightFile.companionFiles, relative to the entry's folder). */
+function sourceFiles(entry: vscode.Uri, file: WeightFile): vscode.Uri[] {
+  const dir = path.posix.dirname(entry.path);
+  return [entry, ...(file.companionFiles ?? []).map((rel) => entry.with({ path: path.posix.join(dir, rel) }))];
 }
 
 /** Opens a weight file (or model folder) by URI; throws WeightFileError for bad input. */
 export async function openWeightUri(uri: vscode.Uri, signal?: AbortSignal): Promise<OpenedWeights> {
   const target = inspectTarget(uri);
   if (target.scheme === 'file') {
-    const file = await openLocalPath(target.fsPath, { signal });
-    return { file, localPath: target.fsPath };
+    const entry = await resolveLocalEntry(target.fsPath);
+    const file = await openLocalPath(entry, { signal });
+    return { file, localPath: target.fsPath, files: sourceFiles(vscode.Uri.file(entry), file) };
   }
   const entry = await resolveVirtualEntry(target);
   const source = new WorkspaceFsByteSource(entry, displayName(entry), await statSize(entry));
   try {
     const file = await openWeightSource(source, path.posix.basename(entry.path), new WorkspaceFsFileSet(dirUri(entry)), { signal });
-    return { file };
+    return { file, files: sourceFiles(entry, file) };
   } catch (ex) {
     await source.close();
     throw ex;

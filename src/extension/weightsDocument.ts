@@ -2,7 +2,8 @@
  * One opened weight file shared by every surface: the custom editor, the tree and the panels.
  * It owns the parsed headers (WeightFile), the per-tensor statistics, and the analysis that
  * computes them in worker threads (local files) with progress and cancellation, and reads and
- * writes the metadata sidecar of a local file.
+ * writes the metadata sidecar of a local file. It reloads itself when a file it was read from (the
+ * file, its shards or other companions) changes on disk.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -23,6 +24,7 @@ import type { SidecarDto } from '../protocol/sidecar';
 import type { AnalysisStatusDto, DiagnosticsSnapshotDto, DiagnosticsStatusDto, FingerprintStatusDto, MetadataDto, ModelSnapshotDto } from '../protocol/weightsPanel';
 import { Disposable } from './dispose';
 import { inspectTarget, openWeightUri } from './fileAccess';
+import { watchFiles } from './fileWatch';
 import { log, logFailure } from './log';
 import type { WeightscopeSettings } from './settings';
 import { createSidecar, readSidecarDto, saveSidecarEdit } from './sidecarEdit';
@@ -86,6 +88,9 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
   private file: WeightFile | undefined;
   private openError: ErrorSummary | undefined;
   private localPath: string | undefined;
+  /** The files the content was read from, and the watcher that reloads the document when one of them changes. */
+  private sources: vscode.Uri[] = [];
+  private sourcesWatch: vscode.Disposable | undefined;
   private opening: Promise<void>;
   private openAbort = new AbortController();
   private analysisState: AnalysisStatusDto = { state: 'idle', done: 0, total: 0 };
@@ -171,6 +176,11 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
   /** Why opening failed, when it did. */
   get error(): ErrorSummary | undefined {
     return this.openError;
+  }
+
+  /** The files the last open read (the entry file and its companions; just the file when opening failed), all watched for changes. */
+  get sourceFiles(): readonly vscode.Uri[] {
+    return this.sources;
   }
 
   /** Analysis progress. */
@@ -328,6 +338,7 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
       }
       this.file = opened.file;
       this.localPath = opened.localPath;
+      this.watchSources(opened.files);
       log().info(`opened ${this.uri.toString(true)}: ${opened.file.formatName}, ${opened.file.tensors.length} tensors (${Date.now() - started} ms)`);
       for (const w of opened.file.warnings) {
         log().warn(`${this.fileName}: [${w.reason}] ${w.message}`);
@@ -338,8 +349,32 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
       }
       this.openError = summarizeError(ex);
       logFailure(`cannot open ${this.uri.toString(true)}`, ex);
+      this.watchSources([this.uri]); // a file fixed or created again is opened again
     }
     this.onDidChangeModelEmitter.fire();
+  }
+
+  /**
+   * Watches the files the content was read from (inside or outside the workspace); a change,
+   * creation or deletion of any of them reloads the document once the writes have settled. The
+   * watcher is kept while the set stays the same (replacing it could miss an event meanwhile).
+   */
+  private watchSources(files: vscode.Uri[]): void {
+    const same = files.length === this.sources.length && files.every((f, i) => f.toString() === this.sources[i]!.toString());
+    if (same && this.sourcesWatch) {
+      return;
+    }
+    this.sourcesWatch?.dispose();
+    this.sources = files;
+    this.sourcesWatch = watchFiles(files, (changed) => {
+      if (this.isDisposed) {
+        return;
+      }
+      log().info(`${changed.map((u) => path.posix.basename(u.path)).join(', ')} changed on disk; reloading ${this.fileName}`);
+      this.reload()
+        .then(() => this.analyzeIfSmall())
+        .catch((ex: unknown) => logFailure(`reloading ${this.fileName}`, ex));
+    });
   }
 
   /**
@@ -742,6 +777,7 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
       return;
     }
     this.openAbort.abort();
+    this.sourcesWatch?.dispose();
     this.cancelAnalysis();
     this.checkAbort?.abort();
     this.fingerprintAbort?.abort();

@@ -14,7 +14,7 @@ import { shapeText, type TensorInfo } from '../core/model';
 import type { TensorIssueDto } from '../protocol/weightsPanel';
 import { Disposable } from './dispose';
 import { FingerprintIndex } from './fingerprintIndex';
-import { log, logFailure } from './log';
+import { logFailure } from './log';
 import { readSettings } from './settings';
 import { WeightsDocumentStore, type WeightsDocument, type WeightsDocumentLease } from './weightsDocument';
 import { tensorIssues, toLayerRows } from './weightsDto';
@@ -145,18 +145,9 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
         this.leases.delete(WeightsDocumentStore.key(uri));
         this.scheduleRescan();
       });
-      w.onDidChange((uri) => void this.fileChanged(uri));
+      // An open document reloads itself: it watches every file it was read from (WeightsDocument.watchSources).
+      w.onDidChange((uri) => this.fingerprintIndex.delete(uri));
       this.watchers.push(w);
-    }
-  }
-
-  private async fileChanged(uri: vscode.Uri): Promise<void> {
-    this.fingerprintIndex.delete(uri);
-    const doc = this.store.find(uri);
-    if (doc) {
-      log().info(`${uri.toString(true)} changed on disk; reloading`);
-      await doc.reload();
-      void doc.analyzeIfSmall();
     }
   }
 

@@ -68,6 +68,14 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | false |
   }
 }
 
+/**
+ * Waits for file watchers made just now to start: VS Code sets them up asynchronously (in its
+ * file watcher process) and reports nothing written before, and there is no event for "ready".
+ */
+export async function watchersStarted(): Promise<void> {
+  await new Promise((r) => setTimeout(r, 1500));
+}
+
 /** Closes every editor tab. */
 export async function closeAllEditors(): Promise<void> {
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
