@@ -12,6 +12,7 @@ import { FingerprintIndex } from './fingerprintIndex';
 import { log, logFailure } from './log';
 import { registerRuntimeSupport } from './runtime/runtimeSupport';
 import { readSettings } from './settings';
+import { SidecarChanges } from './sidecarChanges';
 import { WeightsDocumentStore } from './weightsDocument';
 import { WeightsEditorProvider } from './weightsEditorProvider';
 import { WeightsPanelManager } from './weightsPanel';
@@ -50,10 +51,13 @@ export function activate(context: vscode.ExtensionContext): WeightscopeApi {
   const statsCache = (): StatsCache => (readSettings().cacheOnDisk ? diskCache : memoryCache);
   const fingerprints = new FingerprintIndex();
   setDuplicateServices({ index: fingerprints, statsCache });
+  // Sidecar saves from the weights and diff panels and edits on disk: every panel showing that sidecar reads it again.
+  const sidecars = new SidecarChanges();
   const store = new WeightsDocumentStore({
     statsPool: () => (pool ??= new StatsPool({ workers: readSettings().workerCount })),
     settings: readSettings,
     statsCache,
+    sidecars,
   });
   // Model fingerprints of opened documents feed the index; a reload (changed file) forgets the old one.
   const documentFingerprints = store.onDidCreateDocument((doc) => {
@@ -81,6 +85,7 @@ export function activate(context: vscode.ExtensionContext): WeightscopeApi {
   context.subscriptions.push(
     log(),
     fingerprints,
+    sidecars,
     documentFingerprints,
     store,
     panels,
@@ -119,11 +124,7 @@ export function activate(context: vscode.ExtensionContext): WeightscopeApi {
       }
     }),
   );
-  const diff = registerDiffSupport(context, {
-    inspect: (uri) => panels.show(uri),
-    // A sidecar saved from a diff panel: the weights panels' Metadata tabs read theirs again.
-    sidecarSaved: () => store.all().forEach((d) => d.metadataChangedElsewhere()),
-  });
+  const diff = registerDiffSupport(context, { inspect: (uri) => panels.show(uri), sidecars });
   context.subscriptions.push(...registerRuntimeSupport(context, { refreshTree: () => tree.refresh() }));
   // Scan once at start so the explorer's folder menu (model folders context key) works before the view is opened.
   void tree.listFiles();

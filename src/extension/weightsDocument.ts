@@ -27,6 +27,7 @@ import { inspectTarget, openWeightUri } from './fileAccess';
 import { watchFiles } from './fileWatch';
 import { log, logFailure } from './log';
 import type { WeightscopeSettings } from './settings';
+import { SidecarChanges } from './sidecarChanges';
 import { createSidecar, readSidecarDto, saveSidecarEdit } from './sidecarEdit';
 import { toSnapshot } from './weightsDto';
 
@@ -75,6 +76,8 @@ export interface DocumentServices {
   settings(): WeightscopeSettings;
   /** The statistics and fingerprint cache of local files; undefined: no cache. */
   statsCache?(): StatsCache | undefined;
+  /** Sidecar saves from every view and edits on disk (the Metadata tabs follow them). */
+  sidecars: SidecarChanges;
 }
 
 /** Where a document stands. */
@@ -91,6 +94,9 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
   /** The files the content was read from, and the watcher that reloads the document when one of them changes. */
   private sources: vscode.Uri[] = [];
   private sourcesWatch: vscode.Disposable | undefined;
+  /** The sidecar watched (local files: that of the entry file), by SidecarChanges key. */
+  private sidecarKey: string | undefined;
+  private sidecarWatch: vscode.Disposable | undefined;
   private opening: Promise<void>;
   private openAbort = new AbortController();
   private analysisState: AnalysisStatusDto = { state: 'idle', done: 0, total: 0 };
@@ -143,7 +149,7 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
   /** Fires when fingerprinting starts, progresses, finishes, fails or is cancelled. */
   readonly onDidChangeFingerprint = this.onDidChangeFingerprintEmitter.event;
   private readonly onDidChangeMetadataEmitter = this.register(new vscode.EventEmitter<void>());
-  /** Fires when the metadata sidecar was saved or created through this document, or saved from a diff panel. */
+  /** Fires when the metadata sidecar was saved or created from any view, or edited on disk. */
   readonly onDidChangeMetadata = this.onDidChangeMetadataEmitter.event;
   private readonly onDidDisposeEmitter = new vscode.EventEmitter<void>();
   /** Fires once when the document is disposed. */
@@ -155,6 +161,13 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     private readonly services: DocumentServices,
   ) {
     super();
+    this.register(
+      services.sidecars.onDidChange((key) => {
+        if (key === this.sidecarKey && !this.isDisposed) {
+          this.onDidChangeMetadataEmitter.fire();
+        }
+      }),
+    );
     this.opening = this.open();
   }
 
@@ -282,7 +295,7 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     const entry = await this.localSidecarEntry();
     const saved = await saveSidecarEdit(entry, edit);
     log().info(`saved the metadata of ${this.fileName} to ${saved.path}`);
-    this.onDidChangeMetadataEmitter.fire();
+    this.services.sidecars.saved(entry);
     return saved;
   }
 
@@ -291,15 +304,8 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     const entry = await this.localSidecarEntry();
     const created = await createSidecar(entry, await this.fingerprintsToRecord(entry));
     log().info(`created the metadata sidecar ${created.path}`);
-    this.onDidChangeMetadataEmitter.fire();
+    this.services.sidecars.saved(entry);
     return created;
-  }
-
-  /** Announces that the sidecar may have been written by another view (a diff panel), so the Metadata tabs read it again. */
-  metadataChangedElsewhere(): void {
-    if (!this.isDisposed) {
-      this.onDidChangeMetadataEmitter.fire();
-    }
   }
 
   private async localSidecarEntry(): Promise<string> {
@@ -358,6 +364,7 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
    * Watches the files the content was read from (inside or outside the workspace); a change,
    * creation or deletion of any of them reloads the document once the writes have settled. The
    * watcher is kept while the set stays the same (replacing it could miss an event meanwhile).
+   * The entry file's sidecar is watched too (edits on disk refresh the Metadata tabs).
    */
   private watchSources(files: vscode.Uri[]): void {
     const same = files.length === this.sources.length && files.every((f, i) => f.toString() === this.sources[i]!.toString());
@@ -365,7 +372,11 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
       return;
     }
     this.sourcesWatch?.dispose();
+    this.sidecarWatch?.dispose();
     this.sources = files;
+    const entry = files[0]?.scheme === 'file' ? files[0].fsPath : undefined;
+    this.sidecarKey = entry !== undefined ? SidecarChanges.key(entry) : undefined;
+    this.sidecarWatch = entry !== undefined ? this.services.sidecars.watch(entry) : undefined;
     this.sourcesWatch = watchFiles(files, (changed) => {
       if (this.isDisposed) {
         return;
@@ -778,6 +789,7 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     }
     this.openAbort.abort();
     this.sourcesWatch?.dispose();
+    this.sidecarWatch?.dispose();
     this.cancelAnalysis();
     this.checkAbort?.abort();
     this.fingerprintAbort?.abort();

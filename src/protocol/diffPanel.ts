@@ -258,11 +258,19 @@ export interface DiffPanelRequests {
   /** Drops every override; the host re-runs the diff. */
   resetMapping: { params: Record<string, never>; result: { ok: true } };
   /** The metadata sidecars of both files. */
-  getSidecars: { params: Record<string, never>; result: { a: SidecarDto | null; b: SidecarDto | null } };
+  getSidecars: { params: Record<string, never>; result: DiffSidecarsDto };
   /** Saves one file's sidecar (written atomically next to it; the checkpoint is untouched). */
   saveSidecar: { params: SidecarEditDto & { side: 'a' | 'b' }; result: SidecarDto };
   /** Opens one side in the weights panel. */
   inspect: { params: { side: 'a' | 'b' }; result: { ok: true } };
+}
+
+/** The metadata sidecars of the compared files (null: a file that is not local has none). */
+export interface DiffSidecarsDto {
+  /** A's sidecar. */
+  a: SidecarDto | null;
+  /** B's sidecar. */
+  b: SidecarDto | null;
 }
 
 /** What the host pushes. */
@@ -271,7 +279,9 @@ export type DiffPanelNotification =
   | { type: 'progress'; done: number; total: number }
   | { type: 'diff'; result: DiffResultDto; overrides: [string, string | null][] }
   | { type: 'history'; result: HistoryResultDto }
-  | { type: 'error'; error: ErrorDto };
+  | { type: 'error'; error: ErrorDto }
+  /** The sidecars again, after one of them was saved (from any panel) or edited on disk. */
+  | ({ type: 'sidecars' } & DiffSidecarsDto);
 
 /** What the webview sends without a reply. */
 export type DiffPanelEvent = { type: 'ready' } | { type: 'cancel' } | { type: 'rerun' } | { type: 'swap' };

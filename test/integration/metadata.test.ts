@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { WeightsDocument } from '../../src/extension/weightsDocument';
-import { api, MemoryFs, repoRoot, waitFor } from './helpers';
+import { api, MemoryFs, repoRoot, waitFor, watchersStarted } from './helpers';
 import { skipReasons } from './index';
 
 /** The committed example copied by the test (examples/initialization). */
@@ -150,6 +150,55 @@ suite('metadata sidecars and the naming check in the weights panel', () => {
       assert.deepEqual(m2.sidecar?.metrics, { val_loss: 0.412, acc: 0.875 });
     } finally {
       again.panel.dispose();
+    }
+  });
+
+  test('a sidecar saved in the weights panel or edited on disk shows in the open diff panel; one saved in the diff panel shows in the weights panel', async function () {
+    this.timeout(120_000);
+    const a = await api();
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'weightscope-meta-diff-'));
+    const [fileA, fileB] = ['good-init-glorot-uniform', 'bad-init-uniform-0.01'].map((name) => {
+      const dir = path.join(root, name);
+      fs.mkdirSync(dir);
+      for (const f of ['model.json', 'weights.bin']) {
+        fs.copyFileSync(path.join(example, '..', name, f), path.join(dir, f));
+      }
+      return path.join(dir, 'model.json');
+    }) as [string, string];
+    // The diff panel opened last stays in front: its webview's 'ready' starts the comparison.
+    const weights = a.panels.show(vscode.Uri.file(fileA));
+    const diff = a.diff.panels.open({ mode: 'diff', a: vscode.Uri.file(fileA), b: vscode.Uri.file(fileB), labelA: 'A', labelB: 'B' });
+    let metadataChanges = 0;
+    const sub = weights.document.onDidChangeMetadata(() => metadataChanges++);
+    try {
+      await weights.document.whenOpened();
+      const compared = await waitFor('the comparison', () => diff.diffResult, 60_000);
+      assert.equal(compared.summary.paired, 6, 'the two examples were compared (six tensors each)');
+      await watchersStarted();
+
+      // Saved through the weights panel's Metadata tab: the diff panel is sent both sidecars again.
+      await weights.requests.saveSidecar({ notes: 'saved in the weights panel', tags: ['glorot'], parent: '', metrics: { acc: 0.875 } });
+      const posted = await waitFor('the diff panel to show the saved sidecar', () => diff.lastSidecarsPosted?.a?.notes === 'saved in the weights panel' && diff.lastSidecarsPosted);
+      assert.deepEqual([posted.a?.tags, posted.a?.metrics, posted.a?.exists], [['glorot'], { acc: 0.875 }, true]);
+      assert.equal(posted.b?.exists, false);
+
+      // Written by another program: the diff panel shows it without any save through Weightscope.
+      fs.writeFileSync(`${fileB}.weightscope.json`, JSON.stringify({ version: 1, notes: 'edited on disk', tags: ['uniform'] }));
+      const edited = await waitFor('the diff panel to show the sidecar edited on disk', () => diff.lastSidecarsPosted?.b?.notes === 'edited on disk' && diff.lastSidecarsPosted);
+      assert.deepEqual(edited.b?.tags, ['uniform']);
+      assert.equal(edited.a?.notes, 'saved in the weights panel');
+
+      // Saved through the diff panel: the weights panel's Metadata tab reads the sidecar again.
+      const changesBefore = metadataChanges;
+      await diff.requests.saveSidecar({ side: 'a', notes: 'saved in the diff panel', tags: [], parent: '', metrics: {} });
+      await waitFor("the weights panel's Metadata tab to be refreshed", () => metadataChanges > changesBefore);
+      assert.equal((await weights.metadata()).sidecar?.notes, 'saved in the diff panel');
+      await waitFor('the diff panel to show its own save', () => diff.lastSidecarsPosted?.a?.notes === 'saved in the diff panel');
+    } finally {
+      sub.dispose();
+      weights.panel.dispose();
+      diff.panel.dispose();
+      fs.rmSync(root, { recursive: true, force: true });
     }
   });
 

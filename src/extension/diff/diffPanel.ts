@@ -15,11 +15,12 @@ import { compileNamingConvention } from '../../analysis/namingConvention';
 import { summarizeError, throwIfAborted, WeightFileError } from '../../core/errors';
 import { resolveLocalEntry, openLocalPath } from '../../formats/registry';
 import { readSidecar } from '../../core/sidecar';
-import type { DiffPanelEvent, DiffPanelNotification, DiffPanelRequests, DiffPanelStateDto, DiffResultDto, HistoryResultDto } from '../../protocol/diffPanel';
+import type { DiffPanelEvent, DiffPanelNotification, DiffPanelRequests, DiffPanelStateDto, DiffResultDto, DiffSidecarsDto, HistoryResultDto } from '../../protocol/diffPanel';
 import type { SidecarDto } from '../../protocol/sidecar';
 import { Disposable } from '../dispose';
 import { log, logFailure } from '../log';
-import { HostMessenger } from '../messenger';
+import { HostMessenger, type RequestHandlers } from '../messenger';
+import { SidecarChanges } from '../sidecarChanges';
 import { saveSidecarEdit, toSidecarDto } from '../sidecarEdit';
 import { diffSideOf, tensorPairingOf } from './diffRequests';
 import { revisionFolderOf } from './gitRevisions';
@@ -36,8 +37,8 @@ export interface DiffPanelHost {
   inspect(uri: vscode.Uri): void;
   /** The naming-convention pattern from the settings ('' = none). */
   namingPattern(): string;
-  /** Called after a sidecar was saved from the panel (other views of that file read it again). */
-  sidecarSaved?(): void;
+  /** Sidecar saves from every view and edits on disk (the metadata cards follow them). */
+  sidecars: SidecarChanges;
 }
 
 /** What one panel compares. */
@@ -56,12 +57,19 @@ function localPath(uri: vscode.Uri): string {
 /** One open diff or history panel. */
 export class DiffPanelView extends Disposable {
   private readonly messenger: HostMessenger<DiffPanelRequests, DiffPanelNotification, DiffPanelEvent>;
+  /** The handlers of the webview's requests (the integration tests call them as the webview would). */
+  readonly requests: RequestHandlers<DiffPanelRequests>;
   private overrides: Map<string, string | null>;
   private running: AbortController | undefined;
   private result: DiffResult | undefined;
   private history: HistoryResult | undefined;
   /** Resolves when the latest run finished (tests and e2e wait on it). */
   whenDone: Promise<void> = Promise.resolve();
+  /** The sidecars last pushed after a change (undefined until one changed; the integration tests read it). */
+  lastSidecarsPosted: DiffSidecarsDto | undefined;
+  /** Keys (SidecarChanges.key) of the compared files whose sidecars this panel shows. */
+  private readonly sidecarKeys = new Set<string>();
+  private sidecarsPosts = 0;
 
   constructor(
     /** The hosting panel. */
@@ -75,42 +83,89 @@ export class DiffPanelView extends Disposable {
     this.overrides = new Map(target.mode === 'diff' ? (target.overrides ?? []) : []);
     panel.webview.options = webviewOptions(extensionUri);
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'weightscope.svg');
+    this.requests = {
+      getHistograms: (p) => this.histograms(p.a, p.b, p.bins),
+      setMapping: async (p) => {
+        const [a, b] = tensorPairingOf(p.a, p.b);
+        this.overrides.set(a, b);
+        this.start();
+        return { ok: true };
+      },
+      resetMapping: async () => {
+        this.overrides.clear();
+        this.start();
+        return { ok: true };
+      },
+      getSidecars: () => this.sidecars(),
+      saveSidecar: async ({ side, ...edit }) => {
+        const entry = await this.entryOf(diffSideOf(side));
+        const saved = await saveSidecarEdit(entry, edit);
+        this.host.sidecars.saved(entry);
+        return saved;
+      },
+      inspect: async (p) => {
+        const side = diffSideOf(p.side);
+        if (this.target.mode === 'diff') {
+          this.host.inspect(side === 'a' ? this.target.a : this.target.b);
+        }
+        return { ok: true };
+      },
+    };
     this.messenger = this.register(
       new HostMessenger<DiffPanelRequests, DiffPanelNotification, DiffPanelEvent>(
         panel.webview,
-        {
-          getHistograms: (p) => this.histograms(p.a, p.b, p.bins),
-          setMapping: async (p) => {
-            const [a, b] = tensorPairingOf(p.a, p.b);
-            this.overrides.set(a, b);
-            this.start();
-            return { ok: true };
-          },
-          resetMapping: async () => {
-            this.overrides.clear();
-            this.start();
-            return { ok: true };
-          },
-          getSidecars: async () => ({ a: await this.sidecar('a'), b: await this.sidecar('b') }),
-          saveSidecar: async ({ side, ...edit }) => {
-            const saved = await saveSidecarEdit(await this.entryOf(diffSideOf(side)), edit);
-            this.host.sidecarSaved?.();
-            return saved;
-          },
-          inspect: async (p) => {
-            const side = diffSideOf(p.side);
-            if (this.target.mode === 'diff') {
-              this.host.inspect(side === 'a' ? this.target.a : this.target.b);
-            }
-            return { ok: true };
-          },
-        },
+        this.requests,
         (e) => this.onEvent(e),
         ['ready', 'cancel', 'rerun', 'swap'],
       ),
     );
     this.register(panel.onDidDispose(() => this.dispose()));
+    this.register(
+      host.sidecars.onDidChange((key) => {
+        if (this.sidecarKeys.has(key)) {
+          this.postSidecars();
+        }
+      }),
+    );
+    void this.watchSidecars();
     panel.webview.html = webviewHtml(panel.webview, extensionUri, diffPanelBundle, panel.title);
+  }
+
+  /** Watches the sidecars of both compared files (local ones), so that saves and edits elsewhere show here. */
+  private async watchSidecars(): Promise<void> {
+    for (const side of ['a', 'b'] as const) {
+      const uri = this.target.mode === 'diff' ? this.target[side] : undefined;
+      if (uri?.scheme !== 'file') {
+        continue;
+      }
+      try {
+        const entry = await this.entryOf(side);
+        if (!this.isDisposed) {
+          this.sidecarKeys.add(SidecarChanges.key(entry));
+          this.register(this.host.sidecars.watch(entry));
+        }
+      } catch {
+        // a file that cannot be resolved has no sidecar to show; the comparison reports the file itself
+      }
+    }
+  }
+
+  /** Pushes both sidecars to the webview (the latest push wins when several overlap). */
+  private postSidecars(): void {
+    const id = ++this.sidecarsPosts;
+    this.sidecars().then(
+      (s) => {
+        if (id === this.sidecarsPosts && !this.isDisposed) {
+          this.lastSidecarsPosted = s;
+          void this.messenger.notify({ type: 'sidecars', ...s });
+        }
+      },
+      (ex: unknown) => logFailure('reading the compared files\' sidecars', ex),
+    );
+  }
+
+  private async sidecars(): Promise<DiffSidecarsDto> {
+    return { a: await this.sidecar('a'), b: await this.sidecar('b') };
   }
 
   /** The latest diff result (undefined while running or in history mode). */

@@ -11,6 +11,7 @@ import { checkpointFiles } from '../../analysis/checkpointFiles';
 import { DiffPool } from '../../analysis/diffPool';
 import { resolveLocalEntry } from '../../formats/registry';
 import { log, logFailure } from '../log';
+import type { SidecarChanges } from '../sidecarChanges';
 import { DiffPanelManager, type DiffPanelView, type DiffTarget } from './diffPanel';
 import { findDuplicateWeights } from './duplicates';
 import { commitsTouching, describeCommit, extractAtRevision, gitLocation } from './gitRevisions';
@@ -34,8 +35,8 @@ export const compareSelectionContextKey = 'weightscope.hasCompareSelection';
 export interface DiffSupportDeps {
   /** Opens a file in the weights panel ("Inspect Weights"). */
   inspect(uri: vscode.Uri): void;
-  /** Called after a diff panel saved a metadata sidecar (so other views show it). */
-  sidecarSaved?(): void;
+  /** Sidecar saves from every view and edits on disk (the panels' metadata cards follow them). */
+  sidecars: SidecarChanges;
 }
 
 /** What registerDiffSupport returns (for the integration tests). */
@@ -85,7 +86,7 @@ export function registerDiffSupport(context: vscode.ExtensionContext, deps: Diff
   const panels = new DiffPanelManager(context.extensionUri, {
     pool: () => (pool ??= new DiffPool(workers() > 0 ? { workers: workers() } : {})),
     inspect: (uri) => deps.inspect(uri),
-    sidecarSaved: () => deps.sidecarSaved?.(),
+    sidecars: deps.sidecars,
     namingPattern: () => vscode.workspace.getConfiguration('weightscope').get<string>('namingConvention', ''),
   });
   let selected: vscode.Uri | undefined;

@@ -11,6 +11,7 @@ import type {
   DiffPanelRequests,
   DiffPanelStateDto,
   DiffResultDto,
+  DiffSidecarsDto,
   HistoryResultDto,
   TensorDiffDto,
 } from '../../protocol/diffPanel';
@@ -169,6 +170,9 @@ function onNotification(n: DiffPanelNotification): void {
     case 'error':
       statusEl.textContent = `error[${n.error.reason}]: ${n.error.message}`;
       statusEl.classList.add('error');
+      break;
+    case 'sidecars':
+      renderSidecars(n);
       break;
   }
 }
@@ -426,12 +430,15 @@ function renderDetail(t: TensorDiffDto): void {
 
 async function loadSidecars(): Promise<void> {
   try {
-    const s = await messenger.request('getSidecars', {});
-    clear(sidecarsEl);
-    sidecarsEl.append(sidecarCard('a', s.a), sidecarCard('b', s.b));
+    renderSidecars(await messenger.request('getSidecars', {}));
   } catch (ex) {
     showError(ex);
   }
+}
+
+function renderSidecars(s: DiffSidecarsDto): void {
+  clear(sidecarsEl);
+  sidecarsEl.append(sidecarCard('a', s.a), sidecarCard('b', s.b));
 }
 
 function sidecarCard(side: 'a' | 'b', s: SidecarDto | null): HTMLElement {
@@ -447,8 +454,7 @@ function sidecarCard(side: 'a' | 'b', s: SidecarDto | null): HTMLElement {
         .request('saveSidecar', { side, ...edit })
         .then((saved) => {
           statusEl.classList.remove('error');
-          statusEl.textContent = `Metadata saved to ${saved.path}.`;
-          void loadSidecars();
+          statusEl.textContent = `Metadata saved to ${saved.path}.`; // the host pushes the sidecars again ('sidecars')
         })
         .catch(showError);
     },
