@@ -2,7 +2,8 @@
  * Watching given files for changes on disk, inside or outside the workspace: one non-recursive
  * watcher per folder (a RelativePattern of '*' on the folder, which VS Code honours for folders
  * outside the workspace too, and for other file systems that can watch), with events filtered to
- * the files asked for and coalesced, so that an export writing several files is reported once.
+ * the files asked for and coalesced, so that an export writing several files is reported once;
+ * or a whole folder tree (a run folder that training adds checkpoints to).
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -16,6 +17,30 @@ export const fileChangeDelayMs = 500;
  */
 export function watchFiles(files: readonly vscode.Uri[], onChange: (changed: vscode.Uri[]) => void, delayMs = fileChangeDelayMs): vscode.Disposable {
   const wanted = new Set(files.map((f) => f.toString()));
+  const folders = new Map<string, vscode.Uri>();
+  for (const f of files) {
+    const dir = f.with({ path: path.posix.dirname(f.path) });
+    folders.set(dir.toString(), dir);
+  }
+  // '*' rather than the file names: no glob escaping of names, and a missing file is seen when created.
+  return watchPatterns(
+    [...folders.values()].map((dir) => new vscode.RelativePattern(dir, '*')),
+    (uri) => wanted.has(uri.toString()),
+    onChange,
+    delayMs,
+  );
+}
+
+/**
+ * Watches everything below `folder` (created, changed or deleted files, at any depth) except
+ * what `ignore` turns down; reports as watchFiles does.
+ */
+export function watchFolder(folder: vscode.Uri, ignore: (uri: vscode.Uri) => boolean, onChange: (changed: vscode.Uri[]) => void, delayMs = fileChangeDelayMs): vscode.Disposable {
+  return watchPatterns([new vscode.RelativePattern(folder, '**/*')], (uri) => !ignore(uri), onChange, delayMs);
+}
+
+/** Watchers of `patterns` whose events for the URIs `wanted` accepts are coalesced into one report per quiet `delayMs`. */
+function watchPatterns(patterns: vscode.RelativePattern[], wanted: (uri: vscode.Uri) => boolean, onChange: (changed: vscode.Uri[]) => void, delayMs: number): vscode.Disposable {
   const pending = new Map<string, vscode.Uri>();
   let timer: NodeJS.Timeout | undefined;
   const report = (): void => {
@@ -25,20 +50,14 @@ export function watchFiles(files: readonly vscode.Uri[], onChange: (changed: vsc
     onChange(changed);
   };
   const seen = (uri: vscode.Uri): void => {
-    if (wanted.has(uri.toString())) {
+    if (wanted(uri)) {
       pending.set(uri.toString(), uri);
       clearTimeout(timer);
       timer = setTimeout(report, delayMs);
     }
   };
-  const folders = new Map<string, vscode.Uri>();
-  for (const f of files) {
-    const dir = f.with({ path: path.posix.dirname(f.path) });
-    folders.set(dir.toString(), dir);
-  }
-  // '*' rather than the file names: no glob escaping of names, and a missing file is seen when created.
-  const watchers = [...folders.values()].map((dir) => {
-    const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(dir, '*'));
+  const watchers = patterns.map((pattern) => {
+    const w = vscode.workspace.createFileSystemWatcher(pattern);
     w.onDidCreate(seen);
     w.onDidChange(seen);
     w.onDidDelete(seen);

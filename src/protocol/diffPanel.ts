@@ -280,6 +280,8 @@ export type DiffPanelNotification =
   | { type: 'diff'; result: DiffResultDto; overrides: [string, string | null][] }
   | { type: 'history'; result: HistoryResultDto }
   | { type: 'error'; error: ErrorDto }
+  /** Files compared (or in the history's folder) changed on disk; a new run follows. */
+  | { type: 'changed'; files: string[] }
   /** The sidecars again, after one of them was saved (from any panel) or edited on disk. */
   | ({ type: 'sidecars' } & DiffSidecarsDto);
 

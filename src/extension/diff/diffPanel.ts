@@ -14,10 +14,12 @@ import { computeHistory, type HistoryResult } from '../../analysis/history';
 import { compileNamingConvention } from '../../analysis/namingConvention';
 import { summarizeError, throwIfAborted, WeightFileError } from '../../core/errors';
 import { resolveLocalEntry, openLocalPath } from '../../formats/registry';
-import { readSidecar } from '../../core/sidecar';
+import { isSidecarName, readSidecar } from '../../core/sidecar';
+import { checkpointFiles } from '../../analysis/checkpointFiles';
 import type { DiffPanelEvent, DiffPanelNotification, DiffPanelRequests, DiffPanelStateDto, DiffResultDto, DiffSidecarsDto, HistoryResultDto } from '../../protocol/diffPanel';
 import type { SidecarDto } from '../../protocol/sidecar';
 import { Disposable } from '../dispose';
+import { watchFiles, watchFolder } from '../fileWatch';
 import { log, logFailure } from '../log';
 import { HostMessenger, type RequestHandlers } from '../messenger';
 import { SidecarChanges } from '../sidecarChanges';
@@ -40,6 +42,9 @@ export interface DiffPanelHost {
   /** Sidecar saves from every view and edits on disk (the metadata cards follow them). */
   sidecars: SidecarChanges;
 }
+
+/** Quiet time after a change in a history's folder before it is read again (checkpoints are large writes). */
+const historyChangeDelayMs = 1000;
 
 /** What one panel compares. */
 export type DiffTarget =
@@ -70,6 +75,10 @@ export class DiffPanelView extends Disposable {
   /** Keys (SidecarChanges.key) of the compared files whose sidecars this panel shows. */
   private readonly sidecarKeys = new Set<string>();
   private sidecarsPosts = 0;
+  /** The watcher of what the panel compares (both checkpoints' files, or the history's folder tree) and the files it watches. */
+  private sourcesWatch: vscode.Disposable | undefined;
+  private sourcesKey: string | undefined;
+  private sourcesWatchCalls = 0;
 
   constructor(
     /** The hosting panel. */
@@ -279,10 +288,55 @@ export class DiffPanelView extends Disposable {
         } finally {
           if (this.running === controller) {
             this.running = undefined;
+            void this.watchSources();
           }
         }
       },
     ) as Promise<void>;
+  }
+
+  /**
+   * Watches what the panel compares, so that a change on disk runs it again: the files of both
+   * checkpoints (entry and companions; a path that does not resolve now, itself, so that creating
+   * it counts), or everything below the history's folder except sidecars. Called after each run,
+   * since a run can find other files (a shard restored, a folder's entry file replaced).
+   */
+  private async watchSources(): Promise<void> {
+    const call = ++this.sourcesWatchCalls;
+    const onChange = (changed: vscode.Uri[]): void => {
+      if (this.isDisposed) {
+        return;
+      }
+      const files = changed.map((u) => path.basename(u.fsPath));
+      log().info(`${files.join(', ')} changed on disk; ${this.target.mode === 'diff' ? 'comparing' : 'reading the history'} again`);
+      void this.messenger.notify({ type: 'changed', files });
+      this.start();
+    };
+    if (this.target.mode === 'history') {
+      if (!this.sourcesWatch && this.target.dir.scheme === 'file') {
+        this.sourcesWatch = watchFolder(this.target.dir, (u) => isSidecarName(u.fsPath), onChange, historyChangeDelayMs);
+      }
+      return;
+    }
+    const files: vscode.Uri[] = [];
+    for (const uri of [this.target.a, this.target.b]) {
+      if (uri.scheme === 'file') {
+        const paths = await resolveLocalEntry(uri.fsPath).then(checkpointFiles, () => [uri.fsPath]);
+        files.push(...paths.map((p) => vscode.Uri.file(p)));
+      }
+    }
+    const key = files.map(String).sort().join('\n');
+    if (call !== this.sourcesWatchCalls || this.isDisposed || key === this.sourcesKey) {
+      return; // a later call decides, the panel is gone, or the same files are watched already
+    }
+    this.sourcesWatch?.dispose();
+    this.sourcesKey = key;
+    this.sourcesWatch = watchFiles(files, onChange);
+  }
+
+  /** Files watched for changes (the integration tests read it). */
+  get watchedSources(): string | undefined {
+    return this.sourcesKey;
   }
 
   private async entryOf(side: 'a' | 'b'): Promise<string> {
@@ -327,6 +381,8 @@ export class DiffPanelView extends Disposable {
 
   override dispose(): void {
     this.running?.abort();
+    this.sourcesWatch?.dispose();
+    this.sourcesWatch = undefined;
     if (this.target.mode === 'diff') {
       this.target.cleanup?.();
     }

@@ -139,6 +139,9 @@ function showError(ex: unknown): void {
 
 // ---- notifications -------------------------------------------------------------------------
 
+/** Set while a run that a change on disk started is under way (its progress says why it runs). */
+let changedNote = '';
+
 function onNotification(n: DiffPanelNotification): void {
   switch (n.type) {
     case 'init':
@@ -150,12 +153,20 @@ function onNotification(n: DiffPanelNotification): void {
       renderTitle();
       statusEl.textContent = state.mode === 'diff' ? 'Comparing…' : 'Reading checkpoints…';
       break;
+    case 'changed':
+      changedNote = `${n.files.length > 3 ? `${n.files.length} files` : n.files.join(', ')} changed on disk; `;
+      statusEl.classList.remove('error');
+      statusEl.textContent = `${changedNote}${state.mode === 'diff' ? 'comparing' : 'reading'} again…`;
+      break;
     case 'progress':
       statusEl.classList.remove('error');
-      statusEl.textContent = `${state.mode === 'diff' ? 'Comparing' : 'Reading'}… ${n.done}/${n.total}`;
+      statusEl.textContent = changedNote
+        ? `${changedNote}${state.mode === 'diff' ? 'comparing' : 'reading'} again… ${n.done}/${n.total}`
+        : `${state.mode === 'diff' ? 'Comparing' : 'Reading'}… ${n.done}/${n.total}`;
       break;
     case 'diff':
       diff = n.result;
+      changedNote = '';
       saveState({ overrides: n.overrides });
       statusEl.classList.remove('error');
       statusEl.textContent = n.result.summary.identicalModels ? 'The weights are identical.' : 'Done.';
@@ -163,11 +174,13 @@ function onNotification(n: DiffPanelNotification): void {
       break;
     case 'history':
       history = n.result;
+      changedNote = '';
       statusEl.classList.remove('error');
       statusEl.textContent = `${n.result.checkpoints.length} checkpoints, ordered by ${n.result.orderedBy}.`;
       renderHistory();
       break;
     case 'error':
+      changedNote = '';
       statusEl.textContent = `error[${n.error.reason}]: ${n.error.message}`;
       statusEl.classList.add('error');
       break;

@@ -1,0 +1,83 @@
+/**
+ * An open diff panel runs again when what it compares changes on disk: a comparison follows a
+ * rewritten weight shard of either side (copying A's shard over B's makes the models identical,
+ * which the byte-equal files decide independently of the comparison), and a history follows a
+ * checkpoint added to its run folder, but not a metadata sidecar written there.
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { api, repoRoot, waitFor, watchersStarted } from './helpers';
+
+/** Two TF.js models of the same architecture with different weights. */
+const examples = path.join(repoRoot, 'examples', 'initialization');
+const [first, second] = ['good-init-glorot-uniform', 'bad-init-uniform-0.01'];
+
+/** Copies an example model (model.json, weights.bin) into `dir`; returns its model.json. */
+function copyExample(name: string, dir: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const f of ['model.json', 'weights.bin']) {
+    fs.copyFileSync(path.join(examples, name, f), path.join(dir, f));
+  }
+  return path.join(dir, 'model.json');
+}
+
+suite('open diff panels run again when their files change on disk', () => {
+  test('a comparison follows a rewritten weight shard: B given A\'s shard compares as identical', async function () {
+    this.timeout(120_000);
+    const a = await api();
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'weightscope-diff-reload-'));
+    const fileA = copyExample(first, path.join(root, 'a'));
+    const fileB = copyExample(second, path.join(root, 'b'));
+    const diff = a.diff.panels.open({ mode: 'diff', a: vscode.Uri.file(fileA), b: vscode.Uri.file(fileB), labelA: 'A', labelB: 'B' });
+    try {
+      const before = await waitFor('the comparison', () => diff.diffResult, 60_000);
+      assert.equal(before.summary.paired, 6);
+      assert.equal(before.summary.identicalModels, false, 'the two examples differ');
+      const watched = await waitFor('the watched files', () => diff.watchedSources);
+      assert.deepEqual(watched.split('\n').map((u) => path.relative(root, vscode.Uri.parse(u).fsPath)).sort(), [
+        path.join('a', 'model.json'),
+        path.join('a', 'weights.bin'),
+        path.join('b', 'model.json'),
+        path.join('b', 'weights.bin'),
+      ]);
+      await watchersStarted();
+      fs.copyFileSync(path.join(root, 'a', 'weights.bin'), path.join(root, 'b', 'weights.bin'));
+      assert.ok(fs.readFileSync(path.join(root, 'a', 'weights.bin')).equals(fs.readFileSync(path.join(root, 'b', 'weights.bin'))));
+      const after = await waitFor('the comparison of the rewritten shard', () => diff.diffResult !== before && diff.diffResult, 60_000);
+      assert.equal(after.summary.identicalModels, true, 'byte-equal shards under the same model.json compare as identical');
+      assert.ok(after.tensors.every((t) => t.status === 'identical'), 'every pair identical');
+    } finally {
+      diff.panel.dispose();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a history follows a checkpoint added to its run folder, not a sidecar written there', async function () {
+    this.timeout(120_000);
+    const a = await api();
+    const run = fs.mkdtempSync(path.join(os.tmpdir(), 'weightscope-history-reload-'));
+    copyExample(first, path.join(run, 'epoch-001'));
+    copyExample(second, path.join(run, 'epoch-002'));
+    const view = a.diff.panels.open({ mode: 'history', dir: vscode.Uri.file(run), label: 'run' });
+    try {
+      const before = await waitFor('the history', () => view.historyResult, 60_000);
+      assert.equal(before.checkpoints.length, 2);
+      await watchersStarted();
+
+      // A sidecar written beside a checkpoint is metadata, not weights: no new reading.
+      fs.writeFileSync(path.join(run, 'epoch-001', 'model.json.weightscope.json'), JSON.stringify({ version: 1, notes: 'first epoch' }));
+      await new Promise((r) => setTimeout(r, 2500)); // longer than the history's quiet time
+      assert.equal(view.historyResult, before, 'a sidecar does not read the history again');
+
+      copyExample(first, path.join(run, 'epoch-003'));
+      const after = await waitFor('the history with the new checkpoint', () => view.historyResult !== before && view.historyResult?.checkpoints.length === 3 && view.historyResult, 60_000);
+      assert.equal(after.checkpoints.length, 3);
+    } finally {
+      view.panel.dispose();
+      fs.rmSync(run, { recursive: true, force: true });
+    }
+  });
+});
