@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { registerSegmentSumKernels } from './segmentSum';
 import { registerWasmBridges } from './wasmBridge';
 import { registerConvFilterGradKernels } from './convFilterGrad';
+import { registerDepthwiseGradKernels } from './depthwiseGrad';
 
 /** The TF.js core module type. */
 export type Tf = typeof import('@tensorflow/tfjs-core');
@@ -107,6 +108,7 @@ async function selectBackend(options: BackendOptions): Promise<{ tf: Tf; info: B
   require('@tensorflow/tfjs-backend-cpu');
   registerSegmentSumKernels(tf);
   registerConvFilterGradKernels(tf);
+  registerDepthwiseGradKernels(tf);
   for (const name of order) {
     try {
       if (name === 'tensorflow') {

@@ -8,7 +8,7 @@
  * nothing, accumulated in float64. Channels-first data goes to the kernels that were there before.
  */
 import type { Tf } from './backend';
-import { replaceKernel, type KernelTensor as Info } from './kernelRegistry';
+import { callPrevious, computeOnValues, replaceKernel, type KernelTensor as Info } from './kernelRegistry';
 
 interface Attrs {
   strides: number | [number, number];
@@ -18,7 +18,7 @@ interface Attrs {
   filterShape: [number, number, number, number];
 }
 
-/** The geometry the loops need (from TF.js's own computeConv2DInfo). */
+/** The geometry the loops need (from TF.js's own computeConv2DInfo); depthwiseGrad.ts's too. */
 export interface FilterGradGeometry {
   batch: number;
   inHeight: number;
@@ -31,38 +31,56 @@ export interface FilterGradGeometry {
   filterWidth: number;
   strideHeight: number;
   strideWidth: number;
+  /** 1 for Conv2DBackpropFilter, which has no dilations. */
+  dilationHeight: number;
+  dilationWidth: number;
   top: number;
   left: number;
 }
 
-/** dW (filterHeight x filterWidth x inChannels x outChannels, row-major) of channels-last x and dy. */
-export function conv2dFilterGrad(x: ArrayLike<number>, dy: ArrayLike<number>, g: FilterGradGeometry): Float32Array {
+/**
+ * dW (filterHeight x filterWidth x inChannels x outChannels, row-major) of channels-last x and dy;
+ * `depthwise`: of a depthwise convolution (depthwiseGrad.ts), dW [kh, kw, inChannels, multiplier],
+ * input channel ci feeding only output channels ci*multiplier .. ci*multiplier + multiplier - 1.
+ */
+export function conv2dFilterGrad(x: ArrayLike<number>, dy: ArrayLike<number>, g: FilterGradGeometry, depthwise = false): Float32Array {
   const { inHeight: H, inWidth: W, inChannels: CI, outHeight: OH, outWidth: OW, outChannels: CO, filterHeight: KH, filterWidth: KW } = g;
-  const acc = new Float64Array(KH * KW * CI * CO);
+  // n: the filter's last dimension; dy's channels that input channel ci feeds start at ci * dyStep
+  const n = depthwise ? CO / CI : CO;
+  const dyStep = depthwise ? n : 0;
+  const acc = new Float64Array(KH * KW * CI * n);
   for (let b = 0; b < g.batch; b++) {
     for (let oy = 0; oy < OH; oy++) {
       for (let ox = 0; ox < OW; ox++) {
         const dyAt = ((b * OH + oy) * OW + ox) * CO;
         for (let kh = 0; kh < KH; kh++) {
-          const iy = oy * g.strideHeight + kh - g.top;
+          const iy = oy * g.strideHeight + kh * g.dilationHeight - g.top;
           if (iy < 0 || iy >= H) {
             continue;
           }
           for (let kw = 0; kw < KW; kw++) {
-            const ix = ox * g.strideWidth + kw - g.left;
+            const ix = ox * g.strideWidth + kw * g.dilationWidth - g.left;
             if (ix < 0 || ix >= W) {
               continue;
             }
             const xAt = ((b * H + iy) * W + ix) * CI;
-            const wAt = (kh * KW + kw) * CI * CO;
+            const wAt = (kh * KW + kw) * CI * n;
+            if (n === 1) {
+              // a depthwise convolution's usual case: x, dy and dW all run over the channels together
+              for (let ci = 0; ci < CI; ci++) {
+                acc[wAt + ci]! += x[xAt + ci]! * dy[dyAt + ci * dyStep]!;
+              }
+              continue;
+            }
             for (let ci = 0; ci < CI; ci++) {
               const xv = x[xAt + ci]!;
               if (xv === 0) {
                 continue; // after a ReLU, many are
               }
-              const at = wAt + ci * CO;
-              for (let co = 0; co < CO; co++) {
-                acc[at + co]! += xv * dy[dyAt + co]!;
+              const at = wAt + ci * n;
+              const from = dyAt + ci * dyStep;
+              for (let k = 0; k < n; k++) {
+                acc[at + k]! += xv * dy[from + k]!;
               }
             }
           }
@@ -73,14 +91,15 @@ export function conv2dFilterGrad(x: ArrayLike<number>, dy: ArrayLike<number>, g:
   return Float32Array.from(acc);
 }
 
-/** The geometry of a Conv2DBackpropFilter call, or undefined for channels-first data (left to the previous kernels). */
-function geometry(tf: Tf, x: Info, dy: Info, attrs: Attrs): FilterGradGeometry | undefined {
-  if (attrs.dataFormat === 'NCHW') {
-    return undefined;
-  }
-  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad as never, attrs.dimRoundingMode, false, 'channelsLast');
-  if (dy.shape.join() !== [info.batchSize, info.outHeight, info.outWidth, info.outChannels].join()) {
-    throw new Error(`Conv2DBackpropFilter: dy of shape [${dy.shape.join(', ')}] does not match the convolution's output [${[info.batchSize, info.outHeight, info.outWidth, info.outChannels].join(', ')}].`);
+/**
+ * The geometry of a convolution (`depthwise`: filterShape [kh, kw, in, multiplier]) of channels-last
+ * x of `xShape` whose output gradient dy has `dyShape`, which must be the convolution's output shape.
+ */
+export function convGeometry(tf: Tf, kernelName: string, xShape: number[], filterShape: number[], dyShape: number[], conv: { strides: number | [number, number]; dilations?: number | [number, number]; pad: unknown; dimRoundingMode?: 'floor' | 'round' | 'ceil' }, depthwise: boolean): FilterGradGeometry {
+  const info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number], conv.strides, conv.dilations ?? 1, conv.pad as never, conv.dimRoundingMode, depthwise, 'channelsLast');
+  const out = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
+  if (dyShape.join() !== out.join()) {
+    throw new Error(`${kernelName}: dy of shape [${dyShape.join(', ')}] does not match the convolution's output [${out.join(', ')}].`);
   }
   return {
     batch: info.batchSize,
@@ -94,6 +113,8 @@ function geometry(tf: Tf, x: Info, dy: Info, attrs: Attrs): FilterGradGeometry |
     filterWidth: info.filterWidth,
     strideHeight: info.strideHeight,
     strideWidth: info.strideWidth,
+    dilationHeight: info.dilationHeight,
+    dilationWidth: info.dilationWidth,
     top: info.padInfo.top,
     left: info.padInfo.left,
   };
@@ -108,20 +129,12 @@ export function registerConvFilterGradKernels(tf: Tf): void {
   for (const backendName of ['cpu', 'wasm'] as const) {
     replaceKernel(tf, 'Conv2DBackpropFilter', backendName, (fallback) => (args) => {
       const { x, dy } = args.inputs as { x: Info; dy: Info };
-      const g = geometry(tf, x, dy, args.attrs as Attrs);
-      if (!g) {
-        if (!fallback) {
-          throw new Error(`Kernel 'Conv2DBackpropFilter' not registered for backend '${backendName}' (channels-first data)`);
-        }
-        return fallback(args);
+      const attrs = args.attrs as Attrs;
+      if (attrs.dataFormat === 'NCHW') {
+        return callPrevious(fallback, 'Conv2DBackpropFilter', backendName, 'channels-first data', args);
       }
-      const shape = [g.filterHeight, g.filterWidth, g.inChannels, g.outChannels];
-      if (backendName === 'cpu') {
-        const cpu = args.backend as { data: { get(id: object): { values: unknown } }; makeTensorInfo(shape: number[], dtype: string, values: Float32Array): Info };
-        return cpu.makeTensorInfo(shape, 'float32', conv2dFilterGrad(cpu.data.get(x.dataId).values as Float32Array, cpu.data.get(dy.dataId).values as Float32Array, g));
-      }
-      const wasm = args.backend as { typedArrayFromHeap(t: Info): Float32Array; makeOutput(shape: number[], dtype: string, memoryOffset?: number, values?: Float32Array): Info };
-      return wasm.makeOutput(shape, 'float32', undefined, conv2dFilterGrad(wasm.typedArrayFromHeap(x), wasm.typedArrayFromHeap(dy), g));
+      const g = convGeometry(tf, 'Conv2DBackpropFilter', x.shape, attrs.filterShape, dy.shape, attrs, false);
+      return computeOnValues(backendName, args.backend, [x, dy], [g.filterHeight, g.filterWidth, g.inChannels, g.outChannels], (xv, dyv) => conv2dFilterGrad(xv!, dyv!, g));
     });
   }
 }

@@ -1,8 +1,9 @@
 /**
- * Weightscope's own TF.js kernels (segmentSum.ts, convFilterGrad.ts, wasmBridge.ts) go into
- * tfjs-core's kernel registry through here: the shapes of a kernel's arguments as they use them,
- * and one way to put a kernel in place of the one registered before, once however often backend
- * selection runs.
+ * Weightscope's own TF.js kernels (segmentSum.ts, convFilterGrad.ts, depthwiseGrad.ts,
+ * wasmBridge.ts) go into tfjs-core's kernel registry through here: the shapes of a kernel's
+ * arguments as they use them, one way to put a kernel in place of the one registered before, once
+ * however often backend selection runs, and one way for a typed-array kernel to read its inputs and
+ * make its output on the CPU or the WebAssembly backend.
  */
 import type { Tf } from './backend';
 
@@ -35,4 +36,42 @@ export function replaceKernel(tf: Tf, kernelName: string, backendName: string, m
     tf.unregisterKernel(kernelName, backendName);
   }
   tf.registerKernel({ kernelName, backendName, kernelFunc: kernelFunc as unknown as Parameters<Tf['registerKernel']>[0]['kernelFunc'] });
+}
+
+/**
+ * Hands a call that a kernel made here leaves alone (`why`) to `previous`, the kernel registered
+ * before it; with none (the WebAssembly backend has no such kernel), throws TF.js's own message.
+ */
+export function callPrevious(previous: OwnKernelFunc | undefined, kernelName: string, backendName: string, why: string, args: Parameters<OwnKernelFunc>[0]): KernelTensor | KernelTensor[] {
+  if (!previous) {
+    throw new Error(`Kernel '${kernelName}' not registered for backend '${backendName}' (${why})`);
+  }
+  return previous(args);
+}
+
+/** What a typed-array kernel uses of the CPU backend (MathBackendCPU). */
+interface CpuBackend {
+  data: { get(dataId: object): { values: unknown } };
+  makeTensorInfo(shape: number[], dtype: string, values: Float32Array): KernelTensor;
+}
+
+/** What a typed-array kernel uses of the WebAssembly backend (BackendWasm). */
+interface WasmBackend {
+  typedArrayFromHeap(t: KernelTensor): ArrayLike<number>;
+  makeOutput(shape: number[], dtype: string, memoryOffset?: number, values?: Float32Array): KernelTensor;
+}
+
+/**
+ * Runs a typed-array kernel on `backend` (the CPU or the WebAssembly backend, `backendName`):
+ * `compute` reads the values of `inputs` where the backend keeps them, without copies (the CPU
+ * backend's arrays; views of the WebAssembly heap, which stay valid because nothing is allocated
+ * there until `compute` returns), and its result becomes a float32 tensor of `shape` there.
+ */
+export function computeOnValues(backendName: 'cpu' | 'wasm', backend: unknown, inputs: KernelTensor[], shape: number[], compute: (...values: ArrayLike<number>[]) => Float32Array): KernelTensor {
+  if (backendName === 'cpu') {
+    const cpu = backend as CpuBackend;
+    return cpu.makeTensorInfo(shape, 'float32', compute(...inputs.map((t) => cpu.data.get(t.dataId).values as ArrayLike<number>)));
+  }
+  const wasm = backend as WasmBackend;
+  return wasm.makeOutput(shape, 'float32', undefined, compute(...inputs.map((t) => wasm.typedArrayFromHeap(t))));
 }

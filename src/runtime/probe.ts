@@ -634,9 +634,9 @@ function missingKernel(ex: unknown): string | undefined {
  * Makes sure the TF.js backend in use can compute `model`'s gradients, before a probe or a run
  * starts: one forward/backward pass on one zero sample (inference mode, inside tidy, so no
  * variable changes and nothing leaks). When the backend lacks a kernel the gradients need (the
- * WASM backend has no FFT, for one; wasmBridge.ts, segmentSum.ts and convFilterGrad.ts supply the
- * ones Keras layers need), TF.js is switched to the CPU backend (the model's weights move with it)
- * and the returned BackendInfo says so in its fallbacks. A backend
+ * WASM backend has no FFT, for one; segmentSum.ts, convFilterGrad.ts, depthwiseGrad.ts and
+ * wasmBridge.ts supply the ones Keras layers need), TF.js is switched to the CPU backend (the
+ * model's weights move with it) and the returned BackendInfo says so in its fallbacks. A backend
  * left by an earlier switch in this process is restored first. Other errors are left to the real pass.
  */
 export async function ensureGradientBackend(tf: Tf, info: BackendInfo, model: LayersModel): Promise<BackendInfo> {

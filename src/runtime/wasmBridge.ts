@@ -1,11 +1,12 @@
 /**
- * Gradient kernels the WebAssembly backend lacks (Conv2DBackpropFilter, and the depthwise
- * convolution's two), run by the CPU backend's own kernels on copies of their inputs, so that the
- * rest of a convolutional network's probe or training step stays on the WebAssembly backend. Before,
- * one missing kernel sent the whole model to the CPU backend (a two-layer CNN on 64x64 images:
- * 30 s for a probe of 8 samples). Only kernels named *Backprop* that the CPU backend has and the
- * WebAssembly backend does not are bridged; other missing kernels still make ensureGradientBackend
- * fall back.
+ * Gradient kernels the WebAssembly backend lacks (a Conv3D's and a Dilation2D's; Conv2D's and the
+ * depthwise convolution's have typed-array kernels of their own, convFilterGrad.ts and
+ * depthwiseGrad.ts, registered before this runs), run by the CPU backend's own kernels on copies of
+ * their inputs, so that the rest of a network's probe or training step stays on the WebAssembly
+ * backend. Before, one missing kernel sent the whole model to the CPU backend (a two-layer CNN on
+ * 64x64 images: 30 s for a probe of 8 samples). Only kernels named *Backprop* that the CPU backend
+ * has and the WebAssembly backend does not are bridged; other missing kernels still make
+ * ensureGradientBackend fall back.
  */
 import type { Tf } from './backend';
 import { replaceKernel, type KernelTensor as Info, type OwnKernelFunc } from './kernelRegistry';

@@ -86,7 +86,7 @@ test('a convolutional network (with a depthwise convolution) computes its gradie
     layers: [
       tfl.layers.conv2d({ inputShape: [12, 12, 3], filters: 6, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 1 }), name: 'c1' }),
       tfl.layers.maxPooling2d({ poolSize: 2 }),
-      // its gradients run on the CPU backend's kernels through wasmBridge.ts
+      // its gradients: depthwiseGrad.ts (depthwiseGrad.test.ts checks them against TF.js's own CPU kernels)
       tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', activation: 'relu', depthwiseInitializer: tfl.initializers.heNormal({ seed: 4 }), name: 'dw' }),
       tfl.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 2 }), name: 'c2' }),
       tfl.layers.flatten(),
