@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { WeightFileError } from '../core/errors';
 import { registerSegmentSumKernels } from './segmentSum';
 import { registerWasmBridges } from './wasmBridge';
 import { registerConvFilterGradKernels } from './convFilterGrad';
@@ -37,6 +38,34 @@ export function substitutedBackend(info: BackendInfo): string | undefined {
     return undefined;
   }
   return `The ${info.requested} backend was asked for but ${info.label} is used: ${info.fallbacks.join(' ')}`;
+}
+
+/** Memory of the WebAssembly backend: a 32-bit heap, 4 GiB at most. */
+export const wasmHeapLimitBytes = 4 * 2 ** 30;
+
+/**
+ * True for the failure of the WebAssembly backend that ran out of its heap (an access past its
+ * end after a failed growth, or Emscripten's out-of-memory abort). Its heap is unusable afterwards.
+ */
+export function isWasmMemoryFailure(ex: unknown): boolean {
+  const message = ex instanceof Error ? ex.message : String(ex);
+  return (ex instanceof Error && ex.name === 'RuntimeError' && /memory access out of bounds/i.test(message)) || /Cannot enlarge memory|Aborted\(OOM\)|out of memory/i.test(message);
+}
+
+/**
+ * `ex` as the error a user can act on when it is the WebAssembly backend's out-of-memory failure
+ * while `what` (e.g. "probing") ran on batches of `batch` samples of `file`; else `ex` itself.
+ */
+export function explainWasmMemoryFailure(ex: unknown, file: string, what: string, batch: number, hint: string): unknown {
+  if (!isWasmMemoryFailure(ex)) {
+    return ex;
+  }
+  return new WeightFileError(
+    'tooLarge',
+    `${file}: the WebAssembly backend ran out of memory (it has ${wasmHeapLimitBytes / 2 ** 30} GiB at most) ${what} batches of ${batch} samples; ${hint}.`,
+    { file },
+    { cause: ex },
+  );
 }
 
 /** Options for choosing a backend. */

@@ -373,6 +373,15 @@ export const defaultProbeBatch = 32;
 const cpuProbeMacs = 6e8;
 
 /**
+ * Memory the probe may fill on the WebAssembly backend, whose heap ends at 4 GiB, and what one
+ * value of a layer's output costs there during a forward and backward pass (the output kept for
+ * the gradient, its gradient, temporaries): measured on a MobileNet (Teachable Machine export),
+ * about 140 MB per sample for 9.9 million output values, which fills the heap at batch 32.
+ */
+const wasmProbeBytes = 2.5 * 2 ** 30;
+const wasmBytesPerActivation = 16;
+
+/**
  * Multiply-accumulates of one sample's forward pass, estimated from the weights: each layer's
  * parameters times the positions of its output per sample (1 for a Dense layer on vectors, H x W for
  * a 2-D convolution), an Embedding's output_dim per position (a row lookup), the layers of nested
@@ -385,27 +394,53 @@ export function macsPerSample(model: LayersModel): number {
     if (params === 0) {
       continue;
     }
-    let shape: unknown;
-    try {
-      shape = layer.outputShape;
-    } catch {
-      shape = undefined; // a layer called more than once has several output shapes
-    }
-    const dims = Array.isArray(shape) && Array.isArray(shape[0]) ? (shape[0] as unknown[]) : Array.isArray(shape) ? shape : [];
-    const positions = dims.slice(1, -1).reduce<number>((a, d) => a * (typeof d === 'number' && d > 0 ? d : 1), 1);
+    const dims = sampleOutputDims(layer) ?? [];
+    const positions = dims.slice(0, -1).reduce((a, d) => a * d, 1);
     // An Embedding looks up one row of its table per position: output_dim values, not the whole table.
     const last = dims[dims.length - 1];
-    total += (layer.getClassName() === 'Embedding' && typeof last === 'number' && last > 0 ? last : params) * positions;
+    total += (layer.getClassName() === 'Embedding' && last !== undefined ? last : params) * positions;
   }
   return total;
 }
 
 /**
+ * Values of every layer's output for one sample (nested models' layers included): what a forward
+ * pass keeps for the backward one, which grows with the batch.
+ */
+export function activationsPerSample(model: LayersModel): number {
+  let total = 0;
+  for (const layer of flattenLayers(model)) {
+    total += sampleOutputDims(layer)?.reduce((a, d) => a * d, 1) ?? 0;
+  }
+  return total;
+}
+
+/** A layer's output shape without the batch axis (unknown sizes as 1); undefined when it has several outputs or none is known. */
+function sampleOutputDims(layer: LayersModel['layers'][number]): number[] | undefined {
+  let shape: unknown;
+  try {
+    shape = layer.outputShape;
+  } catch {
+    return undefined; // a layer called more than once has several output shapes
+  }
+  const dims = Array.isArray(shape) && Array.isArray(shape[0]) ? (shape[0] as unknown[]) : Array.isArray(shape) ? (shape as unknown[]) : undefined;
+  return dims?.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : 1));
+}
+
+/**
  * The synthetic batch for a probe of `model` on `backend` when none was asked for: 32 samples, or
- * on the CPU backend as many as fit its budget (at least 1), so that a large convolutional network
- * is probed in seconds rather than many minutes. `reduced` says why when fewer than 32.
+ * fewer (at least 1) where that is too much: on the CPU backend as many as fit its budget of
+ * multiply-adds, so that a large convolutional network is probed in seconds rather than many
+ * minutes; on the WebAssembly backend as many as fit its memory. `reduced` says why when fewer than 32.
  */
 export function syntheticBatch(model: LayersModel, backend: BackendName): { size: number; reduced?: string } {
+  if (backend === 'wasm') {
+    const bytes = activationsPerSample(model) * wasmBytesPerActivation;
+    const size = Math.max(1, Math.min(defaultProbeBatch, Math.floor(wasmProbeBytes / Math.max(1, bytes))));
+    return size < defaultProbeBatch
+      ? { size, reduced: `${size} instead of ${defaultProbeBatch}: about ${Math.round(bytes / 2 ** 20)} MiB per sample for the layers' outputs and gradients, and the WebAssembly backend has at most 4 GiB` }
+      : { size };
+  }
   if (backend !== 'cpu') {
     return { size: defaultProbeBatch };
   }

@@ -9,7 +9,7 @@ import type { TensorStats } from '../analysis/statsTypes';
 import { computeTensorStats } from '../analysis/tensorStats';
 import { runDiagnostics } from '../analysis/diagnostics/diagnostic';
 import { openLocalPath } from '../formats/registry';
-import { initLayers, type BackendName } from './backend';
+import { explainWasmMemoryFailure, initLayers, type BackendName } from './backend';
 import type { BackendInfo } from './backend';
 import { checkDataForModel } from './dataCheck';
 import { inputShapeFor, loadDataSet } from './dataLoader';
@@ -54,7 +54,7 @@ export interface ProbeReport {
   forecast: SignalForecast | null;
   /** Wall time of the probe pass, in milliseconds. */
   probeMs: number;
-  /** Why the batch is smaller than 32 when it was not asked for (the CPU backend's budget; see syntheticBatch). */
+  /** Why the batch is smaller than 32 when it was not asked for (the CPU backend's budget of work, the WebAssembly backend's memory; see syntheticBatch). */
   batchReduced?: string;
   /** Samples in the data file when the probe took only its first rows (the batch); absent when it took them all or had no data. */
   dataRows?: number;
@@ -87,6 +87,8 @@ export async function probeFile(file: string, options: ProbeFileOptions = {}): P
       trainingConfig: built.trainingConfig,
       learningRate: options.learningRate,
       signal: options.signal,
+    }).catch((ex: unknown) => {
+      throw explainWasmMemoryFailure(ex, file, 'probing', size, 'probe with a smaller batch (--batch), or on the cpu backend');
     });
     const probeMs = Date.now() - t0;
     built.model.dispose();

@@ -9,12 +9,12 @@ import { WeightFileError } from '../core/errors';
 import { parseFileJson } from '../core/json';
 import { fileSystemError, readRegularTextFile } from '../core/nodeFileSource';
 import { openLocalPath } from '../formats/registry';
-import { initLayers, type BackendName } from './backend';
+import { explainWasmMemoryFailure, initLayers, type BackendName } from './backend';
 import { checkDataForModel } from './dataCheck';
 import { inputShapeFor, loadDataSet, requireTargets } from './dataLoader';
 import { buildModel } from './modelBuilder';
 import { chooseLoss, ensureGradientBackend, requireOneInput } from './probe';
-import { runTraining, type RunSpec, type TrainEvent } from './training';
+import { runDefaults, runTraining, type RunSpec, type TrainEvent } from './training';
 
 const optimizers = ['sgd', 'adam', 'rmsprop'];
 const losses = ['categoricalCrossentropy', 'sparseCategoricalCrossentropy', 'binaryCrossentropy', 'meanSquaredError'];
@@ -360,7 +360,7 @@ export async function trainFromSpec(spec: RunSpec, specDir: string, options: Tra
         if (claimed && (await runEntries(runDir)).every((n) => n === 'run.json')) {
           await fs.promises.rm(path.join(runDir, 'run.json'), { force: true });
         }
-        throw ex;
+        throw explainWasmMemoryFailure(ex, wf.path, 'training on', spec.batchSize ?? runDefaults.batchSize, 'give the run spec a smaller batchSize, or train on the cpu backend');
       }
     } finally {
       built.model.dispose();

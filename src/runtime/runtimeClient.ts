@@ -109,6 +109,11 @@ export class RuntimeClient {
       } else {
         this.settled(worker, m.id);
         p.reject(m.error.reason === 'internal' ? new Error(m.error.message) : new WeightFileError(m.error.reason, m.error.message));
+        if (m.unusable && this.worker === worker) {
+          // Its TF.js cannot run another job: the next one gets a new worker; jobs still running in it stop.
+          const stopped = new Error('The TensorFlow.js worker ran out of WebAssembly memory in another job and was restarted, which stopped this job.');
+          void this.restart(() => stopped);
+        }
       }
     });
     worker.on('error', (ex) => void this.restart(() => ex));

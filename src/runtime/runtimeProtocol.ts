@@ -22,4 +22,5 @@ export type WorkerToHost =
   | { type: 'backend'; id: number; backend: BackendInfo }
   | { type: 'event'; id: number; event: unknown }
   | { type: 'result'; id: number; result: unknown }
-  | { type: 'error'; id: number; error: ErrorSummary };
+  /** `unusable`: the job left TF.js unusable in this worker (the WebAssembly heap ran out); the host replaces the worker. */
+  | { type: 'error'; id: number; error: ErrorSummary; unusable?: true };

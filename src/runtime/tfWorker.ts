@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { summarizeError } from '../core/errors';
-import { initLayers } from './backend';
+import { initLayers, isWasmMemoryFailure } from './backend';
 import { runExperiment } from './experiments';
 import { probeFile } from './probeReport';
 import { trainFromSpec } from './runSpec';
@@ -44,6 +44,7 @@ port?.on('message', (m: HostToWorker) => {
   jobs.set(m.id, controller);
   run(m.id, m.job, controller.signal).then(
     (result) => post({ type: 'result', id: m.id, result }),
-    (ex: unknown) => post({ type: 'error', id: m.id, error: summarizeError(ex) }),
+    (ex: unknown) =>
+      post({ type: 'error', id: m.id, error: summarizeError(ex), ...(isWasmMemoryFailure(ex) || isWasmMemoryFailure((ex as { cause?: unknown } | undefined)?.cause) ? { unusable: true } : {}) }),
   ).finally(() => jobs.delete(m.id));
 });

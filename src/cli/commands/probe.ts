@@ -31,7 +31,9 @@ Options:
   --distribution D       normal | uniform: synthetic inputs (default normal); a model whose input
                          feeds an Embedding gets integer indices uniform in [0, input_dim) instead
   --batch N              batch size (default 32; fewer, down to 1, for a large model on the CPU
-                         backend, so that it is probed in seconds, not many minutes); with --data
+                         backend, so that it is probed in seconds, not many minutes, and on the
+                         WebAssembly backend, whose memory ends at 4 GiB; a batch that overruns it
+                         is error[tooLarge], exit 2); with --data
                          the probe takes the data's first N samples (all of them when fewer)
   --lr X                 learning rate for the update/weight ratios (default 0.01)
   --backend B            auto | tensorflow | wasm | cpu (default auto)

@@ -3,7 +3,7 @@ import { before, test } from 'node:test';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
 import { gradientDiagnostics } from '../../../src/runtime/gradientRules';
-import { macsPerSample, probeModel, syntheticBatch } from '../../../src/runtime/probe';
+import { activationsPerSample, macsPerSample, probeModel, syntheticBatch } from '../../../src/runtime/probe';
 
 let tf: Tf;
 let tfl: Tfl;
@@ -176,6 +176,21 @@ test('the default synthetic batch: 32, or on the CPU backend as many samples as 
   assert.equal(macsPerSample(embedded), 32 * 64 + 20_490);
   assert.deepEqual(syntheticBatch(embedded, 'cpu'), { size: 32 });
   embedded.dispose();
+});
+
+test('the default synthetic batch on the WebAssembly backend: as many samples as its memory holds (16 bytes per output value, 2.5 GiB)', () => {
+  // input 224x224x32 (1,605,632 values), conv 'same' -> 128 (6,422,528), global pooling (128): 8,028,288 values per sample
+  const input = tfl.input({ shape: [224, 224, 32] });
+  const conv = tfl.layers.conv2d({ filters: 128, kernelSize: 3, padding: 'same' }).apply(input);
+  const wide = tfl.model({ inputs: input, outputs: tfl.layers.globalAveragePooling2d({}).apply(conv) as never });
+  assert.equal(activationsPerSample(wide), 1_605_632 + 6_422_528 + 128);
+  // 2.5 GiB / (8,028,288 x 16 bytes = 122.5 MiB) = 20.9 samples
+  assert.deepEqual(syntheticBatch(wide, 'wasm'), {
+    size: 20,
+    reduced: '20 instead of 32: about 123 MiB per sample for the layers\' outputs and gradients, and the WebAssembly backend has at most 4 GiB',
+  });
+  assert.deepEqual(syntheticBatch(wide, 'tensorflow'), { size: 32 }, 'tfjs-node has no such limit');
+  wide.dispose();
 });
 
 test('a second output head, off the path of the loss (taken on the first output), gets no gradient and no verdict', async () => {

@@ -26,6 +26,30 @@ test('the worker probes a model file and reports its backend', async (t) => {
   assert.equal(report.probe.lossName, 'binaryCrossentropy');
 });
 
+test('a MobileNet on the WebAssembly backend: the automatic batch fits its memory; a batch that does not is a clear error, and the next job gets a new worker', async (t) => {
+  const file = fixtureOrSkip(t, 'keras-h5/teachable-machine-nested-keras2.4/keras_model.h5');
+  if (!file) {
+    return;
+  }
+  // 9.9 million output values per 224x224 sample: 16 samples fit in 2.5 GiB, 32 overrun the 4 GiB heap
+  const fits = await client.run<ProbeReport>({ kind: 'probe', file, options: {}, backend: 'wasm' });
+  assert.equal(fits.backend.name, 'wasm');
+  assert.equal(fits.probe.batchSize, 16);
+  assert.match(fits.batchReduced ?? '', /^16 instead of 32: about 152 MiB per sample/);
+  assert.ok(fits.probe.layers.some((l) => l.gradNorm !== null && l.gradNorm > 0), 'gradients were measured');
+
+  const overrun = await client.run<ProbeReport>({ kind: 'probe', file, options: { batchSize: 32 }, backend: 'wasm' }).catch((ex: unknown) => ex);
+  assert.ok(WeightFileError.is(overrun, 'tooLarge'), String(overrun));
+  assert.equal(
+    overrun.message,
+    `${file}: the WebAssembly backend ran out of memory (it has 4 GiB at most) probing batches of 32 samples; probe with a smaller batch (--batch), or on the cpu backend.`,
+  );
+  // The heap of that worker is unusable; the next job runs in a new one.
+  const again = await client.run<ProbeReport>({ kind: 'probe', file, options: { batchSize: 2 }, backend: 'wasm' });
+  assert.equal(again.probe.batchSize, 2);
+  assert.ok(again.probe.layers.some((l) => l.gradNorm !== null && l.gradNorm > 0));
+});
+
 test('experiments run in the worker; cancelling stops a run and keeps its checkpoints', async () => {
   const out = makeTempDir();
   const events: { variant: string; event: TrainEvent }[] = [];
