@@ -97,6 +97,17 @@ export const diffScenarios: Scenario[] = [
       await frame.locator('#diff-table tbody tr', { hasText: `${pair.topLayers[0]}/kernel` }).first().click();
       await assertPainted(ctx, '#overlay-histogram');
       await screenshot(ctx, 'diff-panel-dark', 500);
+      // The metadata cards: a note saved for A is written to A's sidecar, and what is being typed for B stays.
+      await frame.locator('#notes-b').fill('typed for B, not saved');
+      await frame.locator('#notes-a').fill('saved for A');
+      await frame.locator('#save-a').click();
+      await frame.locator('#diff-status', { hasText: 'Metadata saved to' }).waitFor({ timeout: 30_000 });
+      const sidecarA = path.join(ctx.workspace, 'diff-run', 'epoch-000', 'model.json.weightscope.json');
+      assert.equal((JSON.parse(fs.readFileSync(sidecarA, 'utf8')) as { notes?: string }).notes, 'saved for A');
+      await page.waitForTimeout(1500); // the host pushes both sidecars again after the save
+      assert.equal(await frame.locator('#notes-b').inputValue(), 'typed for B, not saved');
+      assert.equal(await frame.locator('#notes-a').inputValue(), 'saved for A');
+      assert.ok(!(await frame.locator('#notice-a').isVisible()), 'its own save is no change to warn of');
       await closeAllEditors(page);
     },
   },

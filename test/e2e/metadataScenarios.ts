@@ -97,6 +97,29 @@ export const metadataScenarios: Scenario[] = [
       assert.equal(await notes.inputValue(), note);
       assert.equal(await again.locator('#tags-sidecar').inputValue(), 'baseline, e2e');
       assert.equal((await again.locator('#sidecar-path').textContent())?.trim(), sidecar);
+
+      // Typing, then the sidecar is edited on disk: what was typed stays, with a notice; Discard shows the file's.
+      await again.locator('#notes-sidecar').fill('half-typed, not saved');
+      const writeNotes = (notes: string): void => {
+        const json = JSON.parse(fs.readFileSync(sidecar, 'utf8')) as Record<string, unknown>;
+        fs.writeFileSync(sidecar, JSON.stringify({ ...json, notes }, null, 2));
+      };
+      writeNotes('edited elsewhere');
+      const notice = again.locator('#notice-sidecar', { hasText: 'changed since you started editing' });
+      await notice.waitFor({ timeout: 30_000 });
+      assert.equal(await again.locator('#notes-sidecar').inputValue(), 'half-typed, not saved');
+      await again.locator('#discard-sidecar').click();
+      await again.locator('#notes-sidecar').waitFor({ timeout: 10_000 });
+      assert.equal(await again.locator('#notes-sidecar').inputValue(), 'edited elsewhere');
+      assert.ok(!(await again.locator('#notice-sidecar').isVisible()), 'no notice on a fresh form');
+      // Nothing typed: an edit on disk simply shows.
+      writeNotes('edited again');
+      const deadline = Date.now() + 30_000;
+      while ((await again.locator('#notes-sidecar').inputValue()) !== 'edited again') {
+        assert.ok(Date.now() < deadline, 'the form shows the sidecar edited on disk');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.ok(!(await again.locator('#notice-sidecar').isVisible()));
     },
   },
 ];

@@ -19,7 +19,7 @@ import type { SidecarDto } from '../../protocol/sidecar';
 import { clear, h } from '../shared/dom';
 import { formatCount, formatPercent, formatStat } from '../shared/format';
 import { RequestError, WebviewMessenger } from '../shared/messenger';
-import { sidecarForm } from '../shared/sidecarForm';
+import { showSidecarForm } from '../shared/sidecarForm';
 import { vscodeApi } from '../shared/vscodeApi';
 import { drawHeatmap, layerBarsConfig, linesConfig, overlayConfig, ThemedChart } from './charts';
 import { renderConversionView } from './conversionView';
@@ -449,17 +449,35 @@ async function loadSidecars(): Promise<void> {
   }
 }
 
+/** The two cards, kept across renders so that what is typed into one survives a change to the other. */
+const sidecarCards = { a: h('div', { className: 'sidecar' }), b: h('div', { className: 'sidecar' }) };
+
 function renderSidecars(s: DiffSidecarsDto): void {
-  clear(sidecarsEl);
-  sidecarsEl.append(sidecarCard('a', s.a), sidecarCard('b', s.b));
+  if (!sidecarsEl.contains(sidecarCards.a)) {
+    clear(sidecarsEl);
+    sidecarsEl.append(sidecarCards.a, sidecarCards.b);
+  }
+  renderSidecarCard('a', s.a);
+  renderSidecarCard('b', s.b);
 }
 
-function sidecarCard(side: 'a' | 'b', s: SidecarDto | null): HTMLElement {
+function renderSidecarCard(side: 'a' | 'b', s: SidecarDto | null): void {
+  const card = sidecarCards[side];
   const label = side === 'a' ? (state.labelA ?? 'A') : (state.labelB ?? 'B');
   if (!s) {
-    return h('div', { className: 'sidecar' }, [h('h3', { text: label }), h('p', { text: 'No metadata for this file (not a local file).' })]);
+    clear(card);
+    card.append(h('h3', { text: label }), h('p', { text: 'No metadata for this file (not a local file).' }));
+    return;
   }
-  const form = sidecarForm(s, {
+  let [title, formHost, info] = [...card.children] as (HTMLElement | undefined)[];
+  if (!title || !formHost || !info || !formHost.classList.contains('sidecar-form-host')) {
+    clear(card);
+    [title, formHost, info] = [h('h3'), h('div', { className: 'sidecar-form-host' }), h('p', { className: 'muted' })];
+    card.append(title, formHost, info);
+  }
+  title.textContent = label;
+  info.textContent = s.exists ? `${s.path}${s.created ? ` · created ${s.created}` : ''}${s.gitCommit ? ` · commit ${s.gitCommit.slice(0, 10)}` : ''}` : `Saved to ${s.path} (the checkpoint itself is never modified).`;
+  showSidecarForm(formHost, s, {
     idSuffix: side,
     onInvalid: (message) => showError(new Error(message)),
     onSave: (edit) => {
@@ -472,8 +490,6 @@ function sidecarCard(side: 'a' | 'b', s: SidecarDto | null): HTMLElement {
         .catch(showError);
     },
   });
-  const info = h('p', { className: 'muted', text: s.exists ? `${s.path}${s.created ? ` · created ${s.created}` : ''}${s.gitCommit ? ` · commit ${s.gitCommit.slice(0, 10)}` : ''}` : `Saved to ${s.path} (the checkpoint itself is never modified).` });
-  return h('div', { className: 'sidecar' }, [h('h3', { text: label }), form, info]);
 }
 
 // ---- history mode --------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  * line; the host checks the edit again before writing. Values are set as text, never as HTML.
  */
 import type { SidecarDto, SidecarEditDto } from '../../protocol/sidecar';
-import { h } from './dom';
+import { clear, h } from './dom';
 
 /** Tags typed comma separated: trimmed, empty ones dropped. */
 export function parseTagsText(text: string): string[] {
@@ -47,6 +47,20 @@ export interface SidecarFormOptions {
   onInvalid(message: string): void;
 }
 
+/** The editable part of a sidecar, as text that is equal when the form would show the same. */
+export function sidecarFormKey(s: Pick<SidecarDto, 'path' | 'notes' | 'tags' | 'parent' | 'metrics'>): string {
+  return JSON.stringify([s.path, s.notes, s.tags, s.parent, s.metrics]);
+}
+
+/** A form in the page: the sidecar it was filled from, what its fields hold now, and its notice line. */
+interface FormState {
+  base: SidecarDto;
+  current(): string | undefined;
+  notice: HTMLElement;
+}
+
+const formStates = new WeakMap<HTMLElement, FormState>();
+
 /** The form's fields and its Save button, filled from `s`. */
 export function sidecarForm(s: SidecarDto, options: SidecarFormOptions): HTMLElement {
   const id = (field: string): string => `${field}-${options.idSuffix}`;
@@ -59,6 +73,8 @@ export function sidecarForm(s: SidecarDto, options: SidecarFormOptions): HTMLEle
   const metrics = h('textarea', { attrs: { rows: '2', id: id('metrics'), 'aria-label': 'Metrics (name=value per line)', placeholder: 'val_loss=0.31' } });
   metrics.value = metricsText(s.metrics);
   const save = h('button', { text: 'Save metadata', attrs: { type: 'button', id: id('save') } });
+  const notice = h('p', { className: 'sidecar-notice severity-warning', attrs: { id: id('notice'), role: 'status' } });
+  notice.hidden = true;
   save.addEventListener('click', () => {
     let m: Record<string, number>;
     try {
@@ -69,11 +85,61 @@ export function sidecarForm(s: SidecarDto, options: SidecarFormOptions): HTMLEle
     }
     options.onSave({ notes: notes.value, tags: parseTagsText(tags.value), parent: parent.value.trim(), metrics: m });
   });
-  return h('div', { className: 'sidecar-form' }, [
+  const form = h('div', { className: 'sidecar-form' }, [
+    notice,
     h('label', { text: 'Notes' }, [notes]),
     h('label', { text: 'Tags' }, [tags]),
     h('label', { text: 'Parent' }, [parent]),
     h('label', { text: 'Metrics' }, [metrics]),
     save,
   ]);
+  formStates.set(form, {
+    base: s,
+    notice,
+    current: () => {
+      try {
+        return sidecarFormKey({ path: s.path, notes: notes.value, tags: parseTagsText(tags.value), parent: parent.value.trim(), metrics: parseMetricsText(metrics.value) });
+      } catch {
+        return undefined; // a metrics line being typed: not what any sidecar holds
+      }
+    },
+  });
+  return form;
+}
+
+/**
+ * Shows the form of `s` in `host` without losing what the user typed: a form there that shows `s`
+ * already, or whose fields hold what `s` holds (its own save coming back), stays; one the user has
+ * typed into stays too, with a notice that the sidecar changed meanwhile (Save writes the typed
+ * values over it; Discard shows the sidecar as it is now); otherwise (or for another file) the form
+ * is made anew.
+ */
+export function showSidecarForm(host: HTMLElement, s: SidecarDto, options: SidecarFormOptions): void {
+  const form = [...host.children].find((el): el is HTMLElement => formStates.has(el as HTMLElement));
+  const state = form ? formStates.get(form) : undefined;
+  if (form && state && state.base.path === s.path) {
+    const key = sidecarFormKey(s);
+    const typed = state.current();
+    if (key === sidecarFormKey(state.base) || key === typed) {
+      state.base = s;
+      if (key === typed) {
+        state.notice.hidden = true;
+      }
+      return;
+    }
+    if (typed !== sidecarFormKey(state.base)) {
+      state.base = s;
+      clear(state.notice);
+      const discard = h('button', { text: 'Discard my edits', className: 'link', attrs: { type: 'button', id: `discard-${options.idSuffix}` } });
+      discard.addEventListener('click', () => {
+        clear(host);
+        host.append(sidecarForm(formStates.get(form)?.base ?? s, options));
+      });
+      state.notice.append(`The metadata in ${s.path} changed since you started editing; Save writes your edits over it. `, discard);
+      state.notice.hidden = false;
+      return;
+    }
+  }
+  clear(host);
+  host.append(sidecarForm(s, options));
 }

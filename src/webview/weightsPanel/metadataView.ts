@@ -7,7 +7,7 @@
 import type { SidecarDto, SidecarEditDto } from '../../protocol/sidecar';
 import type { MetadataDto, NamingCheckDto } from '../../protocol/weightsPanel';
 import { clear, h } from '../shared/dom';
-import { sidecarForm } from '../shared/sidecarForm';
+import { showSidecarForm } from '../shared/sidecarForm';
 
 /** What the tab asks its panel to do. */
 export interface MetadataActions {
@@ -17,11 +17,6 @@ export interface MetadataActions {
   create(): Promise<SidecarDto>;
   /** The message of a failed request. */
   describe(ex: unknown): string;
-}
-
-/** The editable part of a sidecar: the form is rebuilt only when it changed (typing, even across Create metadata, is not lost). */
-function formKey(s: SidecarDto | undefined): string {
-  return s ? JSON.stringify([s.path, s.notes, s.tags, s.parent, s.metrics]) : '';
 }
 
 /** The naming check as a line: a warning with the reason, or the parsed fields. */
@@ -62,7 +57,6 @@ export class MetadataView {
   private readonly statusEl = h('p', { className: 'metadata-status', attrs: { id: 'metadata-status', role: 'status' } });
   private metadata: MetadataDto | undefined;
   private modelFingerprint: string | undefined;
-  private renderedForm = '';
 
   constructor(private readonly actions: MetadataActions) {
     this.element.append(h('h2', { text: 'Naming' }), this.namingEl, h('h2', { text: 'Metadata sidecar' }), this.sidecarEl);
@@ -74,7 +68,6 @@ export class MetadataView {
     clear(this.namingEl);
     this.namingEl.append(namingLine(m.naming));
     if (!m.available || m.error || !m.sidecar) {
-      this.renderedForm = '';
       clear(this.sidecarEl);
       this.sidecarEl.dataset.state = !m.available ? 'unavailable' : 'error';
       this.sidecarEl.append(
@@ -91,24 +84,17 @@ export class MetadataView {
       this.sidecarEl.append(this.factsEl, this.formEl, this.statusEl);
     }
     this.renderFacts();
-    const key = formKey(s);
-    if (key !== this.renderedForm) {
-      this.renderedForm = key;
-      clear(this.formEl);
-      this.formEl.append(
-        sidecarForm(s, {
-          idSuffix: 'sidecar',
-          onInvalid: (message) => this.status(message, true),
-          onSave: (edit) => {
-            this.status('Saving…', false);
-            this.actions.save(edit).then(
-              (saved) => this.status(`Metadata saved to ${saved.path}.`, false),
-              (ex: unknown) => this.status(this.actions.describe(ex), true),
-            );
-          },
-        }),
-      );
-    }
+    showSidecarForm(this.formEl, s, {
+      idSuffix: 'sidecar',
+      onInvalid: (message) => this.status(message, true),
+      onSave: (edit) => {
+        this.status('Saving…', false);
+        this.actions.save(edit).then(
+          (saved) => this.status(`Metadata saved to ${saved.path}.`, false),
+          (ex: unknown) => this.status(this.actions.describe(ex), true),
+        );
+      },
+    });
   }
 
   /** The current model fingerprint of the file (compared with the recorded one). */
