@@ -5,6 +5,7 @@ import type { DiffResult, TensorDiff } from '../../analysis/diff';
 import { diffLocalFiles } from '../../analysis/diffPool';
 import { WeightFileError } from '../../core/errors';
 import { parseFileJson } from '../../core/json';
+import { shapeText } from '../../core/model';
 import { readRegularTextFile } from '../../core/nodeFileSource';
 import { intOption, parseArgs, UsageError, workersOption } from '../args';
 import { renderConversionCheck } from '../conversionReport';
@@ -161,8 +162,9 @@ function pct(x: number | null): string {
   return x === null ? '-' : `${(100 * x).toFixed(x > 0 && x < 0.001 ? 3 : 1)}%`;
 }
 
-function shapeText(s: number[] | null): string {
-  return s ? `[${s.join(',')}]` : '-';
+/** A side's shape ('-' when the side has no such tensor); a dimension the file leaves unknown (-1) shows as '?'. */
+function shapeOf(s: number[] | null): string {
+  return s ? shapeText({ shape: s, shapeUnknown: s.some((d) => d < 0) }) : '-';
 }
 
 /** What changed about a tensor, in words. */
@@ -175,9 +177,9 @@ export function describeChange(t: TensorDiff): string {
     parts.push(`renamed ${t.a} -> ${t.b}`);
   }
   if (t.shapeChange === 'transposed') {
-    parts.push(`transposed ${shapeText(t.shapeA)} -> ${shapeText(t.shapeB)} (axes ${t.permutation?.join(',')})`);
+    parts.push(`transposed ${shapeOf(t.shapeA)} -> ${shapeOf(t.shapeB)} (axes ${t.permutation?.join(',')})`);
   } else if (t.shapeChange && t.shapeChange !== 'same') {
-    parts.push(`${t.shapeChange} ${shapeText(t.shapeA)} -> ${shapeText(t.shapeB)}`);
+    parts.push(`${t.shapeChange} ${shapeOf(t.shapeA)} -> ${shapeOf(t.shapeB)}`);
   }
   if (t.dtypeChanged) {
     parts.push(`dtype ${t.dtypeA} -> ${t.dtypeB}`);
@@ -243,7 +245,7 @@ export function renderDiff(r: DiffResult, all = false): string {
         ['tensor', 'shape', '>rel L2', '>cosine', '>max|B-A|', '>mean|B-A|', '>changed', '>sign flips', '>std A', '>std B', 'change'],
         listed.map((t) => [
           t.a ?? t.b ?? '',
-          shapeText(t.shapeA ?? t.shapeB),
+          shapeOf(t.shapeA ?? t.shapeB),
           formatNumber(t.relL2),
           formatNumber(t.cosine, 6),
           formatNumber(t.maxAbsDiff),

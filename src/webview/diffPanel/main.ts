@@ -17,7 +17,7 @@ import type {
 } from '../../protocol/diffPanel';
 import type { SidecarDto } from '../../protocol/sidecar';
 import { clear, h } from '../shared/dom';
-import { formatCount, formatPercent, formatStat } from '../shared/format';
+import { formatCount, formatPercent, formatShape, formatStat } from '../shared/format';
 import { RequestError, WebviewMessenger } from '../shared/messenger';
 import { showSidecarForm } from '../shared/sidecarForm';
 import { vscodeApi } from '../shared/vscodeApi';
@@ -298,7 +298,8 @@ interface Column {
 }
 
 const pct = (v: number | null): string => (v === null ? '–' : formatPercent(v));
-const shapeText = (s: number[] | null): string => (s ? `[${s.join(', ')}]` : '–');
+/** A side's shape ('–' when the side has no such tensor); a dimension the file leaves unknown (-1) shows as '?'. */
+const shapeText = (s: number[] | null): string => (s ? formatShape(s, s.some((d) => d < 0), ', ') : '–');
 const delta = (b: number | null, a: number | null): number | null => (a === null || b === null ? null : b - a);
 
 const columns: Column[] = [

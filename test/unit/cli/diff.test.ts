@@ -7,6 +7,7 @@ import type { CliIo } from '../../../src/cli/io';
 import { readSidecar } from '../../../src/core/sidecar';
 import { makeTempDir } from '../helpers/fixtures';
 import { loadDiffReference, trainingRunDir } from '../analysis/helpers/trainingRun';
+import { writeUnknownShapeCheckpoint } from '../formats/helpers/bundleWriter';
 
 function captureIo(): CliIo & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];
@@ -211,4 +212,17 @@ test('weightscope diff refuses pairings that contradict each other instead of dr
   assert.equal(await runCli(['diff', a, b, '--workers', '0', '--json', '--map', 'dense_1/kernel=hidden/kernel', '--map', 'dense_1/kernel=hidden/kernel'], io), 0, io.stderr.join('\n'));
   const r = JSON.parse(io.stdout.join('\n'));
   assert.equal(r.tensors.find((t: { a: string }) => t.a === 'dense_1/kernel').b, 'hidden/kernel');
+});
+
+test('weightscope diff: a tensor whose shape the checkpoint leaves unknown shows that shape with ? and is not compared', async () => {
+  const a = writeUnknownShapeCheckpoint(makeTempDir('weightscope-cli-diff-shape-a-'));
+  const b = writeUnknownShapeCheckpoint(makeTempDir('weightscope-cli-diff-shape-b-'));
+  const io = captureIo();
+  const code = await runCli(['diff', a, b, '--all', '--workers', '1'], io);
+  assert.equal(code, 0, io.stderr.join('\n'));
+  const text = io.stdout.join('\n');
+  const row = (name: string): string => text.split('\n').find((l) => l.trim().startsWith(`${name} `)) ?? '';
+  assert.match(row('dense/scale'), /\[\?,3\]/, text);
+  assert.doesNotMatch(text, /-1/, 'no -1 dimension is shown');
+  assert.match(row('dense/kernel'), /\[2,3\]/);
 });
