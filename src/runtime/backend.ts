@@ -45,11 +45,13 @@ export const wasmHeapLimitBytes = 4 * 2 ** 30;
 
 /**
  * True for the failure of the WebAssembly backend that ran out of its heap (an access past its
- * end after a failed growth, or Emscripten's out-of-memory abort). Its heap is unusable afterwards.
+ * end after a failed growth, or Emscripten's abort, which its malloc calls when the heap cannot
+ * grow). Its heap is unusable afterwards.
  */
 export function isWasmMemoryFailure(ex: unknown): boolean {
   const message = ex instanceof Error ? ex.message : String(ex);
-  return (ex instanceof Error && ex.name === 'RuntimeError' && /memory access out of bounds/i.test(message)) || /Cannot enlarge memory|Aborted\(OOM\)|out of memory/i.test(message);
+  // A failed allocation surfaces as an access past the heap's end or as Emscripten's abort() from malloc.
+  return (ex instanceof Error && ex.name === 'RuntimeError' && /memory access out of bounds|^Aborted\(/i.test(message)) || /Cannot enlarge memory|out of memory/i.test(message);
 }
 
 /**
@@ -153,10 +155,7 @@ async function selectBackend(options: BackendOptions): Promise<{ tf: Tf; info: B
         }
         wasm.setWasmPaths(`${dir}${path.sep}`);
       }
-      if (!(await tf.setBackend(name))) {
-        throw new Error('it failed to initialize');
-      }
-      await tf.ready();
+      await initializeBackend(tf, name);
       return { tf, info: { name, label: describe(tf, name), fallbacks, ...(preferred !== 'auto' ? { requested: preferred } : {}) } };
     } catch (ex) {
       const why = ex instanceof Error ? ex.message.split('\n')[0] : String(ex);
@@ -168,6 +167,30 @@ async function selectBackend(options: BackendOptions): Promise<{ tf: Tf; info: B
     }
   }
   throw new Error(`No TensorFlow.js backend could be initialized: ${fallbacks.join(' ')}`);
+}
+
+/**
+ * Makes `name` TF.js's backend. The WebAssembly module takes the console.warn of the moment as its
+ * error printer while it initializes; it is given one that leaves out its 'Aborted(...)' line, which
+ * the out-of-memory error of a job (explainWasmMemoryFailure) says in full, and prints the rest.
+ */
+async function initializeBackend(tf: Tf, name: BackendName): Promise<void> {
+  const warn = console.warn;
+  if (name === 'wasm') {
+    console.warn = (...args: unknown[]): void => {
+      if (!(args.length === 1 && typeof args[0] === 'string' && args[0].startsWith('Aborted('))) {
+        warn.apply(console, args);
+      }
+    };
+  }
+  try {
+    if (!(await tf.setBackend(name))) {
+      throw new Error('it failed to initialize');
+    }
+    await tf.ready();
+  } finally {
+    console.warn = warn;
+  }
 }
 
 function describe(tf: Tf, name: BackendName): string {

@@ -7,7 +7,7 @@ import { runCli } from '../../../src/cli/main';
 import { readRunSpec, RunFolderTakenError, trainFromSpec } from '../../../src/runtime/runSpec';
 import { captureIo } from '../helpers/captureIo';
 import { failFsCall } from '../helpers/fsFailure';
-import { folderSnapshot as snapshot, makeTempDir, repoRoot } from '../helpers/fixtures';
+import { fixtureOrSkip, folderSnapshot as snapshot, makeTempDir, repoRoot } from '../helpers/fixtures';
 import { skipWithTfjsNode, writeNpy } from '../helpers/runtimeData';
 
 /** The seed's 784-128-128-10 classifier. */
@@ -147,4 +147,21 @@ test('train --overwrite removes the earlier run (its run.json and listed checkpo
   assert.equal(await runCli(['train', file, '--backend', 'cpu', '--epochs', '2', '--overwrite'], captureIo()), 0);
   assert.equal(await runCli(['train', file, '--backend', 'cpu', '--epochs', '1', '--overwrite'], captureIo()), 0);
   assert.equal(fs.existsSync(path.join(runDir, 'epoch-002')), false);
+});
+
+test('train on the WebAssembly backend with a batch that overruns its 4 GiB: one error[tooLarge] line naming the model and the batch, exit 2', (t) => {
+  const model = fixtureOrSkip(t, 'keras-h5/teachable-machine-nested-keras2.4/keras_model.h5');
+  if (!model) {
+    return;
+  }
+  const dir = makeTempDir('weightscope-train-wasm-oom-');
+  const spec = path.join(dir, 'spec.json');
+  // A MobileNet at 224x224 holds about 140 MB per sample during a step: 32 samples do not fit.
+  fs.writeFileSync(spec, JSON.stringify({ model, synthetic: { samples: 64, seed: 1 }, epochs: 1, batchSize: 32, outDir: 'out' }));
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'cli.js'), 'train', spec, '--backend', 'wasm'], { encoding: 'utf8', timeout: 300_000 });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(
+    r.stderr,
+    `error[tooLarge]: ${model}: the WebAssembly backend ran out of memory (it has 4 GiB at most) training on batches of 32 samples; give the run spec a smaller batchSize, or train on the cpu backend.\n`,
+  );
 });
