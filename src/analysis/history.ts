@@ -152,6 +152,16 @@ export const blowupFactor = 10;
 /** A layer whose relative change is below this fraction of the model's is "not moving". */
 export const stallRatio = 1e-3;
 
+/**
+ * True for a file whose change can change a folder's history: a weight file or a companion of one
+ * (a TF.js shard, a tensor bundle's data file, the TF 'checkpoint' state file, a folder's
+ * config.json); not a sidecar, nor the logs (TensorBoard events, CSV) training writes beside its
+ * checkpoints all the time.
+ */
+export function affectsHistory(name: string): boolean {
+  return !isSidecarName(name) && (isWeightFileName(name) || /\.bin$/i.test(name) || /\.data-\d{5}-of-\d{5}$/.test(name) || name === 'checkpoint' || name === 'config.json');
+}
+
 /** Lists the checkpoints of a folder, ordered. */
 export async function findCheckpoints(dir: string, options: Pick<HistoryOptions, 'naming'> = {}): Promise<{ checkpoints: CheckpointRef[]; orderedBy: HistoryOrder }> {
   const st = await statPath(dir);

@@ -31,16 +31,19 @@ export function watchFiles(files: readonly vscode.Uri[], onChange: (changed: vsc
   );
 }
 
+/** What happened to a watched file. */
+export type FileEvent = 'create' | 'change' | 'delete';
+
 /**
- * Watches everything below `folder` (created, changed or deleted files, at any depth) except
- * what `ignore` turns down; reports as watchFiles does.
+ * Watches everything below `folder` (created, changed or deleted files and folders, at any depth)
+ * that `wanted` accepts; reports as watchFiles does.
  */
-export function watchFolder(folder: vscode.Uri, ignore: (uri: vscode.Uri) => boolean, onChange: (changed: vscode.Uri[]) => void, delayMs = fileChangeDelayMs): vscode.Disposable {
-  return watchPatterns([new vscode.RelativePattern(folder, '**/*')], (uri) => !ignore(uri), onChange, delayMs);
+export function watchFolder(folder: vscode.Uri, wanted: (uri: vscode.Uri, event: FileEvent) => boolean, onChange: (changed: vscode.Uri[]) => void, delayMs = fileChangeDelayMs): vscode.Disposable {
+  return watchPatterns([new vscode.RelativePattern(folder, '**/*')], wanted, onChange, delayMs);
 }
 
 /** Watchers of `patterns` whose events for the URIs `wanted` accepts are coalesced into one report per quiet `delayMs`. */
-function watchPatterns(patterns: vscode.RelativePattern[], wanted: (uri: vscode.Uri) => boolean, onChange: (changed: vscode.Uri[]) => void, delayMs: number): vscode.Disposable {
+function watchPatterns(patterns: vscode.RelativePattern[], wanted: (uri: vscode.Uri, event: FileEvent) => boolean, onChange: (changed: vscode.Uri[]) => void, delayMs: number): vscode.Disposable {
   const pending = new Map<string, vscode.Uri>();
   let timer: NodeJS.Timeout | undefined;
   const report = (): void => {
@@ -49,8 +52,8 @@ function watchPatterns(patterns: vscode.RelativePattern[], wanted: (uri: vscode.
     pending.clear();
     onChange(changed);
   };
-  const seen = (uri: vscode.Uri): void => {
-    if (wanted(uri)) {
+  const seen = (uri: vscode.Uri, event: FileEvent): void => {
+    if (wanted(uri, event)) {
       pending.set(uri.toString(), uri);
       clearTimeout(timer);
       timer = setTimeout(report, delayMs);
@@ -58,9 +61,9 @@ function watchPatterns(patterns: vscode.RelativePattern[], wanted: (uri: vscode.
   };
   const watchers = patterns.map((pattern) => {
     const w = vscode.workspace.createFileSystemWatcher(pattern);
-    w.onDidCreate(seen);
-    w.onDidChange(seen);
-    w.onDidDelete(seen);
+    w.onDidCreate((uri) => seen(uri, 'create'));
+    w.onDidChange((uri) => seen(uri, 'change'));
+    w.onDidDelete((uri) => seen(uri, 'delete'));
     return w;
   });
   return {

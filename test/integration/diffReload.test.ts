@@ -2,7 +2,8 @@
  * An open diff panel runs again when what it compares changes on disk: a comparison follows a
  * rewritten weight shard of either side (copying A's shard over B's makes the models identical,
  * which the byte-equal files decide independently of the comparison), and a history follows a
- * checkpoint added to its run folder, but not a metadata sidecar written there.
+ * checkpoint added to or removed from its run folder, but not a metadata sidecar or a training log
+ * written there.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -55,7 +56,7 @@ suite('open diff panels run again when their files change on disk', () => {
     }
   });
 
-  test('a history follows a checkpoint added to its run folder, not a sidecar written there', async function () {
+  test('a history follows a checkpoint added to or removed from its run folder, not a sidecar or a training log written there', async function () {
     this.timeout(120_000);
     const a = await api();
     const run = fs.mkdtempSync(path.join(os.tmpdir(), 'weightscope-history-reload-'));
@@ -67,14 +68,22 @@ suite('open diff panels run again when their files change on disk', () => {
       assert.equal(before.checkpoints.length, 2);
       await watchersStarted();
 
-      // A sidecar written beside a checkpoint is metadata, not weights: no new reading.
+      // A sidecar written beside a checkpoint is metadata, and training logs are no weights: no new reading.
       fs.writeFileSync(path.join(run, 'epoch-001', 'model.json.weightscope.json'), JSON.stringify({ version: 1, notes: 'first epoch' }));
+      fs.mkdirSync(path.join(run, 'logs', 'train'), { recursive: true });
+      fs.writeFileSync(path.join(run, 'logs', 'train', 'events.out.tfevents.1700000000.host.1.v2'), Buffer.alloc(64, 7));
+      fs.writeFileSync(path.join(run, 'training.csv'), 'epoch,loss\n1,0.5\n');
       await new Promise((r) => setTimeout(r, 2500)); // longer than the history's quiet time
-      assert.equal(view.historyResult, before, 'a sidecar does not read the history again');
+      assert.equal(view.historyResult, before, 'a sidecar or a log does not read the history again');
 
       copyExample(first, path.join(run, 'epoch-003'));
       const after = await waitFor('the history with the new checkpoint', () => view.historyResult !== before && view.historyResult?.checkpoints.length === 3 && view.historyResult, 60_000);
-      assert.equal(after.checkpoints.length, 3);
+      assert.deepEqual(after.checkpoints.map((c) => c.label), ['epoch-001', 'epoch-002', 'epoch-003']);
+
+      // A checkpoint folder removed (reported as the folder alone): read again without it.
+      fs.rmSync(path.join(run, 'epoch-001'), { recursive: true });
+      const removed = await waitFor('the history without the removed checkpoint', () => view.historyResult !== after && view.historyResult?.checkpoints.length === 2 && view.historyResult, 60_000);
+      assert.deepEqual(removed.checkpoints.map((c) => c.label), ['epoch-002', 'epoch-003']);
     } finally {
       view.panel.dispose();
       fs.rmSync(run, { recursive: true, force: true });

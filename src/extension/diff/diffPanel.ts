@@ -10,11 +10,11 @@ import * as vscode from 'vscode';
 import { pairHistograms, type DiffResult } from '../../analysis/diff';
 import type { DiffPool } from '../../analysis/diffPool';
 import { diffLocalFiles } from '../../analysis/diffPool';
-import { computeHistory, type HistoryResult } from '../../analysis/history';
+import { affectsHistory, computeHistory, type HistoryResult } from '../../analysis/history';
 import { compileNamingConvention } from '../../analysis/namingConvention';
 import { summarizeError, throwIfAborted, WeightFileError } from '../../core/errors';
 import { resolveLocalEntry, openLocalPath } from '../../formats/registry';
-import { isSidecarName, readSidecar } from '../../core/sidecar';
+import { readSidecar } from '../../core/sidecar';
 import { checkpointFiles } from '../../analysis/checkpointFiles';
 import type { DiffPanelEvent, DiffPanelNotification, DiffPanelRequests, DiffPanelStateDto, DiffResultDto, DiffSidecarsDto, HistoryResultDto } from '../../protocol/diffPanel';
 import type { SidecarDto } from '../../protocol/sidecar';
@@ -298,7 +298,8 @@ export class DiffPanelView extends Disposable {
   /**
    * Watches what the panel compares, so that a change on disk runs it again: the files of both
    * checkpoints (entry and companions; a path that does not resolve now, itself, so that creating
-   * it counts), or everything below the history's folder except sidecars. Called after each run,
+   * it counts), or the weight files below the history's folder and any deletion there (not
+   * sidecars, nor the logs training writes beside its checkpoints). Called after each run,
    * since a run can find other files (a shard restored, a folder's entry file replaced).
    */
   private async watchSources(): Promise<void> {
@@ -314,7 +315,8 @@ export class DiffPanelView extends Disposable {
     };
     if (this.target.mode === 'history') {
       if (!this.sourcesWatch && this.target.dir.scheme === 'file') {
-        this.sourcesWatch = watchFolder(this.target.dir, (u) => isSidecarName(u.fsPath), onChange, historyChangeDelayMs);
+        // A deleted folder is reported alone, without its files: every deletion counts.
+        this.sourcesWatch = watchFolder(this.target.dir, (u, event) => event === 'delete' || affectsHistory(path.basename(u.fsPath)), onChange, historyChangeDelayMs);
       }
       return;
     }
