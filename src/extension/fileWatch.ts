@@ -2,8 +2,8 @@
  * Watching given files for changes on disk, inside or outside the workspace: one non-recursive
  * watcher per folder (a RelativePattern of '*' on the folder, which VS Code honours for folders
  * outside the workspace too, and for other file systems that can watch), with events filtered to
- * the files asked for and coalesced, so that an export writing several files is reported once;
- * or a whole folder tree (a run folder that training adds checkpoints to).
+ * the files asked for (and the entries of a folder that a caller wants: a run folder that training
+ * adds checkpoints to) and coalesced, so that an export writing several files is reported once.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -11,35 +11,36 @@ import * as vscode from 'vscode';
 /** Quiet time after the last event before a change is reported, in milliseconds. */
 export const fileChangeDelayMs = 500;
 
-/**
- * Watches `files` (created, changed or deleted); `onChange` gets the files that changed since the
- * last report, once no event came for `delayMs`. Dispose to stop (a pending report is dropped).
- */
-export function watchFiles(files: readonly vscode.Uri[], onChange: (changed: vscode.Uri[]) => void, delayMs = fileChangeDelayMs): vscode.Disposable {
-  const wanted = new Set(files.map((f) => f.toString()));
-  const folders = new Map<string, vscode.Uri>();
-  for (const f of files) {
-    const dir = f.with({ path: path.posix.dirname(f.path) });
-    folders.set(dir.toString(), dir);
-  }
-  // '*' rather than the file names: no glob escaping of names, and a missing file is seen when created.
-  return watchPatterns(
-    [...folders.values()].map((dir) => new vscode.RelativePattern(dir, '*')),
-    (uri) => wanted.has(uri.toString()),
-    onChange,
-    delayMs,
-  );
-}
-
 /** What happened to a watched file. */
 export type FileEvent = 'create' | 'change' | 'delete';
 
+/** Entries of one folder (not below it) to watch besides given files: those `wanted` accepts. */
+export interface FolderEntries {
+  folder: vscode.Uri;
+  wanted(uri: vscode.Uri, event: FileEvent): boolean;
+}
+
 /**
- * Watches everything below `folder` (created, changed or deleted files and folders, at any depth)
- * that `wanted` accepts; reports as watchFiles does.
+ * Watches `files` (created, changed or deleted), and the entries of `entries.folder` that it wants;
+ * `onChange` gets the files that changed since the last report, once no event came for `delayMs`.
+ * Dispose to stop (a pending report is dropped). Watchers are non-recursive, which VS Code starts
+ * reliably for folders outside the workspace too (a recursive one there missed events).
  */
-export function watchFolder(folder: vscode.Uri, wanted: (uri: vscode.Uri, event: FileEvent) => boolean, onChange: (changed: vscode.Uri[]) => void, delayMs = fileChangeDelayMs): vscode.Disposable {
-  return watchPatterns([new vscode.RelativePattern(folder, '**/*')], wanted, onChange, delayMs);
+export function watchFiles(files: readonly vscode.Uri[], onChange: (changed: vscode.Uri[]) => void, delayMs = fileChangeDelayMs, entries?: FolderEntries): vscode.Disposable {
+  const wanted = new Set(files.map((f) => f.toString()));
+  const dirOf = (f: vscode.Uri): vscode.Uri => f.with({ path: path.posix.dirname(f.path) });
+  const folders = new Map<string, vscode.Uri>();
+  for (const dir of [...files.map(dirOf), ...(entries ? [entries.folder] : [])]) {
+    folders.set(dir.toString(), dir);
+  }
+  const entriesOf = entries?.folder.toString();
+  // '*' rather than the file names: no glob escaping of names, and a missing file is seen when created.
+  return watchPatterns(
+    [...folders.values()].map((dir) => new vscode.RelativePattern(dir, '*')),
+    (uri, event) => wanted.has(uri.toString()) || (entries !== undefined && dirOf(uri).toString() === entriesOf && entries.wanted(uri, event)),
+    onChange,
+    delayMs,
+  );
 }
 
 /** Watchers of `patterns` whose events for the URIs `wanted` accepts are coalesced into one report per quiet `delayMs`. */

@@ -82,7 +82,7 @@ export const diffScenarios: Scenario[] = [
       const items = await contextMenuItems(page, second);
       assert.ok(items.includes('Compare Weights'), `context menu has Compare Weights: ${items.join(' | ')}`);
       await screenshot(ctx, 'explorer-compare-weights-menu', 300);
-      await page.locator('.monaco-menu .action-item .action-label', { hasText: /^Compare Weights$/ }).first().click();
+      await clickMenuItem(page, 'Compare Weights');
 
       const frame = webviewFrame(page);
       await frame.locator('#diff-title', { hasText: 'epoch-000/model.json' }).waitFor({ timeout: 60_000 });
@@ -123,7 +123,7 @@ export const diffScenarios: Scenario[] = [
       await folder.click(); // a single selection (the workbench may restore an earlier multi-selection)
       const items = await contextMenuItems(page, folder);
       assert.ok(items.includes('Show Weight History'), `folder context menu has Show Weight History: ${items.join(' | ')}`);
-      await page.locator('.monaco-menu .action-item .action-label', { hasText: /^Show Weight History$/ }).first().click();
+      await clickMenuItem(page, 'Show Weight History');
       const frame = webviewFrame(page);
       await frame.locator('#diff-title', { hasText: 'Weight history: diff-run' }).waitFor({ timeout: 60_000 });
       const rows = frame.locator('#history-table tbody tr');

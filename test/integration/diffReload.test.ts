@@ -62,6 +62,7 @@ suite('open diff panels run again when their files change on disk', () => {
     const run = fs.mkdtempSync(path.join(os.tmpdir(), 'weightscope-history-reload-'));
     copyExample(first, path.join(run, 'epoch-001'));
     copyExample(second, path.join(run, 'epoch-002'));
+    fs.mkdirSync(path.join(run, 'logs', 'train'), { recursive: true }); // made when training starts, as TensorBoard's callback does
     const view = a.diff.panels.open({ mode: 'history', dir: vscode.Uri.file(run), label: 'run' });
     try {
       const before = await waitFor('the history', () => view.historyResult, 60_000);
@@ -70,7 +71,6 @@ suite('open diff panels run again when their files change on disk', () => {
 
       // A sidecar written beside a checkpoint is metadata, and training logs are no weights: no new reading.
       fs.writeFileSync(path.join(run, 'epoch-001', 'model.json.weightscope.json'), JSON.stringify({ version: 1, notes: 'first epoch' }));
-      fs.mkdirSync(path.join(run, 'logs', 'train'), { recursive: true });
       fs.writeFileSync(path.join(run, 'logs', 'train', 'events.out.tfevents.1700000000.host.1.v2'), Buffer.alloc(64, 7));
       fs.writeFileSync(path.join(run, 'training.csv'), 'epoch,loss\n1,0.5\n');
       await new Promise((r) => setTimeout(r, 2500)); // longer than the history's quiet time

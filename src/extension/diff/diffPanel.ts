@@ -19,7 +19,7 @@ import { checkpointFiles } from '../../analysis/checkpointFiles';
 import type { DiffPanelEvent, DiffPanelNotification, DiffPanelRequests, DiffPanelStateDto, DiffResultDto, DiffSidecarsDto, HistoryResultDto } from '../../protocol/diffPanel';
 import type { SidecarDto } from '../../protocol/sidecar';
 import { Disposable } from '../dispose';
-import { watchFiles, watchFolder } from '../fileWatch';
+import { watchFiles, type FileEvent } from '../fileWatch';
 import { log, logFailure } from '../log';
 import { HostMessenger, type RequestHandlers } from '../messenger';
 import { SidecarChanges } from '../sidecarChanges';
@@ -45,6 +45,15 @@ export interface DiffPanelHost {
 
 /** Quiet time after a change in a history's folder before it is read again (checkpoints are large writes). */
 const historyChangeDelayMs = 1000;
+
+/** True when `p` is a folder now (a checkpoint folder just made). */
+function isFolder(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 /** What one panel compares. */
 export type DiffTarget =
@@ -298,8 +307,8 @@ export class DiffPanelView extends Disposable {
   /**
    * Watches what the panel compares, so that a change on disk runs it again: the files of both
    * checkpoints (entry and companions; a path that does not resolve now, itself, so that creating
-   * it counts), or the weight files below the history's folder and any deletion there (not
-   * sidecars, nor the logs training writes beside its checkpoints). Called after each run,
+   * it counts), for a history those of its checkpoints and its folder's entries (a checkpoint
+   * added or removed; not sidecars, nor the logs training writes there). Called after each run,
    * since a run can find other files (a shard restored, a folder's entry file replaced).
    */
   private async watchSources(): Promise<void> {
@@ -313,27 +322,27 @@ export class DiffPanelView extends Disposable {
       void this.messenger.notify({ type: 'changed', files });
       this.start();
     };
-    if (this.target.mode === 'history') {
-      if (!this.sourcesWatch && this.target.dir.scheme === 'file') {
-        // A deleted folder is reported alone, without its files: every deletion counts.
-        this.sourcesWatch = watchFolder(this.target.dir, (u, event) => event === 'delete' || affectsHistory(path.basename(u.fsPath)), onChange, historyChangeDelayMs);
-      }
-      return;
-    }
+    const target = this.target;
+    const checkpoints =
+      target.mode === 'diff' ? [target.a, target.b].filter((u) => u.scheme === 'file').map((u) => u.fsPath) : [...(this.history?.checkpoints ?? []), ...(this.history?.skipped ?? [])].map((c) => c.path);
     const files: vscode.Uri[] = [];
-    for (const uri of [this.target.a, this.target.b]) {
-      if (uri.scheme === 'file') {
-        const paths = await resolveLocalEntry(uri.fsPath).then(checkpointFiles, () => [uri.fsPath]);
-        files.push(...paths.map((p) => vscode.Uri.file(p)));
-      }
+    for (const p of checkpoints) {
+      const paths = await resolveLocalEntry(p).then(checkpointFiles, () => [p]);
+      files.push(...paths.map((f) => vscode.Uri.file(f)));
     }
-    const key = files.map(String).sort().join('\n');
+    // A history also watches its folder's entries: a checkpoint added (a folder or a weight file
+    // made there) or removed; not the logs training writes there (affectsHistory).
+    const entries =
+      target.mode === 'history' && target.dir.scheme === 'file'
+        ? { folder: target.dir, wanted: (u: vscode.Uri, event: FileEvent) => event === 'delete' || affectsHistory(path.basename(u.fsPath)) || (event === 'create' && isFolder(u.fsPath)) }
+        : undefined;
+    const key = [...files.map(String).sort(), ...(entries ? [entries.folder.toString()] : [])].join('\n');
     if (call !== this.sourcesWatchCalls || this.isDisposed || key === this.sourcesKey) {
       return; // a later call decides, the panel is gone, or the same files are watched already
     }
     this.sourcesWatch?.dispose();
     this.sourcesKey = key;
-    this.sourcesWatch = watchFiles(files, onChange);
+    this.sourcesWatch = watchFiles(files, onChange, target.mode === 'history' ? historyChangeDelayMs : undefined, entries);
   }
 
   /** Files watched for changes (the integration tests read it). */
