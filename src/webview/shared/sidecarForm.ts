@@ -48,7 +48,7 @@ export interface SidecarFormOptions {
 }
 
 /** The editable part of a sidecar, as text that is equal when the form would show the same. */
-export function sidecarFormKey(s: Pick<SidecarDto, 'path' | 'notes' | 'tags' | 'parent' | 'metrics'>): string {
+function sidecarFormKey(s: Pick<SidecarDto, 'path' | 'notes' | 'tags' | 'parent' | 'metrics'>): string {
   return JSON.stringify([s.path, s.notes, s.tags, s.parent, s.metrics]);
 }
 
@@ -62,7 +62,7 @@ interface FormState {
 const formStates = new WeakMap<HTMLElement, FormState>();
 
 /** The form's fields and its Save button, filled from `s`. */
-export function sidecarForm(s: SidecarDto, options: SidecarFormOptions): HTMLElement {
+function sidecarForm(s: SidecarDto, options: SidecarFormOptions): HTMLElement {
   const id = (field: string): string => `${field}-${options.idSuffix}`;
   const notes = h('textarea', { attrs: { rows: '3', id: id('notes'), 'aria-label': 'Notes' } });
   notes.value = s.notes;

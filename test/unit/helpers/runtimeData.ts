@@ -1,8 +1,10 @@
 /**
- * Small files for the probe and training tests: float32 .npy data written by hand, and whether
- * the optional tfjs-node backend can be loaded here.
+ * Small files for the probe and training tests: float32 .npy data written by hand, whether the
+ * optional tfjs-node backend can be loaded here, and the check that two probes agree.
  */
+import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import type { ProbeResult } from '../../../src/runtime/probe';
 import { buildNpy, buildZip } from './zipBuilder';
 
 /** Writes a float32 .npy (format 1.0) of the given shape holding 0, 0.001, 0.002, ...; returns the path. */
@@ -49,4 +51,16 @@ export function writeNpz(file: string, arrays: Record<string, NpzArray>): string
   const members = Object.entries(arrays).map(([name, a]) => ({ name: `${name}.npy`, data: buildNpy(a.descr ?? '<f4', a.shape, npyBytes(a.descr ?? '<f4', a.values)), method: 0 as const }));
   fs.writeFileSync(file, buildZip(members));
   return file;
+}
+
+/**
+ * Asserts that two probes of one model measured the same gradient norm (to 1e-4 relative, and not
+ * zero) for each of `layers`: `a` on one backend or with one set of kernels, `b` on the reference.
+ */
+export function assertSameGradNorms(a: ProbeResult, b: ProbeResult, layers: readonly string[], what: { a: string; b: string }): void {
+  for (const name of layers) {
+    const x = a.layers.find((l) => l.layer === name)!.gradNorm!;
+    const y = b.layers.find((l) => l.layer === name)!.gradNorm!;
+    assert.ok(x > 0 && Math.abs(x - y) <= 1e-4 * y, `${name}: ${x} ${what.a}, ${y} ${what.b}`);
+  }
 }

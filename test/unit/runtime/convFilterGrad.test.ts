@@ -11,6 +11,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { initLayers, type BackendInfo, type Tf, type Tfl } from '../../../src/runtime/backend';
 import { registerConvFilterGradKernels } from '../../../src/runtime/convFilterGrad';
 import { ensureGradientBackend, probeModel } from '../../../src/runtime/probe';
+import { assertSameGradNorms } from '../helpers/runtimeData';
 import { registerSegmentSumKernels } from '../../../src/runtime/segmentSum';
 import { registerWasmBridges } from '../../../src/runtime/wasmBridge';
 
@@ -98,11 +99,7 @@ test('a convolutional network (with a depthwise convolution) computes its gradie
   await tf.setBackend('cpu');
   const onCpu = await probeModel(m, tf, tfl, { batchSize: 4, seed: 5 });
   await tf.setBackend('wasm');
-  for (const name of ['c1', 'dw', 'c2', 'out']) {
-    const a = onWasm.layers.find((l) => l.layer === name)!.gradNorm!;
-    const b = onCpu.layers.find((l) => l.layer === name)!.gradNorm!;
-    assert.ok(a > 0 && Math.abs(a - b) <= 1e-4 * b, `${name}: ${a} on WebAssembly, ${b} on the CPU backend`);
-  }
+  assertSameGradNorms(onWasm, onCpu, ['c1', 'dw', 'c2', 'out'], { a: 'on WebAssembly', b: 'on the CPU backend' });
   m.dispose();
 });
 

@@ -15,6 +15,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { initLayers, type BackendInfo, type Tf, type Tfl } from '../../../src/runtime/backend';
 import { registerDepthwiseGradKernels } from '../../../src/runtime/depthwiseGrad';
 import { ensureGradientBackend, probeModel } from '../../../src/runtime/probe';
+import { assertSameGradNorms } from '../helpers/runtimeData';
 import { registerWasmBridges } from '../../../src/runtime/wasmBridge';
 
 // This file runs in its own process (node --test): the registry seen here is its own.
@@ -194,11 +195,7 @@ test('a depthwise network (DepthwiseConv2D with a channel multiplier, SeparableC
   swap(kernelNames.map((n) => ({ kernelName: n, kernelFunc: original[n] })));
   try {
     const onCpu = await probeModel(m, tf, tfl, { batchSize: 4, seed: 7 });
-    for (const name of ['c1', 'dw', 'sep', 'dw2', 'out']) {
-      const a = onWasm.layers.find((l) => l.layer === name)!.gradNorm!;
-      const b = onCpu.layers.find((l) => l.layer === name)!.gradNorm!;
-      assert.ok(a > 0 && Math.abs(a - b) <= 1e-4 * b, `${name}: ${a} on WebAssembly, ${b} with TF.js's CPU kernels`);
-    }
+    assertSameGradNorms(onWasm, onCpu, ['c1', 'dw', 'sep', 'dw2', 'out'], { a: 'on WebAssembly', b: "with TF.js's CPU kernels" });
   } finally {
     swap(ours);
     await tf.setBackend('wasm');
