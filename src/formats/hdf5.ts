@@ -1009,7 +1009,9 @@ function hdf5Error(file: string, what: string, ex: unknown, truncation?: Hdf5Tru
   // An Emscripten abort() ("Aborted(native code called abort())") is the library giving up on damaged data.
   const detail = lines.length > 0 ? lines[lines.length - 1]! : /^Aborted\(/.test(text) ? 'the HDF5 library aborted on damaged data' : text.split('\n')[0]!.trim();
   let reason: WeightFileErrorReason = 'corrupt';
-  if (/truncated file|addr overflow|eoa|end of file/i.test(text)) {
+  // An address past the end of a file whose superblock end matches its size is damage, not truncation.
+  const pastEnd = /addr overflow|address of object past end|eoa/i.test(text);
+  if (/truncated file|end of file/i.test(text) && !pastEnd) {
     reason = 'truncated';
   } else if (/file signature not found|not an hdf5 file/i.test(text)) {
     reason = 'unrecognized';
@@ -1024,7 +1026,8 @@ function hdf5Error(file: string, what: string, ex: unknown, truncation?: Hdf5Tru
       { cause: ex },
     );
   }
-  return new WeightFileError(reason, `${file}: could not ${what}: '${detail}'.`, { file }, { cause: ex });
+  const why = pastEnd && reason === 'corrupt' ? '; an address recorded in the file points past its end, so the file is damaged' : '';
+  return new WeightFileError(reason, `${file}: could not ${what}: '${detail}'${why}.`, { file }, { cause: ex });
 }
 
 /** Streams a source into a new file in chunks (never the whole source in memory). */

@@ -377,6 +377,24 @@ test('an abort() inside the HDF5 library is a corrupt error in words, and the li
   }
 });
 
+test('a whole HDF5 file with an address past its end is corrupt, not truncated', { skip: haveFixtures ? false : missingFixturesReason }, async () => {
+  // The root group's local-heap address (in its symbol table message at 0x80) set to 2^28, far past
+  // the end of this 25,736-byte file, whose superblock records exactly that size.
+  const damaged = fs.readFileSync(path.join(fixturesDir, 'keras3-weights-h5', 'diabetes-simple-model', 'model.weights.h5'));
+  assert.equal(damaged.readBigUInt64LE(0x80), 0x2a8n);
+  damaged.writeBigUInt64LE(0x10000000n, 0x80);
+  const file = path.join(makeTempDir('weightscope-h5-address-'), 'model.weights.h5');
+  fs.writeFileSync(file, damaged);
+  await assert.rejects(openLocalPath(file), (ex: unknown) => {
+    assert.ok(WeightFileError.is(ex, 'corrupt'), String(ex));
+    assert.equal(
+      ex.message,
+      `${file}: could not list the group '/': 'address of object past end of allocation'; an address recorded in the file points past its end, so the file is damaged.`,
+    );
+    return true;
+  });
+});
+
 // HDF5 2.0's own format (layout message version 5). Last in this file: once the library has written
 // it, it reports the damaged file of the abort() test above with another diagnostic.
 testNeverWritten('latest');
