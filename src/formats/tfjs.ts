@@ -109,8 +109,8 @@ interface PlacedWeight {
 
 /** A manifest group's shards, concatenated into one stream (notes section 3, "Layout"). */
 interface ShardStream {
-  /** `refused`: why the shard was not opened, when its path points outside the model's folder. */
-  shards: { path: string; source?: ByteSource; refused?: WeightFileError; start: number; size: number }[];
+  /** `refused`: why the shard was not opened although it may exist (its path leaves the model's folder or names no file), as a phrase. */
+  shards: { path: string; source?: ByteSource; refused?: string; start: number; size: number }[];
   /** Total bytes available (sum of shard sizes, a missing shard counted by its inferred size). */
   length: number;
 }
@@ -455,13 +455,14 @@ async function openShards(
   for (const p of paths) {
     const rel = typeof p === 'string' ? p : '';
     let src: ByteSource | undefined;
-    let refused: WeightFileError | undefined;
+    let refused: string | undefined;
     if (rel === '') {
+      refused = 'does not name a file';
       warnings.push({ reason: 'corrupt', message: `${file}: weightsManifest[${g}] shard path ${quote(p)} does not name a file next to model.json.` });
     } else if (leavesFolder(rel) || (rel.includes('%') && leavesFolder(safeDecodeUri(rel)))) {
       // Never opened: a manifest must not make Weightscope read files elsewhere on the machine.
-      refused = new WeightFileError('corrupt', `${file}: the shard path '${rel}' of weightsManifest[${g}] points outside the model's folder, so it is not read.`, { file });
-      warnings.push(summarizeError(refused));
+      refused = "points outside the model's folder";
+      warnings.push({ reason: 'corrupt', message: `${file}: the shard path '${rel}' of weightsManifest[${g}] points outside the model's folder, so it is not read.` });
     } else {
       src = (await files.open(rel)) ?? (rel.includes('%') ? await files.open(safeDecodeUri(rel)) : undefined);
       if (src) {
@@ -470,7 +471,7 @@ async function openShards(
         warnings.push({ reason: 'missingCompanionFile', message: `${file}: the weight shard '${rel}' (group ${g + 1}) is missing next to model.json.` });
       }
     }
-    shards.push({ path: rel || String(p), ...(src ? { source: src } : {}), ...(refused ? { refused } : {}), start: 0, size: src ? src.size : -1 });
+    shards.push({ path: rel || quote(p), ...(src ? { source: src } : {}), ...(refused ? { refused } : {}), start: 0, size: src ? src.size : -1 });
   }
   // Expected stream length when every entry is located and sized.
   let expected: number | undefined = 0;
@@ -512,7 +513,7 @@ function safeDecodeUri(s: string): string {
 }
 
 /** Byte spans of [offset, offset+length) in a group stream; undefined when it touches a missing shard or the end. */
-function spansFor(stream: ShardStream, offset: number, length: number): { spans: ByteSpan[] } | { missing: string; refused?: WeightFileError } | { pastEnd: true } {
+function spansFor(stream: ShardStream, offset: number, length: number): { spans: ByteSpan[] } | { missing: string; refused?: string } | { pastEnd: true } {
   const spans: ByteSpan[] = [];
   let pos = offset;
   const end = offset + length;
@@ -539,9 +540,9 @@ function spansFor(stream: ShardStream, offset: number, length: number): { spans:
 }
 
 /** The error of a weight (`what`: "weight 'x'") stored in a shard that was not opened: missing, or refused for its path. */
-function unopenedShardError(file: string, what: string, tensor: string, r: { missing: string; refused?: WeightFileError }): WeightFileError {
+function unopenedShardError(file: string, what: string, tensor: string, r: { missing: string; refused?: string }): WeightFileError {
   return r.refused
-    ? new WeightFileError('corrupt', `${file}: ${what} cannot be read: its shard path '${r.missing}' points outside the model's folder.`, { file, tensor })
+    ? new WeightFileError('corrupt', `${file}: ${what} cannot be read: its shard path '${r.missing}' ${r.refused}.`, { file, tensor })
     : new WeightFileError('missingCompanionFile', `${file}: ${what} is stored in the missing shard '${r.missing}'.`, { file, tensor });
 }
 
