@@ -11,6 +11,7 @@ import { Hdf5File } from '../../../src/formats/hdf5';
 import { kerasH5Reader } from '../../../src/formats/kerasH5';
 import { detectFormat, openLocalPath } from '../../../src/formats/registry';
 import { fixtureOrSkip, makeTempDir } from '../helpers/fixtures';
+import { assertMutationsFailCleanly } from '../helpers/mutate';
 import { assertMatchesReference, fixturesOfFormat, kerasReference } from './helpers/kerasReference';
 
 const soupFull = 'keras-h5/alphabet-soup-charity-keras2.15/AlphabetSoupCharity.h5';
@@ -359,5 +360,27 @@ test('a real .h5 cut by 1, 16 or 100 bytes (no dataset reaches them) opens with 
         await lib.close();
       }
     });
+  }
+});
+
+test('damaged Keras HDF5 files (bytes changed, mostly in the metadata; some cut short) open or fail with a WeightFileError naming the file', async (t) => {
+  const weightsOnly = fixtureOrSkip(t, 'keras-h5/alphabet-soup-charity-keras2.15');
+  const v3 = fixtureOrSkip(t, 'keras3-weights-h5/diabetes-simple-model');
+  if (!weightsOnly || !v3) {
+    return;
+  }
+  const dir = makeTempDir('weightscope-h5-mutations-');
+  for (const [source, name, seed] of [
+    [path.join(weightsOnly, 'model_weights.h5'), 'model_weights.h5', 11],
+    [path.join(v3, 'model.weights.h5'), 'model.weights.h5', 12],
+  ] as const) {
+    const target = path.join(dir, name);
+    const open = (bytes: Uint8Array): Promise<WeightFile> => {
+      fs.writeFileSync(target, bytes);
+      return openLocalPath(target);
+    };
+    // HDF5 metadata of these small files lies in their first 4 KiB and between the datasets.
+    const summary = await assertMutationsFailCleanly(name, fs.readFileSync(source), open, 150, seed, { headBytes: 4096, chunkElements: 64 });
+    assert.ok(summary.opened > 0 && summary.refused > 0, `${name}: ${JSON.stringify(summary)}`);
   }
 });

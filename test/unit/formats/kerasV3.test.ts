@@ -11,6 +11,7 @@ import { readZipDirectory } from '../../../src/core/zip';
 import { kerasV3Reader, toSnakeCase } from '../../../src/formats/kerasV3';
 import { openLocalPath } from '../../../src/formats/registry';
 import { fixtureOrSkip, makeTempDir } from '../helpers/fixtures';
+import { assertMutationsFailCleanly } from '../helpers/mutate';
 import { assertMatchesReference, fixturesOfFormat, kerasReference } from './helpers/kerasReference';
 import { writeZip } from './helpers/zipWriter';
 
@@ -461,4 +462,23 @@ test('nested sublayers of unknown classes: name attribute, parent, kernel/bias b
     );
     assert.equal(f.layers.find((l) => l.name === 'query')?.parent, 'mha');
   });
+});
+
+test('damaged .keras archives (ZIP records, config.json or the weights member changed; some cut short) open or fail with a WeightFileError naming the file', async (t) => {
+  const fixture = fixtureOrSkip(t, 'keras3-keras/keras-masking-lstm-3.8');
+  if (!fixture) {
+    return;
+  }
+  const target = path.join(makeTempDir('weightscope-keras-mutations-'), 'model.keras');
+  const open = (bytes: Uint8Array): Promise<WeightFile> => {
+    fs.writeFileSync(target, bytes);
+    return openLocalPath(target);
+  };
+  const base = fs.readFileSync(path.join(fixture, 'model.keras'));
+  const anywhere = await assertMutationsFailCleanly('model.keras', base, open, 150, 21, { chunkElements: 64 });
+  // The first members (metadata.json, config.json) and the start of model.weights.h5.
+  const front = await assertMutationsFailCleanly('model.keras', base, open, 150, 22, { headBytes: 6144, chunkElements: 64 });
+  for (const summary of [anywhere, front]) {
+    assert.ok(summary.opened > 0 && summary.refused > 0, JSON.stringify(summary));
+  }
 });

@@ -15,6 +15,7 @@ import type { QuantizedCodeSummary } from '../../../src/formats/tflite/quantized
 import { builtinOperatorNames } from '../../../src/formats/tflite/schemaTables';
 import { layerScopeFromName } from '../../../src/formats/tflite/weightRole';
 import { fixtureOrSkip, fixturesDir, makeTempDir, repoRoot, skipUnlessFixtures } from '../helpers/fixtures';
+import { assertMutationsFailCleanly } from '../helpers/mutate';
 import { writeFlatBuffer, type Field, type TableSpec } from './helpers/flatBufferWriter';
 
 // ---------------------------------------------------------------------------------------------
@@ -1228,4 +1229,20 @@ test('a real .tflite cut by 1 to 4 bytes (the empty buffer table its activations
   const deeper = path.join(dir, 'resnet-5.tflite');
   fs.writeFileSync(deeper, whole.subarray(0, whole.length - 5));
   await assert.rejects(openLocalPath(deeper), (ex: unknown) => WeightFileError.is(ex, 'truncated') && (ex as Error).message.startsWith(`${deeper}: `));
+});
+
+test('damaged TFLite models (bytes changed anywhere, some cut short) open or fail with a WeightFileError naming the file', async (t) => {
+  const dir = fixtureOrSkip(t, 'tflite');
+  if (!dir) {
+    return;
+  }
+  for (const [rel, seed] of [
+    ['tflm-hello-world-tf2.11/hello_world_int8.tflite', 31],
+    ['mlperf-tiny-kws-dscnn-tf2.3/kws_ref_model.tflite', 32],
+  ] as const) {
+    const name = path.basename(rel);
+    const bytes = fs.readFileSync(path.join(dir, rel));
+    const summary = await assertMutationsFailCleanly(name, bytes, (b) => openWeightSource(new MemoryByteSource(name, b), name, emptyFiles), 300, seed, { chunkElements: 256 });
+    assert.ok(summary.opened > 0 && summary.refused > 0, `${name}: ${JSON.stringify(summary)}`);
+  }
 });

@@ -15,6 +15,14 @@ export interface MutationSummary {
   refused: number;
 }
 
+/** Where mutations land and how values are read back. */
+export interface MutationOptions {
+  /** Half of the changed bytes land in the first `headBytes` bytes, where headers usually are (default: anywhere). */
+  headBytes?: number;
+  /** Elements per chunk when reading back (default 3, so that chunk boundaries fall everywhere). */
+  chunkElements?: number;
+}
+
 /** Opens `rounds` damaged copies of `base` (1-4 changed bytes, sometimes cut short) and checks the outcomes. */
 export async function assertMutationsFailCleanly(
   fileName: string,
@@ -22,7 +30,9 @@ export async function assertMutationsFailCleanly(
   open: (bytes: Uint8Array) => Promise<WeightFile>,
   rounds: number,
   seed = 1,
+  options: MutationOptions = {},
 ): Promise<MutationSummary> {
+  const head = Math.min(options.headBytes ?? base.length, base.length);
   let state = seed >>> 0;
   const random = (): number => {
     state = (Math.imul(state, 1103515245) + 12345) >>> 0;
@@ -30,10 +40,11 @@ export async function assertMutationsFailCleanly(
   };
   const summary: MutationSummary = { opened: 0, refused: 0 };
   for (let round = 0; round < rounds; round++) {
-    const bytes = base.slice();
+    // A copy (Buffer.prototype.slice would share the bytes, and damage would pile up).
+    const bytes = new Uint8Array(base);
     const changes = 1 + Math.floor(random() * 4);
     for (let k = 0; k < changes; k++) {
-      const i = Math.floor(random() * bytes.length);
+      const i = Math.floor(random() * (random() < 0.5 ? head : bytes.length));
       bytes[i] = random() < 0.5 ? Math.floor(random() * 256) : bytes[i]! ^ (1 << Math.floor(random() * 8));
     }
     const variant = random() < 0.2 ? bytes.subarray(0, Math.floor(random() * bytes.length)) : bytes;
@@ -49,7 +60,7 @@ export async function assertMutationsFailCleanly(
     summary.opened++;
     for (const t of file.tensors) {
       try {
-        for await (const chunk of t.readValues({ chunkElements: 3 })) {
+        for await (const chunk of t.readValues({ chunkElements: options.chunkElements ?? 3 })) {
           assert.ok(chunk.length >= 0);
         }
       } catch (ex) {
