@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { elementCount, isNumericDType } from '../core/dtypes';
 import { summarizeError, throwIfAborted, WeightFileError, type ErrorSummary } from '../core/errors';
 import { listDir, readRegularTextFile, statPath } from '../core/nodeFileSource';
-import { isSidecarName, readSidecar } from '../core/sidecar';
+import { isSidecarName, readSidecar, sidecarPath } from '../core/sidecar';
 import { isWeightFileName, openLocalPath, resolveLocalEntry } from '../formats/registry';
 import { checkpointStateLines } from '../formats/tfCheckpoint';
 import type { TensorDiff } from './diff';
@@ -216,6 +216,19 @@ export async function findCheckpoints(dir: string, options: Pick<HistoryOptions,
     refs.push(ref);
   }
   return orderCheckpoints(refs);
+}
+
+/**
+ * The sidecars whose epoch/step orders these checkpoints (findCheckpoints reads them for a checkpoint
+ * whose name gives neither), existing or not: an edit or a new sidecar there can re-order a history.
+ */
+export function orderingSidecars(checkpoints: readonly CheckpointRef[], naming?: NamingConvention): string[] {
+  return checkpoints
+    .filter((c) => {
+      const keys = orderKeys(c.label, naming);
+      return keys.epoch === undefined && keys.step === undefined;
+    })
+    .map((c) => sidecarPath(c.path));
 }
 
 /** Epoch/step from a checkpoint label: the naming convention first, then common spellings as whole tokens. */

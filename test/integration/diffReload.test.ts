@@ -3,7 +3,7 @@
  * rewritten weight shard of either side (copying A's shard over B's makes the models identical,
  * which the byte-equal files decide independently of the comparison), and a history follows a
  * checkpoint added to or removed from its run folder, but not a metadata sidecar or a training log
- * written there.
+ * written there, except a sidecar whose epoch orders a checkpoint whose name carries none.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -84,6 +84,33 @@ suite('open diff panels run again when their files change on disk', () => {
       fs.rmSync(path.join(run, 'epoch-001'), { recursive: true });
       const removed = await waitFor('the history without the removed checkpoint', () => view.historyResult !== after && view.historyResult?.checkpoints.length === 2 && view.historyResult, 60_000);
       assert.deepEqual(removed.checkpoints.map((c) => c.label), ['epoch-002', 'epoch-003']);
+    } finally {
+      view.panel.dispose();
+      fs.rmSync(run, { recursive: true, force: true });
+    }
+  });
+  test('a history re-orders when the sidecar epoch of a checkpoint whose name carries none is written or edited', async function () {
+    this.timeout(120_000);
+    const a = await api();
+    const run = fs.mkdtempSync(path.join(os.tmpdir(), 'weightscope-history-order-'));
+    const alpha = copyExample(first, path.join(run, 'alpha'));
+    const beta = copyExample(second, path.join(run, 'beta'));
+    const setEpoch = (entry: string, epoch: number): void => fs.writeFileSync(`${entry}.weightscope.json`, JSON.stringify({ version: 1, epoch }));
+    setEpoch(alpha, 2);
+    const view = a.diff.panels.open({ mode: 'history', dir: vscode.Uri.file(run), label: 'run' });
+    try {
+      // One checkpoint without an epoch: ordered by time, until the other gets one.
+      const before = await waitFor('the history', () => view.historyResult, 60_000);
+      assert.equal(before.orderedBy, 'time');
+      await watchersStarted();
+
+      setEpoch(beta, 1);
+      const byEpoch = await waitFor('the history ordered by the sidecar epochs', () => view.historyResult !== before && view.historyResult?.orderedBy === 'epoch' && view.historyResult, 60_000);
+      assert.deepEqual(byEpoch.checkpoints.map((c) => `${c.label}@${c.epoch}`), ['beta@1', 'alpha@2']);
+
+      setEpoch(alpha, 0);
+      const edited = await waitFor('the history re-ordered by the edited epoch', () => view.historyResult !== byEpoch && view.historyResult, 60_000);
+      assert.deepEqual(edited.checkpoints.map((c) => `${c.label}@${c.epoch}`), ['alpha@0', 'beta@1']);
     } finally {
       view.panel.dispose();
       fs.rmSync(run, { recursive: true, force: true });

@@ -10,8 +10,8 @@ import * as vscode from 'vscode';
 import { pairHistograms, type DiffResult } from '../../analysis/diff';
 import type { DiffPool } from '../../analysis/diffPool';
 import { diffLocalFiles } from '../../analysis/diffPool';
-import { affectsHistory, computeHistory, type HistoryResult } from '../../analysis/history';
-import { compileNamingConvention } from '../../analysis/namingConvention';
+import { affectsHistory, computeHistory, orderingSidecars, type HistoryResult } from '../../analysis/history';
+import { compileNamingConvention, type NamingConvention } from '../../analysis/namingConvention';
 import { summarizeError, throwIfAborted, WeightFileError } from '../../core/errors';
 import { resolveLocalEntry, openLocalPath } from '../../formats/registry';
 import { readSidecar } from '../../core/sidecar';
@@ -77,6 +77,8 @@ export class DiffPanelView extends Disposable {
   private running: AbortController | undefined;
   private result: DiffResult | undefined;
   private history: HistoryResult | undefined;
+  /** The naming convention of the last history run (it decides which checkpoints their sidecars order). */
+  private historyNaming: NamingConvention | undefined;
   /** Resolves when the latest run finished (tests and e2e wait on it). */
   whenDone: Promise<void> = Promise.resolve();
   /** The sidecars last pushed after a change (undefined until one changed; the integration tests read it). */
@@ -272,9 +274,10 @@ export class DiffPanelView extends Disposable {
             await this.messenger.notify({ type: 'diff', result: r satisfies DiffResultDto, overrides: [...this.overrides] });
           } else {
             const pattern = this.host.namingPattern();
+            this.historyNaming = pattern ? compileNamingConvention(pattern) : undefined;
             const h = await computeHistory(localPath(this.target.dir), {
               signal: controller.signal,
-              naming: pattern ? compileNamingConvention(pattern) : undefined,
+              naming: this.historyNaming,
               onProgress: (done, total) => {
                 if (this.running === controller) {
                   void this.messenger.notify({ type: 'progress', done, total });
@@ -307,8 +310,9 @@ export class DiffPanelView extends Disposable {
   /**
    * Watches what the panel compares, so that a change on disk runs it again: the files of both
    * checkpoints (entry and companions; a path that does not resolve now, itself, so that creating
-   * it counts), for a history those of its checkpoints and its folder's entries (a checkpoint
-   * added or removed; not sidecars, nor the logs training writes there). Called after each run,
+   * it counts), for a history those of its checkpoints, the sidecars that order checkpoints whose
+   * names carry no epoch/step, and its folder's entries (a checkpoint added or removed; not other
+   * sidecars, nor the logs training writes there). Called after each run,
    * since a run can find other files (a shard restored, a folder's entry file replaced).
    */
   private async watchSources(): Promise<void> {
@@ -329,6 +333,10 @@ export class DiffPanelView extends Disposable {
     for (const p of checkpoints) {
       const paths = await resolveLocalEntry(p).then(checkpointFiles, () => [p]);
       files.push(...paths.map((f) => vscode.Uri.file(f)));
+    }
+    // The sidecars that order a history's checkpoints whose names carry no epoch/step.
+    if (target.mode === 'history' && this.history) {
+      files.push(...orderingSidecars(this.history.checkpoints, this.historyNaming).map((f) => vscode.Uri.file(f)));
     }
     // A history also watches its folder's entries: a checkpoint added (a folder or a weight file
     // made there) or removed; not the logs training writes there (affectsHistory).

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { computeHistory, findCheckpoints, orderKeys } from '../../../src/analysis/history';
+import { computeHistory, findCheckpoints, orderingSidecars, orderKeys } from '../../../src/analysis/history';
 import { compileNamingConvention } from '../../../src/analysis/namingConvention';
 import { updateSidecar } from '../../../src/core/sidecar';
 import { makeTempDir } from '../helpers/fixtures';
@@ -178,6 +178,18 @@ test('checkpoints are ordered by epoch, step, naming convention, sidecar or time
   const found = await findCheckpoints(dir);
   assert.equal(found.orderedBy, 'epoch');
   assert.deepEqual(found.checkpoints.map((c) => c.label), ['first', 'middle', 'latest']);
+  // Those sidecars order the history, so an open one watches them.
+  assert.deepEqual(
+    orderingSidecars(found.checkpoints),
+    ['first', 'middle', 'latest'].map((n) => path.join(dir, n, 'model.json.weightscope.json')),
+  );
+});
+
+test('the sidecars that order a history are those of checkpoints whose names (or naming convention) give no epoch or step, existing or not', () => {
+  const refs = ['epoch-002', 'best', 'ckpt-30', 'mlp-0.345-007.h5', 'final.h5'].map((label) => ({ path: path.join('/run', label, 'model.json'), label, mtimeMs: 0 }));
+  assert.deepEqual(orderingSidecars(refs), ['best', 'mlp-0.345-007.h5', 'final.h5'].map((l) => path.join('/run', l, 'model.json.weightscope.json')));
+  const naming = compileNamingConvention('{model}-{val_loss:.3f}-{epoch:03d}');
+  assert.deepEqual(orderingSidecars(refs, naming), ['best', 'final.h5'].map((l) => path.join('/run', l, 'model.json.weightscope.json')));
 });
 
 test('a TF checkpoint state file lists the checkpoints of the folder', async (t) => {
