@@ -20,6 +20,7 @@ import { isSidecarName, readSidecar, sidecarPath } from '../core/sidecar';
 import { isWeightFileName, openLocalPath, resolveLocalEntry } from '../formats/registry';
 import { checkpointStateLines } from '../formats/tfCheckpoint';
 import type { TensorDiff } from './diff';
+import { checkpointStamp } from './checkpointFiles';
 import { autoWorkerMinBytes, diffLocalFiles, DiffPool } from './diffPool';
 import { checkNames, parseCheckpointName, type NamingConvention, type NamingWarning } from './namingConvention';
 
@@ -141,6 +142,75 @@ export interface HistoryOptions {
   signal?: AbortSignal;
   /** Progress: checkpoints done of total. */
   onProgress?: (done: number, total: number) => void;
+  /** Results of an earlier run of the same history to reuse (an open history that follows a training run). */
+  cache?: HistoryCache;
+}
+
+/** What one checkpoint's comparisons (against the first and the previous checkpoint) yield. */
+interface StepResult {
+  /** Its tensor names paired with the first checkpoint's -> their layer. */
+  names: Map<string, string>;
+  /** Layers of its model tensors paired with the first's, in order (the first checkpoint's give the history's layer order). */
+  layers: string[];
+  acc: Map<string, LayerAcc>;
+}
+
+/**
+ * The reading steps of a history, kept from one run to the next of an open history, so that a
+ * checkpoint added to a training run costs its own reads, not those of every checkpoint again.
+ * Each result is keyed by the paths and stamps (total size, latest modification time of all their
+ * files) of the checkpoints it read; a checkpoint rewritten has another stamp and is read again.
+ * A finished run keeps only the results it used, so the cache holds one history's worth.
+ */
+export class HistoryCache {
+  private current = new Map<string, CachedStep>();
+  /** Results the last finished run took from the cache, and results it computed. */
+  reused = 0;
+  computed = 0;
+
+  /** Starts a run (runs may overlap: one cancelled while the next starts). */
+  begin(): HistoryCacheRun {
+    const used = new Map<string, CachedStep>();
+    let reused = 0;
+    let computed = 0;
+    return {
+      get: async <T extends CachedStep>(key: string, compute: () => Promise<T>): Promise<T> => {
+        const hit = used.get(key) ?? this.current.get(key);
+        if (hit !== undefined) {
+          reused++;
+          used.set(key, hit);
+          return hit as T;
+        }
+        const value = await compute();
+        computed++;
+        used.set(key, value);
+        return value;
+      },
+      end: (finished: boolean): void => {
+        if (finished) {
+          // What this run used is what the next run of this history can use.
+          this.current = used;
+          this.reused = reused;
+          this.computed = computed;
+        } else {
+          for (const [k, v] of used) {
+            this.current.set(k, v);
+          }
+        }
+      },
+    };
+  }
+}
+
+/** A step's or a histogram pass's result. */
+type CachedStep = StepResult | Map<string, number[]>;
+
+/** One run's use of a HistoryCache. */
+interface HistoryCacheRun {
+  /** The result under `key`, else `compute`'s; either is kept for the next run. */
+  get<T extends CachedStep>(key: string, compute: () => Promise<T>): Promise<T>;
+  /** Ends the run: a finished one keeps what it used, a failed or cancelled one adds what it computed. */
+  end(finished: boolean): void;
 }
 
 /** Most checkpoints analysed in one history. */
@@ -373,26 +443,48 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
   /** For each checkpoint: tensor name in that checkpoint -> layer of the first checkpoint. */
   const layerOfName: Map<string, string>[] = [];
   const total = checkpoints.length;
+  const cache = options.cache;
+  /** Cache keys of the checkpoints: path and stamp. */
+  const keys: string[] = [];
+  if (cache) {
+    for (const c of checkpoints) {
+      const st = await checkpointStamp(c.path);
+      keys.push(`${c.path}\u0000${st.size}\u0000${st.mtimeMs}`);
+    }
+  }
+  const run = cache?.begin();
+  const cached = <T extends CachedStep>(key: () => string, compute: () => Promise<T>): Promise<T> => (run ? run.get(key(), compute) : compute());
+  let finished = false;
   try {
     for (let k = 0; k < total; k++) {
       throwIfAborted(options.signal);
       const cur = checkpoints[k]!;
-      const dFirst = await diffLocalFiles(first.path, cur.path, { pool, workers: 0, signal: options.signal });
-      const names = new Map<string, string>();
-      for (const t of dFirst.tensors) {
-        if (t.a !== null && t.b !== null && t.group === 'model') {
-          // An unreadable tensor has no values to compare or to count in the histograms.
-          if (!t.error) {
-            names.set(t.b, t.layer);
+      const step = await cached(
+        () => `step\u0000${keys[0]}\u0000${k === 0 ? '' : keys[k - 1]}\u0000${keys[k]}`,
+        async (): Promise<StepResult> => {
+          const dFirst = await diffLocalFiles(first.path, cur.path, { pool, workers: 0, signal: options.signal });
+          const names = new Map<string, string>();
+          const layers: string[] = [];
+          for (const t of dFirst.tensors) {
+            if (t.a !== null && t.b !== null && t.group === 'model') {
+              // An unreadable tensor has no values to compare or to count in the histograms.
+              if (!t.error) {
+                names.set(t.b, t.layer);
+              }
+              if (!layers.includes(t.layer)) {
+                layers.push(t.layer);
+              }
+            }
           }
-          if (k === 0 && !layerOrder.includes(t.layer)) {
-            layerOrder.push(t.layer);
-          }
-        }
+          const dPrev = k === 0 ? undefined : k === 1 ? dFirst : await diffLocalFiles(checkpoints[k - 1]!.path, cur.path, { pool, workers: 0, signal: options.signal });
+          return { names, layers, acc: accumulate(dFirst.tensors, dPrev?.tensors, names) };
+        },
+      );
+      if (k === 0) {
+        layerOrder.push(...step.layers);
       }
-      layerOfName.push(names);
-      const dPrev = k === 0 ? undefined : k === 1 ? dFirst : await diffLocalFiles(checkpoints[k - 1]!.path, cur.path, { pool, workers: 0, signal: options.signal });
-      perCheckpoint.push(accumulate(dFirst.tensors, dPrev?.tensors, names));
+      layerOfName.push(step.names);
+      perCheckpoint.push(step.acc);
       options.onProgress?.(k + 1, total * 2);
     }
 
@@ -412,7 +504,14 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
     }
     const histograms: Map<string, number[]>[] = [];
     for (let k = 0; k < total; k++) {
-      histograms.push(await layerHistograms(checkpoints[k]!.path, layerOfName[k]!, ranges, bins, options.signal));
+      // Its layers' shared ranges are part of the key: a checkpoint that widens them counts all again.
+      const own = [...new Set(layerOfName[k]!.values())].map((layer) => [layer, ranges.get(layer)]);
+      histograms.push(
+        await cached(
+          () => `histograms\u0000${keys[0]}\u0000${keys[k]}\u0000${bins}\u0000${JSON.stringify(own)}`,
+          () => layerHistograms(checkpoints[k]!.path, layerOfName[k]!, ranges, bins, options.signal),
+        ),
+      );
       options.onProgress?.(total + k + 1, total * 2);
     }
 
@@ -466,7 +565,7 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
       return { tensors, stepTensors, first2, dist2, step2, prev2 };
     });
     const relStepChange = model.map((m, k) => (k === 0 || m.stepTensors === 0 ? null : ratio(Math.sqrt(m.step2), Math.sqrt(m.prev2))));
-    return {
+    const result: HistoryResult = {
       dir,
       checkpoints,
       ...(skipped.length > 0 ? { skipped } : {}),
@@ -477,7 +576,10 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
       warnings: historyWarnings(layers, relStepChange, checkpoints, perCheckpoint),
       namingWarnings,
     };
+    finished = true;
+    return result;
   } finally {
+    run?.end(finished);
     await pool?.dispose();
   }
 }

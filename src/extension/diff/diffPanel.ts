@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import { pairHistograms, type DiffResult } from '../../analysis/diff';
 import type { DiffPool } from '../../analysis/diffPool';
 import { diffLocalFiles } from '../../analysis/diffPool';
-import { affectsHistory, computeHistory, orderingSidecars, type HistoryResult } from '../../analysis/history';
+import { affectsHistory, computeHistory, HistoryCache, orderingSidecars, type HistoryResult } from '../../analysis/history';
 import { compileNamingConvention, type NamingConvention } from '../../analysis/namingConvention';
 import { summarizeError, throwIfAborted, WeightFileError } from '../../core/errors';
 import { resolveLocalEntry, openLocalPath } from '../../formats/registry';
@@ -77,6 +77,8 @@ export class DiffPanelView extends Disposable {
   private running: AbortController | undefined;
   private result: DiffResult | undefined;
   private history: HistoryResult | undefined;
+  /** A history's results kept between its runs: a checkpoint added costs its own reads only. */
+  readonly historyCache = new HistoryCache();
   /** The naming convention of the last history run (it decides which checkpoints their sidecars order). */
   private historyNaming: NamingConvention | undefined;
   /** Resolves when the latest run finished (tests and e2e wait on it). */
@@ -278,6 +280,7 @@ export class DiffPanelView extends Disposable {
             const h = await computeHistory(localPath(this.target.dir), {
               signal: controller.signal,
               naming: this.historyNaming,
+              cache: this.historyCache,
               onProgress: (done, total) => {
                 if (this.running === controller) {
                   void this.messenger.notify({ type: 'progress', done, total });

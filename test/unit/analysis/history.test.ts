@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { computeHistory, findCheckpoints, orderingSidecars, orderKeys } from '../../../src/analysis/history';
+import { computeHistory, findCheckpoints, HistoryCache, orderingSidecars, orderKeys, type HistoryResult } from '../../../src/analysis/history';
 import { compileNamingConvention } from '../../../src/analysis/namingConvention';
 import { updateSidecar } from '../../../src/core/sidecar';
 import { makeTempDir } from '../helpers/fixtures';
@@ -37,6 +37,41 @@ test('history of per-epoch TF.js checkpoints: norm, mean, std and distance from 
   assert.equal(h.relDistanceFromFirst[0], 0);
   assert.ok(h.relStepChange.slice(1).every((x) => x !== null && x > 0));
   assert.deepEqual(h.warnings, []);
+});
+
+test('a history run again with its cache reads only what changed (a checkpoint added or rewritten) and equals one computed afresh', async () => {
+  const src = await trainingRunDir();
+  const dir = makeTempDir('weightscope-history-cache-');
+  for (const e of ['epoch-000', 'epoch-001', 'epoch-002']) {
+    fs.cpSync(path.join(src, e), path.join(dir, e), { recursive: true });
+  }
+  const cache = new HistoryCache();
+  const options = { workers: 0, histogramBins: 16 } as const;
+  const fresh = (): Promise<HistoryResult> => computeHistory(dir, options);
+  // Each checkpoint: one step (its comparisons with the first and the previous) and one histogram pass.
+  const first = await computeHistory(dir, { ...options, cache });
+  assert.deepEqual([cache.reused, cache.computed], [0, 6]);
+  assert.deepEqual(first, await fresh());
+
+  const again = await computeHistory(dir, { ...options, cache });
+  assert.deepEqual([cache.reused, cache.computed], [6, 0]);
+  assert.deepEqual(again, first);
+
+  // A checkpoint added at the end with values inside the layers' ranges: its own step and pass only.
+  fs.cpSync(path.join(src, 'epoch-001'), path.join(dir, 'epoch-003'), { recursive: true });
+  const added = await computeHistory(dir, { ...options, cache });
+  assert.deepEqual([cache.reused, cache.computed], [6, 2]);
+  assert.equal(added.checkpoints.length, 4);
+  assert.deepEqual(added, await fresh());
+
+  // The last checkpoint rewritten with values outside them: its step, and every pass (the ranges widened).
+  fs.cpSync(path.join(src, 'epoch-003'), path.join(dir, 'epoch-003'), { recursive: true });
+  const later = new Date(Date.now() + 5000);
+  fs.utimesSync(path.join(dir, 'epoch-003', 'weights.bin'), later, later);
+  const rewritten = await computeHistory(dir, { ...options, cache });
+  assert.deepEqual([cache.reused, cache.computed], [3, 5]);
+  assert.deepEqual(rewritten, await fresh());
+  assert.notDeepEqual(rewritten.layers, added.layers);
 });
 
 test('a layer that stops moving and a layer that blows up are warned about', async () => {
