@@ -16,7 +16,7 @@ import { decodeValues, elementCount, itemSizeBytes, type DType, type NumericArra
 import { throwIfAborted, WeightFileError, type WeightFileErrorReason } from '../core/errors';
 import type { FileWarning, RawTensorSource, ReadValuesOptions } from '../core/model';
 import { readRawValues } from '../core/tensorData';
-import { Hdf5Damage, hdf5Truncation, locateRawDatasets, readHdf5Tree, type Hdf5LayoutIndex, type Hdf5Truncation, type Hdf5TreeNode } from './hdf5Layout';
+import { Hdf5Damage, hdf5RecordedBytes, hdf5Truncation, locateRawDatasets, readHdf5Tree, type Hdf5LayoutIndex, type Hdf5Truncation, type Hdf5TreeNode } from './hdf5Layout';
 
 type H5wasmNode = typeof import('h5wasm/node', { with: { 'resolution-mode': 'import' } });
 type H5Module = Awaited<H5wasmNode['ready']>;
@@ -39,6 +39,12 @@ export const hdf5Signature = Uint8Array.of(0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0
 
 /** Offsets where the HDF5 library looks for the superblock: 0, then user-block sizes 512, 1024, 2048, ... */
 export const hdf5SignatureOffsets: readonly number[] = [0, 512, 1024, 2048];
+
+/** Bytes at the start of an HDF5 file that hold its superblock after any user block hdf5Layout.ts looks past (8 KiB). */
+const superblockSearchBytes = 8192 + 128;
+
+/** Free space left in the temporary folder after a temporary copy of an HDF5 file, at least (64 MiB). */
+const tempDiskReserveBytes = 64 * 2 ** 20;
 
 /** True when `head` holds the HDF5 signature at offset 0 or a common user-block offset. */
 export function hasHdf5Signature(head: Uint8Array): boolean {
@@ -300,11 +306,17 @@ export class Hdf5File {
     }
     // Bytes that do not start as HDF5 does are refused before any copy (a compressed member that
     // inflates to gigabytes of something else would otherwise be written out in full first).
-    const head = await source.read(0, Math.min(source.size, hdf5SignatureOffsets[hdf5SignatureOffsets.length - 1]! + hdf5Signature.length));
+    const head = await source.read(0, Math.min(source.size, superblockSearchBytes));
     if (!hasHdf5Signature(head)) {
       throw new WeightFileError('unrecognized', `${source.name}: is not an HDF5 file (no HDF5 signature at its start).`, { file: source.name });
     }
-    const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'weightscope-h5-'));
+    // Only the bytes the superblock says the file has are copied: the HDF5 library reads nothing
+    // past them, and anything after them (filler that compresses to nothing) would only fill the disk.
+    const recorded = hdf5RecordedBytes(head, source.size);
+    const bytes = recorded !== undefined && recorded > 0 ? Math.min(source.size, recorded) : source.size;
+    const tempRoot = os.tmpdir();
+    checkTempSpace(source.name, bytes, tempRoot, await freeBytes(tempRoot));
+    const dir = await fs.promises.mkdtemp(path.join(tempRoot, 'weightscope-h5-'));
     trackTempDir(dir);
     const removeDir = async (): Promise<void> => {
       liveTempDirs.delete(dir);
@@ -312,7 +324,7 @@ export class Hdf5File {
     };
     const tempPath = path.join(dir, 'member.h5');
     try {
-      await copyToFile(source, tempPath, options.signal);
+      await copyToFile(source, bytes, tempPath, options.signal);
       return await Hdf5File.openLocal(tempPath, source.name, removeDir, { path: tempPath, start: 0 });
     } catch (ex) {
       await removeDir();
@@ -1001,6 +1013,24 @@ function memberPath(displayName: string): string {
   return `/.weightscope-member-${process.pid}-${++memberCounter}/${path.basename(displayName) || 'member.h5'}`;
 }
 
+/** Bytes free to this process in the file system of `dir`; undefined when that cannot be asked. */
+async function freeBytes(dir: string): Promise<number | undefined> {
+  try {
+    const st = await fs.promises.statfs(dir);
+    return st.bavail * st.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Throws `tooLarge` when a temporary copy of `bytes` would leave less than tempDiskReserveBytes of `free` (unknown: no check). */
+export function checkTempSpace(name: string, bytes: number, tempRoot: string, free: number | undefined): void {
+  if (free !== undefined && bytes + tempDiskReserveBytes > free) {
+    const mib = (n: number): string => (n / 2 ** 20).toFixed(n < 2 ** 20 ? 2 : 0);
+    throw new WeightFileError('tooLarge', `${name}: reading it needs a ${mib(bytes)} MiB copy in the temporary folder ${tempRoot}, which has ${mib(free)} MiB free.`, { file: name });
+  }
+}
+
 /** A WeightFileError from an h5wasm/HDF5 exception; with `truncation` (the failure read past the end of a truncated file), reason `truncated`. */
 function hdf5Error(file: string, what: string, ex: unknown, truncation?: Hdf5Truncation): WeightFileError {
   const text = ex instanceof Error ? ex.message : String(ex);
@@ -1030,13 +1060,13 @@ function hdf5Error(file: string, what: string, ex: unknown, truncation?: Hdf5Tru
   return new WeightFileError(reason, `${file}: could not ${what}: '${detail}'${why}.`, { file }, { cause: ex });
 }
 
-/** Streams a source into a new file in chunks (never the whole source in memory). */
-async function copyToFile(source: ByteSource, target: string, signal?: AbortSignal): Promise<void> {
+/** Streams the first `size` bytes of a source into a new file in chunks (never the whole source in memory). */
+async function copyToFile(source: ByteSource, size: number, target: string, signal?: AbortSignal): Promise<void> {
   const fh = await fs.promises.open(target, 'wx', 0o600);
   try {
-    for (let pos = 0; pos < source.size; ) {
+    for (let pos = 0; pos < size; ) {
       throwIfAborted(signal);
-      const n = Math.min(copyChunkBytes, source.size - pos);
+      const n = Math.min(copyChunkBytes, size - pos);
       const bytes = await source.read(pos, n);
       let written = 0;
       while (written < bytes.byteLength) {

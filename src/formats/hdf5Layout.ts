@@ -108,7 +108,8 @@ const undefinedAddress = -1;
 class Reader {
   private read = 0;
   constructor(
-    private readonly fd: number,
+    /** Reads like fs.readSync into `buf` from absolute `position` (host-file offset); returns the bytes read. */
+    private readonly readAt: (buf: Buffer, offset: number, length: number, position: number) => number,
     /** Host-file offset of byte 0 of the HDF5 file (a ZIP member's start, or 0). */
     readonly start: number,
     /** Size of the HDF5 file in bytes. */
@@ -127,7 +128,7 @@ class Reader {
     const buf = Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {
-      const n = fs.readSync(this.fd, buf, done, length - done, this.start + at + done);
+      const n = this.readAt(buf, done, length - done, this.start + at + done);
       if (n <= 0) {
         throw new Unsupported('short read');
       }
@@ -1087,6 +1088,24 @@ export function hdf5Truncation(hostPath: string, range?: { start: number; size: 
 }
 
 /**
+ * The size the superblock of an HDF5 file of `size` bytes records (its end-of-file address), from
+ * the file's first bytes `head` (enough for a superblock after any user block the library looks
+ * past: 8 KiB + 128 bytes); undefined when `head` holds no superblock understood here.
+ */
+export function hdf5RecordedBytes(head: Uint8Array, size: number): number | undefined {
+  const readAt = (buf: Buffer, offset: number, length: number, position: number): number => {
+    const n = Math.max(0, Math.min(length, head.length - position));
+    buf.set(head.subarray(position, position + n), offset);
+    return n;
+  };
+  try {
+    return new Walker(new Reader(readAt, 0, size)).expectedBytes;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Runs `fn` with a Reader over the HDF5 bytes [start, start+size) of a host file and a key naming
  * those bytes (path, range, size, mtime, inode); any failure gives `fallback`. The file is closed after.
  */
@@ -1098,7 +1117,8 @@ function withHostFile<T>(hostPath: string, range: { start: number; size: number 
     const start = range?.start ?? 0;
     const size = range?.size ?? st.size;
     const identity = `${hostPath}\u0000${start}\u0000${size}\u0000${st.size}\u0000${st.mtimeMs}\u0000${st.ino}`;
-    return fn(new Reader(fd, start, Math.min(size, st.size - start)), identity);
+    const file = fd;
+    return fn(new Reader((buf, offset, length, position) => fs.readSync(file, buf, offset, length, position), start, Math.min(size, st.size - start)), identity);
   } catch (ex) {
     if (ex instanceof Hdf5Damage) {
       throw ex;

@@ -8,6 +8,7 @@ import { WeightFileError } from '../../../src/core/errors';
 import type { WeightFile } from '../../../src/core/model';
 import { readAllValues } from '../../../src/core/tensorData';
 import { readZipDirectory } from '../../../src/core/zip';
+import { checkTempSpace } from '../../../src/formats/hdf5';
 import { kerasV3Reader, toSnakeCase } from '../../../src/formats/kerasV3';
 import { openLocalPath } from '../../../src/formats/registry';
 import { fixtureOrSkip, makeTempDir } from '../helpers/fixtures';
@@ -244,6 +245,48 @@ test('.keras from a source without a local path and with a DEFLATED weights memb
   const zip = writeZip([...members].map(([name, data]) => ({ name, data, deflate: true })));
   const source = new MemoryByteSource('memory/fixed_model.keras', zip);
   await withFile(await kerasV3Reader.open(source, new MemoryFileSet('memory', new Map())), (f) => assertMatchesReference(f, kerasReference.fixtures[custom]!, 50));
+});
+
+test('.keras whose DEFLATED weights member is HDF5 followed by 64 MiB of filler: only the bytes its superblock records are copied, and it opens', async (t) => {
+  const p = fixtureOrSkip(t, custom);
+  if (!p) {
+    return;
+  }
+  const members = await archiveMembers(p);
+  const h5 = members.get('model.weights.h5')!;
+  const padded = new Uint8Array(h5.length + 64 * 1024 * 1024);
+  padded.set(h5);
+  const zip = writeZip([...members].map(([name, data]) => ({ name, data: name === 'model.weights.h5' ? padded : data, deflate: true })));
+  assert.ok(zip.length < 1024 * 1024, `the archive is small (${zip.length} bytes)`);
+  const tempRoot = makeTempDir('weightscope-tmpdir-');
+  const saved = process.env['TMPDIR'];
+  process.env['TMPDIR'] = tempRoot;
+  try {
+    const file = await kerasV3Reader.open(new MemoryByteSource('memory/padded.keras', zip), new MemoryFileSet('memory', new Map()));
+    await withFile(file, async (f) => {
+      const copies = fs.readdirSync(tempRoot).filter((n) => n.startsWith('weightscope-h5-'));
+      assert.equal(copies.length, 1, copies.join(', '));
+      assert.equal(fs.statSync(path.join(tempRoot, copies[0]!, 'member.h5')).size, h5.length);
+      await assertMatchesReference(f, kerasReference.fixtures[custom]!, 50);
+    });
+    assert.deepEqual(fs.readdirSync(tempRoot), [], 'the copy is removed on close');
+  } finally {
+    if (saved === undefined) {
+      delete process.env['TMPDIR'];
+    } else {
+      process.env['TMPDIR'] = saved;
+    }
+  }
+});
+
+test('a temporary copy that would leave less than 64 MiB free in the temporary folder is refused as tooLarge, naming the sizes', () => {
+  const mib = 2 ** 20;
+  checkTempSpace('a.keras/model.weights.h5', 100 * mib, '/tmp', 165 * mib);
+  checkTempSpace('a.keras/model.weights.h5', 100 * mib, '/tmp', undefined);
+  assert.throws(
+    () => checkTempSpace('a.keras/model.weights.h5', 100 * mib, '/tmp', 163 * mib),
+    (ex: unknown) => WeightFileError.is(ex, 'tooLarge') && ex.message === 'a.keras/model.weights.h5: reading it needs a 100 MiB copy in the temporary folder /tmp, which has 163 MiB free.',
+  );
 });
 
 test('.keras whose DEFLATED weights member is not HDF5 (64 MiB of zeros, a ZIP bomb in small) is refused from its first bytes, with no temporary copy', async () => {
