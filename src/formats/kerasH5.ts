@@ -37,9 +37,12 @@ function sniffKerasH5(input: SniffInput): number | undefined {
   return /\.(h5|hdf5|he5|hdf)$/i.test(input.fileName) ? 100 : 90;
 }
 
-/** Opens a Keras HDF5 file and dispatches on its layout. Needs a local file (h5wasm reads host files). */
-async function openKerasH5(source: ByteSource, files: FileSet, _options?: OpenOptions): Promise<WeightFile> {
-  const h5 = await Hdf5File.openSource(source);
+/**
+ * Opens a Keras HDF5 file and dispatches on its layout. h5wasm reads host files: a local file is
+ * read in place, any other source (a remote or virtual file system) through a temporary copy.
+ */
+async function openKerasH5(source: ByteSource, files: FileSet, options?: OpenOptions): Promise<WeightFile> {
+  const h5 = await Hdf5File.openSource(source, { allowTempCopy: true, ...(options?.signal ? { signal: options.signal } : {}) });
   try {
     const rootAttrs = h5.attributeNames('/');
     const rootKeys = h5.keys('/');

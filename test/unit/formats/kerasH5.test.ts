@@ -10,7 +10,7 @@ import { readAllValues } from '../../../src/core/tensorData';
 import { Hdf5File } from '../../../src/formats/hdf5';
 import { kerasH5Reader } from '../../../src/formats/kerasH5';
 import { detectFormat, openLocalPath } from '../../../src/formats/registry';
-import { fixtureOrSkip, makeTempDir } from '../helpers/fixtures';
+import { fixtureOrSkip, makeTempDir, withOwnTmpdir } from '../helpers/fixtures';
 import { assertMutationsFailCleanly } from '../helpers/mutate';
 import { assertMatchesReference, fixturesOfFormat, kerasReference } from './helpers/kerasReference';
 
@@ -263,14 +263,18 @@ test('bad input: HDF5 signature followed by garbage fails with a clear reason', 
   await source.close();
 });
 
-test('bad input: an HDF5 source without a local path is refused as unsupportedFormat', async (t) => {
+test('an HDF5 source without a local path (a remote or virtual file system) opens through a temporary copy, removed on close', async (t) => {
   const p = fixtureOrSkip(t, soupWeights);
   if (!p) {
     return;
   }
-  const source = new MemoryByteSource('virtual/model_weights.h5', fs.readFileSync(p));
-  await assert.rejects(kerasH5Reader.open(source, new MemoryFileSet('virtual', new Map())), (ex: unknown) => {
-    return WeightFileError.is(ex, 'unsupportedFormat') && (ex as Error).message.includes('virtual/model_weights.h5');
+  await withOwnTmpdir(async (tempRoot) => {
+    const source = new MemoryByteSource('virtual/model_weights.h5', fs.readFileSync(p));
+    await withFile(await kerasH5Reader.open(source, new MemoryFileSet('virtual', new Map())), async (f) => {
+      assert.equal(fs.readdirSync(tempRoot).filter((n) => n.startsWith('weightscope-h5-')).length, 1);
+      await assertMatchesReference(f, kerasReference.fixtures[soupWeights]!);
+    });
+    assert.deepEqual(fs.readdirSync(tempRoot), [], 'the copy is removed on close');
   });
 });
 

@@ -11,7 +11,7 @@ import { readZipDirectory } from '../../../src/core/zip';
 import { checkTempSpace } from '../../../src/formats/hdf5';
 import { kerasV3Reader, toSnakeCase } from '../../../src/formats/kerasV3';
 import { openLocalPath } from '../../../src/formats/registry';
-import { fixtureOrSkip, makeTempDir } from '../helpers/fixtures';
+import { fixtureOrSkip, makeTempDir, withOwnTmpdir } from '../helpers/fixtures';
 import { assertMutationsFailCleanly } from '../helpers/mutate';
 import { assertMatchesReference, fixturesOfFormat, kerasReference } from './helpers/kerasReference';
 import { writeZip } from './helpers/zipWriter';
@@ -258,10 +258,7 @@ test('.keras whose DEFLATED weights member is HDF5 followed by 64 MiB of filler:
   padded.set(h5);
   const zip = writeZip([...members].map(([name, data]) => ({ name, data: name === 'model.weights.h5' ? padded : data, deflate: true })));
   assert.ok(zip.length < 1024 * 1024, `the archive is small (${zip.length} bytes)`);
-  const tempRoot = makeTempDir('weightscope-tmpdir-');
-  const saved = process.env['TMPDIR'];
-  process.env['TMPDIR'] = tempRoot;
-  try {
+  await withOwnTmpdir(async (tempRoot) => {
     const file = await kerasV3Reader.open(new MemoryByteSource('memory/padded.keras', zip), new MemoryFileSet('memory', new Map()));
     await withFile(file, async (f) => {
       const copies = fs.readdirSync(tempRoot).filter((n) => n.startsWith('weightscope-h5-'));
@@ -270,13 +267,7 @@ test('.keras whose DEFLATED weights member is HDF5 followed by 64 MiB of filler:
       await assertMatchesReference(f, kerasReference.fixtures[custom]!, 50);
     });
     assert.deepEqual(fs.readdirSync(tempRoot), [], 'the copy is removed on close');
-  } finally {
-    if (saved === undefined) {
-      delete process.env['TMPDIR'];
-    } else {
-      process.env['TMPDIR'] = saved;
-    }
-  }
+  });
 });
 
 test('a temporary copy that would leave less than 64 MiB free in the temporary folder is refused as tooLarge, naming the sizes', () => {

@@ -47,3 +47,19 @@ export function makeTempDir(prefix = 'weightscope-test-'): string {
   process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
+
+/** Runs `fn` with os.tmpdir() answering a new empty folder (TMPDIR), which it is given; restores TMPDIR after. */
+export async function withOwnTmpdir<T>(fn: (tmp: string) => Promise<T>): Promise<T> {
+  const tmp = makeTempDir('weightscope-tmpdir-');
+  const saved = process.env['TMPDIR'];
+  process.env['TMPDIR'] = tmp;
+  try {
+    return await fn(tmp);
+  } finally {
+    if (saved === undefined) {
+      delete process.env['TMPDIR'];
+    } else {
+      process.env['TMPDIR'] = saved;
+    }
+  }
+}
