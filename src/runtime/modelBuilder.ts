@@ -330,10 +330,24 @@ export async function buildModel(file: WeightFile, tf: Tf, tfl: Tfl, options: Bu
   try {
     model = await tfl.models.modelFromJSON({ modelTopology: topology } as never);
   } catch (ex) {
-    throw new WeightFileError('unsupportedFormat', `${name}: TensorFlow.js could not rebuild the model from its config: ${ex instanceof Error ? ex.message : String(ex)}`, { file: name }, { cause: ex });
+    throw new WeightFileError('unsupportedFormat', `${name}: TensorFlow.js could not rebuild the model from its config: ${tfjsReason(ex)}`, { file: name }, { cause: ex });
   }
   const loaded = await loadWeightsByName(file, model, tf, options.signal);
   return { model, loaded, ...(file.trainingConfig ? { trainingConfig: file.trainingConfig } : {}) };
+}
+
+/**
+ * The first line of a TensorFlow.js error as one sentence: without the numbered list of possible
+ * causes some add ("This may be due to one of the following reasons: 1. ... 2. ..."), ending with a period.
+ */
+export function tfjsReason(ex: unknown): string {
+  let line = (ex instanceof Error ? ex.message : String(ex)).split('\n')[0]!;
+  const cut = line.indexOf(' This may be due to');
+  if (cut >= 0) {
+    line = line.slice(0, cut);
+  }
+  line = line.replace(/[\s:]+$/, '').trim();
+  return /[.!?]$/.test(line) ? line : `${line}.`;
 }
 
 /** The folder of a SavedModel opened through its saved_model.pb or variables/variables.* file. */

@@ -6,7 +6,7 @@ import { WeightFileError } from '../../../src/core/errors';
 import { readAllValues } from '../../../src/core/tensorData';
 import { openLocalPath } from '../../../src/formats/registry';
 import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
-import { buildModel, convertKerasConfig, flattenLayers } from '../../../src/runtime/modelBuilder';
+import { buildModel, convertKerasConfig, flattenLayers, tfjsReason } from '../../../src/runtime/modelBuilder';
 import { writeTfjsModel, type TfjsArtifacts } from '../../../src/runtime/tfjsArtifacts';
 import { fixtureOrSkip, makeTempDir } from '../helpers/fixtures';
 
@@ -114,6 +114,34 @@ test('unsupported layers are listed in one message; weights-only files are refus
     (c) => c === 'Dense',
   );
   assert.deepEqual(unsupported, ['FancyA', 'FancyB']);
+});
+
+test('a config TensorFlow.js cannot rebuild is one sentence naming the file and its first line, without TF.js\'s list of possible causes', async () => {
+  const dir = makeTempDir('weightscope-rebuild-');
+  const model = (activation: unknown): unknown => ({
+    format: 'layers-model',
+    modelTopology: { class_name: 'Sequential', config: { name: 's', layers: [{ class_name: 'Dense', config: { name: 'd', units: 2, activation, batch_input_shape: [null, 3] } }] } },
+    weightsManifest: [{ paths: ['w.bin'], weights: [{ name: 'd/kernel', shape: [3, 2], dtype: 'float32' }, { name: 'd/bias', shape: [2], dtype: 'float32' }] }],
+  });
+  fs.writeFileSync(path.join(dir, 'w.bin'), new Uint8Array(32));
+  for (const [activation, reason] of [
+    ['nope', 'Unknown activation: nope.'],
+    [[0, -3], 'activation: Improper config format: [0,-3].'],
+  ] as const) {
+    const file = path.join(dir, 'model.json');
+    fs.writeFileSync(file, JSON.stringify(model(activation)));
+    const wf = await openLocalPath(file);
+    try {
+      await assert.rejects(buildModel(wf, tf, tfl), (ex: unknown) => {
+        assert.ok(WeightFileError.is(ex, 'unsupportedFormat'), String(ex));
+        assert.equal(ex.message, `${file}: TensorFlow.js could not rebuild the model from its config: ${reason}`);
+        return true;
+      });
+    } finally {
+      await wf.close();
+    }
+  }
+  assert.equal(tfjsReason(new Error('If an RNN is stateful, it needs to know its batch size. Specify the batch size of your input tensors: \n- If using a Sequential model')), 'If an RNN is stateful, it needs to know its batch size. Specify the batch size of your input tensors.');
 });
 
 test('Keras 3 functional configs are converted to the Keras 2 JSON TF.js reads', () => {
