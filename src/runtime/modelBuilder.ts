@@ -61,6 +61,82 @@ export function convertKerasConfig(modelConfig: unknown, isRegistered: (classNam
 }
 
 /**
+ * Why TF.js could not wire the layers of a functional model in `topology` (a converted config, nested
+ * models included), or undefined. TF.js's Container.fromConfig re-queues a node whose inputs are not
+ * built yet until every node is built, so a layer without a name, two layers of one name, an input
+ * from a layer that is not there or from a node that is never built (a cycle) make it loop forever.
+ * The same queue is simulated here, with TF.js's tests, before TF.js sees the config.
+ */
+export function wiringProblem(topology: unknown): string | undefined {
+  if (!isObject(topology)) {
+    return undefined;
+  }
+  const config = isObject(topology['config']) ? topology['config'] : {};
+  const layers = Array.isArray(config['layers']) ? config['layers'].filter(isObject) : undefined;
+  if (!layers) {
+    return undefined;
+  }
+  const where = typeof config['name'] === 'string' ? `model '${config['name']}'` : 'the model';
+  for (const layer of layers) {
+    const inner = wiringProblem(layer);
+    if (inner) {
+      return inner;
+    }
+  }
+  if (!layers.some((l) => Array.isArray(l['inbound_nodes']))) {
+    return undefined; // a Sequential: TF.js adds its layers in order
+  }
+  // Nodes built per layer name; an InputLayer has its node once created.
+  const built = new Map<string, number>();
+  for (const [i, layer] of layers.entries()) {
+    const name = layer['name'];
+    if (typeof name !== 'string') {
+      return `layer ${i + 1} of ${where} has no name, so the layers that take its output cannot find it`;
+    }
+    if (built.has(name)) {
+      return `${where} has two layers named '${name}'`;
+    }
+    built.set(name, layer['class_name'] === 'InputLayer' ? 1 : 0);
+  }
+  const pending: { layer: string; inputs: unknown[] }[] = [];
+  for (const layer of layers) {
+    for (const node of Array.isArray(layer['inbound_nodes']) ? layer['inbound_nodes'] : []) {
+      if (Array.isArray(node)) {
+        pending.push({ layer: layer['name'] as string, inputs: node });
+      }
+    }
+  }
+  for (let progress = true; pending.length > 0 && progress; ) {
+    progress = false;
+    for (let k = 0; k < pending.length; k++) {
+      const { layer, inputs } = pending[k]!;
+      let ready = true;
+      for (const input of inputs) {
+        const from: unknown = Array.isArray(input) ? input[0] : undefined;
+        if (typeof from !== 'string' || !built.has(from)) {
+          return `layer '${layer}' of ${where} takes an input from ${typeof from === 'string' ? `'${from}', which is not a layer of it` : 'no named layer'}`;
+        }
+        // TF.js's own test: inboundLayer.inboundNodes.length <= inboundNodeIndex
+        if (built.get(from)! <= ((input as unknown[])[1] as number)) {
+          ready = false;
+        }
+      }
+      if (ready) {
+        built.set(layer, built.get(layer)! + 1);
+        pending.splice(k--, 1);
+        progress = true;
+      }
+    }
+  }
+  if (pending.length > 0) {
+    const { layer, inputs } = pending[0]!;
+    const waits = inputs.find((input) => built.get((input as unknown[])[0] as string)! <= ((input as unknown[])[1] as number)) as unknown[];
+    return `layer '${layer}' of ${where} takes an input from node ${String(waits[1])} of '${String(waits[0])}', which is never built (the layers' inputs form a cycle or skip a node)`;
+  }
+  return undefined;
+}
+
+/**
  * Tuples and shapes as the SavedModel Keras metadata serializes them (`{class_name: '__tuple__' |
  * 'TensorShape', items: [...]}`, keras/saving/saved_model/json_utils.py) turned into plain lists,
  * as the .h5 `model_config` stores them; everything else copied as is.
@@ -326,14 +402,39 @@ export async function buildModel(file: WeightFile, tf: Tf, tfl: Tfl, options: Bu
   if (options.overrides) {
     applyOverrides(topology, options.overrides);
   }
+  const wiring = wiringProblem(topology);
+  if (wiring) {
+    throw new WeightFileError('corrupt', `${name}: the model config is damaged: ${wiring}.`, { file: name });
+  }
   let model: LayersModel;
   try {
     model = await tfl.models.modelFromJSON({ modelTopology: topology } as never);
   } catch (ex) {
     throw new WeightFileError('unsupportedFormat', `${name}: TensorFlow.js could not rebuild the model from its config: ${tfjsReason(ex)}`, { file: name }, { cause: ex });
   }
+  if (!(model instanceof tfl.LayersModel)) {
+    const what = (model as { getClassName?: () => string }).getClassName?.() ?? typeof model;
+    throw new WeightFileError('corrupt', `${name}: the model config describes one '${what}' layer, not a model, so there is nothing to run.`, { file: name });
+  }
   const loaded = await loadWeightsByName(file, model, tf, options.signal);
+  tryForward(name, model, tf);
   return { model, loaded, ...(file.trainingConfig ? { trainingConfig: file.trainingConfig } : {}) };
+}
+
+/**
+ * Runs the rebuilt model once on a batch of one input of zeros (unknown dimensions 1), so that a
+ * config TF.js accepts but cannot run (an input shape its layers reject, a damaged layer option)
+ * is refused here, in one sentence, before any probe or training starts.
+ */
+function tryForward(name: string, model: LayersModel, tf: Tf): void {
+  try {
+    tf.tidy(() => {
+      const xs = model.inputs.map((input) => tf.zeros([1, ...input.shape.slice(1).map((d) => d ?? 1)], input.dtype));
+      model.predict(xs.length === 1 ? xs[0]! : xs);
+    });
+  } catch (ex) {
+    throw new WeightFileError('unsupportedFormat', `${name}: TensorFlow.js cannot run the rebuilt model: ${tfjsReason(ex)}`, { file: name }, { cause: ex });
+  }
 }
 
 /**
@@ -428,8 +529,13 @@ async function loadWeightsByName(file: WeightFile, model: LayersModel, tf: Tf, s
     }
     const values = await readFloat32(info, signal);
     const t = tf.tensor(values, [...want], 'float32');
-    variable.write(t);
-    t.dispose();
+    try {
+      variable.write(t); // applies the layer's constraint, which a damaged config can make anything
+    } catch (ex) {
+      throw new WeightFileError('unsupportedFormat', `${file.path}: TensorFlow.js could not load layer weight '${entry.variable}': ${tfjsReason(ex)}`, { file: file.path, tensor: info.name }, { cause: ex });
+    } finally {
+      t.dispose();
+    }
   }
   return loaded;
 }

@@ -7,14 +7,13 @@ import { MemoryByteSource, MemoryFileSet } from '../../../src/core/byteSource';
 import { WeightFileError } from '../../../src/core/errors';
 import type { WeightFile } from '../../../src/core/model';
 import { readAllValues } from '../../../src/core/tensorData';
-import { readZipDirectory } from '../../../src/core/zip';
 import { checkTempSpace } from '../../../src/formats/hdf5';
 import { kerasV3Reader, toSnakeCase } from '../../../src/formats/kerasV3';
 import { openLocalPath } from '../../../src/formats/registry';
 import { fixtureOrSkip, makeTempDir, withOwnTmpdir } from '../helpers/fixtures';
 import { assertMutationsFailCleanly } from '../helpers/mutate';
 import { assertMatchesReference, fixturesOfFormat, kerasReference } from './helpers/kerasReference';
-import { writeZip } from './helpers/zipWriter';
+import { readStoredMembers, writeZip } from './helpers/zipWriter';
 
 const nested = 'keras3-keras/keras-nested-container-3.15/pre_pr22362_nested_container.keras';
 const lstm = 'keras3-keras/keras-masking-lstm-3.8/model.keras';
@@ -36,19 +35,6 @@ function tensor(file: WeightFile, name: string) {
 }
 
 /** The members of a real .keras archive, read with the ZIP reader (for rebuilding variants). */
-async function archiveMembers(p: string): Promise<Map<string, Uint8Array>> {
-  const bytes = fs.readFileSync(p);
-  const source = new MemoryByteSource(p, bytes);
-  const out = new Map<string, Uint8Array>();
-  for (const e of await readZipDirectory(source)) {
-    // Keras writes STORED members: the data follows the 30-byte local header, name and extra field.
-    const v = new DataView(bytes.buffer, bytes.byteOffset + e.localHeaderOffset, 30);
-    const start = e.localHeaderOffset + 30 + v.getUint16(26, true) + v.getUint16(28, true);
-    assert.equal(e.method, 0, `${e.name} is STORED`);
-    out.set(e.name, new Uint8Array(bytes.subarray(start, start + e.compressedSize)));
-  }
-  return out;
-}
 
 for (const rel of fixturesOfFormat('keras-v3', 'keras-v3-weights')) {
   test(`${rel}: names, order, shapes, dtypes and values match h5py`, async (t) => {
@@ -241,7 +227,7 @@ test('.keras from a source without a local path and with a DEFLATED weights memb
   if (!p) {
     return;
   }
-  const members = await archiveMembers(p);
+  const members = await readStoredMembers(p);
   const zip = writeZip([...members].map(([name, data]) => ({ name, data, deflate: true })));
   const source = new MemoryByteSource('memory/fixed_model.keras', zip);
   await withFile(await kerasV3Reader.open(source, new MemoryFileSet('memory', new Map())), (f) => assertMatchesReference(f, kerasReference.fixtures[custom]!, 50));
@@ -252,7 +238,7 @@ test('.keras whose DEFLATED weights member is HDF5 followed by 64 MiB of filler:
   if (!p) {
     return;
   }
-  const members = await archiveMembers(p);
+  const members = await readStoredMembers(p);
   const h5 = members.get('model.weights.h5')!;
   const padded = new Uint8Array(h5.length + 64 * 1024 * 1024);
   padded.set(h5);
@@ -315,7 +301,7 @@ test('bad input: a .keras archive without model.weights.h5 is reported with its 
   if (!p) {
     return;
   }
-  const members = await archiveMembers(p);
+  const members = await readStoredMembers(p);
   const dir = makeTempDir();
   const noWeights = path.join(dir, 'no-weights.keras');
   fs.writeFileSync(noWeights, writeZip([{ name: 'metadata.json', data: members.get('metadata.json')! }, { name: 'config.json', data: members.get('config.json')! }]));
@@ -350,7 +336,7 @@ test('bad input: a .keras whose model.weights.h5 member is not HDF5 fails with a
   if (!p) {
     return;
   }
-  const members = await archiveMembers(p);
+  const members = await readStoredMembers(p);
   const h5 = members.get('model.weights.h5')!;
   const dir = makeTempDir();
   const broken = path.join(dir, 'broken.keras');

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
@@ -6,9 +7,10 @@ import { WeightFileError } from '../../../src/core/errors';
 import { readAllValues } from '../../../src/core/tensorData';
 import { openLocalPath } from '../../../src/formats/registry';
 import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
-import { buildModel, convertKerasConfig, flattenLayers, tfjsReason } from '../../../src/runtime/modelBuilder';
+import { buildModel, convertKerasConfig, flattenLayers, tfjsReason, wiringProblem } from '../../../src/runtime/modelBuilder';
 import { writeTfjsModel, type TfjsArtifacts } from '../../../src/runtime/tfjsArtifacts';
-import { fixtureOrSkip, makeTempDir } from '../helpers/fixtures';
+import { fixtureOrSkip, makeTempDir, repoRoot } from '../helpers/fixtures';
+import { readStoredMembers, writeZip } from '../formats/helpers/zipWriter';
 
 /** Outputs computed by scripts/reference-runtime.py (h5py + NumPy float64). */
 const reference = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', '..', 'test', 'unit', 'runtime', 'modelBuilder.reference.json'), 'utf8')) as Record<
@@ -142,6 +144,113 @@ test('a config TensorFlow.js cannot rebuild is one sentence naming the file and 
     }
   }
   assert.equal(tfjsReason(new Error('If an RNN is stateful, it needs to know its batch size. Specify the batch size of your input tensors: \n- If using a Sequential model')), 'If an RNN is stateful, it needs to know its batch size. Specify the batch size of your input tensors.');
+});
+
+/** A functional Keras 2 config: input 'in' [null, 3], then the given layers (name, inputs from). */
+function functional(layers: [string | undefined, string[]][]): Record<string, unknown> {
+  return {
+    class_name: 'Model',
+    config: {
+      name: 'f',
+      layers: [
+        { name: 'in', class_name: 'InputLayer', config: { name: 'in', batch_input_shape: [null, 3], dtype: 'float32' }, inbound_nodes: [] },
+        ...layers.map(([name, from]) => ({
+          ...(name !== undefined ? { name } : {}),
+          class_name: 'Dense',
+          config: { name: name ?? 'unnamed', units: 3 },
+          inbound_nodes: [from.map((f) => [f, 0, 0, {}])],
+        })),
+      ],
+      input_layers: [['in', 0, 0]],
+      output_layers: [[layers[layers.length - 1]![0] ?? 'unnamed', 0, 0]],
+    },
+  };
+}
+
+test('functional configs whose wiring TF.js would re-queue forever (a missing, nameless or duplicate layer, a cycle) are named up front', () => {
+  assert.equal(wiringProblem(functional([['a', ['in']], ['b', ['a']]])), undefined);
+  assert.equal(wiringProblem(functional([['b', ['a']], ['a', ['in']]])), undefined, 'layers listed before their inputs still wire');
+  assert.equal(wiringProblem(functional([['a', ['in']], ['b', ['gone']]])), "layer 'b' of model 'f' takes an input from 'gone', which is not a layer of it");
+  assert.equal(wiringProblem(functional([['a', ['in']], [undefined, ['a']]])), "layer 3 of model 'f' has no name, so the layers that take its output cannot find it");
+  assert.equal(wiringProblem(functional([['a', ['in']], ['a', ['in']]])), "model 'f' has two layers named 'a'");
+  assert.equal(
+    wiringProblem(functional([['a', ['in', 'b']], ['b', ['a']]])),
+    "layer 'a' of model 'f' takes an input from node 0 of 'b', which is never built (the layers' inputs form a cycle or skip a node)",
+  );
+  // A nested functional model is checked too; a Sequential has no wiring to check.
+  const nested = { class_name: 'Sequential', config: { name: 's', layers: [functional([['x', ['nope']]])] } };
+  assert.equal(wiringProblem(nested), "layer 'x' of model 'f' takes an input from 'nope', which is not a layer of it");
+  assert.equal(wiringProblem({ class_name: 'Sequential', config: { name: 's', layers: [{ class_name: 'Dense', config: { units: 2 } }] } }), undefined);
+});
+
+test('configs TF.js accepts but cannot run are refused in one sentence before a probe starts (never a hang or an internal error)', async () => {
+  const dir = makeTempDir('weightscope-damaged-config-');
+  fs.writeFileSync(path.join(dir, 'w.bin'), new Uint8Array(48));
+  const manifest = [{ paths: ['w.bin'], weights: [{ name: 'a/kernel', shape: [3, 3], dtype: 'float32' }, { name: 'a/bias', shape: [3], dtype: 'float32' }] }];
+  const cases: [string, unknown, string, RegExp][] = [
+    // Deserializes to a layer, not a model.
+    ['layer', { class_name: 'Dense', config: { name: 'a', units: 3 } }, 'corrupt', /: the model config describes one 'Dense' layer, not a model, so there is nothing to run\.$/],
+    // An initializer where a constraint belongs: TF.js fails applying it when the weights are set.
+    [
+      'constraint',
+      { class_name: 'Sequential', config: { name: 's', layers: [{ class_name: 'Dense', config: { name: 'a', units: 3, batch_input_shape: [null, 3], kernel_constraint: { class_name: 'GlorotUniform', config: {} } } }] } },
+      'unsupportedFormat',
+      /: TensorFlow\.js could not load layer weight 'a\/kernel': .+\.$/,
+    ],
+  ];
+  for (const [what, modelTopology, reason, message] of cases) {
+    const file = path.join(dir, `${what.replace(/ /g, '-')}.json`);
+    fs.writeFileSync(file, JSON.stringify({ format: 'layers-model', modelTopology, weightsManifest: manifest }));
+    const wf = await openLocalPath(file);
+    try {
+      await assert.rejects(buildModel(wf, tf, tfl), (ex: unknown) => {
+        assert.ok(WeightFileError.is(ex, reason as 'corrupt'), `${what}: ${String(ex)}`);
+        assert.ok(ex.message.startsWith(file), `${what}: ${ex.message}`);
+        assert.match(ex.message, message, what);
+        assert.ok(!ex.message.includes('\n'), `${what}: one line`);
+        return true;
+      });
+    } finally {
+      await wf.close();
+    }
+  }
+});
+
+// TF.js re-queues a node whose input is never built forever, in one synchronous loop: run in a
+// child process that is killed when it hangs, so that a regression fails instead of stopping the suite.
+test('probe refuses a functional config whose layers take their inputs in a cycle, which TF.js would wire forever', () => {
+  const dir = makeTempDir('weightscope-cycle-');
+  const file = path.join(dir, 'model.json');
+  const weights = [{ name: 'a/kernel', shape: [3, 3], dtype: 'float32' }, { name: 'a/bias', shape: [3], dtype: 'float32' }];
+  fs.writeFileSync(file, JSON.stringify({ format: 'layers-model', modelTopology: functional([['a', ['in', 'a']]]), weightsManifest: [{ paths: ['w.bin'], weights }] }));
+  fs.writeFileSync(path.join(dir, 'w.bin'), new Uint8Array(48));
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'cli.js'), 'probe', file], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.signal, null, 'it ends by itself');
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr, `error[corrupt]: ${file}: the model config is damaged: layer 'a' of model 'f' takes an input from node 0 of 'a', which is never built (the layers' inputs form a cycle or skip a node).\n`);
+});
+
+test('a model TF.js rebuilds but cannot run (the Masking + LSTM fixture with a time axis of length 0) is refused before a probe starts', async (t) => {
+  const fixture = fixtureOrSkip(t, 'keras3-keras/keras-masking-lstm-3.8/model.keras');
+  if (!fixture) {
+    return;
+  }
+  const members = await readStoredMembers(fixture);
+  const config = JSON.parse(new TextDecoder().decode(members.get('config.json'))) as { config: { layers: { config: { batch_shape?: number[] } }[] } };
+  assert.deepEqual(config.config.layers[0]!.config.batch_shape, [2, 3, 2]);
+  config.config.layers[0]!.config.batch_shape = [2, 0, 2];
+  const file = path.join(makeTempDir('weightscope-empty-axis-'), 'model.keras');
+  fs.writeFileSync(file, writeZip([...members].map(([name, data]) => ({ name, data: name === 'config.json' ? new TextEncoder().encode(JSON.stringify(config)) : data }))));
+  const wf = await openLocalPath(file);
+  try {
+    await assert.rejects(buildModel(wf, tf, tfl), (ex: unknown) => {
+      assert.ok(WeightFileError.is(ex, 'unsupportedFormat'), String(ex));
+      assert.match(ex.message, /^.*model\.keras: TensorFlow\.js cannot run the rebuilt model: [^\n]+\.$/);
+      return true;
+    });
+  } finally {
+    await wf.close();
+  }
 });
 
 test('Keras 3 functional configs are converted to the Keras 2 JSON TF.js reads', () => {

@@ -2,7 +2,11 @@
  * A tiny in-memory ZIP writer for tests (PKWARE APPNOTE 4.3.7 local headers, 4.3.12 central
  * directory, 4.3.16 end record): STORED or DEFLATED members, no ZIP64, no encryption.
  */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
+import { MemoryByteSource } from '../../../../src/core/byteSource';
+import { readZipDirectory } from '../../../../src/core/zip';
 
 /** One member to write. */
 export interface ZipMemberSpec {
@@ -67,6 +71,21 @@ export function writeZip(members: readonly ZipMemberSpec[]): Uint8Array {
   for (const p of parts) {
     out.set(p, at);
     at += p.length;
+  }
+  return out;
+}
+
+/** The members of a ZIP archive on disk whose members are all STORED (as Keras writes .keras files), by name. */
+export async function readStoredMembers(p: string): Promise<Map<string, Uint8Array>> {
+  const bytes = fs.readFileSync(p);
+  const source = new MemoryByteSource(p, bytes);
+  const out = new Map<string, Uint8Array>();
+  for (const e of await readZipDirectory(source)) {
+    // The data follows the 30-byte local header, name and extra field.
+    const v = new DataView(bytes.buffer, bytes.byteOffset + e.localHeaderOffset, 30);
+    const start = e.localHeaderOffset + 30 + v.getUint16(26, true) + v.getUint16(28, true);
+    assert.equal(e.method, 0, `${e.name} is STORED`);
+    out.set(e.name, new Uint8Array(bytes.subarray(start, start + e.compressedSize)));
   }
   return out;
 }
