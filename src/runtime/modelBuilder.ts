@@ -122,7 +122,10 @@ export function wiringProblem(topology: unknown): string | undefined {
         }
       }
       if (ready) {
-        built.set(layer, built.get(layer)! + 1);
+        // TF.js calls the layer (making its next node) only when the node has inputs.
+        if (inputs.length > 0) {
+          built.set(layer, built.get(layer)! + 1);
+        }
         pending.splice(k--, 1);
         progress = true;
       }

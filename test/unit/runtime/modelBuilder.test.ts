@@ -177,6 +177,9 @@ test('functional configs whose wiring TF.js would re-queue forever (a missing, n
     wiringProblem(functional([['a', ['in', 'b']], ['b', ['a']]])),
     "layer 'a' of model 'f' takes an input from node 0 of 'b', which is never built (the layers' inputs form a cycle or skip a node)",
   );
+  // A node without inputs builds nothing in TF.js, so node 0 of 'b' never exists.
+  const empty = functional([['a', ['in']], ['b', []], ['c', ['b']]]);
+  assert.equal(wiringProblem(empty), "layer 'c' of model 'f' takes an input from node 0 of 'b', which is never built (the layers' inputs form a cycle or skip a node)");
   // A nested functional model is checked too; a Sequential has no wiring to check.
   const nested = { class_name: 'Sequential', config: { name: 's', layers: [functional([['x', ['nope']]])] } };
   assert.equal(wiringProblem(nested), "layer 'x' of model 'f' takes an input from 'nope', which is not a layer of it");
