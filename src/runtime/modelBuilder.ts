@@ -139,6 +139,42 @@ export function wiringProblem(topology: unknown): string | undefined {
   return undefined;
 }
 
+/** Layer options that are numbers in every Keras layer that has them (null: the default). */
+const numberOptions = new Set(['units', 'filters', 'epsilon', 'momentum', 'rate', 'alpha', 'theta', 'stddev', 'depth_multiplier', 'input_dim', 'output_dim', 'dropout', 'recurrent_dropout', 'negative_slope', 'max_value', 'threshold']);
+
+/** Layer options that are booleans in every Keras layer that has them (null: the default). */
+const booleanOptions = new Set(['center', 'use_bias', 'return_sequences', 'return_state', 'go_backwards', 'stateful', 'unroll', 'mask_zero', 'reset_after', 'time_major', 'trainable']);
+
+/**
+ * The first layer option in `topology` (nested models included) whose value has the wrong type
+ * for its name, e.g. a BatchNormalization `epsilon` that is a string, or undefined. TF.js takes
+ * such values without a word and fails much later (computing gradients) in ways that name nothing.
+ */
+export function optionTypeProblem(topology: unknown): string | undefined {
+  if (!isObject(topology)) {
+    return undefined;
+  }
+  const config = isObject(topology['config']) ? topology['config'] : {};
+  const layers = Array.isArray(config['layers']) ? config['layers'].filter(isObject) : undefined;
+  if (layers) {
+    for (const layer of layers) {
+      const inner = optionTypeProblem(layer);
+      if (inner) {
+        return inner;
+      }
+    }
+    return undefined;
+  }
+  const name = typeof config['name'] === 'string' ? config['name'] : String(topology['class_name']);
+  for (const [key, value] of Object.entries(config)) {
+    const wanted = numberOptions.has(key) ? 'number' : booleanOptions.has(key) ? 'boolean' : undefined;
+    if (wanted && value !== null && value !== undefined && typeof value !== wanted) {
+      return `layer '${name}' has ${key} ${JSON.stringify(value)?.slice(0, 40) ?? String(value)}, where a ${wanted} belongs`;
+    }
+  }
+  return undefined;
+}
+
 /**
  * Tuples and shapes as the SavedModel Keras metadata serializes them (`{class_name: '__tuple__' |
  * 'TensorShape', items: [...]}`, keras/saving/saved_model/json_utils.py) turned into plain lists,
@@ -405,9 +441,9 @@ export async function buildModel(file: WeightFile, tf: Tf, tfl: Tfl, options: Bu
   if (options.overrides) {
     applyOverrides(topology, options.overrides);
   }
-  const wiring = wiringProblem(topology);
-  if (wiring) {
-    throw new WeightFileError('corrupt', `${name}: the model config is damaged: ${wiring}.`, { file: name });
+  const damage = wiringProblem(topology) ?? optionTypeProblem(topology);
+  if (damage) {
+    throw new WeightFileError('corrupt', `${name}: the model config is damaged: ${damage}.`, { file: name });
   }
   let model: LayersModel;
   try {

@@ -7,7 +7,7 @@ import { WeightFileError } from '../../../src/core/errors';
 import { readAllValues } from '../../../src/core/tensorData';
 import { openLocalPath } from '../../../src/formats/registry';
 import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
-import { buildModel, convertKerasConfig, flattenLayers, tfjsReason, wiringProblem } from '../../../src/runtime/modelBuilder';
+import { buildModel, convertKerasConfig, flattenLayers, optionTypeProblem, tfjsReason, wiringProblem } from '../../../src/runtime/modelBuilder';
 import { writeTfjsModel, type TfjsArtifacts } from '../../../src/runtime/tfjsArtifacts';
 import { fixtureOrSkip, makeTempDir, repoRoot } from '../helpers/fixtures';
 import { readStoredMembers, writeZip } from '../formats/helpers/zipWriter';
@@ -184,6 +184,15 @@ test('functional configs whose wiring TF.js would re-queue forever (a missing, n
   const nested = { class_name: 'Sequential', config: { name: 's', layers: [functional([['x', ['nope']]])] } };
   assert.equal(wiringProblem(nested), "layer 'x' of model 'f' takes an input from 'nope', which is not a layer of it");
   assert.equal(wiringProblem({ class_name: 'Sequential', config: { name: 's', layers: [{ class_name: 'Dense', config: { units: 2 } }] } }), undefined);
+});
+
+test('layer options of the wrong type (an epsilon that is a string, a center that is not a boolean) are named up front', () => {
+  const bn = (config: Record<string, unknown>): unknown => ({ class_name: 'Sequential', config: { name: 's', layers: [{ class_name: 'BatchNormalization', config: { name: 'bn', ...config } }] } });
+  assert.equal(optionTypeProblem(bn({ epsilon: 0.001, center: true, momentum: null })), undefined);
+  assert.equal(optionTypeProblem(bn({ epsilon: 'relu' })), `layer 'bn' has epsilon "relu", where a number belongs`);
+  assert.equal(optionTypeProblem(bn({ center: '' })), `layer 'bn' has center "", where a boolean belongs`);
+  // Nested models are checked too.
+  assert.equal(optionTypeProblem({ class_name: 'Sequential', config: { name: 'outer', layers: [bn({ units: [3] })] } }), "layer 'bn' has units [3], where a number belongs");
 });
 
 test('configs TF.js accepts but cannot run are refused in one sentence before a probe starts (never a hang or an internal error)', async () => {
