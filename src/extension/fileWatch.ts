@@ -5,6 +5,7 @@
  * the files asked for (and the entries of a folder that a caller wants: a run folder that training
  * adds checkpoints to) and coalesced, so that an export writing several files is reported once.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 
@@ -74,4 +75,13 @@ function watchPatterns(patterns: vscode.RelativePattern[], wanted: (uri: vscode.
       watchers.forEach((w) => w.dispose());
     },
   };
+}
+
+/** True when `p` is a folder on the local disk (false when it is anything else or cannot be read). */
+export function isLocalFolder(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }

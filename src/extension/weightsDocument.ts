@@ -19,12 +19,12 @@ import { computeTensorStats } from '../analysis/tensorStats';
 import { summarizeError, WeightFileError, type ErrorSummary } from '../core/errors';
 import type { WeightFile } from '../core/model';
 import type { SidecarFingerprints } from '../core/sidecar';
-import { resolveLocalEntry } from '../formats/registry';
+import { changesFolderModel, resolveLocalEntry } from '../formats/registry';
 import type { SidecarDto } from '../protocol/sidecar';
 import type { AnalysisStatusDto, DiagnosticsSnapshotDto, DiagnosticsStatusDto, FingerprintStatusDto, MetadataDto, ModelSnapshotDto } from '../protocol/weightsPanel';
 import { Disposable } from './dispose';
 import { inspectTarget, openWeightUri } from './fileAccess';
-import { watchFiles } from './fileWatch';
+import { isLocalFolder, watchFiles, type FileEvent } from './fileWatch';
 import { log, logFailure } from './log';
 import type { WeightscopeSettings } from './settings';
 import { SidecarChanges } from './sidecarChanges';
@@ -362,15 +362,19 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
 
   /**
    * Watches the files the content was read from (inside or outside the workspace); a change,
-   * creation or deletion of any of them reloads the document once the writes have settled. The
-   * watcher is kept while the set stays the same (replacing it could miss an event meanwhile).
-   * The entry file's sidecar is watched too (edits on disk refresh the Metadata tabs).
+   * creation or deletion of any of them reloads the document once the writes have settled. A
+   * document opened from a local folder also follows the folder's entries: a model file added
+   * (to a folder that held none, or besides its model) or removed reloads it. The watcher is kept
+   * while the set stays the same (replacing it could miss an event meanwhile). The entry file's
+   * sidecar is watched too (edits on disk refresh the Metadata tabs).
    */
   private watchSources(files: vscode.Uri[]): void {
     const same = files.length === this.sources.length && files.every((f, i) => f.toString() === this.sources[i]!.toString());
     if (same && this.sourcesWatch) {
       return;
     }
+    const folder = this.uri.scheme === 'file' && isLocalFolder(this.uri.fsPath) ? this.uri : undefined;
+    const entries = folder ? { folder, wanted: (u: vscode.Uri, event: FileEvent) => event !== 'change' && changesFolderModel(path.basename(u.fsPath)) } : undefined;
     this.sourcesWatch?.dispose();
     this.sidecarWatch?.dispose();
     this.sources = files;
@@ -385,7 +389,7 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
       this.reload()
         .then(() => this.analyzeIfSmall())
         .catch((ex: unknown) => logFailure(`reloading ${this.fileName}`, ex));
-    });
+    }, undefined, entries);
   }
 
   /**

@@ -211,6 +211,11 @@ export function isWeightFileName(name: string): boolean {
   return weightFilePatterns.some((re) => re.test(name));
 }
 
+/** True for a file whose coming or going can change what a folder opens as (folderEntryName, or the weight files it names). */
+export function changesFolderModel(name: string): boolean {
+  return folderEntryNames.includes(name) || isWeightFileName(name);
+}
+
 /** A short description of unknown leading bytes for "unrecognized" messages. */
 function describeBytes(head: Uint8Array): string {
   if (head.length === 0) {

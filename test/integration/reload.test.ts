@@ -3,7 +3,8 @@
  * outside the workspace (so no tree watcher covers it) reloads when its weight shard is rewritten,
  * once for a write of several files, and when the shard is deleted and written again. The numbers
  * before and after are checked against NumPy's statistics of the fixture (doubling float32 values
- * is exact, so the rewritten shard's mean, min and max are twice NumPy's).
+ * is exact, so the rewritten shard's mean, min and max are twice NumPy's). A panel opened on a
+ * folder also follows the folder's entries: a model copied into it, or removed.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -82,6 +83,32 @@ suite('open panels reload when any file they were read from changes', () => {
       assertClose(restored.mean, ref.mean, 1e-6, 'mean restored');
     } finally {
       sub.dispose();
+      view.panel.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  test('a panel opened on a folder follows its entries: a model copied into a folder that held none opens, and its removal shows why', async function () {
+    this.timeout(120_000);
+    const src = fixtureOrSkip(this, fixture).fsPath;
+    const a = await api();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weightscope-folder-reload-'));
+    const view = a.panels.show(vscode.Uri.file(dir));
+    const doc = view.document;
+    try {
+      await doc.whenOpened();
+      assert.equal(doc.status, 'failed');
+      assert.equal(doc.error?.reason, 'unrecognized', doc.error?.message);
+      await watchersStarted();
+
+      // The shard first, then model.json: the folder becomes this TF.js model.
+      fs.copyFileSync(path.join(src, 'weights.bin'), path.join(dir, 'weights.bin'));
+      fs.copyFileSync(path.join(src, 'model.json'), path.join(dir, 'model.json'));
+      await waitFor('the model copied into the folder', () => doc.status === 'open' && doc.weightFile?.tensors.some((t) => t.name === tensor), 60_000);
+      assert.equal(doc.weightFile!.format, 'tfjs-layers');
+
+      fs.rmSync(path.join(dir, 'model.json'));
+      await waitFor('the folder without its model', () => doc.status === 'failed', 60_000);
+    } finally {
       view.panel.dispose();
       fs.rmSync(dir, { recursive: true, force: true });
     }

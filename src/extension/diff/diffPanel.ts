@@ -19,7 +19,7 @@ import { checkpointFiles } from '../../analysis/checkpointFiles';
 import type { DiffPanelEvent, DiffPanelNotification, DiffPanelRequests, DiffPanelStateDto, DiffResultDto, DiffSidecarsDto, HistoryResultDto } from '../../protocol/diffPanel';
 import type { SidecarDto } from '../../protocol/sidecar';
 import { Disposable } from '../dispose';
-import { watchFiles, type FileEvent } from '../fileWatch';
+import { isLocalFolder, watchFiles, type FileEvent } from '../fileWatch';
 import { log, logFailure } from '../log';
 import { HostMessenger, type RequestHandlers } from '../messenger';
 import { SidecarChanges } from '../sidecarChanges';
@@ -47,14 +47,6 @@ export interface DiffPanelHost {
 const historyChangeDelayMs = 1000;
 
 /** True when `p` is a folder now (a checkpoint folder just made). */
-function isFolder(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
 /** What one panel compares. */
 export type DiffTarget =
   | { mode: 'diff'; a: vscode.Uri; b: vscode.Uri; labelA: string; labelB: string; overrides?: [string, string | null][]; cleanup?: () => void }
@@ -345,7 +337,7 @@ export class DiffPanelView extends Disposable {
     // made there) or removed; not the logs training writes there (affectsHistory).
     const entries =
       target.mode === 'history' && target.dir.scheme === 'file'
-        ? { folder: target.dir, wanted: (u: vscode.Uri, event: FileEvent) => event === 'delete' || affectsHistory(path.basename(u.fsPath)) || (event === 'create' && isFolder(u.fsPath)) }
+        ? { folder: target.dir, wanted: (u: vscode.Uri, event: FileEvent) => event === 'delete' || affectsHistory(path.basename(u.fsPath)) || (event === 'create' && isLocalFolder(u.fsPath)) }
         : undefined;
     const key = [...files.map(String).sort(), ...(entries ? [entries.folder.toString()] : [])].join('\n');
     if (call !== this.sourcesWatchCalls || this.isDisposed || key === this.sourcesKey) {
