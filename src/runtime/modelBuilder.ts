@@ -461,14 +461,15 @@ export async function buildModel(file: WeightFile, tf: Tf, tfl: Tfl, options: Bu
 }
 
 /**
- * Runs the rebuilt model once on a batch of one input of zeros (unknown dimensions 1), so that a
- * config TF.js accepts but cannot run (an input shape its layers reject, a damaged layer option)
- * is refused here, in one sentence, before any probe or training starts.
+ * Runs the rebuilt model once on inputs of zeros (unknown dimensions 1, so a batch of one unless
+ * the model fixes its batch size, as a stateful RNN does), so that a config TF.js accepts but
+ * cannot run (an input shape its layers reject, a damaged layer option) is refused here, in one
+ * sentence, before any probe or training starts.
  */
 function tryForward(name: string, model: LayersModel, tf: Tf): void {
   try {
     tf.tidy(() => {
-      const xs = model.inputs.map((input) => tf.zeros([1, ...input.shape.slice(1).map((d) => d ?? 1)], input.dtype));
+      const xs = model.inputs.map((input) => tf.zeros(input.shape.map((d) => d ?? 1), input.dtype));
       model.predict(xs.length === 1 ? xs[0]! : xs);
     });
   } catch (ex) {
