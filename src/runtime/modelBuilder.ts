@@ -83,20 +83,27 @@ export function wiringProblem(topology: unknown): string | undefined {
       return inner;
     }
   }
-  if (!layers.some((l) => Array.isArray(l['inbound_nodes']))) {
+  if (topology['class_name'] === 'Sequential' || !layers.some((l) => Array.isArray(l['inbound_nodes']))) {
     return undefined; // a Sequential: TF.js adds its layers in order
   }
-  // Nodes built per layer name; an InputLayer has its node once created.
+  // Nodes built per layer name. An InputLayer has its node once created, and so has a nested model
+  // (a Container makes its own first node), whose calls the config counts from node 1.
   const built = new Map<string, number>();
+  // TF.js queues a layer's nodes under the name in its config: two of one name would both be built
+  // on the first, and the second never.
+  const ownNames = new Set<string>();
   for (const [i, layer] of layers.entries()) {
     const name = layer['name'];
     if (typeof name !== 'string') {
       return `layer ${i + 1} of ${where} has no name, so the layers that take its output cannot find it`;
     }
-    if (built.has(name)) {
-      return `${where} has two layers named '${name}'`;
+    const own = isObject(layer['config']) && typeof layer['config']['name'] === 'string' ? layer['config']['name'] : name;
+    if (built.has(name) || ownNames.has(own)) {
+      return `${where} has two layers named '${built.has(name) ? name : own}'`;
     }
-    built.set(name, layer['class_name'] === 'InputLayer' ? 1 : 0);
+    ownNames.add(own);
+    const nested = isObject(layer['config']) && Array.isArray(layer['config']['layers']);
+    built.set(name, layer['class_name'] === 'InputLayer' || nested ? 1 : 0);
   }
   const pending: { layer: string; inputs: unknown[] }[] = [];
   for (const layer of layers) {
@@ -164,6 +171,13 @@ export function optionTypeProblem(topology: unknown): string | undefined {
       }
     }
     return undefined;
+  }
+  // A wrapper's layer (Bidirectional, TimeDistributed), an RNN's cell and StackedRNNCells' cells are layers too.
+  for (const inner of [config['layer'], config['cell'], ...(Array.isArray(config['cells']) ? config['cells'] : [])]) {
+    const problem = isObject(inner) ? optionTypeProblem(inner) : undefined;
+    if (problem) {
+      return problem;
+    }
   }
   const name = typeof config['name'] === 'string' ? config['name'] : String(topology['class_name']);
   for (const [key, value] of Object.entries(config)) {
@@ -451,13 +465,23 @@ export async function buildModel(file: WeightFile, tf: Tf, tfl: Tfl, options: Bu
   } catch (ex) {
     throw new WeightFileError('unsupportedFormat', `${name}: TensorFlow.js could not rebuild the model from its config: ${tfjsReason(ex)}`, { file: name }, { cause: ex });
   }
-  if (!(model instanceof tfl.LayersModel)) {
-    const what = (model as { getClassName?: () => string }).getClassName?.() ?? typeof model;
-    throw new WeightFileError('corrupt', `${name}: the model config describes one '${what}' layer, not a model, so there is nothing to run.`, { file: name });
+  try {
+    if (!(model instanceof tfl.LayersModel)) {
+      const what = (model as { getClassName?: () => string }).getClassName?.() ?? typeof model;
+      throw new WeightFileError('corrupt', `${name}: the model config describes one '${what}' layer, not a model, so there is nothing to run.`, { file: name });
+    }
+    const loaded = await loadWeightsByName(file, model, tf, options.signal);
+    tryForward(name, model, tf);
+    return { model, loaded, ...(file.trainingConfig ? { trainingConfig: file.trainingConfig } : {}) };
+  } catch (ex) {
+    // The caller never gets the model: free its weights (the extension host lives on).
+    try {
+      (model as { dispose?: () => unknown }).dispose?.();
+    } catch {
+      // a layer that was never built has nothing to free
+    }
+    throw ex;
   }
-  const loaded = await loadWeightsByName(file, model, tf, options.signal);
-  tryForward(name, model, tf);
-  return { model, loaded, ...(file.trainingConfig ? { trainingConfig: file.trainingConfig } : {}) };
 }
 
 /**
@@ -474,6 +498,12 @@ function tryForward(name: string, model: LayersModel, tf: Tf): void {
     });
   } catch (ex) {
     throw new WeightFileError('unsupportedFormat', `${name}: TensorFlow.js cannot run the rebuilt model: ${tfjsReason(ex)}`, { file: name }, { cause: ex });
+  } finally {
+    if (model.stateful) {
+      // The trial leaves no state behind for the probe or training that follows. (TF.js 4.22 cannot
+      // rebuild a stateful RNN from a config yet, so no file reaches this today.)
+      model.resetStates();
+    }
   }
 }
 

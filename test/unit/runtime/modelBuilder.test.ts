@@ -180,6 +180,17 @@ test('functional configs whose wiring TF.js would re-queue forever (a missing, n
   // A node without inputs builds nothing in TF.js, so node 0 of 'b' never exists.
   const empty = functional([['a', ['in']], ['b', []], ['c', ['b']]]);
   assert.equal(wiringProblem(empty), "layer 'c' of model 'f' takes an input from node 0 of 'b', which is never built (the layers' inputs form a cycle or skip a node)");
+  // Two layers whose configs carry one name: TF.js would build both nodes on the first.
+  const sameOwnName = functional([['a', ['in']], ['b', ['in']], ['c', ['b']]]);
+  ((sameOwnName['config'] as { layers: { config: { name: string } }[] }).layers[2]!.config.name = 'a');
+  assert.equal(wiringProblem(sameOwnName), "model 'f' has two layers named 'a'");
+  // A nested model has its own first node, so the config counts its calls from node 1 (Keras and TF.js alike).
+  const inner = functional([['d', ['in']]]);
+  const outer = functional([['x', ['in']]]);
+  const outerLayers = (outer['config'] as { layers: Record<string, unknown>[] }).layers;
+  outerLayers.splice(1, 0, { ...inner, name: 'inner', inbound_nodes: [[['in', 0, 0, {}]]] });
+  outerLayers[2]!['inbound_nodes'] = [[['inner', 1, 0, {}]]];
+  assert.equal(wiringProblem(outer), undefined);
   // A nested functional model is checked too; a Sequential has no wiring to check.
   const nested = { class_name: 'Sequential', config: { name: 's', layers: [functional([['x', ['nope']]])] } };
   assert.equal(wiringProblem(nested), "layer 'x' of model 'f' takes an input from 'nope', which is not a layer of it");
@@ -191,8 +202,12 @@ test('layer options of the wrong type (an epsilon that is a string, a center tha
   assert.equal(optionTypeProblem(bn({ epsilon: 0.001, center: true, momentum: null })), undefined);
   assert.equal(optionTypeProblem(bn({ epsilon: 'relu' })), `layer 'bn' has epsilon "relu", where a number belongs`);
   assert.equal(optionTypeProblem(bn({ center: '' })), `layer 'bn' has center "", where a boolean belongs`);
-  // Nested models are checked too.
+  // Nested models are checked too, and the layer a wrapper or an RNN holds.
   assert.equal(optionTypeProblem({ class_name: 'Sequential', config: { name: 'outer', layers: [bn({ units: [3] })] } }), "layer 'bn' has units [3], where a number belongs");
+  const bidirectional = { class_name: 'Bidirectional', config: { name: 'bi', layer: { class_name: 'LSTM', config: { name: 'lstm', units: '4' } } } };
+  assert.equal(optionTypeProblem({ class_name: 'Sequential', config: { name: 's', layers: [bidirectional] } }), `layer 'lstm' has units "4", where a number belongs`);
+  const stacked = { class_name: 'RNN', config: { name: 'rnn', cell: { class_name: 'StackedRNNCells', config: { cells: [{ class_name: 'LSTMCell', config: { name: 'c0', units: 2, dropout: 'x' } }] } } } };
+  assert.equal(optionTypeProblem({ class_name: 'Sequential', config: { name: 's', layers: [stacked] } }), `layer 'c0' has dropout "x", where a number belongs`);
 });
 
 test('configs TF.js accepts but cannot run are refused in one sentence before a probe starts (never a hang or an internal error)', async () => {
@@ -214,8 +229,11 @@ test('configs TF.js accepts but cannot run are refused in one sentence before a 
     const file = path.join(dir, `${what.replace(/ /g, '-')}.json`);
     fs.writeFileSync(file, JSON.stringify({ format: 'layers-model', modelTopology, weightsManifest: manifest }));
     const wf = await openLocalPath(file);
+    const tensorsBefore = tf.memory().numTensors;
     try {
       await assert.rejects(buildModel(wf, tf, tfl), (ex: unknown) => {
+        // A model built before the refusal is freed: nothing is left behind.
+        assert.equal(tf.memory().numTensors, tensorsBefore, `${what}: tensors left behind`);
         assert.ok(WeightFileError.is(ex, reason as 'corrupt'), `${what}: ${String(ex)}`);
         assert.ok(ex.message.startsWith(file), `${what}: ${ex.message}`);
         assert.match(ex.message, message, what);
