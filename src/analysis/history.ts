@@ -168,6 +168,11 @@ export class HistoryCache {
   reused = 0;
   computed = 0;
 
+  /** Results kept. */
+  get size(): number {
+    return this.current.size;
+  }
+
   /** Starts a run (runs may overlap: one cancelled while the next starts). */
   begin(): HistoryCacheRun {
     const used = new Map<string, CachedStep>();
@@ -194,7 +199,15 @@ export class HistoryCache {
           this.computed = computed;
         } else {
           for (const [k, v] of used) {
+            this.current.delete(k);
             this.current.set(k, v);
+          }
+          // Runs that keep failing add what they computed; the oldest entries go beyond a bound.
+          for (const k of this.current.keys()) {
+            if (this.current.size <= maxHistoryCacheEntries) {
+              break;
+            }
+            this.current.delete(k);
           }
         }
       },
@@ -215,6 +228,9 @@ interface HistoryCacheRun {
 
 /** Most checkpoints analysed in one history. */
 export const maxHistoryCheckpoints = 500;
+
+/** Most results a HistoryCache keeps after failed or cancelled runs (a step and a histogram pass per checkpoint, twice over). */
+const maxHistoryCacheEntries = 4 * maxHistoryCheckpoints;
 
 /** Norm growth from the first checkpoint that counts as a blow-up. */
 export const blowupFactor = 10;

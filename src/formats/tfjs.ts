@@ -471,7 +471,7 @@ async function openShards(
         warnings.push({ reason: 'missingCompanionFile', message: `${file}: the weight shard '${rel}' (group ${g + 1}) is missing next to model.json.` });
       }
     }
-    shards.push({ path: rel || quote(p), ...(src ? { source: src } : {}), ...(refused ? { refused } : {}), start: 0, size: src ? src.size : -1 });
+    shards.push({ path: typeof p === 'string' ? p : quote(p), ...(src ? { source: src } : {}), ...(refused ? { refused } : {}), start: 0, size: src ? src.size : -1 });
   }
   // Expected stream length when every entry is located and sized.
   let expected: number | undefined = 0;

@@ -22,8 +22,8 @@ fractions and where NaN/Inf values start; then flags vanishing or exploding grad
 in docs/diagnostics.md) next to the forecast made from the weights alone. A nested model (e.g.
 Sequential([base_model, Dense(...)])) is measured as one layer. The model must have one input;
 with several outputs the loss is taken on the first. A damaged model config (a layer wired to a
-missing layer or in a cycle, an option of the wrong type) is error[corrupt], exit 2, before
-anything runs.
+missing layer or in a cycle, an option of the wrong type, one TensorFlow.js builds but cannot
+run) is refused before anything runs (exit 2).
 
 Options:
   --data FILE            inputs (and targets) from .npy/.npz/.csv/.json instead of synthetic batches;

@@ -27,7 +27,9 @@ one-hot rows of k 0/1 columns; 0..1 for binaryCrossentropy; one value per output
 meanSquaredError), Embedding indices in range.
 A run folder that already holds a run (run.json, epoch-NNN) is left alone and the command stops,
 unless --overwrite is given; without outDir every run gets a new folder runs/<model>-<time>.
-The model must have one input; with several outputs the loss is taken on the first.
+The model must have one input; with several outputs the loss is taken on the first. A damaged
+model config (a layer wired to a missing layer or in a cycle, an option of the wrong type, one
+TensorFlow.js builds but cannot run) is refused before anything runs (exit 2).
 
 Options:
   --epochs N             override the spec's epochs

@@ -46,7 +46,6 @@ export interface DiffPanelHost {
 /** Quiet time after a change in a history's folder before it is read again (checkpoints are large writes). */
 const historyChangeDelayMs = 1000;
 
-/** True when `p` is a folder now (a checkpoint folder just made). */
 /** What one panel compares. */
 export type DiffTarget =
   | { mode: 'diff'; a: vscode.Uri; b: vscode.Uri; labelA: string; labelB: string; overrides?: [string, string | null][]; cleanup?: () => void }

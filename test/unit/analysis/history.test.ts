@@ -74,6 +74,25 @@ test('a history run again with its cache reads only what changed (a checkpoint a
   assert.notDeepEqual(rewritten.layers, added.layers);
 });
 
+test('a history cache keeps what a finished run used, and a bounded number of results from runs that failed', async () => {
+  const cache = new HistoryCache();
+  const value = (): Promise<Map<string, number[]>> => Promise.resolve(new Map());
+  for (let i = 0; i < 30; i++) {
+    const run = cache.begin();
+    for (let k = 0; k < 100; k++) {
+      await run.get(`run ${i} result ${k}`, value);
+    }
+    run.end(false);
+  }
+  assert.equal(cache.size, 2000, 'failed runs add their results up to a bound (4 x the 500 checkpoints a history takes)');
+  const run = cache.begin();
+  await run.get('run 29 result 99', value);
+  await run.get('new', value);
+  run.end(true);
+  assert.equal(cache.size, 2);
+  assert.deepEqual([cache.reused, cache.computed], [1, 1]);
+});
+
 test('a layer that stops moving and a layer that blows up are warned about', async () => {
   const src = await trainingRunDir();
   const dir = makeTempDir('weightscope-history-');

@@ -34,8 +34,6 @@ function tensor(file: WeightFile, name: string) {
   return t;
 }
 
-/** The members of a real .keras archive, read with the ZIP reader (for rebuilding variants). */
-
 for (const rel of fixturesOfFormat('keras-v3', 'keras-v3-weights')) {
   test(`${rel}: names, order, shapes, dtypes and values match h5py`, async (t) => {
     const p = fixtureOrSkip(t, rel);

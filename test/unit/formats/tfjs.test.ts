@@ -605,13 +605,13 @@ test('shard paths that leave the model folder are refused with that reason, neve
 });
 
 test('a shard path that is not a file name (an object, a number, empty) makes its weights corrupt with the path as JSON, not a missing shard', async () => {
-  for (const [bad, shown] of [[{}, '{}'], [-1, '-1'], ['', '""'], [null, 'null']] as const) {
+  for (const [bad, shown, json] of [[{}, '{}', '{}'], [-1, '-1', '-1'], ['', '', '""'], [null, 'null', 'null']] as const) {
     const wf = await openMemory({ weightsManifest: [{ paths: ['a.bin', bad], weights: [{ name: 'a', shape: [2], dtype: 'float32' }, { name: 'b', shape: [2], dtype: 'float32' }] }] }, { 'a.bin': f32([1, 2]) });
     assert.deepEqual([...(await readAllValues(tensor(wf, 'a')))], [1, 2]);
     const u = tensor(wf, 'b').unavailable;
     assert.equal(u?.reason, 'corrupt', shown);
     assert.equal(u!.message, `model.json: weight 'b' cannot be read: its shard path '${shown}' does not name a file.`);
-    assert.ok(wf.warnings.some((w) => w.reason === 'corrupt' && w.message === `model.json: weightsManifest[0] shard path ${shown} does not name a file next to model.json.`), JSON.stringify(wf.warnings));
+    assert.ok(wf.warnings.some((w) => w.reason === 'corrupt' && w.message === `model.json: weightsManifest[0] shard path ${json} does not name a file next to model.json.`), JSON.stringify(wf.warnings));
     assert.ok(!wf.warnings.some((w) => w.reason === 'missingCompanionFile'), 'not reported as a missing shard');
   }
 });

@@ -48,18 +48,23 @@ export function makeTempDir(prefix = 'weightscope-test-'): string {
   return dir;
 }
 
-/** Runs `fn` with os.tmpdir() answering a new empty folder (TMPDIR), which it is given; restores TMPDIR after. */
+/** Runs `fn` with os.tmpdir() answering a new empty folder (TMPDIR, or TEMP and TMP on Windows), which it is given; restores them after. */
 export async function withOwnTmpdir<T>(fn: (tmp: string) => Promise<T>): Promise<T> {
   const tmp = makeTempDir('weightscope-tmpdir-');
-  const saved = process.env['TMPDIR'];
-  process.env['TMPDIR'] = tmp;
+  const names = ['TMPDIR', 'TEMP', 'TMP'];
+  const saved = names.map((n) => process.env[n]);
+  for (const n of names) {
+    process.env[n] = tmp;
+  }
   try {
     return await fn(tmp);
   } finally {
-    if (saved === undefined) {
-      delete process.env['TMPDIR'];
-    } else {
-      process.env['TMPDIR'] = saved;
-    }
+    names.forEach((n, i) => {
+      if (saved[i] === undefined) {
+        delete process.env[n];
+      } else {
+        process.env[n] = saved[i];
+      }
+    });
   }
 }
