@@ -1,10 +1,12 @@
 /**
  * The files a checkpoint consists of (its entry file plus companions: TF.js weight shards, a
- * tensor bundle's data shards, a SavedModel's variables/), and a stamp over them (total size,
- * latest mtime) that tells whether cached results such as fingerprints are still valid.
+ * tensor bundle's data shards, a SavedModel's variables/, the configs beside a `.weights.h5`), and
+ * a stamp over them (total size, latest mtime) that tells whether cached results such as
+ * fingerprints are still valid.
  */
 import * as path from 'node:path';
 import { listDir, readRegularTextFile, statPath } from '../core/nodeFileSource';
+import { configCandidates } from '../formats/kerasV3';
 
 /** Largest model.json parsed for its manifest paths, in bytes. */
 const maxManifestBytes = 64 * 1024 * 1024;
@@ -34,6 +36,9 @@ export async function checkpointFiles(entry: string): Promise<string[]> {
         out.push(path.join(dir, e.name));
       }
     }
+  } else if (/\.weights\.h5$/i.test(base)) {
+    // The sibling configs its reader may take layer names from (present or not: one that appears counts).
+    out.push(...configCandidates(base).map((name) => path.join(dir, name)));
   } else if (base === 'saved_model.pb') {
     const vars = path.join(dir, 'variables');
     for (const e of await listDir(vars).catch(() => [])) {
