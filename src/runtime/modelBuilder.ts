@@ -485,15 +485,27 @@ export async function buildModel(file: WeightFile, tf: Tf, tfl: Tfl, options: Bu
 }
 
 /**
- * Runs the rebuilt model once on inputs of zeros (unknown dimensions 1, so a batch of one unless
- * the model fixes its batch size, as a stateful RNN does), so that a config TF.js accepts but
- * cannot run (an input shape its layers reject, a damaged layer option) is refused here, in one
- * sentence, before any probe or training starts.
+ * Size given to a dimension a model leaves open besides the batch (a fully convolutional network's
+ * height and width, a sequence's length) when it is run on synthetic inputs: 1 would make a
+ * sequence a single step and shrink a valid convolution's output below one pixel.
+ */
+export const openDimSize = 32;
+
+/** A concrete shape for an input or output `shape` of a model: the batch given (else the model's, else 1), open dimensions openDimSize. */
+export function concreteShape(shape: readonly (number | null)[], batch?: number): number[] {
+  return shape.map((d, i) => (i === 0 ? (batch ?? d ?? 1) : (d ?? openDimSize)));
+}
+
+/**
+ * Runs the rebuilt model once on inputs of zeros (concreteShape: a batch of one unless the model
+ * fixes its batch size, as a stateful RNN does), so that a config TF.js accepts but cannot run (an
+ * input shape its layers reject, a damaged layer option) is refused here, in one sentence, before
+ * any probe or training starts.
  */
 function tryForward(name: string, model: LayersModel, tf: Tf): void {
   try {
     tf.tidy(() => {
-      const xs = model.inputs.map((input) => tf.zeros(input.shape.map((d) => d ?? 1), input.dtype));
+      const xs = model.inputs.map((input) => tf.zeros(concreteShape(input.shape), input.dtype));
       model.predict(xs.length === 1 ? xs[0]! : xs);
     });
   } catch (ex) {

@@ -9,7 +9,7 @@ import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import { throwIfAborted, WeightFileError } from '../core/errors';
 import type { BackendInfo, BackendName, Tf, Tfl } from './backend';
-import { flattenLayers } from './modelBuilder';
+import { concreteShape, flattenLayers, openDimSize } from './modelBuilder';
 import { randomIndices, randomValues, rng, type SyntheticDistribution } from './syntheticData';
 
 /** Loss functions the probe and the trainer know (Keras names). */
@@ -99,6 +99,8 @@ export interface ProbeResult {
   fromLogits?: boolean;
   /** Samples in the batch. */
   batchSize: number;
+  /** The shape of one synthetic input when the model leaves dimensions besides the batch open (they are openDimSize); absent otherwise. */
+  openInputShape?: number[];
   /** Where the inputs came from: 'normal', 'uniform', 'indices' (uniform integer indices for an Embedding input, see inputIndexRange) or 'data'. */
   inputSource: SyntheticDistribution | 'indices' | 'data';
   /** Learning rate used for update ratios. */
@@ -415,7 +417,7 @@ export function activationsPerSample(model: LayersModel): number {
   return total;
 }
 
-/** A layer's output shape without the batch axis (unknown sizes as 1); undefined when it has several outputs or none is known. */
+/** A layer's output shape without the batch axis (open sizes as openDimSize); undefined when it has several outputs or none is known. */
 function sampleOutputDims(layer: LayersModel['layers'][number]): number[] | undefined {
   let shape: unknown;
   try {
@@ -424,7 +426,7 @@ function sampleOutputDims(layer: LayersModel['layers'][number]): number[] | unde
     return undefined; // a layer called more than once has several output shapes
   }
   const dims = Array.isArray(shape) && Array.isArray(shape[0]) ? (shape[0] as unknown[]) : Array.isArray(shape) ? (shape as unknown[]) : undefined;
-  return dims?.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : 1));
+  return dims?.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : openDimSize));
 }
 
 /**
@@ -556,7 +558,7 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
     inputSource = 'data';
   } else {
     const batch = options.batchSize ?? defaultProbeBatch;
-    const shape = [batch, ...input.shape.slice(1).map((d) => d ?? 1)];
+    const shape = concreteShape(input.shape, batch);
     const distribution = options.distribution ?? 'normal';
     const count = shape.reduce((a, b) => a * b, 1);
     x = tf.tensor(indexRange !== undefined ? randomIndices(count, indexRange, seed) : randomValues(count, distribution, seed), shape, 'float32');
@@ -565,7 +567,15 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
   const batchSize = x.shape[0] ?? 0;
   // indices have no scale for activations to grow or shrink from
   const inputStd = indexRange !== undefined ? null : moments((await x.data()) as Float32Array).std;
-  const outShape = [batchSize, ...(model.outputs[0]?.shape.slice(1).map((d) => d ?? 1) ?? [])];
+  // An output with open dimensions (a fully convolutional network's) takes its size from the input.
+  let outDims: (number | null)[] = model.outputs[0]?.shape.slice(1) ?? [];
+  if (outDims.includes(null)) {
+    outDims = tf.tidy(() => {
+      const out = model.predict(tf.slice(x, 0, 1)) as Tensor | Tensor[];
+      return (Array.isArray(out) ? out[0]! : out).shape.slice(1);
+    });
+  }
+  const outShape = [batchSize, ...outDims.map((d) => d ?? 1)];
   const outUnits = outShape[outShape.length - 1] ?? 1;
   // the user's targets arranged for the loss (class ids vs one-hot rows) when the output is [batch, units]
   const given = options.data?.y && options.data.yShape ? { y: options.data.y, yShape: options.data.yShape } : undefined;
@@ -653,6 +663,7 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
     lossSource: loss.source,
     ...(loss.fromLogits ? { fromLogits: true } : {}),
     batchSize,
+    ...(inputSource !== 'data' && input.shape.slice(1).includes(null) ? { openInputShape: x.shape.slice(1) } : {}),
     inputSource,
     learningRate,
     inputStd,
@@ -685,7 +696,7 @@ export async function ensureGradientBackend(tf: Tf, info: BackendInfo, model: La
   }
   try {
     tf.tidy(() => {
-      const inputs = model.inputs.map((i) => tf.zeros([1, ...i.shape.slice(1).map((d) => d ?? 1)]));
+      const inputs = model.inputs.map((i) => tf.zeros(concreteShape(i.shape, 1)));
       const variables = model.trainableWeights.map((w) => w.read() as Variable);
       tf.variableGrads(() => {
         const out = model.apply(inputs.length === 1 ? inputs[0]! : inputs, { training: false }) as Tensor | Tensor[];

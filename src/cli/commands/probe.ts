@@ -8,6 +8,7 @@ import { jsonSafe } from '../../analysis/diagnostics/check';
 import { backendNames, substitutedBackend } from '../../runtime/backend';
 import { defaultProbeBatch } from '../../runtime/probe';
 import { probeFile, type ProbeReport } from '../../runtime/probeReport';
+import { openDimSize } from '../../runtime/modelBuilder';
 import { choiceOption, intOption, parseArgs, UsageError } from '../args';
 import { resolveModelEntry } from '../inputs';
 import type { CliIo } from '../io';
@@ -84,7 +85,7 @@ export function renderProbe(r: ProbeReport): string {
     r.file,
     `  format: ${r.formatName}`,
     `  backend: ${r.backend.label}${r.backend.fallbacks.length ? ` (${r.backend.fallbacks.join(' ')})` : ''}`,
-    `  loss: ${p.lossName} (${p.lossSource}) = ${formatNumber(p.loss)}  batch: ${p.batchSize} ${p.inputSource === 'data' ? `from data${r.dataRows !== undefined ? ` (its first ${p.batchSize} of ${r.dataRows} samples)` : ''}` : `synthetic ${p.inputSource}`}  lr: ${p.learningRate}  time: ${r.probeMs} ms`,
+    `  loss: ${p.lossName} (${p.lossSource}) = ${formatNumber(p.loss)}  batch: ${p.batchSize} ${p.inputSource === 'data' ? `from data${r.dataRows !== undefined ? ` (its first ${p.batchSize} of ${r.dataRows} samples)` : ''}` : `synthetic ${p.inputSource}${p.openInputShape ? `, each ${p.openInputShape.join('x')} (open dimensions ${openDimSize})` : ''}`}  lr: ${p.learningRate}  time: ${r.probeMs} ms`,
     ...(r.batchReduced ? [`  batch ${r.batchReduced} (--batch N to choose)`] : []),
     ...offPath(p.layers),
     '',

@@ -4,6 +4,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
 import { gradientDiagnostics } from '../../../src/runtime/gradientRules';
 import { activationsPerSample, macsPerSample, probeModel, syntheticBatch } from '../../../src/runtime/probe';
+import { openDimSize } from '../../../src/runtime/modelBuilder';
 
 let tf: Tf;
 let tfl: Tfl;
@@ -224,4 +225,19 @@ test('a vanishing verdict from the first update ratio alone says so, not that gr
   const v = gradientDiagnostics(probe).filter((x) => x.code === 'gradient-vanishing');
   assert.equal(v.length, 1);
   assert.equal(v[0]!.message, "The first layer barely learns: one SGD step at lr=0.000001 would change layer 'dense' by only 5.40e-8x its own norm (below 1.00e-7).");
+});
+
+test('a fully convolutional network (open height and width) is probed on inputs of the open size, its targets shaped like its output', async () => {
+  const m = tfl.sequential();
+  m.add(tfl.layers.conv2d({ inputShape: [null, null, 3] as unknown as number[], filters: 4, kernelSize: 3, padding: 'valid', activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 1 }), name: 'c1' }));
+  m.add(tfl.layers.conv2d({ filters: 2, kernelSize: 3, padding: 'valid', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }), name: 'c2' }));
+  const p = await probeModel(m, tf, tfl, { batchSize: 4 });
+  assert.deepEqual(p.openInputShape, [openDimSize, openDimSize, 3]);
+  assert.deepEqual(p.layers.map((l) => l.layer), ['c1', 'c2']);
+  for (const l of p.layers) {
+    assert.ok(l.gradNorm !== null && l.gradNorm > 0, `${l.layer}: gradient norm ${String(l.gradNorm)}`);
+  }
+  // A model without open dimensions says nothing of them.
+  const dense = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [3], units: 1 })] });
+  assert.equal((await probeModel(dense, tf, tfl, { batchSize: 4 })).openInputShape, undefined);
 });
