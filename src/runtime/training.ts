@@ -18,6 +18,7 @@ import type { DataSet } from './dataLoader';
 import { gradientThresholds } from './gradientRules';
 import { chooseLoss, inputIndexRange, lossTensor, targetsForLoss, type LossName } from './probe';
 import { clusters, rng } from './syntheticData';
+import { concreteShape } from './modelBuilder';
 import { writeTfjsModel, type TfjsArtifacts } from './tfjsArtifacts';
 
 /** Optimizers a run can use. */
@@ -135,8 +136,17 @@ const maxSyntheticBytes = 2 ** 31;
  * indices (an Embedding's, see inputIndexRange) the features are quantized into integers in [0, range).
  */
 export function syntheticDataFor(model: LayersModel, spec: RunSpec, loss?: LossName): DataSet {
-  const inShape = model.inputs[0]?.shape.slice(1).map((d) => d ?? 1) ?? [1];
-  const outUnits = model.outputs[0]?.shape[model.outputs[0].shape.length - 1] ?? 1;
+  const outShape = model.outputs[0]?.shape ?? [null, 1];
+  if (outShape.length !== 2) {
+    throw new WeightFileError(
+      'unsupportedFormat',
+      `${spec.model}: synthetic data is made for a model whose output is [batch, units], and this one's is [${outShape.map((d) => d ?? 'null').join(', ')}]; give the run spec a "data" file.`,
+      { file: spec.model },
+    );
+  }
+  // Dimensions the input leaves open (a sequence's length) take the size the probe gives them.
+  const inShape = concreteShape(model.inputs[0]?.shape ?? [null, null]).slice(1);
+  const outUnits = outShape[1] ?? 1;
   const d = inShape.reduce((a, b) => a * b, 1);
   const k = Math.max(2, outUnits);
   const n = spec.synthetic?.samples ?? 512;

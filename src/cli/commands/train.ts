@@ -17,7 +17,7 @@ export const trainUsage = `weightscope train <spec.json> [options]
 Trains the model a run spec names and writes a checkpoint per epoch (TF.js model.json +
 weights.bin, metadata: epoch, metrics, parent, backend, time) into its run folder. Spec fields:
 model (required), data (.npy/.npz/.csv/.json; without it synthetic clusters, set by synthetic:
-{samples, seed, spread}), loss (categoricalCrossentropy|sparseCategoricalCrossentropy|
+{samples, seed, spread}, for a model whose output is [batch, units]), loss (categoricalCrossentropy|sparseCategoricalCrossentropy|
 binaryCrossentropy|meanSquaredError), optimizer (sgd|adam|rmsprop), learningRate, epochs,
 batchSize, validationSplit, l1, l2, dropout, outDir, seed, stopOnNonFinite. Paths are relative
 to the spec. Any other field is refused, naming the field it resembles (learning_rate: did you

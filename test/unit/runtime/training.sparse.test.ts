@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
+import { WeightFileError } from '../../../src/core/errors';
 import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
+import { openDimSize } from '../../../src/runtime/modelBuilder';
 import { chooseLoss, lossFromLogits, lossFromTrainingConfig, probeModel, targetsForLoss } from '../../../src/runtime/probe';
 import { readRunSpec, trainFromSpec } from '../../../src/runtime/runSpec';
 import { modelArtifacts, syntheticDataFor, type TrainEvent } from '../../../src/runtime/training';
@@ -89,6 +91,22 @@ test('synthetic data for a sparse loss holds the class ids of the same clusters 
   assert.deepEqual(Array.from(sparse.y!), ids);
   assert.ok(new Set(ids).size > 1, 'more than one class');
   m.dispose();
+});
+
+test('synthetic data: an open sequence length takes the probe\'s size; an output that is not [batch, units] is refused naming the model and its shape', () => {
+  const rnn = tfl.sequential({ layers: [tfl.layers.simpleRNN({ inputShape: [null, 3] as unknown as number[], units: 2, recurrentInitializer: 'glorotUniform' }), tfl.layers.dense({ units: 3, activation: 'softmax' })] });
+  const data = syntheticDataFor(rnn, { model: 'rnn/model.json', synthetic: { samples: 5 } });
+  assert.deepEqual(data.xShape, [5, openDimSize, 3]);
+  assert.equal(data.x.length, 5 * openDimSize * 3);
+  rnn.dispose();
+  const fcn = tfl.sequential({ layers: [tfl.layers.conv2d({ inputShape: [null, null, 3] as unknown as number[], filters: 2, kernelSize: 3 })] });
+  assert.throws(
+    () => syntheticDataFor(fcn, { model: 'fcn/model.json' }),
+    (ex: unknown) =>
+      WeightFileError.is(ex, 'unsupportedFormat') &&
+      ex.message === 'fcn/model.json: synthetic data is made for a model whose output is [batch, units], and this one\'s is [null, null, null, 2]; give the run spec a "data" file.',
+  );
+  fcn.dispose();
 });
 
 test('a generated model whose training config names a sparse loss trains on synthetic data like its categorical twin', async () => {
