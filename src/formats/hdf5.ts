@@ -16,7 +16,7 @@ import { decodeValues, elementCount, itemSizeBytes, type DType, type NumericArra
 import { throwIfAborted, WeightFileError, type WeightFileErrorReason } from '../core/errors';
 import type { FileWarning, RawTensorSource, ReadValuesOptions } from '../core/model';
 import { readRawValues } from '../core/tensorData';
-import { Hdf5Damage, hdf5RecordedBytes, hdf5Truncation, locateRawDatasets, readHdf5Tree, type Hdf5LayoutIndex, type Hdf5Truncation, type Hdf5TreeNode } from './hdf5Layout';
+import { Hdf5Damage, hdf5RecordedBytes, hdf5Truncation, locateRawDatasets, superblockSearchBytes, readHdf5Tree, type Hdf5LayoutIndex, type Hdf5Truncation, type Hdf5TreeNode } from './hdf5Layout';
 
 type H5wasmNode = typeof import('h5wasm/node', { with: { 'resolution-mode': 'import' } });
 type H5Module = Awaited<H5wasmNode['ready']>;
@@ -39,9 +39,6 @@ export const hdf5Signature = Uint8Array.of(0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0
 
 /** Offsets where the HDF5 library looks for the superblock: 0, then user-block sizes 512, 1024, 2048, ... */
 export const hdf5SignatureOffsets: readonly number[] = [0, 512, 1024, 2048];
-
-/** Bytes at the start of an HDF5 file that hold its superblock after any user block hdf5Layout.ts looks past (8 KiB). */
-const superblockSearchBytes = 8192 + 128;
 
 /** Free space left in the temporary folder after a temporary copy of an HDF5 file, at least (64 MiB). */
 const tempDiskReserveBytes = 64 * 2 ** 20;

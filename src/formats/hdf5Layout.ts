@@ -68,6 +68,12 @@ export interface Hdf5Truncation {
   presentBytes: number;
 }
 
+/** Offsets where a superblock is looked for: 0, then the user-block sizes 512 ... 8192. */
+const superblockOffsets = [0, 512, 1024, 2048, 4096, 8192];
+
+/** Bytes at the start of an HDF5 file that hold its superblock wherever superblockOffsets puts it (hdf5RecordedBytes' `head`). */
+export const superblockSearchBytes = superblockOffsets[superblockOffsets.length - 1]! + 128;
+
 /** Limits of one walk. */
 const limits = {
   /** Objects (groups and datasets) visited. */
@@ -246,7 +252,7 @@ class Walker {
     private readonly strict = false,
   ) {
     let sb = -1;
-    for (const at of [0, 512, 1024, 2048, 4096, 8192]) {
+    for (const at of superblockOffsets) {
       if (at + 8 <= r.size && isSignature(r.bytes(at, 8))) {
         sb = at;
         break;
@@ -1089,8 +1095,8 @@ export function hdf5Truncation(hostPath: string, range?: { start: number; size: 
 
 /**
  * The size the superblock of an HDF5 file of `size` bytes records (its end-of-file address), from
- * the file's first bytes `head` (enough for a superblock after any user block the library looks
- * past: 8 KiB + 128 bytes); undefined when `head` holds no superblock understood here.
+ * the file's first bytes `head` (superblockSearchBytes of them); undefined when `head` holds no
+ * superblock understood here.
  */
 export function hdf5RecordedBytes(head: Uint8Array, size: number): number | undefined {
   const readAt = (buf: Buffer, offset: number, length: number, position: number): number => {
