@@ -113,6 +113,8 @@ export function wiringProblem(topology: unknown): string | undefined {
       }
     }
   }
+  // TF.js's own test of an input not built yet: inboundLayer.inboundNodes.length <= inboundNodeIndex.
+  const waitsOn = (input: unknown): boolean => built.get((input as unknown[])[0] as string)! <= ((input as unknown[])[1] as number);
   for (let progress = true; pending.length > 0 && progress; ) {
     progress = false;
     for (let k = 0; k < pending.length; k++) {
@@ -123,8 +125,7 @@ export function wiringProblem(topology: unknown): string | undefined {
         if (typeof from !== 'string' || !built.has(from)) {
           return `layer '${layer}' of ${where} takes an input from ${typeof from === 'string' ? `'${from}', which is not a layer of it` : 'no named layer'}`;
         }
-        // TF.js's own test: inboundLayer.inboundNodes.length <= inboundNodeIndex
-        if (built.get(from)! <= ((input as unknown[])[1] as number)) {
+        if (waitsOn(input)) {
           ready = false;
         }
       }
@@ -140,7 +141,7 @@ export function wiringProblem(topology: unknown): string | undefined {
   }
   if (pending.length > 0) {
     const { layer, inputs } = pending[0]!;
-    const waits = inputs.find((input) => built.get((input as unknown[])[0] as string)! <= ((input as unknown[])[1] as number)) as unknown[];
+    const waits = inputs.find(waitsOn) as unknown[];
     return `layer '${layer}' of ${where} takes an input from node ${String(waits[1])} of '${String(waits[0])}', which is never built (the layers' inputs form a cycle or skip a node)`;
   }
   return undefined;
