@@ -312,18 +312,21 @@ export class Hdf5File {
     const recorded = hdf5RecordedBytes(head, source.size);
     const bytes = recorded !== undefined && recorded > 0 ? Math.min(source.size, recorded) : source.size;
     const tempRoot = os.tmpdir();
-    checkTempSpace(source.name, bytes, tempRoot, await freeBytes(tempRoot));
-    const dir = await fs.promises.mkdtemp(path.join(tempRoot, 'weightscope-h5-'));
-    trackTempDir(dir);
-    const removeDir = async (): Promise<void> => {
-      liveTempDirs.delete(dir);
-      await fs.promises.rm(dir, { recursive: true, force: true });
-    };
-    const tempPath = path.join(dir, 'member.h5');
+    const reservation = reserveTempSpace(source.name, bytes, tempRoot, await freeBytes(tempRoot));
+    let removeDir = async (): Promise<void> => {};
     try {
-      await copyToFile(source, bytes, tempPath, options.signal);
+      const dir = await fs.promises.mkdtemp(path.join(tempRoot, 'weightscope-h5-'));
+      trackTempDir(dir);
+      removeDir = async (): Promise<void> => {
+        liveTempDirs.delete(dir);
+        await fs.promises.rm(dir, { recursive: true, force: true });
+      };
+      const tempPath = path.join(dir, 'member.h5');
+      await copyToFile(source, bytes, tempPath, options.signal, (n) => reservation.wrote(n));
+      reservation.release();
       return await Hdf5File.openLocal(tempPath, source.name, removeDir, { path: tempPath, start: 0 });
     } catch (ex) {
+      reservation.release();
       await removeDir();
       throw ex;
     }
@@ -1020,12 +1023,43 @@ async function freeBytes(dir: string): Promise<number | undefined> {
   }
 }
 
-/** Throws `tooLarge` when a temporary copy of `bytes` would leave less than tempDiskReserveBytes of `free` (unknown: no check). */
-export function checkTempSpace(name: string, bytes: number, tempRoot: string, free: number | undefined): void {
-  if (free !== undefined && bytes + tempDiskReserveBytes > free) {
+/** Bytes that the temporary copies in progress in this process have still to write. */
+let tempBytesToWrite = 0;
+
+/** A temporary copy's claim on the temporary folder's free space (reserveTempSpace). */
+export interface TempSpaceReservation {
+  /** `n` more bytes of the copy are written (the file system's free space now shows them). */
+  wrote(n: number): void;
+  /** The copy is complete or abandoned; what it has not written is no longer claimed. Idempotent. */
+  release(): void;
+}
+
+/**
+ * Claims room for a temporary copy of `bytes`: throws `tooLarge` when it would leave less than
+ * tempDiskReserveBytes of `free` (unknown: no check) once the copies already in progress in this
+ * process have written what they have still to write, so two copies started together cannot each
+ * pass on the same free space. The claim shrinks as the copy writes and ends with `release`.
+ */
+export function reserveTempSpace(name: string, bytes: number, tempRoot: string, free: number | undefined): TempSpaceReservation {
+  const claimed = tempBytesToWrite;
+  if (free !== undefined && bytes + claimed + tempDiskReserveBytes > free) {
     const mib = (n: number): string => (n / 2 ** 20).toFixed(n < 2 ** 20 ? 2 : 0);
-    throw new WeightFileError('tooLarge', `${name}: reading it needs a ${mib(bytes)} MiB copy in the temporary folder ${tempRoot}, which has ${mib(free)} MiB free.`, { file: name });
+    const others = claimed > 0 ? `, of which other copies in progress still need ${mib(claimed)} MiB` : '';
+    throw new WeightFileError('tooLarge', `${name}: reading it needs a ${mib(bytes)} MiB copy in the temporary folder ${tempRoot}, which has ${mib(free)} MiB free${others}.`, { file: name });
   }
+  let left = bytes;
+  tempBytesToWrite += left;
+  return {
+    wrote(n: number): void {
+      const done = Math.min(n, left);
+      left -= done;
+      tempBytesToWrite -= done;
+    },
+    release(): void {
+      tempBytesToWrite -= left;
+      left = 0;
+    },
+  };
 }
 
 /** A WeightFileError from an h5wasm/HDF5 exception; with `truncation` (the failure read past the end of a truncated file), reason `truncated`. */
@@ -1058,7 +1092,7 @@ function hdf5Error(file: string, what: string, ex: unknown, truncation?: Hdf5Tru
 }
 
 /** Streams the first `size` bytes of a source into a new file in chunks (never the whole source in memory). */
-async function copyToFile(source: ByteSource, size: number, target: string, signal?: AbortSignal): Promise<void> {
+async function copyToFile(source: ByteSource, size: number, target: string, signal: AbortSignal | undefined, wrote: (bytes: number) => void): Promise<void> {
   const fh = await fs.promises.open(target, 'wx', 0o600);
   try {
     for (let pos = 0; pos < size; ) {
@@ -1069,6 +1103,7 @@ async function copyToFile(source: ByteSource, size: number, target: string, sign
       while (written < bytes.byteLength) {
         const { bytesWritten } = await fh.write(bytes, written, bytes.byteLength - written);
         written += bytesWritten;
+        wrote(bytesWritten);
       }
       pos += n;
     }

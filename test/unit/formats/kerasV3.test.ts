@@ -7,7 +7,7 @@ import { MemoryByteSource, MemoryFileSet } from '../../../src/core/byteSource';
 import { WeightFileError } from '../../../src/core/errors';
 import type { WeightFile } from '../../../src/core/model';
 import { readAllValues } from '../../../src/core/tensorData';
-import { checkTempSpace } from '../../../src/formats/hdf5';
+import { reserveTempSpace } from '../../../src/formats/hdf5';
 import { kerasV3Reader, toSnakeCase } from '../../../src/formats/kerasV3';
 import { openLocalPath } from '../../../src/formats/registry';
 import { fixtureOrSkip, makeTempDir, withOwnTmpdir } from '../helpers/fixtures';
@@ -256,12 +256,34 @@ test('.keras whose DEFLATED weights member is HDF5 followed by 64 MiB of filler:
 
 test('a temporary copy that would leave less than 64 MiB free in the temporary folder is refused as tooLarge, naming the sizes', () => {
   const mib = 2 ** 20;
-  checkTempSpace('a.keras/model.weights.h5', 100 * mib, '/tmp', 165 * mib);
-  checkTempSpace('a.keras/model.weights.h5', 100 * mib, '/tmp', undefined);
+  reserveTempSpace('a.keras/model.weights.h5', 100 * mib, '/tmp', 165 * mib).release();
+  reserveTempSpace('a.keras/model.weights.h5', 100 * mib, '/tmp', undefined).release();
   assert.throws(
-    () => checkTempSpace('a.keras/model.weights.h5', 100 * mib, '/tmp', 163 * mib),
+    () => reserveTempSpace('a.keras/model.weights.h5', 100 * mib, '/tmp', 163 * mib),
     (ex: unknown) => WeightFileError.is(ex, 'tooLarge') && ex.message === 'a.keras/model.weights.h5: reading it needs a 100 MiB copy in the temporary folder /tmp, which has 163 MiB free.',
   );
+});
+
+test('copies in progress count against the free space of the next one until they have written their bytes or are released', () => {
+  const mib = 2 ** 20;
+  // 400 MiB free: room for 336 MiB of copies past the 64 MiB reserve.
+  const a = reserveTempSpace('a.keras/model.weights.h5', 200 * mib, '/tmp', 400 * mib);
+  assert.throws(
+    () => reserveTempSpace('b.keras/model.weights.h5', 200 * mib, '/tmp', 400 * mib),
+    (ex: unknown) =>
+      WeightFileError.is(ex, 'tooLarge') &&
+      ex.message === 'b.keras/model.weights.h5: reading it needs a 200 MiB copy in the temporary folder /tmp, which has 400 MiB free, of which other copies in progress still need 200 MiB.',
+  );
+  // Once a has written 150 MiB the file system shows them; only its last 50 MiB are still claimed.
+  a.wrote(150 * mib);
+  const b = reserveTempSpace('b.keras/model.weights.h5', 200 * mib, '/tmp', 250 * mib + 200 * mib);
+  assert.throws(() => reserveTempSpace('c.keras/model.weights.h5', 40 * mib, '/tmp', 250 * mib + 40 * mib), (ex: unknown) => WeightFileError.is(ex, 'tooLarge') && ex.message.includes('still need 250 MiB'));
+  a.release();
+  a.release();
+  b.wrote(10 * mib);
+  b.release();
+  // Nothing is claimed any more: a copy that exactly fits passes.
+  reserveTempSpace('d.keras/model.weights.h5', 100 * mib, '/tmp', 164 * mib).release();
 });
 
 test('.keras whose DEFLATED weights member is not HDF5 (64 MiB of zeros, a ZIP bomb in small) is refused from its first bytes, with no temporary copy', async () => {
