@@ -7,10 +7,9 @@
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { api, repoRoot, waitFor, watchersStarted } from './helpers';
+import { api, repoRoot, tempDir, waitFor, watchersStarted } from './helpers';
 
 /** Two TF.js models of the same architecture with different weights. */
 const examples = path.join(repoRoot, 'examples', 'initialization');
@@ -29,7 +28,7 @@ suite('open diff panels run again when their files change on disk', () => {
   test('a comparison follows a rewritten weight shard: B given A\'s shard compares as identical', async function () {
     this.timeout(120_000);
     const a = await api();
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'weightscope-diff-reload-'));
+    const root = tempDir('weightscope-diff-reload-');
     const fileA = copyExample(first, path.join(root, 'a'));
     const fileB = copyExample(second, path.join(root, 'b'));
     const diff = a.diff.panels.open({ mode: 'diff', a: vscode.Uri.file(fileA), b: vscode.Uri.file(fileB), labelA: 'A', labelB: 'B' });
@@ -59,7 +58,7 @@ suite('open diff panels run again when their files change on disk', () => {
   test('a history follows a checkpoint added to or removed from its run folder, not a sidecar or a training log written there', async function () {
     this.timeout(120_000);
     const a = await api();
-    const run = fs.mkdtempSync(path.join(os.tmpdir(), 'weightscope-history-reload-'));
+    const run = tempDir('weightscope-history-reload-');
     copyExample(first, path.join(run, 'epoch-001'));
     copyExample(second, path.join(run, 'epoch-002'));
     fs.mkdirSync(path.join(run, 'logs', 'train'), { recursive: true }); // made when training starts, as TensorBoard's callback does
@@ -92,7 +91,7 @@ suite('open diff panels run again when their files change on disk', () => {
   test('a history re-orders when the sidecar epoch of a checkpoint whose name carries none is written or edited', async function () {
     this.timeout(120_000);
     const a = await api();
-    const run = fs.mkdtempSync(path.join(os.tmpdir(), 'weightscope-history-order-'));
+    const run = tempDir('weightscope-history-order-');
     const alpha = copyExample(first, path.join(run, 'alpha'));
     const beta = copyExample(second, path.join(run, 'beta'));
     const setEpoch = (entry: string, epoch: number): void => fs.writeFileSync(`${entry}.weightscope.json`, JSON.stringify({ version: 1, epoch }));

@@ -4,15 +4,14 @@
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { api, assertClose, fixtureOrSkip, referenceOf } from './helpers';
+import { api, assertClose, fixtureOrSkip, referenceOf, tempDir } from './helpers';
 
 suite('export report', () => {
   let outDir: string;
   suiteSetup(() => {
-    outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ws-export-'));
+    outDir = tempDir('ws-export-');
   });
   suiteTeardown(() => fs.rmSync(outDir, { recursive: true, force: true }));
 

@@ -7,7 +7,6 @@
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { normalizeTensorPath } from '../../src/analysis/alignTensors';
@@ -15,7 +14,7 @@ import { fingerprintFile } from '../../src/analysis/fingerprint';
 import type { WeightsDocument } from '../../src/extension/weightsDocument';
 import type { DuplicateTreeNode, WeightsTreeElement } from '../../src/extension/weightsTree';
 import { openLocalPath } from '../../src/formats/registry';
-import { api, fixtureOrSkip, repoRoot, waitFor, workspaceDir } from './helpers';
+import { api, fixtureOrSkip, repoRoot, tempDir, waitFor, workspaceDir } from './helpers';
 
 /** The committed example copied by the tests (examples/initialization). */
 const example = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform');
@@ -30,7 +29,7 @@ const reference = (
 
 /** A fresh copy of the example model in a temporary folder (outside the workspace). */
 function freshCopy(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weightscope-fp-'));
+  const dir = tempDir('weightscope-fp-');
   for (const f of ['model.json', 'weights.bin']) {
     fs.writeFileSync(path.join(dir, f), fs.readFileSync(path.join(example, f)));
   }
@@ -130,7 +129,7 @@ suite('fingerprints and the statistics cache', () => {
     this.timeout(180_000);
     const h5 = fixtureOrSkip(this, 'tflite/mlperf-tiny-resnet8-tf2.4/pretrainedResnet.h5');
     // The TF.js twin: the model weights under the converter's names (no ':0'), same float32 values.
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weightscope-twin-'));
+    const dir = tempDir('weightscope-twin-');
     const file = await openLocalPath(h5.fsPath);
     try {
       const weights: { name: string; shape: number[]; dtype: string }[] = [];

@@ -4,16 +4,24 @@
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { WeightscopeApi } from '../../src/extension/extension';
-import { skipReasons } from './index';
+import { skipReasons, tempDirs } from './index';
 
 /** Extension id (publisher.name). */
 export const extensionId = 'weightscope.weightscope';
 
 /** Repository root (this file is out/test/integration/helpers.js once built). */
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
+
+/** A new empty folder in the OS temporary folder, removed when the run ends (and by the test if it likes). */
+export function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
 
 /** The opened workspace folder. */
 export function workspaceDir(): string {

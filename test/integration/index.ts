@@ -19,6 +19,21 @@ interface TestOutcome {
 /** Reasons given by skipped tests (set by `skipWith` in helpers). */
 export const skipReasons = new Map<string, string>();
 
+/** Temporary folders made by the suites (`tempDir` in helpers), removed when the run ends. */
+export const tempDirs = new Set<string>();
+
+/** Removes the suites' temporary folders; one that cannot be removed is left and named. */
+function removeTempDirs(): void {
+  for (const d of tempDirs) {
+    try {
+      fs.rmSync(d, { recursive: true, force: true });
+    } catch (ex) {
+      console.warn(`could not remove the temporary folder ${d}: ${ex instanceof Error ? ex.message : String(ex)}`);
+    }
+  }
+  tempDirs.clear();
+}
+
 export function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'tdd', timeout: 60_000, color: false, reporter: 'spec' });
   const grep = process.env.WEIGHTSCOPE_TEST_GREP;
@@ -34,6 +49,7 @@ export function run(): Promise<void> {
   const resultsFile = process.env.WEIGHTSCOPE_TEST_RESULTS ?? path.resolve(__dirname, '..', '..', '..', '.test-artifacts', 'integration-results.json');
   return new Promise((resolve, reject) => {
     const runner = mocha.run((failures) => {
+      removeTempDirs();
       try {
         fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
         fs.writeFileSync(resultsFile, JSON.stringify({ tests: outcomes }, null, 2));

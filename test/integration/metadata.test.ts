@@ -9,11 +9,10 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { WeightsDocument } from '../../src/extension/weightsDocument';
-import { api, MemoryFs, repoRoot, waitFor, watchersStarted } from './helpers';
+import { api, MemoryFs, repoRoot, tempDir, waitFor, watchersStarted } from './helpers';
 import { skipReasons } from './index';
 
 /** The committed example copied by the test (examples/initialization). */
@@ -70,7 +69,7 @@ suite('metadata sidecars and the naming check in the weights panel', () => {
     const a = await api();
     await config().update('namingConvention', pattern, vscode.ConfigurationTarget.Global);
     // The example in a git work tree, in a folder named by the convention (model.json is a generic name).
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'weightscope-meta-'));
+    const root = tempDir('weightscope-meta-');
     const dir = path.join(root, 'mlp-e003-0.412');
     fs.mkdirSync(dir);
     for (const f of ['model.json', 'weights.bin']) {
@@ -156,7 +155,7 @@ suite('metadata sidecars and the naming check in the weights panel', () => {
   test('a sidecar saved in the weights panel or edited on disk shows in the open diff panel; one saved in the diff panel shows in the weights panel', async function () {
     this.timeout(120_000);
     const a = await api();
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'weightscope-meta-diff-'));
+    const root = tempDir('weightscope-meta-diff-');
     const [fileA, fileB] = ['good-init-glorot-uniform', 'bad-init-uniform-0.01'].map((name) => {
       const dir = path.join(root, name);
       fs.mkdirSync(dir);
@@ -205,7 +204,7 @@ suite('metadata sidecars and the naming check in the weights panel', () => {
   test('saving into a read-only folder is refused with a clear message; nothing is written', async function () {
     this.timeout(60_000);
     const a = await api();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weightscope-meta-ro-'));
+    const dir = tempDir('weightscope-meta-ro-');
     for (const f of ['model.json', 'weights.bin']) {
       fs.writeFileSync(path.join(dir, f), fs.readFileSync(path.join(example, f)));
     }

@@ -8,11 +8,10 @@
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { WeightsDocument } from '../../src/extension/weightsDocument';
-import { api, assertClose, fixtureOrSkip, referenceOf, waitFor, watchersStarted, workspaceDir } from './helpers';
+import { api, assertClose, fixtureOrSkip, referenceOf, tempDir, waitFor, watchersStarted, workspaceDir } from './helpers';
 
 /** The TF.js layers model with its weight shard (weights.bin, float32 only). */
 const fixture = 'tfjs-layers/tfjs-e2e-layers-model';
@@ -31,7 +30,7 @@ suite('open panels reload when any file they were read from changes', () => {
     const src = fixtureOrSkip(this, fixture).fsPath;
     const ref = referenceOf(`${fixture}/model.json`)[tensor]!.stats;
     const a = await api();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weightscope-reload-'));
+    const dir = tempDir('weightscope-reload-');
     assert.ok(path.relative(workspaceDir(), dir).startsWith('..'), 'the copy lies outside the workspace');
     for (const f of ['model.json', 'weights.bin']) {
       fs.copyFileSync(path.join(src, f), path.join(dir, f));
@@ -91,7 +90,7 @@ suite('open panels reload when any file they were read from changes', () => {
     this.timeout(120_000);
     const src = fixtureOrSkip(this, fixture).fsPath;
     const a = await api();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weightscope-folder-reload-'));
+    const dir = tempDir('weightscope-folder-reload-');
     const view = a.panels.show(vscode.Uri.file(dir));
     const doc = view.document;
     try {

@@ -41,10 +41,22 @@ export function folderSnapshot(dir: string): Map<string, string> {
   );
 }
 
+/** Temporary folders made by makeTempDir, removed at exit (one exit listener for all). */
+const tempDirs = new Set<string>();
+let exitHookInstalled = false;
+
 /** A fresh temporary folder under the OS temp dir, removed by the caller (or at exit). */
 export function makeTempDir(prefix = 'weightscope-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const d of tempDirs) {
+        fs.rmSync(d, { recursive: true, force: true });
+      }
+    });
+  }
+  tempDirs.add(dir);
   return dir;
 }
 
