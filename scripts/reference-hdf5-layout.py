@@ -67,6 +67,10 @@ def make(out):
     with h5py.File(os.path.join(out, 'userblock.h5'), 'w', userblock_size=512) as f:
         f['x'] = rng.standard_normal((6, 6)).astype('<f4')
         f['g/y'] = np.arange(7, dtype='<u1')
+    # A user block larger than the 4 KiB a format is first sniffed from.
+    with h5py.File(os.path.join(out, 'userblock-64k.h5'), 'w', userblock_size=65536) as f:
+        f['x'] = rng.standard_normal((5, 3)).astype('<f4')
+        f['g/y'] = np.arange(9, dtype='<i2')
     # Attributes in every encoding Keras and h5py use: variable-length and fixed-length strings
     # (ASCII and UTF-8, scalars and arrays), numbers of every width, empty arrays, long JSON.
     with h5py.File(os.path.join(out, 'attributes.h5'), 'w') as f:

@@ -34,6 +34,12 @@ export interface FormatReader {
    * (higher wins; 100 = certain by magic bytes, 50 = by name only) or undefined for "not mine".
    */
   sniff(input: SniffInput): number | undefined;
+  /**
+   * A second look at a file that no reader's `sniff` claims, for magic that can lie past the first
+   * bytes (an HDF5 superblock after a user block): a few small reads, never the whole file. Never
+   * throws; same confidences as `sniff`.
+   */
+  sniffFurther?(source: ByteSource, input: SniffInput): Promise<number | undefined>;
   /** Parses headers. Throws WeightFileError when the file is this format but unreadable. */
   open(source: ByteSource, files: FileSet, options?: OpenOptions): Promise<WeightFile>;
 }

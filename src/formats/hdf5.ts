@@ -16,7 +16,7 @@ import { decodeValues, elementCount, itemSizeBytes, type DType, type NumericArra
 import { throwIfAborted, WeightFileError, type WeightFileErrorReason } from '../core/errors';
 import type { FileWarning, RawTensorSource, ReadValuesOptions } from '../core/model';
 import { readRawValues } from '../core/tensorData';
-import { Hdf5Damage, hdf5RecordedBytes, hdf5Truncation, locateRawDatasets, superblockSearchBytes, readHdf5Tree, type Hdf5LayoutIndex, type Hdf5Truncation, type Hdf5TreeNode } from './hdf5Layout';
+import { Hdf5Damage, hdf5RecordedBytes, hdf5Signature, hdf5Truncation, locateRawDatasets, readHdf5Tree, superblockBytes, superblockOffsets, type Hdf5LayoutIndex, type Hdf5Truncation, type Hdf5TreeNode } from './hdf5Layout';
 
 type H5wasmNode = typeof import('h5wasm/node', { with: { 'resolution-mode': 'import' } });
 type H5Module = Awaited<H5wasmNode['ready']>;
@@ -34,18 +34,33 @@ export const maxAttributeBytes = 64 * 1024 * 1024;
 /** Bytes copied at a time when a member is extracted to a temporary file. */
 const copyChunkBytes = 4 * 1024 * 1024;
 
-/** HDF5 format signature (superblock, any version): `\x89HDF\r\n\x1a\n`. */
-export const hdf5Signature = Uint8Array.of(0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a);
-
-/** Offsets where the HDF5 library looks for the superblock: 0, then user-block sizes 512, 1024, 2048, ... */
-export const hdf5SignatureOffsets: readonly number[] = [0, 512, 1024, 2048];
-
 /** Free space left in the temporary folder after a temporary copy of an HDF5 file, at least (64 MiB). */
 const tempDiskReserveBytes = 64 * 2 ** 20;
 
-/** True when `head` holds the HDF5 signature at offset 0 or a common user-block offset. */
+/** True when `bytes` hold the HDF5 signature at `at`. */
+function signatureAt(bytes: Uint8Array, at: number): boolean {
+  return at + hdf5Signature.length <= bytes.length && hdf5Signature.every((b, i) => bytes[at + i] === b);
+}
+
+/** True when `head`, a file's first bytes, holds the HDF5 signature where the HDF5 library looks for it (0 or a user-block size). */
 export function hasHdf5Signature(head: Uint8Array): boolean {
-  return hdf5SignatureOffsets.some((off) => off + hdf5Signature.length <= head.length && hdf5Signature.every((b, i) => head[off + i] === b));
+  return superblockOffsets(head.length).some((at) => signatureAt(head, at));
+}
+
+/**
+ * Where the HDF5 signature of `source` is: 0 or the first user-block size (512, 1024, 2048, ...)
+ * that holds it, as the HDF5 library looks for it, up to `maxOffset`; undefined when none does. The
+ * offsets inside `head` (the source's first bytes, when known) are not read again; each other costs
+ * one 8-byte read.
+ */
+export async function findHdf5Signature(source: ByteSource, head: Uint8Array = new Uint8Array(0), maxOffset = Infinity): Promise<number | undefined> {
+  for (const at of superblockOffsets(source.size).filter((x) => x <= maxOffset)) {
+    const bytes = at + hdf5Signature.length <= head.length ? head.subarray(at) : await source.read(at, hdf5Signature.length);
+    if (signatureAt(bytes, 0)) {
+      return at;
+    }
+  }
+  return undefined;
 }
 
 let loading: Promise<{ h5: H5wasmNode; module: H5Module }> | undefined;
@@ -289,8 +304,10 @@ export class Hdf5File {
    * `allowTempCopy` streams the bytes into a private temporary file (deleted on close), because
    * h5wasm's Node build can only open host files and HDF5 reads synchronously while a ByteSource is
    * asynchronous; otherwise throws `unsupportedFormat`. (Byte ranges of local files: openLocalRange.)
+   * `userBlockLimit` bounds where the signature is looked for before a copy (default: anywhere, as
+   * the HDF5 library does), for sources whose far bytes are costly to reach (an inflated member).
    */
-  static async openSource(source: ByteSource, options: { allowTempCopy?: boolean; signal?: AbortSignal } = {}): Promise<Hdf5File> {
+  static async openSource(source: ByteSource, options: { allowTempCopy?: boolean; signal?: AbortSignal; userBlockLimit?: number } = {}): Promise<Hdf5File> {
     if (source.localPath !== undefined) {
       return Hdf5File.openLocal(source.localPath, source.name);
     }
@@ -303,13 +320,13 @@ export class Hdf5File {
     }
     // Bytes that do not start as HDF5 does are refused before any copy (a compressed member that
     // inflates to gigabytes of something else would otherwise be written out in full first).
-    const head = await source.read(0, Math.min(source.size, superblockSearchBytes));
-    if (!hasHdf5Signature(head)) {
-      throw new WeightFileError('unrecognized', `${source.name}: is not an HDF5 file (no HDF5 signature at its start).`, { file: source.name });
+    const at = await findHdf5Signature(source, undefined, options.userBlockLimit);
+    if (at === undefined) {
+      throw new WeightFileError('unrecognized', `${source.name}: is not an HDF5 file (no HDF5 signature at its start or after a user block).`, { file: source.name });
     }
     // Only the bytes the superblock says the file has are copied: the HDF5 library reads nothing
     // past them, and anything after them (filler that compresses to nothing) would only fill the disk.
-    const recorded = hdf5RecordedBytes(head, source.size);
+    const recorded = hdf5RecordedBytes(await source.read(at, Math.min(superblockBytes, source.size - at)), at, source.size);
     const bytes = recorded !== undefined && recorded > 0 ? Math.min(source.size, recorded) : source.size;
     const tempRoot = os.tmpdir();
     const reservation = reserveTempSpace(source.name, bytes, tempRoot, await freeBytes(tempRoot));

@@ -68,11 +68,23 @@ export interface Hdf5Truncation {
   presentBytes: number;
 }
 
-/** Offsets where a superblock is looked for: 0, then the user-block sizes 512 ... 8192. */
-const superblockOffsets = [0, 512, 1024, 2048, 4096, 8192];
+/** The HDF5 format signature, the first 8 bytes of a superblock. */
+export const hdf5Signature = Uint8Array.of(0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a);
 
-/** Bytes at the start of an HDF5 file that hold its superblock wherever superblockOffsets puts it (hdf5RecordedBytes' `head`). */
-export const superblockSearchBytes = superblockOffsets[superblockOffsets.length - 1]! + 128;
+/**
+ * Offsets where the HDF5 library looks for the superblock of a file of `size` bytes (H5FD_locate_signature):
+ * 0, then every user-block size 512, 1024, 2048, ... at which a signature still fits.
+ */
+export function superblockOffsets(size: number): number[] {
+  const out = [0];
+  for (let at = 512; at + hdf5Signature.length <= size; at *= 2) {
+    out.push(at);
+  }
+  return out;
+}
+
+/** Bytes from a superblock's start that hold its fields (the largest, version 0 with 8-byte addresses, takes 96). */
+export const superblockBytes = 128;
 
 /** Limits of one walk. */
 const limits = {
@@ -252,8 +264,8 @@ class Walker {
     private readonly strict = false,
   ) {
     let sb = -1;
-    for (const at of superblockOffsets) {
-      if (at + 8 <= r.size && isSignature(r.bytes(at, 8))) {
+    for (const at of superblockOffsets(r.size)) {
+      if (isSignature(r.bytes(at, 8))) {
         sb = at;
         break;
       }
@@ -900,8 +912,7 @@ class Walker {
 }
 
 function isSignature(v: DataView): boolean {
-  const sig = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
-  return sig.every((b, i) => v.getUint8(i) === b);
+  return hdf5Signature.every((b, i) => v.getUint8(i) === b);
 }
 
 /**
@@ -1095,14 +1106,19 @@ export function hdf5Truncation(hostPath: string, range?: { start: number; size: 
 
 /**
  * The size the superblock of an HDF5 file of `size` bytes records (its end-of-file address), from
- * the file's first bytes `head` (superblockSearchBytes of them); undefined when `head` holds no
- * superblock understood here.
+ * the superblock's bytes `block` (superblockBytes of them, fewer at the end of the file) found at
+ * offset `at`; undefined when `block` holds no superblock understood here.
  */
-export function hdf5RecordedBytes(head: Uint8Array, size: number): number | undefined {
+export function hdf5RecordedBytes(block: Uint8Array, at: number, size: number): number | undefined {
+  // Bytes outside the block read as zeros: no signature there, so the walk settles on `at`.
   const readAt = (buf: Buffer, offset: number, length: number, position: number): number => {
-    const n = Math.max(0, Math.min(length, head.length - position));
-    buf.set(head.subarray(position, position + n), offset);
-    return n;
+    buf.fill(0, offset, offset + length);
+    const from = Math.max(position, at);
+    const to = Math.min(position + length, at + block.length);
+    if (from < to) {
+      buf.set(block.subarray(from - at, to - at), offset + from - position);
+    }
+    return length;
   };
   try {
     return new Walker(new Reader(readAt, 0, size)).expectedBytes;

@@ -10,7 +10,7 @@ import type { ByteSource, FileSet } from '../core/byteSource';
 import { WeightFileError } from '../core/errors';
 import type { FileWarning, LayerInfo, TensorInfo, TensorRole, WeightFile } from '../core/model';
 import type { FormatReader, OpenOptions, SniffInput } from './formatReader';
-import { Hdf5File, hasHdf5Signature } from './hdf5';
+import { findHdf5Signature, Hdf5File, hasHdf5Signature } from './hdf5';
 import { knownLayerSubPath, parseKerasModelConfig, roleFromWeightName, splitWeightName } from './kerasConfig';
 import { attachTensors, datasetTensor, describeDataset, isKerasV3Layout, openKerasV3Weights, readSiblingConfig } from './kerasV3';
 import { parseFileJson } from '../core/json';
@@ -26,15 +26,27 @@ export const kerasH5Reader: FormatReader = {
   id: 'keras-h5',
   displayName: 'Keras HDF5 (.h5)',
   sniff: sniffKerasH5,
+  sniffFurther: sniffKerasH5Further,
   open: openKerasH5,
 };
 
-/** HDF5 signature at 0 or a user-block offset; HDF5 file names score higher. Never throws. */
+/** Confidence for an HDF5 file: HDF5 file names score higher. */
+function hdf5Score(fileName: string): number {
+  return /\.(h5|hdf5|he5|hdf)$/i.test(fileName) ? 100 : 90;
+}
+
+/** HDF5 signature at 0 or a user-block offset inside the head. Never throws. */
 function sniffKerasH5(input: SniffInput): number | undefined {
-  if (!hasHdf5Signature(input.head)) {
+  return hasHdf5Signature(input.head) ? hdf5Score(input.fileName) : undefined;
+}
+
+/** HDF5 signature after a user block larger than the head (one 8-byte read per candidate offset). Never throws. */
+async function sniffKerasH5Further(source: ByteSource, input: SniffInput): Promise<number | undefined> {
+  try {
+    return (await findHdf5Signature(source, input.head)) !== undefined ? hdf5Score(input.fileName) : undefined;
+  } catch {
     return undefined;
   }
-  return /\.(h5|hdf5|he5|hdf)$/i.test(input.fileName) ? 100 : 90;
 }
 
 /**

@@ -108,6 +108,9 @@ async function openKerasV3Archive(source: ByteSource, _files: FileSet, options?:
   }
 }
 
+/** Largest user block looked past in a weights member (Keras writes none; the HDF5 library's smallest sizes are kept). */
+const memberUserBlockLimit = 8192;
+
 /**
  * Opens model.weights.h5 with h5wasm, which can only open host files. Keras writes the member
  * STORED, so in a local archive it is read in place (Hdf5File.openLocalRange). Otherwise (DEFLATED,
@@ -124,7 +127,8 @@ async function openWeightsMember(source: ByteSource, entry: ZipEntry, options?: 
     }
   }
   const member = await openZipEntry(source, entry);
-  return Hdf5File.openSource(member, { allowTempCopy: true, ...(options?.signal ? { signal: options.signal } : {}) });
+  // Keras writes the member without a user block; looking far into an inflated member would inflate all before it.
+  return Hdf5File.openSource(member, { allowTempCopy: true, userBlockLimit: memberUserBlockLimit, ...(options?.signal ? { signal: options.signal } : {}) });
 }
 
 async function readJsonMember(source: ByteSource, entry: ZipEntry, warnings: FileWarning[]): Promise<unknown> {

@@ -62,6 +62,12 @@ export async function detectFormat(source: ByteSource, fileName: string): Promis
       best = { reader, score };
     }
   }
+  for (const reader of best ? [] : readers) {
+    const score = reader.sniffFurther ? await reader.sniffFurther(source, input) : undefined;
+    if (score !== undefined && (!best || score > best.score)) {
+      best = { reader, score };
+    }
+  }
   if (!best) {
     throw new WeightFileError('unrecognized', `${source.name}: not a weight file Weightscope can read (${describeBytes(input.head)}).`, {
       file: source.name,

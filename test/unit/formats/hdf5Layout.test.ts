@@ -102,6 +102,7 @@ test('datasets of h5py-written files are located where the HDF5 library reads th
     // the dense group is skipped; 'shallow' is still found
     'dense-links.h5': { located: 1, complete: false, unlisted: '/many/' },
     'userblock.h5': { located: 2, complete: true },
+    'userblock-64k.h5': { located: 2, complete: true },
     'compact.h5': { located: 2, complete: true },
   };
   for (const [name, want] of Object.entries(expectations)) {
@@ -229,6 +230,7 @@ test('files read in TypeScript tell exactly what the HDF5 library tells: links, 
     { file: path.join(dir, 'attributes.h5'), expect: 'typescript' },
     { file: path.join(dir, 'wide.h5'), expect: 'typescript' },
     { file: path.join(dir, 'userblock.h5'), expect: 'typescript' },
+    { file: path.join(dir, 'userblock-64k.h5'), expect: 'typescript' },
     { file: path.join(dir, 'compact.h5'), expect: 'typescript' },
     // soft links, chunked and big-endian data, dense links or attributes, float16 and bool attributes
     { file: path.join(dir, 'default.h5'), expect: 'library' },

@@ -278,6 +278,37 @@ test('an HDF5 source without a local path (a remote or virtual file system) open
   });
 });
 
+test('a Keras HDF5 file behind a user block past the sniffed head (16 and 64 KiB, as h5jam writes) reads as h5py reads it, in place and through a temporary copy', async (t) => {
+  const p = fixtureOrSkip(t, soupFull);
+  if (!p) {
+    return;
+  }
+  const body = fs.readFileSync(p);
+  const dir = makeTempDir();
+  for (const size of [16384, 65536]) {
+    const userBlock = Buffer.alloc(size);
+    userBlock.write('a user block: any bytes an application keeps before the HDF5 data\n');
+    const bytes = Buffer.concat([userBlock, body]);
+    const file = path.join(dir, `soup-${size}.h5`);
+    fs.writeFileSync(file, bytes);
+    await withFile(await openLocalPath(file), (f) => assertMatchesReference(f, kerasReference.fixtures[soupFull]!));
+    await withOwnTmpdir(async (tempRoot) => {
+      const source = new MemoryByteSource(`virtual/soup-${size}.h5`, bytes);
+      assert.equal((await detectFormat(source, `soup-${size}.h5`)).id, 'keras-h5');
+      await withFile(await kerasH5Reader.open(source, new MemoryFileSet('virtual', new Map())), async (f) => {
+        const copies = fs.readdirSync(tempRoot).filter((n) => n.startsWith('weightscope-h5-'));
+        assert.equal(copies.length, 1);
+        assert.equal(fs.statSync(path.join(tempRoot, copies[0]!, 'member.h5')).size, bytes.length, 'the user block and the whole file are copied');
+        await assertMatchesReference(f, kerasReference.fixtures[soupFull]!);
+      });
+    });
+  }
+  // A signature at an offset that is no user-block size is not HDF5's (the library would not find it).
+  const stray = Buffer.alloc(20000);
+  stray.set(body.subarray(0, 8), 5000);
+  await assert.rejects(detectFormat(new MemoryByteSource('virtual/stray.h5', stray), 'stray.h5'), (ex: unknown) => WeightFileError.is(ex, 'unrecognized'));
+});
+
 type H5wasm = typeof import('h5wasm/node', { with: { 'resolution-mode': 'import' } });
 type H5Group = InstanceType<H5wasm['Group']>;
 
