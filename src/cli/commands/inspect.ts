@@ -417,7 +417,8 @@ export function renderReport(r: FileReport<TableStats>, fileTensors = r.tensors.
     const elements = knownElementCount(t);
     const nonFinite = s ? s.nanCount + s.posInfCount + s.negInfCount : 0;
     return [
-      `${indent}${t.layer && name.startsWith(`${t.layer}/`) ? name.slice(t.layer.length + 1) : name}`,
+      // Under its layer's heading a tensor drops the layer's name; a row without a heading keeps it.
+      `${indent}${indent && t.layer && name.startsWith(`${t.layer}/`) ? name.slice(t.layer.length + 1) : name}`,
       shapeText(t),
       t.storageDtype ? `${t.dtype}<${t.storageDtype}` : t.dtype,
       elements === undefined ? '?' : formatCount(elements),

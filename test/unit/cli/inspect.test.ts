@@ -42,6 +42,23 @@ test('inspect --json: the documented schema, with statistics equal to NumPy', sk
   }
 });
 
+test('inspect table: a tensor under its layer heading drops the layer name, one without a heading keeps its full name (Keras 3 optimizer slots)', skipUnlessFixtures, async () => {
+  const file = path.join(fixturesDir, 'keras3-weights-h5/diabetes-simple-model/model.weights.h5');
+  const io = captureIo();
+  assert.equal(await runCli(['inspect', file, '--no-stats'], io), 0, io.stderr.join('\n'));
+  const names = io.stdout
+    .join('\n')
+    .split('\n')
+    .map((l) => /^(\s*)(\S+)\s+\[/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => `${m[1]}${m[2]}`);
+  assert.ok(names.includes('  layers/dense/vars/0'), names.join(', '));
+  // The Adam slots and the step counter have no layer heading above them.
+  const slots = names.filter((n) => !n.startsWith(' '));
+  assert.equal(slots.length, 14, slots.join(', '));
+  assert.ok(slots.every((n) => /^optimizer\/vars\/\d+$/.test(n)), slots.join(', '));
+});
+
 test('inspect prints a per-layer table, filters by group and by tensor', skipUnlessFixtures, async () => {
   const file = path.join(fixturesDir, 'keras-h5/alphabet-soup-charity-keras2.15/AlphabetSoupCharity.h5');
   const io = captureIo();
