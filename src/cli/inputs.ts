@@ -26,7 +26,7 @@ export async function expandInput(p: string): Promise<{ entries: string[]; isCol
     }
   }
   const found: string[] = [];
-  await collect(p, 0, found);
+  await collect(p, 0, found, { legacy: true });
   if (found.length === 0) {
     throw (await refusedFile(p)) ?? new WeightFileError('unrecognized', `${p}: the folder holds no weight files Weightscope can read.`, { file: p });
   }
@@ -59,7 +59,8 @@ export async function resolveModelEntry(p: string): Promise<string> {
   }
 }
 
-async function collect(dir: string, depth: number, out: string[]): Promise<void> {
+/** Finds the weight files below `dir`; with `legacy`, also the TF1 checkpoints it cannot read (legacyCheckpoints). */
+async function collect(dir: string, depth: number, out: string[], options: { legacy?: boolean } = {}): Promise<void> {
   const entries = await listDir(dir);
   const names = new Set(entries.map((e) => e.name));
   if (names.has('saved_model.pb')) {
@@ -70,10 +71,13 @@ async function collect(dir: string, depth: number, out: string[]): Promise<void>
     out.push(path.join(dir, 'checkpoint'));
   }
   const fileNames = entries.filter((e) => !e.isDir).map((e) => e.name);
+  if (options.legacy) {
+    out.push(...legacyCheckpoints(fileNames, names).map((n) => path.join(dir, n)));
+  }
   for (const e of entries) {
     if (e.isDir) {
       if (depth < maxSearchDepth && !skippedDirs.has(e.name) && !e.name.startsWith('.')) {
-        await collect(path.join(dir, e.name), depth + 1, out);
+        await collect(path.join(dir, e.name), depth + 1, out, options);
       }
     } else if (
       isWeightFileName(e.name) &&
@@ -83,6 +87,31 @@ async function collect(dir: string, depth: number, out: string[]): Promise<void>
       out.push(path.join(dir, e.name));
     }
   }
+}
+
+/**
+ * The files of TF1 checkpoints a folder holds under names no weight-file pattern knows: a MetaGraph
+ * `X.meta` names its checkpoint prefix X; without `X.index` (a V2 checkpoint, listed by its index)
+ * or a `checkpoint` state file (listed itself) the checkpoint is a legacy V1 one, in `X` or the
+ * shards `X-NNNNN-of-NNNNN`. They are listed so that a folder scan says why it cannot read them.
+ */
+function legacyCheckpoints(fileNames: readonly string[], names: ReadonlySet<string>): string[] {
+  if (names.has('checkpoint')) {
+    return [];
+  }
+  const out: string[] = [];
+  for (const meta of fileNames.filter((n) => n.endsWith('.meta'))) {
+    const prefix = meta.slice(0, -'.meta'.length);
+    if (names.has(`${prefix}.index`)) {
+      continue;
+    }
+    const shard = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-\\d{5}-of-\\d{5}$`);
+    const file = names.has(prefix) ? prefix : fileNames.filter((n) => shard.test(n)).sort()[0];
+    if (file !== undefined) {
+      out.push(file);
+    }
+  }
+  return out;
 }
 
 /** Most files opened to find why a folder holds no weight files (see refusedFile). */

@@ -41,9 +41,12 @@ test('a folder with a Keras model.json config beside model.weights.h5 opens the 
   const all = (await expandInput(fixturesDir)).entries;
   assert.ok(all.includes(path.join(dir, 'model.weights.h5')));
   assert.ok(!all.includes(path.join(dir, 'model.json')));
+  // Every fixture reads but the legacy V1 checkpoint, which is named with its reason (exit 2).
   for (const cmd of ['inspect', 'fingerprint']) {
     const whole = await run([cmd, fixturesDir, ...(cmd === 'inspect' ? ['--no-stats'] : [])]);
-    assert.equal(whole.code, 0, `${cmd}: ${whole.err.join('\n')}`);
+    assert.equal(whole.code, 2, cmd);
+    assert.equal(whole.err.length, 1, `${cmd}: ${whole.err.join('\n')}`);
+    assert.match(whole.err[0]!, /^error\[unsupportedFormat\]: .*tf1-checkpoint-v1-format.*export-00000-of-00001: this is a legacy V1 checkpoint/, cmd);
   }
 });
 
@@ -153,6 +156,27 @@ test('a legacy V1 checkpoint in a sub-folder gives its unsupportedFormat error f
   assert.equal(r.code, 2);
   assert.equal(r.err.length, 1, r.err.join(' | '));
   assert.match(r.err[0]!, new RegExp(`^error\\[unsupportedFormat\\]: ${path.join(dir, '00000123', 'export-00000-of-00001')}: this is a legacy V1 checkpoint`));
+});
+
+test('a folder scan lists a legacy V1 checkpoint beside readable models and says why it cannot read it (inspect, fingerprint)', skipUnlessFixtures, async () => {
+  const dir = makeTempDir('weightscope-scan-v1-');
+  const example = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform');
+  fs.cpSync(example, path.join(dir, 'good'), { recursive: true });
+  fs.cpSync(path.join(fixturesDir, 'tf1-checkpoint-v1-format', 'serving-session-bundle-half-plus-two', '00000123'), path.join(dir, 'v1'), { recursive: true });
+  // A V2 checkpoint's MetaGraph (X.meta beside X.index) is not a V1 one.
+  fs.writeFileSync(path.join(dir, 'good', 'model.ckpt.meta'), '');
+  fs.writeFileSync(path.join(dir, 'good', 'model.ckpt.index'), '');
+  for (const argv of [['inspect', dir, '--no-stats'], ['fingerprint', dir]]) {
+    const r = await run(argv);
+    assert.equal(r.code, 2, argv.join(' '));
+    assert.ok(r.out.includes(path.join(dir, 'good', 'model.json')), `${argv[0]} lists the readable model`);
+    const v1 = r.err.filter((l) => l.startsWith(`error[unsupportedFormat]: ${path.join(dir, 'v1', 'export-00000-of-00001')}: this is a legacy V1 checkpoint`));
+    assert.equal(v1.length, 1, `${argv[0]}: ${r.err.join(' | ')}`);
+  }
+  // The commands that open one model still give the V1 file's own reason for its folder.
+  const one = await run(['check', path.join(dir, 'v1')]);
+  assert.equal(one.code, 2);
+  assert.match(one.err[0]!, /^error\[unsupportedFormat\]: .*export-00000-of-00001: this is a legacy V1 checkpoint/);
 });
 
 test('a folder that is not one model names the weight files it holds for the commands that open one model', async () => {
