@@ -94,9 +94,10 @@ export interface HistoryWarning {
   /**
    * `stalled`: stopped moving; `blowup`: norm exploded or NaN/Inf appeared; `missing`: absent from
    * some checkpoints; `partial`: some checkpoints hold only some of its tensors; `unreadable`: some
-   * checkpoints hold tensors of it that could not be read (left out there).
+   * checkpoints hold tensors of it that could not be read (left out there); `unchanged` (layer '',
+   * the whole model): a checkpoint holds exactly the weights of the one before it.
    */
-  kind: 'stalled' | 'blowup' | 'missing' | 'partial' | 'unreadable';
+  kind: 'stalled' | 'blowup' | 'missing' | 'partial' | 'unreadable' | 'unchanged';
   /** Checkpoint label from which it holds (`missing`/`partial`/`unreadable`: the first checkpoint lacking the layer, some of its tensors or their values). */
   checkpoint: string;
   /** One sentence with the numbers. */
@@ -347,9 +348,9 @@ export function orderKeys(label: string, naming?: NamingConvention): { epoch?: n
   return {};
 }
 
-/** The trailing number of a label, if any. */
+/** The trailing number of a label, if any; a file extension's digits (the 5 of `.h5`) are not one. */
 function trailingNumber(label: string): number | undefined {
-  const m = /(\d+)(?!.*\d)/.exec(label);
+  const m = /(\d+)(?!.*\d)/.exec(label.replace(/\.[a-z][a-z0-9]*$/i, ''));
   return m ? Number(m[1]) : undefined;
 }
 
@@ -706,10 +707,28 @@ async function layerHistograms(file: string, layerOf: Map<string, string>, range
   return out;
 }
 
-/** Stalled, exploding, missing, partial and unreadable layers (a checkpoint lacking a layer says nothing about its movement). */
+/**
+ * Stalled, exploding, missing, partial and unreadable layers (a checkpoint lacking a layer says
+ * nothing about its movement), after one `unchanged` warning for checkpoints that hold exactly the
+ * weights of the one before (a run that did not train, or saved one state twice; the layers'
+ * stall test, relative to the model's movement, cannot tell this).
+ */
 function historyWarnings(layers: readonly LayerHistory[], modelStep: readonly (number | null)[], checkpoints: readonly CheckpointRef[], perCheckpoint: readonly Map<string, LayerAcc>[]): HistoryWarning[] {
   const out: HistoryWarning[] = [];
   const n = checkpoints.length;
+  const same = checkpoints.flatMap((c, k) => (k > 0 && modelStep[k] === 0 ? [`${c.label} = ${checkpoints[k - 1]!.label}`] : []));
+  if (same.length > 0) {
+    const first = checkpoints.findIndex((_, k) => k > 0 && modelStep[k] === 0);
+    out.push({
+      layer: '',
+      kind: 'unchanged',
+      checkpoint: checkpoints[first]!.label,
+      message:
+        same.length === 1
+          ? `Checkpoint ${checkpoints[first]!.label} holds exactly the weights of ${checkpoints[first - 1]!.label}: every tensor both hold is identical.`
+          : `${same.length} checkpoints hold exactly the weights of the one before (${same.slice(0, 3).join(', ')}${same.length > 3 ? ', ...' : ''}): every tensor both hold is identical.`,
+    });
+  }
   for (const l of layers) {
     // Null when the first checkpoint cannot read any of the layer's tensors.
     const p0 = l.points[0] ?? null;

@@ -14,7 +14,8 @@ export const historyUsage = `weightscope history <dir> [options]
 How the weights of a training run moved: the checkpoints of <dir> (a TF 'checkpoint' file's list,
 per-epoch files or folders) ordered by epoch/step, per layer the L2 norm, mean, std, distance from
 the first checkpoint and change since the previous one, with warnings when a layer stops moving,
-blows up or is missing from some checkpoints. The layers are those of the first checkpoint; a
+blows up or is missing from some checkpoints, and when a checkpoint holds exactly the weights of
+the one before. The layers are those of the first checkpoint; a
 checkpoint lacking a layer shows it as absent, one holding only some of its tensors gets a
 'values' column ('6 of 390 (partial)') and a warning naming the missing tensors. Tensors a
 checkpoint cannot read (a missing shard, data cut short) are left out of its numbers with an

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { computeHistory, findCheckpoints, HistoryCache, orderingSidecars, orderKeys, type HistoryResult } from '../../../src/analysis/history';
+import { computeHistory, findCheckpoints, HistoryCache, orderCheckpoints, orderingSidecars, orderKeys, type HistoryResult } from '../../../src/analysis/history';
 import { compileNamingConvention } from '../../../src/analysis/namingConvention';
 import { updateSidecar } from '../../../src/core/sidecar';
 import { makeTempDir } from '../helpers/fixtures';
@@ -134,6 +134,25 @@ test('a layer that stops moving and a layer that blows up are warned about', asy
   assert.match(h.warnings[1]!.message, /dense_2' stopped moving after epoch-001/);
 });
 
+test('a checkpoint holding exactly the weights of the one before is warned about once, for the whole model', async () => {
+  const src = await trainingRunDir();
+  const dir = makeTempDir('weightscope-unchanged-');
+  for (const e of ['epoch-000', 'epoch-001', 'epoch-002']) {
+    fs.cpSync(path.join(src, e), path.join(dir, e), { recursive: true });
+  }
+  // epoch-002 saved the state of epoch-001 again.
+  fs.copyFileSync(path.join(dir, 'epoch-001', 'weights.bin'), path.join(dir, 'epoch-002', 'weights.bin'));
+  const h = await computeHistory(dir, { workers: 0 });
+  assert.equal(h.relStepChange[2], 0);
+  assert.deepEqual(
+    h.warnings.map((w) => [w.layer, w.kind, w.checkpoint, w.message]),
+    [['', 'unchanged', 'epoch-002', 'Checkpoint epoch-002 holds exactly the weights of epoch-001: every tensor both hold is identical.']],
+  );
+  // A run that moves has no such warning.
+  fs.cpSync(path.join(src, 'epoch-002'), path.join(dir, 'epoch-002'), { recursive: true });
+  assert.deepEqual((await computeHistory(dir, { workers: 0 })).warnings.filter((w) => w.kind === 'unchanged'), []);
+});
+
 test('a layer missing from a checkpoint is absent there, left out of the comparisons, and warned about as missing only', async () => {
   // Hand-worked values of helpers/missingLayerRun.ts: ckpt-2 lacks 'bn'.
   const h = await computeHistory(writeMissingLayerRun(), { workers: 0, histogramBins: 4 });
@@ -217,6 +236,12 @@ test('checkpoints are ordered by epoch, step, naming convention, sidecar or time
   for (const [label, expected] of keys) {
     assert.deepEqual(orderKeys(label), expected, label);
   }
+  // A trailing number orders names without epoch or step; a file extension's digits are none.
+  const ref = (label: string, mtimeMs: number) => ({ path: label, label, mtimeMs });
+  const byNumber = orderCheckpoints([ref('run-12.h5', 1), ref('run-7.h5', 2)]);
+  assert.deepEqual([byNumber.orderedBy, byNumber.checkpoints.map((c) => c.label)], ['number', ['run-7.h5', 'run-12.h5']]);
+  const byTime = orderCheckpoints([ref('model_weights.h5', 2), ref('AlphabetSoupCharity.h5', 1)]);
+  assert.deepEqual([byTime.orderedBy, byTime.checkpoints.map((c) => c.label)], ['time', ['AlphabetSoupCharity.h5', 'model_weights.h5']]);
   const naming = compileNamingConvention('{model}-{val_loss:.3f}-{epoch:03d}');
   assert.deepEqual(orderKeys('mlp-0.345-007.h5', naming), { epoch: 7 });
 
