@@ -103,6 +103,8 @@ export interface ProbeResult {
   openInputShape?: number[];
   /** Where the inputs came from: 'normal', 'uniform', 'indices' (uniform integer indices for an Embedding input, see inputIndexRange) or 'data'. */
   inputSource: SyntheticDistribution | 'indices' | 'data';
+  /** Where the targets of the loss came from: the data's, or 'synthetic' (no data, or data without targets). */
+  targetSource: 'data' | 'synthetic';
   /** Learning rate used for update ratios. */
   learningRate: number;
   /** Standard deviation of the input batch (the reference for activation growth; null for index inputs). */
@@ -665,6 +667,7 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
     batchSize,
     ...(inputSource !== 'data' && input.shape.slice(1).includes(null) ? { openInputShape: x.shape.slice(1) } : {}),
     inputSource,
+    targetSource: given ? 'data' : 'synthetic',
     learningRate,
     inputStd,
     layers,

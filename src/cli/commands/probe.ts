@@ -30,7 +30,8 @@ Options:
   --data FILE            inputs (and targets) from .npy/.npz/.csv/.json instead of synthetic batches;
                          checked first: finite values, targets that fit the loss (class ids 0..k-1
                          or one-hot rows of k 0/1 columns; 0..1 for a sigmoid; one value per output
-                         for MSE), indices below input_dim for an Embedding input
+                         for MSE), indices below input_dim for an Embedding input; data
+                         without targets is scored against synthetic ones (the report says so)
   --distribution D       normal | uniform: synthetic inputs (default normal); a model whose input
                          feeds an Embedding gets integer indices uniform in [0, input_dim) instead
   --batch N              batch size (default 32; fewer, down to 1, for a large model on the CPU
@@ -85,7 +86,7 @@ export function renderProbe(r: ProbeReport): string {
     r.file,
     `  format: ${r.formatName}`,
     `  backend: ${r.backend.label}${r.backend.fallbacks.length ? ` (${r.backend.fallbacks.join(' ')})` : ''}`,
-    `  loss: ${p.lossName} (${p.lossSource}) = ${formatNumber(p.loss)}  batch: ${p.batchSize} ${p.inputSource === 'data' ? `from data${r.dataRows !== undefined ? ` (its first ${p.batchSize} of ${r.dataRows} samples)` : ''}` : `synthetic ${p.inputSource}${p.openInputShape ? `, each ${p.openInputShape.join('x')} (open dimensions ${openDimSize})` : ''}`}  lr: ${p.learningRate}  time: ${r.probeMs} ms`,
+    `  loss: ${p.lossName} (${p.lossSource}) = ${formatNumber(p.loss)}  batch: ${p.batchSize} ${p.inputSource === 'data' ? `from data${r.dataRows !== undefined ? ` (its first ${p.batchSize} of ${r.dataRows} samples)` : ''}${p.targetSource === 'synthetic' ? ', synthetic targets (the data has none)' : ''}` : `synthetic ${p.inputSource}${p.openInputShape ? `, each ${p.openInputShape.join('x')} (open dimensions ${openDimSize})` : ''}`}  lr: ${p.learningRate}  time: ${r.probeMs} ms`,
     ...(r.batchReduced ? [`  batch ${r.batchReduced} (--batch N to choose)`] : []),
     ...offPath(p.layers),
     '',

@@ -142,7 +142,7 @@ export class TrainingPanel extends Disposable {
       message: `Probe done in ${r.probeMs} ms`,
       probe: {
         loss: `${p.lossName} (${p.lossSource}) = ${p.loss ?? 'not finite'}`,
-        batch: `${p.batchSize} samples, ${p.inputSource === 'data' ? 'from data' : `synthetic ${p.inputSource}`}, lr ${p.learningRate}${r.batchReduced ? ` (batch ${r.batchReduced})` : ''}`,
+        batch: `${p.batchSize} samples, ${p.inputSource === 'data' ? `from data${p.targetSource === 'synthetic' ? ', synthetic targets (the data has none)' : ''}` : `synthetic ${p.inputSource}`}, lr ${p.learningRate}${r.batchReduced ? ` (batch ${r.batchReduced})` : ''}`,
         layers: p.layers.map((l) => ({
           layer: l.layer,
           className: l.className,

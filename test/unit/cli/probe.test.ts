@@ -32,6 +32,11 @@ test('probe --data whose samples do not fit the model input exits 2 naming the f
   const report = JSON.parse(ok.stdout.join('\n'));
   assert.equal(report.probe.inputSource, 'data');
   assert.equal(report.probe.batchSize, 3);
+  // The .npy holds inputs only: the loss is taken against synthetic targets, which the report says.
+  assert.equal(report.probe.targetSource, 'synthetic');
+  const table = captureIo();
+  assert.equal(await runCli(['probe', model, '--data', images, '--backend', 'cpu'], table), 0, table.stderr.join('\n'));
+  assert.match(table.stdout.join('\n'), /batch: 3 from data, synthetic targets \(the data has none\)  lr:/);
 });
 
 test('probe --backend tensorflow without tfjs-node warns once on stderr naming the backend in use, which the JSON keeps', skipWithTfjsNode, async () => {

@@ -34,6 +34,7 @@ test('probe --data takes the first --batch samples of the data, or as many as th
   const eight = await probeFile(modelFile, { data: dataFile, batchSize: 8, backend: 'cpu' });
   assert.equal(eight.probe.batchSize, 8);
   assert.equal(eight.probe.inputSource, 'data');
+  assert.equal(eight.probe.targetSource, 'data');
   assert.equal(eight.dataRows, 50);
   assert.ok(Math.abs(eight.probe.loss! - 1) < 1e-6, String(eight.probe.loss)); // mean of 1² over samples 0-7
   // without --batch: the automatic batch, 32 for this small model (the CPU budget's cut uses the same size, see syntheticBatch)
