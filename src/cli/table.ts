@@ -49,6 +49,31 @@ export function formatCount(n: number): string {
   return n < 0 ? `-${out}` : out;
 }
 
+/** Longest tensor name a table shows whole (shortName). */
+export const tableNameMax = 64;
+
+/** The note under a table in which shortName shortened a name. */
+export const shortenedNote = `names longer than ${tableNameMax} characters are shortened in the middle (…); --json gives them whole`;
+
+/**
+ * A name as a table shows it: whole up to `max` characters, else shortened in the middle with '…'. A
+ * name of several ';'-joined names (TFLite's fused constants) keeps its first and last name when they fit.
+ */
+export function shortName(name: string, max = tableNameMax): string {
+  if (name.length <= max) {
+    return name;
+  }
+  const parts = name.split(';');
+  if (parts.length > 2) {
+    const ends = `${parts[0]};…;${parts[parts.length - 1]}`;
+    if (ends.length <= max) {
+      return ends;
+    }
+  }
+  const head = Math.ceil((max - 1) / 2);
+  return `${name.slice(0, head)}…${name.slice(name.length - (max - 1 - head))}`;
+}
+
 /** Renders rows as an aligned table; columns whose header starts with '>' are right-aligned. */
 export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const right = headers.map((h) => h.startsWith('>'));

@@ -11,7 +11,7 @@ import { intOption, parseArgs, UsageError, workersOption } from '../args';
 import { renderConversionCheck } from '../conversionReport';
 import { resolveModelEntry } from '../inputs';
 import { writeError, type CliIo } from '../io';
-import { formatNumber, renderTable } from '../table';
+import { formatNumber, renderTable, shortenedNote, shortName } from '../table';
 
 /** Usage text of the command. */
 export const diffUsage = `weightscope diff <a> <b> [options]
@@ -244,7 +244,7 @@ export function renderDiff(r: DiffResult, all = false): string {
       renderTable(
         ['tensor', 'shape', '>rel L2', '>cosine', '>max|B-A|', '>mean|B-A|', '>changed', '>sign flips', '>std A', '>std B', 'change'],
         listed.map((t) => [
-          t.a ?? t.b ?? '',
+          shortName(t.a ?? t.b ?? ''),
           shapeOf(t.shapeA ?? t.shapeB),
           formatNumber(t.relL2),
           formatNumber(t.cosine, 6),
@@ -258,6 +258,9 @@ export function renderDiff(r: DiffResult, all = false): string {
         ]),
       ),
     );
+  }
+  if (listed.some((t) => shortName(t.a ?? t.b ?? '') !== (t.a ?? t.b ?? ''))) {
+    lines.push(`  (${shortenedNote})`);
   }
   for (const t of r.tensors.filter((x) => x.error)) {
     lines.push(`  ${t.a ?? t.b}: error[${t.error!.reason}]: ${t.error!.message}`);

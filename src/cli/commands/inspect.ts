@@ -12,7 +12,7 @@ import { knownElementCount, shapeText, unknownShapeNote, type WeightFile } from 
 import { openLocalPath } from '../../formats/registry';
 import { choiceOption, intOption, parseArgs, UsageError, workersOption } from '../args';
 import { expandInput } from '../inputs';
-import { formatBytes, formatCount, formatNumber, renderTable } from '../table';
+import { formatBytes, formatCount, formatNumber, renderTable, shortenedNote, shortName } from '../table';
 import { outJsonStreamed, StreamedArray, writeError, type CliIo } from '../io';
 
 /** Usage text of the command. */
@@ -407,6 +407,7 @@ export function renderReport(r: FileReport<TableStats>, fileTensors = r.tensors.
   const byName = new Map(r.tensors.map((t) => [t.name, t]));
   const rows: string[][] = [];
   const listed = new Set<string>();
+  let shortened = false;
   const tensorRow = (name: string, indent: string): string[] | undefined => {
     const t = byName.get(name);
     if (!t || listed.has(name)) {
@@ -416,9 +417,12 @@ export function renderReport(r: FileReport<TableStats>, fileTensors = r.tensors.
     const s = t.stats;
     const elements = knownElementCount(t);
     const nonFinite = s ? s.nanCount + s.posInfCount + s.negInfCount : 0;
+    // Under its layer's heading a tensor drops the layer's name; a row without a heading keeps it.
+    const full = indent && t.layer && name.startsWith(`${t.layer}/`) ? name.slice(t.layer.length + 1) : name;
+    const shown = shortName(full);
+    shortened ||= shown !== full;
     return [
-      // Under its layer's heading a tensor drops the layer's name; a row without a heading keeps it.
-      `${indent}${indent && t.layer && name.startsWith(`${t.layer}/`) ? name.slice(t.layer.length + 1) : name}`,
+      `${indent}${shown}`,
       shapeText(t),
       t.storageDtype ? `${t.dtype}<${t.storageDtype}` : t.dtype,
       elements === undefined ? '?' : formatCount(elements),
@@ -445,6 +449,9 @@ export function renderReport(r: FileReport<TableStats>, fileTensors = r.tensors.
   }
   lines.push('');
   lines.push(renderTable(['name', 'shape', 'dtype', '>params', '>mean', '>std', '>min', '>max', '>zeros', 'status'], rows));
+  if (shortened) {
+    lines.push(`  (${shortenedNote})`);
+  }
   for (const t of r.tensors.filter((x) => x.error)) {
     lines.push(`  ${t.name}: error[${t.error!.reason}]: ${t.error!.message}`);
   }

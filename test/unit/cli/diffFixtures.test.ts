@@ -91,6 +91,15 @@ test('diff reports the model fingerprints of both files, also across formats and
   assert.match(io.stdout.join('\n'), new RegExp(`^fingerprint A: ${resnet}$`, 'm'));
 });
 
+test('diff table: TFLite fused constant names are shortened, with a note', skipUnlessFixtures, async () => {
+  const dir = path.join(fixturesDir, 'tflite', 'mlperf-tiny-resnet8-tf2.4');
+  const io = captureIo();
+  assert.equal(await runCli(['diff', path.join(dir, 'pretrainedResnet.tflite'), path.join(dir, 'pretrainedResnet_quant.tflite'), '--workers', '0'], io), 0, io.stderr.join('\n'));
+  const text = io.stdout.join('\n');
+  assert.match(text, /^model\/activation\/Relu;…;model\/conv2d\/Conv2D +\[16\] /m);
+  assert.ok(text.includes('(names longer than 64 characters are shortened in the middle (…); --json gives them whole)'));
+});
+
 test('fingerprint --tensors lists a string tensor (a TF2 object graph) as having no numeric values, not as an error', skipUnlessFixtures, async () => {
   const dir = path.join(fixturesDir, 'tf-savedmodel', 'serving-half-plus-two-tf2-cpu-tf2.14', '00000123');
   const io = captureIo();

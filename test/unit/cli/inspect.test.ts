@@ -59,6 +59,20 @@ test('inspect table: a tensor under its layer heading drops the layer name, one 
   assert.ok(slots.every((n) => /^optimizer\/vars\/\d+$/.test(n)), slots.join(', '));
 });
 
+test('inspect table: TFLite fused constant names are shortened to their first and last names, with a note; --json and --tensor keep them whole', skipUnlessFixtures, async () => {
+  const file = path.join(fixturesDir, 'tflite/mlperf-tiny-resnet8-tf2.4/pretrainedResnet_quant.tflite');
+  const io = captureIo();
+  assert.equal(await runCli(['inspect', file, '--no-stats'], io), 0, io.stderr.join('\n'));
+  const text = io.stdout.join('\n');
+  assert.match(text, /^ {2}model\/activation\/Relu;…;model\/conv2d\/Conv2D +\[16\] /m);
+  assert.ok(text.includes('(names longer than 64 characters are shortened in the middle (…); --json gives them whole)'));
+  assert.ok(text.split('\n').every((l) => l.length <= 140), 'no row is wider than 140 characters');
+  const full = 'model/activation/Relu;model/batch_normalization/FusedBatchNormV3;model/conv2d/BiasAdd/ReadVariableOp/resource;model/conv2d/BiasAdd;model/conv2d_2/Conv2D;model/conv2d/Conv2D';
+  const one = captureIo();
+  assert.equal(await runCli(['inspect', file, '--no-stats', '--json', '--tensor', full], one), 0, one.stderr.join('\n'));
+  assert.deepEqual(JSON.parse(one.stdout.join('\n')).tensors.map((t: { name: string }) => t.name), [full]);
+});
+
 test('inspect prints a per-layer table, filters by group and by tensor', skipUnlessFixtures, async () => {
   const file = path.join(fixturesDir, 'keras-h5/alphabet-soup-charity-keras2.15/AlphabetSoupCharity.h5');
   const io = captureIo();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatCount, formatNumber, renderTable } from '../../../src/cli/table';
+import { formatCount, formatNumber, renderTable, shortName } from '../../../src/cli/table';
 
 test('formatCount groups digits as toLocaleString(en-US) does', () => {
   const values = [0, -0, 1, -1, 12, 999, 1000, -1000, 12345, 123456, 1234567, 10 ** 15, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 2 ** 60, 1.5, -2.25, NaN, Infinity, -Infinity];
@@ -43,4 +43,16 @@ test('formatNumber: four significant digits that never pass a rounded number off
   for (const [v, text] of cases) {
     assert.equal(formatNumber(v), text, String(v));
   }
+});
+
+test('shortName: a name up to the limit is whole; a longer one keeps its first and last ;-joined names, else its two ends around …', () => {
+  assert.equal(shortName('a'.repeat(64)), 'a'.repeat(64));
+  const fused = 'model/activation/Relu;model/batch_normalization/FusedBatchNormV3;model/conv2d/BiasAdd/ReadVariableOp/resource;model/conv2d/Conv2D';
+  assert.equal(shortName(fused), 'model/activation/Relu;…;model/conv2d/Conv2D');
+  const long = `${'x'.repeat(40)}/${'y'.repeat(40)}`;
+  const short = shortName(long, 21);
+  assert.equal(short, `${'x'.repeat(10)}…${'y'.repeat(10)}`);
+  // Two names only, or ends that do not fit: the middle goes.
+  assert.equal(shortName(`${'p'.repeat(30)};${'q'.repeat(30)}`, 11), 'ppppp…qqqqq');
+  assert.equal(shortName(`${'a'.repeat(50)};b;${'c'.repeat(50)}`, 11), 'aaaaa…ccccc');
 });
