@@ -343,6 +343,37 @@ export function ksCritical(n: number): number {
   return 1.949 / Math.sqrt(Math.max(1, n));
 }
 
+/**
+ * KS distance above which a trained tensor is no longer said to come from a candidate (std ratios
+ * beyond 1.25x either way also); both limits widen to what sampling alone produces for small
+ * tensors (the KS critical value and the std tolerance at the 0.1% level).
+ */
+export const noFitKs = 0.1;
+/** Std ratio beyond which (either way) a tensor is no longer said to come from a candidate. */
+export const noFitStdRatio = 1.25;
+
+/** True when a fit is still recognisable as its candidate's draw, trained or not (see `noFitKs`). */
+export function recognizable(f: Pick<CandidateFit, 'ks' | 'stdRatio'>, ksCriticalValue: number, stdToleranceValue: number): boolean {
+  return f.ks <= Math.max(noFitKs, ksCriticalValue) && Math.abs(Math.log(f.stdRatio)) <= Math.max(Math.log(noFitStdRatio), stdToleranceValue);
+}
+
+/** Two-sided standard-normal quantile at the 0.1% level (the level of `ksCritical`). */
+export const stdTestZ = 3.2905;
+
+/** Smallest std tolerance (5%): real generators' draws of large tensors stray a little beyond i.i.d. noise. */
+export const minStdTolerance = 0.05;
+
+/**
+ * Largest |log(observed std / expected std)| an untouched draw of n values shows: the sample std
+ * of n i.i.d. values has relative standard error sqrt((kappa + 2) / (4 n)), kappa the excess
+ * kurtosis of the distribution (uniform -1.2, normal 0), taken at the 0.1% level, and never
+ * less than `minStdTolerance`.
+ */
+export function stdTolerance(n: number, distribution: InitDistribution): number {
+  const kappa = excessKurtosis[distribution];
+  return Math.max(minStdTolerance, stdTestZ * Math.sqrt(Math.max(0, kappa + 2) / (4 * Math.max(1, n))));
+}
+
 function truncatedNormalExcessKurtosis(): number {
   // Numerical moments of N(0,1) restricted to [-2, 2] (Simpson's rule, 2000 panels).
   const steps = 2000;
@@ -510,6 +541,10 @@ export interface InitializerMatch {
     spectralRatio: number | null;
     /** Orthogonality error of the Gram matrix (null when not tested). */
     orthogonalityError: number | null;
+    /** Largest |log std ratio| an untouched draw of this size shows (0.1% level) for the best fit's shape. */
+    stdTolerance: number;
+    /** True when the layer's zero-initialized bias has moved (vetoes "at init"); null when unknown. */
+    biasMoved: boolean | null;
   };
   /** Sample size used. */
   sampleSize: number;
@@ -529,6 +564,10 @@ export interface IdentifyOptions {
   configured?: InitializerCandidate;
   /** Row-major matrix layout of the sample when it is a set of whole rows: enables the structure tests. */
   matrix?: { rows: number; cols: number };
+  /** Number of values `std` was computed over (the whole tensor's finite count); default: the sample size. */
+  count?: number;
+  /** True when the layer's bias, drawn as zeros, is no longer all zeros: training moved the layer. */
+  biasMoved?: boolean;
 }
 
 /** Spectral ratio above which a matrix (smaller side >= 32) is called trained (see docs/diagnostics.md). */
@@ -616,11 +655,35 @@ export function identifyInitializer(sample: Float64Array, candidates: readonly I
       spectral = spectralEdgeRatio(sample, rows, cols);
     }
   }
+  const crit = ksCritical(n);
+  const stdN = options.count ?? n;
+  // A candidate the values could have been drawn from, untouched: KS below the critical value,
+  // std within sampling noise, and no value beyond its hard bound (a uniform's limit, a truncated
+  // normal's 2 sigma), which a draw never produces.
+  const plausible = (f: CandidateFit): boolean =>
+    f.ks <= crit && f.beyondBound <= beyondBoundTolerance && Math.abs(Math.log(f.stdRatio)) <= stdTolerance(stdN, f.distribution);
+  // Near-equivalent candidates (e.g. glorot vs lecun with similar fans) rank in any order: the
+  // configured initializer is named when it is plausible, else the first plausible of the three
+  // best fits, so the reported fit is always one the values are compatible with. When none is,
+  // or the bias shows the layer was trained, the configured initializer is still named while it is
+  // recognisable.
+  const configuredFit = options.configured ? fits.find((f) => f.id === options.configured!.id && f.label === options.configured!.label) : undefined;
+  if (fits[0]!.score !== -1) {
+    const firstPlausible = fits.slice(0, 3).find(plausible);
+    const trained = !firstPlausible || options.biasMoved === true;
+    const preferred =
+      configuredFit && (plausible(configuredFit) || (trained && recognizable(configuredFit, crit, stdTolerance(stdN, configuredFit.distribution))))
+        ? configuredFit
+        : firstPlausible;
+    if (preferred && preferred !== fits[0]) {
+      fits.splice(fits.indexOf(preferred), 1);
+      fits.unshift(preferred);
+    }
+  }
   const best = fits[0]!;
   const equivalent = fits.filter((f) => f !== best && f.distribution === best.distribution && Math.abs(f.expectedStd / best.expectedStd - 1) < 0.01).map((f) => f.id);
   const runnersUp = fits.filter((f) => f !== best && !equivalent.includes(f.id)).slice(0, 3);
-  const configured = options.configured ? fits.find((f) => f.id === options.configured!.id && f.label === options.configured!.label) : undefined;
-  const crit = ksCritical(n);
+  const configured = configuredFit;
   const meanZ = std > 0 && n > 0 ? Math.abs(mean - (best.distribution === 'constant' ? mean : 0)) / (std / Math.sqrt(n)) : 0;
   let atInit: boolean;
   if (best.distribution === 'orthogonal' && orthoError !== null) {
@@ -628,10 +691,11 @@ export function identifyInitializer(sample: Float64Array, candidates: readonly I
     atInit = orthoError < orthogonalTolerance;
   } else {
     const spectralLimit = spectral === null ? Infinity : Math.min(options.matrix!.rows, options.matrix!.cols) >= 32 ? spectralTrainedRatio : spectralTrainedRatioSmall;
-    // Near-equivalent candidates (e.g. glorot vs lecun with similar fans) differ slightly in their
-    // bounds: the draw is untouched when one of the three best fits passes every test.
-    const untouched = (f: CandidateFit): boolean => f.ks <= crit && f.beyondBound <= beyondBoundTolerance && Math.abs(Math.log(f.stdRatio)) < 0.05;
-    atInit = meanZ <= 4.5 && (spectral === null || spectral <= spectralLimit) && fits.slice(0, 3).some(untouched);
+    atInit = meanZ <= 4.5 && (spectral === null || spectral <= spectralLimit) && plausible(best);
+  }
+  // A zero-initialized bias that is no longer zero was moved by training, and so was its layer.
+  if (options.biasMoved) {
+    atInit = false;
   }
   return {
     best,
@@ -639,7 +703,15 @@ export function identifyInitializer(sample: Float64Array, candidates: readonly I
     equivalent,
     configured,
     atInit,
-    untrainedEvidence: { ks: best.ks, ksCritical: crit, meanZ, spectralRatio: spectral, orthogonalityError: orthoError },
+    untrainedEvidence: {
+      ks: best.ks,
+      ksCritical: crit,
+      meanZ,
+      spectralRatio: spectral,
+      orthogonalityError: orthoError,
+      stdTolerance: stdTolerance(stdN, best.distribution),
+      biasMoved: options.biasMoved ?? null,
+    },
     sampleSize: n,
     observedStd: std,
     observedKurtosis: kurt,

@@ -3,12 +3,9 @@
  * and KS distance against every candidate at its expected scale) and says whether the kernel is
  * still at that draw or has been trained away from it.
  */
-import { spectralTrainedRatio } from '../initializers';
+import { beyondBoundTolerance, recognizable, spectralTrainedRatio } from '../initializers';
 import type { Diagnostic, DiagnosticRule } from './diagnostic';
 import { ev, fmt } from './format';
-
-/** KS distance above which no standard initializer is said to fit (std ratios beyond 1.25x also). */
-export const noFitKs = 0.1;
 
 /** Reports the identified initializer of every sampled kernel. */
 export const initializerMatch: DiagnosticRule = {
@@ -29,7 +26,7 @@ export const initializerMatch: DiagnosticRule = {
       let message: string;
       if (m.atInit) {
         message = `${k.tensor.name} matches ${b.label}${equivalents} (${fit}): still at its initial draw.`;
-      } else if (b.ks > noFitKs || Math.abs(Math.log(b.stdRatio)) > Math.log(1.25)) {
+      } else if (!recognizable(b, e.ksCritical, e.stdTolerance)) {
         message = `${k.tensor.name} no longer matches any standard initializer (closest: ${b.label}, ${fit}): trained well away from its initial draw, or set by other means.`;
       } else {
         const why: string[] = [];
@@ -45,8 +42,14 @@ export const initializerMatch: DiagnosticRule = {
         if (e.orthogonalityError !== null && b.distribution === 'orthogonal') {
           why.push(`no longer orthogonal (Gram error ${fmt(e.orthogonalityError)})`);
         }
-        if (b.beyondBound > 0.001) {
+        if (b.beyondBound > beyondBoundTolerance) {
           why.push(`${fmt(b.beyondBound * 100)}% of values beyond the initializer's bound`);
+        }
+        if (Math.abs(Math.log(b.stdRatio)) > e.stdTolerance) {
+          why.push(`std ratio ${fmt(b.stdRatio)} outside the ${fmt(Math.exp(-e.stdTolerance))}..${fmt(Math.exp(e.stdTolerance))} a draw of this size shows`);
+        }
+        if (e.biasMoved) {
+          why.push('its bias is no longer at its initial zeros');
         }
         message = `${k.tensor.name} was most likely initialized with ${b.label}${equivalents} (${fit}) and has been trained since (${why.join('; ') || 'moved from the draw'}).`;
       }
@@ -72,6 +75,8 @@ export const initializerMatch: DiagnosticRule = {
           spectralRatio: ev(e.spectralRatio),
           orthogonalityError: ev(e.orthogonalityError),
           meanZ: ev(e.meanZ),
+          stdTolerance: ev(e.stdTolerance),
+          biasMoved: e.biasMoved,
           atInit: m.atInit,
           equivalent: m.equivalent.join(',') || null,
           runnerUp: runner?.id ?? null,

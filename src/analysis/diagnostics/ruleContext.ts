@@ -182,6 +182,11 @@ export class RuleContext {
       const configured = initConfig ? candidateFromConfig(initConfig, fans.initFanIn, fans.initFanOut, fans.kerasShape, this.tfjsSemantics) : undefined;
       const moments = this.moments(tensor.name);
       const analysis: KernelAnalysis = { tensor, layer, fans, activation: this.activationOf(layer), moments, configured };
+      const bias = layer ? layer.tensors.map((n) => byName.get(n)).find((t) => t?.role === 'bias') : undefined;
+      const bs = bias ? this.stats.get(bias.name) : undefined;
+      if (bs) {
+        analysis.biasAllZero = bs.count > 0 && bs.zeroCount === bs.count;
+      }
       const sample = this.samples.get(tensor.name);
       // (identifyInitializer leaves NaN/Inf out: at least 16 finite values are needed.)
       if (sample && finiteCount(sample) >= 16 && moments) {
@@ -200,14 +205,11 @@ export class RuleContext {
           mean: moments.exact ? moments.mean : undefined,
           configured,
           matrix,
+          count: moments.exact ? moments.count : undefined,
+          biasMoved: layer !== undefined && bs !== undefined && biasMoved(layer, bs),
         });
       }
       if (layer) {
-        const bias = layer.tensors.map((n) => byName.get(n)).find((t) => t?.role === 'bias');
-        const bs = bias ? this.stats.get(bias.name) : undefined;
-        if (bs) {
-          analysis.biasAllZero = bs.count > 0 && bs.zeroCount === bs.count;
-        }
         const idx = layers.indexOf(layer);
         const next = layers[idx + 1];
         if (next?.className && normalizationClass.test(next.className)) {
@@ -267,6 +269,33 @@ function fromRaw(v: unknown): KerasObjectConfig | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * True when a layer's bias shows that training moved the layer. Keras and TF.js draw biases as
+ * zeros (ones on an LSTM's forget gate with `unit_forget_bias`): a bias configured as zeros that
+ * is no longer all zeros has moved; when the file names no bias initializer (TFLite, checkpoints)
+ * or the forget gate starts at ones, a value other than 0 and 1 says the same. A bias configured
+ * otherwise says nothing.
+ */
+export function biasMoved(layer: LayerInfo, bias: TensorStats): boolean {
+  const finite = bias.count - bias.nanCount - bias.posInfCount - bias.negInfCount;
+  if (finite <= 0 || bias.mean === null || bias.min === null || bias.max === null) {
+    return false;
+  }
+  const raw = layer.config ?? {};
+  const init = layer.biasInitializer ?? fromRaw(raw['bias_initializer'] ?? raw['biasInitializer']);
+  const zerosInit = init !== undefined && /^(keras\.initializers\.)?zeros?$/i.test(init.className);
+  if (init && !zerosInit) {
+    return false;
+  }
+  const forgetOnes = raw['unit_forget_bias'] === true || raw['unitForgetBias'] === true;
+  if (zerosInit && !forgetOnes) {
+    return bias.zeroCount !== bias.count;
+  }
+  // Only 0s and 1s: min and max within [0, 1] and the mean is the share of non-zeros.
+  const onlyZerosAndOnes = bias.min >= 0 && bias.max <= 1 && Math.abs(bias.mean - (finite - bias.zeroCount) / finite) <= 1e-9 && (bias.max === 1 || bias.zeroCount === finite);
+  return !onlyZerosAndOnes;
 }
 
 /** The initializer config that drew a tensor of a layer. */
