@@ -9,6 +9,9 @@ import { familyStd, recommendedFamily } from '../initializers';
 import type { Diagnostic, DiagnosticRule } from './diagnostic';
 import { ev, fmt } from './format';
 
+/** Families of initializers whose scale does not depend on the fans. */
+const fixedScaleFamilies = new Set(['tiny_uniform', 'tiny_normal', 'random_uniform', 'random_normal', 'truncated_normal', 'custom_uniform']);
+
 /** Scale ratios outside [low, high] are flagged. */
 export const scaleRatioBand = { low: 0.25, high: 4 } as const;
 
@@ -43,7 +46,12 @@ export const initializerScale: DiagnosticRule = {
         continue;
       }
       const family = recommendedFamily(k.activation);
-      const expected = familyStd(family, k.fans.initFanIn, k.fans.initFanOut);
+      // A depthwise kernel's output channel sees kh x kw inputs of one channel, which is the fan-in
+      // the signal (and the gain below) depends on; Keras's initializers divide by kh x kw x C.
+      const depthwise = k.fans.rule === 'depthwise';
+      const fanIn = depthwise ? k.fans.signalFanIn : k.fans.initFanIn;
+      const fanOut = depthwise ? k.fans.signalFanOut : k.fans.initFanOut;
+      const expected = familyStd(family, fanIn, fanOut);
       const rms = Math.sqrt(k.moments.std ** 2 + k.moments.mean ** 2);
       const ratio = expected > 0 ? rms / expected : 1;
       if (ratio >= scaleRatioBand.low && ratio <= scaleRatioBand.high) {
@@ -53,10 +61,20 @@ export const initializerScale: DiagnosticRule = {
       const untrained = k.match ? k.match.atInit : true;
       const c = activationConstants(k.activation);
       const gain = k.fans.signalFanIn * rms * rms * c.forward;
-      const fans = family === 'glorot' ? `fan_in ${k.fans.initFanIn}, fan_out ${k.fans.initFanOut}` : `fan_in ${k.fans.initFanIn}`;
-      const tiny = k.match && (k.match.best.family === 'tiny_uniform' || k.match.best.family === 'tiny_normal' || k.match.best.family === 'random_uniform' || k.match.best.family === 'random_normal');
-      const source = k.configured?.label ?? (k.match && k.match.best.ks < 0.12 ? k.match.best.label : undefined);
-      const fixed = tiny && source ? ` ${source} is a fixed scale that ignores fan_in.` : '';
+      const fans = (family === 'glorot' ? `fan_in ${fanIn}, fan_out ${fanOut}` : `fan_in ${fanIn}`) + (depthwise ? ' (kh x kw: one input channel per output channel)' : '');
+      // The initializer that drew the kernel: the configured one, else the identified one when it fits.
+      const source = k.configured
+        ? { label: k.configured.label, fixedScale: !k.configured.fanBased && k.configured.family !== 'constant' }
+        : k.match && k.match.best.ks < 0.12
+          ? { label: k.match.best.label, fixedScale: fixedScaleFamilies.has(k.match.best.family) }
+          : undefined;
+      const fixed = source?.fixedScale ? ` ${source.label} is a fixed scale that ignores fan_in.` : '';
+      const named = family === 'he' ? 'he_normal' : family === 'lecun' ? 'lecun_normal' : 'glorot_uniform';
+      const kerasStd = familyStd(family, k.fans.initFanIn, k.fans.initFanOut);
+      const advice =
+        depthwise && Math.abs(kerasStd / expected - 1) > 0.01
+          ? `Keras's ${named} divides by fan_in ${k.fans.initFanIn} (kh x kw x channels) for a depthwise kernel, which gives std ${fmt(kerasStd)}: use VarianceScaling(scale=${fmt(expected * expected * k.fans.initFanIn)}, mode='fan_in') for std ${fmt(expected)}.`
+          : `Use ${named}.`;
       // Too small: error at the initial draw, warning once trained. Too large: warning at the draw;
       // trained weights legitimately grow (unregularized-growth and the forecast judge that).
       let severity: Diagnostic['severity'] = small ? (untrained ? 'error' : 'warning') : untrained ? 'warning' : 'info';
@@ -71,15 +89,16 @@ export const initializerScale: DiagnosticRule = {
         code: 'initializer-scale',
         layer: k.layer?.name,
         tensor: k.tensor.name,
-        message: `${k.tensor.name}: std ${fmt(rms)} is ${fmt(ratio)}x ${familyLabel[family]} (std ${fmt(expected)}) for ${fans} before ${k.activation}${untrained ? '' : ' (trained)'}: ${what}.${fixed} Use ${family === 'he' ? 'he_normal' : family === 'lecun' ? 'lecun_normal' : 'glorot_uniform'}.${suffix}`,
+        message: `${k.tensor.name}: std ${fmt(rms)} is ${fmt(ratio)}x ${familyLabel[family]} (std ${fmt(expected)}) for ${fans} before ${k.activation}${untrained ? '' : ' (trained)'}: ${what}.${fixed} ${advice}${suffix}`,
         evidence: {
           observedStd: ev(rms),
           expectedStd: ev(expected),
           ratio: ev(ratio),
           recommended: family,
           activation: k.activation,
-          fanIn: k.fans.initFanIn,
-          fanOut: k.fans.initFanOut,
+          fanIn,
+          fanOut,
+          initializerFanIn: k.fans.initFanIn,
           forwardGain: ev(gain),
           atInit: untrained,
           identified: k.match?.best.id ?? null,

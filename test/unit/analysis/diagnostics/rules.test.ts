@@ -231,3 +231,33 @@ test('keep-fp32 advice says why int8 fails (too noisy or too many values rounded
   assert.ok(b, JSON.stringify(d.map((x) => x.message)));
   assert.match(b.message, /^a\/bias: keep float32 — float16 has relative error [\d.]+\.$/);
 });
+
+test('depthwise kernels are judged by the kh x kw inputs each output channel sees, with advice that does not shrink the signal', async () => {
+  // [3, 3, 96, 1]: Keras's he_normal uses fan_in 3*3*96 = 864 (std sqrt(2/864)), the signal sees 9 inputs.
+  const r = rng(11);
+  const draw = (std: number) => Float32Array.from({ length: 864 }, () => std * r.normal());
+  const layer = (name: string, std: number): TestLayer => ({ name, className: 'DepthwiseConv2D', activation: 'relu', weights: [{ weight: 'depthwise_kernel', shape: [3, 3, 96, 1], values: draw(std) }] });
+  const { d } = await diagnose([layer('signal_scaled', Math.sqrt(2 / 9)), layer('keras_he', Math.sqrt(2 / 864))]);
+  const scale = d.filter((x) => x.code === 'initializer-scale');
+  assert.deepEqual(scale.map((x) => x.layer), ['keras_he'], JSON.stringify(scale.map((x) => x.message)));
+  const s = scale[0]!;
+  // rms / sqrt(2/9) = sqrt(9/864) = 0.102 and gain 9 x (2/864) x 1/2 = 0.0104, within the draw's sampling.
+  assert.ok(Math.abs((s.evidence['ratio'] as number) / Math.sqrt(9 / 864) - 1) < 0.1, String(s.evidence['ratio']));
+  assert.ok(Math.abs((s.evidence['forwardGain'] as number) / (9 * (2 / 864) * 0.5) - 1) < 0.2, String(s.evidence['forwardGain']));
+  assert.equal(s.evidence['fanIn'], 9);
+  assert.match(s.message, /fan_in 9 /);
+  assert.doesNotMatch(s.message, /Use he_normal/);
+  assert.match(s.message, /VarianceScaling\(scale=192, mode='fan_in'\)/); // (2/9) x 864
+});
+
+test('"fixed scale that ignores fan_in" names the initializer that drew the kernel, only when its scale is fixed', async () => {
+  const r = rng(12);
+  const tiny = Float32Array.from({ length: 256 * 256 }, () => 0.01 * (2 * r.uniform() - 1));
+  const { d } = await diagnose([
+    { name: 'a', className: 'Dense', activation: 'relu', kernelInitializer: { className: 'GlorotUniform', config: {} }, weights: [{ weight: 'kernel', shape: [256, 256], values: tiny }] },
+    { name: 'b', className: 'Dense', activation: 'relu', kernelInitializer: { className: 'RandomUniform', config: { minval: -0.01, maxval: 0.01 } }, weights: [{ weight: 'kernel', shape: [256, 256], values: tiny }] },
+  ]);
+  const msg = new Map(d.filter((x) => x.code === 'initializer-scale').map((x) => [x.layer, x.message]));
+  assert.doesNotMatch(msg.get('a')!, /fixed scale/);
+  assert.match(msg.get('b')!, /RandomUniform\(-0\.01, 0\.01\) is a fixed scale that ignores fan_in/);
+});
