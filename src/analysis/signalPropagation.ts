@@ -10,7 +10,8 @@
  *                          (gradient scale^2 at layer l's pre-activation, which its weights see)
  *
  * Layers are taken in file order as a chain (residual branches are not modelled); normalization
- * layers reset the forward scale to E[gamma^2] and scale gradients by the same factor; the output
+ * layers reset the forward scale to E[gamma^2] and scale gradients by the same factor; an
+ * embedding lookup starts the chain (token ids have no scale to compare with); the output
  * layer's sigmoid/softmax counts as linear backwards (it cancels against the cross-entropy loss).
  */
 import type { LayerInfo, TensorInfo, WeightFile } from '../core/model';
@@ -195,6 +196,11 @@ export interface SignalLayer {
   c: number;
   /** Backward activation constant. */
   cPrime: number;
+  /**
+   * True for an embedding lookup: token ids have no scale, so the forward chain starts at its
+   * output (cumulative forward = its own gain, 1 for a plain lookup); absent otherwise.
+   */
+  startsChain?: boolean;
 }
 
 /** The forecast over the whole chain. */
@@ -293,6 +299,7 @@ export function forecastSignal(file: WeightFile, stats: ReadonlyMap<string, Tens
     let fanOut = 1;
     let ms: number | undefined;
     let missing = false;
+    let lookup = false;
     for (const t of kernels) {
       const m = meanSquare(stats.get(t.name));
       if (m === undefined) {
@@ -302,7 +309,8 @@ export function forecastSignal(file: WeightFile, stats: ReadonlyMap<string, Tens
       ms ??= m;
       const fans = computeFans(t, layer, file.format);
       if (t.role === 'embeddings') {
-        fwd *= m;
+        // Token ids have no scale to compare with: the chain starts at the lookup's output.
+        lookup = true;
         continue;
       }
       fwd *= fans.signalFanIn * m;
@@ -316,8 +324,8 @@ export function forecastSignal(file: WeightFile, stats: ReadonlyMap<string, Tens
     }
     const forwardGain = fwd * k.forward;
     const backwardGain = bwd * k.backward;
-    partial.push({ name: layer.name, className: layer.className, kind: 'weights', activation, forwardGain, backwardGain, fanIn, fanOut, meanSquareWeight: ms, c: k.forward, cPrime: k.backward });
-    cumForward *= forwardGain;
+    partial.push({ name: layer.name, className: layer.className, kind: 'weights', activation, forwardGain, backwardGain, fanIn, fanOut, meanSquareWeight: ms, c: k.forward, cPrime: k.backward, ...(lookup ? { startsChain: true } : {}) });
+    cumForward = lookup ? forwardGain : cumForward * forwardGain;
   }
 
   // The output layer's sigmoid/softmax cancels against its cross-entropy loss (the gradient at
@@ -332,7 +340,7 @@ export function forecastSignal(file: WeightFile, stats: ReadonlyMap<string, Tens
   const layers: SignalLayer[] = [];
   let f = 1;
   for (const p of partial) {
-    f = p.kind === 'normalization' ? p.meanSquareWeight : f * p.forwardGain;
+    f = p.kind === 'normalization' ? p.meanSquareWeight : p.startsChain ? p.forwardGain : f * p.forwardGain;
     layers.push({ ...p, cumulativeForward: f, cumulativeBackward: 1 });
   }
   let b = 1;

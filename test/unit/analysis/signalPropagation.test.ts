@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { runDiagnostics } from '../../../src/analysis/diagnostics/diagnostic';
 import { activationConstants, forecastSignal } from '../../../src/analysis/signalPropagation';
 import { repoRoot } from '../helpers/fixtures';
 import { buildModel, statsOf } from './diagnostics/modelBuilder';
@@ -95,4 +96,26 @@ test("the output layer's sigmoid counts as linear backwards (it cancels against 
   assert.ok(Math.abs(out.backwardGain - 1 * 0.25) < 1e-7, String(out.backwardGain));
   assert.ok(Math.abs(out.forwardGain - (8 * 0.25) / 16) < 1e-7, 'forward keeps the sigmoid slope 1/16');
   assert.ok(Math.abs(h.cumulativeBackward - 0.5 * 0.25) < 1e-7);
+});
+
+test('an embedding lookup starts the chain: token ids have no scale, so a default Embedding does not make the forecast vanish', async () => {
+  // Default Embedding initializer U(-0.05, 0.05): E[e^2] = 0.05^2 / 3 = 8.3e-4.
+  const e = Math.fround(0.05 / Math.sqrt(3));
+  const s = Math.fround(Math.sqrt(1 / 20));
+  const file = buildModel([
+    { name: 'emb', className: 'Embedding', weights: [{ weight: 'embeddings', shape: [100, 20], values: pm(2000, e) }] },
+    { name: 'd', className: 'Dense', activation: 'tanh', weights: [{ weight: 'kernel', shape: [20, 10], values: pm(200, s) }] },
+    { name: 'out', className: 'Dense', activation: 'softmax', weights: [{ weight: 'kernel', shape: [10, 3], values: pm(30, s) }] },
+  ]);
+  const stats = await statsOf(file);
+  const f = forecastSignal(file, stats);
+  const [emb, d, out] = f.layers as [typeof f.layers[0], typeof f.layers[0], typeof f.layers[0]];
+  const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-6 * Math.abs(b), `${what}: ${a} vs ${b}`);
+  assert.equal(emb.startsChain, true);
+  close(emb.cumulativeForward, 1, 'after the lookup');
+  close(emb.meanSquareWeight, e * e, 'E[e^2] kept');
+  close(d.cumulativeForward, 20 * s * s, 'dense after the lookup');
+  close(out.cumulativeForward, 20 * s * s * 10 * s * s, 'output');
+  const diags = runDiagnostics({ file, stats });
+  assert.deepEqual(diags.filter((x) => x.code.startsWith('signal-')).map((x) => x.message), []);
 });
