@@ -52,6 +52,8 @@ export const initializerScale: DiagnosticRule = {
       const fanIn = depthwise ? k.fans.signalFanIn : k.fans.initFanIn;
       const fanOut = depthwise ? k.fans.signalFanOut : k.fans.initFanOut;
       const expected = familyStd(family, fanIn, fanOut);
+      // Root mean square (std and mean together: what the signal's variance depends on); an
+      // initializer's draw has mean 0, so its RMS is its std.
       const rms = Math.sqrt(k.moments.std ** 2 + k.moments.mean ** 2);
       const ratio = expected > 0 ? rms / expected : 1;
       if (ratio >= scaleRatioBand.low && ratio <= scaleRatioBand.high) {
@@ -89,9 +91,11 @@ export const initializerScale: DiagnosticRule = {
         code: 'initializer-scale',
         layer: k.layer?.name,
         tensor: k.tensor.name,
-        message: `${k.tensor.name}: std ${fmt(rms)} is ${fmt(ratio)}x ${familyLabel[family]} (std ${fmt(expected)}) for ${fans} before ${k.activation}${untrained ? '' : ' (trained)'}: ${what}.${fixed} ${advice}${suffix}`,
+        message: `${k.tensor.name}: RMS ${fmt(rms)} is ${fmt(ratio)}x ${familyLabel[family]} (std ${fmt(expected)}) for ${fans} before ${k.activation}${untrained ? '' : ' (trained)'}: ${what}.${fixed} ${advice}${suffix}`,
         evidence: {
-          observedStd: ev(rms),
+          observedRms: ev(rms),
+          observedStd: ev(k.moments.std),
+          observedMean: ev(k.moments.mean),
           expectedStd: ev(expected),
           ratio: ev(ratio),
           recommended: family,

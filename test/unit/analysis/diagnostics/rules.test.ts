@@ -261,3 +261,15 @@ test('"fixed scale that ignores fan_in" names the initializer that drew the kern
   assert.doesNotMatch(msg.get('a')!, /fixed scale/);
   assert.match(msg.get('b')!, /RandomUniform\(-0\.01, 0\.01\) is a fixed scale that ignores fan_in/);
 });
+
+test('initializer-scale calls the root mean square RMS and keeps the std apart', async () => {
+  // Values 1 +- 0.2 alternating: mean 1, std 0.2, RMS sqrt(1 + 0.04) = 1.0198, 5.8x He's sqrt(2/64).
+  const v = Float32Array.from({ length: 64 * 64 }, (_, i) => 1 + (i % 2 ? 0.2 : -0.2));
+  const { d } = await diagnose([{ name: 'a', className: 'Dense', activation: 'relu', weights: [{ weight: 'kernel', shape: [64, 64], values: v }] }]);
+  const s = d.find((x) => x.code === 'initializer-scale')!;
+  assert.ok(s, JSON.stringify(d.map((x) => x.message)));
+  assert.match(s.message, /RMS 1\.02 is/);
+  assert.doesNotMatch(s.message, /: std 1\.02/);
+  assert.ok(Math.abs((s.evidence['observedRms'] as number) - Math.hypot(1, 0.2)) < 1e-5, String(s.evidence['observedRms']));
+  assert.ok(Math.abs((s.evidence['observedStd'] as number) - 0.2) < 1e-5, String(s.evidence['observedStd']));
+});
