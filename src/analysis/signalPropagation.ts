@@ -201,6 +201,8 @@ export interface SignalLayer {
    * output (cumulative forward = its own gain, 1 for a plain lookup); absent otherwise.
    */
   startsChain?: boolean;
+  /** The batch normalization a converter folded into this layer's kernel (see `foldedNormalizationOf`); absent otherwise. */
+  foldedNormalization?: string;
 }
 
 /** The forecast over the whole chain. */
@@ -218,6 +220,8 @@ export interface SignalForecast {
    * unknown activations, and the diagnostics do not judge it against the band.
    */
   architecture: boolean;
+  /** ADD ops of the graph that join two computed tensors' branches (residual connections), when the format lists ops (TFLite); 0 otherwise. */
+  residualAdds: number;
 }
 
 /** Healthy band of the cumulative gains. */
@@ -242,6 +246,23 @@ function activationOf(layer: LayerInfo): { name: string; alpha?: number } {
   }
   const act = layer.activation ?? (typeof cfg['activation'] === 'string' ? cfg['activation'] : undefined);
   return { name: act ?? 'linear' };
+}
+
+/**
+ * The batch normalization a converter folded into a layer's kernel, from the names of its tensors
+ * (the fused bias is named after the ops it replaces: '...;model/batch_normalization/FusedBatchNormV3;...'),
+ * or undefined.
+ */
+export function foldedNormalizationOf(layer: Pick<LayerInfo, 'tensors'>): string | undefined {
+  for (const name of layer.tensors) {
+    for (const part of name.split(';')) {
+      const m = /^(.*?)\/?FusedBatchNorm(V\d+)?$/.exec(part);
+      if (m) {
+        return m[1] || part;
+      }
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -324,7 +345,22 @@ export function forecastSignal(file: WeightFile, stats: ReadonlyMap<string, Tens
     }
     const forwardGain = fwd * k.forward;
     const backwardGain = bwd * k.backward;
-    partial.push({ name: layer.name, className: layer.className, kind: 'weights', activation, forwardGain, backwardGain, fanIn, fanOut, meanSquareWeight: ms, c: k.forward, cPrime: k.backward, ...(lookup ? { startsChain: true } : {}) });
+    const folded = foldedNormalizationOf(layer);
+    partial.push({
+      name: layer.name,
+      className: layer.className,
+      kind: 'weights',
+      activation,
+      forwardGain,
+      backwardGain,
+      fanIn,
+      fanOut,
+      meanSquareWeight: ms,
+      c: k.forward,
+      cPrime: k.backward,
+      ...(lookup ? { startsChain: true } : {}),
+      ...(folded ? { foldedNormalization: folded } : {}),
+    });
     cumForward = lookup ? forwardGain : cumForward * forwardGain;
   }
 
@@ -354,7 +390,20 @@ export function forecastSignal(file: WeightFile, stats: ReadonlyMap<string, Tens
       l[key] = jsonSafe(l[key]);
     }
   }
-  return { layers, lowerBound: signalBand.lower, upperBound: signalBand.upper, skipped, architecture: hasArchitecture };
+  return { layers, lowerBound: signalBand.lower, upperBound: signalBand.upper, skipped, architecture: hasArchitecture, residualAdds: residualAddCount(file) };
+}
+
+/**
+ * ADD ops of a TFLite graph (from the reader's op histogram). A converter fuses biases into the
+ * convolutions and dense ops, so the ADDs left join branches: residual connections.
+ */
+function residualAddCount(file: WeightFile): number {
+  if (file.format !== 'tflite') {
+    return 0;
+  }
+  const h = file.metadata['opsHistogram'];
+  const n = h && typeof h === 'object' ? (h as Record<string, unknown>)['ADD'] : undefined;
+  return typeof n === 'number' && Number.isFinite(n) ? n : 0;
 }
 
 /** Clamps a positive gain into the finite float range (JSON-safe). */

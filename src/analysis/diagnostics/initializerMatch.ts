@@ -15,6 +15,17 @@ export const initializerMatch: DiagnosticRule = {
   run(ctx) {
     const out: Diagnostic[] = [];
     for (const k of ctx.kernels()) {
+      if (k.foldedNormalization) {
+        out.push({
+          severity: 'info',
+          code: 'initializer-match',
+          layer: k.layer?.name,
+          tensor: k.tensor.name,
+          message: `${k.tensor.name} has ${k.foldedNormalization} folded in by the converter: its values are scaled by the normalization and are not compared with initializers.`,
+          evidence: { foldedNormalization: k.foldedNormalization, atInit: false },
+        });
+        continue;
+      }
       const m = k.match;
       if (!m) {
         continue;

@@ -42,7 +42,9 @@ export const initializerScale: DiagnosticRule = {
       if (k.activation === undefined || !k.moments || (k.tensor.role !== 'kernel' && k.tensor.role !== 'depthwise_kernel' && k.tensor.role !== 'pointwise_kernel')) {
         continue;
       }
-      if (k.fans.rule === 'attention-projection' || k.fans.rule === 'attention-output') {
+      // Attention projections have their own scale; a kernel with a batch normalization folded in
+      // carries the normalization's scale, not an initializer's.
+      if (k.fans.rule === 'attention-projection' || k.fans.rule === 'attention-output' || k.foldedNormalization) {
         continue;
       }
       const family = recommendedFamily(k.activation);

@@ -9,7 +9,7 @@ import { computeFans, type Fans } from '../fans';
 import { candidateFromConfig, identifyInitializer, initializerCandidates, type InitializerCandidate, type InitializerMatch } from '../initializers';
 import type { PrecisionReport } from '../precision';
 import { analyzeRegularization, type RegularizationReport } from '../regularization';
-import { forecastSignal, type SignalForecast } from '../signalPropagation';
+import { forecastSignal, foldedNormalizationOf, type SignalForecast } from '../signalPropagation';
 import type { TensorStats } from '../statsTypes';
 import type { DiagnosticsInput } from './diagnostic';
 import { sampleLayout } from './sampleTensor';
@@ -53,6 +53,12 @@ export interface KernelAnalysis {
   biasAllZero?: boolean;
   /** The next layer in file order, when it is a normalization layer (it cancels the kernel's scale). */
   followedByNormalization?: string;
+  /**
+   * The batch normalization a converter folded into this kernel (TFLite, TF.js graph models: a
+   * tensor of the layer is named after `FusedBatchNorm`), e.g. 'model/batch_normalization'; its
+   * values are then no initializer's draw and are not identified.
+   */
+  foldedNormalization?: string;
 }
 
 const normalizationClass = /Normalization$/;
@@ -187,9 +193,13 @@ export class RuleContext {
       if (bs) {
         analysis.biasAllZero = bs.count > 0 && bs.zeroCount === bs.count;
       }
+      const folded = layer ? foldedNormalizationOf(layer) : undefined;
+      if (folded) {
+        analysis.foldedNormalization = folded;
+      }
       const sample = this.samples.get(tensor.name);
       // (identifyInitializer leaves NaN/Inf out: at least 16 finite values are needed.)
-      if (sample && finiteCount(sample) >= 16 && moments) {
+      if (sample && finiteCount(sample) >= 16 && moments && !folded) {
         const plan = sampleLayout(tensor.shape, Math.max(sample.length, 1));
         // TFLite kernels are stored output-first: their [prod(shape[:-1]), shape[-1]] view is not the
         // [inputs, outputs] matrix the structure tests assume.

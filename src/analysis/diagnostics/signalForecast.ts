@@ -31,15 +31,22 @@ export const signalForecast: DiagnosticRule = {
     const out: Diagnostic[] = [];
     // With normalization layers (and the residual connections such models usually have, which the
     // chain does not model) the actual scale is held in check: findings are info, not warnings.
-    const normalized = f.layers.some((l) => l.kind === 'normalization');
-    const severity: Diagnostic['severity'] = normalized ? 'info' : 'warning';
-    const note = normalized ? ' The model has normalization layers, which rescale activations and gradients during training; residual connections are not modelled.' : '';
-    // A layer whose output feeds a normalization layer (directly or through an activation) does
-    // not pass its scale on.
+    // Batch normalizations a converter folded into the kernels (TFLite) count like the layers.
+    const folded = f.layers.some((l) => l.foldedNormalization !== undefined);
+    const normalized = folded || f.layers.some((l) => l.kind === 'normalization');
+    const residual = f.residualAdds > 0;
+    const severity: Diagnostic['severity'] = normalized || residual ? 'info' : 'warning';
+    const note = normalized
+      ? ` The model has normalization layers${folded ? ' (folded into the kernels by the converter)' : ''}, which rescale activations and gradients during training; residual connections are not modelled.`
+      : residual
+        ? ` The graph adds branches together (${f.residualAdds} ADD ops: residual connections), which the chain does not model.`
+        : '';
+    // A layer whose output feeds a normalization layer (directly or through an activation), or
+    // that has one folded in, does not pass its scale on.
     const renormalized = (i: number): boolean => {
       const next = f.layers[i + 1];
       const after = f.layers[i + 2];
-      return next?.kind === 'normalization' || (next?.kind === 'activation' && after?.kind === 'normalization');
+      return f.layers[i]!.foldedNormalization !== undefined || next?.kind === 'normalization' || (next?.kind === 'activation' && after?.kind === 'normalization');
     };
     // Forward: the first layer after which the activation scale leaves the band.
     const fIdx = f.layers.findIndex((l, i) => (l.cumulativeForward < f.lowerBound || l.cumulativeForward > f.upperBound) && !renormalized(i));
@@ -66,6 +73,7 @@ export const signalForecast: DiagnosticRule = {
           worstGain: ev(resp[0]?.forwardGain),
           layers: f.layers.length,
           normalized,
+          residualAdds: f.residualAdds,
         },
       });
     }
@@ -102,6 +110,7 @@ export const signalForecast: DiagnosticRule = {
           worstGain: ev(resp[0]?.backwardGain),
           layers: f.layers.length,
           normalized,
+          residualAdds: f.residualAdds,
         },
       });
     }

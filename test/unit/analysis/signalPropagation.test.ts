@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runDiagnostics } from '../../../src/analysis/diagnostics/diagnostic';
-import { activationConstants, forecastSignal } from '../../../src/analysis/signalPropagation';
+import { activationConstants, foldedNormalizationOf, forecastSignal } from '../../../src/analysis/signalPropagation';
 import { repoRoot } from '../helpers/fixtures';
 import { buildModel, statsOf } from './diagnostics/modelBuilder';
 
@@ -118,4 +118,23 @@ test('an embedding lookup starts the chain: token ids have no scale, so a defaul
   close(out.cumulativeForward, 20 * s * s * 10 * s * s, 'output');
   const diags = runDiagnostics({ file, stats });
   assert.deepEqual(diags.filter((x) => x.code.startsWith('signal-')).map((x) => x.message), []);
+});
+
+test('a converter-folded batch normalization is found by name, and TFLite ADD ops count as residual connections', async () => {
+  assert.equal(foldedNormalizationOf({ tensors: ['model/conv2d/Conv2D', 'model/activation/Relu;model/batch_normalization/FusedBatchNormV3;model/conv2d/BiasAdd'] }), 'model/batch_normalization');
+  assert.equal(foldedNormalizationOf({ tensors: ['net/conv/BatchNorm/FusedBatchNorm'] }), 'net/conv/BatchNorm');
+  assert.equal(foldedNormalizationOf({ tensors: ['dense/MatMul', 'dense/BiasAdd'] }), undefined);
+  // A plain ReLU chain that vanishes: a warning, but info once the graph has ADD ops (residual connections).
+  const layers = Array.from({ length: 4 }, (_, i) => ({ name: `c${i}`, className: 'Dense', activation: 'relu', weights: [{ weight: 'kernel', shape: [64, 64], values: pm(64 * 64, 0.02) }] }));
+  for (const adds of [0, 2]) {
+    const file = buildModel(layers, { format: 'tflite', metadata: { opsHistogram: { FULLY_CONNECTED: 4, ADD: adds } } });
+    const stats = await statsOf(file);
+    assert.equal(forecastSignal(file, stats).residualAdds, adds);
+    const v = runDiagnostics({ file, stats }).filter((x) => x.code === 'signal-vanishing');
+    assert.ok(v.length > 0);
+    assert.deepEqual([...new Set(v.map((x) => x.severity))], [adds ? 'info' : 'warning']);
+    if (adds) {
+      assert.match(v[0]!.message, /2 ADD ops: residual connections/);
+    }
+  }
 });

@@ -150,3 +150,27 @@ test('float TFLite sine model: Keras-layout fans from [out, in] kernels', async 
     await file.close();
   }
 });
+
+for (const name of ['pretrainedResnet.tflite', 'pretrainedResnet_quant.tflite']) {
+  test(`TFLite ResNet-8 with batch normalization folded into its convolutions (${name}): info like its .h5, no warnings`, async (t) => {
+    const p = fixtureOrSkip(t, `tflite/mlperf-tiny-resnet8-tf2.4/${name}`);
+    if (!p) {
+      return;
+    }
+    const { file, report } = await checkFile(p);
+    try {
+      assertSane(report);
+      assert.deepEqual(report.diagnostics.filter((d) => d.severity !== 'info').map((d) => d.message), []);
+      // 9 convolutions, 7 with a FusedBatchNormV3 in their bias's name (the two 1x1 shortcuts have none).
+      const folded = report.diagnostics.filter((d) => d.code === 'initializer-match' && d.evidence['foldedNormalization']);
+      assert.equal(folded.length, 7, JSON.stringify(folded.map((d) => d.tensor)));
+      assert.ok(folded.some((d) => d.layer === 'model/conv2d' && d.evidence['foldedNormalization'] === 'model/batch_normalization'));
+      const scaled = report.diagnostics.filter((d) => d.code === 'initializer-scale').map((d) => d.layer);
+      assert.ok(!scaled.some((l) => folded.some((d) => d.layer === l)), `folded kernels judged against initializers: ${scaled.join(', ')}`);
+      const signal = report.diagnostics.filter((d) => d.code.startsWith('signal-'));
+      assert.ok(signal.every((d) => /folded into the kernels by the converter/.test(d.message) && d.evidence['residualAdds'] === 3), JSON.stringify(signal.map((d) => d.message)));
+    } finally {
+      await file.close();
+    }
+  });
+}
