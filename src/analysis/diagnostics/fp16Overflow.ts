@@ -9,7 +9,7 @@ import { ev, fmt } from './format';
 export const fp16Overflow: DiagnosticRule = {
   id: 'fp16Overflow',
   codes: ['fp16-overflow'],
-  description: 'Values that overflow float16 (|x| > 65504).',
+  description: 'Values that overflow float16 (|x| >= 65520, which rounds past the largest float16, 65504).',
   run(ctx) {
     const out: Diagnostic[] = [];
     for (const [name, p] of ctx.precision) {
@@ -22,7 +22,7 @@ export const fp16Overflow: DiagnosticRule = {
         code: 'fp16-overflow',
         layer: t ? ctx.layerOf(t)?.name : undefined,
         tensor: name,
-        message: `${name}: ${p.fp16.overflowCount} of ${p.count} values exceed the float16 range (largest |x| ${fmt(p.absMax)} > 65504); a float16 export turns them into Infinity. Keep this tensor in float32 or use bfloat16.`,
+        message: `${name}: ${p.fp16.overflowCount} of ${p.count} values have |x| >= 65520, which rounds past the largest float16 (65504; largest |x| here ${fmt(p.absMax)}); a float16 export turns them into Infinity. Keep this tensor in float32 or use bfloat16.`,
         evidence: { overflowCount: p.fp16.overflowCount, count: p.count, absMax: ev(p.absMax), bf16RelativeError: ev(p.bf16.relativeL2Error) },
       });
     }

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runDiagnostics, type Diagnostic } from '../../../../src/analysis/diagnostics/diagnostic';
 import { checkWeightFile, shouldFail } from '../../../../src/analysis/diagnostics/check';
+import { fp16Overflow } from '../../../../src/analysis/diagnostics/fp16Overflow';
 import { sampleTensor } from '../../../../src/analysis/diagnostics/sampleTensor';
 import { analyzePrecision } from '../../../../src/analysis/precision';
 import { WeightFileError } from '../../../../src/core/errors';
@@ -272,4 +273,17 @@ test('initializer-scale calls the root mean square RMS and keeps the std apart',
   assert.doesNotMatch(s.message, /: std 1\.02/);
   assert.ok(Math.abs((s.evidence['observedRms'] as number) - Math.hypot(1, 0.2)) < 1e-5, String(s.evidence['observedRms']));
   assert.ok(Math.abs((s.evidence['observedStd'] as number) - 0.2) < 1e-5, String(s.evidence['observedStd']));
+});
+
+test('fp16-overflow states the threshold it counts: |x| >= 65520 rounds to Infinity, 65504 < |x| < 65520 does not', async () => {
+  const v = Float32Array.from({ length: 64 }, (_, i) => 0.01 * ((i % 7) - 3));
+  v[0] = 65510; // rounds to 65504, the largest float16
+  v[1] = -65519;
+  v[2] = 65520; // ties to even: Infinity
+  v[3] = -1e5;
+  const { d } = await diagnose([{ name: 'a', className: 'Dense', activation: 'linear', weights: [{ weight: 'kernel', shape: [8, 8], values: v }] }], true);
+  const ov = d.find((x) => x.code === 'fp16-overflow')!;
+  assert.equal(ov.evidence['overflowCount'], 2);
+  assert.match(ov.message, /2 of 64 values have \|x\| >= 65520/);
+  assert.match(fp16Overflow.description, />= 65520/);
 });
