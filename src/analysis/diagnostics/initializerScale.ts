@@ -2,9 +2,10 @@
  * Rule `initializer-scale`: a kernel whose scale is far from what its layer's activation needs
  * (He for the ReLU family, Glorot for tanh/sigmoid/softmax/linear, LeCun normal for SELU). The
  * classic mistake, a small fixed-scale uniform init such as U(-0.01, 0.01) before sigmoid or ReLU
- * layers, is an error while the layer is untrained.
+ * layers, is an error while the layer is untrained; a fan-based initializer that is only too small
+ * for one layer's fans is a warning when the forecast vanishes, else info.
  */
-import { activationConstants } from '../signalPropagation';
+import { activationConstants, signalBand } from '../signalPropagation';
 import { familyStd, recommendedFamily } from '../initializers';
 import type { Diagnostic, DiagnosticRule } from './diagnostic';
 import { ev, fmt } from './format';
@@ -17,7 +18,7 @@ export const scaleRatioBand = { low: 0.25, high: 4 } as const;
 
 const familyLabel = { he: 'he_normal/he_uniform', glorot: 'glorot_uniform/glorot_normal', lecun: 'lecun_normal' } as const;
 
-function reasonSmall(activation: string, gain: number): string {
+function reasonSmall(activation: string, gain: number, compounding: boolean): string {
   const a = activation.toLowerCase();
   if (a === 'sigmoid' || a === 'hard_sigmoid') {
     return `pre-activations stay near 0, so every sigmoid unit outputs about 0.5 whatever the input and passes back at most 1/4 of an already tiny gradient (forward gain ${fmt(gain)} per layer): the layer barely learns`;
@@ -28,7 +29,9 @@ function reasonSmall(activation: string, gain: number): string {
   if (a === 'selu') {
     return `SELU only self-normalizes with lecun_normal weights (std sqrt(1/fan_in)); at this scale activations shrink by ${fmt(gain)} per layer`;
   }
-  return `each such layer multiplies the activation variance by fan_in x Var(W) x c(${a}) = ${fmt(gain)}, so signals and gradients vanish with depth`;
+  return compounding
+    ? `each such layer multiplies the activation variance by fan_in x Var(W) x c(${a}) = ${fmt(gain)}, so signals and gradients vanish with depth`
+    : `this layer multiplies the activation variance by fan_in x Var(W) x c(${a}) = ${fmt(gain)}`;
 }
 
 /** Flags kernels whose std is far from the activation-appropriate initializer's. */
@@ -79,15 +82,21 @@ export const initializerScale: DiagnosticRule = {
         depthwise && Math.abs(kerasStd / expected - 1) > 0.01
           ? `Keras's ${named} divides by fan_in ${k.fans.initFanIn} (kh x kw x channels) for a depthwise kernel, which gives std ${fmt(kerasStd)}: use VarianceScaling(scale=${fmt(expected * expected * k.fans.initFanIn)}, mode='fan_in') for std ${fmt(expected)}.`
           : `Use ${named}.`;
-      // Too small: error at the initial draw, warning once trained. Too large: warning at the draw;
-      // trained weights legitimately grow (unregularized-growth and the forecast judge that).
-      let severity: Diagnostic['severity'] = small ? (untrained ? 'error' : 'warning') : untrained ? 'warning' : 'info';
-      let suffix = '';
+      // Too small at the initial draw: an error when the scale is fixed (or unknown), since the
+      // same tiny scale in every layer compounds with depth; a fan-based initializer that is only
+      // too small for this layer's fans and activation (glorot_uniform before ReLU in a first layer
+      // that widens 3 -> 64) shrinks the signal once: a warning when the forecast chain vanishes,
+      // else info. Warning once trained. Too large: warning at the draw; trained weights
+      // legitimately grow (unregularized-growth and the forecast judge that).
+      const oneOff = small && untrained && source !== undefined && !source.fixedScale;
+      const chainVanishes = ctx.forecast().layers.some((l) => l.cumulativeForward < signalBand.lower);
+      let severity: Diagnostic['severity'] = oneOff ? (chainVanishes ? 'warning' : 'info') : small ? (untrained ? 'error' : 'warning') : untrained ? 'warning' : 'info';
+      let suffix = oneOff && !chainVanishes ? ' The forecast keeps the signal within the healthy band, so this is a one-off shrink, not a compounding one.' : '';
       if (k.followedByNormalization) {
         severity = 'info';
-        suffix = ` ${k.followedByNormalization} normalizes the output, which cancels most of the effect.`;
+        suffix += ` ${k.followedByNormalization} normalizes the output, which cancels most of the effect.`;
       }
-      const what = small ? reasonSmall(k.activation, gain) : `activations grow by fan_in x Var(W) x c(${k.activation}) = ${fmt(gain)} per such layer and can saturate or explode`;
+      const what = small ? reasonSmall(k.activation, gain, !oneOff || chainVanishes) : `activations grow by fan_in x Var(W) x c(${k.activation}) = ${fmt(gain)} per such layer and can saturate or explode`;
       out.push({
         severity,
         code: 'initializer-scale',
@@ -107,6 +116,8 @@ export const initializerScale: DiagnosticRule = {
           initializerFanIn: k.fans.initFanIn,
           forwardGain: ev(gain),
           atInit: untrained,
+          fixedScale: source ? source.fixedScale : null,
+          chainVanishes,
           identified: k.match?.best.id ?? null,
           configured: k.configured?.label ?? null,
           followedByNormalization: k.followedByNormalization ?? null,

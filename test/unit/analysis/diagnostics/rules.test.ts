@@ -287,3 +287,26 @@ test('fp16-overflow states the threshold it counts: |x| >= 65520 rounds to Infin
   assert.match(ov.message, /2 of 64 values have \|x\| >= 65520/);
   assert.match(fp16Overflow.description, />= 65520/);
 });
+
+test('a Keras-default glorot_uniform first layer before ReLU that widens 3 -> 64 is a one-off shrink (info), a fixed tiny scale stays an error', async () => {
+  // glorot std sqrt(2/67) against He's sqrt(2/3): ratio sqrt(3/67) = 0.212 < 0.25.
+  const r = rng(13);
+  const glorot = (fi: number, fo: number) => Float32Array.from({ length: fi * fo }, () => Math.sqrt(6 / (fi + fo)) * (2 * r.uniform() - 1));
+  const he = (fi: number, fo: number) => Float32Array.from({ length: fi * fo }, () => Math.sqrt(2 / fi) * r.normal());
+  const g = { className: 'GlorotUniform', config: {} };
+  const { d } = await diagnose([
+    { name: 'first', className: 'Dense', activation: 'relu', kernelInitializer: g, weights: [{ weight: 'kernel', shape: [3, 64], values: glorot(3, 64) }] },
+    { name: 'hidden', className: 'Dense', activation: 'relu', kernelInitializer: { className: 'HeNormal', config: {} }, weights: [{ weight: 'kernel', shape: [64, 64], values: he(64, 64) }] },
+  ]);
+  const s = d.filter((x) => x.code === 'initializer-scale');
+  assert.deepEqual(s.map((x) => [x.layer, x.severity]), [['first', 'info']], JSON.stringify(s.map((x) => x.message)));
+  assert.ok(Math.abs((s[0]!.evidence['ratio'] as number) / Math.sqrt(3 / 67) - 1) < 0.1, String(s[0]!.evidence['ratio']));
+  assert.doesNotMatch(s[0]!.message, /vanish with depth/);
+  const tiny = { className: 'RandomUniform', config: { minval: -0.01, maxval: 0.01 } };
+  const u = (n: number) => Float32Array.from({ length: n }, () => 0.01 * (2 * r.uniform() - 1));
+  const bad = await diagnose([
+    { name: 'first', className: 'Dense', activation: 'relu', kernelInitializer: tiny, weights: [{ weight: 'kernel', shape: [64, 64], values: u(4096) }] },
+    { name: 'hidden', className: 'Dense', activation: 'relu', kernelInitializer: tiny, weights: [{ weight: 'kernel', shape: [64, 64], values: u(4096) }] },
+  ]);
+  assert.deepEqual(bad.d.filter((x) => x.code === 'initializer-scale').map((x) => x.severity), ['error', 'error']);
+});
