@@ -12,7 +12,7 @@ import { api, repoRoot, waitFor } from './helpers';
 /** Committed example (examples/initialization): a 784-128-128-10 MLP whose kernels are uniform(-0.01, 0.01). */
 const badInit = path.join(repoRoot, 'examples', 'initialization', 'bad-init-uniform-0.01', 'model.json');
 
-/** Root mean square of each kernel (the scale the rule compares, `observedStd`), NumPy float64 over weights.bin: np.sqrt((a * a).mean()). */
+/** Root mean square of each kernel (the scale the rule compares, `observedRms`), NumPy float64 over weights.bin: np.sqrt((a * a).mean()). */
 const numpyRms: Record<string, number> = {
   'hidden1/kernel': 0.005744457776815924,
   'hidden2/kernel': 0.005803681586128423,
@@ -42,10 +42,10 @@ suite('diagnostics', () => {
       assert.deepEqual(scale.map((d) => d.tensor).sort(), Object.keys(numpyRms).sort());
       for (const d of scale) {
         assert.equal(d.severity, 'error', d.message);
-        const observed = d.evidence.observedStd;
+        const observed = d.evidence.observedRms;
         const expected = numpyRms[d.tensor!]!;
         assert.equal(typeof observed, 'number');
-        assert.ok(Math.abs((observed as number) - expected) <= 1e-5 * expected, `${d.tensor} observedStd ${String(observed)} vs NumPy ${expected}`);
+        assert.ok(Math.abs((observed as number) - expected) <= 1e-5 * expected, `${d.tensor} observedRms ${String(observed)} vs NumPy ${expected}`);
       }
       // hidden1: fan_in 784 before relu, He std sqrt(2/784).
       const h1 = scale.find((d) => d.tensor === 'hidden1/kernel')!;
