@@ -18,6 +18,7 @@ import { modelBaseName, readRunSpec } from '../../runtime/runSpec';
 import { RuntimeClient } from '../../runtime/runtimeClient';
 import { runDefaults, type RunSpec, type TrainEvent } from '../../runtime/training';
 import { log, logFailure } from '../log';
+import { chooseRunsRoot, type RunsPlace, type RunsRoot } from './runsRoot';
 import { trainingEndMessage } from './trainingPanelState';
 import { TrainingPanel, TrainingPanelSerializer } from './trainingPanel';
 
@@ -33,9 +34,6 @@ export interface RuntimeSupportDeps {
   /** Refreshes the Weights tree once checkpoints were written (optional; the tree also watches files). */
   refreshTree?: () => void;
 }
-
-/** Folder (under the workspace) holding run specs and run folders. */
-export const runsFolderName = 'weightscope-runs';
 
 /** Context key: workspace folders holding a saved_model.pb (explorer folders offering Probe Gradients and Train Model). */
 export const savedModelFoldersContextKey = 'weightscope.savedModelFolders';
@@ -83,13 +81,27 @@ function logBackend(b: BackendInfo): void {
   }
 }
 
-function runsRoot(uri: vscode.Uri | undefined): string {
-  const folder = (uri && vscode.workspace.getWorkspaceFolder(uri)) ?? vscode.workspace.workspaceFolders?.[0];
-  if (folder) {
-    return path.join(folder.uri.fsPath, runsFolderName);
+/**
+ * The runs folder for a model (or, without one, for an experiment): see chooseRunsRoot. Runs are
+ * written with Node's fs, so folders of other file systems do not count; with no local folder the
+ * runs go to the extension's global storage, which is created here.
+ */
+async function runsRoot(context: vscode.ExtensionContext, target: vscode.Uri | undefined): Promise<RunsRoot> {
+  const place = (u: vscode.Uri): RunsPlace => ({ scheme: u.scheme, fsPath: u.fsPath });
+  const targetFolder = target && vscode.workspace.getWorkspaceFolder(target);
+  const root = chooseRunsRoot({
+    ...(target ? { target: place(target) } : {}),
+    ...(targetFolder ? { targetFolder: place(targetFolder.uri) } : {}),
+    folders: (vscode.workspace.workspaceFolders ?? []).map((f) => place(f.uri)),
+    globalStorage: context.globalStorageUri.fsPath,
+  });
+  if (root.inGlobalStorage) {
+    await makeFolder(root.dir);
+    log().info(`no local workspace folder is open: runs go to ${root.dir}`);
   }
-  return path.join(path.dirname(uri?.fsPath ?? process.cwd()), runsFolderName);
+  return root;
 }
+
 
 async function pickModel(uri: vscode.Uri | undefined, title: string): Promise<vscode.Uri | undefined> {
   if (uri instanceof vscode.Uri) {
@@ -242,7 +254,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
       await runTrain(await readRunSpec(target.fsPath), target.fsPath);
       return;
     }
-    const root = runsRoot(target);
+    const root = (await runsRoot(context, target)).dir;
     const specFile = path.join(root, `${modelBaseName(target.fsPath)}.run.json`);
     let previous: RunSpec | undefined;
     if (fs.existsSync(specFile)) {
@@ -331,9 +343,13 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
     const fromSetting = settings().experimentEpochs;
     const epochs = Number.isInteger(args.epochs) && args.epochs! > 0 ? args.epochs : Number.isInteger(fromSetting) && fromSetting > 0 ? fromSetting : undefined;
     const suffix = dataFile ? ` on ${path.basename(dataFile)}` : '';
-    const panel = new TrainingPanel(context.extensionUri, `Experiment: ${experiment}${suffix}`, 'experiment');
+    const root = await runsRoot(context, undefined);
     // Runs on a data file get their own folder, so they do not replace the synthetic runs' checkpoints.
-    const outDir = path.join(runsRoot(undefined), 'experiments', ...(dataFile ? [path.basename(dataFile).replace(/\.[^.]+$/, '')] : []));
+    const outDir = path.join(root.dir, 'experiments', ...(dataFile ? [path.basename(dataFile).replace(/\.[^.]+$/, '')] : []));
+    if (root.inGlobalStorage) {
+      void vscode.window.showInformationMessage(`Weightscope: no local folder is open, so the ${experiment} experiment writes its checkpoints under ${outDir}.`);
+    }
+    const panel = new TrainingPanel(context.extensionUri, `Experiment: ${experiment}${suffix}`, 'experiment');
     try {
       const result = await client.run<ExperimentResult>(
         { kind: 'experiment', experiment, outDir, backend: settings().backend, ...(epochs ? { epochs } : {}), ...(dataFile ? { dataFile } : {}) },
@@ -354,7 +370,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
       log().info(`experiment ${experiment} on ${result.data}: checkpoints in ${result.outDir}`);
     } catch (ex) {
       const cancelled = WeightFileError.is(ex, 'cancelled');
-      panel.finish(cancelled ? 'cancelled' : 'failed', cancelled ? 'Cancelled; checkpoints written so far were kept.' : `Failed: ${ex instanceof Error ? ex.message : String(ex)}`);
+      panel.finish(cancelled ? 'cancelled' : 'failed', cancelled ? `Cancelled; checkpoints written so far were kept under ${outDir}.` : `Failed: ${ex instanceof Error ? ex.message : String(ex)}`);
       if (!cancelled) {
         logFailure(`experiment ${experiment}`, ex);
         if (!named) {
