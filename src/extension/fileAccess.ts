@@ -30,6 +30,18 @@ export function inspectTarget(uri: vscode.Uri): vscode.Uri {
   return uri;
 }
 
+/**
+ * The local path of `uri` for work that needs the file on the local disk (comparing, history,
+ * training, gradient probes, git); a URI of another file system (a virtual workspace) is refused
+ * with one sentence naming the file and the work, e.g. `work` = 'comparing'.
+ */
+export function localPathOf(uri: vscode.Uri, work: string): string {
+  if (uri.scheme !== 'file') {
+    throw new WeightFileError('unsupportedFormat', `${uri.toString(true)}: ${work} works on local files only (scheme '${uri.scheme}').`, { file: uri.toString(true) });
+  }
+  return uri.fsPath;
+}
+
 /** An opened file and, for local files, the path a worker can reopen it from. */
 export interface OpenedWeights {
   /** The parsed headers. */

@@ -175,3 +175,36 @@ export class MemoryFs implements vscode.FileSystemProvider {
     throw vscode.FileSystemError.NoPermissions(uri);
   }
 }
+
+/** Messages the extension showed while `capture` was on (window.show*Message replaced; the notifications are not shown). */
+export interface CapturedMessages {
+  /** Texts of showErrorMessage calls. */
+  errors: string[];
+  /** Texts of showInformationMessage calls. */
+  infos: string[];
+  /** Puts the real functions back. */
+  restore(): void;
+}
+
+/**
+ * Records the error and information messages shown from now on (the extension and the tests share
+ * one `vscode` API object). Each call resolves as if dismissed. Call `restore()` in a finally.
+ */
+export function captureMessages(): CapturedMessages {
+  const w = vscode.window as { showErrorMessage: unknown; showInformationMessage: unknown };
+  const real = { showErrorMessage: w.showErrorMessage, showInformationMessage: w.showInformationMessage };
+  const captured: CapturedMessages = {
+    errors: [],
+    infos: [],
+    restore: () => Object.assign(w, real),
+  };
+  w.showErrorMessage = async (text: string) => {
+    captured.errors.push(text);
+    return undefined;
+  };
+  w.showInformationMessage = async (text: string) => {
+    captured.infos.push(text);
+    return undefined;
+  };
+  return captured;
+}

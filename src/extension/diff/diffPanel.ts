@@ -19,6 +19,7 @@ import { checkpointFiles } from '../../analysis/checkpointFiles';
 import type { DiffPanelEvent, DiffPanelNotification, DiffPanelRequests, DiffPanelStateDto, DiffResultDto, DiffSidecarsDto, HistoryResultDto } from '../../protocol/diffPanel';
 import type { SidecarDto } from '../../protocol/sidecar';
 import { Disposable } from '../dispose';
+import { localPathOf } from '../fileAccess';
 import { isLocalFolder, watchFiles, type FileEvent } from '../fileWatch';
 import { log, logFailure } from '../log';
 import { HostMessenger, type RequestHandlers } from '../messenger';
@@ -53,10 +54,7 @@ export type DiffTarget =
 
 /** A local path for a URI, or a clear error for other schemes. */
 function localPath(uri: vscode.Uri): string {
-  if (uri.scheme !== 'file') {
-    throw new WeightFileError('unsupportedFormat', `${uri.toString(true)}: comparing works on local files only (scheme '${uri.scheme}').`);
-  }
-  return uri.fsPath;
+  return localPathOf(uri, 'comparing');
 }
 
 /** One open diff or history panel. */

@@ -10,6 +10,7 @@ import * as vscode from 'vscode';
 import { checkpointFiles } from '../../analysis/checkpointFiles';
 import { DiffPool } from '../../analysis/diffPool';
 import { resolveLocalEntry } from '../../formats/registry';
+import { localPathOf } from '../fileAccess';
 import { log, logFailure } from '../log';
 import type { SidecarChanges } from '../sidecarChanges';
 import { DiffPanelManager, type DiffPanelView, type DiffTarget } from './diffPanel';
@@ -95,7 +96,12 @@ export function registerDiffSupport(context: vscode.ExtensionContext, deps: Diff
     log().info(target.mode === 'diff' ? `comparing ${target.a.toString(true)} with ${target.b.toString(true)}` : `history of ${target.dir.toString(true)}`);
     return panels.open(target);
   };
-  const compare = (a: vscode.Uri, b: vscode.Uri): DiffPanelView => open({ mode: 'diff', a, b, labelA: labelOf(a), labelB: labelOf(b) });
+  const compare = (a: vscode.Uri, b: vscode.Uri): DiffPanelView => {
+    // Refused before a panel opens: the comparison reads both files with Node's fs.
+    localPathOf(a, 'comparing');
+    localPathOf(b, 'comparing');
+    return open({ mode: 'diff', a, b, labelA: labelOf(a), labelB: labelOf(b) });
+  };
   const pick = async (title: string): Promise<vscode.Uri | undefined> =>
     (
       await vscode.window.showOpenDialog({
@@ -120,10 +126,7 @@ export function registerDiffSupport(context: vscode.ExtensionContext, deps: Diff
     });
 
   const atRevision = async (uri: vscode.Uri, which: 'head' | 'previous'): Promise<DiffPanelView | undefined> => {
-    if (uri.scheme !== 'file') {
-      throw new Error(`${uri.toString(true)} is not a local file; git comparisons need a local work tree.`);
-    }
-    const { root, rel } = await gitLocation(uri.fsPath);
+    const { root, rel } = await gitLocation(localPathOf(uri, 'comparing with git'));
     if (which === 'head') {
       const old = await extractAtRevision(root, 'HEAD', rel);
       try {
@@ -202,6 +205,7 @@ export function registerDiffSupport(context: vscode.ExtensionContext, deps: Diff
       if (!uri) {
         return undefined;
       }
+      localPathOf(uri, 'comparing');
       selected = uri;
       await vscode.commands.executeCommand('setContext', compareSelectionContextKey, true);
       vscode.window.setStatusBarMessage(`Weightscope: ${labelOf(uri)} selected for compare`, 4000);
@@ -231,7 +235,11 @@ export function registerDiffSupport(context: vscode.ExtensionContext, deps: Diff
         (
           await vscode.window.showOpenDialog({ title: 'Show Weight History of', canSelectFiles: false, canSelectFolders: true, canSelectMany: false, openLabel: 'Show History' })
         )?.[0];
-      return dir ? open({ mode: 'history', dir, label: path.posix.basename(dir.path) }) : undefined;
+      if (!dir) {
+        return undefined;
+      }
+      localPathOf(dir, 'showing a weight history');
+      return open({ mode: 'history', dir, label: path.posix.basename(dir.path) });
     }),
     run(diffCommandIds.findDuplicates, async (arg) => findDuplicateWeights((uri) => deps.inspect(uri), { quiet: arg === 'quiet' })),
   );

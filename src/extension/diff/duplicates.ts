@@ -67,12 +67,20 @@ async function modelFingerprint(uri: vscode.Uri, token: vscode.CancellationToken
 export async function findDuplicateWeights(openFile: (uri: vscode.Uri) => void, options: { quiet?: boolean } = {}): Promise<DuplicateGroup[]> {
   const globs = vscode.workspace.getConfiguration('weightscope').get<string[]>('fileGlobs', [...defaultFileGlobs]);
   const found = new Map<string, vscode.Uri>();
+  // Fingerprints are computed by a worker reading the disk: files of other file systems are left out (and counted).
+  const notLocal = new Set<string>();
   for (const g of globs) {
     for (const uri of await vscode.workspace.findFiles(g, '**/{node_modules,.git}/**', maxFiles)) {
       if (uri.scheme === 'file') {
         found.set(FingerprintIndex.key(uri), uri);
+      } else {
+        notLocal.add(uri.toString());
       }
     }
+  }
+  const leftOut = notLocal.size === 0 ? '' : `${notLocal.size} weight ${notLocal.size === 1 ? 'file' : 'files'} not on the local file system ${notLocal.size === 1 ? 'was' : 'were'} left out`;
+  if (leftOut) {
+    log().info(`Find Duplicate Weights: ${found.size} local weight files; ${leftOut}`);
   }
   const files = [...found.values()].sort((a, b) => a.path.localeCompare(b.path)).slice(0, maxFiles);
   await vscode.window.withProgress(
@@ -103,7 +111,7 @@ export async function findDuplicateWeights(openFile: (uri: vscode.Uri) => void, 
     return groups;
   }
   if (groups.length === 0) {
-    void vscode.window.showInformationMessage(`Weightscope: no duplicate weights among ${found.size} weight files.`);
+    void vscode.window.showInformationMessage(`Weightscope: no duplicate weights among ${found.size} local weight files${leftOut ? `; ${leftOut}` : ''}.`);
     return groups;
   }
   const items: (vscode.QuickPickItem & { uri?: vscode.Uri })[] = [];
@@ -113,7 +121,7 @@ export async function findDuplicateWeights(openFile: (uri: vscode.Uri) => void, 
       items.push({ label: vscode.workspace.asRelativePath(uri), description: `${g.files.length} files with these weights`, uri });
     }
   }
-  const picked = await vscode.window.showQuickPick(items, { title: `Duplicate weights: ${groups.length} groups`, placeHolder: 'Pick a file to inspect' });
+  const picked = await vscode.window.showQuickPick(items, { title: `Duplicate weights: ${groups.length} groups`, placeHolder: `Pick a file to inspect${leftOut ? ` (${leftOut})` : ''}` });
   if (picked?.uri) {
     openFile(picked.uri);
   }

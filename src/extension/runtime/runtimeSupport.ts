@@ -17,6 +17,7 @@ import type { ProbeReport } from '../../runtime/probeReport';
 import { modelBaseName, readRunSpec } from '../../runtime/runSpec';
 import { RuntimeClient } from '../../runtime/runtimeClient';
 import { runDefaults, type RunSpec, type TrainEvent } from '../../runtime/training';
+import { localPathOf } from '../fileAccess';
 import { log, logFailure } from '../log';
 import { chooseRunsRoot, type RunsPlace, type RunsRoot } from './runsRoot';
 import { trainingEndMessage } from './trainingPanelState';
@@ -102,7 +103,6 @@ async function runsRoot(context: vscode.ExtensionContext, target: vscode.Uri | u
   return root;
 }
 
-
 async function pickModel(uri: vscode.Uri | undefined, title: string): Promise<vscode.Uri | undefined> {
   if (uri instanceof vscode.Uri) {
     return uri;
@@ -156,7 +156,7 @@ async function askSpec(model: vscode.Uri, specDir: string, previous: RunSpec | u
     if (!f?.[0]) {
       return undefined;
     }
-    data = path.relative(specDir, f[0].fsPath);
+    data = path.relative(specDir, localPathOf(f[0], 'training'));
   }
   const loss = await vscode.window.showQuickPick(['auto (training config, else output activation)', 'categoricalCrossentropy', 'sparseCategoricalCrossentropy', 'binaryCrossentropy', 'meanSquaredError'], {
     title: 'Train Model: loss',
@@ -250,12 +250,13 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
     if (!target) {
       return;
     }
-    if (target.fsPath.endsWith('.run.json')) {
-      await runTrain(await readRunSpec(target.fsPath), target.fsPath);
+    const model = localPathOf(target, 'training'); // the worker reads it with Node's fs, and runs are written on the local disk
+    if (model.endsWith('.run.json')) {
+      await runTrain(await readRunSpec(model), model);
       return;
     }
     const root = (await runsRoot(context, target)).dir;
-    const specFile = path.join(root, `${modelBaseName(target.fsPath)}.run.json`);
+    const specFile = path.join(root, `${modelBaseName(model)}.run.json`);
     let previous: RunSpec | undefined;
     if (fs.existsSync(specFile)) {
       let unusable: unknown;
@@ -334,10 +335,11 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
         return;
       }
       if (pick.id === 'file') {
-        dataFile = (await vscode.window.showOpenDialog({ title: 'Run Experiment: data file', canSelectMany: false, filters: { Data: ['npy', 'npz', 'csv', 'json'] } }))?.[0]?.fsPath;
-        if (!dataFile) {
+        const picked = (await vscode.window.showOpenDialog({ title: 'Run Experiment: data file', canSelectMany: false, filters: { Data: ['npy', 'npz', 'csv', 'json'] } }))?.[0];
+        if (!picked) {
           return;
         }
+        dataFile = localPathOf(picked, 'running an experiment');
       }
     }
     const fromSetting = settings().experimentEpochs;
@@ -389,6 +391,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
     if (!target) {
       return undefined;
     }
+    const model = localPathOf(target, 'probing gradients'); // the worker reads it with Node's fs
     let distribution: 'normal' | 'uniform' = args?.distribution === 'uniform' ? 'uniform' : 'normal';
     let data = typeof args?.data === 'string' && args.data !== '' ? args.data : undefined;
     if (!args) {
@@ -404,19 +407,20 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
         return undefined;
       }
       if (input.id === 'data') {
-        data = (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Data: ['npy', 'npz', 'csv', 'json'] } }))?.[0]?.fsPath;
-        if (!data) {
+        const picked = (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Data: ['npy', 'npz', 'csv', 'json'] } }))?.[0];
+        if (!picked) {
           return undefined;
         }
+        data = localPathOf(picked, 'probing gradients');
       } else {
         distribution = input.id as 'normal' | 'uniform';
       }
     }
-    const label = modelLabel(target.fsPath);
+    const label = modelLabel(model);
     const panel = new TrainingPanel(context.extensionUri, `Gradient probe: ${label}`, 'probe');
     try {
       const report = await client.run<ProbeReport>(
-        { kind: 'probe', file: target.fsPath, options: { ...(data ? { data } : { distribution }) }, backend: settings().backend },
+        { kind: 'probe', file: model, options: { ...(data ? { data } : { distribution }) }, backend: settings().backend },
         {
           signal: panel.cancel.signal,
           onBackend: (b) => {
@@ -434,7 +438,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
       const cancelled = WeightFileError.is(ex, 'cancelled');
       panel.finish(cancelled ? 'cancelled' : 'failed', cancelled ? 'Cancelled.' : `Failed: ${ex instanceof Error ? ex.message : String(ex)}`);
       if (!cancelled) {
-        logFailure(`probe ${target.fsPath}`, ex);
+        logFailure(`probe ${model}`, ex);
         void vscode.window.showErrorMessage(`Weightscope: ${ex instanceof Error ? ex.message : String(ex)}`);
       }
       return undefined;

@@ -31,3 +31,19 @@ test('every weight file extension the readers take is offered by the extension: 
     assert.ok(globs.some((g) => new RegExp(`[{,]${ext}[,}]`).test(g)), `.${ext} in the default fileGlobs`);
   }
 });
+
+test('virtual workspaces are declared as limited, and the explorer offers the commands that need local files only on local files', () => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as Manifest & {
+    capabilities?: { virtualWorkspaces?: { supported?: unknown; description?: unknown } };
+  };
+  const virtual = manifest.capabilities?.virtualWorkspaces;
+  assert.equal(virtual?.supported, 'limited');
+  assert.ok(typeof virtual.description === 'string' && /train/i.test(virtual.description) && /local file system/.test(virtual.description), String(virtual?.description));
+  // Training, probes, comparisons and history read the files with Node's fs (or git): not offered on other file systems.
+  const localOnly = /\.(trainModel|probeGradients|compare\w*|selectForCompare|showHistory)$/;
+  const menus = manifest.contributes.menus['explorer/context']!.filter((m) => localOnly.test(m.command));
+  assert.equal(menus.length, 9, menus.map((m) => m.command).join(', '));
+  for (const m of menus) {
+    assert.ok(m.when?.startsWith('resourceScheme == file && '), `${m.command}: ${m.when}`);
+  }
+});
