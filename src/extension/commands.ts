@@ -111,8 +111,11 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     }),
     run(commandIds.refresh, async (arg) => {
       ctx.tree.refresh();
+      // Without an argument (the Weights view's title bar, the palette) only the file list is
+      // refreshed: the last active panel stays "active" while focus is in the sidebar, and
+      // reloading it would discard its statistics. A panel reloads through its own Refresh button.
       const uri = uriOf(arg);
-      const doc = uri ? ctx.store.find(uri) : ctx.views.active?.document;
+      const doc = uri ? ctx.store.find(uri) : undefined;
       if (doc) {
         await doc.reload();
         void doc.analyzeIfSmall();
