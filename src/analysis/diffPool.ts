@@ -114,7 +114,8 @@ export function defaultDiffWorkers(callerIdle: boolean): number {
 
 /** Worker threads comparing tensor pairs of local files. */
 export class DiffPool {
-  private readonly size: number;
+  /** Worker threads the pool runs at most. */
+  readonly size: number;
   private readonly script: string;
   private idle: Worker[] = [];
   private all = new Set<Worker>();

@@ -12,6 +12,7 @@ import { DiffPool } from '../../analysis/diffPool';
 import { resolveLocalEntry } from '../../formats/registry';
 import { localPathOf } from '../fileAccess';
 import { log, logFailure } from '../log';
+import { readSettings } from '../settings';
 import type { SidecarChanges } from '../sidecarChanges';
 import { DiffPanelManager, type DiffPanelView, type DiffTarget } from './diffPanel';
 import { findDuplicateWeights } from './duplicates';
@@ -48,6 +49,8 @@ export interface DiffSupport {
   commands: typeof diffCommandIds;
   /** The file selected for compare, if any. */
   selection(): vscode.Uri | undefined;
+  /** The worker pool comparisons run in (created on first use, sized by weightscope.workerCount). */
+  pool(): DiffPool;
 }
 
 /**
@@ -83,9 +86,10 @@ export function labelOf(uri: vscode.Uri): string {
 /** Registers the compare commands and the diff panel; everything goes onto context.subscriptions. */
 export function registerDiffSupport(context: vscode.ExtensionContext, deps: DiffSupportDeps): DiffSupport {
   let pool: DiffPool | undefined;
-  const workers = (): number => vscode.workspace.getConfiguration('weightscope').get<number>('workerCount', 0);
+  // The setting as the statistics pool reads it: clamped to 1..32 and rounded, 0 = automatic.
+  const sharedPool = (): DiffPool => (pool ??= new DiffPool({ workers: readSettings().workerCount }));
   const panels = new DiffPanelManager(context.extensionUri, {
-    pool: () => (pool ??= new DiffPool(workers() > 0 ? { workers: workers() } : {})),
+    pool: sharedPool,
     inspect: (uri) => deps.inspect(uri),
     sidecars: deps.sidecars,
     namingPattern: () => vscode.workspace.getConfiguration('weightscope').get<string>('namingConvention', ''),
@@ -243,5 +247,5 @@ export function registerDiffSupport(context: vscode.ExtensionContext, deps: Diff
     }),
     run(diffCommandIds.findDuplicates, async (arg) => findDuplicateWeights((uri) => deps.inspect(uri), { quiet: arg === 'quiet' })),
   );
-  return { panels, commands: diffCommandIds, selection: () => selected };
+  return { panels, commands: diffCommandIds, selection: () => selected, pool: sharedPool };
 }
