@@ -14,6 +14,8 @@ export class AnalysisProgress extends Disposable {
   private readonly item = this.register(vscode.window.createStatusBarItem('weightscope.analysis', vscode.StatusBarAlignment.Left, 10));
   private readonly running = new Set<WeightsDocument>();
   private readonly notified = new Set<WeightsDocument>();
+  /** The pending notification delay of each running document. */
+  private readonly timers = new Map<WeightsDocument, ReturnType<typeof setTimeout>>();
 
   constructor(store: WeightsDocumentStore) {
     super();
@@ -23,6 +25,19 @@ export class AnalysisProgress extends Disposable {
     for (const doc of store.all()) {
       this.track(doc);
     }
+    this.register({
+      dispose: () => {
+        for (const t of this.timers.values()) {
+          clearTimeout(t);
+        }
+        this.timers.clear();
+      },
+    });
+  }
+
+  private clearTimer(doc: WeightsDocument): void {
+    clearTimeout(this.timers.get(doc));
+    this.timers.delete(doc);
   }
 
   private track(doc: WeightsDocument): void {
@@ -30,16 +45,25 @@ export class AnalysisProgress extends Disposable {
       if (a.state === 'running') {
         if (!this.running.has(doc)) {
           this.running.add(doc);
-          setTimeout(() => this.notify(doc), notificationDelayMs);
+          this.timers.set(
+            doc,
+            setTimeout(() => {
+              this.timers.delete(doc);
+              this.notify(doc);
+            }, notificationDelayMs),
+          );
         }
       } else {
         this.running.delete(doc);
+        this.clearTimer(doc);
       }
       this.update();
     });
-    doc.onDidDispose(() => {
+    const disposed = doc.onDidDispose(() => {
       sub.dispose();
+      disposed.dispose();
       this.running.delete(doc);
+      this.clearTimer(doc);
       this.update();
     });
   }
@@ -71,9 +95,11 @@ export class AnalysisProgress extends Disposable {
       (progress, token) =>
         new Promise<void>((resolve) => {
           let reported = 0;
+          // Called when the analysis stops or the document goes: every listener of this notification is removed.
           const finish = (): void => {
             sub.dispose();
             cancel.dispose();
+            disposed.dispose();
             this.notified.delete(doc);
             resolve();
           };
@@ -89,7 +115,7 @@ export class AnalysisProgress extends Disposable {
           };
           const sub = doc.onDidChangeAnalysis(report);
           const cancel = token.onCancellationRequested(() => doc.cancelAnalysis());
-          doc.onDidDispose(finish);
+          const disposed = doc.onDidDispose(finish);
           report();
         }),
     );
