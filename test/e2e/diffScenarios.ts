@@ -16,8 +16,8 @@ interface Reference {
   pairs: { a: string; b: string; topLayers: string[]; relL2: number }[];
 }
 
-/** Writes the deterministic training run into the workspace once. */
-async function writeRun(ctx: ScenarioContext): Promise<string> {
+/** Writes the deterministic training run into the workspace once (diff-run/epoch-000 ... epoch-003). */
+export async function writeRun(ctx: ScenarioContext): Promise<string> {
   const dir = path.join(ctx.workspace, 'diff-run');
   if (!fs.existsSync(path.join(dir, 'epoch-003', 'weights.bin'))) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -241,3 +241,20 @@ export async function answerTrainingPrompts(page: Page, epochs: number): Promise
     await page.keyboard.press('Enter');
   }
 }
+
+/** The colours painted most on a canvas in a webview frame ("r,g,b" of opaque pixels, most first; empty while nothing is drawn). */
+export async function canvasColours(frame: FrameLocator, selector: string, most = 12): Promise<string[]> {
+  type Canvas2d = { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } | null };
+  return frame.locator(selector).evaluate((el, n) => {
+    const c = el as unknown as Canvas2d;
+    const d = c.getContext('2d')?.getImageData(0, 0, c.width, c.height).data ?? [];
+    const counts = new Map<string, number>();
+    for (let i = 0; i < d.length; i += 4) {
+      if (d[i + 3] === 255) {
+        const key = `${d[i]},${d[i + 1]},${d[i + 2]}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+    }
+    return [...counts].sort((x, y) => y[1] - x[1]).slice(0, n).map(([k]) => k);
+  }, most);
+}

@@ -16,7 +16,7 @@ import type {
   TensorDiffDto,
 } from '../../protocol/diffPanel';
 import type { SidecarDto } from '../../protocol/sidecar';
-import { clear, h } from '../shared/dom';
+import { clear, h, onThemeChange } from '../shared/dom';
 import { formatCount, formatPercent, formatShape, formatStat } from '../shared/format';
 import { RequestError, WebviewMessenger } from '../shared/messenger';
 import { showSidecarForm } from '../shared/sidecarForm';
@@ -123,14 +123,14 @@ filterInput.addEventListener('input', () => renderTable());
 layerSelect.addEventListener('change', () => renderHistoryLayer());
 metricSelect.addEventListener('change', () => renderHistoryLayer());
 
-// Redraw charts when the theme changes (body class flips between vscode-light/dark/high-contrast).
-new MutationObserver(() => {
+// Redraw the charts with the new colours when the theme changes.
+onThemeChange(() => {
   bars.redraw();
   overlay.redraw();
   historyLines.redraw();
   layerLines.redraw();
   renderHistoryLayer();
-}).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+});
 
 function showError(ex: unknown): void {
   statusEl.textContent = ex instanceof RequestError ? `error[${ex.error.reason}]: ${ex.message}` : String(ex);

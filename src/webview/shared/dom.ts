@@ -51,3 +51,17 @@ export function clear(el: Element): void {
 export function themeColor(name: string, fallback: string): string {
   return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 }
+
+/**
+ * Calls `redraw` whenever the workbench theme changes, so charts (which copy theme colours when
+ * drawn) take the new ones. A switch between themes of different kinds flips the body class
+ * (vscode-light/dark/high-contrast); one between two themes of the same kind (Dark+ to Monokai)
+ * changes only the --vscode-* variables in the root element's style and the body's
+ * data-vscode-theme-id, so all three are observed.
+ */
+export function onThemeChange(redraw: () => void): MutationObserver {
+  const observer = new MutationObserver(() => redraw());
+  observer.observe(document.body, { attributes: true, attributeFilter: ['class', 'data-vscode-theme-id'] });
+  observer.observe(document.documentElement, { attributes: true, attributeFilter: ['style'] });
+  return observer;
+}

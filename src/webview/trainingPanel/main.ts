@@ -20,7 +20,7 @@ import {
   type ChartConfiguration,
 } from 'chart.js';
 import type { DiagnosticDto, TrainingPanelEvent, TrainingPanelNotification, TrainingPanelRequests, TrainingPanelStateDto } from '../../protocol/trainingPanel';
-import { clear, h, themeColor as color } from '../shared/dom';
+import { clear, h, onThemeChange, themeColor as color } from '../shared/dom';
 import { formatStat } from '../shared/format';
 import { WebviewMessenger } from '../shared/messenger';
 import { vscodeApi } from '../shared/vscodeApi';
@@ -259,6 +259,14 @@ function renderProbe(s: TrainingPanelStateDto): void {
     column('Forecast (weights alone)', p.forecastDiagnostics, 'No vanishing or exploding signal forecast.'),
   );
 }
+
+// Redraw the charts (and the probe's) with the new colours when the theme changes.
+onThemeChange(() => {
+  const current = api.getState();
+  if (current) {
+    render(current);
+  }
+});
 
 const saved = api.getState();
 if (saved) {

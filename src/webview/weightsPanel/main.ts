@@ -19,7 +19,7 @@ import type {
   WeightsPanelRequests,
   WeightsPanelStateDto,
 } from '../../protocol/weightsPanel';
-import { clear, h } from '../shared/dom';
+import { clear, h, onThemeChange } from '../shared/dom';
 import { formatBytes, formatCount, formatPercent, formatShape, formatStat } from '../shared/format';
 import { RequestError, WebviewMessenger } from '../shared/messenger';
 import { vscodeApi } from '../shared/vscodeApi';
@@ -690,12 +690,12 @@ exportBtn.addEventListener('click', () => {
     .catch(failure);
 });
 
-// Theme changes swap the body class: redraw the charts with the new colours.
-new MutationObserver(() => {
+// Redraw the charts with the new colours when the theme changes.
+onThemeChange(() => {
   linearChart.redraw();
   logChart.redraw();
   diagnosticsView.redraw();
-}).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+});
 
 // Restore UI state, then ask for data.
 filterInput.value = state.filter ?? '';
