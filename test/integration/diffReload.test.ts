@@ -9,20 +9,10 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { api, repoRoot, tempDir, waitFor, watchersStarted } from './helpers';
+import { api, copyExample, tempDir, waitFor, watchersStarted } from './helpers';
 
 /** Two TF.js models of the same architecture with different weights. */
-const examples = path.join(repoRoot, 'examples', 'initialization');
 const [first, second] = ['good-init-glorot-uniform', 'bad-init-uniform-0.01'];
-
-/** Copies an example model (model.json, weights.bin) into `dir`; returns its model.json. */
-function copyExample(name: string, dir: string): string {
-  fs.mkdirSync(dir, { recursive: true });
-  for (const f of ['model.json', 'weights.bin']) {
-    fs.copyFileSync(path.join(examples, name, f), path.join(dir, f));
-  }
-  return path.join(dir, 'model.json');
-}
 
 suite('open diff panels run again when their files change on disk', () => {
   test('a comparison follows a rewritten weight shard: B given A\'s shard compares as identical', async function () {

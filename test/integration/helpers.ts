@@ -208,3 +208,12 @@ export function captureMessages(): CapturedMessages {
   };
   return captured;
 }
+
+/** Copies a committed example model (examples/initialization/<name>: model.json, weights.bin) into `dir`; returns its model.json. */
+export function copyExample(name: string, dir: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const f of ['model.json', 'weights.bin']) {
+    fs.copyFileSync(path.join(repoRoot, 'examples', 'initialization', name, f), path.join(dir, f));
+  }
+  return path.join(dir, 'model.json');
+}

@@ -16,6 +16,7 @@ import { summarizeError, throwIfAborted, WeightFileError } from '../../core/erro
 import { resolveLocalEntry, openLocalPath } from '../../formats/registry';
 import { readSidecar } from '../../core/sidecar';
 import { checkpointFiles } from '../../analysis/checkpointFiles';
+import type { WeightFile } from '../../core/model';
 import type { DiffPanelEvent, DiffPanelNotification, DiffPanelRequests, DiffPanelStateDto, DiffResultDto, DiffSidecarsDto, HistoryResultDto } from '../../protocol/diffPanel';
 import type { SidecarDto } from '../../protocol/sidecar';
 import { Disposable } from '../dispose';
@@ -81,6 +82,14 @@ export class DiffPanelView extends Disposable {
   private sourcesWatch: vscode.Disposable | undefined;
   private sourcesKey: string | undefined;
   private sourcesWatchCalls = 0;
+  /** The compared files as opened for histograms, kept while the result they belong to is shown (opened on first request). */
+  private histogramFiles: { a?: Promise<WeightFile>; b?: Promise<WeightFile> } = {};
+  /** The histogram request being answered; a new one aborts it (arrowing through rows asks once per row). */
+  private histogramRequest: AbortController | undefined;
+  /** Settles when the latest histogram request has (its files are closed only after that). */
+  private histogramSettled: Promise<unknown> = Promise.resolve();
+  /** Files opened for histograms so far (the integration tests read it). */
+  histogramOpens = 0;
 
   constructor(
     /** The hosting panel. */
@@ -238,6 +247,7 @@ export class DiffPanelView extends Disposable {
   /** (Re)starts the comparison or history. */
   start(): void {
     this.running?.abort();
+    this.closeHistogramFiles(); // the files may have changed, or A and B traded places
     const controller = new AbortController();
     this.running = controller;
     this.result = undefined;
@@ -365,33 +375,76 @@ export class DiffPanelView extends Disposable {
     return toSidecarDto(await readSidecar(file).catch(() => undefined), file);
   }
 
-  private async histograms(a: string | null, b: string | null, bins: number): Promise<{ edges: number[]; countsA: number[]; countsB: number[] }> {
+  private histograms(a: string | null, b: string | null, bins: number): Promise<{ edges: number[]; countsA: number[]; countsB: number[] }> {
     if (this.target.mode !== 'diff') {
-      throw new WeightFileError('notFound', 'The history view has no tensor pairs.');
+      return Promise.reject(new WeightFileError('notFound', 'The history view has no tensor pairs.'));
     }
+    this.histogramRequest?.abort();
+    const controller = new AbortController();
+    this.histogramRequest = controller;
+    const run = this.readHistograms(a, b, bins, controller.signal);
+    this.histogramSettled = Promise.all([this.histogramSettled, run.catch(() => undefined)]);
+    return run.finally(() => {
+      if (this.histogramRequest === controller) {
+        this.histogramRequest = undefined;
+      }
+    });
+  }
+
+  private async readHistograms(a: string | null, b: string | null, bins: number, signal: AbortSignal): Promise<{ edges: number[]; countsA: number[]; countsB: number[] }> {
     const binsChecked = Math.max(2, Math.min(512, Math.floor(bins) || 64));
     const entry = this.result?.tensors.find((t) => t.a === a && t.b === b);
-    const fa = a !== null ? await openLocalPath(localPath(this.target.a)) : undefined;
-    let fb: Awaited<ReturnType<typeof openLocalPath>> | undefined;
-    try {
-      // Inside the try: when B cannot be opened (deleted, damaged), A is still closed.
-      fb = b !== null ? await openLocalPath(localPath(this.target.b)) : undefined;
-      const lo = Math.min(entry?.minA ?? Infinity, entry?.minB ?? Infinity);
-      const hi = Math.max(entry?.maxA ?? -Infinity, entry?.maxB ?? -Infinity);
-      const range: [number, number] | undefined = entry && entry.status !== 'incomparable' && lo <= hi ? [lo, hi] : undefined;
-      return await pairHistograms(
-        fa?.tensors.find((t) => t.name === a),
-        fb?.tensors.find((t) => t.name === b),
-        binsChecked,
-        { range },
-      );
-    } finally {
-      await Promise.all([fa?.close(), fb?.close()]);
+    const fa = a !== null ? await this.histogramFile('a') : undefined;
+    const fb = b !== null ? await this.histogramFile('b') : undefined;
+    throwIfAborted(signal);
+    const lo = Math.min(entry?.minA ?? Infinity, entry?.minB ?? Infinity);
+    const hi = Math.max(entry?.maxA ?? -Infinity, entry?.maxB ?? -Infinity);
+    const range: [number, number] | undefined = entry && entry.status !== 'incomparable' && lo <= hi ? [lo, hi] : undefined;
+    return pairHistograms(
+      fa?.tensors.find((t) => t.name === a),
+      fb?.tensors.find((t) => t.name === b),
+      binsChecked,
+      { range, signal },
+    );
+  }
+
+  /** One compared file opened for histograms: opened on first use and kept until the next run; a failed open is tried again next time. */
+  private histogramFile(side: 'a' | 'b'): Promise<WeightFile> {
+    if (this.target.mode !== 'diff') {
+      throw new WeightFileError('notFound', 'The history view has no compared files.');
     }
+    const files = this.histogramFiles;
+    let opening = files[side];
+    if (!opening) {
+      this.histogramOpens++;
+      opening = openLocalPath(localPath(this.target[side]));
+      files[side] = opening;
+      opening.catch(() => {
+        if (files[side] === opening) {
+          delete files[side];
+        }
+      });
+    }
+    return opening;
+  }
+
+  /** Aborts the histogram request and closes the files opened for it (a new run, a swap, the panel closed). */
+  private closeHistogramFiles(): void {
+    this.histogramRequest?.abort();
+    this.histogramRequest = undefined;
+    const old = this.histogramFiles;
+    this.histogramFiles = {};
+    // Closed once the aborted request stopped reading them.
+    void this.histogramSettled.then(() => {
+      for (const f of [old.a, old.b]) {
+        f?.then((w) => w.close()).catch(() => undefined);
+      }
+    });
   }
 
   override dispose(): void {
     this.running?.abort();
+    this.closeHistogramFiles();
     this.sourcesWatch?.dispose();
     this.sourcesWatch = undefined;
     if (this.target.mode === 'diff') {

@@ -401,7 +401,12 @@ function select(t: TensorDiffDto): void {
         overlay.show(() => overlayConfig(hist.edges, hist.countsA, hist.countsB, `A: ${state.labelA ?? 'A'}`, `B: ${state.labelB ?? 'B'}`));
       }
     })
-    .catch(showError);
+    .catch((ex: unknown) => {
+      // A request replaced by the next row's is aborted by the host: only the latest one's error is shown.
+      if (id === histogramRequest) {
+        showError(ex);
+      }
+    });
 }
 
 function renderDetail(t: TensorDiffDto): void {
