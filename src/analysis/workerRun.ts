@@ -55,12 +55,18 @@ export function runInFreshWorker<Reply extends { id: number }, T>(script: string
       worker.off('message', onMessage);
       worker.off('error', onError);
       worker.off('exit', onExit);
-      void worker.terminate().catch(() => undefined); // the outcome is decided; a failing terminate changes nothing
-      if ('result' in outcome) {
-        resolve(outcome.result);
-      } else {
-        reject(outcome.error);
-      }
+      // Settled once the thread is gone, so that callers limiting how many run at once (JobLimiter)
+      // count it until then; a failing terminate changes nothing, the outcome is decided.
+      void worker
+        .terminate()
+        .catch(() => undefined)
+        .then(() => {
+          if ('result' in outcome) {
+            resolve(outcome.result);
+          } else {
+            reject(outcome.error);
+          }
+        });
     };
     const onAbort = (): void => {
       worker.postMessage(options.cancel);

@@ -2,6 +2,7 @@
  * Activation: registrations only. Everything is pushed onto `context.subscriptions`.
  */
 import * as vscode from 'vscode';
+import { JobLimiter } from '../analysis/jobLimiter';
 import { StatsCache } from '../analysis/statsCache';
 import { StatsPool } from '../analysis/statsPool';
 import { AnalysisProgress } from './analysisProgress';
@@ -53,11 +54,15 @@ export function activate(context: vscode.ExtensionContext): WeightscopeApi {
   setDuplicateServices({ index: fingerprints, statsCache });
   // Sidecar saves from the weights and diff panels and edits on disk: every panel showing that sidecar reads it again.
   const sidecars = new SidecarChanges();
+  // Diagnostics and fingerprints start a worker per file: all files' together run at most as many
+  // at once as the statistics pool has workers (expanding 20 files in the tree would start 40).
+  const workerJobs = new JobLimiter(() => readSettings().workerCount);
   const store = new WeightsDocumentStore({
     statsPool: () => (pool ??= new StatsPool({ workers: readSettings().workerCount })),
     settings: readSettings,
     statsCache,
     sidecars,
+    workerJobs,
   });
   // Model fingerprints of opened documents feed the index; a reload (changed file) forgets the old one.
   const documentFingerprints = store.onDidCreateDocument((doc) => {

@@ -12,6 +12,7 @@ import { runCheckInThread, runCheckInWorker } from '../analysis/checkClient';
 import type { CheckReport } from '../analysis/diagnostics/check';
 import { fingerprintedModel, type FileFingerprint, type TensorFingerprint } from '../analysis/fingerprint';
 import { runFingerprintInThread, runFingerprintInWorker } from '../analysis/fingerprintClient';
+import type { JobLimiter } from '../analysis/jobLimiter';
 import { analyzeFileCached, fingerprintFileCached, type FingerprintRunner, type StatsCache } from '../analysis/statsCache';
 import type { StatsPool, TensorResult } from '../analysis/statsPool';
 import type { TensorStats } from '../analysis/statsTypes';
@@ -78,6 +79,8 @@ export interface DocumentServices {
   statsCache?(): StatsCache | undefined;
   /** Sidecar saves from every view and edits on disk (the Metadata tabs follow them). */
   sidecars: SidecarChanges;
+  /** Limits the diagnostics and fingerprint workers of all documents running at once; undefined: no limit. */
+  workerJobs?: JobLimiter;
 }
 
 /** Where a document stands. */
@@ -636,7 +639,7 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
         if (generation === this.generation) {
           this.fingerprintStamp = stamp;
         }
-        const run: FingerprintRunner = (known, each) => runFingerprintInWorker(localPath, { signal: abort.signal, known, onTensor: each });
+        const run: FingerprintRunner = (known, each) => this.inWorkerSlot(() => runFingerprintInWorker(localPath, { signal: abort.signal, known, onTensor: each }), abort.signal);
         result = cache ? await fingerprintFileCached(run, cache, localPath, { tensors: file.tensors, onTensor }) : await run(new Map(), onTensor);
       } else {
         result = await runFingerprintInThread(file, { signal: abort.signal, onTensor });
@@ -750,7 +753,8 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
     };
     try {
       const options = { signal: abort.signal, onProgress, precision };
-      const report = this.localPath !== undefined ? await runCheckInWorker(this.localPath, stats, options) : await runCheckInThread(file, stats, options);
+      const localPath = this.localPath;
+      const report = localPath !== undefined ? await this.inWorkerSlot(() => runCheckInWorker(localPath, stats, options), abort.signal) : await runCheckInThread(file, stats, options);
       if (generation !== this.generation || this.isDisposed) {
         return;
       }
@@ -773,6 +777,11 @@ export class WeightsDocument extends Disposable implements vscode.CustomDocument
         this.checkAbort = undefined;
       }
     }
+  }
+
+  /** Runs a job that starts a worker once the shared limit allows (all documents' diagnostics and fingerprints together). */
+  private inWorkerSlot<T>(job: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    return this.services.workerJobs ? this.services.workerJobs.run(job, signal) : job();
   }
 
   private setDiagnostics(status: DiagnosticsStatusDto): void {
