@@ -133,6 +133,10 @@ export const diffScenarios: Scenario[] = [
       assert.equal((await frame.locator('#history-table tbody tr:first-child td:nth-child(3)').textContent())?.trim(), '0');
       await assertPainted(ctx, '#history-lines');
       await assertPainted(ctx, '#history-heatmap');
+      for (const chart of ['#history-lines', '#layer-lines', '#history-heatmap']) {
+        assert.equal(await frame.locator(chart).getAttribute('role'), 'img', chart);
+        assert.ok(((await frame.locator(chart).getAttribute('aria-label')) ?? '').length > 10, `${chart} is named for screen readers`);
+      }
       await screenshot(ctx, 'history-panel-dark', 500);
       await closeAllEditors(page);
     },

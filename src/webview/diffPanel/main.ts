@@ -51,14 +51,14 @@ const inspectB = h('button', { text: 'Inspect B', className: 'secondary', attrs:
 const summaryEl = h('dl', { className: 'facts', attrs: { id: 'diff-summary' } });
 const warningsEl = h('ul', { className: 'warnings', attrs: { id: 'diff-warnings' } });
 
-const barsCanvas = h('canvas', { attrs: { id: 'layer-bars', 'aria-label': 'Relative change by layer' } });
+const barsCanvas = h('canvas', { attrs: { id: 'layer-bars', role: 'img', 'aria-label': 'Relative change by layer' } });
 const bars = new ThemedChart(barsCanvas);
 const topLayersEl = h('ol', { className: 'top-layers', attrs: { id: 'top-layers' } });
 const showIdentical = h('input', { attrs: { type: 'checkbox', id: 'show-identical' } });
 const filterInput = h('input', { attrs: { type: 'search', id: 'tensor-filter', placeholder: 'Filter tensors', 'aria-label': 'Filter tensors' } });
 const table = h('table', { className: 'diff-table', attrs: { id: 'diff-table' } });
 const detailEl = h('section', { className: 'detail', attrs: { id: 'tensor-detail' } });
-const overlayCanvas = h('canvas', { attrs: { id: 'overlay-histogram', 'aria-label': 'Overlaid histograms of the selected tensor' } });
+const overlayCanvas = h('canvas', { attrs: { id: 'overlay-histogram', role: 'img', 'aria-label': 'Overlaid histograms of the selected tensor' } });
 const overlay = new ThemedChart(overlayCanvas);
 const sidecarsEl = h('section', { className: 'sidecars', attrs: { id: 'sidecars' } });
 const conversionEl = h('section', { className: 'conversion', attrs: { id: 'conversion-check' } });
@@ -79,9 +79,9 @@ const diffView = h('div', { className: 'diff-view' }, [
   sidecarsEl,
 ]);
 
-const historyLines = new ThemedChart(h('canvas', { attrs: { id: 'history-lines' } }));
-const layerLines = new ThemedChart(h('canvas', { attrs: { id: 'layer-lines' } }));
-const heatmapCanvas = h('canvas', { className: 'heatmap', attrs: { id: 'history-heatmap', 'aria-label': 'Histograms over time' } });
+const historyLines = new ThemedChart(h('canvas', { attrs: { id: 'history-lines', role: 'img', 'aria-label': 'Relative distance of each layer from the first checkpoint, by checkpoint' } }));
+const layerLines = new ThemedChart(h('canvas', { attrs: { id: 'layer-lines', role: 'img', 'aria-label': "The chosen layer's metric by checkpoint" } }));
+const heatmapCanvas = h('canvas', { className: 'heatmap', attrs: { id: 'history-heatmap', role: 'img', 'aria-label': 'Histograms over time' } });
 const layerSelect = h('select', { attrs: { id: 'history-layer', 'aria-label': 'Layer' } });
 const metricSelect = h('select', { attrs: { id: 'history-metric', 'aria-label': 'Metric' } }, [
   h('option', { text: 'norm', attrs: { value: 'norm' } }),
@@ -550,6 +550,9 @@ function renderHistoryLayer(): void {
   }
   const metric = metricSelect.value as 'norm' | 'std' | 'mean' | 'relStepChange';
   const labels = r.checkpoints.map((c) => c.label);
+  const metricName = metricSelect.selectedOptions[0]?.textContent ?? metric;
+  layerLines.canvasEl.setAttribute('aria-label', `${metricName} of layer ${l.layer} by checkpoint`);
+  heatmapCanvas.setAttribute('aria-label', `Histograms of layer ${l.layer} over time`);
   layerLines.show(() => linesConfig(labels, [{ label: `${l.layer} ${metric}`, data: l.points.map((p) => p?.[metric] ?? null) }], metric));
   drawHeatmap(
     heatmapCanvas,

@@ -61,7 +61,7 @@ interface Slot {
   chart?: Chart;
 }
 function slot(id: string, label: string): Slot {
-  return { canvas: h('canvas', { attrs: { id, 'aria-label': label } }) };
+  return { canvas: h('canvas', { attrs: { id, role: 'img', 'aria-label': label } }) };
 }
 const lossSlot = slot('chart-loss', 'Loss over epochs and steps');
 const accSlot = slot('chart-acc', 'Accuracy over epochs');

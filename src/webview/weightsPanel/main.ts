@@ -88,7 +88,7 @@ const tabBar = h('nav', { className: 'tabs', attrs: { role: 'tablist' } });
 const tabButtons = new Map<string, HTMLButtonElement>();
 const sections = new Map<string, HTMLElement>();
 for (const t of tabs) {
-  const b = h('button', { className: 'tab', text: t.title, attrs: { role: 'tab', type: 'button', id: `tab-${t.id}`, 'aria-controls': `section-${t.id}` } });
+  const b = h('button', { className: 'tab', text: t.title, attrs: { role: 'tab', type: 'button', id: `tab-${t.id}`, 'aria-controls': `section-${t.id}`, tabindex: '-1' } });
   b.addEventListener('click', () => showTab(t.id));
   tabButtons.set(t.id, b);
   tabBar.append(b);
@@ -328,6 +328,7 @@ function showTab(id: string): void {
   for (const [tid, b] of tabButtons) {
     b.setAttribute('aria-selected', String(tid === id));
     b.classList.toggle('active', tid === id);
+    b.tabIndex = tid === id ? 0 : -1; // roving tabindex: Tab reaches the selected tab only, the arrow keys the others
   }
   for (const [sid, s] of sections) {
     s.hidden = sid !== id;
@@ -337,6 +338,24 @@ function showTab(id: string): void {
   }
   saveState({ tab: id });
 }
+
+// The tab list's keys (WAI-ARIA tabs pattern, automatic activation): Left/Right move to the
+// previous/next tab (wrapping), Home/End to the first/last; the tab moved to is shown and focused.
+tabBar.addEventListener('keydown', (e) => {
+  const ids = [...tabButtons.keys()];
+  const current = ids.findIndex((tid) => tabButtons.get(tid) === document.activeElement);
+  if (current < 0) {
+    return;
+  }
+  const target =
+    e.key === 'ArrowRight' ? (current + 1) % ids.length : e.key === 'ArrowLeft' ? (current - 1 + ids.length) % ids.length : e.key === 'Home' ? 0 : e.key === 'End' ? ids.length - 1 : -1;
+  if (target < 0) {
+    return;
+  }
+  e.preventDefault();
+  showTab(ids[target]!);
+  tabButtons.get(ids[target]!)!.focus();
+});
 
 function updateRowCount(): void {
   const shown = tensorTable.visibleRows().length;

@@ -1,9 +1,14 @@
 /**
  * A sortable table that renders only the rows in view (plus a margin), so tens of thousands of
  * rows scroll smoothly: a spacer gives the scroll height, a small pool of row elements is
- * positioned over the visible window and refilled on scroll.
+ * positioned over the visible window and refilled on scroll. For assistive technology it is a
+ * grid: the focusable viewport names the selected row through aria-activedescendant, so moving the
+ * selection with the arrow keys is announced, and rows carry their index among all rows.
  */
 import { h } from '../shared/dom';
+
+/** Tables made so far (their row ids must be unique in the page). */
+let tablesMade = 0;
 
 /** One column. */
 export interface Column<T> {
@@ -50,6 +55,8 @@ export class VirtualTable<T> {
   private sortDir: 1 | -1 = 1;
   private selectedKey: string | undefined;
   private frame = 0;
+  /** Prefix of the row element ids (aria-activedescendant). */
+  private readonly idPrefix = `vt${++tablesMade}`;
 
   constructor(
     private readonly columns: Column<T>[],
@@ -60,7 +67,7 @@ export class VirtualTable<T> {
   ) {
     this.gridTemplate = columns.map((c) => c.width).join(' ');
     const minWidth = `${columns.reduce((s, c) => s + c.minPx, 0) + columnGapPx * (columns.length - 1) + 2 * rowPaddingPx}px`;
-    this.header = h('div', { className: 'vt-header', attrs: { role: 'row' } });
+    this.header = h('div', { className: 'vt-header', attrs: { role: 'row', 'aria-rowindex': '1' } });
     this.header.style.gridTemplateColumns = this.gridTemplate;
     this.header.style.minWidth = minWidth;
     for (const c of columns) {
@@ -71,11 +78,12 @@ export class VirtualTable<T> {
     // One scroll container for both axes: the header sticks to the top and scrolls sideways with the rows.
     this.spacer = h('div', { className: 'vt-body', attrs: { role: 'rowgroup' } });
     this.spacer.style.minWidth = minWidth;
-    this.viewport = h('div', { className: 'vt-viewport', attrs: { tabindex: '0', 'aria-label': label } }, [this.header, this.spacer]);
+    // The focusable viewport is the grid: the element holding the focus names the selected row.
+    this.viewport = h('div', { className: 'vt-viewport', attrs: { tabindex: '0', role: 'grid', 'aria-label': label, 'aria-readonly': 'true' } }, [this.header, this.spacer]);
     this.viewport.addEventListener('scroll', () => this.schedule());
     this.viewport.addEventListener('keydown', (e) => this.onKey(e));
     new ResizeObserver(() => this.schedule()).observe(this.viewport);
-    this.element = h('div', { className: 'vt', attrs: { role: 'table', 'aria-label': label } }, [this.viewport]);
+    this.element = h('div', { className: 'vt' }, [this.viewport]);
   }
 
   private readonly gridTemplate: string;
@@ -159,6 +167,7 @@ export class VirtualTable<T> {
     }
     this.rows = rows;
     this.spacer.style.height = `${rows.length * rowHeightPx}px`;
+    this.viewport.setAttribute('aria-rowcount', String(rows.length + 1)); // the header is row 1
     this.render();
   }
 
@@ -182,7 +191,7 @@ export class VirtualTable<T> {
       const rowEl = h('div', { className: 'vt-row', attrs: { role: 'row' } });
       rowEl.style.gridTemplateColumns = this.gridTemplate;
       for (const c of this.columns) {
-        rowEl.append(h('div', { className: `vt-cell${c.numeric ? ' num' : ''}`, attrs: { role: 'cell' } }));
+        rowEl.append(h('div', { className: `vt-cell${c.numeric ? ' num' : ''}`, attrs: { role: 'gridcell' } }));
       }
       rowEl.addEventListener('click', () => {
         const key = rowEl.dataset.key;
@@ -196,20 +205,27 @@ export class VirtualTable<T> {
       this.pool.push(rowEl);
       this.spacer.append(rowEl);
     }
+    let active: string | undefined;
     for (let p = 0; p < this.pool.length; p++) {
       const el = this.pool[p]!;
       const i = first + p;
       const row = i < last ? this.rows[i] : undefined;
       if (!row) {
         el.hidden = true;
+        el.removeAttribute('id');
         continue;
       }
       el.hidden = false;
       const key = this.keyOf(row);
       el.dataset.key = key;
+      el.id = `${this.idPrefix}-row-${i}`;
+      el.setAttribute('aria-rowindex', String(i + 2));
       el.style.transform = `translateY(${i * rowHeightPx}px)`;
       el.classList.toggle('selected', key === this.selectedKey);
       el.setAttribute('aria-selected', key === this.selectedKey ? 'true' : 'false');
+      if (key === this.selectedKey) {
+        active = el.id;
+      }
       const cells = el.children;
       this.columns.forEach((c, ci) => {
         const cell = cells[ci] as HTMLElement;
@@ -218,6 +234,11 @@ export class VirtualTable<T> {
         const tip = c.tooltip?.(row) ?? c.text(row);
         cell.title = tip;
       });
+    }
+    if (active) {
+      this.viewport.setAttribute('aria-activedescendant', active);
+    } else {
+      this.viewport.removeAttribute('aria-activedescendant'); // no selection, or it is scrolled out of the rendered rows
     }
   }
 
