@@ -4,7 +4,7 @@
  * selection with the arrow keys names the selected row through aria-activedescendant.
  */
 import * as assert from 'node:assert/strict';
-import { clickMenuItem, closeAllEditors, contextMenuItems, revealInExplorer, waitForWorkbench, webviewFrame, type Scenario } from './workbench';
+import { closeAllEditors, inspectFromExplorer, waitForWorkbench, type Scenario } from './workbench';
 
 export const accessibilityScenarios: Scenario[] = [
   {
@@ -14,11 +14,7 @@ export const accessibilityScenarios: Scenario[] = [
       const { page } = ctx;
       await ctx.openWorkbench();
       await waitForWorkbench(page);
-      const model = await revealInExplorer(page, ['duplicates', 'copy-a', 'model.json']);
-      await contextMenuItems(page, model);
-      await clickMenuItem(page, 'Inspect Weights');
-      const frame = webviewFrame(page);
-      await frame.locator('body[data-analysis="done"]').waitFor({ timeout: 60_000 });
+      const { frame } = await inspectFromExplorer(page, ['duplicates', 'copy-a', 'model.json']);
       type Focusable = { id: string; getAttribute(name: string): string | null };
       const active = (): Promise<{ id: string; role: string | null }> =>
         frame.locator('body').evaluate((b: { ownerDocument: { activeElement: Focusable | null } }) => ({ id: b.ownerDocument.activeElement?.id ?? '', role: b.ownerDocument.activeElement?.getAttribute('role') ?? null }));

@@ -9,7 +9,7 @@
 import * as assert from 'node:assert/strict';
 import type { FrameLocator } from 'playwright-core';
 import { writeRun } from './diffScenarios';
-import { canvasColours, clickMenuItem, closeAllEditors, contextMenuItems, pickQuickItem, revealInExplorer, screenshot, setTheme, waitForWorkbench, webviewFrame, type Scenario, type ScenarioContext } from './workbench';
+import { canvasColours, clickMenuItem, closeAllEditors, contextMenuItems, inspectFromExplorer, pickQuickItem, revealInExplorer, screenshot, setTheme, waitForWorkbench, webviewFrame, type Scenario, type ScenarioContext } from './workbench';
 
 /** Waits until a canvas is painted and returns its main colours. */
 async function paintedColours(ctx: ScenarioContext, frame: FrameLocator, selector: string): Promise<string[]> {
@@ -48,11 +48,7 @@ export const themeScenarios: Scenario[] = [
       });
       await waitForWorkbench(page);
       // A weights panel with a tensor's histogram, Dark Modern -> Abyss.
-      const model = await revealInExplorer(page, ['duplicates', 'copy-a', 'model.json']);
-      await contextMenuItems(page, model);
-      await clickMenuItem(page, 'Inspect Weights');
-      const frame = webviewFrame(page);
-      await frame.locator('body[data-analysis="done"]').waitFor({ timeout: 60_000 });
+      const { row: model, frame } = await inspectFromExplorer(page, ['duplicates', 'copy-a', 'model.json']);
       await frame.locator('#section-tensors .vt-row').first().click();
       const histogram = await paintedColours(ctx, frame, '#histogram-linear');
       await setTheme(ctx, 'Abyss');

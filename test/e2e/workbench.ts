@@ -258,3 +258,17 @@ export async function canvasColours(frame: FrameLocator, selector: string, most 
     return [...counts].sort((x, y) => y[1] - x[1]).slice(0, n).map(([k]) => k);
   }, most);
 }
+
+/**
+ * Opens a workspace file (path segments from the workspace folder) in the weights panel through
+ * the explorer's Inspect Weights, waits until its statistics are done, and returns its explorer
+ * row and the panel's frame.
+ */
+export async function inspectFromExplorer(page: Page, segments: string[]): Promise<{ row: Locator; frame: FrameLocator }> {
+  const row = await revealInExplorer(page, segments);
+  await contextMenuItems(page, row); // right-click only: a click would open the default (custom) editor
+  await clickMenuItem(page, 'Inspect Weights');
+  const frame = webviewFrame(page);
+  await frame.locator('body[data-analysis="done"]').waitFor({ timeout: 60_000 });
+  return { row, frame };
+}
