@@ -12,10 +12,12 @@
  * Layers are taken in file order as a chain (residual branches are not modelled); normalization
  * layers reset the forward scale to E[gamma^2] and scale gradients by the same factor; an
  * embedding lookup starts the chain (token ids have no scale to compare with); the output
- * layer's sigmoid/softmax counts as linear backwards (it cancels against the cross-entropy loss).
+ * layer's sigmoid/softmax counts as linear backwards (it cancels against the cross-entropy loss);
+ * a Dense layer that reads a flattened convolution map of P positions multiplies the gradient
+ * the kernels below it see by P (each of their weights sums P per-position terms).
  */
 import type { LayerInfo, TensorInfo, WeightFile } from '../core/model';
-import { computeFans } from './fans';
+import { computeFans, type Fans } from './fans';
 import type { TensorStats } from './statsTypes';
 
 /** Forward and backward constants of an activation for a zero-mean pre-activation. */
@@ -203,6 +205,12 @@ export interface SignalLayer {
   startsChain?: boolean;
   /** The batch normalization a converter folded into this layer's kernel (see `foldedNormalizationOf`); absent otherwise. */
   foldedNormalization?: string;
+  /**
+   * For a Dense layer that reads a flattened convolution map: the number of spatial positions P
+   * it merges (its fan-in / the map's channels). `backwardGain` includes the factor P, because the
+   * kernels below sum their gradient over those P positions. Absent otherwise.
+   */
+  flattenedPositions?: number;
 }
 
 /** The forecast over the whole chain. */
@@ -226,6 +234,22 @@ export interface SignalForecast {
 
 /** Healthy band of the cumulative gains. */
 export const signalBand = { lower: 1e-2, upper: 1e2 } as const;
+
+/** Layers that turn a convolution map into one vector per sample (the next Dense sees every position). */
+const flattenClasses = /^(Flatten|Reshape)$/;
+/** Layers after which a convolution map is no longer what a Dense reads. */
+const mapEndingClasses = /^(Global\w*Pooling\dD|Global\w*Pool\dD|LSTM|GRU|SimpleRNN|Bidirectional|RNN|TimeDistributed|Concatenate|Dot|Embedding)$/;
+
+/** Output channels of a convolution kernel in Keras layout (depthwise: C x M). */
+function mapChannelsOf(fans: Fans): number | undefined {
+  const s = fans.kerasShape;
+  if (s.length < 3) {
+    return undefined;
+  }
+  const last = s[s.length - 1]!;
+  const secondLast = s[s.length - 2]!;
+  return fans.rule === 'depthwise' ? last * secondLast : fans.rule === 'conv-transpose' ? secondLast : fans.rule === 'conv' ? last : undefined;
+}
 
 const normalizationClasses = /^(BatchNormalization|LayerNormalization|GroupNormalization|SyncBatchNormalization|UnitNormalization|RMSNormalization)$/;
 const activationClasses = /^(Activation|ReLU|LeakyReLU|ELU|PReLU|Softmax|ThresholdedReLU)$/;
@@ -278,6 +302,11 @@ export function forecastSignal(file: WeightFile, stats: ReadonlyMap<string, Tens
   const skipped: { name: string; reason: string }[] = [];
   const partial: Omit<SignalLayer, 'cumulativeForward' | 'cumulativeBackward'>[] = [];
   let cumForward = 1;
+  // Channels of the convolution map the chain is on (undefined once a Dense, a global pooling or
+  // a recurrent layer consumed it), and whether a Flatten/Reshape turned it into a vector since.
+  // A TFLite FULLY_CONNECTED flattens its input itself.
+  let mapChannels: number | undefined;
+  let flattened = file.format === 'tflite';
 
   for (const layer of file.layers) {
     const tensors = layer.tensors.map((n) => byName.get(n)).filter((t): t is TensorInfo => !!t && t.group === 'model');
@@ -308,6 +337,11 @@ export function forecastSignal(file: WeightFile, stats: ReadonlyMap<string, Tens
       skipped.push({ name: layer.name, reason: 'recurrent kernel: the time recurrence is not part of the depth chain (input kernel only)' });
     }
     if (kernels.length === 0) {
+      if (layer.className && flattenClasses.test(layer.className)) {
+        flattened = true;
+      } else if (layer.className && mapEndingClasses.test(layer.className)) {
+        mapChannels = undefined;
+      }
       if (layer.className && activationClasses.test(layer.className) && hasArchitecture) {
         partial.push({ name: layer.name, className: layer.className, kind: 'activation', activation, forwardGain: k.forward, backwardGain: k.backward, fanIn: 1, fanOut: 1, meanSquareWeight: 1, c: k.forward, cPrime: k.backward });
         cumForward *= k.forward;
@@ -321,6 +355,8 @@ export function forecastSignal(file: WeightFile, stats: ReadonlyMap<string, Tens
     let ms: number | undefined;
     let missing = false;
     let lookup = false;
+    let outChannels: number | undefined;
+    let dense = false;
     for (const t of kernels) {
       const m = meanSquare(stats.get(t.name));
       if (m === undefined) {
@@ -338,13 +374,23 @@ export function forecastSignal(file: WeightFile, stats: ReadonlyMap<string, Tens
       bwd *= fans.signalFanOut * m;
       fanIn *= fans.signalFanIn;
       fanOut *= fans.signalFanOut;
+      outChannels = mapChannelsOf(fans);
+      dense = fans.rule === 'dense';
     }
     if (missing || ms === undefined) {
       skipped.push({ name: layer.name, reason: 'no statistics for its kernel' });
       continue;
     }
+    // A Dense reading a flattened map of P positions x C channels (fan-in P x C): each kernel
+    // weight below sums its gradient over the P positions, and those terms add incoherently (the
+    // Dense weights of different positions are independent), so their gradient scale^2 is P times
+    // the per-position one the chain carries.
+    const readsMap = dense && (layer.className === undefined || layer.className === 'Dense') && kernels.length === 1 && flattened;
+    const positions = readsMap && mapChannels !== undefined && fanIn % mapChannels === 0 ? fanIn / mapChannels : 1;
+    mapChannels = lookup ? undefined : outChannels;
+    flattened = file.format === 'tflite';
     const forwardGain = fwd * k.forward;
-    const backwardGain = bwd * k.backward;
+    const backwardGain = bwd * k.backward * positions;
     const folded = foldedNormalizationOf(layer);
     partial.push({
       name: layer.name,
@@ -360,6 +406,7 @@ export function forecastSignal(file: WeightFile, stats: ReadonlyMap<string, Tens
       cPrime: k.backward,
       ...(lookup ? { startsChain: true } : {}),
       ...(folded ? { foldedNormalization: folded } : {}),
+      ...(positions > 1 ? { flattenedPositions: positions } : {}),
     });
     cumForward = lookup ? forwardGain : cumForward * forwardGain;
   }

@@ -138,3 +138,81 @@ test('a converter-folded batch normalization is found by name, and TFLite ADD op
     }
   }
 });
+
+const flattenRef = JSON.parse(fs.readFileSync(path.join(repoRoot, 'test', 'unit', 'analysis', 'signalFlatten.reference.json'), 'utf8')) as {
+  model: { convFilters: number; kernelSize: number; positions: number; denseIn: number; denseUnits: number; input: number[] };
+  meanSquareWeight: { a: number; b: number; dense: number };
+  measuredRelativeWeightGradient: { conv_a: number; conv_b: number };
+  coherence: { conv_a: number; conv_b: number };
+};
+
+test('across a Flatten, the gradient the convolution kernels see sums over the positions of the map (NumPy Monte Carlo of a fresh CNN)', async () => {
+  const { convFilters: c, kernelSize: k, positions, denseIn, denseUnits, input } = flattenRef.model;
+  const ms = flattenRef.meanSquareWeight;
+  // The Monte Carlo's spatial sums add incoherently: E[(sum_p t_p)^2] = P E[t_p^2].
+  assert.ok(Math.abs(flattenRef.coherence.conv_a - 1) < 0.05 && Math.abs(flattenRef.coherence.conv_b - 1) < 0.05, JSON.stringify(flattenRef.coherence));
+  const cin = input[2]!;
+  const keras = [
+    { name: 'conv_a', className: 'Conv2D', activation: 'relu', weights: [{ weight: 'kernel', shape: [k, k, cin, c], values: pm(k * k * cin * c, Math.sqrt(ms.a)) }] },
+    { name: 'conv_b', className: 'Conv2D', activation: 'relu', weights: [{ weight: 'kernel', shape: [k, k, c, c], values: pm(k * k * c * c, Math.sqrt(ms.b)) }] },
+    { name: 'flatten', className: 'Flatten', weights: [] },
+    { name: 'dense', className: 'Dense', activation: 'softmax', weights: [{ weight: 'kernel', shape: [denseIn, denseUnits], values: pm(denseIn * denseUnits, Math.sqrt(ms.dense)) }] },
+  ];
+  // The same model as a TFLite graph lists no Flatten (FULLY_CONNECTED flattens its input) and stores OHWI / [out, in].
+  const tflite = [
+    { ...keras[0]!, weights: [{ weight: 'kernel', shape: [c, k, k, cin], values: keras[0]!.weights[0]!.values }] },
+    { ...keras[1]!, weights: [{ weight: 'kernel', shape: [c, k, k, c], values: keras[1]!.weights[0]!.values }] },
+    { ...keras[3]!, weights: [{ weight: 'kernel', shape: [denseUnits, denseIn], values: keras[3]!.weights[0]!.values }] },
+  ];
+  for (const [what, file] of [['keras', buildModel(keras)], ['tflite', buildModel(tflite, { format: 'tflite' })]] as const) {
+    const f = forecastSignal(file, await statsOf(file));
+    const byName = new Map(f.layers.map((l) => [l.name, l]));
+    const dense = byName.get('dense')!;
+    assert.equal(dense.flattenedPositions, positions, what);
+    const within = (a: number, b: number, label: string) => assert.ok(Math.abs(Math.log(a / b)) < Math.log(1.25), `${what} ${label}: forecast ${a} vs measured ${b}`);
+    within(byName.get('conv_b')!.cumulativeBackward, flattenRef.measuredRelativeWeightGradient.conv_b, 'conv_b');
+    within(byName.get('conv_a')!.cumulativeBackward, flattenRef.measuredRelativeWeightGradient.conv_a, 'conv_a');
+    // Closed form: dense fan_out x E[w^2] x P, then relu's c' = 1/2.
+    const close = (a: number, b: number, label: string) => assert.ok(Math.abs(a - b) <= 1e-5 * Math.abs(b), `${what} ${label}: ${a} vs ${b}`);
+    close(dense.backwardGain, denseUnits * Math.fround(Math.sqrt(ms.dense)) ** 2 * positions, 'dense backward gain');
+    close(byName.get('conv_b')!.cumulativeBackward, 0.5 * dense.backwardGain, 'conv_b');
+  }
+});
+
+test('a fresh default Keras CNN (Conv2D x 2 -> Flatten -> Dense 65536 -> 10) is not called backward-vanishing; a U(-0.01, 0.01) one still is', async () => {
+  const glorot = (fanIn: number, fanOut: number) => Math.sqrt(2 / (fanIn + fanOut));
+  const cnn = (std: (fanIn: number, fanOut: number) => number) =>
+    buildModel([
+      { name: 'conv2d', className: 'Conv2D', activation: 'relu', weights: [{ weight: 'kernel', shape: [3, 3, 3, 64], values: pm(1728, std(27, 576)) }] },
+      { name: 'conv2d_1', className: 'Conv2D', activation: 'relu', weights: [{ weight: 'kernel', shape: [3, 3, 64, 64], values: pm(36864, std(576, 576)) }] },
+      { name: 'flatten', className: 'Flatten', weights: [] },
+      { name: 'dense', className: 'Dense', activation: 'softmax', weights: [{ weight: 'kernel', shape: [65536, 10], values: pm(655360, std(65536, 10)) }] },
+    ]);
+  const fresh = cnn(glorot);
+  const stats = await statsOf(fresh);
+  const f = forecastSignal(fresh, stats);
+  // 10 x 2/65546 x 1024 positions = 0.312; conv2d_1: x 1/2.
+  assert.ok(Math.abs(f.layers[2]!.backwardGain - (10 * 2 * 1024) / 65546) < 1e-4, String(f.layers[2]!.backwardGain));
+  assert.deepEqual(runDiagnostics({ file: fresh, stats }).filter((x) => x.code.startsWith('signal-')).map((x) => x.message), []);
+  const tiny = cnn(() => 0.01 / Math.sqrt(3));
+  const tinyDiags = runDiagnostics({ file: tiny, stats: await statsOf(tiny) }).filter((x) => x.code === 'signal-vanishing');
+  assert.deepEqual(tinyDiags.map((x) => x.severity).sort(), ['warning', 'warning']);
+});
+
+test('no spatial factor when a Dense reads a global pooling of the map (fan-in = channels) or a map that was never flattened', async () => {
+  const file = buildModel([
+    { name: 'conv', className: 'Conv2D', activation: 'relu', weights: [{ weight: 'kernel', shape: [3, 3, 3, 16], values: pm(432, 0.1) }] },
+    { name: 'gap', className: 'GlobalAveragePooling2D', weights: [] },
+    { name: 'dense', className: 'Dense', activation: 'softmax', weights: [{ weight: 'kernel', shape: [16, 4], values: pm(64, 0.2) }] },
+    { name: 'dense_1', className: 'Dense', activation: 'softmax', weights: [{ weight: 'kernel', shape: [4, 2], values: pm(8, 0.2) }] },
+  ]);
+  const f = forecastSignal(file, await statsOf(file));
+  assert.deepEqual(f.layers.map((l) => l.flattenedPositions), [undefined, undefined, undefined]);
+  // Fan-in 64 = 4 x 16 channels, but no Flatten or Reshape in between: not read as a flattened map.
+  const unflattened = buildModel([
+    { name: 'conv', className: 'Conv2D', activation: 'relu', weights: [{ weight: 'kernel', shape: [3, 3, 3, 16], values: pm(432, 0.1) }] },
+    { name: 'dense', className: 'Dense', activation: 'softmax', weights: [{ weight: 'kernel', shape: [64, 4], values: pm(256, 0.2) }] },
+  ]);
+  const g = forecastSignal(unflattened, await statsOf(unflattened));
+  assert.deepEqual(g.layers.map((l) => l.flattenedPositions), [undefined, undefined]);
+});
