@@ -2,6 +2,7 @@
  * Rule `initializer-config-mismatch`: a kernel still at an initial draw that is not the
  * initializer its architecture names (weights set by other code, or a config edited after saving).
  */
+import { isReportedConstant } from './constantKernel';
 import type { Diagnostic, DiagnosticRule } from './diagnostic';
 import { ev, fmt } from './format';
 
@@ -15,7 +16,7 @@ export const initializerConfigMismatch: DiagnosticRule = {
     for (const k of ctx.kernels()) {
       const m = k.match;
       const cfg = m?.configured;
-      if (!m || !cfg || !k.configured || !m.atInit) {
+      if (!m || !cfg || !k.configured || !m.atInit || isReportedConstant(ctx, k)) {
         continue;
       }
       const same = cfg.id === m.best.id || m.equivalent.includes(cfg.id) || (cfg.distribution === m.best.distribution && Math.abs(cfg.expectedStd / m.best.expectedStd - 1) < 0.03);

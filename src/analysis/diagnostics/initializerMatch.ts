@@ -4,6 +4,7 @@
  * still at that draw or has been trained away from it.
  */
 import { beyondBoundTolerance, recognizable, spectralTrainedRatio } from '../initializers';
+import { isReportedConstant } from './constantKernel';
 import type { Diagnostic, DiagnosticRule } from './diagnostic';
 import { ev, fmt } from './format';
 
@@ -27,7 +28,8 @@ export const initializerMatch: DiagnosticRule = {
         continue;
       }
       const m = k.match;
-      if (!m) {
+      // A constant kernel is reported by constant-kernel: no random initializer drew it.
+      if (!m || isReportedConstant(ctx, k)) {
         continue;
       }
       const b = m.best;

@@ -2,6 +2,7 @@
  * Every diagnostic rule, in reporting order. Adding a diagnostic: one rule file in this folder and
  * one line here.
  */
+import { constantKernel } from './constantKernel';
 import type { DiagnosticRule } from './diagnostic';
 import { fp16Overflow } from './fp16Overflow';
 import { fp16Underflow } from './fp16Underflow';
@@ -24,6 +25,7 @@ import { untrainedLayer } from './untrainedLayer';
 export const rules: readonly DiagnosticRule[] = [
   nonFiniteValues,
   initializerScale,
+  constantKernel,
   initializerMatch,
   initializerConfigMismatch,
   initializerActivation,

@@ -3,6 +3,7 @@
  * file is untrained that is one finding; when other layers were trained, an untouched layer is
  * suspicious (frozen by mistake, or not connected to the loss).
  */
+import { isReportedConstant } from './constantKernel';
 import type { Diagnostic, DiagnosticRule } from './diagnostic';
 import { ev } from './format';
 
@@ -12,7 +13,8 @@ export const untrainedLayer: DiagnosticRule = {
   codes: ['untrained-layer'],
   description: 'Layers whose weights are still at their initial random draw.',
   run(ctx) {
-    const kernels = ctx.kernels().filter((k) => k.match);
+    // A constant kernel is no random draw (constant-kernel reports it).
+    const kernels = ctx.kernels().filter((k) => k.match && !isReportedConstant(ctx, k));
     if (kernels.length === 0) {
       return [];
     }
