@@ -3,7 +3,7 @@
  * (activation) or backward (gradient) gain leaves [1e-2, 1e2], pointing at the layers that shrink
  * or grow the signal most. Warnings for plain chains; info when normalization layers rescale.
  */
-import type { SignalLayer } from '../signalPropagation';
+import type { SignalForecast, SignalLayer } from '../signalPropagation';
 import type { Diagnostic, DiagnosticRule } from './diagnostic';
 import { ev, fmt } from './format';
 
@@ -12,6 +12,80 @@ function responsible(layers: SignalLayer[], gain: (l: SignalLayer) => number, va
     .filter((l) => (vanishing ? gain(l) < 1 : gain(l) > 1))
     .sort((a, b) => (vanishing ? gain(a) - gain(b) : gain(b) - gain(a)))
     .slice(0, 3);
+}
+
+/** Which parts of a forecast the rule judges, and why the rest is not (for the report). */
+export interface ForecastJudgement {
+  /** False when the rule judges nothing (no architecture, fewer than 2 layers with weights). */
+  judged: boolean;
+  /** Why nothing is judged, one sentence; absent when judged. */
+  reason?: string;
+  /** Per layer: its output goes straight into a normalization layer (or has one folded in), so its forward scale is not passed on. */
+  renormalized: boolean[];
+  /** Index of the layer the forward finding names, -1 when none. */
+  forwardIndex: number;
+  /** Index of the layer the backward finding names, -1 when none. */
+  backwardIndex: number;
+}
+
+const outOfBand = (f: SignalForecast, x: number): boolean => x < f.lowerBound || x > f.upperBound;
+
+/** What the signal rule judges in a forecast: the layers its findings name, and the layers it leaves out. */
+export function judgeForecast(f: SignalForecast): ForecastJudgement {
+  const weightLayers = f.layers.filter((l) => l.kind === 'weights').length;
+  // A layer whose output feeds a normalization layer (directly or through an activation), or
+  // that has one folded in, does not pass its scale on.
+  const renormalized = f.layers.map((l, i) => {
+    const next = f.layers[i + 1];
+    const after = f.layers[i + 2];
+    return l.foldedNormalization !== undefined || next?.kind === 'normalization' || (next?.kind === 'activation' && after?.kind === 'normalization');
+  });
+  if (!f.architecture) {
+    return { judged: false, reason: 'the file has no architecture, so the activations are unknown.', renormalized, forwardIndex: -1, backwardIndex: -1 };
+  }
+  if (weightLayers < 2) {
+    return {
+      judged: false,
+      reason: `${weightLayers === 0 ? 'no layer has' : 'only 1 layer has'} weights, so there is no depth for the scale to compound through (initializer-scale judges that layer's own scale).`,
+      renormalized,
+      forwardIndex: -1,
+      backwardIndex: -1,
+    };
+  }
+  // Forward: the first layer after which the activation scale leaves the band.
+  const forwardIndex = f.layers.findIndex((l, i) => outOfBand(f, l.cumulativeForward) && !renormalized[i]);
+  // Backward: the gradient reaching each layer's weights, checked from the output down; the
+  // layer nearest the output where it first leaves the band.
+  let backwardIndex = -1;
+  for (let i = f.layers.length - 1; i >= 0; i--) {
+    const l = f.layers[i]!;
+    if (l.kind === 'weights' && outOfBand(f, l.cumulativeBackward)) {
+      backwardIndex = i;
+      break;
+    }
+  }
+  return { judged: true, renormalized, forwardIndex, backwardIndex };
+}
+
+/**
+ * Why a forecast value outside the band is not a finding, for one layer and direction; undefined
+ * when it is inside the band or a finding covers it (at or past the layer a finding names).
+ */
+export function unjudgedReason(f: SignalForecast, j: ForecastJudgement, i: number, direction: 'forward' | 'backward'): string | undefined {
+  const l = f.layers[i]!;
+  if (!j.judged || !outOfBand(f, direction === 'forward' ? l.cumulativeForward : l.cumulativeBackward)) {
+    return undefined;
+  }
+  if (direction === 'forward') {
+    if (j.forwardIndex >= 0 && i >= j.forwardIndex) {
+      return undefined;
+    }
+    return j.renormalized[i] ? (l.foldedNormalization !== undefined ? 'a normalization folded into it resets the scale' : 'the normalization after it resets the scale') : undefined;
+  }
+  if (j.backwardIndex >= 0 && i <= j.backwardIndex) {
+    return undefined;
+  }
+  return l.kind === 'weights' ? undefined : 'no weights here, and the rule judges the gradient that reaches weights';
 }
 
 /** Warns when the forecast signal or gradient scale leaves the healthy band. */
@@ -24,8 +98,8 @@ export const signalForecast: DiagnosticRule = {
       return [];
     }
     const f = ctx.forecast();
-    const weightLayers = f.layers.filter((l) => l.kind === 'weights');
-    if (weightLayers.length < 2) {
+    const j = judgeForecast(f);
+    if (!j.judged) {
       return [];
     }
     const out: Diagnostic[] = [];
@@ -41,15 +115,7 @@ export const signalForecast: DiagnosticRule = {
       : residual
         ? ` The graph adds branches together (${f.residualAdds} ADD ops: residual connections), which the chain does not model.`
         : '';
-    // A layer whose output feeds a normalization layer (directly or through an activation), or
-    // that has one folded in, does not pass its scale on.
-    const renormalized = (i: number): boolean => {
-      const next = f.layers[i + 1];
-      const after = f.layers[i + 2];
-      return f.layers[i]!.foldedNormalization !== undefined || next?.kind === 'normalization' || (next?.kind === 'activation' && after?.kind === 'normalization');
-    };
-    // Forward: the first layer after which the activation scale leaves the band.
-    const fIdx = f.layers.findIndex((l, i) => (l.cumulativeForward < f.lowerBound || l.cumulativeForward > f.upperBound) && !renormalized(i));
+    const fIdx = j.forwardIndex;
     if (fIdx >= 0) {
       const at = f.layers[fIdx]!;
       const vanishing = at.cumulativeForward < f.lowerBound;
@@ -79,14 +145,7 @@ export const signalForecast: DiagnosticRule = {
     }
     // Backward: the gradient reaching each layer's weights, checked from the output down; report
     // the layer nearest the output where it first leaves the band.
-    let bIdx = -1;
-    for (let i = f.layers.length - 1; i >= 0; i--) {
-      const l = f.layers[i]!;
-      if (l.kind === 'weights' && (l.cumulativeBackward < f.lowerBound || l.cumulativeBackward > f.upperBound)) {
-        bIdx = i;
-        break;
-      }
-    }
+    const bIdx = j.backwardIndex;
     if (bIdx >= 0) {
       const first = f.layers.findIndex((l) => l.kind === 'weights');
       const at = f.layers[bIdx]!;

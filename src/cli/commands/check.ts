@@ -4,6 +4,7 @@
  */
 import { checkWeightFile, shouldFail, type CheckReport } from '../../analysis/diagnostics/check';
 import type { Diagnostic } from '../../analysis/diagnostics/diagnostic';
+import { judgeForecast, unjudgedReason } from '../../analysis/diagnostics/signalForecast';
 import { ReadableTally, selectTensors, tensorReport } from '../../analysis/report';
 import type { TensorStats } from '../../analysis/statsTypes';
 import { isNumericDType } from '../../core/dtypes';
@@ -104,8 +105,16 @@ export function renderCheck(r: CheckReport): string {
         : 'Signal forecast (the file has no architecture: layers in file order, activations unknown; not judged):',
     );
     const width = r.forecast.layers.reduce((w, l) => Math.max(w, l.name.length), 28);
-    for (const l of r.forecast.layers) {
-      lines.push(`  ${l.name.padEnd(width)} forward ${formatNumber(l.cumulativeForward).padStart(10)}  backward ${formatNumber(l.cumulativeBackward).padStart(10)}`);
+    // A value outside the band that no finding covers says why on its row, so the table never
+    // contradicts its header silently.
+    const j = judgeForecast(r.forecast);
+    r.forecast.layers.forEach((l, i) => {
+      const why = (['forward', 'backward'] as const).map((d) => [d, unjudgedReason(r.forecast, j, i, d)] as const).filter(([, x]) => x !== undefined);
+      const note = why.length ? `  (${why.map(([d, x]) => `${d} not judged: ${x}`).join('; ')})` : '';
+      lines.push(`  ${l.name.padEnd(width)} forward ${formatNumber(l.cumulativeForward).padStart(10)}  backward ${formatNumber(l.cumulativeBackward).padStart(10)}${note}`);
+    });
+    if (r.forecast.architecture && !j.judged) {
+      lines.push(`  Not judged: ${j.reason}`);
     }
   }
   for (const f of r.failures) {

@@ -98,3 +98,51 @@ test('check leaves NaN/Inf values out of the initializer identification: no NaN 
     assert.doesNotMatch(d.message, /NaN/, d.message);
   }
 });
+
+/** Out-of-band forecast values of a rendered report that neither a finding nor a note on their row explains. */
+function unexplained(report: CheckReport): string[] {
+  const text = renderCheck(report);
+  const lines = text.split('\n');
+  const rows = lines.slice(lines.findIndex((l) => l.startsWith('Signal forecast')) + 1, lines.findIndex((l) => l.startsWith('Signal forecast')) + 1 + report.forecast.layers.length);
+  const found = new Set(report.diagnostics.filter((d) => d.code.startsWith('signal-')).map((d) => d.evidence['direction']));
+  const notJudged = /^ {2}Not judged: /m.test(text);
+  const out: string[] = [];
+  report.forecast.layers.forEach((l, i) => {
+    for (const [direction, x] of [['forward', l.cumulativeForward], ['backward', l.cumulativeBackward]] as const) {
+      const outside = x < 1e-2 || x > 1e2;
+      if (outside && !found.has(direction) && !notJudged && !rows[i]!.includes(`${direction} not judged: `)) {
+        out.push(`${l.name} ${direction} ${x}`);
+      }
+    }
+  });
+  return out;
+}
+
+test('the forecast table says why a value outside the healthy band is not a finding: a single-layer model is not judged (one line), a layer before a normalization is marked', skipUnlessFixtures, async () => {
+  const single = captureIo();
+  assert.equal(await runCli(['check', path.join(fixturesDir, 'tf-savedmodel', 'keras-lso-savedmodel-tf2.2'), '--no-precision'], single), 0, single.stderr.join('\n'));
+  const text = single.stdout.join('\n');
+  assert.match(text, /^ {2}dense +forward +203\.4 +backward +1$/m);
+  assert.match(text, /^ {2}Not judged: only 1 layer has weights, so there is no depth for the scale to compound through \(initializer-scale judges that layer's own scale\)\.$/m);
+  assert.doesNotMatch(text, /signal-(vanishing|exploding)/);
+  const reports: CheckReport[] = [];
+  for (const rel of [
+    ['tf-savedmodel', 'keras-lso-savedmodel-tf2.2'],
+    ['keras-h5', 'teachable-machine-nested-keras2.4', 'keras_model.h5'],
+    ['tfjs-quantized', 'nsfwjs-mobilenet-v2-uint8', 'model.json'],
+    ['tflite', 'mlperf-tiny-resnet8-tf2.4', 'pretrainedResnet.tflite'],
+    ['keras3-keras', 'keras-masking-lstm-3.8', 'model.keras'],
+  ]) {
+    const io = captureIo();
+    await runCli(['check', path.join(fixturesDir, ...rel), '--no-precision', '--json'], io);
+    reports.push(JSON.parse(io.stdout.join('\n')) as CheckReport);
+  }
+  for (const r of reports) {
+    assert.deepEqual(unexplained(r), [], r.file);
+  }
+  // MobileNetV2 (nsfwjs): expanded_conv_depthwise's forward 215 goes straight into its BatchNormalization.
+  const mobilenet = renderCheck(reports[2]!);
+  assert.match(mobilenet, /^ {2}expanded_conv_depthwise +forward +215\.\d +backward +\S+ {2}\(forward not judged: the normalization after it resets the scale\)$/m);
+  // The TFLite ResNet-8 has its batch normalizations folded into the kernels.
+  assert.match(renderCheck(reports[3]!), /\(forward not judged: a normalization folded into it resets the scale\)$/m);
+});
