@@ -107,7 +107,7 @@ export interface PrecisionReport {
 export interface PrecisionLayout {
   /** File format (TFLite stores kernels output-channel first). */
   format?: FormatId;
-  /** Layer class (depthwise kernels have C*M channels over the last two axes). */
+  /** Layer class (depthwise kernels have C*M channels over the last two axes); for TFLite, the class the reader names after the op that reads the tensor. */
   className?: string;
 }
 
@@ -218,8 +218,14 @@ export function channelLayout(shape: readonly number[], layout: PrecisionLayout 
   }
   const n = elementCount(shape);
   if (layout.format === 'tflite') {
-    const depthwise = /Depthwise/i.test(layout.className ?? '') || (shape.length === 4 && shape[0] === 1);
-    if (depthwise) {
+    // The op that reads the tensor (the reader names its layer class after it) decides: a
+    // DEPTHWISE_CONV_2D filter [1, kh, kw, C*M] and a CONV_3D filter (DHWIO) keep their output
+    // channels last; CONV_2D (OHWI, also with one filter: [1, kh, kw, C]), FULLY_CONNECTED
+    // [out, in] and TRANSPOSE_CONV [out, kh, kw, in] first. Only for other or unknown ops does
+    // the shape decide: a 4-D tensor with shape[0] = 1 is taken as depthwise.
+    const cls = layout.className ?? '';
+    const lastAxis = /^(DepthwiseConv2D|Conv3D)$/.test(cls) || (!/^(Conv2D|Dense|Conv2DTranspose)$/.test(cls) && shape.length === 4 && shape[0] === 1);
+    if (lastAxis) {
       return { axis: shape.length - 1, channels: shape[shape.length - 1]!, inner: 1 };
     }
     return { axis: 0, channels: shape[0]!, inner: shape[0]! > 0 ? n / shape[0]! : 1 };

@@ -135,6 +135,19 @@ test('channel layouts: Keras last axis, depthwise C*M, TFLite output-first', () 
   assert.equal(channelLayout([10]), null);
 });
 
+test('TFLite channel layouts follow the op that reads the tensor: a CONV_2D with one filter is not depthwise', () => {
+  // CONV_2D OHWI with a single filter [1, kh, kw, C]: one output channel, on axis 0.
+  assert.deepEqual(channelLayout([1, 3, 3, 8], { format: 'tflite', className: 'Conv2D' }), { axis: 0, channels: 1, inner: 72 });
+  assert.deepEqual(channelLayout([1, 3, 3, 8], { format: 'tflite', className: 'DepthwiseConv2D' }), { axis: 3, channels: 8, inner: 1 });
+  // FULLY_CONNECTED [out, in] with one output unit.
+  assert.deepEqual(channelLayout([1, 16], { format: 'tflite', className: 'Dense' }), { axis: 0, channels: 1, inner: 16 });
+  // CONV_3D filters are DHWIO: output channels last.
+  assert.deepEqual(channelLayout([2, 3, 3, 4, 6], { format: 'tflite', className: 'Conv3D' }), { axis: 4, channels: 6, inner: 1 });
+  // An op without a known kernel layout (or none at all) falls back to the shape rule.
+  assert.deepEqual(channelLayout([1, 1, 1, 8], { format: 'tflite', className: 'Multiply' }), { axis: 3, channels: 8, inner: 1 });
+  assert.deepEqual(channelLayout([1, 3, 3, 8], { format: 'tflite' }), { axis: 3, channels: 8, inner: 1 });
+});
+
 test('TF.js affine range nudges zero onto the grid', () => {
   const r = tfjsAffineRange(-1, 3);
   assert.equal(r.scale, 4 / 255);

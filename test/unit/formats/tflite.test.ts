@@ -8,6 +8,9 @@ import { MemoryByteSource, MemoryFileSet, type ByteSource } from '../../../src/c
 import { WeightFileError } from '../../../src/core/errors';
 import type { TensorInfo, WeightFile } from '../../../src/core/model';
 import { readAllValues } from '../../../src/core/tensorData';
+import { checkWeightFile } from '../../../src/analysis/diagnostics/check';
+import type { TensorStats } from '../../../src/analysis/statsTypes';
+import { computeTensorStats } from '../../../src/analysis/tensorStats';
 import { detectFormat, openLocalPath, openWeightSource } from '../../../src/formats/registry';
 import { maxInMemoryBytes, openTflite, tfliteReader, type TfliteConsumer, type TfliteIoTensor, type TfliteModelSummary, type TfliteTensorExtra } from '../../../src/formats/tflite';
 import { kerasLayoutFor, type KerasLayout } from '../../../src/formats/tflite/kerasLayout';
@@ -1245,4 +1248,44 @@ test('damaged TFLite models (bytes changed anywhere, some cut short) open or fai
     const summary = await assertMutationsFailCleanly(name, bytes, (b) => openWeightSource(new MemoryByteSource(name, b), name, emptyFiles), 300, seed, { chunkElements: 256 });
     assert.ok(summary.opened > 0 && summary.refused > 0, `${name}: ${JSON.stringify(summary)}`);
   }
+});
+
+test('the op that reads a filter decides its output-channel axis: a CONV_2D with one filter [1, 3, 3, 8] is not taken for a DEPTHWISE_CONV_2D', async () => {
+  // Same shape and values for both filters; input channel 5 (the last axis) is 10x larger.
+  const filter = Array.from({ length: 72 }, (_, i) => ((i % 7) - 3) * 0.01 * (i % 8 === 5 ? 10 : 1));
+  const tensors: SynthTensor[] = [
+    { name: 'x', type: 0, shape: [1, 3] },
+    { name: 'dense_x/MatMul', type: 0, shape: [2, 3], data: bytesOf('f32', [0.5, -0.25, 0.125, 1, -1, 0.75]) },
+    { name: 'fc_out', type: 0, shape: [1, 2] },
+    { name: 'img', type: 0, shape: [1, 4, 4, 8] },
+    { name: 'model/conv/Conv2D', type: 0, shape: [1, 3, 3, 8], data: bytesOf('f32', filter) },
+    { name: 'conv_out', type: 0, shape: [1, 2, 2, 1] },
+    { name: 'model/dw/depthwise', type: 0, shape: [1, 3, 3, 8], data: bytesOf('f32', filter) },
+    { name: 'dw_out', type: 0, shape: [1, 2, 2, 8] },
+  ];
+  const ops: SynthOp[] = [
+    { code: 3, inputs: ['img', 'model/conv/Conv2D'], outputs: ['conv_out'] }, // CONV_2D
+    { code: 4, inputs: ['img', 'model/dw/depthwise'], outputs: ['dw_out'] }, // DEPTHWISE_CONV_2D
+  ];
+  const wf = await openBytes(synthModel(tensors, [], ops), 'one-filter.tflite');
+  const classOf = (tensor: string) => wf.layers.find((l) => l.tensors.includes(tensor))?.className;
+  assert.equal(classOf('model/conv/Conv2D'), 'Conv2D');
+  assert.equal(classOf('model/dw/depthwise'), 'DepthwiseConv2D');
+  const stats = new Map<string, TensorStats>();
+  for (const t of wf.tensors) {
+    if (t.group === 'model') {
+      stats.set(t.name, await computeTensorStats(t));
+    }
+  }
+  const report = await checkWeightFile(wf, stats);
+  const perChannel = (tensor: string) => {
+    const p = report.precision.find((x) => x.tensor === tensor)!.int8PerChannel!;
+    return { axis: p.axis, channels: p.channels };
+  };
+  assert.deepEqual(perChannel('model/conv/Conv2D'), { axis: 0, channels: 1 });
+  assert.deepEqual(perChannel('model/dw/depthwise'), { axis: 3, channels: 8 });
+  // The one-filter convolution has one output channel, so its large input channel 5 is no outlier channel.
+  const outliers = (tensor: string) => report.precision.find((x) => x.tensor === tensor)!.outlierChannels?.indices ?? [];
+  assert.deepEqual(outliers('model/conv/Conv2D'), []);
+  assert.deepEqual(outliers('model/dw/depthwise'), [5]);
 });
