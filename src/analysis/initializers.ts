@@ -521,6 +521,8 @@ export interface CandidateFit {
 export interface InitializerMatch {
   /** Best-fitting candidate. */
   best: CandidateFit;
+  /** The distribution behind `best` (for `atInitTestPower`). */
+  candidate?: InitializerCandidate;
   /** The next best candidates (up to 3), for the evidence. */
   runnersUp: CandidateFit[];
   /** Ids of candidates with the same distribution as the best (e.g. glorot = lecun when fan_in = fan_out). */
@@ -614,12 +616,14 @@ export function identifyInitializer(sample: Float64Array, candidates: readonly I
   // cannot win and are not evaluated (the configured initializer always is, for its evidence).
   const partial = all.map((c) => ({ c, p: partialScore(c, std, kurt) })).sort((a, b) => a.p - b.p);
   const fits: CandidateFit[] = [];
+  const candidateOf = new Map<CandidateFit, InitializerCandidate>();
   let bestScore = Infinity;
   for (const { c, p } of partial) {
     if (p > bestScore && fits.length >= 4 && c !== options.configured) {
       continue;
     }
     const fit = fitCandidate(c, sorted, std, kurt);
+    candidateOf.set(fit, c);
     fits.push(fit);
     bestScore = Math.min(bestScore, fit.score);
   }
@@ -631,6 +635,7 @@ export function identifyInitializer(sample: Float64Array, candidates: readonly I
     const limit = Math.max(Math.abs(sorted[0]!), Math.abs(sorted[n - 1]!)) * (1 + 1 / n);
     const custom = uniformCandidate('custom_uniform', 'custom_uniform', `RandomUniform(${-round3sig(limit)}, ${round3sig(limit)}) (custom scale)`, -limit, limit);
     const fit = fitCandidate(custom, sorted, std, kurt);
+    candidateOf.set(fit, custom);
     if (fit.ks <= ksCritical(n)) {
       fits.unshift(fit);
     }
@@ -646,7 +651,9 @@ export function identifyInitializer(sample: Float64Array, candidates: readonly I
       if (ortho.error < orthogonalTolerance) {
         const gain = ortho.gain;
         const label = Math.abs(gain - 1) < 0.01 ? 'orthogonal' : `Orthogonal(gain=${round3(gain)})`;
-        const fit = fitCandidate(orthogonalCandidate([rows, cols], gain, 'orthogonal', label), sorted, std, kurt);
+        const orthoCandidate = orthogonalCandidate([rows, cols], gain, 'orthogonal', label);
+        const fit = fitCandidate(orthoCandidate, sorted, std, kurt);
+        candidateOf.set(fit, orthoCandidate);
         fit.score = -1;
         fits.unshift(fit);
       }
@@ -699,6 +706,7 @@ export function identifyInitializer(sample: Float64Array, candidates: readonly I
   }
   return {
     best,
+    candidate: candidateOf.get(best),
     runnersUp,
     equivalent,
     configured,
@@ -716,6 +724,105 @@ export function identifyInitializer(sample: Float64Array, candidates: readonly I
     observedStd: std,
     observedKurtosis: kurt,
   };
+}
+
+/** Relative size of the update, ||dW|| / ||W0||, against which the at-init test's power is reported ("moderate training"). */
+export const moderateUpdate = 0.25;
+
+/** Seeded uniform draws in [0, 1) (Mulberry32). */
+function seededUniform(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** n values drawn from a candidate (uniform, normal, normal truncated at its bound). */
+function drawCandidate(c: InitializerCandidate, n: number, u: () => number): Float64Array {
+  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    if (c.distribution === 'uniform') {
+      out[i] = c.mean + (2 * u() - 1) * (c.bound ?? 0);
+    } else if (c.distribution === 'truncated-normal') {
+      const s = (c.bound ?? 0) / 2;
+      let z = gauss();
+      while (Math.abs(z) > 2) {
+        z = gauss();
+      }
+      out[i] = c.mean + s * z;
+    } else {
+      out[i] = c.mean + c.std * gauss();
+    }
+  }
+  return out;
+}
+
+/**
+ * The power of the "still at its initial draw" test against moderate training: the fraction of
+ * simulated fresh draws of `c` ([rows, cols], row-major), each moved by a rank-1 update u v^T of
+ * `relativeUpdate` x its norm (what gradient steps on a layer add), that the test flags as
+ * trained (std, KS, hard bound and mean tests at the sample size; the spectral edge test when
+ * `matrixTests` and the smaller side is >= 8). Seeded, so the same tensor always gets the same
+ * answer. Orthogonal draws are exact, so any update is caught (1); constant ones are not tested (1).
+ */
+export function atInitTestPower(c: InitializerCandidate, rows: number, cols: number, matrixTests: boolean, relativeUpdate = moderateUpdate, trials = rows * cols <= 4096 ? 64 : 16, seed = 20261130): number {
+  if (c.distribution === 'orthogonal' || c.distribution === 'constant' || rows < 1 || cols < 1) {
+    return 1;
+  }
+  const n = rows * cols;
+  const u = seededUniform(seed);
+  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+  const unit = (k: number): Float64Array => {
+    const v = Float64Array.from({ length: k }, gauss);
+    const norm = Math.sqrt(v.reduce((acc, x) => acc + x * x, 0)) || 1;
+    return v.map((x) => x / norm);
+  };
+  const crit = ksCritical(n);
+  const tol = stdTolerance(n, c.distribution);
+  const spectralLimit = Math.min(rows, cols) >= 32 ? spectralTrainedRatio : spectralTrainedRatioSmall;
+  let detected = 0;
+  for (let t = 0; t < trials; t++) {
+    const w = drawCandidate(c, n, u);
+    let norm2 = 0;
+    for (const x of w) {
+      norm2 += (x - c.mean) * (x - c.mean);
+    }
+    const a = unit(rows);
+    const b = unit(cols);
+    const theta = relativeUpdate * Math.sqrt(norm2);
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < cols; j++) {
+        w[i * cols + j] = w[i * cols + j]! + theta * a[i]! * b[j]!;
+      }
+    }
+    const sorted = Float64Array.from(w).sort();
+    let s1 = 0;
+    for (const x of sorted) {
+      s1 += x;
+    }
+    const mean = s1 / n;
+    let m2 = 0;
+    let m4 = 0;
+    for (const x of sorted) {
+      m2 += (x - mean) ** 2;
+      m4 += (x - mean) ** 4;
+    }
+    const std = Math.sqrt(m2 / n);
+    const kurt = m2 > 0 ? m4 / n / ((m2 / n) * (m2 / n)) - 3 : null;
+    const fit = fitCandidate(c, sorted, std, kurt);
+    const plausible = fit.ks <= crit && fit.beyondBound <= beyondBoundTolerance && Math.abs(Math.log(fit.stdRatio)) <= tol;
+    const meanZ = std > 0 ? Math.abs(mean - c.mean) / (std / Math.sqrt(n)) : 0;
+    const spectralOk = !matrixTests || Math.min(rows, cols) < 8 || spectralEdgeRatio(w, rows, cols) <= spectralLimit;
+    if (!(plausible && meanZ <= 4.5 && spectralOk)) {
+      detected++;
+    }
+  }
+  return detected / trials;
 }
 
 function round3sig(x: number): number {

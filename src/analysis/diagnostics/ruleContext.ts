@@ -6,7 +6,7 @@
 import { isFloatDType } from '../../core/dtypes';
 import type { KerasObjectConfig, LayerInfo, TensorInfo, WeightFile } from '../../core/model';
 import { computeFans, type Fans } from '../fans';
-import { candidateFromConfig, identifyInitializer, initializerCandidates, type InitializerCandidate, type InitializerMatch } from '../initializers';
+import { atInitTestPower, candidateFromConfig, identifyInitializer, initializerCandidates, type InitializerCandidate, type InitializerMatch } from '../initializers';
 import type { PrecisionReport } from '../precision';
 import { analyzeRegularization, type RegularizationReport } from '../regularization';
 import { forecastSignal, foldedNormalizationOf, type SignalForecast } from '../signalPropagation';
@@ -49,6 +49,8 @@ export interface KernelAnalysis {
   configured?: InitializerCandidate;
   /** The identification, when a sample exists. */
   match?: InitializerMatch;
+  /** The sample's row-major matrix layout when the structure tests ran on it; absent otherwise. */
+  sampleMatrix?: { rows: number; cols: number };
   /** True when the layer's bias exists and is all zeros (the default bias initializer's draw). */
   biasAllZero?: boolean;
   /** The next layer in file order, when it is a normalization layer (it cancels the kernel's scale). */
@@ -210,6 +212,9 @@ export class RuleContext {
               ? { rows: plan.sampleRows, cols: plan.cols }
               : layoutFromSample(tensor, sample);
         const candidates = initializerCandidates(fans.initFanIn, fans.initFanOut, fans.kerasShape);
+        if (matrix) {
+          analysis.sampleMatrix = matrix;
+        }
         analysis.match = identifyInitializer(sample, candidates, {
           std: moments.exact ? moments.std : undefined,
           mean: moments.exact ? moments.mean : undefined,
@@ -230,6 +235,25 @@ export class RuleContext {
     }
     this.kernelCache = out;
     return out;
+  }
+
+  /**
+   * For a kernel still at its initial draw: the fraction of simulated fresh draws of its size, each
+   * moved by a rank-1 update of `moderateUpdate` (25%) of its norm, that the at-init test catches
+   * (`atInitTestPower`; at most 16,384 simulated values, so a lower bound for larger samples).
+   * Undefined when the kernel was not identified.
+   */
+  atInitPower(k: KernelAnalysis): number | undefined {
+    const m = k.match;
+    if (!m?.candidate) {
+      return undefined;
+    }
+    const cap = 16384;
+    if (k.sampleMatrix) {
+      const { rows, cols } = k.sampleMatrix;
+      return atInitTestPower(m.candidate, Math.max(1, Math.min(rows, Math.floor(cap / Math.max(1, cols)))), cols, true);
+    }
+    return atInitTestPower(m.candidate, Math.min(m.sampleSize, cap), 1, false);
   }
 
   /** The signal forecast (cached). */

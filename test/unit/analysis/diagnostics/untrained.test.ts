@@ -180,3 +180,80 @@ test('a moved zero-initialized bias rules its layer trained; a bias of 0s and 1s
   assert.equal(biasMoved({ ...plain, biasInitializer: { className: 'Ones', config: {} } }, await biasStats([0.5, 1])), false);
   assert.equal(biasMoved({ ...plain, config: { unit_forget_bias: true, bias_initializer: { class_name: 'Zeros', config: {} } } }, await biasStats([0, 1, 0, 0])), false);
 });
+
+const power = JSON.parse(fs.readFileSync(path.join(repoRoot, 'test', 'unit', 'analysis', 'diagnostics', 'untrainedPower.reference.json'), 'utf8')) as {
+  update: number;
+  fixture: { path: string; tensor: string; shape: number[]; stdRatio: number; maxOverBound: number; flaggedAsIs: boolean; power: number };
+  bigGlorotUniform: { shape: number[]; power: number };
+  smallRandomNormal: { shape: number[]; power: number };
+};
+
+test('Teachable Machine head kernel [100, 2]: called indistinguishable from a fresh lecun_normal draw (not "still at its initial draw"), with the power of the test against a 25% update', async (t) => {
+  const p = fixtureOrSkip(t, power.fixture.path);
+  if (!p) {
+    return;
+  }
+  // NumPy: std ratio 1.001, one value 0.5% past the 2-sigma bound (within the 1.01x tolerance): the test does not flag it.
+  assert.equal(power.fixture.flaggedAsIs, false);
+  const r = await checkPath(p);
+  const d = r.diagnostics.find((x) => x.code === 'untrained-layer' && x.tensor === power.fixture.tensor)!;
+  assert.ok(d, 'the head kernel is reported');
+  assert.doesNotMatch(d.message, /still at its initial/);
+  assert.ok(d.message.startsWith(`${power.fixture.tensor} is indistinguishable from a fresh lecun_normal draw of its size`), d.message);
+  const measured = d.evidence['powerAtModerateUpdate'] as number;
+  assert.ok(Math.abs(measured - power.fixture.power) <= 0.15, `power ${measured} vs NumPy ${power.fixture.power}`);
+  // The test would catch a 25% update most of the time (values pushed past the truncation bound), so the warning stands.
+  assert.equal(d.severity, power.fixture.power >= 0.5 ? 'warning' : 'info');
+  assert.match(d.message, new RegExp(`the test catches an update of 25% of its norm in ${Math.round(measured * 100)}% of simulated cases\\), while 53 other weight tensors were trained`));
+});
+
+test('among trained layers, a large untouched layer still warns; a small one, where the test cannot see a 25% update, is info saying so', async () => {
+  const draw = uniforms(99);
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - draw())) * Math.cos(2 * Math.PI * draw());
+  const [br, bc] = power.bigGlorotUniform.shape as [number, number];
+  const [sr, sc] = power.smallRandomNormal.shape as [number, number];
+  const limit = Math.sqrt(6 / (br + bc));
+  const file = buildModel([
+    {
+      name: 'trained',
+      className: 'Dense',
+      activation: 'relu',
+      weights: [
+        { weight: 'kernel', shape: [32, 64], values: Float32Array.from({ length: 32 * 64 }, () => gauss() * 0.2) },
+        { weight: 'bias', shape: [64], values: Float32Array.from({ length: 64 }, () => gauss() * 0.01) },
+      ],
+    },
+    {
+      name: 'big',
+      className: 'Dense',
+      activation: 'relu',
+      kernelInitializer: { className: 'GlorotUniform', config: {} },
+      weights: [
+        { weight: 'kernel', shape: [br, bc], values: Float32Array.from({ length: br * bc }, () => (2 * draw() - 1) * limit) },
+        { weight: 'bias', shape: [bc], values: new Float32Array(bc) },
+      ],
+    },
+    {
+      name: 'small',
+      className: 'Dense',
+      activation: 'linear',
+      kernelInitializer: { className: 'RandomNormal', config: { mean: 0, stddev: 0.05 } },
+      weights: [{ weight: 'kernel', shape: [sr, sc], values: Float32Array.from({ length: sr * sc }, () => gauss() * 0.05) }],
+    },
+  ]);
+  const stats = await statsOf(file);
+  const samples = new Map<string, Float64Array>();
+  for (const x of file.tensors) {
+    samples.set(x.name, await sampleTensor(x));
+  }
+  const d = runDiagnostics({ file, stats, samples }).filter((x) => x.code === 'untrained-layer');
+  const big = d.find((x) => x.layer === 'big')!;
+  const small = d.find((x) => x.layer === 'small')!;
+  assert.ok(big && small, JSON.stringify(d.map((x) => x.message)));
+  assert.equal(big.severity, 'warning', big.message);
+  assert.ok(Math.abs((big.evidence['powerAtModerateUpdate'] as number) - power.bigGlorotUniform.power) <= 0.15, big.message);
+  assert.match(big.message, /^big\/kernel is indistinguishable from a fresh glorot_uniform draw of its size; its bias is still all zeros \(the test catches an update of 25% of its norm in \d+% of simulated cases\), while 1 other weight tensors were trained: is the layer frozen or cut off from the loss\?$/);
+  assert.equal(small.severity, 'info', small.message);
+  assert.ok(Math.abs((small.evidence['powerAtModerateUpdate'] as number) - power.smallRandomNormal.power) <= 0.15, small.message);
+  assert.match(small.message, /^small\/kernel is indistinguishable from a fresh RandomNormal\(.*\) draw of its size, but with 96 values the test catches only an update of 25% of its norm in \d+% of simulated cases, so it may have been trained a little like the 1 other weight tensors\.$/);
+});
