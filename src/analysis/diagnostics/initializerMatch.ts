@@ -38,7 +38,7 @@ export const initializerMatch: DiagnosticRule = {
       const e = m.untrainedEvidence;
       let message: string;
       if (m.atInit) {
-        message = `${k.tensor.name} matches ${b.label}${equivalents} (${fit}): still at its initial draw.`;
+        message = `${k.tensor.name} matches ${b.label}${equivalents} (${fit}): indistinguishable from a fresh draw of its size.`;
       } else if (!recognizable(b, e.ksCritical, e.stdTolerance)) {
         message = `${k.tensor.name} no longer matches any standard initializer (closest: ${b.label}, ${fit}): trained well away from its initial draw, or set by other means.`;
       } else {

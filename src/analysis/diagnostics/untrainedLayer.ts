@@ -16,7 +16,7 @@ export const minWarningPower = 0.5;
 export const untrainedLayer: DiagnosticRule = {
   id: 'untrainedLayer',
   codes: ['untrained-layer'],
-  description: 'Layers whose weights are still at their initial random draw.',
+  description: 'Layers whose weights are indistinguishable from their initial random draw.',
   run(ctx) {
     // A constant kernel is no random draw (constant-kernel reports it).
     const kernels = ctx.kernels().filter((k) => k.match && !isReportedConstant(ctx, k));
@@ -33,7 +33,7 @@ export const untrainedLayer: DiagnosticRule = {
       out.push({
         severity: 'info',
         code: 'untrained-layer',
-        message: `All ${kernels.length} weight tensors are still at their initial random draw: this file holds an untrained model.`,
+        message: `All ${kernels.length} weight tensors are indistinguishable from fresh initializer draws of their sizes: this file most likely holds an untrained model.`,
         evidence: { untrained: atInit.length, trained: 0, biasesAllZero: kernels.filter((k) => k.biasAllZero).length },
       });
     }
