@@ -58,12 +58,15 @@ export const trainingScenarios: Scenario[] = [
       await weightscopeActivityIcon(page).click();
       // the run folder sorts last (weightscope-runs/...): go to the end of the virtualized list, where the
       // newest checkpoint is (earlier ones may be scrolled out of the rendered rows)
+      // The tree's file watcher may add the last checkpoints after the first End: press it again until
+      // the newest row is rendered.
       await page.locator('.part.sidebar .pane-body .monaco-list-row').first().click();
-      await page.keyboard.press('End');
-      await page
-        .locator('.part.sidebar .pane-body .monaco-list-row', { hasText: epochs[epochs.length - 1]! })
-        .first()
-        .waitFor({ timeout: 60_000 });
+      const newest = page.locator('.part.sidebar .pane-body .monaco-list-row', { hasText: epochs[epochs.length - 1]! }).first();
+      for (let i = 0; i < 120 && !(await newest.isVisible()); i++) {
+        await page.keyboard.press('End');
+        await page.waitForTimeout(500);
+      }
+      await newest.waitFor({ timeout: 1_000 });
       await screenshot(ctx, 'training-checkpoints-tree', 300);
       await closeAllEditors(page);
     },
