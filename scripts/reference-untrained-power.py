@@ -109,6 +109,7 @@ out = {
         'power': power(head.shape, lecun),
     },
     'bigGlorotUniform': {'shape': [256, 128], 'power': power((256, 128), c_uniform(math.sqrt(6 / 384)))},
+    'mediumGlorotUniform': {'shape': [128, 96], 'power': power((128, 96), c_uniform(math.sqrt(6 / 224)))},
     'smallRandomNormal': {'shape': [24, 4], 'power': power((24, 4), c_normal(0.05))},
 }
 with open(OUT, 'w') as fh:

@@ -423,7 +423,9 @@ export function forecastSignal(file: WeightFile, stats: ReadonlyMap<string, Tens
   const layers: SignalLayer[] = [];
   let f = 1;
   for (const p of partial) {
-    f = p.kind === 'normalization' ? p.meanSquareWeight : p.startsChain ? p.forwardGain : f * p.forwardGain;
+    // A normalization resets the scale to E[gamma^2]; one a converter folded into the layer resets it
+    // to that layer's activation constant (gamma, folded away, taken as 1).
+    f = p.kind === 'normalization' ? p.meanSquareWeight : p.startsChain ? p.forwardGain : p.foldedNormalization !== undefined ? p.c : f * p.forwardGain;
     layers.push({ ...p, cumulativeForward: f, cumulativeBackward: 1 });
   }
   let b = 1;

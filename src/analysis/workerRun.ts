@@ -56,17 +56,17 @@ export function runInFreshWorker<Reply extends { id: number }, T>(script: string
       worker.off('error', onError);
       worker.off('exit', onExit);
       // Settled once the thread is gone, so that callers limiting how many run at once (JobLimiter)
-      // count it until then; a failing terminate changes nothing, the outcome is decided.
-      void worker
-        .terminate()
-        .catch(() => undefined)
-        .then(() => {
-          if ('result' in outcome) {
-            resolve(outcome.result);
-          } else {
-            reject(outcome.error);
-          }
-        });
+      // count it until then, but no later than cancelGraceMs on: a thread blocked in a synchronous
+      // read stops only when the read returns. A failing terminate changes nothing, the outcome is decided.
+      let exitWait: NodeJS.Timeout | undefined;
+      void Promise.race([worker.terminate().catch(() => undefined), new Promise((r) => (exitWait = setTimeout(r, cancelGraceMs)))]).then(() => {
+        clearTimeout(exitWait);
+        if ('result' in outcome) {
+          resolve(outcome.result);
+        } else {
+          reject(outcome.error);
+        }
+      });
     };
     const onAbort = (): void => {
       worker.postMessage(options.cancel);

@@ -30,7 +30,7 @@ export async function expandInput(p: string): Promise<{ entries: string[]; isCol
   if (found.length === 0) {
     throw (await refusedFile(p)) ?? new WeightFileError('unrecognized', `${p}: the folder holds no weight files Weightscope can read.`, { file: p });
   }
-  return { entries: found, isCollection: true };
+  return { entries: found.sort(), isCollection: true };
 }
 
 /**
@@ -72,7 +72,7 @@ async function collect(dir: string, depth: number, out: string[], options: { leg
   }
   const fileNames = entries.filter((e) => !e.isDir).map((e) => e.name);
   if (options.legacy) {
-    out.push(...legacyCheckpoints(fileNames, names).map((n) => path.join(dir, n)));
+    out.push(...legacyCheckpoints(fileNames).map((n) => path.join(dir, n)));
   }
   for (const e of entries) {
     if (e.isDir) {
@@ -95,7 +95,8 @@ async function collect(dir: string, depth: number, out: string[], options: { leg
  * or a `checkpoint` state file (listed itself) the checkpoint is a legacy V1 one, in `X` or the
  * shards `X-NNNNN-of-NNNNN`. They are listed so that a folder scan says why it cannot read them.
  */
-function legacyCheckpoints(fileNames: readonly string[], names: ReadonlySet<string>): string[] {
+function legacyCheckpoints(fileNames: readonly string[]): string[] {
+  const names = new Set(fileNames);
   if (names.has('checkpoint')) {
     return [];
   }

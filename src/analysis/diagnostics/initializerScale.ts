@@ -9,6 +9,7 @@ import { activationConstants, signalBand } from '../signalPropagation';
 import { familyStd, recommendedFamily } from '../initializers';
 import type { Diagnostic, DiagnosticRule } from './diagnostic';
 import { ev, fmt } from './format';
+import { judgeForecast } from './signalForecast';
 
 /** Families of initializers whose scale does not depend on the fans. */
 const fixedScaleFamilies = new Set(['tiny_uniform', 'tiny_normal', 'random_uniform', 'random_normal', 'truncated_normal', 'custom_uniform']);
@@ -89,9 +90,13 @@ export const initializerScale: DiagnosticRule = {
       // else info. Warning once trained. Too large: warning at the draw; trained weights
       // legitimately grow (unregularized-growth and the forecast judge that).
       const oneOff = small && untrained && source !== undefined && !source.fixedScale;
-      const chainVanishes = ctx.forecast().layers.some((l) => l.cumulativeForward < signalBand.lower);
+      // The forecast's own verdict (signal-forecast): renormalized layers and unjudged models do not count.
+      const forecast = ctx.forecast();
+      const verdict = judgeForecast(forecast);
+      const chainVanishes = verdict.judged && verdict.forwardIndex >= 0 && forecast.layers[verdict.forwardIndex]!.cumulativeForward < signalBand.lower;
+      const inBand = verdict.judged && verdict.forwardIndex < 0;
       let severity: Diagnostic['severity'] = oneOff ? (chainVanishes ? 'warning' : 'info') : small ? (untrained ? 'error' : 'warning') : untrained ? 'warning' : 'info';
-      let suffix = oneOff && !chainVanishes ? ' The forecast keeps the signal within the healthy band, so this is a one-off shrink, not a compounding one.' : '';
+      let suffix = oneOff && inBand ? ' The forecast keeps the signal within the healthy band, so this is a one-off shrink, not a compounding one.' : '';
       if (k.followedByNormalization) {
         severity = 'info';
         suffix += ` ${k.followedByNormalization} normalizes the output, which cancels most of the effect.`;

@@ -66,6 +66,13 @@ export interface KernelAnalysis {
 const normalizationClass = /Normalization$/;
 
 /** Rule inputs with lazily computed, cached analyses. */
+/** Largest sample whose at-init test power is simulated (atInitPower). */
+const powerSimulationMax = 16384;
+
+/** Simulated powers by candidate and layout (atInitPower), at most powerCacheMax of them. */
+const powerCache = new Map<string, number>();
+const powerCacheMax = 256;
+
 export class RuleContext {
   /** The opened file. */
   readonly file: WeightFile;
@@ -238,22 +245,30 @@ export class RuleContext {
   }
 
   /**
-   * For a kernel still at its initial draw: the fraction of simulated fresh draws of its size, each
-   * moved by a rank-1 update of `moderateUpdate` (25%) of its norm, that the at-init test catches
-   * (`atInitTestPower`; at most 16,384 simulated values, so a lower bound for larger samples).
-   * Undefined when the kernel was not identified.
+   * For a kernel still at its initial draw: the fraction of simulated fresh draws of its sample's
+   * size and layout, each moved by a rank-1 update of `moderateUpdate` (25%) of its norm, that the
+   * at-init test catches (`atInitTestPower`). Undefined when the kernel was not identified or its
+   * sample holds more than powerSimulationMax values: the test's power grows with the size, and
+   * simulating a smaller stand-in would understate it.
    */
   atInitPower(k: KernelAnalysis): number | undefined {
     const m = k.match;
-    if (!m?.candidate) {
+    if (!m?.candidate || m.sampleSize > powerSimulationMax) {
       return undefined;
     }
-    const cap = 16384;
-    if (k.sampleMatrix) {
-      const { rows, cols } = k.sampleMatrix;
-      return atInitTestPower(m.candidate, Math.max(1, Math.min(rows, Math.floor(cap / Math.max(1, cols)))), cols, true);
+    const c = m.candidate;
+    const [rows, cols, matrix] = k.sampleMatrix ? [k.sampleMatrix.rows, k.sampleMatrix.cols, true] : [m.sampleSize, 1, false];
+    // Seeded: the same candidate at the same size always gets the same answer, so it is computed once.
+    const key = [c.id, c.label, c.distribution, c.mean, c.std, c.bound, rows, cols, matrix].join('|');
+    let power = powerCache.get(key);
+    if (power === undefined) {
+      power = atInitTestPower(c, rows, cols, matrix);
+      if (powerCache.size >= powerCacheMax) {
+        powerCache.delete(powerCache.keys().next().value!);
+      }
+      powerCache.set(key, power);
     }
-    return atInitTestPower(m.candidate, Math.min(m.sampleSize, cap), 1, false);
+    return power;
   }
 
   /** The signal forecast (cached). */

@@ -383,7 +383,7 @@ export class DiffPanelView extends Disposable {
     const controller = new AbortController();
     this.histogramRequest = controller;
     const run = this.readHistograms(a, b, bins, controller.signal);
-    this.histogramSettled = Promise.all([this.histogramSettled, run.catch(() => undefined)]);
+    this.histogramSettled = Promise.all([this.histogramSettled, run.catch(() => undefined)]).then(() => undefined);
     return run.finally(() => {
       if (this.histogramRequest === controller) {
         this.histogramRequest = undefined;
@@ -434,8 +434,10 @@ export class DiffPanelView extends Disposable {
     this.histogramRequest = undefined;
     const old = this.histogramFiles;
     this.histogramFiles = {};
+    const settled = this.histogramSettled;
+    this.histogramSettled = Promise.resolve();
     // Closed once the aborted request stopped reading them.
-    void this.histogramSettled.then(() => {
+    void settled.then(() => {
       for (const f of [old.a, old.b]) {
         f?.then((w) => w.close()).catch(() => undefined);
       }

@@ -173,6 +173,14 @@ test('a folder scan lists a legacy V1 checkpoint beside readable models and says
     const v1 = r.err.filter((l) => l.startsWith(`error[unsupportedFormat]: ${path.join(dir, 'v1', 'export-00000-of-00001')}: this is a legacy V1 checkpoint`));
     assert.equal(v1.length, 1, `${argv[0]}: ${r.err.join(' | ')}`);
   }
+  // A folder named like the MetaGraph's prefix is no V1 checkpoint file.
+  const other = makeTempDir('weightscope-scan-meta-dir-');
+  fs.cpSync(path.join(dir, 'good'), path.join(other, 'good'), { recursive: true });
+  fs.writeFileSync(path.join(other, 'export.meta'), '');
+  fs.mkdirSync(path.join(other, 'export'));
+  const entries = (await expandInput(other)).entries;
+  assert.ok(!entries.includes(path.join(other, 'export')), entries.join(', '));
+  assert.deepEqual(entries, [...entries].sort(), 'the entries are sorted');
   // The commands that open one model still give the V1 file's own reason for its folder.
   const one = await run(['check', path.join(dir, 'v1')]);
   assert.equal(one.code, 2);

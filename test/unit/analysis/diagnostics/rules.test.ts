@@ -310,3 +310,20 @@ test('a Keras-default glorot_uniform first layer before ReLU that widens 3 -> 64
   ]);
   assert.deepEqual(bad.d.filter((x) => x.code === 'initializer-scale').map((x) => x.severity), ['error', 'error']);
 });
+
+test('the one-off first-layer shrink follows the verdict of the forecast: a dip that a normalization cancels does not make it a warning', async () => {
+  // first: 3 x (2/67) x 1/2 = 0.045; hidden: 64 x 0.056^2 x 1/2 = 0.1, so the chain reaches 0.0045 at
+  // 'hidden', whose output a BatchNormalization resets: the forecast judges no vanishing there.
+  const r = rng(17);
+  const g = { className: 'GlorotUniform', config: {} };
+  const { d } = await diagnose([
+    { name: 'first', className: 'Dense', activation: 'relu', kernelInitializer: g, weights: [{ weight: 'kernel', shape: [3, 64], values: Float32Array.from({ length: 192 }, () => Math.sqrt(6 / 67) * (2 * r.uniform() - 1)) }] },
+    { name: 'hidden', className: 'Dense', activation: 'relu', kernelInitializer: { className: 'RandomNormal', config: { stddev: 0.056 } }, weights: [{ weight: 'kernel', shape: [64, 64], values: Float32Array.from({ length: 4096 }, () => 0.056 * r.normal()) }] },
+    { name: 'bn', className: 'BatchNormalization', weights: [{ weight: 'gamma', shape: [64], values: new Float32Array(64).fill(1) }] },
+    { name: 'out', className: 'Dense', activation: 'relu', kernelInitializer: { className: 'HeNormal', config: {} }, weights: [{ weight: 'kernel', shape: [64, 64], values: Float32Array.from({ length: 4096 }, () => Math.sqrt(2 / 64) * r.normal()) }] },
+  ]);
+  assert.deepEqual(d.filter((x) => x.code === 'signal-vanishing'), []);
+  const first = d.filter((x) => x.code === 'initializer-scale' && x.layer === 'first');
+  assert.deepEqual(first.map((x) => x.severity), ['info'], JSON.stringify(first.map((x) => x.message)));
+  assert.match(first[0]!.message, /The forecast keeps the signal within the healthy band/);
+});
