@@ -39,11 +39,13 @@ test('virtual workspaces are declared as limited, and the explorer offers the co
   const virtual = manifest.capabilities?.virtualWorkspaces;
   assert.equal(virtual?.supported, 'limited');
   assert.ok(typeof virtual.description === 'string' && /train/i.test(virtual.description) && /local file system/.test(virtual.description), String(virtual?.description));
-  // Training, probes, comparisons and history read the files with Node's fs (or git): not offered on other file systems.
+  // Training, probes, comparisons and history read the files with Node's fs (or git): not offered on other file
+  // systems. A remote window's (SSH, WSL, containers) files are on the extension host's disk: the explorer's
+  // resourceScheme there is vscode-remote, while the extension sees file URIs.
   const localOnly = /\.(trainModel|probeGradients|compare\w*|selectForCompare|showHistory)$/;
   const menus = manifest.contributes.menus['explorer/context']!.filter((m) => localOnly.test(m.command));
   assert.equal(menus.length, 9, menus.map((m) => m.command).join(', '));
   for (const m of menus) {
-    assert.ok(m.when?.startsWith('resourceScheme == file && '), `${m.command}: ${m.when}`);
+    assert.ok(m.when?.startsWith('(resourceScheme == file || resourceScheme == vscode-remote) && '), `${m.command}: ${m.when}`);
   }
 });
