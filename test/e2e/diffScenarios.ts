@@ -121,6 +121,9 @@ export const diffScenarios: Scenario[] = [
       await waitForWorkbench(page);
       const folder = await revealInExplorer(page, ['diff-run']);
       await folder.click(); // a single selection (the workbench may restore an earlier multi-selection)
+      // Show Weight History is offered for one folder only: wait until the click has replaced the
+      // previous scenario's two selected epochs.
+      await page.waitForFunction(`document.querySelectorAll('.explorer-folders-view .monaco-list-row[aria-selected="true"]').length === 1`);
       const items = await contextMenuItems(page, folder);
       assert.ok(items.includes('Show Weight History'), `folder context menu has Show Weight History: ${items.join(' | ')}`);
       await clickMenuItem(page, 'Show Weight History');

@@ -46,6 +46,6 @@ test('virtual workspaces are declared as limited, and the explorer offers the co
   const menus = manifest.contributes.menus['explorer/context']!.filter((m) => localOnly.test(m.command));
   assert.equal(menus.length, 9, menus.map((m) => m.command).join(', '));
   for (const m of menus) {
-    assert.ok(m.when?.startsWith('(resourceScheme == file || resourceScheme == vscode-remote) && '), `${m.command}: ${m.when}`);
+    assert.ok(m.when?.startsWith('resourceScheme =~ /^(file|vscode-remote)$/ && '), `${m.command}: ${m.when}`);
   }
 });
