@@ -1,6 +1,5 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { MemoryByteSource, MemoryFileSet } from '../../../src/core/byteSource';
@@ -293,15 +292,16 @@ test('.keras whose DEFLATED weights member is not HDF5 (64 MiB of zeros, a ZIP b
     { name: 'model.weights.h5', data: new Uint8Array(64 * 1024 * 1024), deflate: true },
   ]);
   assert.ok(zip.length < 1024 * 1024, `the archive is small (${zip.length} bytes)`);
-  const tmp = (): string[] => fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('weightscope-h5-'));
-  const before = tmp();
-  const source = new MemoryByteSource('memory/bomb.keras', zip);
-  await assert.rejects(kerasV3Reader.open(source, new MemoryFileSet('memory', new Map())), (ex: unknown) => {
-    assert.ok(WeightFileError.is(ex, 'unrecognized'), String(ex));
-    assert.equal((ex as Error).message, 'memory/bomb.keras/model.weights.h5: is not an HDF5 file (no HDF5 signature at its start or after a user block).');
-    return true;
+  // In a temporary folder of its own: test files running alongside make their own folders in the shared one.
+  await withOwnTmpdir(async (tempRoot) => {
+    const source = new MemoryByteSource('memory/bomb.keras', zip);
+    await assert.rejects(kerasV3Reader.open(source, new MemoryFileSet('memory', new Map())), (ex: unknown) => {
+      assert.ok(WeightFileError.is(ex, 'unrecognized'), String(ex));
+      assert.equal((ex as Error).message, 'memory/bomb.keras/model.weights.h5: is not an HDF5 file (no HDF5 signature at its start or after a user block).');
+      return true;
+    });
+    assert.deepEqual(fs.readdirSync(tempRoot), [], 'no temporary copy was made');
   });
-  assert.deepEqual(tmp(), before, 'no temporary copy was made');
 });
 
 test('sniff: ZIP magic with a .keras name, or a ZIP starting with Keras members', () => {
