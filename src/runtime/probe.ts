@@ -553,126 +553,136 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
   const tap = tfl.model({ inputs: model.inputs, outputs: lossAt < outputs.length ? outputs : [...outputs, model.outputs[0]!] });
 
   const indexRange = inputIndexRange(model);
-  let x: Tensor;
-  let inputSource: ProbeResult['inputSource'];
-  if (options.data) {
-    x = tf.tensor(options.data.x, options.data.xShape, 'float32');
-    inputSource = 'data';
-  } else {
-    const batch = options.batchSize ?? defaultProbeBatch;
-    const shape = concreteShape(input.shape, batch);
-    const distribution = options.distribution ?? 'normal';
-    const count = shape.reduce((a, b) => a * b, 1);
-    x = tf.tensor(indexRange !== undefined ? randomIndices(count, indexRange, seed) : randomValues(count, distribution, seed), shape, 'float32');
-    inputSource = indexRange !== undefined ? 'indices' : distribution;
-  }
-  const batchSize = x.shape[0] ?? 0;
-  // indices have no scale for activations to grow or shrink from
-  const inputStd = indexRange !== undefined ? null : moments((await x.data()) as Float32Array).std;
-  // An output with open dimensions (a fully convolutional network's) takes its size from the input.
-  let outDims: (number | null)[] = model.outputs[0]?.shape.slice(1) ?? [];
-  if (outDims.includes(null)) {
-    outDims = tf.tidy(() => {
-      const out = model.predict(tf.slice(x, 0, 1)) as Tensor | Tensor[];
-      return (Array.isArray(out) ? out[0]! : out).shape.slice(1);
-    });
-  }
-  const outShape = [batchSize, ...outDims.map((d) => d ?? 1)];
-  const outUnits = outShape[outShape.length - 1] ?? 1;
-  // the user's targets arranged for the loss (class ids vs one-hot rows) when the output is [batch, units]
-  const given = options.data?.y && options.data.yShape ? { y: options.data.y, yShape: options.data.yShape } : undefined;
-  const targets = given && outShape.length === 2 ? targetsForLoss(given.y, given.yShape, outUnits, loss.name) : given;
-  const y = targets
-    ? tf.tensor(targets.y, targets.yShape, 'float32')
-    : loss.name === 'sparseCategoricalCrossentropy'
-      ? tf.tensor(syntheticTargets([batchSize, outUnits], 'sparseCategoricalCrossentropy', seed), [batchSize])
-      : tf.tensor(syntheticTargets(outShape, loss.name, seed), outShape, 'float32');
-
-  const trainable = probed.flatMap((l) => l.trainableWeights.map((w) => ({ layer: l.name, variable: w.read() as Variable })));
-  const activations: Tensor[] = [];
-  const { value, grads } = tf.variableGrads(() => {
-    const outs = tap.apply(x, { training: false }) as Tensor | Tensor[];
-    const list = Array.isArray(outs) ? outs : [outs];
-    for (const o of list.slice(0, probed.length)) {
-      activations.push(tf.keep(o));
+  // everything made from here on is disposed on every way out: a cancel, a failed pass, the return
+  const made: Tensor[] = [];
+  try {
+    let x: Tensor;
+    let inputSource: ProbeResult['inputSource'];
+    if (options.data) {
+      x = tf.tensor(options.data.x, options.data.xShape, 'float32');
+      inputSource = 'data';
+    } else {
+      const batch = options.batchSize ?? defaultProbeBatch;
+      const shape = concreteShape(input.shape, batch);
+      const distribution = options.distribution ?? 'normal';
+      const count = shape.reduce((a, b) => a * b, 1);
+      x = tf.tensor(indexRange !== undefined ? randomIndices(count, indexRange, seed) : randomValues(count, distribution, seed), shape, 'float32');
+      inputSource = indexRange !== undefined ? 'indices' : distribution;
     }
-    return lossTensor(tf, loss.name, y, list[lossAt]!, loss.fromLogits) as never;
-  }, trainable.map((t) => t.variable) as never);
+    made.push(x);
+    const batchSize = x.shape[0] ?? 0;
+    // indices have no scale for activations to grow or shrink from
+    const inputStd = indexRange !== undefined ? null : moments((await x.data()) as Float32Array).std;
+    // An output with open dimensions (a fully convolutional network's) takes its size from the input.
+    let outDims: (number | null)[] = model.outputs[0]?.shape.slice(1) ?? [];
+    if (outDims.includes(null)) {
+      outDims = tf.tidy(() => {
+        const out = model.predict(tf.slice(x, 0, 1)) as Tensor | Tensor[];
+        return (Array.isArray(out) ? out[0]! : out).shape.slice(1);
+      });
+    }
+    const outShape = [batchSize, ...outDims.map((d) => d ?? 1)];
+    const outUnits = outShape[outShape.length - 1] ?? 1;
+    // the user's targets arranged for the loss (class ids vs one-hot rows) when the output is [batch, units]
+    const given = options.data?.y && options.data.yShape ? { y: options.data.y, yShape: options.data.yShape } : undefined;
+    const targets = given && outShape.length === 2 ? targetsForLoss(given.y, given.yShape, outUnits, loss.name) : given;
+    const y = targets
+      ? tf.tensor(targets.y, targets.yShape, 'float32')
+      : loss.name === 'sparseCategoricalCrossentropy'
+        ? tf.tensor(syntheticTargets([batchSize, outUnits], 'sparseCategoricalCrossentropy', seed), [batchSize])
+        : tf.tensor(syntheticTargets(outShape, loss.name, seed), outShape, 'float32');
+    made.push(y);
 
-  const lossValue = (await value.data())[0] ?? NaN;
-  const layers: LayerProbe[] = [];
-  for (let depth = 0; depth < probed.length; depth++) {
-    throwIfAborted(options.signal);
-    const layer = probed[depth]!;
-    const act = activations[depth]!;
-    const actValues = (await act.data()) as Float32Array;
-    const m = moments(actValues);
-    let gradSq = 0;
-    let weightSq = 0;
-    let nonFiniteGradient = false;
-    let nonFiniteWeight = false;
-    const own = trainable.filter((t) => t.layer === layer.name);
-    for (const { variable } of own) {
-      const g = grads[variable.name];
-      if (g) {
-        const gm = moments((await g.data()) as Float32Array);
-        gradSq += gm.sumSquares;
-        nonFiniteGradient ||= gm.nonFinite;
+    const trainable = probed.flatMap((l) => l.trainableWeights.map((w) => ({ layer: l.name, variable: w.read() as Variable })));
+    const activations: Tensor[] = [];
+    const { value, grads } = tf.variableGrads(() => {
+      const outs = tap.apply(x, { training: false }) as Tensor | Tensor[];
+      const list = Array.isArray(outs) ? outs : [outs];
+      for (const o of list.slice(0, probed.length)) {
+        const kept = tf.keep(o);
+        activations.push(kept);
+        made.push(kept);
       }
-      const wm = moments((await variable.data()) as Float32Array);
-      weightSq += wm.sumSquares;
-      nonFiniteWeight ||= wm.nonFinite;
-    }
-    const activation = activationOf(layer);
-    const offLossPath = !onLossPath(layer);
-    const gradNorm = own.length > 0 && !nonFiniteGradient && !offLossPath ? Math.sqrt(gradSq) : null;
-    const weightNorm = own.length > 0 && !nonFiniteWeight ? Math.sqrt(weightSq) : null;
-    const probe: LayerProbe = {
-      layer: layer.name,
-      className: layer.getClassName(),
-      ...(activation ? { activation } : {}),
-      depth,
-      hasWeights: own.length > 0,
-      gradNorm: gradNorm === null ? null : finiteOrNull(gradNorm),
-      weightNorm: weightNorm === null ? null : finiteOrNull(weightNorm),
-      gradWeightRatio: gradNorm !== null && weightNorm !== null && weightNorm > 0 ? finiteOrNull(gradNorm / weightNorm) : null,
-      activationMean: m.mean,
-      activationStd: m.std,
-      nonFiniteActivation: m.nonFinite,
-      nonFiniteGradient,
-      nonFiniteWeight,
-      ...(offLossPath ? { offLossPath } : {}),
-    };
-    if (activation === 'relu') {
-      probe.deadReluFraction = deadUnitFraction(actValues, act.shape);
-    } else if (activation === 'sigmoid' || activation === 'tanh') {
-      let saturated = 0;
-      for (const v of actValues) {
-        if (activation === 'sigmoid' ? v < 0.01 || v > 0.99 : Math.abs(v) > 0.99) {
-          saturated++;
+      return lossTensor(tf, loss.name, y, list[lossAt]!, loss.fromLogits) as never;
+    }, trainable.map((t) => t.variable) as never);
+    made.push(value, ...Object.values(grads));
+
+    const lossValue = (await value.data())[0] ?? NaN;
+    const layers: LayerProbe[] = [];
+    for (let depth = 0; depth < probed.length; depth++) {
+      throwIfAborted(options.signal);
+      const layer = probed[depth]!;
+      const act = activations[depth]!;
+      const actValues = (await act.data()) as Float32Array;
+      const m = moments(actValues);
+      let gradSq = 0;
+      let weightSq = 0;
+      let nonFiniteGradient = false;
+      let nonFiniteWeight = false;
+      const own = trainable.filter((t) => t.layer === layer.name);
+      for (const { variable } of own) {
+        const g = grads[variable.name];
+        if (g) {
+          const gm = moments((await g.data()) as Float32Array);
+          gradSq += gm.sumSquares;
+          nonFiniteGradient ||= gm.nonFinite;
         }
+        const wm = moments((await variable.data()) as Float32Array);
+        weightSq += wm.sumSquares;
+        nonFiniteWeight ||= wm.nonFinite;
       }
-      probe.saturatedFraction = actValues.length > 0 ? saturated / actValues.length : 0;
+      const activation = activationOf(layer);
+      const offLossPath = !onLossPath(layer);
+      const gradNorm = own.length > 0 && !nonFiniteGradient && !offLossPath ? Math.sqrt(gradSq) : null;
+      const weightNorm = own.length > 0 && !nonFiniteWeight ? Math.sqrt(weightSq) : null;
+      const probe: LayerProbe = {
+        layer: layer.name,
+        className: layer.getClassName(),
+        ...(activation ? { activation } : {}),
+        depth,
+        hasWeights: own.length > 0,
+        gradNorm: gradNorm === null ? null : finiteOrNull(gradNorm),
+        weightNorm: weightNorm === null ? null : finiteOrNull(weightNorm),
+        gradWeightRatio: gradNorm !== null && weightNorm !== null && weightNorm > 0 ? finiteOrNull(gradNorm / weightNorm) : null,
+        activationMean: m.mean,
+        activationStd: m.std,
+        nonFiniteActivation: m.nonFinite,
+        nonFiniteGradient,
+        nonFiniteWeight,
+        ...(offLossPath ? { offLossPath } : {}),
+      };
+      if (activation === 'relu') {
+        probe.deadReluFraction = deadUnitFraction(actValues, act.shape);
+      } else if (activation === 'sigmoid' || activation === 'tanh') {
+        let saturated = 0;
+        for (const v of actValues) {
+          if (activation === 'sigmoid' ? v < 0.01 || v > 0.99 : Math.abs(v) > 0.99) {
+            saturated++;
+          }
+        }
+        probe.saturatedFraction = actValues.length > 0 ? saturated / actValues.length : 0;
+      }
+      layers.push(probe);
     }
-    layers.push(probe);
+    const firstNonFinite =
+      layers.find((l) => l.nonFiniteActivation || l.nonFiniteWeight) ?? [...layers].reverse().find((l) => l.nonFiniteGradient);
+    return {
+      loss: finiteOrNull(lossValue),
+      lossName: loss.name,
+      lossSource: loss.source,
+      ...(loss.fromLogits ? { fromLogits: true } : {}),
+      batchSize,
+      ...(inputSource !== 'data' && input.shape.slice(1).includes(null) ? { openInputShape: x.shape.slice(1) } : {}),
+      inputSource,
+      targetSource: given ? 'data' : 'synthetic',
+      learningRate,
+      inputStd,
+      layers,
+      ...(firstNonFinite ? { firstNonFiniteLayer: firstNonFinite.layer } : {}),
+    };
+  } finally {
+    tf.dispose(made);
   }
-  const firstNonFinite =
-    layers.find((l) => l.nonFiniteActivation || l.nonFiniteWeight) ?? [...layers].reverse().find((l) => l.nonFiniteGradient);
-  tf.dispose([x, y, value, ...activations, ...Object.values(grads)]);
-  return {
-    loss: finiteOrNull(lossValue),
-    lossName: loss.name,
-    lossSource: loss.source,
-    ...(loss.fromLogits ? { fromLogits: true } : {}),
-    batchSize,
-    ...(inputSource !== 'data' && input.shape.slice(1).includes(null) ? { openInputShape: x.shape.slice(1) } : {}),
-    inputSource,
-    targetSource: given ? 'data' : 'synthetic',
-    learningRate,
-    inputStd,
-    layers,
-    ...(firstNonFinite ? { firstNonFiniteLayer: firstNonFinite.layer } : {}),
-  };
 }
 
 /** The kernel named by TF.js's "Kernel 'X' not registered for backend 'Y'" error, else undefined. */

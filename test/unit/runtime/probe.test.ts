@@ -241,3 +241,18 @@ test('a fully convolutional network (open height and width) is probed on inputs 
   const dense = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [3], units: 1 })] });
   assert.equal((await probeModel(dense, tf, tfl, { batchSize: 4 })).openInputShape, undefined);
 });
+
+/** A signal that reads as aborted from its `after`-th check on (so a cancel lands mid-probe). */
+function abortsAfter(after: number): AbortSignal {
+  let checks = 0;
+  return { get aborted() { return ++checks >= after; } } as unknown as AbortSignal;
+}
+
+test('a probe cancelled between layers leaves no tensors behind', async () => {
+  const m = deepNet(6, 16, 'relu', (s) => tfl.initializers.heNormal({ seed: s }));
+  await probeModel(m, tf, tfl, { batchSize: 8 }); // warm-up: lazily made tensors are not the probe's
+  const before = tf.memory().numTensors;
+  await assert.rejects(probeModel(m, tf, tfl, { batchSize: 8, signal: abortsAfter(4) }), /cancelled/);
+  assert.equal(tf.memory().numTensors, before);
+  m.dispose();
+});
