@@ -9,12 +9,12 @@ import type { TensorStats } from '../analysis/statsTypes';
 import { computeTensorStats } from '../analysis/tensorStats';
 import { runDiagnostics } from '../analysis/diagnostics/diagnostic';
 import { openLocalPath } from '../formats/registry';
-import { explainWasmMemoryFailure, initLayers, type BackendName } from './backend';
+import { explainWasmMemoryFailure, initLayers, type BackendName, type Tf, type Tfl } from './backend';
 import type { BackendInfo } from './backend';
 import { checkDataForModel } from './dataCheck';
-import { inputShapeFor, loadDataSet } from './dataLoader';
+import { inputShapeFor, loadDataSet, type DataSet } from './dataLoader';
 import { gradientDiagnostics } from './gradientRules';
-import { buildModel } from './modelBuilder';
+import { buildModel, type BuiltModel } from './modelBuilder';
 import { chooseLoss, defaultProbeBatch, ensureGradientBackend, probeModel, requireOneInput, syntheticBatch, type LossName, type ProbeData, type ProbeResult } from './probe';
 import type { SyntheticDistribution } from './syntheticData';
 
@@ -66,32 +66,14 @@ export async function probeFile(file: string, options: ProbeFileOptions = {}): P
   const wf = await openLocalPath(file);
   try {
     const built = await buildModel(wf, tf, tfl, { signal: options.signal });
-    requireOneInput(built.model, file, 'probed');
-    const backend = await ensureGradientBackend(tf, info, built.model);
-    const data = options.data ? await loadDataSet(options.data, options.signal) : undefined;
-    const xShape = data && options.data ? inputShapeFor(data, built.model.inputs[0]?.shape ?? [], options.data) : undefined;
-    if (data && xShape && options.data) {
-      checkDataForModel({ ...data, xShape }, built.model, chooseLoss(built.model, { loss: options.loss, trainingConfig: built.trainingConfig }).name, options.data);
+    let measured: Measured;
+    try {
+      measured = await probeBuilt(file, built, tf, tfl, info, options);
+    } finally {
+      // the model's weights are freed however the probe ends: bad data, a cancel, a failed pass
+      built.model.dispose();
     }
-    // a batch of data is its first rows, as many as a synthetic batch would hold (or --batch)
-    const auto = options.batchSize !== undefined ? undefined : syntheticBatch(built.model, backend.name);
-    const size = options.batchSize ?? auto?.size ?? defaultProbeBatch;
-    const rows = xShape?.[0] ?? 0;
-    const batch = data && rows <= size ? undefined : auto;
-    const t0 = Date.now();
-    const probe = await probeModel(built.model, tf, tfl, {
-      ...(data && xShape ? { data: firstRows({ x: data.x, xShape, ...(data.y && data.yShape ? { y: data.y, yShape: data.yShape } : {}) }, size) } : {}),
-      distribution: options.distribution,
-      batchSize: size,
-      loss: options.loss,
-      trainingConfig: built.trainingConfig,
-      learningRate: options.learningRate,
-      signal: options.signal,
-    }).catch((ex: unknown) => {
-      throw explainWasmMemoryFailure(ex, file, 'probing', size, 'probe with a smaller batch (--batch), or on the cpu backend');
-    });
-    const probeMs = Date.now() - t0;
-    built.model.dispose();
+    const { backend, probe, probeMs, batch, rows, size, data } = measured;
     const stats = new Map<string, TensorStats>();
     for (const t of wf.tensors) {
       if (t.group === 'model' && !t.unavailable && /kernel|embeddings/.test(t.role)) {
@@ -125,6 +107,47 @@ export async function probeFile(file: string, options: ProbeFileOptions = {}): P
   } finally {
     await wf.close();
   }
+}
+
+/** What probeBuilt measured, for the report. */
+interface Measured {
+  backend: BackendInfo;
+  probe: ProbeResult;
+  probeMs: number;
+  batch: { size: number; reduced?: string } | undefined;
+  rows: number;
+  size: number;
+  data: DataSet | undefined;
+}
+
+/** Loads and checks the data, then probes the rebuilt model (which the caller disposes). */
+async function probeBuilt(file: string, built: BuiltModel, tf: Tf, tfl: Tfl, info: BackendInfo, options: ProbeFileOptions): Promise<Measured> {
+  requireOneInput(built.model, file, 'probed');
+  const backend = await ensureGradientBackend(tf, info, built.model);
+  const data = options.data ? await loadDataSet(options.data, options.signal) : undefined;
+  const xShape = data && options.data ? inputShapeFor(data, built.model.inputs[0]?.shape ?? [], options.data) : undefined;
+  if (data && xShape && options.data) {
+    checkDataForModel({ ...data, xShape }, built.model, chooseLoss(built.model, { loss: options.loss, trainingConfig: built.trainingConfig }).name, options.data);
+  }
+  // a batch of data is its first rows, as many as a synthetic batch would hold (or --batch)
+  const auto = options.batchSize !== undefined ? undefined : syntheticBatch(built.model, backend.name);
+  const size = options.batchSize ?? auto?.size ?? defaultProbeBatch;
+  const rows = xShape?.[0] ?? 0;
+  const batch = data && rows <= size ? undefined : auto;
+  const t0 = Date.now();
+  const probe = await probeModel(built.model, tf, tfl, {
+    ...(data && xShape ? { data: firstRows({ x: data.x, xShape, ...(data.y && data.yShape ? { y: data.y, yShape: data.yShape } : {}) }, size) } : {}),
+    distribution: options.distribution,
+    batchSize: size,
+    loss: options.loss,
+    trainingConfig: built.trainingConfig,
+    learningRate: options.learningRate,
+    signal: options.signal,
+  }).catch((ex: unknown) => {
+    throw explainWasmMemoryFailure(ex, file, 'probing', size, 'probe with a smaller batch (--batch), or on the cpu backend');
+  });
+  const probeMs = Date.now() - t0;
+  return { backend, probe, probeMs, batch, rows, size, data };
 }
 
 /** The first `count` samples of `data` (copied), or `data` itself when it has no more. */

@@ -50,3 +50,15 @@ test('probe --data takes the first --batch samples of the data, or as many as th
   assert.equal(await runCli(['probe', modelFile, '--data', dataFile, '--batch', '8', '--backend', 'cpu'], io), 0, io.stderr.join('\n'));
   assert.match(io.stdout.join('\n'), /batch: 8 from data \(its first 8 of 50 samples\)/);
 });
+
+test('a probe refused for its data, or cancelled, frees the rebuilt model', async () => {
+  await probeFile(modelFile, { data: dataFile, batchSize: 4, backend: 'cpu' }); // warm-up
+  const before = tf.memory().numTensors;
+  const narrow = writeNpz(path.join(makeTempDir(), 'narrow.npz'), { x: { shape: [4, 3], values: Array.from({ length: 12 }, () => 0) } });
+  await assert.rejects(probeFile(modelFile, { data: narrow, backend: 'cpu' }), /samples of shape \[3\]/);
+  assert.equal(tf.memory().numTensors, before);
+  let checks = 0;
+  const signal = { get aborted() { return ++checks >= 3; } } as unknown as AbortSignal;
+  await assert.rejects(probeFile(modelFile, { data: dataFile, backend: 'cpu', signal }), /cancelled/);
+  assert.equal(tf.memory().numTensors, before);
+});
