@@ -302,13 +302,16 @@ export async function runExperiment(name: ExperimentName, options: ExperimentOpt
     ];
     for (const [variant, init] of inits) {
       const model = initializationModel(tfl, variant.replace(/[^a-z0-9]+/g, '_'), init, user?.d, user?.k);
-      // the probe runs on a batch of the user's samples, else on synthetic inputs shaped from the model
-      const batch = user ? rows(user, 0, 64) : undefined;
-      const probe = await probeModel(model, tf, tfl, { batchSize: 64, learningRate: 0.05, seed: 2, signal: options.signal, ...(batch ? { data: { x: batch.x, xShape: batch.xShape, y: batch.y!, yShape: batch.yShape! } } : {}) });
-      const r = await train(variant, model, data, { optimizer: 'sgd', learningRate: 0.05, epochs: options.epochs ?? 5, batchSize: 32, validationSplit: 0.2 });
-      r.diagnostics = gradientDiagnostics(probe);
-      variants.push(r);
-      model.dispose();
+      try {
+        // the probe runs on a batch of the user's samples, else on synthetic inputs shaped from the model
+        const batch = user ? rows(user, 0, 64) : undefined;
+        const probe = await probeModel(model, tf, tfl, { batchSize: 64, learningRate: 0.05, seed: 2, signal: options.signal, ...(batch ? { data: { x: batch.x, xShape: batch.xShape, y: batch.y!, yShape: batch.yShape! } } : {}) });
+        const r = await train(variant, model, data, { optimizer: 'sgd', learningRate: 0.05, epochs: options.epochs ?? 5, batchSize: 32, validationSplit: 0.2 });
+        r.diagnostics = gradientDiagnostics(probe);
+        variants.push(r);
+      } finally {
+        model.dispose(); // a cancelled or failed variant frees its model too
+      }
     }
   } else if (name === 'regularization') {
     let data: DataSet;
@@ -327,8 +330,11 @@ export async function runExperiment(name: ExperimentName, options: ExperimentOpt
     }
     for (const [variant, regularized] of [['plain', false], ['l2-dropout', true]] as const) {
       const model = regularizationModel(tfl, variant.replace(/-/g, '_'), regularized, user?.d, user?.k);
-      variants.push(await train(variant, model, data, { optimizer: 'adam', learningRate: 0.003, epochs: options.epochs ?? 30, batchSize: 32, validationSplit }));
-      model.dispose();
+      try {
+        variants.push(await train(variant, model, data, { optimizer: 'adam', learningRate: 0.003, epochs: options.epochs ?? 30, batchSize: 32, validationSplit }));
+      } finally {
+        model.dispose();
+      }
     }
   } else {
     const trainSet = user ? rows(user, 0, user.n) : toDataSet(clusters(600, 20, 3, 21, 1.5), 'synthetic clusters');
@@ -337,36 +343,53 @@ export async function runExperiment(name: ExperimentName, options: ExperimentOpt
     const d = trainSet.xShape[1]!;
     const k = trainSet.yShape![1]!;
     const m = precisionModel(tfl, d, k);
-    const base = await train('float32', m, trainSet, { optimizer: 'adam', learningRate: 0.003, epochs: options.epochs ?? 10, batchSize: 32, validationSplit: 0.25 });
-    const nVal = Math.floor(n * 0.25);
-    const xVal = tf.tensor(trainSet.x.subarray((n - nVal) * d), [nVal, d]);
-    const yVal = tf.tensor(trainSet.y!.subarray((n - nVal) * k), [nVal, k]);
-    const reference = m.predict(xVal) as Tensor;
-    const measure = (model: LayersModel): { drift: number; acc: number } => {
-      const p = model.predict(xVal) as Tensor;
-      const drift = tf.max(tf.abs(tf.sub(p, reference))).dataSync()[0] ?? NaN;
-      const acc = tf.mean(tf.cast(tf.equal(tf.argMax(p, -1), tf.argMax(yVal, -1)), 'float32')).dataSync()[0] ?? NaN;
-      p.dispose();
-      return { drift, acc };
-    };
-    const f32 = measure(m);
-    base.outputDrift = f32.drift;
-    base.accuracy = f32.acc;
-    variants.push(base);
-    const artifacts = await modelArtifacts(tf, m);
-    const original = m.getWeights().map((w) => w.dataSync() as Float32Array);
-    for (const q of ['float16', 'uint8'] as const) {
-      throwIfAborted(options.signal);
-      const dir = path.join(outDir, q);
-      await writeTfjsModel(dir, artifacts, { quantize: q, metadata: { experiment: name, variant: q, parent: path.basename(base.checkpoints.at(-1) ?? '') } });
-      // the same rounding the stored file holds, applied to the live weights
-      m.setWeights(original.map((v, i) => tf.tensor(dequantized(v, q), m.getWeights()[i]!.shape)));
-      const r = measure(m);
-      variants.push({ name: q === 'uint8' ? 'int8 (uint8 affine)' : q, history: [], diagnostics: [], checkpoints: [dir], outputDrift: r.drift, accuracy: r.acc });
+    const held: Tensor[] = [];
+    try {
+      const base = await train('float32', m, trainSet, { optimizer: 'adam', learningRate: 0.003, epochs: options.epochs ?? 10, batchSize: 32, validationSplit: 0.25 });
+      const nVal = Math.floor(n * 0.25);
+      const xVal = tf.tensor(trainSet.x.subarray((n - nVal) * d), [nVal, d]);
+      const yVal = tf.tensor(trainSet.y!.subarray((n - nVal) * k), [nVal, k]);
+      held.push(xVal, yVal);
+      const reference = m.predict(xVal) as Tensor;
+      held.push(reference);
+      // every intermediate of a measurement is freed (tidy); only the two numbers come out
+      const measure = (model: LayersModel): { drift: number; acc: number } =>
+        tf.tidy(() => {
+          const p = model.predict(xVal) as Tensor;
+          const drift = tf.max(tf.abs(tf.sub(p, reference))).dataSync()[0] ?? NaN;
+          const acc = tf.mean(tf.cast(tf.equal(tf.argMax(p, -1), tf.argMax(yVal, -1)), 'float32')).dataSync()[0] ?? NaN;
+          return { drift, acc };
+        });
+      // setWeights copies the values into the model's variables; the tensors handed to it are freed after
+      const setValues = (values: Float32Array[]): void => {
+        const shapes = m.getWeights().map((w) => w.shape);
+        const tensors = values.map((v, i) => tf.tensor(v, shapes[i]));
+        try {
+          m.setWeights(tensors);
+        } finally {
+          tf.dispose(tensors);
+        }
+      };
+      const f32 = measure(m);
+      base.outputDrift = f32.drift;
+      base.accuracy = f32.acc;
+      variants.push(base);
+      const artifacts = await modelArtifacts(tf, m);
+      const original = m.getWeights().map((w) => w.dataSync() as Float32Array);
+      for (const q of ['float16', 'uint8'] as const) {
+        throwIfAborted(options.signal);
+        const dir = path.join(outDir, q);
+        await writeTfjsModel(dir, artifacts, { quantize: q, metadata: { experiment: name, variant: q, parent: path.basename(base.checkpoints.at(-1) ?? '') } });
+        // the same rounding the stored file holds, applied to the live weights
+        setValues(original.map((v) => dequantized(v, q)));
+        const r = measure(m);
+        variants.push({ name: q === 'uint8' ? 'int8 (uint8 affine)' : q, history: [], diagnostics: [], checkpoints: [dir], outputDrift: r.drift, accuracy: r.acc });
+      }
+      setValues(original);
+    } finally {
+      tf.dispose(held);
+      m.dispose();
     }
-    m.setWeights(original.map((v, i) => tf.tensor(v, m.getWeights()[i]!.shape)));
-    tf.dispose([xVal, yVal, reference]);
-    m.dispose();
   }
   return { experiment: name, backend: info, variants, outDir, data: described };
 }

@@ -65,3 +65,18 @@ test('a rerun of an experiment on one folder writes beside the earlier run, neve
     }
   }
 });
+
+test('an experiment, finished or cancelled, leaves no tensors behind', async () => {
+  const out = makeTempDir();
+  await runExperiment('precision', { outDir: out, epochs: 1, backend: 'cpu' }); // warm-up
+  const before = tf.memory().numTensors;
+  await runExperiment('precision', { outDir: out, epochs: 1, backend: 'cpu' });
+  assert.equal(tf.memory().numTensors, before, 'after the precision experiment');
+  // cancelled at its first checks, with a variant's model already built
+  for (const after of [2, 3]) {
+    let checks = 0;
+    const signal = { get aborted() { return ++checks >= after; }, addEventListener() {}, removeEventListener() {} } as unknown as AbortSignal;
+    await assert.rejects(runExperiment('regularization', { outDir: out, epochs: 1, backend: 'cpu', signal }), /cancelled/);
+    assert.equal(tf.memory().numTensors, before, `cancelled at check ${after}`);
+  }
+});
