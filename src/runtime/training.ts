@@ -18,7 +18,7 @@ import type { DataSet } from './dataLoader';
 import { gradientThresholds } from './gradientRules';
 import { chooseLoss, inputIndexRange, lossTensor, targetsForLoss, type LossName } from './probe';
 import { clusters, rng } from './syntheticData';
-import { concreteShape } from './modelBuilder';
+import { concreteShape, flattenLayers } from './modelBuilder';
 import { writeTfjsModel, type TfjsArtifacts } from './tfjsArtifacts';
 
 /** Optimizers a run can use. */
@@ -250,7 +250,8 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
   const optimizer = makeOptimizer(tf, spec.optimizer ?? runDefaults.optimizer, lr);
   const layers = model.layers.filter((l) => l.trainableWeights.length > 0);
   const vars = layers.flatMap((l) => l.trainableWeights.map((w) => ({ layer: l.name, lv: w, v: w.read() as Variable })));
-  const regularizers = layers.flatMap((l) => {
+  // the penalties of layers inside nested models too (applyOverrides regularizes those as well)
+  const regularizers = flattenLayers(model).flatMap((l) => {
     const r = (l as unknown as { kernelRegularizer?: { apply(x: Tensor): Tensor } }).kernelRegularizer;
     const kernel = l.trainableWeights.find((w) => /kernel$/.test(w.originalName));
     return r && kernel ? [{ r, kernel }] : [];

@@ -183,3 +183,24 @@ test('CLI: probe --json and train print the backend and results', async () => {
   assert.match(out.join('\n'), /epoch 1: loss [0-9.]+ acc [0-9.]+ val_loss/);
   assert.ok(fs.existsSync(path.join(dir, 'cli', 'epoch-001', 'weights.bin')));
 });
+
+test('an l2 override adds its penalty for layers inside a nested model too', async () => {
+  // a Functional model wrapping a Sequential base: the Dense layers are all inside the base
+  const base = tfl.sequential({ name: 'base' });
+  base.add(tfl.layers.dense({ inputShape: [6], units: 16, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 1 }), name: 'hidden' }));
+  base.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }), name: 'out' }));
+  const input = tfl.input({ shape: [6] });
+  const outer = tfl.model({ inputs: input, outputs: base.apply(input) as ReturnType<typeof tfl.input>, name: 'outer' });
+  const dir = makeTempDir();
+  await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, outer));
+  outer.dispose();
+  const lossWith = async (spec: Record<string, unknown>): Promise<number> => {
+    const file = writeSpec(dir, { epochs: 1, optimizer: 'sgd', learningRate: 1e-6, outDir: `run-${Object.keys(spec).join('') || 'plain'}`, ...spec });
+    const done = await trainFromSpec(await readRunSpec(file), dir, { backend: 'cpu' });
+    return done.history[0]!.loss!;
+  };
+  const plain = await lossWith({});
+  const penalized = await lossWith({ l2: 1 });
+  // the kernels' squared sum is well above 1, so an l2 of 1 raises the loss by more than 1
+  assert.ok(penalized > plain + 1, `loss ${penalized} with l2 = 1, ${plain} without`);
+});
