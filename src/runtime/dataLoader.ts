@@ -272,10 +272,43 @@ function flatten(v: unknown, name: string, field: string): { values: Float32Arra
   if (shape.length === 0 || shape[0] === 0) {
     throw new WeightFileError('empty', `${name} has no array '${field}'.`, { file: name });
   }
+  checkRectangular(v as unknown[], shape, name, field);
   const flat = (v as unknown[]).flat(shape.length - 1) as unknown[];
   const expected = shape.reduce((a, b) => a * b, 1);
   if (flat.length !== expected || flat.some((n) => typeof n !== 'number')) {
     throw new WeightFileError('corrupt', `${name}: '${field}' is not a rectangular array of numbers (shape [${shape.join(', ')}]).`, { file: name });
   }
   return { values: Float32Array.from(flat as number[]), shape };
+}
+
+/**
+ * Refuses a ragged array: every sub-array at each depth must have as many entries as the first one
+ * there (`shape`, read along the first elements), else the flattened values would shift between
+ * samples. Names the first sub-array that differs and the one it is compared with.
+ */
+function checkRectangular(top: unknown[], shape: number[], name: string, field: string): void {
+  const entries = (n: number): string => `${n} ${n === 1 ? 'entry' : 'entries'}`;
+  const ragged = (detail: string): WeightFileError => new WeightFileError('corrupt', `${name} holds a ragged array in '${field}': ${detail}.`, { file: name });
+  const visit = (a: unknown[], at: string, depth: number): void => {
+    const last = depth === shape.length - 1;
+    for (let i = 0; i < a.length; i++) {
+      const item = a[i];
+      const itemAt = `${at}[${i}]`;
+      const reference = `${field}${'[0]'.repeat(depth + 1)}`;
+      if (last) {
+        if (Array.isArray(item)) {
+          throw ragged(`${itemAt} is an array where ${reference} is a number`);
+        }
+        continue;
+      }
+      if (!Array.isArray(item)) {
+        throw ragged(`${itemAt} is not an array where ${reference} is one`);
+      }
+      if (item.length !== shape[depth + 1]) {
+        throw ragged(`${itemAt} has ${entries(item.length)}, ${reference} has ${shape[depth + 1]}`);
+      }
+      visit(item as unknown[], itemAt, depth + 1);
+    }
+  };
+  visit(top, field, 0);
 }

@@ -92,3 +92,20 @@ test('an .npy the reader cannot take gives the reader\'s own reason, and a huge 
   fs.writeFileSync(huge, buildNpy('<f4', [100_000_000_000, 20], new Uint8Array(16)));
   await rejects(huge, 'tooLarge', /shape \[100000000000, 20\]/);
 });
+
+test('ragged JSON arrays are corrupt, naming the file and the first sub-array of another length', async () => {
+  const dir = makeTempDir();
+  const write = (name: string, json: string): string => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, json);
+    return file;
+  };
+  // 6 values in all, as many as a [3, 2] array holds, but the samples would shift
+  await rejects(write('rows.json', '{"x": [[1, 2], [3], [4, 5, 6]]}'), 'corrupt', /ragged array in 'x': x\[1\] has 1 entry, x\[0\] has 2\.$/);
+  await rejects(write('deep.json', '{"x": [[[1, 2], [3, 4]], [[5, 6], [7, 8, 9]]]}'), 'corrupt', /x\[1\]\[1\] has 3 entries, x\[0\]\[0\] has 2/);
+  await rejects(write('mixed.json', '{"x": [[1, 2], [3, 4]], "y": [[1], 0]}'), 'corrupt', /ragged array in 'y': y\[1\] is not an array where y\[0\] is one/);
+  await rejects(write('records.json', '[{"x": [1, 2]}, {"x": [[3], 4]}]'), 'corrupt', /x\[1\]\[0\] is an array where x\[0\]\[0\] is a number/);
+  // a rectangular array still loads
+  const ok = await loadDataSet(write('ok.json', '{"x": [[1, 2], [3, 4], [5, 6]]}'));
+  assert.deepEqual(ok.xShape, [3, 2]);
+});

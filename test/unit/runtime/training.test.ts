@@ -154,7 +154,7 @@ test('data files: CSV with a label column, JSON, .npy', async () => {
   const json = parseJsonData('{"x": [[1, 2], [3, 4], [5, 6]], "y": [[1], [0], [1]]}', 'd.json');
   assert.deepEqual(json.xShape, [3, 2]);
   assert.deepEqual(json.yShape, [3, 1]);
-  assert.throws(() => parseJsonData('{"x": [[1, 2], [3]]}', 'd.json'), /not a rectangular array/);
+  assert.throws(() => parseJsonData('{"x": [[1, 2], [3]]}', 'd.json'), /ragged array in 'x': x\[1\] has 1 entry, x\[0\] has 2/);
   // .npy written by hand (format 1.0, '<f4', shape (2, 3))
   const dir = makeTempDir();
   const header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
