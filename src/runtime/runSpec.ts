@@ -94,6 +94,27 @@ function isNumberIn(v: unknown, min: number, max: number, integer: boolean, open
   return v === undefined || (typeof v === 'number' && Number.isFinite(v) && (openMin ? v > min : v >= min) && v <= max && (!integer || Number.isInteger(v)));
 }
 
+/** The run spec's numeric fields: [min, max, whole number, min excluded]; a learning rate of 0 would train nothing (probe --lr refuses it too). */
+const numberRanges = {
+  learningRate: [0, 1e6, false, true],
+  epochs: [1, 100000, true, false],
+  batchSize: [1, 1 << 20, true, false],
+  validationSplit: [0, 0.95, false, false],
+  l1: [0, 10, false, false],
+  l2: [0, 10, false, false],
+  dropout: [0, 0.95, false, false],
+  seed: [0, 2 ** 32, false, false],
+} as const;
+
+/** A numeric run spec field. */
+export type NumberField = keyof typeof numberRanges;
+
+/** What `field` expects (e.g. "a number in [0, 0.95]") when `value` is not a valid value for it, else undefined (absent is valid). */
+export function numberProblem(field: NumberField, value: unknown): string | undefined {
+  const [min, max, integer, openMin] = numberRanges[field];
+  return isNumberIn(value, min, max, integer, openMin) ? undefined : `${integer ? 'a whole number' : 'a number'} in ${openMin ? '(' : '['}${min}, ${max}]`;
+}
+
 /**
  * Validates a parsed run spec; throws a `corrupt` WeightFileError naming the bad field. A field
  * that is not a run spec field (RunSpec, runSpecFields) is refused too, with the known field it
@@ -114,19 +135,10 @@ export function validateRunSpec(json: unknown, name: string): RunSpec {
   if (typeof s['model'] !== 'string' || s['model'] === '') {
     bad('model', 'the path of a model file');
   }
-  // [field, min, max, whole number, min excluded]; a learning rate of 0 would train nothing (probe --lr refuses it too)
-  for (const [field, min, max, integer, openMin] of [
-    ['learningRate', 0, 1e6, false, true],
-    ['epochs', 1, 100000, true, false],
-    ['batchSize', 1, 1 << 20, true, false],
-    ['validationSplit', 0, 0.95, false, false],
-    ['l1', 0, 10, false, false],
-    ['l2', 0, 10, false, false],
-    ['dropout', 0, 0.95, false, false],
-    ['seed', 0, 2 ** 32, false, false],
-  ] as const) {
-    if (!isNumberIn(s[field], min, max, integer, openMin)) {
-      bad(field, `${integer ? 'a whole number' : 'a number'} in ${openMin ? '(' : '['}${min}, ${max}]`);
+  for (const field of Object.keys(numberRanges) as NumberField[]) {
+    const want = numberProblem(field, s[field]);
+    if (want) {
+      bad(field, want);
     }
   }
   if (s['optimizer'] !== undefined && !optimizers.includes(String(s['optimizer']))) {

@@ -14,12 +14,13 @@ import { WeightFileError } from '../../core/errors';
 import type { BackendInfo, BackendName } from '../../runtime/backend';
 import { experimentNames, type ExperimentName, type ExperimentResult } from '../../runtime/experiments';
 import type { ProbeReport } from '../../runtime/probeReport';
-import { modelBaseName, readRunSpec } from '../../runtime/runSpec';
+import { modelBaseName, readRunSpec, type NumberField } from '../../runtime/runSpec';
 import { RuntimeClient } from '../../runtime/runtimeClient';
 import { runDefaults, type RunSpec, type TrainEvent } from '../../runtime/training';
 import { localPathOf } from '../fileAccess';
 import { log, logFailure } from '../log';
 import { chooseRunsRoot, type RunsPlace, type RunsRoot } from './runsRoot';
+import { checkedFormSpec, formNumberMessage, parseOverrides } from './trainForm';
 import { trainingEndMessage } from './trainingPanelState';
 import { TrainingPanel, TrainingPanelSerializer } from './trainingPanel';
 
@@ -129,11 +130,11 @@ async function pickModel(uri: vscode.Uri | undefined, title: string): Promise<vs
   return picked?.[0];
 }
 
-async function askNumber(prompt: string, value: number, check: (n: number) => boolean): Promise<number | undefined> {
+async function askNumber(prompt: string, value: number, field: NumberField): Promise<number | undefined> {
   const text = await vscode.window.showInputBox({
     prompt,
     value: String(value),
-    validateInput: (t) => (check(Number(t)) && t.trim() !== '' ? undefined : 'Enter a valid number.'),
+    validateInput: (t) => formNumberMessage(field, t),
   });
   return text === undefined ? undefined : Number(text);
 }
@@ -168,25 +169,26 @@ async function askSpec(model: vscode.Uri, specDir: string, previous: RunSpec | u
   if (!optimizer) {
     return undefined;
   }
-  const learningRate = await askNumber('Learning rate', previous?.learningRate ?? runDefaults.learningRate, (n) => n > 0);
-  const epochs = learningRate === undefined ? undefined : await askNumber('Epochs', previous?.epochs ?? runDefaults.epochs, (n) => Number.isInteger(n) && n >= 1);
-  const batchSize = epochs === undefined ? undefined : await askNumber('Batch size', previous?.batchSize ?? runDefaults.batchSize, (n) => Number.isInteger(n) && n >= 1);
-  const validationSplit = batchSize === undefined ? undefined : await askNumber('Validation split (fraction held out)', previous?.validationSplit ?? runDefaults.validationSplit, (n) => n >= 0 && n < 0.95);
+  const learningRate = await askNumber('Learning rate', previous?.learningRate ?? runDefaults.learningRate, 'learningRate');
+  const epochs = learningRate === undefined ? undefined : await askNumber('Epochs', previous?.epochs ?? runDefaults.epochs, 'epochs');
+  const batchSize = epochs === undefined ? undefined : await askNumber('Batch size', previous?.batchSize ?? runDefaults.batchSize, 'batchSize');
+  const validationSplit = batchSize === undefined ? undefined : await askNumber('Validation split (fraction held out)', previous?.validationSplit ?? runDefaults.validationSplit, 'validationSplit');
   if (learningRate === undefined || epochs === undefined || batchSize === undefined || validationSplit === undefined) {
     return undefined;
   }
   const reg = await vscode.window.showInputBox({
     prompt: 'Regularization overrides (optional), e.g. "l2=0.01 dropout=0.2"; empty keeps the model as it is',
     value: '',
-    validateInput: (t) => (t.trim() === '' || /^(\s*(l1|l2|dropout)=[0-9.eE-]+\s*)+$/.test(t) ? undefined : 'Use l1=X l2=X dropout=X'),
+    validateInput: (t) => {
+      const parsed = parseOverrides(t);
+      return 'message' in parsed ? parsed.message : undefined;
+    },
   });
   if (reg === undefined) {
     return undefined;
   }
-  const overrides: Partial<RunSpec> = {};
-  for (const m of reg.matchAll(/(l1|l2|dropout)=([0-9.eE-]+)/g)) {
-    overrides[m[1] as 'l1' | 'l2' | 'dropout'] = Number(m[2]);
-  }
+  const parsed = parseOverrides(reg);
+  const overrides = 'overrides' in parsed ? parsed.overrides : {};
   return {
     model: path.relative(specDir, model.fsPath),
     ...(data ? { data } : {}),
@@ -298,8 +300,16 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
         }
       }
     }
-    const spec = await askSpec(target, root, previous);
-    if (!spec) {
+    const asked = await askSpec(target, root, previous);
+    if (!asked) {
+      return;
+    }
+    // held to the bounds a spec file is, as it will be saved, before it is written or run
+    let spec: RunSpec;
+    try {
+      spec = checkedFormSpec(asked, specFile);
+    } catch (ex) {
+      void vscode.window.showErrorMessage(`Weightscope: ${ex instanceof Error ? ex.message : String(ex)}`);
       return;
     }
     await makeFolder(root);
