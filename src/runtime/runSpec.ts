@@ -14,7 +14,7 @@ import { checkDataForModel } from './dataCheck';
 import { inputShapeFor, loadDataSet, requireTargets } from './dataLoader';
 import { buildModel } from './modelBuilder';
 import { chooseLoss, ensureGradientBackend, requireOneInput } from './probe';
-import { runDefaults, runTraining, type RunSpec, type TrainEvent } from './training';
+import { runDefaults, runTraining, syntheticDataFor, type RunSpec, type TrainEvent } from './training';
 
 const optimizers = ['sgd', 'adam', 'rmsprop'];
 const losses = ['categoricalCrossentropy', 'sparseCategoricalCrossentropy', 'binaryCrossentropy', 'meanSquaredError'];
@@ -349,9 +349,11 @@ export async function trainFromSpec(spec: RunSpec, specDir: string, options: Tra
       if (loaded && dataFile) {
         requireTargets(loaded, dataFile);
       }
-      const data = loaded && dataFile ? { ...loaded, xShape: inputShapeFor(loaded, built.model.inputs[0]?.shape ?? [], dataFile) } : undefined;
-      if (data && dataFile) {
-        checkDataForModel(data, built.model, chooseLoss(built.model, { loss: spec.loss, trainingConfig: built.trainingConfig }).name, dataFile); // before the run folder exists
+      const loss = chooseLoss(built.model, { loss: spec.loss, trainingConfig: built.trainingConfig }).name;
+      // the data is checked, or the synthetic data made (which refuses some models and sizes), before the run folder is taken
+      const data = loaded && dataFile ? { ...loaded, xShape: inputShapeFor(loaded, built.model.inputs[0]?.shape ?? [], dataFile) } : syntheticDataFor(built.model, spec, loss);
+      if (loaded && dataFile) {
+        checkDataForModel(data, built.model, loss, dataFile);
       }
       const { runDir, claimed } = await takeRunDir(wantedDir, spec, fresh, options.overwrite === true);
       try {
@@ -360,7 +362,7 @@ export async function trainFromSpec(spec: RunSpec, specDir: string, options: Tra
           tfl,
           backend,
           model: built.model,
-          ...(data ? { data } : {}),
+          data,
           ...(built.trainingConfig ? { trainingConfig: built.trainingConfig } : {}),
           runDir,
           onEvent: options.onEvent,

@@ -204,3 +204,20 @@ test('an l2 override adds its penalty for layers inside a nested model too', asy
   // the kernels' squared sum is well above 1, so an l2 of 1 raises the loss by more than 1
   assert.ok(penalized > plain + 1, `loss ${penalized} with l2 = 1, ${plain} without`);
 });
+
+test('synthetic data refused for the model leaves the run folder alone: no folder is made, --overwrite deletes nothing', async () => {
+  const dir = await tinyModel();
+  const earlier = await trainFromSpec(await readRunSpec(writeSpec(dir, { epochs: 1, outDir: 'run' })), dir, { backend: 'cpu' });
+  const before = fs.readdirSync(path.join(dir, 'run')).sort();
+  assert.deepEqual(earlier.checkpoints.map((c) => path.basename(c)), ['epoch-000', 'epoch-001']);
+  // a model whose output is [batch, 2, 2]: synthetic data is made only for [batch, units]
+  const m = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [6], units: 4, name: 'd' }), tfl.layers.reshape({ targetShape: [2, 2] })] });
+  await writeTfjsModel(path.join(dir, 'grid'), await modelArtifacts(tf, m));
+  m.dispose();
+  for (const [outDir, overwrite] of [['run', true], ['fresh', false]] as const) {
+    const spec = await readRunSpec(writeSpec(dir, { model: 'grid/model.json', epochs: 1, outDir }));
+    await assert.rejects(trainFromSpec(spec, dir, { backend: 'cpu', overwrite }), /synthetic data is made for a model whose output is \[batch, units\]/);
+  }
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'run')).sort(), before, 'the earlier run is kept');
+  assert.equal(fs.existsSync(path.join(dir, 'fresh')), false, 'no empty run folder is left');
+});
