@@ -324,18 +324,32 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
           }
           return l as never;
         }, vars.map((x) => x.v) as never);
-        optimizer.applyGradients(grads as Parameters<Optimizer['applyGradients']>[0]);
         const lossValue = (await value.data())[0] ?? NaN;
         const accValue = accT ? ((await accT.data())[0] ?? NaN) : NaN;
+        // A NaN/Inf loss or gradient is caught before the update, which is then skipped, so the
+        // weights (and every checkpoint) stay finite. g·0 is 0 for a finite g and NaN otherwise:
+        // one sum tells whether every gradient is finite (with kernels every backend has).
+        const gradList = Object.values(grads);
+        const gradsFinite = gradList.length === 0 || Number.isFinite(tf.tidy(() => tf.addN(gradList.map((g) => tf.sum(tf.mul(g, 0)))).dataSync()[0] ?? NaN));
+        const stepFinite = Number.isFinite(lossValue) && gradsFinite;
+        if (stepFinite) {
+          optimizer.applyGradients(grads as Parameters<Optimizer['applyGradients']>[0]);
+        }
         lossSum += lossValue * batch.length;
         accSum += accValue * batch.length;
         samples += batch.length;
         batches++;
-        if (!Number.isFinite(lossValue)) {
+        if (!stepFinite) {
+          const what = Number.isFinite(lossValue) ? `the gradients became NaN or Infinity (loss ${Number(lossValue.toPrecision(4))})` : `the training loss became ${lossValue}`;
           emit({
             type: 'warning',
             step: globalStep,
-            diagnostic: { severity: 'error', code: 'gradient-non-finite', message: `The training loss became ${lossValue} at epoch ${epoch}, step ${step + 1}.`, evidence: { epoch, step: step + 1 } },
+            diagnostic: {
+              severity: 'error',
+              code: 'gradient-non-finite',
+              message: `At epoch ${epoch}, step ${step + 1}, ${what}; the update was skipped.`,
+              evidence: { epoch, step: step + 1, ...(Number.isFinite(lossValue) ? { loss: lossValue } : {}) },
+            },
           });
           if (stopOn) {
             stopped = 'nonFinite';
@@ -409,8 +423,8 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
         }
         tf.dispose([vl, ...(va ? [va] : [])]);
       }
-      if (batches < stepsPerEpoch) {
-        // a partial epoch (cancelled, or stopped itself on NaN/Inf or an exploding update) is not checkpointed; its metrics stay in the history, marked
+      if (batches < stepsPerEpoch || stopped) {
+        // a partial epoch (cancelled, or stopped itself on NaN/Inf or an exploding update, its last step included) is not checkpointed; its metrics stay in the history, marked
         metrics.partialSteps = batches;
         history.push(metrics);
         break;

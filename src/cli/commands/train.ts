@@ -39,9 +39,11 @@ Options:
                          run.json lists) are removed first; anything else there is left alone
   --json                 print the events as JSON lines
 
-Exit codes: 0 done; 4 the run stopped itself (stopOnNonFinite: the loss became NaN/Inf or an
-update exploded); 130 interrupted with Ctrl-C. The checkpoints of finished epochs are kept; the
-epoch a run stops in before its last step is partial: it gets no checkpoint, is printed as
+Exit codes: 0 done; 4 the run stopped itself (stopOnNonFinite: the loss or a gradient became
+NaN/Inf, or an update exploded); 130 interrupted with Ctrl-C. A step whose loss or gradients are
+NaN/Inf is caught before its update, which is skipped (with stopOnNonFinite false the run goes
+on), so no checkpoint holds NaN/Inf weights. The checkpoints of finished epochs are kept; the
+epoch a run stops in (before or at its last step) is partial: it gets no checkpoint, is printed as
 'epoch N (partial, S of T steps, not saved)' and is kept in run.json's history with partialSteps.`;
 
 const spec = { epochs: true, backend: true, overwrite: false, json: false, help: false } as const;

@@ -94,3 +94,32 @@ test('a run that stops itself mid-epoch does not checkpoint the partial epoch, a
   assert.deepEqual(file.checkpoints, ['epoch-000']);
   assert.equal(file.history[0]!.partialSteps, 1);
 });
+
+/** The float32 weights of a checkpoint folder. */
+function checkpointWeights(dir: string): number[] {
+  const b = fs.readFileSync(path.join(dir, 'weights.bin'));
+  return Array.from(new Float32Array(b.buffer, b.byteOffset, b.length / 4));
+}
+
+test("a NaN/Inf step is caught before its update: it is skipped, the run stops, and the epoch it ends is not checkpointed", async () => {
+  // x = 3e38, w = 1: the prediction is finite but its square (the MSE loss) is Infinity, on an epoch's only step
+  const inf = await run(oneWeight(1), data([3e38, 3e38], [0, 0]), { loss: 'meanSquaredError', optimizer: 'sgd', learningRate: 0.1, epochs: 2, batchSize: 2, stopOnNonFinite: true });
+  assert.equal(inf.done.stopped, 'nonFinite');
+  assert.deepEqual(fs.readdirSync(inf.runDir).sort(), ['epoch-000', 'run.json']);
+  assert.deepEqual(inf.events.filter((e) => e.type === 'epoch'), []);
+  assert.equal(inf.done.history[0]!.partialSteps, 1);
+  const warning = inf.events.find((e): e is Extract<TrainEvent, { type: 'warning' }> => e.type === 'warning')!;
+  assert.equal(warning.diagnostic.message, 'At epoch 1, step 1, the training loss became Infinity; the update was skipped.');
+  // w = 1e-38, x = 3e38: the loss (w·x)² = 9 is finite, its gradient 2·3·3e38 is not
+  const grad = await run(oneWeight(1e-38), data([3e38], [0]), { loss: 'meanSquaredError', optimizer: 'sgd', learningRate: 0.1, epochs: 2, batchSize: 1, stopOnNonFinite: true });
+  assert.equal(grad.done.stopped, 'nonFinite');
+  assert.deepEqual(fs.readdirSync(grad.runDir).sort(), ['epoch-000', 'run.json']);
+  assert.match(grad.events.find((e): e is Extract<TrainEvent, { type: 'warning' }> => e.type === 'warning')!.diagnostic.message, /the gradients became NaN or Infinity \(loss 9\); the update was skipped\.$/);
+  // without stopOnNonFinite the run goes on, skipping such steps: every checkpoint keeps finite weights
+  const go = await run(oneWeight(1), data([3e38, 3e38], [0, 0]), { loss: 'meanSquaredError', optimizer: 'sgd', learningRate: 0.1, epochs: 2, batchSize: 2, stopOnNonFinite: false });
+  assert.equal(go.done.stopped, undefined);
+  assert.equal(go.done.checkpoints.length, 3);
+  for (const c of go.done.checkpoints) {
+    assert.deepEqual(checkpointWeights(c), [1], c);
+  }
+});
