@@ -40,11 +40,12 @@ Options:
   --json                 print the events as JSON lines
 
 Exit codes: 0 done; 4 the run stopped itself (stopOnNonFinite: the loss or a gradient became
-NaN/Inf, or an update exploded); 130 interrupted with Ctrl-C. A step whose loss or gradients are
-NaN/Inf is caught before its update, which is skipped (with stopOnNonFinite false the run goes
-on), so no checkpoint holds NaN/Inf weights. The checkpoints of finished epochs are kept; the
-epoch a run stops in (before or at its last step) is partial: it gets no checkpoint, is printed as
-'epoch N (partial, S of T steps, not saved)' and is kept in run.json's history with partialSteps.`;
+NaN/Inf, or an update exploded); 130 interrupted with Ctrl-C (at any point). A step whose loss
+or gradients are NaN/Inf is caught before its update, which is skipped (with stopOnNonFinite
+false the run goes on), so no checkpoint holds NaN/Inf weights. The checkpoints of finished
+epochs are kept; the epoch a run stops in (before or at its last step) is partial: it gets no
+checkpoint, is printed as 'epoch N (partial, S of T steps, not saved)' and is kept in run.json's
+history with partialSteps.`;
 
 const spec = { epochs: true, backend: true, overwrite: false, json: false, help: false } as const;
 
@@ -112,8 +113,14 @@ export async function runTrain(argv: readonly string[], io: CliIo): Promise<numb
       signal: controller.signal,
       overwrite: args.options.has('overwrite'),
     });
-    return done.stopped === 'nonFinite' || done.stopped === 'exploding' ? 4 : done.stopped === 'cancelled' ? 130 : 0;
+    // Ctrl-C exits 130 wherever it lands, in the last epoch's validation or save too
+    return controller.signal.aborted || done.stopped === 'cancelled' ? 130 : done.stopped === 'nonFinite' || done.stopped === 'exploding' ? 4 : 0;
   } catch (ex) {
+    if (controller.signal.aborted) {
+      // Ctrl-C before the training loop started (loading or rebuilding the model, checking the data)
+      io.err('interrupted before training started; no checkpoint was written');
+      return 130;
+    }
     throw ex instanceof RunFolderTakenError ? new UsageError(ex.message) : ex;
   } finally {
     process.off('SIGINT', onSigint);

@@ -165,3 +165,35 @@ test('train on the WebAssembly backend with a batch that overruns its 4 GiB: one
     `error[tooLarge]: ${model}: the WebAssembly backend ran out of memory (it has 4 GiB at most) training on batches of 32 samples; give the run spec a smaller batchSize, or train on the cpu backend.\n`,
   );
 });
+
+/** Emits SIGINT once train has put up its handler, or when `when` says so (the handler's listener is then in place). */
+function sigintWhen(when: () => boolean): void {
+  const baseline = process.listenerCount('SIGINT');
+  const poll = (): void => {
+    if (process.listenerCount('SIGINT') > baseline && when()) {
+      process.emit('SIGINT');
+    } else {
+      setImmediate(poll);
+    }
+  };
+  setImmediate(poll);
+}
+
+test('train exits 130 on Ctrl-C before the training loop starts and during the last epoch\'s save', async () => {
+  const early = writeSpec({ outDir: 'early' });
+  const io = captureIo();
+  sigintWhen(() => true); // while the model is loaded and rebuilt
+  assert.equal(await runCli(['train', early.file, '--backend', 'cpu'], io), 130, io.stderr.join('\n'));
+  assert.deepEqual(io.stderr, ['interrupted before training started; no checkpoint was written']);
+  // after the last step: the final epoch's validation and save go on, and the exit says it was interrupted
+  const late = writeSpec({ outDir: 'late', validationSplit: 0.25 });
+  const io2 = captureIo();
+  let sent = false;
+  const io3 = { ...io2, progress: () => (done: number, total: number) => {
+    if (!sent && total > 0 && done >= total) {
+      sent = true;
+      process.emit('SIGINT');
+    }
+  } };
+  assert.equal(await runCli(['train', late.file, '--backend', 'cpu'], io3), 130, io2.stderr.join('\n'));
+});
