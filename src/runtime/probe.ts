@@ -457,13 +457,13 @@ export function syntheticBatch(model: LayersModel, backend: BackendName): { size
 
 /**
  * Refuses a model with more than one input, which the probe and the trainer cannot feed (they feed
- * one array): disposes it and throws an `unsupportedFormat` WeightFileError naming the file.
+ * one array): throws an `unsupportedFormat` WeightFileError naming the file. The caller disposes
+ * the model (in its finally), as it does however else the probe or run ends.
  */
 export function requireOneInput(model: LayersModel, file: string, use: 'probed' | 'trained'): void {
   if (model.inputs.length !== 1) {
     const count = model.inputs.length;
     const names = model.inputs.map((i) => `'${i.sourceLayer.name}'`).join(', ');
-    model.dispose();
     throw new WeightFileError('unsupportedFormat', `${file} is a model with ${count} inputs (${names}), and only a model with one input can be ${use} here.`, { file });
   }
 }

@@ -341,8 +341,8 @@ export async function trainFromSpec(spec: RunSpec, specDir: string, options: Tra
   try {
     const overrides = spec.l1 !== undefined || spec.l2 !== undefined || spec.dropout !== undefined ? { l1: spec.l1, l2: spec.l2, dropout: spec.dropout } : undefined;
     const built = await buildModel(wf, tf, tfl, { signal: options.signal, ...(overrides ? { overrides } : {}) });
-    requireOneInput(built.model, wf.path, 'trained');
     try {
+      requireOneInput(built.model, wf.path, 'trained');
       const backend = await ensureGradientBackend(tf, info, built.model);
       const dataFile = spec.data ? path.resolve(specDir, spec.data) : undefined;
       const loaded = dataFile ? await loadDataSet(dataFile, options.signal) : undefined;
