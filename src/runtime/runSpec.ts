@@ -202,8 +202,8 @@ export interface TrainFromSpecOptions {
 
 /** Thrown when a run's folder already holds a run and overwriting was not asked for. */
 export class RunFolderTakenError extends Error {
-  constructor(readonly runDir: string, found: readonly string[]) {
-    super(`${runDir} already holds a training run (${found.join(', ')}); give the run spec another outDir, or allow overwriting it (train --overwrite).`);
+  constructor(readonly runDir: string, found: readonly string[], message?: string) {
+    super(message ?? `${runDir} already holds a training run (${found.join(', ')}); give the run spec another outDir, or allow overwriting it (train --overwrite).`);
     this.name = 'RunFolderTakenError';
   }
 }
@@ -224,6 +224,60 @@ async function removeRegularFile(file: string): Promise<void> {
     await fs.promises.rm(file).catch((ex: unknown) => {
       throw fileSystemError(ex, file, 'remove the file');
     });
+  }
+}
+
+/**
+ * Why `dir` cannot be overwritten, else undefined: the new run writes model.json and weights.bin
+ * into epoch-NNN folders, so every epoch-NNN entry there must be a real folder (not a link, which
+ * would take the new checkpoint out of the run folder) that either is listed by a run.json that is
+ * a training run's or holds no such file, or the new run would write over files the earlier run
+ * did not make. Checked before anything is removed.
+ */
+async function overwriteRefusal(dir: string): Promise<string | undefined> {
+  const found = await runEntries(dir);
+  if (found.length === 0) {
+    return undefined;
+  }
+  const runFile = path.join(dir, 'run.json');
+  let listed: unknown[] = [];
+  if (found.includes('run.json')) {
+    let json: unknown;
+    try {
+      const st = await fs.promises.lstat(runFile);
+      json = st.isFile() && st.size <= maxSpecBytes ? JSON.parse(await fs.promises.readFile(runFile, 'utf8')) : undefined;
+    } catch {
+      json = undefined;
+    }
+    const run = typeof json === 'object' && json !== null ? (json as { history?: unknown; checkpoints?: unknown }) : undefined;
+    if (!run || !Array.isArray(run.history) || !Array.isArray(run.checkpoints)) {
+      return 'its run.json is not the record of a training run';
+    }
+    listed = run.checkpoints;
+  }
+  for (const name of found.filter((n) => n !== 'run.json')) {
+    const st = await fs.promises.lstat(path.join(dir, name)).catch(() => undefined);
+    if (st?.isSymbolicLink()) {
+      return `${name} is a link, and a new checkpoint would be written wherever it points`;
+    }
+    if (!st?.isDirectory()) {
+      return `${name} is not a folder`;
+    }
+    // an unlisted folder is written into only when that overwrites nothing (no model.json or weights.bin)
+    const held = listed.includes(name) ? [] : await Promise.all(checkpointFiles.map((f) => fs.promises.lstat(path.join(dir, name, f)).then(() => f, () => undefined)));
+    const clash = held.find((f) => f !== undefined);
+    if (clash) {
+      return `${name} holds a ${clash} but is not one of the checkpoints ${found.includes('run.json') ? 'its run.json lists' : 'of a run (there is no run.json)'}`;
+    }
+  }
+  return undefined;
+}
+
+/** Throws RunFolderTakenError when `dir` holds run entries an overwriting run must not write over (overwriteRefusal). */
+async function checkOverwritable(dir: string): Promise<void> {
+  const why = await overwriteRefusal(dir);
+  if (why) {
+    throw new RunFolderTakenError(dir, [], `${dir} cannot be overwritten: ${why}; move it out of the folder, or give the run spec another outDir.`);
   }
 }
 
@@ -273,6 +327,7 @@ async function removeEarlierRun(dir: string): Promise<void> {
  */
 async function takeRunDir(dir: string, spec: RunSpec, fresh: boolean, overwrite: boolean): Promise<{ runDir: string; claimed: boolean }> {
   if (overwrite) {
+    await checkOverwritable(dir);
     await makeFolder(dir);
     await removeEarlierRun(dir);
     return { runDir: dir, claimed: false };
@@ -300,6 +355,9 @@ async function takeRunDir(dir: string, spec: RunSpec, fresh: boolean, overwrite:
 
 /** Throws RunFolderTakenError when the spec's run folder already holds a run (and overwriting was not asked for). */
 async function checkRunDir(dir: string, fresh: boolean, overwrite: boolean): Promise<void> {
+  if (overwrite) {
+    await checkOverwritable(dir);
+  }
   const found = overwrite || fresh ? [] : await runEntries(dir);
   if (found.length > 0) {
     throw new RunFolderTakenError(dir, found);

@@ -36,7 +36,10 @@ Options:
   --backend B            auto | tensorflow | wasm | cpu (default auto)
   --overwrite            write into an outDir that already holds a run: that run's own files
                          (run.json, and model.json + weights.bin of the epoch-NNN folders its
-                         run.json lists) are removed first; anything else there is left alone
+                         run.json lists) are removed first; anything else there is left alone.
+                         Refused, touching nothing, when run.json is not a run's, an epoch-NNN
+                         entry is a link or not a folder, or an epoch-NNN folder run.json does
+                         not list holds a model.json or weights.bin
   --json                 print the events as JSON lines
 
 Exit codes: 0 done; 4 the run stopped itself (stopOnNonFinite: the loss or a gradient became

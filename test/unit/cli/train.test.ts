@@ -120,33 +120,56 @@ test('train --overwrite removes the earlier run (its run.json and listed checkpo
   const runDir = path.join(dir, 'run');
   const first = captureIo();
   assert.equal(await runCli(['train', file, '--backend', 'cpu', '--epochs', '2'], first), 0, first.stderr.join('\n'));
-  // the user's own files: next to the run, inside a checkpoint folder, an epoch-NNN folder the run did not write,
-  // and a link named like a checkpoint to a checkpoint folder elsewhere
+  // the user's own files: next to the run and inside a checkpoint folder
   fs.writeFileSync(path.join(runDir, 'notes.txt'), 'mine');
   fs.writeFileSync(path.join(runDir, 'epoch-002', 'notes.txt'), 'about epoch 2');
-  fs.mkdirSync(path.join(runDir, 'epoch-007'));
-  fs.writeFileSync(path.join(runDir, 'epoch-007', 'model.json'), '{}');
-  const elsewhere = path.join(dir, 'kept');
-  fs.cpSync(path.join(runDir, 'epoch-001'), elsewhere, { recursive: true });
-  fs.symlinkSync(elsewhere, path.join(runDir, 'epoch-005'));
-  const run = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')) as { checkpoints: string[] };
-  fs.writeFileSync(path.join(runDir, 'run.json'), JSON.stringify({ ...run, checkpoints: [...run.checkpoints, 'epoch-005', '../kept'] }));
-  const outside = snapshot(elsewhere);
   const again = captureIo();
   assert.equal(await runCli(['train', file, '--backend', 'cpu', '--epochs', '1', '--overwrite'], again), 0, again.stderr.join('\n'));
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')).checkpoints, ['epoch-000', 'epoch-001']);
-  assert.deepEqual(fs.readdirSync(runDir).sort(), ['epoch-000', 'epoch-001', 'epoch-002', 'epoch-005', 'epoch-007', 'notes.txt', 'run.json']);
+  assert.deepEqual(fs.readdirSync(runDir).sort(), ['epoch-000', 'epoch-001', 'epoch-002', 'notes.txt', 'run.json']);
   assert.deepEqual(fs.readdirSync(path.join(runDir, 'epoch-002')), ['notes.txt'], 'the old checkpoint is gone, the note stays');
   assert.equal(fs.readFileSync(path.join(runDir, 'epoch-002', 'notes.txt'), 'utf8'), 'about epoch 2');
-  assert.equal(fs.readFileSync(path.join(runDir, 'epoch-007', 'model.json'), 'utf8'), '{}');
   assert.equal(fs.readFileSync(path.join(runDir, 'notes.txt'), 'utf8'), 'mine');
-  assert.ok(fs.lstatSync(path.join(runDir, 'epoch-005')).isSymbolicLink());
-  assert.deepEqual(snapshot(elsewhere), outside);
   // with nothing of the user's left in it, an old checkpoint folder goes entirely
   fs.rmSync(path.join(runDir, 'epoch-002', 'notes.txt'));
   assert.equal(await runCli(['train', file, '--backend', 'cpu', '--epochs', '2', '--overwrite'], captureIo()), 0);
   assert.equal(await runCli(['train', file, '--backend', 'cpu', '--epochs', '1', '--overwrite'], captureIo()), 0);
   assert.equal(fs.existsSync(path.join(runDir, 'epoch-002')), false);
+});
+
+test('train --overwrite refuses, touching nothing, a folder whose epoch-NNN entries the earlier run did not write, a link named like a checkpoint, or a run.json that is not a run\'s', async () => {
+  const { dir, file } = writeSpec({ outDir: 'run' });
+  const runDir = path.join(dir, 'run');
+  assert.equal(await runCli(['train', file, '--backend', 'cpu', '--epochs', '1'], captureIo()), 0);
+  const runJson = fs.readFileSync(path.join(runDir, 'run.json'), 'utf8');
+  const refused = async (why: string): Promise<void> => {
+    const before = snapshot(dir);
+    const io = captureIo();
+    assert.equal(await runCli(['train', file, '--backend', 'cpu', '--epochs', '3', '--overwrite'], io), 2, io.stderr.join('\n'));
+    assert.equal(io.stderr[0], `error[usage]: ${runDir} cannot be overwritten: ${why}; move it out of the folder, or give the run spec another outDir.`);
+    assert.deepEqual(snapshot(dir), before, why);
+  };
+  // an epoch-NNN folder the run file does not list, holding a model.json the new run's epoch 2 would write over
+  fs.mkdirSync(path.join(runDir, 'epoch-002'));
+  fs.writeFileSync(path.join(runDir, 'epoch-002', 'model.json'), '{}');
+  await refused('epoch-002 holds a model.json but is not one of the checkpoints its run.json lists');
+  fs.rmSync(path.join(runDir, 'epoch-002'), { recursive: true });
+  // a link named like a checkpoint, even one the run file lists: the new checkpoint would land outside the run folder
+  const elsewhere = path.join(dir, 'kept');
+  fs.cpSync(path.join(runDir, 'epoch-001'), elsewhere, { recursive: true });
+  fs.symlinkSync(elsewhere, path.join(runDir, 'epoch-003'));
+  fs.writeFileSync(path.join(runDir, 'run.json'), JSON.stringify({ ...JSON.parse(runJson), checkpoints: ['epoch-000', 'epoch-001', 'epoch-003'] }));
+  await refused('epoch-003 is a link, and a new checkpoint would be written wherever it points');
+  fs.rmSync(path.join(runDir, 'epoch-003'));
+  // a run.json that is not a training run's
+  fs.writeFileSync(path.join(runDir, 'run.json'), '{"name": "my notes"}');
+  await refused('its run.json is not the record of a training run');
+  // with the run's own files only, --overwrite goes ahead
+  fs.writeFileSync(path.join(runDir, 'run.json'), runJson);
+  const ok = captureIo();
+  assert.equal(await runCli(['train', file, '--backend', 'cpu', '--epochs', '3', '--overwrite'], ok), 0, ok.stderr.join('\n'));
+  assert.deepEqual(fs.readdirSync(runDir).sort(), ['epoch-000', 'epoch-001', 'epoch-002', 'epoch-003', 'run.json']);
+  assert.ok(fs.existsSync(path.join(elsewhere, 'model.json')));
 });
 
 test('train on the WebAssembly backend with a batch that overruns its 4 GiB: one error[tooLarge] line naming the model and the batch, exit 2', (t) => {
