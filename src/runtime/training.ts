@@ -314,6 +314,8 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
         const yb = tf.gather(yTrain, idx);
         const report = globalStep % every === 0;
         const before = report ? vars.map((x) => x.v.dataSync().slice()) : [];
+        // the other steps' updates are measured on the device (one small read), so an exploding update is caught on any step
+        const beforeT = report ? [] : vars.map((x) => tf.clone(x.v));
         let accT: Tensor | undefined;
         const { value, grads } = tf.variableGrads(() => {
           const p = firstOutput(model.apply(xb, { training: true }) as Tensor | Tensor[]);
@@ -355,6 +357,22 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
             stopped = 'nonFinite';
           }
         }
+        let ratios: { layer: string; updateRatio: number | null }[] = [];
+        if (!report && stepFinite) {
+          const sums = tf.tidy(() =>
+            tf.stack(layers.flatMap((l) => {
+              const own = vars.map((x, i) => ({ x, i })).filter(({ x }) => x.layer === l.name);
+              const d = tf.addN(own.map(({ x, i }) => tf.sum(tf.square(tf.sub(x.v, beforeT[i]!)))));
+              const w0 = tf.addN(own.map(({ i }) => tf.sum(tf.square(beforeT[i]!))));
+              return [d, w0];
+            })).dataSync(),
+          );
+          ratios = layers.map((l, j) => {
+            const wn0 = Math.sqrt(sums[2 * j + 1]!);
+            return { layer: l.name, updateRatio: wn0 > 0 ? finite(Math.sqrt(sums[2 * j]!) / wn0) : null };
+          });
+        }
+        tf.dispose(beforeT);
         if (report) {
           const stepLayers: LayerStepDto[] = layers.map((l) => {
             let g = 0;
@@ -380,22 +398,23 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
             return { layer: l.name, weightNorm: finite(Math.sqrt(w)), gradNorm: finite(Math.sqrt(g)), updateRatio: wn0 > 0 ? finite(Math.sqrt(d) / wn0) : null };
           });
           emit({ type: 'step', epoch, step: globalStep, loss: finite(lossValue), acc: finite(accValue), layers: stepLayers });
-          const worst = stepLayers.reduce((a, b) => ((b.updateRatio ?? 0) > (a.updateRatio ?? 0) ? b : a), stepLayers[0]!);
-          if (worst && (worst.updateRatio ?? 0) > gradientThresholds.maxUpdateRatio) {
-            emit({
-              type: 'warning',
-              step: globalStep,
-              diagnostic: {
-                severity: 'warning',
-                code: 'gradient-exploding',
-                layer: worst.layer,
-                message: `At epoch ${epoch}, step ${step + 1}, one update changed layer '${worst.layer}' by ${worst.updateRatio?.toPrecision(3)}x its own norm.`,
-                evidence: { epoch, step: step + 1, updateRatio: worst.updateRatio },
-              },
-            });
-            if (stopOn) {
-              stopped = 'exploding';
-            }
+          ratios = stepLayers;
+        }
+        const worst = ratios.reduce((a, b) => ((b.updateRatio ?? 0) > (a.updateRatio ?? 0) ? b : a), ratios[0]!);
+        if (worst && (worst.updateRatio ?? 0) > gradientThresholds.maxUpdateRatio) {
+          emit({
+            type: 'warning',
+            step: globalStep,
+            diagnostic: {
+              severity: 'warning',
+              code: 'gradient-exploding',
+              layer: worst.layer,
+              message: `At epoch ${epoch}, step ${step + 1}, one update changed layer '${worst.layer}' by ${worst.updateRatio?.toPrecision(3)}x its own norm.`,
+              evidence: { epoch, step: step + 1, updateRatio: worst.updateRatio },
+            },
+          });
+          if (stopOn) {
+            stopped = 'exploding';
           }
         }
         tf.dispose([idx, xb, yb, value, ...Object.values(grads), ...(accT ? [accT] : [])]);

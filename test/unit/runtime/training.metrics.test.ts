@@ -123,3 +123,26 @@ test("a NaN/Inf step is caught before its update: it is skipped, the run stops, 
     assert.deepEqual(checkpointWeights(c), [1], c);
   }
 });
+
+test('an exploding update is caught on any step, not only on the steps that report their numbers', async () => {
+  // y = 0.9, x = 1, w = 1, lr = 1.5, one step per epoch: w - y is multiplied by -2 each step, so the
+  // update ratios |Δw|/|w| are 0.3, 0.857, 0.923, then 24 in epoch 4; only step 0 reports (stepEventEvery 1000)
+  const model = oneWeight(1);
+  const runDir = makeTempDir();
+  const events: TrainEvent[] = [];
+  const tensors = tf.memory().numTensors;
+  try {
+    const done = await runTraining(
+      { model: 'one', validationSplit: 0, loss: 'meanSquaredError', optimizer: 'sgd', learningRate: 1.5, epochs: 6, batchSize: 1, stopOnNonFinite: true },
+      { tf, tfl, backend: info, model, data: data([1], [0.9]), runDir, stepEventEvery: 1000, onEvent: (e) => events.push(e) },
+    );
+    assert.equal(done.stopped, 'exploding');
+    assert.deepEqual(done.checkpoints.map((c) => path.basename(c)), ['epoch-000', 'epoch-001', 'epoch-002', 'epoch-003']);
+    assert.equal(events.filter((e) => e.type === 'step').length, 1);
+    const warning = events.find((e): e is Extract<TrainEvent, { type: 'warning' }> => e.type === 'warning')!;
+    assert.match(warning.diagnostic.message, /^At epoch 4, step 1, one update changed layer 'dense' by 24\.\dx its own norm\.$/);
+    assert.equal(tf.memory().numTensors, tensors, 'the measurements leave no tensors behind');
+  } finally {
+    model.dispose();
+  }
+});
