@@ -60,7 +60,7 @@ function checkTargets(data: DataSet, out: readonly (number | null)[], loss: Loss
   };
   const takes = `${loss} on the model's output of shape ${show(out)} takes`;
   const badValue = (i: number, want: string): never => fail(`the targets hold ${y[i]} at ${positionIn(data, 'y', i)}, but ${takes} ${want}`);
-  const wrongShape = (want: string): never => fail(`the targets${data.yName ? ` (${data.firstLine === undefined ? `'${data.yName}'` : data.yName})` : ''} have shape ${show(yDims)} per sample, but ${takes} ${want}`);
+  const wrongShape = (want: string): never => fail(`the targets${data.yName ? ` (${data.lines === undefined ? `'${data.yName}'` : data.yName})` : ''} have shape ${show(yDims)} per sample, but ${takes} ${want}`);
 
   if (loss === 'sparseCategoricalCrossentropy' || loss === 'categoricalCrossentropy') {
     if (k === null) {

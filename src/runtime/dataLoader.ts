@@ -28,8 +28,8 @@ export interface DataSet {
   xName?: string;
   /** How messages name the targets: the array's name ('y', 'labels'), or for a CSV its label column ("column 'label'"). */
   yName?: string;
-  /** CSV only: the line number of the first data row (1, or 2 after a header), so that sample i is on line i + firstLine. */
-  firstLine?: number;
+  /** CSV only: the line number (from 1) each sample is on, blank lines and the header counted. */
+  lines?: readonly number[];
 }
 
 /** Largest data file read into memory, in bytes (data sets are held whole for training). */
@@ -172,8 +172,8 @@ export function positionIn(data: DataSet, field: 'x' | 'y', i: number): string {
   const shape = (field === 'x' ? data.xShape : data.yShape) ?? [];
   const perRow = shape.slice(1).reduce((a, b) => a * b, 1);
   const row = Math.floor(i / Math.max(1, perRow));
-  if (data.firstLine !== undefined) {
-    return field === 'y' ? `line ${row + data.firstLine}, ${data.yName ?? 'the label column'}` : `line ${row + data.firstLine}`;
+  if (data.lines !== undefined) {
+    return field === 'y' ? `line ${data.lines[row]}, ${data.yName ?? 'the label column'}` : `line ${data.lines[row]}`;
   }
   const index: number[] = [];
   let rest = i;
@@ -184,16 +184,24 @@ export function positionIn(data: DataSet, field: 'x' | 'y', i: number): string {
   return `'${(field === 'x' ? data.xName : data.yName) ?? field}'[${index.join(', ')}] (sample ${row}, counting from 0)`;
 }
 
-/** Parses numeric CSV; a first row with non-numbers is a header. */
+/** Spellings of NaN and infinities in numeric CSV: data (refused below as not finite), not a header's names. */
+const nonFiniteSpelling = /^[+-]?(nan|inf|infinity)$/i;
+
+/** Parses numeric CSV; a first row with non-numbers (other than NaN/Inf spellings) is a header. */
 export function parseCsv(text: string, name: string): DataSet {
+  const lines: number[] = [];
   const rows = text
     .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l.length > 0)
-    .map((l) => l.split(',').map((c) => c.trim()));
+    .map((l, i) => ({ l: l.trim(), line: i + 1 }))
+    .filter(({ l }) => l.length > 0)
+    .map(({ l, line }) => {
+      lines.push(line);
+      return l.split(',').map((c) => c.trim());
+    });
   let header: string[] | undefined;
-  if (rows[0] && rows[0].some((c) => c !== '' && Number.isNaN(Number(c)))) {
+  if (rows[0] && rows[0].some((c) => c !== '' && Number.isNaN(Number(c)) && !nonFiniteSpelling.test(c))) {
     header = rows.shift();
+    lines.shift();
   }
   const width = rows[0]?.length ?? 0;
   if (rows.length === 0 || width < 2) {
@@ -208,17 +216,17 @@ export function parseCsv(text: string, name: string): DataSet {
   const y = new Float32Array(rows.length);
   rows.forEach((row, r) => {
     if (row.length !== width) {
-      throw new WeightFileError('corrupt', `${name} row ${r + 1 + (header ? 1 : 0)} has ${row.length} columns instead of ${width}.`, { file: name });
+      throw new WeightFileError('corrupt', `${name} line ${lines[r]} has ${row.length} columns instead of ${width}.`, { file: name });
     }
     let at = 0;
     row.forEach((cell, c) => {
       const v = Number(cell);
       const column = (): string => (header?.[c] !== undefined ? `column '${header[c]}'` : `column ${c + 1}`);
       if (cell === '' || Number.isNaN(v)) {
-        throw new WeightFileError('corrupt', `${name} row ${r + 1 + (header ? 1 : 0)} holds '${cell}' in ${column()}, which is not a number.`, { file: name });
+        throw new WeightFileError('corrupt', `${name} line ${lines[r]} holds '${cell}' in ${column()}, which is not a number.`, { file: name });
       }
       if (!Number.isFinite(Math.fround(v))) {
-        throw new WeightFileError('corrupt', `${name} row ${r + 1 + (header ? 1 : 0)} holds '${cell}' in ${column()}, which is not a finite number (as float32); inputs and targets must be finite.`, { file: name });
+        throw new WeightFileError('corrupt', `${name} line ${lines[r]} holds '${cell}' in ${column()}, which is not a finite number (as float32); inputs and targets must be finite.`, { file: name });
       }
       if (c === target) {
         y[r] = v;
@@ -228,7 +236,7 @@ export function parseCsv(text: string, name: string): DataSet {
     });
   });
   const yName = header?.[target] !== undefined ? `column '${header[target]}'` : `column ${target + 1} (the last)`;
-  return { x, xShape: [rows.length, width - 1], y, yShape: [rows.length], source: path.basename(name), yName, firstLine: header ? 2 : 1 };
+  return { x, xShape: [rows.length, width - 1], y, yShape: [rows.length], source: path.basename(name), yName, lines };
 }
 
 /** Parses `{x, y}` JSON (nested arrays) or an array of `{x, y}` rows. */

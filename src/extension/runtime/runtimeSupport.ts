@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { makeFolder } from '../../core/atomicWrite';
+import { makeFolder, writeFileAtomic } from '../../core/atomicWrite';
 import { WeightFileError } from '../../core/errors';
 import type { BackendInfo, BackendName } from '../../runtime/backend';
 import { experimentNames, type ExperimentName, type ExperimentResult } from '../../runtime/experiments';
@@ -313,7 +313,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
       return;
     }
     await makeFolder(root);
-    await fs.promises.writeFile(specFile, `${JSON.stringify(spec, null, 2)}\n`);
+    await writeFileAtomic(specFile, `${JSON.stringify(spec, null, 2)}\n`);
     log().info(`run spec written: ${specFile}`);
     await runTrain(spec, specFile);
   };

@@ -45,11 +45,18 @@ test('NaN or Infinity in data is corrupt, naming the file, the array and the fir
   );
   const csv = path.join(dir, 'd.csv');
   fs.writeFileSync(csv, 'a,b,label\n1,2,0\n3,Infinity,1\n');
-  await rejects(csv, 'corrupt', /row 3 holds 'Infinity' in column 'b', which is not a finite number/);
+  await rejects(csv, 'corrupt', /line 3 holds 'Infinity' in column 'b', which is not a finite number/);
   fs.writeFileSync(csv, '1,2,0\n3,4,1e39\n');
-  await rejects(csv, 'corrupt', /row 2 holds '1e39' in column 3, which is not a finite number/);
+  await rejects(csv, 'corrupt', /line 2 holds '1e39' in column 3, which is not a finite number/);
   fs.writeFileSync(csv, 'a,b,label\n1,2,0\n3,nan,1\n');
-  await rejects(csv, 'corrupt', /row 3 holds 'nan' in column 'b', which is not a number/);
+  await rejects(csv, 'corrupt', /line 3 holds 'nan' in column 'b', which is not a number/);
+  // NaN in the first row is data to refuse, not a header's names; blank lines count in the line numbers.
+  fs.writeFileSync(csv, '1,NaN,0\n3,4,1\n');
+  await rejects(csv, 'corrupt', /d\.csv line 1 holds 'NaN' in column 2, which is not a number/);
+  fs.writeFileSync(csv, 'a,b,label\n\n1,2,0\n\n3,x,1\n');
+  await rejects(csv, 'corrupt', /d\.csv line 5 holds 'x' in column 'b', which is not a number/);
+  fs.writeFileSync(csv, '1,2,0\n\n3,4\n');
+  await rejects(csv, 'corrupt', /d\.csv line 3 has 2 columns instead of 3/);
   const json = path.join(dir, 'd.json');
   fs.writeFileSync(json, '{"x": [[1, 2], [3, -1e39]], "y": [0, 1]}');
   await rejects(json, 'corrupt', /-Infinity at 'x'\[1, 1\]/);

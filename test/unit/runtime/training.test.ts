@@ -150,7 +150,7 @@ test('data files: CSV with a label column, JSON, .npy', async () => {
   assert.deepEqual(Array.from(csv.x), [1, 2, 3, 4]);
   assert.deepEqual(Array.from(csv.y!), [0, 1]);
   assert.deepEqual(csv.xShape, [2, 2]);
-  assert.throws(() => parseCsv('1,2\n3,x\n', 'd.csv'), /row 2 holds 'x'/);
+  assert.throws(() => parseCsv('1,2\n3,x\n', 'd.csv'), /line 2 holds 'x'/);
   const json = parseJsonData('{"x": [[1, 2], [3, 4], [5, 6]], "y": [[1], [0], [1]]}', 'd.json');
   assert.deepEqual(json.xShape, [3, 2]);
   assert.deepEqual(json.yShape, [3, 1]);
