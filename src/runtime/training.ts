@@ -434,7 +434,12 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
       if (xVal && yVal) {
         const [vl, va] = tf.tidy(() => {
           const p = firstOutput(model.apply(xVal, { training: false }) as Tensor | Tensor[]);
-          return [lossTensor(tf, loss, yVal, p, fromLogits), accuracy(tf, loss, yVal, p, fromLogits)] as const;
+          // As Keras reports it: the penalties are part of the validation loss too.
+          let l = lossTensor(tf, loss, yVal, p, fromLogits);
+          for (const { r, kernel } of regularizers) {
+            l = tf.add(l, r.apply(kernel.read()));
+          }
+          return [l, accuracy(tf, loss, yVal, p, fromLogits)] as const;
         });
         metrics.val_loss = finite((await vl.data())[0]);
         if (va) {

@@ -193,16 +193,25 @@ test('an l2 override adds its penalty for layers inside a nested model too', asy
   const outer = tfl.model({ inputs: input, outputs: base.apply(input) as ReturnType<typeof tfl.input>, name: 'outer' });
   const dir = makeTempDir();
   await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, outer));
+  // The l2 penalty of 1 x the kernels' squared sum, summed here in plain arithmetic.
+  let squares = 0;
+  for (const w of outer.getWeights().filter((_, i) => i % 2 === 0)) {
+    for (const v of w.dataSync()) {
+      squares += v * v;
+    }
+  }
   outer.dispose();
-  const lossWith = async (spec: Record<string, unknown>): Promise<number> => {
+  const lossWith = async (spec: Record<string, unknown>): Promise<{ loss: number; valLoss: number }> => {
     const file = writeSpec(dir, { epochs: 1, optimizer: 'sgd', learningRate: 1e-6, outDir: `run-${Object.keys(spec).join('') || 'plain'}`, ...spec });
     const done = await trainFromSpec(await readRunSpec(file), dir, { backend: 'cpu' });
-    return done.history[0]!.loss!;
+    return { loss: done.history[0]!.loss!, valLoss: done.history[0]!.val_loss! };
   };
   const plain = await lossWith({});
   const penalized = await lossWith({ l2: 1 });
   // the kernels' squared sum is well above 1, so an l2 of 1 raises the loss by more than 1
-  assert.ok(penalized > plain + 1, `loss ${penalized} with l2 = 1, ${plain} without`);
+  assert.ok(squares > 1 && penalized.loss > plain.loss + 1, `loss ${penalized.loss} with l2 = 1, ${plain.loss} without`);
+  // The validation loss carries the penalty too, as Keras reports it (a learning rate of 1e-6 barely moves the kernels).
+  assert.ok(Math.abs(penalized.valLoss - plain.valLoss - squares) <= 1e-3 * squares, `val_loss ${penalized.valLoss} with l2 = 1, ${plain.valLoss} without, penalty ${squares}`);
 });
 
 test('synthetic data refused for the model leaves the run folder alone: no folder is made, --overwrite deletes nothing', async () => {
