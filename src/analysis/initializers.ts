@@ -6,6 +6,7 @@
  * trained one (KS at the 0.1% level, Gram matrix of orthogonal draws, Marchenko-Pastur spectral
  * edge). Formulas and thresholds: docs/diagnostics.md.
  */
+import { gaussian, rng } from '../core/random';
 import type { KerasObjectConfig } from '../core/model';
 
 /** Shape of an initializer's distribution. */
@@ -729,21 +730,9 @@ export function identifyInitializer(sample: Float64Array, candidates: readonly I
 /** Relative size of the update, ||dW|| / ||W0||, against which the at-init test's power is reported ("moderate training"). */
 export const moderateUpdate = 0.25;
 
-/** Seeded uniform draws in [0, 1) (Mulberry32). */
-function seededUniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** n values drawn from a candidate (uniform, normal, normal truncated at its bound). */
 function drawCandidate(c: InitializerCandidate, n: number, u: () => number): Float64Array {
-  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+  const gauss = (): number => gaussian(u);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     if (c.distribution === 'uniform') {
@@ -775,8 +764,8 @@ export function atInitTestPower(c: InitializerCandidate, rows: number, cols: num
     return 1;
   }
   const n = rows * cols;
-  const u = seededUniform(seed);
-  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+  const u = rng(seed);
+  const gauss = (): number => gaussian(u);
   const unit = (k: number): Float64Array => {
     const v = Float64Array.from({ length: k }, gauss);
     const norm = Math.sqrt(v.reduce((acc, x) => acc + x * x, 0)) || 1;

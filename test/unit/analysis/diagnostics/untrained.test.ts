@@ -17,6 +17,7 @@ import { computeTensorStats } from '../../../../src/analysis/tensorStats';
 import type { TensorStats } from '../../../../src/analysis/statsTypes';
 import type { LayerInfo } from '../../../../src/core/model';
 import { openLocalPath } from '../../../../src/formats/registry';
+import { rng } from '../../../../src/core/random';
 import { fixtureOrSkip, repoRoot } from '../../helpers/fixtures';
 import { buildModel, statsOf } from './modelBuilder';
 
@@ -43,18 +44,6 @@ async function checkPath(p: string): Promise<CheckReport> {
   } finally {
     await file.close();
   }
-}
-
-/** Mulberry32: seeded uniform draws. */
-function uniforms(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const runDir = (epoch: string) => path.join(repoRoot, 'examples', 'training-run', epoch, 'model.json');
@@ -114,7 +103,7 @@ test('the fit named as the initial draw never has values beyond its bound', asyn
 test('small untouched draws are recognised: the std and KS tolerances follow the sample size', () => {
   // 200 seeded glorot_uniform draws of a [16, 3] kernel (48 values): the std of 48 uniform values
   // has a relative standard error of sqrt(0.8 / 192) = 6.5%, so a fixed 5% test fails about half.
-  const u = uniforms(2024);
+  const u = rng(2024);
   const limit = Math.sqrt(6 / 19);
   const configured = candidateFromConfig({ className: 'GlorotUniform', config: {} }, 16, 3, [16, 3])!;
   let atInit = 0;
@@ -145,7 +134,7 @@ test('TF.js Embedding + GRU fixture: the untouched GRU kernel (std ratio 0.947 a
 });
 
 test('a moved zero-initialized bias rules its layer trained; a bias of 0s and 1s with no initializer named does not', async () => {
-  const u = uniforms(7);
+  const u = rng(7);
   const limit = Math.sqrt(6 / 96);
   const kernel = Float32Array.from({ length: 64 * 32 }, () => (2 * u() - 1) * limit);
   const layer = (name: string, bias: Float32Array) => ({
@@ -209,7 +198,7 @@ test('Teachable Machine head kernel [100, 2]: called indistinguishable from a fr
 });
 
 test('among trained layers, a large untouched layer still warns; a small one, where the test cannot see a 25% update, is info saying so', async () => {
-  const draw = uniforms(99);
+  const draw = rng(99);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - draw())) * Math.cos(2 * Math.PI * draw());
   const [br, bc] = power.bigGlorotUniform.shape as [number, number];
   const [mr, mc] = power.mediumGlorotUniform.shape as [number, number];
