@@ -8,11 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkWeightFile, shouldFail, type CheckReport } from '../../../../src/analysis/diagnostics/check';
-import { computeTensorStats } from '../../../../src/analysis/tensorStats';
-import type { TensorStats } from '../../../../src/analysis/statsTypes';
-import { openLocalPath } from '../../../../src/formats/registry';
+import { shouldFail, type CheckReport } from '../../../../src/analysis/diagnostics/check';
 import { makeTempDir } from '../../helpers/fixtures';
+import { checkLocalPath } from './modelBuilder';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- TF.js is loaded at run time like in src/runtime */
 const tf = require('@tensorflow/tfjs-core') as typeof import('@tensorflow/tfjs-core');
@@ -56,16 +54,7 @@ async function saveMlp(dir: string, init: InitFactory): Promise<string> {
 }
 
 async function check(name: string): Promise<CheckReport> {
-  const file = await openLocalPath(await saveMlp(path.join(makeTempDir('weightscope-example1-'), name), variants[name]!));
-  try {
-    const stats = new Map<string, TensorStats>();
-    for (const t of file.tensors) {
-      stats.set(t.name, await computeTensorStats(t));
-    }
-    return await checkWeightFile(file, stats);
-  } finally {
-    await file.close();
-  }
+  return checkLocalPath(await saveMlp(path.join(makeTempDir('weightscope-example1-'), name), variants[name]!));
 }
 
 test('Example 1, RandomUniform(-0.01, 0.01): initializer errors and a vanishing forecast', async () => {

@@ -4,7 +4,9 @@
  */
 import type { DType } from '../../../../src/core/dtypes';
 import type { FormatId, LayerInfo, TensorInfo, TensorRole, WeightFile } from '../../../../src/core/model';
+import { checkWeightFile, type CheckReport } from '../../../../src/analysis/diagnostics/check';
 import { computeTensorStats } from '../../../../src/analysis/tensorStats';
+import { openLocalPath } from '../../../../src/formats/registry';
 import type { TensorStats } from '../../../../src/analysis/statsTypes';
 
 /** A tensor of a test layer. */
@@ -69,6 +71,16 @@ export function buildModel(layers: TestLayer[], options: { format?: FormatId; ch
     warnings: [],
     async close() {},
   };
+}
+
+/** The whole check of the weight file at `p` (exact stats of every tensor first); the file is closed after. */
+export async function checkLocalPath(p: string): Promise<CheckReport> {
+  const file = await openLocalPath(p);
+  try {
+    return await checkWeightFile(file, await statsOf(file));
+  } finally {
+    await file.close();
+  }
 }
 
 /** Exact stats of every tensor of a file. */

@@ -8,18 +8,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkWeightFile, type CheckReport } from '../../../../src/analysis/diagnostics/check';
 import { runDiagnostics } from '../../../../src/analysis/diagnostics/diagnostic';
 import { biasMoved } from '../../../../src/analysis/diagnostics/ruleContext';
 import { sampleTensor } from '../../../../src/analysis/diagnostics/sampleTensor';
 import { candidateFromConfig, identifyInitializer, initializerCandidates } from '../../../../src/analysis/initializers';
 import { computeTensorStats } from '../../../../src/analysis/tensorStats';
-import type { TensorStats } from '../../../../src/analysis/statsTypes';
 import type { LayerInfo } from '../../../../src/core/model';
 import { openLocalPath } from '../../../../src/formats/registry';
 import { rng } from '../../../../src/core/random';
 import { fixtureOrSkip, repoRoot } from '../../helpers/fixtures';
-import { buildModel, statsOf } from './modelBuilder';
+import { buildModel, checkLocalPath, statsOf } from './modelBuilder';
 
 interface KernelRef {
   shape: number[];
@@ -33,24 +31,11 @@ const reference = JSON.parse(fs.readFileSync(path.join(repoRoot, 'test', 'unit',
   gru: { n: number; biasAllZero: boolean; stdRatio: number; ks: number; ksCritical: number } | null;
 };
 
-async function checkPath(p: string): Promise<CheckReport> {
-  const file = await openLocalPath(p);
-  try {
-    const stats = new Map<string, TensorStats>();
-    for (const t of file.tensors) {
-      stats.set(t.name, await computeTensorStats(t));
-    }
-    return await checkWeightFile(file, stats);
-  } finally {
-    await file.close();
-  }
-}
-
 const runDir = (epoch: string) => path.join(repoRoot, 'examples', 'training-run', epoch, 'model.json');
 
 test('training run: trained epochs are not called untrained, and an untouched glorot_uniform draw is not a config mismatch', async () => {
   for (const [epoch, kernels] of Object.entries(reference.trainingRun)) {
-    const r = await checkPath(runDir(epoch));
+    const r = await checkLocalPath(runDir(epoch));
     const matches = new Map(r.diagnostics.filter((d) => d.code === 'initializer-match').map((d) => [d.layer, d]));
     assert.deepEqual(r.diagnostics.filter((d) => d.code === 'initializer-config-mismatch').map((d) => d.message), [], epoch);
     for (const [layer, k] of Object.entries(kernels)) {
@@ -75,7 +60,7 @@ test('training run: trained epochs are not called untrained, and an untouched gl
   // epoch-000 dense_2 [16, 3]: max |x| below the glorot_uniform limit, so the configured draw fits.
   const k = reference.trainingRun['epoch-000']!['dense_2']!;
   assert.ok(k.absMax < k.glorotUniformLimit);
-  const r0 = await checkPath(runDir('epoch-000'));
+  const r0 = await checkLocalPath(runDir('epoch-000'));
   const d2 = r0.diagnostics.find((d) => d.code === 'initializer-match' && d.layer === 'dense_2')!;
   assert.equal(d2.evidence['candidate'], 'glorot_uniform', d2.message);
   assert.equal(d2.evidence['atInit'], true);
@@ -122,7 +107,7 @@ test('TF.js Embedding + GRU fixture: the untouched GRU kernel (std ratio 0.947 a
   }
   const g = reference.gru;
   assert.ok(g.biasAllZero && g.ks < g.ksCritical);
-  const r = await checkPath(p);
+  const r = await checkLocalPath(p);
   const m = r.diagnostics.find((d) => d.code === 'initializer-match' && d.tensor === 'gru_GRU1/kernel')!;
   assert.equal(m.evidence['candidate'], 'glorot_normal_tfjs', m.message);
   const near = (a: unknown, b: number) => assert.ok(Math.abs((a as number) - b) <= 1e-5 * b, `${String(a)} vs ${b}`);
@@ -185,7 +170,7 @@ test('Teachable Machine head kernel [100, 2]: called indistinguishable from a fr
   }
   // NumPy: std ratio 1.001, one value 0.5% past the 2-sigma bound (within the 1.01x tolerance): the test does not flag it.
   assert.equal(power.fixture.flaggedAsIs, false);
-  const r = await checkPath(p);
+  const r = await checkLocalPath(p);
   const d = r.diagnostics.find((x) => x.code === 'untrained-layer' && x.tensor === power.fixture.tensor)!;
   assert.ok(d, 'the head kernel is reported');
   assert.doesNotMatch(d.message, /still at its initial/);
