@@ -89,6 +89,19 @@ async function buildOut() {
   });
 }
 
-fs.mkdirSync(path.join(root, 'dist'), { recursive: true });
-if (!args.has('--out-only')) await buildDist();
-if (!args.has('--dist-only')) await buildOut();
+// Each output folder is emptied before it is rebuilt, so that the bundle of a removed entry point, or
+// the transpiled copy of a deleted source or test, can neither ship in the .vsix nor keep running
+// as a unit test.
+function clean(dir) {
+  fs.rmSync(path.join(root, dir), { recursive: true, force: true });
+  fs.mkdirSync(path.join(root, dir), { recursive: true });
+}
+
+if (!args.has('--out-only')) {
+  clean('dist');
+  await buildDist();
+}
+if (!args.has('--dist-only')) {
+  clean('out');
+  await buildOut();
+}
