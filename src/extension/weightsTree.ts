@@ -391,7 +391,9 @@ export class WeightsTreeProvider extends Disposable implements vscode.TreeDataPr
     const folder = vscode.workspace.getWorkspaceFolder(uri);
     const rel = folder ? path.posix.relative(folder.uri.path, path.posix.dirname(uri.path)) : path.posix.dirname(uri.path);
     item.description = rel;
-    item.contextValue = 'weightscope.file';
+    // Comparisons read both files with Node's fs: their menu items are offered on local files only
+    // (package.json's view/item/context), as the explorer's are.
+    item.contextValue = uri.scheme === 'file' ? 'weightscope.file' : 'weightscope.virtualFile';
     const doc = this.store.find(uri);
     const md = new vscode.MarkdownString();
     md.appendText(uri.scheme === 'file' ? uri.fsPath : uri.toString(true));

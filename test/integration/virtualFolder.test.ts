@@ -89,6 +89,10 @@ suite('folders of other file systems', () => {
       assert.deepEqual(runsDirs.map((d) => fs.existsSync(d)), existedBefore, 'no run folder or spec written for the virtual model');
       assert.ok(!vscode.window.tabGroups.all.some((g) => g.tabs.some((t) => /^(Gradient probe|Training|Diff|History): /.test(t.label))), 'no panel opened');
 
+      // The Weights view offers its comparison items on local files only (package.json's view/item/context).
+      assert.equal(a.tree.getTreeItem({ kind: 'file', uri: uri('/o/r/model.h5') }).contextValue, 'weightscope.virtualFile');
+      assert.equal(a.tree.getTreeItem({ kind: 'file', uri: vscode.Uri.file(path.join(workspaceDir(), 'model.h5')) }).contextValue, 'weightscope.file');
+
       // A virtual workspace's search finds files of its own scheme: they are counted, not silently dropped.
       (vscode.workspace as { findFiles: unknown }).findFiles = async () => [uri('/o/r/model.h5'), uri('/o/r/other.h5')];
       const groups = await vscode.commands.executeCommand('weightscope.findDuplicates');
