@@ -12,6 +12,13 @@ export interface CliIo {
   err(text: string): void;
   /** Returns a progress reporter for a task (draws a bar on a TTY, silent otherwise). */
   progress(label: string): (done: number, total: number, finished?: boolean) => void;
+  /**
+   * Lets a command that must not stop just anywhere (train: a checkpoint or run.json being written)
+   * finish cleanly when the reader of its output goes away: until the returned function is called,
+   * a closed output calls `stop` once and drops what is written to it, instead of ending the process
+   * at once with brokenPipeExitCode. The command then returns brokenPipeExitCode itself.
+   */
+  onOutputClosed?(stop: () => void): () => void;
 }
 
 /** Progress redraw interval, in milliseconds. */
@@ -25,13 +32,31 @@ const progressIntervalMs = 100;
  */
 export const brokenPipeExitCode = 141;
 
-/** Stops the process quietly when `stream`'s reader goes away; other stream errors are left to Node.js. */
-function exitOnBrokenPipe(stream: NodeJS.WriteStream): void {
+/** What processIo does when the reader of stdout or stderr goes away. */
+interface BrokenPipe {
+  /** The streams whose reader went away; nothing more is written to them. */
+  readonly closed: Set<NodeJS.WriteStream>;
+  /** The `stop` of a command's onOutputClosed while it holds off the exit. */
+  deferTo?: () => void;
+}
+
+/**
+ * Stops the process quietly when `stream`'s reader goes away, or, while a command holds off the
+ * exit (onOutputClosed), tells it to stop; other stream errors are left to Node.js.
+ */
+function exitOnBrokenPipe(stream: NodeJS.WriteStream, pipe: BrokenPipe): void {
   stream.on('error', (ex: NodeJS.ErrnoException) => {
     if (ex.code !== 'EPIPE') {
       throw ex;
     }
-    process.exit(brokenPipeExitCode);
+    const first = pipe.closed.size === 0;
+    pipe.closed.add(stream);
+    if (!pipe.deferTo) {
+      process.exit(brokenPipeExitCode);
+    }
+    if (first) {
+      pipe.deferTo();
+    }
   });
 }
 
@@ -42,12 +67,24 @@ export function writeError(io: Pick<CliIo, 'err'>, e: { reason: string; message:
 
 /** The process's stdout/stderr. */
 export function processIo(): CliIo {
-  exitOnBrokenPipe(process.stdout);
-  exitOnBrokenPipe(process.stderr);
+  const pipe: BrokenPipe = { closed: new Set() };
+  exitOnBrokenPipe(process.stdout, pipe);
+  exitOnBrokenPipe(process.stderr, pipe);
+  const write = (stream: NodeJS.WriteStream, data: string | Uint8Array): void => {
+    if (!pipe.closed.has(stream)) {
+      stream.write(data);
+    }
+  };
   return {
-    out: (t) => process.stdout.write(`${t}\n`),
-    outBytes: (b) => process.stdout.write(b),
-    err: (t) => process.stderr.write(`${t}\n`),
+    out: (t) => write(process.stdout, `${t}\n`),
+    outBytes: (b) => write(process.stdout, b),
+    err: (t) => write(process.stderr, `${t}\n`),
+    onOutputClosed: (stop) => {
+      pipe.deferTo = stop;
+      return () => {
+        pipe.deferTo = undefined;
+      };
+    },
     progress: (label) => {
       if (!process.stderr.isTTY) {
         return () => undefined;
@@ -61,9 +98,9 @@ export function processIo(): CliIo {
         last = now;
         const width = 30;
         const filled = total > 0 ? Math.round((width * done) / total) : width;
-        process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`);
+        write(process.stderr, `\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`);
         if (finished) {
-          process.stderr.write('\r\x1b[K');
+          write(process.stderr, '\r\x1b[K');
         }
       };
     },

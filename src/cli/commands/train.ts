@@ -8,7 +8,7 @@ import { backendNames, substitutedBackend } from '../../runtime/backend';
 import { readRunSpec, RunFolderTakenError, trainFromSpec } from '../../runtime/runSpec';
 import type { TrainEvent } from '../../runtime/training';
 import { choiceOption, intOption, parseArgs, UsageError } from '../args';
-import type { CliIo } from '../io';
+import { brokenPipeExitCode, type CliIo } from '../io';
 import { formatNumber } from '../table';
 
 /** Usage text of the command. */
@@ -43,9 +43,10 @@ Options:
   --json                 print the events as JSON lines
 
 Exit codes: 0 done; 4 the run stopped itself (stopOnNonFinite: the loss or a gradient became
-NaN/Inf, or an update exploded); 130 interrupted with Ctrl-C (at any point). A step whose loss
-or gradients are NaN/Inf is caught before its update, which is skipped (with stopOnNonFinite
-false the run goes on), so no checkpoint holds NaN/Inf weights. The checkpoints of finished
+NaN/Inf, or an update exploded); 130 interrupted with Ctrl-C (at any point); 141 the output
+was closed early (| head), which stops the run as Ctrl-C does. A step whose loss or gradients
+are NaN/Inf is caught before its update, which is skipped (with stopOnNonFinite false the run
+goes on), so no checkpoint holds NaN/Inf weights. The checkpoints of finished
 epochs are kept; the epoch a run stops in (before or at its last step) is partial: it gets no
 checkpoint, is printed as 'epoch N (partial, S of T steps, not saved)' and is kept in run.json's
 history with partialSteps.`;
@@ -74,6 +75,13 @@ export async function runTrain(argv: readonly string[], io: CliIo): Promise<numb
   const controller = new AbortController();
   const onSigint = (): void => controller.abort();
   process.once('SIGINT', onSigint);
+  // A closed output (`| head`) stops the run as Ctrl-C does, so that run.json records it and no file
+  // is left half written, and the exit is then the broken pipe's.
+  let outputClosed = false;
+  const releaseOutput = io.onOutputClosed?.(() => {
+    outputClosed = true;
+    controller.abort();
+  });
   const onEvent = (e: TrainEvent): void => {
     const substituted = e.type === 'start' ? substitutedBackend(e.backend) : undefined;
     if (substituted) {
@@ -116,9 +124,15 @@ export async function runTrain(argv: readonly string[], io: CliIo): Promise<numb
       signal: controller.signal,
       overwrite: args.options.has('overwrite'),
     });
+    if (outputClosed) {
+      return brokenPipeExitCode;
+    }
     // Ctrl-C exits 130 wherever it lands, in the last epoch's validation or save too
     return controller.signal.aborted || done.stopped === 'cancelled' ? 130 : done.stopped === 'nonFinite' || done.stopped === 'exploding' ? 4 : 0;
   } catch (ex) {
+    if (outputClosed && controller.signal.aborted) {
+      return brokenPipeExitCode;
+    }
     if (controller.signal.aborted) {
       // Ctrl-C before the training loop started (loading or rebuilding the model, checking the data)
       io.err('interrupted before training started; no checkpoint was written');
@@ -127,5 +141,6 @@ export async function runTrain(argv: readonly string[], io: CliIo): Promise<numb
     throw ex instanceof RunFolderTakenError ? new UsageError(ex.message) : ex;
   } finally {
     process.off('SIGINT', onSigint);
+    releaseOutput?.();
   }
 }

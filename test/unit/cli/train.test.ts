@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -219,4 +219,37 @@ test('train exits 130 on Ctrl-C before the training loop starts and during the l
     }
   } };
   assert.equal(await runCli(['train', late.file, '--backend', 'cpu'], io3), 130, io2.stderr.join('\n'));
+});
+
+test('train whose output is closed early (| head) stops as Ctrl-C does: exit 141, run.json records the stop, no file left half written', async () => {
+  const { dir, file } = writeSpec({ outDir: 'run', epochs: 1000 });
+  const child = spawn(process.execPath, [path.join(repoRoot, 'dist', 'cli.js'), 'train', file, '--backend', 'cpu'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const timer = setTimeout(() => child.kill(), 120_000);
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // The reader goes away once the first checkpoint is reported, as `| head -4` does.
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    if (/^epoch 1: /m.test(stdout)) {
+      child.stdout.destroy();
+    }
+  });
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+  clearTimeout(timer);
+  assert.equal(signal, null, `it ended by itself; stdout: ${stdout}`);
+  assert.equal(code, 141, stderr);
+  assert.equal(stderr, '');
+  const runDir = path.join(dir, 'run');
+  const run = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')) as { stopped?: string; checkpoints: string[]; history: unknown[] };
+  assert.equal(run.stopped, 'cancelled');
+  assert.ok(run.checkpoints.length >= 1 && run.checkpoints.length < 1000, String(run.checkpoints.length));
+  for (const c of run.checkpoints) {
+    const weights = JSON.parse(fs.readFileSync(path.join(runDir, c, 'model.json'), 'utf8')) as { weightsManifest: { weights: { shape: number[] }[] }[] };
+    const floats = weights.weightsManifest.flatMap((g) => g.weights).reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
+    assert.equal(fs.statSync(path.join(runDir, c, 'weights.bin')).size, 4 * floats, `${c}/weights.bin holds every weight`);
+  }
+  const entries = fs.readdirSync(runDir);
+  assert.deepEqual(entries.filter((e) => !/^(run\.json|epoch-\d{3})$/.test(e)), [], 'no temporary file left');
+  assert.deepEqual(entries.filter((e) => e.startsWith('epoch-')).sort(), [...run.checkpoints].sort());
 });
