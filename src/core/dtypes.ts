@@ -24,6 +24,11 @@ export type DType =
   | 'complex128'
   | 'float8_e4m3fn'
   | 'float8_e5m2'
+  // Microscaling (OCP MX) element and scale types: listed, not decoded.
+  | 'float4_e2m1fn'
+  | 'float6_e2m3fn'
+  | 'float6_e3m2fn'
+  | 'float8_e8m0fnu'
   | 'string'
   | 'resource'
   | 'variant';
@@ -67,6 +72,10 @@ export function itemSizeBytes(dtype: DType): number | undefined {
       return 8;
     case 'complex128':
       return 16;
+    case 'float4_e2m1fn':
+    case 'float6_e2m3fn':
+    case 'float6_e3m2fn':
+    case 'float8_e8m0fnu':
     case 'string':
     case 'resource':
     case 'variant':
@@ -275,6 +284,10 @@ export function decodeValues(dtype: DType, bytes: Uint8Array, littleEndian = tru
       }
       return out;
     }
+    case 'float4_e2m1fn':
+    case 'float6_e2m3fn':
+    case 'float6_e3m2fn':
+    case 'float8_e8m0fnu':
     case 'string':
     case 'resource':
     case 'variant':

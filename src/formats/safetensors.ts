@@ -20,8 +20,8 @@ export const maxSafetensorsHeaderBytes = 100_000_000;
 /** Largest rank accepted for a tensor shape. */
 const maxRank = 64;
 
-/** safetensors dtype names (tensor.rs `Dtype`) → element type and size in bits; `dtype` undefined = listed but not decoded. */
-const safetensorsDtypes: ReadonlyMap<string, { dtype?: DType; bits: number }> = new Map([
+/** safetensors dtype names (tensor.rs `Dtype`) → element type and size in bits; `opaque`: listed but not decoded. */
+const safetensorsDtypes: ReadonlyMap<string, { dtype: DType; bits: number; opaque?: true }> = new Map<string, { dtype: DType; bits: number; opaque?: true }>([
   ['BOOL', { dtype: 'bool' as DType, bits: 8 }],
   ['U8', { dtype: 'uint8' as DType, bits: 8 }],
   ['I8', { dtype: 'int8' as DType, bits: 8 }],
@@ -38,10 +38,10 @@ const safetensorsDtypes: ReadonlyMap<string, { dtype?: DType; bits: number }> = 
   ['I64', { dtype: 'int64' as DType, bits: 64 }],
   ['U64', { dtype: 'uint64' as DType, bits: 64 }],
   ['C64', { dtype: 'complex64' as DType, bits: 64 }],
-  ['F4', { bits: 4 }],
-  ['F6_E2M3', { bits: 6 }],
-  ['F6_E3M2', { bits: 6 }],
-  ['F8_E8M0', { bits: 8 }],
+  ['F4', { dtype: 'float4_e2m1fn' as DType, bits: 4, opaque: true as const }],
+  ['F6_E2M3', { dtype: 'float6_e2m3fn' as DType, bits: 6, opaque: true as const }],
+  ['F6_E3M2', { dtype: 'float6_e3m2fn' as DType, bits: 6, opaque: true as const }],
+  ['F8_E8M0', { dtype: 'float8_e8m0fnu' as DType, bits: 8, opaque: true as const }],
 ]);
 
 /** The safetensors reader. */
@@ -251,9 +251,7 @@ function parseEntry(file: string, name: string, raw: unknown, bufferLength: numb
   if (!info) {
     return failEntry(entry, file, 'unsupportedDtype', `has dtype ${quote(raw.dtype)}, which is not a safetensors dtype.`);
   }
-  if (info.dtype) {
-    entry.dtype = info.dtype;
-  }
+  entry.dtype = info.dtype;
   const bytes = Math.ceil((count * info.bits) / 8);
   if (entry.end - entry.begin !== bytes) {
     return failEntry(entry, file, 'corrupt', `has data_offsets ${quote(offsets)} (${entry.end - entry.begin} bytes) but shape ${quote(shape)} of ${entry.dtypeName} needs ${bytes} bytes.`);
@@ -261,7 +259,7 @@ function parseEntry(file: string, name: string, raw: unknown, bufferLength: numb
   if (entry.end > bufferLength) {
     return failEntry(entry, file, 'truncated', `needs data bytes ${entry.begin}..${entry.end} but the data buffer has only ${bufferLength} bytes; the file might be truncated.`);
   }
-  if (!info.dtype) {
+  if (info.opaque) {
     return failEntry(entry, file, 'unsupportedDtype', `has dtype ${entry.dtypeName}, which Weightscope lists but cannot decode.`);
   }
   return entry;

@@ -313,13 +313,34 @@ test('offsets not tiling the buffer: gaps and overlaps are warnings, per-tensor 
   assert.ok(bad.warnings.some((w) => w.tensor === 'neg_shape' && w.reason === 'corrupt'));
 });
 
-test('sub-byte F4 is listed with its packed size but not decoded', async () => {
-  const wf = await open(buildSafetensors([{ name: 'fp4', dtype: 'F4', shape: [3], bytes: new Uint8Array([0x21, 0x03]) }]));
-  const t = tensor(wf, 'fp4');
-  assert.equal(t.byteLength, 2, 'ceil(3 * 4 / 8)');
-  assert.equal(t.unavailable?.reason, 'unsupportedDtype');
-  assert.equal(t.extra?.safetensorsDtype, 'F4');
-  await rejectsWith(readAllValues(t), 'unsupportedDtype');
+test('the microscaling dtypes (F4, F6_E2M3, F6_E3M2, F8_E8M0) are listed under their own dtype, with their packed size, but not decoded', async () => {
+  const wf = await open(
+    buildSafetensors([
+      { name: 'fp4', dtype: 'F4', shape: [3], bytes: new Uint8Array([0x21, 0x03]) },
+      { name: 'fp6a', dtype: 'F6_E2M3', shape: [4], bytes: new Uint8Array(3) },
+      { name: 'fp6b', dtype: 'F6_E3M2', shape: [5], bytes: new Uint8Array(4) },
+      { name: 'scale', dtype: 'F8_E8M0', shape: [2], bytes: new Uint8Array([127, 128]) },
+      { name: 'w', dtype: 'F32', shape: [1], bytes: bytesOf(new Float32Array([1.5])) },
+    ]),
+  );
+  const expected: [string, string, string, number][] = [
+    // name, file dtype, listed dtype (ml_dtypes' names), bytes = ceil(count * bits / 8)
+    ['fp4', 'F4', 'float4_e2m1fn', 2],
+    ['fp6a', 'F6_E2M3', 'float6_e2m3fn', 3],
+    ['fp6b', 'F6_E3M2', 'float6_e3m2fn', 4],
+    ['scale', 'F8_E8M0', 'float8_e8m0fnu', 2],
+  ];
+  for (const [name, fileDtype, dtype, bytes] of expected) {
+    const t = tensor(wf, name);
+    assert.equal(t.dtype, dtype, name);
+    assert.equal(t.storageDtype, dtype, name);
+    assert.equal(t.byteLength, bytes, name);
+    assert.equal(t.unavailable?.reason, 'unsupportedDtype', name);
+    assert.match(t.unavailable!.message, new RegExp(`tensor '${name}' has dtype ${fileDtype}, which Weightscope lists but cannot decode\\.$`));
+    assert.equal(t.extra?.safetensorsDtype, fileDtype);
+    await rejectsWith(readAllValues(t), 'unsupportedDtype');
+  }
+  assertSame(await readAllValues(tensor(wf, 'w')), [1.5], 'the F32 tensor beside them');
 });
 
 test('damaged variants of a valid file open or fail with a WeightFileError, never crash', async () => {
