@@ -8,6 +8,8 @@ import * as path from 'node:path';
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const args = new Set(process.argv.slice(2));
 const production = args.has('--production');
+/** Constants the sources declare and the build defines (`weightscope --version` prints package.json's version). */
+const define = { WEIGHTSCOPE_VERSION: JSON.stringify(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version) };
 
 /** Packages loaded at run time from node_modules (ESM-only, WASM payloads, native bindings). */
 const nodeExternals = ['vscode', 'h5wasm', 'h5wasm/*', '@tensorflow/*'];
@@ -53,6 +55,7 @@ async function buildDist() {
         sourcemap: production ? false : 'linked',
         minify: production,
         banner: name === 'cli' ? { js: '#!/usr/bin/env node' } : undefined,
+        define,
         logLevel: 'warning',
       }),
     );
@@ -85,6 +88,7 @@ async function buildOut() {
     format: 'cjs',
     target: 'node20',
     sourcemap: 'inline',
+    define,
     logLevel: 'warning',
   });
 }

@@ -15,8 +15,11 @@ import { probeUsage, runProbe } from './commands/probe';
 import { runTrain, trainUsage } from './commands/train';
 import { processIo, writeError, type CliIo } from './io';
 
-/** Version printed by --version (kept in step with package.json by the release script). */
-export const cliVersion = '0.1.0';
+/** package.json's version, put in by the build (scripts/build.mjs). */
+declare const WEIGHTSCOPE_VERSION: string;
+
+/** Version printed by --version: package.json's. */
+export const cliVersion = WEIGHTSCOPE_VERSION;
 
 /** A CLI command. */
 interface Command {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -98,4 +99,16 @@ test("every option a command's parser accepts is in its --help and in the README
     assert.match(readme, new RegExp(`\`${code}\``), `the README explains exit code ${code}`);
   }
   assert.match(top.stdout.join('\n'), /--version/);
+});
+
+test('--version and -v print package.json\'s version, in the transpiled sources and in the shipped bundle', async () => {
+  const version = (JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  for (const flag of ['--version', '-v']) {
+    const io = captureIo();
+    assert.equal(await runCli([flag], io), 0);
+    assert.deepEqual(io.stdout, [version], flag);
+  }
+  const bundle = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'cli.js'), '--version'], { encoding: 'utf8' });
+  assert.equal(bundle.status, 0, bundle.stderr);
+  assert.equal(bundle.stdout, `${version}\n`);
 });
