@@ -20,7 +20,7 @@ const optimizers = ['sgd', 'adam', 'rmsprop'];
 const losses = ['categoricalCrossentropy', 'sparseCategoricalCrossentropy', 'binaryCrossentropy', 'meanSquaredError'];
 
 /** Most samples of synthetic data a run spec may ask for. */
-const maxSyntheticSamples = 1 << 20;
+export const maxSyntheticSamples = 1 << 20;
 
 /** The fields of a run spec (RunSpec), in the order the help lists them. */
 export const runSpecFields = ['model', 'data', 'synthetic', 'loss', 'optimizer', 'learningRate', 'epochs', 'batchSize', 'validationSplit', 'l1', 'l2', 'dropout', 'outDir', 'seed', 'stopOnNonFinite'] as const satisfies readonly (keyof RunSpec)[];
@@ -109,10 +109,16 @@ const numberRanges = {
 /** A numeric run spec field. */
 export type NumberField = keyof typeof numberRanges;
 
+/** What `field` takes, e.g. "a number in [0, 0.95]" (train --help lists it, a refusal names it). */
+export function numberRange(field: NumberField): string {
+  const [min, max, integer, openMin] = numberRanges[field];
+  return `${integer ? 'a whole number' : 'a number'} in ${openMin ? '(' : '['}${min}, ${max}]`;
+}
+
 /** What `field` expects (e.g. "a number in [0, 0.95]") when `value` is not a valid value for it, else undefined (absent is valid). */
 export function numberProblem(field: NumberField, value: unknown): string | undefined {
   const [min, max, integer, openMin] = numberRanges[field];
-  return isNumberIn(value, min, max, integer, openMin) ? undefined : `${integer ? 'a whole number' : 'a number'} in ${openMin ? '(' : '['}${min}, ${max}]`;
+  return isNumberIn(value, min, max, integer, openMin) ? undefined : numberRange(field);
 }
 
 /**

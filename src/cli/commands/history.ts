@@ -28,7 +28,7 @@ Options:
   --json                 print the JSON result (includes per-layer histograms over time)
   --naming PATTERN       naming convention, e.g. '{model}-e{epoch:03d}-{val_loss:.3f}': epoch/step
                          are read from it and names that do not follow it are reported
-  --bins N               histogram bins per layer (default: 32)
+  --bins N               histogram bins per layer, 1 to 1024 (default: 32)
   --workers N            worker threads (default: none when the files hold under 32 MiB, else
                          one per CPU, at most 4; 0 = none)`;
 

@@ -29,7 +29,7 @@ Options:
                          contains NAME (case-sensitive); an error when none does (in a
                          folder: only the files holding a match are listed)
   --group GROUP          model | optimizer | all (default: all)
-  --bins N               bins of the linear and the log10 histogram (default: 64)
+  --bins N               bins of the linear and the log10 histogram, 1 to 4096 (default: 64)
   --workers N            worker threads besides the main thread, which analyses too
                          (default: CPU count - 1, at most 4; 0 = none, the main thread alone)
   --no-stats             list tensors from the headers only, without reading their data

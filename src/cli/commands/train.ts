@@ -5,8 +5,8 @@
  */
 import * as path from 'node:path';
 import { backendNames, substitutedBackend } from '../../runtime/backend';
-import { readRunSpec, RunFolderTakenError, trainFromSpec } from '../../runtime/runSpec';
-import type { TrainEvent } from '../../runtime/training';
+import { maxSyntheticSamples, numberRange, readRunSpec, RunFolderTakenError, trainFromSpec } from '../../runtime/runSpec';
+import { runDefaults, type TrainEvent } from '../../runtime/training';
 import { choiceOption, intOption, parseArgs, UsageError } from '../args';
 import { brokenPipeExitCode, type CliIo } from '../io';
 import { formatNumber } from '../table';
@@ -15,16 +15,35 @@ import { formatNumber } from '../table';
 export const trainUsage = `weightscope train <spec.json> [options]
 
 Trains the model a run spec names and writes a checkpoint per epoch (TF.js model.json +
-weights.bin, metadata: epoch, metrics, parent, backend, time) into its run folder. Spec fields:
-model (required), data (.npy/.npz/.csv/.json; without it synthetic clusters, set by synthetic:
-{samples, seed, spread}, for a model whose output is [batch, units]), loss (categoricalCrossentropy|sparseCategoricalCrossentropy|
-binaryCrossentropy|meanSquaredError), optimizer (sgd|adam|rmsprop), learningRate, epochs,
-batchSize, validationSplit, l1, l2, dropout, outDir, seed, stopOnNonFinite. Paths are relative
-to the spec. Any other field is refused, naming the field it resembles (learning_rate: did you
-mean learningRate?); learningRate must be above 0. The data is checked before the run folder is
-made: finite values, as many samples in x as in y, targets that fit the loss (class ids 0..k-1 or
-one-hot rows of k 0/1 columns; 0..1 for binaryCrossentropy; one value per output for
-meanSquaredError), Embedding indices in range.
+weights.bin, metadata: epoch, metrics, parent, backend, time) into its run folder.
+
+Run spec fields (a JSON object; paths are relative to the spec):
+  model            the model file (required)
+  data             .npy/.npz/.csv/.json inputs and targets; without it, synthetic clusters
+                   for a model whose output is [batch, units]
+  synthetic        {samples, seed, spread} of those clusters: samples a whole number in
+                   [1, ${maxSyntheticSamples}] (default 512), seed (default: the spec's seed), spread a number in
+                   [0, 1000000] (default 1)
+  loss             categoricalCrossentropy | sparseCategoricalCrossentropy |
+                   binaryCrossentropy | meanSquaredError (default: the training config's,
+                   else the one the output activation calls for)
+  optimizer        sgd | adam | rmsprop (default ${runDefaults.optimizer})
+  learningRate     ${numberRange('learningRate')} (default ${runDefaults.learningRate})
+  epochs           ${numberRange('epochs')} (default ${runDefaults.epochs})
+  batchSize        ${numberRange('batchSize')} (default ${runDefaults.batchSize})
+  validationSplit  ${numberRange('validationSplit')}: the last samples held out (default ${runDefaults.validationSplit})
+  l1, l2           ${numberRange('l1')}: penalty on every kernel (default: the model's own)
+  dropout          ${numberRange('dropout')}: rate of every Dropout layer, and after hidden Dense
+                   layers of a Sequential model that has none (default: the model's own)
+  outDir           the run folder (default: a new runs/<model>-<time>)
+  seed             ${numberRange('seed')}: shuffling and synthetic data (default ${runDefaults.seed})
+  stopOnNonFinite  true | false: stop when the loss or a gradient becomes NaN/Inf or an
+                   update explodes (default true)
+Any other field is refused, naming the field it resembles (learning_rate: did you mean
+learningRate?). The data is checked before the run folder is made: finite values, as many
+samples in x as in y, targets that fit the loss (class ids 0..k-1 or one-hot rows of k 0/1
+columns; 0..1 for binaryCrossentropy; one value per output for meanSquaredError), Embedding
+indices in range.
 A run folder that already holds a run (run.json, epoch-NNN) is left alone and the command stops,
 unless --overwrite is given; without outDir every run gets a new folder runs/<model>-<time>.
 The model must have one input; with several outputs the loss is taken on the first. A damaged

@@ -4,7 +4,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../../../src/cli/main';
-import { readRunSpec, RunFolderTakenError, trainFromSpec } from '../../../src/runtime/runSpec';
+import { trainUsage } from '../../../src/cli/commands/train';
+import { numberRange, readRunSpec, RunFolderTakenError, runSpecFields, trainFromSpec, validateRunSpec } from '../../../src/runtime/runSpec';
+import { runDefaults } from '../../../src/runtime/training';
 import { captureIo } from '../helpers/captureIo';
 import { failFsCall } from '../helpers/fsFailure';
 import { fixtureOrSkip, folderSnapshot as snapshot, makeTempDir, repoRoot } from '../helpers/fixtures';
@@ -252,4 +254,21 @@ test('train whose output is closed early (| head) stops as Ctrl-C does: exit 141
   const entries = fs.readdirSync(runDir);
   assert.deepEqual(entries.filter((e) => !/^(run\.json|epoch-\d{3})$/.test(e)), [], 'no temporary file left');
   assert.deepEqual(entries.filter((e) => e.startsWith('epoch-')).sort(), [...run.checkpoints].sort());
+});
+
+test('train --help lists every run spec field, with the range the spec check enforces and the default the run uses', () => {
+  const help = trainUsage;
+  const listed = [...help.matchAll(/^ {2}(\w+(?:, \w+)?) {2,}/gm)].flatMap((m) => m[1]!.split(', '));
+  assert.deepEqual(listed.filter((f) => !f.startsWith('-')), [...runSpecFields]);
+  const lineOf = (field: string): string => help.split('\n').find((l) => new RegExp(`^ {2}(\\w+, )?${field}\\b`).test(l))!;
+  for (const field of ['learningRate', 'epochs', 'batchSize', 'validationSplit', 'l1', 'l2', 'dropout', 'seed'] as const) {
+    assert.ok(lineOf(field).includes(numberRange(field)), `${field}: ${numberRange(field)}`);
+    // A value at the edge of the range the help gives passes the spec check; one beyond it does not.
+    const max = Number(/, ([\d.e+]+)\]/.exec(numberRange(field))![1]);
+    assert.doesNotThrow(() => validateRunSpec({ model: 'm.json', [field]: max }, 'spec.json'), field);
+    assert.throws(() => validateRunSpec({ model: 'm.json', [field]: max * 2 }, 'spec.json'), new RegExp(`"${field}"`));
+  }
+  for (const field of ['optimizer', 'learningRate', 'epochs', 'batchSize', 'validationSplit', 'seed'] as const) {
+    assert.ok(lineOf(field).includes(`(default ${runDefaults[field]})`), `${field} default ${runDefaults[field]}: ${lineOf(field)}`);
+  }
 });
