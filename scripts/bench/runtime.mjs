@@ -1,4 +1,4 @@
-// Bench section 'runtime': the TF.js gradient probe and one training epoch of the seed's
+// Bench section 'runtime': the TF.js gradient probe and one training epoch of the example
 // 784-128-128-10 MLP (2,048 synthetic samples, batch 32, Adam) on every backend available here
 // (tfjs-node, WASM, CPU), each in its own child process, with ratios against the CPU backend; and
 // on the WASM and CPU backends a depthwise CNN's probe (DepthwiseConv2D and SeparableConv2D layers)

@@ -1,5 +1,5 @@
 /**
- * The seed's three experiments, each training its variants side by side on seeded synthetic
+ * The three experiments, each training its variants side by side on seeded synthetic
  * Gaussian clusters (syntheticData.ts, the data of the committed examples/) or on the user's data
  * file, and writing every variant's checkpoints under `<outDir>/<experiment>/<variant>/epoch-NNN`
  * (`<experiment>-2`, `-3` ... for reruns, so none writes over an earlier run):
@@ -31,7 +31,7 @@ import { quantize, writeTfjsModel } from './tfjsArtifacts';
 /** Experiment names. */
 export const experimentNames = ['initialization', 'regularization', 'precision'] as const;
 
-/** One of the seed's experiments. */
+/** One of the experiments. */
 export type ExperimentName = (typeof experimentNames)[number];
 
 /** One variant's outcome. */
@@ -125,8 +125,8 @@ export const maxExperimentClasses = 1000;
 /**
  * The user's data set made ready for an experiment: features flattened to d per sample and
  * standardized per feature (zero mean, unit variance, as the synthetic clusters roughly are),
- * targets as one-hot labels over k classes (class ids 0..k-1, or one-hot/probability rows of
- * width k > 1), and the rows shuffled with a fixed seed so the validation split (the last rows)
+ * targets as one-hot labels over k classes (class ids 0..k-1, or one-hot rows of width k > 1;
+ * soft labels are refused), and the rows shuffled with a fixed seed so the validation split (the last rows)
  * holds every class even when the file is sorted by class. Throws a `corrupt` WeightFileError when
  * the targets are missing or are not class labels.
  */
@@ -209,7 +209,7 @@ function rows(set: ExperimentData, from: number, count: number): DataSet {
   return { x: set.x.slice(from * set.d, (from + m) * set.d), xShape: [m, set.d], y: set.y.slice(from * set.k, (from + m) * set.k), yShape: [m, set.k], source: set.source };
 }
 
-/** The seed's Example 1 model: 784-128-128-10 (ReLU, ReLU, softmax) with the given kernel initializer; `inputs`-128-128-`classes` on the user's data. */
+/** The initialization experiment's model (examples/initialization): 784-128-128-10 (ReLU, ReLU, softmax) with the given kernel initializer; `inputs`-128-128-`classes` on the user's data. */
 export function initializationModel(tfl: Tfl, name: string, init: (seed: number) => ReturnType<Tfl['initializers']['zeros']>, inputs = 784, classes = 10): LayersModel {
   const m = tfl.sequential({ name });
   m.add(tfl.layers.dense({ inputShape: [inputs], units: 128, activation: 'relu', kernelInitializer: init(1), name: 'hidden1' }));
@@ -218,7 +218,7 @@ export function initializationModel(tfl: Tfl, name: string, init: (seed: number)
   return m;
 }
 
-/** The seed's Example 2 model: 20-256-256-2 (`inputs`-256-256-`classes` on the user's data), optionally with L2(0.01) + Dropout(0.2). */
+/** The regularization experiment's model (examples/regularization): 20-256-256-2 (`inputs`-256-256-`classes` on the user's data), optionally with L2(0.01) + Dropout(0.2). */
 export function regularizationModel(tfl: Tfl, name: string, regularized: boolean, inputs = 20, classes = 2): LayersModel {
   const m = tfl.sequential({ name });
   const kr = regularized ? tfl.regularizers.l2({ l2: 0.01 }) : undefined;

@@ -1,5 +1,5 @@
 /**
- * End-to-end: the Diagnostics tab of the weights panel on the seed's badly initialized model
+ * End-to-end: the Diagnostics tab of the weights panel on the badly initialized example model
  * (examples/initialization/bad-init-uniform-0.01), in the real workbench.
  */
 import * as assert from 'node:assert/strict';

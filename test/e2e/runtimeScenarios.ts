@@ -1,6 +1,6 @@
 /**
  * End-to-end scenarios of the TF.js runtime panels in the real workbench (WebAssembly backend):
- * Probe Gradients on the seed's badly initialized model (per-layer gradient norms, chart, table,
+ * Probe Gradients on the badly initialized example model (per-layer gradient norms, chart, table,
  * vanishing verdict), Run Experiment -> Initialization with two epochs per variant (three variants'
  * curves, probe verdicts, checkpoints in the Weights tree), Run Experiment -> Precision on a CSV
  * chosen in the file dialog (layers sized from the data), and a training panel restored after a

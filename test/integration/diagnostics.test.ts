@@ -1,5 +1,5 @@
 /**
- * Diagnostics in the extension host: opening the seed's badly initialized model (uniform(-0.01,
+ * Diagnostics in the extension host: opening the badly initialized example model (uniform(-0.01,
  * 0.01) kernels) computes its statistics, then runs the check in the worker thread; the document's
  * report carries the initializer-scale errors, and the tree shows them on the layers and the file.
  */

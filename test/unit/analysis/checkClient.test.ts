@@ -8,7 +8,7 @@ import { computeTensorStats } from '../../../src/analysis/tensorStats';
 import { WeightFileError } from '../../../src/core/errors';
 import { openLocalPath } from '../../../src/formats/registry';
 
-/** The seed's badly initialized model (uniform(-0.01, 0.01) kernels), committed in examples/. */
+/** The badly initialized example model (uniform(-0.01, 0.01) kernels), committed in examples/. */
 const badInit = path.resolve(__dirname, '../../../../examples/initialization/bad-init-uniform-0.01/model.json');
 
 async function statsOf(p: string): Promise<Map<string, TensorStats>> {

@@ -7,7 +7,7 @@ import { captureIo } from '../helpers/captureIo';
 import { makeTempDir, repoRoot } from '../helpers/fixtures';
 import { skipWithTfjsNode, writeNpy } from '../helpers/runtimeData';
 
-/** The seed's 784-128-128-10 classifier. */
+/** The 784-128-128-10 example classifier (examples/initialization). */
 const model = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform');
 
 test('probe --data with a missing file exits 2 with error[notFound] naming the file', async () => {

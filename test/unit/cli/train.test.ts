@@ -12,7 +12,7 @@ import { failFsCall } from '../helpers/fsFailure';
 import { fixtureOrSkip, folderSnapshot as snapshot, makeTempDir, repoRoot } from '../helpers/fixtures';
 import { skipWithTfjsNode, writeNpy } from '../helpers/runtimeData';
 
-/** The seed's 784-128-128-10 classifier. */
+/** The 784-128-128-10 example classifier (examples/initialization). */
 const model = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform', 'model.json');
 
 /** A run spec in a fresh folder: one short epoch on 32 synthetic samples. */
@@ -106,7 +106,7 @@ test('train into an outDir that refuses new files exits 2 with one line naming t
 });
 
 test('a run that stops itself mid-epoch exits 4 and prints the epoch as partial and not saved, without a checkpoint', async () => {
-  // SGD at lr 1e5 on the seed's classifier: the first update moves a layer by far more than its norm
+  // SGD at lr 1e5 on the example classifier: the first update moves a layer by far more than its norm
   const { dir, file } = writeSpec({ outDir: 'run', optimizer: 'sgd', learningRate: 1e5, epochs: 2, batchSize: 8 });
   const io = captureIo();
   assert.equal(await runCli(['train', file, '--backend', 'cpu'], io), 4, io.stderr.join('\n'));

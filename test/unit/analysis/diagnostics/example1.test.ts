@@ -1,5 +1,5 @@
 /**
- * The seed's Example 1: 784-128-128-10 MLPs (ReLU, ReLU, softmax) built and saved with TF.js at
+ * The initialization examples: 784-128-128-10 MLPs (ReLU, ReLU, softmax) built and saved with TF.js at
  * test time, kernels drawn by RandomUniform(-0.01, 0.01) (bad) or GlorotUniform / HeNormal (good),
  * opened from model.json + weights.bin by the TF.js reader. The bad one gets the initializer
  * error and a vanishing forecast; the good ones get neither.
