@@ -10,7 +10,8 @@
 //   npm run bench -- --no-cold          skip the cold-cache rows (page cache evicted before each contender)
 //   npm run bench -- --rounds N         keras-h5: rounds per cache state (default 3); targets use the
 //                                       median of the rounds' ratios (each round times all contenders side by side)
-// Generated inputs are cached in .bench/ (git-ignored). Python peers run with /usr/bin/python3.
+// Generated inputs are cached in .bench/ (git-ignored). Python peers run with $PYTHON, else Debian's
+// /usr/bin/python3 (python3-numpy, python3-h5py).
 //
 // Adding a section: append { name, description, run(ctx) } to `sections`; use ctx.measure() for every
 // contender (it records wall time and the child's peak RSS), ctx.row() to print a result line and
@@ -27,7 +28,7 @@ import { tfBundleSection } from './bench/tfBundle.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const benchDir = path.join(root, '.bench');
-const python = '/usr/bin/python3';
+const python = process.env.PYTHON || '/usr/bin/python3';
 const timeBin = '/usr/bin/time';
 const argv = process.argv.slice(2);
 
@@ -164,7 +165,7 @@ const kerasH5Section = {
   run() {
     const file = ctx.ensure('keras-dense-8x4096x4096.h5', (f) => {
       const r = spawnSync(python, ['scripts/bench/make_keras_h5.py', f, '8', '4096', '4096'], { cwd: root, stdio: 'inherit' });
-      if (r.status !== 0) throw new Error('could not generate the HDF5 file (needs /usr/bin/python3 with h5py and numpy)');
+      if (r.status !== 0) throw new Error(`could not generate the HDF5 file (needs ${python} with h5py and numpy; set PYTHON to another interpreter)`);
     });
     const sizeMiB = fs.statSync(file).size / 2 ** 20;
     console.log(`  file ${path.relative(root, file)} (${sizeMiB.toFixed(0)} MiB), ${os.availableParallelism()} CPUs`);

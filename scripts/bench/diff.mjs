@@ -107,7 +107,7 @@ export const diffSection = {
     const workers = wi >= 0 ? process.argv[wi + 1] : undefined;
     const ours = ctx.measure(process.execPath, [path.join(root, 'scripts', 'bench', 'diff.mjs'), '--child', a, b, ...(workers ? ['--workers', workers] : [])]);
     if (!peer.stdout.trim() || !ours.stdout.trim()) {
-      throw new Error('a contender printed nothing (is /usr/bin/python3 with numpy there? did the build run?)');
+      throw new Error(`a contender printed nothing (is ${ctx.python} with numpy there? did the build run?)`);
     }
     const theirs = JSON.parse(peer.stdout.trim().split('\n').pop());
     const mine = JSON.parse(ours.stdout.trim().split('\n').pop());

@@ -23,7 +23,7 @@ export const manyTensorsSection = {
   run(ctx) {
     const file = ctx.ensure(`many-${tensors}.safetensors`, (f) => {
       const r = spawnSync(ctx.python, ['scripts/bench/make_many_safetensors.py', f, String(tensors)], { cwd: ctx.root, stdio: 'inherit' });
-      if (r.status !== 0) throw new Error('could not generate the safetensors file (needs /usr/bin/python3 with numpy)');
+      if (r.status !== 0) throw new Error(`could not generate the safetensors file (needs ${ctx.python} with numpy)`);
     });
     console.log(`  file ${path.relative(ctx.root, file)} (${(fs.statSync(file).size / 2 ** 20).toFixed(1)} MiB, ${tensors} tensors), ${os.availableParallelism()} CPUs`);
     ctx.warm(file);
