@@ -79,14 +79,29 @@ export interface BackendOptions {
 }
 
 let current: Promise<{ tf: Tf; info: BackendInfo }> | undefined;
-let currentKey = '';
+let currentPreferred = '';
+let currentWasmDir: string | undefined;
 
-/** Initializes TF.js once per process with the best available backend. */
+/**
+ * Initializes TF.js once per process with the best available backend. A selection that succeeded
+ * is reused by every later call asking for the same backend; one that failed is not kept, so the
+ * next call tries again. A call that names no `wasmDir` reuses the selection made with any (the
+ * worker names its folder, the jobs it runs do not), one that names another folder selects anew.
+ */
 export function initBackend(options: BackendOptions = {}): Promise<{ tf: Tf; info: BackendInfo }> {
-  const key = `${options.preferred ?? 'auto'}|${options.wasmDir ?? ''}`;
-  if (!current || key !== currentKey) {
-    currentKey = key;
-    current = selectBackend(options);
+  const preferred = options.preferred ?? 'auto';
+  const sameWasmDir = options.wasmDir === undefined || options.wasmDir === currentWasmDir;
+  if (!current || preferred !== currentPreferred || !sameWasmDir) {
+    currentPreferred = preferred;
+    currentWasmDir = options.wasmDir;
+    const selection = selectBackend(options);
+    current = selection;
+    // a failed selection is forgotten (unless another has replaced it meanwhile): the next job retries
+    selection.catch(() => {
+      if (current === selection) {
+        current = undefined;
+      }
+    });
   }
   return current;
 }
