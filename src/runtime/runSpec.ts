@@ -14,7 +14,7 @@ import { checkDataForModel } from './dataCheck';
 import { inputShapeFor, loadDataSet, requireTargets } from './dataLoader';
 import { buildModel } from './modelBuilder';
 import { chooseLoss, ensureGradientBackend, requireOneInput } from './probe';
-import { runDefaults, runTraining, syntheticDataFor, type RunSpec, type TrainEvent } from './training';
+import { checkpointTempPattern, removeCheckpointFolder, runDefaults, runTraining, syntheticDataFor, type RunSpec, type TrainEvent } from './training';
 
 const optimizers = ['sgd', 'adam', 'rmsprop'];
 const losses = ['categoricalCrossentropy', 'sparseCategoricalCrossentropy', 'binaryCrossentropy', 'meanSquaredError'];
@@ -325,10 +325,27 @@ async function removeEarlierRun(dir: string): Promise<void> {
 }
 
 /**
+ * Removes what saves that were cut short (the process killed, the worker stopped) left in `dir`:
+ * the temporary checkpoint folders (checkpointTempPattern; real folders, not links) with the
+ * checkpoint files in them, each folder only once that left it empty. No run lists them, so they
+ * are never read as checkpoints; this only frees their space when the folder is taken again.
+ */
+async function removeCheckpointLeftovers(dir: string): Promise<void> {
+  const names = await fs.promises.readdir(dir).catch(() => [] as string[]);
+  for (const name of names.filter((n) => checkpointTempPattern.test(n))) {
+    const folder = path.join(dir, name);
+    if ((await fs.promises.lstat(folder).catch(() => undefined))?.isDirectory()) {
+      await removeCheckpointFolder(folder);
+    }
+  }
+}
+
+/**
  * Takes `dir` for a new run: refuses a folder that already holds one, then creates the folder and
  * its run.json exclusively, so that of two runs started on one folder only the first goes on. A
  * default-named folder (`fresh`) that is taken gives way to `<dir>-2`, `<dir>-3` ... instead. With
  * `overwrite` the folder is used, after the earlier run's own files are removed (removeEarlierRun).
+ * Either way the temporary folders of saves that were cut short go (removeCheckpointLeftovers).
  * Returns the folder and whether run.json was created here.
  */
 async function takeRunDir(dir: string, spec: RunSpec, fresh: boolean, overwrite: boolean): Promise<{ runDir: string; claimed: boolean }> {
@@ -336,6 +353,7 @@ async function takeRunDir(dir: string, spec: RunSpec, fresh: boolean, overwrite:
     await checkOverwritable(dir);
     await makeFolder(dir);
     await removeEarlierRun(dir);
+    await removeCheckpointLeftovers(dir).catch(() => undefined); // hidden and never listed: a leftover that stays harms nothing
     return { runDir: dir, claimed: false };
   }
   for (let i = 1; ; i++) {
@@ -345,6 +363,7 @@ async function takeRunDir(dir: string, spec: RunSpec, fresh: boolean, overwrite:
       await makeFolder(runDir);
       try {
         await fs.promises.writeFile(path.join(runDir, 'run.json'), `${JSON.stringify({ spec, history: [], checkpoints: [] }, null, 2)}\n`, { flag: 'wx' });
+        await removeCheckpointLeftovers(runDir).catch(() => undefined);
         return { runDir, claimed: true };
       } catch (ex) {
         if ((ex as NodeJS.ErrnoException).code !== 'EEXIST') {

@@ -7,11 +7,13 @@
  * epoch that ends before its last step (cancelled, or stopped itself) is partial: it gets no
  * checkpoint, and its metrics stay in the history marked with `partialSteps`.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { Optimizer, Tensor, Variable } from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '../core/atomicWrite';
 import { WeightFileError } from '../core/errors';
+import { fileSystemError } from '../core/nodeFileSource';
 import type { Diagnostic } from '../analysis/diagnostics/diagnostic';
 import type { BackendInfo, Tf, Tfl } from './backend';
 import type { DataSet } from './dataLoader';
@@ -221,6 +223,66 @@ export async function modelArtifacts(tf: Tf, model: LayersModel): Promise<TfjsAr
   return artifacts;
 }
 
+/** The temporary sibling a checkpoint folder `name` (epoch-NNN) is written into before it is renamed into place. */
+export function checkpointTempName(name: string): string {
+  return `.${name}.tmp-${process.pid}`;
+}
+
+/** Names of the temporary checkpoint folders (checkpointTempName) a run killed during a save leaves behind. */
+export const checkpointTempPattern = /^\.epoch-\d+\.tmp-\d+$/;
+
+/** The files of a checkpoint folder, and the temporary files writeFileAtomic makes for them. */
+export const checkpointFilePattern = /^(model\.json|weights\.bin)(\.\d+\.[a-z0-9]+\.tmp)?$/;
+
+/**
+ * Removes the checkpoint files (checkpointFilePattern) from `dir`, then the folder itself when
+ * that left it empty; nothing else is touched. A folder that is gone already is fine.
+ */
+export async function removeCheckpointFolder(dir: string): Promise<void> {
+  const names = await fs.promises.readdir(dir).catch(() => [] as string[]);
+  for (const n of names.filter((f) => checkpointFilePattern.test(f))) {
+    const file = path.join(dir, n);
+    if ((await fs.promises.lstat(file).catch(() => undefined))?.isFile()) {
+      await fs.promises.rm(file).catch((ex: unknown) => {
+        throw fileSystemError(ex, file, 'remove the file');
+      });
+    }
+  }
+  await fs.promises.rmdir(dir).catch(() => undefined); // kept when it holds anything else
+}
+
+/**
+ * Writes a checkpoint folder whole or not at all: model.json and weights.bin go into a temporary
+ * sibling (checkpointTempName), which is renamed to `dir` once both are complete, so that a run
+ * killed or failing during the save leaves no epoch-NNN folder whose model.json does not match its
+ * weights.bin, or whose weights.bin is cut short. Where `dir` exists already (a folder an
+ * overwritten run left because it holds the user's files) the two files are moved into it,
+ * weights.bin first, so that a model.json there always has its weights beside it.
+ */
+async function writeCheckpointFolder(dir: string, artifacts: TfjsArtifacts, options: Parameters<typeof writeTfjsModel>[2]): Promise<void> {
+  const tmp = path.join(path.dirname(dir), checkpointTempName(path.basename(dir)));
+  try {
+    await writeTfjsModel(tmp, artifacts, options);
+    try {
+      await fs.promises.rename(tmp, dir);
+    } catch (ex) {
+      const code = (ex as NodeJS.ErrnoException).code;
+      const st = await fs.promises.lstat(dir).catch(() => undefined);
+      if (!st?.isDirectory() || (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'EPERM' && code !== 'EACCES')) {
+        throw fileSystemError(ex, dir, 'create the folder');
+      }
+      for (const file of ['weights.bin', 'model.json']) {
+        await fs.promises.rename(path.join(tmp, file), path.join(dir, file)).catch((e: unknown) => {
+          throw fileSystemError(e, path.join(dir, file), 'write the file');
+        });
+      }
+    }
+  } finally {
+    // gone after the rename; after a failure, what was written of it (a leftover is hidden, and the next --overwrite removes it)
+    await removeCheckpointFolder(tmp).catch(() => undefined);
+  }
+}
+
 /** Runs the training loop; resolves when done, stopped or cancelled (never rejects on cancel). */
 export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Extract<TrainEvent, { type: 'done' }>> {
   const { tf, model } = ctx;
@@ -267,7 +329,7 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
   const save = async (epoch: number, metrics: EpochMetrics | null): Promise<string> => {
     const name = `epoch-${String(epoch).padStart(3, '0')}`;
     const dir = path.join(ctx.runDir, name);
-    await writeTfjsModel(dir, await modelArtifacts(tf, model), {
+    await writeCheckpointFolder(dir, await modelArtifacts(tf, model), {
       metadata: {
         ...(ctx.metadata ?? {}),
         epoch,

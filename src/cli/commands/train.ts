@@ -15,7 +15,9 @@ import { formatNumber } from '../table';
 export const trainUsage = `weightscope train <spec.json> [options]
 
 Trains the model a run spec names and writes a checkpoint per epoch (TF.js model.json +
-weights.bin, metadata: epoch, metrics, parent, backend, time) into its run folder.
+weights.bin, metadata: epoch, metrics, parent, backend, time) into its run folder, each whole or
+not at all (written as .epoch-NNN.tmp-<pid>, then renamed; a run that is killed while saving can
+leave such a hidden folder, which the next run in that folder removes).
 
 Run spec fields (a JSON object; paths are relative to the spec):
   model            the model file (required)

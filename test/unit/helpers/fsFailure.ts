@@ -20,10 +20,14 @@ export function errnoError(code: keyof typeof os.constants.errno, syscall: strin
 
 /** Makes `fs.promises[name]` fail with `code` when its first argument is `file` or starts with it (a temporary sibling); returns the undo. */
 export function failFsCall(name: 'open' | 'readdir' | 'writeFile' | 'stat', file: string, code: keyof typeof os.constants.errno): () => void {
+  return failFsCallWhere(name, (p) => p.startsWith(path.resolve(file)), code);
+}
+
+/** Makes `fs.promises[name]` fail with `code` when its first argument is a path for which `matches(absolute path)` holds; returns the undo. */
+export function failFsCallWhere(name: 'open' | 'readdir' | 'writeFile' | 'stat' | 'rename', matches: (file: string) => boolean, code: keyof typeof os.constants.errno): () => void {
   const api = fs.promises as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
   const original = api[name]!;
-  api[name] = (...args: unknown[]) =>
-    typeof args[0] === 'string' && path.resolve(args[0]).startsWith(path.resolve(file)) ? Promise.reject(errnoError(code, name, args[0])) : original(...args);
+  api[name] = (...args: unknown[]) => (typeof args[0] === 'string' && matches(path.resolve(args[0])) ? Promise.reject(errnoError(code, name, args[0])) : original(...args));
   return () => {
     api[name] = original;
   };
