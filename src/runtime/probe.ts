@@ -595,7 +595,7 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
 
     const trainable = probed.flatMap((l) => l.trainableWeights.map((w) => ({ layer: l.name, variable: w.read() as Variable })));
     const activations: Tensor[] = [];
-    const { value, grads } = tf.variableGrads(() => {
+    const { value, grads } = gradientsOrDiscard(tf, () => {
       const outs = tap.apply(x, { training: false }) as Tensor | Tensor[];
       const list = Array.isArray(outs) ? outs : [outs];
       for (const o of list.slice(0, probed.length)) {
@@ -603,8 +603,8 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
         activations.push(kept);
         made.push(kept);
       }
-      return lossTensor(tf, loss.name, y, list[lossAt]!, loss.fromLogits) as never;
-    }, trainable.map((t) => t.variable) as never);
+      return lossTensor(tf, loss.name, y, list[lossAt]!, loss.fromLogits);
+    }, trainable.map((t) => t.variable));
     made.push(value, ...Object.values(grads));
 
     const lossValue = (await value.data())[0] ?? NaN;
@@ -685,6 +685,32 @@ export async function probeModel(model: LayersModel, tf: Tf, tfl: Tfl, options: 
   }
 }
 
+/**
+ * Frees what a gradient pass that threw left in the engine: its tape, with the tensors saved for
+ * the backward pass (tf.variableGrads frees them only when it completes). Nothing when no gradient
+ * pass is under way or abandoned.
+ */
+export function discardAbandonedTape(tf: Tf): void {
+  const state = tf.engine().state;
+  if (state.gradientDepth === 0 && state.activeTape) {
+    tf.dispose(state.activeTape.flatMap((node) => node.saved ?? []));
+    state.activeTape = null as never;
+  }
+}
+
+/**
+ * tf.variableGrads of the scalar `f` returns with respect to `variables`; when `f` or the backward
+ * pass throws, the tape it left is freed (discardAbandonedTape) before the error goes on.
+ */
+export function gradientsOrDiscard(tf: Tf, f: () => Tensor, variables: Variable[]): { value: Tensor; grads: Record<string, Tensor> } {
+  try {
+    return tf.variableGrads(f as () => never, variables);
+  } catch (ex) {
+    discardAbandonedTape(tf);
+    throw ex;
+  }
+}
+
 /** The kernel named by TF.js's "Kernel 'X' not registered for backend 'Y'" error, else undefined. */
 function missingKernel(ex: unknown): string | undefined {
   const m = /Kernel '([^']+)' not registered for backend/.exec(ex instanceof Error ? ex.message : String(ex));
@@ -718,12 +744,7 @@ export async function ensureGradientBackend(tf: Tf, info: BackendInfo, model: La
     });
     return info;
   } catch (ex) {
-    // A backward pass that threw leaves its tape, with the tensors saved for it, in the engine.
-    const state = tf.engine().state;
-    if (state.gradientDepth === 0 && state.activeTape) {
-      tf.dispose(state.activeTape.flatMap((node) => node.saved ?? []));
-      state.activeTape = null as never;
-    }
+    discardAbandonedTape(tf);
     const kernel = missingKernel(ex);
     if (kernel === undefined || !(await tf.setBackend('cpu'))) {
       return info;

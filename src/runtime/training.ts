@@ -18,7 +18,7 @@ import type { Diagnostic } from '../analysis/diagnostics/diagnostic';
 import type { BackendInfo, Tf, Tfl } from './backend';
 import type { DataSet } from './dataLoader';
 import { gradientThresholds } from './gradientRules';
-import { chooseLoss, inputIndexRange, lossTensor, targetsForLoss, type LossName } from './probe';
+import { chooseLoss, gradientsOrDiscard, inputIndexRange, lossTensor, targetsForLoss, type LossName } from './probe';
 import { clusters, rng } from './syntheticData';
 import { concreteShape, flattenLayers } from './modelBuilder';
 import { writeTfjsModel, type TfjsArtifacts } from './tfjsArtifacts';
@@ -371,115 +371,125 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
           break;
         }
         const batch = order.slice(step * batchSize, (step + 1) * batchSize);
-        const idx = tf.tensor1d(batch, 'int32');
-        const xb = tf.gather(xTrain, idx);
-        const yb = tf.gather(yTrain, idx);
-        const report = globalStep % every === 0;
-        const before = report ? vars.map((x) => x.v.dataSync().slice()) : [];
-        // the other steps' updates are measured on the device (one small read), so an exploding update is caught on any step
-        const beforeT = report ? [] : vars.map((x) => tf.clone(x.v));
-        let accT: Tensor | undefined;
-        const { value, grads } = tf.variableGrads(() => {
-          const p = firstOutput(model.apply(xb, { training: true }) as Tensor | Tensor[]);
-          accT = tf.keep(accuracy(tf, loss, yb, p, fromLogits) ?? tf.scalar(NaN));
-          let l = lossTensor(tf, loss, yb, p, fromLogits);
-          for (const { r, kernel } of regularizers) {
-            l = tf.add(l, r.apply(kernel.read()));
+        // the step's tensors are freed however it ends, a throw included (the extension's worker lives on)
+        const held: Tensor[] = [];
+        try {
+          const idx = tf.tensor1d(batch, 'int32');
+          held.push(idx);
+          const xb = tf.gather(xTrain, idx);
+          held.push(xb);
+          const yb = tf.gather(yTrain, idx);
+          held.push(yb);
+          const report = globalStep % every === 0;
+          const before = report ? vars.map((x) => x.v.dataSync().slice()) : [];
+          // the other steps' updates are measured on the device (one small read), so an exploding update is caught on any step
+          const beforeT = report ? [] : vars.map((x) => tf.clone(x.v));
+          held.push(...beforeT);
+          let accT: Tensor | undefined;
+          const { value, grads } = gradientsOrDiscard(tf, () => {
+            const p = firstOutput(model.apply(xb, { training: true }) as Tensor | Tensor[]);
+            accT = tf.keep(accuracy(tf, loss, yb, p, fromLogits) ?? tf.scalar(NaN));
+            held.push(accT);
+            let l = lossTensor(tf, loss, yb, p, fromLogits);
+            for (const { r, kernel } of regularizers) {
+              l = tf.add(l, r.apply(kernel.read()));
+            }
+            return l;
+          }, vars.map((x) => x.v));
+          held.push(value, ...Object.values(grads));
+          const lossValue = (await value.data())[0] ?? NaN;
+          const accValue = accT ? ((await accT.data())[0] ?? NaN) : NaN;
+          // A NaN/Inf loss or gradient is caught before the update, which is then skipped, so the
+          // weights (and every checkpoint) stay finite. g·0 is 0 for a finite g and NaN otherwise:
+          // one sum tells whether every gradient is finite (with kernels every backend has).
+          const gradList = Object.values(grads);
+          const gradsFinite = gradList.length === 0 || Number.isFinite(tf.tidy(() => tf.addN(gradList.map((g) => tf.sum(tf.mul(g, 0)))).dataSync()[0] ?? NaN));
+          const stepFinite = Number.isFinite(lossValue) && gradsFinite;
+          if (stepFinite) {
+            optimizer.applyGradients(grads as Parameters<Optimizer['applyGradients']>[0]);
           }
-          return l as never;
-        }, vars.map((x) => x.v) as never);
-        const lossValue = (await value.data())[0] ?? NaN;
-        const accValue = accT ? ((await accT.data())[0] ?? NaN) : NaN;
-        // A NaN/Inf loss or gradient is caught before the update, which is then skipped, so the
-        // weights (and every checkpoint) stay finite. g·0 is 0 for a finite g and NaN otherwise:
-        // one sum tells whether every gradient is finite (with kernels every backend has).
-        const gradList = Object.values(grads);
-        const gradsFinite = gradList.length === 0 || Number.isFinite(tf.tidy(() => tf.addN(gradList.map((g) => tf.sum(tf.mul(g, 0)))).dataSync()[0] ?? NaN));
-        const stepFinite = Number.isFinite(lossValue) && gradsFinite;
-        if (stepFinite) {
-          optimizer.applyGradients(grads as Parameters<Optimizer['applyGradients']>[0]);
-        }
-        lossSum += lossValue * batch.length;
-        accSum += accValue * batch.length;
-        samples += batch.length;
-        batches++;
-        if (!stepFinite) {
-          const what = Number.isFinite(lossValue) ? `the gradients became NaN or Infinity (loss ${Number(lossValue.toPrecision(4))})` : `the training loss became ${lossValue}`;
-          emit({
-            type: 'warning',
-            step: globalStep,
-            diagnostic: {
-              severity: 'error',
-              code: 'gradient-non-finite',
-              message: `At epoch ${epoch}, step ${step + 1}, ${what}; the update was skipped.`,
-              evidence: { epoch, step: step + 1, ...(Number.isFinite(lossValue) ? { loss: lossValue } : {}) },
-            },
-          });
-          if (stopOn) {
-            stopped = 'nonFinite';
-          }
-        }
-        let ratios: { layer: string; updateRatio: number | null }[] = [];
-        if (!report && stepFinite) {
-          const sums = tf.tidy(() =>
-            tf.stack(layers.flatMap((l) => {
-              const own = vars.map((x, i) => ({ x, i })).filter(({ x }) => x.layer === l.name);
-              const d = tf.addN(own.map(({ x, i }) => tf.sum(tf.square(tf.sub(x.v, beforeT[i]!)))));
-              const w0 = tf.addN(own.map(({ i }) => tf.sum(tf.square(beforeT[i]!))));
-              return [d, w0];
-            })).dataSync(),
-          );
-          ratios = layers.map((l, j) => {
-            const wn0 = Math.sqrt(sums[2 * j + 1]!);
-            return { layer: l.name, updateRatio: wn0 > 0 ? finite(Math.sqrt(sums[2 * j]!) / wn0) : null };
-          });
-        }
-        tf.dispose(beforeT);
-        if (report) {
-          const stepLayers: LayerStepDto[] = layers.map((l) => {
-            let g = 0;
-            let w = 0;
-            let w0 = 0;
-            let d = 0;
-            vars.forEach((x, i) => {
-              if (x.layer !== l.name) {
-                return;
-              }
-              const after = x.v.dataSync();
-              const gt = grads[x.v.name];
-              g += gt ? sumSquares(gt.dataSync()) : 0;
-              w += sumSquares(after);
-              const b = before[i]!;
-              w0 += sumSquares(b);
-              for (let k = 0; k < after.length; k++) {
-                d += (after[k]! - b[k]!) ** 2;
-              }
+          lossSum += lossValue * batch.length;
+          accSum += accValue * batch.length;
+          samples += batch.length;
+          batches++;
+          if (!stepFinite) {
+            const what = Number.isFinite(lossValue) ? `the gradients became NaN or Infinity (loss ${Number(lossValue.toPrecision(4))})` : `the training loss became ${lossValue}`;
+            emit({
+              type: 'warning',
+              step: globalStep,
+              diagnostic: {
+                severity: 'error',
+                code: 'gradient-non-finite',
+                message: `At epoch ${epoch}, step ${step + 1}, ${what}; the update was skipped.`,
+                evidence: { epoch, step: step + 1, ...(Number.isFinite(lossValue) ? { loss: lossValue } : {}) },
+              },
             });
-            // the update against the weights it was applied to (the norm before the step), as |Δw|/|w| is defined
-            const wn0 = Math.sqrt(w0);
-            return { layer: l.name, weightNorm: finite(Math.sqrt(w)), gradNorm: finite(Math.sqrt(g)), updateRatio: wn0 > 0 ? finite(Math.sqrt(d) / wn0) : null };
-          });
-          emit({ type: 'step', epoch, step: globalStep, loss: finite(lossValue), acc: finite(accValue), layers: stepLayers });
-          ratios = stepLayers;
-        }
-        const worst = ratios.reduce((a, b) => ((b.updateRatio ?? 0) > (a.updateRatio ?? 0) ? b : a), ratios[0]!);
-        if (worst && (worst.updateRatio ?? 0) > gradientThresholds.maxUpdateRatio) {
-          emit({
-            type: 'warning',
-            step: globalStep,
-            diagnostic: {
-              severity: 'warning',
-              code: 'gradient-exploding',
-              layer: worst.layer,
-              message: `At epoch ${epoch}, step ${step + 1}, one update changed layer '${worst.layer}' by ${worst.updateRatio?.toPrecision(3)}x its own norm.`,
-              evidence: { epoch, step: step + 1, updateRatio: worst.updateRatio },
-            },
-          });
-          if (stopOn) {
-            stopped = 'exploding';
+            if (stopOn) {
+              stopped = 'nonFinite';
+            }
           }
+          let ratios: { layer: string; updateRatio: number | null }[] = [];
+          if (!report && stepFinite) {
+            const sums = tf.tidy(() =>
+              tf.stack(layers.flatMap((l) => {
+                const own = vars.map((x, i) => ({ x, i })).filter(({ x }) => x.layer === l.name);
+                const d = tf.addN(own.map(({ x, i }) => tf.sum(tf.square(tf.sub(x.v, beforeT[i]!)))));
+                const w0 = tf.addN(own.map(({ i }) => tf.sum(tf.square(beforeT[i]!))));
+                return [d, w0];
+              })).dataSync(),
+            );
+            ratios = layers.map((l, j) => {
+              const wn0 = Math.sqrt(sums[2 * j + 1]!);
+              return { layer: l.name, updateRatio: wn0 > 0 ? finite(Math.sqrt(sums[2 * j]!) / wn0) : null };
+            });
+          }
+          if (report) {
+            const stepLayers: LayerStepDto[] = layers.map((l) => {
+              let g = 0;
+              let w = 0;
+              let w0 = 0;
+              let d = 0;
+              vars.forEach((x, i) => {
+                if (x.layer !== l.name) {
+                  return;
+                }
+                const after = x.v.dataSync();
+                const gt = grads[x.v.name];
+                g += gt ? sumSquares(gt.dataSync()) : 0;
+                w += sumSquares(after);
+                const b = before[i]!;
+                w0 += sumSquares(b);
+                for (let k = 0; k < after.length; k++) {
+                  d += (after[k]! - b[k]!) ** 2;
+                }
+              });
+              // the update against the weights it was applied to (the norm before the step), as |Δw|/|w| is defined
+              const wn0 = Math.sqrt(w0);
+              return { layer: l.name, weightNorm: finite(Math.sqrt(w)), gradNorm: finite(Math.sqrt(g)), updateRatio: wn0 > 0 ? finite(Math.sqrt(d) / wn0) : null };
+            });
+            emit({ type: 'step', epoch, step: globalStep, loss: finite(lossValue), acc: finite(accValue), layers: stepLayers });
+            ratios = stepLayers;
+          }
+          const worst = ratios.reduce((a, b) => ((b.updateRatio ?? 0) > (a.updateRatio ?? 0) ? b : a), ratios[0]!);
+          if (worst && (worst.updateRatio ?? 0) > gradientThresholds.maxUpdateRatio) {
+            emit({
+              type: 'warning',
+              step: globalStep,
+              diagnostic: {
+                severity: 'warning',
+                code: 'gradient-exploding',
+                layer: worst.layer,
+                message: `At epoch ${epoch}, step ${step + 1}, one update changed layer '${worst.layer}' by ${worst.updateRatio?.toPrecision(3)}x its own norm.`,
+                evidence: { epoch, step: step + 1, updateRatio: worst.updateRatio },
+              },
+            });
+            if (stopOn) {
+              stopped = 'exploding';
+            }
+          }
+        } finally {
+          tf.dispose(held);
         }
-        tf.dispose([idx, xb, yb, value, ...Object.values(grads), ...(accT ? [accT] : [])]);
         globalStep++;
         if (stopped) {
           break;

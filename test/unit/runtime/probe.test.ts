@@ -256,3 +256,14 @@ test('a probe cancelled between layers leaves no tensors behind', async () => {
   assert.equal(tf.memory().numTensors, before);
   m.dispose();
 });
+
+test('a probe whose gradient pass throws leaves no tensors behind (not the tape of its forward pass either)', async () => {
+  const m = deepNet(4, 8, 'relu', (s) => tfl.initializers.heNormal({ seed: s }));
+  const x = Float32Array.from({ length: 8 * 32 }, (_, i) => Math.sin(0.7 * i));
+  await probeModel(m, tf, tfl, { loss: 'meanSquaredError', data: { x, xShape: [8, 32], y: new Float32Array(8 * 10), yShape: [8, 10] } }); // warm-up
+  const before = tf.memory().numTensors;
+  // targets of 9 values per sample against 10 outputs: the loss cannot be taken, after the forward pass ran
+  await assert.rejects(probeModel(m, tf, tfl, { loss: 'meanSquaredError', data: { x, xShape: [8, 32], y: new Float32Array(8 * 9), yShape: [8, 9] } }), /could not be broadcast/);
+  assert.equal(tf.memory().numTensors, before);
+  m.dispose();
+});
