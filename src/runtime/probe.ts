@@ -217,22 +217,45 @@ export function lossForActivation(activation: string | undefined): LossName {
 export interface ChosenLoss {
   /** The loss function. */
   name: LossName;
-  /** Why: 'option', 'training config' (with ', from logits' when so) or 'output activation'. */
+  /** Why: 'option', 'training config' or 'output activation', with ', from logits' when the cross-entropy takes the outputs as logits. */
   source: string;
-  /** Whether the model outputs logits (the training config's loss says from_logits: true for this loss). */
+  /** Whether the cross-entropy takes the model's outputs as logits (see outputsAreLogits); false for mean squared error. */
   fromLogits: boolean;
 }
 
 /**
- * Chooses the loss: explicit option, else training config, else output activation. The training
- * config's `from_logits` applies whenever the chosen loss is the config's own.
+ * Chooses the loss: explicit option, else training config, else output activation; and whether a
+ * cross-entropy takes the outputs as logits (outputsAreLogits).
  */
 export function chooseLoss(model: LayersModel, options: Pick<ProbeOptions, 'loss' | 'trainingConfig'>): ChosenLoss {
   const fromConfig = lossFromTrainingConfig(options.trainingConfig);
-  const name = options.loss ?? fromConfig ?? lossForActivation(outputActivation(model));
-  const fromLogits = name === fromConfig && name !== 'meanSquaredError' && lossFromLogits(options.trainingConfig);
+  const activation = outputActivation(model);
+  const name = options.loss ?? fromConfig ?? lossForActivation(activation);
+  const fromLogits = outputsAreLogits(name, options.trainingConfig, activation);
   const source = options.loss ? 'option' : fromConfig ? 'training config' : 'output activation';
   return { name, source: fromLogits ? `${source}, from logits` : source, fromLogits };
+}
+
+/**
+ * Whether the cross-entropy `loss` takes the model's outputs as logits, as a Keras user would have
+ * it: logits are a property of the outputs, not of which cross-entropy reads them. When the training
+ * config names a cross-entropy, its `from_logits` (false unless given) says what the outputs are: it
+ * holds for its own loss, and for another cross-entropy chosen instead (categorical for sparse,
+ * binary) unless the output activation is softmax or sigmoid, which make probabilities. When the
+ * config names none (no training config, or mean squared error), an output whose activation is
+ * 'linear' gives logits: a cross-entropy over raw linear outputs read as probabilities is
+ * meaningless. Mean squared error takes no logits.
+ */
+export function outputsAreLogits(loss: LossName, trainingConfig: Readonly<Record<string, unknown>> | undefined, activation: string | undefined): boolean {
+  if (loss === 'meanSquaredError') {
+    return false;
+  }
+  const fromConfig = lossFromTrainingConfig(trainingConfig);
+  if (fromConfig !== undefined && fromConfig !== 'meanSquaredError') {
+    const configLogits = lossFromLogits(trainingConfig);
+    return loss === fromConfig ? configLogits : configLogits && activation !== 'softmax' && activation !== 'sigmoid';
+  }
+  return activation === 'linear';
 }
 
 /** Activation of the layer giving the model's first output, inside a nested model when that layer is one (undefined when none). */

@@ -88,7 +88,7 @@ export interface EpochMetrics {
 
 /** Events of a run, in order. */
 export type TrainEvent =
-  | { type: 'start'; runDir: string; backend: BackendInfo; layers: string[]; samples: number; validationSamples: number; stepsPerEpoch: number; loss: LossName }
+  | { type: 'start'; runDir: string; backend: BackendInfo; layers: string[]; samples: number; validationSamples: number; stepsPerEpoch: number; loss: LossName; fromLogits?: true }
   | { type: 'step'; epoch: number; step: number; loss: number | null; acc: number | null; layers: LayerStepDto[] }
   | { type: 'epoch'; epoch: number; metrics: EpochMetrics; checkpoint: string }
   | { type: 'warning'; step: number; diagnostic: Diagnostic }
@@ -324,7 +324,7 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
   const checkpoints: string[] = [];
   const history: EpochMetrics[] = [];
   const stopOn = spec.stopOnNonFinite ?? true;
-  emit({ type: 'start', runDir: ctx.runDir, backend: ctx.backend, layers: layers.map((l) => l.name), samples: nTrain, validationSamples: nVal, stepsPerEpoch, loss });
+  emit({ type: 'start', runDir: ctx.runDir, backend: ctx.backend, layers: layers.map((l) => l.name), samples: nTrain, validationSamples: nVal, stepsPerEpoch, loss, ...(fromLogits ? { fromLogits: true as const } : {}) });
 
   const save = async (epoch: number, metrics: EpochMetrics | null): Promise<string> => {
     const name = `epoch-${String(epoch).padStart(3, '0')}`;

@@ -28,7 +28,9 @@ Run spec fields (a JSON object; paths are relative to the spec):
                    [0, 1000000] (default 1)
   loss             categoricalCrossentropy | sparseCategoricalCrossentropy |
                    binaryCrossentropy | meanSquaredError (default: the training config's,
-                   else the one the output activation calls for)
+                   else the one the output activation calls for); a cross-entropy takes the
+                   outputs as logits when the training config says from_logits, whichever
+                   cross-entropy it names, or names none and the output activation is linear
   optimizer        sgd | adam | rmsprop (default ${runDefaults.optimizer})
   learningRate     ${numberRange('learningRate')} (default ${runDefaults.learningRate})
   epochs           ${numberRange('epochs')} (default ${runDefaults.epochs})
@@ -117,7 +119,7 @@ export async function runTrain(argv: readonly string[], io: CliIo): Promise<numb
       total = e.stepsPerEpoch * (runSpec.epochs ?? 5);
       io.out(`backend: ${e.backend.label}${e.backend.fallbacks.length ? ` (${e.backend.fallbacks.join(' ')})` : ''}`);
       io.out(`run folder: ${e.runDir}`);
-      io.out(`${e.samples} training / ${e.validationSamples} validation samples, ${e.stepsPerEpoch} steps per epoch, loss ${e.loss}`);
+      io.out(`${e.samples} training / ${e.validationSamples} validation samples, ${e.stepsPerEpoch} steps per epoch, loss ${e.loss}${e.fromLogits ? ' (from logits)' : ''}`);
       progress = io.progress('training');
     } else if (e.type === 'step') {
       progress(e.step + 1, total);

@@ -104,7 +104,7 @@ export class TrainingPanel extends Disposable {
       case 'start':
         run.layers = e.layers;
         run.runDir = e.runDir;
-        this.update({ message: `${name}: ${e.samples} training / ${e.validationSamples} validation samples, ${e.stepsPerEpoch} steps per epoch (${e.loss})` });
+        this.update({ message: `${name}: ${e.samples} training / ${e.validationSamples} validation samples, ${e.stepsPerEpoch} steps per epoch (${e.loss}${e.fromLogits ? ', from logits' : ''})` });
         break;
       case 'step':
         run.steps.push({ step: e.step, epoch: e.epoch, loss: e.loss, acc: e.acc, layers: e.layers.map((l) => [l.weightNorm, l.gradNorm, l.updateRatio]) });

@@ -228,3 +228,73 @@ test('one synthetic training epoch on the KWS DS-CNN SavedModel (sparse loss) en
   assert.ok(events.some((e) => e.type === 'step' && e.acc !== null && e.acc >= 0 && e.acc <= 1), 'per-step accuracy');
   assert.deepEqual(done.checkpoints.map((c) => path.basename(c)), ['epoch-000', 'epoch-001']);
 });
+
+test('from_logits belongs to the outputs: a cross-entropy chosen instead of the config\'s own still takes them as logits', () => {
+  const linear = tinyClassifier('linear');
+  const softmax = tinyClassifier('softmax');
+  const categoricalLogits = { loss: { class_name: 'CategoricalCrossentropy', config: { from_logits: true } } };
+  const sparseLogits = { loss: { class_name: 'SparseCategoricalCrossentropy', config: { from_logits: true } } };
+  // the config says the outputs are logits: so for the other cross-entropies too
+  assert.deepEqual(chooseLoss(linear, { trainingConfig: categoricalLogits, loss: 'sparseCategoricalCrossentropy' }), { name: 'sparseCategoricalCrossentropy', source: 'option, from logits', fromLogits: true });
+  assert.equal(chooseLoss(linear, { trainingConfig: sparseLogits, loss: 'categoricalCrossentropy' }).fromLogits, true);
+  assert.equal(chooseLoss(linear, { trainingConfig: sparseLogits, loss: 'binaryCrossentropy' }).fromLogits, true);
+  assert.equal(chooseLoss(linear, { trainingConfig: categoricalLogits, loss: 'meanSquaredError' }).fromLogits, false, 'mean squared error takes no logits');
+  // ... but not on outputs a softmax made probabilities, unless the loss is the config's own (Keras applies it as written)
+  assert.equal(chooseLoss(softmax, { trainingConfig: sparseLogits, loss: 'categoricalCrossentropy' }).fromLogits, false);
+  assert.equal(chooseLoss(softmax, { trainingConfig: sparseLogits }).fromLogits, true);
+  // a config that says probabilities (from_logits false, given or by default) is believed for every cross-entropy
+  assert.equal(chooseLoss(linear, { trainingConfig: { loss: { class_name: 'CategoricalCrossentropy', config: { from_logits: false } } }, loss: 'sparseCategoricalCrossentropy' }).fromLogits, false);
+  assert.equal(chooseLoss(linear, { trainingConfig: { loss: 'categorical_crossentropy' }, loss: 'sparseCategoricalCrossentropy' }).fromLogits, false);
+  // no cross-entropy in the config: a linear output gives logits, a softmax output probabilities
+  assert.deepEqual(chooseLoss(linear, { loss: 'categoricalCrossentropy' }), { name: 'categoricalCrossentropy', source: 'option, from logits', fromLogits: true });
+  assert.equal(chooseLoss(linear, { trainingConfig: { loss: 'mse' }, loss: 'sparseCategoricalCrossentropy' }).fromLogits, true);
+  assert.equal(chooseLoss(softmax, { loss: 'sparseCategoricalCrossentropy' }).fromLogits, false);
+  assert.deepEqual(chooseLoss(linear, {}), { name: 'meanSquaredError', source: 'output activation', fromLogits: false });
+  // an output layer without an activation of its own (a Reshape after a softmax) is not taken for logits
+  const reshaped = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [6], units: 4, activation: 'softmax' }), tfl.layers.reshape({ targetShape: [4] })] });
+  assert.equal(chooseLoss(reshaped, { loss: 'categoricalCrossentropy' }).fromLogits, false);
+  for (const m of [linear, softmax, reshaped]) {
+    m.dispose();
+  }
+});
+
+test('a probe with the other cross-entropy than the config\'s from_logits one computes it from logits, and says so', async () => {
+  const m = tinyClassifier('linear');
+  const x = Float32Array.from({ length: 8 * 6 }, (_, i) => 2 * Math.cos(1.3 * i + 0.2));
+  const ids = [1, 0, 3, 2, 2, 1, 0, 3];
+  const z = (m.predict(tf.tensor(x, [8, 6])) as ReturnType<Tf['tensor']>).dataSync();
+  assert.ok(Array.from(z).some((v) => v < 0), 'the outputs are logits (some negative)');
+  // reference in float64: -mean(z[c] - log(sum(exp(z))))
+  let want = 0;
+  ids.forEach((c, i) => {
+    const row = Array.from(z.subarray(i * 4, i * 4 + 4));
+    want -= row[c]! - Math.log(row.reduce((a, v) => a + Math.exp(v), 0));
+  });
+  want /= 8;
+  const p = await probeModel(m, tf, tfl, {
+    trainingConfig: { loss: { class_name: 'CategoricalCrossentropy', config: { from_logits: true } } },
+    loss: 'sparseCategoricalCrossentropy',
+    data: { x, xShape: [8, 6], y: Float32Array.from(ids), yShape: [8] },
+  });
+  assert.equal(p.lossName, 'sparseCategoricalCrossentropy');
+  assert.equal(p.lossSource, 'option, from logits');
+  assert.equal(p.fromLogits, true);
+  assert.ok(p.loss !== null && Math.abs(p.loss - want) <= 1e-5, `${p.loss} vs ${want}`);
+  m.dispose();
+});
+
+test('a logits model trained with the other cross-entropy than its config\'s follows the same run as its softmax twin', async () => {
+  const logitsDir = await tinyModelFile({ loss: { class_name: 'CategoricalCrossentropy', config: { from_logits: true } } }, 'linear');
+  const softmaxDir = await tinyModelFile({ loss: 'categorical_crossentropy' });
+  const a = await train(logitsDir, { epochs: 2, outDir: 'run', loss: 'sparseCategoricalCrossentropy' });
+  const b = await train(softmaxDir, { epochs: 2, outDir: 'run', loss: 'sparseCategoricalCrossentropy' });
+  const start = a.events[0];
+  assert.ok(start?.type === 'start' && start.loss === 'sparseCategoricalCrossentropy' && start.fromLogits === true, JSON.stringify(start));
+  assert.equal(a.done.stopped, undefined);
+  a.done.history.forEach((h, i) => {
+    const d = b.done.history[i]!;
+    for (const key of ['loss', 'acc', 'val_loss', 'val_acc'] as const) {
+      assert.ok(typeof h[key] === 'number' && Math.abs(h[key] - d[key]!) <= 1e-4 * Math.max(1, Math.abs(d[key]!)), `epoch ${i + 1} ${key}: logits ${h[key]} vs softmax ${d[key]}`);
+    }
+  });
+});
