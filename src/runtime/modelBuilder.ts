@@ -433,11 +433,12 @@ function noArchitectureHint(format: WeightFile['format']): string {
 
 /**
  * Rebuilds the model of `file` with tfjs-layers and loads its weights by name from the reader's
- * tensors. Throws an `unsupportedFormat` WeightFileError when the file has no architecture or uses
+ * tensors. A cancel (`options.signal`) stops it with a `cancelled` WeightFileError, the model freed. Throws an `unsupportedFormat` WeightFileError when the file has no architecture or uses
  * layers TF.js lacks (all listed in one message), `corrupt` when a weight is missing or mis-shaped.
  */
 export async function buildModel(file: WeightFile, tf: Tf, tfl: Tfl, options: BuildOptions = {}): Promise<BuiltModel> {
   const name = file.path;
+  throwIfAborted(options.signal);
   if (!file.modelConfig && file.format === 'tf-savedmodel') {
     throw notKerasSavedModel(file);
   }
@@ -471,7 +472,10 @@ export async function buildModel(file: WeightFile, tf: Tf, tfl: Tfl, options: Bu
       const what = (model as { getClassName?: () => string }).getClassName?.() ?? typeof model;
       throw new WeightFileError('corrupt', `${name}: the model config describes one '${what}' layer, not a model, so there is nothing to run.`, { file: name });
     }
+    // a cancel that came while the model was made (its initial weights included) or loaded stops here
+    throwIfAborted(options.signal);
     const loaded = await loadWeightsByName(file, model, tf, options.signal);
+    throwIfAborted(options.signal);
     tryForward(name, model, tf);
     return { model, loaded, ...(file.trainingConfig ? { trainingConfig: file.trainingConfig } : {}) };
   } catch (ex) {

@@ -8,6 +8,7 @@ import { forecastSignal, type SignalForecast } from '../analysis/signalPropagati
 import type { TensorStats } from '../analysis/statsTypes';
 import { computeTensorStats } from '../analysis/tensorStats';
 import { runDiagnostics } from '../analysis/diagnostics/diagnostic';
+import { throwIfAborted } from '../core/errors';
 import { openLocalPath } from '../formats/registry';
 import { explainWasmMemoryFailure, initLayers, type BackendName, type Tf, type Tfl } from './backend';
 import type { BackendInfo } from './backend';
@@ -123,6 +124,7 @@ interface Measured {
 /** Loads and checks the data, then probes the rebuilt model (which the caller disposes). */
 async function probeBuilt(file: string, built: BuiltModel, tf: Tf, tfl: Tfl, info: BackendInfo, options: ProbeFileOptions): Promise<Measured> {
   requireOneInput(built.model, file, 'probed');
+  throwIfAborted(options.signal);
   const backend = await ensureGradientBackend(tf, info, built.model);
   const data = options.data ? await loadDataSet(options.data, options.signal) : undefined;
   const xShape = data && options.data ? inputShapeFor(data, built.model.inputs[0]?.shape ?? [], options.data) : undefined;

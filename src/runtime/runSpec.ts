@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeFolder } from '../core/atomicWrite';
-import { WeightFileError } from '../core/errors';
+import { throwIfAborted, WeightFileError } from '../core/errors';
 import { parseFileJson } from '../core/json';
 import { fileSystemError, readRegularTextFile } from '../core/nodeFileSource';
 import { openLocalPath } from '../formats/registry';
@@ -346,25 +346,26 @@ async function removeCheckpointLeftovers(dir: string): Promise<void> {
  * default-named folder (`fresh`) that is taken gives way to `<dir>-2`, `<dir>-3` ... instead. With
  * `overwrite` the folder is used, after the earlier run's own files are removed (removeEarlierRun).
  * Either way the temporary folders of saves that were cut short go (removeCheckpointLeftovers).
- * Returns the folder and whether run.json was created here.
+ * Returns the folder, whether run.json was created here (`claimed`) and whether the folder itself was (`created`).
  */
-async function takeRunDir(dir: string, spec: RunSpec, fresh: boolean, overwrite: boolean): Promise<{ runDir: string; claimed: boolean }> {
+async function takeRunDir(dir: string, spec: RunSpec, fresh: boolean, overwrite: boolean): Promise<{ runDir: string; claimed: boolean; created: boolean }> {
   if (overwrite) {
     await checkOverwritable(dir);
     await makeFolder(dir);
     await removeEarlierRun(dir);
     await removeCheckpointLeftovers(dir).catch(() => undefined); // hidden and never listed: a leftover that stays harms nothing
-    return { runDir: dir, claimed: false };
+    return { runDir: dir, claimed: false, created: false };
   }
   for (let i = 1; ; i++) {
     const runDir = i === 1 ? dir : `${dir}-${i}`;
     let found = await runEntries(runDir);
     if (found.length === 0) {
+      const created = !(await fs.promises.lstat(runDir).then(() => true, () => false));
       await makeFolder(runDir);
       try {
         await fs.promises.writeFile(path.join(runDir, 'run.json'), `${JSON.stringify({ spec, history: [], checkpoints: [] }, null, 2)}\n`, { flag: 'wx' });
         await removeCheckpointLeftovers(runDir).catch(() => undefined);
-        return { runDir, claimed: true };
+        return { runDir, claimed: true, created };
       } catch (ex) {
         if ((ex as NodeJS.ErrnoException).code !== 'EEXIST') {
           throw fileSystemError(ex, path.join(runDir, 'run.json'), 'write the file');
@@ -426,6 +427,7 @@ export async function trainFromSpec(spec: RunSpec, specDir: string, options: Tra
     const built = await buildModel(wf, tf, tfl, { signal: options.signal, ...(overrides ? { overrides } : {}) });
     try {
       requireOneInput(built.model, wf.path, 'trained');
+      throwIfAborted(options.signal);
       const backend = await ensureGradientBackend(tf, info, built.model);
       const dataFile = spec.data ? path.resolve(specDir, spec.data) : undefined;
       const loaded = dataFile ? await loadDataSet(dataFile, options.signal) : undefined;
@@ -438,7 +440,9 @@ export async function trainFromSpec(spec: RunSpec, specDir: string, options: Tra
       if (loaded && dataFile) {
         checkDataForModel(data, built.model, loss, dataFile);
       }
-      const { runDir, claimed } = await takeRunDir(wantedDir, spec, fresh, options.overwrite === true);
+      // a cancel that came while the model was built or the data read stops the run before it takes a folder
+      throwIfAborted(options.signal);
+      const { runDir, claimed, created } = await takeRunDir(wantedDir, spec, fresh, options.overwrite === true);
       try {
         return await runTraining(spec, {
           tf,
@@ -453,9 +457,13 @@ export async function trainFromSpec(spec: RunSpec, specDir: string, options: Tra
           metadata: { model: path.resolve(specDir, spec.model) },
         });
       } catch (ex) {
-        // a run that failed before its first checkpoint gives its folder back
+        // a run that failed (or was cancelled) before its first checkpoint gives its folder back, and
+        // removes it when it made it and nothing else is in it now
         if (claimed && (await runEntries(runDir)).every((n) => n === 'run.json')) {
           await fs.promises.rm(path.join(runDir, 'run.json'), { force: true });
+          if (created) {
+            await fs.promises.rmdir(runDir).catch(() => undefined);
+          }
         }
         throw explainWasmMemoryFailure(ex, wf.path, 'training on', spec.batchSize ?? runDefaults.batchSize, 'give the run spec a smaller batchSize, or train on the cpu backend');
       }

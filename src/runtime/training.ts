@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { Optimizer, Tensor, Variable } from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '../core/atomicWrite';
-import { WeightFileError } from '../core/errors';
+import { throwIfAborted, WeightFileError } from '../core/errors';
 import { fileSystemError } from '../core/nodeFileSource';
 import type { Diagnostic } from '../analysis/diagnostics/diagnostic';
 import type { BackendInfo, Tf, Tfl } from './backend';
@@ -283,8 +283,13 @@ async function writeCheckpointFolder(dir: string, artifacts: TfjsArtifacts, opti
   }
 }
 
-/** Runs the training loop; resolves when done, stopped or cancelled (never rejects on cancel). */
+/**
+ * Runs the training loop; resolves when done, stopped or cancelled. A cancel that came before the
+ * run starts rejects as cancelled (a `cancelled` WeightFileError), nothing written; one that comes
+ * later resolves with `stopped: 'cancelled'`, keeping the checkpoints written so far.
+ */
 export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Extract<TrainEvent, { type: 'done' }>> {
+  throwIfAborted(ctx.signal);
   const { tf, model } = ctx;
   const emit = ctx.onEvent ?? (() => undefined);
   const epochs = spec.epochs ?? runDefaults.epochs;
