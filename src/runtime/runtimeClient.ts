@@ -11,6 +11,19 @@ import type { RuntimeJob, WorkerToHost } from './runtimeProtocol';
 /** Time a job gets to stop after a cancel before its worker is terminated, in milliseconds. */
 export const hardCancelMs = 5000;
 
+/**
+ * How a cancelled job ends whose worker had to be terminated because it did not stop within
+ * hardCancelMs (one step of a large model on the CPU backend can take longer): a `cancelled`
+ * WeightFileError whose message says so. Files written so far stay whole (checkpoints are renamed
+ * into place once complete; see training.ts).
+ */
+export class WorkerStoppedError extends WeightFileError {
+  constructor() {
+    super('cancelled', `The operation was cancelled and did not stop within ${hardCancelMs / 1000} s (one step of a large model can take longer), so its TensorFlow.js worker was stopped; the next job starts a new one.`);
+    this.name = 'WorkerStoppedError';
+  }
+}
+
 interface Pending {
   resolve(v: unknown): void;
   reject(e: unknown): void;
@@ -55,7 +68,7 @@ export class RuntimeClient {
         const timer = setTimeout(() => {
           if (this.pending.has(id)) {
             // Jobs share the worker: the others stop with it, but they were not cancelled by the user.
-            const cancelled = new WeightFileError('cancelled', 'The operation was cancelled (the TensorFlow.js worker was stopped).');
+            const cancelled = new WorkerStoppedError();
             const stopped = new Error('The TensorFlow.js worker was restarted to stop another job that did not respond to Cancel, and this job stopped with it.');
             void this.restart((jobId) => (jobId === id ? cancelled : stopped));
           }

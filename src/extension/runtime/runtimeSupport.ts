@@ -15,7 +15,7 @@ import type { BackendInfo, BackendName } from '../../runtime/backend';
 import { experimentNames, type ExperimentName, type ExperimentResult } from '../../runtime/experiments';
 import type { ProbeReport } from '../../runtime/probeReport';
 import { modelBaseName, readRunSpec, type NumberField } from '../../runtime/runSpec';
-import { RuntimeClient } from '../../runtime/runtimeClient';
+import { hardCancelMs, RuntimeClient, WorkerStoppedError } from '../../runtime/runtimeClient';
 import { runDefaults, type RunSpec, type TrainEvent } from '../../runtime/training';
 import { localPathOf } from '../fileAccess';
 import { log, logFailure } from '../log';
@@ -203,6 +203,13 @@ async function askSpec(model: vscode.Uri, specDir: string, previous: RunSpec | u
   };
 }
 
+/** For a cancel the worker did not answer in time (WorkerStoppedError): that it was stopped (and, for a job that `saves` checkpoints, what became of one being saved), ending in '; '; else ''. */
+function stoppedNote(ex: unknown, saves = true): string {
+  return ex instanceof WorkerStoppedError
+    ? `it did not stop within ${hardCancelMs / 1000} s (one step of this model takes longer), so the TensorFlow.js worker was stopped${saves ? ' (a checkpoint being saved was discarded, never left half written)' : ''}; `
+    : '';
+}
+
 /** Registers the commands; returns their disposables (and the worker's). */
 export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: RuntimeSupportDeps = {}): vscode.Disposable[] {
   const dist = path.join(context.extensionPath, 'dist');
@@ -238,7 +245,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
       log().info(`training ${name}: ${end.message}`);
     } catch (ex) {
       const cancelled = WeightFileError.is(ex, 'cancelled');
-      panel.finish(cancelled ? 'cancelled' : 'failed', cancelled ? 'Cancelled; checkpoints written so far were kept.' : `Failed: ${ex instanceof Error ? ex.message : String(ex)}`);
+      panel.finish(cancelled ? 'cancelled' : 'failed', cancelled ? `Cancelled; ${stoppedNote(ex)}checkpoints of finished epochs were kept.` : `Failed: ${ex instanceof Error ? ex.message : String(ex)}`);
       if (!cancelled) {
         logFailure(`training ${name}`, ex);
         void vscode.window.showErrorMessage(`Weightscope: training failed: ${ex instanceof Error ? ex.message : String(ex)}`);
@@ -382,7 +389,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
       log().info(`experiment ${experiment} on ${result.data}: checkpoints in ${result.outDir}`);
     } catch (ex) {
       const cancelled = WeightFileError.is(ex, 'cancelled');
-      panel.finish(cancelled ? 'cancelled' : 'failed', cancelled ? `Cancelled; checkpoints written so far were kept under ${outDir}.` : `Failed: ${ex instanceof Error ? ex.message : String(ex)}`);
+      panel.finish(cancelled ? 'cancelled' : 'failed', cancelled ? `Cancelled; ${stoppedNote(ex)}checkpoints of finished epochs were kept under ${outDir}.` : `Failed: ${ex instanceof Error ? ex.message : String(ex)}`);
       if (!cancelled) {
         logFailure(`experiment ${experiment}`, ex);
         if (!named) {
@@ -446,7 +453,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
       return report;
     } catch (ex) {
       const cancelled = WeightFileError.is(ex, 'cancelled');
-      panel.finish(cancelled ? 'cancelled' : 'failed', cancelled ? 'Cancelled.' : `Failed: ${ex instanceof Error ? ex.message : String(ex)}`);
+      panel.finish(cancelled ? 'cancelled' : 'failed', cancelled ? `Cancelled${ex instanceof WorkerStoppedError ? `; ${stoppedNote(ex, false).slice(0, -2)}.` : '.'}` : `Failed: ${ex instanceof Error ? ex.message : String(ex)}`);
       if (!cancelled) {
         logFailure(`probe ${model}`, ex);
         void vscode.window.showErrorMessage(`Weightscope: ${ex instanceof Error ? ex.message : String(ex)}`);

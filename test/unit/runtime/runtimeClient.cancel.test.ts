@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { WeightFileError } from '../../../src/core/errors';
-import { hardCancelMs, RuntimeClient } from '../../../src/runtime/runtimeClient';
+import { hardCancelMs, RuntimeClient, WorkerStoppedError } from '../../../src/runtime/runtimeClient';
 import type { RuntimeJob } from '../../../src/runtime/runtimeProtocol';
 import { makeTempDir } from '../helpers/fixtures';
 
@@ -29,6 +29,9 @@ test('a job that ignores Cancel is stopped after hardCancelMs as cancelled; the 
     controller.abort();
     const [cancelled, other] = await Promise.all([cancelledRun, otherRun]);
     assert.ok(WeightFileError.is(cancelled, 'cancelled'), String(cancelled));
+    // the cancelled job is told why it took the grace period: its worker did not answer and was stopped
+    assert.ok(cancelled instanceof WorkerStoppedError, String(cancelled));
+    assert.equal((cancelled as Error).message, `The operation was cancelled and did not stop within ${hardCancelMs / 1000} s (one step of a large model can take longer), so its TensorFlow.js worker was stopped; the next job starts a new one.`);
     assert.ok(other instanceof Error && !WeightFileError.is(other, 'cancelled'), String(other));
     assert.match((other as Error).message, /restarted to stop another job that did not respond to Cancel/);
   } finally {
