@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { readAllValues } from '../../../src/core/tensorData';
 import { openLocalPath } from '../../../src/formats/registry';
 import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
@@ -119,4 +120,41 @@ test('an epoch folder an overwritten run kept for the user\'s files takes the ne
   } finally {
     await wf.close();
   }
+});
+
+test('a worker stopped while it saves a checkpoint (a Cancel it did not answer in time) leaves no epoch folder that is not whole', { timeout: 120_000 }, async () => {
+  // weights of some 9 MB, so that a save takes a while
+  const m = tfl.sequential();
+  m.add(tfl.layers.dense({ inputShape: [6], units: 1500, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 1 }), name: 'wide' }));
+  m.add(tfl.layers.dense({ units: 1500, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 2 }), name: 'wider' }));
+  m.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }), name: 'out' }));
+  const dir = makeTempDir();
+  await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, m));
+  m.dispose();
+  const specFile = path.join(dir, 'spec.json');
+  fs.writeFileSync(specFile, JSON.stringify({ model: 'model/model.json', synthetic: { samples: 32, seed: 3 }, batchSize: 16, epochs: 3, optimizer: 'sgd', outDir: 'run' }));
+  const runDir = path.join(dir, 'run');
+  const worker = new Worker(path.join(__dirname, '..', 'helpers', 'trainInWorker.js'), { workerData: { specFile } });
+  let finished = false;
+  worker.on('message', () => {
+    finished = true;
+  });
+  // stop it the moment the save of epoch 1 starts (its folder, or the temporary one, appears)
+  let seen = '';
+  while (!finished && seen === '') {
+    seen = (fs.existsSync(runDir) ? fs.readdirSync(runDir) : []).find((n) => n.includes('epoch-001')) ?? '';
+    if (seen === '') {
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+  await worker.terminate();
+  assert.equal(finished, false, 'the run was stopped before it ended');
+  const names = fs.readdirSync(runDir);
+  const listed = (JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')) as { checkpoints: string[] }).checkpoints;
+  for (const name of names.filter((n) => /^epoch-\d+$/.test(n))) {
+    assert.ok(fs.existsSync(path.join(runDir, name, 'model.json')), `${name} has a model.json (stopped as ${seen} appeared; the folder holds ${fs.readdirSync(path.join(runDir, name)).join(', ') || 'nothing'})`);
+    assert.equal(checkpointEpoch(path.join(runDir, name)), Number(name.slice(6)));
+  }
+  assert.ok(listed.every((n) => names.includes(n)), `run.json lists only written checkpoints: ${listed.join(', ')}`);
+  assert.ok(names.includes('epoch-000'));
 });
