@@ -3,7 +3,8 @@
  * reports loss/accuracy (train and validation), per-layer weight norm, gradient norm and update
  * ratio as it goes, raises warnings as they happen (non-finite loss, exploding updates), can stop
  * itself on them, and writes a TF.js checkpoint per epoch (model.json + weights.bin with metadata:
- * epoch, metrics, parent, backend, time) into a run folder. Cancelling keeps what was written. An
+ * epoch, metrics, parent, backend, time) into a run folder, each whole or not at all
+ * (writeCheckpointFolder). Cancelling keeps what was written. An
  * epoch that ends before its last step (cancelled, or stopped itself) is partial: it gets no
  * checkpoint, and its metrics stay in the history marked with `partialSteps`.
  */
@@ -278,7 +279,7 @@ async function writeCheckpointFolder(dir: string, artifacts: TfjsArtifacts, opti
       }
     }
   } finally {
-    // gone after the rename; after a failure, what was written of it (a leftover is hidden, and the next --overwrite removes it)
+    // gone after the rename; after a failure, what was written of it (a leftover is hidden, and the next run taking the folder removes it)
     await removeCheckpointFolder(tmp).catch(() => undefined);
   }
 }
