@@ -328,9 +328,10 @@ async function removeEarlierRun(dir: string): Promise<void> {
  * Removes what saves that were cut short (the process killed, the worker stopped) left in `dir`:
  * the temporary checkpoint folders (checkpointTempPattern; real folders, not links) with the
  * checkpoint files in them, each folder only once that left it empty. No run lists them, so they
- * are never read as checkpoints; this only frees their space when the folder is taken again.
+ * are never read as checkpoints; this only frees their space, when the folder is taken again or
+ * once the worker that was stopped during a save is gone. Nothing may be writing into `dir` then.
  */
-async function removeCheckpointLeftovers(dir: string): Promise<void> {
+export async function removeCheckpointLeftovers(dir: string): Promise<void> {
   const names = await fs.promises.readdir(dir).catch(() => [] as string[]);
   for (const name of names.filter((n) => checkpointTempPattern.test(n))) {
     const folder = path.join(dir, name);

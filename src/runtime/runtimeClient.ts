@@ -15,10 +15,12 @@ export const hardCancelMs = 5000;
  * How a cancelled job ends whose worker had to be terminated because it did not stop within
  * hardCancelMs (one step of a large model on the CPU backend can take longer): a `cancelled`
  * WeightFileError whose message says so. Files written so far stay whole (checkpoints are renamed
- * into place once complete; see training.ts).
+ * into place once complete; see training.ts); `exited` resolves once the worker is gone, after
+ * which nothing writes the job's files any more (a hidden temporary checkpoint folder it was
+ * writing can then be removed: removeCheckpointLeftovers).
  */
 export class WorkerStoppedError extends WeightFileError {
-  constructor() {
+  constructor(readonly exited: Promise<void>) {
     super('cancelled', `The operation was cancelled and did not stop within ${hardCancelMs / 1000} s (one step of a large model can take longer), so its TensorFlow.js worker was stopped; the next job starts a new one.`);
     this.name = 'WorkerStoppedError';
   }
@@ -68,9 +70,8 @@ export class RuntimeClient {
         const timer = setTimeout(() => {
           if (this.pending.has(id)) {
             // Jobs share the worker: the others stop with it, but they were not cancelled by the user.
-            const cancelled = new WorkerStoppedError();
             const stopped = new Error('The TensorFlow.js worker was restarted to stop another job that did not respond to Cancel, and this job stopped with it.');
-            void this.restart((jobId) => (jobId === id ? cancelled : stopped));
+            void this.restart((jobId, exited) => (jobId === id ? new WorkerStoppedError(exited) : stopped));
           }
         }, hardCancelMs);
         timer.unref?.();
@@ -84,15 +85,16 @@ export class RuntimeClient {
     await this.restart(() => reason);
   }
 
-  /** Terminates the worker; each pending job rejects with `reasonFor(its id)`. */
-  private async restart(reasonFor: (id: number) => unknown): Promise<void> {
+  /** Terminates the worker; each pending job rejects with `reasonFor(its id, a promise of the worker's exit)`. */
+  private async restart(reasonFor: (id: number, exited: Promise<void>) => unknown): Promise<void> {
     const w = this.worker;
     this.worker = undefined;
+    const exited = w ? w.terminate().then(() => undefined, () => undefined) : Promise.resolve();
     for (const [id, p] of this.pending) {
-      p.reject(reasonFor(id));
+      p.reject(reasonFor(id, exited));
     }
     this.pending.clear();
-    await w?.terminate();
+    await exited;
   }
 
   private settled(worker: Worker, id: number): void {

@@ -14,7 +14,7 @@ import { WeightFileError } from '../../core/errors';
 import type { BackendInfo, BackendName } from '../../runtime/backend';
 import { experimentNames, type ExperimentName, type ExperimentResult } from '../../runtime/experiments';
 import type { ProbeReport } from '../../runtime/probeReport';
-import { modelBaseName, readRunSpec, type NumberField } from '../../runtime/runSpec';
+import { modelBaseName, readRunSpec, removeCheckpointLeftovers, type NumberField } from '../../runtime/runSpec';
 import { hardCancelMs, RuntimeClient, WorkerStoppedError } from '../../runtime/runtimeClient';
 import { runDefaults, type RunSpec, type TrainEvent } from '../../runtime/training';
 import { localPathOf } from '../fileAccess';
@@ -203,6 +203,18 @@ async function askSpec(model: vscode.Uri, specDir: string, previous: RunSpec | u
   };
 }
 
+/**
+ * After a cancel the worker did not answer in time (WorkerStoppedError), once that worker is gone:
+ * removes the hidden temporary checkpoint folder a save it was stopped in left in `runDirs`.
+ */
+function cleanUpAfterStop(ex: unknown, runDirs: readonly string[]): void {
+  if (ex instanceof WorkerStoppedError && runDirs.length > 0) {
+    void ex.exited
+      .then(() => Promise.all(runDirs.map((dir) => removeCheckpointLeftovers(dir))))
+      .catch((e: unknown) => log().warn(`could not remove a temporary checkpoint folder after the worker was stopped: ${e instanceof Error ? e.message : String(e)}`));
+  }
+}
+
 /** For a cancel the worker did not answer in time (WorkerStoppedError): that it was stopped (and, for a job that `saves` checkpoints, what became of one being saved), ending in '; '; else ''. */
 function stoppedNote(ex: unknown, saves = true): string {
   return ex instanceof WorkerStoppedError
@@ -218,6 +230,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
   const runTrain = async (spec: RunSpec, specFile: string): Promise<void> => {
     const name = modelLabel(spec.model);
     const panel = new TrainingPanel(context.extensionUri, `Training: ${name}`, 'train');
+    const runDirs: string[] = [];
     try {
       const done = await client.run<Extract<TrainEvent, { type: 'done' }>>(
         { kind: 'train', spec, specDir: path.dirname(specFile), backend: settings().backend },
@@ -229,6 +242,9 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
           },
           onEvent: (e) => {
             const ev = e as TrainEvent;
+            if (ev.type === 'start') {
+              runDirs.push(ev.runDir);
+            }
             if (ev.type === 'start' && ev.backend.label !== panel.snapshot.backend) {
               panel.setBackend(ev.backend); // the run fell back to another backend (a kernel its gradients need is missing)
               logBackend(ev.backend);
@@ -246,6 +262,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
     } catch (ex) {
       const cancelled = WeightFileError.is(ex, 'cancelled');
       panel.finish(cancelled ? 'cancelled' : 'failed', cancelled ? `Cancelled; ${stoppedNote(ex)}checkpoints of finished epochs were kept.` : `Failed: ${ex instanceof Error ? ex.message : String(ex)}`);
+      cleanUpAfterStop(ex, runDirs);
       if (!cancelled) {
         logFailure(`training ${name}`, ex);
         void vscode.window.showErrorMessage(`Weightscope: training failed: ${ex instanceof Error ? ex.message : String(ex)}`);
@@ -369,6 +386,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
       void vscode.window.showInformationMessage(`Weightscope: no local folder is open, so the ${experiment} experiment writes its checkpoints under ${outDir}.`);
     }
     const panel = new TrainingPanel(context.extensionUri, `Experiment: ${experiment}${suffix}`, 'experiment');
+    const runDirs: string[] = [];
     try {
       const result = await client.run<ExperimentResult>(
         { kind: 'experiment', experiment, outDir, backend: settings().backend, ...(epochs ? { epochs } : {}), ...(dataFile ? { dataFile } : {}) },
@@ -380,6 +398,9 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
           },
           onEvent: (e) => {
             const ev = e as { variant: string; event: TrainEvent };
+            if (ev.event.type === 'start') {
+              runDirs.push(ev.event.runDir);
+            }
             panel.onTrainEvent(ev.variant, ev.event);
           },
         },
@@ -390,6 +411,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
     } catch (ex) {
       const cancelled = WeightFileError.is(ex, 'cancelled');
       panel.finish(cancelled ? 'cancelled' : 'failed', cancelled ? `Cancelled; ${stoppedNote(ex)}checkpoints of finished epochs were kept under ${outDir}.` : `Failed: ${ex instanceof Error ? ex.message : String(ex)}`);
+      cleanUpAfterStop(ex, runDirs);
       if (!cancelled) {
         logFailure(`experiment ${experiment}`, ex);
         if (!named) {

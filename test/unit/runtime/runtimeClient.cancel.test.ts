@@ -32,6 +32,10 @@ test('a job that ignores Cancel is stopped after hardCancelMs as cancelled; the 
     // the cancelled job is told why it took the grace period: its worker did not answer and was stopped
     assert.ok(cancelled instanceof WorkerStoppedError, String(cancelled));
     assert.equal((cancelled as Error).message, `The operation was cancelled and did not stop within ${hardCancelMs / 1000} s (one step of a large model can take longer), so its TensorFlow.js worker was stopped; the next job starts a new one.`);
+    // and when the stopped worker is gone (after which the files it wrote may be tidied)
+    const exited = (cancelled as WorkerStoppedError).exited;
+    assert.ok(exited instanceof Promise);
+    await exited;
     assert.ok(other instanceof Error && !WeightFileError.is(other, 'cancelled'), String(other));
     assert.match((other as Error).message, /restarted to stop another job that did not respond to Cancel/);
   } finally {

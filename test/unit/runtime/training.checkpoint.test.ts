@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { readAllValues } from '../../../src/core/tensorData';
 import { openLocalPath } from '../../../src/formats/registry';
 import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
-import { readRunSpec, RunFolderTakenError, trainFromSpec } from '../../../src/runtime/runSpec';
+import { readRunSpec, removeCheckpointLeftovers, RunFolderTakenError, trainFromSpec } from '../../../src/runtime/runSpec';
 import { modelArtifacts } from '../../../src/runtime/training';
 import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
 import { failFsCallWhere } from '../helpers/fsFailure';
@@ -157,4 +157,8 @@ test('a worker stopped while it saves a checkpoint (a Cancel it did not answer i
   }
   assert.ok(listed.every((n) => names.includes(n)), `run.json lists only written checkpoints: ${listed.join(', ')}`);
   assert.ok(names.includes('epoch-000'));
+  // what the extension does once the stopped worker is gone: the hidden folder of the cut save goes, the checkpoints stay
+  await removeCheckpointLeftovers(runDir);
+  assert.deepEqual(fs.readdirSync(runDir).sort(), names.filter((n) => !n.startsWith('.')).sort());
+  assert.equal(checkpointEpoch(path.join(runDir, 'epoch-000')), 0);
 });
