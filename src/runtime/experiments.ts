@@ -25,8 +25,8 @@ import { loadDataSet, positionIn, type DataSet } from './dataLoader';
 import { gradientDiagnostics } from './gradientRules';
 import { probeModel } from './probe';
 import { clusters, rng } from './syntheticData';
-import { modelArtifacts, runTraining, type EpochMetrics, type RunSpec, type TrainEvent } from './training';
-import { quantize, writeTfjsModel } from './tfjsArtifacts';
+import { modelArtifacts, runTraining, writeCheckpointFolder, type EpochMetrics, type RunSpec, type TrainEvent } from './training';
+import { quantize } from './tfjsArtifacts';
 
 /** Experiment names. */
 export const experimentNames = ['initialization', 'regularization', 'precision'] as const;
@@ -379,7 +379,7 @@ export async function runExperiment(name: ExperimentName, options: ExperimentOpt
       for (const q of ['float16', 'uint8'] as const) {
         throwIfAborted(options.signal);
         const dir = path.join(outDir, q);
-        await writeTfjsModel(dir, artifacts, { quantize: q, metadata: { experiment: name, variant: q, parent: path.basename(base.checkpoints.at(-1) ?? '') } });
+        await writeCheckpointFolder(dir, artifacts, { quantize: q, metadata: { experiment: name, variant: q, parent: path.basename(base.checkpoints.at(-1) ?? '') } });
         // the same rounding the stored file holds, applied to the live weights
         setValues(original.map((v) => dequantized(v, q)));
         const r = measure(m);

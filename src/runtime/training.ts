@@ -253,30 +253,60 @@ export async function removeCheckpointFolder(dir: string): Promise<void> {
 }
 
 /**
+ * fs.promises.rename, tried again for a few seconds where Windows refuses it while a virus scanner
+ * or indexer holds the new files open (EPERM, EACCES, EBUSY), as graceful-fs and VS Code do. A
+ * refusal that lasts, or any other error, is thrown.
+ */
+async function renameRetrying(from: string, to: string): Promise<void> {
+  for (let delay = 10; ; delay *= 2) {
+    try {
+      await fs.promises.rename(from, to);
+      return;
+    } catch (ex) {
+      const code = (ex as NodeJS.ErrnoException).code;
+      if (process.platform !== 'win32' || delay > 2000 || (code !== 'EPERM' && code !== 'EACCES' && code !== 'EBUSY')) {
+        throw ex;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/**
  * Writes a checkpoint folder whole or not at all: model.json and weights.bin go into a temporary
  * sibling (checkpointTempName), which is renamed to `dir` once both are complete, so that a run
  * killed or failing during the save leaves no epoch-NNN folder whose model.json does not match its
  * weights.bin, or whose weights.bin is cut short. Where `dir` exists already (a folder an
- * overwritten run left because it holds the user's files) the two files are moved into it,
- * weights.bin first, so that a model.json there always has its weights beside it.
+ * overwritten run left because it holds the user's files, or an experiment's variant folder) the
+ * two files are moved into it, weights.bin first, so that a model.json there always has its
+ * weights beside it; when model.json cannot follow, the weights.bin moved in is taken out again,
+ * so that the folder holds no checkpoint file that nothing lists.
  */
-async function writeCheckpointFolder(dir: string, artifacts: TfjsArtifacts, options: Parameters<typeof writeTfjsModel>[2]): Promise<void> {
+export async function writeCheckpointFolder(dir: string, artifacts: TfjsArtifacts, options: Parameters<typeof writeTfjsModel>[2]): Promise<void> {
   const tmp = path.join(path.dirname(dir), checkpointTempName(path.basename(dir)));
   try {
     await writeTfjsModel(tmp, artifacts, options);
     try {
-      await fs.promises.rename(tmp, dir);
+      await renameRetrying(tmp, dir);
     } catch (ex) {
       const code = (ex as NodeJS.ErrnoException).code;
       const st = await fs.promises.lstat(dir).catch(() => undefined);
       if (!st?.isDirectory() || (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'EPERM' && code !== 'EACCES')) {
         throw fileSystemError(ex, dir, 'create the folder');
       }
-      for (const file of ['weights.bin', 'model.json']) {
-        await fs.promises.rename(path.join(tmp, file), path.join(dir, file)).catch((e: unknown) => {
-          throw fileSystemError(e, path.join(dir, file), 'write the file');
-        });
-      }
+      const weights = path.join(dir, 'weights.bin');
+      const modelJson = path.join(dir, 'model.json');
+      // An older model.json there would describe the new weights.bin for a moment.
+      await fs.promises.rm(modelJson, { force: true }).catch((e: unknown) => {
+        throw fileSystemError(e, modelJson, 'replace the file');
+      });
+      await renameRetrying(path.join(tmp, 'weights.bin'), weights).catch((e: unknown) => {
+        throw fileSystemError(e, weights, 'write the file');
+      });
+      await renameRetrying(path.join(tmp, 'model.json'), modelJson).catch(async (e: unknown) => {
+        await fs.promises.rm(weights, { force: true }).catch(() => undefined);
+        throw fileSystemError(e, modelJson, 'write the file');
+      });
     }
   } finally {
     // gone after the rename; after a failure, what was written of it (a leftover is hidden, and the next run taking the folder removes it)

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
+import { WeightFileError } from '../../../src/core/errors';
 import { readAllValues } from '../../../src/core/tensorData';
 import { openLocalPath } from '../../../src/formats/registry';
 import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
@@ -120,6 +121,25 @@ test('an epoch folder an overwritten run kept for the user\'s files takes the ne
   } finally {
     await wf.close();
   }
+});
+
+test('when model.json cannot follow weights.bin into a kept epoch folder, the weights.bin goes too: the folder keeps only the user\'s files, and the next --overwrite takes it', async () => {
+  const dir = await tinyModel();
+  const runDir = path.join(dir, 'run');
+  await train(dir, { epochs: 2, outDir: 'run' });
+  fs.writeFileSync(path.join(runDir, 'epoch-002', 'notes.txt'), 'about epoch 2');
+  const kept = path.join(runDir, 'epoch-002');
+  const undo = failFsCallWhere('rename', (file) => file.includes('.epoch-002.tmp-') && path.basename(file) === 'model.json', 'EACCES');
+  try {
+    await assert.rejects(train(dir, { epochs: 2, outDir: 'run', seed: 5 }, true), (ex: unknown) => WeightFileError.is(ex) && ex.message.includes(path.join(kept, 'model.json')));
+  } finally {
+    undo();
+  }
+  assert.deepEqual(fs.readdirSync(kept), ['notes.txt'], 'no weights.bin without its model.json, no older model.json beside the new weights');
+  // nothing refuses the folder now: the next --overwrite run writes the checkpoint beside the notes
+  await train(dir, { epochs: 2, outDir: 'run', seed: 6 }, true);
+  assert.deepEqual(fs.readdirSync(kept).sort(), ['model.json', 'notes.txt', 'weights.bin']);
+  assert.equal(checkpointEpoch(kept), 2);
 });
 
 test('a worker stopped while it saves a checkpoint (a Cancel it did not answer in time) leaves no epoch folder that is not whole', { timeout: 120_000 }, async () => {
