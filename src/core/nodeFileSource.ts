@@ -169,6 +169,8 @@ export function fileSystemError(ex: unknown, file: string, action: string): unkn
     EPERM: ['permissionDenied', 'permission denied'],
     EROFS: ['permissionDenied', 'the file system is read-only'],
     EISDIR: ['notRegularFile', 'it is a folder'],
+    ENOSPC: ['tooLarge', 'the disk is full'],
+    EDQUOT: ['tooLarge', 'the disk quota is used up'],
   };
   const hit = why[(ex as NodeJS.ErrnoException | undefined)?.code ?? ''];
   return hit ? new WeightFileError(hit[0], `${file}: cannot ${action}: ${hit[1]}.`, { file }, { cause: ex }) : ex;

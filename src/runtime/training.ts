@@ -285,7 +285,10 @@ async function renameRetrying(from: string, to: string): Promise<void> {
 export async function writeCheckpointFolder(dir: string, artifacts: TfjsArtifacts, options: Parameters<typeof writeTfjsModel>[2]): Promise<void> {
   const tmp = path.join(path.dirname(dir), checkpointTempName(path.basename(dir)));
   try {
-    await writeTfjsModel(tmp, artifacts, options);
+    await writeTfjsModel(tmp, artifacts, options).catch((ex: unknown) => {
+      // named after the checkpoint folder, not the hidden one it was being written in
+      throw fileSystemError(WeightFileError.is(ex) && ex.cause !== undefined ? ex.cause : ex, dir, 'write the checkpoint');
+    });
     try {
       await renameRetrying(tmp, dir);
     } catch (ex) {
@@ -383,7 +386,9 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
     return dir;
   };
   const writeRunFile = (stopped?: string): Promise<void> =>
-    writeFileAtomic(path.join(ctx.runDir, 'run.json'), `${JSON.stringify({ spec, backend: ctx.backend, loss, history, checkpoints: checkpoints.map((c) => path.basename(c)), ...(stopped ? { stopped } : {}) }, null, 2)}\n`);
+    writeFileAtomic(path.join(ctx.runDir, 'run.json'), `${JSON.stringify({ spec, backend: ctx.backend, loss, history, checkpoints: checkpoints.map((c) => path.basename(c)), ...(stopped ? { stopped } : {}) }, null, 2)}\n`).catch((ex: unknown) => {
+      throw fileSystemError(ex, path.join(ctx.runDir, 'run.json'), 'write the file');
+    });
 
   let stopped: 'cancelled' | 'nonFinite' | 'exploding' | undefined;
   let globalStep = 0;

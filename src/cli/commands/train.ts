@@ -4,6 +4,7 @@
  * folder; a progress bar on a TTY, one line per epoch.
  */
 import * as path from 'node:path';
+import { WeightFileError } from '../../core/errors';
 import { backendNames, substitutedBackend } from '../../runtime/backend';
 import { maxSyntheticSamples, numberRange, readRunSpec, RunFolderTakenError, trainFromSpec } from '../../runtime/runSpec';
 import { runDefaults, type TrainEvent } from '../../runtime/training';
@@ -153,11 +154,12 @@ export async function runTrain(argv: readonly string[], io: CliIo): Promise<numb
     // Ctrl-C exits 130 wherever it lands, in the last epoch's validation or save too
     return controller.signal.aborted || done.stopped === 'cancelled' ? 130 : done.stopped === 'nonFinite' || done.stopped === 'exploding' ? 4 : 0;
   } catch (ex) {
-    if (outputClosed && controller.signal.aborted) {
-      return brokenPipeExitCode;
-    }
-    if (controller.signal.aborted) {
-      // Ctrl-C before the training loop started (loading or rebuilding the model, checking the data)
+    // Stopped (Ctrl-C or a closed output) before the training loop started: loading or rebuilding
+    // the model, checking the data. Any other failure, also one after a stop, is reported as such.
+    if (controller.signal.aborted && WeightFileError.is(ex, 'cancelled')) {
+      if (outputClosed) {
+        return brokenPipeExitCode;
+      }
       io.err('interrupted before training started; no checkpoint was written');
       return 130;
     }

@@ -8,7 +8,7 @@ import { trainUsage } from '../../../src/cli/commands/train';
 import { numberRange, readRunSpec, RunFolderTakenError, runSpecFields, trainFromSpec, validateRunSpec } from '../../../src/runtime/runSpec';
 import { runDefaults } from '../../../src/runtime/training';
 import { captureIo } from '../helpers/captureIo';
-import { failFsCall } from '../helpers/fsFailure';
+import { failFsCall, failFsCallWhere } from '../helpers/fsFailure';
 import { fixtureOrSkip, folderSnapshot as snapshot, makeTempDir, repoRoot } from '../helpers/fixtures';
 import { skipWithTfjsNode, writeNpy } from '../helpers/runtimeData';
 
@@ -221,6 +221,26 @@ test('train exits 130 on Ctrl-C before the training loop starts and during the l
     }
   } };
   assert.equal(await runCli(['train', late.file, '--backend', 'cpu'], io3), 130, io2.stderr.join('\n'));
+});
+
+test('a failure after Ctrl-C (run.json cannot be written: the disk is full) is reported as that failure, exit 2, not as an interruption', async () => {
+  const { dir, file } = writeSpec({ outDir: 'run', epochs: 3 });
+  const io = captureIo();
+  let undo: (() => void) | undefined;
+  const io2 = { ...io, progress: () => (done: number) => {
+    if (!undo && done >= 1) {
+      // from the first step on, run.json cannot be written; then Ctrl-C
+      undo = failFsCallWhere('writeFile', (f) => path.basename(f).startsWith('run.json'), 'ENOSPC');
+      process.emit('SIGINT');
+    }
+  } };
+  try {
+    assert.equal(await runCli(['train', file, '--backend', 'cpu'], io2), 2, io.stderr.join('\n'));
+  } finally {
+    undo?.();
+  }
+  assert.equal(io.stderr.length, 1, io.stderr.join('\n'));
+  assert.match(io.stderr[0]!, new RegExp(`^error\\[\\w+\\]: .*${path.join(dir, 'run', 'run.json').replace(/[.\\/]/g, '\\$&')}`));
 });
 
 test('train whose output is closed early (| head) stops as Ctrl-C does: exit 141, run.json records the stop, no file left half written', async () => {

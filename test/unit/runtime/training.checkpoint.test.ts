@@ -58,7 +58,11 @@ test('a save that fails half way (the disk fills while model.json is written) le
   // epoch 1's weights.bin is written, its model.json is not: wherever the save writes that folder
   const undo = failFsCallWhere('writeFile', (file) => path.dirname(file).includes('epoch-001') && path.basename(file).startsWith('model.json'), 'ENOSPC');
   try {
-    await assert.rejects(train(dir, { epochs: 2, outDir: 'run' }), /ENOSPC/);
+    await assert.rejects(train(dir, { epochs: 2, outDir: 'run' }), (ex: unknown) => {
+      assert.ok(WeightFileError.is(ex, 'tooLarge'), String(ex));
+      assert.equal(ex.message, `${path.join(runDir, 'epoch-001')}: cannot write the checkpoint: the disk is full.`);
+      return true;
+    });
   } finally {
     undo();
   }
