@@ -432,6 +432,22 @@ function noArchitectureHint(format: WeightFile['format']): string {
 }
 
 /**
+ * The loss a Weightscope training run recorded in its checkpoint (userDefinedMetadata.weightscope:
+ * `loss` and `fromLogits`), as a training config for chooseLoss, so that a probe or a run of that
+ * checkpoint takes the loss its run trained with. The checkpoint's model.json carries no training
+ * config of its own: TensorFlow.js's loader would compile a loss object it cannot read.
+ */
+export function runLossConfig(metadata: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> | undefined {
+  const udm = metadata?.['userDefinedMetadata'];
+  const ws = typeof udm === 'object' && udm !== null ? (udm as Record<string, unknown>)['weightscope'] : undefined;
+  if (typeof ws !== 'object' || ws === null) {
+    return undefined;
+  }
+  const { loss, fromLogits } = ws as Record<string, unknown>;
+  return typeof loss === 'string' ? { loss: { class_name: loss, config: { from_logits: fromLogits === true } } } : undefined;
+}
+
+/**
  * Rebuilds the model of `file` with tfjs-layers and loads its weights by name from the reader's
  * tensors. A cancel (`options.signal`) stops it with a `cancelled` WeightFileError, the model freed. Throws an `unsupportedFormat` WeightFileError when the file has no architecture or uses
  * layers TF.js lacks (all listed in one message), `corrupt` when a weight is missing or mis-shaped.
@@ -477,7 +493,8 @@ export async function buildModel(file: WeightFile, tf: Tf, tfl: Tfl, options: Bu
     const loaded = await loadWeightsByName(file, model, tf, options.signal);
     throwIfAborted(options.signal);
     tryForward(name, model, tf);
-    return { model, loaded, ...(file.trainingConfig ? { trainingConfig: file.trainingConfig } : {}) };
+    const trainingConfig = file.trainingConfig ?? runLossConfig(file.metadata);
+    return { model, loaded, ...(trainingConfig ? { trainingConfig } : {}) };
   } catch (ex) {
     // The caller never gets the model: free its weights (the extension host lives on).
     try {

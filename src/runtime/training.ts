@@ -378,6 +378,7 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
         backendLabel: ctx.backend.label,
         time: new Date().toISOString(),
         loss,
+        ...(fromLogits ? { fromLogits: true } : {}),
         optimizer: spec.optimizer ?? runDefaults.optimizer,
         learningRate: lr,
       },
@@ -386,7 +387,7 @@ export async function runTraining(spec: RunSpec, ctx: TrainContext): Promise<Ext
     return dir;
   };
   const writeRunFile = (stopped?: string): Promise<void> =>
-    writeFileAtomic(path.join(ctx.runDir, 'run.json'), `${JSON.stringify({ spec, backend: ctx.backend, loss, history, checkpoints: checkpoints.map((c) => path.basename(c)), ...(stopped ? { stopped } : {}) }, null, 2)}\n`).catch((ex: unknown) => {
+    writeFileAtomic(path.join(ctx.runDir, 'run.json'), `${JSON.stringify({ spec, backend: ctx.backend, loss, ...(chosen.fromLogits ? { fromLogits: true } : {}), history, checkpoints: checkpoints.map((c) => path.basename(c)), ...(stopped ? { stopped } : {}) }, null, 2)}\n`).catch((ex: unknown) => {
       throw fileSystemError(ex, path.join(ctx.runDir, 'run.json'), 'write the file');
     });
 

@@ -16,8 +16,8 @@ import { formatNumber } from '../table';
 export const trainUsage = `weightscope train <spec.json> [options]
 
 Trains the model a run spec names and writes a checkpoint per epoch (TF.js model.json +
-weights.bin, metadata: epoch, metrics, parent, backend, time) into its run folder, each whole or
-not at all (written as .epoch-NNN.tmp-<pid>, then renamed; a run that is killed while saving can
+weights.bin, metadata: epoch, metrics, parent, backend, time, and the loss with fromLogits, which
+a probe or run of the checkpoint takes) into its run folder, each whole or not at all (written as .epoch-NNN.tmp-<pid>, then renamed; a run that is killed while saving can
 leave such a hidden folder, which the next run in that folder removes).
 
 Run spec fields (a JSON object; paths are relative to the spec):
@@ -30,8 +30,10 @@ Run spec fields (a JSON object; paths are relative to the spec):
   loss             categoricalCrossentropy | sparseCategoricalCrossentropy |
                    binaryCrossentropy | meanSquaredError (default: the training config's,
                    else the one the output activation calls for); a cross-entropy takes the
-                   outputs as logits when the training config says from_logits, whichever
-                   cross-entropy it names, or names none and the output activation is linear
+                   outputs as logits when the training config's cross-entropy says
+                   from_logits (another cross-entropy too, unless the output activation is
+                   softmax or sigmoid), or when the config names no cross-entropy and the
+                   output activation is linear
   optimizer        sgd | adam | rmsprop (default ${runDefaults.optimizer})
   learningRate     ${numberRange('learningRate')} (default ${runDefaults.learningRate})
   epochs           ${numberRange('epochs')} (default ${runDefaults.epochs})

@@ -6,6 +6,7 @@ import { WeightFileError } from '../../../src/core/errors';
 import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
 import { openDimSize } from '../../../src/runtime/modelBuilder';
 import { chooseLoss, lossFromLogits, lossFromTrainingConfig, probeModel, targetsForLoss } from '../../../src/runtime/probe';
+import { probeFile } from '../../../src/runtime/probeReport';
 import { readRunSpec, trainFromSpec } from '../../../src/runtime/runSpec';
 import { modelArtifacts, syntheticDataFor, type TrainEvent } from '../../../src/runtime/training';
 import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
@@ -297,4 +298,28 @@ test('a logits model trained with the other cross-entropy than its config\'s fol
       assert.ok(typeof h[key] === 'number' && Math.abs(h[key] - d[key]!) <= 1e-4 * Math.max(1, Math.abs(d[key]!)), `epoch ${i + 1} ${key}: logits ${h[key]} vs softmax ${d[key]}`);
     }
   });
+});
+
+test('a checkpoint records the loss its run trained with, logits included, and a probe or run of that checkpoint takes it', async () => {
+  // no training config; a cross-entropy on a linear output takes the outputs as logits
+  const dir = makeTempDir();
+  const m = tinyClassifier('linear');
+  await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, m));
+  m.dispose();
+  const { done } = await train(dir, { outDir: 'logits', loss: 'sparseCategoricalCrossentropy', epochs: 1 });
+  const run = JSON.parse(fs.readFileSync(path.join(dir, 'logits', 'run.json'), 'utf8')) as { loss: string; fromLogits?: boolean };
+  assert.deepEqual([run.loss, run.fromLogits], ['sparseCategoricalCrossentropy', true]);
+  const checkpoint = path.join(done.checkpoints.at(-1)!, 'model.json');
+  const meta = (JSON.parse(fs.readFileSync(checkpoint, 'utf8')) as { userDefinedMetadata: { weightscope: { loss: string; fromLogits?: boolean } } }).userDefinedMetadata.weightscope;
+  assert.deepEqual([meta.loss, meta.fromLogits], ['sparseCategoricalCrossentropy', true]);
+  // the checkpoint's linear output alone would be probed with the mean squared error
+  const report = await probeFile(checkpoint, { backend: 'cpu' });
+  assert.equal(report.probe.lossName, 'sparseCategoricalCrossentropy');
+  assert.equal(report.probe.lossSource, 'training config, from logits');
+  // and a run from the checkpoint trains with it too
+  fs.writeFileSync(path.join(dir, 'again.json'), JSON.stringify({ model: path.relative(dir, checkpoint), synthetic: { samples: 80, seed: 6 }, batchSize: 16, epochs: 1, outDir: 'again' }));
+  const events: TrainEvent[] = [];
+  await trainFromSpec(await readRunSpec(path.join(dir, 'again.json')), dir, { backend: 'cpu', onEvent: (e) => events.push(e) });
+  const start = events.find((e) => e.type === 'start') as Extract<TrainEvent, { type: 'start' }>;
+  assert.deepEqual([start.loss, start.fromLogits], ['sparseCategoricalCrossentropy', true]);
 });
