@@ -357,7 +357,7 @@ async function takeRunDir(dir: string, spec: RunSpec, fresh: boolean, overwrite:
     await removeCheckpointLeftovers(dir).catch(() => undefined); // hidden and never listed: a leftover that stays harms nothing
     return { runDir: dir, claimed: false, created: false };
   }
-  for (let i = 1; ; i++) {
+  for (let i = 1, retries = 0; ; i++) {
     const runDir = i === 1 ? dir : `${dir}-${i}`;
     let found = await runEntries(runDir);
     if (found.length === 0) {
@@ -368,7 +368,13 @@ async function takeRunDir(dir: string, spec: RunSpec, fresh: boolean, overwrite:
         await removeCheckpointLeftovers(runDir).catch(() => undefined);
         return { runDir, claimed: true, created };
       } catch (ex) {
-        if ((ex as NodeJS.ErrnoException).code !== 'EEXIST') {
+        const code = (ex as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' && retries++ < 10) {
+          // another run that had made this folder gave it back (removed it) in between: try it again
+          i--;
+          continue;
+        }
+        if (code !== 'EEXIST') {
           throw fileSystemError(ex, path.join(runDir, 'run.json'), 'write the file');
         }
         found = ['run.json'];

@@ -15,7 +15,7 @@ import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
 import { readRunSpec, removeCheckpointLeftovers, RunFolderTakenError, trainFromSpec } from '../../../src/runtime/runSpec';
 import { modelArtifacts } from '../../../src/runtime/training';
 import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
-import { failFsCallWhere } from '../helpers/fsFailure';
+import { errnoError, failFsCallWhere } from '../helpers/fsFailure';
 import { makeTempDir } from '../helpers/fixtures';
 
 let tf: Tf;
@@ -185,4 +185,28 @@ test('a worker stopped while it saves a checkpoint (a Cancel it did not answer i
   await removeCheckpointLeftovers(runDir);
   assert.deepEqual(fs.readdirSync(runDir).sort(), names.filter((n) => !n.startsWith('.')).sort());
   assert.equal(checkpointEpoch(path.join(runDir, 'epoch-000')), 0);
+});
+
+test('a run folder another run gives back (removes) between its creation here and run.json is made again, and the run goes on there', async () => {
+  const dir = await tinyModel();
+  const runDir = path.join(dir, 'run');
+  const api = fs.promises as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  const original = api['writeFile']!;
+  let removed = false;
+  api['writeFile'] = (...args: unknown[]) => {
+    if (!removed && args[0] === path.join(runDir, 'run.json')) {
+      removed = true;
+      fs.rmSync(runDir, { recursive: true });
+      return Promise.reject(errnoError('ENOENT', 'open', args[0]));
+    }
+    return original(...args);
+  };
+  try {
+    const done = await train(dir, { epochs: 1, outDir: 'run' });
+    assert.ok(removed, 'the folder was taken away once');
+    assert.deepEqual(done.checkpoints.map((c) => path.relative(dir, c)), [path.join('run', 'epoch-000'), path.join('run', 'epoch-001')]);
+  } finally {
+    api['writeFile'] = original;
+  }
+  assert.deepEqual(fs.readdirSync(runDir).sort(), ['epoch-000', 'epoch-001', 'run.json']);
 });
