@@ -208,8 +208,10 @@ let memberCounter = 0;
  */
 function loadH5wasm(): Promise<{ h5: H5wasmNode; module: H5Module }> {
   loading ??= (async () => {
-    const h5 = await import('h5wasm/node');
-    const module = await h5.ready;
+    const { h5, module } = await withLibraryOutputSilenced(async () => {
+      const lib = await import('h5wasm/node');
+      return { h5: lib, module: await lib.ready };
+    });
     module.activate_throwing_error_handler();
     // On abort() Emscripten prints "Aborted(...)" to stderr before throwing it. Throwing it from this
     // hook instead keeps stderr to Weightscope's own one-line error (hdf5Error reads the message).
@@ -222,6 +224,37 @@ function loadH5wasm(): Promise<{ h5: H5wasmNode; module: H5Module }> {
     throw new WeightFileError('unsupportedFormat', `The HDF5 library (h5wasm) could not be loaded: ${ex instanceof Error ? ex.message : String(ex)}.`, {}, { cause: ex });
   });
   return loading;
+}
+
+/**
+ * Creates the h5wasm module with its print functions bound to sinks that, once it is created, drop
+ * what they are given. Emscripten binds `out` and `err` to console.log and console.error when the
+ * module is created, and h5wasm offers no way to pass others; on damaged data it prints, e.g.
+ * "Cannot enlarge memory, requested 4029587456 bytes" (a size a damaged header claims, refused) or
+ * "warning: Invalid UTF-8 leading byte", which would land beside the CLI's one-line error or in its
+ * JSON on stdout. While the module is being created the sinks pass everything on, so output of other
+ * code in that window (and a failure to load) still reaches the console.
+ */
+async function withLibraryOutputSilenced<T>(create: () => Promise<T>): Promise<T> {
+  const { log, error } = console;
+  let creating = true;
+  console.log = (...args: unknown[]) => {
+    if (creating) {
+      log(...args);
+    }
+  };
+  console.error = (...args: unknown[]) => {
+    if (creating) {
+      error(...args);
+    }
+  };
+  try {
+    return await create();
+  } finally {
+    creating = false;
+    console.log = log;
+    console.error = error;
+  }
 }
 
 /** What kind of object a path names. */

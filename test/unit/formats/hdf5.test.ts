@@ -356,6 +356,32 @@ test('after an abort() inside the HDF5 library the CLI prints only its own one-l
   }
 });
 
+test('what the HDF5 library prints on damaged data (a refused heap growth, a non-UTF-8 name) stays out of the CLI output', { skip: haveFixtures ? false : missingFixturesReason }, () => {
+  const dir = makeTempDir('weightscope-h5-library-output-');
+  // A size field in the root's attribute messages set to 0xfffffff0: the library asks for 4 GB of
+  // heap, printing "Cannot enlarge memory ..." three times, then aborts.
+  const huge = fs.readFileSync(path.join(fixturesDir, 'keras-h5', 'alphabet-soup-charity-keras2.15', 'model_weights.h5'));
+  huge.writeUInt32LE(0xfffffff0, 1091);
+  const hugeFile = path.join(dir, 'model_weights.h5');
+  fs.writeFileSync(hugeFile, huge);
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'cli.js'), 'inspect', hugeFile], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr, `error[corrupt]: ${hugeFile}: could not read the attribute 'keras_version' of '/': 'the HDF5 library aborted on damaged data'.\n`);
+  // The weights stored in a .keras archive with one field of its heap set to 0xfffffff0: the file
+  // opens, and the library printed "warning: Invalid UTF-8 leading byte 0x000000ff ..." on stderr.
+  const keras = fs.readFileSync(path.join(fixturesDir, 'keras3-keras', 'keras-nested-container-3.15', 'pre_pr22362_nested_container.keras'));
+  const start = keras.indexOf(Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]));
+  const weights = Buffer.from(keras.subarray(start, start + 17_288));
+  assert.equal(weights.readBigUInt64LE(40), 17_288n, 'end-of-file address in the superblock');
+  weights.writeUInt32LE(0xfffffff0, 2021);
+  const weightsFile = path.join(dir, 'model.weights.h5');
+  fs.writeFileSync(weightsFile, weights);
+  const j = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'cli.js'), 'inspect', '--json', weightsFile], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(j.status, 0, j.stderr);
+  assert.equal(j.stderr, '');
+  assert.equal(JSON.parse(j.stdout).format, 'keras-v3-weights');
+});
+
 test('an abort() inside the HDF5 library is a corrupt error in words, and the library still reads the next file', { skip: haveFixtures ? false : missingFixturesReason }, async () => {
   const dir = path.join(fixturesDir, 'keras-h5', 'alphabet-soup-charity-keras2.15');
   // One byte of the root's keras_version attribute message set to 0xff: the library aborts on it.
