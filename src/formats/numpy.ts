@@ -219,17 +219,31 @@ export async function readNpyHeader(source: ByteSource): Promise<NpyHeader> {
   try {
     dict = parsePythonLiteral(text.replace(/[\s\0]+$/, ''));
   } catch (ex) {
-    throw new WeightFileError('corrupt', `${file}: the .npy header ${JSON.stringify(text.slice(0, 60))} is not a Python dict literal (${ex instanceof Error ? ex.message : String(ex)}).`, {
+    throw new WeightFileError('corrupt', `${file}: the .npy header ${quoteHeader(text)} is not a Python dict literal (${ex instanceof Error ? ex.message : String(ex)}).`, {
       file,
       offset: headerStart,
     });
   }
   if (typeof dict !== 'object' || dict === null || Array.isArray(dict)) {
-    throw new WeightFileError('corrupt', `${file}: the .npy header ${JSON.stringify(text.slice(0, 60))} is not a dict.`, { file, offset: headerStart });
+    throw new WeightFileError('corrupt', `${file}: the .npy header ${quoteHeader(text)} is not a dict.`, { file, offset: headerStart });
+  }
+  // numpy's read_array_header refuses a header without all three keys.
+  for (const key of ['descr', 'fortran_order', 'shape']) {
+    if (!Object.hasOwn(dict, key)) {
+      throw new WeightFileError('corrupt', `${file}: the .npy header ${quoteHeader(text)} has no '${key}' key.`, { file, offset: headerStart });
+    }
   }
   const { descr, fortran_order: fortran, shape } = dict;
-  if (!Array.isArray(shape) || shape.length > maxRank || !shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
-    throw new WeightFileError('corrupt', `${file}: the .npy header has shape ${JSON.stringify(shape)}, expected a tuple of non-negative integers.`, { file, offset: headerStart });
+  if (Array.isArray(shape) && shape.length > maxRank) {
+    throw new WeightFileError('corrupt', `${file}: the .npy header has a shape of ${shape.length} dimensions, more than the ${maxRank} Weightscope reads.`, { file, offset: headerStart });
+  }
+  if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
+    // A flat tuple is quoted as written: a number past 2^53 would be shown rounded.
+    const written = Array.isArray(shape) ? /['"]shape['"]\s*:\s*(\([^()]*\))/.exec(text)?.[1] : undefined;
+    throw new WeightFileError('corrupt', `${file}: the .npy header has shape ${clip(written ?? JSON.stringify(shape) ?? String(shape))}, expected a tuple of non-negative integers.`, {
+      file,
+      offset: headerStart,
+    });
   }
   if (typeof fortran !== 'boolean') {
     throw new WeightFileError('corrupt', `${file}: the .npy header has fortran_order ${JSON.stringify(fortran)}, expected True or False.`, { file, offset: headerStart });
@@ -255,6 +269,16 @@ export async function readNpyHeader(source: ByteSource): Promise<NpyHeader> {
     }
   }
   return header;
+}
+
+/** Header text quoted for a message: trailing padding dropped, at most 60 characters. */
+function quoteHeader(text: string): string {
+  return JSON.stringify(clip(text.replace(/[\s\0]+$/, '')));
+}
+
+/** At most 60 characters of `text` (then '...'), for a message. */
+function clip(text: string): string {
+  return text.length > 60 ? `${text.slice(0, 60)}...` : text;
 }
 
 /** Builds the TensorInfo of one array, with problems confined to it. */

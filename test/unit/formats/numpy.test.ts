@@ -148,7 +148,7 @@ test('.npy bad input: wrong magic, truncated header or data, bad dict, absurd he
   assert.equal(cut.tensors[0]!.unavailable?.reason, 'truncated');
   assert.match(cut.tensors[0]!.unavailable!.message, /array 'x' needs 16 data bytes after its header but only 13 are stored/);
   await rejectsWith(openNpy(buildNpy('', [], new Uint8Array(0), { rawHeader: "{'descr': '<f4', 'shape': (2," }), 'x.npy'), 'corrupt', /is not a Python dict literal/);
-  await rejectsWith(openNpy(buildNpy('', [], new Uint8Array(0), { rawHeader: "{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }" }), 'x.npy'), 'corrupt', /shape \[-2\]/);
+  await rejectsWith(openNpy(buildNpy('', [], new Uint8Array(0), { rawHeader: "{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }" }), 'x.npy'), 'corrupt', /shape \(-2,\), expected a tuple of non-negative integers/);
   await rejectsWith(openNpy(buildNpy('', [], new Uint8Array(0), { rawHeader: "{'descr': '<f4', 'fortran_order': 0, 'shape': (2,), }" }), 'x.npy'), 'corrupt', /fortran_order 0/);
   const huge = new Uint8Array(16);
   huge.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 2, 0, 0xff, 0xff, 0xff, 0x7f]);
@@ -167,6 +167,32 @@ test('.npy bad input: wrong magic, truncated header or data, bad dict, absurd he
   assert.equal(strings.tensors[0]!.dtype, 'string');
   assert.equal(strings.tensors[0]!.byteLength, 24);
   await rejectsWith(readAllValues(strings.tensors[0]!), 'unsupportedDtype');
+});
+
+test('.npy bad header dicts are named in words: a missing key, too many dimensions, a dimension past 2^53 as written', async () => {
+  const header = async (rawHeader: string): Promise<string> => {
+    try {
+      await openNpy(buildNpy('', [], new Uint8Array(0), { rawHeader }), 'x.npy');
+    } catch (ex) {
+      assert.ok(WeightFileError.is(ex, 'corrupt'), String(ex));
+      return ex.message;
+    }
+    throw new Error(`${rawHeader} opened`);
+  };
+  // numpy refuses a header without one of its three keys; the message named the value 'undefined'.
+  assert.equal(await header("{'descr': '<f4', 'shape': (3,), }"), `x.npy: the .npy header "{'descr': '<f4', 'shape': (3,), }" has no 'fortran_order' key.`);
+  assert.equal(await header("{'descr': '<f4', 'fortran_order': False, }"), `x.npy: the .npy header "{'descr': '<f4', 'fortran_order': False, }" has no 'shape' key.`);
+  assert.equal(await header("{'fortran_order': False, 'shape': (3,), }"), `x.npy: the .npy header "{'fortran_order': False, 'shape': (3,), }" has no 'descr' key.`);
+  // 5000 dimensions: one short sentence, where the message quoted all 5000 of them (10 kB).
+  const deep = await header(`{'descr': '<f4', 'fortran_order': False, 'shape': (${'1,'.repeat(5000)}), }`);
+  assert.equal(deep, 'x.npy: the .npy header has a shape of 5000 dimensions, more than the 64 Weightscope reads.');
+  // 2^64 - 1 as written, where the message showed it rounded (18446744073709552000).
+  assert.equal(
+    await header("{'descr': '<f4', 'fortran_order': False, 'shape': (18446744073709551615,), }"),
+    'x.npy: the .npy header has shape (18446744073709551615,), expected a tuple of non-negative integers.',
+  );
+  const long = await header(`{'descr': '<f4', 'fortran_order': False, 'shape': 'x${'y'.repeat(5000)}', }`);
+  assert.ok(long.length < 200, long);
 });
 
 test('.npz with STORED and DEFLATED members (np.savez / np.savez_compressed layouts), ZIP64 records', async () => {
