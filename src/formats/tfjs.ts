@@ -318,6 +318,16 @@ function quote(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
+/** A value quoted for a message, or 'missing' when the key is absent (never the word 'undefined'). */
+function quoteOrMissing(v: unknown): string {
+  return v === undefined ? 'missing' : quote(v);
+}
+
+/** 'has no WHAT' when the key is absent, else 'has WHAT <value quoted>'. */
+function has(what: string, v: unknown): string {
+  return v === undefined ? `has no ${what}` : `has ${what} ${quote(v)}`;
+}
+
 /** Parses one WeightsManifestEntry {name, shape, dtype, quantization?, group?}; problems go on the entry. */
 function parseEntry(file: string, g: number, i: number, raw: unknown): PlacedWeight {
   const entry = isObject(raw) ? raw : {};
@@ -338,7 +348,7 @@ function parseEntry(file: string, g: number, i: number, raw: unknown): PlacedWei
   const shape = entry.shape;
   if (!Array.isArray(shape) || shape.length > maxRank) {
     out.shapeUnknown = true;
-    return fail('corrupt', `has shape ${quote(shape)}, expected a list of at most ${maxRank} dimensions.`);
+    return fail('corrupt', `${has('shape', shape)}, expected a list of at most ${maxRank} dimensions.`);
   }
   let count = 1;
   for (const d of shape) {
@@ -360,11 +370,11 @@ function parseEntry(file: string, g: number, i: number, raw: unknown): PlacedWei
     }
     const original = typeof q.original_dtype === 'string' ? q.original_dtype : dtypeName;
     if (original !== 'float32' && original !== 'int32') {
-      return fail('unsupportedDtype', `has quantized original dtype ${quote(original)}; only float32 and int32 weights are quantized.`);
+      return fail('unsupportedDtype', `${has('quantized original dtype', original)}; only float32 and int32 weights are quantized.`);
     }
     const storage = q.dtype;
     if (storage !== 'uint8' && storage !== 'uint16' && storage !== 'float16') {
-      return fail('unsupportedDtype', `has quantization dtype ${quote(storage)}; expected uint8, uint16 or float16.`);
+      return fail('unsupportedDtype', `${has('quantization dtype', storage)}; expected uint8, uint16 or float16.`);
     }
     out.dtype = original;
     out.storageDtype = storage;
@@ -381,13 +391,13 @@ function parseEntry(file: string, g: number, i: number, raw: unknown): PlacedWei
     const min = q.min;
     const scale = q.scale;
     if (typeof min !== 'number' || typeof scale !== 'number' || !Number.isFinite(min) || !Number.isFinite(scale)) {
-      return fail('corrupt', `is ${storage}-quantized but has min ${quote(min)} and scale ${quote(scale)}; both must be finite numbers.`);
+      return fail('corrupt', `is ${storage}-quantized but its min is ${quoteOrMissing(min)} and its scale ${quoteOrMissing(scale)}; both must be finite numbers.`);
     }
     out.quantization = { storageDtype: storage, scheme: 'tfjs-affine', scale: [scale], min, originalInt: original === 'int32' };
     return out;
   }
   if (dtype === undefined) {
-    return fail('unsupportedDtype', `has dtype ${quote(dtypeName)}, which TensorFlow.js weights do not use.`);
+    return fail('unsupportedDtype', dtypeName === undefined ? 'has no dtype.' : `has dtype ${quote(dtypeName)}, which TensorFlow.js weights do not use.`);
   }
   out.dtype = dtype;
   out.storageDtype = dtype;

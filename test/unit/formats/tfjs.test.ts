@@ -542,11 +542,30 @@ test('unknown dtype: unsupportedDtype on that tensor, earlier tensors fine', asy
   const after = { name: 'after', shape: [2], dtype: 'int32' };
   const wf2 = await openMemory({ weightsManifest: [{ paths: ['w.bin'], weights: [bad[1], after, bad[0], after] }] }, { 'w.bin': new Uint8Array([9, 9, 5, 0, 0, 0, 6, 0, 0, 0]) });
   assert.equal(tensor(wf2, 'r').unavailable?.reason, 'corrupt', 'uint8 without scale');
-  assert.match(tensor(wf2, 'r').unavailable!.message, /scale undefined/);
+  assert.match(tensor(wf2, 'r').unavailable!.message, /its min is 0 and its scale missing; both must be finite numbers/);
   assert.deepEqual([...(await readAllValues(tensor(wf2, 'after')))], [5, 6], 'a weight of known size does not block the next one');
   assert.equal(tensor(wf2, 'q').unavailable?.reason, 'unsupportedDtype');
   assert.equal(tensor(wf2, 'after#2').unavailable?.reason, 'unsupportedDtype', 'after an unknown storage dtype nothing can be located');
   assert.ok(wf2.warnings.some((w) => /appears more than once/.test(w.message)));
+});
+
+test('a manifest entry without its dtype, shape or quantization fields says which is missing, never \'undefined\'', async () => {
+  const weights = [
+    { name: 'no_dtype', shape: [1] },
+    { name: 'no_shape', dtype: 'float32' },
+    { name: 'no_storage', shape: [1], dtype: 'float32', quantization: { min: 0, scale: 1 } },
+    { name: 'no_original', shape: [1], quantization: { dtype: 'uint8', min: 0, scale: 1 } },
+    { name: 'no_min', shape: [1], dtype: 'float32', quantization: { dtype: 'uint8', scale: 0.5 } },
+  ];
+  const wf = await openMemory({ weightsManifest: [{ paths: ['w.bin'], weights }] }, { 'w.bin': new Uint8Array(64) });
+  const messages = Object.fromEntries(weights.map((w) => [w.name, tensor(wf, w.name).unavailable?.message]));
+  assert.deepEqual(messages, {
+    no_dtype: "model.json: weight 'no_dtype' has no dtype.",
+    no_shape: "model.json: weight 'no_shape' has no shape, expected a list of at most 64 dimensions.",
+    no_storage: "model.json: weight 'no_storage' has no quantization dtype; expected uint8, uint16 or float16.",
+    no_original: "model.json: weight 'no_original' has no quantized original dtype; only float32 and int32 weights are quantized.",
+    no_min: "model.json: weight 'no_min' is uint8-quantized but its min is missing and its scale 0.5; both must be finite numbers.",
+  });
 });
 
 test('string weights: truncated element lengths are reported on that tensor and the ones after it', async () => {
