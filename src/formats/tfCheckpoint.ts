@@ -390,7 +390,8 @@ async function buildWeightFile(source: ByteSource, files: FileSet, entry: Entry,
   let walk: GraphWalk | undefined;
   const verified = new Set<string>();
   const graphItem = bundle?.items.find((i) => i.name === objectGraphKey);
-  if (bundle && graphItem) {
+  // An unusable graph entry is already reported on its tensor.
+  if (bundle && graphItem && !graphItem.problem) {
     try {
       const [bytes] = await readStringTensor(bundle, graphItem, maxObjectGraphBytes);
       verified.add(graphItem.name);
@@ -792,13 +793,15 @@ function makeTensor(bundle: TensorBundle, item: BundleItem, naming: Naming, warn
   const name = naming.displayName ?? item.name;
   const tfDtype = tfDataTypeName(e.dtypeCode);
   let dtype: DType | undefined = tfDataTypeToDType(e.dtypeCode);
-  let unavailable: ErrorSummary | undefined;
+  let unavailable: ErrorSummary | undefined = item.problem ? summarizeError(item.problem) : undefined;
   // TensorShapeProto: unknown_rank, or dim.size -1 for an unknown dimension. Kept as unknown
   // (never clamped to a scalar or to 0) so that no total counts elements the file does not give.
   const shapeUnknown = e.unknownRank || e.shape.some((d) => d < 0);
   const shape = e.unknownRank ? [] : e.shape.map((d) => Math.max(-1, d));
   const count = shapeUnknown ? 0 : elementCount(shape);
-  if (dtype === undefined) {
+  if (unavailable) {
+    dtype ??= 'variant';
+  } else if (dtype === undefined) {
     unavailable = summarizeError(new WeightFileError('unsupportedDtype', `${bundle.index.name}: tensor '${name}' has dtype ${tfDtype}, which Weightscope cannot decode.`));
     dtype = 'variant';
   } else if ((dtype === 'int4' || dtype === 'uint4') && e.size === count) {

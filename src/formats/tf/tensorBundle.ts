@@ -18,8 +18,10 @@ export interface BundleItem {
   name: string;
   /** Raw key bytes as a latin1 string (binary-safe map key). */
   rawKey: string;
-  /** Decoded BundleEntryProto. */
+  /** Decoded BundleEntryProto (a placeholder of unknown rank when `problem` is set). */
   entry: BundleEntry;
+  /** Why this entry cannot be used (a malformed entry, a shard the header does not declare); undefined when it can. */
+  problem?: WeightFileError;
 }
 
 /** An opened bundle: header and entries parsed, shards opened (or found missing). */
@@ -90,7 +92,16 @@ export async function openTensorBundle(index: ByteSource, files: FileSet, prefix
       continue;
     }
     const name = isSliceKey(rawKey) ? rawKey : utf8.decode(e.key);
-    const item: BundleItem = { name, rawKey, entry: decodeBundleEntry(e.value, `${index.name}: entry '${name}'`) };
+    // A malformed entry is damage confined to its tensor: the others still open.
+    let item: BundleItem;
+    try {
+      item = { name, rawKey, entry: decodeBundleEntry(e.value, `${index.name}: entry '${name}'`) };
+    } catch (ex) {
+      if (!WeightFileError.is(ex)) {
+        throw ex;
+      }
+      item = { name, rawKey, entry: unusableEntry(), problem: new WeightFileError(ex.reason, ex.message, { file: index.name, tensor: name }, { cause: ex }) };
+    }
     items.push(item);
     byRawKey.set(rawKey, item);
   }
@@ -101,7 +112,16 @@ export async function openTensorBundle(index: ByteSource, files: FileSet, prefix
   const shards: (ByteSource | undefined)[] = [];
   const shardNames: string[] = [];
   const shardProblems = new Map<number, ErrorSummary>();
-  const used = new Set(items.filter((i) => i.entry.slices.length === 0).map((i) => i.entry.shardId));
+  for (const item of items) {
+    if (!item.problem && item.entry.slices.length === 0 && item.entry.shardId >= numShards) {
+      item.problem = new WeightFileError('corrupt', `${index.name}: entry '${item.name}' is in shard ${item.entry.shardId} but the header declares ${numShards} shards.`, {
+        file: index.name,
+        tensor: item.name,
+      });
+      item.entry = unusableEntry();
+    }
+  }
+  const used = new Set(items.filter((i) => !i.problem && i.entry.slices.length === 0).map((i) => i.entry.shardId));
   for (let s = 0; s < numShards; s++) {
     const fileName = dataFileName(prefix, s, numShards);
     shardNames.push(fileName);
@@ -118,14 +138,12 @@ export async function openTensorBundle(index: ByteSource, files: FileSet, prefix
       );
     }
   }
-  for (const item of items) {
-    if (item.entry.slices.length === 0 && item.entry.shardId >= numShards) {
-      throw new WeightFileError('corrupt', `${index.name}: entry '${item.name}' is in shard ${item.entry.shardId} but the header declares ${numShards} shards.`, {
-        file: index.name,
-      });
-    }
-  }
   return { index, header, items, byRawKey, shards, shardNames, dataBlockCount: table.dataBlocks.length, shardProblems };
+}
+
+/** The entry kept for an item with a `problem`: no dtype, unknown rank, nothing stored. */
+function unusableEntry(): BundleEntry {
+  return { dtypeCode: 0, shape: [], unknownRank: true, shardId: 0, offset: 0, size: 0, slices: [] };
 }
 
 /** A stored byte range of a tensor (the whole tensor, or one slice). */
@@ -155,6 +173,9 @@ export const maxAssembledBytes = 256 * 1024 * 1024;
  * (looked up by their OrderedCode keys). Throws `corrupt` when a slice is missing or out of bounds.
  */
 export function resolveParts(bundle: TensorBundle, item: BundleItem): { parts: DataPart[]; rowBlocks: boolean } {
+  if (item.problem) {
+    throw item.problem;
+  }
   const e = item.entry;
   if (e.slices.length === 0) {
     return { parts: [{ shard: e.shardId, offset: e.offset, size: e.size, crc: e.crc32c, shape: e.shape, start: e.shape.map(() => 0) }], rowBlocks: true };
@@ -179,6 +200,9 @@ export function resolveParts(bundle: TensorBundle, item: BundleItem): { parts: D
     const sliceItem = bundle.byRawKey.get(key);
     if (!sliceItem) {
       throw fail(`lacks the entry of its slice ${describeSlice(extents)}`);
+    }
+    if (sliceItem.problem) {
+      throw fail(`has an unusable slice ${describeSlice(extents)} (${sliceItem.problem.message})`);
     }
     const se = sliceItem.entry;
     parts.push({ shard: se.shardId, offset: se.offset, size: se.size, crc: se.crc32c, shape, start });
@@ -412,6 +436,9 @@ function copySlice(src: Uint8Array, part: DataPart, full: Uint8Array, fullStride
  * bytes, then the strings). Returns the elements.
  */
 export async function readStringTensor(bundle: TensorBundle, item: BundleItem, maxBytes: number): Promise<Uint8Array[]> {
+  if (item.problem) {
+    throw item.problem;
+  }
   const e = item.entry;
   const name = bundle.index.name;
   const source = bundle.shards[e.shardId];

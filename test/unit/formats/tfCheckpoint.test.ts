@@ -661,12 +661,33 @@ test('bad indexes: entry with absurd varints, shard id out of range, missing hea
     w.add('x', 'float32', [1], [1]);
     return w;
   };
+  // A damaged entry is confined to its tensor (unknown shape, not analysed); the others still read.
+  const confined = async (w: BundleWriter, name: string, message: string): Promise<void> => {
+    const file = await openGenerated(w);
+    try {
+      const bad = tensor(file, name);
+      assert.equal(bad.unavailable?.reason, 'corrupt');
+      assert.equal(bad.unavailable?.message, message);
+      assert.equal(bad.shapeUnknown, true);
+      assert.deepEqual(
+        file.warnings.map((x) => [x.tensor, x.message]),
+        [[name, message]],
+      );
+      assert.deepEqual([...(await readAllValues(tensor(file, 'x')))], [1]);
+      await assert.rejects(readAllValues(bad), (ex: unknown) => WeightFileError.is(ex, 'corrupt'));
+    } finally {
+      await file.close();
+    }
+  };
   const absurd = base();
   absurd.putValue('y', Uint8Array.of(0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01));
-  await assert.rejects(openGenerated(absurd), (ex: unknown) => WeightFileError.is(ex, 'corrupt') && /entry 'y': malformed protobuf, a varint at byte 1 is longer than 10 bytes/.test(ex.message));
+  await confined(absurd, 'y', "gen/bad.index: entry 'y': malformed protobuf, a varint at byte 1 is longer than 10 bytes.");
   const shard = base();
   shard.put('z', { dtype: 1, shape: [1], shardId: 7, offset: 0, size: 4 });
-  await assert.rejects(openGenerated(shard), (ex: unknown) => WeightFileError.is(ex, 'corrupt') && /entry 'z' is in shard 7 but the header declares 1 shards/.test(ex.message));
+  await confined(shard, 'z', "gen/bad.index: entry 'z' is in shard 7 but the header declares 1 shards.");
+  const negative = base();
+  negative.put('n', { dtype: 1, shape: [1], shardId: 0, offset: -1, size: 4 });
+  await confined(negative, 'n', "gen/bad.index: entry 'n': offset -1 is out of range.");
 
   const good = base().files();
   const index = good.get('bad.index')!;
