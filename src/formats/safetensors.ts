@@ -104,6 +104,8 @@ interface Entry {
   end: number;
   /** True once data_offsets parsed (the entry takes part in the tiling check). */
   located: boolean;
+  /** True when the header gives no usable shape. */
+  shapeUnknown?: boolean;
   error?: WeightFileError;
 }
 
@@ -225,7 +227,21 @@ function failEntry(entry: Entry, file: string, reason: 'corrupt' | 'truncated' |
 function parseEntry(file: string, name: string, raw: unknown, bufferLength: number): Entry {
   const entry: Entry = { name, dtypeName: '', dtype: 'uint8', shape: [], begin: 0, end: 0, located: false };
   if (!isObject(raw)) {
+    entry.shapeUnknown = true;
     return failEntry(entry, file, 'corrupt', `is ${quote(raw)}, expected {dtype, shape, data_offsets}.`);
+  }
+  // dtype and shape first: a tensor whose offsets are damaged is still listed as the header describes it.
+  entry.dtypeName = typeof raw.dtype === 'string' ? raw.dtype : '';
+  const info = safetensorsDtypes.get(entry.dtypeName);
+  if (info) {
+    entry.dtype = info.dtype;
+  }
+  const shape = raw.shape;
+  const shapeOk = isIndexList(shape, maxRank);
+  if (shapeOk) {
+    entry.shape = shape;
+  } else {
+    entry.shapeUnknown = true;
   }
   const offsets = raw.data_offsets;
   if (!isIndexList(offsets, 2) || offsets.length !== 2 || offsets[0]! > offsets[1]!) {
@@ -234,11 +250,9 @@ function parseEntry(file: string, name: string, raw: unknown, bufferLength: numb
   entry.begin = offsets[0]!;
   entry.end = offsets[1]!;
   entry.located = true;
-  const shape = raw.shape;
-  if (!isIndexList(shape, maxRank)) {
+  if (!shapeOk) {
     return failEntry(entry, file, 'corrupt', `has shape ${quote(shape)}, expected a list of non-negative integers.`);
   }
-  entry.shape = shape;
   let count = 1;
   for (let i = 0; i < shape.length; i++) {
     count *= shape[i]!;
@@ -246,12 +260,9 @@ function parseEntry(file: string, name: string, raw: unknown, bufferLength: numb
   if (!Number.isSafeInteger(count)) {
     return failEntry(entry, file, 'corrupt', `has shape ${quote(shape)} with more elements than can be addressed.`);
   }
-  entry.dtypeName = typeof raw.dtype === 'string' ? raw.dtype : '';
-  const info = safetensorsDtypes.get(entry.dtypeName);
   if (!info) {
     return failEntry(entry, file, 'unsupportedDtype', `has dtype ${quote(raw.dtype)}, which is not a safetensors dtype.`);
   }
-  entry.dtype = info.dtype;
   const bytes = Math.ceil((count * info.bits) / 8);
   if (entry.end - entry.begin !== bytes) {
     return failEntry(entry, file, 'corrupt', `has data_offsets ${quote(offsets)} (${entry.end - entry.begin} bytes) but shape ${quote(shape)} of ${entry.dtypeName} needs ${bytes} bytes.`);
@@ -298,6 +309,7 @@ function makeTensor(source: ByteSource, e: Entry, dataStart: number): TensorInfo
     dtype: e.dtype,
     storageDtype: e.dtype,
     shape: e.shape,
+    ...(e.shapeUnknown ? { shapeUnknown: true } : {}),
     byteLength,
     ...(error ? { unavailable: summarizeError(error) } : {}),
     extra: { safetensorsDtype: e.dtypeName, dataOffsets: [e.begin, e.end], fileOffset: dataStart + e.begin },

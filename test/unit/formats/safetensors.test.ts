@@ -313,6 +313,28 @@ test('offsets not tiling the buffer: gaps and overlaps are warnings, per-tensor 
   assert.ok(bad.warnings.some((w) => w.tensor === 'neg_shape' && w.reason === 'corrupt'));
 });
 
+test('a tensor with damaged data_offsets is listed with the dtype and shape its header gives, not as a uint8 scalar', async () => {
+  const file = await open(
+    buildSafetensors([
+      { name: 'ok', dtype: 'F32', shape: [1], bytes: bytesOf(new Float32Array([1])) },
+      { name: 'negative', dtype: 'F32', shape: [8], bytes: new Uint8Array(0), offsets: [-8, 8] },
+      { name: 'reversed', dtype: 'F16', shape: [2, 3], bytes: new Uint8Array(0), offsets: [8, 4] },
+      { name: 'fraction', dtype: 'I64', shape: [], bytes: new Uint8Array(0), offsets: [0.5, 4] },
+      { name: 'no_shape', dtype: 'BF16', shape: 'x' as unknown as number[], bytes: new Uint8Array(0), offsets: [0.5, 4] },
+    ]),
+  );
+  const listed = file.tensors.map((t) => [t.name, t.dtype, t.shape, t.shapeUnknown ?? false, t.unavailable?.reason ?? null]);
+  assert.deepEqual(listed, [
+    ['ok', 'float32', [1], false, null],
+    ['negative', 'float32', [8], false, 'corrupt'],
+    ['reversed', 'float16', [2, 3], false, 'corrupt'],
+    ['fraction', 'int64', [], false, 'corrupt'],
+    ['no_shape', 'bfloat16', [], true, 'corrupt'],
+  ]);
+  assert.equal(tensor(file, 'negative').unavailable!.message, "model.safetensors: tensor 'negative' has data_offsets [-8,8], expected [begin, end] with 0 <= begin <= end.");
+  assertSame(await readAllValues(tensor(file, 'ok')), [1], 'ok');
+});
+
 test('the microscaling dtypes (F4, F6_E2M3, F6_E3M2, F8_E8M0) are listed under their own dtype, with their packed size, but not decoded', async () => {
   const wf = await open(
     buildSafetensors([
