@@ -142,9 +142,16 @@ export interface ShapeOf {
   readonly shapeUnknown?: boolean;
 }
 
-/** Number of elements of a tensor; undefined when its shape is unknown. */
+/**
+ * Number of elements of a tensor; undefined when its shape is unknown, or claims more elements than
+ * a safe integer holds (a damaged header: no file stores 2^53 values, and a total would lose digits).
+ */
 export function knownElementCount(t: ShapeOf): number | undefined {
-  return t.shapeUnknown ? undefined : elementCount(t.shape);
+  if (t.shapeUnknown) {
+    return undefined;
+  }
+  const count = elementCount(t.shape);
+  return Number.isSafeInteger(count) ? count : undefined;
 }
 
 /** A shape as text: '[3,4]' (dimensions joined by `separator`), '?' for an unknown dimension ('[?,4]') or rank ('?'). */
@@ -155,9 +162,9 @@ export function shapeText(t: ShapeOf, separator = ','): string {
   return `[${t.shape.map((d) => (t.shapeUnknown && d < 0 ? '?' : String(d))).join(separator)}]`;
 }
 
-/** Model-group tensors whose shape is unknown, which parameter totals leave out. */
+/** Model-group tensors whose shape is unknown (or has no element count, see knownElementCount), which parameter totals leave out. */
 export function countUnknownShapes(tensors: readonly (ShapeOf & { readonly group: TensorGroup })[]): number {
-  return tensors.filter((t) => t.group === 'model' && t.shapeUnknown).length;
+  return tensors.filter((t) => t.group === 'model' && knownElementCount(t) === undefined).length;
 }
 
 /** What a parameter total adds when it leaves `count` tensors of unknown shape out: '' when none, else ' (excludes 1 tensor of unknown shape)'. */

@@ -329,7 +329,8 @@ function makeArrayTensor(
     dtype,
     storageDtype: dtype,
     shape,
-    byteLength,
+    // No byte count for a shape whose size is not representable (it would be summed into the file's size).
+    byteLength: Number.isSafeInteger(byteLength) ? byteLength : 0,
     ...(frozen ? { unavailable: summarizeError(frozen) } : {}),
     extra: { ...extra, ...(header ? { descr: header.descr, npyVersion: header.version, fortranOrder: header.fortranOrder } : {}) },
     readValues: (options?: ReadValuesOptions) => {

@@ -5,9 +5,10 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { MemoryByteSource, MemoryFileSet } from '../../../src/core/byteSource';
 import { WeightFileError } from '../../../src/core/errors';
-import type { TensorInfo, WeightFile } from '../../../src/core/model';
+import { countUnknownShapes, knownElementCount, type TensorInfo, type WeightFile } from '../../../src/core/model';
 import { readAllValues } from '../../../src/core/tensorData';
 import { fingerprintTensor } from '../../../src/analysis/fingerprint';
+import { buildFileReport } from '../../../src/analysis/report';
 import { npyReader, npzReader, parsePythonLiteral, readFortranValues, readNpyHeader } from '../../../src/formats/numpy';
 import { detectFormat, openLocalPath } from '../../../src/formats/registry';
 import { makeTempDir } from '../helpers/fixtures';
@@ -193,6 +194,21 @@ test('.npy bad header dicts are named in words: a missing key, too many dimensio
   );
   const long = await header(`{'descr': '<f4', 'fortran_order': False, 'shape': 'x${'y'.repeat(5000)}', }`);
   assert.ok(long.length < 200, long);
+});
+
+test('a shape of more elements than a safe integer holds counts no parameters and no bytes: the totals leave it out and say so', async () => {
+  // 2^93 elements: the totals were 9,903,520,314,283,042,000,000,000,000 parameters and 36028797018963968.0 TiB.
+  const file = await openNpy(buildNpy('', [], new Uint8Array(0), { rawHeader: "{'descr': '<f4', 'fortran_order': False, 'shape': (2147483648, 2147483648, 2147483648), }" }), 'x.npy');
+  const t = file.tensors[0]!;
+  assert.equal(t.unavailable?.reason, 'corrupt');
+  assert.deepEqual(t.shape, [2 ** 31, 2 ** 31, 2 ** 31]);
+  assert.equal(t.byteLength, 0);
+  assert.equal(knownElementCount(t), undefined);
+  assert.equal(countUnknownShapes(file.tensors), 1);
+  const report = buildFileReport(file, new Map());
+  assert.deepEqual([report.params, report.unknownShapeTensors, report.bytes], [0, 1, 0]);
+  assert.equal(knownElementCount({ shape: [2 ** 26, 2 ** 27] }), undefined, '2^53 is not a safe integer');
+  assert.equal(knownElementCount({ shape: [2 ** 26, 2 ** 26] }), 2 ** 52);
 });
 
 test('.npz with STORED and DEFLATED members (np.savez / np.savez_compressed layouts), ZIP64 records', async () => {
