@@ -49,7 +49,7 @@ export class FlatBufferReader {
   /** The root table: `uint32 root_offset` at byte 0. */
   root(): FlatTable {
     this.need(0, 8, 'the root offset and file identifier');
-    return this.tableAt(this.uint32At(0), 'root table', 0);
+    return this.tableAt(this.uint32At(0, 'the offset to the root table'), 'root table', 0);
   }
 
   /** The 4-character file identifier at bytes 4..7 (Latin-1). */
@@ -72,14 +72,14 @@ export class FlatBufferReader {
   }
 
   /** uint32 at an absolute position (bounds-checked). */
-  uint32At(pos: number): number {
-    this.need(pos, 4, 'a 32-bit value');
+  uint32At(pos: number, what = 'a 32-bit value'): number {
+    this.need(pos, 4, what);
     return this.view.getUint32(pos, true);
   }
 
-  /** Reads a scalar of the given kind at an absolute position (bounds-checked). */
-  scalarAt(pos: number, kind: ScalarKind): number {
-    this.need(pos, scalarSize[kind], `a ${kind} value`);
+  /** Reads a scalar of the given kind at an absolute position (bounds-checked); `what` names it in errors. */
+  scalarAt(pos: number, kind: ScalarKind, what = `${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind} value`): number {
+    this.need(pos, scalarSize[kind], what);
     const v = this.view;
     switch (kind) {
       case 'int8':
@@ -105,7 +105,7 @@ export class FlatBufferReader {
 
   /** Follows the uoffset stored at `pos` (target = pos + value). */
   follow(pos: number, what: string): number {
-    const target = pos + this.uint32At(pos);
+    const target = pos + this.uint32At(pos, `the offset to the ${what}`);
     this.pointsInside(target, 4, what, pos);
     return target;
   }
@@ -113,7 +113,7 @@ export class FlatBufferReader {
   /** A vector's element start and count, from the uoffset at `pos`; checks count * elementSize. */
   vectorAt(pos: number, elementSize: number, what: string): { start: number; length: number } {
     const target = this.follow(pos, what);
-    const length = this.uint32At(target);
+    const length = this.uint32At(target, `the length of the ${what}`);
     const start = target + 4;
     if (length > maxVectorElements || length * elementSize > this.fileSize) {
       throw this.corrupt(`the ${what} at byte ${target} claims ${length} elements, more than the whole file (${this.fileSize} bytes) can hold`, target);
@@ -209,7 +209,7 @@ export class FlatTable {
     if (id >= this.fieldCount) {
       return undefined;
     }
-    const rel = this.fb.scalarAt(this.vtable + 4 + 2 * id, 'uint16');
+    const rel = this.fb.scalarAt(this.vtable + 4 + 2 * id, 'uint16', `the vtable entry of field ${id} of the ${this.what}`);
     return rel === 0 ? undefined : this.pos + rel;
   }
 
@@ -221,13 +221,13 @@ export class FlatTable {
   /** A scalar field, or `defaultValue` when absent. */
   scalar(id: number, kind: ScalarKind, defaultValue = 0): number {
     const p = this.fieldPos(id);
-    return p === undefined ? defaultValue : this.fb.scalarAt(p, kind);
+    return p === undefined ? defaultValue : this.fb.scalarAt(p, kind, `the ${kind} field ${id} of the ${this.what}`);
   }
 
   /** A bool field. */
   bool(id: number, defaultValue = false): boolean {
     const p = this.fieldPos(id);
-    return p === undefined ? defaultValue : this.fb.scalarAt(p, 'uint8') !== 0;
+    return p === undefined ? defaultValue : this.fb.scalarAt(p, 'uint8', `the bool field ${id} of the ${this.what}`) !== 0;
   }
 
   /** A string field, or undefined when absent. */

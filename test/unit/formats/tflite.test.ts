@@ -624,6 +624,28 @@ test('broken: truncated files give truncated, naming the file and the byte past 
   }
 });
 
+test('broken: a cut inside the tables names what it cut (an offset, a field of a table), not "a 32-bit value"', async (t) => {
+  const b = await helloBytes(t);
+  if (!b) {
+    return;
+  }
+  const cut = async (n: number): Promise<string> => {
+    try {
+      await openBytes(b.slice(0, n));
+    } catch (ex) {
+      assert.ok(WeightFileError.is(ex, 'truncated'), String(ex));
+      return ex.message;
+    }
+    throw new Error(`cut at ${n} opened`);
+  };
+  // The root table's operator_codes offset lies at byte 48, the first operator code's builtin_code (field 3) at byte 2700.
+  const root = deref(b, 0);
+  assert.equal(fieldPos(b, root, 1), 48);
+  assert.equal(await cut(44), 'broken.tflite: the offset to the root table.operator_codes at byte 48 needs 4 bytes but the file ends at byte 44; the file might be truncated.');
+  assert.equal(fieldPos(b, vecTable(b, 48, 0), 3), 2700);
+  assert.equal(await cut(2696), 'broken.tflite: the int32 field 3 of the operator_codes[0] at byte 2700 needs 4 bytes but the file ends at byte 2696; the file might be truncated.');
+});
+
 test('broken: a tensor buffer index out of range makes that tensor unavailable; the rest of the file opens', async (t) => {
   const b = await helloBytes(t);
   if (!b) {
