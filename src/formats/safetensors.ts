@@ -94,6 +94,11 @@ function quote(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
+/** 'has no KEY' when the key is absent, else 'has KEY <value quoted>'. */
+function has(key: string, v: unknown): string {
+  return v === undefined ? `has no ${key}` : `has ${key} ${quote(v)}`;
+}
+
 /** One header entry, checked. */
 interface Entry {
   name: string;
@@ -245,13 +250,13 @@ function parseEntry(file: string, name: string, raw: unknown, bufferLength: numb
   }
   const offsets = raw.data_offsets;
   if (!isIndexList(offsets, 2) || offsets.length !== 2 || offsets[0]! > offsets[1]!) {
-    return failEntry(entry, file, 'corrupt', `has data_offsets ${quote(offsets)}, expected [begin, end] with 0 <= begin <= end.`);
+    return failEntry(entry, file, 'corrupt', `${has('data_offsets', offsets)}, expected [begin, end] with 0 <= begin <= end.`);
   }
   entry.begin = offsets[0]!;
   entry.end = offsets[1]!;
   entry.located = true;
   if (!shapeOk) {
-    return failEntry(entry, file, 'corrupt', `has shape ${quote(shape)}, expected a list of non-negative integers.`);
+    return failEntry(entry, file, 'corrupt', `${has('shape', shape)}, expected a list of non-negative integers.`);
   }
   let count = 1;
   for (let i = 0; i < shape.length; i++) {
@@ -261,7 +266,7 @@ function parseEntry(file: string, name: string, raw: unknown, bufferLength: numb
     return failEntry(entry, file, 'corrupt', `has shape ${quote(shape)} with more elements than can be addressed.`);
   }
   if (!info) {
-    return failEntry(entry, file, 'unsupportedDtype', `has dtype ${quote(raw.dtype)}, which is not a safetensors dtype.`);
+    return failEntry(entry, file, 'unsupportedDtype', raw.dtype === undefined ? 'has no dtype.' : `has dtype ${quote(raw.dtype)}, which is not a safetensors dtype.`);
   }
   const bytes = Math.ceil((count * info.bits) / 8);
   if (entry.end - entry.begin !== bytes) {

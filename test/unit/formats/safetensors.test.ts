@@ -335,6 +335,23 @@ test('a tensor with damaged data_offsets is listed with the dtype and shape its 
   assertSame(await readAllValues(tensor(file, 'ok')), [1], 'ok');
 });
 
+test('an entry without its dtype, shape or data_offsets says which is missing, never \'undefined\'', async () => {
+  const json = JSON.stringify({
+    ok: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+    no_dtype: { shape: [1], data_offsets: [4, 8] },
+    no_shape: { dtype: 'F32', data_offsets: [8, 12] },
+    no_offsets: { dtype: 'F32', shape: [1] },
+  });
+  const file = await open(concat([u64(json.length), new TextEncoder().encode(json), new Uint8Array(12)]));
+  const messages = Object.fromEntries(file.tensors.map((t) => [t.name, t.unavailable?.message ?? null]));
+  assert.deepEqual(messages, {
+    ok: null,
+    no_dtype: "model.safetensors: tensor 'no_dtype' has no dtype.",
+    no_shape: "model.safetensors: tensor 'no_shape' has no shape, expected a list of non-negative integers.",
+    no_offsets: "model.safetensors: tensor 'no_offsets' has no data_offsets, expected [begin, end] with 0 <= begin <= end.",
+  });
+});
+
 test('the microscaling dtypes (F4, F6_E2M3, F6_E3M2, F8_E8M0) are listed under their own dtype, with their packed size, but not decoded', async () => {
   const wf = await open(
     buildSafetensors([
