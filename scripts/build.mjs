@@ -56,11 +56,12 @@ async function buildDist() {
         minify: production,
         banner: name === 'cli' ? { js: '#!/usr/bin/env node' } : undefined,
         define,
+        metafile: true,
         logLevel: 'warning',
       }),
     );
   }
-  await Promise.all(jobs);
+  const written = new Set((await Promise.all(jobs)).flatMap(outputsOf));
   const cli = path.join(root, 'dist', 'cli.js');
   if (fs.existsSync(cli)) fs.chmodSync(cli, 0o755);
   // The TF.js WASM backend loads its .wasm files from next to the bundle.
@@ -68,8 +69,10 @@ async function buildDist() {
   if (fs.existsSync(wasmDir)) {
     for (const f of fs.readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) {
       fs.copyFileSync(path.join(wasmDir, f), path.join(root, 'dist', f));
+      written.add(path.join(root, 'dist', f));
     }
   }
+  return written;
 }
 
 async function buildOut() {
@@ -79,7 +82,7 @@ async function buildOut() {
   const entries = [...listTs(path.join(root, 'src')), ...listTs(path.join(root, 'test'))].filter(
     (f) => !f.startsWith(webview) || f.startsWith(webviewShared),
   );
-  await esbuild.build({
+  const result = await esbuild.build({
     entryPoints: entries,
     outdir: path.join(root, 'out'),
     outbase: root,
@@ -89,23 +92,40 @@ async function buildOut() {
     target: 'node20',
     sourcemap: 'inline',
     define,
+    metafile: true,
     logLevel: 'warning',
   });
+  return new Set(outputsOf(result));
 }
 
-// Each output folder is emptied before it is rebuilt, so that the bundle of a removed entry point, or
-// the transpiled copy of a deleted source or test, can neither ship in the .vsix nor keep running
-// as a unit test.
-function clean(dir) {
-  fs.rmSync(path.join(root, dir), { recursive: true, force: true });
-  fs.mkdirSync(path.join(root, dir), { recursive: true });
+/** The files an esbuild result wrote (its metafile's outputs), as absolute paths. */
+function outputsOf(result) {
+  return Object.keys(result.metafile.outputs).map((f) => path.resolve(process.cwd(), f));
+}
+
+/**
+ * Removes from `dir` every file this build did not write (and folders left empty), so that the
+ * bundle of a removed entry point, or the transpiled copy of a deleted source or test, can neither
+ * ship in the .vsix nor keep running as a unit test. The build writes over the other files in
+ * place, so a process using dist/ or out/ meanwhile (the extension under `npm start`, a test run)
+ * never finds them missing.
+ */
+function removeStale(dir, written) {
+  if (!fs.existsSync(dir)) return;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      removeStale(p, written);
+      if (fs.readdirSync(p).length === 0) fs.rmdirSync(p);
+    } else if (!written.has(p)) {
+      fs.rmSync(p, { force: true });
+    }
+  }
 }
 
 if (!args.has('--out-only')) {
-  clean('dist');
-  await buildDist();
+  removeStale(path.join(root, 'dist'), await buildDist());
 }
 if (!args.has('--dist-only')) {
-  clean('out');
-  await buildOut();
+  removeStale(path.join(root, 'out'), await buildOut());
 }
