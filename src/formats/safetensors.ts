@@ -230,7 +230,7 @@ function failEntry(entry: Entry, file: string, reason: 'corrupt' | 'truncated' |
 
 /** Checks one `{dtype, shape, data_offsets}` entry; problems are confined to this tensor. */
 function parseEntry(file: string, name: string, raw: unknown, bufferLength: number): Entry {
-  const entry: Entry = { name, dtypeName: '', dtype: 'uint8', shape: [], begin: 0, end: 0, located: false };
+  const entry: Entry = { name, dtypeName: '', dtype: 'variant', shape: [], begin: 0, end: 0, located: false };
   if (!isObject(raw)) {
     entry.shapeUnknown = true;
     return failEntry(entry, file, 'corrupt', `is ${quote(raw)}, expected {dtype, shape, data_offsets}.`);

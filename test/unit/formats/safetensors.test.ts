@@ -309,6 +309,9 @@ test('offsets not tiling the buffer: gaps and overlaps are warnings, per-tensor 
   });
   assert.match(tensor(bad, 'size_mismatch').unavailable!.message, /model\.safetensors: tensor 'size_mismatch' has data_offsets \[4,8\] \(4 bytes\) but shape \[2\] of F32 needs 8 bytes/);
   assert.match(tensor(bad, 'odd_dtype').unavailable!.message, /has dtype "Q4_K"/);
+  // a dtype Weightscope does not know is listed as opaque ('variant'), its name kept, never as uint8
+  assert.equal(tensor(bad, 'odd_dtype').dtype, 'variant');
+  assert.equal(tensor(bad, 'odd_dtype').extra?.safetensorsDtype, 'Q4_K');
   await rejectsWith(readAllValues(tensor(bad, 'past_end')), 'truncated');
   assert.ok(bad.warnings.some((w) => w.tensor === 'neg_shape' && w.reason === 'corrupt'));
 });
