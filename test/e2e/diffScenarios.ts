@@ -7,7 +7,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { canvasPaintedPixels, clickMenuItem, closeAllEditors, contextMenuItems, explorerRowAt, revealInExplorer, screenshot, waitForWorkbench, webviewFrame, type Scenario, type ScenarioContext } from './workbench';
+import { canvasPaintedPixels, clickMenuItem, closeAllEditors, contextMenuItems, explorerRowAt, menuWith, revealInExplorer, screenshot, waitForWorkbench, webviewFrame, type Scenario, type ScenarioContext } from './workbench';
 
 /** Repository root (this file runs as out/test/e2e/diffScenarios.js). */
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
@@ -124,8 +124,9 @@ export const diffScenarios: Scenario[] = [
       // Show Weight History is offered for one folder only: wait until the click has replaced the
       // previous scenario's two selected epochs.
       await page.waitForFunction(`document.querySelectorAll('.explorer-folders-view .monaco-list-row[aria-selected="true"]').length === 1`);
-      const items = await contextMenuItems(page, folder);
+      const items = await menuWith(page, folder, 'Show Weight History');
       assert.ok(items.includes('Show Weight History'), `folder context menu has Show Weight History: ${items.join(' | ')}`);
+      await contextMenuItems(page, folder);
       await clickMenuItem(page, 'Show Weight History');
       const frame = webviewFrame(page);
       await frame.locator('#diff-title', { hasText: 'Weight history: diff-run' }).waitFor({ timeout: 60_000 });

@@ -6,21 +6,7 @@
  * norm per layer.
  */
 import * as assert from 'node:assert/strict';
-import type { Locator, Page } from 'playwright-core';
-import { clickMenuItem, closeAllEditors, contextMenuItems, pickQuickItem, revealInExplorer, screenshot, waitForWorkbench, webviewFrame, type Scenario } from './workbench';
-
-/** The context menu of `row` once it holds `item` (folder menus depend on a context key set after the extension's first scan). */
-async function menuWith(page: Page, row: Locator, item: string): Promise<string[]> {
-  let items: string[] = [];
-  for (let attempt = 0; attempt < 20 && !items.includes(item); attempt++) {
-    items = await contextMenuItems(page, row);
-    await page.keyboard.press('Escape');
-    if (!items.includes(item)) {
-      await page.waitForTimeout(500);
-    }
-  }
-  return items;
-}
+import { clickMenuItem, closeAllEditors, contextMenuItems, menuWith, pickQuickItem, revealInExplorer, screenshot, waitForWorkbench, webviewFrame, type Scenario } from './workbench';
 
 export const savedModelRuntimeScenarios: Scenario[] = [
   {

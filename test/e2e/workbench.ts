@@ -83,6 +83,23 @@ export async function contextMenuItems(page: Page, row: Locator): Promise<string
   return (await menu.allTextContents()).map((t) => t.trim()).filter((t) => t !== '');
 }
 
+/**
+ * The items of `row`'s context menu once it holds `item`, the menu closed again: a menu opened
+ * right after a click or the extension's first scan can still be built from the context keys of
+ * before (the selection, the extension's folder lists).
+ */
+export async function menuWith(page: Page, row: Locator, item: string): Promise<string[]> {
+  let items: string[] = [];
+  for (let attempt = 0; attempt < 20 && !items.includes(item); attempt++) {
+    items = await contextMenuItems(page, row);
+    await page.keyboard.press('Escape');
+    if (!items.includes(item)) {
+      await page.waitForTimeout(500);
+    }
+  }
+  return items;
+}
+
 /** Clicks the item `title` of the open context menu. */
 export async function clickMenuItem(page: Page, title: string): Promise<void> {
   const item = page
