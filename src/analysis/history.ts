@@ -11,10 +11,15 @@
  * the missing ones, and a `partial` warning.
  * Every distance and change compares the tensors present in both checkpoints compared, and is
  * relative to the norm of those same tensors in the earlier one (per layer and for the model).
+ * A tensor a checkpoint can read counts in its own numbers (norm, mean, std, min, max, histogram)
+ * even when the first or the previous checkpoint cannot read its partner: it is then read alone,
+ * and left out of the comparisons with that checkpoint only (none left: the distance or change is
+ * null, never 0). The first checkpoint stays the reference of the distances from the first.
  */
 import * as path from 'node:path';
 import { elementCount, isNumericDType } from '../core/dtypes';
 import { summarizeError, throwIfAborted, WeightFileError, type ErrorSummary } from '../core/errors';
+import type { TensorInfo } from '../core/model';
 import { listDir, readRegularTextFile, statPath } from '../core/nodeFileSource';
 import { isSidecarName, readSidecar, sidecarPath } from '../core/sidecar';
 import { isWeightFileName, openLocalPath, resolveLocalEntry } from '../formats/registry';
@@ -53,11 +58,11 @@ export interface LayerPoint {
   mean: number | null;
   /** Population std over all the layer's values. */
   std: number | null;
-  /** ||W_k - W_0|| (absolute). */
-  distanceFromFirst: number;
-  /** ||W_k - W_0|| / ||W_0|| over the tensors present in both; null when ||W_0|| is 0 and W_k differs. */
+  /** ||W_k - W_0|| (absolute) over the tensors both can read; null when there is none (the first checkpoint cannot read the layer). */
+  distanceFromFirst: number | null;
+  /** ||W_k - W_0|| / ||W_0|| over the tensors both can read; null when there is none, or when ||W_0|| is 0 and W_k differs. */
   relDistanceFromFirst: number | null;
-  /** ||W_k - W_{k-1}|| / ||W_{k-1}|| over the tensors present in both (null at the first checkpoint, when the layer is absent from the previous one, or when the previous norm is 0). */
+  /** ||W_k - W_{k-1}|| / ||W_{k-1}|| over the tensors both hold and can read (null at the first checkpoint, when the previous one lacks or cannot read the layer, or when the previous norm is 0). */
   relStepChange: number | null;
   /** Smallest finite value. */
   min: number | null;
@@ -73,13 +78,14 @@ export interface LayerPoint {
 export interface LayerHistory {
   /** Layer name (as in the first checkpoint). */
   layer: string;
-  /** Element count of the layer's model tensors. */
+  /** Element count of the layer's model tensors in the first checkpoint (from their shapes: readable or not). */
   count: number;
   /** One point per checkpoint, in checkpoint order; null where the checkpoint lacks the layer or can read none of its tensors. */
   points: (LayerPoint | null)[];
   /**
    * Indexes of the checkpoints where some of the layer's tensors could not be read (a missing shard,
-   * data cut short): they are left out of that checkpoint's numbers and comparisons (see the
+   * data cut short): they are left out of that checkpoint's numbers and of the comparisons with it
+   * (the distances from the first checkpoint when it is one, the changes at and after it; see the
    * `unreadable` warning); absent when every tensor could be read.
    */
   unreadable?: number[];
@@ -119,9 +125,9 @@ export interface HistoryResult {
   orderedBy: HistoryOrder;
   /** Per layer, in the first checkpoint's order. */
   layers: LayerHistory[];
-  /** Whole model: ||W_k - W_0|| / ||W_0|| per checkpoint, over the tensors present in both (null when none is). */
+  /** Whole model: ||W_k - W_0|| / ||W_0|| per checkpoint, over the tensors both hold and can read (null when none is). */
   relDistanceFromFirst: (number | null)[];
-  /** Whole model: ||W_k - W_{k-1}|| / ||W_{k-1}|| over the tensors present in both (null first or when none is). */
+  /** Whole model: ||W_k - W_{k-1}|| / ||W_{k-1}|| over the tensors both hold and can read (null first or when none is). */
   relStepChange: (number | null)[];
   /** Stalled, exploding, missing, partial and unreadable layers. */
   warnings: HistoryWarning[];
@@ -393,15 +399,19 @@ async function checkpointStateEntries(dir: string, stateFile: string): Promise<s
 
 /** Per-layer running sums for one checkpoint (only for layers it holds). */
 interface LayerAcc {
-  /** Tensors paired with the first checkpoint's. */
+  /** Tensors paired with the first checkpoint's that this checkpoint can read (what its own numbers are over). */
   tensors: number;
   /** Elements of those tensors in this checkpoint. */
   elements: number;
+  /** Elements (from the shapes) of all its tensors paired with the first checkpoint's, readable or not. */
+  declared: number;
   /** Tensors of the layer in the first checkpoint without a partner here. */
   missing: string[];
-  /** Tensors of the layer paired here whose values could not be read (here or in the first checkpoint), with why. */
+  /** Tensors of the layer paired here whose values this checkpoint cannot read, with why. */
   unreadable: { name: string; error: ErrorSummary }[];
-  /** Tensors paired with the previous checkpoint's. */
+  /** Tensors compared with the first checkpoint's (both readable). */
+  firstTensors: number;
+  /** Tensors compared with the previous checkpoint's (both readable). */
   stepTensors: number;
   count: number;
   sum: number;
@@ -480,12 +490,16 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
         () => `step\u0000${keys[0]}\u0000${k === 0 ? '' : keys[k - 1]}\u0000${keys[k]}`,
         async (): Promise<StepResult> => {
           const dFirst = await diffLocalFiles(first.path, cur.path, { pool, workers: 0, signal: options.signal });
+          // A pair the comparison could not read: this checkpoint's side is read alone, so that
+          // its own numbers do not depend on the first checkpoint being readable.
+          const failed = dFirst.tensors.flatMap((t) => (t.a !== null && t.b !== null && t.group === 'model' && t.error ? [t.b] : []));
+          const own = failed.length > 0 ? await ownValues(cur.path, failed, options.signal) : new Map<string, OwnValues>();
           const names = new Map<string, string>();
           const layers: string[] = [];
           for (const t of dFirst.tensors) {
             if (t.a !== null && t.b !== null && t.group === 'model') {
-              // An unreadable tensor has no values to compare or to count in the histograms.
-              if (!t.error) {
+              // A tensor this checkpoint cannot read has no values to compare or to count in the histograms.
+              if (!t.error || own.get(t.b)?.ok) {
                 names.set(t.b, t.layer);
               }
               if (!layers.includes(t.layer)) {
@@ -494,7 +508,7 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
             }
           }
           const dPrev = k === 0 ? undefined : k === 1 ? dFirst : await diffLocalFiles(checkpoints[k - 1]!.path, cur.path, { pool, workers: 0, signal: options.signal });
-          return { names, layers, acc: accumulate(dFirst.tensors, dPrev?.tensors, names) };
+          return { names, layers, acc: accumulate(dFirst.tensors, dPrev?.tensors, names, own) };
         },
       );
       if (k === 0) {
@@ -538,7 +552,7 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
       return {
         layer,
         ...(unreadable.length > 0 ? { unreadable } : {}),
-        count: perCheckpoint[0]!.get(layer)?.count ?? 0,
+        count: perCheckpoint[0]!.get(layer)?.declared ?? 0,
         histogramEdges: Array.from({ length: bins + 1 }, (_, i) => lo + ((hi - lo) * i) / bins),
         points: perCheckpoint.map((accs, k): LayerPoint | null => {
           const a = accs.get(layer);
@@ -552,8 +566,8 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
             norm: Math.sqrt(a.norm2),
             mean,
             std: mean !== null ? Math.sqrt(Math.max(0, a.sumSq / a.count - mean * mean)) : null,
-            distanceFromFirst: Math.sqrt(a.dist2),
-            relDistanceFromFirst: ratio(Math.sqrt(a.dist2), Math.sqrt(a.firstNorm2)),
+            distanceFromFirst: a.firstTensors === 0 ? null : Math.sqrt(a.dist2),
+            relDistanceFromFirst: a.firstTensors === 0 ? null : ratio(Math.sqrt(a.dist2), Math.sqrt(a.firstNorm2)),
             relStepChange: k === 0 || a.stepTensors === 0 ? null : ratio(Math.sqrt(a.step2), Math.sqrt(a.prevNorm2)),
             min: a.count > 0 && a.min <= a.max ? a.min : null,
             max: a.count > 0 && a.min <= a.max ? a.max : null,
@@ -565,21 +579,21 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
     });
     // Nothing in common with the first (or previous) checkpoint: nothing compared, null.
     const model = perCheckpoint.map((accs) => {
-      let tensors = 0;
+      let firstTensors = 0;
       let stepTensors = 0;
       let first2 = 0;
       let dist2 = 0;
       let step2 = 0;
       let prev2 = 0;
       for (const a of accs.values()) {
-        tensors += a.tensors;
+        firstTensors += a.firstTensors;
         stepTensors += a.stepTensors;
         first2 += a.firstNorm2;
         dist2 += a.dist2;
         step2 += a.step2;
         prev2 += a.prevNorm2;
       }
-      return { tensors, stepTensors, first2, dist2, step2, prev2 };
+      return { firstTensors, stepTensors, first2, dist2, step2, prev2 };
     });
     const relStepChange = model.map((m, k) => (k === 0 || m.stepTensors === 0 ? null : ratio(Math.sqrt(m.step2), Math.sqrt(m.prev2))));
     const result: HistoryResult = {
@@ -588,7 +602,7 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
       ...(skipped.length > 0 ? { skipped } : {}),
       orderedBy,
       layers,
-      relDistanceFromFirst: model.map((m) => (m.tensors === 0 ? null : ratio(Math.sqrt(m.dist2), Math.sqrt(m.first2)))),
+      relDistanceFromFirst: model.map((m) => (m.firstTensors === 0 ? null : ratio(Math.sqrt(m.dist2), Math.sqrt(m.first2)))),
       relStepChange,
       warnings: historyWarnings(layers, relStepChange, checkpoints, perCheckpoint),
       namingWarnings,
@@ -602,7 +616,7 @@ export async function computeHistory(dir: string, options: HistoryOptions = {}):
 }
 
 function emptyAcc(): LayerAcc {
-  return { tensors: 0, elements: 0, missing: [], unreadable: [], stepTensors: 0, count: 0, sum: 0, sumSq: 0, norm2: 0, dist2: 0, firstNorm2: 0, step2: 0, prevNorm2: 0, min: Infinity, max: -Infinity, nonFinite: 0 };
+  return { tensors: 0, elements: 0, declared: 0, missing: [], unreadable: [], firstTensors: 0, stepTensors: 0, count: 0, sum: 0, sumSq: 0, norm2: 0, dist2: 0, firstNorm2: 0, step2: 0, prevNorm2: 0, min: Infinity, max: -Infinity, nonFinite: 0 };
 }
 
 function ratio(x: number, y: number): number | null {
@@ -612,8 +626,81 @@ function ratio(x: number, y: number): number | null {
   return x === 0 ? 0 : null;
 }
 
-/** Layer sums of one checkpoint from its diff against the first and against the previous one. */
-function accumulate(fromFirst: readonly TensorDiff[], fromPrev: readonly TensorDiff[] | undefined, layerOf: Map<string, string>): Map<string, LayerAcc> {
+/** One tensor's numbers over its own values (finite ones for the sums), or why it cannot be read. */
+type OwnValues = { ok: true; finite: number; nonFinite: number; mean: number | null; std: number | null; norm: number; min: number | null; max: number | null } | { ok: false; error: ErrorSummary };
+
+/** Reads the named tensors of one checkpoint alone: their own numbers, or why they cannot be read. */
+async function ownValues(file: string, names: readonly string[], signal?: AbortSignal): Promise<Map<string, OwnValues>> {
+  const out = new Map<string, OwnValues>();
+  const wanted = new Set(names);
+  const wf = await openLocalPath(file);
+  try {
+    for (const t of wf.tensors) {
+      if (wanted.has(t.name)) {
+        out.set(t.name, await tensorOwnValues(t, signal));
+      }
+    }
+  } finally {
+    await wf.close();
+  }
+  return out;
+}
+
+/** One tensor's count, moments, norm and range, streamed with float64 sums shifted by its first finite value. */
+async function tensorOwnValues(t: TensorInfo, signal?: AbortSignal): Promise<OwnValues> {
+  if (t.unavailable) {
+    return { ok: false, error: t.unavailable };
+  }
+  if (!isNumericDType(t.dtype)) {
+    return { ok: false, error: { reason: 'unsupportedDtype', message: `Tensor '${t.name}' holds '${t.dtype}' values, which have no numeric statistics.` } };
+  }
+  let shift = NaN;
+  let n = 0;
+  let nonFinite = 0;
+  let s = 0;
+  let ss = 0;
+  let sq = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  try {
+    for await (const chunk of t.readValues({ signal })) {
+      for (let i = 0; i < chunk.length; i++) {
+        const x = chunk[i]!;
+        if (x - x !== 0) {
+          nonFinite++;
+          continue;
+        }
+        if (shift !== shift) {
+          shift = x;
+        }
+        const d = x - shift;
+        n++;
+        s += d;
+        ss += d * d;
+        sq += x * x;
+        min = x < min ? x : min;
+        max = x > max ? x : max;
+      }
+    }
+  } catch (ex) {
+    if (WeightFileError.is(ex, 'cancelled') || signal?.aborted) {
+      throw ex;
+    }
+    return { ok: false, error: summarizeError(ex) };
+  }
+  if (n === 0) {
+    return { ok: true, finite: 0, nonFinite, mean: null, std: null, norm: 0, min: null, max: null };
+  }
+  const m = s / n;
+  return { ok: true, finite: n, nonFinite, mean: shift + m, std: Math.sqrt(Math.max(0, ss / n - m * m)), norm: Math.sqrt(sq), min, max };
+}
+
+/**
+ * Layer sums of one checkpoint from its diff against the first and against the previous one; a
+ * pair the first diff could not read takes this checkpoint's numbers from `own` (its values read
+ * alone) and is left out of the distance from the first.
+ */
+function accumulate(fromFirst: readonly TensorDiff[], fromPrev: readonly TensorDiff[] | undefined, layerOf: Map<string, string>, own: ReadonlyMap<string, OwnValues>): Map<string, LayerAcc> {
   const out = new Map<string, LayerAcc>();
   const get = (layer: string): LayerAcc => {
     let a = out.get(layer);
@@ -631,26 +718,36 @@ function accumulate(fromFirst: readonly TensorDiff[], fromPrev: readonly TensorD
     if (t.b === null || t.a === null || t.group !== 'model') {
       continue;
     }
-    if (t.error) {
-      // Not readable here or in the first checkpoint: no numbers (0 would read as a norm of 0).
-      get(t.layer).unreadable.push({ name: t.b, error: t.error });
-      continue;
-    }
     const a = get(t.layer);
+    a.declared += t.shapeB ? elementCount(t.shapeB) : 0;
+    let side: { finite: number; nonFinite: number; mean: number | null; std: number | null; norm: number; min: number | null; max: number | null };
+    if (t.error) {
+      const o = own.get(t.b);
+      if (!o?.ok) {
+        // Not readable here: no numbers (0 would read as a norm of 0).
+        a.unreadable.push({ name: t.b, error: o?.error ?? t.error });
+        continue;
+      }
+      // Readable here but not in the first checkpoint: its own numbers, no distance.
+      side = o;
+    } else {
+      side = { finite: t.count - t.nonFiniteCount, nonFinite: t.nonFiniteCount, mean: t.meanB, std: t.stdB, norm: t.normB ?? 0, min: t.minB, max: t.maxB };
+      a.firstTensors++;
+      a.dist2 += (t.diffNorm ?? 0) ** 2;
+      a.firstNorm2 += (t.normA ?? 0) ** 2;
+    }
     a.tensors++;
     a.elements += t.shapeB ? elementCount(t.shapeB) : 0;
-    const n = t.count - t.nonFiniteCount;
-    if (t.meanB !== null && t.stdB !== null && n > 0) {
+    const n = side.finite;
+    if (side.mean !== null && side.std !== null && n > 0) {
       a.count += n;
-      a.sum += t.meanB * n;
-      a.sumSq += (t.stdB * t.stdB + t.meanB * t.meanB) * n;
+      a.sum += side.mean * n;
+      a.sumSq += (side.std * side.std + side.mean * side.mean) * n;
     }
-    a.norm2 += (t.normB ?? 0) ** 2;
-    a.dist2 += (t.diffNorm ?? 0) ** 2;
-    a.firstNorm2 += (t.normA ?? 0) ** 2;
-    a.min = Math.min(a.min, t.minB ?? Infinity);
-    a.max = Math.max(a.max, t.maxB ?? -Infinity);
-    a.nonFinite += t.nonFiniteCount;
+    a.norm2 += side.norm ** 2;
+    a.min = Math.min(a.min, side.min ?? Infinity);
+    a.max = Math.max(a.max, side.max ?? -Infinity);
+    a.nonFinite += side.nonFinite;
   }
   for (const t of fromPrev ?? []) {
     const layer = t.b !== null ? layerOf.get(t.b) : undefined;
@@ -736,14 +833,18 @@ function historyWarnings(layers: readonly LayerHistory[], modelStep: readonly (n
     if (unreadableAt.length > 0) {
       const k = unreadableAt[0]!;
       const bad = perCheckpoint[k]!.get(l.layer)!.unreadable;
-      const others = unreadableAt.length > 1 ? ` (and ${unreadableAt.length - 1} more checkpoint${unreadableAt.length > 2 ? 's' : ''})` : '';
+      // The others by name (up to 3), so that the warning says exactly which checkpoints are concerned.
+      const more = unreadableAt.slice(1).map((i) => checkpoints[i]!.label);
+      const others = more.length > 0 ? ` (and ${more.length} more checkpoint${more.length > 1 ? 's' : ''}: ${more.slice(0, 3).join(', ')}${more.length > 3 ? ', ...' : ''})` : '';
       const names = bad.slice(0, 3).map((b) => `'${b.name}'`).join(', ') + (bad.length > 3 ? ` and ${bad.length - 3} more` : '');
       const first = bad[0]!.error;
+      // The first checkpoint is the reference of every distance from the first, readable or not.
+      const fromFirst = k === 0 && n > 1 ? (p0 === null ? ', so its distance from the first checkpoint is unavailable in every checkpoint' : ', as do its distances from the first checkpoint') : '';
       out.push({
         layer: l.layer,
         kind: 'unreadable',
         checkpoint: checkpoints[k]!.label,
-        message: `Checkpoint ${checkpoints[k]!.label}${others}: ${names} could not be read (${first.reason}: ${first.message.replace(/\.$/, '')}); ${l.points[k] === null ? `layer '${layerName(l.layer)}' is left out of the comparisons there` : `layer '${layerName(l.layer)}''s numbers there cover its other tensors`}.`,
+        message: `Checkpoint ${checkpoints[k]!.label}${others}: ${names} could not be read (${first.reason}: ${first.message.replace(/\.$/, '')}); ${l.points[k] === null ? `layer '${layerName(l.layer)}' is left out of the comparisons there` : `layer '${layerName(l.layer)}''s numbers there cover its other tensors`}${fromFirst}.`,
       });
     }
     // A layer whose tensors are there but unreadable is reported above, not as missing.
@@ -767,7 +868,7 @@ function historyWarnings(layers: readonly LayerHistory[], modelStep: readonly (n
         layer: l.layer,
         kind: 'partial',
         checkpoint: label,
-        message: `Checkpoint ${label}${others} holds only part of layer '${layerName(l.layer)}': ${p.missingTensors.map((m) => `'${m}'`).join(', ')} ${p.missingTensors.length === 1 ? 'has' : 'have'} no counterpart there, so its numbers cover ${p.count} of the layer's ${p0?.count ?? l.count} values.`,
+        message: `Checkpoint ${label}${others} holds only part of layer '${layerName(l.layer)}': ${p.missingTensors.map((m) => `'${m}'`).join(', ')} ${p.missingTensors.length === 1 ? 'has' : 'have'} no counterpart there, so its numbers cover ${p.count} of the layer's ${l.count} values.`,
       });
     }
     for (let k = 1; k < n && p0; k++) {

@@ -213,7 +213,7 @@ export interface LayerHistoryDto {
     norm: number;
     mean: number | null;
     std: number | null;
-    distanceFromFirst: number;
+    distanceFromFirst: number | null;
     relDistanceFromFirst: number | null;
     relStepChange: number | null;
     min: number | null;

@@ -95,7 +95,7 @@ export function renderHistory(h: HistoryResult): string {
     const unreadable = new Set(l.unreadable ?? []);
     const isPartial = (p: NonNullable<(typeof l.points)[number]>, k: number): boolean => p.missingTensors.length > 0 || unreadable.has(k);
     const partial = l.points.some((p, k) => p !== null && isPartial(p, k));
-    const all = l.points[0]?.count ?? l.count;
+    const all = l.count;
     const values = (p: NonNullable<(typeof l.points)[number]>, k: number): string[] => (partial ? [isPartial(p, k) ? `${p.count} of ${all} (partial)` : String(p.count)] : []);
     lines.push(
       renderTable(

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../../../src/cli/main';
 import { writeCutTensorRun, writeMissingLayerRun, writeSafetensorsRun } from '../analysis/helpers/missingLayerRun';
+import { noVariableReadableBytes, writeTfCheckpointRun } from '../analysis/helpers/tfCheckpointRun';
 import { captureIo } from '../helpers/captureIo';
 import { fixturesDir, skipUnlessFixtures } from '../helpers/fixtures';
 
@@ -93,4 +94,48 @@ test('weightscope history of a run whose last checkpoint cannot be opened still 
   assert.equal(await runCli(['history', none, '--workers', '0'], io2), 2);
   assert.match(io2.stderr[0]!, /^error\[empty\]: .*ckpt-1\.safetensors: the file is empty/);
   assert.equal(io2.stdout.length, 0);
+});
+
+test('weightscope history of TF1 checkpoints whose first cannot be read shows the others\' own numbers, with distances from the first as - (null in JSON)', skipUnlessFixtures, async () => {
+  // model.ckpt-1's data file is cut to 1284 bytes: none of its 12 variables can be read.
+  const dir = writeTfCheckpointRun([noVariableReadableBytes, undefined, undefined]);
+  const io = captureIo();
+  assert.equal(await runCli(['history', dir, '--workers', '0'], io), 0, io.stderr.join('\n'));
+  const text = io.stdout.join('\n');
+  const unreadable = text.split('\n').filter((l) => l.startsWith('warning[unreadable]'));
+  assert.equal(unreadable.length, 12);
+  assert.ok(
+    unreadable.every((l) => /^warning\[unreadable\]: Checkpoint model\.ckpt-1\.index: '[^']+' could not be read \(truncated: .*\); layer '[^']+' is left out of the comparisons there, so its distance from the first checkpoint is unavailable in every checkpoint\.$/.test(l)),
+    unreadable.join('\n'),
+  );
+  // Model table: no distance from the first; the step from 2 to 3 (identical copies) is 0.
+  assert.match(text, /^model\.ckpt-1\.index +1 +- +-$/m);
+  assert.match(text, /^model\.ckpt-2\.index +2 +- +-$/m);
+  assert.match(text, /^model\.ckpt-3\.index +3 +- +0$/m);
+  // Layer tables: the element count from the shapes, the readable checkpoints' own numbers.
+  const variable = text.slice(text.indexOf('\nVariable (800 values)\n'), text.indexOf('\nVariable_1 ('));
+  assert.match(variable, /^model\.ckpt-1\.index +unreadable +- +- +- +-$/m);
+  assert.match(variable, /^model\.ckpt-2\.index +35\.47 +0\.01335 +1\.254 +- +-$/m);
+  assert.match(variable, /^model\.ckpt-3\.index +35\.47 +0\.01335 +1\.254 +- +0$/m);
+
+  type Json = { relDistanceFromFirst: (number | null)[]; layers: { layer: string; unreadable?: number[]; points: ({ norm: number; mean: number | null; std: number | null; histogram: number[]; distanceFromFirst: number | null; relDistanceFromFirst: number | null } | null)[] }[] };
+  const json = captureIo();
+  assert.equal(await runCli(['history', dir, '--json', '--workers', '0'], json), 0, json.stderr.join('\n'));
+  const h = JSON.parse(json.stdout.join('\n')) as Json;
+  // The same two checkpoints without the damaged one give the same numbers.
+  const clean = captureIo();
+  assert.equal(await runCli(['history', writeTfCheckpointRun([undefined, undefined]), '--json', '--workers', '0'], clean), 0, clean.stderr.join('\n'));
+  const c = JSON.parse(clean.stdout.join('\n')) as Json;
+  assert.deepEqual(h.relDistanceFromFirst, [null, null, null]);
+  for (const l of h.layers) {
+    const cl = c.layers.find((x) => x.layer === l.layer)!;
+    assert.deepEqual(l.unreadable, [0], l.layer);
+    assert.equal(l.points[0], null, l.layer);
+    assert.deepEqual(
+      l.points.slice(1).map((p) => p && [p.norm, p.mean, p.std, p.histogram]),
+      cl.points.map((p) => p && [p.norm, p.mean, p.std, p.histogram]),
+      l.layer,
+    );
+    assert.deepEqual(l.points.slice(1).map((p) => p && [p.distanceFromFirst, p.relDistanceFromFirst]), [[null, null], [null, null]], l.layer);
+  }
 });
