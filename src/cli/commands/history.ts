@@ -19,10 +19,13 @@ the one before. The layers are those of the first checkpoint; a
 checkpoint lacking a layer shows it as absent, one holding only some of its tensors gets a
 'values' column ('6 of 390 (partial)') and a warning naming the missing tensors. Tensors a
 checkpoint cannot read (a missing shard, data cut short) are left out of its numbers with an
-'unreadable' warning naming them (a layer with none readable shows as unreadable). Distances and
-changes (per layer and for the model) compare the tensors present in both checkpoints, relative
-to their norm in the earlier one. A checkpoint that cannot be opened (empty, cut short, not a
-weight file) is left out: the others are shown, then its error line, and the exit code is 2.
+'unreadable' warning naming them (a layer with none readable shows as unreadable); the other
+checkpoints keep their own numbers. Distances and changes (per layer and for the model) compare
+the tensors both checkpoints hold and can read, relative to their norm in the earlier one, and
+are '-' (null in JSON) when there is none: the first checkpoint stays the reference of 'dist
+from first' even where it cannot read a layer. A checkpoint that cannot be opened (empty, cut
+short, not a weight file) is left out: the others are shown, then its error line, and the exit
+code is 2.
 
 Options:
   --json                 print the JSON result (includes per-layer histograms over time)
