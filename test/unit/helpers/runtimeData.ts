@@ -4,7 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Tf, Tfl } from '../../../src/runtime/backend';
 import type { ProbeResult } from '../../../src/runtime/probe';
+import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
+import { modelArtifacts } from '../../../src/runtime/training';
+import { makeTempDir } from './fixtures';
 import { buildNpy, buildZip } from './zipBuilder';
 
 /** Writes a float32 .npy (format 1.0) of the given shape holding 0, 0.001, 0.002, ...; returns the path. */
@@ -63,4 +68,18 @@ export function assertSameGradNorms(a: ProbeResult, b: ProbeResult, layers: read
     const y = b.layers.find((l) => l.layer === name)!.gradNorm!;
     assert.ok(x > 0 && Math.abs(x - y) <= 1e-4 * y, `${name}: ${x} ${what.a}, ${y} ${what.b}`);
   }
+}
+
+/** A 6-`hidden`-3 softmax classifier (seeded He/Glorot kernels) saved as TF.js in `<folder>/model`, in a fresh folder; returns the folder. */
+export async function savedClassifier(tf: Tf, tfl: Tfl, hidden: number): Promise<string> {
+  const m = tfl.sequential();
+  m.add(tfl.layers.dense({ inputShape: [6], units: hidden, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 1 }), name: 'hidden' }));
+  m.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }), name: 'out' }));
+  const dir = makeTempDir();
+  try {
+    await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, m));
+  } finally {
+    m.dispose();
+  }
+  return dir;
 }

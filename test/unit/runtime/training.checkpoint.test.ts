@@ -17,6 +17,7 @@ import { modelArtifacts } from '../../../src/runtime/training';
 import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
 import { errnoError, failFsCallWhere } from '../helpers/fsFailure';
 import { makeTempDir } from '../helpers/fixtures';
+import { savedClassifier } from '../helpers/runtimeData';
 
 let tf: Tf;
 let tfl: Tfl;
@@ -24,16 +25,7 @@ before(async () => {
   ({ tf, tfl } = await initLayers({ preferred: 'cpu' }));
 });
 
-/** A 6-8-3 softmax classifier saved as TF.js in `<folder>/model`; returns the folder. */
-async function tinyModel(): Promise<string> {
-  const m = tfl.sequential();
-  m.add(tfl.layers.dense({ inputShape: [6], units: 8, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 1 }), name: 'hidden' }));
-  m.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }), name: 'out' }));
-  const dir = makeTempDir();
-  await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, m));
-  m.dispose();
-  return dir;
-}
+const tinyModel = (): Promise<string> => savedClassifier(tf, tfl, 8);
 
 async function train(dir: string, spec: Record<string, unknown>, overwrite = false): ReturnType<typeof trainFromSpec> {
   const file = path.join(dir, 'spec.json');

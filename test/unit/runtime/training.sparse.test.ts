@@ -37,6 +37,24 @@ async function tinyModelFile(trainingConfig: Record<string, unknown>, output: 's
   return dir;
 }
 
+/**
+ * A batch of 8 samples for the 6-input, 4-output classifier `m`, class ids for them, and its sparse
+ * categorical cross-entropy from the outputs as logits, computed here in float64:
+ * -mean(z[c] - log(sum(exp(z)))).
+ */
+function logitsBatch(m: ReturnType<Tfl['sequential']>): { x: Float32Array; ids: number[]; want: number } {
+  const x = Float32Array.from({ length: 8 * 6 }, (_, i) => 2 * Math.cos(1.3 * i + 0.2));
+  const ids = [1, 0, 3, 2, 2, 1, 0, 3];
+  const z = (m.predict(tf.tensor(x, [8, 6])) as ReturnType<Tf['tensor']>).dataSync();
+  assert.ok(Array.from(z).some((v) => v < 0), 'the outputs are logits (some negative)');
+  let want = 0;
+  ids.forEach((c, i) => {
+    const row = Array.from(z.subarray(i * 4, i * 4 + 4));
+    want -= row[c]! - Math.log(row.reduce((a, v) => a + Math.exp(v), 0));
+  });
+  return { x, ids, want: want / 8 };
+}
+
 async function train(dir: string, spec: Record<string, unknown>): Promise<{ done: Awaited<ReturnType<typeof trainFromSpec>>; events: TrainEvent[] }> {
   const file = path.join(dir, `${String(spec['outDir'])}.json`);
   fs.writeFileSync(file, JSON.stringify({ model: 'model/model.json', synthetic: { samples: 80, seed: 6 }, batchSize: 16, optimizer: 'sgd', learningRate: 0.1, ...spec }));
@@ -162,17 +180,7 @@ test('from_logits in the training config: the loss takes the outputs as logits',
   assert.deepEqual(chooseLoss(m, { trainingConfig: logitsConfig }), { name: 'sparseCategoricalCrossentropy', source: 'training config, from logits', fromLogits: true });
   assert.equal(chooseLoss(m, { trainingConfig: logitsConfig, loss: 'meanSquaredError' }).fromLogits, false, 'another loss than the config one');
 
-  const x = Float32Array.from({ length: 8 * 6 }, (_, i) => 2 * Math.cos(1.3 * i + 0.2));
-  const ids = [1, 0, 3, 2, 2, 1, 0, 3];
-  const z = (m.predict(tf.tensor(x, [8, 6])) as ReturnType<Tf['tensor']>).dataSync();
-  assert.ok(Array.from(z).some((v) => v < 0), 'the outputs are logits (some negative)');
-  // reference in float64: -mean(z[c] - log(sum(exp(z))))
-  let want = 0;
-  ids.forEach((c, i) => {
-    const row = Array.from(z.subarray(i * 4, i * 4 + 4));
-    want -= row[c]! - Math.log(row.reduce((a, v) => a + Math.exp(v), 0));
-  });
-  want /= 8;
+  const { x, ids, want } = logitsBatch(m);
   const p = await probeModel(m, tf, tfl, { trainingConfig: logitsConfig, data: { x, xShape: [8, 6], y: Float32Array.from(ids), yShape: [8] } });
   assert.equal(p.lossSource, 'training config, from logits');
   assert.equal(p.fromLogits, true);
@@ -261,17 +269,7 @@ test('from_logits belongs to the outputs: a cross-entropy chosen instead of the 
 
 test('a probe with the other cross-entropy than the config\'s from_logits one computes it from logits, and says so', async () => {
   const m = tinyClassifier('linear');
-  const x = Float32Array.from({ length: 8 * 6 }, (_, i) => 2 * Math.cos(1.3 * i + 0.2));
-  const ids = [1, 0, 3, 2, 2, 1, 0, 3];
-  const z = (m.predict(tf.tensor(x, [8, 6])) as ReturnType<Tf['tensor']>).dataSync();
-  assert.ok(Array.from(z).some((v) => v < 0), 'the outputs are logits (some negative)');
-  // reference in float64: -mean(z[c] - log(sum(exp(z))))
-  let want = 0;
-  ids.forEach((c, i) => {
-    const row = Array.from(z.subarray(i * 4, i * 4 + 4));
-    want -= row[c]! - Math.log(row.reduce((a, v) => a + Math.exp(v), 0));
-  });
-  want /= 8;
+  const { x, ids, want } = logitsBatch(m);
   const p = await probeModel(m, tf, tfl, {
     trainingConfig: { loss: { class_name: 'CategoricalCrossentropy', config: { from_logits: true } } },
     loss: 'sparseCategoricalCrossentropy',

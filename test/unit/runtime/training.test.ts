@@ -12,6 +12,7 @@ import { readRunSpec, trainFromSpec } from '../../../src/runtime/runSpec';
 import { modelArtifacts, syntheticDataFor, type TrainEvent } from '../../../src/runtime/training';
 import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
 import { makeTempDir } from '../helpers/fixtures';
+import { savedClassifier } from '../helpers/runtimeData';
 
 let tf: Tf;
 let tfl: Tfl;
@@ -19,15 +20,7 @@ before(async () => {
   ({ tf, tfl } = await initLayers({ preferred: 'cpu' }));
 });
 
-/** A 6-16-3 softmax classifier saved as TF.js in a fresh folder; returns the folder. */
-async function tinyModel(): Promise<string> {
-  const m = tfl.sequential();
-  m.add(tfl.layers.dense({ inputShape: [6], units: 16, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 1 }), name: 'hidden' }));
-  m.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }), name: 'out' }));
-  const dir = makeTempDir();
-  await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, m));
-  return dir;
-}
+const tinyModel = (): Promise<string> => savedClassifier(tf, tfl, 16);
 
 function writeSpec(dir: string, spec: Record<string, unknown>): string {
   const file = path.join(dir, 'spec.json');
