@@ -17,13 +17,44 @@ export const hardCancelMs = 5000;
  * WeightFileError whose message says so. Files written so far stay whole (checkpoints are renamed
  * into place once complete; see training.ts); `exited` resolves once the worker is gone, after
  * which nothing writes the job's files any more (a hidden temporary checkpoint folder it was
- * writing can then be removed: removeCheckpointLeftovers).
+ * writing can then be removed: removeCheckpointLeftovers). The other ways a job ends because its
+ * worker was stopped carry the same `exited` (WorkerRestartedError, WorkerDisposedError; see workerExitOf).
  */
 export class WorkerStoppedError extends WeightFileError {
   constructor(readonly exited: Promise<void>) {
     super('cancelled', `The operation was cancelled and did not stop within ${hardCancelMs / 1000} s (one step of a large model can take longer), so its TensorFlow.js worker was stopped; the next job starts a new one.`);
     this.name = 'WorkerStoppedError';
   }
+}
+
+/**
+ * How a job ends that was not cancelled but stopped because its worker was: restarted to stop
+ * another job that did not answer Cancel, replaced after another job ran out of WebAssembly
+ * memory, or failed or exited by itself. Not a `cancelled` error (the user did not cancel this
+ * job). `exited` resolves once the worker is gone, as for WorkerStoppedError.
+ */
+export class WorkerRestartedError extends Error {
+  constructor(message: string, readonly exited: Promise<void>, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'WorkerRestartedError';
+  }
+}
+
+/** How the jobs end that were running when the client was disposed (the extension shutting down): `cancelled`, with the worker's `exited`. */
+export class WorkerDisposedError extends WeightFileError {
+  constructor(readonly exited: Promise<void>) {
+    super('cancelled', 'The TensorFlow.js worker was stopped.');
+    this.name = 'WorkerDisposedError';
+  }
+}
+
+/**
+ * For a job that ended because its worker was stopped, whatever the cause (WorkerStoppedError,
+ * WorkerRestartedError, WorkerDisposedError): a promise that resolves once that worker is gone,
+ * after which nothing writes the job's files any more; undefined for any other failure.
+ */
+export function workerExitOf(ex: unknown): Promise<void> | undefined {
+  return ex instanceof WorkerStoppedError || ex instanceof WorkerRestartedError || ex instanceof WorkerDisposedError ? ex.exited : undefined;
 }
 
 interface Pending {
@@ -70,8 +101,11 @@ export class RuntimeClient {
         const timer = setTimeout(() => {
           if (this.pending.has(id)) {
             // Jobs share the worker: the others stop with it, but they were not cancelled by the user.
-            const stopped = new Error('The TensorFlow.js worker was restarted to stop another job that did not respond to Cancel, and this job stopped with it.');
-            void this.restart((jobId, exited) => (jobId === id ? new WorkerStoppedError(exited) : stopped));
+            void this.restart((jobId, exited) =>
+              jobId === id
+                ? new WorkerStoppedError(exited)
+                : new WorkerRestartedError('The TensorFlow.js worker was restarted to stop another job that did not respond to Cancel, and this job stopped with it.', exited),
+            );
           }
         }, hardCancelMs);
         timer.unref?.();
@@ -81,8 +115,7 @@ export class RuntimeClient {
 
   /** Stops the worker; pending jobs reject. */
   async dispose(): Promise<void> {
-    const reason = new WeightFileError('cancelled', 'The TensorFlow.js worker was stopped.');
-    await this.restart(() => reason);
+    await this.restart((_id, exited) => new WorkerDisposedError(exited));
   }
 
   /** Terminates the worker; each pending job rejects with `reasonFor(its id, a promise of the worker's exit)`. */
@@ -126,17 +159,21 @@ export class RuntimeClient {
         p.reject(m.error.reason === 'internal' ? new Error(m.error.message) : new WeightFileError(m.error.reason, m.error.message));
         if (m.unusable && this.worker === worker) {
           // Its TF.js cannot run another job: the next one gets a new worker; jobs still running in it stop.
-          const stopped = new Error('The TensorFlow.js worker ran out of WebAssembly memory in another job and was restarted, which stopped this job.');
-          void this.restart(() => stopped);
+          void this.restart((_id, exited) => new WorkerRestartedError('The TensorFlow.js worker ran out of WebAssembly memory in another job and was restarted, which stopped this job.', exited));
         }
       }
     });
-    worker.on('error', (ex) => void this.restart(() => ex));
+    worker.on('error', (ex) => {
+      if (this.worker === worker) {
+        void this.restart((_id, exited) => new WorkerRestartedError(`The TensorFlow.js worker failed: ${ex instanceof Error ? ex.message : String(ex)}`, exited, { cause: ex }));
+      }
+    });
     worker.on('exit', () => {
       if (this.worker === worker) {
         this.worker = undefined;
+        const exited = Promise.resolve();
         for (const p of this.pending.values()) {
-          p.reject(new Error('The TensorFlow.js worker exited unexpectedly.'));
+          p.reject(new WorkerRestartedError('The TensorFlow.js worker exited unexpectedly.', exited));
         }
         this.pending.clear();
       }

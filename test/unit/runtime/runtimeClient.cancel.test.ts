@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { WeightFileError } from '../../../src/core/errors';
-import { hardCancelMs, RuntimeClient, WorkerStoppedError } from '../../../src/runtime/runtimeClient';
+import { hardCancelMs, RuntimeClient, WorkerRestartedError, WorkerStoppedError, workerExitOf } from '../../../src/runtime/runtimeClient';
 import type { RuntimeJob } from '../../../src/runtime/runtimeProtocol';
 import { makeTempDir } from '../helpers/fixtures';
 
@@ -38,6 +38,9 @@ test('a job that ignores Cancel is stopped after hardCancelMs as cancelled; the 
     await exited;
     assert.ok(other instanceof Error && !WeightFileError.is(other, 'cancelled'), String(other));
     assert.match((other as Error).message, /restarted to stop another job that did not respond to Cancel/);
+    // it stopped with the worker too: its files may be tidied once the worker is gone, as the cancelled job's
+    assert.ok(other instanceof WorkerRestartedError, String(other));
+    assert.equal(workerExitOf(other), exited);
   } finally {
     await client.dispose();
   }
