@@ -11,7 +11,7 @@ import { registerDiffSupport, type DiffSupport } from './diff/diffSupport';
 import { setDuplicateServices } from './diff/duplicates';
 import { FingerprintIndex } from './fingerprintIndex';
 import { log, logFailure } from './log';
-import { registerRuntimeSupport } from './runtime/runtimeSupport';
+import { registerRuntimeSupport, stopRuntimeSupport } from './runtime/runtimeSupport';
 import { readSettings } from './settings';
 import { SidecarChanges } from './sidecarChanges';
 import { WeightsDocumentStore } from './weightsDocument';
@@ -138,6 +138,8 @@ export function activate(context: vscode.ExtensionContext): WeightscopeApi {
   return { store, panels, views, tree, commands: commandIds, diff, fingerprints, statsCache };
 }
 
-export function deactivate(): void {
-  // everything is released through context.subscriptions
+export function deactivate(): Promise<void> {
+  // everything else is released through context.subscriptions; the TF.js worker is stopped here
+  // so that VS Code waits for the tidying of the runs it stops (temporary checkpoint folders, run.json)
+  return stopRuntimeSupport();
 }

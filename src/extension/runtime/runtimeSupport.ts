@@ -14,8 +14,9 @@ import { WeightFileError } from '../../core/errors';
 import type { BackendInfo, BackendName } from '../../runtime/backend';
 import { experimentNames, type ExperimentName, type ExperimentResult } from '../../runtime/experiments';
 import type { ProbeReport } from '../../runtime/probeReport';
-import { modelBaseName, readRunSpec, removeCheckpointLeftovers, type NumberField } from '../../runtime/runSpec';
+import { modelBaseName, readRunSpec, type NumberField } from '../../runtime/runSpec';
 import { hardCancelMs, RuntimeClient, WorkerStoppedError } from '../../runtime/runtimeClient';
+import { JobRuns } from '../../runtime/stoppedRuns';
 import { runDefaults, type RunSpec, type TrainEvent } from '../../runtime/training';
 import { localPathOf } from '../fileAccess';
 import { log, logFailure } from '../log';
@@ -203,16 +204,30 @@ async function askSpec(model: vscode.Uri, specDir: string, previous: RunSpec | u
   };
 }
 
+/** Tidying after stopped workers that is still going (JobRuns.afterFailure): deactivate waits for it (runtimeCleanupDone). */
+const cleanups = new Set<Promise<void>>();
+
 /**
- * After a cancel the worker did not answer in time (WorkerStoppedError), once that worker is gone:
- * removes the hidden temporary checkpoint folder a save it was stopped in left in `runDirs`.
+ * After a job failed because its worker was stopped (any cause: see workerExitOf), once that worker
+ * is gone: removes the hidden temporary checkpoint folders its saves left in the job's run folders,
+ * and records in the run.json of a run that was still going that it stopped (JobRuns.afterFailure).
  */
-function cleanUpAfterStop(ex: unknown, runDirs: readonly string[]): void {
-  if (ex instanceof WorkerStoppedError && runDirs.length > 0) {
-    void ex.exited
-      .then(() => Promise.all(runDirs.map((dir) => removeCheckpointLeftovers(dir))))
-      .catch((e: unknown) => log().warn(`could not remove a temporary checkpoint folder after the worker was stopped: ${e instanceof Error ? e.message : String(e)}`));
-  }
+function cleanUpAfterStop(ex: unknown, runs: JobRuns): void {
+  const done = runs.afterFailure(ex, (message) => log().warn(message)).finally(() => cleanups.delete(done));
+  cleanups.add(done);
+}
+
+/** The worker client of the registered runtime support (stopRuntimeSupport stops it). */
+let activeClient: RuntimeClient | undefined;
+
+/**
+ * Stops the TF.js worker (the jobs running in it end as stopped) and resolves once the tidying
+ * after them (cleanUpAfterStop), and any still going from earlier stops, is done: deactivate waits
+ * for it, so that a run stopped by the extension shutting down keeps no temporary checkpoint folder.
+ */
+export async function stopRuntimeSupport(): Promise<void> {
+  await activeClient?.dispose();
+  await Promise.all([...cleanups]);
 }
 
 /** For a cancel the worker did not answer in time (WorkerStoppedError): that it was stopped (and, for a job that `saves` checkpoints, what became of one being saved), ending in '; '; else ''. */
@@ -226,11 +241,12 @@ function stoppedNote(ex: unknown, saves = true): string {
 export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: RuntimeSupportDeps = {}): vscode.Disposable[] {
   const dist = path.join(context.extensionPath, 'dist');
   const client = new RuntimeClient(path.join(dist, 'tfWorker.js'), dist);
+  activeClient = client;
 
   const runTrain = async (spec: RunSpec, specFile: string): Promise<void> => {
     const name = modelLabel(spec.model);
     const panel = new TrainingPanel(context.extensionUri, `Training: ${name}`, 'train');
-    const runDirs: string[] = [];
+    const runs = new JobRuns(spec);
     try {
       const done = await client.run<Extract<TrainEvent, { type: 'done' }>>(
         { kind: 'train', spec, specDir: path.dirname(specFile), backend: settings().backend },
@@ -242,9 +258,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
           },
           onEvent: (e) => {
             const ev = e as TrainEvent;
-            if (ev.type === 'start') {
-              runDirs.push(ev.runDir);
-            }
+            runs.onTrainEvent(ev);
             if (ev.type === 'start' && ev.backend.label !== panel.snapshot.backend) {
               panel.setBackend(ev.backend); // the run fell back to another backend (a kernel its gradients need is missing)
               logBackend(ev.backend);
@@ -262,7 +276,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
     } catch (ex) {
       const cancelled = WeightFileError.is(ex, 'cancelled');
       panel.finish(cancelled ? 'cancelled' : 'failed', cancelled ? `Cancelled; ${stoppedNote(ex)}checkpoints of finished epochs were kept.` : `Failed: ${ex instanceof Error ? ex.message : String(ex)}`);
-      cleanUpAfterStop(ex, runDirs);
+      cleanUpAfterStop(ex, runs);
       if (!cancelled) {
         logFailure(`training ${name}`, ex);
         void vscode.window.showErrorMessage(`Weightscope: training failed: ${ex instanceof Error ? ex.message : String(ex)}`);
@@ -386,7 +400,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
       void vscode.window.showInformationMessage(`Weightscope: no local folder is open, so the ${experiment} experiment writes its checkpoints under ${outDir}.`);
     }
     const panel = new TrainingPanel(context.extensionUri, `Experiment: ${experiment}${suffix}`, 'experiment');
-    const runDirs: string[] = [];
+    const runs = new JobRuns();
     try {
       const result = await client.run<ExperimentResult>(
         { kind: 'experiment', experiment, outDir, backend: settings().backend, ...(epochs ? { epochs } : {}), ...(dataFile ? { dataFile } : {}) },
@@ -398,9 +412,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
           },
           onEvent: (e) => {
             const ev = e as { variant: string; event: TrainEvent };
-            if (ev.event.type === 'start') {
-              runDirs.push(ev.event.runDir);
-            }
+            runs.onTrainEvent(ev.event);
             panel.onTrainEvent(ev.variant, ev.event);
           },
         },
@@ -411,7 +423,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
     } catch (ex) {
       const cancelled = WeightFileError.is(ex, 'cancelled');
       panel.finish(cancelled ? 'cancelled' : 'failed', cancelled ? `Cancelled; ${stoppedNote(ex)}checkpoints of finished epochs were kept under ${outDir}.` : `Failed: ${ex instanceof Error ? ex.message : String(ex)}`);
-      cleanUpAfterStop(ex, runDirs);
+      cleanUpAfterStop(ex, runs);
       if (!cancelled) {
         logFailure(`experiment ${experiment}`, ex);
         if (!named) {
