@@ -62,6 +62,7 @@ interface Pending {
   reject(e: unknown): void;
   onEvent?: (e: unknown) => void;
   onBackend?: (b: BackendInfo) => void;
+  onWaiting?: (runningBackend: string) => void;
 }
 
 /** Options of a job run. */
@@ -70,6 +71,8 @@ export interface RunJobOptions {
   onEvent?: (event: unknown) => void;
   /** Called once the worker knows its backend. */
   onBackend?: (backend: BackendInfo) => void;
+  /** Called when the job waits for the running jobs to end, which asked for another backend (`runningBackend`: 'auto' or its name); it starts once they have. */
+  onWaiting?: (runningBackend: string) => void;
   /** Cancels the job. */
   signal?: AbortSignal;
 }
@@ -93,7 +96,7 @@ export class RuntimeClient {
     const worker = this.ensureWorker();
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent: options.onEvent, onBackend: options.onBackend });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent: options.onEvent, onBackend: options.onBackend, onWaiting: options.onWaiting });
       worker.ref(); // keep the process alive while a job runs; unref'd again when idle
       worker.postMessage({ type: 'run', id, job });
       options.signal?.addEventListener('abort', () => {
@@ -151,6 +154,8 @@ export class RuntimeClient {
         p.onEvent?.(m.event);
       } else if (m.type === 'backend') {
         p.onBackend?.(m.backend);
+      } else if (m.type === 'waiting') {
+        p.onWaiting?.(m.runningBackend);
       } else if (m.type === 'result') {
         this.settled(worker, m.id);
         p.resolve(m.result);

@@ -2,10 +2,14 @@
  * Worker-thread entry (bundled to dist/tfWorker.js): owns TensorFlow.js so that rebuilding,
  * probing and training never run on the extension host's main thread. Jobs arrive as messages,
  * progress goes back as events, and a 'cancel' message aborts the job at its next step.
+ * TF.js has one backend per process, set globally: jobs that ask for the same backend run side by
+ * side, and a job that asks for another one waits until those have ended (see admit), as
+ * switching it would move the running jobs' tensors to a backend they did not choose (and that
+ * may lack a kernel they need) and make their reports name the wrong one.
  * Protocol types: runtimeProtocol.ts.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { summarizeError } from '../core/errors';
+import { summarizeError, WeightFileError } from '../core/errors';
 import { initLayers, isWasmMemoryFailure } from './backend';
 import { runExperiment } from './experiments';
 import { probeFile } from './probeReport';
@@ -14,6 +18,10 @@ import type { HostToWorker, RuntimeJob, WorkerToHost } from './runtimeProtocol';
 
 const port = parentPort;
 const jobs = new Map<number, AbortController>();
+/** The backend the running jobs asked for ('auto' or a name); undefined while none runs. */
+let runningBackend: string | undefined;
+/** Jobs that ask for another backend than the running ones, in arrival order. */
+const waiting: { id: number; job: RuntimeJob }[] = [];
 const wasmDir = (workerData as { wasmDir?: string } | undefined)?.wasmDir;
 
 function post(m: WorkerToHost): void {
@@ -35,16 +43,62 @@ async function run(id: number, job: RuntimeJob, signal: AbortSignal): Promise<un
   }
 }
 
+function start(id: number, job: RuntimeJob): void {
+  const controller = new AbortController();
+  jobs.set(id, controller);
+  runningBackend = job.backend ?? 'auto';
+  run(id, job, controller.signal)
+    .then(
+      (result) => post({ type: 'result', id, result }),
+      (ex: unknown) =>
+        post({ type: 'error', id, error: summarizeError(ex), ...(isWasmMemoryFailure(ex) || isWasmMemoryFailure((ex as { cause?: unknown } | undefined)?.cause) ? { unusable: true } : {}) }),
+    )
+    .finally(() => {
+      jobs.delete(id);
+      if (jobs.size === 0) {
+        runningBackend = undefined;
+        admitWaiting();
+      }
+    });
+}
+
+/**
+ * A job starts at once when no job runs, or when the running ones asked for the same backend and
+ * no job waits (so a waiting one is not passed forever); else it waits, and the host is told.
+ */
+function admit(id: number, job: RuntimeJob): void {
+  const wanted = job.backend ?? 'auto';
+  if (runningBackend === undefined || (runningBackend === wanted && waiting.length === 0)) {
+    start(id, job);
+    return;
+  }
+  waiting.push({ id, job });
+  post({ type: 'waiting', id, runningBackend });
+}
+
+/** Once no job runs: starts the first waiting job and every waiting job that asks for its backend. */
+function admitWaiting(): void {
+  const first = waiting[0];
+  if (!first) {
+    return;
+  }
+  const wanted = first.job.backend ?? 'auto';
+  for (const w of waiting.filter((x) => (x.job.backend ?? 'auto') === wanted)) {
+    waiting.splice(waiting.indexOf(w), 1);
+    start(w.id, w.job);
+  }
+}
+
 port?.on('message', (m: HostToWorker) => {
   if (m.type === 'cancel') {
+    const queued = waiting.findIndex((w) => w.id === m.id);
+    if (queued >= 0) {
+      waiting.splice(queued, 1);
+      post({ type: 'error', id: m.id, error: summarizeError(new WeightFileError('cancelled', 'The operation was cancelled.')) });
+      return;
+    }
     jobs.get(m.id)?.abort();
     return;
   }
-  const controller = new AbortController();
-  jobs.set(m.id, controller);
-  run(m.id, m.job, controller.signal).then(
-    (result) => post({ type: 'result', id: m.id, result }),
-    (ex: unknown) =>
-      post({ type: 'error', id: m.id, error: summarizeError(ex), ...(isWasmMemoryFailure(ex) || isWasmMemoryFailure((ex as { cause?: unknown } | undefined)?.cause) ? { unusable: true } : {}) }),
-  ).finally(() => jobs.delete(m.id));
+  admit(m.id, m.job);
 });

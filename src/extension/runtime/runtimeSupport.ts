@@ -256,6 +256,10 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
             panel.setBackend(b);
             logBackend(b);
           },
+          onWaiting: (running) => {
+            panel.setWaiting(running);
+            log().info(`${panel.snapshot.title}: waits for the jobs running on the ${running} backend to end (TensorFlow.js uses one backend at a time)`);
+          },
           onEvent: (e) => {
             const ev = e as TrainEvent;
             runs.onTrainEvent(ev);
@@ -410,6 +414,10 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
             panel.setBackend(b);
             logBackend(b);
           },
+          onWaiting: (running) => {
+            panel.setWaiting(running);
+            log().info(`${panel.snapshot.title}: waits for the jobs running on the ${running} backend to end (TensorFlow.js uses one backend at a time)`);
+          },
           onEvent: (e) => {
             const ev = e as { variant: string; event: TrainEvent };
             runs.onTrainEvent(ev.event);
@@ -477,6 +485,10 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
           onBackend: (b) => {
             panel.setBackend(b);
             logBackend(b);
+          },
+          onWaiting: (running) => {
+            panel.setWaiting(running);
+            log().info(`${panel.snapshot.title}: waits for the jobs running on the ${running} backend to end (TensorFlow.js uses one backend at a time)`);
           },
         },
       );

@@ -93,6 +93,11 @@ export class TrainingPanel extends Disposable {
     this.update({ backend: b.label, fallbacks: b.fallbacks, message: `Running on ${b.label}…` });
   }
 
+  /** Says that the job waits for the jobs running on another backend (`runningBackend`: 'auto' or its name) to end. */
+  setWaiting(runningBackend: string): void {
+    this.update({ message: `Waiting for the jobs running on ${runningBackend === 'auto' ? 'the automatically chosen' : `the ${runningBackend}`} backend to end (TensorFlow.js uses one backend at a time)…` });
+  }
+
   /** Applies a training event of run `name`. */
   onTrainEvent(name: string, e: TrainEvent): void {
     let run = this.state.runs.find((r) => r.name === name);
