@@ -328,8 +328,9 @@ async function removeEarlierRun(dir: string): Promise<void> {
  * Removes what saves that were cut short (the process killed, the worker stopped) left in `dir`:
  * the temporary checkpoint folders (checkpointTempPattern; real folders, not links) with the
  * checkpoint files in them, each folder only once that left it empty. No run lists them, so they
- * are never read as checkpoints; this only frees their space, when the folder is taken again or
- * once the worker that was stopped during a save is gone. Nothing may be writing into `dir` then.
+ * are never read as checkpoints; this only frees their space, when the folder is taken again (the
+ * extension removes its own, once the worker stopped during a save is gone: stoppedRuns.ts).
+ * Nothing may be writing into `dir` then.
  */
 export async function removeCheckpointLeftovers(dir: string): Promise<void> {
   const names = await fs.promises.readdir(dir).catch(() => [] as string[]);

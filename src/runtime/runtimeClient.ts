@@ -17,7 +17,7 @@ export const hardCancelMs = 5000;
  * WeightFileError whose message says so. Files written so far stay whole (checkpoints are renamed
  * into place once complete; see training.ts); `exited` resolves once the worker is gone, after
  * which nothing writes the job's files any more (a hidden temporary checkpoint folder it was
- * writing can then be removed: removeCheckpointLeftovers). The other ways a job ends because its
+ * writing can then be removed: JobRuns in stoppedRuns.ts). The other ways a job ends because its
  * worker was stopped carry the same `exited` (WorkerRestartedError, WorkerDisposedError; see workerExitOf).
  */
 export class WorkerStoppedError extends WeightFileError {

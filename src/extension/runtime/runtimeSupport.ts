@@ -204,7 +204,7 @@ async function askSpec(model: vscode.Uri, specDir: string, previous: RunSpec | u
   };
 }
 
-/** Tidying after stopped workers that is still going (JobRuns.afterFailure): deactivate waits for it (runtimeCleanupDone). */
+/** Tidying after stopped workers that is still going (JobRuns.afterFailure): deactivate waits for it (stopRuntimeSupport). */
 const cleanups = new Set<Promise<void>>();
 
 /**
