@@ -201,9 +201,13 @@ export function epochsFromRunFile(runDir: string, file: RunFile): EpochDto[] {
   return out;
 }
 
-/** A run file's run is over when it stopped early or trained every epoch its spec asked for. */
+/**
+ * A run file's run is over when it stopped early or trained every epoch its spec asked for; one
+ * whose worker was stopped with the window (`stopped: 'interrupted'`, see stoppedRuns.ts) did not
+ * finish before the reload, the reload stopped it.
+ */
 function finished(file: RunFile): boolean {
-  return file.stopped !== undefined || (file.epochs !== undefined && file.history.length >= file.epochs);
+  return (file.stopped !== undefined && file.stopped !== 'interrupted') || (file.stopped === undefined && file.epochs !== undefined && file.history.length >= file.epochs);
 }
 
 /**

@@ -137,6 +137,14 @@ test('a run that was going when the window reloaded restores as interrupted, wit
   assert.equal(restored.message, 'Interrupted: the window reloaded while this ran, which stopped it. Checkpoints were kept (up to epoch-002).');
   assert.deepEqual(restored.runs[0]!.epochs.map((e) => [e.epoch, e.loss]), [[1, history[0]!.loss], [2, history[1]!.loss]]);
   assert.deepEqual(epochsFromRunFile(midDir, file!).map((e) => path.basename(e.checkpoint)), ['epoch-001', 'epoch-002']);
+
+  // the extension shutting down for the reload stopped the worker, and marked the run (stoppedRuns.ts): still interrupted, not finished
+  const runFile = path.join(midDir, 'run.json');
+  fs.writeFileSync(runFile, `${JSON.stringify({ ...(JSON.parse(fs.readFileSync(runFile, 'utf8')) as object), stopped: 'interrupted' }, null, 2)}\n`);
+  assert.equal((await readRunFile(midDir))?.stopped, 'interrupted');
+  const marked = await restoreTrainingState(JSON.parse(JSON.stringify(snapshot(midDir, history, 1, 'running'))));
+  assert.equal(marked?.status, 'interrupted');
+  assert.equal(marked?.message, 'Interrupted: the window reloaded while this ran, which stopped it. Checkpoints were kept (up to epoch-002).');
 });
 
 test('probe and experiment panels: done stays done, running becomes interrupted; missing run folders keep the saved epochs', async () => {
