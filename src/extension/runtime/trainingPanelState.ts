@@ -27,7 +27,7 @@ export interface RunFile {
   history: EpochMetrics[];
   /** Checkpoint folder names, epoch-000 (before training) first. */
   checkpoints: string[];
-  /** Why the run stopped early, when it did. */
+  /** Why the run stopped early, when it did: 'cancelled', 'nonFinite' or 'exploding' (training.ts), or 'interrupted' (its worker was stopped with another job or the window; stoppedRuns.ts). */
   stopped?: string;
   /** Epochs the spec asked for. */
   epochs?: number;
