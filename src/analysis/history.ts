@@ -833,10 +833,15 @@ function historyWarnings(layers: readonly LayerHistory[], modelStep: readonly (n
     if (unreadableAt.length > 0) {
       const k = unreadableAt[0]!;
       const bad = perCheckpoint[k]!.get(l.layer)!.unreadable;
-      // The others by name (up to 3), so that the warning says exactly which checkpoints are concerned.
-      const more = unreadableAt.slice(1).map((i) => checkpoints[i]!.label);
-      const others = more.length > 0 ? ` (and ${more.length} more checkpoint${more.length > 1 ? 's' : ''}: ${more.slice(0, 3).join(', ')}${more.length > 3 ? ', ...' : ''})` : '';
-      const names = bad.slice(0, 3).map((b) => `'${b.name}'`).join(', ') + (bad.length > 3 ? ` and ${bad.length - 3} more` : '');
+      const namesOf = (list: readonly { name: string }[]): string => list.slice(0, 3).map((b) => `'${b.name}'`).join(', ') + (list.length > 3 ? ` and ${list.length - 3} more` : '');
+      const names = namesOf(bad);
+      // The others by name (up to 3), so that the warning says exactly which checkpoints are concerned,
+      // each with its own tensors where they are not the first one's.
+      const more = unreadableAt.slice(1).map((i) => {
+        const own = namesOf(perCheckpoint[i]!.get(l.layer)!.unreadable);
+        return own === names ? checkpoints[i]!.label : `${checkpoints[i]!.label}: ${own}`;
+      });
+      const others = more.length > 0 ? ` (and ${more.length} more checkpoint${more.length > 1 ? 's' : ''}: ${more.slice(0, 3).join('; ')}${more.length > 3 ? '; ...' : ''})` : '';
       const first = bad[0]!.error;
       // The first checkpoint is the reference of every distance from the first, readable or not.
       const fromFirst = k === 0 && n > 1 ? (p0 === null ? ', so its distance from the first checkpoint is unavailable in every checkpoint' : ', as do its distances from the first checkpoint') : '';
@@ -871,7 +876,9 @@ function historyWarnings(layers: readonly LayerHistory[], modelStep: readonly (n
         message: `Checkpoint ${label}${others} holds only part of layer '${layerName(l.layer)}': ${p.missingTensors.map((m) => `'${m}'`).join(', ')} ${p.missingTensors.length === 1 ? 'has' : 'have'} no counterpart there, so its numbers cover ${p.count} of the layer's ${l.count} values.`,
       });
     }
-    for (let k = 1; k < n && p0; k++) {
+    // The rule compares a checkpoint with the first: not where the first could not read all of the
+    // layer, whose norm and NaN/Inf count then cover fewer tensors than a later checkpoint's.
+    for (let k = 1; k < n && p0 && !unreadableAt.includes(0); k++) {
       const p = l.points[k];
       if (!p) {
         continue;

@@ -139,3 +139,24 @@ test('weightscope history of TF1 checkpoints whose first cannot be read shows th
     assert.deepEqual(l.points.slice(1).map((p) => p && [p.distanceFromFirst, p.relDistanceFromFirst]), [[null, null], [null, null]], l.layer);
   }
 });
+
+test('history: a layer the first checkpoint reads only in part gets no blow-up warning from the tensors it could not read; the unreadable warning names each checkpoint\'s own tensors', async () => {
+  // dense/bias and dense/kernel: the kernel (last in the file) is cut off in ckpt-1, the bias (last there) in ckpt-3;
+  // every tensor moves by 10% from one checkpoint to the next, so nothing grows out of bounds.
+  const kernel = (f: number): number[] => Array.from({ length: 64 }, (_, i) => f * (i % 2 === 0 ? 1 : -1));
+  const bias = (f: number): number[] => [0.01 * f, -0.01 * f, 0.02 * f, 0];
+  const dir = writeSafetensorsRun({
+    'ckpt-1.safetensors': { 'dense/bias': bias(1), 'dense/kernel': kernel(1) },
+    'ckpt-2.safetensors': { 'dense/bias': bias(1.1), 'dense/kernel': kernel(1.1) },
+    'ckpt-3.safetensors': { 'dense/kernel': kernel(1.21), 'dense/bias': bias(1.21) },
+  });
+  for (const file of ['ckpt-1.safetensors', 'ckpt-3.safetensors']) {
+    const cut = path.join(dir, file);
+    fs.truncateSync(cut, fs.statSync(cut).size - 4);
+  }
+  const io = captureIo();
+  assert.equal(await runCli(['history', dir, '--workers', '0'], io), 0, io.stderr.join('\n'));
+  const text = io.stdout.join('\n');
+  assert.doesNotMatch(text, /warning\[blowup\]/);
+  assert.match(text, /^warning\[unreadable\]: Checkpoint ckpt-1\.safetensors \(and 1 more checkpoint: ckpt-3\.safetensors: 'dense\/bias'\): 'dense\/kernel' could not be read /m);
+});
