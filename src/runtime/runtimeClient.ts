@@ -63,6 +63,11 @@ interface Pending {
   onEvent?: (e: unknown) => void;
   onBackend?: (b: BackendInfo) => void;
   onWaiting?: (runningBackend: string) => void;
+  /** The job, and the worker it was posted to (a job that only waited moves to the next worker). */
+  job: RuntimeJob;
+  worker: Worker;
+  /** True once the worker said the job waits; false again once it started (its backend or an event came). */
+  waiting: boolean;
 }
 
 /** Options of a job run. */
@@ -96,18 +101,23 @@ export class RuntimeClient {
     const worker = this.ensureWorker();
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent: options.onEvent, onBackend: options.onBackend, onWaiting: options.onWaiting });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent: options.onEvent, onBackend: options.onBackend, onWaiting: options.onWaiting, job, worker, waiting: false });
       worker.ref(); // keep the process alive while a job runs; unref'd again when idle
       worker.postMessage({ type: 'run', id, job });
       options.signal?.addEventListener('abort', () => {
-        worker.postMessage({ type: 'cancel', id });
+        this.pending.get(id)?.worker.postMessage({ type: 'cancel', id });
         const timer = setTimeout(() => {
-          if (this.pending.has(id)) {
-            // Jobs share the worker: the others stop with it, but they were not cancelled by the user.
-            void this.restart((jobId, exited) =>
-              jobId === id
-                ? new WorkerStoppedError(exited)
-                : new WorkerRestartedError('The TensorFlow.js worker was restarted to stop another job that did not respond to Cancel, and this job stopped with it.', exited),
+          const cancelled = this.pending.get(id);
+          if (cancelled) {
+            cancelled.waiting = false; // it stops with the worker, never moves to the next one
+            // Jobs share the worker: the others stop with it, but they were not cancelled by the user;
+            // those that were only waiting for others to end go to the next worker.
+            void this.restart(
+              (jobId, exited) =>
+                jobId === id
+                  ? new WorkerStoppedError(exited)
+                  : new WorkerRestartedError('The TensorFlow.js worker was restarted to stop another job that did not respond to Cancel, and this job stopped with it.', exited),
+              true,
             );
           }
         }, hardCancelMs);
@@ -121,15 +131,32 @@ export class RuntimeClient {
     await this.restart((_id, exited) => new WorkerDisposedError(exited));
   }
 
-  /** Terminates the worker; each pending job rejects with `reasonFor(its id, a promise of the worker's exit)`. */
-  private async restart(reasonFor: (id: number, exited: Promise<void>) => unknown): Promise<void> {
+  /**
+   * Terminates the worker; each pending job rejects with `reasonFor(its id, a promise of the worker's
+   * exit)`, except, with `moveWaiting`, the jobs that were only waiting for others to end: they never
+   * ran, so they go to a new worker as they are.
+   */
+  private async restart(reasonFor: (id: number, exited: Promise<void>) => unknown, moveWaiting = false): Promise<void> {
     const w = this.worker;
     this.worker = undefined;
     const exited = w ? w.terminate().then(() => undefined, () => undefined) : Promise.resolve();
+    const moving: [number, Pending][] = [];
     for (const [id, p] of this.pending) {
-      p.reject(reasonFor(id, exited));
+      if (moveWaiting && p.waiting && p.worker === w) {
+        moving.push([id, p]);
+      } else {
+        p.reject(reasonFor(id, exited));
+      }
     }
     this.pending.clear();
+    if (moving.length > 0) {
+      const next = this.ensureWorker();
+      next.ref();
+      for (const [id, p] of moving) {
+        this.pending.set(id, { ...p, worker: next, waiting: false });
+        next.postMessage({ type: 'run', id, job: p.job });
+      }
+    }
     await exited;
   }
 
@@ -151,10 +178,13 @@ export class RuntimeClient {
         return;
       }
       if (m.type === 'event') {
+        p.waiting = false;
         p.onEvent?.(m.event);
       } else if (m.type === 'backend') {
+        p.waiting = false;
         p.onBackend?.(m.backend);
       } else if (m.type === 'waiting') {
+        p.waiting = true;
         p.onWaiting?.(m.runningBackend);
       } else if (m.type === 'result') {
         this.settled(worker, m.id);
@@ -164,7 +194,7 @@ export class RuntimeClient {
         p.reject(m.error.reason === 'internal' ? new Error(m.error.message) : new WeightFileError(m.error.reason, m.error.message));
         if (m.unusable && this.worker === worker) {
           // Its TF.js cannot run another job: the next one gets a new worker; jobs still running in it stop.
-          void this.restart((_id, exited) => new WorkerRestartedError('The TensorFlow.js worker ran out of WebAssembly memory in another job and was restarted, which stopped this job.', exited));
+          void this.restart((_id, exited) => new WorkerRestartedError('The TensorFlow.js worker ran out of WebAssembly memory in another job and was restarted, which stopped this job.', exited), true);
         }
       }
     });

@@ -22,6 +22,8 @@ const jobs = new Map<number, AbortController>();
 let runningBackend: string | undefined;
 /** Jobs that ask for another backend than the running ones, in arrival order. */
 const waiting: { id: number; job: RuntimeJob }[] = [];
+/** Set once a job ran out of WebAssembly memory: this TF.js can run nothing more (the host replaces the worker, taking the waiting jobs along). */
+let unusable = false;
 const wasmDir = (workerData as { wasmDir?: string } | undefined)?.wasmDir;
 
 function post(m: WorkerToHost): void {
@@ -50,8 +52,11 @@ function start(id: number, job: RuntimeJob): void {
   run(id, job, controller.signal)
     .then(
       (result) => post({ type: 'result', id, result }),
-      (ex: unknown) =>
-        post({ type: 'error', id, error: summarizeError(ex), ...(isWasmMemoryFailure(ex) || isWasmMemoryFailure((ex as { cause?: unknown } | undefined)?.cause) ? { unusable: true } : {}) }),
+      (ex: unknown) => {
+        const broken = isWasmMemoryFailure(ex) || isWasmMemoryFailure((ex as { cause?: unknown } | undefined)?.cause);
+        unusable ||= broken;
+        post({ type: 'error', id, error: summarizeError(ex), ...(broken ? { unusable: true } : {}) });
+      },
     )
     .finally(() => {
       jobs.delete(id);
@@ -79,7 +84,7 @@ function admit(id: number, job: RuntimeJob): void {
 /** Once no job runs: starts the first waiting job and every waiting job that asks for its backend. */
 function admitWaiting(): void {
   const first = waiting[0];
-  if (!first) {
+  if (!first || unusable) {
     return;
   }
   const wanted = first.job.backend ?? 'auto';

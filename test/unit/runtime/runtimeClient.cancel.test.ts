@@ -45,3 +45,42 @@ test('a job that ignores Cancel is stopped after hardCancelMs as cancelled; the 
     await client.dispose();
   }
 });
+
+test('a job that was only waiting for others to end when the worker is restarted moves to the next worker and runs there', { timeout: hardCancelMs + 10_000 }, async () => {
+  const dir = makeTempDir();
+  const file = path.join(dir, 'queueWorker.js');
+  // 'stuck' jobs never answer and ignore Cancel; a 'waits' job is told to wait in the first worker
+  // (which marks that it was), and runs in the next one (it answers with its thread id).
+  fs.writeFileSync(
+    file,
+    [
+      "const { parentPort, threadId } = require('node:worker_threads');",
+      "const fs = require('node:fs');",
+      'parentPort.on(\'message\', (m) => {',
+      "  if (m.type !== 'run' || m.job.file === 'stuck') return;",
+      '  if (!fs.existsSync(m.job.marker)) {',
+      "    fs.writeFileSync(m.job.marker, String(threadId));",
+      "    parentPort.postMessage({ type: 'waiting', id: m.id, runningBackend: 'cpu' });",
+      '  } else {',
+      "    parentPort.postMessage({ type: 'result', id: m.id, result: { threadId } });",
+      '  }',
+      '});',
+    ].join('\n'),
+  );
+  const marker = path.join(dir, 'waited');
+  const client = new RuntimeClient(file);
+  try {
+    const controller = new AbortController();
+    const stuck = client.run({ kind: 'probe', file: 'stuck', backend: 'cpu' } as unknown as RuntimeJob, { signal: controller.signal }).catch((ex: unknown) => ex);
+    const waits: string[] = [];
+    const queued = client.run<{ threadId: number }>({ kind: 'probe', file: 'waits', marker, backend: 'wasm' } as unknown as RuntimeJob, { onWaiting: (b) => waits.push(b) });
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the first worker has said it waits
+    assert.deepEqual(waits, ['cpu']);
+    controller.abort();
+    assert.ok((await stuck) instanceof WorkerStoppedError);
+    const result = await queued;
+    assert.notEqual(result.threadId, Number(fs.readFileSync(marker, 'utf8')), 'it ran in the next worker');
+  } finally {
+    await client.dispose();
+  }
+});
