@@ -39,14 +39,27 @@ function tempFolderPattern(pid: number): RegExp {
   return new RegExp(`^\\.(epoch-\\d+|float16|uint8)\\.tmp-${pid}$`);
 }
 
-/** Removes the temporary checkpoint folders of this process (tempFolderPattern; real folders, not links) in `dir`, with the checkpoint files in them. */
+/** The temporary file of this process's atomic write of a run's run.json (writeFileAtomic: `run.json.<pid>.<random>.tmp`). */
+function runFileTempPattern(pid: number): RegExp {
+  return new RegExp(`^run\\.json\\.${pid}\\.[0-9a-z]+\\.tmp$`);
+}
+
+/**
+ * Removes the temporary checkpoint folders of this process (tempFolderPattern; real folders, not
+ * links) in `dir`, with the checkpoint files in them, and the temporary file of a run.json write
+ * the stop cut short (runFileTempPattern; a regular file).
+ */
 async function removeTempFolders(dir: string): Promise<void> {
   const pattern = tempFolderPattern(process.pid);
+  const runFileTemp = runFileTempPattern(process.pid);
   const names = await fs.promises.readdir(dir).catch(() => [] as string[]);
-  for (const name of names.filter((n) => pattern.test(n))) {
-    const folder = path.join(dir, name);
-    if ((await fs.promises.lstat(folder).catch(() => undefined))?.isDirectory()) {
-      await removeCheckpointFolder(folder);
+  for (const name of names) {
+    const entry = path.join(dir, name);
+    const st = pattern.test(name) || runFileTemp.test(name) ? await fs.promises.lstat(entry).catch(() => undefined) : undefined;
+    if (pattern.test(name) && st?.isDirectory()) {
+      await removeCheckpointFolder(entry);
+    } else if (runFileTemp.test(name) && st?.isFile()) {
+      await fs.promises.rm(entry, { force: true });
     }
   }
 }

@@ -65,6 +65,9 @@ function stoppedRunFolder(runDir: string, json: Record<string, unknown>): void {
     fs.writeFileSync(path.join(runDir, name, 'weights.bin'), new Uint8Array(8));
   }
   fs.writeFileSync(path.join(runDir, 'run.json'), `${JSON.stringify(json, null, 2)}\n`);
+  // the temporary files of run.json writes cut short: this process's and another's
+  fs.writeFileSync(path.join(runDir, `run.json.${process.pid}.mx37p2rx1a2b.tmp`), '{');
+  fs.writeFileSync(path.join(runDir, 'run.json.999999999.mx37p2rx1a2b.tmp'), '{');
 }
 
 function readJson(file: string): unknown {
@@ -127,12 +130,12 @@ test('a restart to stop a job that ignored Cancel: each job it stopped carries t
 
     for (const run of ['a', 'b']) {
       // the cut save's folder goes; the checkpoints and another process's temporary folder stay
-      assert.deepEqual(fs.readdirSync(path.join(dir, run)).sort(), ['.epoch-002.tmp-999999999', 'epoch-000', 'epoch-001', 'run.json']);
+      assert.deepEqual(fs.readdirSync(path.join(dir, run)).sort(), ['.epoch-002.tmp-999999999', 'epoch-000', 'epoch-001', 'run.json', 'run.json.999999999.mx37p2rx1a2b.tmp']);
       assert.ok(fs.existsSync(path.join(dir, run, 'epoch-001', 'weights.bin')));
     }
     assert.deepEqual(readJson(path.join(dir, 'a', 'run.json')), { ...runFile(specA), stopped: 'cancelled' });
     assert.deepEqual(readJson(path.join(dir, 'b', 'run.json')), { ...runFile(specB), stopped: 'interrupted' });
-    assert.deepEqual(fs.readdirSync(plain).sort(), ['.epoch-002.tmp-999999999', 'epoch-000', 'epoch-001', 'run.json']);
+    assert.deepEqual(fs.readdirSync(plain).sort(), ['.epoch-002.tmp-999999999', 'epoch-000', 'epoch-001', 'run.json', 'run.json.999999999.mx37p2rx1a2b.tmp']);
     assert.deepEqual(fs.readdirSync(path.join(experiments, 'regularization')), ['plain']);
     assert.deepEqual(readJson(path.join(plain, 'run.json')), { ...runFile({ model: 'plain', epochs: 30, learningRate: 0.001 }), stopped: 'interrupted' });
   } finally {
@@ -154,7 +157,7 @@ test('a worker replaced after another job ran out of WebAssembly memory: the job
     assert.ok(ex instanceof WorkerRestartedError, String(ex));
     assert.match(ex.message, /ran out of WebAssembly memory in another job/);
     await stopped.runs.afterFailure(ex);
-    assert.deepEqual(fs.readdirSync(path.join(dir, 'small')).sort(), ['.epoch-002.tmp-999999999', 'epoch-000', 'epoch-001', 'run.json']);
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'small')).sort(), ['.epoch-002.tmp-999999999', 'epoch-000', 'epoch-001', 'run.json', 'run.json.999999999.mx37p2rx1a2b.tmp']);
     assert.deepEqual(readJson(path.join(dir, 'small', 'run.json')), { ...runFile(spec), stopped: 'interrupted' });
   } finally {
     await client.dispose();
