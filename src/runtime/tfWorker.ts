@@ -77,8 +77,11 @@ function admit(id: number, job: RuntimeJob): void {
     start(id, job);
     return;
   }
+  // What it waits for: the running jobs' backend, or, when it asked for that one itself (it waits
+  // only so as not to pass the jobs already waiting), the backend of the first of those.
+  const waitsFor = runningBackend !== wanted ? runningBackend : (waiting[0]?.job.backend ?? 'auto');
   waiting.push({ id, job });
-  post({ type: 'waiting', id, runningBackend });
+  post({ type: 'waiting', id, runningBackend: waitsFor });
 }
 
 /** Once no job runs: starts the first waiting job and every waiting job that asks for its backend. */

@@ -95,7 +95,7 @@ export class TrainingPanel extends Disposable {
 
   /** Says that the job waits for the jobs running on another backend (`runningBackend`: 'auto' or its name) to end. */
   setWaiting(runningBackend: string): void {
-    this.update({ message: `Waiting for the jobs running on ${runningBackend === 'auto' ? 'the automatically chosen' : `the ${runningBackend}`} backend to end (TensorFlow.js uses one backend at a time)…` });
+    this.update({ message: `Waiting for the jobs ahead of this one on ${runningBackend === 'auto' ? 'the automatically chosen' : `the ${runningBackend}`} backend to end (TensorFlow.js uses one backend at a time)…` });
   }
 
   /** Applies a training event of run `name`. */
