@@ -76,7 +76,7 @@ export interface RunJobOptions {
   onEvent?: (event: unknown) => void;
   /** Called once the worker knows its backend. */
   onBackend?: (backend: BackendInfo) => void;
-  /** Called when the job waits for the running jobs to end, which asked for another backend (`runningBackend`: 'auto' or its name); it starts once they have. */
+  /** Called when the job waits for the jobs ahead of it to end, which asked for another backend (`runningBackend`: 'auto' or its name); it starts once they have. */
   onWaiting?: (runningBackend: string) => void;
   /** Cancels the job. */
   signal?: AbortSignal;

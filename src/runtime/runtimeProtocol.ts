@@ -21,7 +21,7 @@ export type HostToWorker = { type: 'run'; id: number; job: RuntimeJob } | { type
 export type WorkerToHost =
   | { type: 'backend'; id: number; backend: BackendInfo }
   | { type: 'event'; id: number; event: unknown }
-  /** The job waits for the running ones, which asked for `runningBackend` ('auto' or a name), to end: TF.js has one backend at a time (tfWorker.ts). */
+  /** The job waits for the jobs ahead of it, on `runningBackend` ('auto' or a name), to end: TF.js has one backend at a time (tfWorker.ts). */
   | { type: 'waiting'; id: number; runningBackend: string }
   | { type: 'result'; id: number; result: unknown }
   /** `unusable`: the job left TF.js unusable in this worker (the WebAssembly heap ran out); the host replaces the worker. */
