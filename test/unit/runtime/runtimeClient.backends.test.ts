@@ -12,18 +12,12 @@ import { WeightFileError } from '../../../src/core/errors';
 import { initLayers } from '../../../src/runtime/backend';
 import type { ProbeReport } from '../../../src/runtime/probeReport';
 import { RuntimeClient } from '../../../src/runtime/runtimeClient';
-import { modelArtifacts, type TrainEvent } from '../../../src/runtime/training';
-import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
-import { makeTempDir } from '../helpers/fixtures';
+import type { TrainEvent } from '../../../src/runtime/training';
+import { savedClassifier } from '../helpers/runtimeData';
 
 test('a job asking for another backend waits for the running job to end, a later job asking for the running one waits behind it, and a waiting job can be cancelled', { timeout: 120_000 }, async () => {
   const { tf, tfl } = await initLayers({ preferred: 'cpu' });
-  const dir = makeTempDir();
-  const m = tfl.sequential();
-  m.add(tfl.layers.dense({ inputShape: [6], units: 8, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 1 }), name: 'hidden' }));
-  m.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }), name: 'out' }));
-  await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, m));
-  m.dispose();
+  const dir = await savedClassifier(tf, tfl, 8);
   const model = path.join(dir, 'model', 'model.json');
   // out/test/unit/runtime -> out/src/runtime/tfWorker.js
   const client = new RuntimeClient(path.join(__dirname, '..', '..', '..', 'src', 'runtime', 'tfWorker.js'));

@@ -15,9 +15,9 @@ import { initLayers } from '../../../src/runtime/backend';
 import { hardCancelMs, RuntimeClient, WorkerDisposedError, WorkerRestartedError, WorkerStoppedError, workerExitOf } from '../../../src/runtime/runtimeClient';
 import type { RuntimeJob } from '../../../src/runtime/runtimeProtocol';
 import { JobRuns } from '../../../src/runtime/stoppedRuns';
-import { modelArtifacts, type RunSpec, type TrainEvent } from '../../../src/runtime/training';
-import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
+import type { RunSpec, TrainEvent } from '../../../src/runtime/training';
 import { makeTempDir } from '../helpers/fixtures';
+import { savedClassifier } from '../helpers/runtimeData';
 
 const backend = { name: 'cpu', label: 'CPU (plain JavaScript)', fallbacks: [] };
 
@@ -219,12 +219,7 @@ test('a job that failed for another reason, or that did not start a run, is left
 
 test('the real worker disposed during a training run: run.json records it interrupted, the checkpoints written stay, no temporary folder is left', async () => {
   const { tf, tfl } = await initLayers({ preferred: 'cpu' });
-  const dir = makeTempDir();
-  const m = tfl.sequential();
-  m.add(tfl.layers.dense({ inputShape: [6], units: 8, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 1 }), name: 'hidden' }));
-  m.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }), name: 'out' }));
-  await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, m));
-  m.dispose();
+  const dir = await savedClassifier(tf, tfl, 8);
   // out/test/unit/runtime -> out/src/runtime/tfWorker.js
   const client = new RuntimeClient(path.join(__dirname, '..', '..', '..', 'src', 'runtime', 'tfWorker.js'));
   const spec: RunSpec = { model: 'model/model.json', synthetic: { samples: 4096, seed: 3 }, batchSize: 8, epochs: 50, optimizer: 'sgd', outDir: 'run' };
