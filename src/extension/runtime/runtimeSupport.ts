@@ -258,7 +258,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
           },
           onWaiting: (running) => {
             panel.setWaiting(running);
-            log().info(`${panel.snapshot.title}: waits for the jobs running on the ${running} backend to end (TensorFlow.js uses one backend at a time)`);
+            log().info(`${panel.snapshot.title}: waits for the jobs ahead of it on the ${running} backend to end (TensorFlow.js uses one backend at a time)`);
           },
           onEvent: (e) => {
             const ev = e as TrainEvent;
@@ -416,7 +416,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
           },
           onWaiting: (running) => {
             panel.setWaiting(running);
-            log().info(`${panel.snapshot.title}: waits for the jobs running on the ${running} backend to end (TensorFlow.js uses one backend at a time)`);
+            log().info(`${panel.snapshot.title}: waits for the jobs ahead of it on the ${running} backend to end (TensorFlow.js uses one backend at a time)`);
           },
           onEvent: (e) => {
             const ev = e as { variant: string; event: TrainEvent };
@@ -488,7 +488,7 @@ export function registerRuntimeSupport(context: vscode.ExtensionContext, deps: R
           },
           onWaiting: (running) => {
             panel.setWaiting(running);
-            log().info(`${panel.snapshot.title}: waits for the jobs running on the ${running} backend to end (TensorFlow.js uses one backend at a time)`);
+            log().info(`${panel.snapshot.title}: waits for the jobs ahead of it on the ${running} backend to end (TensorFlow.js uses one backend at a time)`);
           },
         },
       );
