@@ -951,21 +951,28 @@ async function sidesOnly(out: TensorDiff, ta: TensorInfo, tb: TensorInfo, option
   };
 }
 
-/** One tensor's L2 norm, mean, std (finite values) and fingerprint, streamed. */
-async function sideStats(t: TensorInfo, options: DiffOptions): Promise<{ norm: number; mean: number | null; std: number | null; min: number | null; max: number | null; fingerprint: string }> {
-  const h = new TensorHasher(t.dtype, t.shape);
-  let shift = NaN;
-  let s = 0;
-  let ss = 0;
-  let sq = 0;
-  let n = 0;
-  let min = Infinity;
-  let max = -Infinity;
-  for await (const chunk of t.readValues({ chunkElements: options.chunkElements, signal: options.signal })) {
-    h.update(chunk);
+/**
+ * Streaming float64 sums over a tensor's finite values, shifted by its first finite value (so the
+ * variance loses no precision to a large mean): count, mean, std, L2 norm, min and max; non-finite
+ * values are counted apart. One serves diff's per-side numbers and history's own reads.
+ */
+export class FiniteMoments {
+  private shift = NaN;
+  private n = 0;
+  private nonFinite = 0;
+  private s = 0;
+  private ss = 0;
+  private sq = 0;
+  private min = Infinity;
+  private max = -Infinity;
+
+  /** Adds a chunk of values. */
+  add(chunk: ArrayLike<number>): void {
+    let { shift, n, nonFinite, s, ss, sq, min, max } = this;
     for (let i = 0; i < chunk.length; i++) {
       const x = chunk[i]!;
       if (x - x !== 0) {
+        nonFinite++;
         continue;
       }
       if (shift !== shift) {
@@ -979,16 +986,35 @@ async function sideStats(t: TensorInfo, options: DiffOptions): Promise<{ norm: n
       min = x < min ? x : min;
       max = x > max ? x : max;
     }
+    Object.assign(this, { shift, n, nonFinite, s, ss, sq, min, max });
   }
-  const m = n > 0 ? s / n : 0;
-  return {
-    norm: Math.sqrt(sq),
-    mean: n > 0 ? shift + m : null,
-    std: n > 0 ? Math.sqrt(Math.max(0, ss / n - m * m)) : null,
-    min: n > 0 ? min : null,
-    max: n > 0 ? max : null,
-    fingerprint: h.digest(),
-  };
+
+  /** The numbers so far (mean, std, min and max null without finite values). */
+  result(): { finite: number; nonFinite: number; norm: number; mean: number | null; std: number | null; min: number | null; max: number | null } {
+    const { n } = this;
+    const m = n > 0 ? this.s / n : 0;
+    return {
+      finite: n,
+      nonFinite: this.nonFinite,
+      norm: Math.sqrt(this.sq),
+      mean: n > 0 ? this.shift + m : null,
+      std: n > 0 ? Math.sqrt(Math.max(0, this.ss / n - m * m)) : null,
+      min: n > 0 ? this.min : null,
+      max: n > 0 ? this.max : null,
+    };
+  }
+}
+
+/** One tensor's L2 norm, mean, std (finite values) and fingerprint, streamed. */
+async function sideStats(t: TensorInfo, options: DiffOptions): Promise<{ norm: number; mean: number | null; std: number | null; min: number | null; max: number | null; fingerprint: string }> {
+  const h = new TensorHasher(t.dtype, t.shape);
+  const moments = new FiniteMoments();
+  for await (const chunk of t.readValues({ chunkElements: options.chunkElements, signal: options.signal })) {
+    h.update(chunk);
+    moments.add(chunk);
+  }
+  const { norm, mean, std, min, max } = moments.result();
+  return { norm, mean, std, min, max, fingerprint: h.digest() };
 }
 
 /** Histograms of one tensor in A and in B on shared edges (np.histogram semantics, last bin closed). */

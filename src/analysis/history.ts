@@ -24,7 +24,7 @@ import { listDir, readRegularTextFile, statPath } from '../core/nodeFileSource';
 import { isSidecarName, readSidecar, sidecarPath } from '../core/sidecar';
 import { isWeightFileName, openLocalPath, resolveLocalEntry } from '../formats/registry';
 import { checkpointStateLines } from '../formats/tfCheckpoint';
-import type { TensorDiff } from './diff';
+import { FiniteMoments, type TensorDiff } from './diff';
 import { checkpointStamp } from './checkpointFiles';
 import { autoWorkerMinBytes, diffLocalFiles, DiffPool } from './diffPool';
 import { checkNames, parseCheckpointName, type NamingConvention, type NamingWarning } from './namingConvention';
@@ -646,7 +646,7 @@ async function ownValues(file: string, names: readonly string[], signal?: AbortS
   return out;
 }
 
-/** One tensor's count, moments, norm and range, streamed with float64 sums shifted by its first finite value. */
+/** One tensor's count, moments, norm and range over its own values (FiniteMoments). */
 async function tensorOwnValues(t: TensorInfo, signal?: AbortSignal): Promise<OwnValues> {
   if (t.unavailable) {
     return { ok: false, error: t.unavailable };
@@ -654,33 +654,10 @@ async function tensorOwnValues(t: TensorInfo, signal?: AbortSignal): Promise<Own
   if (!isNumericDType(t.dtype)) {
     return { ok: false, error: { reason: 'unsupportedDtype', message: `Tensor '${t.name}' holds '${t.dtype}' values, which have no numeric statistics.` } };
   }
-  let shift = NaN;
-  let n = 0;
-  let nonFinite = 0;
-  let s = 0;
-  let ss = 0;
-  let sq = 0;
-  let min = Infinity;
-  let max = -Infinity;
+  const moments = new FiniteMoments();
   try {
     for await (const chunk of t.readValues({ signal })) {
-      for (let i = 0; i < chunk.length; i++) {
-        const x = chunk[i]!;
-        if (x - x !== 0) {
-          nonFinite++;
-          continue;
-        }
-        if (shift !== shift) {
-          shift = x;
-        }
-        const d = x - shift;
-        n++;
-        s += d;
-        ss += d * d;
-        sq += x * x;
-        min = x < min ? x : min;
-        max = x > max ? x : max;
-      }
+      moments.add(chunk);
     }
   } catch (ex) {
     if (WeightFileError.is(ex, 'cancelled') || signal?.aborted) {
@@ -688,11 +665,7 @@ async function tensorOwnValues(t: TensorInfo, signal?: AbortSignal): Promise<Own
     }
     return { ok: false, error: summarizeError(ex) };
   }
-  if (n === 0) {
-    return { ok: true, finite: 0, nonFinite, mean: null, std: null, norm: 0, min: null, max: null };
-  }
-  const m = s / n;
-  return { ok: true, finite: n, nonFinite, mean: shift + m, std: Math.sqrt(Math.max(0, ss / n - m * m)), norm: Math.sqrt(sq), min, max };
+  return { ok: true, ...moments.result() };
 }
 
 /**
