@@ -70,11 +70,18 @@ export function assertSameGradNorms(a: ProbeResult, b: ProbeResult, layers: read
   }
 }
 
-/** A 6-`hidden`-3 softmax classifier (seeded He/Glorot kernels) saved as TF.js in `<folder>/model`, in a fresh folder; returns the folder. */
-export async function savedClassifier(tf: Tf, tfl: Tfl, hidden: number): Promise<string> {
+/**
+ * A 6-`hidden`-3 softmax classifier (ReLU hidden layers, He-normal kernels seeded 1, 2, ..., a
+ * Glorot-uniform output seeded after them) saved as TF.js in `<folder>/model`, in a fresh folder;
+ * returns the folder. One hidden layer is named 'hidden', several 'hidden1', 'hidden2', ...
+ */
+export async function savedClassifier(tf: Tf, tfl: Tfl, hidden: number | readonly number[]): Promise<string> {
+  const widths = typeof hidden === 'number' ? [hidden] : hidden;
   const m = tfl.sequential();
-  m.add(tfl.layers.dense({ inputShape: [6], units: hidden, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 1 }), name: 'hidden' }));
-  m.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }), name: 'out' }));
+  widths.forEach((units, i) =>
+    m.add(tfl.layers.dense({ ...(i === 0 ? { inputShape: [6] } : {}), units, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: i + 1 }), name: widths.length === 1 ? 'hidden' : `hidden${i + 1}` })),
+  );
+  m.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: widths.length + 1 }), name: 'out' }));
   const dir = makeTempDir();
   try {
     await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, m));

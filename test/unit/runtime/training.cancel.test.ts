@@ -13,9 +13,7 @@ import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
 import { buildModel } from '../../../src/runtime/modelBuilder';
 import { probeFile } from '../../../src/runtime/probeReport';
 import { readRunSpec, trainFromSpec } from '../../../src/runtime/runSpec';
-import { modelArtifacts } from '../../../src/runtime/training';
-import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
-import { makeTempDir } from '../helpers/fixtures';
+import { savedClassifier } from '../helpers/runtimeData';
 
 let tf: Tf;
 let tfl: Tfl;
@@ -24,16 +22,7 @@ before(async () => {
 });
 
 /** A 6-16-16-3 softmax classifier saved as TF.js in `<folder>/model`; returns the folder. */
-async function modelFolder(): Promise<string> {
-  const m = tfl.sequential();
-  m.add(tfl.layers.dense({ inputShape: [6], units: 16, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 1 }), name: 'a' }));
-  m.add(tfl.layers.dense({ units: 16, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 2 }), name: 'b' }));
-  m.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }), name: 'out' }));
-  const dir = makeTempDir();
-  await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, m));
-  m.dispose();
-  return dir;
-}
+const modelFolder = (): Promise<string> => savedClassifier(tf, tfl, [16, 16]);
 
 /**
  * A real AbortSignal that is aborted (listeners told) right after the `after`-th time a job looks

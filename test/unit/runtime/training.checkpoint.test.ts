@@ -13,10 +13,7 @@ import { readAllValues } from '../../../src/core/tensorData';
 import { openLocalPath } from '../../../src/formats/registry';
 import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
 import { readRunSpec, removeCheckpointLeftovers, RunFolderTakenError, trainFromSpec } from '../../../src/runtime/runSpec';
-import { modelArtifacts } from '../../../src/runtime/training';
-import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
 import { errnoError, failFsCallWhere } from '../helpers/fsFailure';
-import { makeTempDir } from '../helpers/fixtures';
 import { savedClassifier } from '../helpers/runtimeData';
 
 let tf: Tf;
@@ -140,13 +137,7 @@ test('when model.json cannot follow weights.bin into a kept epoch folder, the we
 
 test('a worker stopped while it saves a checkpoint (a Cancel it did not answer in time) leaves no epoch folder that is not whole', { timeout: 120_000 }, async () => {
   // weights of some 9 MB, so that a save takes a while
-  const m = tfl.sequential();
-  m.add(tfl.layers.dense({ inputShape: [6], units: 1500, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 1 }), name: 'wide' }));
-  m.add(tfl.layers.dense({ units: 1500, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 2 }), name: 'wider' }));
-  m.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }), name: 'out' }));
-  const dir = makeTempDir();
-  await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, m));
-  m.dispose();
+  const dir = await savedClassifier(tf, tfl, [1500, 1500]);
   const specFile = path.join(dir, 'spec.json');
   fs.writeFileSync(specFile, JSON.stringify({ model: 'model/model.json', synthetic: { samples: 32, seed: 3 }, batchSize: 16, epochs: 3, optimizer: 'sgd', outDir: 'run' }));
   const runDir = path.join(dir, 'run');
