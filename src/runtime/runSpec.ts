@@ -330,11 +330,12 @@ async function removeEarlierRun(dir: string): Promise<void> {
  * checkpoint files in them, each folder only once that left it empty. No run lists them, so they
  * are never read as checkpoints; this only frees their space, when the folder is taken again (the
  * extension removes its own, once the worker stopped during a save is gone: stoppedRuns.ts).
- * Nothing may be writing into `dir` then.
+ * Nothing may be writing into `dir` then. `pattern` narrows the folders taken (stoppedRuns: this
+ * process's only).
  */
-export async function removeCheckpointLeftovers(dir: string): Promise<void> {
+export async function removeCheckpointLeftovers(dir: string, pattern: RegExp = checkpointTempPattern): Promise<void> {
   const names = await fs.promises.readdir(dir).catch(() => [] as string[]);
-  for (const name of names.filter((n) => checkpointTempPattern.test(n))) {
+  for (const name of names.filter((n) => pattern.test(n))) {
     const folder = path.join(dir, name);
     if ((await fs.promises.lstat(folder).catch(() => undefined))?.isDirectory()) {
       await removeCheckpointFolder(folder);

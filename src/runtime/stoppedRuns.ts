@@ -12,7 +12,8 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../core/atomicWrite';
 import type { BackendInfo } from './backend';
 import { WorkerStoppedError, workerExitOf } from './runtimeClient';
-import { removeCheckpointFolder, runDefaults, type RunSpec, type TrainEvent } from './training';
+import { removeCheckpointLeftovers } from './runSpec';
+import { runDefaults, type RunSpec, type TrainEvent } from './training';
 
 /** What run.json's `stopped` says of a run whose worker was stopped: `cancelled` (the user cancelled it) or `interrupted` (stopped with another job, or with the extension). */
 export type WorkerStopReason = 'cancelled' | 'interrupted';
@@ -50,16 +51,12 @@ function runFileTempPattern(pid: number): RegExp {
  * the stop cut short (runFileTempPattern; a regular file).
  */
 async function removeTempFolders(dir: string): Promise<void> {
-  const pattern = tempFolderPattern(process.pid);
+  await removeCheckpointLeftovers(dir, tempFolderPattern(process.pid));
   const runFileTemp = runFileTempPattern(process.pid);
-  const names = await fs.promises.readdir(dir).catch(() => [] as string[]);
-  for (const name of names) {
-    const entry = path.join(dir, name);
-    const st = pattern.test(name) || runFileTemp.test(name) ? await fs.promises.lstat(entry).catch(() => undefined) : undefined;
-    if (pattern.test(name) && st?.isDirectory()) {
-      await removeCheckpointFolder(entry);
-    } else if (runFileTemp.test(name) && st?.isFile()) {
-      await fs.promises.rm(entry, { force: true });
+  for (const name of (await fs.promises.readdir(dir).catch(() => [] as string[])).filter((n) => runFileTemp.test(n))) {
+    const file = path.join(dir, name);
+    if ((await fs.promises.lstat(file).catch(() => undefined))?.isFile()) {
+      await fs.promises.rm(file, { force: true });
     }
   }
 }
