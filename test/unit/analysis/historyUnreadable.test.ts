@@ -5,26 +5,57 @@
  * comparisons with an unreadable one are unavailable (null).
  */
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { computeHistory, type HistoryResult, type LayerPoint } from '../../../src/analysis/history';
-import { computeTensorStats } from '../../../src/analysis/tensorStats';
-import type { TensorStats } from '../../../src/analysis/statsTypes';
-import { elementCount } from '../../../src/core/dtypes';
+import { readAllValues } from '../../../src/core/tensorData';
 import { openLocalPath } from '../../../src/formats/registry';
-import { fixturesDir, skipUnlessFixtures } from '../helpers/fixtures';
+import { fixturesDir, repoRoot, skipUnlessFixtures } from '../helpers/fixtures';
 import { houseprices, noVariableReadableBytes, twoVariablesReadableBytes, writeTfCheckpointRun } from './helpers/tfCheckpointRun';
 
 const variables = ['Variable', ...Array.from({ length: 11 }, (_, i) => `Variable_${i + 1}`)];
 const options = { workers: 0, histogramBins: 8 } as const;
 
-/** Statistics of each model variable of the fixture, read from it alone (what inspect reports), and its element count. */
-async function fixtureStats(): Promise<Map<string, { stats: TensorStats; count: number }>> {
+/** A variable's numbers over its own values, as a checkpoint alone gives them. */
+interface OwnExpected {
+  count: number;
+  norm: number;
+  mean: number;
+  std: number;
+  min: number;
+  max: number;
+}
+
+/**
+ * Each model variable's numbers, from the fixture alone: count, sum (so the mean), min and max are
+ * NumPy's (tfCheckpoint.reference.json, scripts/reference-tf.py); the norm and std are computed here
+ * in float64, two passes, over the values the reader yields (which match NumPy's sum, min and max).
+ */
+async function fixtureStats(): Promise<Map<string, OwnExpected>> {
+  const reference = (JSON.parse(fs.readFileSync(path.join(repoRoot, 'test', 'unit', 'formats', 'tfCheckpoint.reference.json'), 'utf8')) as Record<string, { tensors: Record<string, { count: number; sum: number; min: number; max: number }> }>)[
+    `${houseprices.split(path.sep).join('/')}/model.ckpt.index`
+  ]!.tensors;
   const wf = await openLocalPath(path.join(fixturesDir, houseprices, 'model.ckpt.index'));
   try {
-    const out = new Map<string, { stats: TensorStats; count: number }>();
+    const out = new Map<string, OwnExpected>();
     for (const t of wf.tensors.filter((x) => x.group === 'model')) {
-      out.set(t.layer, { stats: await computeTensorStats(t), count: elementCount(t.shape) });
+      const ref = reference[t.name]!;
+      const values = await readAllValues(t);
+      let sum = 0;
+      for (const v of values) {
+        sum += v;
+      }
+      const mean = sum / values.length;
+      let sq = 0;
+      let dev = 0;
+      for (const v of values) {
+        sq += v * v;
+        dev += (v - mean) ** 2;
+      }
+      assert.equal(values.length, ref.count, `${t.name} count`);
+      assert.ok(Math.abs(sum - ref.sum) <= 1e-9 * Math.max(1, Math.abs(ref.sum)), `${t.name} sum: ${sum} vs NumPy's ${ref.sum}`);
+      out.set(t.layer, { count: ref.count, norm: Math.sqrt(sq), mean: ref.sum / ref.count, std: Math.sqrt(dev / values.length), min: ref.min, max: ref.max });
     }
     return out;
   } finally {
@@ -50,15 +81,15 @@ function ownNumbers(p: LayerPoint | null): unknown {
 }
 
 /** Checks a point against the variable's statistics read from the fixture alone. */
-function assertOwnNumbers(p: LayerPoint | null | undefined, expected: { stats: TensorStats; count: number }, what: string): void {
+function assertOwnNumbers(p: LayerPoint | null | undefined, expected: OwnExpected, what: string): void {
   assert.ok(p, `${what} has numbers`);
   assert.equal(p.count, expected.count, `${what} count`);
   assert.deepEqual(p.missingTensors, [], `${what} missing tensors`);
-  near(p.norm, expected.stats.l2, `${what} norm`);
-  near(p.mean, expected.stats.mean, `${what} mean`);
-  near(p.std, expected.stats.std, `${what} std`);
-  assert.equal(p.min, expected.stats.min, `${what} min`);
-  assert.equal(p.max, expected.stats.max, `${what} max`);
+  near(p.norm, expected.norm, `${what} norm`);
+  near(p.mean, expected.mean, `${what} mean`);
+  near(p.std, expected.std, `${what} std`);
+  assert.equal(p.min, expected.min, `${what} min`);
+  assert.equal(p.max, expected.max, `${what} max`);
   assert.equal(p.nonFiniteCount, 0, `${what} NaN/Inf`);
   assert.equal(
     p.histogram.reduce((a, b) => a + b, 0),
