@@ -8,12 +8,32 @@ import * as path from 'node:path';
 import { WeightFileError } from './errors';
 import { fileSystemError } from './nodeFileSource';
 
+/**
+ * fs.promises.rename, tried again for a few seconds where Windows refuses it while a virus scanner
+ * or indexer holds the new files open (EPERM, EACCES, EBUSY), as graceful-fs and VS Code do. A
+ * refusal that lasts, or any other error, is thrown.
+ */
+export async function renameRetrying(from: string, to: string): Promise<void> {
+  for (let delay = 10; ; delay *= 2) {
+    try {
+      await fs.promises.rename(from, to);
+      return;
+    } catch (ex) {
+      const code = (ex as NodeJS.ErrnoException).code;
+      if (process.platform !== 'win32' || delay > 2000 || (code !== 'EPERM' && code !== 'EACCES' && code !== 'EBUSY')) {
+        throw ex;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
 /** Writes `bytes` to `file` atomically (temporary sibling + rename); errors name `file` (see fileSystemError). */
 export async function writeFileAtomic(file: string, bytes: Uint8Array | string): Promise<void> {
   const tmp = `${file}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`;
   try {
     await fs.promises.writeFile(tmp, bytes);
-    await fs.promises.rename(tmp, file);
+    await renameRetrying(tmp, file);
   } catch (ex) {
     await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
     throw fileSystemError(ex, file, 'write the file');

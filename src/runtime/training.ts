@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { Optimizer, Tensor, Variable } from '@tensorflow/tfjs-core';
-import { writeFileAtomic } from '../core/atomicWrite';
+import { renameRetrying, writeFileAtomic } from '../core/atomicWrite';
 import { throwIfAborted, WeightFileError } from '../core/errors';
 import { fileSystemError } from '../core/nodeFileSource';
 import type { Diagnostic } from '../analysis/diagnostics/diagnostic';
@@ -250,26 +250,6 @@ export async function removeCheckpointFolder(dir: string): Promise<void> {
     }
   }
   await fs.promises.rmdir(dir).catch(() => undefined); // kept when it holds anything else
-}
-
-/**
- * fs.promises.rename, tried again for a few seconds where Windows refuses it while a virus scanner
- * or indexer holds the new files open (EPERM, EACCES, EBUSY), as graceful-fs and VS Code do. A
- * refusal that lasts, or any other error, is thrown.
- */
-async function renameRetrying(from: string, to: string): Promise<void> {
-  for (let delay = 10; ; delay *= 2) {
-    try {
-      await fs.promises.rename(from, to);
-      return;
-    } catch (ex) {
-      const code = (ex as NodeJS.ErrnoException).code;
-      if (process.platform !== 'win32' || delay > 2000 || (code !== 'EPERM' && code !== 'EACCES' && code !== 'EBUSY')) {
-        throw ex;
-      }
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-  }
 }
 
 /**
