@@ -21,6 +21,7 @@ import { float16BitsToNumber } from '../core/dtypes';
 import { throwIfAborted, WeightFileError } from '../core/errors';
 import { fileSystemError } from '../core/nodeFileSource';
 import { initLayers, type BackendInfo, type BackendName, type Tfl } from './backend';
+import { useBackend, type BackendHold } from './backendHolds';
 import { loadDataSet, positionIn, type DataSet } from './dataLoader';
 import { gradientDiagnostics } from './gradientRules';
 import { probeModel } from './probe';
@@ -81,6 +82,8 @@ export interface ExperimentOptions {
   onEvent?: (e: ExperimentEvent) => void;
   /** Cancels between steps. */
   signal?: AbortSignal;
+  /** The job's hold on TF.js's backend, when jobs run side by side in this thread (backendHolds.ts). */
+  hold?: BackendHold;
 }
 
 function toDataSet(set: { x: Float32Array; y: Float32Array; n: number; d: number; k: number }, source: string): DataSet {
@@ -267,9 +270,8 @@ async function takeExperimentDir(root: string, name: ExperimentName): Promise<st
 /** Runs one experiment (on synthetic clusters, or on `options.dataFile` with layers sized from it). */
 export async function runExperiment(name: ExperimentName, options: ExperimentOptions): Promise<ExperimentResult> {
   const { tf, tfl, info } = await initLayers({ preferred: options.backend ?? 'auto' });
-  if (tf.getBackend() !== info.name) {
-    await tf.setBackend(info.name); // an earlier probe or run in this process fell back to another backend (ensureGradientBackend)
-  }
+  // An earlier probe or run in this process may have left another backend (ensureGradientBackend).
+  await useBackend(tf, info.name, options.hold, options.signal);
   const user = options.dataFile ? prepareExperimentData(await loadDataSet(options.dataFile, options.signal)) : undefined;
   const outDir = await takeExperimentDir(options.outDir, name);
   const variants: VariantResult[] = [];

@@ -9,6 +9,7 @@ import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import { throwIfAborted, WeightFileError } from '../core/errors';
 import type { BackendInfo, BackendName, Tf, Tfl } from './backend';
+import { useBackend, type BackendHold } from './backendHolds';
 import { concreteShape, flattenLayers, openDimSize } from './modelBuilder';
 import { randomIndices, randomValues, rng, type SyntheticDistribution } from './syntheticData';
 
@@ -748,11 +749,11 @@ function missingKernel(ex: unknown): string | undefined {
  * wasmBridge.ts supply the ones Keras layers need), TF.js is switched to the CPU backend (the
  * model's weights move with it) and the returned BackendInfo says so in its fallbacks. A backend
  * left by an earlier switch in this process is restored first. Other errors are left to the real pass.
+ * With `hold` (jobs side by side in one thread, see backendHolds.ts) each switch waits until no
+ * other job computes on another backend; `signal` cancels that wait.
  */
-export async function ensureGradientBackend(tf: Tf, info: BackendInfo, model: LayersModel): Promise<BackendInfo> {
-  if (tf.getBackend() !== info.name) {
-    await tf.setBackend(info.name);
-  }
+export async function ensureGradientBackend(tf: Tf, info: BackendInfo, model: LayersModel, hold?: BackendHold, signal?: AbortSignal): Promise<BackendInfo> {
+  await useBackend(tf, info.name, hold, signal);
   if (info.name === 'cpu') {
     return info;
   }
@@ -769,7 +770,7 @@ export async function ensureGradientBackend(tf: Tf, info: BackendInfo, model: La
   } catch (ex) {
     discardAbandonedTape(tf);
     const kernel = missingKernel(ex);
-    if (kernel === undefined || !(await tf.setBackend('cpu'))) {
+    if (kernel === undefined || !(await useBackend(tf, 'cpu', hold, signal))) {
       return info;
     }
     return {

@@ -12,6 +12,7 @@ import { throwIfAborted } from '../core/errors';
 import { openLocalPath } from '../formats/registry';
 import { explainWasmMemoryFailure, initLayers, type BackendName, type Tf, type Tfl } from './backend';
 import type { BackendInfo } from './backend';
+import type { BackendHold } from './backendHolds';
 import { checkDataForModel } from './dataCheck';
 import { inputShapeFor, loadDataSet, type DataSet } from './dataLoader';
 import { gradientDiagnostics } from './gradientRules';
@@ -35,6 +36,8 @@ export interface ProbeFileOptions {
   backend?: BackendName | 'auto';
   /** Cancels the probe. */
   signal?: AbortSignal;
+  /** The job's hold on TF.js's backend, when jobs run side by side in this thread (backendHolds.ts). */
+  hold?: BackendHold;
 }
 
 /** The probe report (JSON-safe). */
@@ -125,7 +128,7 @@ interface Measured {
 async function probeBuilt(file: string, built: BuiltModel, tf: Tf, tfl: Tfl, info: BackendInfo, options: ProbeFileOptions): Promise<Measured> {
   requireOneInput(built.model, file, 'probed');
   throwIfAborted(options.signal);
-  const backend = await ensureGradientBackend(tf, info, built.model);
+  const backend = await ensureGradientBackend(tf, info, built.model, options.hold, options.signal);
   const data = options.data ? await loadDataSet(options.data, options.signal) : undefined;
   const xShape = data && options.data ? inputShapeFor(data, built.model.inputs[0]?.shape ?? [], options.data) : undefined;
   if (data && xShape && options.data) {

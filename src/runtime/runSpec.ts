@@ -10,6 +10,7 @@ import { parseFileJson } from '../core/json';
 import { fileSystemError, readRegularTextFile } from '../core/nodeFileSource';
 import { openLocalPath } from '../formats/registry';
 import { explainWasmMemoryFailure, initLayers, type BackendName } from './backend';
+import type { BackendHold } from './backendHolds';
 import { checkDataForModel } from './dataCheck';
 import { inputShapeFor, loadDataSet, requireTargets } from './dataLoader';
 import { buildModel } from './modelBuilder';
@@ -200,6 +201,8 @@ export interface TrainFromSpecOptions {
   onEvent?: (e: TrainEvent) => void;
   /** Cancels the run (checkpoints written so far stay). */
   signal?: AbortSignal;
+  /** The job's hold on TF.js's backend, when jobs run side by side in this thread (backendHolds.ts). */
+  hold?: BackendHold;
   /** Current time for the default run folder name (tests). */
   now?: Date;
   /** Write into a run folder that already holds a run, removing that run's own files first (its run.json and the checkpoints it lists; see removeEarlierRun); default false: such a folder is refused. */
@@ -437,7 +440,7 @@ export async function trainFromSpec(spec: RunSpec, specDir: string, options: Tra
     try {
       requireOneInput(built.model, wf.path, 'trained');
       throwIfAborted(options.signal);
-      const backend = await ensureGradientBackend(tf, info, built.model);
+      const backend = await ensureGradientBackend(tf, info, built.model, options.hold, options.signal);
       const dataFile = spec.data ? path.resolve(specDir, spec.data) : undefined;
       const loaded = dataFile ? await loadDataSet(dataFile, options.signal) : undefined;
       if (loaded && dataFile) {

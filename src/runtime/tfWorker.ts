@@ -5,12 +5,16 @@
  * TF.js has one backend per process, set globally: jobs that ask for the same backend run side by
  * side, and a job that asks for another one waits until those have ended (see admit), as
  * switching it would move the running jobs' tensors to a backend they did not choose (and that
- * may lack a kernel they need) and make their reports name the wrong one.
+ * may lack a kernel they need) and make their reports name the wrong one. For the same reason a
+ * job that must switch once it has started (a model whose gradients need a kernel the WebAssembly
+ * backend lacks falls back to the CPU backend; a job after such a one switches back) does so
+ * through its hold (backendHolds.ts), waiting until the jobs on the other backend have ended.
  * Protocol types: runtimeProtocol.ts.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { summarizeError, WeightFileError } from '../core/errors';
 import { initLayers, isWasmMemoryFailure } from './backend';
+import { BackendHolds, type BackendHold } from './backendHolds';
 import { runExperiment } from './experiments';
 import { probeFile } from './probeReport';
 import { trainFromSpec } from './runSpec';
@@ -22,6 +26,8 @@ const jobs = new Map<number, AbortController>();
 let runningBackend: string | undefined;
 /** Jobs that ask for another backend than the running ones, in arrival order. */
 const waiting: { id: number; job: RuntimeJob }[] = [];
+/** The running jobs' holds on the backend they compute on. */
+const holds = new BackendHolds();
 /** Set once a job ran out of WebAssembly memory: this TF.js can run nothing more (the host replaces the worker, taking the waiting jobs along). */
 let unusable = false;
 const wasmDir = (workerData as { wasmDir?: string } | undefined)?.wasmDir;
@@ -30,18 +36,18 @@ function post(m: WorkerToHost): void {
   port?.postMessage(m);
 }
 
-async function run(id: number, job: RuntimeJob, signal: AbortSignal): Promise<unknown> {
+async function run(id: number, job: RuntimeJob, signal: AbortSignal, hold: BackendHold): Promise<unknown> {
   const onEvent = (event: unknown): void => post({ type: 'event', id, event });
   // Initialize with the wanted backend first so the job functions reuse it.
   const { info } = await initLayers({ preferred: job.backend ?? 'auto', ...(wasmDir ? { wasmDir } : {}) });
   post({ type: 'backend', id, backend: info });
   switch (job.kind) {
     case 'probe':
-      return probeFile(job.file, { ...job.options, backend: job.backend ?? 'auto', signal });
+      return probeFile(job.file, { ...job.options, backend: job.backend ?? 'auto', signal, hold });
     case 'train':
-      return trainFromSpec(job.spec, job.specDir, { backend: job.backend ?? 'auto', signal, onEvent });
+      return trainFromSpec(job.spec, job.specDir, { backend: job.backend ?? 'auto', signal, onEvent, hold });
     case 'experiment':
-      return runExperiment(job.experiment, { outDir: job.outDir, backend: job.backend ?? 'auto', signal, onEvent, ...(job.epochs ? { epochs: job.epochs } : {}), ...(job.dataFile ? { dataFile: job.dataFile } : {}) });
+      return runExperiment(job.experiment, { outDir: job.outDir, backend: job.backend ?? 'auto', signal, onEvent, hold, ...(job.epochs ? { epochs: job.epochs } : {}), ...(job.dataFile ? { dataFile: job.dataFile } : {}) });
   }
 }
 
@@ -49,7 +55,8 @@ function start(id: number, job: RuntimeJob): void {
   const controller = new AbortController();
   jobs.set(id, controller);
   runningBackend = job.backend ?? 'auto';
-  run(id, job, controller.signal)
+  const hold = holds.open((held) => post({ type: 'waiting', id, runningBackend: held }));
+  run(id, job, controller.signal, hold)
     .then(
       (result) => post({ type: 'result', id, result }),
       (ex: unknown) => {
@@ -59,6 +66,7 @@ function start(id: number, job: RuntimeJob): void {
       },
     )
     .finally(() => {
+      hold.close();
       jobs.delete(id);
       if (jobs.size === 0) {
         runningBackend = undefined;

@@ -5,7 +5,8 @@ import { before, test } from 'node:test';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { initLayers, type BackendInfo, type Tf, type Tfl } from '../../../src/runtime/backend';
 import { runExperiment } from '../../../src/runtime/experiments';
-import { probeFile } from '../../../src/runtime/probeReport';
+import { BackendHolds } from '../../../src/runtime/backendHolds';
+import { probeFile, type ProbeReport } from '../../../src/runtime/probeReport';
 import { ensureGradientBackend, probeModel } from '../../../src/runtime/probe';
 import { readRunSpec, trainFromSpec } from '../../../src/runtime/runSpec';
 import { modelArtifacts, type TrainEvent } from '../../../src/runtime/training';
@@ -128,3 +129,55 @@ test('an experiment after a run that fell back to the CPU backend runs on the ch
   const meta = JSON.parse(fs.readFileSync(path.join(result.variants[0]!.checkpoints[1]!, 'model.json'), 'utf8')) as { userDefinedMetadata: { weightscope: { backend: string } } };
   assert.equal(meta.userDefinedMetadata.weightscope.backend, 'wasm');
 });
+
+test('jobs side by side (as in the extension’s worker): a run that falls back to the CPU backend keeps it while a probe asking for WASM waits for the run to end, then probes on WASM', async (t) => {
+  if (wasm.name !== 'wasm') {
+    t.skip(`the WASM backend is not available here: ${wasm.fallbacks.join(' ')}`);
+    return;
+  }
+  await withoutWasmKernel('Conv2DBackpropFilter', () => sideBySide());
+});
+
+async function sideBySide(): Promise<void> {
+  const dir = makeTempDir();
+  const conv = convNet();
+  await writeTfjsModel(path.join(dir, 'conv'), await modelArtifacts(tf, conv));
+  conv.dispose();
+  const dense = denseNet();
+  await writeTfjsModel(path.join(dir, 'dense'), await modelArtifacts(tf, dense));
+  dense.dispose();
+  const specFile = path.join(dir, 'spec.json');
+  fs.writeFileSync(specFile, JSON.stringify({ model: 'conv/model.json', synthetic: { samples: 60, seed: 1 }, epochs: 3, batchSize: 5, outDir: 'run' }));
+  const holds = new BackendHolds();
+  const order: string[] = [];
+  const runHold = holds.open((held) => order.push(`run waits for ${held}`));
+  let probing: Promise<ProbeReport> | undefined;
+  const probeHold = holds.open((held) => order.push(`probe waits for ${held}`));
+  const run = trainFromSpec(await readRunSpec(specFile), dir, {
+    backend: 'wasm',
+    hold: runHold,
+    onEvent: (e) => {
+      if (e.type === 'start') {
+        order.push(`run starts on ${e.backend.name}`);
+        // the probe comes while the run trains on the CPU backend
+        probing = probeFile(path.join(dir, 'dense', 'model.json'), { backend: 'wasm', batchSize: 4, hold: probeHold }).finally(() => probeHold.close());
+      }
+    },
+  }).finally(() => {
+    order.push(`run ended on ${tf.getBackend()}`);
+    runHold.close();
+  });
+  const done = await run;
+  assert.equal(done.stopped, undefined);
+  assert.equal(done.history.length, 3, 'every epoch ran, on the CPU backend that has the kernel');
+  assert.ok(done.history.every((h) => Number.isFinite(h.loss)));
+  const meta = JSON.parse(fs.readFileSync(path.join(done.checkpoints.at(-1)!, 'model.json'), 'utf8')) as { userDefinedMetadata: { weightscope: { backend: string } } };
+  assert.equal(meta.userDefinedMetadata.weightscope.backend, 'cpu');
+  assert.ok(probing, 'the probe started during the run');
+  const report = await probing;
+  assert.equal(report.backend.name, 'wasm');
+  assert.equal(tf.getBackend(), 'wasm', 'the probe ran where its report says');
+  assert.ok(report.probe.layers.find((l) => l.layer === 'out')!.gradNorm! > 0);
+  assert.deepEqual(order, ['run starts on cpu', 'probe waits for cpu', 'run ended on cpu']);
+  assert.deepEqual(holds.held(), []);
+}
