@@ -34,7 +34,7 @@ export async function expandInput(p: string): Promise<{ entries: string[]; isCol
 }
 
 /**
- * The entry file of a path that must be one model (check, probe, diff): the path itself for a file
+ * The entry file of a path that must be one model (probe, diff): the path itself for a file
  * or a model folder. Another folder is refused as noModelInFolder does, but with the reason of a
  * file in it Weightscope refuses (a legacy V1 checkpoint: `unsupportedFormat`, as inspect says), or
  * naming the models found in its sub-folders (a TF Serving base folder of versions).

@@ -150,3 +150,46 @@ test('the forecast table says why a value outside the healthy band is not a find
   assert.match(resnet, /^ {2}model\/conv2d +forward +0\.5 +backward /m);
   assert.doesNotMatch(resnet, /signal-vanishing/);
 });
+
+test('check of a folder that is not one model checks each weight file in it, in order: each report as the file alone gets it, --fail-on over all of them', async () => {
+  const models = ['bad-init-uniform-0.01', 'good-init-glorot-uniform'].map((m) => path.join(examples, m, 'model.json'));
+  const alone: unknown[] = [];
+  for (const m of models) {
+    const io = captureIo();
+    await runCli(['check', m, '--json', '--no-precision', '--workers', '0'], io);
+    alone.push(JSON.parse(io.stdout.join('\n')));
+  }
+  const io = captureIo();
+  assert.equal(await runCli(['check', examples, '--json', '--no-precision', '--fail-on', 'error'], io), checkFailedExitCode, io.stderr.join('\n'));
+  const text = io.stdout.join('\n');
+  const reports = JSON.parse(text) as CheckReport[];
+  assert.deepEqual(reports, alone);
+  assert.equal(text, JSON.stringify(reports, null, 2), 'the array is printed as JSON.stringify prints it');
+  assert.deepEqual(io.stderr, []);
+  // text: one report after the other, parted by an empty line; the Glorot model alone passes --fail-on
+  const shown = captureIo();
+  assert.equal(await runCli(['check', examples, '--no-precision'], shown), 0);
+  const out = shown.stdout.join('\n');
+  assert.deepEqual(
+    out.split('\n').filter((l) => l.endsWith('model.json')),
+    models,
+  );
+  assert.match(out, /\n\n.*good-init-glorot-uniform.model\.json\n {2}format: /);
+});
+
+test('check of a folder: a file that cannot be read gets its error line after the reports before it, the others are still checked, and the exit code is 2 also when --fail-on found diagnostics', async () => {
+  const dir = makeTempDir();
+  fs.cpSync(path.join(examples, 'bad-init-uniform-0.01'), path.join(dir, 'a-bad-init'), { recursive: true });
+  const values = new Float32Array(64 * 32).map((_, i) => Math.sin(i) * 0.1);
+  const whole = buildSafetensors([{ name: 'dense/kernel', dtype: 'F32', shape: [64, 32], bytes: new Uint8Array(values.buffer) }]);
+  fs.writeFileSync(path.join(dir, 'b-cut.safetensors'), whole.subarray(0, 40)); // cut inside its header
+  fs.writeFileSync(path.join(dir, 'c-whole.safetensors'), whole);
+  for (const format of [['--json'], []]) {
+    const io = captureIo();
+    assert.equal(await runCli(['check', dir, '--no-precision', '--fail-on', 'warning', ...format], io), 2);
+    const files = format.length ? (JSON.parse(io.stdout.join('\n')) as CheckReport[]).map((r) => r.file) : io.stdout.join('\n').split('\n').filter((l) => /\.(json|safetensors)$/.test(l));
+    assert.deepEqual(files, [path.join(dir, 'a-bad-init', 'model.json'), path.join(dir, 'c-whole.safetensors')]);
+    assert.equal(io.stderr.length, 1, io.stderr.join('\n'));
+    assert.match(io.stderr[0]!, /^error\[(truncated|corrupt)\]: .*b-cut\.safetensors/);
+  }
+});

@@ -140,13 +140,17 @@ test('the commands that open one model name the weight files in the sub-folders 
     }
   }
   const two = `error[unrecognized]: ${dir}: the folder holds no SavedModel, checkpoint or model.json to open; 2 weight files are below it (${path.join('1', 'model.json')}, ${path.join('2', 'model.json')}), so name one of them.`;
-  for (const argv of [['check', dir], ['probe', dir], ['diff', dir, path.join(dir, '1')]]) {
+  for (const argv of [['probe', dir], ['diff', dir, path.join(dir, '1')]]) {
     const r = await run(argv);
     assert.equal(r.code, 2, argv.join(' '));
     assert.deepEqual(r.err, [two], argv.join(' '));
   }
+  // check takes a folder of models: it checks both versions
+  const checked = await run(['check', dir, '--json', '--no-precision']);
+  assert.equal(checked.code, 0, checked.err.join(' | '));
+  assert.deepEqual((JSON.parse(checked.out) as { file: string }[]).map((x) => x.file), ['1', '2'].map((v) => path.join(dir, v, 'model.json')));
   fs.rmSync(path.join(dir, '2'), { recursive: true });
-  const r = await run(['check', dir]);
+  const r = await run(['probe', dir]);
   assert.deepEqual(r.err, [`error[unrecognized]: ${dir}: the folder holds no SavedModel, checkpoint or model.json to open; the weight file ${path.join('1', 'model.json')} is below it, so name that.`]);
 });
 
@@ -190,7 +194,7 @@ test('a folder scan lists a legacy V1 checkpoint beside readable models and says
 test('a folder that is not one model names the weight files it holds for the commands that open one model', async () => {
   const dir = makeTempDir('weightscope-not-one-model-');
   const message = async (): Promise<string[]> => {
-    const r = await run(['check', dir]);
+    const r = await run(['probe', dir]);
     assert.equal(r.code, 2);
     return r.err;
   };
@@ -204,9 +208,16 @@ test('a folder that is not one model names the weight files it holds for the com
   assert.deepEqual(await message(), [
     `error[unrecognized]: ${dir}: the folder holds no SavedModel, checkpoint or model.json to open; it holds 4 weight files (a.keras, b.tflite, c.safetensors and 1 more), so name one of them.`,
   ]);
-  const probe = await run(['probe', dir]);
-  assert.equal(probe.code, 2);
-  assert.match(probe.err.join('\n'), /it holds 4 weight files \(a\.keras, b\.tflite, c\.safetensors and 1 more\), so name one of them\.$/);
+  const diff = await run(['diff', dir, path.join(dir, 'a.keras')]);
+  assert.equal(diff.code, 2);
+  assert.match(diff.err.join('\n'), /it holds 4 weight files \(a\.keras, b\.tflite, c\.safetensors and 1 more\), so name one of them\.$/);
+  // check takes the folder: each (empty) file gets its error line
+  const check = await run(['check', dir]);
+  assert.equal(check.code, 2);
+  assert.deepEqual(
+    check.err.map((l) => /^error\[\w+\]: (.*?): /.exec(l)?.[1]),
+    ['a.keras', 'b.tflite', 'c.safetensors', 'model.h5'].map((f) => path.join(dir, f)),
+  );
 });
 
 test('an unreadable folder is reported as permissionDenied', async () => {
