@@ -8,6 +8,7 @@ import { forecastSignal, type SignalForecast } from '../analysis/signalPropagati
 import type { TensorStats } from '../analysis/statsTypes';
 import { computeTensorStats } from '../analysis/tensorStats';
 import { runDiagnostics } from '../analysis/diagnostics/diagnostic';
+import { isNumericDType } from '../core/dtypes';
 import { throwIfAborted } from '../core/errors';
 import { openLocalPath } from '../formats/registry';
 import { explainWasmMemoryFailure, initLayers, type BackendName, type Tf, type Tfl } from './backend';
@@ -78,9 +79,11 @@ export async function probeFile(file: string, options: ProbeFileOptions = {}): P
       built.model.dispose();
     }
     const { backend, probe, probeMs, batch, rows, size, data } = measured;
+    // The forecast from the weights alone, as `check` makes it: from every model tensor (a
+    // normalization's gamma resets the scale; with kernels alone it was left out of the forecast).
     const stats = new Map<string, TensorStats>();
     for (const t of wf.tensors) {
-      if (t.group === 'model' && !t.unavailable && /kernel|embeddings/.test(t.role)) {
+      if (t.group === 'model' && !t.unavailable && isNumericDType(t.dtype)) {
         try {
           stats.set(t.name, await computeTensorStats(t, { signal: options.signal }));
         } catch {

@@ -3,6 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../../../src/cli/main';
+import { initLayers } from '../../../src/runtime/backend';
+import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
+import { modelArtifacts } from '../../../src/runtime/training';
 import { captureIo } from '../helpers/captureIo';
 import { makeTempDir, repoRoot } from '../helpers/fixtures';
 import { skipWithTfjsNode, writeNpy } from '../helpers/runtimeData';
@@ -61,4 +64,33 @@ test('probe --data with JSON nested deeper than 512 levels exits 2 with error[co
   const io = captureIo();
   assert.equal(await runCli(['probe', model, '--data', deep, '--backend', 'cpu'], io), 2);
   assert.deepEqual(io.stderr, [`error[corrupt]: ${deep} is not valid JSON (nested 200001 levels deep, more than the 512 accepted).`]);
+});
+
+test('probe’s forecast from the weights alone is the one check makes, normalization layers included', async () => {
+  const { tf, tfl } = await initLayers({ preferred: 'cpu' });
+  const m = tfl.sequential();
+  m.add(tfl.layers.dense({ inputShape: [8], units: 32, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 1 }), name: 'hidden1' }));
+  // a gamma of 3 makes the normalization's reset of the scale (E[gamma^2] = 9) show in the forecast
+  m.add(tfl.layers.batchNormalization({ gammaInitializer: tfl.initializers.constant({ value: 3 }), name: 'bn' }));
+  m.add(tfl.layers.dense({ units: 32, activation: 'relu', kernelInitializer: tfl.initializers.randomUniform({ minval: -0.01, maxval: 0.01, seed: 2 }), name: 'hidden2' }));
+  m.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }), name: 'out' }));
+  const dir = makeTempDir();
+  try {
+    await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, m));
+  } finally {
+    m.dispose();
+  }
+  const file = path.join(dir, 'model', 'model.json');
+  const checked = captureIo();
+  assert.equal(await runCli(['check', file, '--json', '--no-precision'], checked), 0, checked.stderr.join('\n'));
+  const check = JSON.parse(checked.stdout.join('\n')) as { forecast: { layers: { name: string }[]; skipped: unknown[] }; diagnostics: { code: string }[] };
+  assert.ok(check.forecast.layers.some((l) => l.name === 'bn'), 'check models the normalization');
+  const probed = captureIo();
+  assert.equal(await runCli(['probe', file, '--json', '--backend', 'cpu'], probed), 0, probed.stderr.join('\n'));
+  const probe = JSON.parse(probed.stdout.join('\n')) as { forecast: unknown; forecastDiagnostics: unknown[] };
+  assert.deepEqual(probe.forecast, check.forecast);
+  assert.deepEqual(
+    probe.forecastDiagnostics,
+    check.diagnostics.filter((d) => d.code.startsWith('signal-')),
+  );
 });
