@@ -120,6 +120,8 @@ export class DiffPool {
   private idle: Worker[] = [];
   private all = new Set<Worker>();
   private nextId = 1;
+  /** Set by dispose: runs under way end with an error, and no worker starts any more. */
+  private disposed = false;
 
   /** Creates the pool; workers start on first use. */
   constructor(options: DiffPoolOptions = {}) {
@@ -180,9 +182,12 @@ export class DiffPool {
   private async inLanes<T>(items: readonly T[], signal: AbortSignal | undefined, handle: (worker: Worker, item: T, index: number) => Promise<void>): Promise<void> {
     let next = 0;
     const lane = async (): Promise<void> => {
-      const worker = this.acquire();
+      let worker = this.acquire();
       try {
-        while (next < items.length && !signal?.aborted) {
+        while (next < items.length && !signal?.aborted && !this.disposed) {
+          if (!this.all.has(worker)) {
+            worker = this.acquire(); // the last one failed or exited: its item has its error, the next goes to a new one
+          }
           const i = next++;
           await handle(worker, items[i]!, i);
         }
@@ -190,9 +195,15 @@ export class DiffPool {
         await this.release(worker);
       }
     };
+    if (this.disposed) {
+      throw disposedError();
+    }
     await Promise.all(Array.from({ length: Math.min(this.size, items.length) }, lane));
     if (signal?.aborted) {
       throw new WeightFileError('cancelled', 'The operation was cancelled.');
+    }
+    if (this.disposed) {
+      throw disposedError();
     }
   }
 
@@ -204,6 +215,13 @@ export class DiffPool {
     const worker = new Worker(this.script);
     worker.unref();
     this.all.add(worker);
+    // A worker that fails or exits, idle or not, is never handed out again (its messages would go nowhere).
+    const forget = (): void => {
+      this.all.delete(worker);
+      this.idle = this.idle.filter((x) => x !== worker);
+    };
+    worker.once('error', forget);
+    worker.once('exit', forget);
     return worker;
   }
 
@@ -212,7 +230,9 @@ export class DiffPool {
       return;
     }
     await this.send(worker, { type: 'close' });
-    this.idle.push(worker);
+    if (this.all.has(worker)) {
+      this.idle.push(worker); // not when it exited meanwhile or the pool was disposed
+    }
   }
 
   /** Sends one message and waits for its reply; a crashed worker becomes an `internal` error. */
@@ -248,11 +268,17 @@ export class DiffPool {
 
   /** Stops every worker. */
   async dispose(): Promise<void> {
+    this.disposed = true;
     const ws = [...this.all];
     this.all.clear();
     this.idle = [];
     await Promise.all(ws.map((w) => w.terminate()));
   }
+}
+
+/** How a run ends that the pool's dispose interrupted (or that started after it). */
+function disposedError(): Error {
+  return new Error('The diff pool was disposed.');
 }
 
 /** Below this many stored bytes (both files) diffLocalFiles compares in this thread unless told otherwise: starting workers (and their readers) costs more. */

@@ -112,3 +112,69 @@ test('two unrelated models: the tensors no pair read are fingerprinted by the wo
   assert.equal(inThread.summary.modelFingerprintA, refs[relA]!.model);
   assert.equal(inThread.summary.modelFingerprintB, refs[relB]!.model);
 });
+
+/**
+ * A stand-in diff worker: it answers each job with an 'error' reply naming the worker's thread,
+ * except a job for the tensor 'crash', on which its thread exits.
+ */
+function standInDiffWorker(): string {
+  const file = path.join(makeTempDir(), 'standInDiffWorker.js');
+  fs.writeFileSync(
+    file,
+    [
+      "const { parentPort, threadId } = require('node:worker_threads');",
+      'parentPort.on(\'message\', (m) => {',
+      "  if (m.type === 'close') return parentPort.postMessage({ type: 'closed' });",
+      "  if (m.type !== 'job') return;",
+      "  if (m.a === 'crash') process.exit(3);",
+      "  parentPort.postMessage({ type: 'error', id: m.id, error: { reason: 'internal', message: 'thread ' + threadId } });",
+      '});',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+/**
+ * Keeps this process alive, as the extension host is, while a test waits for the pool's (unref'd)
+ * workers, so that a hang shows as the test's timeout (10 s); it lets go 5 s after that, so that a
+ * hung test does not keep the process forever.
+ */
+function keepAlive(): () => void {
+  const timer = setTimeout(() => undefined, 15_000);
+  return () => clearTimeout(timer);
+}
+
+test('a diff worker that exits during a comparison fails that pair, and the pairs after it go to a new worker instead of waiting forever for the dead one', { timeout: 10_000 }, async () => {
+  const pool = new DiffPool({ workers: 1, workerScript: standInDiffWorker() });
+  const release = keepAlive();
+  try {
+    const pairs = ['x', 'crash', 'y', 'z', 'w'].map((n) => ({ a: n, b: n, matchedBy: 'name' as const }));
+    // every reply is an error (the stand-in compares nothing), so the run resolves with no result
+    await pool.runner('a', 'b')(pairs, {}, () => assert.fail('the stand-in sends no result'));
+    // and the pool still serves a later run
+    await pool.runner('a', 'b')(pairs.filter((p) => p.a !== 'crash'), {}, () => assert.fail('the stand-in sends no result'));
+  } finally {
+    release();
+    await pool.dispose();
+  }
+});
+
+test('disposing a diff pool while a comparison runs ends that comparison with an error instead of leaving it waiting', { timeout: 10_000 }, async () => {
+  const file = path.join(makeTempDir(), 'stuckDiffWorker.js');
+  // answers 'close' only: a comparison in it never ends by itself
+  fs.writeFileSync(file, "const { parentPort } = require('node:worker_threads');\nparentPort.on('message', (m) => { if (m.type === 'close') parentPort.postMessage({ type: 'closed' }); });\n");
+  const pool = new DiffPool({ workers: 1, workerScript: file });
+  const release = keepAlive();
+  const pairs = ['x', 'y', 'z'].map((n) => ({ a: n, b: n, matchedBy: 'name' as const }));
+  const run = pool.runner('a', 'b')(pairs, {}, () => assert.fail('no result')).then(
+    () => undefined,
+    (ex: unknown) => ex,
+  );
+  await new Promise((r) => setImmediate(r)); // the first pair is posted
+  await pool.dispose();
+  const outcome = await run;
+  release();
+  assert.ok(outcome instanceof Error, `the run ends with an error, not ${String(outcome)}`);
+  assert.match(outcome.message, /disposed/);
+});
