@@ -68,6 +68,8 @@ interface Pending {
   worker: Worker;
   /** True once the worker said the job waits; false again once it started (its backend or an event came). */
   waiting: boolean;
+  /** The job's cancel signal: a waiting job cancelled before its worker heard it does not move to the next worker. */
+  signal?: AbortSignal;
 }
 
 /** Options of a job run. */
@@ -101,7 +103,7 @@ export class RuntimeClient {
     const worker = this.ensureWorker();
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent: options.onEvent, onBackend: options.onBackend, onWaiting: options.onWaiting, job, worker, waiting: false });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent: options.onEvent, onBackend: options.onBackend, onWaiting: options.onWaiting, job, worker, waiting: false, signal: options.signal });
       worker.ref(); // keep the process alive while a job runs; unref'd again when idle
       worker.postMessage({ type: 'run', id, job });
       options.signal?.addEventListener('abort', () => {
@@ -134,7 +136,8 @@ export class RuntimeClient {
   /**
    * Terminates the worker; each pending job rejects with `reasonFor(its id, a promise of the worker's
    * exit)`, except, with `moveWaiting`, the jobs that were only waiting for others to end: they never
-   * ran, so they go to a new worker as they are.
+   * ran, so they go to a new worker as they are; one cancelled meanwhile (its worker, busy, had not
+   * heard the cancel yet) rejects as cancelled instead.
    */
   private async restart(reasonFor: (id: number, exited: Promise<void>) => unknown, moveWaiting = false): Promise<void> {
     const w = this.worker;
@@ -142,7 +145,9 @@ export class RuntimeClient {
     const exited = w ? w.terminate().then(() => undefined, () => undefined) : Promise.resolve();
     const moving: [number, Pending][] = [];
     for (const [id, p] of this.pending) {
-      if (moveWaiting && p.waiting && p.worker === w) {
+      if (moveWaiting && p.waiting && p.worker === w && p.signal?.aborted) {
+        p.reject(new WeightFileError('cancelled', 'The operation was cancelled.'));
+      } else if (moveWaiting && p.waiting && p.worker === w) {
         moving.push([id, p]);
       } else {
         p.reject(reasonFor(id, exited));

@@ -84,3 +84,51 @@ test('a job that was only waiting for others to end when the worker is restarted
     await client.dispose();
   }
 });
+
+test('a waiting job cancelled while its worker is too busy to hear it does not move to the next worker when that one is restarted: it ends as cancelled', { timeout: 10_000 }, async (t) => {
+  const dir = makeTempDir();
+  const file = path.join(dir, 'busyWorker.js');
+  // The first worker hears no Cancel (as one blocked in a long step); a 'waits' job is told to wait
+  // there, and in the next worker it runs and answers (which a cancelled job must never do).
+  fs.writeFileSync(
+    file,
+    [
+      "const { parentPort, threadId } = require('node:worker_threads');",
+      "const fs = require('node:fs');",
+      'parentPort.on(\'message\', (m) => {',
+      "  if (m.type !== 'run' || m.job.file === 'stuck') return;",
+      '  if (!fs.existsSync(m.job.marker)) {',
+      "    fs.writeFileSync(m.job.marker, String(threadId));",
+      "    parentPort.postMessage({ type: 'waiting', id: m.id, runningBackend: 'cpu' });",
+      '  } else {',
+      "    parentPort.postMessage({ type: 'result', id: m.id, result: { threadId } });",
+      '  }',
+      '});',
+    ].join('\n'),
+  );
+  const marker = path.join(dir, 'waited');
+  // The client's hard-stop timers run on a mock clock, moved by hand: no waiting, and a fixed order.
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const client = new RuntimeClient(file);
+  try {
+    const stuckCancel = new AbortController();
+    const stuck = client.run({ kind: 'probe', file: 'stuck', backend: 'cpu' } as unknown as RuntimeJob, { signal: stuckCancel.signal }).catch((ex: unknown) => ex);
+    const waitsCancel = new AbortController();
+    let saidWaiting!: () => void;
+    const waited = new Promise<void>((resolve) => (saidWaiting = resolve));
+    const queued = client
+      .run({ kind: 'probe', file: 'waits', marker, backend: 'wasm' } as unknown as RuntimeJob, { signal: waitsCancel.signal, onWaiting: () => saidWaiting() })
+      .then((result) => ({ result }), (ex: unknown) => ({ ex }));
+    await waited;
+    stuckCancel.abort();
+    t.mock.timers.tick(1000);
+    waitsCancel.abort(); // the worker does not answer it: it is busy
+    t.mock.timers.tick(hardCancelMs - 1000); // the stuck job's hard stop restarts the worker; the other's is 1 s away
+    assert.ok((await stuck) instanceof WorkerStoppedError);
+    const outcome = await queued;
+    assert.ok('ex' in outcome, `the cancelled job ran in the next worker: ${JSON.stringify(outcome)}`);
+    assert.ok(WeightFileError.is(outcome.ex, 'cancelled'), String(outcome.ex));
+  } finally {
+    await client.dispose();
+  }
+});
