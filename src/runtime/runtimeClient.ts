@@ -179,8 +179,8 @@ export class RuntimeClient {
     const worker = new Worker(this.workerPath, { workerData: { wasmDir: this.wasmDir } });
     worker.on('message', (m: WorkerToHost) => {
       const p = this.pending.get(m.id);
-      if (!p) {
-        return;
+      if (!p || p.worker !== worker) {
+        return; // settled, or moved to the next worker: what a stopped worker still sends for it is not its answer
       }
       if (m.type === 'event') {
         p.waiting = false;

@@ -132,3 +132,48 @@ test('a waiting job cancelled while its worker is too busy to hear it does not m
     await client.dispose();
   }
 });
+
+test('a job moved to the next worker takes no answer the old worker sent for it after the restart: it ends with the next worker\'s answer', { timeout: 10_000 }, async () => {
+  const dir = makeTempDir();
+  const file = path.join(dir, 'unusableWorker.js');
+  // A 'waits' job is told to wait in the first worker; an 'oom' job then leaves that worker unusable
+  // and, in the same breath, the first worker fails the waiting job too (as a job running beside
+  // one that ran out of WebAssembly memory does). In the next worker the 'waits' job answers.
+  fs.writeFileSync(
+    file,
+    [
+      "const { parentPort, threadId } = require('node:worker_threads');",
+      "const fs = require('node:fs');",
+      'let waiting;',
+      'parentPort.on(\'message\', (m) => {',
+      "  if (m.type !== 'run') return;",
+      "  if (m.job.file === 'oom') {",
+      "    parentPort.postMessage({ type: 'error', id: m.id, error: { reason: 'tooLarge', message: 'out of memory' }, unusable: true });",
+      "    parentPort.postMessage({ type: 'error', id: waiting, error: { reason: 'corrupt', message: 'the old worker failed it' } });",
+      '  } else if (!fs.existsSync(m.job.marker)) {',
+      '    waiting = m.id;',
+      "    fs.writeFileSync(m.job.marker, String(threadId));",
+      "    parentPort.postMessage({ type: 'waiting', id: m.id, runningBackend: 'cpu' });",
+      '  } else {',
+      "    parentPort.postMessage({ type: 'result', id: m.id, result: { threadId } });",
+      '  }',
+      '});',
+    ].join('\n'),
+  );
+  const marker = path.join(dir, 'waited');
+  const client = new RuntimeClient(file);
+  try {
+    let saidWaiting!: () => void;
+    const waited = new Promise<void>((resolve) => (saidWaiting = resolve));
+    const queued = client
+      .run<{ threadId: number }>({ kind: 'probe', file: 'waits', marker, backend: 'wasm' } as unknown as RuntimeJob, { onWaiting: () => saidWaiting() })
+      .then((result) => ({ result }), (ex: unknown) => ({ ex: String(ex) }));
+    await waited;
+    await assert.rejects(client.run({ kind: 'probe', file: 'oom', backend: 'cpu' } as unknown as RuntimeJob), /out of memory/);
+    const outcome = await queued;
+    assert.ok('result' in outcome, `the moved job took the old worker's answer: ${JSON.stringify(outcome)}`);
+    assert.notEqual(outcome.result.threadId, Number(fs.readFileSync(marker, 'utf8')), 'it ran in the next worker');
+  } finally {
+    await client.dispose();
+  }
+});
