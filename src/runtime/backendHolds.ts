@@ -27,9 +27,12 @@ export class BackendHolds {
   /** Holds waiting to switch, in arrival order: one that comes later waits behind them. */
   private readonly waiting: Waiter[] = [];
 
-  /** A hold for a job, holding nothing yet; `onWait` is told which backend it waits for (the other jobs'). Close it when the job ends. */
-  open(onWait?: (heldBackend: string) => void): BackendHold {
-    const hold = new BackendHold(this, onWait);
+  /**
+   * A hold for a job, holding nothing yet; `onWait` is told which backend it waits for (the other
+   * jobs'), `onResume` that a wait has ended and the job goes on. Close it when the job ends.
+   */
+  open(onWait?: (heldBackend: string) => void, onResume?: () => void): BackendHold {
+    const hold = new BackendHold(this, onWait, onResume);
     this.holds.add(hold);
     return hold;
   }
@@ -46,14 +49,14 @@ export class BackendHolds {
     this.grant();
   }
 
-  /** @internal BackendHold.use: resolves once `hold` may make `name` the backend (it then holds it). */
-  async wait(hold: BackendHold, name: string, signal: AbortSignal | undefined, onWait: ((held: string) => void) | undefined): Promise<void> {
+  /** @internal BackendHold.use: resolves once `hold` may make `name` the backend (it then holds it); true when it had to wait. */
+  async wait(hold: BackendHold, name: string, signal: AbortSignal | undefined, onWait: ((held: string) => void) | undefined): Promise<boolean> {
     throwIfAborted(signal);
     hold.backend = undefined; // what it held is let go while it waits: the others may go first
     this.grant();
     if (this.waiting.length === 0 && this.otherBackend(hold, name) === undefined) {
       hold.backend = name;
-      return;
+      return false;
     }
     // Behind the jobs already waiting, even when it could go now: else they could wait forever.
     const blocker = this.otherBackend(hold, name) ?? this.waiting[0]!.name;
@@ -74,6 +77,7 @@ export class BackendHolds {
       signal?.addEventListener('abort', onAbort, { once: true });
       onWait?.(blocker);
     });
+    return true;
   }
 
   /** A backend another hold than `hold` holds that is not `name`, else undefined. */
@@ -115,11 +119,13 @@ export class BackendHold {
   constructor(
     private readonly holds: BackendHolds,
     private readonly onWait: ((heldBackend: string) => void) | undefined,
+    private readonly onResume: (() => void) | undefined = undefined,
   ) {}
 
   /**
    * Makes `name` TF.js's backend for this job, after every other job holding another backend has
-   * ended (the job holds nothing meanwhile); rejects with `cancelled` when `signal` aborts first.
+   * ended (the job holds nothing meanwhile; `onResume` is told when such a wait ends); rejects with
+   * `cancelled` when `signal` aborts first.
    * Resolves with setBackend's answer: false when `name` could not be initialized (TF.js then keeps
    * the backend it had, which the job holds instead).
    */
@@ -127,7 +133,9 @@ export class BackendHold {
     if (this.backend === name && tf.getBackend() === name) {
       return true;
     }
-    await this.holds.wait(this, name, signal, this.onWait);
+    if (await this.holds.wait(this, name, signal, this.onWait)) {
+      this.onResume?.();
+    }
     if (tf.getBackend() === name) {
       return true;
     }

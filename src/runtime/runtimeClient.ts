@@ -66,7 +66,7 @@ interface Pending {
   /** The job, and the worker it was posted to (a job that only waited moves to the next worker). */
   job: RuntimeJob;
   worker: Worker;
-  /** True once the worker said the job waits; false again once it started (its backend or an event came). */
+  /** True once the worker said the job waits; false again once it started or went on (its backend, an event or `resumed` came). */
   waiting: boolean;
   /** The job's cancel signal: a waiting job cancelled before its worker heard it does not move to the next worker. */
   signal?: AbortSignal;
@@ -191,6 +191,8 @@ export class RuntimeClient {
       } else if (m.type === 'waiting') {
         p.waiting = true;
         p.onWaiting?.(m.runningBackend);
+      } else if (m.type === 'resumed') {
+        p.waiting = false; // it computes again: a restart stops it rather than moving it
       } else if (m.type === 'result') {
         this.settled(worker, m.id);
         p.resolve(m.result);

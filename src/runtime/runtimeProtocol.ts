@@ -23,6 +23,8 @@ export type WorkerToHost =
   | { type: 'event'; id: number; event: unknown }
   /** The job waits for the jobs ahead of it, on `runningBackend` ('auto' or a name), to end: TF.js has one backend at a time (tfWorker.ts). */
   | { type: 'waiting'; id: number; runningBackend: string }
+  /** The job that waited (a 'waiting' message sent once it had started, through its backend hold) goes on computing. */
+  | { type: 'resumed'; id: number }
   | { type: 'result'; id: number; result: unknown }
   /** `unusable`: the job left TF.js unusable in this worker (the WebAssembly heap ran out); the host replaces the worker. */
   | { type: 'error'; id: number; error: ErrorSummary; unusable?: true };

@@ -55,7 +55,12 @@ function start(id: number, job: RuntimeJob): void {
   const controller = new AbortController();
   jobs.set(id, controller);
   runningBackend = job.backend ?? 'auto';
-  const hold = holds.open((held) => post({ type: 'waiting', id, runningBackend: held }));
+  // A job that waits through its hold says so, and says when it goes on: the host moves a waiting job to
+  // a new worker when this one is restarted, but stops a running one with it (runtimeClient.ts).
+  const hold = holds.open(
+    (held) => post({ type: 'waiting', id, runningBackend: held }),
+    () => post({ type: 'resumed', id }),
+  );
   run(id, job, controller.signal, hold)
     .then(
       (result) => post({ type: 'result', id, result }),

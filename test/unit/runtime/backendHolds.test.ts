@@ -157,3 +157,26 @@ test('without a hold (one job in the process, as in the CLI) useBackend switches
   assert.equal(await useBackend(tf, 'wasm', undefined), true);
   assert.deepEqual(tf.switches, ['wasm']);
 });
+
+test('a job whose wait ends is told that it goes on (the worker tells the host, which then stops it with a restarted worker instead of moving it); a job that did not wait is told nothing', async () => {
+  const tf = fakeTf('wasm');
+  const holds = new BackendHolds();
+  const told: string[] = [];
+  const a = holds.open(
+    (held) => told.push(`a waits for ${held}`),
+    () => told.push('a goes on'),
+  );
+  const b = holds.open(
+    (held) => told.push(`b waits for ${held}`),
+    () => told.push('b goes on'),
+  );
+  await a.use(tf, 'wasm');
+  await b.use(tf, 'wasm');
+  const toCpu = b.use(tf, 'cpu');
+  assert.equal(await settled(toCpu), false);
+  assert.deepEqual(told, ['b waits for wasm']);
+  a.close();
+  assert.equal(await toCpu, true);
+  assert.deepEqual(told, ['b waits for wasm', 'b goes on']);
+  b.close();
+});

@@ -177,3 +177,52 @@ test('a job moved to the next worker takes no answer the old worker sent for it 
     await client.dispose();
   }
 });
+
+test('a job that waited through its backend hold and went on stops with its worker when another job\'s hard stop restarts it, rather than running again from the start in the next worker', { timeout: 10_000 }, async (t) => {
+  const dir = makeTempDir();
+  const file = path.join(dir, 'resumedWorker.js');
+  // A 'held' job starts (its backend), waits through its hold, then goes on and computes without a
+  // word (as a probe does until its report); in a next worker it would answer at once.
+  fs.writeFileSync(
+    file,
+    [
+      "const { parentPort, threadId } = require('node:worker_threads');",
+      "const fs = require('node:fs');",
+      'parentPort.on(\'message\', (m) => {',
+      "  if (m.type !== 'run' || m.job.file === 'stuck') return;",
+      "  if (m.job.file === 'ping') return parentPort.postMessage({ type: 'result', id: m.id, result: 'pong' });",
+      '  if (!fs.existsSync(m.job.marker)) {',
+      "    fs.writeFileSync(m.job.marker, String(threadId));",
+      "    parentPort.postMessage({ type: 'backend', id: m.id, backend: { name: 'wasm', label: 'WebAssembly', fallbacks: [] } });",
+      "    parentPort.postMessage({ type: 'waiting', id: m.id, runningBackend: 'wasm' });",
+      "    parentPort.postMessage({ type: 'resumed', id: m.id });",
+      '  } else {',
+      "    parentPort.postMessage({ type: 'result', id: m.id, result: { threadId } });",
+      '  }',
+      '});',
+    ].join('\n'),
+  );
+  const marker = path.join(dir, 'started');
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const client = new RuntimeClient(file);
+  try {
+    const stuckCancel = new AbortController();
+    const stuck = client.run({ kind: 'probe', file: 'stuck', backend: 'wasm' } as unknown as RuntimeJob, { signal: stuckCancel.signal }).catch((ex: unknown) => ex);
+    let saidWaiting!: () => void;
+    const waited = new Promise<void>((resolve) => (saidWaiting = resolve));
+    const held = client
+      .run<{ threadId: number }>({ kind: 'probe', file: 'held', marker, backend: 'wasm' } as unknown as RuntimeJob, { onWaiting: () => saidWaiting() })
+      .then((result) => ({ result }), (ex: unknown) => ({ ex }));
+    await waited;
+    // the worker's messages come in order: once this answer is in, so is the 'resumed' sent before it
+    assert.equal(await client.run({ kind: 'probe', file: 'ping', backend: 'wasm' } as unknown as RuntimeJob), 'pong');
+    stuckCancel.abort();
+    t.mock.timers.tick(hardCancelMs);
+    assert.ok((await stuck) instanceof WorkerStoppedError);
+    const outcome = await held;
+    assert.ok('ex' in outcome, `the job that was computing ran again in the next worker: ${JSON.stringify(outcome)}`);
+    assert.ok(outcome.ex instanceof WorkerRestartedError, String(outcome.ex));
+  } finally {
+    await client.dispose();
+  }
+});
