@@ -42,6 +42,12 @@ export class BackendHolds {
     return [...this.holds].flatMap((h) => (h.backend === undefined ? [] : [h.backend]));
   }
 
+  /** @internal BackendHold.use: `hold` holds `backend` after all (the one it asked for failed); jobs waiting for that one may go. */
+  holdInstead(hold: BackendHold, backend: string): void {
+    hold.backend = backend;
+    this.grant();
+  }
+
   /** @internal BackendHold.close. */
   remove(hold: BackendHold): void {
     this.holds.delete(hold);
@@ -141,7 +147,7 @@ export class BackendHold {
     }
     const ok = await tf.setBackend(name);
     if (!ok) {
-      this.backend = tf.getBackend();
+      this.holds.holdInstead(this, tf.getBackend());
     }
     return ok;
   }

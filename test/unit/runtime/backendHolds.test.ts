@@ -141,13 +141,19 @@ test('jobs waiting for the same backend go together; a cancelled wait rejects an
   assert.deepEqual(holds.held(), []);
 });
 
-test('a backend that fails to initialize leaves the job holding the backend TF.js kept', async () => {
+test('a backend that fails to initialize leaves the job holding the backend TF.js kept, and a job waiting for that one goes at once', async () => {
   const tf = fakeTf('cpu', ['webgl']);
   const holds = new BackendHolds();
   const a = holds.open();
-  assert.equal(await a.use(tf, 'webgl'), false);
-  assert.deepEqual(holds.held(), ['cpu']);
+  const b = holds.open();
+  const aWebgl = a.use(tf, 'webgl');
+  const bCpu = b.use(tf, 'cpu'); // asked while a holds webgl, before its switch fails
+  assert.equal(await aWebgl, false);
+  assert.equal(await settled(bCpu), true, 'b runs beside a on the backend a kept, without waiting for a to end');
+  assert.equal(await bCpu, true);
+  assert.deepEqual(holds.held(), ['cpu', 'cpu']);
   a.close();
+  b.close();
 });
 
 test('without a hold (one job in the process, as in the CLI) useBackend switches at once, and only when needed', async () => {
