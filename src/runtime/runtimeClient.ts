@@ -68,6 +68,8 @@ interface Pending {
   worker: Worker;
   /** True once the worker said the job waits; false again once it started or went on (its backend, an event or `resumed` came). */
   waiting: boolean;
+  /** True once the worker said anything of the job but that it waits: it read the job and began it (a job posted to a busy worker may sit unread). */
+  started: boolean;
   /** The job's cancel signal: a waiting job cancelled before its worker heard it does not move to the next worker. */
   signal?: AbortSignal;
 }
@@ -103,7 +105,7 @@ export class RuntimeClient {
     const worker = this.ensureWorker();
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent: options.onEvent, onBackend: options.onBackend, onWaiting: options.onWaiting, job, worker, waiting: false, signal: options.signal });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent: options.onEvent, onBackend: options.onBackend, onWaiting: options.onWaiting, job, worker, waiting: false, started: false, signal: options.signal });
       worker.ref(); // keep the process alive while a job runs; unref'd again when idle
       worker.postMessage({ type: 'run', id, job });
       options.signal?.addEventListener('abort', () => {
@@ -135,9 +137,9 @@ export class RuntimeClient {
 
   /**
    * Terminates the worker; each pending job rejects with `reasonFor(its id, a promise of the worker's
-   * exit)`, except, with `moveWaiting`, the jobs that were only waiting for others to end: they never
-   * ran, so they go to a new worker as they are; one cancelled meanwhile (its worker, busy, had not
-   * heard the cancel yet) rejects as cancelled instead.
+   * exit)`, except, with `moveWaiting`, the jobs that were only waiting for others to end or that the
+   * worker, busy, never began: they go to a new worker as they are; one cancelled meanwhile (its
+   * worker had not heard the cancel yet) rejects as cancelled instead.
    */
   private async restart(reasonFor: (id: number, exited: Promise<void>) => unknown, moveWaiting = false): Promise<void> {
     const w = this.worker;
@@ -145,9 +147,10 @@ export class RuntimeClient {
     const exited = w ? w.terminate().then(() => undefined, () => undefined) : Promise.resolve();
     const moving: [number, Pending][] = [];
     for (const [id, p] of this.pending) {
-      if (moveWaiting && p.waiting && p.worker === w && p.signal?.aborted) {
+      const movable = moveWaiting && p.worker === w && (p.waiting || !p.started);
+      if (movable && p.signal?.aborted) {
         p.reject(new WeightFileError('cancelled', 'The operation was cancelled.'));
-      } else if (moveWaiting && p.waiting && p.worker === w) {
+      } else if (movable) {
         moving.push([id, p]);
       } else {
         p.reject(reasonFor(id, exited));
@@ -158,7 +161,7 @@ export class RuntimeClient {
       const next = this.ensureWorker();
       next.ref();
       for (const [id, p] of moving) {
-        this.pending.set(id, { ...p, worker: next, waiting: false });
+        this.pending.set(id, { ...p, worker: next, waiting: false, started: false });
         next.postMessage({ type: 'run', id, job: p.job });
       }
     }
@@ -181,6 +184,9 @@ export class RuntimeClient {
       const p = this.pending.get(m.id);
       if (!p || p.worker !== worker) {
         return; // settled, or moved to the next worker: what a stopped worker still sends for it is not its answer
+      }
+      if (m.type !== 'waiting') {
+        p.started = true;
       }
       if (m.type === 'event') {
         p.waiting = false;

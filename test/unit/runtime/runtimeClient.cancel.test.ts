@@ -12,10 +12,19 @@ import { hardCancelMs, RuntimeClient, WorkerRestartedError, WorkerStoppedError, 
 import type { RuntimeJob } from '../../../src/runtime/runtimeProtocol';
 import { makeTempDir } from '../helpers/fixtures';
 
-/** A worker that never answers a job and ignores Cancel (a job stuck in a long step). */
+/** A worker that begins every job (it says its backend, as the real one does) and then never answers it and ignores Cancel (a job stuck in a long step). */
 function stuckWorker(): string {
   const file = path.join(makeTempDir(), 'stuckWorker.js');
-  fs.writeFileSync(file, "require('node:worker_threads').parentPort.on('message', () => undefined);\n");
+  fs.writeFileSync(
+    file,
+    [
+      "const { parentPort } = require('node:worker_threads');",
+      "parentPort.on('message', (m) => {",
+      "  if (m.type === 'run') parentPort.postMessage({ type: 'backend', id: m.id, backend: { name: 'cpu', label: 'CPU', fallbacks: [] } });",
+      '});',
+      '',
+    ].join('\n'),
+  );
   return file;
 }
 
@@ -49,7 +58,7 @@ test('a job that ignores Cancel is stopped after hardCancelMs as cancelled; the 
 test('a job that was only waiting for others to end when the worker is restarted moves to the next worker and runs there', { timeout: hardCancelMs + 10_000 }, async () => {
   const dir = makeTempDir();
   const file = path.join(dir, 'queueWorker.js');
-  // 'stuck' jobs never answer and ignore Cancel; a 'waits' job is told to wait in the first worker
+  // 'stuck' jobs begin (they say their backend), then never answer and ignore Cancel; a 'waits' job is told to wait in the first worker
   // (which marks that it was), and runs in the next one (it answers with its thread id).
   fs.writeFileSync(
     file,
@@ -57,7 +66,8 @@ test('a job that was only waiting for others to end when the worker is restarted
       "const { parentPort, threadId } = require('node:worker_threads');",
       "const fs = require('node:fs');",
       'parentPort.on(\'message\', (m) => {',
-      "  if (m.type !== 'run' || m.job.file === 'stuck') return;",
+      "  if (m.type !== 'run') return;",
+      "  if (m.job.file === 'stuck') return parentPort.postMessage({ type: 'backend', id: m.id, backend: { name: 'cpu', label: 'CPU', fallbacks: [] } });",
       '  if (!fs.existsSync(m.job.marker)) {',
       "    fs.writeFileSync(m.job.marker, String(threadId));",
       "    parentPort.postMessage({ type: 'waiting', id: m.id, runningBackend: 'cpu' });",
@@ -96,7 +106,8 @@ test('a waiting job cancelled while its worker is too busy to hear it does not m
       "const { parentPort, threadId } = require('node:worker_threads');",
       "const fs = require('node:fs');",
       'parentPort.on(\'message\', (m) => {',
-      "  if (m.type !== 'run' || m.job.file === 'stuck') return;",
+      "  if (m.type !== 'run') return;",
+      "  if (m.job.file === 'stuck') return parentPort.postMessage({ type: 'backend', id: m.id, backend: { name: 'cpu', label: 'CPU', fallbacks: [] } });",
       '  if (!fs.existsSync(m.job.marker)) {',
       "    fs.writeFileSync(m.job.marker, String(threadId));",
       "    parentPort.postMessage({ type: 'waiting', id: m.id, runningBackend: 'cpu' });",
@@ -189,7 +200,8 @@ test('a job that waited through its backend hold and went on stops with its work
       "const { parentPort, threadId } = require('node:worker_threads');",
       "const fs = require('node:fs');",
       'parentPort.on(\'message\', (m) => {',
-      "  if (m.type !== 'run' || m.job.file === 'stuck') return;",
+      "  if (m.type !== 'run') return;",
+      "  if (m.job.file === 'stuck') return parentPort.postMessage({ type: 'backend', id: m.id, backend: { name: 'cpu', label: 'CPU', fallbacks: [] } });",
       "  if (m.job.file === 'ping') return parentPort.postMessage({ type: 'result', id: m.id, result: 'pong' });",
       '  if (!fs.existsSync(m.job.marker)) {',
       "    fs.writeFileSync(m.job.marker, String(threadId));",
@@ -222,6 +234,44 @@ test('a job that waited through its backend hold and went on stops with its work
     const outcome = await held;
     assert.ok('ex' in outcome, `the job that was computing ran again in the next worker: ${JSON.stringify(outcome)}`);
     assert.ok(outcome.ex instanceof WorkerRestartedError, String(outcome.ex));
+  } finally {
+    await client.dispose();
+  }
+});
+
+test('a job posted to a worker blocked in another job’s step, which never began it, moves to the next worker when the hard stop restarts that one, and runs there', { timeout: 10_000 }, async (t) => {
+  const dir = makeTempDir();
+  const file = path.join(dir, 'blockedWorker.js');
+  // A 'stuck' job begins (it says its backend), then blocks the worker's thread for good, as one long
+  // step does: the worker reads no later message. Every other job answers with its thread id.
+  fs.writeFileSync(
+    file,
+    [
+      "const { parentPort, threadId } = require('node:worker_threads');",
+      'parentPort.on(\'message\', (m) => {',
+      "  if (m.type !== 'run') return;",
+      "  if (m.job.file === 'stuck') {",
+      "    parentPort.postMessage({ type: 'backend', id: m.id, backend: { name: 'cpu', label: 'CPU', fallbacks: [] } });",
+      '    for (;;) {}',
+      '  }',
+      "  parentPort.postMessage({ type: 'result', id: m.id, result: { threadId } });",
+      '});',
+    ].join('\n'),
+  );
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const client = new RuntimeClient(file);
+  try {
+    const stuckCancel = new AbortController();
+    let backendSaid!: () => void;
+    const began = new Promise<void>((resolve) => (backendSaid = resolve));
+    const stuck = client.run({ kind: 'probe', file: 'stuck', backend: 'cpu' } as unknown as RuntimeJob, { signal: stuckCancel.signal, onBackend: () => backendSaid() }).catch((ex: unknown) => ex);
+    await began;
+    const later = client.run<{ threadId: number }>({ kind: 'probe', file: 'later', backend: 'cpu' } as unknown as RuntimeJob).then((result) => ({ result }), (ex: unknown) => ({ ex }));
+    stuckCancel.abort();
+    t.mock.timers.tick(hardCancelMs); // the stuck job's hard stop restarts the worker
+    assert.ok((await stuck) instanceof WorkerStoppedError);
+    const outcome = await later;
+    assert.ok('result' in outcome, `the job the blocked worker never began was stopped with it: ${String((outcome as { ex: unknown }).ex)}`);
   } finally {
     await client.dispose();
   }
