@@ -40,10 +40,16 @@ const openFilters: Record<string, string[]> = {
   'All files': ['*'],
 };
 
-/** A URI from a command argument: a Uri, a tree node, or nothing. */
+/**
+ * Scheme of the resource the workbench gives a webview panel's editor: menus of the editor title
+ * bar pass it to their commands when the active editor is a panel (such as an Inspect panel).
+ */
+const webviewPanelScheme = 'webview-panel';
+
+/** A URI from a command argument: a Uri, a tree node, or nothing (also for a webview panel's own resource). */
 function uriOf(arg: unknown): vscode.Uri | undefined {
   if (arg instanceof vscode.Uri) {
-    return arg;
+    return arg.scheme === webviewPanelScheme ? undefined : arg;
   }
   if (arg && typeof arg === 'object' && 'uri' in arg && (arg as { uri: unknown }).uri instanceof vscode.Uri) {
     return (arg as { uri: vscode.Uri }).uri;

@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { api, assertClose, fixtureOrSkip, referenceOf, tempDir } from './helpers';
+import { api, assertClose, closeAllEditors, fixtureOrSkip, referenceOf, tempDir, waitFor } from './helpers';
 
 suite('export report', () => {
   let outDir: string;
@@ -64,6 +64,27 @@ suite('export report', () => {
     const lines = fs.readFileSync(csv.fsPath, 'utf8').trimEnd().split('\r\n');
     assert.equal(lines[0]!.split(',')[0], 'name');
     assert.equal(lines.length, 1 + Object.keys(ref).length);
+  });
+
+  test("Export Report in a weights panel's title bar exports the panel's file, not the panel's own URI", async function () {
+    this.timeout(60_000);
+    const uri = fixtureOrSkip(this, 'tflite/tflm-hello-world-tf2.11/hello_world_float.tflite');
+    const ext = await api();
+    await vscode.commands.executeCommand('weightscope.inspect', uri);
+    await waitFor('the Inspect panel of hello_world_float.tflite to be active', () => ext.views.active?.document.uri.fsPath === uri.fsPath);
+    // The editor title bar runs its commands with the active editor's resource; a webview panel's is
+    // a webview-panel: URI of the panel itself (seen in the workbench), not a file to export.
+    const panelResource = vscode.Uri.from({ scheme: 'webview-panel', path: 'webview-panel/webview-3f1c2a40-0d2e-4b8e-9a55-7d1e0c6b2f11' });
+    const target = vscode.Uri.file(path.join(outDir, 'panel-title.json'));
+    try {
+      const written = await vscode.commands.executeCommand<string | null | undefined>('weightscope.exportReport', panelResource, 'json', target);
+      assert.equal(written, target.fsPath, 'the report of the active panel is written');
+      const report = JSON.parse(fs.readFileSync(target.fsPath, 'utf8')) as { format: string; path: string; tensors: unknown[] };
+      assert.equal(report.format, 'tflite');
+      assert.equal(path.basename(report.path), 'hello_world_float.tflite');
+    } finally {
+      await closeAllEditors();
+    }
   });
 
   test('export refuses to overwrite the input file', async function () {
