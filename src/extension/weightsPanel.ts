@@ -7,12 +7,12 @@ import type { WeightsPanelStateDto } from '../protocol/weightsPanel';
 import { Disposable } from './dispose';
 import { log } from './log';
 import { WeightsDocumentStore, type WeightsDocumentLease } from './weightsDocument';
-import { WeightsView, type WeightsViewRegistry } from './weightsView';
+import { inspectPanelViewType, WeightsView, type WeightsViewRegistry } from './weightsView';
 
 /** Opens and restores weights panels. */
 export class WeightsPanelManager extends Disposable implements vscode.WebviewPanelSerializer<WeightsPanelStateDto> {
   /** View type of the panel (also in package.json's `onWebviewPanel:` activation event). */
-  static readonly viewType = 'weightscope.weightsPanel';
+  static readonly viewType = inspectPanelViewType;
 
   private readonly panels = new Map<string, WeightsView>();
 

@@ -19,6 +19,9 @@ import { webviewHtml, webviewOptions } from './webviewHtml';
 /** The bundle name of the weights panel (dist/webview/weightsPanel.js, media/weightsPanel.css). */
 export const weightsPanelBundle = 'weightsPanel';
 
+/** View type of the Inspect panels (WeightsPanelManager.viewType). */
+export const inspectPanelViewType = 'weightscope.weightsPanel';
+
 /** All live views, and which one is active (for Refresh and Export Report). */
 export class WeightsViewRegistry {
   private readonly views = new Set<WeightsView>();
@@ -105,6 +108,12 @@ export class WeightsView extends Disposable {
       copyTable: async ({ format, tensors }) => ({ rows: await copyReport(this.document, tableFormatOf(format), validNames(tensors)) }),
       exportTable: async ({ format, tensors }) => ({ path: await exportReport(this.document, tableFormatOf(format), { names: validNames(tensors) }) }),
       reopenWith: async () => {
+        if (this.panel.viewType === inspectPanelViewType) {
+          // An Inspect panel is no editor of its file, and Reopen Editor With acts on the active
+          // editor only: open the file in its default editor in the panel's place, then offer the others.
+          await vscode.commands.executeCommand('vscode.open', this.document.uri, { viewColumn: this.panel.viewColumn, preview: false });
+          this.panel.dispose();
+        }
         await vscode.commands.executeCommand('workbench.action.reopenWithEditor', this.document.uri);
         return null;
       },

@@ -245,6 +245,29 @@ export const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'Reopen With… in the error state of an Inspect panel offers the editors of the file',
+    needsFixtures: false,
+    async run(ctx) {
+      const { page } = ctx;
+      await ctx.openWorkbench();
+      await waitForWorkbench(page);
+      const row = await revealInExplorer(page, ['broken', 'not-weights.h5']);
+      await contextMenuItems(page, row); // right-click only: a click would open the custom editor
+      await clickMenuItem(page, 'Inspect Weights');
+      const frame = webviewFrame(page);
+      await frame.locator('#error-state h2', { hasText: 'Cannot open not-weights.h5' }).waitFor({ timeout: 30_000 });
+      await frame.locator('#reopen-with').click();
+      // The workbench's editor picker, as from Reopen Editor With... on an editor of the file.
+      const textEditor = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'Text Editor' });
+      await textEditor.waitFor({ timeout: 15_000 });
+      await textEditor.click();
+      // The file (the line the workspace script wrote) in a text editor, in the panel's place.
+      await page.locator('.monaco-editor .view-lines', { hasText: 'these are not weights, just a line of text' }).waitFor({ timeout: 15_000 });
+      assert.equal(await page.locator('.tabs-container .tab', { hasText: 'Weights: not-weights.h5' }).count(), 0, 'the Inspect panel is replaced');
+      await closeAllEditors(page);
+    },
+  },
+  {
     name: 'an inspect panel is restored after a reload (serializer)',
     needsFixtures: true,
     async run(ctx) {
