@@ -455,7 +455,9 @@ export class Hdf5File {
     if (truncation && !member) {
       installMemberFs(module);
       libraryPath = memberPath(displayName);
-      member = { hostPath: localPath, start: 0, size: truncation.expectedBytes };
+      // After an open that failed the library can still hold the file (objects the failure left
+      // open keep it open) and serves this open from that stream: watch the range that stream reads.
+      member = heldMember(module, localPath) ?? { hostPath: localPath, start: 0, size: truncation.expectedBytes };
       memberRanges.set(libraryPath, member);
       done = async () => {
         memberRanges.delete(libraryPath);
@@ -1061,6 +1063,18 @@ function treeOrRefuse(hostPath: string, displayName: string, range?: { start: nu
 /** A virtual path for the library's view of a byte range (installMemberFs). */
 function memberPath(displayName: string): string {
   return `/.weightscope-member-${process.pid}-${++memberCounter}/${path.basename(displayName) || 'member.h5'}`;
+}
+
+/** The range of a whole host file that a stream the HDF5 library still holds open reads, if any. */
+function heldMember(module: H5Module, hostPath: string): MemberRange | undefined {
+  const streams = (module.FS as unknown as { streams?: readonly (EmscriptenStream | null | undefined)[] }).streams ?? [];
+  for (const stream of streams) {
+    const m = stream?.weightscopeMember;
+    if (m && m.hostPath === hostPath && m.start === 0) {
+      return m;
+    }
+  }
+  return undefined;
 }
 
 /** Bytes free to this process in the file system of `dir`; undefined when that cannot be asked. */

@@ -421,6 +421,22 @@ test('a whole HDF5 file with an address past its end is corrupt, not truncated',
   });
 });
 
+test('a truncated HDF5 file opened again in the same process is truncated each time, with both sizes', { skip: haveFixtures ? false : missingFixturesReason }, async () => {
+  // The first 1,000 bytes of a Keras file: its root group's symbol table lies past them. The HDF5
+  // library keeps such a file open after the failed open, and serves the next open from it.
+  const whole = path.join(fixturesDir, 'keras-h5', 'alphabet-soup-charity-keras2.15', 'AlphabetSoupCharity.h5');
+  const wholeBytes = fs.statSync(whole).size;
+  const file = path.join(makeTempDir('weightscope-h5-cut-twice-'), 'cut.h5');
+  fs.writeFileSync(file, fs.readFileSync(whole).subarray(0, 1000));
+  for (const attempt of [1, 2, 3]) {
+    await assert.rejects(openLocalPath(file), (ex: unknown) => {
+      assert.ok(WeightFileError.is(ex, 'truncated'), `attempt ${attempt}: ${String(ex)}`);
+      assert.ok(ex.message.endsWith(`the file is truncated (its superblock records an end of file at byte ${wholeBytes} but it has 1000 bytes).`), `attempt ${attempt}: ${ex.message}`);
+      return true;
+    });
+  }
+});
+
 // HDF5 2.0's own format (layout message version 5). Last in this file: once the library has written
 // it, it reports the damaged file of the abort() test above with another diagnostic.
 testNeverWritten('latest');
