@@ -135,6 +135,8 @@ export const diffScenarios: Scenario[] = [
       const labels = await frame.locator('#history-table tbody tr td:first-child').allTextContents();
       assert.deepEqual(labels, ['epoch-000', 'epoch-001', 'epoch-002', 'epoch-003']);
       assert.equal((await frame.locator('#history-table tbody tr:first-child td:nth-child(3)').textContent())?.trim(), '0');
+      assert.ok(await frame.locator('#cancel').isDisabled(), 'Cancel is disabled once the history is read (nothing runs)');
+      assert.ok(await frame.locator('#rerun').isEnabled(), 'Re-run stays available');
       await assertPainted(ctx, '#history-lines');
       await assertPainted(ctx, '#history-heatmap');
       for (const chart of ['#history-lines', '#layer-lines', '#history-heatmap']) {

@@ -109,7 +109,10 @@ app.append(
 );
 historyView.hidden = true;
 
-rerunBtn.addEventListener('click', () => messenger.notify({ type: 'rerun' }));
+rerunBtn.addEventListener('click', () => {
+  setRunning(true);
+  messenger.notify({ type: 'rerun' });
+});
 cancelBtn.addEventListener('click', () => messenger.notify({ type: 'cancel' }));
 swapBtn.addEventListener('click', () => {
   saveState({ selected: undefined });
@@ -142,6 +145,11 @@ function showError(ex: unknown): void {
 /** Set while a run that a change on disk started is under way (its progress says why it runs). */
 let changedNote = '';
 
+/** Cancel is offered while a comparison or history run is under way only (there is nothing to cancel otherwise). */
+function setRunning(running: boolean): void {
+  cancelBtn.disabled = !running;
+}
+
 function onNotification(n: DiffPanelNotification): void {
   switch (n.type) {
     case 'init':
@@ -152,17 +160,20 @@ function onNotification(n: DiffPanelNotification): void {
       overlay.show(undefined);
       renderTitle();
       statusEl.textContent = state.mode === 'diff' ? 'Comparing…' : 'Reading checkpoints…';
+      setRunning(true); // a result that is already there follows at once and ends it
       break;
     case 'changed':
       changedNote = `${n.files.length > 3 ? `${n.files.length} files` : n.files.join(', ')} changed on disk; `;
       statusEl.classList.remove('error');
       statusEl.textContent = `${changedNote}${state.mode === 'diff' ? 'comparing' : 'reading'} again…`;
+      setRunning(true);
       break;
     case 'progress':
       statusEl.classList.remove('error');
       statusEl.textContent = changedNote
         ? `${changedNote}${state.mode === 'diff' ? 'comparing' : 'reading'} again… ${n.done}/${n.total}`
         : `${state.mode === 'diff' ? 'Comparing' : 'Reading'}… ${n.done}/${n.total}`;
+      setRunning(true);
       break;
     case 'diff':
       diff = n.result;
@@ -170,6 +181,7 @@ function onNotification(n: DiffPanelNotification): void {
       saveState({ overrides: n.overrides });
       statusEl.classList.remove('error');
       statusEl.textContent = n.result.summary.identicalModels ? 'The weights are identical.' : 'Done.';
+      setRunning(false);
       renderDiff();
       break;
     case 'history':
@@ -177,12 +189,14 @@ function onNotification(n: DiffPanelNotification): void {
       changedNote = '';
       statusEl.classList.remove('error');
       statusEl.textContent = `${n.result.checkpoints.length} checkpoints, ordered by ${n.result.orderedBy}.`;
+      setRunning(false);
       renderHistory();
       break;
     case 'error':
       changedNote = '';
       statusEl.textContent = `error[${n.error.reason}]: ${n.error.message}`;
       statusEl.classList.add('error');
+      setRunning(false);
       break;
     case 'sidecars':
       renderSidecars(n);
