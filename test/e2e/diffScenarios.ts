@@ -148,6 +148,33 @@ export const diffScenarios: Scenario[] = [
     },
   },
   {
+    name: 'Show Weight History on a folder without checkpoints shows the error alone, nothing to cancel',
+    needsFixtures: false,
+    async run(ctx) {
+      const { page } = ctx;
+      const dir = path.join(ctx.workspace, 'no-checkpoints');
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'notes.txt'), 'training notes, no weights\n');
+      await ctx.openWorkbench();
+      await waitForWorkbench(page);
+      const folder = await revealInExplorer(page, ['no-checkpoints']);
+      await folder.click();
+      await page.waitForFunction(`document.querySelectorAll('.explorer-folders-view .monaco-list-row[aria-selected="true"]').length === 1`);
+      await menuWith(page, folder, 'Show Weight History');
+      await contextMenuItems(page, folder);
+      await clickMenuItem(page, 'Show Weight History');
+      const frame = webviewFrame(page);
+      await frame.locator('#diff-title', { hasText: 'Weight history: no-checkpoints' }).waitFor({ timeout: 60_000 });
+      await frame.locator('#diff-status.error', { hasText: 'no-checkpoints: the folder holds no checkpoints' }).waitFor({ timeout: 30_000 });
+      // No empty charts, selects and table under the error.
+      assert.ok(await frame.locator('.history-view').isHidden(), 'the empty history view is hidden');
+      assert.ok(await frame.locator('.diff-view').isHidden(), 'the diff view is hidden');
+      assert.ok(await frame.locator('#cancel').isDisabled(), 'Cancel is disabled: nothing runs');
+      await screenshot(ctx, 'history-error-dark', 300);
+      await closeAllEditors(page);
+    },
+  },
+  {
     name: 'Compare Weights with Selected: a side whose shard is missing and a string weight are listed, not compared',
     needsFixtures: false,
     async run(ctx) {

@@ -145,6 +145,12 @@ function showError(ex: unknown): void {
 /** Set while a run that a change on disk started is under way (its progress says why it runs). */
 let changedNote = '';
 
+/** Shows the diff or the history view (the one of the panel's mode), or neither (an error and no result to show). */
+function showResultView(visible: boolean): void {
+  diffView.hidden = !visible || state.mode !== 'diff';
+  historyView.hidden = !visible || state.mode === 'diff';
+}
+
 /** Cancel is offered while a comparison or history run is under way only (there is nothing to cancel otherwise). */
 function setRunning(running: boolean): void {
   cancelBtn.disabled = !running;
@@ -182,6 +188,7 @@ function onNotification(n: DiffPanelNotification): void {
       statusEl.classList.remove('error');
       statusEl.textContent = n.result.summary.identicalModels ? 'The weights are identical.' : 'Done.';
       setRunning(false);
+      showResultView(true);
       renderDiff();
       break;
     case 'history':
@@ -190,6 +197,7 @@ function onNotification(n: DiffPanelNotification): void {
       statusEl.classList.remove('error');
       statusEl.textContent = `${n.result.checkpoints.length} checkpoints, ordered by ${n.result.orderedBy}.`;
       setRunning(false);
+      showResultView(true);
       renderHistory();
       break;
     case 'error':
@@ -197,6 +205,10 @@ function onNotification(n: DiffPanelNotification): void {
       statusEl.textContent = `error[${n.error.reason}]: ${n.error.message}`;
       statusEl.classList.add('error');
       setRunning(false);
+      // With no earlier result the charts and tables below would stand empty: the error alone is shown.
+      if (state.mode === 'diff' ? !diff : !history) {
+        showResultView(false);
+      }
       break;
     case 'sidecars':
       renderSidecars(n);
@@ -207,8 +219,7 @@ function onNotification(n: DiffPanelNotification): void {
 function renderTitle(): void {
   const isDiff = state.mode === 'diff';
   titleEl.textContent = isDiff ? `${state.labelA ?? 'A'} ↔ ${state.labelB ?? 'B'}` : `Weight history: ${state.labelA ?? ''}`;
-  diffView.hidden = !isDiff;
-  historyView.hidden = isDiff;
+  showResultView(true);
   for (const b of [swapBtn, resetBtn, inspectA, inspectB]) {
     b.hidden = !isDiff;
   }
