@@ -8,7 +8,7 @@ import { buildFileReport, type FileReport } from '../analysis/report';
 import { WeightFileError } from '../core/errors';
 import type { TableFormat } from '../protocol/weightsPanel';
 import { log } from './log';
-import { formatExtensions, inputFilesOf, renderReport, restrictReport, writeFileAtomic } from './reportExport';
+import { exportFileName, formatExtensions, inputFilesOf, renderReport, restrictReport, writeFileAtomic } from './reportExport';
 import type { WeightsDocument } from './weightsDocument';
 
 /** Labels of the formats in pickers and dialogs. */
@@ -21,6 +21,15 @@ export function documentReport(document: WeightsDocument, names?: readonly strin
     throw new Error(document.error ? document.error.message : `${document.fileName} is not open yet.`);
   }
   return restrictReport(buildFileReport(file, document.results), names);
+}
+
+/** True when `uri` is a folder (a SavedModel or checkpoint folder opened as one model). */
+async function isFolder(uri: vscode.Uri): Promise<boolean> {
+  try {
+    return ((await vscode.workspace.fs.stat(uri)).type & vscode.FileType.Directory) !== 0;
+  } catch {
+    return false;
+  }
 }
 
 /** Asks for an export format. */
@@ -64,9 +73,8 @@ export async function exportReport(
 ): Promise<string | null> {
   await ensureAnalysed(document);
   const report = documentReport(document, options.names);
-  const base = document.fileName.replace(/\.[^.]*$/, '') || 'weights';
   const folder = document.uri.scheme === 'file' ? vscode.Uri.file(path.dirname(document.uri.fsPath)) : undefined;
-  const suggested = `${base}.weightscope.${formatExtensions[format]}`;
+  const suggested = exportFileName(document.fileName, await isFolder(document.uri), format);
   const target =
     options.target ??
     (await vscode.window.showSaveDialog({

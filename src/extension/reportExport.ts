@@ -15,6 +15,16 @@ import type { TableFormat } from '../protocol/weightsPanel';
 export const formatExtensions: Readonly<Record<TableFormat, string>> = { json: 'json', markdown: 'md', csv: 'csv' };
 
 /**
+ * The file name an export suggests: `<name without its extension>.weightscope.<ext>` for a file,
+ * `<name>.weightscope.<ext>` for a folder (a SavedModel or checkpoint folder, whose name's dots, as
+ * in `model-tf2.2`, are no extension).
+ */
+export function exportFileName(name: string, isFolder: boolean, format: TableFormat): string {
+  const base = (isFolder ? name : name.replace(/\.[^.]*$/, '')) || 'weights';
+  return `${base}.weightscope.${formatExtensions[format]}`;
+}
+
+/**
  * The export format named by `value` (a webview message or a command argument, so untrusted);
  * throws a RangeError naming the value and the formats there are.
  */

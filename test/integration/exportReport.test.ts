@@ -87,6 +87,32 @@ suite('export report', () => {
     }
   });
 
+  test('the save dialog suggests <file name without extension> for a file and the whole name for a model folder', async function () {
+    this.timeout(60_000);
+    const folder = fixtureOrSkip(this, 'tf-savedmodel/keras-lso-savedmodel-tf2.2');
+    const file = fixtureOrSkip(this, 'keras-h5/alphabet-soup-charity-keras2.15/AlphabetSoupCharity.h5');
+    await api();
+    const window = vscode.window as { showSaveDialog: unknown };
+    const realShowSaveDialog = window.showSaveDialog;
+    const suggested: string[] = [];
+    // The dialog is not shown: its suggestion is noted and the export cancelled.
+    window.showSaveDialog = async (options?: vscode.SaveDialogOptions) => {
+      suggested.push(options?.defaultUri?.fsPath ?? '(none)');
+      return undefined;
+    };
+    try {
+      assert.equal(await vscode.commands.executeCommand('weightscope.exportReport', folder, 'json'), null);
+      assert.equal(await vscode.commands.executeCommand('weightscope.exportReport', file, 'csv'), null);
+    } finally {
+      window.showSaveDialog = realShowSaveDialog;
+    }
+    // The folder's name holds a dot ('tf2.2') that is no file extension.
+    assert.deepEqual(suggested, [
+      path.join(path.dirname(folder.fsPath), 'keras-lso-savedmodel-tf2.2.weightscope.json'),
+      path.join(path.dirname(file.fsPath), 'AlphabetSoupCharity.weightscope.csv'),
+    ]);
+  });
+
   test('export refuses to overwrite the input file', async function () {
     this.timeout(60_000);
     const uri = fixtureOrSkip(this, 'tflite/tflm-hello-world-tf2.11/hello_world_float.tflite');
