@@ -49,7 +49,8 @@ test('virtual workspaces are declared as limited, and the explorer offers the co
     assert.ok(m.when?.startsWith('resourceScheme =~ /^(file|vscode-remote)$/ && '), `${m.command}: ${m.when}`);
   }
   // The Weights view marks files of other file systems 'weightscope.virtualFile' (weightsTree.ts): its
-  // comparison items are offered on local files only, while inspect, export, reveal and copy serve both.
+  // comparison items (the explorer's, HEAD and the previous commit included) are offered on local files
+  // only, while inspect, export, reveal and copy serve both.
   const offeredOn = (when: string, contextValue: string): boolean => {
     const exact = /viewItem == ([\w.]+)/.exec(when);
     const pattern = /viewItem =~ \/(.+?)\/(?= |$)/.exec(when);
@@ -60,7 +61,7 @@ test('virtual workspaces are declared as limited, and the explorer offers the co
   const fileItems = items.filter((m) => offeredOn(m.when!, 'weightscope.file'));
   assert.deepEqual(
     [...new Set(fileItems.map((m) => m.command.replace('weightscope.', '')))].sort(),
-    ['compareWith', 'compareWithHead', 'compareWithSelected', 'copyName', 'exportReport', 'inspect', 'revealInExplorer', 'selectForCompare'],
+    ['compareWith', 'compareWithHead', 'compareWithPrevious', 'compareWithSelected', 'copyName', 'exportReport', 'inspect', 'revealInExplorer', 'selectForCompare'],
   );
   for (const m of fileItems) {
     assert.equal(offeredOn(m.when!, 'weightscope.virtualFile'), !localOnly.test(m.command), `${m.command} on a file of another file system: ${m.when}`);
