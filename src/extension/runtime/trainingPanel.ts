@@ -4,27 +4,22 @@
  * TrainingPanelSerializer brings panels back after a window reload (trainingPanelState.ts).
  */
 import * as vscode from 'vscode';
-import type { Diagnostic } from '../../analysis/diagnostics/diagnostic';
 import type { BackendInfo } from '../../runtime/backend';
 import type { ExperimentResult } from '../../runtime/experiments';
 import type { ProbeReport } from '../../runtime/probeReport';
 import type { TrainEvent } from '../../runtime/training';
-import type { DiagnosticDto, RunDto, TrainingPanelEvent, TrainingPanelNotification, TrainingPanelRequests, TrainingPanelStateDto } from '../../protocol/trainingPanel';
+import type { RunDto, TrainingPanelEvent, TrainingPanelNotification, TrainingPanelRequests, TrainingPanelStateDto } from '../../protocol/trainingPanel';
 import { Disposable } from '../dispose';
 import { log } from '../log';
 import { HostMessenger } from '../messenger';
 import { webviewHtml, webviewOptions } from '../webviewHtml';
-import { restoreTrainingState } from './trainingPanelState';
+import { diagnosticDto, probeDto, restoreTrainingState } from './trainingPanelState';
 
 /** Minimum time between two snapshots posted to the webview, in milliseconds. */
 const postIntervalMs = 200;
 
 /** Most steps kept per run for the charts (older ones are thinned out); the webview saves them all for a reload. */
 const maxStepsPerRun = 1000;
-
-function dto(d: Diagnostic): DiagnosticDto {
-  return { severity: d.severity, code: d.code, ...(d.layer ? { layer: d.layer } : {}), message: d.message };
-}
 
 /** One panel. */
 export class TrainingPanel extends Disposable {
@@ -130,7 +125,7 @@ export class TrainingPanel extends Disposable {
         this.update({ message: `${name}: epoch ${e.epoch} done, checkpoint written` });
         break;
       case 'warning':
-        this.state.warnings.push(dto(e.diagnostic));
+        this.state.warnings.push(diagnosticDto(e.diagnostic));
         this.update({});
         break;
       case 'done':
@@ -140,29 +135,8 @@ export class TrainingPanel extends Disposable {
 
   /** Shows a probe report. */
   showProbe(r: ProbeReport): void {
-    const p = r.probe;
     this.setBackend(r.backend);
-    this.update({
-      status: 'done',
-      message: `Probe done in ${r.probeMs} ms`,
-      probe: {
-        loss: `${p.lossName} (${p.lossSource}) = ${p.loss ?? 'not finite'}`,
-        batch: `${p.batchSize} samples, ${p.inputSource === 'data' ? `from data${p.targetSource === 'synthetic' ? ', synthetic targets (the data has none)' : ''}` : `synthetic ${p.inputSource}`}, lr ${p.learningRate}${r.batchReduced ? ` (batch ${r.batchReduced})` : ''}`,
-        layers: p.layers.map((l) => ({
-          layer: l.layer,
-          className: l.className,
-          activation: l.activation ?? null,
-          gradNorm: l.gradNorm,
-          gradWeightRatio: l.gradWeightRatio,
-          activationStd: l.activationStd,
-          deadReluFraction: l.deadReluFraction ?? null,
-          saturatedFraction: l.saturatedFraction ?? null,
-        })),
-        diagnostics: r.diagnostics.map(dto),
-        forecastDiagnostics: r.forecastDiagnostics.map(dto),
-        firstNonFiniteLayer: p.firstNonFiniteLayer ?? null,
-      },
-    });
+    this.update({ status: 'done', message: `Probe done in ${r.probeMs} ms`, probe: probeDto(r) });
   }
 
   /** Adds an experiment's final per-variant numbers. */
@@ -179,7 +153,7 @@ export class TrainingPanel extends Disposable {
         run.accuracy = v.accuracy ?? null;
       }
       if (r.experiment === 'initialization') {
-        run.diagnostics = v.diagnostics.map(dto); // only this experiment probes its variants
+        run.diagnostics = v.diagnostics.map(diagnosticDto); // only this experiment probes its variants
       }
     }
     this.update({});

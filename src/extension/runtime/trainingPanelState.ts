@@ -9,6 +9,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DiagnosticDto, EpochDto, ProbeDto, ProbeLayerDto, RunDto, StepDto, TrainingPanelStateDto } from '../../protocol/trainingPanel';
+import type { Diagnostic } from '../../analysis/diagnostics/diagnostic';
+import type { ProbeReport } from '../../runtime/probeReport';
 import type { EpochMetrics } from '../../runtime/training';
 
 /** Largest run.json read back, in bytes (one is about 200 bytes per epoch). */
@@ -274,4 +276,33 @@ export function trainingEndMessage(done: TrainingEnd, fallbackDir: string): { st
   const last = done.history[done.history.length - 1];
   const partial = last?.partialSteps !== undefined ? ` in epoch ${done.history.length} after ${last.partialSteps} step${last.partialSteps === 1 ? '' : 's'}, which was not saved` : '';
   return { status: done.stopped === 'cancelled' ? 'cancelled' : 'stopped', message: `Stopped (${done.stopped})${partial}; ${kept} kept.` };
+}
+
+/** A diagnostic as the panel shows it. */
+export function diagnosticDto(d: Diagnostic): DiagnosticDto {
+  return { severity: d.severity, code: d.code, ...(d.layer ? { layer: d.layer } : {}), message: d.message };
+}
+
+/** What the panel shows of a probe report; the loss to 4 significant digits, as the training steps' losses. */
+export function probeDto(r: ProbeReport): ProbeDto {
+  const p = r.probe;
+  return {
+    loss: `${p.lossName} (${p.lossSource}) = ${p.loss === null ? 'not finite' : Number(p.loss.toPrecision(4)).toString()}`,
+    batch: `${p.batchSize} samples, ${p.inputSource === 'data' ? `from data${p.targetSource === 'synthetic' ? ', synthetic targets (the data has none)' : ''}` : `synthetic ${p.inputSource}`}, lr ${p.learningRate}${r.batchReduced ? ` (batch ${r.batchReduced})` : ''}`,
+    layers: p.layers.map(
+      (l): ProbeLayerDto => ({
+        layer: l.layer,
+        className: l.className,
+        activation: l.activation ?? null,
+        gradNorm: l.gradNorm,
+        gradWeightRatio: l.gradWeightRatio,
+        activationStd: l.activationStd,
+        deadReluFraction: l.deadReluFraction ?? null,
+        saturatedFraction: l.saturatedFraction ?? null,
+      }),
+    ),
+    diagnostics: r.diagnostics.map(diagnosticDto),
+    forecastDiagnostics: r.forecastDiagnostics.map(diagnosticDto),
+    firstNonFiniteLayer: p.firstNonFiniteLayer ?? null,
+  };
 }

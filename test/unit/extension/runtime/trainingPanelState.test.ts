@@ -7,9 +7,10 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
-import { epochsFromRunFile, parseSavedState, readRunFile, restoreTrainingState, trainingEndMessage } from '../../../../src/extension/runtime/trainingPanelState';
+import { epochsFromRunFile, parseSavedState, probeDto, readRunFile, restoreTrainingState, trainingEndMessage } from '../../../../src/extension/runtime/trainingPanelState';
 import type { TrainingPanelStateDto } from '../../../../src/protocol/trainingPanel';
 import { initLayers, type BackendInfo, type Tf, type Tfl } from '../../../../src/runtime/backend';
+import type { ProbeReport } from '../../../../src/runtime/probeReport';
 import { runTraining, type EpochMetrics, type TrainEvent } from '../../../../src/runtime/training';
 import { makeTempDir } from '../../helpers/fixtures';
 
@@ -197,4 +198,23 @@ test('trainingEndMessage: done, stopped at an epoch end, and stopped inside an e
     status: 'cancelled',
     message: 'Stopped (cancelled) in epoch 1 after 1 step, which was not saved; 0 checkpoints in spec kept.',
   });
+});
+
+test('the probe the panel shows: its loss to 4 significant digits, as the training steps’ losses, or "not finite"', () => {
+  const report = (loss: number | null): ProbeReport =>
+    ({
+      file: 'm.h5',
+      formatName: 'Keras HDF5',
+      backend: { name: 'cpu', label: 'CPU', fallbacks: [] },
+      probeMs: 12,
+      diagnostics: [],
+      forecastDiagnostics: [{ severity: 'warning', code: 'signal-vanishing', layer: 'dense', message: 'vanishes', evidence: {} }],
+      forecast: null,
+      probe: { lossName: 'categoricalCrossentropy', lossSource: 'output activation', loss, batchSize: 16, inputSource: 'normal', targetSource: 'synthetic', learningRate: 0.01, layers: [] },
+    }) as unknown as ProbeReport;
+  assert.equal(probeDto(report(1.5262606143951416)).loss, 'categoricalCrossentropy (output activation) = 1.526');
+  assert.equal(probeDto(report(0.000123456)).loss, 'categoricalCrossentropy (output activation) = 0.0001235');
+  assert.equal(probeDto(report(null)).loss, 'categoricalCrossentropy (output activation) = not finite');
+  assert.deepEqual(probeDto(report(1)).forecastDiagnostics, [{ severity: 'warning', code: 'signal-vanishing', layer: 'dense', message: 'vanishes' }]);
+  assert.equal(probeDto(report(1)).batch, '16 samples, synthetic normal, lr 0.01');
 });
