@@ -129,7 +129,7 @@ function lineConfig(datasets: { label: string; data: { x: number; y: number | nu
       maintainAspectRatio: false,
       parsing: false,
       scales: {
-        x: { type: 'linear', title: { display: true, text: xLabel, color: fg }, ticks: { color: fg }, grid: { color: grid } },
+        x: { type: 'linear', title: { display: true, text: xLabel, color: fg }, ticks: { color: fg, precision: 0 }, grid: { color: grid } },
         y: { type: log ? 'logarithmic' : 'linear', ticks: { color: fg }, grid: { color: grid } },
       },
       plugins: { legend: { labels: { color: fg, boxWidth: 12 } } },
