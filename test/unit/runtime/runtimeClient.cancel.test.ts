@@ -28,6 +28,33 @@ function stuckWorker(): string {
   return file;
 }
 
+/**
+ * A worker in `dir` where 'stuck' jobs begin (they say their backend), then never answer and ignore
+ * Cancel; a 'waits' job is told to wait in the first worker (which marks, in its job's `marker` file,
+ * that it was) and runs in the next one, where it answers with its thread id.
+ */
+function waitOnceWorker(dir: string): string {
+  const file = path.join(dir, 'waitOnceWorker.js');
+  fs.writeFileSync(
+    file,
+    [
+      "const { parentPort, threadId } = require('node:worker_threads');",
+      "const fs = require('node:fs');",
+      'parentPort.on(\'message\', (m) => {',
+      "  if (m.type !== 'run') return;",
+      "  if (m.job.file === 'stuck') return parentPort.postMessage({ type: 'backend', id: m.id, backend: { name: 'cpu', label: 'CPU', fallbacks: [] } });",
+      '  if (!fs.existsSync(m.job.marker)) {',
+      "    fs.writeFileSync(m.job.marker, String(threadId));",
+      "    parentPort.postMessage({ type: 'waiting', id: m.id, runningBackend: 'cpu' });",
+      '  } else {',
+      "    parentPort.postMessage({ type: 'result', id: m.id, result: { threadId } });",
+      '  }',
+      '});',
+    ].join('\n'),
+  );
+  return file;
+}
+
 test('a job that ignores Cancel is stopped after hardCancelMs as cancelled; the other job of the worker rejects as stopped, not cancelled', { timeout: hardCancelMs + 10_000 }, async () => {
   const client = new RuntimeClient(stuckWorker());
   try {
@@ -57,26 +84,7 @@ test('a job that ignores Cancel is stopped after hardCancelMs as cancelled; the 
 
 test('a job that was only waiting for others to end when the worker is restarted moves to the next worker and runs there', { timeout: hardCancelMs + 10_000 }, async () => {
   const dir = makeTempDir();
-  const file = path.join(dir, 'queueWorker.js');
-  // 'stuck' jobs begin (they say their backend), then never answer and ignore Cancel; a 'waits' job is told to wait in the first worker
-  // (which marks that it was), and runs in the next one (it answers with its thread id).
-  fs.writeFileSync(
-    file,
-    [
-      "const { parentPort, threadId } = require('node:worker_threads');",
-      "const fs = require('node:fs');",
-      'parentPort.on(\'message\', (m) => {',
-      "  if (m.type !== 'run') return;",
-      "  if (m.job.file === 'stuck') return parentPort.postMessage({ type: 'backend', id: m.id, backend: { name: 'cpu', label: 'CPU', fallbacks: [] } });",
-      '  if (!fs.existsSync(m.job.marker)) {',
-      "    fs.writeFileSync(m.job.marker, String(threadId));",
-      "    parentPort.postMessage({ type: 'waiting', id: m.id, runningBackend: 'cpu' });",
-      '  } else {',
-      "    parentPort.postMessage({ type: 'result', id: m.id, result: { threadId } });",
-      '  }',
-      '});',
-    ].join('\n'),
-  );
+  const file = waitOnceWorker(dir);
   const marker = path.join(dir, 'waited');
   const client = new RuntimeClient(file);
   try {
@@ -97,26 +105,9 @@ test('a job that was only waiting for others to end when the worker is restarted
 
 test('a waiting job cancelled while its worker is too busy to hear it does not move to the next worker when that one is restarted: it ends as cancelled', { timeout: 10_000 }, async (t) => {
   const dir = makeTempDir();
-  const file = path.join(dir, 'busyWorker.js');
   // The first worker hears no Cancel (as one blocked in a long step); a 'waits' job is told to wait
   // there, and in the next worker it runs and answers (which a cancelled job must never do).
-  fs.writeFileSync(
-    file,
-    [
-      "const { parentPort, threadId } = require('node:worker_threads');",
-      "const fs = require('node:fs');",
-      'parentPort.on(\'message\', (m) => {',
-      "  if (m.type !== 'run') return;",
-      "  if (m.job.file === 'stuck') return parentPort.postMessage({ type: 'backend', id: m.id, backend: { name: 'cpu', label: 'CPU', fallbacks: [] } });",
-      '  if (!fs.existsSync(m.job.marker)) {',
-      "    fs.writeFileSync(m.job.marker, String(threadId));",
-      "    parentPort.postMessage({ type: 'waiting', id: m.id, runningBackend: 'cpu' });",
-      '  } else {',
-      "    parentPort.postMessage({ type: 'result', id: m.id, result: { threadId } });",
-      '  }',
-      '});',
-    ].join('\n'),
-  );
+  const file = waitOnceWorker(dir);
   const marker = path.join(dir, 'waited');
   // The client's hard-stop timers run on a mock clock, moved by hand: no waiting, and a fixed order.
   t.mock.timers.enable({ apis: ['setTimeout'] });
