@@ -111,7 +111,8 @@ export class WeightsView extends Disposable {
         if (this.panel.viewType === inspectPanelViewType) {
           // An Inspect panel is no editor of its file, and Reopen Editor With acts on the active
           // editor only: open the file in its default editor in the panel's place, then offer the others.
-          await vscode.commands.executeCommand('vscode.open', this.document.uri, { viewColumn: this.panel.viewColumn, preview: false });
+          // Without taking focus: a webview editor that takes it once loaded would close the picker below.
+          await vscode.commands.executeCommand('vscode.open', this.document.uri, { viewColumn: this.panel.viewColumn, preview: false, preserveFocus: true });
           this.panel.dispose();
         }
         await vscode.commands.executeCommand('workbench.action.reopenWithEditor', this.document.uri);
