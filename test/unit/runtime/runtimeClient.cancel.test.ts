@@ -12,15 +12,29 @@ import { hardCancelMs, RuntimeClient, WorkerRestartedError, WorkerStoppedError, 
 import type { RuntimeJob } from '../../../src/runtime/runtimeProtocol';
 import { makeTempDir } from '../helpers/fixtures';
 
-/** A worker that begins every job (it says its backend, as the real one does) and then never answers it and ignores Cancel (a job stuck in a long step). */
-function stuckWorker(): string {
-  const file = path.join(makeTempDir(), 'stuckWorker.js');
+/** The line of a stand-in worker by which job `m` begins: it says its backend, as the real worker does first. */
+function begins(backend: string): string {
+  return `parentPort.postMessage({ type: 'backend', id: m.id, backend: { name: '${backend}', label: '${backend}', fallbacks: [] } });`;
+}
+
+/**
+ * Writes a stand-in TF.js worker `<name>.js` in `dir` and returns its path. For each job (`m`, a
+ * 'run' message) it runs `body`, with `parentPort`, `threadId`, `fs` and `state` (what it keeps
+ * between messages) in scope; before that, a 'stuck' job begins and then never answers and ignores
+ * Cancel (a job stuck in a long step). Other messages (Cancel) go unheard.
+ */
+function standInWorker(dir: string, name: string, body: string[]): string {
+  const file = path.join(dir, `${name}.js`);
   fs.writeFileSync(
     file,
     [
-      "const { parentPort } = require('node:worker_threads');",
+      "const { parentPort, threadId } = require('node:worker_threads');",
+      "const fs = require('node:fs');",
+      'const state = {};',
       "parentPort.on('message', (m) => {",
-      "  if (m.type === 'run') parentPort.postMessage({ type: 'backend', id: m.id, backend: { name: 'cpu', label: 'CPU', fallbacks: [] } });",
+      "  if (m.type !== 'run') return;",
+      `  if (m.job.file === 'stuck') return ${begins('cpu')}`,
+      ...body.map((l) => `  ${l}`),
       '});',
       '',
     ].join('\n'),
@@ -29,34 +43,28 @@ function stuckWorker(): string {
 }
 
 /**
- * A worker in `dir` where 'stuck' jobs begin (they say their backend), then never answer and ignore
- * Cancel; a 'waits' job is told to wait in the first worker (which marks, in its job's `marker` file,
- * that it was) and runs in the next one, where it answers with its thread id.
+ * Stand-in lines for a job told to wait once: in the first worker that sees it, `first` runs (the
+ * worker marks in the job's `marker` file that it did so, with its thread id); in the next worker
+ * the job answers with that worker's thread id.
  */
+function waitOnce(first: string[]): string[] {
+  return [
+    'if (!fs.existsSync(m.job.marker)) {',
+    '  fs.writeFileSync(m.job.marker, String(threadId));',
+    ...first.map((l) => `  ${l}`),
+    '} else {',
+    "  parentPort.postMessage({ type: 'result', id: m.id, result: { threadId } });",
+    '}',
+  ];
+}
+
+/** A worker in `dir` where a 'waits' job is told to wait in the first worker and runs in the next one (waitOnce). */
 function waitOnceWorker(dir: string): string {
-  const file = path.join(dir, 'waitOnceWorker.js');
-  fs.writeFileSync(
-    file,
-    [
-      "const { parentPort, threadId } = require('node:worker_threads');",
-      "const fs = require('node:fs');",
-      'parentPort.on(\'message\', (m) => {',
-      "  if (m.type !== 'run') return;",
-      "  if (m.job.file === 'stuck') return parentPort.postMessage({ type: 'backend', id: m.id, backend: { name: 'cpu', label: 'CPU', fallbacks: [] } });",
-      '  if (!fs.existsSync(m.job.marker)) {',
-      "    fs.writeFileSync(m.job.marker, String(threadId));",
-      "    parentPort.postMessage({ type: 'waiting', id: m.id, runningBackend: 'cpu' });",
-      '  } else {',
-      "    parentPort.postMessage({ type: 'result', id: m.id, result: { threadId } });",
-      '  }',
-      '});',
-    ].join('\n'),
-  );
-  return file;
+  return standInWorker(dir, 'waitOnceWorker', waitOnce(["parentPort.postMessage({ type: 'waiting', id: m.id, runningBackend: 'cpu' });"]));
 }
 
 test('a job that ignores Cancel is stopped after hardCancelMs as cancelled; the other job of the worker rejects as stopped, not cancelled', { timeout: hardCancelMs + 10_000 }, async () => {
-  const client = new RuntimeClient(stuckWorker());
+  const client = new RuntimeClient(standInWorker(makeTempDir(), 'stuckWorker', [begins('cpu')])); // every job begins, then is stuck
   try {
     const job = { kind: 'probe', file: '/nonexistent/model.h5', options: {}, backend: 'cpu' } as unknown as RuntimeJob;
     const controller = new AbortController();
@@ -137,31 +145,16 @@ test('a waiting job cancelled while its worker is too busy to hear it does not m
 
 test('a job moved to the next worker takes no answer the old worker sent for it after the restart: it ends with the next worker\'s answer', { timeout: 10_000 }, async () => {
   const dir = makeTempDir();
-  const file = path.join(dir, 'unusableWorker.js');
   // A 'waits' job is told to wait in the first worker; an 'oom' job then leaves that worker unusable
   // and, in the same breath, the first worker fails the waiting job too (as a job running beside
   // one that ran out of WebAssembly memory does). In the next worker the 'waits' job answers.
-  fs.writeFileSync(
-    file,
-    [
-      "const { parentPort, threadId } = require('node:worker_threads');",
-      "const fs = require('node:fs');",
-      'let waiting;',
-      'parentPort.on(\'message\', (m) => {',
-      "  if (m.type !== 'run') return;",
-      "  if (m.job.file === 'oom') {",
-      "    parentPort.postMessage({ type: 'error', id: m.id, error: { reason: 'tooLarge', message: 'out of memory' }, unusable: true });",
-      "    parentPort.postMessage({ type: 'error', id: waiting, error: { reason: 'corrupt', message: 'the old worker failed it' } });",
-      '  } else if (!fs.existsSync(m.job.marker)) {',
-      '    waiting = m.id;',
-      "    fs.writeFileSync(m.job.marker, String(threadId));",
-      "    parentPort.postMessage({ type: 'waiting', id: m.id, runningBackend: 'cpu' });",
-      '  } else {',
-      "    parentPort.postMessage({ type: 'result', id: m.id, result: { threadId } });",
-      '  }',
-      '});',
-    ].join('\n'),
-  );
+  const file = standInWorker(dir, 'unusableWorker', [
+    "if (m.job.file === 'oom') {",
+    "  parentPort.postMessage({ type: 'error', id: m.id, error: { reason: 'tooLarge', message: 'out of memory' }, unusable: true });",
+    "  return parentPort.postMessage({ type: 'error', id: state.waiting, error: { reason: 'corrupt', message: 'the old worker failed it' } });",
+    '}',
+    ...waitOnce(['state.waiting = m.id;', "parentPort.postMessage({ type: 'waiting', id: m.id, runningBackend: 'cpu' });"]),
+  ]);
   const marker = path.join(dir, 'waited');
   const client = new RuntimeClient(file);
   try {
@@ -182,29 +175,12 @@ test('a job moved to the next worker takes no answer the old worker sent for it 
 
 test('a job that waited through its backend hold and went on stops with its worker when another job\'s hard stop restarts it, rather than running again from the start in the next worker', { timeout: 10_000 }, async (t) => {
   const dir = makeTempDir();
-  const file = path.join(dir, 'resumedWorker.js');
   // A 'held' job starts (its backend), waits through its hold, then goes on and computes without a
   // word (as a probe does until its report); in a next worker it would answer at once.
-  fs.writeFileSync(
-    file,
-    [
-      "const { parentPort, threadId } = require('node:worker_threads');",
-      "const fs = require('node:fs');",
-      'parentPort.on(\'message\', (m) => {',
-      "  if (m.type !== 'run') return;",
-      "  if (m.job.file === 'stuck') return parentPort.postMessage({ type: 'backend', id: m.id, backend: { name: 'cpu', label: 'CPU', fallbacks: [] } });",
-      "  if (m.job.file === 'ping') return parentPort.postMessage({ type: 'result', id: m.id, result: 'pong' });",
-      '  if (!fs.existsSync(m.job.marker)) {',
-      "    fs.writeFileSync(m.job.marker, String(threadId));",
-      "    parentPort.postMessage({ type: 'backend', id: m.id, backend: { name: 'wasm', label: 'WebAssembly', fallbacks: [] } });",
-      "    parentPort.postMessage({ type: 'waiting', id: m.id, runningBackend: 'wasm' });",
-      "    parentPort.postMessage({ type: 'resumed', id: m.id });",
-      '  } else {',
-      "    parentPort.postMessage({ type: 'result', id: m.id, result: { threadId } });",
-      '  }',
-      '});',
-    ].join('\n'),
-  );
+  const file = standInWorker(dir, 'resumedWorker', [
+    "if (m.job.file === 'ping') return parentPort.postMessage({ type: 'result', id: m.id, result: 'pong' });",
+    ...waitOnce([begins('wasm'), "parentPort.postMessage({ type: 'waiting', id: m.id, runningBackend: 'wasm' });", "parentPort.postMessage({ type: 'resumed', id: m.id });"]),
+  ]);
   const marker = path.join(dir, 'started');
   t.mock.timers.enable({ apis: ['setTimeout'] });
   const client = new RuntimeClient(file);
@@ -232,30 +208,22 @@ test('a job that waited through its backend hold and went on stops with its work
 
 test('a job posted to a worker blocked in another job’s step, which never began it, moves to the next worker when the hard stop restarts that one, and runs there', { timeout: 10_000 }, async (t) => {
   const dir = makeTempDir();
-  const file = path.join(dir, 'blockedWorker.js');
-  // A 'stuck' job begins (it says its backend), then blocks the worker's thread for good, as one long
+  // A 'blocks' job begins (it says its backend), then blocks the worker's thread for good, as one long
   // step does: the worker reads no later message. Every other job answers with its thread id.
-  fs.writeFileSync(
-    file,
-    [
-      "const { parentPort, threadId } = require('node:worker_threads');",
-      'parentPort.on(\'message\', (m) => {',
-      "  if (m.type !== 'run') return;",
-      "  if (m.job.file === 'stuck') {",
-      "    parentPort.postMessage({ type: 'backend', id: m.id, backend: { name: 'cpu', label: 'CPU', fallbacks: [] } });",
-      '    for (;;) {}',
-      '  }',
-      "  parentPort.postMessage({ type: 'result', id: m.id, result: { threadId } });",
-      '});',
-    ].join('\n'),
-  );
+  const file = standInWorker(dir, 'blockedWorker', [
+    "if (m.job.file === 'blocks') {",
+    `  ${begins('cpu')}`,
+    '  for (;;) {}',
+    '}',
+    "parentPort.postMessage({ type: 'result', id: m.id, result: { threadId } });",
+  ]);
   t.mock.timers.enable({ apis: ['setTimeout'] });
   const client = new RuntimeClient(file);
   try {
     const stuckCancel = new AbortController();
     let backendSaid!: () => void;
     const began = new Promise<void>((resolve) => (backendSaid = resolve));
-    const stuck = client.run({ kind: 'probe', file: 'stuck', backend: 'cpu' } as unknown as RuntimeJob, { signal: stuckCancel.signal, onBackend: () => backendSaid() }).catch((ex: unknown) => ex);
+    const stuck = client.run({ kind: 'probe', file: 'blocks', backend: 'cpu' } as unknown as RuntimeJob, { signal: stuckCancel.signal, onBackend: () => backendSaid() }).catch((ex: unknown) => ex);
     await began;
     const later = client.run<{ threadId: number }>({ kind: 'probe', file: 'later', backend: 'cpu' } as unknown as RuntimeJob).then((result) => ({ result }), (ex: unknown) => ({ ex }));
     stuckCancel.abort();
