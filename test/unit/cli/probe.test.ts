@@ -4,11 +4,9 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../../../src/cli/main';
 import { initLayers } from '../../../src/runtime/backend';
-import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
-import { modelArtifacts } from '../../../src/runtime/training';
 import { captureIo } from '../helpers/captureIo';
 import { makeTempDir, repoRoot } from '../helpers/fixtures';
-import { skipWithTfjsNode, writeNpy } from '../helpers/runtimeData';
+import { saveModel, skipWithTfjsNode, writeNpy } from '../helpers/runtimeData';
 
 /** The 784-128-128-10 example classifier (examples/initialization). */
 const model = path.join(repoRoot, 'examples', 'initialization', 'good-init-glorot-uniform');
@@ -74,13 +72,7 @@ test('probe’s forecast from the weights alone is the one check makes, normaliz
   m.add(tfl.layers.batchNormalization({ gammaInitializer: tfl.initializers.constant({ value: 3 }), name: 'bn' }));
   m.add(tfl.layers.dense({ units: 32, activation: 'relu', kernelInitializer: tfl.initializers.randomUniform({ minval: -0.01, maxval: 0.01, seed: 2 }), name: 'hidden2' }));
   m.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }), name: 'out' }));
-  const dir = makeTempDir();
-  try {
-    await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, m));
-  } finally {
-    m.dispose();
-  }
-  const file = path.join(dir, 'model', 'model.json');
+  const file = await saveModel(tf, m, path.join(makeTempDir(), 'model'));
   const checked = captureIo();
   assert.equal(await runCli(['check', file, '--json', '--no-precision'], checked), 0, checked.stderr.join('\n'));
   const check = JSON.parse(checked.stdout.join('\n')) as { forecast: { layers: { name: string }[]; skipped: unknown[] }; diagnostics: { code: string }[] };

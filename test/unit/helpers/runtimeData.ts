@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { Tf, Tfl } from '../../../src/runtime/backend';
 import type { ProbeResult } from '../../../src/runtime/probe';
 import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
@@ -83,10 +84,16 @@ export async function savedClassifier(tf: Tf, tfl: Tfl, hidden: number | readonl
   );
   m.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: widths.length + 1 }), name: 'out' }));
   const dir = makeTempDir();
+  await saveModel(tf, m, path.join(dir, 'model'));
+  return dir;
+}
+
+/** Saves `m` as a TF.js model in the folder `dir` and disposes it; returns the path of its model.json. */
+export async function saveModel(tf: Tf, m: LayersModel, dir: string): Promise<string> {
   try {
-    await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, m));
+    await writeTfjsModel(dir, await modelArtifacts(tf, m));
   } finally {
     m.dispose();
   }
-  return dir;
+  return path.join(dir, 'model.json');
 }

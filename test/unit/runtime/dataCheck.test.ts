@@ -8,11 +8,9 @@ import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
 import { checkDataForModel } from '../../../src/runtime/dataCheck';
 import type { DataSet } from '../../../src/runtime/dataLoader';
 import type { LossName } from '../../../src/runtime/probe';
-import { modelArtifacts } from '../../../src/runtime/training';
-import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
 import { captureIo } from '../helpers/captureIo';
 import { makeTempDir } from '../helpers/fixtures';
-import { writeNpz } from '../helpers/runtimeData';
+import { saveModel, writeNpz } from '../helpers/runtimeData';
 
 let tf: Tf;
 let tfl: Tfl;
@@ -95,8 +93,7 @@ test('inputs of a model whose input feeds an Embedding must be whole indices bel
 test('CLI: probe and train on targets that do not fit exit 2 with error[corrupt] (no internal error), and train leaves no run folder, so a corrected rerun goes on', async () => {
   const dir = makeTempDir();
   const m = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [2], units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) })] });
-  await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, m));
-  m.dispose();
+  await saveModel(tf, m, path.join(dir, 'model'));
   const x = { shape: [4, 2], values: [0.1, 0.2, -0.3, 0.4, 0.5, -0.6, 0.7, 0.8] };
   const five = writeNpz(path.join(dir, 'onehot5.npz'), { x, y: { shape: [4, 5], values: [1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1] } });
   const probe = captureIo();

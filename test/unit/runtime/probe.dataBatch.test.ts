@@ -4,11 +4,9 @@ import { before, test } from 'node:test';
 import { runCli } from '../../../src/cli/main';
 import { initLayers, type Tf, type Tfl } from '../../../src/runtime/backend';
 import { probeFile } from '../../../src/runtime/probeReport';
-import { modelArtifacts } from '../../../src/runtime/training';
-import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
 import { captureIo } from '../helpers/captureIo';
 import { makeTempDir } from '../helpers/fixtures';
-import { writeNpz } from '../helpers/runtimeData';
+import { saveModel, writeNpz } from '../helpers/runtimeData';
 
 let tf: Tf;
 let tfl: Tfl;
@@ -23,9 +21,7 @@ before(async () => {
   ({ tf, tfl } = await initLayers({ preferred: 'cpu' }));
   const m = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [2], units: 1, kernelInitializer: 'zeros', biasInitializer: 'zeros' })] });
   const dir = makeTempDir();
-  await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, m));
-  m.dispose();
-  modelFile = path.join(dir, 'model', 'model.json');
+  modelFile = await saveModel(tf, m, path.join(dir, 'model'));
   const y = Array.from({ length: 50 }, (_, i) => (i < 8 ? 1 : i < 32 ? 2 : 3));
   dataFile = writeNpz(path.join(dir, 'd.npz'), { x: { shape: [50, 2], values: Array.from({ length: 100 }, (_, i) => i / 100) }, y: { shape: [50, 1], values: y } });
 });

@@ -9,9 +9,9 @@ import { BackendHolds } from '../../../src/runtime/backendHolds';
 import { probeFile, type ProbeReport } from '../../../src/runtime/probeReport';
 import { ensureGradientBackend, probeModel } from '../../../src/runtime/probe';
 import { readRunSpec, trainFromSpec } from '../../../src/runtime/runSpec';
-import { modelArtifacts, type TrainEvent } from '../../../src/runtime/training';
-import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
+import type { TrainEvent } from '../../../src/runtime/training';
 import { makeTempDir } from '../helpers/fixtures';
+import { saveModel } from '../helpers/runtimeData';
 
 // This file runs in its own process (node --test), so the WASM backend chosen here is not shared.
 let tf: Tf;
@@ -94,10 +94,7 @@ test('probe and training of a model file whose gradients need a kernel the WASM 
 
 async function convFileFallsBack(): Promise<void> {
   const dir = makeTempDir();
-  const m = convNet();
-  await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, m));
-  m.dispose();
-  const report = await probeFile(path.join(dir, 'model', 'model.json'), { backend: 'wasm', batchSize: 4 });
+  const report = await probeFile(await saveModel(tf, convNet(), path.join(dir, 'model')), { backend: 'wasm', batchSize: 4 });
   assert.equal(report.backend.name, 'cpu');
   assert.match(report.backend.fallbacks.join(' '), /Conv2DBackpropFilter/);
   assert.ok(report.probe.layers.find((l) => l.layer === 'conv')!.gradNorm! > 0);
@@ -140,12 +137,8 @@ test('jobs side by side (as in the extension’s worker): a run that falls back 
 
 async function sideBySide(): Promise<void> {
   const dir = makeTempDir();
-  const conv = convNet();
-  await writeTfjsModel(path.join(dir, 'conv'), await modelArtifacts(tf, conv));
-  conv.dispose();
-  const dense = denseNet();
-  await writeTfjsModel(path.join(dir, 'dense'), await modelArtifacts(tf, dense));
-  dense.dispose();
+  await saveModel(tf, convNet(), path.join(dir, 'conv'));
+  const denseFile = await saveModel(tf, denseNet(), path.join(dir, 'dense'));
   const specFile = path.join(dir, 'spec.json');
   fs.writeFileSync(specFile, JSON.stringify({ model: 'conv/model.json', synthetic: { samples: 60, seed: 1 }, epochs: 3, batchSize: 5, outDir: 'run' }));
   const holds = new BackendHolds();
@@ -160,7 +153,7 @@ async function sideBySide(): Promise<void> {
       if (e.type === 'start') {
         order.push(`run starts on ${e.backend.name}`);
         // the probe comes while the run trains on the CPU backend
-        probing = probeFile(path.join(dir, 'dense', 'model.json'), { backend: 'wasm', batchSize: 4, hold: probeHold }).finally(() => probeHold.close());
+        probing = probeFile(denseFile, { backend: 'wasm', batchSize: 4, hold: probeHold }).finally(() => probeHold.close());
       }
     },
   }).finally(() => {

@@ -11,6 +11,7 @@ import { readRunSpec, trainFromSpec } from '../../../src/runtime/runSpec';
 import { modelArtifacts, syntheticDataFor, type TrainEvent } from '../../../src/runtime/training';
 import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
 import { fixtureOrSkip, makeTempDir } from '../helpers/fixtures';
+import { saveModel } from '../helpers/runtimeData';
 
 const kws = 'tflite/mlperf-tiny-kws-dscnn-tf2.3/kws_ref_model';
 
@@ -301,9 +302,7 @@ test('a logits model trained with the other cross-entropy than its config\'s fol
 test('a checkpoint records the loss its run trained with, logits included, and a probe or run of that checkpoint takes it', async () => {
   // no training config; a cross-entropy on a linear output takes the outputs as logits
   const dir = makeTempDir();
-  const m = tinyClassifier('linear');
-  await writeTfjsModel(path.join(dir, 'model'), await modelArtifacts(tf, m));
-  m.dispose();
+  await saveModel(tf, tinyClassifier('linear'), path.join(dir, 'model'));
   const { done } = await train(dir, { outDir: 'logits', loss: 'sparseCategoricalCrossentropy', epochs: 1 });
   const run = JSON.parse(fs.readFileSync(path.join(dir, 'logits', 'run.json'), 'utf8')) as { loss: string; fromLogits?: boolean };
   assert.deepEqual([run.loss, run.fromLogits], ['sparseCategoricalCrossentropy', true]);

@@ -12,7 +12,7 @@ import { readRunSpec, trainFromSpec } from '../../../src/runtime/runSpec';
 import { modelArtifacts, syntheticDataFor, type TrainEvent } from '../../../src/runtime/training';
 import { writeTfjsModel } from '../../../src/runtime/tfjsArtifacts';
 import { makeTempDir } from '../helpers/fixtures';
-import { savedClassifier } from '../helpers/runtimeData';
+import { savedClassifier, saveModel } from '../helpers/runtimeData';
 
 let tf: Tf;
 let tfl: Tfl;
@@ -214,8 +214,7 @@ test('synthetic data refused for the model leaves the run folder alone: no folde
   assert.deepEqual(earlier.checkpoints.map((c) => path.basename(c)), ['epoch-000', 'epoch-001']);
   // a model whose output is [batch, 2, 2]: synthetic data is made only for [batch, units]
   const m = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [6], units: 4, name: 'd' }), tfl.layers.reshape({ targetShape: [2, 2] })] });
-  await writeTfjsModel(path.join(dir, 'grid'), await modelArtifacts(tf, m));
-  m.dispose();
+  await saveModel(tf, m, path.join(dir, 'grid'));
   for (const [outDir, overwrite] of [['run', true], ['fresh', false]] as const) {
     const spec = await readRunSpec(writeSpec(dir, { model: 'grid/model.json', epochs: 1, outDir }));
     await assert.rejects(trainFromSpec(spec, dir, { backend: 'cpu', overwrite }), /synthetic data is made for a model whose output is \[batch, units\]/);
