@@ -231,12 +231,7 @@ export const scenarios: Scenario[] = [
     needsFixtures: false,
     async run(ctx) {
       const { page } = ctx;
-      await ctx.openWorkbench();
-      await waitForWorkbench(page);
-      const row = await revealInExplorer(page, ['broken', 'not-weights.h5']);
-      await row.dblclick();
-      const frame = webviewFrame(page);
-      await frame.locator('#error-state h2', { hasText: 'Cannot open not-weights.h5' }).waitFor({ timeout: 30_000 });
+      const frame = await brokenFileErrorState(ctx, 'editor');
       const reason = await frame.locator('#error-state code').textContent();
       assert.equal(reason, 'unrecognized');
       await frame.locator('#reopen-with').waitFor();
@@ -249,13 +244,7 @@ export const scenarios: Scenario[] = [
     needsFixtures: false,
     async run(ctx) {
       const { page } = ctx;
-      await ctx.openWorkbench();
-      await waitForWorkbench(page);
-      const row = await revealInExplorer(page, ['broken', 'not-weights.h5']);
-      await contextMenuItems(page, row); // right-click only: a click would open the custom editor
-      await clickMenuItem(page, 'Inspect Weights');
-      const frame = webviewFrame(page);
-      await frame.locator('#error-state h2', { hasText: 'Cannot open not-weights.h5' }).waitFor({ timeout: 30_000 });
+      const frame = await brokenFileErrorState(ctx, 'inspect');
       await frame.locator('#reopen-with').click();
       // The workbench's editor picker, as from Reopen Editor With... on an editor of the file.
       const textEditor = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'Text Editor' });
@@ -351,3 +340,24 @@ export const scenarios: Scenario[] = [
     },
   },
 ];
+
+/**
+ * Opens the workbench and the broken file not-weights.h5 (a line of text) from the explorer, in the
+ * custom editor (double-click) or an Inspect panel (context menu); returns the webview once it shows
+ * the error state.
+ */
+async function brokenFileErrorState(ctx: ScenarioContext, how: 'editor' | 'inspect'): Promise<ReturnType<typeof webviewFrame>> {
+  const { page } = ctx;
+  await ctx.openWorkbench();
+  await waitForWorkbench(page);
+  const row = await revealInExplorer(page, ['broken', 'not-weights.h5']);
+  if (how === 'editor') {
+    await row.dblclick();
+  } else {
+    await contextMenuItems(page, row); // right-click only: a click would open the custom editor
+    await clickMenuItem(page, 'Inspect Weights');
+  }
+  const frame = webviewFrame(page);
+  await frame.locator('#error-state h2', { hasText: 'Cannot open not-weights.h5' }).waitFor({ timeout: 30_000 });
+  return frame;
+}
